@@ -1,0 +1,434 @@
+//! Markdown note codec: split a file into its frontmatter block and body without losing a byte.
+//!
+//! The invariant everything else relies on: for any text that parses,
+//! `doc.frontmatter + doc.body == text`. The frontmatter is kept raw (BOM, CRLF, comments, quoting
+//! style) so an untouched note exports byte-identical; `metadata` is the parsed view of it for
+//! search, listing and agents.
+
+use serde_json::{Map, Value};
+
+use crate::logseq;
+
+/// Which kind of metadata block opens the note.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FrontmatterKind {
+    /// No metadata block.
+    None,
+    /// A `---` YAML block (Obsidian, Jekyll, Hugo).
+    Yaml,
+    /// Logseq page properties: `key:: value` lines at the top of the page.
+    LogseqProperties,
+}
+
+/// Why a note's text cannot be imported. Each says what is wrong and where.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CodecError {
+    /// The file has no bytes.
+    #[error("empty file: write something in it (even a title) and it will be imported")]
+    Empty,
+    /// A NUL byte: this is binary data with a `.md` name.
+    #[error("binary data (NUL byte at offset {0}): not a text note")]
+    Binary(usize),
+    /// Not valid UTF-8.
+    #[error("invalid UTF-8 at byte {0}: save the file as UTF-8")]
+    InvalidUtf8(usize),
+    /// `---` on the first line that is never closed.
+    #[error(
+        "frontmatter opened with '---' on line 1 is never closed: add a '---' line after the properties"
+    )]
+    UnterminatedFrontmatter,
+    /// The YAML inside the frontmatter does not parse.
+    #[error("invalid YAML frontmatter: {0}")]
+    InvalidYaml(String),
+    /// The frontmatter parses but is a list or a scalar, not key/value pairs.
+    #[error("frontmatter must be a map of keys to values, found {0}")]
+    NotAMap(&'static str),
+}
+
+/// A parsed note.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Document {
+    /// The raw metadata block, delimiters and BOM included; empty if there is none.
+    pub frontmatter: String,
+    /// Everything after the metadata block.
+    pub body: String,
+    /// The metadata as an ordered map.
+    pub metadata: Map<String, Value>,
+    /// Which kind of block the metadata came from.
+    pub kind: FrontmatterKind,
+}
+
+/// Checks raw file bytes and returns them as text: empty, binary and non-UTF-8 files are refused
+/// with the offset of the first bad byte.
+pub fn decode(bytes: &[u8]) -> Result<&str, CodecError> {
+    if bytes.is_empty() {
+        return Err(CodecError::Empty);
+    }
+    if let Some(i) = bytes.iter().position(|&b| b == 0) {
+        return Err(CodecError::Binary(i));
+    }
+    std::str::from_utf8(bytes).map_err(|e| CodecError::InvalidUtf8(e.valid_up_to()))
+}
+
+/// The line starting at `start`: (line without its terminator, offset after the terminator).
+fn line_at(text: &str, start: usize) -> (&str, usize) {
+    match text[start..].find('\n') {
+        Some(i) => {
+            let line = &text[start..start + i];
+            (line.strip_suffix('\r').unwrap_or(line), start + i + 1)
+        }
+        None => (&text[start..], text.len()),
+    }
+}
+
+impl Document {
+    /// Splits and parses a note. `text` may start with a BOM and use CRLF line endings.
+    pub fn parse(text: &str) -> Result<Self, CodecError> {
+        let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
+        let (first, mut pos) = line_at(text, bom);
+        if first.trim_end() == "---" && pos > bom + first.len() {
+            let yaml_start = pos;
+            loop {
+                if pos >= text.len() {
+                    return Err(CodecError::UnterminatedFrontmatter);
+                }
+                let (line, next) = line_at(text, pos);
+                if line.trim_end() == "---" {
+                    let metadata = parse_yaml(&text[yaml_start..pos])?;
+                    return Ok(Document {
+                        frontmatter: text[..next].to_string(),
+                        body: text[next..].to_string(),
+                        metadata,
+                        kind: FrontmatterKind::Yaml,
+                    });
+                }
+                pos = next;
+            }
+        }
+        if let Some((end, metadata)) = logseq::page_properties(text, bom) {
+            return Ok(Document {
+                frontmatter: text[..end].to_string(),
+                body: text[end..].to_string(),
+                metadata,
+                kind: FrontmatterKind::LogseqProperties,
+            });
+        }
+        Ok(Document {
+            frontmatter: text[..bom].to_string(),
+            body: text[bom..].to_string(),
+            metadata: Map::new(),
+            kind: FrontmatterKind::None,
+        })
+    }
+
+    /// The exact text this document came from.
+    pub fn text(&self) -> String {
+        format!("{}{}", self.frontmatter, self.body)
+    }
+
+    /// The title: frontmatter `title` (strings and numbers), else the first level-1 heading
+    /// outside code, else `file_stem` (already unescaped by the caller for Logseq).
+    pub fn title(&self, file_stem: &str) -> String {
+        if let Some(t) = self.metadata.get("title").and_then(scalar_text) {
+            let t = t.trim();
+            if !t.is_empty() {
+                return t.to_string();
+            }
+        }
+        first_heading(&self.body).unwrap_or_else(|| file_stem.to_string())
+    }
+
+    /// Tags from the `tags`/`tag` property (a list, or a comma/space separated string) and inline
+    /// `#tags` in the body outside code; lower-cased, without `#`, sorted, unique.
+    pub fn tags(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for key in ["tags", "tag"] {
+            match self.metadata.get(key) {
+                Some(Value::Array(items)) => {
+                    for item in items {
+                        if let Some(s) = scalar_text(item) {
+                            push_tag(&s, &mut out);
+                        }
+                    }
+                }
+                Some(v) => {
+                    if let Some(s) = scalar_text(v) {
+                        push_tags(&s, &mut out);
+                    }
+                }
+                None => {}
+            }
+        }
+        inline_tags(&self.body, &mut out);
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// One tag as written in a list item: `#` and `[[...]]` are dropped, inner spaces kept (Logseq).
+fn push_tag(t: &str, out: &mut Vec<String>) {
+    let t = t.trim().trim_start_matches('#');
+    let t = t.trim_start_matches("[[").trim_end_matches("]]").trim();
+    if !t.is_empty() {
+        out.push(t.to_lowercase());
+    }
+}
+
+/// Tags written as one string: separated by commas or white space.
+fn push_tags(s: &str, out: &mut Vec<String>) {
+    for t in s.split(|c: char| c == ',' || c.is_whitespace()) {
+        push_tag(t, out);
+    }
+}
+
+/// Whether a line opens or closes a fenced code block.
+fn is_fence(line: &str) -> bool {
+    let l = line.trim_start();
+    l.starts_with("```") || l.starts_with("~~~")
+}
+
+fn first_heading(body: &str) -> Option<String> {
+    let mut in_code = false;
+    for line in body.lines() {
+        if is_fence(line) {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# ") {
+            let t = rest.trim().trim_end_matches('#').trim();
+            if !t.is_empty() {
+                return Some(t.to_string());
+            }
+        }
+    }
+    None
+}
+
+/// Obsidian-style inline tags: `#` at a word start, then letters, digits, `_`, `-`, `/`, with at
+/// least one non-digit (`#123` is an issue number, not a tag). Fenced and inline code is skipped.
+fn inline_tags(body: &str, out: &mut Vec<String>) {
+    let mut in_code = false;
+    for line in body.lines() {
+        if is_fence(line) {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code || !line.contains('#') {
+            continue;
+        }
+        let mut in_inline = false;
+        let mut prev = ' ';
+        let mut chars = line.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c == '`' {
+                in_inline = !in_inline;
+            } else if c == '#' && !in_inline && (prev.is_whitespace() || prev == '(') {
+                let rest = &line[i + 1..];
+                let end = rest
+                    .find(|ch: char| !(ch.is_alphanumeric() || matches!(ch, '_' | '-' | '/')))
+                    .unwrap_or(rest.len());
+                let tag = &rest[..end];
+                if !tag.is_empty() && !tag.chars().all(|ch| ch.is_ascii_digit()) {
+                    out.push(tag.to_lowercase());
+                }
+                while chars.peek().is_some_and(|(j, _)| *j <= i + end) {
+                    chars.next();
+                }
+                prev = 'x';
+                continue;
+            }
+            prev = c;
+        }
+    }
+}
+
+fn parse_yaml(yaml: &str) -> Result<Map<String, Value>, CodecError> {
+    if yaml.trim().is_empty() {
+        return Ok(Map::new());
+    }
+    let value: serde_norway::Value =
+        serde_norway::from_str(yaml).map_err(|e| CodecError::InvalidYaml(yaml_error(&e)))?;
+    match value {
+        serde_norway::Value::Null => Ok(Map::new()),
+        serde_norway::Value::Mapping(m) => {
+            let mut out = Map::new();
+            for (k, v) in m {
+                out.insert(key_text(&k), yaml_to_json(v));
+            }
+            Ok(out)
+        }
+        serde_norway::Value::Sequence(_) => Err(CodecError::NotAMap("a list")),
+        _ => Err(CodecError::NotAMap("a single value")),
+    }
+}
+
+/// YAML errors report positions within the frontmatter; shift the line by one for the `---`.
+fn yaml_error(e: &serde_norway::Error) -> String {
+    match e.location() {
+        Some(loc) => format!(
+            "{} (line {} of the file)",
+            e.to_string()
+                .split(" at line ")
+                .next()
+                .unwrap_or_default(),
+            loc.line() + 1
+        ),
+        None => e.to_string(),
+    }
+}
+
+fn key_text(k: &serde_norway::Value) -> String {
+    match k {
+        serde_norway::Value::String(s) => s.clone(),
+        other => match yaml_to_json(other.clone()) {
+            Value::String(s) => s,
+            v => v.to_string(),
+        },
+    }
+}
+
+fn yaml_to_json(v: serde_norway::Value) -> Value {
+    use serde_norway::Value as Y;
+    match v {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::from(u)
+            } else {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                serde_json::Number::from_f64(f)
+                    .map(Value::Number)
+                    .unwrap_or_else(|| Value::String(n.to_string()))
+            }
+        }
+        Y::String(s) => Value::String(s),
+        Y::Sequence(items) => Value::Array(items.into_iter().map(yaml_to_json).collect()),
+        Y::Mapping(m) => {
+            let mut out = Map::new();
+            for (k, v) in m {
+                out.insert(key_text(&k), yaml_to_json(v));
+            }
+            Value::Object(out)
+        }
+        Y::Tagged(t) => yaml_to_json(t.value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn yaml_frontmatter_keeps_order_and_raw_text() {
+        let text = "---\ntitle: Plan\ntags:\n  - a\n  - B\nnested:\n  z: 1\n  a: [x, y]\ncreated: 2024-01-02\n---\n# Heading\nbody #inline and #123\n";
+        let d = Document::parse(text).unwrap();
+        assert_eq!(d.kind, FrontmatterKind::Yaml);
+        assert_eq!(d.text(), text);
+        let keys: Vec<_> = d.metadata.keys().cloned().collect();
+        assert_eq!(keys, ["title", "tags", "nested", "created"]);
+        let nested: Vec<_> = d.metadata["nested"].as_object().unwrap().keys().cloned().collect();
+        assert_eq!(nested, ["z", "a"]);
+        assert_eq!(d.metadata["created"], "2024-01-02");
+        assert_eq!(d.title("file"), "Plan");
+        assert_eq!(d.tags(), ["a", "b", "inline"]);
+        assert_eq!(d.body, "# Heading\nbody #inline and #123\n");
+    }
+
+    #[test]
+    fn bom_and_crlf_survive() {
+        let text = "\u{feff}---\r\ntitle: BOM and CRLF\r\ntags: [crlf]\r\n---\r\n\r\n# BOM\r\n";
+        let d = Document::parse(text).unwrap();
+        assert_eq!(d.text(), text);
+        assert_eq!(d.title("x"), "BOM and CRLF");
+        let plain = Document::parse("\u{feff}# Only body\r\n").unwrap();
+        assert_eq!(plain.kind, FrontmatterKind::None);
+        assert_eq!(plain.title("x"), "Only body");
+        assert_eq!(plain.frontmatter, "\u{feff}");
+    }
+
+    #[test]
+    fn title_falls_back_to_heading_then_file_name() {
+        assert_eq!(Document::parse("```\n# not\n```\n# Real\n").unwrap().title("f"), "Real");
+        assert_eq!(Document::parse("## Second level\n").unwrap().title("f"), "f");
+        assert_eq!(Document::parse("---\ntitle: 12345\n---\n").unwrap().title("f"), "12345");
+        assert_eq!(Document::parse("---\ntitle: ''\n---\n# H\n").unwrap().title("f"), "H");
+    }
+
+    #[test]
+    fn bad_input_is_refused_with_a_reason() {
+        assert_eq!(decode(b""), Err(CodecError::Empty));
+        assert_eq!(decode(b"ab\0c"), Err(CodecError::Binary(2)));
+        assert_eq!(decode(b"ok \xff"), Err(CodecError::InvalidUtf8(3)));
+        assert_eq!(
+            Document::parse("---\ntitle: x\n\nbody\n"),
+            Err(CodecError::UnterminatedFrontmatter)
+        );
+        let e = Document::parse("---\ntitle: [unclosed\ntags: : : nope\n---\nx").unwrap_err();
+        assert!(matches!(e, CodecError::InvalidYaml(_)), "{e:?}");
+        assert_eq!(Document::parse("---\n- a\n---\n"), Err(CodecError::NotAMap("a list")));
+    }
+
+    #[test]
+    fn horizontal_rule_later_is_body() {
+        let d = Document::parse("text\n---\nmore\n").unwrap();
+        assert_eq!(d.kind, FrontmatterKind::None);
+        let empty_fm = Document::parse("---\n---\nbody").unwrap();
+        assert!(empty_fm.metadata.is_empty());
+        assert_eq!(empty_fm.body, "body");
+    }
+
+    fn note_text() -> impl Strategy<Value = String> {
+        let eol = prop_oneof![Just("\n"), Just("\r\n")];
+        let fm = prop_oneof![
+            Just(String::new()),
+            Just("---\ntitle: \"A: b\"\ntags: [x, y]\n---\n".to_string()),
+            Just("---\r\ntitle: Crlf\r\n---\r\n".to_string()),
+            Just("title:: Page\ntags:: a, [[b c]]\n".to_string()),
+            Just("---\n---\n".to_string()),
+        ];
+        (
+            any::<bool>(),
+            fm,
+            proptest::collection::vec("[ -~é日🚀#]{0,30}", 0..8),
+            eol,
+        )
+            .prop_map(|(bom, fm, lines, eol)| {
+                let body = lines.join(eol);
+                format!("{}{}{}", if bom { "\u{feff}" } else { "" }, fm, body)
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn split_is_lossless(text in note_text()) {
+            if let Ok(d) = Document::parse(&text) {
+                prop_assert_eq!(d.text(), text);
+            }
+        }
+
+        #[test]
+        fn any_text_splits_losslessly_or_errors(text in "\\PC{0,200}") {
+            if let Ok(d) = Document::parse(&text) {
+                prop_assert_eq!(d.text(), text);
+            }
+        }
+    }
+}

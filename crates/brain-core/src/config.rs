@@ -1,0 +1,169 @@
+//! Config types, their defaults, and the commented default `config.toml`.
+//!
+//! Defaults live in one place (the `Default` impls); the commented file that `brain init` writes
+//! and `brain config default` prints is checked against them by a test, so the two cannot drift.
+//! Loading and layering (file, then `BRAIN_*` environment, then flags) is the binary's job.
+
+use serde::{Deserialize, Serialize};
+
+/// The whole per-vault configuration (`.brain/config.toml`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// What the vault holds and how paths map to entities.
+    pub vault: VaultConfig,
+    /// How directory sync behaves.
+    pub sync: SyncConfig,
+    /// Search defaults.
+    pub search: SearchConfig,
+}
+
+/// `[vault]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VaultConfig {
+    /// Top-level folders that hold entities of that type.
+    pub entity_types: Vec<String>,
+    /// The vault's flavour; decides Logseq handling.
+    pub format: VaultFormat,
+}
+
+impl Default for VaultConfig {
+    fn default() -> Self {
+        Self {
+            entity_types: Vec::new(),
+            format: VaultFormat::Auto,
+        }
+    }
+}
+
+/// Which tool writes the vault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VaultFormat {
+    /// Logseq if `logseq/config.edn` exists, otherwise Obsidian/plain.
+    Auto,
+    /// An Obsidian vault (YAML frontmatter).
+    Obsidian,
+    /// A Logseq graph: page properties, escaped namespace file names, `logseq/` skipped.
+    Logseq,
+    /// Any folder of Markdown.
+    Plain,
+}
+
+/// What to do when a note changed both on disk and in the store since the last sync.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConflictPolicy {
+    /// The file on disk stays and becomes the entity; the store's version is written next to it
+    /// as `<name>.conflict-<timestamp>.md`. Both are listed in `brain conflicts`.
+    KeepBoth,
+    /// The file's version wins; the store's version is kept in the conflict record.
+    FileWins,
+    /// The store's version is written over the file; the file's version is kept in the record.
+    DbWins,
+    /// The more recently changed side wins; the other is kept in the record.
+    NewestWins,
+}
+
+/// `[sync]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Files larger than this many bytes are skipped and reported.
+    pub max_file_bytes: u64,
+    /// How a change on both sides is settled.
+    pub conflict_policy: ConflictPolicy,
+    /// A sync that would soft-delete more than this share of all entities stops instead...
+    pub mass_delete_share: f64,
+    /// ...unless it deletes at most this many.
+    pub mass_delete_min: u64,
+    /// Threads that read and parse files during import; 0 means one per core.
+    pub read_threads: usize,
+    /// Store writes are committed every this many files, so a cancelled or killed import keeps
+    /// what it did.
+    pub commit_every: usize,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: 5 * 1024 * 1024,
+            conflict_policy: ConflictPolicy::KeepBoth,
+            mass_delete_share: 0.5,
+            mass_delete_min: 10,
+            read_threads: 0,
+            commit_every: 1000,
+        }
+    }
+}
+
+/// `[search]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    /// Hits returned when `--limit` is not given.
+    pub default_limit: usize,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self { default_limit: 20 }
+    }
+}
+
+/// The file `brain init` writes: every option, commented, at its default.
+pub const DEFAULT_CONFIG_TOML: &str = r#"# brains configuration for this vault. Every option is listed with its default value.
+# Any option can also be set from the environment as BRAIN_<SECTION>_<OPTION>,
+# e.g. BRAIN_SYNC_MAX_FILE_BYTES=1048576.
+
+[vault]
+# Top-level folders whose name is an entity type: with ["topic"], topic/rust.md is the entity
+# topic/rust. Every other .md file is a `note` whose id is its path without .md.
+# Names use lower-case letters, digits, '-' and '_'; `note` is built in.
+entity_types = []
+# "auto" (Logseq if logseq/config.edn exists), "obsidian", "logseq" or "plain".
+# Logseq: `key:: value` page properties, Project___Alpha.md titled Project/Alpha, logseq/ skipped.
+format = "auto"
+
+[sync]
+# Files larger than this (bytes) are skipped and reported, never read. Default 5 MiB.
+max_file_bytes = 5242880
+# A note changed both on disk and in the store since the last sync:
+#   "keep-both"   the file stays and becomes the entity; the store's version is written beside it
+#                 as <name>.conflict-<timestamp>.md (default)
+#   "file-wins"   the file's version wins
+#   "db-wins"     the store's version is written over the file
+#   "newest-wins" the side changed last wins
+# Whatever the policy, the losing version is kept in the conflict record (`brain conflicts`).
+conflict_policy = "keep-both"
+# A sync that would soft-delete more than this share of all entities stops and deletes nothing
+# (a vault on an unmounted drive looks empty)...
+mass_delete_share = 0.5
+# ...unless it deletes at most this many. `brain sync --allow-mass-delete` overrides both.
+mass_delete_min = 10
+# Threads that read and parse files during import; 0 means one per core.
+read_threads = 0
+# Store writes are committed every this many files.
+commit_every = 1000
+
+[search]
+# Hits returned when --limit is not given.
+default_limit = 20
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commented_default_matches_default_impl() {
+        let parsed: Config = toml::from_str(DEFAULT_CONFIG_TOML).expect("default config parses");
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<Config>("[sync]\nmax_file_bytez = 1\n").is_err());
+    }
+}

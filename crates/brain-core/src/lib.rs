@@ -1,0 +1,24 @@
+//! The pure heart of brains: what an entity is, how a vault path maps to it and back, how a
+//! Markdown note is split into frontmatter and body without losing a byte, and the config types.
+//!
+//! Nothing here touches the file system, the network or a database, so every rule about notes can
+//! be property-tested in isolation (like `globset` under `ignore`). I/O lives in `brain-store` and
+//! `brain-sync`.
+
+pub mod cancel;
+pub mod codec;
+pub mod config;
+pub mod entity;
+pub mod hash;
+pub mod logseq;
+pub mod path;
+pub mod progress;
+pub mod time;
+
+pub use cancel::CancelToken;
+pub use codec::{CodecError, Document, FrontmatterKind};
+pub use config::{Config, ConflictPolicy, VaultFormat};
+pub use entity::{Entity, EntityRef, RefParseError};
+pub use hash::content_hash;
+pub use path::{PathError, PathMapper, path_key};
+pub use progress::{NoProgress, Phase, ProgressSink};

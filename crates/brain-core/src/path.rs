@@ -1,0 +1,290 @@
+//! Vault path ⇄ (type, id).
+//!
+//! A top-level folder named after a configured type holds entities of that type
+//! (`topic/rust.md` ⇄ `topic/rust`); every other `.md` file is a `note` whose id is its path
+//! without `.md`. The mapping must round-trip exactly, so anything that could not come back the
+//! same way (an id that escapes the vault, a hidden segment the scanner skips, a note id that
+//! would land in a type's folder) is refused here, before any file is written.
+
+use std::collections::BTreeSet;
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::entity::EntityRef;
+
+/// The built-in type of every file outside a type folder.
+pub const NOTE_TYPE: &str = "note";
+
+/// Longest file-name component most file systems accept, in bytes.
+const MAX_SEGMENT_BYTES: usize = 255;
+
+/// Why a path or an id cannot be mapped.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PathError {
+    /// The path is not a Markdown file.
+    #[error("'{0}' is not a Markdown file: only files ending in .md are notes")]
+    NotMarkdown(String),
+    /// The id would leave the vault or could never be read back.
+    #[error("id '{id}' is refused: {reason}")]
+    BadId {
+        /// The offending id.
+        id: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The type is neither `note` nor configured.
+    #[error(
+        "unknown entity type '{0}': use 'note' or add it to vault.entity_types in .brain/config.toml"
+    )]
+    UnknownType(String),
+    /// A configured type name is not usable as a folder name.
+    #[error(
+        "entity type '{0}' in vault.entity_types is invalid: use lower-case letters, digits, '-' or '_', and not 'note'"
+    )]
+    BadTypeName(String),
+    /// A note id whose first folder is a type folder would be read back as that type.
+    #[error(
+        "note id '{id}' starts with the folder of type '{folder}', so its file would be read back as a {folder}: write it as {folder}/{rest}"
+    )]
+    NoteInTypeFolder {
+        /// The note id.
+        id: String,
+        /// The type folder it starts with.
+        folder: String,
+        /// The id below that folder.
+        rest: String,
+    },
+}
+
+/// Maps vault-relative paths to entity references and back, for one set of configured types.
+#[derive(Clone, Debug, Default)]
+pub struct PathMapper {
+    types: BTreeSet<String>,
+}
+
+impl PathMapper {
+    /// A mapper for the given type folders (`note` is always there and must not be listed).
+    pub fn new<I, S>(types: I) -> Result<Self, PathError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut set = BTreeSet::new();
+        for t in types {
+            let t = t.into();
+            let ok = !t.is_empty()
+                && t != NOTE_TYPE
+                && t.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+            if !ok {
+                return Err(PathError::BadTypeName(t));
+            }
+            set.insert(t);
+        }
+        Ok(Self { types: set })
+    }
+
+    /// The configured types, without `note`.
+    pub fn types(&self) -> impl Iterator<Item = &str> {
+        self.types.iter().map(String::as_str)
+    }
+
+    /// Whether `t` is `note` or a configured type.
+    pub fn is_known_type(&self, t: &str) -> bool {
+        t == NOTE_TYPE || self.types.contains(t)
+    }
+
+    /// The entity a vault-relative path (with `/` separators) holds.
+    pub fn to_ref(&self, rel_path: &str) -> Result<EntityRef, PathError> {
+        let stem = rel_path
+            .strip_suffix(".md")
+            .filter(|s| !s.is_empty() && !s.ends_with('/'))
+            .ok_or_else(|| PathError::NotMarkdown(rel_path.to_string()))?;
+        validate_id(stem)?;
+        if let Some((first, rest)) = stem.split_once('/') {
+            if self.types.contains(first) {
+                return Ok(EntityRef::new(first, rest));
+            }
+        }
+        Ok(EntityRef::new(NOTE_TYPE, stem))
+    }
+
+    /// The vault-relative path of an entity's file.
+    pub fn to_path(&self, r: &EntityRef) -> Result<String, PathError> {
+        validate_id(&r.id)?;
+        if r.entity_type == NOTE_TYPE {
+            if let Some((first, rest)) = r.id.split_once('/') {
+                if self.types.contains(first) {
+                    return Err(PathError::NoteInTypeFolder {
+                        id: r.id.clone(),
+                        folder: first.to_string(),
+                        rest: rest.to_string(),
+                    });
+                }
+            }
+            Ok(format!("{}.md", r.id))
+        } else if self.types.contains(&r.entity_type) {
+            Ok(format!("{}/{}.md", r.entity_type, r.id))
+        } else {
+            Err(PathError::UnknownType(r.entity_type.clone()))
+        }
+    }
+}
+
+/// Checks that an id names a file inside the vault that the scanner would read back.
+pub fn validate_id(id: &str) -> Result<(), PathError> {
+    let bad = |reason| {
+        Err(PathError::BadId {
+            id: id.to_string(),
+            reason,
+        })
+    };
+    if id.is_empty() {
+        return bad("it is empty");
+    }
+    if id.contains('\0') {
+        return bad("it contains a NUL byte");
+    }
+    if id.contains('\\') {
+        return bad("it contains a backslash; use '/' between folders");
+    }
+    if id.starts_with('/') {
+        return bad("it is an absolute path; ids are relative to the vault");
+    }
+    let segments: Vec<&str> = id.split('/').collect();
+    for (i, seg) in segments.iter().enumerate() {
+        if seg.is_empty() {
+            return bad("it has an empty folder name ('//' or a trailing '/')");
+        }
+        if *seg == "." || *seg == ".." {
+            return bad("it contains '.' or '..', which would leave its folder");
+        }
+        if seg.starts_with('.') {
+            return bad("a folder or file name starts with '.', which the scanner ignores");
+        }
+        if seg.chars().any(char::is_control) {
+            return bad("it contains a control character");
+        }
+        let limit = if i + 1 == segments.len() {
+            MAX_SEGMENT_BYTES - 3
+        } else {
+            MAX_SEGMENT_BYTES
+        };
+        if seg.len() > limit {
+            return bad("a file or folder name is longer than 255 bytes with .md");
+        }
+    }
+    Ok(())
+}
+
+/// The key under which two paths count as the same file on a case-insensitive or
+/// normalizing file system (macOS, Windows): NFC, then lower case.
+///
+/// Two different paths with one key are a conflict, never two notes: on the next machine they
+/// would be one file.
+pub fn path_key(rel_path: &str) -> String {
+    rel_path.nfc().collect::<String>().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn mapper() -> PathMapper {
+        PathMapper::new(["topic", "person"]).unwrap()
+    }
+
+    #[test]
+    fn maps_type_folders_and_notes() {
+        let m = mapper();
+        assert_eq!(
+            m.to_ref("topic/rust.md").unwrap(),
+            EntityRef::new("topic", "rust")
+        );
+        assert_eq!(
+            m.to_ref("Projects/Work/plan.md").unwrap(),
+            EntityRef::new("note", "Projects/Work/plan")
+        );
+        assert_eq!(
+            m.to_ref("Topic/x.md").unwrap(),
+            EntityRef::new("note", "Topic/x")
+        );
+        assert_eq!(
+            m.to_ref("topic.md").unwrap(),
+            EntityRef::new("note", "topic")
+        );
+        assert_eq!(
+            m.to_path(&EntityRef::new("topic", "a/b")).unwrap(),
+            "topic/a/b.md"
+        );
+    }
+
+    #[test]
+    fn refuses_escaping_and_unreadable_ids() {
+        let m = mapper();
+        for id in ["../x", "a/../../x", "/etc/passwd", "a\0b", "a//b", "a/", ".hidden", "a/.obsidian/x", "a\\b", ""] {
+            assert!(
+                m.to_path(&EntityRef::new("note", id)).is_err(),
+                "{id:?} accepted"
+            );
+        }
+        assert!(m.to_path(&EntityRef::new("note", "x".repeat(253))).is_err());
+        assert!(m.to_path(&EntityRef::new("note", "x".repeat(252))).is_ok());
+        assert_eq!(
+            m.to_path(&EntityRef::new("nope", "x")),
+            Err(PathError::UnknownType("nope".into()))
+        );
+        assert!(matches!(
+            m.to_path(&EntityRef::new("note", "topic/x")),
+            Err(PathError::NoteInTypeFolder { .. })
+        ));
+        assert!(m.to_ref("a.txt").is_err());
+        assert!(m.to_ref(".md").is_err());
+        assert!(PathMapper::new(["note"]).is_err());
+        assert!(PathMapper::new(["Bad Type"]).is_err());
+    }
+
+    #[test]
+    fn keys_fold_case_and_normalization() {
+        assert_eq!(path_key("R\u{e9}sum\u{e9}.md"), path_key("Re\u{301}sume\u{301}.md"));
+        assert_eq!(path_key("Notes/A.md"), path_key("notes/a.md"));
+        assert_ne!(path_key("a.md"), path_key("b.md"));
+    }
+
+    fn segment() -> impl Strategy<Value = String> {
+        // Letters of several scripts, spaces and punctuation; never a leading dot.
+        "[a-zA-Z0-9é日本🚀 _()&#,-][a-zA-Z0-9é日本🚀 ._()&#,-]{0,20}"
+    }
+
+    proptest! {
+        #[test]
+        fn path_round_trips(segs in proptest::collection::vec(segment(), 1..4)) {
+            let m = mapper();
+            let path = format!("{}.md", segs.join("/"));
+            let r = m.to_ref(&path).unwrap();
+            prop_assert_eq!(m.to_path(&r).unwrap(), path);
+        }
+
+        #[test]
+        fn ref_round_trips(t in prop_oneof![Just("note"), Just("topic"), Just("person")],
+                           segs in proptest::collection::vec(segment(), 1..4)) {
+            let m = mapper();
+            let r = EntityRef::new(t, segs.join("/"));
+            match m.to_path(&r) {
+                Ok(p) => prop_assert_eq!(m.to_ref(&p).unwrap(), r),
+                Err(PathError::NoteInTypeFolder { .. }) => {}
+                Err(e) => prop_assert!(false, "unexpected {e}"),
+            }
+        }
+
+        #[test]
+        fn arbitrary_ids_never_escape(id in "\\PC{0,40}") {
+            let m = mapper();
+            if let Ok(p) = m.to_path(&EntityRef::new("note", id)) {
+                prop_assert!(!p.starts_with('/'));
+                prop_assert!(!p.split('/').any(|s| s == ".." || s == "." || s.is_empty()));
+            }
+        }
+    }
+}

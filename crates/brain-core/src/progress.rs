@@ -1,0 +1,48 @@
+//! Progress reporting as a sink the caller provides.
+//!
+//! The engine does not know whether it is drawn as a terminal bar, written to a job row or sent as
+//! an MCP notification; it only reports phases and steps. Implementations must be cheap to call
+//! per file: throttling is theirs to do.
+
+/// The named stages of a sync, in the order they run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Walking the vault and comparing size and mtime with the stored base.
+    Scanning,
+    /// Reading, parsing and indexing new or changed files.
+    Importing,
+    /// Writing entities changed in the store back to files.
+    Exporting,
+}
+
+impl Phase {
+    /// The verb shown to a person ("Importing 12/40 notes").
+    pub fn verb(self) -> &'static str {
+        match self {
+            Phase::Scanning => "Scanning",
+            Phase::Importing => "Importing",
+            Phase::Exporting => "Exporting",
+        }
+    }
+}
+
+/// Receives progress from a long operation.
+pub trait ProgressSink: Send + Sync {
+    /// A phase starts; `total` is the number of steps when known.
+    fn start_phase(&self, phase: Phase, total: Option<u64>);
+    /// `n` more steps are done; `item` names the last one (a vault-relative path).
+    fn advance(&self, n: u64, item: &str);
+    /// The current phase is over.
+    fn finish_phase(&self);
+}
+
+/// A sink that drops everything, for callers that do not show progress.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoProgress;
+
+impl ProgressSink for NoProgress {
+    fn start_phase(&self, _: Phase, _: Option<u64>) {}
+    fn advance(&self, _: u64, _: &str) {}
+    fn finish_phase(&self) {}
+}
