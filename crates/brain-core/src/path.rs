@@ -183,6 +183,10 @@ pub fn validate_id(id: &str) -> Result<(), PathError> {
 /// Two different paths with one key are a conflict, never two notes: on the next machine they
 /// would be one file.
 pub fn path_key(rel_path: &str) -> String {
+    // Most vault paths are ASCII, and a no-change scan keys every path: skip NFC for them.
+    if rel_path.is_ascii() {
+        return rel_path.to_ascii_lowercase();
+    }
     rel_path.nfc().collect::<String>().to_lowercase()
 }
 

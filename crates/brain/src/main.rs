@@ -1,1 +1,62 @@
-fn main() {}
+//! `brain`: the command-line interface of brains.
+//!
+//! Parses flags, loads the layered config, opens the store and calls the libraries; all real
+//! work lives in the library crates. Errors are `anyhow` here only, mapped to the documented exit
+//! codes, and a closed pipe (`brain list | head`) exits quietly.
+
+mod cli;
+mod commands;
+mod config;
+mod output;
+mod progress;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::Cli;
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_env("BRAIN_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let json = cli.json;
+    match commands::run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            let code = commands::exit_code_for(&err);
+            let message = format!("{err:#}");
+            if json {
+                let doc = serde_json::json!({ "error": message, "exit_code": code });
+                let _ = writeln!(std::io::stdout(), "{doc}");
+            }
+            let _ = writeln!(std::io::stderr(), "error: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,699 @@
+//! The sync engine: one run of scan, decide, read, apply, export.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use brain_core::time::{format_compact, now_ms};
+use brain_core::{CancelToken, Config, ConflictPolicy, EntityRef, PathMapper, Phase, ProgressSink, VaultFormat, path_key};
+use brain_store::{ConflictKind, DirtyEntity, FileBase, FileStat, NewConflict, Store, SyncOp, SyncState};
+
+use crate::error::SyncError;
+use crate::fsio::{self, Expect, WriteError};
+use crate::plan::{Action, DiskSide, StoreSide, decide};
+use crate::read::{EntityBuilder, ReadNote, read_parallel};
+use crate::report::{ConflictNote, SkippedFile, SyncReport};
+use crate::scan::{DiskFile, ScanOptions, scan};
+
+/// Which directions a sync runs in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SyncMode {
+    /// Files to store and store to files.
+    #[default]
+    Full,
+    /// Only files to store; entity changes stay pending.
+    ImportOnly,
+    /// Only store to files; file changes stay pending (files are not read).
+    ExportOnly,
+}
+
+/// Options for one run.
+#[derive(Clone, Debug, Default)]
+pub struct SyncOptions {
+    /// Directions.
+    pub mode: SyncMode,
+    /// Skip the mass-delete guard.
+    pub allow_mass_delete: bool,
+}
+
+/// Syncs one vault with one store.
+pub struct SyncEngine<'a> {
+    root: PathBuf,
+    config: &'a Config,
+    store: &'a dyn Store,
+    builder: EntityBuilder,
+    logseq: bool,
+}
+
+/// A file write postponed to the export phase, after this run's imports are committed.
+enum Deferred {
+    Export { entity: EntityRef, path: String, expect: Option<FileStat> },
+    Trash { entity: EntityRef, path: String, stat: FileStat },
+}
+
+impl<'a> SyncEngine<'a> {
+    /// An engine for the vault at `root`.
+    pub fn new(root: &Path, config: &'a Config, store: &'a dyn Store) -> Result<Self, SyncError> {
+        let mapper = PathMapper::new(config.vault.entity_types.iter().cloned())?;
+        let logseq = match config.vault.format {
+            VaultFormat::Logseq => true,
+            VaultFormat::Auto => root.join("logseq").join("config.edn").is_file(),
+            VaultFormat::Obsidian | VaultFormat::Plain => false,
+        };
+        Ok(Self {
+            root: root.to_path_buf(),
+            config,
+            store,
+            builder: EntityBuilder {
+                mapper,
+                logseq,
+                max_file_bytes: config.sync.max_file_bytes,
+            },
+            logseq,
+        })
+    }
+
+    /// How files become entities in this vault.
+    pub fn builder(&self) -> &EntityBuilder {
+        &self.builder
+    }
+
+    /// Runs one sync. Reports progress to `progress` and stops at the next file when `cancel`
+    /// is set, keeping (committing) what was done.
+    pub fn run(
+        &self,
+        opts: &SyncOptions,
+        progress: &dyn ProgressSink,
+        cancel: &CancelToken,
+    ) -> Result<SyncReport, SyncError> {
+        let started = Instant::now();
+        std::fs::read_dir(&self.root).map_err(|source| SyncError::VaultUnreadable {
+            path: self.root.clone(),
+            source,
+        })?;
+        progress.start_phase(Phase::Scanning, None);
+        let threads = self.read_threads();
+        let scan_opts = ScanOptions {
+            skip_logseq_dir: self.logseq,
+            threads,
+        };
+        let (scanned, state) = std::thread::scope(|s| {
+            let state = s.spawn(|| self.store.sync_state());
+            let scanned = scan(&self.root, &scan_opts);
+            let state = state.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (scanned, state)
+        });
+        let state = state?;
+        progress.advance(scanned.files.len() as u64, "");
+        progress.finish_phase();
+
+        let now = now_ms();
+        let mut run = Run {
+            engine: self,
+            opts,
+            now,
+            stamp: format_compact(now),
+            ops: Vec::new(),
+            deferred: Vec::new(),
+            report: SyncReport {
+                scanned: scanned.files.len() as u64,
+                skipped: scanned.skipped,
+                ..SyncReport::default()
+            },
+        };
+        let result = run.execute(&scanned.files, &scanned.unreadable_dirs, &state, progress, cancel);
+        run.report.duration_ms = started.elapsed().as_millis() as u64;
+        run.report.skipped.sort_by(|a, b| a.path.cmp(&b.path));
+        match result {
+            Ok(()) => Ok(run.report),
+            Err(Stop::Cancelled) => Err(SyncError::Cancelled {
+                report: Box::new(run.report),
+            }),
+            Err(Stop::MassDelete { would_delete, live }) => Err(SyncError::MassDelete {
+                would_delete,
+                live,
+                share: self.config.sync.mass_delete_share,
+                report: Box::new(run.report),
+            }),
+            Err(Stop::Store(e)) => Err(SyncError::Store(e)),
+        }
+    }
+
+    fn read_threads(&self) -> usize {
+        match self.config.sync.read_threads {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        }
+    }
+}
+
+enum Stop {
+    Cancelled,
+    MassDelete { would_delete: u64, live: u64 },
+    Store(brain_store::StoreError),
+}
+
+impl From<brain_store::StoreError> for Stop {
+    fn from(e: brain_store::StoreError) -> Self {
+        Stop::Store(e)
+    }
+}
+
+struct Run<'r, 'a> {
+    engine: &'r SyncEngine<'a>,
+    opts: &'r SyncOptions,
+    now: i64,
+    stamp: String,
+    ops: Vec<SyncOp>,
+    deferred: Vec<Deferred>,
+    report: SyncReport,
+}
+
+fn store_side<'d>(d: Option<&&'d DirtyEntity>) -> StoreSide<'d> {
+    match d {
+        None => StoreSide::Clean,
+        Some(d) if d.deleted => StoreSide::Deleted,
+        Some(d) => StoreSide::Changed(&d.content_hash),
+    }
+}
+
+impl Run<'_, '_> {
+    fn store(&self) -> &dyn Store {
+        self.engine.store
+    }
+
+    fn skip(&mut self, path: &str, reason: impl Into<String>) {
+        let reason = reason.into();
+        tracing::info!(path, %reason, "skipped");
+        self.report.skipped.push(SkippedFile {
+            path: path.to_string(),
+            reason,
+        });
+    }
+
+    fn flush(&mut self) -> Result<(), Stop> {
+        if !self.ops.is_empty() {
+            self.engine.store.apply(&self.ops)?;
+            self.ops.clear();
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, op: SyncOp) -> Result<(), Stop> {
+        self.ops.push(op);
+        if self.ops.len() >= self.engine.config.sync.commit_every.max(1) {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn conflict(&mut self, c: NewConflict) -> Result<(), Stop> {
+        self.report.conflicts.push(ConflictNote {
+            path: c.path.clone(),
+            kind: c.kind.as_str().to_string(),
+            detail: c.detail.clone(),
+            copy_path: c.copy_path.clone(),
+        });
+        tracing::info!(path = %c.path, kind = c.kind.as_str(), "conflict");
+        self.push(SyncOp::RecordConflict(c))
+    }
+
+    fn execute(
+        &mut self,
+        files: &[DiskFile],
+        unreadable_dirs: &[String],
+        state: &SyncState,
+        progress: &dyn ProgressSink,
+        cancel: &CancelToken,
+    ) -> Result<(), Stop> {
+        let mode = self.opts.mode;
+        let bases: HashMap<&str, &FileBase> = state.bases.iter().map(|b| (b.path.as_str(), b)).collect();
+        let dirty: HashMap<&str, &DirtyEntity> = state.dirty.iter().map(|d| (d.path.as_str(), d)).collect();
+
+        // Paths that would be one file on a case-insensitive or normalizing file system.
+        let mut by_key: HashMap<String, &DiskFile> = HashMap::with_capacity(files.len());
+        let mut losers: HashSet<&str> = HashSet::new();
+        for f in files {
+            let key = path_key(&f.path);
+            match by_key.get(&key) {
+                None => {
+                    by_key.insert(key, f);
+                }
+                Some(&first) => {
+                    let (keep, lose) = if bases.contains_key(f.path.as_str()) && !bases.contains_key(first.path.as_str()) {
+                        by_key.insert(key, f);
+                        (f, first)
+                    } else {
+                        (first, f)
+                    };
+                    losers.insert(lose.path.as_str());
+                    let detail = format!(
+                        "'{}' differs from '{}' only by letter case or Unicode normalization: on macOS and Windows they are one file, so only '{}' is synced. Rename one of them.",
+                        lose.path, keep.path, keep.path
+                    );
+                    self.skip(&lose.path, detail.clone());
+                    self.conflict(NewConflict {
+                        kind: ConflictKind::PathCollision,
+                        path: lose.path.clone(),
+                        entity: None,
+                        store_content: None,
+                        file_content: None,
+                        copy_path: None,
+                        detail,
+                        now_ms: self.now,
+                    })?;
+                }
+            }
+        }
+
+        // Classify without reading: most files are unchanged by size and mtime.
+        let mut on_disk: HashSet<&str> = HashSet::with_capacity(files.len());
+        let mut to_read: Vec<&DiskFile> = Vec::new();
+        for f in files {
+            on_disk.insert(f.path.as_str());
+            if losers.contains(f.path.as_str()) {
+                continue;
+            }
+            let base = bases.get(f.path.as_str());
+            let side = store_side(dirty.get(f.path.as_str()));
+            match base {
+                Some(b) if b.size == f.size && b.mtime_ns == f.mtime_ns => {
+                    let action = decide(Some(&b.hash), DiskSide::SameAsBase, side);
+                    self.fast_path(b, action)?;
+                }
+                _ if mode == SyncMode::ExportOnly => self.report.pending += 1,
+                _ if f.size > self.engine.config.sync.max_file_bytes => {
+                    let reason = format!(
+                        "file is {} bytes, over the limit of {} bytes (sync.max_file_bytes); it is left as it is",
+                        f.size, self.engine.config.sync.max_file_bytes
+                    );
+                    self.skip(&f.path, reason);
+                }
+                _ => to_read.push(f),
+            }
+        }
+
+        // Bases whose file is gone, unless its folder could not be read.
+        let hidden = |p: &str| unreadable_dirs.iter().any(|d| d.is_empty() || p.starts_with(&format!("{d}/")));
+        let mut gone_by_hash: HashMap<&str, Vec<&FileBase>> = HashMap::new();
+        for b in &state.bases {
+            if on_disk.contains(b.path.as_str()) || hidden(&b.path) {
+                continue;
+            }
+            let side = store_side(dirty.get(b.path.as_str()));
+            match decide(Some(&b.hash), DiskSide::Missing, side) {
+                Action::Tombstone => {
+                    if mode == SyncMode::ExportOnly {
+                        self.report.pending += 1;
+                    } else {
+                        gone_by_hash.entry(b.hash.as_str()).or_default().push(b);
+                    }
+                }
+                Action::DropBase => self.push(SyncOp::DropBase {
+                    entity: b.entity.clone(),
+                    path: b.path.clone(),
+                })?,
+                Action::RestoreFile => self.restore_file(&b.entity, &b.path)?,
+                other => unreachable_action(other, &b.path),
+            }
+        }
+
+        // Entities changed in the store that have neither a file nor a base.
+        for d in &state.dirty {
+            if on_disk.contains(d.path.as_str()) || bases.contains_key(d.path.as_str()) {
+                continue;
+            }
+            match decide(None, DiskSide::Missing, store_side(Some(&d))) {
+                Action::Export => self.export(&d.entity, &d.path, None),
+                Action::DropBase => self.push(SyncOp::DropBase {
+                    entity: d.entity.clone(),
+                    path: d.path.clone(),
+                })?,
+                _ => {}
+            }
+        }
+
+        // Read what moved, in parallel, applying as results arrive.
+        progress.start_phase(Phase::Importing, Some(to_read.len() as u64));
+        let mut failure: Option<Stop> = None;
+        let threads = self.engine.read_threads();
+        let root = self.engine.root.clone();
+        let builder = self.engine.builder.clone();
+        read_parallel(&root, &builder, &to_read, threads, |file, result| {
+            progress.advance(1, &file.path);
+            let outcome = match result {
+                Ok(note) => self.on_read(file, note, &bases, &dirty, &mut gone_by_hash),
+                Err(reason) => {
+                    self.skip(&file.path, reason);
+                    Ok(())
+                }
+            };
+            if let Err(stop) = outcome {
+                failure = Some(stop);
+                return false;
+            }
+            if cancel.is_cancelled() {
+                failure = Some(Stop::Cancelled);
+                return false;
+            }
+            true
+        });
+        progress.finish_phase();
+        if let Some(stop) = failure {
+            self.flush()?;
+            return Err(stop);
+        }
+
+        // Whatever is still gone was deleted, not moved.
+        let gone: Vec<&FileBase> = gone_by_hash.into_values().flatten().collect();
+        let would_delete = gone.len() as u64;
+        let cfg = &self.engine.config.sync;
+        if !self.opts.allow_mass_delete
+            && would_delete > cfg.mass_delete_min
+            && would_delete as f64 > cfg.mass_delete_share * state.live_entities as f64
+        {
+            self.flush()?;
+            return Err(Stop::MassDelete {
+                would_delete,
+                live: state.live_entities,
+            });
+        }
+        for b in gone {
+            self.report.deleted += 1;
+            tracing::debug!(path = %b.path, "tombstone");
+            self.push(SyncOp::Tombstone {
+                entity: b.entity.clone(),
+                path: b.path.clone(),
+                now_ms: self.now,
+            })?;
+        }
+        self.flush()?;
+        if cancel.is_cancelled() {
+            return Err(Stop::Cancelled);
+        }
+        self.write_deferred(progress, cancel)
+    }
+
+    fn fast_path(&mut self, b: &FileBase, action: Action) -> Result<(), Stop> {
+        let stat = FileStat {
+            size: b.size,
+            mtime_ns: b.mtime_ns,
+        };
+        match action {
+            Action::Nothing => self.report.unchanged += 1,
+            Action::AdoptBase => {
+                self.report.unchanged += 1;
+                self.push(SyncOp::SetBase { base: b.clone() })?;
+            }
+            Action::Export => self.export(&b.entity, &b.path, Some(stat)),
+            Action::Trash => {
+                if self.opts.mode == SyncMode::ImportOnly {
+                    self.report.pending += 1;
+                } else {
+                    self.deferred.push(Deferred::Trash {
+                        entity: b.entity.clone(),
+                        path: b.path.clone(),
+                        stat,
+                    });
+                }
+            }
+            other => unreachable_action(other, &b.path),
+        }
+        Ok(())
+    }
+
+    fn export(&mut self, entity: &EntityRef, path: &str, expect: Option<FileStat>) {
+        if self.opts.mode == SyncMode::ImportOnly {
+            self.report.pending += 1;
+            return;
+        }
+        self.deferred.push(Deferred::Export {
+            entity: entity.clone(),
+            path: path.to_string(),
+            expect,
+        });
+    }
+
+    fn restore_file(&mut self, entity: &EntityRef, path: &str) -> Result<(), Stop> {
+        self.export(entity, path, None);
+        self.conflict(NewConflict {
+            kind: ConflictKind::DeletedOnDisk,
+            path: path.to_string(),
+            entity: Some(entity.clone()),
+            store_content: None,
+            file_content: None,
+            copy_path: None,
+            detail: "the file was deleted while the note was changed in the store: the file is written again from the store".into(),
+            now_ms: self.now,
+        })
+    }
+
+    fn on_read(
+        &mut self,
+        file: &DiskFile,
+        note: ReadNote,
+        bases: &HashMap<&str, &FileBase>,
+        dirty: &HashMap<&str, &DirtyEntity>,
+        gone_by_hash: &mut HashMap<&str, Vec<&FileBase>>,
+    ) -> Result<(), Stop> {
+        let base = bases.get(file.path.as_str());
+        let d = dirty.get(file.path.as_str());
+        let side = store_side(d);
+        let hash = note.entity.content_hash.clone();
+        if base.is_none() && side == StoreSide::Clean {
+            if let Some(from) = gone_by_hash.get_mut(hash.as_str()).and_then(Vec::pop) {
+                tracing::debug!(from = %from.path, to = %file.path, "rename");
+                self.report.renamed += 1;
+                return self.push(SyncOp::Rename {
+                    from: from.entity.clone(),
+                    from_path: from.path.clone(),
+                    entity: note.entity,
+                    stat: note.stat,
+                });
+            }
+        }
+        let action = decide(base.map(|b| b.hash.as_str()), DiskSide::Read(&hash), side);
+        tracing::debug!(path = %file.path, ?action, "decided");
+        match action {
+            Action::Import => {
+                if base.is_some() {
+                    self.report.updated += 1;
+                } else {
+                    self.report.imported += 1;
+                }
+                self.push(SyncOp::Import {
+                    entity: note.entity,
+                    stat: note.stat,
+                })
+            }
+            Action::AdoptBase => {
+                self.report.unchanged += 1;
+                self.push(SyncOp::SetBase {
+                    base: FileBase {
+                        path: file.path.clone(),
+                        size: note.stat.size,
+                        mtime_ns: note.stat.mtime_ns,
+                        hash,
+                        entity: note.entity.entity_ref,
+                    },
+                })
+            }
+            Action::Export => {
+                self.export(&note.entity.entity_ref, &file.path, Some(note.stat));
+                Ok(())
+            }
+            Action::Trash => {
+                if self.opts.mode == SyncMode::ImportOnly {
+                    self.report.pending += 1;
+                } else {
+                    self.deferred.push(Deferred::Trash {
+                        entity: note.entity.entity_ref,
+                        path: file.path.clone(),
+                        stat: note.stat,
+                    });
+                }
+                Ok(())
+            }
+            Action::ReviveFromFile => {
+                self.report.updated += 1;
+                let entity = note.entity.entity_ref.clone();
+                let file_content = note.entity.content();
+                self.push(SyncOp::Import {
+                    entity: note.entity,
+                    stat: note.stat,
+                })?;
+                self.conflict(NewConflict {
+                    kind: ConflictKind::DeletedInStore,
+                    path: file.path.clone(),
+                    entity: Some(entity),
+                    store_content: None,
+                    file_content: Some(file_content),
+                    copy_path: None,
+                    detail: "the note was deleted in the store while its file changed: the file was imported again".into(),
+                    now_ms: self.now,
+                })
+            }
+            Action::Conflict => self.both_changed(file, note),
+            other => {
+                unreachable_action(other, &file.path);
+                Ok(())
+            }
+        }
+    }
+
+    /// Both the file and the entity changed: settle by policy, keeping the losing side.
+    fn both_changed(&mut self, file: &DiskFile, note: ReadNote) -> Result<(), Stop> {
+        let stored = self.store().get_any(&note.entity.entity_ref)?;
+        let store_content = stored.content();
+        let file_content = note.entity.content();
+        let policy = match self.engine.config.sync.conflict_policy {
+            ConflictPolicy::NewestWins if note.entity.updated_ms >= stored.updated_ms => ConflictPolicy::FileWins,
+            ConflictPolicy::NewestWins => ConflictPolicy::DbWins,
+            p => p,
+        };
+        let entity = note.entity.entity_ref.clone();
+        let mut copy_path = None;
+        let detail;
+        match policy {
+            ConflictPolicy::DbWins => {
+                detail = "changed on both sides: the store's version was written to the file (db-wins); the file's version is kept in this record".to_string();
+                self.export(&entity, &file.path, Some(note.stat.clone()));
+            }
+            ConflictPolicy::FileWins => {
+                detail = "changed on both sides: the file's version was imported (file-wins); the store's version is kept in this record".to_string();
+                self.report.updated += 1;
+                self.push(SyncOp::Import {
+                    entity: note.entity,
+                    stat: note.stat,
+                })?;
+            }
+            _ => {
+                self.report.updated += 1;
+                self.push(SyncOp::Import {
+                    entity: note.entity,
+                    stat: note.stat,
+                })?;
+                let copy = self.write_conflict_copy(&file.path, &store_content)?;
+                detail = format!(
+                    "changed on both sides: the file's version stays at '{}', the store's version was written to '{}'",
+                    file.path, copy
+                );
+                copy_path = Some(copy);
+            }
+        }
+        self.conflict(NewConflict {
+            kind: ConflictKind::BothChanged,
+            path: file.path.clone(),
+            entity: Some(entity),
+            store_content: Some(store_content),
+            file_content: Some(file_content),
+            copy_path,
+            detail,
+            now_ms: self.now,
+        })
+    }
+
+    /// Writes the store's side of a conflict beside the file and imports it as a note of its
+    /// own. If that name cannot hold a note (too long), it goes under `.brain/conflicts/`.
+    fn write_conflict_copy(&mut self, rel: &str, content: &str) -> Result<String, Stop> {
+        let root = &self.engine.root;
+        let copy = fsio::conflict_copy_path(root, rel, &self.stamp);
+        let builder = &self.engine.builder;
+        if let Ok(entity) = builder.entity(&copy, content, self.now, self.now) {
+            if let Ok(stat) = fsio::write_note(&root.join(&copy), content.as_bytes(), Expect::Absent) {
+                self.report.imported += 1;
+                self.push(SyncOp::Import { entity, stat })?;
+                return Ok(copy);
+            }
+        }
+        let fallback = format!(".brain/conflicts/{}-{}.md", self.stamp, &brain_core::content_hash(content.as_bytes())[..12]);
+        match fsio::write_note(&root.join(&fallback), content.as_bytes(), Expect::Absent) {
+            Ok(_) => Ok(fallback),
+            Err(e) => {
+                // The conflict record still holds both versions.
+                tracing::warn!(path = rel, error = %e, "conflict copy not written");
+                Ok(format!("(not written: {e}; both versions are in the conflict record)"))
+            }
+        }
+    }
+
+    fn write_deferred(&mut self, progress: &dyn ProgressSink, cancel: &CancelToken) -> Result<(), Stop> {
+        let deferred = std::mem::take(&mut self.deferred);
+        if deferred.is_empty() {
+            return Ok(());
+        }
+        progress.start_phase(Phase::Exporting, Some(deferred.len() as u64));
+        let trash_root = self.engine.root.join(".brain").join("trash").join(&self.stamp);
+        for item in deferred {
+            if cancel.is_cancelled() {
+                self.flush()?;
+                progress.finish_phase();
+                return Err(Stop::Cancelled);
+            }
+            match item {
+                Deferred::Export { entity, path, expect } => {
+                    progress.advance(1, &path);
+                    self.write_one(&entity, &path, expect)?;
+                }
+                Deferred::Trash { entity, path, stat } => {
+                    progress.advance(1, &path);
+                    match fsio::move_to_trash(&self.engine.root, &path, &trash_root, &stat) {
+                        Ok(dest) => {
+                            tracing::debug!(path, trash = %dest.display(), "trashed");
+                            self.report.trashed += 1;
+                            self.push(SyncOp::DropBase { entity, path })?;
+                        }
+                        Err(e) => self.skip(&path, format!("not moved to the trash: {e}")),
+                    }
+                }
+            }
+        }
+        progress.finish_phase();
+        self.flush()
+    }
+
+    fn write_one(&mut self, entity: &EntityRef, path: &str, expect: Option<FileStat>) -> Result<(), Stop> {
+        let e = match self.store().get(entity) {
+            Ok(e) => e,
+            Err(brain_store::StoreError::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let content = e.content();
+        let target = self.engine.root.join(path);
+        let expect_ref = match &expect {
+            Some(s) => Expect::Stat(s),
+            None => Expect::Absent,
+        };
+        match fsio::write_note(&target, content.as_bytes(), expect_ref) {
+            Ok(stat) => {
+                tracing::debug!(path, "exported");
+                self.report.exported += 1;
+                self.push(SyncOp::SetBase {
+                    base: FileBase {
+                        path: path.to_string(),
+                        size: stat.size,
+                        mtime_ns: stat.mtime_ns,
+                        hash: e.content_hash,
+                        entity: e.entity_ref,
+                    },
+                })
+            }
+            Err(WriteError::ChangedMeanwhile) => {
+                self.report.pending += 1;
+                self.skip(path, WriteError::ChangedMeanwhile.to_string());
+                Ok(())
+            }
+            Err(err) => {
+                self.skip(path, err.to_string());
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The planner returned an action this stage cannot take. That is a bug in the engine; log it
+/// loudly and leave the path alone rather than guess.
+fn unreachable_action(action: Action, path: &str) {
+    tracing::error!(path, ?action, "sync engine bug: unexpected action; path left unchanged");
+    debug_assert!(false, "unexpected {action:?} for {path}");
+}

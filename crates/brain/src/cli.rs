@@ -1,0 +1,193 @@
+//! Command-line definitions. Parsing only fills these structs; `main` turns them into work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Exit codes, shown in `brain --help`.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  failed (the message says what and what to do)
+  2  usage error (unknown flag, missing argument)
+  3  sync completed, but some files were skipped (listed with reasons)
+  4  not found (no such entity or conflict)
+  5  refused for safety: the sync would delete too many notes; nothing was deleted
+  130 cancelled with Ctrl-C (work done so far is kept)";
+
+/// brains: one consistent body of knowledge across a Markdown vault, a searchable store and
+/// the tools that reach it.
+#[derive(Debug, Parser)]
+#[command(name = "brain", version, after_help = EXIT_CODES, propagate_version = true)]
+pub struct Cli {
+    /// The vault folder (default: the current folder).
+    #[arg(long, global = true, env = "BRAIN_VAULT", value_name = "DIR")]
+    pub vault: Option<PathBuf>,
+    /// Print exactly one JSON document on stdout; logs go to stderr.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More log output on stderr (-v info, -vv debug). BRAIN_LOG=filter overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make this folder a vault: create .brain/ with config.toml, brain.db and a .gitignore.
+    Init,
+    /// Bring files and store in step (import changed files, write changed entities).
+    Sync(SyncArgs),
+    /// Full-text search, ranked by BM25, with highlighted snippets.
+    Search(SearchArgs),
+    /// List entities.
+    List(ListArgs),
+    /// Print an entity's canonical file.
+    Get(RefArg),
+    /// Create or update an entity from stdin or --file; written to its file by the next sync.
+    Put(PutArgs),
+    /// Soft-delete an entity (restorable); its file moves to .brain/trash on the next sync.
+    Rm(RefArg),
+    /// Bring back a soft-deleted entity; its file is written again by the next sync.
+    Restore(RefArg),
+    /// Conflicts: notes changed on both sides, and paths that collide.
+    #[command(subcommand)]
+    Conflicts(ConflictsCommand),
+    /// Configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Measure performance and print figures with ratios to baselines run alongside.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// `brain sync` flags.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Only import changed files; leave entity changes for later.
+    #[arg(long, conflicts_with = "export_only")]
+    pub import_only: bool,
+    /// Only write changed entities to files; leave file changes for later.
+    #[arg(long)]
+    pub export_only: bool,
+    /// Allow a sync that deletes more than sync.mass_delete_share of the notes.
+    #[arg(long)]
+    pub allow_mass_delete: bool,
+}
+
+/// `brain search` arguments.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words (ANDed), "a phrase", prefix*, -excluded, a OR b. Quote a query with -terms
+    /// (`brain search 'crab -recipe'`) or put `--` before it.
+    #[arg(required = true, num_args = 1..)]
+    pub query: Vec<String>,
+    /// Only entities of this type (repeatable).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub types: Vec<String>,
+    /// Only entities with this tag (repeatable: all must match).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// At most this many hits (default: search.default_limit).
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+/// `brain list` filters.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this type.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub entity_type: Option<String>,
+    /// Only entities with this tag.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Only entities under this folder.
+    #[arg(long)]
+    pub folder: Option<String>,
+    /// Include soft-deleted entities.
+    #[arg(long)]
+    pub deleted: bool,
+    /// At most this many.
+    #[arg(long, default_value_t = 0)]
+    pub limit: usize,
+    /// Skip this many first.
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+}
+
+/// A single `TYPE/ID` argument.
+#[derive(Debug, Args)]
+pub struct RefArg {
+    /// The entity, as TYPE/ID (e.g. note/Projects/plan).
+    #[arg(value_name = "TYPE/ID")]
+    pub entity: String,
+}
+
+/// `brain put` arguments.
+#[derive(Debug, Args)]
+pub struct PutArgs {
+    /// The entity, as TYPE/ID.
+    #[arg(value_name = "TYPE/ID")]
+    pub entity: String,
+    /// Read the note from this file instead of stdin.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// `brain conflicts ...`
+#[derive(Debug, Subcommand)]
+pub enum ConflictsCommand {
+    /// Unresolved conflicts (with --all, resolved ones too).
+    List {
+        /// Include resolved conflicts.
+        #[arg(long)]
+        all: bool,
+    },
+    /// One conflict with both versions.
+    Show {
+        /// Conflict id from `brain conflicts list`.
+        id: i64,
+    },
+    /// Mark a conflict as settled (after you merged what you wanted to keep).
+    Resolve {
+        /// Conflict id.
+        id: i64,
+    },
+}
+
+/// `brain config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the commented default config.toml.
+    Default,
+    /// Print the effective configuration (file, then BRAIN_* environment).
+    Show,
+}
+
+/// `brain bench ...`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Initial import, no-change sync, search latency and import memory on generated vaults.
+    Import(BenchImportArgs),
+}
+
+/// `brain bench import` options.
+#[derive(Debug, Args)]
+pub struct BenchImportArgs {
+    /// Vault sizes to generate and measure (repeatable).
+    #[arg(long = "notes", default_values_t = [1000usize, 10000])]
+    pub notes: Vec<usize>,
+    /// The vault generator (default: ../shared/bench/gen_vault.py, searched upwards from here).
+    #[arg(long, value_name = "PATH", env = "BRAIN_GEN_VAULT")]
+    pub generator: Option<PathBuf>,
+    /// Where to put generated vaults (default: a temporary folder, removed afterwards).
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// Repetitions of each timed step; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+}

@@ -1,0 +1,188 @@
+//! Reading and writing entities: `search`, `list`, `get`, `put`, `rm`, `restore`.
+
+use std::io::{IsTerminal, Read, Write};
+
+use anyhow::{Context, Result, bail};
+use brain_core::codec::decode;
+use brain_core::time::{format_iso, now_ms};
+use brain_core::{EntityRef, content_hash};
+use brain_store::{Entity, ListFilter, PutOutcome, SearchQuery, Store};
+use brain_sync::SyncEngine;
+use serde_json::json;
+
+use super::Vault;
+use crate::cli::{ListArgs, PutArgs, SearchArgs};
+use crate::output::{self, clip};
+
+fn parse_ref(s: &str) -> Result<EntityRef> {
+    Ok(s.parse::<EntityRef>()?)
+}
+
+/// `brain search`
+pub fn search(vault: &Vault, args: &SearchArgs, json: bool) -> Result<u8> {
+    let color = !json && std::io::stdout().is_terminal();
+    let mut q = SearchQuery::new(args.query.join(" "));
+    q.types = args.types.clone();
+    q.tags = args.tags.iter().map(|t| t.trim_start_matches('#').to_lowercase()).collect();
+    q.limit = args.limit.unwrap_or(vault.config.search.default_limit);
+    if color {
+        q.highlight = ("\x1b[1;33m".into(), "\x1b[0m".into());
+    }
+    let hits = vault.store.search(&q)?;
+    if json {
+        return output::json(&hits).map(|()| 0);
+    }
+    if hits.is_empty() {
+        output::line("No matches.")?;
+    }
+    for (i, h) in hits.iter().enumerate() {
+        output::line(format!("{:>2}. {}  ({})  {}", i + 1, h.title, h.entity, h.path))?;
+        let snippet = h.snippet.split_whitespace().collect::<Vec<_>>().join(" ");
+        output::line(format!("    {snippet}"))?;
+    }
+    Ok(0)
+}
+
+/// `brain list`
+pub fn list(vault: &Vault, args: &ListArgs, json: bool) -> Result<u8> {
+    let filter = ListFilter {
+        entity_type: args.entity_type.clone(),
+        tag: args.tag.as_ref().map(|t| t.trim_start_matches('#').to_lowercase()),
+        folder: args.folder.as_ref().map(|f| f.trim_end_matches('/').to_string()),
+        include_deleted: args.deleted,
+        limit: args.limit,
+        offset: args.offset,
+    };
+    let rows = vault.store.list(&filter)?;
+    if json {
+        let docs: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "type": r.entity.entity_type,
+                    "id": r.entity.id,
+                    "title": r.title,
+                    "path": r.path,
+                    "updated": format_iso(r.updated_ms),
+                    "deleted": r.deleted_ms.map(format_iso),
+                })
+            })
+            .collect();
+        return output::json(&docs).map(|()| 0);
+    }
+    for r in &rows {
+        let deleted = if r.deleted_ms.is_some() { "  (deleted)" } else { "" };
+        output::line(format!(
+            "{:<40}  {:<40}  {}  {}{deleted}",
+            clip(&r.entity.to_string(), 40),
+            clip(&r.title, 40),
+            format_iso(r.updated_ms),
+            r.path
+        ))?;
+    }
+    Ok(0)
+}
+
+fn entity_json(e: &Entity) -> serde_json::Value {
+    json!({
+        "type": e.entity_ref.entity_type,
+        "id": e.entity_ref.id,
+        "path": e.path,
+        "title": e.title,
+        "metadata": e.metadata,
+        "tags": e.tags,
+        "body": e.body,
+        "content": e.content(),
+        "content_hash": e.content_hash,
+        "created": format_iso(e.created_ms),
+        "updated": format_iso(e.updated_ms),
+        "deleted": e.deleted_ms.map(format_iso),
+    })
+}
+
+/// `brain get`: the canonical file, byte for byte.
+pub fn get(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
+    let e = vault.store.get(&parse_ref(entity)?)?;
+    if json {
+        return output::json(&entity_json(&e)).map(|()| 0);
+    }
+    let mut out = std::io::stdout().lock();
+    out.write_all(e.content().as_bytes())?;
+    out.flush()?;
+    Ok(0)
+}
+
+/// `brain put`: validate the note exactly as an import would, then store it (dirty).
+pub fn put(vault: &Vault, args: &PutArgs, json: bool) -> Result<u8> {
+    let r = parse_ref(&args.entity)?;
+    let max = vault.config.sync.max_file_bytes;
+    let mut bytes = Vec::new();
+    match &args.file {
+        Some(f) => {
+            std::fs::File::open(f)
+                .with_context(|| format!("cannot read {}", f.display()))?
+                .take(max + 1)
+                .read_to_end(&mut bytes)
+                .with_context(|| format!("cannot read {}", f.display()))?;
+        }
+        None => {
+            std::io::stdin()
+                .lock()
+                .take(max + 1)
+                .read_to_end(&mut bytes)
+                .context("cannot read the note from stdin")?;
+        }
+    }
+    if bytes.len() as u64 > max {
+        bail!("the note is over the limit of {max} bytes (sync.max_file_bytes); nothing was stored");
+    }
+    let source = args.file.as_ref().map_or("stdin".to_string(), |f| f.display().to_string());
+    let text = decode(&bytes).with_context(|| format!("{r} from {source} was not stored"))?;
+    let engine = SyncEngine::new(&vault.paths.root, &vault.config, &vault.store)?;
+    let path = engine.builder().mapper.to_path(&r)?;
+    let now = now_ms();
+    let entity = engine
+        .builder()
+        .entity(&path, text, now, now)
+        .map_err(|reason| anyhow::anyhow!("{r} from {source} was not stored: {reason}"))?;
+    debug_assert_eq!(entity.content_hash, content_hash(text.as_bytes()));
+    let outcome = vault.store.put(&entity)?;
+    if json {
+        return output::json(&json!({
+            "type": r.entity_type, "id": r.id, "path": path,
+            "outcome": outcome, "content_hash": entity.content_hash,
+        }))
+        .map(|()| 0);
+    }
+    let verb = match outcome {
+        PutOutcome::Created => "Created",
+        PutOutcome::Updated => "Updated",
+        PutOutcome::Unchanged => "Unchanged",
+    };
+    output::line(format!("{verb} {r} ({path}); `brain sync` writes it to the vault."))?;
+    Ok(0)
+}
+
+/// `brain rm`: soft delete.
+pub fn rm(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
+    let r = parse_ref(entity)?;
+    vault.store.soft_delete(&r, now_ms())?;
+    if json {
+        return output::json(&json!({"type": r.entity_type, "id": r.id, "deleted": true})).map(|()| 0);
+    }
+    output::line(format!(
+        "Deleted {r}. The next `brain sync` moves its file to .brain/trash/; `brain restore {r}` brings it back."
+    ))?;
+    Ok(0)
+}
+
+/// `brain restore`: undo a soft delete.
+pub fn restore(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
+    let r = parse_ref(entity)?;
+    let e = vault.store.restore(&r, now_ms())?;
+    if json {
+        return output::json(&entity_json(&e)).map(|()| 0);
+    }
+    output::line(format!("Restored {r}; `brain sync` writes {} again.", e.path))?;
+    Ok(0)
+}

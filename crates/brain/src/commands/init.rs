@@ -1,0 +1,48 @@
+//! `brain init`: make a folder a vault.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use brain_store::SqliteStore;
+
+use crate::config::VaultPaths;
+use crate::output;
+
+/// Creates `.brain/` with a commented config, the database and a `.gitignore`. Running it again
+/// changes nothing and says so.
+pub fn run(vault: Option<&Path>, json: bool) -> Result<u8> {
+    let paths = VaultPaths::new(vault)?;
+    fs::read_dir(&paths.root).with_context(|| {
+        format!("cannot read the folder {}: create it or check its permissions", paths.root.display())
+    })?;
+    let existed = paths.config_file().is_file();
+    fs::create_dir_all(&paths.state)
+        .with_context(|| format!("cannot create {}", paths.state.display()))?;
+    if !existed {
+        fs::write(paths.config_file(), brain_core::config::DEFAULT_CONFIG_TOML)
+            .with_context(|| format!("cannot write {}", paths.config_file().display()))?;
+    }
+    let ignore = paths.state.join(".gitignore");
+    if !ignore.exists() {
+        fs::write(&ignore, "# brains state: the database, trash and conflict copies stay local.\n*\n")
+            .with_context(|| format!("cannot write {}", ignore.display()))?;
+    }
+    SqliteStore::open(&paths.database())?;
+    if json {
+        output::json(&serde_json::json!({
+            "vault": paths.root,
+            "created": !existed,
+            "config": paths.config_file(),
+        }))?;
+    } else if existed {
+        output::line(format!("{} is already a brain vault; nothing changed.", paths.root.display()))?;
+    } else {
+        output::line(format!(
+            "Initialized a brain vault in {}\n  config: {}\nNext: `brain sync` to import the notes.",
+            paths.root.display(),
+            paths.config_file().display()
+        ))?;
+    }
+    Ok(0)
+}

@@ -1,0 +1,100 @@
+//! One module per command family; `run` dispatches.
+
+mod bench;
+mod conflicts;
+mod entities;
+mod init;
+mod sync;
+
+use anyhow::{Context, Result};
+use brain_core::Config;
+use brain_store::{SqliteStore, StoreError};
+use brain_sync::SyncError;
+
+use crate::cli::{Cli, Command, ConfigCommand};
+use crate::config::{self, VaultPaths};
+use crate::output;
+
+/// Exit code: failed.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: sync done with skipped files.
+pub const EXIT_SKIPPED: u8 = 3;
+/// Exit code: entity or conflict not found.
+pub const EXIT_NOT_FOUND: u8 = 4;
+/// Exit code: refused for safety (mass delete).
+pub const EXIT_REFUSED: u8 = 5;
+/// Exit code: cancelled with Ctrl-C.
+pub const EXIT_CANCELLED: u8 = 130;
+
+/// An opened vault: paths, config and store.
+pub struct Vault {
+    /// Where it is.
+    pub paths: VaultPaths,
+    /// Its layered config.
+    pub config: Config,
+    /// Its store.
+    pub store: SqliteStore,
+}
+
+impl Vault {
+    /// Opens an initialized vault.
+    pub fn open(cli_vault: Option<&std::path::Path>) -> Result<Self> {
+        let paths = VaultPaths::new(cli_vault)?;
+        paths.require_initialized()?;
+        let config = config::load(&paths)?;
+        let store = SqliteStore::open(&paths.database())
+            .with_context(|| format!("opening the store of {}", paths.root.display()))?;
+        Ok(Self { paths, config, store })
+    }
+}
+
+/// Runs the parsed command; returns the exit code for a run that did not fail.
+pub fn run(cli: Cli) -> Result<u8> {
+    let vault_arg = cli.vault.as_deref();
+    match cli.command {
+        Command::Init => init::run(vault_arg, cli.json),
+        Command::Sync(args) => sync::run(&Vault::open(vault_arg)?, &args, cli.json),
+        Command::Search(args) => entities::search(&Vault::open(vault_arg)?, &args, cli.json),
+        Command::List(args) => entities::list(&Vault::open(vault_arg)?, &args, cli.json),
+        Command::Get(r) => entities::get(&Vault::open(vault_arg)?, &r.entity, cli.json),
+        Command::Put(args) => entities::put(&Vault::open(vault_arg)?, &args, cli.json),
+        Command::Rm(r) => entities::rm(&Vault::open(vault_arg)?, &r.entity, cli.json),
+        Command::Restore(r) => entities::restore(&Vault::open(vault_arg)?, &r.entity, cli.json),
+        Command::Conflicts(c) => conflicts::run(&Vault::open(vault_arg)?, &c, cli.json),
+        Command::Config(ConfigCommand::Default) => {
+            print!("{}", brain_core::config::DEFAULT_CONFIG_TOML);
+            Ok(0)
+        }
+        Command::Config(ConfigCommand::Show) => {
+            let paths = VaultPaths::new(vault_arg)?;
+            paths.require_initialized()?;
+            let config = config::load(&paths)?;
+            if cli.json {
+                output::json(&config)?;
+            } else {
+                print!("{}", toml::to_string_pretty(&config)?);
+            }
+            Ok(0)
+        }
+        Command::Bench(b) => bench::run(&b, cli.json),
+    }
+}
+
+/// Maps an error to its documented exit code.
+pub fn exit_code_for(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<StoreError>() {
+            if matches!(e, StoreError::NotFound(_) | StoreError::ConflictNotFound(_)) {
+                return EXIT_NOT_FOUND;
+            }
+        }
+        if let Some(e) = cause.downcast_ref::<SyncError>() {
+            match e {
+                SyncError::MassDelete { .. } => return EXIT_REFUSED,
+                SyncError::Cancelled { .. } => return EXIT_CANCELLED,
+                _ => {}
+            }
+        }
+    }
+    EXIT_FAILED
+}

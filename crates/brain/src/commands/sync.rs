@@ -1,0 +1,87 @@
+//! `brain sync`: run the sync engine in this process with a progress bar; Ctrl-C cancels it
+//! cleanly (work done so far is committed).
+
+use anyhow::Result;
+use brain_core::CancelToken;
+use brain_sync::{SyncEngine, SyncError, SyncMode, SyncOptions, SyncReport};
+
+use super::{EXIT_SKIPPED, Vault};
+use crate::cli::SyncArgs;
+use crate::{output, progress};
+
+/// Runs one sync and prints its summary.
+pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
+    let engine = SyncEngine::new(&vault.paths.root, &vault.config, &vault.store)?;
+    let cancel = CancelToken::new();
+    {
+        let cancel = cancel.clone();
+        // A second handler cannot be installed in one process; that only matters in tests.
+        let _ = ctrlc::set_handler(move || cancel.cancel());
+    }
+    let opts = SyncOptions {
+        mode: if args.import_only {
+            SyncMode::ImportOnly
+        } else if args.export_only {
+            SyncMode::ExportOnly
+        } else {
+            SyncMode::Full
+        },
+        allow_mass_delete: args.allow_mass_delete,
+    };
+    let sink = progress::for_stderr(false);
+    match engine.run(&opts, sink.as_ref(), &cancel) {
+        Ok(report) => {
+            print_report(&report, json, "Sync complete")?;
+            Ok(if report.skipped.is_empty() { 0 } else { EXIT_SKIPPED })
+        }
+        Err(err) => {
+            if let SyncError::Cancelled { report } | SyncError::MassDelete { report, .. } = &err {
+                if !json {
+                    print_report(report, false, "Stopped")?;
+                }
+            }
+            Err(err.into())
+        }
+    }
+}
+
+fn print_report(report: &SyncReport, json: bool, headline: &str) -> Result<()> {
+    if json {
+        return output::json(report);
+    }
+    let secs = report.duration_ms as f64 / 1000.0;
+    let mut parts = vec![
+        format!("{} imported", report.imported),
+        format!("{} updated", report.updated),
+    ];
+    for (n, what) in [
+        (report.renamed, "renamed"),
+        (report.deleted, "deleted"),
+        (report.exported, "exported"),
+        (report.trashed, "trashed"),
+        (report.pending, "pending"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    parts.push(format!("{} unchanged", report.unchanged));
+    parts.push(format!("{} skipped", report.skipped.len()));
+    output::line(format!("{headline}: {} in {secs:.1} s", parts.join(", ")))?;
+    if !report.conflicts.is_empty() {
+        output::line(format!(
+            "{} conflict(s) (see `brain conflicts list`):",
+            report.conflicts.len()
+        ))?;
+        for c in &report.conflicts {
+            output::line(format!("  {}: {}", c.path, c.detail))?;
+        }
+    }
+    if !report.skipped.is_empty() {
+        output::line("Skipped (left untouched on disk):")?;
+        for s in &report.skipped {
+            output::line(format!("  {}: {}", s.path, s.reason))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! Progress for people: a bar on a terminal, plain lines at most once a second otherwise.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use brain_core::{Phase, ProgressSink};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Picks the sink for stderr: bars on a terminal, lines otherwise, nothing when quiet.
+pub fn for_stderr(quiet: bool) -> Box<dyn ProgressSink> {
+    if quiet {
+        Box::new(brain_core::NoProgress)
+    } else if std::io::stderr().is_terminal() {
+        Box::new(BarProgress::default())
+    } else {
+        Box::new(LineProgress::default())
+    }
+}
+
+/// An indicatif bar per phase.
+#[derive(Default)]
+pub struct BarProgress {
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl ProgressSink for BarProgress {
+    fn start_phase(&self, phase: Phase, total: Option<u64>) {
+        let bar = match total {
+            Some(t) => ProgressBar::with_draw_target(Some(t), ProgressDrawTarget::stderr()).with_style(
+                ProgressStyle::with_template(
+                    "{prefix:>10} [{bar:30}] {human_pos}/{human_len} notes  {per_sec}  ETA {eta}  {wide_msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            ),
+            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
+                ProgressStyle::with_template("{prefix:>10} {spinner} {human_pos} files")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ),
+        };
+        bar.set_prefix(phase.verb());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        if let Some(old) = self.bar.lock().unwrap_or_else(|p| p.into_inner()).replace(bar) {
+            old.finish_and_clear();
+        }
+    }
+
+    fn advance(&self, n: u64, item: &str) {
+        if let Some(bar) = self.bar.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            bar.inc(n);
+            if !item.is_empty() {
+                bar.set_message(item.to_string());
+            }
+        }
+    }
+
+    fn finish_phase(&self) {
+        if let Some(bar) = self.bar.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Plain lines on a non-terminal (CI logs, pipes), throttled to one a second.
+#[derive(Default)]
+pub struct LineProgress {
+    state: Mutex<LineState>,
+}
+
+#[derive(Default)]
+struct LineState {
+    phase: Option<Phase>,
+    total: Option<u64>,
+    done: u64,
+    last: Option<Instant>,
+}
+
+impl ProgressSink for LineProgress {
+    fn start_phase(&self, phase: Phase, total: Option<u64>) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        *s = LineState {
+            phase: Some(phase),
+            total,
+            done: 0,
+            last: Some(Instant::now()),
+        };
+    }
+
+    fn advance(&self, n: u64, _item: &str) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.done += n;
+        if s.last.is_some_and(|t| t.elapsed() >= Duration::from_secs(1)) {
+            s.last = Some(Instant::now());
+            if let (Some(phase), Some(total)) = (s.phase, s.total) {
+                let _ = writeln!(std::io::stderr(), "{} {}/{} notes", phase.verb(), s.done, total);
+            }
+        }
+    }
+
+    fn finish_phase(&self) {}
+}

@@ -1,0 +1,207 @@
+//! Shared helpers: a fresh temp vault per test and the real `brain` binary run against it.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The built binary under test.
+pub fn brain_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_brain"))
+}
+
+/// `shared/bench/gen_vault.py`, found above the repo.
+pub fn generator() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors()
+        .map(|d| d.join("shared/bench/gen_vault.py"))
+        .find(|p| p.is_file())
+        .expect("shared/bench/gen_vault.py not found above the repo")
+}
+
+/// A temporary vault with `brain init` already run.
+pub struct TestVault {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!("stdout is not one JSON document ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr)
+        })
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl TestVault {
+    /// An empty, initialized vault.
+    pub fn new() -> Self {
+        let v = Self::uninitialized();
+        v.ok(&["init"]);
+        v
+    }
+
+    /// An empty folder, not yet a vault.
+    pub fn uninitialized() -> Self {
+        Self {
+            dir: tempfile::Builder::new().prefix("brain-test-").tempdir().expect("tempdir"),
+        }
+    }
+
+    /// A vault filled by the shared generator, initialized.
+    pub fn generated(notes: usize, adversarial: bool) -> Self {
+        let v = Self::uninitialized();
+        let mut cmd = Command::new("python3");
+        cmd.arg(generator()).arg(v.root()).args(["--notes", &notes.to_string()]);
+        if adversarial {
+            cmd.arg("--adversarial");
+        }
+        let out = cmd.output().expect("python3 runs");
+        assert!(out.status.success(), "generator failed: {}", String::from_utf8_lossy(&out.stderr));
+        v.ok(&["init"]);
+        v
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root().join(rel)
+    }
+
+    /// A `brain --vault <root>` command with a clean environment.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(brain_bin());
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.root())
+            .arg("--vault")
+            .arg(self.root());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.cmd().args(args).output().expect("brain runs").into()
+    }
+
+    pub fn run_stdin(&self, args: &[&str], stdin: &[u8]) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .cmd()
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("brain runs");
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap().into()
+    }
+
+    /// Runs and asserts exit code 0.
+    pub fn ok(&self, args: &[&str]) -> Run {
+        let r = self.run(args);
+        assert_eq!(r.code, 0, "brain {args:?} failed\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+        r
+    }
+
+    /// `brain --json sync` expecting success; returns the report.
+    pub fn sync(&self) -> Value {
+        self.ok(&["--json", "sync"]).json()
+    }
+
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+
+    pub fn read(&self, rel: &str) -> Vec<u8> {
+        std::fs::read(self.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    pub fn set_config(&self, toml: &str) {
+        std::fs::write(self.path(".brain/config.toml"), toml).unwrap();
+    }
+
+    /// Every file outside `.brain/` with its bytes: to prove a sync wrote nothing.
+    pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        snap(self.root(), self.root(), &mut out);
+        out
+    }
+}
+
+fn snap(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap()).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let p = e.path();
+        if p.file_name().is_some_and(|n| n == ".brain") {
+            continue;
+        }
+        let ft = e.file_type().unwrap();
+        let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        if ft.is_dir() {
+            snap(root, &p, out);
+        } else if ft.is_file() {
+            out.insert(rel, std::fs::read(&p).unwrap_or_default());
+        } else {
+            out.insert(rel, b"<other>".to_vec());
+        }
+    }
+}
+
+/// Wraps a command so it runs without the root-only permission override, so a `chmod 000` file
+/// is really unreadable (CI runs as root).
+pub fn without_root_override(mut cmd: Command) -> Command {
+    if unsafe_free_is_root() {
+        let mut wrapped = Command::new("setpriv");
+        wrapped.env_clear();
+        wrapped.arg("--bounding-set=-dac_override,-dac_read_search");
+        wrapped.arg(cmd.get_program());
+        wrapped.args(cmd.get_args());
+        for (k, v) in cmd.get_envs() {
+            if let Some(v) = v {
+                wrapped.env(k, v);
+            }
+        }
+        cmd = wrapped;
+    }
+    cmd
+}
+
+fn unsafe_free_is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false)
+}
+
+/// Names of entities from `brain --json list`.
+pub fn listed(v: &TestVault, extra: &[&str]) -> Vec<String> {
+    let mut args = vec!["--json", "list"];
+    args.extend_from_slice(extra);
+    v.ok(&args)
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{}/{}", e["type"].as_str().unwrap(), e["id"].as_str().unwrap()))
+        .collect()
+}
