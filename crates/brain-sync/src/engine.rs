@@ -98,8 +98,15 @@ impl<'a> SyncEngine<'a> {
             threads,
         };
         let (scanned, state) = std::thread::scope(|s| {
-            let state = s.spawn(|| self.store.sync_state());
+            let state = s.spawn(|| {
+                let t = Instant::now();
+                let state = self.store.sync_state();
+                tracing::debug!(elapsed_ms = t.elapsed().as_secs_f64() * 1e3, "loaded sync state");
+                state
+            });
+            let t = Instant::now();
             let scanned = scan(&self.root, &scan_opts);
+            tracing::debug!(elapsed_ms = t.elapsed().as_secs_f64() * 1e3, files = scanned.files.len(), "scanned");
             let state = state.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             (scanned, state)
         });
@@ -122,6 +129,7 @@ impl<'a> SyncEngine<'a> {
             },
         };
         let result = run.execute(&scanned.files, &scanned.unreadable_dirs, &state, progress, cancel);
+        tracing::debug!(elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "sync finished");
         run.report.duration_ms = started.elapsed().as_millis() as u64;
         run.report.skipped.sort_by(|a, b| a.path.cmp(&b.path));
         match result {

@@ -5,10 +5,13 @@
 //! `stat`-ing the tree. Folders it cannot read are reported, and the engine treats the files it
 //! knew there as unknown rather than deleted.
 
+use std::ffi::OsStr;
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex};
 
-use ignore::{WalkBuilder, WalkState};
+use ignore::Match;
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 use crate::report::SkippedFile;
 
@@ -60,20 +63,11 @@ pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
     }
 }
 
-fn relative(root: &Path, path: &Path) -> Result<String, String> {
-    let rel = path.strip_prefix(root).unwrap_or(path);
-    let mut out = String::new();
-    for comp in rel.components() {
-        let s = comp
-            .as_os_str()
-            .to_str()
-            .ok_or_else(|| rel.to_string_lossy().into_owned())?;
-        if !out.is_empty() {
-            out.push('/');
-        }
-        out.push_str(s);
-    }
-    Ok(out)
+/// A folder waiting to be listed, with the `.brainignore` rules that apply inside it.
+struct DirJob {
+    abs: PathBuf,
+    rel: String,
+    ignores: Vec<Arc<Gitignore>>,
 }
 
 #[derive(Default)]
@@ -83,139 +77,244 @@ struct Found {
     unreadable_dirs: Vec<String>,
 }
 
-/// Walks `root`. Dot-folders and dot-files (`.brain`, `.git`, `.obsidian`, `.trash`) are
-/// skipped, `.brainignore` files are honoured (gitignore syntax), `.gitignore` is not: a note kept
-/// out of git is still a note. Symbolic links are reported and not followed.
-pub fn scan(root: &Path, opts: &ScanOptions) -> ScanResult {
-    let found = Mutex::new(Found::default());
-    let mut builder = WalkBuilder::new(root);
-    builder
-        .hidden(true)
-        .parents(false)
-        .ignore(false)
-        .git_ignore(false)
-        .git_global(false)
-        .git_exclude(false)
-        .require_git(false)
-        .follow_links(false)
-        .add_custom_ignore_filename(".brainignore")
-        .threads(opts.threads);
-    if opts.skip_logseq_dir {
-        let logseq = root.join("logseq");
-        builder.filter_entry(move |e| e.path() != logseq);
-    }
-    let root_buf: PathBuf = root.to_path_buf();
-    builder.build_parallel().run(|| {
-        let mut local = FlushOnDrop {
-            shared: &found,
-            buf: Found::default(),
-        };
-        let root = root_buf.clone();
-        Box::new(move |entry| {
-            visit(&root, entry, &mut local.buf);
-            if local.buf.files.len() >= 512 {
-                local.flush();
+/// The shared work list of a parallel walk: folders to list and how many are being listed.
+struct Queue {
+    state: Mutex<(Vec<DirJob>, usize)>,
+    wake: Condvar,
+}
+
+impl Queue {
+    /// The next folder, or `None` when nothing is queued and nobody can queue more.
+    fn pop(&self) -> Option<DirJob> {
+        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(job) = g.0.pop() {
+                g.1 += 1;
+                return Some(job);
             }
-            WalkState::Continue
-        })
+            if g.1 == 0 {
+                self.wake.notify_all();
+                return None;
+            }
+            g = self.wake.wait(g).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn push_all(&self, jobs: Vec<DirJob>) {
+        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        g.1 -= 1;
+        let any = !jobs.is_empty();
+        g.0.extend(jobs);
+        if any || g.1 == 0 {
+            self.wake.notify_all();
+        }
+    }
+}
+
+/// Walks `root`. Dot-folders and dot-files (`.brain`, `.git`, `.obsidian`, `.trash`) are
+/// skipped, `.brainignore` files are honoured (gitignore syntax, matched by the `ignore` crate),
+/// `.gitignore` is not: a note kept out of git is still a note. Symbolic links are reported and
+/// not followed.
+///
+/// Our own walker rather than `ignore::WalkParallel`: it stats only `.md` files and takes every
+/// other type from the directory entry, which halves a no-change scan of 10,000 notes.
+pub fn scan(root: &Path, opts: &ScanOptions) -> ScanResult {
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        opts.threads
+    };
+    let queue = Queue {
+        state: Mutex::new((
+            vec![DirJob {
+                abs: root.to_path_buf(),
+                rel: String::new(),
+                ignores: Vec::new(),
+            }],
+            0,
+        )),
+        wake: Condvar::new(),
+    };
+    let results: Vec<Found> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut found = Found::default();
+                    while let Some(job) = queue.pop() {
+                        let children = list_dir(job, opts, &mut found);
+                        queue.push_all(children);
+                    }
+                    found
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
     });
-    let mut found = found.into_inner().unwrap_or_else(|p| p.into_inner());
-    found.files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
-    found.skipped.sort_by(|a, b| a.path.cmp(&b.path));
-    found.unreadable_dirs.sort();
-    ScanResult {
-        files: found.files,
-        skipped: found.skipped,
-        unreadable_dirs: found.unreadable_dirs,
+    let mut out = ScanResult::default();
+    for mut f in results {
+        out.files.append(&mut f.files);
+        out.skipped.append(&mut f.skipped);
+        out.unreadable_dirs.append(&mut f.unreadable_dirs);
+    }
+    out.files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    out.skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    out.unreadable_dirs.sort();
+    out
+}
+
+fn join_rel(parent: &str, name: &str) -> String {
+    if parent.is_empty() {
+        name.to_string()
+    } else {
+        let mut s = String::with_capacity(parent.len() + 1 + name.len());
+        s.push_str(parent);
+        s.push('/');
+        s.push_str(name);
+        s
     }
 }
 
-/// A walker thread's buffer, merged into the shared result in chunks and when the thread ends
-/// (the walker drops its visitor then), so threads rarely contend on the lock.
-struct FlushOnDrop<'a> {
-    shared: &'a Mutex<Found>,
-    buf: Found,
-}
-
-impl FlushOnDrop<'_> {
-    fn flush(&mut self) {
-        let mut g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
-        g.files.append(&mut self.buf.files);
-        g.skipped.append(&mut self.buf.skipped);
-        g.unreadable_dirs.append(&mut self.buf.unreadable_dirs);
+fn ignored(ignores: &[Arc<Gitignore>], path: &Path, is_dir: bool) -> bool {
+    for gi in ignores.iter().rev() {
+        match gi.matched(path, is_dir) {
+            Match::Ignore(_) => return true,
+            Match::Whitelist(_) => return false,
+            Match::None => {}
+        }
     }
+    false
 }
 
-impl Drop for FlushOnDrop<'_> {
-    fn drop(&mut self) {
-        self.flush();
-    }
-}
-
-fn visit(root: &Path, entry: Result<ignore::DirEntry, ignore::Error>, out: &mut Found) {
-    let entry = match entry {
-        Ok(e) => e,
+/// Lists one folder: records its Markdown files, returns its subfolders.
+fn list_dir(job: DirJob, opts: &ScanOptions, found: &mut Found) -> Vec<DirJob> {
+    let entries = match fs::read_dir(&job.abs) {
+        Ok(rd) => rd,
         Err(err) => {
-            let path = error_path(&err);
-            let rel = path
-                .as_deref()
-                .map(|p| relative(root, p).unwrap_or_else(|lossy| lossy))
-                .unwrap_or_default();
-            out.unreadable_dirs.push(rel.clone());
-            out.skipped.push(SkippedFile {
+            found.unreadable_dirs.push(job.rel.clone());
+            found.skipped.push(SkippedFile {
+                path: job.rel,
+                reason: format!("cannot read folder: {err}; its notes are left as they were"),
+            });
+            return Vec::new();
+        }
+    };
+    let mut entries: Vec<fs::DirEntry> = entries.filter_map(Result::ok).collect();
+    let mut ignores = job.ignores;
+    if let Some(i) = entries.iter().position(|e| e.file_name() == OsStr::new(".brainignore")) {
+        let mut builder = GitignoreBuilder::new(&job.abs);
+        let err = builder.add(entries[i].path());
+        match (err, builder.build()) {
+            (None, Ok(gi)) => ignores.push(Arc::new(gi)),
+            (Some(e), _) | (None, Err(e)) => found.skipped.push(SkippedFile {
+                path: join_rel(&job.rel, ".brainignore"),
+                reason: format!("invalid pattern, ignored: {e}"),
+            }),
+        }
+        entries.swap_remove(i);
+    }
+    let mut dirs = Vec::new();
+    for entry in entries {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            found.skipped.push(SkippedFile {
+                path: join_rel(&job.rel, &name.to_string_lossy()),
+                reason: "file name is not valid UTF-8: rename it".into(),
+            });
+            continue;
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        let Ok(ft) = entry.file_type() else { continue };
+        let rel = join_rel(&job.rel, name);
+        if ft.is_symlink() {
+            found.skipped.push(SkippedFile {
                 path: rel,
-                reason: format!("cannot read: {err}; its notes are left as they were"),
+                reason: "symbolic link: not followed (it could point outside the vault or loop)".into(),
             });
-            return;
+            continue;
         }
-    };
-    if entry.depth() == 0 {
-        return;
-    }
-    let Some(ft) = entry.file_type() else { return };
-    let is_md = entry.path().extension().is_some_and(|e| e == "md");
-    if ft.is_symlink() {
-        let rel = relative(root, entry.path()).unwrap_or_else(|lossy| lossy);
-        out.skipped.push(SkippedFile {
-            path: rel,
-            reason: "symbolic link: not followed (it could point outside the vault or loop)".into(),
-        });
-        return;
-    }
-    if !ft.is_file() || !is_md {
-        return;
-    }
-    let rel = match relative(root, entry.path()) {
-        Ok(r) => r,
-        Err(lossy) => {
-            out.skipped.push(SkippedFile {
-                path: lossy,
-                reason: "file name is not valid UTF-8: rename the file".into(),
+        if ft.is_dir() {
+            if opts.skip_logseq_dir && job.rel.is_empty() && name == "logseq" {
+                continue;
+            }
+            let abs = entry.path();
+            if !ignores.is_empty() && ignored(&ignores, &abs, true) {
+                continue;
+            }
+            dirs.push(DirJob {
+                abs,
+                rel,
+                ignores: ignores.clone(),
             });
-            return;
+        } else if ft.is_file() && name.ends_with(".md") {
+            if !ignores.is_empty() && ignored(&ignores, &entry.path(), false) {
+                continue;
+            }
+            match entry.metadata() {
+                Ok(meta) => found.files.push(DiskFile {
+                    path: rel,
+                    size: meta.len(),
+                    mtime_ns: mtime_ns(&meta),
+                }),
+                Err(err) => found.skipped.push(SkippedFile {
+                    path: rel,
+                    reason: format!("cannot stat: {err}"),
+                }),
+            }
         }
-    };
-    match entry.metadata() {
-        Ok(meta) => out.files.push(DiskFile {
-            path: rel,
-            size: meta.len(),
-            mtime_ns: mtime_ns(&meta),
-        }),
-        Err(err) => out.skipped.push(SkippedFile {
-            path: rel,
-            reason: format!("cannot stat: {err}"),
-        }),
     }
+    dirs
 }
 
-fn error_path(err: &ignore::Error) -> Option<PathBuf> {
-    match err {
-        ignore::Error::WithPath { path, .. } => Some(path.clone()),
-        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
-            error_path(err)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> ScanOptions {
+        ScanOptions {
+            skip_logseq_dir: true,
+            threads: 2,
         }
-        ignore::Error::Loop { child, .. } => Some(child.clone()),
-        ignore::Error::Partial(errs) => errs.iter().find_map(error_path),
-        _ => None,
+    }
+
+    #[test]
+    fn walks_markdown_and_honours_brainignore() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = |p: &str| {
+            let p = dir.path().join(p);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, "x").unwrap();
+        };
+        for p in [
+            "a.md", "b.txt", "sub/c.md", "sub/deep/d.md", ".obsidian/e.md", ".hidden.md",
+            "drafts/f.md", "sub/keep.md", "sub/skip.md", "logseq/bak/g.md", "x/logseq/h.md",
+        ] {
+            w(p);
+        }
+        fs::write(dir.path().join(".brainignore"), "drafts/
+").unwrap();
+        fs::write(dir.path().join("sub/.brainignore"), "skip.md
+").unwrap();
+        let r = scan(dir.path(), &opts());
+        let paths: Vec<_> = r.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["a.md", "sub/c.md", "sub/deep/d.md", "sub/keep.md", "x/logseq/h.md"]);
+        assert!(r.skipped.is_empty(), "{:?}", r.skipped);
+        assert_eq!(r.files[0].size, 1);
+    }
+
+    #[test]
+    fn symlinks_are_reported_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("d")).unwrap();
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("d/loop")).unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", dir.path().join("out.md")).unwrap();
+        let r = scan(dir.path(), &opts());
+        assert!(r.files.is_empty());
+        let skipped: Vec<_> = r.skipped.iter().map(|s| s.path.as_str()).collect();
+        assert_eq!(skipped, ["d/loop", "out.md"]);
     }
 }
