@@ -281,10 +281,7 @@ fn yaml_error(e: &serde_norway::Error) -> String {
     match e.location() {
         Some(loc) => format!(
             "{} (line {} of the file)",
-            e.to_string()
-                .split(" at line ")
-                .next()
-                .unwrap_or_default(),
+            e.to_string().split(" at line ").next().unwrap_or_default(),
             loc.line() + 1
         ),
         None => e.to_string(),
@@ -344,7 +341,12 @@ mod tests {
         assert_eq!(d.text(), text);
         let keys: Vec<_> = d.metadata.keys().cloned().collect();
         assert_eq!(keys, ["title", "tags", "nested", "created"]);
-        let nested: Vec<_> = d.metadata["nested"].as_object().unwrap().keys().cloned().collect();
+        let nested: Vec<_> = d.metadata["nested"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
         assert_eq!(nested, ["z", "a"]);
         assert_eq!(d.metadata["created"], "2024-01-02");
         assert_eq!(d.title("file"), "Plan");
@@ -366,10 +368,28 @@ mod tests {
 
     #[test]
     fn title_falls_back_to_heading_then_file_name() {
-        assert_eq!(Document::parse("```\n# not\n```\n# Real\n").unwrap().title("f"), "Real");
-        assert_eq!(Document::parse("## Second level\n").unwrap().title("f"), "f");
-        assert_eq!(Document::parse("---\ntitle: 12345\n---\n").unwrap().title("f"), "12345");
-        assert_eq!(Document::parse("---\ntitle: ''\n---\n# H\n").unwrap().title("f"), "H");
+        assert_eq!(
+            Document::parse("```\n# not\n```\n# Real\n")
+                .unwrap()
+                .title("f"),
+            "Real"
+        );
+        assert_eq!(
+            Document::parse("## Second level\n").unwrap().title("f"),
+            "f"
+        );
+        assert_eq!(
+            Document::parse("---\ntitle: 12345\n---\n")
+                .unwrap()
+                .title("f"),
+            "12345"
+        );
+        assert_eq!(
+            Document::parse("---\ntitle: ''\n---\n# H\n")
+                .unwrap()
+                .title("f"),
+            "H"
+        );
     }
 
     #[test]
@@ -383,7 +403,10 @@ mod tests {
         );
         let e = Document::parse("---\ntitle: [unclosed\ntags: : : nope\n---\nx").unwrap_err();
         assert!(matches!(e, CodecError::InvalidYaml(_)), "{e:?}");
-        assert_eq!(Document::parse("---\n- a\n---\n"), Err(CodecError::NotAMap("a list")));
+        assert_eq!(
+            Document::parse("---\n- a\n---\n"),
+            Err(CodecError::NotAMap("a list"))
+        );
     }
 
     #[test]

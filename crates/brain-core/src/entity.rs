@@ -37,7 +37,9 @@ impl fmt::Display for EntityRef {
 
 /// Why a `TYPE/ID` argument could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("'{0}' is not TYPE/ID: write the type, a slash and the id, e.g. note/Projects/plan or topic/rust")]
+#[error(
+    "'{0}' is not TYPE/ID: write the type, a slash and the id, e.g. note/Projects/plan or topic/rust"
+)]
 pub struct RefParseError(pub String);
 
 impl FromStr for EntityRef {

@@ -74,8 +74,9 @@ impl PathMapper {
             let t = t.into();
             let ok = !t.is_empty()
                 && t != NOTE_TYPE
-                && t.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+                && t.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                });
             if !ok {
                 return Err(PathError::BadTypeName(t));
             }
@@ -101,10 +102,10 @@ impl PathMapper {
             .filter(|s| !s.is_empty() && !s.ends_with('/'))
             .ok_or_else(|| PathError::NotMarkdown(rel_path.to_string()))?;
         validate_id(stem)?;
-        if let Some((first, rest)) = stem.split_once('/') {
-            if self.types.contains(first) {
-                return Ok(EntityRef::new(first, rest));
-            }
+        if let Some((first, rest)) = stem.split_once('/')
+            && self.types.contains(first)
+        {
+            return Ok(EntityRef::new(first, rest));
         }
         Ok(EntityRef::new(NOTE_TYPE, stem))
     }
@@ -113,14 +114,14 @@ impl PathMapper {
     pub fn to_path(&self, r: &EntityRef) -> Result<String, PathError> {
         validate_id(&r.id)?;
         if r.entity_type == NOTE_TYPE {
-            if let Some((first, rest)) = r.id.split_once('/') {
-                if self.types.contains(first) {
-                    return Err(PathError::NoteInTypeFolder {
-                        id: r.id.clone(),
-                        folder: first.to_string(),
-                        rest: rest.to_string(),
-                    });
-                }
+            if let Some((first, rest)) = r.id.split_once('/')
+                && self.types.contains(first)
+            {
+                return Err(PathError::NoteInTypeFolder {
+                    id: r.id.clone(),
+                    folder: first.to_string(),
+                    rest: rest.to_string(),
+                });
             }
             Ok(format!("{}.md", r.id))
         } else if self.types.contains(&r.entity_type) {
@@ -227,7 +228,18 @@ mod tests {
     #[test]
     fn refuses_escaping_and_unreadable_ids() {
         let m = mapper();
-        for id in ["../x", "a/../../x", "/etc/passwd", "a\0b", "a//b", "a/", ".hidden", "a/.obsidian/x", "a\\b", ""] {
+        for id in [
+            "../x",
+            "a/../../x",
+            "/etc/passwd",
+            "a\0b",
+            "a//b",
+            "a/",
+            ".hidden",
+            "a/.obsidian/x",
+            "a\\b",
+            "",
+        ] {
             assert!(
                 m.to_path(&EntityRef::new("note", id)).is_err(),
                 "{id:?} accepted"
@@ -251,7 +263,10 @@ mod tests {
 
     #[test]
     fn keys_fold_case_and_normalization() {
-        assert_eq!(path_key("R\u{e9}sum\u{e9}.md"), path_key("Re\u{301}sume\u{301}.md"));
+        assert_eq!(
+            path_key("R\u{e9}sum\u{e9}.md"),
+            path_key("Re\u{301}sume\u{301}.md")
+        );
         assert_eq!(path_key("Notes/A.md"), path_key("notes/a.md"));
         assert_ne!(path_key("a.md"), path_key("b.md"));
     }

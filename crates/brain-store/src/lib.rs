@@ -1,1 +1,73 @@
-//! stub
+//! Where entities, the per-file sync base, conflicts and the full-text index live.
+//!
+//! [`Store`] plays the part of River's driver interface: one trait, several backends (SQLite
+//! now, PostgreSQL later), and one [`conformance`] suite that every backend runs from its own
+//! tests. The full-text index is written in the same transaction as the entity it indexes, so
+//! search can never disagree with `get`.
+//!
+//! The trait is synchronous: the sync engine runs on plain threads, and async callers (the job
+//! workers, MCP, web) wrap calls in `spawn_blocking`. That keeps SQLite calls free of runtime
+//! overhead on the hot import path.
+
+pub mod conformance;
+mod error;
+pub mod search_query;
+pub mod sqlite;
+mod types;
+
+pub use error::{PathCollision, StoreError};
+pub use sqlite::SqliteStore;
+pub use types::*;
+
+use brain_core::EntityRef;
+
+/// Result alias for store calls.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A backend for entities, sync state, conflicts and search.
+///
+/// Every method is one transaction. Implementations must be safe to share between threads.
+pub trait Store: Send + Sync {
+    /// Everything a sync needs to compare disk with the store: every file base, and every entity
+    /// changed through an interface since it was last synced (the dirty set).
+    fn sync_state(&self) -> Result<SyncState>;
+
+    /// Applies a group of sync operations atomically, in order.
+    fn apply(&self, ops: &[SyncOp]) -> Result<()>;
+
+    /// A live (not deleted) entity.
+    fn get(&self, r: &EntityRef) -> Result<Entity>;
+
+    /// An entity whether live or soft-deleted.
+    fn get_any(&self, r: &EntityRef) -> Result<Entity>;
+
+    /// Creates or replaces an entity from an interface (CLI, MCP, ...); marks it dirty so the
+    /// next sync writes its file. Refuses a path that collides (case or Unicode normalization)
+    /// with another live entity's path.
+    fn put(&self, entity: &Entity) -> Result<PutOutcome>;
+
+    /// Soft-deletes a live entity (a tombstone `restore` can undo); marks it dirty so the next
+    /// sync moves its file to the trash.
+    fn soft_delete(&self, r: &EntityRef, now_ms: i64) -> Result<()>;
+
+    /// Brings back a soft-deleted entity; marks it dirty so the next sync writes its file.
+    fn restore(&self, r: &EntityRef, now_ms: i64) -> Result<Entity>;
+
+    /// Entities in path order, filtered.
+    fn list(&self, filter: &ListFilter) -> Result<Vec<EntitySummary>>;
+
+    /// Full-text search ranked by BM25 (best first) with highlighted snippets.
+    fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>>;
+
+    /// Number of live entities.
+    fn count_live(&self) -> Result<u64>;
+
+    /// Conflicts, newest first; resolved ones only when asked.
+    fn conflicts(&self, include_resolved: bool) -> Result<Vec<Conflict>>;
+
+    /// One conflict by id.
+    fn conflict(&self, id: i64) -> Result<Conflict>;
+
+    /// Marks a conflict as settled by the user.
+    fn resolve_conflict(&self, id: i64, now_ms: i64) -> Result<()>;
+}

@@ -5,8 +5,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use brain_core::time::{format_compact, now_ms};
-use brain_core::{CancelToken, Config, ConflictPolicy, EntityRef, PathMapper, Phase, ProgressSink, VaultFormat, path_key};
-use brain_store::{ConflictKind, DirtyEntity, FileBase, FileStat, NewConflict, Store, SyncOp, SyncState};
+use brain_core::{
+    CancelToken, Config, ConflictPolicy, EntityRef, PathMapper, Phase, ProgressSink, VaultFormat,
+    path_key,
+};
+use brain_store::{
+    ConflictKind, DirtyEntity, FileBase, FileStat, NewConflict, Store, SyncOp, SyncState,
+};
 
 use crate::error::SyncError;
 use crate::fsio::{self, Expect, WriteError};
@@ -47,8 +52,16 @@ pub struct SyncEngine<'a> {
 
 /// A file write postponed to the export phase, after this run's imports are committed.
 enum Deferred {
-    Export { entity: EntityRef, path: String, expect: Option<FileStat> },
-    Trash { entity: EntityRef, path: String, stat: FileStat },
+    Export {
+        entity: EntityRef,
+        path: String,
+        expect: Option<FileStat>,
+    },
+    Trash {
+        entity: EntityRef,
+        path: String,
+        stat: FileStat,
+    },
 }
 
 impl<'a> SyncEngine<'a> {
@@ -101,13 +114,22 @@ impl<'a> SyncEngine<'a> {
             let state = s.spawn(|| {
                 let t = Instant::now();
                 let state = self.store.sync_state();
-                tracing::debug!(elapsed_ms = t.elapsed().as_secs_f64() * 1e3, "loaded sync state");
+                tracing::debug!(
+                    elapsed_ms = t.elapsed().as_secs_f64() * 1e3,
+                    "loaded sync state"
+                );
                 state
             });
             let t = Instant::now();
             let scanned = scan(&self.root, &scan_opts);
-            tracing::debug!(elapsed_ms = t.elapsed().as_secs_f64() * 1e3, files = scanned.files.len(), "scanned");
-            let state = state.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            tracing::debug!(
+                elapsed_ms = t.elapsed().as_secs_f64() * 1e3,
+                files = scanned.files.len(),
+                "scanned"
+            );
+            let state = state
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             (scanned, state)
         });
         let state = state?;
@@ -128,8 +150,17 @@ impl<'a> SyncEngine<'a> {
                 ..SyncReport::default()
             },
         };
-        let result = run.execute(&scanned.files, &scanned.unreadable_dirs, &state, progress, cancel);
-        tracing::debug!(elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "sync finished");
+        let result = run.execute(
+            &scanned.files,
+            &scanned.unreadable_dirs,
+            &state,
+            progress,
+            cancel,
+        );
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "sync finished"
+        );
         run.report.duration_ms = started.elapsed().as_millis() as u64;
         run.report.skipped.sort_by(|a, b| a.path.cmp(&b.path));
         match result {
@@ -235,8 +266,10 @@ impl Run<'_, '_> {
         cancel: &CancelToken,
     ) -> Result<(), Stop> {
         let mode = self.opts.mode;
-        let bases: HashMap<&str, &FileBase> = state.bases.iter().map(|b| (b.path.as_str(), b)).collect();
-        let dirty: HashMap<&str, &DirtyEntity> = state.dirty.iter().map(|d| (d.path.as_str(), d)).collect();
+        let bases: HashMap<&str, &FileBase> =
+            state.bases.iter().map(|b| (b.path.as_str(), b)).collect();
+        let dirty: HashMap<&str, &DirtyEntity> =
+            state.dirty.iter().map(|d| (d.path.as_str(), d)).collect();
 
         // Paths that would be one file on a case-insensitive or normalizing file system.
         let mut by_key: HashMap<String, &DiskFile> = HashMap::with_capacity(files.len());
@@ -248,7 +281,9 @@ impl Run<'_, '_> {
                     by_key.insert(key, f);
                 }
                 Some(&first) => {
-                    let (keep, lose) = if bases.contains_key(f.path.as_str()) && !bases.contains_key(first.path.as_str()) {
+                    let (keep, lose) = if bases.contains_key(f.path.as_str())
+                        && !bases.contains_key(first.path.as_str())
+                    {
                         by_key.insert(key, f);
                         (f, first)
                     } else {
@@ -302,7 +337,11 @@ impl Run<'_, '_> {
         }
 
         // Bases whose file is gone, unless its folder could not be read.
-        let hidden = |p: &str| unreadable_dirs.iter().any(|d| d.is_empty() || p.starts_with(&format!("{d}/")));
+        let hidden = |p: &str| {
+            unreadable_dirs
+                .iter()
+                .any(|d| d.is_empty() || p.starts_with(&format!("{d}/")))
+        };
         let mut gone_by_hash: HashMap<&str, Vec<&FileBase>> = HashMap::new();
         for b in &state.bases {
             if on_disk.contains(b.path.as_str()) || hidden(&b.path) {
@@ -393,6 +432,7 @@ impl Run<'_, '_> {
                 entity: b.entity.clone(),
                 path: b.path.clone(),
                 now_ms: self.now,
+                seen_dirty_hash: dirty.get(b.path.as_str()).map(|d| d.content_hash.clone()),
             })?;
         }
         self.flush()?;
@@ -467,18 +507,23 @@ impl Run<'_, '_> {
         let base = bases.get(file.path.as_str());
         let d = dirty.get(file.path.as_str());
         let side = store_side(d);
+        let seen_dirty_hash = d.map(|d| d.content_hash.clone());
         let hash = note.entity.content_hash.clone();
-        if base.is_none() && side == StoreSide::Clean {
-            if let Some(from) = gone_by_hash.get_mut(hash.as_str()).and_then(Vec::pop) {
-                tracing::debug!(from = %from.path, to = %file.path, "rename");
-                self.report.renamed += 1;
-                return self.push(SyncOp::Rename {
-                    from: from.entity.clone(),
-                    from_path: from.path.clone(),
-                    entity: note.entity,
-                    stat: note.stat,
-                });
-            }
+        if base.is_none()
+            && side == StoreSide::Clean
+            && let Some(from) = gone_by_hash.get_mut(hash.as_str()).and_then(Vec::pop)
+        {
+            tracing::debug!(from = %from.path, to = %file.path, "rename");
+            self.report.renamed += 1;
+            return self.push(SyncOp::Rename {
+                from: from.entity.clone(),
+                from_path: from.path.clone(),
+                entity: note.entity,
+                stat: note.stat,
+                seen_dirty_hash: dirty
+                    .get(from.path.as_str())
+                    .map(|d| d.content_hash.clone()),
+            });
         }
         let action = decide(base.map(|b| b.hash.as_str()), DiskSide::Read(&hash), side);
         tracing::debug!(path = %file.path, ?action, "decided");
@@ -492,6 +537,7 @@ impl Run<'_, '_> {
                 self.push(SyncOp::Import {
                     entity: note.entity,
                     stat: note.stat,
+                    seen_dirty_hash,
                 })
             }
             Action::AdoptBase => {
@@ -529,6 +575,7 @@ impl Run<'_, '_> {
                 self.push(SyncOp::Import {
                     entity: note.entity,
                     stat: note.stat,
+                    seen_dirty_hash,
                 })?;
                 self.conflict(NewConflict {
                     kind: ConflictKind::DeletedInStore,
@@ -541,7 +588,7 @@ impl Run<'_, '_> {
                     now_ms: self.now,
                 })
             }
-            Action::Conflict => self.both_changed(file, note),
+            Action::Conflict => self.both_changed(file, note, seen_dirty_hash),
             other => {
                 unreachable_action(other, &file.path);
                 Ok(())
@@ -550,12 +597,19 @@ impl Run<'_, '_> {
     }
 
     /// Both the file and the entity changed: settle by policy, keeping the losing side.
-    fn both_changed(&mut self, file: &DiskFile, note: ReadNote) -> Result<(), Stop> {
+    fn both_changed(
+        &mut self,
+        file: &DiskFile,
+        note: ReadNote,
+        seen_dirty_hash: Option<String>,
+    ) -> Result<(), Stop> {
         let stored = self.store().get_any(&note.entity.entity_ref)?;
         let store_content = stored.content();
         let file_content = note.entity.content();
         let policy = match self.engine.config.sync.conflict_policy {
-            ConflictPolicy::NewestWins if note.entity.updated_ms >= stored.updated_ms => ConflictPolicy::FileWins,
+            ConflictPolicy::NewestWins if note.entity.updated_ms >= stored.updated_ms => {
+                ConflictPolicy::FileWins
+            }
             ConflictPolicy::NewestWins => ConflictPolicy::DbWins,
             p => p,
         };
@@ -573,6 +627,7 @@ impl Run<'_, '_> {
                 self.push(SyncOp::Import {
                     entity: note.entity,
                     stat: note.stat,
+                    seen_dirty_hash,
                 })?;
             }
             _ => {
@@ -580,6 +635,7 @@ impl Run<'_, '_> {
                 self.push(SyncOp::Import {
                     entity: note.entity,
                     stat: note.stat,
+                    seen_dirty_hash,
                 })?;
                 let copy = self.write_conflict_copy(&file.path, &store_content)?;
                 detail = format!(
@@ -607,31 +663,51 @@ impl Run<'_, '_> {
         let root = &self.engine.root;
         let copy = fsio::conflict_copy_path(root, rel, &self.stamp);
         let builder = &self.engine.builder;
-        if let Ok(entity) = builder.entity(&copy, content, self.now, self.now) {
-            if let Ok(stat) = fsio::write_note(&root.join(&copy), content.as_bytes(), Expect::Absent) {
-                self.report.imported += 1;
-                self.push(SyncOp::Import { entity, stat })?;
-                return Ok(copy);
-            }
+        if let Ok(entity) = builder.entity(&copy, content, self.now, self.now)
+            && let Ok(stat) =
+                fsio::write_note(&root.join(&copy), content.as_bytes(), Expect::Absent)
+        {
+            self.report.imported += 1;
+            self.push(SyncOp::Import {
+                entity,
+                stat,
+                seen_dirty_hash: None,
+            })?;
+            return Ok(copy);
         }
-        let fallback = format!(".brain/conflicts/{}-{}.md", self.stamp, &brain_core::content_hash(content.as_bytes())[..12]);
+        let fallback = format!(
+            ".brain/conflicts/{}-{}.md",
+            self.stamp,
+            &brain_core::content_hash(content.as_bytes())[..12]
+        );
         match fsio::write_note(&root.join(&fallback), content.as_bytes(), Expect::Absent) {
             Ok(_) => Ok(fallback),
             Err(e) => {
                 // The conflict record still holds both versions.
                 tracing::warn!(path = rel, error = %e, "conflict copy not written");
-                Ok(format!("(not written: {e}; both versions are in the conflict record)"))
+                Ok(format!(
+                    "(not written: {e}; both versions are in the conflict record)"
+                ))
             }
         }
     }
 
-    fn write_deferred(&mut self, progress: &dyn ProgressSink, cancel: &CancelToken) -> Result<(), Stop> {
+    fn write_deferred(
+        &mut self,
+        progress: &dyn ProgressSink,
+        cancel: &CancelToken,
+    ) -> Result<(), Stop> {
         let deferred = std::mem::take(&mut self.deferred);
         if deferred.is_empty() {
             return Ok(());
         }
         progress.start_phase(Phase::Exporting, Some(deferred.len() as u64));
-        let trash_root = self.engine.root.join(".brain").join("trash").join(&self.stamp);
+        let trash_root = self
+            .engine
+            .root
+            .join(".brain")
+            .join("trash")
+            .join(&self.stamp);
         for item in deferred {
             if cancel.is_cancelled() {
                 self.flush()?;
@@ -639,7 +715,11 @@ impl Run<'_, '_> {
                 return Err(Stop::Cancelled);
             }
             match item {
-                Deferred::Export { entity, path, expect } => {
+                Deferred::Export {
+                    entity,
+                    path,
+                    expect,
+                } => {
                     progress.advance(1, &path);
                     self.write_one(&entity, &path, expect)?;
                 }
@@ -660,7 +740,12 @@ impl Run<'_, '_> {
         self.flush()
     }
 
-    fn write_one(&mut self, entity: &EntityRef, path: &str, expect: Option<FileStat>) -> Result<(), Stop> {
+    fn write_one(
+        &mut self,
+        entity: &EntityRef,
+        path: &str,
+        expect: Option<FileStat>,
+    ) -> Result<(), Stop> {
         let e = match self.store().get(entity) {
             Ok(e) => e,
             Err(brain_store::StoreError::NotFound(_)) => return Ok(()),
@@ -702,6 +787,10 @@ impl Run<'_, '_> {
 /// The planner returned an action this stage cannot take. That is a bug in the engine; log it
 /// loudly and leave the path alone rather than guess.
 fn unreachable_action(action: Action, path: &str) {
-    tracing::error!(path, ?action, "sync engine bug: unexpected action; path left unchanged");
+    tracing::error!(
+        path,
+        ?action,
+        "sync engine bug: unexpected action; path left unchanged"
+    );
     debug_assert!(false, "unexpected {action:?} for {path}");
 }

@@ -42,7 +42,10 @@ pub fn file_stat(path: &Path) -> io::Result<FileStat> {
 }
 
 fn temp_path(target: &Path) -> PathBuf {
-    let name = target.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     let short: String = name.chars().take(40).collect();
     target.with_file_name(format!(".{short}.brain-tmp-{}", std::process::id()))
 }
@@ -55,7 +58,11 @@ fn sync_dir(dir: &Path) {
 }
 
 /// Writes `content` to `target` atomically if it still is as `expect` says; returns the new stat.
-pub fn write_note(target: &Path, content: &[u8], expect: Expect<'_>) -> Result<FileStat, WriteError> {
+pub fn write_note(
+    target: &Path,
+    content: &[u8],
+    expect: Expect<'_>,
+) -> Result<FileStat, WriteError> {
     let dir = target.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let tmp = temp_path(target);
@@ -151,7 +158,10 @@ mod tests {
             Err(WriteError::ChangedMeanwhile)
         ));
         assert_eq!(fs::read(&p).unwrap(), b"one");
-        let stale = FileStat { size: 99, mtime_ns: 0 };
+        let stale = FileStat {
+            size: 99,
+            mtime_ns: 0,
+        };
         assert!(matches!(
             write_note(&p, b"two", Expect::Stat(&stale)),
             Err(WriteError::ChangedMeanwhile)

@@ -117,7 +117,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn hash() -> impl Strategy<Value = String> {
-        prop_oneof![Just("a".to_string()), Just("b".to_string()), Just("c".to_string())]
+        prop_oneof![
+            Just("a".to_string()),
+            Just("b".to_string()),
+            Just("c".to_string())
+        ]
     }
 
     #[derive(Clone, Debug)]
@@ -137,7 +141,11 @@ mod tests {
         (
             proptest::option::of(hash()),
             prop_oneof![Just(D::Missing), Just(D::Same), hash().prop_map(D::Read)],
-            prop_oneof![Just(S::Clean), Just(S::Deleted), hash().prop_map(S::Changed)],
+            prop_oneof![
+                Just(S::Clean),
+                Just(S::Deleted),
+                hash().prop_map(S::Changed)
+            ],
         )
     }
 
@@ -161,15 +169,15 @@ mod tests {
         #[test]
         fn changed_file_is_never_lost((base, d, s) in case()) {
             let a = run(&base, &d, &s);
-            if let D::Read(h) = &d {
-                if base.as_deref() != Some(h.as_str()) {
-                    prop_assert!(
-                        matches!(a, Action::Import | Action::AdoptBase | Action::Conflict | Action::ReviveFromFile),
-                        "{base:?} {d:?} {s:?} -> {a:?}"
-                    );
-                    if a == Action::AdoptBase {
-                        prop_assert!(matches!(&s, S::Changed(e) if e == h));
-                    }
+            if let D::Read(h) = &d
+                && base.as_deref() != Some(h.as_str())
+            {
+                prop_assert!(
+                    matches!(a, Action::Import | Action::AdoptBase | Action::Conflict | Action::ReviveFromFile),
+                    "{base:?} {d:?} {s:?} -> {a:?}"
+                );
+                if a == Action::AdoptBase {
+                    prop_assert!(matches!(&s, S::Changed(e) if e == h));
                 }
             }
         }
@@ -179,15 +187,15 @@ mod tests {
         #[test]
         fn changed_entity_is_never_lost((base, d, s) in case()) {
             let a = run(&base, &d, &s);
-            if let S::Changed(e) = &s {
-                if base.as_deref() != Some(e.as_str()) {
-                    let file_equal = matches!(&d, D::Read(h) if h == e);
-                    prop_assert!(
-                        file_equal || matches!(a, Action::Export | Action::Conflict | Action::RestoreFile)
-                            || (base.is_none() && matches!(d, D::Same)),
-                        "{base:?} {d:?} {s:?} -> {a:?}"
-                    );
-                }
+            if let S::Changed(e) = &s
+                && base.as_deref() != Some(e.as_str())
+            {
+                let file_equal = matches!(&d, D::Read(h) if h == e);
+                prop_assert!(
+                    file_equal || matches!(a, Action::Export | Action::Conflict | Action::RestoreFile)
+                        || (base.is_none() && matches!(d, D::Same)),
+                    "{base:?} {d:?} {s:?} -> {a:?}"
+                );
             }
         }
 
@@ -208,9 +216,21 @@ mod tests {
 
     #[test]
     fn quiet_paths_do_nothing() {
-        assert_eq!(decide(Some("a"), DiskSide::SameAsBase, StoreSide::Clean), Action::Nothing);
-        assert_eq!(decide(Some("a"), DiskSide::Read("a"), StoreSide::Clean), Action::AdoptBase);
-        assert_eq!(decide(None, DiskSide::Read("a"), StoreSide::Clean), Action::Import);
-        assert_eq!(decide(Some("a"), DiskSide::Read("b"), StoreSide::Changed("c")), Action::Conflict);
+        assert_eq!(
+            decide(Some("a"), DiskSide::SameAsBase, StoreSide::Clean),
+            Action::Nothing
+        );
+        assert_eq!(
+            decide(Some("a"), DiskSide::Read("a"), StoreSide::Clean),
+            Action::AdoptBase
+        );
+        assert_eq!(
+            decide(None, DiskSide::Read("a"), StoreSide::Clean),
+            Action::Import
+        );
+        assert_eq!(
+            decide(Some("a"), DiskSide::Read("b"), StoreSide::Changed("c")),
+            Action::Conflict
+        );
     }
 }

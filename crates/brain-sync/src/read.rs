@@ -39,7 +39,13 @@ pub struct ReadNote {
 
 impl EntityBuilder {
     /// Builds the entity for `text` found at `rel_path`.
-    pub fn entity(&self, rel_path: &str, text: &str, created_ms: i64, updated_ms: i64) -> Result<Entity, String> {
+    pub fn entity(
+        &self,
+        rel_path: &str,
+        text: &str,
+        created_ms: i64,
+        updated_ms: i64,
+    ) -> Result<Entity, String> {
         let entity_ref = self.mapper.to_ref(rel_path).map_err(|e| e.to_string())?;
         let doc = Document::parse(text).map_err(|e| e.to_string())?;
         let file_name = rel_path.rsplit('/').next().unwrap_or(rel_path);
@@ -75,8 +81,12 @@ impl EntityBuilder {
     pub fn read(&self, root: &Path, rel_path: &str) -> Result<ReadNote, String> {
         let full = root.join(rel_path);
         let mut f = File::open(&full).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => "removed during the sync; it will be handled next time".to_string(),
-            std::io::ErrorKind::PermissionDenied => "cannot read: permission denied; fix its permissions and sync again".to_string(),
+            std::io::ErrorKind::NotFound => {
+                "removed during the sync; it will be handled next time".to_string()
+            }
+            std::io::ErrorKind::PermissionDenied => {
+                "cannot read: permission denied; fix its permissions and sync again".to_string()
+            }
             _ => format!("cannot read: {e}"),
         })?;
         let before = f.metadata().map_err(|e| format!("cannot stat: {e}"))?;

@@ -56,7 +56,8 @@ pub struct SyncReport {
 impl SyncReport {
     /// Whether the sync changed anything in the store or on disk.
     pub fn changed_anything(&self) -> bool {
-        self.imported + self.updated + self.renamed + self.deleted + self.exported + self.trashed > 0
+        self.imported + self.updated + self.renamed + self.deleted + self.exported + self.trashed
+            > 0
             || !self.conflicts.is_empty()
     }
 }

@@ -203,7 +203,10 @@ fn list_dir(job: DirJob, opts: &ScanOptions, found: &mut Found) -> Vec<DirJob> {
     };
     let mut entries: Vec<fs::DirEntry> = entries.filter_map(Result::ok).collect();
     let mut ignores = job.ignores;
-    if let Some(i) = entries.iter().position(|e| e.file_name() == OsStr::new(".brainignore")) {
+    if let Some(i) = entries
+        .iter()
+        .position(|e| e.file_name() == OsStr::new(".brainignore"))
+    {
         let mut builder = GitignoreBuilder::new(&job.abs);
         let err = builder.add(entries[i].path());
         match (err, builder.build()) {
@@ -233,7 +236,8 @@ fn list_dir(job: DirJob, opts: &ScanOptions, found: &mut Found) -> Vec<DirJob> {
         if ft.is_symlink() {
             found.skipped.push(SkippedFile {
                 path: rel,
-                reason: "symbolic link: not followed (it could point outside the vault or loop)".into(),
+                reason: "symbolic link: not followed (it could point outside the vault or loop)"
+                    .into(),
             });
             continue;
         }
@@ -290,18 +294,44 @@ mod tests {
             fs::write(p, "x").unwrap();
         };
         for p in [
-            "a.md", "b.txt", "sub/c.md", "sub/deep/d.md", ".obsidian/e.md", ".hidden.md",
-            "drafts/f.md", "sub/keep.md", "sub/skip.md", "logseq/bak/g.md", "x/logseq/h.md",
+            "a.md",
+            "b.txt",
+            "sub/c.md",
+            "sub/deep/d.md",
+            ".obsidian/e.md",
+            ".hidden.md",
+            "drafts/f.md",
+            "sub/keep.md",
+            "sub/skip.md",
+            "logseq/bak/g.md",
+            "x/logseq/h.md",
         ] {
             w(p);
         }
-        fs::write(dir.path().join(".brainignore"), "drafts/
-").unwrap();
-        fs::write(dir.path().join("sub/.brainignore"), "skip.md
-").unwrap();
+        fs::write(
+            dir.path().join(".brainignore"),
+            "drafts/
+",
+        )
+        .unwrap();
+        fs::write(
+            dir.path().join("sub/.brainignore"),
+            "skip.md
+",
+        )
+        .unwrap();
         let r = scan(dir.path(), &opts());
         let paths: Vec<_> = r.files.iter().map(|f| f.path.as_str()).collect();
-        assert_eq!(paths, ["a.md", "sub/c.md", "sub/deep/d.md", "sub/keep.md", "x/logseq/h.md"]);
+        assert_eq!(
+            paths,
+            [
+                "a.md",
+                "sub/c.md",
+                "sub/deep/d.md",
+                "sub/keep.md",
+                "x/logseq/h.md"
+            ]
+        );
         assert!(r.skipped.is_empty(), "{:?}", r.skipped);
         assert_eq!(r.files[0].size, 1);
     }

@@ -1,4 +1,5 @@
 //! The sync engine against a real SQLite store and real temp folders.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use std::fs;
 use std::path::Path;
@@ -111,7 +112,11 @@ impl ProgressSink for CancelAfter {
 fn cancelled_import_keeps_its_work_and_the_next_sync_finishes() {
     let dir = tempfile::tempdir().unwrap();
     for i in 0..300 {
-        write(dir.path(), &format!("n{i:03}.md"), format!("note {i}\n").as_bytes());
+        write(
+            dir.path(),
+            &format!("n{i:03}.md"),
+            format!("note {i}\n").as_bytes(),
+        );
     }
     let mut config = Config::default();
     config.sync.commit_every = 10;
@@ -129,7 +134,11 @@ fn cancelled_import_keeps_its_work_and_the_next_sync_finishes() {
     let SyncError::Cancelled { report } = err else {
         panic!("expected Cancelled, got {err}");
     };
-    assert!(report.imported >= 50 && report.imported < 300, "{}", report.imported);
+    assert!(
+        report.imported >= 50 && report.imported < 300,
+        "{}",
+        report.imported
+    );
     assert_eq!(store.count_live().unwrap(), report.imported);
     let rest = sync(dir.path(), &store, &config);
     assert_eq!(rest.imported + report.imported, 300);
@@ -152,7 +161,14 @@ fn one_way_modes_leave_the_other_direction_pending() {
     let run = |mode| {
         SyncEngine::new(dir.path(), &config, &store)
             .unwrap()
-            .run(&SyncOptions { mode, allow_mass_delete: false }, &NoProgress, &CancelToken::new())
+            .run(
+                &SyncOptions {
+                    mode,
+                    allow_mass_delete: false,
+                },
+                &NoProgress,
+                &CancelToken::new(),
+            )
             .unwrap()
     };
     let r = run(SyncMode::ImportOnly);
@@ -195,7 +211,10 @@ fn a_file_written_during_export_is_not_overwritten() {
         .run(&SyncOptions::default(), &sink, &CancelToken::new())
         .unwrap();
     assert_eq!(r.exported, 0);
-    assert_eq!(fs::read(dir.path().join("x.md")).unwrap(), b"written by an editor meanwhile\n");
+    assert_eq!(
+        fs::read(dir.path().join("x.md")).unwrap(),
+        b"written by an editor meanwhile\n"
+    );
     // The next sync sees both sides and keeps both.
     let r = sync(dir.path(), &store, &config);
     assert_eq!(r.conflicts.len(), 1, "{r:?}");

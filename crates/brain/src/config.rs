@@ -57,8 +57,12 @@ pub fn load(paths: &VaultPaths) -> Result<Config> {
     let file = paths.config_file();
     let text = std::fs::read_to_string(&file)
         .with_context(|| format!("cannot read {}", file.display()))?;
-    let mut value: toml::Table = toml::from_str(&text)
-        .with_context(|| format!("{} is not valid TOML; fix it or compare with `brain config default`", file.display()))?;
+    let mut value: toml::Table = toml::from_str(&text).with_context(|| {
+        format!(
+            "{} is not valid TOML; fix it or compare with `brain config default`",
+            file.display()
+        )
+    })?;
     apply_env(&mut value, std::env::vars());
     let config: Config = toml::Value::Table(value)
         .try_into()
@@ -70,7 +74,9 @@ pub fn load(paths: &VaultPaths) -> Result<Config> {
 /// arrays) and fall back to strings.
 fn apply_env(table: &mut toml::Table, vars: impl Iterator<Item = (String, String)>) {
     for (name, raw) in vars {
-        let Some(rest) = name.strip_prefix("BRAIN_") else { continue };
+        let Some(rest) = name.strip_prefix("BRAIN_") else {
+            continue;
+        };
         let rest = rest.to_ascii_lowercase();
         let Some(section) = SECTIONS.iter().find(|s| rest.starts_with(&format!("{s}_"))) else {
             continue;
@@ -98,8 +104,14 @@ mod tests {
         let mut t: toml::Table = toml::from_str(brain_core::config::DEFAULT_CONFIG_TOML).unwrap();
         let vars = vec![
             ("BRAIN_SYNC_MAX_FILE_BYTES".to_string(), "1024".to_string()),
-            ("BRAIN_VAULT_ENTITY_TYPES".to_string(), "[\"topic\"]".to_string()),
-            ("BRAIN_SYNC_CONFLICT_POLICY".to_string(), "db-wins".to_string()),
+            (
+                "BRAIN_VAULT_ENTITY_TYPES".to_string(),
+                "[\"topic\"]".to_string(),
+            ),
+            (
+                "BRAIN_SYNC_CONFLICT_POLICY".to_string(),
+                "db-wins".to_string(),
+            ),
             ("BRAIN_VAULT".to_string(), "/somewhere".to_string()),
         ];
         apply_env(&mut t, vars.into_iter());

@@ -41,7 +41,12 @@ impl ProgressSink for BarProgress {
         };
         bar.set_prefix(phase.verb());
         bar.enable_steady_tick(Duration::from_millis(120));
-        if let Some(old) = self.bar.lock().unwrap_or_else(|p| p.into_inner()).replace(bar) {
+        if let Some(old) = self
+            .bar
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(bar)
+        {
             old.finish_and_clear();
         }
     }
@@ -90,10 +95,18 @@ impl ProgressSink for LineProgress {
     fn advance(&self, n: u64, _item: &str) {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         s.done += n;
-        if s.last.is_some_and(|t| t.elapsed() >= Duration::from_secs(1)) {
+        if s.last
+            .is_some_and(|t| t.elapsed() >= Duration::from_secs(1))
+        {
             s.last = Some(Instant::now());
             if let (Some(phase), Some(total)) = (s.phase, s.total) {
-                let _ = writeln!(std::io::stderr(), "{} {}/{} notes", phase.verb(), s.done, total);
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "{} {}/{} notes",
+                    phase.verb(),
+                    s.done,
+                    total
+                );
             }
         }
     }

@@ -1,4 +1,5 @@
 //! Issue 2: bad input is reported per file with a reason, skipped, and never modified.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod util;
 
@@ -11,7 +12,12 @@ fn skipped_of(report: &serde_json::Value) -> BTreeMap<String, String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["path"].as_str().unwrap().to_string(), s["reason"].as_str().unwrap().to_string()))
+        .map(|s| {
+            (
+                s["path"].as_str().unwrap().to_string(),
+                s["reason"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -38,20 +44,39 @@ fn adversarial_vault_is_reported_skipped_and_untouched() {
         ("outside.md", "symbolic link"),
     ];
     for (path, reason) in expect {
-        let got = skipped.get(path).unwrap_or_else(|| panic!("{path} not reported: {skipped:#?}"));
+        let got = skipped
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} not reported: {skipped:#?}"));
         assert!(got.contains(reason), "{path}: {got}");
     }
-    let collisions: Vec<_> = skipped.iter().filter(|(_, r)| r.contains("Unicode normalization")).collect();
-    assert_eq!(collisions.len(), 1, "one of the NFC/NFD pair is a conflict: {skipped:#?}");
+    let collisions: Vec<_> = skipped
+        .iter()
+        .filter(|(_, r)| r.contains("Unicode normalization"))
+        .collect();
+    assert_eq!(
+        collisions.len(),
+        1,
+        "one of the NFC/NFD pair is a conflict: {skipped:#?}"
+    );
     assert_eq!(skipped.len(), expect.len() + 1, "{skipped:#?}");
     assert_eq!(report["conflicts"].as_array().unwrap().len(), 1);
 
     let notes = listed(&v, &[]);
-    assert!(notes.len() >= 40 + 12, "regular and odd-but-valid notes imported: {}", notes.len());
-    assert!(notes.iter().any(|n| n.starts_with("note/zz-adversarial/long-xxx")));
+    assert!(
+        notes.len() >= 40 + 12,
+        "regular and odd-but-valid notes imported: {}",
+        notes.len()
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("note/zz-adversarial/long-xxx"))
+    );
     assert!(notes.iter().any(|n| n.contains("日本語のノート")));
     assert!(notes.iter().any(|n| n.contains("🚀 rocket launch 🎉")));
-    let numeric = v.ok(&["--json", "get", "note/zz-adversarial/numeric-title"]).json();
+    let numeric = v
+        .ok(&["--json", "get", "note/zz-adversarial/numeric-title"])
+        .json();
     assert_eq!(numeric["title"], "12345");
     let bom = v.ok(&["get", "note/zz-adversarial/bom-crlf"]).stdout;
     assert!(bom.starts_with('\u{feff}') && bom.contains("\r\n"));
@@ -61,12 +86,23 @@ fn adversarial_vault_is_reported_skipped_and_untouched() {
     assert_eq!(again.code, 3);
     let again = again.json();
     assert_eq!(again["imported"], 0);
-    assert_eq!(skipped_of(&again).len(), expect.len() + 1, "bad files are retried each sync");
+    assert_eq!(
+        skipped_of(&again).len(),
+        expect.len() + 1,
+        "bad files are retried each sync"
+    );
     assert_eq!(v.snapshot(), before);
 
-    std::fs::write(v.path("zz-adversarial/invalid-yaml.md"), "---\ntitle: Fixed\n---\nnow valid\n").unwrap();
+    std::fs::write(
+        v.path("zz-adversarial/invalid-yaml.md"),
+        "---\ntitle: Fixed\n---\nnow valid\n",
+    )
+    .unwrap();
     let fixed = v.run(&["--json", "sync"]).json();
-    assert_eq!(fixed["imported"], 1, "a fixed file is imported on the next sync: {fixed}");
+    assert_eq!(
+        fixed["imported"], 1,
+        "a fixed file is imported on the next sync: {fixed}"
+    );
 }
 
 #[test]
@@ -81,7 +117,10 @@ fn unreadable_file_is_skipped_and_retried() {
     assert_eq!(out.code, 3, "{}", out.stderr);
     let report = out.json();
     let skipped = skipped_of(&report);
-    assert!(skipped["locked.md"].contains("permission denied"), "{skipped:?}");
+    assert!(
+        skipped["locked.md"].contains("permission denied"),
+        "{skipped:?}"
+    );
     assert_eq!(listed(&v, &[]), ["note/ok"]);
     std::fs::set_permissions(v.path("locked.md"), std::fs::Permissions::from_mode(0o644)).unwrap();
     // Restoring permissions does not change size or mtime; the file has no base, so it is read.

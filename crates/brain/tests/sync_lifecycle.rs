@@ -1,4 +1,5 @@
 //! Issue 2: a vault synced into the embedded store, driven through the real binary.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod util;
 
@@ -14,11 +15,24 @@ fn init_creates_state_and_is_idempotent() {
     let config = std::fs::read_to_string(v.path(".brain/config.toml")).unwrap();
     assert_eq!(config, brain_default_config(&v));
     assert!(v.path(".brain/brain.db").is_file());
-    assert_eq!(std::fs::read_to_string(v.path(".brain/.gitignore")).unwrap().lines().last(), Some("*"));
-    std::fs::write(v.path(".brain/config.toml"), "[sync]\nmax_file_bytes = 10\n").unwrap();
+    assert_eq!(
+        std::fs::read_to_string(v.path(".brain/.gitignore"))
+            .unwrap()
+            .lines()
+            .last(),
+        Some("*")
+    );
+    std::fs::write(
+        v.path(".brain/config.toml"),
+        "[sync]\nmax_file_bytes = 10\n",
+    )
+    .unwrap();
     let again = v.ok(&["--json", "init"]).json();
     assert_eq!(again["created"], false);
-    assert_eq!(std::fs::read_to_string(v.path(".brain/config.toml")).unwrap(), "[sync]\nmax_file_bytes = 10\n");
+    assert_eq!(
+        std::fs::read_to_string(v.path(".brain/config.toml")).unwrap(),
+        "[sync]\nmax_file_bytes = 10\n"
+    );
 }
 
 fn brain_default_config(v: &TestVault) -> String {
@@ -32,7 +46,13 @@ fn sync_applies_exactly_the_changes_made() {
     v.write("dir/b.md", "---\ntitle: Bravo\n---\nbody b\n");
     v.write("c.md", "charlie\n");
     let r = v.sync();
-    assert_eq!((r["imported"].as_u64(), r["skipped"].as_array().unwrap().len()), (Some(3), 0));
+    assert_eq!(
+        (
+            r["imported"].as_u64(),
+            r["skipped"].as_array().unwrap().len()
+        ),
+        (Some(3), 0)
+    );
 
     let before = v.snapshot();
     let r = v.sync();
@@ -54,9 +74,15 @@ fn sync_applies_exactly_the_changes_made() {
     assert_eq!(r["deleted"], 1, "{r}");
 
     assert_eq!(listed(&v, &[]), ["note/a", "note/d", "note/dir/b2"]);
-    assert_eq!(v.ok(&["get", "note/a"]).stdout, "# Alpha\n\nsecond version\n");
+    assert_eq!(
+        v.ok(&["get", "note/a"]).stdout,
+        "# Alpha\n\nsecond version\n"
+    );
     let moved = v.ok(&["--json", "get", "note/dir/b2"]).json();
-    assert_eq!(moved["created"], created_b, "a rename keeps the entity's history");
+    assert_eq!(
+        moved["created"], created_b,
+        "a rename keeps the entity's history"
+    );
     assert_eq!(moved["title"], "Bravo");
     assert_eq!(v.run(&["get", "note/c"]).code, 4);
     assert!(listed(&v, &["--deleted"]).contains(&"note/c".to_string()));
@@ -71,11 +97,18 @@ fn put_and_rm_reach_the_files_on_next_sync() {
     let r = v.run_stdin(&["--json", "put", "note/inbox/new"], text.as_bytes());
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["outcome"], "created");
-    assert!(!v.path("inbox/new.md").exists(), "put writes the file only through sync");
+    assert!(
+        !v.path("inbox/new.md").exists(),
+        "put writes the file only through sync"
+    );
     let r = v.sync();
     assert_eq!(r["exported"], 1);
     assert_eq!(v.read("inbox/new.md"), text.as_bytes());
-    assert_eq!(v.sync()["exported"], 0, "an export does not come back as an import or export");
+    assert_eq!(
+        v.sync()["exported"],
+        0,
+        "an export does not come back as an import or export"
+    );
 
     let f = v.path("update.md");
     std::fs::write(&f, "# Updated keep\n").unwrap();
@@ -91,7 +124,10 @@ fn put_and_rm_reach_the_files_on_next_sync() {
     let trashed: Vec<_> = std::fs::read_dir(v.path(".brain/trash")).unwrap().collect();
     assert_eq!(trashed.len(), 1);
     let trash_dir = trashed[0].as_ref().unwrap().path();
-    assert_eq!(std::fs::read(trash_dir.join("keep.md")).unwrap(), b"# Updated keep\n");
+    assert_eq!(
+        std::fs::read(trash_dir.join("keep.md")).unwrap(),
+        b"# Updated keep\n"
+    );
 
     v.ok(&["restore", "note/keep"]);
     assert_eq!(v.sync()["exported"], 1);
@@ -103,12 +139,25 @@ fn rm_then_restore_before_sync_rewrites_nothing() {
     let v = TestVault::new();
     v.write("x.md", "x\n");
     v.sync();
-    let mtime = std::fs::metadata(v.path("x.md")).unwrap().modified().unwrap();
+    let mtime = std::fs::metadata(v.path("x.md"))
+        .unwrap()
+        .modified()
+        .unwrap();
     v.ok(&["rm", "note/x"]);
     v.ok(&["restore", "note/x"]);
     let r = v.sync();
-    assert_eq!((r["exported"].as_u64(), r["trashed"].as_u64()), (Some(0), Some(0)), "{r}");
-    assert_eq!(std::fs::metadata(v.path("x.md")).unwrap().modified().unwrap(), mtime);
+    assert_eq!(
+        (r["exported"].as_u64(), r["trashed"].as_u64()),
+        (Some(0), Some(0)),
+        "{r}"
+    );
+    assert_eq!(
+        std::fs::metadata(v.path("x.md"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        mtime
+    );
 }
 
 #[test]
@@ -122,7 +171,10 @@ fn change_on_both_sides_keeps_both_versions() {
     let conflicts = r["conflicts"].as_array().unwrap();
     assert_eq!(conflicts.len(), 1, "{r}");
     let copy = conflicts[0]["copy_path"].as_str().unwrap().to_string();
-    assert!(copy.starts_with("a.conflict-") && copy.ends_with(".md"), "{copy}");
+    assert!(
+        copy.starts_with("a.conflict-") && copy.ends_with(".md"),
+        "{copy}"
+    );
     assert_eq!(v.read("a.md"), b"file side, longer\n");
     assert_eq!(v.read(&copy), b"store side\n");
     assert_eq!(v.ok(&["get", "note/a"]).stdout, "file side, longer\n");
@@ -134,11 +186,21 @@ fn change_on_both_sides_keeps_both_versions() {
     assert_eq!(shown["store_content"], "store side\n");
     assert_eq!(shown["file_content"], "file side, longer\n");
     v.ok(&["conflicts", "resolve", &id]);
-    assert_eq!(v.ok(&["--json", "conflicts", "list"]).json().as_array().unwrap().len(), 0);
+    assert_eq!(
+        v.ok(&["--json", "conflicts", "list"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
     assert_eq!(v.run(&["conflicts", "show", "999"]).code, 4);
     let again = v.sync();
     assert_eq!(again["conflicts"].as_array().unwrap().len(), 0, "{again}");
-    assert_eq!(again["imported"], 0, "the conflict copy was already imported: {again}");
+    assert_eq!(
+        again["imported"], 0,
+        "the conflict copy was already imported: {again}"
+    );
 }
 
 #[test]
@@ -154,7 +216,10 @@ fn db_wins_policy_overwrites_file_but_keeps_it_in_the_record() {
     assert_eq!(v.read("a.md"), b"store side\n");
     let list = v.ok(&["--json", "conflicts", "list"]).json();
     let id = list[0]["id"].as_i64().unwrap().to_string();
-    assert_eq!(v.ok(&["--json", "conflicts", "show", &id]).json()["file_content"], "file side, longer\n");
+    assert_eq!(
+        v.ok(&["--json", "conflicts", "show", &id]).json()["file_content"],
+        "file side, longer\n"
+    );
 }
 
 #[test]
@@ -202,7 +267,11 @@ fn unreadable_vault_root_fails_and_changes_nothing() {
     perms.set_mode(0o755);
     std::fs::set_permissions(v.root(), perms).unwrap();
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("cannot read the vault folder"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("cannot read the vault folder"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(listed(&v, &[]), ["note/a"]);
 }
 
@@ -215,7 +284,13 @@ fn type_folders_map_and_bad_ids_are_refused() {
     v.sync();
     assert_eq!(listed(&v, &[]), ["note/Topic/other", "topic/rust"]);
     assert_eq!(listed(&v, &["--type", "topic"]), ["topic/rust"]);
-    for bad in ["note/../escape", "note//abs", "note/topic/x", "nosuchtype/x", "note/.hidden/x"] {
+    for bad in [
+        "note/../escape",
+        "note//abs",
+        "note/topic/x",
+        "nosuchtype/x",
+        "note/.hidden/x",
+    ] {
         let r = v.run_stdin(&["put", bad], b"x\n");
         assert_eq!(r.code, 1, "{bad} accepted: {}", r.stdout);
         assert!(!r.stderr.is_empty());
@@ -225,33 +300,83 @@ fn type_folders_map_and_bad_ids_are_refused() {
     assert!(r.stderr.contains("invalid YAML"), "{}", r.stderr);
     assert_eq!(listed(&v, &[]).len(), 2, "a refused put stores nothing");
     v.sync();
-    assert!(!v.path("escape.md").exists() && !v.root().parent().unwrap().join("escape.md").exists());
+    assert!(
+        !v.path("escape.md").exists() && !v.root().parent().unwrap().join("escape.md").exists()
+    );
 }
 
 #[test]
 fn search_ranks_filters_and_highlights() {
     let v = TestVault::new();
     v.set_config("[vault]\nentity_types = [\"topic\"]\n");
-    v.write("topic/ferris.md", "---\ntitle: Ferris the crab\ntags: [rust]\n---\nFerris is the Rust mascot.\n");
-    v.write("notes/crab-cakes.md", "# Crab cakes\n\nA recipe with crab and old bay. #cooking\n");
-    v.write("notes/other.md", "# Other\n\nNothing about crustaceans here, only a café.\n");
+    v.write(
+        "topic/ferris.md",
+        "---\ntitle: Ferris the crab\ntags: [rust]\n---\nFerris is the Rust mascot.\n",
+    );
+    v.write(
+        "notes/crab-cakes.md",
+        "# Crab cakes\n\nA recipe with crab and old bay. #cooking\n",
+    );
+    v.write(
+        "notes/other.md",
+        "# Other\n\nNothing about crustaceans here, only a café.\n",
+    );
     v.sync();
     let hits = v.ok(&["--json", "search", "crab"]).json();
-    let ids: Vec<_> = hits.as_array().unwrap().iter().map(|h| h["id"].as_str().unwrap().to_string()).collect();
+    let ids: Vec<_> = hits
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(ids.len(), 2);
-    assert!(hits[0]["snippet"].as_str().unwrap().contains("**"), "{hits}");
+    assert!(
+        hits[0]["snippet"].as_str().unwrap().contains("**"),
+        "{hits}"
+    );
     assert!(hits[0]["score"].as_f64().unwrap() >= hits[1]["score"].as_f64().unwrap());
-    let only_topic = v.ok(&["--json", "search", "crab", "--type", "topic"]).json();
+    let only_topic = v
+        .ok(&["--json", "search", "crab", "--type", "topic"])
+        .json();
     assert_eq!(only_topic.as_array().unwrap().len(), 1);
     assert_eq!(only_topic[0]["type"], "topic");
-    let tagged = v.ok(&["--json", "search", "crab", "--tag", "cooking"]).json();
+    let tagged = v
+        .ok(&["--json", "search", "crab", "--tag", "cooking"])
+        .json();
     assert_eq!(tagged[0]["id"], "notes/crab-cakes");
     assert_eq!(tagged.as_array().unwrap().len(), 1);
-    assert_eq!(v.ok(&["--json", "search", "\"rust mascot\""]).json().as_array().unwrap().len(), 1);
-    assert_eq!(v.ok(&["--json", "search", "crust*"]).json()[0]["id"], "notes/other");
-    assert_eq!(v.ok(&["--json", "search", "cafe"]).json()[0]["id"], "notes/other");
-    assert_eq!(v.ok(&["--json", "search", "crab", "--limit", "1"]).json().as_array().unwrap().len(), 1);
-    assert_eq!(v.ok(&["--json", "search", "crab -recipe"]).json().as_array().unwrap().len(), 1);
+    assert_eq!(
+        v.ok(&["--json", "search", "\"rust mascot\""])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        v.ok(&["--json", "search", "crust*"]).json()[0]["id"],
+        "notes/other"
+    );
+    assert_eq!(
+        v.ok(&["--json", "search", "cafe"]).json()[0]["id"],
+        "notes/other"
+    );
+    assert_eq!(
+        v.ok(&["--json", "search", "crab", "--limit", "1"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        v.ok(&["--json", "search", "crab -recipe"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     let text = v.ok(&["search", "mascot"]).stdout;
     assert!(text.contains("Ferris the crab"), "{text}");
 }
@@ -261,17 +386,35 @@ fn logseq_graph_properties_and_namespaces() {
     let v = TestVault::new();
     v.write("logseq/config.edn", "{}\n");
     v.write("logseq/bak/pages/old.md", "backup, not a note\n");
-    v.write("pages/Project___Alpha.md", "type:: project\ntags:: work, [[deep dive]]\n\n- first block\n");
+    v.write(
+        "pages/Project___Alpha.md",
+        "type:: project\ntags:: work, [[deep dive]]\n\n- first block\n",
+    );
     v.write("pages/Titled.md", "title:: Real Title\n\n- x\n");
     v.write("journals/2024_01_02.md", "- did things\n");
     v.sync();
-    assert_eq!(listed(&v, &[]), ["note/journals/2024_01_02", "note/pages/Project___Alpha", "note/pages/Titled"]);
-    let alpha = v.ok(&["--json", "get", "note/pages/Project___Alpha"]).json();
+    assert_eq!(
+        listed(&v, &[]),
+        [
+            "note/journals/2024_01_02",
+            "note/pages/Project___Alpha",
+            "note/pages/Titled"
+        ]
+    );
+    let alpha = v
+        .ok(&["--json", "get", "note/pages/Project___Alpha"])
+        .json();
     assert_eq!(alpha["title"], "Project/Alpha");
     assert_eq!(alpha["metadata"]["type"], "project");
     assert_eq!(alpha["tags"], serde_json::json!(["deep dive", "work"]));
-    assert_eq!(v.ok(&["--json", "get", "note/pages/Titled"]).json()["title"], "Real Title");
-    assert_eq!(v.ok(&["get", "note/pages/Project___Alpha"]).stdout, "type:: project\ntags:: work, [[deep dive]]\n\n- first block\n");
+    assert_eq!(
+        v.ok(&["--json", "get", "note/pages/Titled"]).json()["title"],
+        "Real Title"
+    );
+    assert_eq!(
+        v.ok(&["get", "note/pages/Project___Alpha"]).stdout,
+        "type:: project\ntags:: work, [[deep dive]]\n\n- first block\n"
+    );
 }
 
 #[test]
@@ -290,9 +433,18 @@ fn every_read_command_prints_one_json_document() {
         let doc = r.json();
         let arrays = ["list", "search", "conflicts"];
         assert_eq!(doc.is_array(), arrays.contains(&args[1]), "{args:?}: {doc}");
-        assert_eq!(r.stdout.trim_end().lines().count(), 1, "{args:?} printed more than one line");
+        assert_eq!(
+            r.stdout.trim_end().lines().count(),
+            1,
+            "{args:?} printed more than one line"
+        );
     }
     let err = v.run(&["--json", "get", "note/missing"]);
     assert_eq!(err.code, 4);
-    assert!(err.json()["error"].as_str().unwrap().contains("note/missing"));
+    assert!(
+        err.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("note/missing")
+    );
 }

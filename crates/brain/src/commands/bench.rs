@@ -53,7 +53,10 @@ fn generate(generator: &Path, out: &Path, notes: usize) -> Result<Value> {
         .output()
         .context("running python3 for the vault generator")?;
     if !output.status.success() {
-        bail!("vault generator failed: {}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "vault generator failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     Ok(serde_json::from_slice(&output.stdout)?)
 }
@@ -166,14 +169,21 @@ fn wait_with_peak_rss(child: std::process::Child) -> Result<(i32, u64)> {
     if rc != pid {
         bail!("wait4 failed: {}", std::io::Error::last_os_error());
     }
-    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
     Ok((code, usage.ru_maxrss as u64 * 1024))
 }
 
 fn import(args: &BenchImportArgs, json_out: bool) -> Result<u8> {
     let generator = find_generator(args.generator.as_deref())?;
     let temp = tempfile::Builder::new().prefix("brain-bench-").tempdir()?;
-    let work = args.workdir.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    let work = args
+        .workdir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
     std::fs::create_dir_all(&work)?;
     let runs = args.runs.max(1);
     let config = Config::default();
@@ -213,7 +223,10 @@ fn import(args: &BenchImportArgs, json_out: bool) -> Result<u8> {
             nochange_times.push(brain_sync(&vault, &store, &config)?);
         }
         let (walk, nochange) = (median(walk_times), median(nochange_times));
-        std::fs::write(vault.join(".brain/config.toml"), brain_core::config::DEFAULT_CONFIG_TOML)?;
+        std::fs::write(
+            vault.join(".brain/config.toml"),
+            brain_core::config::DEFAULT_CONFIG_TOML,
+        )?;
         let mut proc_times = Vec::new();
         for _ in 0..reps {
             proc_times.push(brain_process(&vault, &["sync", "--json"])?.0);
@@ -222,9 +235,18 @@ fn import(args: &BenchImportArgs, json_out: bool) -> Result<u8> {
 
         // Search latency, in-process.
         let words = [
-            manifest["queries"]["needle"].as_str().unwrap_or("quokkaflux").to_string(),
-            manifest["queries"]["common_word_rank1"].as_str().unwrap_or("the").to_string(),
-            manifest["queries"]["mid_word_rank2000"].as_str().unwrap_or("marker").to_string(),
+            manifest["queries"]["needle"]
+                .as_str()
+                .unwrap_or("quokkaflux")
+                .to_string(),
+            manifest["queries"]["common_word_rank1"]
+                .as_str()
+                .unwrap_or("the")
+                .to_string(),
+            manifest["queries"]["mid_word_rank2000"]
+                .as_str()
+                .unwrap_or("marker")
+                .to_string(),
         ];
         let prefix: String = words[2].chars().take(3).collect::<String>() + "*";
         let queries = [
@@ -285,12 +307,16 @@ fn print_result(r: &Value) -> Result<()> {
     let i = &r["import"];
     output::line(format!(
         "  initial import    brain {:>8.3} s   baseline read+FTS5 insert {:>8.3} s   ratio {:.2}x (target <= 1.5x)",
-        f(&i["brain_s"]), f(&i["baseline_s"]), f(&i["ratio"])
+        f(&i["brain_s"]),
+        f(&i["baseline_s"]),
+        f(&i["ratio"])
     ))?;
     let n = &r["no_change_sync"];
     output::line(format!(
         "  no-change sync    brain {:>8.1} ms  baseline walk+stat        {:>8.1} ms  ratio {:.2}x (target <= 1.2x)",
-        f(&n["brain_ms"]), f(&n["walk_stat_ms"]), f(&n["ratio"])
+        f(&n["brain_ms"]),
+        f(&n["walk_stat_ms"]),
+        f(&n["ratio"])
     ))?;
     output::line(format!(
         "  no-change `brain sync` process wall {:.1} ms (target < 150 ms)",
@@ -299,12 +325,14 @@ fn print_result(r: &Value) -> Result<()> {
     let s = &r["search"];
     output::line(format!(
         "  search            p50 {:.2} ms  p99 {:.2} ms (target p50 < 5 ms)",
-        f(&s["p50_ms"]), f(&s["p99_ms"])
+        f(&s["p50_ms"]),
+        f(&s["p99_ms"])
     ))?;
     let m = &r["import_process"];
     output::line(format!(
         "  import process    {:.2} s wall, peak RSS {:.1} MB (target < 150 MB)",
-        f(&m["wall_s"]), f(&m["peak_rss_mb"])
+        f(&m["wall_s"]),
+        f(&m["peak_rss_mb"])
     ))?;
     Ok(())
 }

@@ -35,8 +35,17 @@ pub fn run(vault: &Vault, cmd: &ConflictsCommand, json: bool) -> Result<u8> {
                 output::line("No conflicts.")?;
             }
             for c in &list {
-                let state = if c.resolved_ms.is_some() { " (resolved)" } else { "" };
-                output::line(format!("#{:<4} {:<16} {}{state}", c.id, c.kind.as_str(), c.path))?;
+                let state = if c.resolved_ms.is_some() {
+                    " (resolved)"
+                } else {
+                    ""
+                };
+                output::line(format!(
+                    "#{:<4} {:<16} {}{state}",
+                    c.id,
+                    c.kind.as_str(),
+                    c.path
+                ))?;
                 output::line(format!("      {}", c.detail))?;
             }
         }
@@ -48,12 +57,21 @@ pub fn run(vault: &Vault, cmd: &ConflictsCommand, json: bool) -> Result<u8> {
                 doc["file_content"] = json!(c.file_content);
                 return output::json(&doc).map(|()| 0);
             }
-            output::line(format!("#{} {} {} ({})", c.id, c.kind.as_str(), c.path, format_iso(c.created_ms)))?;
+            output::line(format!(
+                "#{} {} {} ({})",
+                c.id,
+                c.kind.as_str(),
+                c.path,
+                format_iso(c.created_ms)
+            ))?;
             output::line(&c.detail)?;
             if let Some(copy) = &c.copy_path {
                 output::line(format!("other version written to: {copy}"))?;
             }
-            for (label, body) in [("store version", &c.store_content), ("file version", &c.file_content)] {
+            for (label, body) in [
+                ("store version", &c.store_content),
+                ("file version", &c.file_content),
+            ] {
                 if let Some(body) = body {
                     output::line(format!("----- {label} -----\n{body}"))?;
                 }

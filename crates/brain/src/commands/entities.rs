@@ -23,7 +23,11 @@ pub fn search(vault: &Vault, args: &SearchArgs, json: bool) -> Result<u8> {
     let color = !json && std::io::stdout().is_terminal();
     let mut q = SearchQuery::new(args.query.join(" "));
     q.types = args.types.clone();
-    q.tags = args.tags.iter().map(|t| t.trim_start_matches('#').to_lowercase()).collect();
+    q.tags = args
+        .tags
+        .iter()
+        .map(|t| t.trim_start_matches('#').to_lowercase())
+        .collect();
     q.limit = args.limit.unwrap_or(vault.config.search.default_limit);
     if color {
         q.highlight = ("\x1b[1;33m".into(), "\x1b[0m".into());
@@ -36,7 +40,13 @@ pub fn search(vault: &Vault, args: &SearchArgs, json: bool) -> Result<u8> {
         output::line("No matches.")?;
     }
     for (i, h) in hits.iter().enumerate() {
-        output::line(format!("{:>2}. {}  ({})  {}", i + 1, h.title, h.entity, h.path))?;
+        output::line(format!(
+            "{:>2}. {}  ({})  {}",
+            i + 1,
+            h.title,
+            h.entity,
+            h.path
+        ))?;
         let snippet = h.snippet.split_whitespace().collect::<Vec<_>>().join(" ");
         output::line(format!("    {snippet}"))?;
     }
@@ -47,8 +57,14 @@ pub fn search(vault: &Vault, args: &SearchArgs, json: bool) -> Result<u8> {
 pub fn list(vault: &Vault, args: &ListArgs, json: bool) -> Result<u8> {
     let filter = ListFilter {
         entity_type: args.entity_type.clone(),
-        tag: args.tag.as_ref().map(|t| t.trim_start_matches('#').to_lowercase()),
-        folder: args.folder.as_ref().map(|f| f.trim_end_matches('/').to_string()),
+        tag: args
+            .tag
+            .as_ref()
+            .map(|t| t.trim_start_matches('#').to_lowercase()),
+        folder: args
+            .folder
+            .as_ref()
+            .map(|f| f.trim_end_matches('/').to_string()),
         include_deleted: args.deleted,
         limit: args.limit,
         offset: args.offset,
@@ -71,7 +87,11 @@ pub fn list(vault: &Vault, args: &ListArgs, json: bool) -> Result<u8> {
         return output::json(&docs).map(|()| 0);
     }
     for r in &rows {
-        let deleted = if r.deleted_ms.is_some() { "  (deleted)" } else { "" };
+        let deleted = if r.deleted_ms.is_some() {
+            "  (deleted)"
+        } else {
+            ""
+        };
         output::line(format!(
             "{:<40}  {:<40}  {}  {}{deleted}",
             clip(&r.entity.to_string(), 40),
@@ -134,9 +154,14 @@ pub fn put(vault: &Vault, args: &PutArgs, json: bool) -> Result<u8> {
         }
     }
     if bytes.len() as u64 > max {
-        bail!("the note is over the limit of {max} bytes (sync.max_file_bytes); nothing was stored");
+        bail!(
+            "the note is over the limit of {max} bytes (sync.max_file_bytes); nothing was stored"
+        );
     }
-    let source = args.file.as_ref().map_or("stdin".to_string(), |f| f.display().to_string());
+    let source = args
+        .file
+        .as_ref()
+        .map_or("stdin".to_string(), |f| f.display().to_string());
     let text = decode(&bytes).with_context(|| format!("{r} from {source} was not stored"))?;
     let engine = SyncEngine::new(&vault.paths.root, &vault.config, &vault.store)?;
     let path = engine.builder().mapper.to_path(&r)?;
@@ -159,7 +184,9 @@ pub fn put(vault: &Vault, args: &PutArgs, json: bool) -> Result<u8> {
         PutOutcome::Updated => "Updated",
         PutOutcome::Unchanged => "Unchanged",
     };
-    output::line(format!("{verb} {r} ({path}); `brain sync` writes it to the vault."))?;
+    output::line(format!(
+        "{verb} {r} ({path}); `brain sync` writes it to the vault."
+    ))?;
     Ok(0)
 }
 
@@ -168,7 +195,8 @@ pub fn rm(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
     let r = parse_ref(entity)?;
     vault.store.soft_delete(&r, now_ms())?;
     if json {
-        return output::json(&json!({"type": r.entity_type, "id": r.id, "deleted": true})).map(|()| 0);
+        return output::json(&json!({"type": r.entity_type, "id": r.id, "deleted": true}))
+            .map(|()| 0);
     }
     output::line(format!(
         "Deleted {r}. The next `brain sync` moves its file to .brain/trash/; `brain restore {r}` brings it back."
@@ -183,6 +211,9 @@ pub fn restore(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
     if json {
         return output::json(&entity_json(&e)).map(|()| 0);
     }
-    output::line(format!("Restored {r}; `brain sync` writes {} again.", e.path))?;
+    output::line(format!(
+        "Restored {r}; `brain sync` writes {} again.",
+        e.path
+    ))?;
     Ok(0)
 }

@@ -14,7 +14,10 @@ use crate::output;
 pub fn run(vault: Option<&Path>, json: bool) -> Result<u8> {
     let paths = VaultPaths::new(vault)?;
     fs::read_dir(&paths.root).with_context(|| {
-        format!("cannot read the folder {}: create it or check its permissions", paths.root.display())
+        format!(
+            "cannot read the folder {}: create it or check its permissions",
+            paths.root.display()
+        )
     })?;
     let existed = paths.config_file().is_file();
     fs::create_dir_all(&paths.state)
@@ -25,8 +28,11 @@ pub fn run(vault: Option<&Path>, json: bool) -> Result<u8> {
     }
     let ignore = paths.state.join(".gitignore");
     if !ignore.exists() {
-        fs::write(&ignore, "# brains state: the database, trash and conflict copies stay local.\n*\n")
-            .with_context(|| format!("cannot write {}", ignore.display()))?;
+        fs::write(
+            &ignore,
+            "# brains state: the database, trash and conflict copies stay local.\n*\n",
+        )
+        .with_context(|| format!("cannot write {}", ignore.display()))?;
     }
     SqliteStore::open(&paths.database())?;
     if json {
@@ -36,7 +42,10 @@ pub fn run(vault: Option<&Path>, json: bool) -> Result<u8> {
             "config": paths.config_file(),
         }))?;
     } else if existed {
-        output::line(format!("{} is already a brain vault; nothing changed.", paths.root.display()))?;
+        output::line(format!(
+            "{} is already a brain vault; nothing changed.",
+            paths.root.display()
+        ))?;
     } else {
         output::line(format!(
             "Initialized a brain vault in {}\n  config: {}\nNext: `brain sync` to import the notes.",

@@ -44,7 +44,11 @@ impl Vault {
         let config = config::load(&paths)?;
         let store = SqliteStore::open(&paths.database())
             .with_context(|| format!("opening the store of {}", paths.root.display()))?;
-        Ok(Self { paths, config, store })
+        Ok(Self {
+            paths,
+            config,
+            store,
+        })
     }
 }
 
@@ -83,10 +87,10 @@ pub fn run(cli: Cli) -> Result<u8> {
 /// Maps an error to its documented exit code.
 pub fn exit_code_for(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<StoreError>() {
-            if matches!(e, StoreError::NotFound(_) | StoreError::ConflictNotFound(_)) {
-                return EXIT_NOT_FOUND;
-            }
+        if let Some(e) = cause.downcast_ref::<StoreError>()
+            && matches!(e, StoreError::NotFound(_) | StoreError::ConflictNotFound(_))
+        {
+            return EXIT_NOT_FOUND;
         }
         if let Some(e) = cause.downcast_ref::<SyncError>() {
             match e {

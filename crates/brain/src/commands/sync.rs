@@ -32,13 +32,17 @@ pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
     match engine.run(&opts, sink.as_ref(), &cancel) {
         Ok(report) => {
             print_report(&report, json, "Sync complete")?;
-            Ok(if report.skipped.is_empty() { 0 } else { EXIT_SKIPPED })
+            Ok(if report.skipped.is_empty() {
+                0
+            } else {
+                EXIT_SKIPPED
+            })
         }
         Err(err) => {
-            if let SyncError::Cancelled { report } | SyncError::MassDelete { report, .. } = &err {
-                if !json {
-                    print_report(report, false, "Stopped")?;
-                }
+            if let SyncError::Cancelled { report } | SyncError::MassDelete { report, .. } = &err
+                && !json
+            {
+                print_report(report, false, "Stopped")?;
             }
             Err(err.into())
         }

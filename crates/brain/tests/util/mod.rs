@@ -1,5 +1,6 @@
 //! Shared helpers: a fresh temp vault per test and the real `brain` binary run against it.
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -35,7 +36,10 @@ pub struct Run {
 impl Run {
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!("stdout is not one JSON document ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr)
+            panic!(
+                "stdout is not one JSON document ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
         })
     }
 }
@@ -61,7 +65,10 @@ impl TestVault {
     /// An empty folder, not yet a vault.
     pub fn uninitialized() -> Self {
         Self {
-            dir: tempfile::Builder::new().prefix("brain-test-").tempdir().expect("tempdir"),
+            dir: tempfile::Builder::new()
+                .prefix("brain-test-")
+                .tempdir()
+                .expect("tempdir"),
         }
     }
 
@@ -69,12 +76,18 @@ impl TestVault {
     pub fn generated(notes: usize, adversarial: bool) -> Self {
         let v = Self::uninitialized();
         let mut cmd = Command::new("python3");
-        cmd.arg(generator()).arg(v.root()).args(["--notes", &notes.to_string()]);
+        cmd.arg(generator())
+            .arg(v.root())
+            .args(["--notes", &notes.to_string()]);
         if adversarial {
             cmd.arg("--adversarial");
         }
         let out = cmd.output().expect("python3 runs");
-        assert!(out.status.success(), "generator failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "generator failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         v.ok(&["init"]);
         v
     }
@@ -119,7 +132,11 @@ impl TestVault {
     /// Runs and asserts exit code 0.
     pub fn ok(&self, args: &[&str]) -> Run {
         let r = self.run(args);
-        assert_eq!(r.code, 0, "brain {args:?} failed\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+        assert_eq!(
+            r.code, 0,
+            "brain {args:?} failed\nstdout:\n{}\nstderr:\n{}",
+            r.stdout, r.stderr
+        );
         r
     }
 
@@ -151,7 +168,10 @@ impl TestVault {
 }
 
 fn snap(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let p = e.path();
@@ -190,7 +210,11 @@ pub fn without_root_override(mut cmd: Command) -> Command {
 }
 
 fn unsafe_free_is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false)
 }
 
 /// Names of entities from `brain --json list`.
@@ -202,6 +226,12 @@ pub fn listed(v: &TestVault, extra: &[&str]) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| format!("{}/{}", e["type"].as_str().unwrap(), e["id"].as_str().unwrap()))
+        .map(|e| {
+            format!(
+                "{}/{}",
+                e["type"].as_str().unwrap(),
+                e["id"].as_str().unwrap()
+            )
+        })
         .collect()
 }

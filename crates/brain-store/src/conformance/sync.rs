@@ -1,0 +1,377 @@
+//! The sync engine's batch (`apply`) and the state it diffs against (`sync_state`).
+
+use brain_core::EntityRef;
+
+use super::{Factory, T0, entity, eref};
+use crate::{DirtyEntity, FileBase, FileStat, SearchQuery, Store, StoreError, SyncOp, SyncState};
+
+pub(super) fn run(make: Factory<'_>) {
+    import_creates_entity_and_base(make);
+    import_updates_clears_dirty_and_revives(make);
+    rename_moves_the_row(make);
+    rename_over_a_tombstone(make);
+    rename_fallbacks_lose_nothing(make);
+    tombstone_hides_and_drops_base(make);
+    set_base_and_drop_base_clear_dirty(make);
+    interface_writes_are_dirty(make);
+    a_failing_batch_changes_nothing(make);
+}
+
+fn stat(size: u64) -> FileStat {
+    FileStat {
+        size,
+        mtime_ns: 1_000 + size as i64,
+    }
+}
+
+fn state(store: &dyn Store) -> SyncState {
+    let mut s = store.sync_state().expect("sync_state");
+    s.bases.sort_by(|a, b| a.path.cmp(&b.path));
+    s.dirty.sort_by(|a, b| a.path.cmp(&b.path));
+    s
+}
+
+fn hits(store: &dyn Store, q: &str) -> Vec<EntityRef> {
+    match store.search(&SearchQuery::new(q)) {
+        Ok(h) => h.into_iter().map(|h| h.entity).collect(),
+        Err(e) => panic!("search {q:?}: {e}"),
+    }
+}
+
+fn import_creates_entity_and_base(make: Factory<'_>) {
+    let store = make();
+    let e = entity("note/a", "# A\nhello\n", T0);
+    store
+        .apply(&[SyncOp::Import {
+            entity: e.clone(),
+            stat: stat(10),
+            seen_dirty_hash: None,
+        }])
+        .expect("apply");
+    assert_eq!(store.get(&e.entity_ref).expect("get"), e);
+    let s = state(&*store);
+    assert_eq!(
+        s.bases,
+        [FileBase {
+            path: "a.md".into(),
+            size: 10,
+            mtime_ns: 1_010,
+            hash: e.content_hash.clone(),
+            entity: e.entity_ref.clone(),
+        }]
+    );
+    assert!(s.dirty.is_empty(), "an import is not a change to export");
+    assert_eq!(s.live_entities, 1);
+    assert_eq!(hits(&*store, "hello"), [e.entity_ref]);
+}
+
+fn import_updates_clears_dirty_and_revives(make: Factory<'_>) {
+    let store = make();
+    let e = entity("note/a", "one\n", T0);
+    store.put(&e).expect("put");
+    let newer = entity("note/a", "two\n", T0 + 5);
+    // The planner did not see the put: the import is skipped and the put survives.
+    store
+        .apply(&[SyncOp::Import {
+            entity: newer.clone(),
+            stat: stat(4),
+            seen_dirty_hash: None,
+        }])
+        .expect("apply");
+    let kept = store.get(&e.entity_ref).expect("get");
+    assert_eq!(kept.body, "one\n", "an import must not overwrite a change it did not see");
+    assert_eq!(state(&*store).dirty.len(), 1);
+    // The planner saw it (a conflict it settled): the import applies.
+    store
+        .apply(&[SyncOp::Import {
+            entity: newer.clone(),
+            stat: stat(4),
+            seen_dirty_hash: Some(e.content_hash.clone()),
+        }])
+        .expect("apply");
+    let got = store.get(&e.entity_ref).expect("get");
+    assert_eq!(got.body, "two\n");
+    assert_eq!(got.created_ms, T0, "an import keeps created_ms");
+    assert_eq!(got.updated_ms, T0 + 5);
+    assert!(state(&*store).dirty.is_empty(), "an import clears dirty");
+
+    store.soft_delete(&e.entity_ref, T0 + 6).expect("delete");
+    let third = entity("note/a", "three\n", T0 + 7);
+    store
+        .apply(&[SyncOp::Import {
+            entity: third,
+            stat: stat(6),
+            seen_dirty_hash: Some(newer.content_hash.clone()),
+        }])
+        .expect("apply");
+    let got = store
+        .get(&e.entity_ref)
+        .expect("an import revives a tombstone");
+    assert_eq!((got.body.as_str(), got.created_ms), ("three\n", T0));
+    let s = state(&*store);
+    assert!(s.dirty.is_empty());
+    assert_eq!(s.bases.len(), 1);
+    assert_eq!(s.bases[0].size, 6, "the base is replaced, not duplicated");
+}
+
+fn rename_moves_the_row(make: Factory<'_>) {
+    let store = make();
+    let a = entity("note/old", "# Moving\nsame words\n", T0);
+    store
+        .apply(&[SyncOp::Import {
+            entity: a.clone(),
+            stat: stat(20),
+            seen_dirty_hash: None,
+        }])
+        .expect("import");
+    let b = entity("note/dir/new", "# Moving\nsame words\n", T0 + 9);
+    store
+        .apply(&[SyncOp::Rename {
+            from: a.entity_ref.clone(),
+            from_path: a.path.clone(),
+            entity: b.clone(),
+            stat: stat(20),
+            seen_dirty_hash: None,
+        }])
+        .expect("rename");
+    assert!(matches!(
+        store.get_any(&a.entity_ref),
+        Err(StoreError::NotFound(_))
+    ));
+    let got = store.get(&b.entity_ref).expect("moved");
+    assert_eq!(got.created_ms, T0, "a rename keeps the history");
+    assert_eq!(got.path, "dir/new.md");
+    let s = state(&*store);
+    assert_eq!(s.bases.len(), 1);
+    assert_eq!(
+        (s.bases[0].path.as_str(), &s.bases[0].entity),
+        ("dir/new.md", &b.entity_ref)
+    );
+    assert_eq!(s.live_entities, 1);
+    assert_eq!(hits(&*store, "words"), [b.entity_ref]);
+}
+
+fn rename_over_a_tombstone(make: Factory<'_>) {
+    let store = make();
+    let old_b = entity("note/b", "# B\nstale bravo\n", T0);
+    let a = entity("note/a", "# A\nalpha\n", T0 + 1);
+    store
+        .apply(&[
+            SyncOp::Import {
+                entity: old_b.clone(),
+                stat: stat(1),
+                seen_dirty_hash: None,
+            },
+            SyncOp::Tombstone {
+                entity: old_b.entity_ref.clone(),
+                path: old_b.path.clone(),
+                now_ms: T0 + 2,
+                seen_dirty_hash: None,
+            },
+            SyncOp::Import {
+                entity: a.clone(),
+                stat: stat(2),
+                seen_dirty_hash: None,
+            },
+        ])
+        .expect("setup");
+    let b = entity("note/b", "# A\nalpha\n", T0 + 3);
+    store
+        .apply(&[SyncOp::Rename {
+            from: a.entity_ref.clone(),
+            from_path: a.path.clone(),
+            entity: b.clone(),
+            stat: stat(2),
+            seen_dirty_hash: None,
+        }])
+        .expect("rename onto a tombstone's ref");
+    let got = store.get(&b.entity_ref).expect("moved");
+    assert_eq!(
+        got.created_ms,
+        T0 + 1,
+        "the moved row lives on, not the tombstone"
+    );
+    assert_eq!(got.body, "# A\nalpha\n");
+    assert!(hits(&*store, "stale").is_empty());
+    assert_eq!(state(&*store).bases.len(), 1);
+}
+
+/// A rename the planner got wrong still loses no note: from a row that does not exist it is an
+/// import; onto a live entity it replaces that entity's content and tombstones the source.
+fn rename_fallbacks_lose_nothing(make: Factory<'_>) {
+    let store = make();
+    let ghost = eref("note/ghost");
+    let b = entity("note/b", "# B\nfrom nowhere\n", T0);
+    store
+        .apply(&[SyncOp::Rename {
+            from: ghost.clone(),
+            from_path: "ghost.md".into(),
+            entity: b.clone(),
+            stat: stat(1),
+            seen_dirty_hash: None,
+        }])
+        .expect("rename from nothing");
+    assert_eq!(store.get(&b.entity_ref).expect("imported"), b);
+
+    let a = entity("note/a", "# A\nsource\n", T0 + 1);
+    store
+        .apply(&[SyncOp::Import {
+            entity: a.clone(),
+            stat: stat(2),
+            seen_dirty_hash: None,
+        }])
+        .expect("import");
+    let onto_b = entity("note/b", "# A\nsource\n", T0 + 2);
+    store
+        .apply(&[SyncOp::Rename {
+            from: a.entity_ref.clone(),
+            from_path: a.path.clone(),
+            entity: onto_b.clone(),
+            stat: stat(2),
+            seen_dirty_hash: None,
+        }])
+        .expect("rename onto a live entity");
+    let got = store.get(&b.entity_ref).expect("target");
+    assert_eq!((got.body.as_str(), got.created_ms), ("# A\nsource\n", T0));
+    let src = store.get_any(&a.entity_ref).expect("the source is kept");
+    assert_eq!(src.deleted_ms, Some(T0 + 2), "as a restorable tombstone");
+    let s = state(&*store);
+    let paths: Vec<&str> = s.bases.iter().map(|b| b.path.as_str()).collect();
+    assert_eq!(paths, ["b.md"]);
+    assert!(s.dirty.is_empty());
+}
+
+fn tombstone_hides_and_drops_base(make: Factory<'_>) {
+    let store = make();
+    let e = entity("note/a", "# A\nephemeral\n", T0);
+    let tomb = |now_ms| SyncOp::Tombstone {
+        entity: e.entity_ref.clone(),
+        path: e.path.clone(),
+        now_ms,
+        seen_dirty_hash: None,
+    };
+    store
+        .apply(&[
+            SyncOp::Import {
+                entity: e.clone(),
+                stat: stat(1),
+                seen_dirty_hash: None,
+            },
+            tomb(T0 + 1),
+        ])
+        .expect("apply");
+    assert!(matches!(
+        store.get(&e.entity_ref),
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        store.get_any(&e.entity_ref).expect("get_any").deleted_ms,
+        Some(T0 + 1)
+    );
+    assert!(
+        hits(&*store, "ephemeral").is_empty(),
+        "a tombstone is not searchable"
+    );
+    let s = state(&*store);
+    assert!(s.bases.is_empty() && s.dirty.is_empty());
+    assert_eq!(s.live_entities, 0);
+    store.apply(&[tomb(T0 + 2)]).expect("tombstone again");
+    assert_eq!(
+        store.get_any(&e.entity_ref).expect("get_any").deleted_ms,
+        Some(T0 + 1),
+        "a second tombstone keeps the first time"
+    );
+}
+
+fn set_base_and_drop_base_clear_dirty(make: Factory<'_>) {
+    let store = make();
+    let e = entity("note/a", "a\n", T0);
+    store.put(&e).expect("put");
+    let base = |size| FileBase {
+        path: e.path.clone(),
+        size,
+        mtime_ns: 7,
+        hash: e.content_hash.clone(),
+        entity: e.entity_ref.clone(),
+    };
+    store
+        .apply(&[SyncOp::SetBase { base: base(2) }])
+        .expect("set");
+    store
+        .apply(&[SyncOp::SetBase { base: base(3) }])
+        .expect("set again");
+    let s = state(&*store);
+    assert_eq!(s.bases, [base(3)]);
+    assert!(s.dirty.is_empty(), "SetBase clears dirty");
+
+    store.soft_delete(&e.entity_ref, T0 + 1).expect("delete");
+    assert_eq!(state(&*store).dirty.len(), 1);
+    store
+        .apply(&[SyncOp::DropBase {
+            entity: e.entity_ref.clone(),
+            path: e.path.clone(),
+        }])
+        .expect("drop");
+    let s = state(&*store);
+    assert!(s.bases.is_empty() && s.dirty.is_empty());
+    assert!(
+        store
+            .get_any(&e.entity_ref)
+            .expect("still a tombstone")
+            .deleted_ms
+            .is_some()
+    );
+}
+
+fn interface_writes_are_dirty(make: Factory<'_>) {
+    let store = make();
+    let a = entity("note/a", "a\n", T0);
+    let b = entity("topic/b", "b\n", T0);
+    store.put(&a).expect("put");
+    store.put(&b).expect("put");
+    store.soft_delete(&b.entity_ref, T0 + 1).expect("delete");
+    let s = state(&*store);
+    let dirty = |e: &crate::Entity, deleted| DirtyEntity {
+        entity: e.entity_ref.clone(),
+        path: e.path.clone(),
+        content_hash: e.content_hash.clone(),
+        deleted,
+    };
+    assert_eq!(s.dirty, [dirty(&a, false), dirty(&b, true)]);
+    assert_eq!(s.live_entities, 1);
+    assert!(s.bases.is_empty());
+}
+
+fn a_failing_batch_changes_nothing(make: Factory<'_>) {
+    let store = make();
+    let a = entity("note/a", "a\n", T0);
+    let res = store.apply(&[
+        SyncOp::Import {
+            entity: a.clone(),
+            stat: stat(1),
+            seen_dirty_hash: None,
+        },
+        SyncOp::SetBase {
+            base: FileBase {
+                path: "ghost.md".into(),
+                size: 1,
+                mtime_ns: 1,
+                hash: "x".into(),
+                entity: eref("note/ghost"),
+            },
+        },
+    ]);
+    assert!(
+        matches!(res, Err(StoreError::NotFound(_))),
+        "a base for an entity that does not exist is refused: {res:?}"
+    );
+    assert!(matches!(
+        store.get_any(&a.entity_ref),
+        Err(StoreError::NotFound(_))
+    ));
+    let s = state(&*store);
+    assert!(
+        s.bases.is_empty() && s.live_entities == 0,
+        "the whole batch rolled back"
+    );
+}

@@ -1,0 +1,170 @@
+//! Full-text search over the FTS5 index.
+//!
+//! One FTS5 query ranks, filters and cuts to `limit`, and also yields the snippets; then the
+//! reference, title and path of those few hits are read by rowid.
+//!
+//! Snippets cost a re-tokenization of the note each, so they must be computed for the hits
+//! only, never for every match. They are, because FTS5 itself consumes `ORDER BY rank`: it
+//! ranks all matches from its index alone (BM25 never reads note text), then hands rows over
+//! best first, and SQLite evaluates `snippet()` per row handed over until LIMIT stops it. The
+//! test below pins that plan (no temporary sort). The other way, one `MATCH ... AND rowid = ?`
+//! query per hit, was measured and rejected: each such query sets the whole match up again,
+//! which for a prefix query over many words (`co*`) cost 50 ms per hit.
+
+use brain_core::EntityRef;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Transaction, params_from_iter};
+
+use crate::search_query::{self, FtsQuery};
+use crate::{Result, SearchHit, SearchQuery, StoreError};
+
+/// Words in a snippet, as FTS5 counts them.
+const SNIPPET_TOKENS: usize = 12;
+
+/// Ranked hits for `q`, best first. `q.limit == 0` means no limit, as in `list`.
+pub(crate) fn search(tx: &Transaction<'_>, q: &SearchQuery) -> Result<Vec<SearchHit>> {
+    let parsed = search_query::parse(&q.text).ok_or(StoreError::EmptyQuery)?;
+    let (sql, args) = top_query(q, &parsed);
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let top = stmt
+        .query_map(params_from_iter(args), |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, f64>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut details = tx.prepare_cached(
+        "SELECT type, id, title, path, substr(body, 1, 600) FROM entities WHERE rowid = ?1",
+    )?;
+    let mut hits = Vec::with_capacity(top.len());
+    for (rowid, score, snippet) in top {
+        let hit = details.query_row([rowid], |row| {
+            let snippet = match parsed {
+                FtsQuery::Match(_) => snippet,
+                // Nothing matched, so nothing to highlight: the note's first words stand in.
+                FtsQuery::Exclude(_) => lead(&row.get::<_, String>(4)?),
+            };
+            Ok(SearchHit {
+                entity: EntityRef::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?),
+                title: row.get(2)?,
+                path: row.get(3)?,
+                score,
+                snippet,
+            })
+        })?;
+        hits.push(hit);
+    }
+    Ok(hits)
+}
+
+/// The ranking query for `parsed` with `q`'s filters: rows of (rowid, score, snippet), best
+/// first, score = -BM25 so higher is better.
+///
+/// An exclusion-only query lists live entities outside the excluded set, newest first, with
+/// score 0 (there is nothing to rank by).
+fn top_query(q: &SearchQuery, parsed: &FtsQuery) -> (String, Vec<SqlValue>) {
+    let text = |s: &str| SqlValue::Text(s.to_string());
+    let mut args = Vec::new();
+    let mut filters = String::new();
+    // `+rowid`, not `rowid`: a plain `rowid IN (...)` would be handed to FTS5 as a rowid
+    // constraint, and FTS5 would then run the whole query once per listed rowid (seconds on a
+    // large vault). With `+` each filter is one set, built from an index, probed per hit.
+    if !q.types.is_empty() {
+        let marks = vec!["?"; q.types.len()].join(", ");
+        filters.push_str(&format!(
+            " AND +rowid IN (SELECT rowid FROM entities WHERE type IN ({marks}))"
+        ));
+        args.extend(q.types.iter().map(|t| text(t)));
+    }
+    for tag in &q.tags {
+        filters.push_str(" AND +rowid IN (SELECT entity_rowid FROM entity_tags WHERE tag = ?)");
+        args.push(text(tag));
+    }
+    let limit = match q.limit {
+        0 => -1,
+        n => i64::try_from(n).unwrap_or(i64::MAX),
+    };
+    let sql = match parsed {
+        FtsQuery::Match(expr) => {
+            let mut head = vec![text(expr), text(&q.highlight.0), text(&q.highlight.1)];
+            head.append(&mut args);
+            args = head;
+            format!(
+                "SELECT rowid, -rank, snippet(entity_fts, -1, ?2, ?3, '…', {SNIPPET_TOKENS})
+                 FROM entity_fts WHERE entity_fts MATCH ?1{filters}
+                 ORDER BY rank LIMIT ?"
+            )
+        }
+        FtsQuery::Exclude(expr) => {
+            args.insert(0, text(expr));
+            format!(
+                "SELECT rowid, 0.0, '' FROM entities
+                 WHERE deleted_ms IS NULL
+                   AND rowid NOT IN (SELECT rowid FROM entity_fts WHERE entity_fts MATCH ?1)
+                   {filters}
+                 ORDER BY updated_ms DESC, path LIMIT ?"
+            )
+        }
+    };
+    args.push(SqlValue::Integer(limit));
+    (sql, args)
+}
+
+/// The first words of a body, about as long as a snippet.
+fn lead(body: &str) -> String {
+    let words: Vec<&str> = body.split_whitespace().collect();
+    let mut s = words[..words.len().min(SNIPPET_TOKENS)].join(" ");
+    if words.len() > SNIPPET_TOKENS {
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SqliteStore;
+
+    /// The plan that keeps snippets to the hits: FTS5 sorts by rank itself, so SQLite never
+    /// builds a temporary sort over every match (which would compute every match's snippet).
+    #[test]
+    fn ranking_is_left_to_fts5() {
+        let store = SqliteStore::open_in_memory().expect("open");
+        let conn = store.lock();
+        let mut q = SearchQuery::new("a OR b* -c");
+        for (types, tags) in [
+            (vec![], vec![]),
+            (
+                vec!["note".to_string()],
+                vec!["x".to_string(), "y".to_string()],
+            ),
+        ] {
+            q.types = types;
+            q.tags = tags;
+            let parsed = search_query::parse(&q.text).expect("a query");
+            let (sql, args) = top_query(&q, &parsed);
+            let mut stmt = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .expect("explain");
+            let plan: Vec<String> = stmt
+                .query_map(params_from_iter(args), |row| row.get::<_, String>(3))
+                .expect("plan")
+                .collect::<rusqlite::Result<_>>()
+                .expect("plan rows");
+            assert!(
+                plan[0].starts_with("SCAN entity_fts VIRTUAL TABLE"),
+                "{plan:?}"
+            );
+            assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE")), "{plan:?}");
+        }
+    }
+
+    #[test]
+    fn lead_takes_the_first_words() {
+        assert_eq!(lead("a b\nc"), "a b c");
+        let long = "w ".repeat(20);
+        assert_eq!(lead(&long), format!("{}…", ["w"; SNIPPET_TOKENS].join(" ")));
+    }
+}

@@ -1,0 +1,295 @@
+//! Values passed to and from a [`crate::Store`].
+
+use brain_core::EntityRef;
+use serde::Serialize;
+
+pub use brain_core::Entity;
+
+/// The last state at which a file and its entity agreed: what a scan compares against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileBase {
+    /// Vault-relative path.
+    pub path: String,
+    /// Size in bytes when last synced.
+    pub size: u64,
+    /// Modification time in nanoseconds since the epoch when last synced.
+    pub mtime_ns: i64,
+    /// Content hash when last synced.
+    pub hash: String,
+    /// The entity the file holds.
+    pub entity: EntityRef,
+}
+
+/// An entity changed through an interface since it was last synced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DirtyEntity {
+    /// Its reference.
+    pub entity: EntityRef,
+    /// Its file path.
+    pub path: String,
+    /// Hash of its current content.
+    pub content_hash: String,
+    /// Set if the change was a soft delete.
+    pub deleted: bool,
+}
+
+/// What [`crate::Store::sync_state`] returns.
+#[derive(Clone, Debug, Default)]
+pub struct SyncState {
+    /// Every file base.
+    pub bases: Vec<FileBase>,
+    /// Every dirty entity.
+    pub dirty: Vec<DirtyEntity>,
+    /// Number of live entities (for the mass-delete guard).
+    pub live_entities: u64,
+}
+
+/// File state recorded as the new base after an import or export.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileStat {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time in nanoseconds since the epoch.
+    pub mtime_ns: i64,
+}
+
+/// One step of a sync, applied by [`crate::Store::apply`].
+#[derive(Clone, Debug)]
+pub enum SyncOp {
+    /// The file's content becomes the entity (created, updated or restored from a tombstone,
+    /// keeping `created_ms` of an existing row) and the file's state becomes the base. Clears dirty.
+    Import {
+        /// The entity as read from the file.
+        entity: Entity,
+        /// The file's stat at read time.
+        stat: FileStat,
+        /// The content hash of the entity's unsynced change that the planner saw, or `None` if
+        /// it saw the entity unchanged. If the entity changed since (a `put` from another
+        /// process), the op is skipped and the entity stays as it is: the next sync decides again.
+        seen_dirty_hash: Option<String>,
+    },
+    /// A file moved: the entity at `from` takes the new reference, path and content, keeping its
+    /// row (and so its history and `created_ms`); the base moves with it. Clears dirty.
+    ///
+    /// A tombstone holding the new reference is replaced. So that a planner mistake loses no
+    /// note: with no row at `from` this is an [`SyncOp::Import`], and onto a live entity it
+    /// imports into that entity and tombstones `from`.
+    Rename {
+        /// The entity before the move.
+        from: EntityRef,
+        /// Its old path (the base to drop).
+        from_path: String,
+        /// The entity after the move.
+        entity: Entity,
+        /// The new file's stat.
+        stat: FileStat,
+        /// The content hash of the entity's unsynced change that the planner saw, or `None` if
+        /// it saw the entity unchanged. If the entity changed since (a `put` from another
+        /// process), the op is skipped and the entity stays as it is: the next sync decides again.
+        seen_dirty_hash: Option<String>,
+    },
+    /// The file is gone: soft-delete the entity and drop its base.
+    Tombstone {
+        /// The entity.
+        entity: EntityRef,
+        /// Its path.
+        path: String,
+        /// When.
+        now_ms: i64,
+        /// The content hash of the entity's unsynced change that the planner saw, or `None` if
+        /// it saw the entity unchanged. If the entity changed since (a `put` from another
+        /// process), the op is skipped and the entity stays as it is: the next sync decides again.
+        seen_dirty_hash: Option<String>,
+    },
+    /// File and entity agree again (after an export, a touch, or both sides writing the same
+    /// bytes): record the base, and clear the entity's dirty flag if its content hash is the
+    /// base's (an entity changed meanwhile stays dirty, so the next sync exports it). Fails with
+    /// [`crate::StoreError::NotFound`] (and so rolls the batch back) if the entity has no row.
+    SetBase {
+        /// The base to record.
+        base: FileBase,
+    },
+    /// The entity's file was moved to the trash after a soft delete: drop the base and clear
+    /// the dirty flag if the entity is still deleted.
+    DropBase {
+        /// The entity.
+        entity: EntityRef,
+        /// Its path.
+        path: String,
+    },
+    /// Remember a conflict and both sides of it.
+    RecordConflict(NewConflict),
+}
+
+/// A conflict to record.
+#[derive(Clone, Debug)]
+pub struct NewConflict {
+    /// What kind of conflict.
+    pub kind: ConflictKind,
+    /// The path it is about.
+    pub path: String,
+    /// The entity, if one is involved.
+    pub entity: Option<EntityRef>,
+    /// The store's side (content), if any.
+    pub store_content: Option<String>,
+    /// The file's side (content), if any.
+    pub file_content: Option<String>,
+    /// Where the losing side was written, if it was.
+    pub copy_path: Option<String>,
+    /// What was done, for a person.
+    pub detail: String,
+    /// When.
+    pub now_ms: i64,
+}
+
+/// Kinds of conflict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictKind {
+    /// Both the file and the entity changed since the last sync.
+    BothChanged,
+    /// The file was deleted while the entity was changed (the entity was written back).
+    DeletedOnDisk,
+    /// The entity was deleted while the file was changed (the file was imported again).
+    DeletedInStore,
+    /// Two files differ only by case or Unicode normalization (only the first was imported).
+    PathCollision,
+}
+
+impl ConflictKind {
+    /// Stable name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConflictKind::BothChanged => "both_changed",
+            ConflictKind::DeletedOnDisk => "deleted_on_disk",
+            ConflictKind::DeletedInStore => "deleted_in_store",
+            ConflictKind::PathCollision => "path_collision",
+        }
+    }
+
+    /// Inverse of [`ConflictKind::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            ConflictKind::BothChanged,
+            ConflictKind::DeletedOnDisk,
+            ConflictKind::DeletedInStore,
+            ConflictKind::PathCollision,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// A recorded conflict.
+#[derive(Clone, Debug, Serialize)]
+pub struct Conflict {
+    /// Its id, for `brain conflicts show|resolve`.
+    pub id: i64,
+    /// What kind.
+    pub kind: ConflictKind,
+    /// The path it is about.
+    pub path: String,
+    /// The entity involved, if any.
+    pub entity: Option<EntityRef>,
+    /// The store's side.
+    pub store_content: Option<String>,
+    /// The file's side.
+    pub file_content: Option<String>,
+    /// Where the losing side was written.
+    pub copy_path: Option<String>,
+    /// What was done.
+    pub detail: String,
+    /// When it was recorded.
+    pub created_ms: i64,
+    /// When the user resolved it.
+    pub resolved_ms: Option<i64>,
+}
+
+/// Whether a put created or changed anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PutOutcome {
+    /// A new entity (or one restored from a tombstone).
+    Created,
+    /// An existing entity got new content.
+    Updated,
+    /// The content was already exactly this.
+    Unchanged,
+}
+
+/// Filters for [`crate::Store::list`].
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    /// Only this type.
+    pub entity_type: Option<String>,
+    /// Only entities with this tag (lower-case, no `#`).
+    pub tag: Option<String>,
+    /// Only entities whose path starts with this folder (`Projects/Work`).
+    pub folder: Option<String>,
+    /// Include soft-deleted entities.
+    pub include_deleted: bool,
+    /// At most this many (0 = no limit).
+    pub limit: usize,
+    /// Skip this many first.
+    pub offset: usize,
+}
+
+/// One row of a listing.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EntitySummary {
+    /// Type and id.
+    #[serde(flatten)]
+    pub entity: EntityRef,
+    /// Title.
+    pub title: String,
+    /// Vault-relative path.
+    pub path: String,
+    /// Last change, ms since the epoch.
+    pub updated_ms: i64,
+    /// Soft-delete time, if deleted.
+    pub deleted_ms: Option<i64>,
+}
+
+/// A search request. `text` uses the query language of [`crate::search_query`].
+#[derive(Clone, Debug)]
+pub struct SearchQuery {
+    /// What the user typed.
+    pub text: String,
+    /// Only these types (any of them); empty means all.
+    pub types: Vec<String>,
+    /// Only entities with all of these tags.
+    pub tags: Vec<String>,
+    /// At most this many hits (0 = no limit, as in [`ListFilter`]).
+    pub limit: usize,
+    /// Marks placed around matched terms in snippets.
+    pub highlight: (String, String),
+}
+
+impl SearchQuery {
+    /// A query with no filters, 20 hits, and `**` highlights.
+    pub fn new(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            types: Vec::new(),
+            tags: Vec::new(),
+            limit: 20,
+            highlight: ("**".into(), "**".into()),
+        }
+    }
+}
+
+/// One search result.
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchHit {
+    /// Type and id.
+    #[serde(flatten)]
+    pub entity: EntityRef,
+    /// Title.
+    pub title: String,
+    /// Vault-relative path.
+    pub path: String,
+    /// BM25 score (higher is better).
+    pub score: f64,
+    /// A short excerpt with the matched terms highlighted.
+    pub snippet: String,
+}

@@ -1,0 +1,101 @@
+//! Opening, reopening and versioning a file-backed SQLite store.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use brain_store::conformance::{T0, entity};
+use brain_store::{FileStat, SearchQuery, SqliteStore, Store, StoreError, SyncOp};
+
+#[test]
+fn reopening_keeps_everything() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("brain.db");
+    let a = entity("note/a", "# A\nkept across opens\n", T0);
+    let b = entity("topic/b", "# B\ndirty one\n", T0);
+    {
+        let store = SqliteStore::open(&path).expect("open");
+        store
+            .apply(&[SyncOp::Import {
+                entity: a.clone(),
+                stat: FileStat {
+                    size: 3,
+                    mtime_ns: 4,
+                },
+                seen_dirty_hash: None,
+            }])
+            .expect("apply");
+        store.put(&b).expect("put");
+    }
+    let store = SqliteStore::open(&path).expect("reopen");
+    assert_eq!(store.get(&a.entity_ref).expect("get"), a);
+    assert_eq!(store.get(&b.entity_ref).expect("get"), b);
+    let state = store.sync_state().expect("state");
+    assert_eq!(state.bases.len(), 1);
+    assert_eq!(state.dirty.len(), 1);
+    assert_eq!(state.live_entities, 2);
+    let hits = store.search(&SearchQuery::new("kept")).expect("search");
+    assert_eq!(hits.len(), 1);
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("brain.db");
+    drop(SqliteStore::open(&path).expect("create"));
+    {
+        let conn = rusqlite::Connection::open(&path).expect("raw open");
+        conn.pragma_update(None, "user_version", 999)
+            .expect("bump version");
+    }
+    match SqliteStore::open(&path) {
+        Err(StoreError::TooNew {
+            found, supported, ..
+        }) => {
+            assert_eq!(found, 999);
+            assert!((1..999).contains(&supported));
+        }
+        other => panic!("expected TooNew, got {other:?}"),
+    }
+}
+
+#[test]
+fn two_handles_share_one_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("brain.db");
+    let first = SqliteStore::open(&path).expect("open");
+    let second = SqliteStore::open(&path).expect("open again");
+    let a = entity("note/a", "shared\n", T0);
+    first.put(&a).expect("put");
+    assert_eq!(
+        second.get(&a.entity_ref).expect("seen by the other handle"),
+        a
+    );
+    assert_eq!(
+        second
+            .search(&SearchQuery::new("shared"))
+            .expect("search")
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn a_store_is_shared_between_threads() {
+    let store = std::sync::Arc::new(SqliteStore::open_in_memory().expect("open"));
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    let e = entity(&format!("note/t{t}-{i}"), "threaded words\n", T0);
+                    store.put(&e).expect("put");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("thread");
+    }
+    assert_eq!(store.count_live().expect("count"), 100);
+    let mut q = SearchQuery::new("threaded");
+    q.limit = 0;
+    assert_eq!(store.search(&q).expect("search").len(), 100);
+}
