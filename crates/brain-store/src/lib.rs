@@ -12,6 +12,7 @@
 pub mod conformance;
 mod error;
 pub mod search_query;
+pub mod snippet;
 pub mod sqlite;
 mod types;
 

@@ -60,6 +60,27 @@ pub fn to_fts5(text: &str) -> Option<String> {
     }
 }
 
+/// The words a hit should show highlighted: every word of every positive term, folded as the
+/// index folds them; the last word of a prefix term matches as a prefix.
+pub fn highlight_words(text: &str) -> Vec<crate::snippet::Needle> {
+    let (groups, _) = group(lex(text));
+    let mut out = Vec::new();
+    for term in groups.iter().flatten() {
+        let words: Vec<&str> = term
+            .text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        for (i, w) in words.iter().enumerate() {
+            out.push(crate::snippet::Needle::new(
+                w,
+                term.prefix && i + 1 == words.len(),
+            ));
+        }
+    }
+    out
+}
+
 /// One search term.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Term {

@@ -36,7 +36,7 @@ pub struct DirtyEntity {
 /// What [`crate::Store::sync_state`] returns.
 #[derive(Clone, Debug, Default)]
 pub struct SyncState {
-    /// Every file base.
+    /// Every file base, sorted by path (byte order).
     pub bases: Vec<FileBase>,
     /// Every dirty entity.
     pub dirty: Vec<DirtyEntity>,

@@ -79,7 +79,10 @@ fn import_updates_clears_dirty_and_revives(make: Factory<'_>) {
         }])
         .expect("apply");
     let kept = store.get(&e.entity_ref).expect("get");
-    assert_eq!(kept.body, "one\n", "an import must not overwrite a change it did not see");
+    assert_eq!(
+        kept.body, "one\n",
+        "an import must not overwrite a change it did not see"
+    );
     assert_eq!(state(&*store).dirty.len(), 1);
     // The planner saw it (a conflict it settled): the import applies.
     store

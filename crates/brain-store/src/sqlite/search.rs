@@ -1,21 +1,21 @@
 //! Full-text search over the FTS5 index.
 //!
-//! One FTS5 query ranks, filters and cuts to `limit`, and also yields the snippets; then the
-//! reference, title and path of those few hits are read by rowid.
+//! One FTS5 query ranks, filters and cuts to `limit` (FTS5 consumes `ORDER BY rank` itself and
+//! ranks from its index alone; the test below pins that plan, with no temporary sort); then
+//! the reference, title, path and text of those few hits are read by rowid and their snippets
+//! built by [`crate::snippet`].
 //!
-//! Snippets cost a re-tokenization of the note each, so they must be computed for the hits
-//! only, never for every match. They are, because FTS5 itself consumes `ORDER BY rank`: it
-//! ranks all matches from its index alone (BM25 never reads note text), then hands rows over
-//! best first, and SQLite evaluates `snippet()` per row handed over until LIMIT stops it. The
-//! test below pins that plan (no temporary sort). The other way, one `MATCH ... AND rowid = ?`
-//! query per hit, was measured and rejected: each such query sets the whole match up again,
-//! which for a prefix query over many words (`co*`) cost 50 ms per hit.
+//! Rejected: FTS5's `snippet()` in the ranking query walks every occurrence of every term in
+//! each hit, which with one common word in the query was half the search time; and one
+//! `MATCH ... AND rowid = ?` query per hit, which sets the whole match up again each time (50 ms
+//! per hit for a prefix over many words).
 
 use brain_core::EntityRef;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Transaction, params_from_iter};
 
 use crate::search_query::{self, FtsQuery};
+use crate::snippet::snippet;
 use crate::{Result, SearchHit, SearchQuery, StoreError};
 
 /// Words in a snippet, as FTS5 counts them.
@@ -28,27 +28,26 @@ pub(crate) fn search(tx: &Transaction<'_>, q: &SearchQuery) -> Result<Vec<Search
     let mut stmt = tx.prepare_cached(&sql)?;
     let top = stmt
         .query_map(params_from_iter(args), |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, f64>(1)?,
-                row.get::<_, String>(2)?,
-            ))
+            Ok((row.get::<_, i64>(0)?, row.get::<_, f64>(1)?))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut details = tx.prepare_cached(
-        "SELECT type, id, title, path, substr(body, 1, 600) FROM entities WHERE rowid = ?1",
-    )?;
+    let mut details =
+        tx.prepare_cached("SELECT type, id, title, path, body FROM entities WHERE rowid = ?1")?;
+    let needles = search_query::highlight_words(&q.text);
+    let mark = (q.highlight.0.as_str(), q.highlight.1.as_str());
     let mut hits = Vec::with_capacity(top.len());
-    for (rowid, score, snippet) in top {
+    for (rowid, score) in top {
         let hit = details.query_row([rowid], |row| {
-            let snippet = match parsed {
-                FtsQuery::Match(_) => snippet,
-                // Nothing matched, so nothing to highlight: the note's first words stand in.
-                FtsQuery::Exclude(_) => lead(&row.get::<_, String>(4)?),
-            };
+            let title: String = row.get(2)?;
+            let body: String = row.get(4)?;
+            // The best window of the body, else of the title (as when only the title
+            // matched), else the note's first words.
+            let snippet = snippet(&body, &needles, SNIPPET_TOKENS, mark)
+                .or_else(|| snippet(&title, &needles, SNIPPET_TOKENS, mark))
+                .unwrap_or_else(|| lead(&body));
             Ok(SearchHit {
                 entity: EntityRef::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?),
-                title: row.get(2)?,
+                title,
                 path: row.get(3)?,
                 score,
                 snippet,
@@ -59,7 +58,7 @@ pub(crate) fn search(tx: &Transaction<'_>, q: &SearchQuery) -> Result<Vec<Search
     Ok(hits)
 }
 
-/// The ranking query for `parsed` with `q`'s filters: rows of (rowid, score, snippet), best
+/// The ranking query for `parsed` with `q`'s filters: rows of (rowid, score), best
 /// first, score = -BM25 so higher is better.
 ///
 /// An exclusion-only query lists live entities outside the excluded set, newest first, with
@@ -88,19 +87,16 @@ fn top_query(q: &SearchQuery, parsed: &FtsQuery) -> (String, Vec<SqlValue>) {
     };
     let sql = match parsed {
         FtsQuery::Match(expr) => {
-            let mut head = vec![text(expr), text(&q.highlight.0), text(&q.highlight.1)];
-            head.append(&mut args);
-            args = head;
+            args.insert(0, text(expr));
             format!(
-                "SELECT rowid, -rank, snippet(entity_fts, -1, ?2, ?3, '…', {SNIPPET_TOKENS})
-                 FROM entity_fts WHERE entity_fts MATCH ?1{filters}
+                "SELECT rowid, -rank FROM entity_fts WHERE entity_fts MATCH ?1{filters}
                  ORDER BY rank LIMIT ?"
             )
         }
         FtsQuery::Exclude(expr) => {
             args.insert(0, text(expr));
             format!(
-                "SELECT rowid, 0.0, '' FROM entities
+                "SELECT rowid, 0.0 FROM entities
                  WHERE deleted_ms IS NULL
                    AND rowid NOT IN (SELECT rowid FROM entity_fts WHERE entity_fts MATCH ?1)
                    {filters}

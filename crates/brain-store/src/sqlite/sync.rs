@@ -229,8 +229,9 @@ fn record_conflict(tx: &Transaction<'_>, c: &NewConflict) -> Result<()> {
 
 /// Every base, the dirty set and the live count, from one snapshot.
 pub(crate) fn state(tx: &Transaction<'_>) -> Result<SyncState> {
-    let mut stmt =
-        tx.prepare_cached("SELECT path, size, mtime_ns, hash, type, id FROM file_bases")?;
+    let mut stmt = tx.prepare_cached(
+        "SELECT path, size, mtime_ns, hash, type, id FROM file_bases ORDER BY path",
+    )?;
     let bases = stmt
         .query_map([], |row| {
             Ok(FileBase {
