@@ -29,9 +29,12 @@ impl ProgressSink for BarProgress {
         let bar = match total {
             Some(t) => ProgressBar::with_draw_target(Some(t), ProgressDrawTarget::stderr()).with_style(
                 ProgressStyle::with_template(
-                    "{prefix:>10} [{bar:30}] {human_pos}/{human_len} notes  {per_sec}  ETA {eta}  {wide_msg}",
+                    "{prefix:>10} [{bar:30}] {human_pos}/{human_len} notes  {rate}  ETA {eta}  {wide_msg}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0}/s", state.per_sec());
+                })
                 .progress_chars("=> "),
             ),
             None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
@@ -90,6 +93,10 @@ impl ProgressSink for LineProgress {
             done: 0,
             last: Some(Instant::now()),
         };
+        // A phase with work announces itself at once; then at most a line a second.
+        if let Some(total) = total.filter(|t| *t > 0) {
+            let _ = writeln!(std::io::stderr(), "{} 0/{total} notes", phase.verb());
+        }
     }
 
     fn advance(&self, n: u64, _item: &str) {

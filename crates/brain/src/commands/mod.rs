@@ -66,7 +66,11 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Restore(r) => entities::restore(&Vault::open(vault_arg)?, &r.entity, cli.json),
         Command::Conflicts(c) => conflicts::run(&Vault::open(vault_arg)?, &c, cli.json),
         Command::Config(ConfigCommand::Default) => {
-            print!("{}", brain_core::config::DEFAULT_CONFIG_TOML);
+            if cli.json {
+                output::json(&Config::default())?;
+            } else {
+                print!("{}", brain_core::config::DEFAULT_CONFIG_TOML);
+            }
             Ok(0)
         }
         Command::Config(ConfigCommand::Show) => {

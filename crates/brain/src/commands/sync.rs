@@ -55,8 +55,8 @@ fn print_report(report: &SyncReport, json: bool, headline: &str) -> Result<()> {
     }
     let secs = report.duration_ms as f64 / 1000.0;
     let mut parts = vec![
-        format!("{} imported", report.imported),
-        format!("{} updated", report.updated),
+        format!("{} imported", grouped(report.imported)),
+        format!("{} updated", grouped(report.updated)),
     ];
     for (n, what) in [
         (report.renamed, "renamed"),
@@ -66,10 +66,10 @@ fn print_report(report: &SyncReport, json: bool, headline: &str) -> Result<()> {
         (report.pending, "pending"),
     ] {
         if n > 0 {
-            parts.push(format!("{n} {what}"));
+            parts.push(format!("{} {what}", grouped(n)));
         }
     }
-    parts.push(format!("{} unchanged", report.unchanged));
+    parts.push(format!("{} unchanged", grouped(report.unchanged)));
     parts.push(format!("{} skipped", report.skipped.len()));
     output::line(format!("{headline}: {} in {secs:.1} s", parts.join(", ")))?;
     if !report.conflicts.is_empty() {
@@ -88,4 +88,28 @@ fn print_report(report: &SyncReport, json: bool, headline: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `12345` → `12,345`, for counts a person reads.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(super::grouped(0), "0");
+        assert_eq!(super::grouped(999), "999");
+        assert_eq!(super::grouped(1000), "1,000");
+        assert_eq!(super::grouped(1234567), "1,234,567");
+    }
 }

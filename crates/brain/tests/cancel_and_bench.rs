@@ -1,0 +1,104 @@
+//! Ctrl-C during a long sync, and the bench command staying runnable.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod util;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use util::{TestVault, listed};
+
+/// SIGINT mid-import: the sync stops cleanly (exit 130, says so), keeps what it imported, and the
+/// next sync imports the rest, each note exactly once.
+#[test]
+fn ctrl_c_cancels_the_sync_cleanly() {
+    let v = TestVault::generated(2500, false);
+    let mut child = v
+        .cmd()
+        .arg("sync")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Progress lines go to stderr once a second on a non-terminal: the first one proves the
+    // import is under way.
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let line = lines
+            .next()
+            .expect("sync ended before printing progress")
+            .unwrap();
+        if line.starts_with("Importing") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no progress line");
+    }
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "stderr after signal: {rest:?}");
+    assert!(rest.iter().any(|l| l.contains("cancelled")), "{rest:?}");
+
+    let imported_before = listed(&v, &[]).len();
+    assert!(
+        imported_before < 2500,
+        "the sync finished before it was cancelled"
+    );
+    let r = v.sync();
+    assert_eq!(
+        r["imported"].as_u64().unwrap() as usize + imported_before,
+        2500,
+        "{r}"
+    );
+    assert_eq!(listed(&v, &[]).len(), 2500);
+}
+
+#[test]
+fn bench_import_prints_every_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(util::brain_bin())
+        .args([
+            "--json",
+            "bench",
+            "import",
+            "--notes",
+            "150",
+            "--runs",
+            "1",
+            "--generator",
+        ])
+        .arg(util::generator())
+        .arg("--workdir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = &doc["results"][0];
+    assert_eq!(r["notes"], 150);
+    for path in [
+        ["import", "ratio"],
+        ["no_change_sync", "ratio"],
+        ["no_change_sync", "process_wall_ms"],
+        ["search", "p50_ms"],
+        ["import_process", "peak_rss_mb"],
+    ] {
+        let v = &r[path[0]][path[1]];
+        assert!(v.as_f64().is_some_and(|x| x > 0.0), "{path:?} = {v}");
+    }
+}
