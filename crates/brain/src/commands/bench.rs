@@ -212,7 +212,8 @@ fn import(args: &BenchImportArgs, json_out: bool) -> Result<u8> {
 
         // No-change sync on the imported vault, in-process and as a process.
         let store = SqliteStore::open(&vault.join(".brain/brain.db"))?;
-        let reps = runs.max(5);
+        // Each run is ~10 ms, so many are cheap, and the median steadies against a noisy machine.
+        let reps = (runs * 5).max(15);
         let mut walk_times = Vec::new();
         let mut nochange_times = Vec::new();
         for _ in 0..reps {
