@@ -33,6 +33,9 @@ pub trait Store: Send + Sync {
     /// changed through an interface since it was last synced (the dirty set).
     fn sync_state(&self) -> Result<SyncState>;
 
+    /// The full bases (hash and entity too) of these paths; paths without a base are left out.
+    fn bases(&self, paths: &[&str]) -> Result<Vec<FileBase>>;
+
     /// Applies a group of sync operations atomically, in order.
     fn apply(&self, ops: &[SyncOp]) -> Result<()>;
 

@@ -10,14 +10,23 @@ pub use brain_core::Entity;
 pub struct FileBase {
     /// Vault-relative path.
     pub path: String,
-    /// Size in bytes when last synced.
-    pub size: u64,
-    /// Modification time in nanoseconds since the epoch when last synced.
-    pub mtime_ns: i64,
+    /// The file's stat when last synced.
+    pub stat: FileStat,
     /// Content hash when last synced.
     pub hash: String,
     /// The entity the file holds.
     pub entity: EntityRef,
+}
+
+/// A base without its hash and entity: all a no-change scan needs, so that is all
+/// [`crate::Store::sync_state`] loads; [`crate::Store::bases`] fetches the rest for the few paths
+/// that moved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaseStat {
+    /// Vault-relative path.
+    pub path: String,
+    /// The file's stat when last synced.
+    pub stat: FileStat,
 }
 
 /// An entity changed through an interface since it was last synced.
@@ -36,21 +45,28 @@ pub struct DirtyEntity {
 /// What [`crate::Store::sync_state`] returns.
 #[derive(Clone, Debug, Default)]
 pub struct SyncState {
-    /// Every file base, sorted by path (byte order).
-    pub bases: Vec<FileBase>,
+    /// Every file base's path and stat, sorted by path (byte order).
+    pub bases: Vec<BaseStat>,
     /// Every dirty entity.
     pub dirty: Vec<DirtyEntity>,
     /// Number of live entities (for the mass-delete guard).
     pub live_entities: u64,
 }
 
-/// File state recorded as the new base after an import or export.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// File state recorded as the new base after an import or export. A file whose stat still
+/// equals its base's is taken as unchanged without reading it, so the stat holds everything an
+/// edit changes: size and mtime, and ctime and inode too, which catch an edit that restored
+/// the old mtime (`touch -d`, `rsync -t`) and a save by rename that kept it.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct FileStat {
     /// Size in bytes.
     pub size: u64,
     /// Modification time in nanoseconds since the epoch.
     pub mtime_ns: i64,
+    /// Status-change time in nanoseconds since the epoch (0 where the platform has none).
+    pub ctime_ns: i64,
+    /// Inode number (0 where the platform has none).
+    pub inode: u64,
 }
 
 /// One step of a sync, applied by [`crate::Store::apply`].

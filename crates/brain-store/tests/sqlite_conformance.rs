@@ -29,6 +29,9 @@ impl Store for Checked {
     fn sync_state(&self) -> Result<SyncState> {
         self.0.sync_state()
     }
+    fn bases(&self, paths: &[&str]) -> Result<Vec<brain_store::FileBase>> {
+        self.0.bases(paths)
+    }
     fn apply(&self, ops: &[SyncOp]) -> Result<()> {
         self.0.apply(ops)
     }

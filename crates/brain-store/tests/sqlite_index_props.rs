@@ -53,6 +53,7 @@ fn run(store: &SqliteStore, op: &Op, now: i64) -> Result<(), StoreError> {
     let stat = FileStat {
         size: 1,
         mtime_ns: now,
+        ..FileStat::default()
     };
     match *op {
         Op::Put(r, t) => store.put(&entity(REFS[r], &text(t), now)).map(drop),

@@ -18,6 +18,7 @@ fn reopening_keeps_everything() {
                 stat: FileStat {
                     size: 3,
                     mtime_ns: 4,
+                    ..FileStat::default()
                 },
                 seen_dirty_hash: None,
             }])

@@ -10,7 +10,7 @@ use brain_core::{
     path_key,
 };
 use brain_store::{
-    ConflictKind, DirtyEntity, FileBase, FileStat, NewConflict, Store, SyncOp, SyncState,
+    BaseStat, ConflictKind, DirtyEntity, FileBase, FileStat, NewConflict, Store, SyncOp, SyncState,
 };
 
 use crate::error::SyncError;
@@ -152,7 +152,7 @@ impl<'a> SyncEngine<'a> {
         };
         let result = run.execute(
             &scanned.files,
-            &scanned.unreadable_dirs,
+            &scanned.unreadable,
             &state,
             progress,
             cancel,
@@ -260,94 +260,151 @@ impl Run<'_, '_> {
     fn execute(
         &mut self,
         files: &[DiskFile],
-        unreadable_dirs: &[String],
+        unreadable: &[String],
         state: &SyncState,
         progress: &dyn ProgressSink,
         cancel: &CancelToken,
     ) -> Result<(), Stop> {
         let mode = self.opts.mode;
-        let bases: HashMap<&str, &FileBase> =
-            state.bases.iter().map(|b| (b.path.as_str(), b)).collect();
         let dirty: HashMap<&str, &DirtyEntity> =
             state.dirty.iter().map(|d| (d.path.as_str(), d)).collect();
-
-        // Paths that would be one file on a case-insensitive or normalizing file system.
-        let mut by_key: HashMap<String, &DiskFile> = HashMap::with_capacity(files.len());
-        let mut losers: HashSet<&str> = HashSet::new();
-        for f in files {
-            let key = path_key(&f.path);
-            match by_key.get(&key) {
-                None => {
-                    by_key.insert(key, f);
+        // Present but unreadable (a folder that lists but cannot be entered, a failed stat) is
+        // not gone: its notes are left as they are.
+        let unknown = |p: &str| {
+            unreadable.iter().any(|d| {
+                d.is_empty()
+                    || p == d
+                    || (p.starts_with(d.as_str()) && p[d.len()..].starts_with('/'))
+            })
+        };
+        // Both lists are sorted by path, so one merge pass pairs every file with its base: no
+        // hashing of 10,000 paths on the no-change path.
+        let mut bases: Vec<&BaseStat> = state.bases.iter().collect();
+        if !bases.is_sorted_by(|a, b| a.path <= b.path) {
+            bases.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        }
+        let mut pairs: Vec<(&DiskFile, Option<&BaseStat>)> = Vec::with_capacity(files.len());
+        let mut gone: Vec<&str> = Vec::new();
+        let (mut fi, mut bi) = (0, 0);
+        loop {
+            match (files.get(fi), bases.get(bi)) {
+                (Some(f), Some(b)) if f.path == b.path => {
+                    pairs.push((f, Some(b)));
+                    fi += 1;
+                    bi += 1;
                 }
-                Some(&first) => {
-                    let (keep, lose) = if bases.contains_key(f.path.as_str())
-                        && !bases.contains_key(first.path.as_str())
-                    {
-                        by_key.insert(key, f);
-                        (f, first)
-                    } else {
-                        (first, f)
-                    };
-                    losers.insert(lose.path.as_str());
-                    let detail = format!(
-                        "'{}' differs from '{}' only by letter case or Unicode normalization: on macOS and Windows they are one file, so only '{}' is synced. Rename one of them.",
-                        lose.path, keep.path, keep.path
-                    );
-                    self.skip(&lose.path, detail.clone());
-                    self.conflict(NewConflict {
-                        kind: ConflictKind::PathCollision,
-                        path: lose.path.clone(),
-                        entity: None,
-                        store_content: None,
-                        file_content: None,
-                        copy_path: None,
-                        detail,
-                        now_ms: self.now,
-                    })?;
+                (Some(f), Some(b)) if f.path < b.path => {
+                    pairs.push((f, None));
+                    fi += 1;
                 }
+                (Some(f), None) => {
+                    pairs.push((f, None));
+                    fi += 1;
+                }
+                (_, Some(b)) => {
+                    if !unknown(&b.path) {
+                        gone.push(b.path.as_str());
+                    }
+                    bi += 1;
+                }
+                (None, None) => break,
             }
         }
 
-        // Classify without reading: most files are unchanged by size and mtime.
-        let mut on_disk: HashSet<&str> = HashSet::with_capacity(files.len());
+        // Paths that would be one file on a case-insensitive or normalizing file system. Two
+        // synced files cannot collide (the second was checked when it was new), so this runs
+        // only when there are new files.
+        let mut losers: HashSet<&str> = HashSet::new();
+        if pairs.iter().any(|(_, b)| b.is_none()) {
+            let mut by_key: HashMap<String, (&DiskFile, bool)> =
+                HashMap::with_capacity(files.len());
+            for &(f, b) in &pairs {
+                let key = path_key(&f.path);
+                let Some(&(first, first_based)) = by_key.get(&key) else {
+                    by_key.insert(key, (f, b.is_some()));
+                    continue;
+                };
+                let (keep, lose) = if b.is_some() && !first_based {
+                    by_key.insert(key, (f, true));
+                    (f, first)
+                } else {
+                    (first, f)
+                };
+                losers.insert(lose.path.as_str());
+                let detail = format!(
+                    "'{}' differs from '{}' only by letter case or Unicode normalization: on macOS and Windows they are one file, so only '{}' is synced. Rename one of them.",
+                    lose.path, keep.path, keep.path
+                );
+                self.skip(&lose.path, detail.clone());
+                self.conflict(NewConflict {
+                    kind: ConflictKind::PathCollision,
+                    path: lose.path.clone(),
+                    entity: None,
+                    store_content: None,
+                    file_content: None,
+                    copy_path: None,
+                    detail,
+                    now_ms: self.now,
+                })?;
+            }
+        }
+
+        // Classify without reading: most files are unchanged by stat and need nothing more.
+        // The rest need their full base (hash, entity), fetched in one call.
         let mut to_read: Vec<&DiskFile> = Vec::new();
-        for f in files {
-            on_disk.insert(f.path.as_str());
-            if losers.contains(f.path.as_str()) {
+        let mut same_but_dirty: Vec<&str> = Vec::new();
+        let mut need: Vec<&str> = gone.clone();
+        for &(f, base) in &pairs {
+            if !losers.is_empty() && losers.contains(f.path.as_str()) {
                 continue;
             }
-            let base = bases.get(f.path.as_str());
-            let side = store_side(dirty.get(f.path.as_str()));
             match base {
-                Some(b) if b.size == f.size && b.mtime_ns == f.mtime_ns => {
-                    let action = decide(Some(&b.hash), DiskSide::SameAsBase, side);
-                    self.fast_path(b, action)?;
+                Some(b) if b.stat == f.stat => {
+                    if dirty.contains_key(f.path.as_str()) {
+                        same_but_dirty.push(&f.path);
+                        need.push(&f.path);
+                    } else {
+                        self.report.unchanged += 1;
+                    }
                 }
                 _ if mode == SyncMode::ExportOnly => self.report.pending += 1,
-                _ if f.size > self.engine.config.sync.max_file_bytes => {
+                _ if f.stat.size > self.engine.config.sync.max_file_bytes => {
                     let reason = format!(
                         "file is {} bytes, over the limit of {} bytes (sync.max_file_bytes); it is left as it is",
-                        f.size, self.engine.config.sync.max_file_bytes
+                        f.stat.size, self.engine.config.sync.max_file_bytes
                     );
                     self.skip(&f.path, reason);
                 }
-                _ => to_read.push(f),
+                _ => {
+                    if base.is_some() {
+                        need.push(&f.path);
+                    }
+                    to_read.push(f);
+                }
+            }
+        }
+        let full: Vec<FileBase> = if need.is_empty() {
+            Vec::new()
+        } else {
+            self.engine.store.bases(&need)?
+        };
+        let full: HashMap<&str, &FileBase> = full.iter().map(|b| (b.path.as_str(), b)).collect();
+
+        for path in same_but_dirty {
+            if let Some(b) = full.get(path) {
+                let side = store_side(dirty.get(path));
+                let action = decide(Some(&b.hash), DiskSide::SameAsBase, side);
+                self.fast_path(b, action)?;
             }
         }
 
-        // Bases whose file is gone, unless its folder could not be read.
-        let hidden = |p: &str| {
-            unreadable_dirs
-                .iter()
-                .any(|d| d.is_empty() || p.starts_with(&format!("{d}/")))
-        };
+        // Bases whose file is gone.
         let mut gone_by_hash: HashMap<&str, Vec<&FileBase>> = HashMap::new();
-        for b in &state.bases {
-            if on_disk.contains(b.path.as_str()) || hidden(&b.path) {
+        for path in gone {
+            let Some(b) = full.get(path).copied() else {
                 continue;
-            }
-            let side = store_side(dirty.get(b.path.as_str()));
+            };
+            let side = store_side(dirty.get(path));
             match decide(Some(&b.hash), DiskSide::Missing, side) {
                 Action::Tombstone => {
                     if mode == SyncMode::ExportOnly {
@@ -366,8 +423,10 @@ impl Run<'_, '_> {
         }
 
         // Entities changed in the store that have neither a file nor a base.
+        let has_file = |p: &str| files.binary_search_by(|f| f.path.as_str().cmp(p)).is_ok();
+        let has_base = |p: &str| bases.binary_search_by(|b| b.path.as_str().cmp(p)).is_ok();
         for d in &state.dirty {
-            if on_disk.contains(d.path.as_str()) || bases.contains_key(d.path.as_str()) {
+            if has_file(&d.path) || has_base(&d.path) || unknown(&d.path) {
                 continue;
             }
             match decide(None, DiskSide::Missing, store_side(Some(&d))) {
@@ -389,7 +448,7 @@ impl Run<'_, '_> {
         read_parallel(&root, &builder, &to_read, threads, |file, result| {
             progress.advance(1, &file.path);
             let outcome = match result {
-                Ok(note) => self.on_read(file, note, &bases, &dirty, &mut gone_by_hash),
+                Ok(note) => self.on_read(file, note, &full, &dirty, &mut gone_by_hash),
                 Err(reason) => {
                     self.skip(&file.path, reason);
                     Ok(())
@@ -443,10 +502,7 @@ impl Run<'_, '_> {
     }
 
     fn fast_path(&mut self, b: &FileBase, action: Action) -> Result<(), Stop> {
-        let stat = FileStat {
-            size: b.size,
-            mtime_ns: b.mtime_ns,
-        };
+        let stat = b.stat.clone();
         match action {
             Action::Nothing => self.report.unchanged += 1,
             Action::AdoptBase => {
@@ -525,6 +581,21 @@ impl Run<'_, '_> {
                     .map(|d| d.content_hash.clone()),
             });
         }
+        // The file's entity by today's `vault.entity_types` is not the one its base names: the
+        // types changed. The entity moves to its new reference, as a rename keeps it.
+        if let Some(b) = base
+            && b.entity != note.entity.entity_ref
+        {
+            tracing::info!(path = %file.path, from = %b.entity, to = %note.entity.entity_ref, "entity type changed");
+            self.report.renamed += 1;
+            return self.push(SyncOp::Rename {
+                from: b.entity.clone(),
+                from_path: b.path.clone(),
+                entity: note.entity,
+                stat: note.stat,
+                seen_dirty_hash,
+            });
+        }
         let action = decide(base.map(|b| b.hash.as_str()), DiskSide::Read(&hash), side);
         tracing::debug!(path = %file.path, ?action, "decided");
         match action {
@@ -545,8 +616,7 @@ impl Run<'_, '_> {
                 self.push(SyncOp::SetBase {
                     base: FileBase {
                         path: file.path.clone(),
-                        size: note.stat.size,
-                        mtime_ns: note.stat.mtime_ns,
+                        stat: note.stat,
                         hash,
                         entity: note.entity.entity_ref,
                     },
@@ -764,8 +834,7 @@ impl Run<'_, '_> {
                 self.push(SyncOp::SetBase {
                     base: FileBase {
                         path: path.to_string(),
-                        size: stat.size,
-                        mtime_ns: stat.mtime_ns,
+                        stat,
                         hash: e.content_hash,
                         entity: e.entity_ref,
                     },

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use brain_store::FileStat;
 
-use crate::scan::mtime_ns;
+use crate::scan::stat_of;
 
 /// What an export must find on disk before writing.
 #[derive(Clone, Copy, Debug)]
@@ -34,11 +34,7 @@ pub enum WriteError {
 
 /// Stat of a path in the form the base stores.
 pub fn file_stat(path: &Path) -> io::Result<FileStat> {
-    let meta = fs::symlink_metadata(path)?;
-    Ok(FileStat {
-        size: meta.len(),
-        mtime_ns: mtime_ns(&meta),
-    })
+    Ok(stat_of(&fs::symlink_metadata(path)?))
 }
 
 fn temp_path(target: &Path) -> PathBuf {
@@ -160,7 +156,7 @@ mod tests {
         assert_eq!(fs::read(&p).unwrap(), b"one");
         let stale = FileStat {
             size: 99,
-            mtime_ns: 0,
+            ..FileStat::default()
         };
         assert!(matches!(
             write_note(&p, b"two", Expect::Stat(&stale)),

@@ -15,7 +15,7 @@ use brain_core::time::system_time_ms;
 use brain_core::{Document, Entity, PathMapper, content_hash, logseq};
 use brain_store::FileStat;
 
-use crate::scan::{DiskFile, mtime_ns};
+use crate::scan::{DiskFile, stat_of};
 
 /// Turns file text into entities the way this vault wants (type folders, Logseq names).
 #[derive(Clone, Debug)]
@@ -102,11 +102,8 @@ impl EntityBuilder {
             return Err(self.too_large(bytes.len() as u64));
         }
         let after = f.metadata().map_err(|e| format!("cannot stat: {e}"))?;
-        let stat = FileStat {
-            size: after.len(),
-            mtime_ns: mtime_ns(&after),
-        };
-        if stat.size != bytes.len() as u64 || mtime_ns(&before) != stat.mtime_ns {
+        let stat = stat_of(&after);
+        if stat.size != bytes.len() as u64 || stat_of(&before) != stat {
             return Err("still being written; it will be imported once it is stable".into());
         }
         let text = decode(&bytes).map_err(|e| e.to_string())?;

@@ -10,6 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 
+use brain_store::FileStat;
 use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
@@ -20,10 +21,8 @@ use crate::report::SkippedFile;
 pub struct DiskFile {
     /// Vault-relative path with `/` separators.
     pub path: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// Modification time, nanoseconds since the epoch.
-    pub mtime_ns: i64,
+    /// Size, times and inode, compared with the base.
+    pub stat: FileStat,
 }
 
 /// What a walk found.
@@ -33,8 +32,9 @@ pub struct ScanResult {
     pub files: Vec<DiskFile>,
     /// Entries that are reported and not synced (links, unreadable entries, bad names).
     pub skipped: Vec<SkippedFile>,
-    /// Vault-relative folders the walk could not read; their known files are not deletions.
-    pub unreadable_dirs: Vec<String>,
+    /// Vault-relative folders and files the walk could not see into; the notes known there
+    /// are not deletions.
+    pub unreadable: Vec<String>,
 }
 
 /// How to walk.
@@ -46,20 +46,31 @@ pub struct ScanOptions {
     pub threads: usize,
 }
 
-/// Modification time in nanoseconds; the fast path compares it exactly with the base.
-pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+/// The stat the base keeps, from file metadata.
+pub fn stat_of(meta: &std::fs::Metadata) -> FileStat {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        meta.mtime().saturating_mul(1_000_000_000) + meta.mtime_nsec()
+        FileStat {
+            size: meta.len(),
+            mtime_ns: meta.mtime().saturating_mul(1_000_000_000) + meta.mtime_nsec(),
+            ctime_ns: meta.ctime().saturating_mul(1_000_000_000) + meta.ctime_nsec(),
+            inode: meta.ino(),
+        }
     }
     #[cfg(not(unix))]
     {
-        meta.modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos() as i64)
-            .unwrap_or(0)
+        FileStat {
+            size: meta.len(),
+            mtime_ns: meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos() as i64)
+                .unwrap_or(0),
+            ctime_ns: 0,
+            inode: 0,
+        }
     }
 }
 
@@ -74,7 +85,7 @@ struct DirJob {
 struct Found {
     files: Vec<DiskFile>,
     skipped: Vec<SkippedFile>,
-    unreadable_dirs: Vec<String>,
+    unreadable: Vec<String>,
 }
 
 /// The shared work list of a parallel walk: folders to list and how many are being listed.
@@ -157,11 +168,11 @@ pub fn scan(root: &Path, opts: &ScanOptions) -> ScanResult {
     for mut f in results {
         out.files.append(&mut f.files);
         out.skipped.append(&mut f.skipped);
-        out.unreadable_dirs.append(&mut f.unreadable_dirs);
+        out.unreadable.append(&mut f.unreadable);
     }
     out.files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     out.skipped.sort_by(|a, b| a.path.cmp(&b.path));
-    out.unreadable_dirs.sort();
+    out.unreadable.sort();
     out
 }
 
@@ -193,7 +204,7 @@ fn list_dir(job: DirJob, opts: &ScanOptions, found: &mut Found) -> Vec<DirJob> {
     let entries = match fs::read_dir(&job.abs) {
         Ok(rd) => rd,
         Err(err) => {
-            found.unreadable_dirs.push(job.rel.clone());
+            found.unreadable.push(job.rel.clone());
             found.skipped.push(SkippedFile {
                 path: job.rel,
                 reason: format!("cannot read folder: {err}; its notes are left as they were"),
@@ -201,7 +212,23 @@ fn list_dir(job: DirJob, opts: &ScanOptions, found: &mut Found) -> Vec<DirJob> {
             return Vec::new();
         }
     };
-    let mut entries: Vec<fs::DirEntry> = entries.filter_map(Result::ok).collect();
+    let listing = entries;
+    let mut entries: Vec<fs::DirEntry> = Vec::new();
+    for entry in listing {
+        match entry {
+            Ok(e) => entries.push(e),
+            Err(err) => {
+                // An entry that cannot be read: nothing below this folder is known for sure.
+                found.unreadable.push(job.rel.clone());
+                found.skipped.push(SkippedFile {
+                    path: job.rel.clone(),
+                    reason: format!(
+                        "cannot list every entry: {err}; its notes are left as they were"
+                    ),
+                });
+            }
+        }
+    }
     let mut ignores = job.ignores;
     if let Some(i) = entries
         .iter()
@@ -231,8 +258,11 @@ fn list_dir(job: DirJob, opts: &ScanOptions, found: &mut Found) -> Vec<DirJob> {
         if name.starts_with('.') {
             continue;
         }
-        let Ok(ft) = entry.file_type() else { continue };
         let rel = join_rel(&job.rel, name);
+        let Ok(ft) = entry.file_type() else {
+            found.unreadable.push(rel);
+            continue;
+        };
         if ft.is_symlink() {
             found.skipped.push(SkippedFile {
                 path: rel,
@@ -261,13 +291,17 @@ fn list_dir(job: DirJob, opts: &ScanOptions, found: &mut Found) -> Vec<DirJob> {
             match entry.metadata() {
                 Ok(meta) => found.files.push(DiskFile {
                     path: rel,
-                    size: meta.len(),
-                    mtime_ns: mtime_ns(&meta),
+                    stat: stat_of(&meta),
                 }),
-                Err(err) => found.skipped.push(SkippedFile {
-                    path: rel,
-                    reason: format!("cannot stat: {err}"),
-                }),
+                Err(err) => {
+                    // Listed but not stat-able (a folder without execute permission): present,
+                    // so not a deletion, but unknown.
+                    found.unreadable.push(rel.clone());
+                    found.skipped.push(SkippedFile {
+                        path: rel,
+                        reason: format!("cannot read: {err}; it is left as it was"),
+                    });
+                }
             }
         }
     }
@@ -333,7 +367,7 @@ mod tests {
             ]
         );
         assert!(r.skipped.is_empty(), "{:?}", r.skipped);
-        assert_eq!(r.files[0].size, 1);
+        assert_eq!(r.files[0].stat.size, 1);
     }
 
     #[test]

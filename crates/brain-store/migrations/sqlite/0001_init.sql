@@ -47,6 +47,8 @@ CREATE TABLE file_bases (
     path         TEXT    PRIMARY KEY,
     size         INTEGER NOT NULL,
     mtime_ns     INTEGER NOT NULL,
+    ctime_ns     INTEGER NOT NULL,
+    inode        INTEGER NOT NULL,
     hash         TEXT    NOT NULL,
     entity_rowid INTEGER NOT NULL REFERENCES entities (rowid) ON DELETE CASCADE,
     type         TEXT    NOT NULL, -- copies of the entity's, kept in step by the store

@@ -215,6 +215,7 @@ fn index_follows_every_write(make: Factory<'_>) {
             stat: crate::FileStat {
                 size: 1,
                 mtime_ns: 1,
+                ..crate::FileStat::default()
             },
             seen_dirty_hash: Some(replaced.content_hash.clone()),
         }])

@@ -21,7 +21,27 @@ fn stat(size: u64) -> FileStat {
     FileStat {
         size,
         mtime_ns: 1_000 + size as i64,
+        ctime_ns: 2_000 + size as i64,
+        inode: 42 + size,
     }
+}
+
+/// Every full base, sorted by path, through the two calls a sync uses.
+fn full_bases(store: &dyn Store) -> Vec<FileBase> {
+    let s = store.sync_state().expect("sync_state");
+    let paths: Vec<&str> = s.bases.iter().map(|b| b.path.as_str()).collect();
+    assert!(paths.is_sorted(), "sync_state returns bases in path order");
+    let mut full = store.bases(&paths).expect("bases");
+    full.sort_by(|a, b| a.path.cmp(&b.path));
+    assert_eq!(full.len(), s.bases.len());
+    for (f, b) in full.iter().zip(&s.bases) {
+        assert_eq!(
+            (&f.path, &f.stat),
+            (&b.path, &b.stat),
+            "bases agree with sync_state"
+        );
+    }
+    full
 }
 
 fn state(store: &dyn Store) -> SyncState {
@@ -51,11 +71,10 @@ fn import_creates_entity_and_base(make: Factory<'_>) {
     assert_eq!(store.get(&e.entity_ref).expect("get"), e);
     let s = state(&*store);
     assert_eq!(
-        s.bases,
+        full_bases(&*store),
         [FileBase {
             path: "a.md".into(),
-            size: 10,
-            mtime_ns: 1_010,
+            stat: stat(10),
             hash: e.content_hash.clone(),
             entity: e.entity_ref.clone(),
         }]
@@ -114,7 +133,10 @@ fn import_updates_clears_dirty_and_revives(make: Factory<'_>) {
     let s = state(&*store);
     assert!(s.dirty.is_empty());
     assert_eq!(s.bases.len(), 1);
-    assert_eq!(s.bases[0].size, 6, "the base is replaced, not duplicated");
+    assert_eq!(
+        s.bases[0].stat.size, 6,
+        "the base is replaced, not duplicated"
+    );
 }
 
 fn rename_moves_the_row(make: Factory<'_>) {
@@ -145,9 +167,10 @@ fn rename_moves_the_row(make: Factory<'_>) {
     assert_eq!(got.created_ms, T0, "a rename keeps the history");
     assert_eq!(got.path, "dir/new.md");
     let s = state(&*store);
-    assert_eq!(s.bases.len(), 1);
+    let full = full_bases(&*store);
+    assert_eq!(full.len(), 1);
     assert_eq!(
-        (s.bases[0].path.as_str(), &s.bases[0].entity),
+        (full[0].path.as_str(), &full[0].entity),
         ("dir/new.md", &b.entity_ref)
     );
     assert_eq!(s.live_entities, 1);
@@ -292,8 +315,7 @@ fn set_base_and_drop_base_clear_dirty(make: Factory<'_>) {
     store.put(&e).expect("put");
     let base = |size| FileBase {
         path: e.path.clone(),
-        size,
-        mtime_ns: 7,
+        stat: stat(size),
         hash: e.content_hash.clone(),
         entity: e.entity_ref.clone(),
     };
@@ -304,7 +326,7 @@ fn set_base_and_drop_base_clear_dirty(make: Factory<'_>) {
         .apply(&[SyncOp::SetBase { base: base(3) }])
         .expect("set again");
     let s = state(&*store);
-    assert_eq!(s.bases, [base(3)]);
+    assert_eq!(full_bases(&*store), [base(3)]);
     assert!(s.dirty.is_empty(), "SetBase clears dirty");
 
     store.soft_delete(&e.entity_ref, T0 + 1).expect("delete");
@@ -357,8 +379,7 @@ fn a_failing_batch_changes_nothing(make: Factory<'_>) {
         SyncOp::SetBase {
             base: FileBase {
                 path: "ghost.md".into(),
-                size: 1,
-                mtime_ns: 1,
+                stat: stat(1),
                 hash: "x".into(),
                 entity: eref("note/ghost"),
             },

@@ -25,8 +25,8 @@ use brain_core::EntityRef;
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::{
-    Conflict, Entity, EntitySummary, ListFilter, PutOutcome, Result, SearchHit, SearchQuery, Store,
-    StoreError, SyncOp, SyncState,
+    Conflict, Entity, EntitySummary, FileBase, ListFilter, PutOutcome, Result, SearchHit,
+    SearchQuery, Store, StoreError, SyncOp, SyncState,
 };
 
 /// Settings applied to every connection before migrating.
@@ -130,6 +130,10 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn sync_state(&self) -> Result<SyncState> {
         self.read(sync::state)
+    }
+
+    fn bases(&self, paths: &[&str]) -> Result<Vec<FileBase>> {
+        self.read(|tx| sync::bases(tx, paths))
     }
 
     fn apply(&self, ops: &[SyncOp]) -> Result<()> {

@@ -15,7 +15,8 @@ use rusqlite::{Transaction, params};
 
 use super::entities::{self, Encoded, Existing};
 use crate::{
-    DirtyEntity, Entity, FileBase, FileStat, NewConflict, Result, StoreError, SyncOp, SyncState,
+    BaseStat, DirtyEntity, Entity, FileBase, FileStat, NewConflict, Result, StoreError, SyncOp,
+    SyncState,
 };
 
 /// Applies `ops` in order inside the caller's transaction.
@@ -141,11 +142,7 @@ fn set_base(tx: &Transaction<'_>, base: &FileBase) -> Result<()> {
     let Some(Existing { rowid, .. }) = entities::existing(tx, &base.entity)? else {
         return Err(StoreError::NotFound(base.entity.clone()));
     };
-    let stat = FileStat {
-        size: base.size,
-        mtime_ns: base.mtime_ns,
-    };
-    write_base(tx, &base.path, &stat, &base.hash, rowid, &base.entity)?;
+    write_base(tx, &base.path, &base.stat, &base.hash, rowid, &base.entity)?;
     tx.prepare_cached(
         "UPDATE entities SET dirty = 0
          WHERE type = ?1 AND id = ?2 AND dirty = 1 AND content_hash = ?3",
@@ -176,13 +173,15 @@ fn write_base(
 ) -> Result<()> {
     delete_base(tx, path)?;
     tx.prepare_cached(
-        "INSERT INTO file_bases (path, size, mtime_ns, hash, entity_rowid, type, id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO file_bases (path, size, mtime_ns, ctime_ns, inode, hash, entity_rowid, type, id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         path,
         i64::try_from(stat.size).unwrap_or(i64::MAX),
         stat.mtime_ns,
+        stat.ctime_ns,
+        i64::try_from(stat.inode).unwrap_or(i64::MAX),
         hash,
         rowid,
         r.entity_type,
@@ -227,19 +226,50 @@ fn record_conflict(tx: &Transaction<'_>, c: &NewConflict) -> Result<()> {
     Ok(())
 }
 
-/// Every base, the dirty set and the live count, from one snapshot.
+/// A stat stored in columns `first..first + 4` (size, mtime, ctime, inode).
+fn stat_of(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<FileStat> {
+    Ok(FileStat {
+        size: u64::try_from(row.get::<_, i64>(first)?).unwrap_or(0),
+        mtime_ns: row.get(first + 1)?,
+        ctime_ns: row.get(first + 2)?,
+        inode: u64::try_from(row.get::<_, i64>(first + 3)?).unwrap_or(0),
+    })
+}
+
+/// Full bases of `paths`, in chunks that stay under SQLite's parameter limit.
+pub(crate) fn bases(tx: &Transaction<'_>, paths: &[&str]) -> Result<Vec<FileBase>> {
+    let mut out = Vec::with_capacity(paths.len());
+    for chunk in paths.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT path, size, mtime_ns, ctime_ns, inode, hash, type, id FROM file_bases
+             WHERE path IN ({marks})"
+        ))?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(chunk.iter()), |row| {
+            Ok(FileBase {
+                path: row.get(0)?,
+                stat: stat_of(row, 1)?,
+                hash: row.get(5)?,
+                entity: EntityRef::new(row.get::<_, String>(6)?, row.get::<_, String>(7)?),
+            })
+        })?;
+        for r in rows {
+            out.push(r?);
+        }
+    }
+    Ok(out)
+}
+
+/// Every base's stat, the dirty set and the live count, from one snapshot.
 pub(crate) fn state(tx: &Transaction<'_>) -> Result<SyncState> {
     let mut stmt = tx.prepare_cached(
-        "SELECT path, size, mtime_ns, hash, type, id FROM file_bases ORDER BY path",
+        "SELECT path, size, mtime_ns, ctime_ns, inode FROM file_bases ORDER BY path",
     )?;
     let bases = stmt
         .query_map([], |row| {
-            Ok(FileBase {
+            Ok(BaseStat {
                 path: row.get(0)?,
-                size: u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
-                mtime_ns: row.get(2)?,
-                hash: row.get(3)?,
-                entity: EntityRef::new(row.get::<_, String>(4)?, row.get::<_, String>(5)?),
+                stat: stat_of(row, 1)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
