@@ -91,6 +91,23 @@ impl<'a> SyncEngine<'a> {
         &self.builder
     }
 
+    /// Why a note at `rel` could not be written and read back, if it could not: the scan
+    /// ignores that path, or a folder on the way is a symbolic link or a file.
+    pub fn unwritable(&self, rel: &str) -> Option<String> {
+        let opts = ScanOptions {
+            skip_logseq_dir: self.logseq,
+            threads: 1,
+        };
+        if crate::scan::is_ignored(&self.root, rel, &opts) {
+            return Some(format!(
+                "'{rel}' is excluded from sync (a dot folder, Logseq's logseq/ folder, or .brainignore), so a note there would never be read back"
+            ));
+        }
+        fsio::check_inside(&self.root, rel)
+            .err()
+            .map(|e| e.to_string())
+    }
+
     /// Runs one sync. Reports progress to `progress` and stops at the next file when `cancel`
     /// is set, keeping (committing) what was done.
     pub fn run(
@@ -821,6 +838,11 @@ impl Run<'_, '_> {
             Err(brain_store::StoreError::NotFound(_)) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
+        if let Some(reason) = self.engine.unwritable(path) {
+            self.report.pending += 1;
+            self.skip(path, format!("not written: {reason}"));
+            return Ok(());
+        }
         let content = e.content();
         let target = self.engine.root.join(path);
         let expect_ref = match &expect {

@@ -27,9 +27,45 @@ pub enum WriteError {
     /// The target changed after the scan: it was left alone and will be handled next sync.
     #[error("changed on disk during the sync; left as it is and will be synced next time")]
     ChangedMeanwhile,
+    /// A folder on the way is a symbolic link: writing would leave the vault.
+    #[error(
+        "'{0}' is a symbolic link; notes are never written through links (they may lead out of the vault)"
+    )]
+    ThroughSymlink(String),
+    /// Something that is not a folder stands where a folder or the note should be.
+    #[error(
+        "'{0}' is in the way (a folder where the note should be, or a file where a folder should be); rename it and sync again"
+    )]
+    InTheWay(String),
     /// An I/O failure.
     #[error("cannot write: {0}")]
     Io(#[from] io::Error),
+}
+
+/// Checks that `rel` can be written inside `vault` without passing through a symbolic link or
+/// over a folder: every existing folder on the way must be a real folder.
+pub fn check_inside(vault: &Path, rel: &str) -> Result<(), WriteError> {
+    let mut cur = vault.to_path_buf();
+    let mut parts = rel.split('/').peekable();
+    while let Some(part) = parts.next() {
+        cur.push(part);
+        let last = parts.peek().is_none();
+        match fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(WriteError::ThroughSymlink(cur.display().to_string()));
+            }
+            Ok(m) if last && m.is_dir() => {
+                return Err(WriteError::InTheWay(cur.display().to_string()));
+            }
+            Ok(m) if !last && !m.is_dir() => {
+                return Err(WriteError::InTheWay(cur.display().to_string()));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(WriteError::Io(e)),
+        }
+    }
+    Ok(())
 }
 
 /// Stat of a path in the form the base stores.
@@ -68,16 +104,30 @@ pub fn write_note(
         f.sync_all()?;
         drop(f);
         match expect {
-            Expect::Absent => {
-                if let Err(e) = fs::hard_link(&tmp, target) {
-                    return Err(if e.kind() == io::ErrorKind::AlreadyExists {
-                        WriteError::ChangedMeanwhile
-                    } else {
-                        WriteError::Io(e)
-                    });
+            Expect::Absent => match fs::hard_link(&tmp, target) {
+                Ok(()) => fs::remove_file(&tmp)?,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    return Err(WriteError::ChangedMeanwhile);
                 }
-                fs::remove_file(&tmp)?;
-            }
+                Err(_) => {
+                    // No hard links here (exFAT, some network and FUSE mounts): an exclusive
+                    // create still never overwrites a note; it is just not atomic.
+                    fs::remove_file(&tmp)?;
+                    let mut f = match fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(target)
+                    {
+                        Ok(f) => f,
+                        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                            return Err(WriteError::ChangedMeanwhile);
+                        }
+                        Err(e) => return Err(WriteError::Io(e)),
+                    };
+                    f.write_all(content)?;
+                    f.sync_all()?;
+                }
+            },
             Expect::Stat(base) => {
                 match file_stat(target) {
                     Ok(now) if &now == base => {}
@@ -86,6 +136,10 @@ pub fn write_note(
                         return Err(WriteError::ChangedMeanwhile);
                     }
                     Err(e) => return Err(WriteError::Io(e)),
+                }
+                // Keep the note's permissions (a private note stays private).
+                if let Ok(meta) = fs::metadata(target) {
+                    fs::set_permissions(&tmp, meta.permissions())?;
                 }
                 fs::rename(&tmp, target)?;
             }
@@ -166,6 +220,41 @@ mod tests {
         assert_eq!(fs::read(&p).unwrap(), b"three");
         let leftovers: Vec<_> = fs::read_dir(dir.path().join("sub")).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "temp files left behind");
+    }
+
+    #[test]
+    fn replacing_keeps_permissions_and_links_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.md");
+        let st = write_note(&p, b"one", Expect::Absent).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
+        let st = FileStat {
+            ctime_ns: file_stat(&p).unwrap().ctime_ns,
+            ..st
+        };
+        write_note(&p, b"two", Expect::Stat(&st)).unwrap();
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("ext")).unwrap();
+        assert!(matches!(
+            check_inside(dir.path(), "ext/evil.md"),
+            Err(WriteError::ThroughSymlink(_))
+        ));
+        fs::create_dir(dir.path().join("folder.md")).unwrap();
+        assert!(matches!(
+            check_inside(dir.path(), "folder.md"),
+            Err(WriteError::InTheWay(_))
+        ));
+        assert!(matches!(
+            check_inside(dir.path(), "a.md/x.md"),
+            Err(WriteError::InTheWay(_))
+        ));
+        assert!(check_inside(dir.path(), "new/deep/x.md").is_ok());
     }
 
     #[test]

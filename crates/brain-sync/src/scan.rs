@@ -176,6 +176,37 @@ pub fn scan(root: &Path, opts: &ScanOptions) -> ScanResult {
     out
 }
 
+/// Whether the walk would skip `rel` (dot segments, Logseq's own folder, `.brainignore`
+/// patterns on the way). A note written there would never be read back, so it is not written.
+pub fn is_ignored(root: &Path, rel: &str, opts: &ScanOptions) -> bool {
+    let segments: Vec<&str> = rel.split('/').collect();
+    if segments.iter().any(|s| s.starts_with('.')) {
+        return true;
+    }
+    if opts.skip_logseq_dir && segments.len() > 1 && segments[0] == "logseq" {
+        return true;
+    }
+    let mut ignores: Vec<Arc<Gitignore>> = Vec::new();
+    let mut dir = root.to_path_buf();
+    for (i, seg) in segments.iter().enumerate() {
+        let file = dir.join(".brainignore");
+        if file.is_file() {
+            let mut builder = GitignoreBuilder::new(&dir);
+            if builder.add(&file).is_none()
+                && let Ok(gi) = builder.build()
+            {
+                ignores.push(Arc::new(gi));
+            }
+        }
+        dir.push(seg);
+        let is_dir = i + 1 < segments.len();
+        if !ignores.is_empty() && ignored(&ignores, &dir, is_dir) {
+            return true;
+        }
+    }
+    false
+}
+
 fn join_rel(parent: &str, name: &str) -> String {
     if parent.is_empty() {
         name.to_string()

@@ -62,6 +62,8 @@ fn record_list_and_show(make: Factory<'_>) {
     }
 }
 
+/// A conflict that carries the losing version is always recorded (the record may be the only
+/// copy of it); one without content, met again at every sync while it lasts, only once.
 fn open_duplicates_are_ignored(make: Factory<'_>) {
     let store = make();
     let record = |kind, path: &str, entity: Option<&str>, now_ms| {
@@ -69,21 +71,29 @@ fn open_duplicates_are_ignored(make: Factory<'_>) {
             .apply(&[SyncOp::RecordConflict(conflict(kind, path, entity, now_ms))])
             .expect("record");
     };
+    let bare = |path: &str, entity: Option<&str>, now_ms| {
+        store
+            .apply(&[SyncOp::RecordConflict(NewConflict {
+                store_content: None,
+                file_content: None,
+                copy_path: None,
+                ..conflict(ConflictKind::PathCollision, path, entity, now_ms)
+            })])
+            .expect("record");
+    };
     record(ConflictKind::BothChanged, "a.md", Some("note/a"), T0);
     record(ConflictKind::BothChanged, "a.md", Some("note/a"), T0 + 1);
     assert_eq!(
         store.conflicts(false).expect("list").len(),
-        1,
-        "same open conflict"
+        2,
+        "a second conflict with content is a second losing version: kept"
     );
-    record(ConflictKind::DeletedOnDisk, "a.md", Some("note/a"), T0 + 2);
-    record(ConflictKind::BothChanged, "b.md", Some("note/b"), T0 + 3);
-    record(ConflictKind::PathCollision, "c.md", None, T0 + 4);
-    record(ConflictKind::PathCollision, "c.md", None, T0 + 5);
-    record(ConflictKind::PathCollision, "c.md", Some("note/c"), T0 + 6);
+    bare("c.md", None, T0 + 4);
+    bare("c.md", None, T0 + 5);
+    bare("c.md", Some("note/c"), T0 + 6);
     let all = store.conflicts(false).expect("list");
     let created: Vec<i64> = all.iter().map(|c| c.created_ms).collect();
-    assert_eq!(created, [T0 + 6, T0 + 4, T0 + 3, T0 + 2, T0]);
+    assert_eq!(created, [T0 + 6, T0 + 4, T0 + 1, T0]);
 }
 
 fn resolve(make: Factory<'_>) {

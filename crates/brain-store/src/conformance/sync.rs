@@ -3,7 +3,10 @@
 use brain_core::EntityRef;
 
 use super::{Factory, T0, entity, eref};
-use crate::{DirtyEntity, FileBase, FileStat, SearchQuery, Store, StoreError, SyncOp, SyncState};
+use crate::{
+    DirtyEntity, Entity, FileBase, FileStat, ListFilter, SearchQuery, Store, StoreError, SyncOp,
+    SyncState,
+};
 
 pub(super) fn run(make: Factory<'_>) {
     import_creates_entity_and_base(make);
@@ -12,6 +15,7 @@ pub(super) fn run(make: Factory<'_>) {
     rename_over_a_tombstone(make);
     rename_fallbacks_lose_nothing(make);
     tombstone_hides_and_drops_base(make);
+    replaced_tombstones_are_archived(make);
     set_base_and_drop_base_clear_dirty(make);
     interface_writes_are_dirty(make);
     a_failing_batch_changes_nothing(make);
@@ -265,6 +269,90 @@ fn rename_fallbacks_lose_nothing(make: Factory<'_>) {
     let paths: Vec<&str> = s.bases.iter().map(|b| b.path.as_str()).collect();
     assert_eq!(paths, ["b.md"]);
     assert!(s.dirty.is_empty());
+}
+
+/// A new note taking the name of a soft-deleted one never erases it: the deleted version stays,
+/// under `<id>.deleted-<n>`, whether the name is taken by an import or by a rename.
+fn replaced_tombstones_are_archived(make: Factory<'_>) {
+    let store = make();
+    let old = entity("note/b", "old B important\n", T0);
+    let imp = |e: &Entity, seen: Option<String>| {
+        store
+            .apply(&[SyncOp::Import {
+                entity: e.clone(),
+                stat: stat(3),
+                seen_dirty_hash: seen,
+            }])
+            .expect("import");
+    };
+    imp(&old, None);
+    store
+        .apply(&[SyncOp::Tombstone {
+            entity: old.entity_ref.clone(),
+            path: old.path.clone(),
+            now_ms: T0 + 1,
+            seen_dirty_hash: None,
+        }])
+        .expect("tombstone");
+    imp(&entity("note/b", "a new note\n", T0 + 2), None);
+    let deleted = store
+        .list(&ListFilter {
+            include_deleted: true,
+            ..ListFilter::default()
+        })
+        .expect("list");
+    let archived: Vec<_> = deleted.iter().filter(|s| s.deleted_ms.is_some()).collect();
+    assert_eq!(archived.len(), 1, "{deleted:?}");
+    assert!(
+        archived[0].entity.id.starts_with("b.deleted-"),
+        "{:?}",
+        archived[0]
+    );
+    assert!(archived[0].path.starts_with("b.deleted-") && archived[0].path.ends_with(".md"));
+    let kept = store.get_any(&archived[0].entity).expect("archived");
+    assert_eq!(kept.body, "old B important\n");
+    assert_eq!(
+        store.get(&old.entity_ref).expect("new").body,
+        "a new note\n"
+    );
+
+    // A rename onto a deleted note's name keeps it too.
+    let c = entity("note/c", "deleted C\n", T0);
+    imp(&c, None);
+    store
+        .apply(&[SyncOp::Tombstone {
+            entity: c.entity_ref.clone(),
+            path: c.path.clone(),
+            now_ms: T0 + 3,
+            seen_dirty_hash: None,
+        }])
+        .expect("tombstone");
+    let d = entity("note/d", "moving\n", T0);
+    imp(&d, None);
+    store
+        .apply(&[SyncOp::Rename {
+            from: d.entity_ref.clone(),
+            from_path: d.path.clone(),
+            entity: entity("note/c", "moving\n", T0 + 4),
+            stat: stat(5),
+            seen_dirty_hash: None,
+        }])
+        .expect("rename");
+    let all = store
+        .list(&ListFilter {
+            include_deleted: true,
+            ..ListFilter::default()
+        })
+        .expect("list");
+    let c_archive = all
+        .iter()
+        .find(|s| s.entity.id.starts_with("c.deleted-"))
+        .expect("the deleted c is archived");
+    assert_eq!(
+        store.get_any(&c_archive.entity).expect("get").body,
+        "deleted C\n"
+    );
+    assert_eq!(store.get(&c.entity_ref).expect("moved").body, "moving\n");
 }
 
 fn tombstone_hides_and_drops_base(make: Factory<'_>) {

@@ -78,6 +78,9 @@ fn import(tx: &Transaction<'_>, e: &Entity, stat: &FileStat) -> Result<()> {
     let rowid = match entities::existing(tx, &e.entity_ref)? {
         None => entities::insert(tx, e, &enc, false)?,
         Some(old) => {
+            if old.deleted_ms.is_some() && old.content_hash != e.content_hash {
+                archive_tombstone(tx, old.rowid, true)?;
+            }
             entities::update(tx, &old, e, &enc, false)?;
             if old.path != e.path {
                 delete_base(tx, &old.path)?;
@@ -86,6 +89,39 @@ fn import(tx: &Transaction<'_>, e: &Entity, stat: &FileStat) -> Result<()> {
         }
     };
     write_base(tx, &e.path, stat, &e.content_hash, rowid, &e.entity_ref)
+}
+
+/// Keeps a soft-deleted note whose name a new note is taking: as a deleted entity of its own,
+/// `<id>.deleted-<rowid>` (restorable with `brain restore`), so no version is ever lost. With
+/// `copy` the row stays (it is about to be revived with new content) and a copy is archived;
+/// without, the row itself moves aside.
+fn archive_tombstone(tx: &Transaction<'_>, rowid: i64, copy: bool) -> Result<()> {
+    // The suffix is a row number no archive has used: the row's own for a move, the copy's
+    // new one (one past the highest) for a copy, since the same row can be archived again later.
+    let n = if copy {
+        "(SELECT max(rowid) + 1 FROM entities)"
+    } else {
+        "rowid"
+    };
+    let new_id = format!("id || '.deleted-' || {n}");
+    let new_path = format!("substr(path, 1, length(path) - 3) || '.deleted-' || {n} || '.md'");
+    let sql = if copy {
+        format!(
+            "INSERT INTO entities (type, id, path, path_key, content_hash, created_ms, updated_ms,
+                                   deleted_ms, dirty, title, tags, metadata, frontmatter, body)
+             SELECT type, {new_id}, {new_path}, lower({new_path}), content_hash, created_ms,
+                    updated_ms, deleted_ms, 0, title, tags, metadata, frontmatter, body
+             FROM entities WHERE rowid = ?1 AND deleted_ms IS NOT NULL"
+        )
+    } else {
+        format!(
+            "UPDATE entities SET id = {new_id}, path = {new_path}, path_key = lower({new_path}),
+                                 dirty = 0
+             WHERE rowid = ?1 AND deleted_ms IS NOT NULL"
+        )
+    };
+    tx.prepare_cached(&sql)?.execute([rowid])?;
+    Ok(())
 }
 
 /// Moves the row at `from` to `e`'s reference, path and content, keeping its history.
@@ -112,10 +148,8 @@ fn rename(
                 return import(tx, e, stat);
             }
             Some(target) => {
-                // A tombstone is not indexed, so only its row goes (and by cascade its tags
-                // and any base).
-                tx.prepare_cached("DELETE FROM entities WHERE rowid = ?1")?
-                    .execute([target.rowid])?;
+                // The deleted note that held this name is kept, under another one.
+                archive_tombstone(tx, target.rowid, false)?;
             }
             None => {}
         }
@@ -196,8 +230,9 @@ fn delete_base(tx: &Transaction<'_>, path: &str) -> Result<()> {
     Ok(())
 }
 
-/// Records a conflict unless the same one (kind, path, entity) is already open: a sync that
-/// meets the same unresolved conflict again must not list it twice.
+/// Records a conflict. One without content (a path collision, met again at every sync while it
+/// lasts) is not recorded twice while open; one with content always is, since under the
+/// non-default policies the record is the only copy of the losing version.
 fn record_conflict(tx: &Transaction<'_>, c: &NewConflict) -> Result<()> {
     let (etype, eid) = match &c.entity {
         Some(r) => (Some(r.entity_type.as_str()), Some(r.id.as_str())),
@@ -207,7 +242,7 @@ fn record_conflict(tx: &Transaction<'_>, c: &NewConflict) -> Result<()> {
         "INSERT INTO conflicts (kind, path, entity_type, entity_id, store_content, file_content,
                                 copy_path, detail, created_ms)
          SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
-         WHERE NOT EXISTS (
+         WHERE ?5 IS NOT NULL OR ?6 IS NOT NULL OR NOT EXISTS (
             SELECT 1 FROM conflicts
             WHERE resolved_ms IS NULL AND path = ?2 AND kind = ?1
               AND entity_type IS ?3 AND entity_id IS ?4)",

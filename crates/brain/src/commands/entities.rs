@@ -165,6 +165,9 @@ pub fn put(vault: &Vault, args: &PutArgs, json: bool) -> Result<u8> {
     let text = decode(&bytes).with_context(|| format!("{r} from {source} was not stored"))?;
     let engine = SyncEngine::new(&vault.paths.root, &vault.config, &vault.store)?;
     let path = engine.builder().mapper.to_path(&r)?;
+    if let Some(reason) = engine.unwritable(&path) {
+        bail!("{r} was not stored: {reason}; pick another id");
+    }
     let now = now_ms();
     let entity = engine
         .builder()

@@ -1,7 +1,7 @@
 //! `brain sync`: run the sync engine in this process with a progress bar; Ctrl-C cancels it
 //! cleanly (work done so far is committed).
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use brain_core::CancelToken;
 use brain_sync::{SyncEngine, SyncError, SyncMode, SyncOptions, SyncReport};
 
@@ -11,6 +11,7 @@ use crate::{output, progress};
 
 /// Runs one sync and prints its summary.
 pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
+    let _lock = lock_vault(vault)?;
     let engine = SyncEngine::new(&vault.paths.root, &vault.config, &vault.store)?;
     let cancel = CancelToken::new();
     {
@@ -47,6 +48,30 @@ pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
             Err(err.into())
         }
     }
+}
+
+/// Holds `.brain/sync.lock` for the run: two syncs of one vault at once would each write what
+/// the other is about to, so the second waits (and says so).
+fn lock_vault(vault: &Vault) -> Result<std::fs::File> {
+    let path = vault.paths.state.join("sync.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            eprintln!("Another sync of this vault is running; waiting for it to finish…");
+            file.lock()
+                .with_context(|| format!("cannot lock {}", path.display()))?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+        }
+    }
+    Ok(file)
 }
 
 fn print_report(report: &SyncReport, json: bool, headline: &str) -> Result<()> {
