@@ -556,6 +556,10 @@ impl Run<'_, '_> {
     }
 
     fn restore_file(&mut self, entity: &EntityRef, path: &str) -> Result<(), Stop> {
+        if self.opts.mode == SyncMode::ImportOnly {
+            self.report.pending += 1;
+            return Ok(());
+        }
         self.export(entity, path, None);
         self.conflict(NewConflict {
             kind: ConflictKind::DeletedOnDisk,
@@ -674,6 +678,11 @@ impl Run<'_, '_> {
                     detail: "the note was deleted in the store while its file changed: the file was imported again".into(),
                     now_ms: self.now,
                 })
+            }
+            // Settling a conflict writes to the vault; an import-only sync leaves it for later.
+            Action::Conflict if self.opts.mode == SyncMode::ImportOnly => {
+                self.report.pending += 1;
+                Ok(())
             }
             Action::Conflict => self.both_changed(file, note, seen_dirty_hash),
             other => {

@@ -219,3 +219,41 @@ fn a_file_written_during_export_is_not_overwritten() {
     let r = sync(dir.path(), &store, &config);
     assert_eq!(r.conflicts.len(), 1, "{r:?}");
 }
+
+#[test]
+fn import_only_leaves_conflicts_for_a_full_sync_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::default();
+    let store = SqliteStore::open_in_memory().unwrap();
+    write(dir.path(), "a.md", b"base\n");
+    sync(dir.path(), &store, &config);
+    let mut e = store.get(&"note/a".parse().unwrap()).unwrap();
+    e.body = "store side\n".into();
+    e.content_hash = brain_core::content_hash(e.content().as_bytes());
+    store.put(&e).unwrap();
+    write(dir.path(), "a.md", b"file side\n");
+    let r = SyncEngine::new(dir.path(), &config, &store)
+        .unwrap()
+        .run(
+            &SyncOptions {
+                mode: SyncMode::ImportOnly,
+                allow_mass_delete: false,
+            },
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .unwrap();
+    assert_eq!((r.pending, r.conflicts.len()), (1, 0), "{r:?}");
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "no conflict copy written"
+    );
+    let full = sync(dir.path(), &store, &config);
+    assert_eq!(full.conflicts.len(), 1);
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        2,
+        "the full sync keeps both"
+    );
+}

@@ -39,7 +39,12 @@ pub(crate) fn apply(tx: &Transaction<'_>, ops: &[SyncOp]) -> Result<()> {
                 stat,
                 seen_dirty_hash,
             } => {
-                if still_as_planned(tx, from, seen_dirty_hash.as_deref())? {
+                // The target name was free or clean when planned; a note put there since is
+                // not overwritten either.
+                if still_as_planned(tx, from, seen_dirty_hash.as_deref())?
+                    && (from == &entity.entity_ref
+                        || still_as_planned(tx, &entity.entity_ref, None)?)
+                {
                     rename(tx, from, from_path, entity, stat)?;
                 }
             }
