@@ -1,0 +1,161 @@
+//! Turning one path's decision into store operations and deferred writes.
+
+use std::collections::HashMap;
+
+use brain_core::EntityRef;
+use brain_store::{ConflictKind, DirtyEntity, FileBase, FileStat, NewConflict, SyncOp};
+
+use super::{Deferred, Run, Stop, SyncMode, store_side, unreachable_action};
+use crate::plan::{Action, DiskSide, StoreSide, decide};
+use crate::read::ReadNote;
+use crate::scan::DiskFile;
+
+impl Run<'_, '_> {
+    pub(super) fn fast_path(&mut self, b: &FileBase, action: Action) -> Result<(), Stop> {
+        let stat = b.stat.clone();
+        match action {
+            Action::Nothing => self.report.unchanged += 1,
+            Action::AdoptBase => {
+                self.report.unchanged += 1;
+                self.push(SyncOp::SetBase { base: b.clone() })?;
+            }
+            Action::Export => self.export(&b.entity, &b.path, Some(stat)),
+            Action::Trash => self.trash(b.entity.clone(), b.path.clone(), stat),
+            other => unreachable_action(other, &b.path),
+        }
+        Ok(())
+    }
+
+    /// Moves a deleted entity's file to the trash in the export phase (pending when importing
+    /// only).
+    pub(super) fn trash(&mut self, entity: EntityRef, path: String, stat: FileStat) {
+        if self.opts.mode == SyncMode::ImportOnly {
+            self.report.pending += 1;
+        } else {
+            self.deferred.push(Deferred::Trash { entity, path, stat });
+        }
+    }
+
+    pub(super) fn export(&mut self, entity: &EntityRef, path: &str, expect: Option<FileStat>) {
+        if self.opts.mode == SyncMode::ImportOnly {
+            self.report.pending += 1;
+            return;
+        }
+        self.deferred.push(Deferred::Export {
+            entity: entity.clone(),
+            path: path.to_string(),
+            expect,
+        });
+    }
+
+    pub(super) fn on_read(
+        &mut self,
+        file: &DiskFile,
+        note: ReadNote,
+        bases: &HashMap<&str, &FileBase>,
+        dirty: &HashMap<&str, &DirtyEntity>,
+        gone_by_hash: &mut HashMap<&str, Vec<&FileBase>>,
+    ) -> Result<(), Stop> {
+        let base = bases.get(file.path.as_str());
+        let d = dirty.get(file.path.as_str());
+        let side = store_side(d);
+        let seen_dirty_hash = d.map(|d| d.content_hash.clone());
+        let hash = note.entity.content_hash.clone();
+        if base.is_none()
+            && side == StoreSide::Clean
+            && let Some(from) = gone_by_hash.get_mut(hash.as_str()).and_then(Vec::pop)
+        {
+            tracing::debug!(from = %from.path, to = %file.path, "rename");
+            self.report.renamed += 1;
+            return self.push(SyncOp::Rename {
+                from: from.entity.clone(),
+                from_path: from.path.clone(),
+                entity: note.entity,
+                stat: note.stat,
+                seen_dirty_hash: dirty
+                    .get(from.path.as_str())
+                    .map(|d| d.content_hash.clone()),
+            });
+        }
+        // The file's entity by today's `vault.entity_types` is not the one its base names: the
+        // types changed. The entity moves to its new reference, as a rename keeps it.
+        if let Some(b) = base
+            && b.entity != note.entity.entity_ref
+        {
+            tracing::info!(path = %file.path, from = %b.entity, to = %note.entity.entity_ref, "entity type changed");
+            self.report.renamed += 1;
+            return self.push(SyncOp::Rename {
+                from: b.entity.clone(),
+                from_path: b.path.clone(),
+                entity: note.entity,
+                stat: note.stat,
+                seen_dirty_hash,
+            });
+        }
+        let action = decide(base.map(|b| b.hash.as_str()), DiskSide::Read(&hash), side);
+        tracing::debug!(path = %file.path, ?action, "decided");
+        match action {
+            Action::Import => {
+                if base.is_some() {
+                    self.report.updated += 1;
+                } else {
+                    self.report.imported += 1;
+                }
+                self.push(SyncOp::Import {
+                    entity: note.entity,
+                    stat: note.stat,
+                    seen_dirty_hash,
+                })
+            }
+            Action::AdoptBase => {
+                self.report.unchanged += 1;
+                self.push(SyncOp::SetBase {
+                    base: FileBase {
+                        path: file.path.clone(),
+                        stat: note.stat,
+                        hash,
+                        entity: note.entity.entity_ref,
+                    },
+                })
+            }
+            Action::Export => {
+                self.export(&note.entity.entity_ref, &file.path, Some(note.stat));
+                Ok(())
+            }
+            Action::Trash => {
+                self.trash(note.entity.entity_ref, file.path.clone(), note.stat);
+                Ok(())
+            }
+            Action::ReviveFromFile => {
+                self.report.updated += 1;
+                let entity = note.entity.entity_ref.clone();
+                let file_content = note.entity.content();
+                self.push(SyncOp::Import {
+                    entity: note.entity,
+                    stat: note.stat,
+                    seen_dirty_hash,
+                })?;
+                self.conflict(NewConflict {
+                    kind: ConflictKind::DeletedInStore,
+                    path: file.path.clone(),
+                    entity: Some(entity),
+                    store_content: None,
+                    file_content: Some(file_content),
+                    copy_path: None,
+                    detail: "the note was deleted in the store while its file changed: the file was imported again".into(),
+                    now_ms: self.now,
+                })
+            }
+            // Settling a conflict writes to the vault; an import-only sync leaves it for later.
+            Action::Conflict if self.opts.mode == SyncMode::ImportOnly => {
+                self.report.pending += 1;
+                Ok(())
+            }
+            Action::Conflict => self.both_changed(file, note, seen_dirty_hash),
+            other => {
+                unreachable_action(other, &file.path);
+                Ok(())
+            }
+        }
+    }
+}
