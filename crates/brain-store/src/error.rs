@@ -9,6 +9,19 @@ pub enum StoreError {
     /// No live entity by that reference.
     #[error("no entity {0}: check `brain list` for the exact type and id")]
     NotFound(EntityRef),
+    /// No job by that id.
+    #[error("no job #{0}: see `brain jobs list`")]
+    JobNotFound(i64),
+    /// A job cannot make the requested transition (e.g. retrying a running job).
+    #[error("job #{id} is {state}: {what}")]
+    JobState {
+        /// The job.
+        id: i64,
+        /// Its state.
+        state: &'static str,
+        /// What cannot be done.
+        what: &'static str,
+    },
     /// No conflict by that id.
     #[error("no conflict #{0}: see `brain conflicts list`")]
     ConflictNotFound(i64),

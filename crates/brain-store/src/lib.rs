@@ -11,12 +11,14 @@
 
 pub mod conformance;
 mod error;
+pub mod jobs;
 pub mod search_query;
 pub mod snippet;
 pub mod sqlite;
 mod types;
 
 pub use error::{PathCollision, StoreError};
+pub use jobs::JobStore;
 pub use sqlite::SqliteStore;
 pub use types::*;
 

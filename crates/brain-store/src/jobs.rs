@@ -1,0 +1,284 @@
+//! The persistent job queue's storage: what a job is, and the `JobStore` trait every backend
+//! implements (SQLite now, PostgreSQL later, one conformance suite for both).
+//!
+//! ```text
+//!            enqueue                 claim (lease)            complete
+//!  (new) ──────────────► queued ─────────────────► running ─────────────► succeeded
+//!                          ▲  │                     │  │ fail, attempts < max
+//!         retry (user) ────┘  │ cancel              │  └──────────────► queued (run_at = backoff)
+//!         lease expired ──────┼─────────────────────┘  fail, attempts = max
+//!         (reaper)            ▼                     ├──────────────────► failed
+//!                         cancelled ◄───────────────┘ cancel requested, handler stopped
+//! ```
+//!
+//! Every transition is one conditional update: a job is completed or failed only while it is
+//! still `running` under the lease of the worker that reports, so a reclaimed job's late worker
+//! cannot overwrite the new attempt.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::Result;
+
+/// Lifecycle state of a job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting for `run_at` and a free worker.
+    Queued,
+    /// Claimed by a worker holding a lease.
+    Running,
+    /// Done; `result` holds its output.
+    Succeeded,
+    /// Gave up after `max_attempts`; `error` says why.
+    Failed,
+    /// Cancelled before or while running.
+    Cancelled,
+}
+
+impl JobState {
+    /// Stable name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Inverse of [`JobState::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            JobState::Queued,
+            JobState::Running,
+            JobState::Succeeded,
+            JobState::Failed,
+            JobState::Cancelled,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+
+    /// Whether the job will not change state again (unless retried by a user).
+    pub fn is_finished(self) -> bool {
+        matches!(self, JobState::Succeeded | JobState::Failed | JobState::Cancelled)
+    }
+}
+
+/// What to do when a job with the same type and dedupe key is already queued (or running, for
+/// `Skip`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DedupePolicy {
+    /// Keep the existing job (queued or running) and return it; the new one is dropped.
+    Skip,
+    /// Replace the queued job's input, priority and run_at with the new job's.
+    Replace,
+    /// Merge into the queued job: for every array in the new input, append the items the queued
+    /// job's array does not have yet; other keys take the new value. (Many file paths become one
+    /// import.) A running job is never merged into; a new job is queued instead.
+    Coalesce,
+}
+
+/// A job to enqueue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewJob {
+    /// The handler that runs it (e.g. `directory-sync`).
+    pub job_type: String,
+    /// Its input, a JSON object.
+    pub input: Value,
+    /// 1-10, higher runs first.
+    pub priority: u8,
+    /// Not before this time (ms since the epoch).
+    pub run_at_ms: i64,
+    /// Attempts before it is marked failed.
+    pub max_attempts: u32,
+    /// Deduplication key and policy.
+    pub dedupe: Option<(String, DedupePolicy)>,
+    /// The batch root this job belongs to.
+    pub parent_id: Option<i64>,
+}
+
+/// How an enqueue ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", content = "id", rename_all = "snake_case")]
+pub enum Enqueued {
+    /// A new job with this id.
+    Created(i64),
+    /// An existing job with this id was kept (`Skip`), replaced or merged into.
+    Existing(i64),
+}
+
+impl Enqueued {
+    /// The id of the job that will do the work.
+    pub fn id(self) -> i64 {
+        match self {
+            Enqueued::Created(id) | Enqueued::Existing(id) => id,
+        }
+    }
+}
+
+/// Persisted progress of a running job.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobProgress {
+    /// Steps done.
+    pub current: u64,
+    /// Steps in all, when known.
+    pub total: Option<u64>,
+    /// What it is doing now ("Importing", a path).
+    pub message: String,
+    /// When it was reported (ms since the epoch).
+    pub updated_ms: i64,
+}
+
+/// A job as stored.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Job {
+    /// Its id.
+    pub id: i64,
+    /// Handler type.
+    pub job_type: String,
+    /// Input JSON.
+    pub input: Value,
+    /// 1-10.
+    pub priority: u8,
+    /// State.
+    pub state: JobState,
+    /// Attempts started so far.
+    pub attempts: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// Not before (ms).
+    pub run_at_ms: i64,
+    /// Enqueued (ms).
+    pub created_ms: i64,
+    /// Last attempt started (ms).
+    pub started_ms: Option<i64>,
+    /// Finished (ms).
+    pub finished_ms: Option<i64>,
+    /// The worker holding the lease while running.
+    pub worker: Option<String>,
+    /// Lease end while running (ms).
+    pub lease_until_ms: Option<i64>,
+    /// Dedupe key.
+    pub dedupe_key: Option<String>,
+    /// Batch root.
+    pub parent_id: Option<i64>,
+    /// A cancel was requested while it ran.
+    pub cancel_requested: bool,
+    /// Last persisted progress.
+    pub progress: Option<JobProgress>,
+    /// Output of a successful run.
+    pub result: Option<Value>,
+    /// Last error message.
+    pub error: Option<String>,
+}
+
+/// Filters for [`JobStore::list_jobs`].
+#[derive(Clone, Debug, Default)]
+pub struct JobFilter {
+    /// Only these states (empty = all).
+    pub states: Vec<JobState>,
+    /// Only this type.
+    pub job_type: Option<String>,
+    /// Only children of this batch root.
+    pub parent_id: Option<i64>,
+    /// At most this many, newest first (0 = no limit).
+    pub limit: usize,
+}
+
+/// How a worker reports the end of an attempt.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// Succeeded with this result.
+    Succeeded(Value),
+    /// Failed; retried at `retry_at_ms` if attempts remain, else marked failed.
+    Failed {
+        /// What went wrong.
+        error: String,
+        /// When to retry (the caller computes backoff and jitter).
+        retry_at_ms: i64,
+    },
+    /// Stopped because a cancel was requested.
+    Cancelled,
+}
+
+/// Counts of a batch's children by state, and the sum of their progress.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct BatchStatus {
+    /// Children in each state.
+    pub queued: u64,
+    /// Running children.
+    pub running: u64,
+    /// Succeeded children.
+    pub succeeded: u64,
+    /// Failed children.
+    pub failed: u64,
+    /// Cancelled children.
+    pub cancelled: u64,
+}
+
+/// Storage of the job queue. Each method is one transaction.
+pub trait JobStore: Send + Sync {
+    /// Enqueues jobs in one transaction, applying each one's dedupe policy.
+    fn enqueue(&self, jobs: &[NewJob], now_ms: i64) -> Result<Vec<Enqueued>>;
+
+    /// Claims up to `limit` queued jobs whose `run_at` has come, highest priority then oldest
+    /// first, only of `types` (each with the number of jobs of that type that may still start:
+    /// per-type concurrency, counted across every process against the running jobs in the
+    /// store). Claimed jobs become `running` under `worker`'s lease until `now + lease_ms`, with
+    /// `attempts + 1`.
+    fn claim(
+        &self,
+        worker: &str,
+        types: &[(String, u32)],
+        limit: usize,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<Job>>;
+
+    /// Extends the leases of `worker`'s running jobs `ids` to `until_ms`; returns the ids among
+    /// them whose cancel was requested (so the worker can stop them).
+    fn heartbeat(&self, worker: &str, ids: &[i64], until_ms: i64) -> Result<Vec<i64>>;
+
+    /// Records progress of a running job (only while it runs under `worker`).
+    fn set_progress(&self, id: i64, worker: &str, progress: &JobProgress) -> Result<()>;
+
+    /// Ends an attempt. Applies only while the job is `running` under `worker`; returns whether
+    /// it applied (false: the lease was lost and another attempt owns the job).
+    fn finish(&self, id: i64, worker: &str, outcome: &Outcome, now_ms: i64) -> Result<bool>;
+
+    /// Cancels a job: a queued one at once (returns its new state), a running one by setting
+    /// `cancel_requested` (its worker stops it). Finished jobs are left as they are.
+    fn cancel(&self, id: i64, now_ms: i64) -> Result<JobState>;
+
+    /// Puts a failed or cancelled job back in the queue with a fresh set of attempts.
+    fn retry(&self, id: i64, now_ms: i64) -> Result<Job>;
+
+    /// Running jobs whose lease ended before `now_ms` go back to `queued` (or to `failed` when
+    /// they have used every attempt): their worker died. Returns the ids reclaimed.
+    fn reap(&self, now_ms: i64) -> Result<Vec<i64>>;
+
+    /// Deletes finished jobs that finished before `before_ms`; returns how many.
+    fn prune(&self, before_ms: i64) -> Result<u64>;
+
+    /// One job.
+    fn job(&self, id: i64) -> Result<Job>;
+
+    /// Jobs, newest first.
+    fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>>;
+
+    /// Children of a batch root, counted by state.
+    fn batch_status(&self, parent_id: i64) -> Result<BatchStatus>;
+
+    /// Stores an entity (as [`crate::Store::put`]) and enqueues `job` in the same transaction:
+    /// the outbox, so a crash can never leave a written entity without its export.
+    fn put_and_enqueue(
+        &self,
+        entity: &crate::Entity,
+        job: &NewJob,
+        now_ms: i64,
+    ) -> Result<(crate::PutOutcome, Enqueued)>;
+}
