@@ -22,6 +22,10 @@ pub enum StoreError {
         /// What cannot be done.
         what: &'static str,
     },
+    /// A job handed to `enqueue` cannot be stored as given; the message says what to fix.
+    /// Checked before anything is written, so a refused job leaves the whole call undone.
+    #[error("invalid job: {0}")]
+    InvalidJob(String),
     /// No conflict by that id.
     #[error("no conflict #{0}: see `brain conflicts list`")]
     ConflictNotFound(i64),

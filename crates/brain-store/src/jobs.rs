@@ -63,7 +63,10 @@ impl JobState {
 
     /// Whether the job will not change state again (unless retried by a user).
     pub fn is_finished(self) -> bool {
-        matches!(self, JobState::Succeeded | JobState::Failed | JobState::Cancelled)
+        matches!(
+            self,
+            JobState::Succeeded | JobState::Failed | JobState::Cancelled
+        )
     }
 }
 
@@ -72,13 +75,16 @@ impl JobState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DedupePolicy {
-    /// Keep the existing job (queued or running) and return it; the new one is dropped.
+    /// Keep the existing job (queued, or running without a cancel request: a job being
+    /// cancelled will not do the work) and return it; the new one is dropped.
     Skip,
-    /// Replace the queued job's input, priority and run_at with the new job's.
+    /// Replace the queued job's input, priority, run_at and max_attempts with the new job's. A
+    /// running job is never replaced; a new job is queued instead.
     Replace,
     /// Merge into the queued job: for every array in the new input, append the items the queued
     /// job's array does not have yet; other keys take the new value. (Many file paths become one
-    /// import.) A running job is never merged into; a new job is queued instead.
+    /// import.) The merged job keeps the higher priority, the earlier run_at and the larger
+    /// max_attempts of the two. A running job is never merged into; a new job is queued instead.
     Coalesce,
 }
 
@@ -158,7 +164,8 @@ pub struct Job {
     pub started_ms: Option<i64>,
     /// Finished (ms).
     pub finished_ms: Option<i64>,
-    /// The worker holding the lease while running.
+    /// The worker holding the lease while running; on a finished job, the worker of its last
+    /// attempt (kept for `jobs show`). Cleared when the job goes back to the queue.
     pub worker: Option<String>,
     /// Lease end while running (ms).
     pub lease_until_ms: Option<i64>,
@@ -194,7 +201,8 @@ pub struct JobFilter {
 pub enum Outcome {
     /// Succeeded with this result.
     Succeeded(Value),
-    /// Failed; retried at `retry_at_ms` if attempts remain, else marked failed.
+    /// Failed; retried at `retry_at_ms` if attempts remain, else marked failed. A job whose
+    /// cancel was requested is never retried: it ends `cancelled`, with the error kept.
     Failed {
         /// What went wrong.
         error: String,
@@ -222,14 +230,18 @@ pub struct BatchStatus {
 
 /// Storage of the job queue. Each method is one transaction.
 pub trait JobStore: Send + Sync {
-    /// Enqueues jobs in one transaction, applying each one's dedupe policy.
+    /// Enqueues jobs in one transaction, applying each one's dedupe policy (a job sees the ones
+    /// before it in the same call); returns one [`Enqueued`] per job, in order. A job with a
+    /// priority outside 1-10, no attempts, a non-object input, no type or an unknown parent
+    /// is refused with [`crate::StoreError::InvalidJob`] and nothing is enqueued.
     fn enqueue(&self, jobs: &[NewJob], now_ms: i64) -> Result<Vec<Enqueued>>;
 
     /// Claims up to `limit` queued jobs whose `run_at` has come, highest priority then oldest
-    /// first, only of `types` (each with the number of jobs of that type that may still start:
-    /// per-type concurrency, counted across every process against the running jobs in the
-    /// store). Claimed jobs become `running` under `worker`'s lease until `now + lease_ms`, with
-    /// `attempts + 1`.
+    /// first, only of `types`. Each type comes with its concurrency limit: at most that many
+    /// jobs of the type run at once across every process, so the jobs of that type already
+    /// running in the store (under any worker) use up part of it. Claimed jobs become `running`
+    /// under `worker`'s lease until `now + lease_ms`, with `attempts + 1`, and are returned in
+    /// claim order (priority, then id).
     fn claim(
         &self,
         worker: &str,
@@ -240,10 +252,13 @@ pub trait JobStore: Send + Sync {
     ) -> Result<Vec<Job>>;
 
     /// Extends the leases of `worker`'s running jobs `ids` to `until_ms`; returns the ids among
-    /// them whose cancel was requested (so the worker can stop them).
+    /// them the worker should stop: those whose cancel was requested, and those it no longer
+    /// holds (the reaper took the job back after a missed heartbeat, so another attempt may be
+    /// running it now).
     fn heartbeat(&self, worker: &str, ids: &[i64], until_ms: i64) -> Result<Vec<i64>>;
 
-    /// Records progress of a running job (only while it runs under `worker`).
+    /// Records progress of a running job (only while it runs under `worker`; a report from a
+    /// worker that lost the lease is dropped, not an error).
     fn set_progress(&self, id: i64, worker: &str, progress: &JobProgress) -> Result<()>;
 
     /// Ends an attempt. Applies only while the job is `running` under `worker`; returns whether
@@ -251,17 +266,23 @@ pub trait JobStore: Send + Sync {
     fn finish(&self, id: i64, worker: &str, outcome: &Outcome, now_ms: i64) -> Result<bool>;
 
     /// Cancels a job: a queued one at once (returns its new state), a running one by setting
-    /// `cancel_requested` (its worker stops it). Finished jobs are left as they are.
+    /// `cancel_requested` (its worker stops it; returns `Running`). Finished jobs are left as
+    /// they are (their state is returned). Cancelling a batch root does the same to every job
+    /// under it, whatever the root's own state.
     fn cancel(&self, id: i64, now_ms: i64) -> Result<JobState>;
 
-    /// Puts a failed or cancelled job back in the queue with a fresh set of attempts.
+    /// Puts a failed or cancelled job back in the queue with a fresh set of attempts, to run now
+    /// (its last error is kept). Any other state is refused with [`crate::StoreError::JobState`].
     fn retry(&self, id: i64, now_ms: i64) -> Result<Job>;
 
     /// Running jobs whose lease ended before `now_ms` go back to `queued` (or to `failed` when
-    /// they have used every attempt): their worker died. Returns the ids reclaimed.
+    /// they have used every attempt, or to `cancelled` when a cancel was requested): their
+    /// worker died. Returns the ids reclaimed, in id order.
     fn reap(&self, now_ms: i64) -> Result<Vec<i64>>;
 
-    /// Deletes finished jobs that finished before `before_ms`; returns how many.
+    /// Deletes finished jobs that finished before `before_ms`; returns how many. A job with a
+    /// descendant that is kept (unfinished, or finished later) is kept too, so a batch is never
+    /// left with children whose root is gone.
     fn prune(&self, before_ms: i64) -> Result<u64>;
 
     /// One job.
@@ -270,15 +291,20 @@ pub trait JobStore: Send + Sync {
     /// Jobs, newest first.
     fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>>;
 
-    /// Children of a batch root, counted by state.
+    /// Children of a batch root, counted by state. An unknown root is
+    /// [`crate::StoreError::JobNotFound`].
     fn batch_status(&self, parent_id: i64) -> Result<BatchStatus>;
 
     /// Stores an entity (as [`crate::Store::put`]) and enqueues `job` in the same transaction:
     /// the outbox, so a crash can never leave a written entity without its export.
+    ///
+    /// The job is enqueued only when the put changed something: an `Unchanged` put returns
+    /// `None`, since the entity is already as its last write (and that write's job) left it.
+    /// An invalid job is refused before anything is written, whatever the put would have done.
     fn put_and_enqueue(
         &self,
         entity: &crate::Entity,
         job: &NewJob,
         now_ms: i64,
-    ) -> Result<(crate::PutOutcome, Enqueued)>;
+    ) -> Result<(crate::PutOutcome, Option<Enqueued>)>;
 }

@@ -1,4 +1,5 @@
-//! Where entities, the per-file sync base, conflicts and the full-text index live.
+//! Where entities, the per-file sync base, conflicts, the full-text index and the job queue
+//! ([`jobs`], [`JobStore`]) live.
 //!
 //! [`Store`] plays the part of River's driver interface: one trait, several backends (SQLite
 //! now, PostgreSQL later), and one [`conformance`] suite that every backend runs from its own

@@ -3,14 +3,19 @@
 //! Every store the suite makes is wrapped so that, when a case drops it, FTS5's integrity
 //! check confirms the full-text index still holds exactly the live entities: the index is
 //! written by the store's code rather than by triggers, so this is what proves it never drifts.
+//! The wrapper delegates the job queue too, so the outbox cases (`put_and_enqueue`) get the
+//! same check on the entities they write, and every area runs through one factory.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use std::sync::Arc;
 
 use brain_core::EntityRef;
+use brain_store::jobs::{
+    BatchStatus, Enqueued, Job, JobFilter, JobProgress, JobState, NewJob, Outcome,
+};
 use brain_store::{
-    Conflict, Entity, EntitySummary, ListFilter, PutOutcome, Result, SearchHit, SearchQuery,
-    SqliteStore, Store, SyncOp, SyncState, conformance,
+    Conflict, Entity, EntitySummary, JobStore, ListFilter, PutOutcome, Result, SearchHit,
+    SearchQuery, SqliteStore, Store, SyncOp, SyncState, conformance,
 };
 
 struct Checked(Arc<SqliteStore>);
@@ -70,7 +75,61 @@ impl Store for Checked {
     }
 }
 
-fn checked(store: SqliteStore) -> Box<dyn Store> {
+impl JobStore for Checked {
+    fn enqueue(&self, jobs: &[NewJob], now_ms: i64) -> Result<Vec<Enqueued>> {
+        self.0.enqueue(jobs, now_ms)
+    }
+    fn claim(
+        &self,
+        worker: &str,
+        types: &[(String, u32)],
+        limit: usize,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<Job>> {
+        self.0.claim(worker, types, limit, now_ms, lease_ms)
+    }
+    fn heartbeat(&self, worker: &str, ids: &[i64], until_ms: i64) -> Result<Vec<i64>> {
+        self.0.heartbeat(worker, ids, until_ms)
+    }
+    fn set_progress(&self, id: i64, worker: &str, progress: &JobProgress) -> Result<()> {
+        self.0.set_progress(id, worker, progress)
+    }
+    fn finish(&self, id: i64, worker: &str, outcome: &Outcome, now_ms: i64) -> Result<bool> {
+        self.0.finish(id, worker, outcome, now_ms)
+    }
+    fn cancel(&self, id: i64, now_ms: i64) -> Result<JobState> {
+        self.0.cancel(id, now_ms)
+    }
+    fn retry(&self, id: i64, now_ms: i64) -> Result<Job> {
+        self.0.retry(id, now_ms)
+    }
+    fn reap(&self, now_ms: i64) -> Result<Vec<i64>> {
+        self.0.reap(now_ms)
+    }
+    fn prune(&self, before_ms: i64) -> Result<u64> {
+        self.0.prune(before_ms)
+    }
+    fn job(&self, id: i64) -> Result<Job> {
+        self.0.job(id)
+    }
+    fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>> {
+        self.0.list_jobs(filter)
+    }
+    fn batch_status(&self, parent_id: i64) -> Result<BatchStatus> {
+        self.0.batch_status(parent_id)
+    }
+    fn put_and_enqueue(
+        &self,
+        entity: &Entity,
+        job: &NewJob,
+        now_ms: i64,
+    ) -> Result<(PutOutcome, Option<Enqueued>)> {
+        self.0.put_and_enqueue(entity, job, now_ms)
+    }
+}
+
+fn checked(store: SqliteStore) -> Box<dyn conformance::Backend> {
     Box::new(Checked(Arc::new(store)))
 }
 

@@ -100,3 +100,44 @@ fn a_store_is_shared_between_threads() {
     q.limit = 0;
     assert_eq!(store.search(&q).expect("search").len(), 100);
 }
+
+/// A vault created before the job queue existed (schema 1) gains the `jobs` table on open and
+/// keeps its entities.
+#[test]
+fn a_schema_1_store_is_upgraded() {
+    use brain_store::JobStore;
+    use brain_store::jobs::{JobState, NewJob};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("brain.db");
+    let a = entity("note/a", "# A\nfrom before the queue\n", T0);
+    {
+        let store = SqliteStore::open(&path).expect("create");
+        store.put(&a).expect("put");
+    }
+    {
+        // Back to exactly what schema 1 had: every table but the queue's.
+        let conn = rusqlite::Connection::open(&path).expect("raw open");
+        conn.execute_batch("DROP TABLE jobs; PRAGMA user_version = 1;")
+            .expect("downgrade");
+    }
+    let store = SqliteStore::open(&path).expect("upgrade");
+    assert_eq!(store.get(&a.entity_ref).expect("kept"), a);
+    let job = NewJob {
+        job_type: "export".into(),
+        input: serde_json::json!({}),
+        priority: 5,
+        run_at_ms: T0,
+        max_attempts: 1,
+        dedupe: None,
+        parent_id: None,
+    };
+    let id = store.enqueue(&[job], T0).expect("enqueue")[0].id();
+    assert_eq!(store.job(id).expect("job").state, JobState::Queued);
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).expect("raw open");
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .expect("version");
+    assert_eq!(version, 2);
+}

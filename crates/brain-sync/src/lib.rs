@@ -9,6 +9,7 @@
 mod engine;
 mod error;
 pub mod fsio;
+pub mod jobs;
 pub mod plan;
 pub mod read;
 mod report;

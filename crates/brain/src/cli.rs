@@ -53,6 +53,11 @@ pub enum Command {
     Rm(RefArg),
     /// Bring back a soft-deleted entity; its file is written again by the next sync.
     Restore(RefArg),
+    /// What is running and what recently finished.
+    Status,
+    /// Jobs in the queue.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// Conflicts: notes changed on both sides, and paths that collide.
     #[command(subcommand)]
     Conflicts(ConflictsCommand),
@@ -138,6 +143,35 @@ pub struct PutArgs {
     pub file: Option<PathBuf>,
 }
 
+/// `brain jobs ...`
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Jobs, newest first.
+    List {
+        /// Only jobs in this state (queued, running, succeeded, failed, cancelled); repeatable.
+        #[arg(long = "state")]
+        states: Vec<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// One job with its input, progress, result or error.
+    Show {
+        /// Job id.
+        id: i64,
+    },
+    /// Cancel a job: a queued one at once, a running one within a second.
+    Cancel {
+        /// Job id.
+        id: i64,
+    },
+    /// Queue a failed or cancelled job again.
+    Retry {
+        /// Job id.
+        id: i64,
+    },
+}
+
 /// `brain conflicts ...`
 #[derive(Debug, Subcommand)]
 pub enum ConflictsCommand {
@@ -173,6 +207,32 @@ pub enum ConfigCommand {
 pub enum BenchCommand {
     /// Initial import, no-change sync, search latency and import memory on generated vaults.
     Import(BenchImportArgs),
+    /// Queue throughput, enqueue rate, claim-to-start latency and the overhead of running an
+    /// import as a job.
+    Queue(BenchQueueArgs),
+}
+
+/// `brain bench queue` options.
+#[derive(Debug, Args)]
+pub struct BenchQueueArgs {
+    /// No-op jobs for the throughput figure.
+    #[arg(long, default_value_t = 100_000)]
+    pub jobs: usize,
+    /// Worker threads.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Notes in the vault for the import-overhead figure (0 skips it).
+    #[arg(long, default_value_t = 10_000)]
+    pub notes: usize,
+    /// The vault generator (default: ../shared/bench/gen_vault.py, searched upwards from here).
+    #[arg(long, value_name = "PATH", env = "BRAIN_GEN_VAULT")]
+    pub generator: Option<PathBuf>,
+    /// Where to put the database and vault (default: a temporary folder).
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// Repetitions of the import-overhead measurement; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
 }
 
 /// `brain bench import` options.

@@ -10,15 +10,23 @@
 
 mod conflicts;
 mod entities;
+mod jobs;
 mod search;
 mod sync;
 
 use brain_core::{Document, Entity, EntityRef, content_hash};
 
-use crate::Store;
+use crate::{JobStore, Store};
+
+/// Everything a backend implements: entities, sync state and search ([`Store`]) and the job
+/// queue ([`JobStore`]). One object, because the outbox (`put_and_enqueue`) writes both in
+/// one transaction, and the suite checks both sides of it.
+pub trait Backend: Store + JobStore {}
+
+impl<T: Store + JobStore + ?Sized> Backend for T {}
 
 /// Makes a fresh, empty store for one case.
-pub type Factory<'a> = &'a dyn Fn() -> Box<dyn Store>;
+pub type Factory<'a> = &'a dyn Fn() -> Box<dyn Backend>;
 
 /// Runs every area of the contract.
 pub fn run_all(make: Factory<'_>) {
@@ -26,6 +34,7 @@ pub fn run_all(make: Factory<'_>) {
     sync(make);
     search(make);
     conflicts(make);
+    jobs(make);
 }
 
 /// `put`, `get`, `get_any`, `soft_delete`, `restore`, path collisions, `list`, `count_live`.
@@ -46,6 +55,13 @@ pub fn search(make: Factory<'_>) {
 /// Recording (with de-duplication), listing and resolving conflicts.
 pub fn conflicts(make: Factory<'_>) {
     conflicts::run(make);
+}
+
+/// The job queue: every transition of the state diagram, claim order, per-type concurrency,
+/// leases and the reaper, retries and backoff, cancellation (with batches), deduplication,
+/// validation, progress, pruning and the outbox.
+pub fn jobs(make: Factory<'_>) {
+    jobs::run(make);
 }
 
 /// A fixed "now" for cases, in milliseconds since the epoch.

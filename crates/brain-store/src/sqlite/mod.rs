@@ -8,11 +8,13 @@
 //!
 //! Each area of the [`Store`] trait lives in its own file: `entities` (row writes and
 //! interface reads), `fts` (the full-text index those writes keep in step), `listing`, `sync`
-//! (the sync engine's batch and state), `search`, `conflicts`, and `migrate` (schema versions).
+//! (the sync engine's batch and state), `search`, `conflicts`, `jobs` (the job queue, the
+//! [`crate::JobStore`] impl) and `migrate` (schema versions).
 
 mod conflicts;
 mod entities;
 mod fts;
+mod jobs;
 mod listing;
 mod migrate;
 mod search;

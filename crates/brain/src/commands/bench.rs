@@ -23,10 +23,11 @@ use crate::output;
 pub fn run(cmd: &BenchCommand, json_out: bool) -> Result<u8> {
     match cmd {
         BenchCommand::Import(args) => import(args, json_out),
+        BenchCommand::Queue(args) => super::bench_queue::run(args, json_out),
     }
 }
 
-fn find_generator(explicit: Option<&Path>) -> Result<PathBuf> {
+pub(super) fn find_generator(explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = explicit {
         return Ok(p.to_path_buf());
     }
@@ -45,7 +46,7 @@ fn find_generator(explicit: Option<&Path>) -> Result<PathBuf> {
     bail!("cannot find shared/bench/gen_vault.py above this folder: pass --generator PATH")
 }
 
-fn generate(generator: &Path, out: &Path, notes: usize) -> Result<Value> {
+pub(super) fn generate(generator: &Path, out: &Path, notes: usize) -> Result<Value> {
     let output = Command::new("python3")
         .arg(generator)
         .arg(out)
@@ -61,17 +62,17 @@ fn generate(generator: &Path, out: &Path, notes: usize) -> Result<Value> {
     Ok(serde_json::from_slice(&output.stdout)?)
 }
 
-fn median(mut xs: Vec<Duration>) -> Duration {
+pub(super) fn median(mut xs: Vec<Duration>) -> Duration {
     xs.sort();
     xs[xs.len() / 2]
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(super) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn ms(d: Duration) -> f64 {
+pub(super) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 

@@ -1,0 +1,243 @@
+//! The executor: worker threads that claim jobs under a lease and run their handlers.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use brain_core::CancelToken;
+use brain_core::time::now_ms;
+use brain_store::jobs::{Job, JobState, Outcome};
+
+use crate::backoff;
+use crate::bus::Event;
+use crate::handler::{JobContext, JobError};
+use crate::progress::JobProgressReporter;
+use crate::queue::Queue;
+use crate::{heartbeat, reaper};
+
+/// How a pool runs.
+#[derive(Clone, Debug)]
+pub struct PoolConfig {
+    /// Worker threads.
+    pub workers: usize,
+    /// Jobs a worker claims at once (their leases are all kept by the heartbeat).
+    pub claim_batch: usize,
+    /// Lease length: a job whose worker stops heartbeating is reclaimed after this.
+    pub lease_ms: i64,
+    /// Heartbeat interval; also how soon a cancel from another process reaches a running job.
+    pub heartbeat_ms: u64,
+    /// How often idle workers look for jobs enqueued by other processes.
+    pub idle_poll_ms: u64,
+    /// How often expired leases are reclaimed.
+    pub reap_every_ms: u64,
+    /// Finished jobs are pruned after this long.
+    pub retention_ms: i64,
+    /// This pool's name in job rows (`worker`).
+    pub worker_id: String,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            workers: 2,
+            claim_batch: 8,
+            lease_ms: 30_000,
+            heartbeat_ms: 400,
+            idle_poll_ms: 200,
+            reap_every_ms: 5_000,
+            retention_ms: 7 * 24 * 3_600_000,
+            worker_id: format!("pid{}-{}", std::process::id(), now_ms()),
+        }
+    }
+}
+
+/// Worker threads plus their heartbeat and reaper, until [`WorkerPool::shutdown`].
+pub struct WorkerPool {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    queue: Queue,
+}
+
+impl WorkerPool {
+    /// Starts `config.workers` workers on `queue`.
+    pub fn start(queue: Queue, config: PoolConfig) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let config = Arc::new(config);
+        let mut threads = Vec::new();
+        for n in 0..config.workers.max(1) {
+            let (queue, stop, config) = (queue.clone(), stop.clone(), config.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("brain-worker-{n}"))
+                .spawn(move || worker_loop(&queue, &stop, &config));
+            match spawned {
+                Ok(t) => threads.push(t),
+                Err(e) => tracing::error!(error = %e, "cannot start a worker thread"),
+            }
+        }
+        for (name, role) in [
+            (
+                "brain-heartbeat",
+                heartbeat::run as fn(&Queue, &AtomicBool, &PoolConfig),
+            ),
+            ("brain-reaper", reaper::run),
+        ] {
+            let (queue, stop, config) = (queue.clone(), stop.clone(), config.clone());
+            match std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || role(&queue, &stop, &config))
+            {
+                Ok(t) => threads.push(t),
+                Err(e) => tracing::error!(error = %e, "cannot start {name}"),
+            }
+        }
+        Self {
+            stop,
+            threads,
+            queue,
+        }
+    }
+
+    /// Stops claiming, lets running jobs finish, and joins every thread.
+    pub fn shutdown(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.queue.notify();
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+fn worker_loop(queue: &Queue, stop: &AtomicBool, config: &PoolConfig) {
+    let capacities = queue.registry().capacities();
+    while !stop.load(Ordering::SeqCst) {
+        let claimed = queue.store().claim(
+            &config.worker_id,
+            &capacities,
+            config.claim_batch.max(1),
+            now_ms(),
+            config.lease_ms,
+        );
+        let jobs = match claimed {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::error!(error = %e, "claiming jobs failed; retrying");
+                queue.wait_for_work(Duration::from_millis(config.idle_poll_ms));
+                continue;
+            }
+        };
+        if jobs.is_empty() {
+            queue.wait_for_work(Duration::from_millis(config.idle_poll_ms));
+            continue;
+        }
+        // Every claimed job's lease is kept from now on, even those waiting their turn here.
+        {
+            let mut running = queue.lock_running();
+            for job in &jobs {
+                running.insert(job.id, CancelToken::new());
+            }
+        }
+        for job in jobs {
+            execute(queue, config, job);
+        }
+    }
+}
+
+/// Runs one attempt and records how it ended.
+fn execute(queue: &Queue, config: &PoolConfig, job: Job) {
+    let id = job.id;
+    let token = queue.lock_running().get(&id).cloned().unwrap_or_default();
+    let Some(registered) = queue.registry().get(&job.job_type) else {
+        return;
+    };
+    let handler = registered.handler.clone();
+    let type_config = registered.config.clone();
+    let span =
+        tracing::info_span!("job", job = id, job_type = %job.job_type, attempt = job.attempts);
+    let _enter = span.enter();
+    queue.bus().publish(Event::Started {
+        id,
+        job_type: job.job_type.clone(),
+    });
+    if job.cancel_requested {
+        token.cancel();
+    }
+    let attempts = job.attempts;
+    let max_attempts = job.max_attempts;
+    let ctx = JobContext {
+        job,
+        cancel: token.clone(),
+        progress: JobProgressReporter::new(
+            id,
+            &config.worker_id,
+            queue.store().clone(),
+            queue.bus().clone(),
+        ),
+        queue: queue.clone(),
+    };
+    let result = if token.is_cancelled() {
+        Ok(Err(JobError::Cancelled))
+    } else {
+        catch_unwind(AssertUnwindSafe(|| handler.run(&ctx)))
+    };
+    ctx.progress.flush();
+    let now = now_ms();
+    let retry_at = |attempt| {
+        now + backoff::delay_ms(
+            attempt,
+            type_config.backoff_base_ms,
+            type_config.backoff_max_ms,
+        )
+    };
+    let (outcome, state) = match result {
+        Ok(Ok(value)) => (Outcome::Succeeded(value), JobState::Succeeded),
+        Ok(Err(_)) if token.is_cancelled() => (Outcome::Cancelled, JobState::Cancelled),
+        Ok(Err(JobError::Cancelled)) => (Outcome::Cancelled, JobState::Cancelled),
+        Ok(Err(JobError::Failed(error))) => {
+            failed(error, retry_at(attempts), attempts, max_attempts)
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            failed(
+                format!("the handler panicked: {what}"),
+                retry_at(attempts),
+                attempts,
+                max_attempts,
+            )
+        }
+    };
+    match queue.store().finish(id, &config.worker_id, &outcome, now) {
+        Ok(true) => {
+            tracing::info!(state = state.as_str(), "job attempt ended");
+            queue.bus().publish(Event::Finished { id, state });
+        }
+        Ok(false) => tracing::warn!("lease lost before the job finished; another attempt owns it"),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot record the end of the job; its lease will expire and it will be retried")
+        }
+    }
+    queue.lock_running().remove(&id);
+    if state == JobState::Queued {
+        queue.notify();
+    }
+}
+
+fn failed(
+    error: String,
+    retry_at_ms: i64,
+    attempts: u32,
+    max_attempts: u32,
+) -> (Outcome, JobState) {
+    tracing::warn!(%error, attempts, max_attempts, "job attempt failed");
+    let state = if attempts >= max_attempts {
+        JobState::Failed
+    } else {
+        JobState::Queued
+    };
+    (Outcome::Failed { error, retry_at_ms }, state)
+}

@@ -1,0 +1,122 @@
+//! Handlers: the code that does one job type, and the registry of them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use brain_core::CancelToken;
+use brain_store::jobs::Job;
+use serde_json::Value;
+
+use crate::progress::JobProgressReporter;
+use crate::queue::Queue;
+
+/// Why an attempt did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// It failed; it is retried with backoff until `max_attempts`.
+    #[error("{0}")]
+    Failed(String),
+    /// It stopped because its cancel token was set.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// What a handler gets for one attempt.
+pub struct JobContext {
+    /// The job as claimed (its `input`, `attempts`, `parent_id`...).
+    pub job: Job,
+    /// Set when the job is cancelled: check it between steps and return
+    /// [`JobError::Cancelled`].
+    pub cancel: CancelToken,
+    /// Progress, persisted at most every 250 ms and published on the bus; also a
+    /// [`brain_core::ProgressSink`] to hand to engines.
+    pub progress: JobProgressReporter,
+    /// The queue, to enqueue child jobs of a batch.
+    pub queue: Queue,
+}
+
+/// Does one job type. Runs on a worker thread; may block.
+pub trait Handler: Send + Sync + 'static {
+    /// Checks an input before it is enqueued, so a bad one is refused to the caller instead of
+    /// failing later in a worker.
+    fn validate(&self, input: &Value) -> Result<(), String> {
+        let _ = input;
+        Ok(())
+    }
+
+    /// Runs one attempt; returns the job's result.
+    fn run(&self, ctx: &JobContext) -> Result<Value, JobError>;
+}
+
+/// How a job type is run.
+#[derive(Clone, Debug)]
+pub struct TypeConfig {
+    /// Jobs of this type running at once, across all processes.
+    pub concurrency: u32,
+    /// Attempts before a job is marked failed.
+    pub max_attempts: u32,
+    /// Priority when the enqueuer gives none.
+    pub priority: u8,
+    /// First retry delay; doubles per attempt.
+    pub backoff_base_ms: i64,
+    /// Longest retry delay.
+    pub backoff_max_ms: i64,
+}
+
+impl Default for TypeConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 1,
+            max_attempts: 5,
+            priority: 5,
+            backoff_base_ms: 1_000,
+            backoff_max_ms: 600_000,
+        }
+    }
+}
+
+pub(crate) struct Registered {
+    pub handler: Arc<dyn Handler>,
+    pub config: TypeConfig,
+}
+
+/// The job types this process knows, with their handlers. Plugins register into it at start-up.
+#[derive(Default)]
+pub struct Registry {
+    types: BTreeMap<String, Registered>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers `handler` for `job_type`.
+    pub fn register(&mut self, job_type: &str, handler: impl Handler, config: TypeConfig) {
+        self.types.insert(
+            job_type.to_string(),
+            Registered {
+                handler: Arc::new(handler),
+                config,
+            },
+        );
+    }
+
+    pub(crate) fn get(&self, job_type: &str) -> Option<&Registered> {
+        self.types.get(job_type)
+    }
+
+    /// The registered type names.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.types.keys().map(String::as_str)
+    }
+
+    /// Every type with its concurrency limit, as `claim` takes them.
+    pub(crate) fn capacities(&self) -> Vec<(String, u32)> {
+        self.types
+            .iter()
+            .map(|(name, r)| (name.clone(), r.config.concurrency))
+            .collect()
+    }
+}

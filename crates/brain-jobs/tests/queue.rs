@@ -1,0 +1,403 @@
+//! The queue against a real SQLite store, with real worker threads.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use brain_core::time::now_ms;
+use brain_jobs::handler::TypeConfig;
+use brain_jobs::{
+    EnqueueRequest, Event, EventBus, Handler, JobContext, JobError, PoolConfig, Queue, QueueError,
+    Registry, WorkerPool,
+};
+use brain_store::SqliteStore;
+use brain_store::jobs::{DedupePolicy, JobState};
+use serde_json::{Value, json};
+
+struct FnHandler<F>(F);
+
+impl<F> Handler for FnHandler<F>
+where
+    F: Fn(&JobContext) -> Result<Value, JobError> + Send + Sync + 'static,
+{
+    fn validate(&self, input: &Value) -> Result<(), String> {
+        match input.get("bad") {
+            Some(_) => Err("the 'bad' key is refused".into()),
+            None => Ok(()),
+        }
+    }
+    fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
+        (self.0)(ctx)
+    }
+}
+
+fn fast() -> TypeConfig {
+    TypeConfig {
+        backoff_base_ms: 10,
+        backoff_max_ms: 50,
+        max_attempts: 3,
+        concurrency: 4,
+        ..TypeConfig::default()
+    }
+}
+
+fn pool_config(workers: usize) -> PoolConfig {
+    PoolConfig {
+        workers,
+        heartbeat_ms: 100,
+        idle_poll_ms: 20,
+        reap_every_ms: 50,
+        lease_ms: 2_000,
+        ..PoolConfig::default()
+    }
+}
+
+fn queue_with(registry: Registry) -> (Queue, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("brain.db")).unwrap();
+    (
+        Queue::new(Arc::new(store), registry, EventBus::default()),
+        dir,
+    )
+}
+
+fn wait(queue: &Queue, id: i64) -> brain_store::jobs::Job {
+    let job = queue.wait_finished(id, Duration::from_secs(20)).unwrap();
+    assert!(job.state.is_finished(), "job {id} still {:?}", job.state);
+    job
+}
+
+#[test]
+fn jobs_run_and_publish_their_lifecycle() {
+    let mut registry = Registry::new();
+    registry.register(
+        "echo",
+        FnHandler(|ctx: &JobContext| Ok(ctx.job.input.clone())),
+        fast(),
+    );
+    let (queue, _dir) = queue_with(registry);
+    let mut events = queue.bus().subscribe();
+    let pool = WorkerPool::start(queue.clone(), pool_config(2));
+    let ids: Vec<i64> = (0..20)
+        .map(|i| {
+            queue
+                .enqueue(EnqueueRequest::new("echo", json!({"n": i})))
+                .unwrap()
+                .id()
+        })
+        .collect();
+    for (i, id) in ids.iter().enumerate() {
+        let job = wait(&queue, *id);
+        assert_eq!(job.state, JobState::Succeeded);
+        assert_eq!(job.result, Some(json!({"n": i})));
+        assert_eq!(job.attempts, 1);
+    }
+    pool.shutdown();
+    let mut finished = 0;
+    while let Ok(e) = events.try_recv() {
+        if matches!(
+            e,
+            Event::Finished {
+                state: JobState::Succeeded,
+                ..
+            }
+        ) {
+            finished += 1;
+        }
+    }
+    assert_eq!(finished, 20);
+}
+
+#[test]
+fn bad_jobs_are_refused_at_enqueue() {
+    let mut registry = Registry::new();
+    registry.register("echo", FnHandler(|_: &JobContext| Ok(json!({}))), fast());
+    let (queue, _dir) = queue_with(registry);
+    let e = queue
+        .enqueue(EnqueueRequest::new("nope", json!({})))
+        .unwrap_err();
+    assert!(
+        matches!(&e, QueueError::UnknownType { known, .. } if known == "echo"),
+        "{e}"
+    );
+    let e = queue
+        .enqueue(EnqueueRequest::new("echo", json!([1, 2])))
+        .unwrap_err();
+    assert!(e.to_string().contains("JSON object"), "{e}");
+    let e = queue
+        .enqueue(EnqueueRequest::new("echo", json!({"bad": 1})))
+        .unwrap_err();
+    assert!(e.to_string().contains("'bad' key"), "{e}");
+    let mut req = EnqueueRequest::new("echo", json!({}));
+    req.priority = Some(11);
+    assert!(queue.enqueue(req).is_err());
+    assert!(
+        queue
+            .store()
+            .list_jobs(&Default::default())
+            .unwrap()
+            .is_empty(),
+        "nothing stored"
+    );
+}
+
+#[test]
+fn errors_and_panics_are_retried_then_failed_while_others_go_on() {
+    let mut registry = Registry::new();
+    registry.register(
+        "boom",
+        FnHandler(|_: &JobContext| Err(JobError::Failed("disk on fire".into()))),
+        fast(),
+    );
+    registry.register(
+        "panic",
+        FnHandler(|_: &JobContext| -> Result<Value, JobError> { panic!("bug in handler") }),
+        fast(),
+    );
+    registry.register("ok", FnHandler(|_: &JobContext| Ok(json!("fine"))), fast());
+    let (queue, _dir) = queue_with(registry);
+    let pool = WorkerPool::start(queue.clone(), pool_config(2));
+    let boom = queue
+        .enqueue(EnqueueRequest::new("boom", json!({})))
+        .unwrap()
+        .id();
+    let panic = queue
+        .enqueue(EnqueueRequest::new("panic", json!({})))
+        .unwrap()
+        .id();
+    let ok = queue
+        .enqueue(EnqueueRequest::new("ok", json!({})))
+        .unwrap()
+        .id();
+    let ok = wait(&queue, ok);
+    assert_eq!(ok.state, JobState::Succeeded);
+    for (id, message) in [(boom, "disk on fire"), (panic, "panicked: bug in handler")] {
+        let job = wait(&queue, id);
+        assert_eq!(job.state, JobState::Failed);
+        assert_eq!(job.attempts, 3, "retried up to max_attempts");
+        assert!(
+            job.error.as_deref().unwrap_or("").contains(message),
+            "{:?}",
+            job.error
+        );
+    }
+    let retried = queue.retry(boom).unwrap();
+    assert_eq!(retried.state, JobState::Queued);
+    assert_eq!(wait(&queue, boom).state, JobState::Failed);
+    pool.shutdown();
+}
+
+#[test]
+fn cancel_stops_queued_jobs_at_once_and_running_ones_within_a_second() {
+    let started = Arc::new(AtomicUsize::new(0));
+    let seen = started.clone();
+    let mut registry = Registry::new();
+    registry.register(
+        "slow",
+        FnHandler(move |ctx: &JobContext| {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if ctx.cancel.is_cancelled() {
+                    return Err(JobError::Cancelled);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Ok(json!("not cancelled"))
+        }),
+        TypeConfig {
+            concurrency: 1,
+            ..fast()
+        },
+    );
+    let (queue, _dir) = queue_with(registry);
+    let pool = WorkerPool::start(queue.clone(), pool_config(1));
+    let running = queue
+        .enqueue(EnqueueRequest::new("slow", json!({"n": 1})))
+        .unwrap()
+        .id();
+    let queued = queue
+        .enqueue(EnqueueRequest::new("slow", json!({"n": 2})))
+        .unwrap()
+        .id();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while started.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the first job never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        queue.cancel(queued).unwrap(),
+        JobState::Cancelled,
+        "a queued job is cancelled at once"
+    );
+    // Cancel through the store only, as another process would: the heartbeat relays it.
+    queue.store().cancel(running, now_ms()).unwrap();
+    let job = queue
+        .wait_finished(running, Duration::from_secs(1))
+        .unwrap();
+    assert_eq!(
+        job.state,
+        JobState::Cancelled,
+        "a running job stops within a second"
+    );
+    assert_eq!(
+        started.load(Ordering::SeqCst),
+        1,
+        "the cancelled queued job never ran"
+    );
+    pool.shutdown();
+}
+
+#[test]
+fn a_job_whose_worker_died_is_reclaimed_after_its_lease() {
+    let mut registry = Registry::new();
+    registry.register(
+        "echo",
+        FnHandler(|_: &JobContext| Ok(json!("done"))),
+        fast(),
+    );
+    let (queue, _dir) = queue_with(registry);
+    let id = queue
+        .enqueue(EnqueueRequest::new("echo", json!({})))
+        .unwrap()
+        .id();
+    // A worker that claims the job and dies (never heartbeats, never finishes).
+    let claimed = queue
+        .store()
+        .claim("dead-worker", &[("echo".into(), 4)], 1, now_ms(), 300)
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let pool = WorkerPool::start(queue.clone(), pool_config(1));
+    let job = wait(&queue, id);
+    assert_eq!(job.state, JobState::Succeeded);
+    assert_eq!(job.attempts, 2, "the dead attempt counts");
+    assert!(
+        !queue
+            .store()
+            .finish(
+                id,
+                "dead-worker",
+                &brain_store::jobs::Outcome::Cancelled,
+                now_ms()
+            )
+            .unwrap(),
+        "the dead worker's late report is refused"
+    );
+    pool.shutdown();
+}
+
+#[test]
+fn per_type_concurrency_and_priority_order_hold() {
+    let active = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let (a, p, o) = (active.clone(), peak.clone(), order.clone());
+    let mut registry = Registry::new();
+    registry.register(
+        "single",
+        FnHandler(move |ctx: &JobContext| {
+            let now = a.fetch_add(1, Ordering::SeqCst) + 1;
+            p.fetch_max(now, Ordering::SeqCst);
+            o.lock().unwrap().push(ctx.job.priority);
+            std::thread::sleep(Duration::from_millis(5));
+            a.fetch_sub(1, Ordering::SeqCst);
+            Ok(json!(null))
+        }),
+        TypeConfig {
+            concurrency: 1,
+            ..fast()
+        },
+    );
+    let (queue, _dir) = queue_with(registry);
+    let mut ids = Vec::new();
+    for p in [3u8, 9, 1, 9, 5, 7, 2, 10] {
+        let mut req = EnqueueRequest::new("single", json!({"p": p}));
+        req.priority = Some(p);
+        ids.push(queue.enqueue(req).unwrap().id());
+    }
+    let pool = WorkerPool::start(
+        queue.clone(),
+        PoolConfig {
+            claim_batch: 1,
+            ..pool_config(3)
+        },
+    );
+    for id in ids {
+        wait(&queue, id);
+    }
+    pool.shutdown();
+    assert_eq!(
+        peak.load(Ordering::SeqCst),
+        1,
+        "concurrency 1 across three workers"
+    );
+    assert_eq!(*order.lock().unwrap(), [10, 9, 9, 7, 5, 3, 2, 1]);
+}
+
+#[test]
+fn progress_is_followed_from_the_store() {
+    let release = Arc::new(AtomicUsize::new(0));
+    let r = release.clone();
+    let mut registry = Registry::new();
+    registry.register(
+        "steps",
+        FnHandler(move |ctx: &JobContext| {
+            ctx.progress.set(3, Some(10), "step three");
+            ctx.progress.flush();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while r.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Ok(json!(null))
+        }),
+        fast(),
+    );
+    let (queue, _dir) = queue_with(registry);
+    let pool = WorkerPool::start(queue.clone(), pool_config(1));
+    let id = queue
+        .enqueue(EnqueueRequest::new("steps", json!({})))
+        .unwrap()
+        .id();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let progress = loop {
+        if let Some(p) = queue.job(id).unwrap().progress.filter(|p| p.current == 3) {
+            break p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "progress never reached the store"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert_eq!(
+        (progress.total, progress.message.as_str()),
+        (Some(10), "step three")
+    );
+    release.store(1, Ordering::SeqCst);
+    assert_eq!(wait(&queue, id).state, JobState::Succeeded);
+    pool.shutdown();
+}
+
+#[test]
+fn coalesced_imports_become_one_job() {
+    let mut registry = Registry::new();
+    registry.register(
+        "import",
+        FnHandler(|ctx: &JobContext| Ok(ctx.job.input.clone())),
+        fast(),
+    );
+    let (queue, _dir) = queue_with(registry);
+    let mut ids = Vec::new();
+    for p in ["a.md", "b.md", "a.md", "c.md"] {
+        let req = EnqueueRequest::new("import", json!({"paths": [p]}))
+            .dedupe("vault", DedupePolicy::Coalesce);
+        ids.push(queue.enqueue(req).unwrap().id());
+    }
+    assert!(ids.iter().all(|i| *i == ids[0]), "{ids:?}");
+    let pool = WorkerPool::start(queue.clone(), pool_config(1));
+    let job = wait(&queue, ids[0]);
+    pool.shutdown();
+    assert_eq!(job.result, Some(json!({"paths": ["a.md", "b.md", "c.md"]})));
+}

@@ -1,0 +1,181 @@
+//! `brain jobs list|show|cancel|retry` and `brain status`: views of the queue, read from the
+//! store so they show jobs run by any process.
+
+use anyhow::{Result, bail};
+use brain_core::time::{format_iso, now_ms};
+use brain_store::JobStore;
+use brain_store::jobs::{Job, JobFilter, JobState};
+use serde_json::{Value, json};
+
+use super::Vault;
+use crate::cli::JobsCommand;
+use crate::output::{self, clip};
+
+fn job_json(j: &Job) -> Value {
+    json!({
+        "id": j.id,
+        "type": j.job_type,
+        "state": j.state,
+        "priority": j.priority,
+        "attempts": j.attempts,
+        "max_attempts": j.max_attempts,
+        "created": format_iso(j.created_ms),
+        "started": j.started_ms.map(format_iso),
+        "finished": j.finished_ms.map(format_iso),
+        "run_at": format_iso(j.run_at_ms),
+        "progress": j.progress,
+        "eta_s": eta_s(j),
+        "input": j.input,
+        "result": j.result,
+        "error": j.error,
+        "parent_id": j.parent_id,
+        "cancel_requested": j.cancel_requested,
+    })
+}
+
+/// Seconds left at the current rate, for a running job with a known total.
+fn eta_s(j: &Job) -> Option<u64> {
+    let p = j.progress.as_ref()?;
+    let total = p.total?;
+    let started = j.started_ms?;
+    let elapsed = (p.updated_ms - started).max(1) as f64 / 1000.0;
+    if j.state != JobState::Running || p.current == 0 || total <= p.current {
+        return None;
+    }
+    Some(((total - p.current) as f64 * elapsed / p.current as f64).round() as u64)
+}
+
+fn progress_text(j: &Job) -> String {
+    match &j.progress {
+        Some(p) => match p.total {
+            Some(t) => format!("{}/{} {}", p.current, t, p.message),
+            None => format!("{} {}", p.current, p.message),
+        },
+        None => String::new(),
+    }
+}
+
+fn row(j: &Job) -> String {
+    let eta = eta_s(j).map(|s| format!(" ETA {s}s")).unwrap_or_default();
+    let tail = match j.state {
+        JobState::Failed => j.error.clone().unwrap_or_default(),
+        JobState::Running => format!("{}{eta}", progress_text(j)),
+        _ => String::new(),
+    };
+    format!(
+        "#{:<6} {:<16} {:<10} {:>3}/{:<3} {}  {}",
+        j.id,
+        clip(&j.job_type, 16),
+        j.state.as_str(),
+        j.attempts,
+        j.max_attempts,
+        format_iso(j.started_ms.unwrap_or(j.created_ms)),
+        clip(&tail, 80)
+    )
+}
+
+/// Dispatches `brain jobs`.
+pub fn run(vault: &Vault, cmd: &JobsCommand, json: bool) -> Result<u8> {
+    let store = &vault.store;
+    match cmd {
+        JobsCommand::List { states, limit } => {
+            let mut filter = JobFilter {
+                limit: *limit,
+                ..JobFilter::default()
+            };
+            for s in states {
+                match JobState::parse(s) {
+                    Some(st) => filter.states.push(st),
+                    None => bail!(
+                        "unknown state '{s}': use queued, running, succeeded, failed or cancelled"
+                    ),
+                }
+            }
+            let jobs = store.list_jobs(&filter)?;
+            if json {
+                return output::json(&jobs.iter().map(job_json).collect::<Vec<_>>()).map(|()| 0);
+            }
+            if jobs.is_empty() {
+                output::line("No jobs.")?;
+            }
+            for j in &jobs {
+                output::line(row(j))?;
+            }
+        }
+        JobsCommand::Show { id } => {
+            let j = store.job(*id)?;
+            if json {
+                return output::json(&job_json(&j)).map(|()| 0);
+            }
+            output::line(serde_json::to_string_pretty(&job_json(&j))?)?;
+        }
+        JobsCommand::Cancel { id } => {
+            let state = store.cancel(*id, now_ms())?;
+            if json {
+                return output::json(&json!({"id": id, "state": state})).map(|()| 0);
+            }
+            let what = match state {
+                JobState::Running => "cancel requested; it stops within a second",
+                JobState::Cancelled => "cancelled",
+                _ => "already finished; nothing to cancel",
+            };
+            output::line(format!("Job #{id}: {what}."))?;
+        }
+        JobsCommand::Retry { id } => {
+            let j = store.retry(*id, now_ms())?;
+            if json {
+                return output::json(&job_json(&j)).map(|()| 0);
+            }
+            output::line(format!(
+                "Job #{id} queued again; it runs when a worker is free (`brain sync` or `brain serve`)."
+            ))?;
+        }
+    }
+    Ok(0)
+}
+
+/// `brain status`: operations running and recently finished, and the vault's counts.
+pub fn status(vault: &Vault, json: bool) -> Result<u8> {
+    let store = &vault.store;
+    let active = store.list_jobs(&JobFilter {
+        states: vec![JobState::Running, JobState::Queued],
+        limit: 50,
+        ..JobFilter::default()
+    })?;
+    let recent = store.list_jobs(&JobFilter {
+        states: vec![JobState::Succeeded, JobState::Failed, JobState::Cancelled],
+        limit: 10,
+        ..JobFilter::default()
+    })?;
+    let notes = brain_store::Store::count_live(store)?;
+    let conflicts = brain_store::Store::conflicts(store, false)?.len();
+    if json {
+        return output::json(&json!({
+            "vault": vault.paths.root,
+            "notes": notes,
+            "open_conflicts": conflicts,
+            "active": active.iter().map(job_json).collect::<Vec<_>>(),
+            "recent": recent.iter().map(job_json).collect::<Vec<_>>(),
+        }))
+        .map(|()| 0);
+    }
+    output::line(format!(
+        "{}: {notes} notes, {conflicts} open conflict(s)",
+        vault.paths.root.display()
+    ))?;
+    output::line(if active.is_empty() {
+        "Nothing running."
+    } else {
+        "Running and queued:"
+    })?;
+    for j in &active {
+        output::line(format!("  {}", row(j)))?;
+    }
+    if !recent.is_empty() {
+        output::line("Recently finished:")?;
+        for j in &recent {
+            output::line(format!("  {}", row(j)))?;
+        }
+    }
+    Ok(0)
+}
