@@ -197,6 +197,10 @@ fn execute(queue: &Queue, config: &PoolConfig, job: Job) {
         Ok(Err(JobError::Failed(error))) => {
             failed(error, retry_at(attempts), attempts, max_attempts)
         }
+        Ok(Err(JobError::Permanent(error))) => {
+            tracing::warn!(%error, "job failed permanently");
+            (Outcome::GaveUp(error), JobState::Failed)
+        }
         Err(panic) => {
             let what = panic
                 .downcast_ref::<&str>()

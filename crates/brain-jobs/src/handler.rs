@@ -16,6 +16,9 @@ pub enum JobError {
     /// It failed; it is retried with backoff until `max_attempts`.
     #[error("{0}")]
     Failed(String),
+    /// It failed in a way retrying cannot fix (a refusal, bad input): failed at once.
+    #[error("{0}")]
+    Permanent(String),
     /// It stopped because its cancel token was set.
     #[error("cancelled")]
     Cancelled,

@@ -18,6 +18,8 @@ struct State {
     progress: JobProgress,
     phase: Option<Phase>,
     last: Option<Instant>,
+    /// Progress changed since it was last written.
+    dirty: bool,
 }
 
 /// Reports one job's progress. Clones share state. Also a [`ProgressSink`], so the sync engine
@@ -42,6 +44,7 @@ impl JobProgressReporter {
                 progress: JobProgress::default(),
                 phase: None,
                 last: None,
+                dirty: false,
             })),
         }
     }
@@ -55,16 +58,23 @@ impl JobProgressReporter {
         self.maybe_flush(&mut s, false);
     }
 
-    /// Persists and publishes the latest progress now (at phase ends and before finishing).
+    /// Persists and publishes the latest progress now, if it changed since it was last written
+    /// (at phase ends and before finishing).
     pub fn flush(&self) {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        self.maybe_flush(&mut s, true);
+        self.write_if(&mut s, true);
     }
 
     fn maybe_flush(&self, s: &mut State, force: bool) {
-        if !force && s.last.is_some_and(|t| t.elapsed() < PERSIST_EVERY) {
+        s.dirty = true;
+        self.write_if(s, force);
+    }
+
+    fn write_if(&self, s: &mut State, force: bool) {
+        if !s.dirty || (!force && s.last.is_some_and(|t| t.elapsed() < PERSIST_EVERY)) {
             return;
         }
+        s.dirty = false;
         s.last = Some(Instant::now());
         s.progress.updated_ms = now_ms();
         if let Err(e) = self.store.set_progress(self.id, &self.worker, &s.progress) {

@@ -157,6 +157,11 @@ fn errors_and_panics_are_retried_then_failed_while_others_go_on() {
         fast(),
     );
     registry.register("ok", FnHandler(|_: &JobContext| Ok(json!("fine"))), fast());
+    registry.register(
+        "refuse",
+        FnHandler(|_: &JobContext| Err(JobError::Permanent("refused for safety".into()))),
+        fast(),
+    );
     let (queue, _dir) = queue_with(registry);
     let pool = WorkerPool::start(queue.clone(), pool_config(2));
     let boom = queue
@@ -171,8 +176,19 @@ fn errors_and_panics_are_retried_then_failed_while_others_go_on() {
         .enqueue(EnqueueRequest::new("ok", json!({})))
         .unwrap()
         .id();
+    let refuse = queue
+        .enqueue(EnqueueRequest::new("refuse", json!({})))
+        .unwrap()
+        .id();
     let ok = wait(&queue, ok);
     assert_eq!(ok.state, JobState::Succeeded);
+    let refused = wait(&queue, refuse);
+    assert_eq!(
+        (refused.state, refused.attempts),
+        (JobState::Failed, 1),
+        "a permanent failure is not retried"
+    );
+    assert_eq!(refused.error.as_deref(), Some("refused for safety"));
     for (id, message) in [(boom, "disk on fire"), (panic, "panicked: bug in handler")] {
         let job = wait(&queue, id);
         assert_eq!(job.state, JobState::Failed);

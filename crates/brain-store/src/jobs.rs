@@ -211,6 +211,9 @@ pub enum Outcome {
     },
     /// Stopped because a cancel was requested.
     Cancelled,
+    /// Failed in a way another attempt cannot fix (bad input, a refusal): marked failed now,
+    /// whatever attempts remain.
+    GaveUp(String),
 }
 
 /// Counts of a batch's children by state, and the sum of their progress.

@@ -435,6 +435,7 @@ fn success_is_final(make: Factory<'_>) {
         Outcome::Succeeded(json!(2)),
         failed("late", T0),
         Outcome::Cancelled,
+        Outcome::GaveUp("late".into()),
     ] {
         assert!(
             !store.finish(id, "w", &outcome, T0 + 6).expect("finish"),
@@ -443,6 +444,21 @@ fn success_is_final(make: Factory<'_>) {
     }
     assert_eq!(store.job(id).expect("job"), job, "unchanged");
     assert!(claim(&*store, "w", "t", 1, T0 + 10).is_empty());
+
+    // Giving up fails the job at once, attempts left or not.
+    let gave_up = enqueue_one(&*store, new_job("t", json!({"n": 99})));
+    assert_eq!(claim(&*store, "w", "t", 1, T0 + 12).len(), 1);
+    assert!(
+        store
+            .finish(gave_up, "w", &Outcome::GaveUp("refused".into()), T0 + 13)
+            .expect("finish")
+    );
+    let g = store.job(gave_up).expect("job");
+    assert_eq!(
+        (g.state, g.attempts, g.error.as_deref()),
+        (JobState::Failed, 1, Some("refused"))
+    );
+    assert_eq!(g.finished_ms, Some(T0 + 13));
     assert!(
         !store
             .finish(id + 1000, "w", &Outcome::Cancelled, T0)

@@ -459,6 +459,13 @@ fn finish(
                  WHERE id = ?1 AND state = 'running' AND worker = ?2",
             )?
             .execute(params![id, worker, now_ms])?,
+        Outcome::GaveUp(error) => tx
+            .prepare_cached(
+                "UPDATE jobs SET state = 'failed', finished_ms = ?4, lease_until_ms = NULL,
+                                 error = ?3
+                 WHERE id = ?1 AND state = 'running' AND worker = ?2",
+            )?
+            .execute(params![id, worker, error, now_ms])?,
     };
     Ok(changed == 1)
 }
