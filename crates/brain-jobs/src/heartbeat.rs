@@ -33,6 +33,6 @@ pub(crate) fn run(queue: &Queue, stop: &AtomicBool, config: &PoolConfig) {
                 Err(e) => tracing::error!(error = %e, "heartbeat failed; leases may expire"),
             }
         }
-        std::thread::sleep(every);
+        crate::reaper::nap(every, stop, !ids.is_empty());
     }
 }

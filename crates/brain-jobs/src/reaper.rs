@@ -30,10 +30,22 @@ pub(crate) fn run(queue: &Queue, stop: &AtomicBool, config: &PoolConfig) {
                 Err(e) => tracing::error!(error = %e, "pruning finished jobs failed"),
             }
         }
-        // Sleep in short steps so shutdown is prompt.
-        let until = Instant::now() + Duration::from_millis(config.reap_every_ms.max(10));
-        while Instant::now() < until && !stop.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(50));
+        nap(
+            Duration::from_millis(config.reap_every_ms.max(10)),
+            stop,
+            false,
+        );
+    }
+}
+
+/// Sleeps up to `d` in short steps, returning early once `stop` is set (unless `busy`: jobs
+/// still running need their heartbeat until they end), so shutdown is prompt.
+pub(crate) fn nap(d: Duration, stop: &AtomicBool, busy: bool) {
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        if stop.load(Ordering::SeqCst) && !busy {
+            return;
         }
+        std::thread::sleep(Duration::from_millis(10).min(until - Instant::now()));
     }
 }

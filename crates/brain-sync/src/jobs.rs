@@ -56,12 +56,18 @@ impl Handler for DirectorySyncHandler {
                 == Some(true),
         };
         let engine = SyncEngine::new(&self.root, &self.config, self.store.as_ref())
-            .map_err(|e| JobError::Failed(e.to_string()))?;
+            .map_err(|e| JobError::Permanent(e.to_string()))?;
         match engine.run(&opts, &ctx.progress, &ctx.cancel) {
             Ok(report) => {
                 serde_json::to_value(&report).map_err(|e| JobError::Failed(e.to_string()))
             }
             Err(SyncError::Cancelled { .. }) => Err(JobError::Cancelled),
+            // Retrying cannot fix these; the message says what the user must do.
+            Err(
+                e @ (SyncError::MassDelete { .. }
+                | SyncError::VaultUnreadable { .. }
+                | SyncError::Config(_)),
+            ) => Err(JobError::Permanent(e.to_string())),
             Err(e) => Err(JobError::Failed(e.to_string())),
         }
     }

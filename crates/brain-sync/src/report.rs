@@ -1,9 +1,9 @@
 //! What a sync did, for the summary line, `--json` and the job result.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A file that was not synced, and why. The file itself is left untouched.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedFile {
     /// Vault-relative path (lossy if the name is not UTF-8).
     pub path: String,
@@ -12,7 +12,7 @@ pub struct SkippedFile {
 }
 
 /// A conflict met during this sync.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConflictNote {
     /// The path it is about.
     pub path: String,
@@ -25,7 +25,7 @@ pub struct ConflictNote {
 }
 
 /// Counts and lists for one sync run.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SyncReport {
     /// Markdown files seen by the walk.
     pub scanned: u64,

@@ -55,6 +55,9 @@ pub enum Command {
     Restore(RefArg),
     /// What is running and what recently finished.
     Status,
+    /// Run queued jobs in this process (used by `brain sync --detach`).
+    #[command(hide = true)]
+    Work(WorkArgs),
     /// Jobs in the queue.
     #[command(subcommand)]
     Jobs(JobsCommand),
@@ -78,9 +81,20 @@ pub struct SyncArgs {
     /// Only write changed entities to files; leave file changes for later.
     #[arg(long)]
     pub export_only: bool,
+    /// Queue the sync, print its job id and return at once; a background worker runs it.
+    #[arg(long)]
+    pub detach: bool,
     /// Allow a sync that deletes more than sync.mass_delete_share of the notes.
     #[arg(long)]
     pub allow_mass_delete: bool,
+}
+
+/// `brain work` options.
+#[derive(Debug, Args)]
+pub struct WorkArgs {
+    /// Exit once no job is queued or running.
+    #[arg(long)]
+    pub until_idle: bool,
 }
 
 /// `brain search` arguments.

@@ -163,7 +163,7 @@ pub fn put(vault: &Vault, args: &PutArgs, json: bool) -> Result<u8> {
         .as_ref()
         .map_or("stdin".to_string(), |f| f.display().to_string());
     let text = decode(&bytes).with_context(|| format!("{r} from {source} was not stored"))?;
-    let engine = SyncEngine::new(&vault.paths.root, &vault.config, &vault.store)?;
+    let engine = SyncEngine::new(&vault.paths.root, &vault.config, vault.store.as_ref())?;
     let path = engine.builder().mapper.to_path(&r)?;
     if let Some(reason) = engine.unwritable(&path) {
         bail!("{r} was not stored: {reason}; pick another id");

@@ -147,8 +147,8 @@ pub fn status(vault: &Vault, json: bool) -> Result<u8> {
         limit: 10,
         ..JobFilter::default()
     })?;
-    let notes = brain_store::Store::count_live(store)?;
-    let conflicts = brain_store::Store::conflicts(store, false)?.len();
+    let notes = brain_store::Store::count_live(store.as_ref())?;
+    let conflicts = brain_store::Store::conflicts(store.as_ref(), false)?.len();
     if json {
         return output::json(&json!({
             "vault": vault.paths.root,

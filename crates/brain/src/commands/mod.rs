@@ -8,10 +8,15 @@ mod init;
 mod jobs;
 mod sync;
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result};
 use brain_core::Config;
+use brain_jobs::handler::TypeConfig;
+use brain_jobs::{EventBus, PoolConfig, Queue, Registry};
 use brain_store::{SqliteStore, StoreError};
 use brain_sync::SyncError;
+use brain_sync::jobs::{DIRECTORY_SYNC, DirectorySyncHandler};
 
 use crate::cli::{Cli, Command, ConfigCommand};
 use crate::config::{self, VaultPaths};
@@ -34,8 +39,8 @@ pub struct Vault {
     pub paths: VaultPaths,
     /// Its layered config.
     pub config: Config,
-    /// Its store.
-    pub store: SqliteStore,
+    /// Its store, shared with the job workers of this process.
+    pub store: Arc<SqliteStore>,
 }
 
 impl Vault {
@@ -49,8 +54,42 @@ impl Vault {
         Ok(Self {
             paths,
             config,
-            store,
+            store: Arc::new(store),
         })
+    }
+
+    /// The job queue of this vault, with every job type this binary can run.
+    pub fn queue(&self) -> Queue {
+        let mut registry = Registry::new();
+        registry.register(
+            DIRECTORY_SYNC,
+            DirectorySyncHandler {
+                root: self.paths.root.clone(),
+                config: self.config.clone(),
+                store: self.store.clone(),
+            },
+            TypeConfig {
+                concurrency: 1,
+                max_attempts: 3,
+                priority: 5,
+                backoff_base_ms: 500,
+                backoff_max_ms: 30_000,
+            },
+        );
+        Queue::new(self.store.clone(), registry, EventBus::default())
+    }
+
+    /// Worker settings for a command that runs jobs itself: a short lease, so a sync killed
+    /// with SIGKILL is taken over by the next command within seconds.
+    pub fn pool_config() -> PoolConfig {
+        PoolConfig {
+            workers: 1,
+            lease_ms: 5_000,
+            heartbeat_ms: 400,
+            idle_poll_ms: 100,
+            reap_every_ms: 500,
+            ..PoolConfig::default()
+        }
     }
 }
 
@@ -60,6 +99,7 @@ pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Init => init::run(vault_arg, cli.json),
         Command::Sync(args) => sync::run(&Vault::open(vault_arg)?, &args, cli.json),
+        Command::Work(args) => sync::work(&Vault::open(vault_arg)?, &args),
         Command::Search(args) => entities::search(&Vault::open(vault_arg)?, &args, cli.json),
         Command::List(args) => entities::list(&Vault::open(vault_arg)?, &args, cli.json),
         Command::Get(r) => entities::get(&Vault::open(vault_arg)?, &r.entity, cli.json),
@@ -96,7 +136,12 @@ pub fn run(cli: Cli) -> Result<u8> {
 pub fn exit_code_for(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<StoreError>()
-            && matches!(e, StoreError::NotFound(_) | StoreError::ConflictNotFound(_))
+            && matches!(
+                e,
+                StoreError::NotFound(_)
+                    | StoreError::ConflictNotFound(_)
+                    | StoreError::JobNotFound(_)
+            )
         {
             return EXIT_NOT_FOUND;
         }

@@ -1,77 +1,224 @@
-//! `brain sync`: run the sync engine in this process with a progress bar; Ctrl-C cancels it
-//! cleanly (work done so far is committed).
+//! `brain sync`: queue a `directory-sync` job (or join the one already queued or running) and
+//! follow it from the store with a progress bar per phase. With no daemon holding the vault,
+//! this process runs a worker itself. Ctrl-C cancels the job cleanly (work done so far is kept).
 
-use anyhow::{Context, Result};
-use brain_core::CancelToken;
-use brain_sync::{SyncEngine, SyncError, SyncMode, SyncOptions, SyncReport};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use super::{EXIT_SKIPPED, Vault};
-use crate::cli::SyncArgs;
+use anyhow::{Context, Result, bail};
+use brain_core::{Phase, ProgressSink};
+use brain_jobs::{EnqueueRequest, Queue, WorkerPool};
+use brain_store::JobStore;
+use brain_store::jobs::{DedupePolicy, Enqueued, Job, JobFilter, JobState};
+use brain_sync::SyncReport;
+use brain_sync::jobs::DIRECTORY_SYNC;
+use serde_json::json;
+
+use super::{EXIT_CANCELLED, EXIT_REFUSED, EXIT_SKIPPED, Vault};
+use crate::cli::{SyncArgs, WorkArgs};
 use crate::{output, progress};
 
-/// Runs one sync and prints its summary.
+/// Queues (or joins) a sync and follows it to the end.
 pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
-    let _lock = lock_vault(vault)?;
-    let engine = SyncEngine::new(&vault.paths.root, &vault.config, &vault.store)?;
-    let cancel = CancelToken::new();
-    {
-        let cancel = cancel.clone();
-        // A second handler cannot be installed in one process; that only matters in tests.
-        let _ = ctrlc::set_handler(move || cancel.cancel());
-    }
-    let opts = SyncOptions {
-        mode: if args.import_only {
-            SyncMode::ImportOnly
-        } else if args.export_only {
-            SyncMode::ExportOnly
-        } else {
-            SyncMode::Full
-        },
-        allow_mass_delete: args.allow_mass_delete,
+    let queue = vault.queue();
+    let mode = if args.import_only {
+        "import-only"
+    } else if args.export_only {
+        "export-only"
+    } else {
+        "full"
     };
+    let input = json!({"mode": mode, "allow_mass_delete": args.allow_mass_delete});
+    // One sync of a vault at a time: a second `brain sync` joins the queued or running one.
+    let request =
+        EnqueueRequest::new(DIRECTORY_SYNC, input).dedupe(DIRECTORY_SYNC, DedupePolicy::Skip);
+    let enqueued = queue.enqueue(request)?;
+    let id = enqueued.id();
+    let joined = matches!(enqueued, Enqueued::Existing(_));
+    if args.detach {
+        spawn_background_worker(vault)?;
+        if json {
+            output::json(&json!({"job": id, "joined": joined}))?;
+        } else {
+            output::line(format!(
+                "Sync job #{id} {}; follow it with `brain status` or `brain jobs show {id}`.",
+                if joined {
+                    "was already queued"
+                } else {
+                    "queued"
+                }
+            ))?;
+        }
+        return Ok(0);
+    }
+    if joined {
+        eprintln!("Joining sync job #{id}, already queued or running.");
+    }
+
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let flag = interrupted.clone();
+        // A second handler cannot be installed in one process; that only matters in tests.
+        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    }
+    let pool = WorkerPool::start(queue.clone(), Vault::pool_config());
     let sink = progress::for_stderr(false);
-    match engine.run(&opts, sink.as_ref(), &cancel) {
-        Ok(report) => {
-            print_report(&report, json, "Sync complete")?;
+    let followed = follow(&queue, id, sink.as_ref(), &interrupted);
+    pool.shutdown();
+    let job = followed?;
+    finish(&job, json)
+}
+
+/// Reads the job's persisted progress until it finishes, drawing it on `sink`; asks the queue
+/// to cancel it once if `interrupted` is set.
+fn follow(
+    queue: &Queue,
+    id: i64,
+    sink: &dyn ProgressSink,
+    interrupted: &AtomicBool,
+) -> Result<Job> {
+    let mut phase: Option<Phase> = None;
+    let mut shown = 0u64;
+    let mut cancel_sent = false;
+    loop {
+        let job = queue.job(id)?;
+        if let Some(p) = &job.progress {
+            let (verb, item) = p
+                .message
+                .split_once(' ')
+                .unwrap_or((p.message.as_str(), ""));
+            let now = [Phase::Scanning, Phase::Importing, Phase::Exporting]
+                .into_iter()
+                .find(|ph| ph.verb() == verb);
+            if now.is_some() && now != phase {
+                if phase.is_some() {
+                    sink.finish_phase();
+                }
+                if let Some(ph) = now {
+                    sink.start_phase(ph, p.total);
+                }
+                phase = now;
+                shown = 0;
+            }
+            if p.current > shown {
+                sink.advance(p.current - shown, item);
+                shown = p.current;
+            }
+        }
+        if job.state.is_finished() {
+            if phase.is_some() {
+                sink.finish_phase();
+            }
+            return Ok(job);
+        }
+        if interrupted.load(Ordering::SeqCst) && !cancel_sent {
+            queue.cancel(id)?;
+            cancel_sent = true;
+        }
+        // A read of one row: cheap enough to poll often, so a quick sync returns at once.
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Prints how the job ended and picks the exit code.
+fn finish(job: &Job, json: bool) -> Result<u8> {
+    match job.state {
+        JobState::Succeeded => {
+            let value = job.result.clone().unwrap_or_default();
+            let report: SyncReport = serde_json::from_value(value.clone())
+                .with_context(|| format!("job #{} returned an unexpected result", job.id))?;
+            if json {
+                let mut doc = value;
+                doc["job"] = json!(job.id);
+                output::json(&doc)?;
+            } else {
+                print_report(&report, false, "Sync complete")?;
+            }
             Ok(if report.skipped.is_empty() {
                 0
             } else {
                 EXIT_SKIPPED
             })
         }
-        Err(err) => {
-            if let SyncError::Cancelled { report } | SyncError::MassDelete { report, .. } = &err
-                && !json
-            {
-                print_report(report, false, "Stopped")?;
+        JobState::Cancelled => {
+            if json {
+                output::json(
+                    &json!({"job": job.id, "error": "sync cancelled", "exit_code": EXIT_CANCELLED}),
+                )?;
             }
-            Err(err.into())
+            eprintln!(
+                "Sync job #{} cancelled; what it imported or wrote before stopping is kept.",
+                job.id
+            );
+            Ok(EXIT_CANCELLED)
+        }
+        _ => {
+            let error = job
+                .error
+                .clone()
+                .unwrap_or_else(|| "no error recorded".into());
+            // The engine's mass-delete refusal: nothing was deleted (see SyncError::MassDelete).
+            let code = if error.starts_with("this sync would delete") {
+                EXIT_REFUSED
+            } else {
+                1
+            };
+            if json {
+                output::json(&json!({"job": job.id, "error": error, "exit_code": code}))?;
+            }
+            eprintln!("error: sync job #{} failed: {error}", job.id);
+            Ok(code)
         }
     }
 }
 
-/// Holds `.brain/sync.lock` for the run: two syncs of one vault at once would each write what
-/// the other is about to, so the second waits (and says so).
-fn lock_vault(vault: &Vault) -> Result<std::fs::File> {
-    let path = vault.paths.state.join("sync.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            eprintln!("Another sync of this vault is running; waiting for it to finish…");
-            file.lock()
-                .with_context(|| format!("cannot lock {}", path.display()))?;
+/// Starts `brain work --until-idle` for this vault in the background, detached from this
+/// terminal, so a detached sync runs without a daemon.
+fn spawn_background_worker(vault: &Vault) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().context("cannot find the brain executable")?;
+    std::process::Command::new(exe)
+        .arg("--vault")
+        .arg(&vault.paths.root)
+        .args(["work", "--until-idle"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .context("cannot start a background worker")?;
+    Ok(())
+}
+
+/// `brain work`: runs queued jobs here; with `--until-idle`, until none is queued or running.
+pub fn work(vault: &Vault, args: &WorkArgs) -> Result<u8> {
+    let queue = vault.queue();
+    let pool = WorkerPool::start(queue.clone(), Vault::pool_config());
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let flag = interrupted.clone();
+        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    }
+    let active = JobFilter {
+        states: vec![JobState::Queued, JobState::Running],
+        limit: 1,
+        ..JobFilter::default()
+    };
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        if interrupted.load(Ordering::SeqCst) {
+            break;
         }
-        Err(std::fs::TryLockError::Error(e)) => {
-            return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+        if args.until_idle && vault.store.list_jobs(&active)?.is_empty() {
+            break;
         }
     }
-    Ok(file)
+    pool.shutdown();
+    if interrupted.load(Ordering::SeqCst) {
+        bail!("stopped by a signal; running jobs were finished or will be retried");
+    }
+    Ok(0)
 }
 
 fn print_report(report: &SyncReport, json: bool, headline: &str) -> Result<()> {

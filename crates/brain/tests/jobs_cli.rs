@@ -1,0 +1,153 @@
+//! Issue 3: every sync is a job in the persistent queue; it survives SIGKILL, joins a running
+//! sync, detaches, and is visible in `brain status` and `brain jobs`.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod util;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use util::{TestVault, listed};
+
+/// Starts `brain sync` and returns once it printed its first progress line (the import runs).
+fn sync_in_progress(v: &TestVault, extra: &[&str]) -> Child {
+    let mut child = v
+        .cmd()
+        .arg("sync")
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let line = lines
+            .next()
+            .expect("sync ended before printing progress")
+            .unwrap();
+        if line.starts_with("Importing") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no progress line");
+    }
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    child
+}
+
+fn jobs(v: &TestVault, state: &str) -> Vec<serde_json::Value> {
+    v.ok(&["--json", "jobs", "list", "--state", state])
+        .json()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn sigkill_mid_sync_then_restart_imports_every_note_exactly_once() {
+    let v = TestVault::generated(10_000, false);
+    let mut total_before = 0;
+    for round in 0..3 {
+        let mut child = sync_in_progress(&v, &[]);
+        // Kill at a different point each round: right away, and after some work.
+        std::thread::sleep(Duration::from_millis(150 * round));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let now = listed(&v, &[]).len();
+        assert!(
+            now >= total_before,
+            "notes were lost: {now} < {total_before}"
+        );
+        total_before = now;
+        if now == 10_000 {
+            break;
+        }
+    }
+    // The restart takes over the dead sync's job once its lease runs out.
+    let r = v.run(&["--json", "sync"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let names = listed(&v, &[]);
+    assert_eq!(names.len(), 10_000);
+    let unique: std::collections::HashSet<_> = names.iter().collect();
+    assert_eq!(unique.len(), 10_000, "a note was imported twice");
+    assert!(jobs(&v, "running").is_empty(), "no job stays running");
+    assert!(jobs(&v, "queued").is_empty());
+    let again = v.ok(&["--json", "sync"]).json();
+    assert_eq!(
+        (again["imported"].as_u64(), again["updated"].as_u64()),
+        (Some(0), Some(0)),
+        "{again}"
+    );
+}
+
+#[test]
+fn a_second_sync_joins_the_running_one() {
+    let v = TestVault::generated(2500, false);
+    let first = sync_in_progress(&v, &["--json"]);
+    let second = v.run(&["--json", "sync"]);
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(first.status.success());
+    let first: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    let second = second.json();
+    assert_eq!(first["job"], second["job"], "both followed the same job");
+    assert_eq!(first["imported"], 2500);
+    let all = v.ok(&["--json", "jobs", "list"]).json();
+    assert_eq!(all.as_array().unwrap().len(), 1, "one job, not two: {all}");
+}
+
+#[test]
+fn detach_queues_and_a_background_worker_runs_it() {
+    let v = TestVault::new();
+    v.write("a.md", "a\n");
+    let r = v.ok(&["--json", "sync", "--detach"]).json();
+    let id = r["job"].as_i64().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let job = v.ok(&["--json", "jobs", "show", &id]).json();
+        if job["state"] == "succeeded" {
+            assert_eq!(job["result"]["imported"], 1);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the detached sync never finished: {job}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(listed(&v, &[]), ["note/a"]);
+    let status = v.ok(&["--json", "status"]).json();
+    assert_eq!(status["recent"][0]["state"], "succeeded");
+    assert_eq!(v.run(&["jobs", "show", "999"]).code, 4);
+    let cancel = v.ok(&["--json", "jobs", "cancel", &id]).json();
+    assert_eq!(
+        cancel["state"], "succeeded",
+        "a finished job is left as it is"
+    );
+    assert_eq!(
+        v.run(&["jobs", "retry", &id]).code,
+        1,
+        "only failed or cancelled jobs are retried"
+    );
+}
+
+#[test]
+fn a_refused_sync_is_not_retried_and_says_why() {
+    let v = TestVault::new();
+    for i in 0..30 {
+        v.write(&format!("n{i:02}.md"), format!("note {i}\n"));
+    }
+    v.sync();
+    for i in 0..25 {
+        std::fs::remove_file(v.path(&format!("n{i:02}.md"))).unwrap();
+    }
+    let r = v.run(&["sync"]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    let failed = jobs(&v, "failed");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["attempts"], 1, "a refusal is not retried");
+}
