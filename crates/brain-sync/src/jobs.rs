@@ -1,28 +1,83 @@
-//! Directory sync as a job: the `directory-sync` handler runs the engine with the job's
-//! progress reporter and cancel token.
+//! Directory sync as jobs, registered together as one plugin:
+//! - `directory-sync` `{"mode": "full" | "import-only" | "export-only", "allow_mass_delete": bool}`:
+//!   the whole vault;
+//! - `directory-import` `{"paths": ["a.md", ...]}`: just these files (what a watcher saw), both
+//!   directions for them, so a note changed on both sides is settled as a conflict;
+//! - `directory-export` `{"entities": ["note/a", ...]}` or `{"types": ["topic"]}` or
+//!   `{"all": true}`: write these changed entities to their files, read nothing.
+//!
+//! Every run holds `.brain/sync.lock`, so two of them never work on one vault at once, whichever
+//! process runs them. Refusals (mass delete, unreadable vault, bad config) fail at once: retrying
+//! cannot fix them.
 
-use std::path::PathBuf;
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use brain_core::Config;
-use brain_jobs::{Handler, JobContext, JobError};
+use brain_core::{Config, EntityRef, PathMapper};
+use brain_jobs::handler::TypeConfig;
+use brain_jobs::{Handler, JobContext, JobError, Registry};
 use brain_store::Store;
 use serde_json::Value;
 
 use crate::{SyncEngine, SyncError, SyncMode, SyncOptions};
 
-/// The job type name.
+/// Whole-vault sync.
 pub const DIRECTORY_SYNC: &str = "directory-sync";
+/// Import of given paths.
+pub const DIRECTORY_IMPORT: &str = "directory-import";
+/// Export of given entities or types.
+pub const DIRECTORY_EXPORT: &str = "directory-export";
 
-/// Runs a full or one-way sync of one vault. Input: `{"mode": "full" | "import-only" |
-/// "export-only", "allow_mass_delete": bool}` (both optional).
-pub struct DirectorySyncHandler {
+/// Which directory job a handler does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DirectoryJob {
+    /// `directory-sync`.
+    Sync,
+    /// `directory-import`.
+    Import,
+    /// `directory-export`.
+    Export,
+}
+
+/// Runs one kind of directory job for one vault.
+pub struct DirectoryHandler {
+    /// Which job.
+    pub kind: DirectoryJob,
     /// The vault root.
     pub root: PathBuf,
     /// Its configuration.
     pub config: Config,
     /// Its store.
     pub store: Arc<dyn Store>,
+}
+
+/// Registers the three directory job types for a vault.
+pub fn register(registry: &mut Registry, root: &Path, config: &Config, store: Arc<dyn Store>) {
+    // A whole-vault sync covers every pending import and export, so it goes first: what it
+    // leaves for them is nothing.
+    for (name, kind, priority) in [
+        (DIRECTORY_SYNC, DirectoryJob::Sync, 6),
+        (DIRECTORY_IMPORT, DirectoryJob::Import, 5),
+        (DIRECTORY_EXPORT, DirectoryJob::Export, 5),
+    ] {
+        registry.register(
+            name,
+            DirectoryHandler {
+                kind,
+                root: root.to_path_buf(),
+                config: config.clone(),
+                store: store.clone(),
+            },
+            TypeConfig {
+                concurrency: 1,
+                max_attempts: 3,
+                priority,
+                backoff_base_ms: 500,
+                backoff_max_ms: 30_000,
+            },
+        );
+    }
 }
 
 fn mode_of(input: &Value) -> Result<SyncMode, String> {
@@ -36,25 +91,141 @@ fn mode_of(input: &Value) -> Result<SyncMode, String> {
     }
 }
 
-impl Handler for DirectorySyncHandler {
-    fn validate(&self, input: &Value) -> Result<(), String> {
-        mode_of(input)?;
-        match input.get("allow_mass_delete") {
-            None | Some(Value::Bool(_)) => Ok(()),
-            Some(_) => Err("allow_mass_delete must be true or false".into()),
+fn strings<'a>(input: &'a Value, key: &str) -> Result<Option<Vec<&'a str>>, String> {
+    match input.get(key) {
+        None => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .ok_or_else(|| format!("'{key}' must hold strings"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(format!("'{key}' must be an array of strings")),
+    }
+}
+
+impl DirectoryHandler {
+    fn mapper(&self) -> Result<PathMapper, String> {
+        PathMapper::new(self.config.vault.entity_types.iter().cloned()).map_err(|e| e.to_string())
+    }
+
+    /// The options a job's input asks for.
+    fn options(&self, input: &Value) -> Result<SyncOptions, String> {
+        let allow_mass_delete = match input.get("allow_mass_delete") {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err("allow_mass_delete must be true or false".into()),
+        };
+        match self.kind {
+            DirectoryJob::Sync => Ok(SyncOptions {
+                mode: mode_of(input)?,
+                allow_mass_delete,
+                only_paths: None,
+            }),
+            DirectoryJob::Import => {
+                let paths = strings(input, "paths")?.ok_or("'paths' is required")?;
+                if paths.is_empty() {
+                    return Err("'paths' is empty".into());
+                }
+                let mapper = self.mapper()?;
+                for p in &paths {
+                    mapper.to_ref(p).map_err(|e| e.to_string())?;
+                }
+                Ok(SyncOptions {
+                    mode: SyncMode::Full,
+                    allow_mass_delete,
+                    only_paths: Some(paths.iter().map(|p| p.to_string()).collect()),
+                })
+            }
+            DirectoryJob::Export => {
+                let mapper = self.mapper()?;
+                let mut paths = Vec::new();
+                if let Some(refs) = strings(input, "entities")? {
+                    for r in refs {
+                        let r: EntityRef = r
+                            .parse()
+                            .map_err(|e: brain_core::RefParseError| e.to_string())?;
+                        paths.push(mapper.to_path(&r).map_err(|e| e.to_string())?);
+                    }
+                }
+                let types = strings(input, "types")?;
+                let all = input.get("all").and_then(Value::as_bool) == Some(true);
+                if paths.is_empty() && types.is_none() && !all {
+                    return Err("give 'entities', 'types' or \"all\": true".into());
+                }
+                if types.is_some() || all {
+                    // Resolved at run time from the changed entities; validated here only.
+                    paths.push(String::new());
+                }
+                Ok(SyncOptions {
+                    mode: SyncMode::ExportOnly,
+                    allow_mass_delete,
+                    only_paths: Some(paths),
+                })
+            }
         }
     }
 
-    fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
-        let opts = SyncOptions {
-            mode: mode_of(&ctx.job.input).map_err(JobError::Failed)?,
-            allow_mass_delete: ctx
-                .job
-                .input
-                .get("allow_mass_delete")
-                .and_then(Value::as_bool)
-                == Some(true),
+    /// For an export by type or of everything: the paths of the changed entities it covers.
+    fn resolve_export(&self, input: &Value, opts: &mut SyncOptions) -> Result<(), JobError> {
+        let Some(paths) = opts.only_paths.as_mut() else {
+            return Ok(());
         };
+        if !paths.iter().any(String::is_empty) {
+            return Ok(());
+        }
+        paths.retain(|p| !p.is_empty());
+        let all = input.get("all").and_then(Value::as_bool) == Some(true);
+        let types = strings(input, "types")
+            .map_err(JobError::Permanent)?
+            .unwrap_or_default();
+        let state = self
+            .store
+            .sync_state()
+            .map_err(|e| JobError::Failed(e.to_string()))?;
+        paths.extend(
+            state
+                .dirty
+                .into_iter()
+                .filter(|d| all || types.contains(&d.entity.entity_type.as_str()))
+                .map(|d| d.path),
+        );
+        Ok(())
+    }
+}
+
+/// Holds `.brain/sync.lock` while it lives: one directory job per vault at a time, across
+/// processes.
+fn lock_vault(root: &Path) -> Result<File, JobError> {
+    let dir = root.join(".brain");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| JobError::Failed(format!("cannot create {}: {e}", dir.display())))?;
+    let path = dir.join("sync.lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| JobError::Failed(format!("cannot open {}: {e}", path.display())))?;
+    file.lock()
+        .map_err(|e| JobError::Failed(format!("cannot lock {}: {e}", path.display())))?;
+    Ok(file)
+}
+
+impl Handler for DirectoryHandler {
+    fn validate(&self, input: &Value) -> Result<(), String> {
+        self.options(input).map(|_| ())
+    }
+
+    fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
+        let mut opts = self.options(&ctx.job.input).map_err(JobError::Permanent)?;
+        let _lock = lock_vault(&self.root)?;
+        self.resolve_export(&ctx.job.input, &mut opts)?;
+        if opts.only_paths.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(serde_json::to_value(crate::SyncReport::default()).unwrap_or_default());
+        }
         let engine = SyncEngine::new(&self.root, &self.config, self.store.as_ref())
             .map_err(|e| JobError::Permanent(e.to_string()))?;
         match engine.run(&opts, &ctx.progress, &ctx.cancel) {

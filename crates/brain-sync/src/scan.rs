@@ -176,6 +176,40 @@ pub fn scan(root: &Path, opts: &ScanOptions) -> ScanResult {
     out
 }
 
+/// Stats just `paths` (a partial sync), with the walk's rules: Markdown only, ignored paths and
+/// symbolic links skipped, unreadable ones reported as unknown rather than missing.
+pub fn scan_paths(root: &Path, paths: &[String], opts: &ScanOptions) -> ScanResult {
+    let mut out = ScanResult::default();
+    let mut seen = std::collections::HashSet::new();
+    for rel in paths {
+        if !seen.insert(rel.as_str()) || !rel.ends_with(".md") || is_ignored(root, rel, opts) {
+            continue;
+        }
+        match fs::symlink_metadata(root.join(rel)) {
+            Ok(meta) if meta.file_type().is_symlink() => out.skipped.push(SkippedFile {
+                path: rel.clone(),
+                reason: "symbolic link: not followed (it could point outside the vault or loop)"
+                    .into(),
+            }),
+            Ok(meta) if meta.is_file() => out.files.push(DiskFile {
+                path: rel.clone(),
+                stat: stat_of(&meta),
+            }),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                out.unreadable.push(rel.clone());
+                out.skipped.push(SkippedFile {
+                    path: rel.clone(),
+                    reason: format!("cannot read: {e}; it is left as it was"),
+                });
+            }
+        }
+    }
+    out.files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
 /// Whether the walk would skip `rel` (dot segments, Logseq's own folder, `.brainignore`
 /// patterns on the way). A note written there would never be read back, so it is not written.
 pub fn is_ignored(root: &Path, rel: &str, opts: &ScanOptions) -> bool {

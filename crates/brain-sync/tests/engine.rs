@@ -164,7 +164,7 @@ fn one_way_modes_leave_the_other_direction_pending() {
             .run(
                 &SyncOptions {
                     mode,
-                    allow_mass_delete: false,
+                    ..SyncOptions::default()
                 },
                 &NoProgress,
                 &CancelToken::new(),
@@ -237,7 +237,7 @@ fn import_only_leaves_conflicts_for_a_full_sync_and_writes_nothing() {
         .run(
             &SyncOptions {
                 mode: SyncMode::ImportOnly,
-                allow_mass_delete: false,
+                ..SyncOptions::default()
             },
             &NoProgress,
             &CancelToken::new(),

@@ -151,3 +151,46 @@ fn a_refused_sync_is_not_retried_and_says_why() {
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["attempts"], 1, "a refusal is not retried");
 }
+
+#[test]
+fn puts_queue_one_coalesced_export_that_any_worker_runs() {
+    let v = TestVault::new();
+    let a = v.run_stdin(&["--json", "put", "note/a"], b"# A\n").json();
+    let b = v.run_stdin(&["--json", "put", "note/b"], b"# B\n").json();
+    assert_eq!(
+        a["export_job"], b["export_job"],
+        "the second export joins the queued one"
+    );
+    let queued = jobs(&v, "queued");
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0]["type"], "directory-export");
+    assert_eq!(
+        queued[0]["input"]["entities"],
+        serde_json::json!(["note/a", "note/b"])
+    );
+    assert!(
+        !v.path("a.md").exists(),
+        "nothing runs the export until a worker does"
+    );
+    v.ok(&["work", "--until-idle"]);
+    assert_eq!(v.read("a.md"), b"# A\n");
+    assert_eq!(v.read("b.md"), b"# B\n");
+    let done = v
+        .ok(&["--json", "jobs", "show", &a["export_job"].to_string()])
+        .json();
+    assert_eq!(done["state"], "succeeded");
+    assert_eq!(done["result"]["exported"], 2);
+    let again = v.sync();
+    assert_eq!(
+        (again["imported"].as_u64(), again["exported"].as_u64()),
+        (Some(0), Some(0)),
+        "{again}"
+    );
+    v.ok(&["rm", "note/a"]);
+    v.sync();
+    assert!(!v.path("a.md").exists());
+    assert!(
+        jobs(&v, "queued").is_empty(),
+        "sync ran the queued export too"
+    );
+}

@@ -23,7 +23,7 @@ use crate::fsio;
 use crate::plan::{Action, DiskSide, StoreSide, decide};
 use crate::read::{EntityBuilder, read_parallel};
 use crate::report::{ConflictNote, SkippedFile, SyncReport};
-use crate::scan::{DiskFile, ScanOptions, scan};
+use crate::scan::{DiskFile, ScanOptions, scan, scan_paths};
 
 /// Which directions a sync runs in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -44,6 +44,9 @@ pub struct SyncOptions {
     pub mode: SyncMode,
     /// Skip the mass-delete guard.
     pub allow_mass_delete: bool,
+    /// Sync only these vault-relative paths (a `directory-import` of the files a watcher saw,
+    /// a `directory-export` of some entities); `None` syncs the whole vault.
+    pub only_paths: Option<Vec<String>>,
 }
 
 /// Syncs one vault with one store.
@@ -132,29 +135,37 @@ impl<'a> SyncEngine<'a> {
             skip_logseq_dir: self.logseq,
             threads,
         };
-        let (scanned, state) = std::thread::scope(|s| {
-            let state = s.spawn(|| {
-                let t = Instant::now();
-                let state = self.store.sync_state();
-                tracing::debug!(
-                    elapsed_ms = t.elapsed().as_secs_f64() * 1e3,
-                    "loaded sync state"
-                );
-                state
-            });
-            let t = Instant::now();
-            let scanned = scan(&self.root, &scan_opts);
-            tracing::debug!(
-                elapsed_ms = t.elapsed().as_secs_f64() * 1e3,
-                files = scanned.files.len(),
-                "scanned"
-            );
-            let state = state
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (scanned, state)
-        });
-        let state = state?;
+        let (scanned, state, others) = match &opts.only_paths {
+            None => {
+                let (scanned, state) = std::thread::scope(|s| {
+                    let state = s.spawn(|| {
+                        let t = Instant::now();
+                        let state = self.store.sync_state();
+                        tracing::debug!(
+                            elapsed_ms = t.elapsed().as_secs_f64() * 1e3,
+                            "loaded sync state"
+                        );
+                        state
+                    });
+                    let t = Instant::now();
+                    let scanned = scan(&self.root, &scan_opts);
+                    tracing::debug!(
+                        elapsed_ms = t.elapsed().as_secs_f64() * 1e3,
+                        files = scanned.files.len(),
+                        "scanned"
+                    );
+                    let state = state
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                    (scanned, state)
+                });
+                (scanned, state?, Vec::new())
+            }
+            Some(paths) => {
+                let (state, others) = restrict(self.store.sync_state()?, paths);
+                (scan_paths(&self.root, paths, &scan_opts), state, others)
+            }
+        };
         progress.advance(scanned.files.len() as u64, "");
         progress.finish_phase();
 
@@ -173,6 +184,7 @@ impl<'a> SyncEngine<'a> {
             },
         };
         let result = run.execute(
+            &others,
             &scanned.files,
             &scanned.unreadable,
             &state,
@@ -281,6 +293,7 @@ impl Run<'_, '_> {
 
     fn execute(
         &mut self,
+        others: &[String],
         files: &[DiskFile],
         unreadable: &[String],
         state: &SyncState,
@@ -336,10 +349,22 @@ impl Run<'_, '_> {
         // Paths that would be one file on a case-insensitive or normalizing file system. Two
         // synced files cannot collide (the second was checked when it was new), so this runs
         // only when there are new files.
+        // Paths outside a partial sync are synced notes: a new path may not collide with them
+        // either.
+        let outside: Vec<DiskFile> = others
+            .iter()
+            .map(|p| DiskFile {
+                path: p.clone(),
+                stat: FileStat::default(),
+            })
+            .collect();
         let mut losers: HashSet<&str> = HashSet::new();
         if pairs.iter().any(|(_, b)| b.is_none()) {
             let mut by_key: HashMap<String, (&DiskFile, bool)> =
                 HashMap::with_capacity(files.len());
+            for f in &outside {
+                by_key.insert(path_key(&f.path), (f, true));
+            }
             for &(f, b) in &pairs {
                 let key = path_key(&f.path);
                 let Some(&(first, first_based)) = by_key.get(&key) else {
@@ -522,6 +547,29 @@ impl Run<'_, '_> {
         }
         self.write_deferred(progress, cancel)
     }
+}
+
+/// Keeps the state of `paths` only; returns it and every other based path (for the collision
+/// check of new paths).
+fn restrict(state: SyncState, paths: &[String]) -> (SyncState, Vec<String>) {
+    let wanted: HashSet<&str> = paths.iter().map(String::as_str).collect();
+    let (bases, others): (Vec<BaseStat>, Vec<BaseStat>) = state
+        .bases
+        .into_iter()
+        .partition(|b| wanted.contains(b.path.as_str()));
+    let dirty = state
+        .dirty
+        .into_iter()
+        .filter(|d| wanted.contains(d.path.as_str()))
+        .collect();
+    (
+        SyncState {
+            bases,
+            dirty,
+            live_entities: state.live_entities,
+        },
+        others.into_iter().map(|b| b.path).collect(),
+    )
 }
 
 /// The planner returned an action this stage cannot take. That is a bug in the engine; log it

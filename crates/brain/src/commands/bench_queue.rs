@@ -13,7 +13,7 @@ use brain_jobs::{
 };
 use brain_store::SqliteStore;
 use brain_store::jobs::JobState;
-use brain_sync::jobs::{DIRECTORY_SYNC, DirectorySyncHandler};
+use brain_sync::jobs::DIRECTORY_SYNC;
 use brain_sync::{SyncEngine, SyncOptions};
 use serde_json::{Value, json};
 
@@ -217,15 +217,7 @@ fn import_overhead(args: &BenchQueueArgs, work: &std::path::Path) -> Result<Valu
 
         let store = fresh_store(work, "job.db")?;
         let mut registry = Registry::new();
-        registry.register(
-            DIRECTORY_SYNC,
-            DirectorySyncHandler {
-                root: vault.clone(),
-                config: config.clone(),
-                store: store.clone(),
-            },
-            TypeConfig::default(),
-        );
+        brain_sync::jobs::register(&mut registry, &vault, &config, store.clone());
         let queue = Queue::new(store, registry, EventBus::default());
         let workers = pool(&queue, 1);
         let t = Instant::now();

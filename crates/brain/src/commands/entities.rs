@@ -6,13 +6,22 @@ use anyhow::{Context, Result, bail};
 use brain_core::codec::decode;
 use brain_core::time::{format_iso, now_ms};
 use brain_core::{EntityRef, content_hash};
-use brain_store::{Entity, ListFilter, PutOutcome, SearchQuery, Store};
+use brain_jobs::EnqueueRequest;
+use brain_store::jobs::DedupePolicy;
+use brain_store::{Entity, JobStore, ListFilter, PutOutcome, SearchQuery, Store};
 use brain_sync::SyncEngine;
+use brain_sync::jobs::DIRECTORY_EXPORT;
 use serde_json::json;
 
 use super::Vault;
 use crate::cli::{ListArgs, PutArgs, SearchArgs};
 use crate::output::{self, clip};
+
+/// A `directory-export` of `r`, merged into the export already queued if there is one.
+fn export_request(r: &EntityRef) -> EnqueueRequest {
+    EnqueueRequest::new(DIRECTORY_EXPORT, json!({"entities": [r.to_string()]}))
+        .dedupe(DIRECTORY_EXPORT, DedupePolicy::Coalesce)
+}
 
 fn parse_ref(s: &str) -> Result<EntityRef> {
     Ok(s.parse::<EntityRef>()?)
@@ -174,11 +183,15 @@ pub fn put(vault: &Vault, args: &PutArgs, json: bool) -> Result<u8> {
         .entity(&path, text, now, now)
         .map_err(|reason| anyhow::anyhow!("{r} from {source} was not stored: {reason}"))?;
     debug_assert_eq!(entity.content_hash, content_hash(text.as_bytes()));
-    let outcome = vault.store.put(&entity)?;
+    // The entity and its export job are written in one transaction (the outbox): a crash can
+    // never keep one without the other.
+    let job = vault.queue().prepare(export_request(&r))?;
+    let (outcome, export) = vault.store.put_and_enqueue(&entity, &job, now)?;
     if json {
         return output::json(&json!({
             "type": r.entity_type, "id": r.id, "path": path,
             "outcome": outcome, "content_hash": entity.content_hash,
+            "export_job": export.map(|e| e.id()),
         }))
         .map(|()| 0);
     }
@@ -197,6 +210,8 @@ pub fn put(vault: &Vault, args: &PutArgs, json: bool) -> Result<u8> {
 pub fn rm(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
     let r = parse_ref(entity)?;
     vault.store.soft_delete(&r, now_ms())?;
+    // The dirty flag already makes the next sync move the file; the job makes it prompt.
+    vault.queue().enqueue(export_request(&r))?;
     if json {
         return output::json(&json!({"type": r.entity_type, "id": r.id, "deleted": true}))
             .map(|()| 0);
@@ -211,6 +226,7 @@ pub fn rm(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
 pub fn restore(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
     let r = parse_ref(entity)?;
     let e = vault.store.restore(&r, now_ms())?;
+    vault.queue().enqueue(export_request(&r))?;
     if json {
         return output::json(&entity_json(&e)).map(|()| 0);
     }

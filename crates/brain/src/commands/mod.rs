@@ -12,11 +12,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use brain_core::Config;
-use brain_jobs::handler::TypeConfig;
 use brain_jobs::{EventBus, PoolConfig, Queue, Registry};
 use brain_store::{SqliteStore, StoreError};
 use brain_sync::SyncError;
-use brain_sync::jobs::{DIRECTORY_SYNC, DirectorySyncHandler};
 
 use crate::cli::{Cli, Command, ConfigCommand};
 use crate::config::{self, VaultPaths};
@@ -61,20 +59,11 @@ impl Vault {
     /// The job queue of this vault, with every job type this binary can run.
     pub fn queue(&self) -> Queue {
         let mut registry = Registry::new();
-        registry.register(
-            DIRECTORY_SYNC,
-            DirectorySyncHandler {
-                root: self.paths.root.clone(),
-                config: self.config.clone(),
-                store: self.store.clone(),
-            },
-            TypeConfig {
-                concurrency: 1,
-                max_attempts: 3,
-                priority: 5,
-                backoff_base_ms: 500,
-                backoff_max_ms: 30_000,
-            },
+        brain_sync::jobs::register(
+            &mut registry,
+            &self.paths.root,
+            &self.config,
+            self.store.clone(),
         );
         Queue::new(self.store.clone(), registry, EventBus::default())
     }

@@ -65,6 +65,10 @@ pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
     let pool = WorkerPool::start(queue.clone(), Vault::pool_config());
     let sink = progress::for_stderr(false);
     let followed = follow(&queue, id, sink.as_ref(), &interrupted);
+    if followed.is_ok() && !interrupted.load(Ordering::SeqCst) {
+        // Other jobs due now (exports queued by `brain put`) run before this worker leaves.
+        drain(vault, Duration::from_secs(60));
+    }
     pool.shutdown();
     let job = followed?;
     finish(&job, json)
@@ -118,6 +122,30 @@ fn follow(
         }
         // A read of one row: cheap enough to poll often, so a quick sync returns at once.
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits until no job is due or running, or `limit` passes.
+fn drain(vault: &Vault, limit: Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    let filter = JobFilter {
+        states: vec![JobState::Queued, JobState::Running],
+        limit: 100,
+        ..JobFilter::default()
+    };
+    while std::time::Instant::now() < deadline {
+        let now = brain_core::time::now_ms();
+        match vault.store.list_jobs(&filter) {
+            Ok(jobs)
+                if jobs
+                    .iter()
+                    .all(|j| j.state == JobState::Queued && j.run_at_ms > now) =>
+            {
+                return;
+            }
+            Ok(_) => std::thread::sleep(Duration::from_millis(10)),
+            Err(_) => return,
+        }
     }
 }
 

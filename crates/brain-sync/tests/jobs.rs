@@ -1,0 +1,80 @@
+//! The directory job handlers on a real queue: an import of given paths touches only them.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use brain_core::Config;
+use brain_jobs::{EnqueueRequest, EventBus, PoolConfig, Queue, QueueError, Registry, WorkerPool};
+use brain_store::jobs::JobState;
+use brain_store::{SqliteStore, Store};
+use serde_json::json;
+
+fn queue_for(root: &std::path::Path) -> (Queue, Arc<SqliteStore>) {
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let mut registry = Registry::new();
+    brain_sync::jobs::register(&mut registry, root, &Config::default(), store.clone());
+    (
+        Queue::new(store.clone(), registry, EventBus::default()),
+        store,
+    )
+}
+
+#[test]
+fn import_of_given_paths_touches_only_them() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a.md", "b.md", "c.md"] {
+        std::fs::write(dir.path().join(name), format!("# {name}\n")).unwrap();
+    }
+    let (queue, store) = queue_for(dir.path());
+    let pool = WorkerPool::start(
+        queue.clone(),
+        PoolConfig {
+            workers: 1,
+            idle_poll_ms: 10,
+            ..PoolConfig::default()
+        },
+    );
+    let id = queue
+        .enqueue(EnqueueRequest::new(
+            "directory-import",
+            json!({"paths": ["a.md", "c.md", "gone.md"]}),
+        ))
+        .unwrap()
+        .id();
+    let job = queue.wait_finished(id, Duration::from_secs(20)).unwrap();
+    pool.shutdown();
+    assert_eq!(job.state, JobState::Succeeded, "{:?}", job.error);
+    assert_eq!(job.result.unwrap()["imported"], 2);
+    let names: Vec<String> = store
+        .list(&Default::default())
+        .unwrap()
+        .into_iter()
+        .map(|e| e.entity.id)
+        .collect();
+    assert_eq!(names, ["a", "c"]);
+}
+
+#[test]
+fn bad_directory_inputs_are_refused_at_enqueue() {
+    let dir = tempfile::tempdir().unwrap();
+    let (queue, _) = queue_for(dir.path());
+    for (t, input) in [
+        ("directory-import", json!({})),
+        ("directory-import", json!({"paths": []})),
+        ("directory-import", json!({"paths": ["../escape.md"]})),
+        ("directory-import", json!({"paths": ["notes.txt"]})),
+        ("directory-export", json!({})),
+        ("directory-export", json!({"entities": ["nope"]})),
+        ("directory-sync", json!({"mode": "sideways"})),
+    ] {
+        let e = queue
+            .enqueue(EnqueueRequest::new(t, input.clone()))
+            .unwrap_err();
+        assert!(
+            matches!(e, QueueError::InvalidInput { .. }),
+            "{t} {input}: {e}"
+        );
+    }
+}
