@@ -16,6 +16,27 @@ pub struct Config {
     pub sync: SyncConfig,
     /// Search defaults.
     pub search: SearchConfig,
+    /// The job queue.
+    pub jobs: JobsConfig,
+}
+
+/// `[jobs]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Finished jobs are deleted after this many days.
+    pub retention_days: u32,
+    /// A job whose worker stops heartbeating for this long is taken over by another.
+    pub lease_ms: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 7,
+            lease_ms: 5_000,
+        }
+    }
 }
 
 /// `[vault]`
@@ -150,6 +171,13 @@ commit_every = 1000
 [search]
 # Hits returned when --limit is not given.
 default_limit = 20
+
+[jobs]
+# Finished jobs (their results and errors) are kept this many days, then deleted.
+retention_days = 7
+# A running job's worker renews its lease every 400 ms; a job whose worker stopped (killed,
+# crashed) is taken over by another worker this long after its last renewal.
+lease_ms = 5000
 "#;
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use brain_core::CancelToken;
 use brain_core::time::now_ms;
 use brain_store::JobStore;
-use brain_store::jobs::{DedupePolicy, Enqueued, Job, JobState, NewJob};
+use brain_store::jobs::{BatchStatus, DedupePolicy, Enqueued, Job, JobState, NewJob};
 use serde_json::Value;
 
 use crate::bus::EventBus;
@@ -151,6 +151,42 @@ impl Queue {
         let out = self.inner.store.enqueue(&jobs, now_ms())?;
         self.notify();
         Ok(out)
+    }
+
+    /// Enqueues a batch: `root`, then `children` under it. The root is an ordinary job (its type
+    /// decides what it does; it may be a no-op marker); the batch's status is its children's,
+    /// counted by [`Queue::batch_status`], and cancelling the root cancels them all. If the
+    /// children cannot be enqueued, the root is cancelled, so no half batch runs.
+    pub fn enqueue_batch(
+        &self,
+        root: EnqueueRequest,
+        children: Vec<EnqueueRequest>,
+    ) -> Result<(i64, Vec<Enqueued>), QueueError> {
+        // Validate everything before storing anything.
+        let root_job = self.prepare(root)?;
+        let mut prepared = children
+            .into_iter()
+            .map(|c| self.prepare(c))
+            .collect::<Result<Vec<_>, _>>()?;
+        let root_id = self.inner.store.enqueue(&[root_job], now_ms())?[0].id();
+        for c in &mut prepared {
+            c.parent_id = Some(root_id);
+        }
+        match self.inner.store.enqueue(&prepared, now_ms()) {
+            Ok(out) => {
+                self.notify();
+                Ok((root_id, out))
+            }
+            Err(e) => {
+                let _ = self.inner.store.cancel(root_id, now_ms());
+                Err(e.into())
+            }
+        }
+    }
+
+    /// A batch's children counted by state.
+    pub fn batch_status(&self, root_id: i64) -> Result<BatchStatus, QueueError> {
+        Ok(self.inner.store.batch_status(root_id)?)
     }
 
     /// Cancels a job: a queued one at once; a running one within a second (its worker's token

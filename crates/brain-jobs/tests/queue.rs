@@ -12,8 +12,8 @@ use brain_jobs::{
     EnqueueRequest, Event, EventBus, Handler, JobContext, JobError, PoolConfig, Queue, QueueError,
     Registry, WorkerPool,
 };
-use brain_store::SqliteStore;
 use brain_store::jobs::{DedupePolicy, JobState};
+use brain_store::SqliteStore;
 use serde_json::{Value, json};
 
 struct FnHandler<F>(F);
@@ -416,4 +416,58 @@ fn coalesced_imports_become_one_job() {
     let job = wait(&queue, ids[0]);
     pool.shutdown();
     assert_eq!(job.result, Some(json!({"paths": ["a.md", "b.md", "c.md"]})));
+}
+
+#[test]
+fn batches_report_their_children_and_cancel_together() {
+    let mut registry = Registry::new();
+    registry.register(
+        "echo",
+        FnHandler(|ctx: &JobContext| Ok(ctx.job.input.clone())),
+        fast(),
+    );
+    let (queue, _dir) = queue_with(registry);
+    let children = (0..5)
+        .map(|i| EnqueueRequest::new("echo", json!({"i": i})))
+        .collect();
+    let (root, kids) = queue
+        .enqueue_batch(EnqueueRequest::new("echo", json!({"root": true})), children)
+        .unwrap();
+    assert_eq!(kids.len(), 5);
+    assert_eq!(queue.batch_status(root).unwrap().queued, 5);
+    let pool = WorkerPool::start(queue.clone(), pool_config(2));
+    for k in &kids {
+        wait(&queue, k.id());
+    }
+    pool.shutdown();
+    let status = queue.batch_status(root).unwrap();
+    assert_eq!((status.succeeded, status.queued, status.failed), (5, 0, 0));
+    for k in &kids {
+        assert_eq!(queue.job(k.id()).unwrap().parent_id, Some(root));
+    }
+
+    // Cancelling a batch's root cancels its queued children at once.
+    let children = (0..3)
+        .map(|i| EnqueueRequest::new("echo", json!({"j": i})))
+        .collect();
+    let (root, _) = queue
+        .enqueue_batch(EnqueueRequest::new("echo", json!({})), children)
+        .unwrap();
+    queue.cancel(root).unwrap();
+    assert_eq!(queue.batch_status(root).unwrap().cancelled, 3);
+    // A bad child refuses the whole batch before anything is stored.
+    let before = queue.store().list_jobs(&Default::default()).unwrap().len();
+    let bad = vec![
+        EnqueueRequest::new("echo", json!({})),
+        EnqueueRequest::new("nope", json!({})),
+    ];
+    assert!(
+        queue
+            .enqueue_batch(EnqueueRequest::new("echo", json!({})), bad)
+            .is_err()
+    );
+    assert_eq!(
+        queue.store().list_jobs(&Default::default()).unwrap().len(),
+        before
+    );
 }

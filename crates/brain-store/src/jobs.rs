@@ -216,7 +216,7 @@ pub enum Outcome {
     GaveUp(String),
 }
 
-/// Counts of a batch's children by state, and the sum of their progress.
+/// Counts of a batch's children by state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct BatchStatus {
     /// Children in each state.

@@ -50,7 +50,7 @@ impl VaultPaths {
     }
 }
 
-const SECTIONS: &[&str] = &["vault", "sync", "search"];
+const SECTIONS: &[&str] = &["vault", "sync", "search", "jobs"];
 
 /// Reads the layered configuration.
 pub fn load(paths: &VaultPaths) -> Result<Config> {

@@ -104,10 +104,15 @@ pub fn run(vault: &Vault, cmd: &JobsCommand, json: bool) -> Result<u8> {
         }
         JobsCommand::Show { id } => {
             let j = store.job(*id)?;
-            if json {
-                return output::json(&job_json(&j)).map(|()| 0);
+            let mut doc = job_json(&j);
+            let batch = store.batch_status(*id)?;
+            if batch.queued + batch.running + batch.succeeded + batch.failed + batch.cancelled > 0 {
+                doc["batch"] = json!(batch);
             }
-            output::line(serde_json::to_string_pretty(&job_json(&j))?)?;
+            if json {
+                return output::json(&doc).map(|()| 0);
+            }
+            output::line(serde_json::to_string_pretty(&doc)?)?;
         }
         JobsCommand::Cancel { id } => {
             let state = store.cancel(*id, now_ms())?;

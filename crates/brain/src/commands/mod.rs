@@ -68,15 +68,17 @@ impl Vault {
         Queue::new(self.store.clone(), registry, EventBus::default())
     }
 
-    /// Worker settings for a command that runs jobs itself: a short lease, so a sync killed
-    /// with SIGKILL is taken over by the next command within seconds.
-    pub fn pool_config() -> PoolConfig {
+    /// Worker settings for a command that runs jobs itself: a short lease (`jobs.lease_ms`),
+    /// so a sync killed with SIGKILL is taken over by the next command within seconds.
+    pub fn pool_config(&self) -> PoolConfig {
+        let jobs = &self.config.jobs;
         PoolConfig {
             workers: 1,
-            lease_ms: 5_000,
+            lease_ms: i64::try_from(jobs.lease_ms).unwrap_or(5_000).max(1_000),
             heartbeat_ms: 400,
             idle_poll_ms: 100,
             reap_every_ms: 500,
+            retention_ms: i64::from(jobs.retention_days) * 86_400_000,
             ..PoolConfig::default()
         }
     }

@@ -62,7 +62,7 @@ pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
         // A second handler cannot be installed in one process; that only matters in tests.
         let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
     }
-    let pool = WorkerPool::start(queue.clone(), Vault::pool_config());
+    let pool = WorkerPool::start(queue.clone(), vault.pool_config());
     let sink = progress::for_stderr(false);
     let followed = follow(&queue, id, sink.as_ref(), &interrupted);
     if followed.is_ok() && !interrupted.load(Ordering::SeqCst) {
@@ -222,7 +222,7 @@ fn spawn_background_worker(vault: &Vault) -> Result<()> {
 /// `brain work`: runs queued jobs here; with `--until-idle`, until none is queued or running.
 pub fn work(vault: &Vault, args: &WorkArgs) -> Result<u8> {
     let queue = vault.queue();
-    let pool = WorkerPool::start(queue.clone(), Vault::pool_config());
+    let pool = WorkerPool::start(queue.clone(), vault.pool_config());
     let interrupted = Arc::new(AtomicBool::new(false));
     {
         let flag = interrupted.clone();
