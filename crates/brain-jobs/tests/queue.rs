@@ -12,8 +12,8 @@ use brain_jobs::{
     EnqueueRequest, Event, EventBus, Handler, JobContext, JobError, PoolConfig, Queue, QueueError,
     Registry, WorkerPool,
 };
-use brain_store::jobs::{DedupePolicy, JobState};
 use brain_store::SqliteStore;
+use brain_store::jobs::{DedupePolicy, JobState};
 use serde_json::{Value, json};
 
 struct FnHandler<F>(F);
