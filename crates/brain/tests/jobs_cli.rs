@@ -194,3 +194,35 @@ fn puts_queue_one_coalesced_export_that_any_worker_runs() {
         "sync ran the queued export too"
     );
 }
+
+#[test]
+fn status_shows_a_running_sync_and_jobs_cancel_stops_it_from_another_process() {
+    let v = TestVault::generated(10_000, false);
+    let child = sync_in_progress(&v, &[]);
+    let status = v.ok(&["--json", "status"]).json();
+    let active = status["active"].as_array().unwrap();
+    assert_eq!(active.len(), 1, "{status}");
+    assert_eq!(active[0]["type"], "directory-sync");
+    assert_eq!(active[0]["state"], "running");
+    assert_eq!(active[0]["progress"]["total"], 10_000, "{status}");
+    let text = v.ok(&["status"]).stdout;
+    assert!(
+        text.contains("directory-sync") && text.contains("Importing"),
+        "{text}"
+    );
+
+    let id = active[0]["id"].to_string();
+    let asked = std::time::Instant::now();
+    let cancel = v.ok(&["--json", "jobs", "cancel", &id]).json();
+    assert_eq!(cancel["state"], "running", "a running job is asked to stop");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "stopped in {:?}",
+        asked.elapsed()
+    );
+    let job = v.ok(&["--json", "jobs", "show", &id]).json();
+    assert_eq!(job["state"], "cancelled");
+    assert!(listed(&v, &[]).len() < 10_000, "cancelled before the end");
+}
