@@ -22,7 +22,8 @@ use crate::{heartbeat, reaper};
 pub struct PoolConfig {
     /// Worker threads.
     pub workers: usize,
-    /// Jobs a worker claims at once (their leases are all kept by the heartbeat).
+    /// Jobs a worker claims at once. 1 by default: a job claimed but not started would use an
+    /// attempt if the process died, and would delay shutdown.
     pub claim_batch: usize,
     /// Lease length: a job whose worker stops heartbeating is reclaimed after this.
     pub lease_ms: i64,
@@ -34,7 +35,8 @@ pub struct PoolConfig {
     pub reap_every_ms: u64,
     /// Finished jobs are pruned after this long.
     pub retention_ms: i64,
-    /// This pool's name in job rows (`worker`).
+    /// This pool's name; each worker thread is `<worker_id>-<n>` in job rows, so a lease is
+    /// one thread's and a thread that lost one can never finish the job another took over.
     pub worker_id: String,
 }
 
@@ -42,7 +44,7 @@ impl Default for PoolConfig {
     fn default() -> Self {
         Self {
             workers: 2,
-            claim_batch: 8,
+            claim_batch: 1,
             lease_ms: 30_000,
             heartbeat_ms: 400,
             idle_poll_ms: 200,
@@ -68,9 +70,10 @@ impl WorkerPool {
         let mut threads = Vec::new();
         for n in 0..config.workers.max(1) {
             let (queue, stop, config) = (queue.clone(), stop.clone(), config.clone());
+            let worker = format!("{}-{n}", config.worker_id);
             let spawned = std::thread::Builder::new()
                 .name(format!("brain-worker-{n}"))
-                .spawn(move || worker_loop(&queue, &stop, &config));
+                .spawn(move || worker_loop(&queue, &stop, &config, &worker));
             match spawned {
                 Ok(t) => threads.push(t),
                 Err(e) => tracing::error!(error = %e, "cannot start a worker thread"),
@@ -109,11 +112,11 @@ impl WorkerPool {
     }
 }
 
-fn worker_loop(queue: &Queue, stop: &AtomicBool, config: &PoolConfig) {
+fn worker_loop(queue: &Queue, stop: &AtomicBool, config: &PoolConfig, worker: &str) {
     let capacities = queue.registry().capacities();
     while !stop.load(Ordering::SeqCst) {
         let claimed = queue.store().claim(
-            &config.worker_id,
+            worker,
             &capacities,
             config.claim_batch.max(1),
             now_ms(),
@@ -135,19 +138,23 @@ fn worker_loop(queue: &Queue, stop: &AtomicBool, config: &PoolConfig) {
         {
             let mut running = queue.lock_running();
             for job in &jobs {
-                running.insert(job.id, CancelToken::new());
+                running.insert(job.id, (worker.to_string(), CancelToken::new()));
             }
         }
         for job in jobs {
-            execute(queue, config, job);
+            execute(queue, worker, job);
         }
     }
 }
 
 /// Runs one attempt and records how it ended.
-fn execute(queue: &Queue, config: &PoolConfig, job: Job) {
+fn execute(queue: &Queue, worker: &str, job: Job) {
     let id = job.id;
-    let token = queue.lock_running().get(&id).cloned().unwrap_or_default();
+    let token = queue
+        .lock_running()
+        .get(&id)
+        .map(|(_, t)| t.clone())
+        .unwrap_or_default();
     let Some(registered) = queue.registry().get(&job.job_type) else {
         return;
     };
@@ -168,12 +175,7 @@ fn execute(queue: &Queue, config: &PoolConfig, job: Job) {
     let ctx = JobContext {
         job,
         cancel: token.clone(),
-        progress: JobProgressReporter::new(
-            id,
-            &config.worker_id,
-            queue.store().clone(),
-            queue.bus().clone(),
-        ),
+        progress: JobProgressReporter::new(id, worker, queue.store().clone(), queue.bus().clone()),
         queue: queue.clone(),
     };
     let result = if token.is_cancelled() {
@@ -215,7 +217,7 @@ fn execute(queue: &Queue, config: &PoolConfig, job: Job) {
             )
         }
     };
-    match queue.store().finish(id, &config.worker_id, &outcome, now) {
+    match queue.store().finish(id, worker, &outcome, now) {
         Ok(true) => {
             tracing::info!(state = state.as_str(), "job attempt ended");
             queue.bus().publish(Event::Finished { id, state });
@@ -225,7 +227,12 @@ fn execute(queue: &Queue, config: &PoolConfig, job: Job) {
             tracing::error!(error = %e, "cannot record the end of the job; its lease will expire and it will be retried")
         }
     }
-    queue.lock_running().remove(&id);
+    {
+        let mut running = queue.lock_running();
+        if running.get(&id).is_some_and(|(w, _)| w == worker) {
+            running.remove(&id);
+        }
+    }
     if state == JobState::Queued {
         queue.notify();
     }

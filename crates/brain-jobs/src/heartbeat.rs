@@ -12,19 +12,26 @@ use crate::queue::Queue;
 pub(crate) fn run(queue: &Queue, stop: &AtomicBool, config: &PoolConfig) {
     let every = Duration::from_millis(config.heartbeat_ms.max(10));
     loop {
-        let ids: Vec<i64> = queue.lock_running().keys().copied().collect();
-        if stop.load(Ordering::SeqCst) && ids.is_empty() {
+        let mut by_worker: std::collections::HashMap<String, Vec<i64>> =
+            std::collections::HashMap::new();
+        for (id, (worker, _)) in queue.lock_running().iter() {
+            by_worker.entry(worker.clone()).or_default().push(*id);
+        }
+        let busy = !by_worker.is_empty();
+        if stop.load(Ordering::SeqCst) && !busy {
             return;
         }
-        if !ids.is_empty() {
+        for (worker, ids) in by_worker {
             match queue
                 .store()
-                .heartbeat(&config.worker_id, &ids, now_ms() + config.lease_ms)
+                .heartbeat(&worker, &ids, now_ms() + config.lease_ms)
             {
-                Ok(cancelled) => {
+                Ok(stopped) => {
                     let running = queue.lock_running();
-                    for id in cancelled {
-                        if let Some(token) = running.get(&id) {
+                    for id in stopped {
+                        if let Some((w, token)) = running.get(&id)
+                            && *w == worker
+                        {
                             tracing::info!(job = id, "cancel requested or lease lost; stopping");
                             token.cancel();
                         }
@@ -33,6 +40,6 @@ pub(crate) fn run(queue: &Queue, stop: &AtomicBool, config: &PoolConfig) {
                 Err(e) => tracing::error!(error = %e, "heartbeat failed; leases may expire"),
             }
         }
-        crate::reaper::nap(every, stop, !ids.is_empty());
+        crate::reaper::nap(every, stop, busy);
     }
 }

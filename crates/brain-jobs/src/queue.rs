@@ -65,7 +65,8 @@ struct Inner {
     registry: Arc<Registry>,
     bus: EventBus,
     wake: Wake,
-    running: Mutex<HashMap<i64, CancelToken>>,
+    /// Jobs running in this process: the worker (thread) holding each and its cancel token.
+    running: Mutex<HashMap<i64, (String, CancelToken)>>,
 }
 
 /// The job queue of one vault, shared by interfaces and workers in a process. Cheap to clone.
@@ -193,7 +194,7 @@ impl Queue {
     /// is set now if it runs in this process, else at that worker's next heartbeat).
     pub fn cancel(&self, id: i64) -> Result<JobState, QueueError> {
         let state = self.inner.store.cancel(id, now_ms())?;
-        if let Some(token) = self.lock_running().get(&id) {
+        if let Some((_, token)) = self.lock_running().get(&id) {
             token.cancel();
         }
         Ok(state)
@@ -251,7 +252,9 @@ impl Queue {
             .wait_timeout_while(g, timeout, |gen_now| *gen_now == start);
     }
 
-    pub(crate) fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<i64, CancelToken>> {
+    pub(crate) fn lock_running(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<i64, (String, CancelToken)>> {
         self.inner.running.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -197,8 +197,8 @@ impl DirectoryHandler {
 }
 
 /// Holds `.brain/sync.lock` while it lives: one directory job per vault at a time, across
-/// processes.
-fn lock_vault(root: &Path) -> Result<File, JobError> {
+/// processes. Waiting for it can be cancelled, and says what it waits for.
+fn lock_vault(root: &Path, ctx: &JobContext) -> Result<File, JobError> {
     let dir = root.join(".brain");
     std::fs::create_dir_all(&dir)
         .map_err(|e| JobError::Failed(format!("cannot create {}: {e}", dir.display())))?;
@@ -209,9 +209,30 @@ fn lock_vault(root: &Path) -> Result<File, JobError> {
         .write(true)
         .open(&path)
         .map_err(|e| JobError::Failed(format!("cannot open {}: {e}", path.display())))?;
-    file.lock()
-        .map_err(|e| JobError::Failed(format!("cannot lock {}: {e}", path.display())))?;
-    Ok(file)
+    let mut told = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                if ctx.cancel.is_cancelled() {
+                    return Err(JobError::Cancelled);
+                }
+                if !told {
+                    told = true;
+                    ctx.progress
+                        .set(0, None, "Waiting for another sync of this vault to finish");
+                    ctx.progress.flush();
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(JobError::Failed(format!(
+                    "cannot lock {}: {e}",
+                    path.display()
+                )));
+            }
+        }
+    }
 }
 
 impl Handler for DirectoryHandler {
@@ -221,7 +242,7 @@ impl Handler for DirectoryHandler {
 
     fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
         let mut opts = self.options(&ctx.job.input).map_err(JobError::Permanent)?;
-        let _lock = lock_vault(&self.root)?;
+        let _lock = lock_vault(&self.root, ctx)?;
         self.resolve_export(&ctx.job.input, &mut opts)?;
         if opts.only_paths.as_ref().is_some_and(Vec::is_empty) {
             return Ok(serde_json::to_value(crate::SyncReport::default()).unwrap_or_default());

@@ -226,3 +226,118 @@ fn status_shows_a_running_sync_and_jobs_cancel_stops_it_from_another_process() {
     assert_eq!(job["state"], "cancelled");
     assert!(listed(&v, &[]).len() < 10_000, "cancelled before the end");
 }
+
+#[test]
+fn a_sync_with_other_flags_does_not_join_a_refused_one() {
+    let v = TestVault::new();
+    for i in 0..30 {
+        v.write(&format!("n{i:02}.md"), format!("note {i}\n"));
+    }
+    v.sync();
+    for i in 0..25 {
+        std::fs::remove_file(v.path(&format!("n{i:02}.md"))).unwrap();
+    }
+    assert_eq!(v.run(&["sync"]).code, 5);
+    let failed = jobs(&v, "failed")[0]["id"].to_string();
+    v.ok(&["jobs", "retry", &failed]);
+    // The retried plain sync is queued again; --allow-mass-delete must not join it.
+    let r = v.run(&["--json", "sync", "--allow-mass-delete"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["deleted"], 25);
+}
+
+#[test]
+fn jobs_of_unknown_types_do_not_keep_workers_busy() {
+    let v = TestVault::new();
+    let db = v.path(".brain/brain.db");
+    let script = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); \
+        c.execute(\"INSERT INTO jobs (job_type, input, priority, state, attempts, max_attempts, run_at_ms, created_ms) \
+        VALUES ('embed-note', '{}', 5, 'queued', 0, 3, 0, 0)\"); c.commit()";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = Instant::now();
+    v.ok(&["work", "--until-idle"]);
+    v.write("a.md", "a\n");
+    v.sync();
+    assert!(
+        t.elapsed() < Duration::from_secs(20),
+        "waited for a job nobody here can run"
+    );
+    assert_eq!(
+        jobs(&v, "queued").len(),
+        1,
+        "the other program's job is left alone"
+    );
+}
+
+#[test]
+fn waiting_for_the_vault_lock_can_be_cancelled() {
+    use std::os::unix::process::CommandExt;
+    let v = TestVault::new();
+    v.write("a.md", "a\n");
+    // flock holds the vault lock and says so once it does.
+    let mut holder = std::process::Command::new("flock")
+        .arg(v.path(".brain/sync.lock"))
+        .args(["-c", "echo locked; sleep 60"])
+        .stdout(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "locked");
+    let mut child = v
+        .cmd()
+        .arg("sync")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let running = jobs(&v, "running");
+        let waiting = running.first().is_some_and(|j| {
+            j["progress"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("Waiting")
+        });
+        if waiting {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the sync never reported waiting for the lock"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    let asked = Instant::now();
+    let status = child.wait().unwrap();
+    let group = format!("-{}", holder.id());
+    std::process::Command::new("kill")
+        .args(["-TERM", "--", &group])
+        .status()
+        .unwrap();
+    holder.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        asked.elapsed()
+    );
+}

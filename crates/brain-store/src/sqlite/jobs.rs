@@ -353,7 +353,8 @@ fn claim(
     };
     let sql = format!(
         "UPDATE jobs SET state = 'running', worker = ?1, started_ms = ?2, lease_until_ms = ?3,
-                         attempts = attempts + 1
+                         attempts = attempts + 1, progress_current = NULL,
+                         progress_total = NULL, progress_message = NULL, progress_ms = NULL
          WHERE id IN (SELECT id FROM jobs
                       WHERE state = 'queued' AND job_type = ?4 AND run_at_ms <= ?2
                       ORDER BY priority DESC, id

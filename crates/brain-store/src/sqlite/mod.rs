@@ -40,7 +40,7 @@ use crate::{
 const PRAGMAS: &str = "PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
 PRAGMA foreign_keys = ON;
-PRAGMA busy_timeout = 5000;
+PRAGMA busy_timeout = 15000;
 PRAGMA cache_size = -32000;
 PRAGMA temp_store = MEMORY;";
 

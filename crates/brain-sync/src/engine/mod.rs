@@ -176,6 +176,7 @@ impl<'a> SyncEngine<'a> {
             now,
             stamp: format_compact(now),
             ops: Vec::new(),
+            ops_bytes: 0,
             deferred: Vec::new(),
             report: SyncReport {
                 scanned: scanned.files.len() as u64,
@@ -238,9 +239,16 @@ struct Run<'r, 'a> {
     now: i64,
     stamp: String,
     ops: Vec<SyncOp>,
+    /// Note text held in `ops`, to bound a transaction by size as well as count.
+    ops_bytes: usize,
     deferred: Vec<Deferred>,
     report: SyncReport,
 }
+
+/// A batch of store writes is committed once it holds this much note text, so no transaction
+/// runs long enough to hold up other writers (job heartbeats, `brain put`) for more than a
+/// moment, however large the notes.
+const COMMIT_BYTES: usize = 8 * 1024 * 1024;
 
 fn store_side<'d>(d: Option<&&'d DirtyEntity>) -> StoreSide<'d> {
     match d {
@@ -268,13 +276,26 @@ impl Run<'_, '_> {
         if !self.ops.is_empty() {
             self.engine.store.apply(&self.ops)?;
             self.ops.clear();
+            self.ops_bytes = 0;
         }
         Ok(())
     }
 
     fn push(&mut self, op: SyncOp) -> Result<(), Stop> {
+        self.ops_bytes += match &op {
+            SyncOp::Import { entity, .. } | SyncOp::Rename { entity, .. } => {
+                entity.body.len() + entity.frontmatter.len()
+            }
+            SyncOp::RecordConflict(c) => {
+                c.store_content.as_ref().map_or(0, String::len)
+                    + c.file_content.as_ref().map_or(0, String::len)
+            }
+            _ => 0,
+        };
         self.ops.push(op);
-        if self.ops.len() >= self.engine.config.sync.commit_every.max(1) {
+        if self.ops.len() >= self.engine.config.sync.commit_every.max(1)
+            || self.ops_bytes >= COMMIT_BYTES
+        {
             self.flush()?;
         }
         Ok(())

@@ -30,9 +30,11 @@ pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
         "full"
     };
     let input = json!({"mode": mode, "allow_mass_delete": args.allow_mass_delete});
-    // One sync of a vault at a time: a second `brain sync` joins the queued or running one.
-    let request =
-        EnqueueRequest::new(DIRECTORY_SYNC, input).dedupe(DIRECTORY_SYNC, DedupePolicy::Skip);
+    // One sync of a vault at a time: a second `brain sync` joins the queued or running one,
+    // but only one asking for the same thing, so `--allow-mass-delete` or a one-way mode is
+    // never dropped by joining a plain sync.
+    let key = format!("{DIRECTORY_SYNC}:{mode}:{}", args.allow_mass_delete);
+    let request = EnqueueRequest::new(DIRECTORY_SYNC, input).dedupe(key, DedupePolicy::Skip);
     let enqueued = queue.enqueue(request)?;
     let id = enqueued.id();
     let joined = matches!(enqueued, Enqueued::Existing(_));
@@ -59,15 +61,23 @@ pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
     let interrupted = Arc::new(AtomicBool::new(false));
     {
         let flag = interrupted.clone();
+        // The first Ctrl-C cancels the job cleanly. A second one, or the first one of a
+        // command that only joined another's sync, leaves at once: the job's lease expires
+        // and whoever still wants it takes it over, so nothing is lost.
         // A second handler cannot be installed in one process; that only matters in tests.
-        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+        let _ = ctrlc::set_handler(move || {
+            if joined || flag.swap(true, Ordering::SeqCst) {
+                eprintln!("Stopped following sync job #{id}; it is kept in the queue.");
+                std::process::exit(i32::from(EXIT_CANCELLED));
+            }
+        });
     }
     let pool = WorkerPool::start(queue.clone(), vault.pool_config());
     let sink = progress::for_stderr(false);
     let followed = follow(&queue, id, sink.as_ref(), &interrupted);
     if followed.is_ok() && !interrupted.load(Ordering::SeqCst) {
         // Other jobs due now (exports queued by `brain put`) run before this worker leaves.
-        drain(vault, Duration::from_secs(60));
+        drain(vault, &queue, Duration::from_secs(60));
     }
     pool.shutdown();
     let job = followed?;
@@ -125,26 +135,35 @@ fn follow(
     }
 }
 
-/// Waits until no job is due or running, or `limit` passes.
-fn drain(vault: &Vault, limit: Duration) {
+/// Whether a job this process can run is running, or queued (and due, unless
+/// `include_future`). Jobs of types this binary does not know are someone else's.
+fn busy(vault: &Vault, queue: &Queue, include_future: bool) -> Result<bool> {
+    let now = brain_core::time::now_ms();
+    for job_type in queue.registry().names() {
+        let filter = JobFilter {
+            states: vec![JobState::Queued, JobState::Running],
+            job_type: Some(job_type.to_string()),
+            limit: 100,
+            ..JobFilter::default()
+        };
+        let jobs = vault.store.list_jobs(&filter)?;
+        if jobs
+            .iter()
+            .any(|j| j.state == JobState::Running || include_future || j.run_at_ms <= now)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Waits until no job this process can run is due or running, or `limit` passes.
+fn drain(vault: &Vault, queue: &Queue, limit: Duration) {
     let deadline = std::time::Instant::now() + limit;
-    let filter = JobFilter {
-        states: vec![JobState::Queued, JobState::Running],
-        limit: 100,
-        ..JobFilter::default()
-    };
     while std::time::Instant::now() < deadline {
-        let now = brain_core::time::now_ms();
-        match vault.store.list_jobs(&filter) {
-            Ok(jobs)
-                if jobs
-                    .iter()
-                    .all(|j| j.state == JobState::Queued && j.run_at_ms > now) =>
-            {
-                return;
-            }
-            Ok(_) => std::thread::sleep(Duration::from_millis(10)),
-            Err(_) => return,
+        match busy(vault, queue, false) {
+            Ok(true) => std::thread::sleep(Duration::from_millis(10)),
+            _ => return,
         }
     }
 }
@@ -228,17 +247,12 @@ pub fn work(vault: &Vault, args: &WorkArgs) -> Result<u8> {
         let flag = interrupted.clone();
         let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
     }
-    let active = JobFilter {
-        states: vec![JobState::Queued, JobState::Running],
-        limit: 1,
-        ..JobFilter::default()
-    };
     loop {
         std::thread::sleep(Duration::from_millis(200));
         if interrupted.load(Ordering::SeqCst) {
             break;
         }
-        if args.until_idle && vault.store.list_jobs(&active)?.is_empty() {
+        if args.until_idle && !busy(vault, &queue, true)? {
             break;
         }
     }
