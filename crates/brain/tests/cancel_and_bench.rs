@@ -4,10 +4,6 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
-
 use util::{TestVault, listed};
 
 /// SIGINT mid-import: the sync stops cleanly (exit 130, says so), keeps what it imported, and the
@@ -15,28 +11,7 @@ use util::{TestVault, listed};
 #[test]
 fn ctrl_c_cancels_the_sync_cleanly() {
     let v = TestVault::generated(2500, false);
-    let mut child = v
-        .cmd()
-        .arg("sync")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Progress lines go to stderr once a second on a non-terminal: the first one proves the
-    // import is under way.
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let line = lines
-            .next()
-            .expect("sync ended before printing progress")
-            .unwrap();
-        if line.starts_with("Importing") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no progress line");
-    }
+    let (mut child, lines) = util::sync_until_importing(&v, &[]);
     let pid = child.id().to_string();
     assert!(
         std::process::Command::new("kill")

@@ -13,29 +13,9 @@ use util::{TestVault, listed};
 
 /// Starts `brain sync` and returns once it printed its first progress line (the import runs).
 fn sync_in_progress(v: &TestVault, extra: &[&str]) -> Child {
-    let mut child = v
-        .cmd()
-        .arg("sync")
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let line = lines
-            .next()
-            .expect("sync ended before printing progress")
-            .unwrap();
-        if line.starts_with("Importing") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no progress line");
-    }
+    let (child, lines) = util::sync_until_importing(v, extra);
     // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines.by_ref() {});
+    std::thread::spawn(move || for _ in lines {});
     child
 }
 

@@ -235,3 +235,38 @@ pub fn listed(v: &TestVault, extra: &[&str]) -> Vec<String> {
         })
         .collect()
 }
+
+/// Starts `brain sync` (with `extra` flags) and returns once it printed its first "Importing"
+/// line on stderr (the import is under way), with the rest of its stderr to read.
+pub fn sync_until_importing(
+    v: &TestVault,
+    extra: &[&str],
+) -> (
+    std::process::Child,
+    std::io::Lines<std::io::BufReader<std::process::ChildStderr>>,
+) {
+    use std::io::BufRead;
+    let mut child = v
+        .cmd()
+        .arg("sync")
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("brain runs");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let failure = loop {
+        match lines.next() {
+            Some(Ok(line)) if line.starts_with("Importing") => return (child, lines),
+            Some(Ok(_)) if std::time::Instant::now() < deadline => {}
+            Some(Ok(_)) => break "no progress line within two minutes",
+            Some(Err(_)) => break "stderr is not text",
+            None => break "sync ended before printing progress",
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("{failure}");
+}
