@@ -1,0 +1,91 @@
+//! The outbox: `put_and_enqueue` writes an entity and enqueues its job in one transaction, so
+//! neither happens without the other.
+
+use serde_json::json;
+
+use super::{child_of, ids, keyed, new_job, with_priority};
+use crate::conformance::{Factory, T0, entity};
+use crate::jobs::{DedupePolicy, Enqueued, JobFilter};
+use crate::{PutOutcome, StoreError};
+
+pub(super) fn put_and_enqueue_is_one_transaction(make: Factory<'_>) {
+    let store = make();
+    let note = entity("note/a", "# A\nfirst\n", T0);
+    let export = |path: &str| {
+        keyed(
+            new_job("export", json!({"paths": [path]})),
+            "export",
+            DedupePolicy::Coalesce,
+        )
+    };
+    let (outcome, enqueued) = store
+        .put_and_enqueue(&note, &export("a.md"), T0)
+        .expect("put and enqueue");
+    assert_eq!(outcome, PutOutcome::Created);
+    let Some(Enqueued::Created(id)) = enqueued else {
+        panic!("a new entity enqueues its job: {enqueued:?}")
+    };
+    assert_eq!(store.get(&note.entity_ref).expect("get"), note);
+    assert_eq!(
+        store.job(id).expect("job").input,
+        json!({"paths": ["a.md"]})
+    );
+
+    let (outcome, enqueued) = store
+        .put_and_enqueue(&note, &export("a.md"), T0 + 1)
+        .expect("put and enqueue");
+    assert_eq!(
+        (outcome, enqueued),
+        (PutOutcome::Unchanged, None),
+        "nothing changed, nothing to do"
+    );
+    let b = entity("note/b", "# B\n", T0);
+    let (outcome, enqueued) = store
+        .put_and_enqueue(&b, &export("b.md"), T0 + 2)
+        .expect("put and enqueue");
+    assert_eq!(
+        (outcome, enqueued),
+        (PutOutcome::Created, Some(Enqueued::Existing(id))),
+        "the job's dedupe policy applies"
+    );
+    assert_eq!(
+        store.job(id).expect("job").input,
+        json!({"paths": ["a.md", "b.md"]})
+    );
+
+    // Refused before anything is written...
+    let c = entity("note/c", "# C\n", T0);
+    let bad = with_priority(export("c.md"), 0);
+    assert!(matches!(
+        store.put_and_enqueue(&c, &bad, T0),
+        Err(StoreError::InvalidJob(_))
+    ));
+    // ... and refused inside the transaction, after the put: the put is rolled back too.
+    let orphan = child_of(export("c.md"), 4242);
+    assert!(matches!(
+        store.put_and_enqueue(&c, &orphan, T0),
+        Err(StoreError::InvalidJob(_))
+    ));
+    assert!(
+        matches!(store.get_any(&c.entity_ref), Err(StoreError::NotFound(_))),
+        "no entity without its job"
+    );
+    // A put that fails leaves no job behind either.
+    let mut clash = entity("note/A", "# shouting\n", T0);
+    clash.path = "A.md".into();
+    assert!(matches!(
+        store.put_and_enqueue(&clash, &new_job("export", json!({})), T0),
+        Err(StoreError::PathCollision(_))
+    ));
+    assert_eq!(
+        ids(&store.list_jobs(&JobFilter::default()).expect("list")),
+        [id],
+        "still the one job"
+    );
+    let changed = entity("note/a", "# A\nsecond\n", T0 + 3);
+    let (outcome, enqueued) = store
+        .put_and_enqueue(&changed, &new_job("index", json!({})), T0 + 3)
+        .expect("put and enqueue");
+    assert_eq!(outcome, PutOutcome::Updated);
+    assert!(matches!(enqueued, Some(Enqueued::Created(_))));
+}
