@@ -298,6 +298,25 @@ pub trait JobStore: Send + Sync {
     /// [`crate::StoreError::JobNotFound`].
     fn batch_status(&self, parent_id: i64) -> Result<BatchStatus>;
 
+    /// Soft-deletes a live entity (as [`crate::Store::soft_delete`]) and enqueues `job` in the
+    /// same transaction: the outbox for deletes. An invalid job or a missing entity changes
+    /// nothing.
+    fn soft_delete_and_enqueue(
+        &self,
+        r: &brain_core::EntityRef,
+        job: &NewJob,
+        now_ms: i64,
+    ) -> Result<Enqueued>;
+
+    /// Restores a soft-deleted entity (as [`crate::Store::restore`]) and enqueues `job` in the
+    /// same transaction.
+    fn restore_and_enqueue(
+        &self,
+        r: &brain_core::EntityRef,
+        job: &NewJob,
+        now_ms: i64,
+    ) -> Result<(crate::Entity, Enqueued)>;
+
     /// Stores an entity (as [`crate::Store::put`]) and enqueues `job` in the same transaction:
     /// the outbox, so a crash can never leave a written entity without its export.
     ///

@@ -119,6 +119,22 @@ impl JobStore for Checked {
     fn batch_status(&self, parent_id: i64) -> Result<BatchStatus> {
         self.0.batch_status(parent_id)
     }
+    fn soft_delete_and_enqueue(
+        &self,
+        r: &EntityRef,
+        job: &NewJob,
+        now_ms: i64,
+    ) -> Result<Enqueued> {
+        self.0.soft_delete_and_enqueue(r, job, now_ms)
+    }
+    fn restore_and_enqueue(
+        &self,
+        r: &EntityRef,
+        job: &NewJob,
+        now_ms: i64,
+    ) -> Result<(Entity, Enqueued)> {
+        self.0.restore_and_enqueue(r, job, now_ms)
+    }
     fn put_and_enqueue(
         &self,
         entity: &Entity,

@@ -209,9 +209,9 @@ pub fn put(vault: &Vault, args: &PutArgs, json: bool) -> Result<u8> {
 /// `brain rm`: soft delete.
 pub fn rm(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
     let r = parse_ref(entity)?;
-    vault.store.soft_delete(&r, now_ms())?;
-    // The dirty flag already makes the next sync move the file; the job makes it prompt.
-    vault.queue().enqueue(export_request(&r))?;
+    // The delete and the job that moves its file to the trash commit together (the outbox).
+    let job = vault.queue().prepare(export_request(&r))?;
+    vault.store.soft_delete_and_enqueue(&r, &job, now_ms())?;
     if json {
         return output::json(&json!({"type": r.entity_type, "id": r.id, "deleted": true}))
             .map(|()| 0);
@@ -225,8 +225,8 @@ pub fn rm(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
 /// `brain restore`: undo a soft delete.
 pub fn restore(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
     let r = parse_ref(entity)?;
-    let e = vault.store.restore(&r, now_ms())?;
-    vault.queue().enqueue(export_request(&r))?;
+    let job = vault.queue().prepare(export_request(&r))?;
+    let (e, _) = vault.store.restore_and_enqueue(&r, &job, now_ms())?;
     if json {
         return output::json(&entity_json(&e)).map(|()| 0);
     }

@@ -43,6 +43,7 @@ pub(super) fn run(make: Factory<'_>) {
     lifecycle::progress_only_from_the_lease_holder(make);
     prune::prune_keeps_unfinished_batches(make);
     outbox::put_and_enqueue_is_one_transaction(make);
+    outbox::delete_and_restore_are_one_transaction_with_their_job(make);
 }
 
 const LEASE: i64 = 30_000;

@@ -89,3 +89,55 @@ pub(super) fn put_and_enqueue_is_one_transaction(make: Factory<'_>) {
     assert_eq!(outcome, PutOutcome::Updated);
     assert!(matches!(enqueued, Some(Enqueued::Created(_))));
 }
+
+/// Deletes and restores take their job in the same transaction too: a missing entity or a bad
+/// job changes nothing.
+pub(super) fn delete_and_restore_are_one_transaction_with_their_job(make: Factory<'_>) {
+    let store = make();
+    let note = entity("note/a", "# A\n", T0);
+    store.put(&note).expect("put");
+    let export = new_job("export", json!({"entities": ["note/a"]}));
+    let jobs_now = |store: &dyn crate::conformance::Backend| {
+        store.list_jobs(&JobFilter::default()).expect("list").len()
+    };
+
+    let orphan = child_of(export.clone(), 4242);
+    assert!(matches!(
+        store.soft_delete_and_enqueue(&note.entity_ref, &orphan, T0 + 1),
+        Err(StoreError::InvalidJob(_))
+    ));
+    assert!(
+        store.get(&note.entity_ref).is_ok(),
+        "the delete was rolled back"
+    );
+    assert_eq!(jobs_now(&*store), 0);
+
+    let missing = entity("note/missing", "x\n", T0).entity_ref;
+    assert!(matches!(
+        store.soft_delete_and_enqueue(&missing, &export, T0 + 1),
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        jobs_now(&*store),
+        0,
+        "no job for a delete that did not happen"
+    );
+
+    let deleted = store
+        .soft_delete_and_enqueue(&note.entity_ref, &export, T0 + 2)
+        .expect("delete and enqueue");
+    assert!(store.get(&note.entity_ref).is_err());
+    assert!(store.job(deleted.id()).is_ok());
+
+    let (restored, job) = store
+        .restore_and_enqueue(&note.entity_ref, &export, T0 + 3)
+        .expect("restore and enqueue");
+    assert_eq!(restored.body, "# A\n");
+    assert!(store.get(&note.entity_ref).is_ok());
+    assert!(store.job(job.id()).is_ok());
+    assert!(matches!(
+        store.restore_and_enqueue(&missing, &export, T0 + 4),
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(jobs_now(&*store), 2);
+}

@@ -205,6 +205,34 @@ pub(super) fn put_and_enqueue(
     })
 }
 
+/// [`crate::JobStore::soft_delete_and_enqueue`]: the delete and its job in one transaction.
+pub(super) fn soft_delete_and_enqueue(
+    store: &SqliteStore,
+    r: &brain_core::EntityRef,
+    job: &NewJob,
+    now_ms: i64,
+) -> Result<Enqueued> {
+    validate(job)?;
+    store.write(|tx| {
+        entities::soft_delete(tx, r, now_ms)?;
+        enqueue_one(tx, job, now_ms)
+    })
+}
+
+/// [`crate::JobStore::restore_and_enqueue`]: the restore and its job in one transaction.
+pub(super) fn restore_and_enqueue(
+    store: &SqliteStore,
+    r: &brain_core::EntityRef,
+    job: &NewJob,
+    now_ms: i64,
+) -> Result<(Entity, Enqueued)> {
+    validate(job)?;
+    store.write(|tx| {
+        let entity = entities::restore(tx, r, now_ms)?;
+        Ok((entity, enqueue_one(tx, job, now_ms)?))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -157,6 +157,24 @@ impl JobStore for SqliteStore {
         self.read(|tx| admin::batch_status(tx, parent_id))
     }
 
+    fn soft_delete_and_enqueue(
+        &self,
+        r: &brain_core::EntityRef,
+        job: &NewJob,
+        now_ms: i64,
+    ) -> Result<Enqueued> {
+        enqueue::soft_delete_and_enqueue(self, r, job, now_ms)
+    }
+
+    fn restore_and_enqueue(
+        &self,
+        r: &brain_core::EntityRef,
+        job: &NewJob,
+        now_ms: i64,
+    ) -> Result<(crate::Entity, Enqueued)> {
+        enqueue::restore_and_enqueue(self, r, job, now_ms)
+    }
+
     fn put_and_enqueue(
         &self,
         entity: &Entity,
