@@ -10,7 +10,7 @@ use util::{TestVault, listed};
 /// next sync imports the rest, each note exactly once.
 #[test]
 fn ctrl_c_cancels_the_sync_cleanly() {
-    let v = TestVault::generated(2500, false);
+    let v = TestVault::generated(6000, false);
     let (mut child, lines) = util::sync_until_importing(&v, &[]);
     let pid = child.id().to_string();
     assert!(
@@ -27,16 +27,16 @@ fn ctrl_c_cancels_the_sync_cleanly() {
 
     let imported_before = listed(&v, &[]).len();
     assert!(
-        imported_before < 2500,
+        imported_before < 6000,
         "the sync finished before it was cancelled"
     );
     let r = v.sync();
     assert_eq!(
         r["imported"].as_u64().unwrap() as usize + imported_before,
-        2500,
+        6000,
         "{r}"
     );
-    assert_eq!(listed(&v, &[]).len(), 2500);
+    assert_eq!(listed(&v, &[]).len(), 6000);
 }
 
 #[test]

@@ -66,7 +66,7 @@ fn sigkill_mid_sync_then_restart_imports_every_note_exactly_once() {
 
 #[test]
 fn a_second_sync_joins_the_running_one() {
-    let v = TestVault::generated(2500, false);
+    let v = TestVault::generated(6000, false);
     let first = sync_in_progress(&v, &["--json"]);
     let second = v.run(&["--json", "sync"]);
     let first = first.wait_with_output().unwrap();
@@ -75,7 +75,7 @@ fn a_second_sync_joins_the_running_one() {
     let first: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
     let second = second.json();
     assert_eq!(first["job"], second["job"], "both followed the same job");
-    assert_eq!(first["imported"], 2500);
+    assert_eq!(first["imported"], 6000);
     let all = v.ok(&["--json", "jobs", "list"]).json();
     assert_eq!(all.as_array().unwrap().len(), 1, "one job, not two: {all}");
 }
