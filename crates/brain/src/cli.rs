@@ -11,7 +11,7 @@ Exit codes:
   1  failed (the message says what and what to do)
   2  usage error (unknown flag, missing argument)
   3  sync completed, but some files were skipped (listed with reasons)
-  4  not found (no such entity or conflict)
+  4  not found (no such entity, conflict or job)
   5  refused for safety: the sync would delete too many notes; nothing was deleted
   130 cancelled with Ctrl-C (work done so far is kept)";
 
@@ -47,11 +47,11 @@ pub enum Command {
     List(ListArgs),
     /// Print an entity's canonical file.
     Get(RefArg),
-    /// Create or update an entity from stdin or --file; written to its file by the next sync.
+    /// Create or update an entity from stdin or --file; queues the export that writes its file.
     Put(PutArgs),
-    /// Soft-delete an entity (restorable); its file moves to .brain/trash on the next sync.
+    /// Soft-delete an entity (restorable); queues moving its file to .brain/trash.
     Rm(RefArg),
-    /// Bring back a soft-deleted entity; its file is written again by the next sync.
+    /// Bring back a soft-deleted entity; queues writing its file again.
     Restore(RefArg),
     /// What is running and what recently finished.
     Status,
