@@ -201,24 +201,13 @@ pub(super) fn finish(
                  WHERE id = ?1 AND state = 'running' AND worker = ?2",
             )?
             .execute(params![id, worker, serde_json::to_string(result)?, now_ms])?,
-        // SET expressions all see the row as it was, so `attempts < max_attempts` is the same
-        // test in every CASE. A cancel request stops retries: the user asked for it to end.
+        // A cancel request stops retries: the user asked for it to end.
         Outcome::Failed { error, retry_at_ms } => tx
-            .prepare_cached(
-                "UPDATE jobs SET
-                    state = CASE WHEN cancel_requested THEN 'cancelled'
-                                 WHEN attempts < max_attempts THEN 'queued'
-                                 ELSE 'failed' END,
-                    run_at_ms = CASE WHEN NOT cancel_requested AND attempts < max_attempts
-                                     THEN ?4 ELSE run_at_ms END,
-                    finished_ms = CASE WHEN NOT cancel_requested AND attempts < max_attempts
-                                       THEN NULL ELSE ?5 END,
-                    worker = CASE WHEN NOT cancel_requested AND attempts < max_attempts
-                                  THEN NULL ELSE worker END,
-                    lease_until_ms = NULL,
-                    error = ?3
+            .prepare_cached(&format!(
+                "UPDATE jobs SET {}, lease_until_ms = NULL, error = ?3
                  WHERE id = ?1 AND state = 'running' AND worker = ?2",
-            )?
+                retry_or_end("?4", "?5")
+            ))?
             .execute(params![id, worker, error, retry_at_ms, now_ms])?,
         Outcome::Cancelled => tx
             .prepare_cached(
@@ -237,25 +226,35 @@ pub(super) fn finish(
     Ok(changed == 1)
 }
 
+/// The SET clauses of "this attempt is over": back to `queued` at `run_at` while attempts
+/// remain, else `failed` at `finished`; `cancelled` at `finished` whenever a cancel was
+/// requested. SET expressions all see the row as it was, so every CASE tests the same thing.
+/// Shared by a failed attempt and a reaped lease, which end by the same rule.
+fn retry_or_end(run_at: &str, finished: &str) -> String {
+    format!(
+        "state = CASE WHEN cancel_requested THEN 'cancelled'
+                      WHEN attempts < max_attempts THEN 'queued'
+                      ELSE 'failed' END,
+         run_at_ms = CASE WHEN NOT cancel_requested AND attempts < max_attempts
+                          THEN {run_at} ELSE run_at_ms END,
+         finished_ms = CASE WHEN NOT cancel_requested AND attempts < max_attempts
+                            THEN NULL ELSE {finished} END,
+         worker = CASE WHEN NOT cancel_requested AND attempts < max_attempts
+                       THEN NULL ELSE worker END"
+    )
+}
+
 pub(super) fn reap(tx: &Transaction<'_>, now_ms: i64) -> Result<Vec<i64>> {
-    let mut stmt = tx.prepare_cached(
-        "UPDATE jobs SET
-            state = CASE WHEN cancel_requested THEN 'cancelled'
-                         WHEN attempts < max_attempts THEN 'queued'
-                         ELSE 'failed' END,
-            run_at_ms = CASE WHEN NOT cancel_requested AND attempts < max_attempts
-                             THEN ?1 ELSE run_at_ms END,
-            finished_ms = CASE WHEN NOT cancel_requested AND attempts < max_attempts
-                               THEN NULL ELSE ?1 END,
-            worker = CASE WHEN NOT cancel_requested AND attempts < max_attempts
-                          THEN NULL ELSE worker END,
+    let mut stmt = tx.prepare_cached(&format!(
+        "UPDATE jobs SET {},
             error = CASE WHEN cancel_requested THEN error
                          WHEN attempts < max_attempts THEN ?2
                          ELSE ?3 END,
             lease_until_ms = NULL
          WHERE state = 'running' AND lease_until_ms < ?1
          RETURNING id",
-    )?;
+        retry_or_end("?1", "?1")
+    ))?;
     let mut ids = stmt
         .query_map(params![now_ms, LEASE_EXPIRED, LEASE_EXPIRED_LAST], |row| {
             row.get::<_, i64>(0)
