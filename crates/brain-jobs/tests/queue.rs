@@ -63,6 +63,17 @@ fn queue_with(registry: Registry) -> (Queue, tempfile::TempDir) {
     )
 }
 
+/// A queue whose one type, `job_type`, returns its input as its result.
+fn echo_queue(job_type: &str) -> (Queue, tempfile::TempDir) {
+    let mut registry = Registry::new();
+    registry.register(
+        job_type,
+        FnHandler(|ctx: &JobContext| Ok(ctx.job.input.clone())),
+        fast(),
+    );
+    queue_with(registry)
+}
+
 fn wait(queue: &Queue, id: i64) -> brain_store::jobs::Job {
     let job = queue.wait_finished(id, Duration::from_secs(20)).unwrap();
     assert!(job.state.is_finished(), "job {id} still {:?}", job.state);
@@ -71,13 +82,7 @@ fn wait(queue: &Queue, id: i64) -> brain_store::jobs::Job {
 
 #[test]
 fn jobs_run_and_publish_their_lifecycle() {
-    let mut registry = Registry::new();
-    registry.register(
-        "echo",
-        FnHandler(|ctx: &JobContext| Ok(ctx.job.input.clone())),
-        fast(),
-    );
-    let (queue, _dir) = queue_with(registry);
+    let (queue, _dir) = echo_queue("echo");
     let mut events = queue.bus().subscribe();
     let pool = WorkerPool::start(queue.clone(), pool_config(2));
     let ids: Vec<i64> = (0..20)
@@ -398,13 +403,7 @@ fn progress_is_followed_from_the_store() {
 
 #[test]
 fn coalesced_imports_become_one_job() {
-    let mut registry = Registry::new();
-    registry.register(
-        "import",
-        FnHandler(|ctx: &JobContext| Ok(ctx.job.input.clone())),
-        fast(),
-    );
-    let (queue, _dir) = queue_with(registry);
+    let (queue, _dir) = echo_queue("import");
     let mut ids = Vec::new();
     for p in ["a.md", "b.md", "a.md", "c.md"] {
         let req = EnqueueRequest::new("import", json!({"paths": [p]}))
@@ -420,13 +419,7 @@ fn coalesced_imports_become_one_job() {
 
 #[test]
 fn batches_report_their_children_and_cancel_together() {
-    let mut registry = Registry::new();
-    registry.register(
-        "echo",
-        FnHandler(|ctx: &JobContext| Ok(ctx.job.input.clone())),
-        fast(),
-    );
-    let (queue, _dir) = queue_with(registry);
+    let (queue, _dir) = echo_queue("echo");
     let children = (0..5)
         .map(|i| EnqueueRequest::new("echo", json!({"i": i})))
         .collect();

@@ -117,14 +117,7 @@ fn detach_queues_and_a_background_worker_runs_it() {
 
 #[test]
 fn a_refused_sync_is_not_retried_and_says_why() {
-    let v = TestVault::new();
-    for i in 0..30 {
-        v.write(&format!("n{i:02}.md"), format!("note {i}\n"));
-    }
-    v.sync();
-    for i in 0..25 {
-        std::fs::remove_file(v.path(&format!("n{i:02}.md"))).unwrap();
-    }
+    let v = util::vault_after_deleting(25);
     let r = v.run(&["sync"]);
     assert_eq!(r.code, 5, "{}", r.stderr);
     let failed = jobs(&v, "failed");
@@ -209,14 +202,7 @@ fn status_shows_a_running_sync_and_jobs_cancel_stops_it_from_another_process() {
 
 #[test]
 fn a_sync_with_other_flags_does_not_join_a_refused_one() {
-    let v = TestVault::new();
-    for i in 0..30 {
-        v.write(&format!("n{i:02}.md"), format!("note {i}\n"));
-    }
-    v.sync();
-    for i in 0..25 {
-        std::fs::remove_file(v.path(&format!("n{i:02}.md"))).unwrap();
-    }
+    let v = util::vault_after_deleting(25);
     assert_eq!(v.run(&["sync"]).code, 5);
     let failed = jobs(&v, "failed")[0]["id"].to_string();
     v.ok(&["jobs", "retry", &failed]);

@@ -236,14 +236,7 @@ fn deleted_file_with_changed_entity_is_restored() {
 
 #[test]
 fn mass_delete_is_refused_and_deletes_nothing() {
-    let v = TestVault::new();
-    for i in 0..30 {
-        v.write(&format!("n{i:02}.md"), format!("note {i}\n"));
-    }
-    v.sync();
-    for i in 0..20 {
-        std::fs::remove_file(v.path(&format!("n{i:02}.md"))).unwrap();
-    }
+    let v = util::vault_after_deleting(20);
     let r = v.run(&["sync"]);
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(r.stderr.contains("--allow-mass-delete"), "{}", r.stderr);

@@ -270,3 +270,17 @@ pub fn sync_until_importing(
     let _ = child.wait();
     panic!("{failure}");
 }
+
+/// A synced vault of 30 notes, `n00.md`..`n29.md`, whose first `deleted` files were then
+/// removed from disk: the next sync would delete that many notes at once.
+pub fn vault_after_deleting(deleted: usize) -> TestVault {
+    let v = TestVault::new();
+    for i in 0..30 {
+        v.write(&format!("n{i:02}.md"), format!("note {i}\n"));
+    }
+    v.sync();
+    for i in 0..deleted {
+        std::fs::remove_file(v.path(&format!("n{i:02}.md"))).expect("note exists");
+    }
+    v
+}
