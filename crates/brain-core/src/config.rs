@@ -18,6 +18,56 @@ pub struct Config {
     pub search: SearchConfig,
     /// The job queue.
     pub jobs: JobsConfig,
+    /// The daemon, `brain serve`: watcher, debounce, initial and periodic scans.
+    pub serve: ServeConfig,
+}
+
+/// How `brain serve` notices changes to files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WatchMode {
+    /// The operating system's file events (inotify, FSEvents, ReadDirectoryChangesW); falls back
+    /// to polling when they cannot be set up (watch limit reached, unsupported file system).
+    Native,
+    /// Stat the vault every `watch_interval_ms`: network drives, some FUSE and container mounts
+    /// deliver no events.
+    Poll,
+}
+
+/// `[serve]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Queue a whole-vault sync when the daemon starts, to catch what changed while it was down.
+    pub initial_sync: bool,
+    /// ...this long after start-up, so the daemon answers at once.
+    pub initial_sync_delay_ms: u64,
+    /// Native file events, or polling.
+    pub watch_mode: WatchMode,
+    /// How often polling looks at the vault (and how often native mode retries after an error).
+    pub watch_interval_ms: u64,
+    /// Changes are applied after this long without further changes: on files (an import) and on
+    /// entities (an export), so a burst becomes one job and a half-saved file is not read.
+    pub sync_debounce_ms: u64,
+    /// A whole-vault scan every this many seconds catches anything the watcher missed; 0 turns
+    /// it off.
+    pub verify_interval_s: u64,
+    /// Worker threads running jobs.
+    pub workers: usize,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            initial_sync: true,
+            initial_sync_delay_ms: 1_000,
+            watch_mode: WatchMode::Native,
+            watch_interval_ms: 2_000,
+            sync_debounce_ms: 500,
+            verify_interval_s: 600,
+            workers: 2,
+        }
+    }
 }
 
 /// `[jobs]`
@@ -178,6 +228,23 @@ retention_days = 7
 # A running job's worker renews its lease every 400 ms; a job whose worker stopped (killed,
 # crashed) is taken over by another worker this long after its last renewal.
 lease_ms = 5000
+
+[serve]
+# `brain serve` queues a whole-vault sync when it starts (catching what changed while it was
+# down), this many milliseconds after start-up.
+initial_sync = true
+initial_sync_delay_ms = 1000
+# "native": the operating system's file events, falling back to polling when they cannot be set
+# up; "poll": look at the vault every watch_interval_ms (network drives, some FUSE mounts).
+watch_mode = "native"
+watch_interval_ms = 2000
+# Changes are applied after this long without further changes, on both sides: saved files are
+# imported, entities written through the CLI or MCP are exported. A burst becomes one job.
+sync_debounce_ms = 500
+# A whole-vault scan every this many seconds catches anything the watcher missed; 0 = never.
+verify_interval_s = 600
+# Worker threads running jobs.
+workers = 2
 "#;
 
 #[cfg(test)]
