@@ -1,8 +1,13 @@
 //! The executor: worker threads that claim jobs under a lease and run their handlers.
+//!
+//! An idle worker sleeps until the first of: a wake (`Queue::notify`: a job enqueued in this
+//! process, a commit by another process seen by the store watch, shutdown), the next `run_at`
+//! of its types, or its idle poll. Around the workers run the heartbeat, the reaper and, when
+//! [`PoolConfig::watch_store_ms`] is set, the store watch; they sleep on the pool's signal, so
+//! an idle pool wakes only at their intervals and still stops at once.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -15,7 +20,8 @@ use crate::bus::Event;
 use crate::handler::{JobContext, JobError};
 use crate::progress::JobProgressReporter;
 use crate::queue::Queue;
-use crate::{heartbeat, reaper};
+use crate::signal::PoolSignal;
+use crate::{heartbeat, idle, reaper, watch};
 
 /// How a pool runs.
 #[derive(Clone, Debug)]
@@ -29,7 +35,9 @@ pub struct PoolConfig {
     pub lease_ms: i64,
     /// Heartbeat interval; also how soon a cancel from another process reaches a running job.
     pub heartbeat_ms: u64,
-    /// How often idle workers look for jobs enqueued by other processes.
+    /// The longest an idle worker sleeps before looking for work again. Jobs enqueued in this
+    /// process wake it at once, and a delayed job of its types wakes it when due; this bounds
+    /// how late it sees a job from another process when `watch_store_ms` is not set.
     pub idle_poll_ms: u64,
     /// How often expired leases are reclaimed.
     pub reap_every_ms: u64,
@@ -38,6 +46,11 @@ pub struct PoolConfig {
     /// This pool's name; each worker thread is `<worker_id>-<n>` in job rows, so a lease is
     /// one thread's and a thread that lost one can never finish the job another took over.
     pub worker_id: String,
+    /// When set, a thread reads the store's `data_version` every this many milliseconds and
+    /// wakes idle workers when another process committed, so a job a CLI enqueues next to a
+    /// daemon starts within about this long. `None` (the default) for short-lived commands,
+    /// which rely on the idle poll.
+    pub watch_store_ms: Option<u64>,
 }
 
 impl Default for PoolConfig {
@@ -51,52 +64,67 @@ impl Default for PoolConfig {
             reap_every_ms: 5_000,
             retention_ms: 7 * 24 * 3_600_000,
             worker_id: format!("pid{}-{}", std::process::id(), now_ms()),
+            watch_store_ms: None,
         }
     }
 }
 
-/// Worker threads plus their heartbeat and reaper, until [`WorkerPool::shutdown`].
+/// Worker threads plus their heartbeat, reaper and store watch, until
+/// [`WorkerPool::shutdown`].
 pub struct WorkerPool {
-    stop: Arc<AtomicBool>,
+    signal: Arc<PoolSignal>,
     threads: Vec<JoinHandle<()>>,
     queue: Queue,
 }
 
+/// What a pool's helper threads run.
+type Role = Box<dyn FnOnce() + Send>;
+
 impl WorkerPool {
     /// Starts `config.workers` workers on `queue`.
     pub fn start(queue: Queue, config: PoolConfig) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
+        let signal = Arc::new(PoolSignal::default());
         let config = Arc::new(config);
+        // Before any worker looks for work, so the watch sees every commit made after that.
+        let version = match config.watch_store_ms {
+            Some(_) => queue.store().data_version().ok(),
+            None => None,
+        };
         let mut threads = Vec::new();
         for n in 0..config.workers.max(1) {
-            let (queue, stop, config) = (queue.clone(), stop.clone(), config.clone());
+            let (queue, signal, config) = (queue.clone(), signal.clone(), config.clone());
             let worker = format!("{}-{n}", config.worker_id);
             let spawned = std::thread::Builder::new()
                 .name(format!("brain-worker-{n}"))
-                .spawn(move || worker_loop(&queue, &stop, &config, &worker));
+                .spawn(move || worker_loop(&queue, &signal, &config, &worker));
             match spawned {
                 Ok(t) => threads.push(t),
                 Err(e) => tracing::error!(error = %e, "cannot start a worker thread"),
             }
         }
-        for (name, role) in [
-            (
-                "brain-heartbeat",
-                heartbeat::run as fn(&Queue, &AtomicBool, &PoolConfig),
-            ),
-            ("brain-reaper", reaper::run),
-        ] {
-            let (queue, stop, config) = (queue.clone(), stop.clone(), config.clone());
-            match std::thread::Builder::new()
-                .name(name.into())
-                .spawn(move || role(&queue, &stop, &config))
-            {
+        let role = |f: fn(&Queue, &PoolSignal, &PoolConfig)| -> Role {
+            let (queue, signal, config) = (queue.clone(), signal.clone(), config.clone());
+            Box::new(move || f(&queue, &signal, &config))
+        };
+        let mut roles: Vec<(&str, Role)> = vec![
+            ("brain-heartbeat", role(heartbeat::run)),
+            ("brain-reaper", role(reaper::run)),
+        ];
+        if config.watch_store_ms.is_some() {
+            let (queue, signal, config) = (queue.clone(), signal.clone(), config.clone());
+            roles.push((
+                "brain-db-watch",
+                Box::new(move || watch::run(&queue, &signal, &config, version)),
+            ));
+        }
+        for (name, run) in roles {
+            match std::thread::Builder::new().name(name.into()).spawn(run) {
                 Ok(t) => threads.push(t),
                 Err(e) => tracing::error!(error = %e, "cannot start {name}"),
             }
         }
         Self {
-            stop,
+            signal,
             threads,
             queue,
         }
@@ -104,7 +132,7 @@ impl WorkerPool {
 
     /// Stops claiming, lets running jobs finish, and joins every thread.
     pub fn shutdown(self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.signal.stop();
         self.queue.notify();
         for t in self.threads {
             let _ = t.join();
@@ -112,26 +140,36 @@ impl WorkerPool {
     }
 }
 
-fn worker_loop(queue: &Queue, stop: &AtomicBool, config: &PoolConfig, worker: &str) {
+fn worker_loop(queue: &Queue, signal: &PoolSignal, config: &PoolConfig, worker: &str) {
     let capacities = queue.registry().capacities();
-    while !stop.load(Ordering::SeqCst) {
+    let types: Vec<String> = capacities.iter().map(|(t, _)| t.clone()).collect();
+    let idle_poll = Duration::from_millis(config.idle_poll_ms);
+    loop {
+        // Read before looking for work: a wake sent from here on (a job enqueued while the
+        // claim runs, or shutdown) ends the wait below instead of being missed.
+        let seen = queue.wake_generation();
+        if signal.is_stopped() {
+            break;
+        }
+        let claimed_at = now_ms();
         let claimed = queue.store().claim(
             worker,
             &capacities,
             config.claim_batch.max(1),
-            now_ms(),
+            claimed_at,
             config.lease_ms,
         );
         let jobs = match claimed {
             Ok(jobs) => jobs,
             Err(e) => {
                 tracing::error!(error = %e, "claiming jobs failed; retrying");
-                queue.wait_for_work(Duration::from_millis(config.idle_poll_ms));
+                queue.wait_for_work(seen, idle_poll);
                 continue;
             }
         };
         if jobs.is_empty() {
-            queue.wait_for_work(Duration::from_millis(config.idle_poll_ms));
+            let sleep = idle::wait(queue.store().as_ref(), &types, claimed_at, idle_poll);
+            queue.wait_for_work(seen, sleep);
             continue;
         }
         // Every claimed job's lease is kept from now on, even those waiting their turn here.
@@ -143,6 +181,10 @@ fn worker_loop(queue: &Queue, stop: &AtomicBool, config: &PoolConfig, worker: &s
         }
         for job in jobs {
             execute(queue, worker, job);
+        }
+        if signal.is_stopped() {
+            // The heartbeat waits for the last running job to end before it leaves.
+            signal.poke();
         }
     }
 }

@@ -4,8 +4,10 @@
 //! Roles, one per file (as River splits them): [`queue`] is the facade interfaces use (enqueue
 //! with validation, cancel, retry, follow); [`executor`] runs claimed jobs on worker threads;
 //! [`heartbeat`] keeps their leases and relays cancel requests; [`reaper`] reclaims jobs whose
-//! worker died and prunes old ones; [`progress`] persists and publishes progress; [`bus`]
-//! carries events in-process. States and transitions are drawn in `brain_store::jobs`.
+//! worker died and prunes old ones; `watch` wakes idle workers when another process commits;
+//! `idle` decides how long an idle worker sleeps; `signal` is what the pool's threads
+//! sleep on until shutdown; [`progress`] persists and publishes progress; [`bus`] carries
+//! events in-process. States and transitions are drawn in `brain_store::jobs`.
 //!
 //! Workers are OS threads, not async tasks: every handler today does blocking file and SQLite
 //! work, and the event bus works from threads and async code alike.
@@ -16,9 +18,12 @@ mod error;
 pub mod executor;
 pub mod handler;
 mod heartbeat;
+mod idle;
 pub mod progress;
 pub mod queue;
 mod reaper;
+mod signal;
+mod watch;
 
 pub use bus::{Event, EventBus};
 pub use error::QueueError;

@@ -200,6 +200,20 @@ impl Queue {
         Ok(state)
     }
 
+    /// Pauses job types: their jobs keep queuing (and can be cancelled), but no worker of any
+    /// process claims them until [`Queue::resume_types`] (`brain sync pause`).
+    pub fn pause_types(&self, types: &[&str]) -> Result<(), QueueError> {
+        Ok(self.inner.store.pause_types(types, now_ms())?)
+    }
+
+    /// Lets paused job types run again, waking this process's idle workers so their queued
+    /// jobs start at once (other processes' workers notice at their next claim).
+    pub fn resume_types(&self, types: &[&str]) -> Result<(), QueueError> {
+        self.inner.store.resume_types(types)?;
+        self.notify();
+        Ok(())
+    }
+
     /// Puts a failed or cancelled job back in the queue.
     pub fn retry(&self, id: i64) -> Result<Job, QueueError> {
         let job = self.inner.store.retry(id, now_ms())?;
@@ -225,6 +239,8 @@ impl Queue {
         }
     }
 
+    /// Wakes this process's idle workers: after an enqueue here, and when the pool's store
+    /// watch sees another process commit.
     pub(crate) fn notify(&self) {
         let mut g = self
             .inner
@@ -236,20 +252,31 @@ impl Queue {
         self.inner.wake.cv.notify_all();
     }
 
-    /// Blocks until a job is enqueued in this process or `timeout` passes.
-    pub(crate) fn wait_for_work(&self, timeout: Duration) {
+    /// How many times [`Queue::notify`] has been called: read before looking for work, and
+    /// handed to [`Queue::wait_for_work`], so a notify sent while looking is not missed.
+    pub(crate) fn wake_generation(&self) -> u64 {
+        *self
+            .inner
+            .wake
+            .generation
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Blocks until [`Queue::notify`] is called after `seen` was read (a job was enqueued in
+    /// this process, another process committed, or the pool stops) or `timeout` passes.
+    pub(crate) fn wait_for_work(&self, seen: u64, timeout: Duration) {
         let g = self
             .inner
             .wake
             .generation
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        let start = *g;
         let _ = self
             .inner
             .wake
             .cv
-            .wait_timeout_while(g, timeout, |gen_now| *gen_now == start);
+            .wait_timeout_while(g, timeout, |gen_now| *gen_now == seen);
     }
 
     pub(crate) fn lock_running(

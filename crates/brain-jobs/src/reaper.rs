@@ -1,19 +1,22 @@
 //! The reaper: jobs whose worker died (no heartbeat until the lease ended) go back to the queue,
 //! and finished jobs past the retention are pruned.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use brain_core::time::now_ms;
 
 use crate::executor::PoolConfig;
 use crate::queue::Queue;
+use crate::signal::PoolSignal;
 
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
-pub(crate) fn run(queue: &Queue, stop: &AtomicBool, config: &PoolConfig) {
+/// Reaps every `reap_every_ms`, sleeping on the pool's signal in between, so an idle reaper
+/// wakes only at its interval and leaves at once on shutdown.
+pub(crate) fn run(queue: &Queue, signal: &PoolSignal, config: &PoolConfig) {
+    let every = Duration::from_millis(config.reap_every_ms.max(10));
     let mut last_prune: Option<Instant> = None;
-    while !stop.load(Ordering::SeqCst) {
+    while !signal.is_stopped() {
         match queue.store().reap(now_ms()) {
             Ok(ids) if !ids.is_empty() => {
                 tracing::warn!(?ids, "reclaimed jobs whose worker stopped responding");
@@ -30,22 +33,6 @@ pub(crate) fn run(queue: &Queue, stop: &AtomicBool, config: &PoolConfig) {
                 Err(e) => tracing::error!(error = %e, "pruning finished jobs failed"),
             }
         }
-        nap(
-            Duration::from_millis(config.reap_every_ms.max(10)),
-            stop,
-            false,
-        );
-    }
-}
-
-/// Sleeps up to `d` in short steps, returning early once `stop` is set (unless `busy`: jobs
-/// still running need their heartbeat until they end), so shutdown is prompt.
-pub(crate) fn nap(d: Duration, stop: &AtomicBool, busy: bool) {
-    let until = Instant::now() + d;
-    while Instant::now() < until {
-        if stop.load(Ordering::SeqCst) && !busy {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10).min(until - Instant::now()));
+        signal.wait_stopped(every);
     }
 }

@@ -12,8 +12,8 @@ use brain_jobs::{
     EnqueueRequest, Event, EventBus, Handler, JobContext, JobError, PoolConfig, Queue, QueueError,
     Registry, WorkerPool,
 };
-use brain_store::SqliteStore;
-use brain_store::jobs::{DedupePolicy, JobState};
+use brain_store::jobs::{DedupePolicy, JobState, NewJob};
+use brain_store::{JobStore, SqliteStore};
 use serde_json::{Value, json};
 
 struct FnHandler<F>(F);
@@ -463,4 +463,110 @@ fn batches_report_their_children_and_cancel_together() {
         queue.store().list_jobs(&Default::default()).unwrap().len(),
         before
     );
+}
+
+/// A pool whose idle poll is far longer than any deadline below: whatever starts a job on
+/// time in these tests is a wake, not the poll.
+fn sleepy_pool(queue: &Queue, watch_store_ms: Option<u64>) -> WorkerPool {
+    WorkerPool::start(
+        queue.clone(),
+        PoolConfig {
+            idle_poll_ms: 10_000,
+            watch_store_ms,
+            ..pool_config(2)
+        },
+    )
+}
+
+#[test]
+fn a_delayed_job_starts_when_due_on_an_idle_pool() {
+    let (queue, _dir) = echo_queue("debounced");
+    let pool = sleepy_pool(&queue, None);
+    let mut req = EnqueueRequest::new("debounced", json!({}));
+    let run_at = now_ms() + 300;
+    req.run_at_ms = Some(run_at);
+    let id = queue.enqueue(req).unwrap().id();
+    let job = wait(&queue, id);
+    pool.shutdown();
+    assert_eq!(job.state, JobState::Succeeded);
+    let late = job.started_ms.unwrap() - run_at;
+    assert!(
+        (0..50).contains(&late),
+        "started {late} ms after its run_at (the idle poll is 10 s)"
+    );
+}
+
+#[test]
+fn a_job_from_another_process_starts_promptly_with_the_store_watch() {
+    let (queue, dir) = echo_queue("echo");
+    let pool = sleepy_pool(&queue, Some(5));
+    // One job through this process first, so the workers are idle in their 10 s wait after.
+    let local = queue
+        .enqueue(EnqueueRequest::new("echo", json!({"from": "here"})))
+        .unwrap()
+        .id();
+    assert_eq!(wait(&queue, local).state, JobState::Succeeded);
+
+    // "Another process": its own connection to the file, enqueuing without notifying us.
+    let cli = SqliteStore::open(&dir.path().join("brain.db")).unwrap();
+    for n in 0..3 {
+        let job = NewJob {
+            job_type: "echo".into(),
+            input: json!({"from": "cli", "n": n}),
+            priority: 5,
+            run_at_ms: now_ms(),
+            max_attempts: 1,
+            dedupe: None,
+            parent_id: None,
+        };
+        let id = cli.enqueue(&[job], now_ms()).unwrap()[0].id();
+        let job = queue.wait_finished(id, Duration::from_secs(3)).unwrap();
+        assert_eq!(
+            job.state,
+            JobState::Succeeded,
+            "a job from another process waited for the idle poll (10 s)"
+        );
+    }
+    pool.shutdown();
+}
+
+#[test]
+fn paused_types_run_only_when_resumed() {
+    let mut registry = Registry::new();
+    for job_type in ["paused", "other"] {
+        registry.register(
+            job_type,
+            FnHandler(|ctx: &JobContext| Ok(ctx.job.input.clone())),
+            fast(),
+        );
+    }
+    let (queue, _dir) = queue_with(registry);
+    queue.pause_types(&["paused"]).unwrap();
+    let mut first = EnqueueRequest::new("paused", json!({}));
+    first.priority = Some(10);
+    let paused = queue.enqueue(first).unwrap().id();
+    let mut second = EnqueueRequest::new("other", json!({}));
+    second.priority = Some(1);
+    let other = queue.enqueue(second).unwrap().id();
+    let pool = WorkerPool::start(
+        queue.clone(),
+        PoolConfig {
+            idle_poll_ms: 10_000,
+            ..pool_config(1)
+        },
+    );
+    // The one worker claims best first: running the low-priority job means it skipped the
+    // paused one.
+    assert_eq!(wait(&queue, other).state, JobState::Succeeded);
+    let held = queue.job(paused).unwrap();
+    assert_eq!((held.state, held.attempts), (JobState::Queued, 0));
+    assert_eq!(queue.store().paused_types().unwrap(), ["paused"]);
+
+    queue.resume_types(&["paused"]).unwrap();
+    assert_eq!(
+        wait(&queue, paused).state,
+        JobState::Succeeded,
+        "resuming wakes the idle worker"
+    );
+    pool.shutdown();
 }

@@ -26,6 +26,22 @@ pub enum StoreError {
     /// Checked before anything is written, so a refused job leaves the whole call undone.
     #[error("invalid job: {0}")]
     InvalidJob(String),
+    /// A compare-and-set put found the entity changed since the caller read it (see
+    /// [`crate::JobStore::put_and_enqueue`]); nothing was written. The caller must read it again
+    /// and reapply its change, never retry blindly.
+    #[error(
+        "{entity} changed since you read it (expected {}, now {}): read it again and reapply your change",
+        expected_text(.expected),
+        actual_text(.actual.as_deref())
+    )]
+    Stale {
+        /// The entity, as `type/id`.
+        entity: String,
+        /// The hash the caller expected (empty: it expected no live entity).
+        expected: String,
+        /// The live entity's hash now (`None`: absent or soft-deleted).
+        actual: Option<String>,
+    },
     /// No conflict by that id.
     #[error("no conflict #{0}: see `brain conflicts list`")]
     ConflictNotFound(i64),
@@ -61,6 +77,23 @@ pub enum StoreError {
     /// Stored JSON could not be read back.
     #[error("stored metadata is not valid JSON: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+/// The expected side of a [`StoreError::Stale`], for people.
+fn expected_text(expected: &str) -> String {
+    if expected.is_empty() {
+        "no note there".to_string()
+    } else {
+        format!("hash {expected}")
+    }
+}
+
+/// The current side of a [`StoreError::Stale`], for people.
+fn actual_text(actual: Option<&str>) -> String {
+    match actual {
+        Some(hash) => format!("hash {hash}"),
+        None => "absent or deleted".to_string(),
+    }
 }
 
 /// Two entities whose files would be one file on a case-insensitive or normalizing file system.

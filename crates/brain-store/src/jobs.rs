@@ -2,18 +2,26 @@
 //! implements (SQLite now, PostgreSQL later, one conformance suite for both).
 //!
 //! ```text
-//!            enqueue                 claim (lease)            complete
+//!            enqueue                 claim (lease)*           complete
 //!  (new) ──────────────► queued ─────────────────► running ─────────────► succeeded
 //!                          ▲  │                     │  │ fail, attempts < max
 //!         retry (user) ────┘  │ cancel              │  └──────────────► queued (run_at = backoff)
 //!         lease expired ──────┼─────────────────────┘  fail, attempts = max
 //!         (reaper)            ▼                     ├──────────────────► failed
 //!                         cancelled ◄───────────────┘ cancel requested, handler stopped
+//!
+//!  * only jobs whose run_at has come, of a type that is not paused
 //! ```
 //!
 //! Every transition is one conditional update: a job is completed or failed only while it is
 //! still `running` under the lease of the worker that reports, so a reclaimed job's late worker
 //! cannot overwrite the new attempt.
+//!
+//! A job type can be **paused** ([`JobStore::pause_types`], for `brain sync pause`): its jobs
+//! still enter `queued` (with dedupe) and can still be cancelled there, but the `claim` arrow
+//! is closed for them in every process until [`JobStore::resume_types`]. Idle workers sleep
+//! until the next `run_at` of a type they run ([`JobStore::next_run_at`], paused types left
+//! out) and notice work enqueued by other processes through [`JobStore::data_version`].
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -231,6 +239,17 @@ pub struct BatchStatus {
     pub cancelled: u64,
 }
 
+/// How many jobs of one type are in one state: the queue depth `brain status` shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobCount {
+    /// The job type.
+    pub job_type: String,
+    /// `Queued` or `Running` (finished jobs are history, not depth).
+    pub state: JobState,
+    /// How many.
+    pub count: u64,
+}
+
 /// Storage of the job queue. Each method is one transaction.
 pub trait JobStore: Send + Sync {
     /// Enqueues jobs in one transaction, applying each one's dedupe policy (a job sees the ones
@@ -240,7 +259,9 @@ pub trait JobStore: Send + Sync {
     fn enqueue(&self, jobs: &[NewJob], now_ms: i64) -> Result<Vec<Enqueued>>;
 
     /// Claims up to `limit` queued jobs whose `run_at` has come, highest priority then oldest
-    /// first, only of `types`. Each type comes with its concurrency limit: at most that many
+    /// first, only of `types` and never of a paused type ([`JobStore::pause_types`]: the pause
+    /// is read inside the claim's transaction, so it holds for every worker of every process
+    /// from the commit of the pause on). Each type comes with its concurrency limit: at most that many
     /// jobs of the type run at once across every process, so the jobs of that type already
     /// running in the store (under any worker) use up part of it. Claimed jobs become `running`
     /// under `worker`'s lease until `now + lease_ms`, with `attempts + 1`, and are returned in
@@ -320,13 +341,52 @@ pub trait JobStore: Send + Sync {
     /// Stores an entity (as [`crate::Store::put`]) and enqueues `job` in the same transaction:
     /// the outbox, so a crash can never leave a written entity without its export.
     ///
+    /// `expected_hash` makes it a compare-and-set, so an agent or a test writing on top of
+    /// what it read never overwrites a change it did not see: `None` writes whatever is there;
+    /// `Some(h)` writes only if the live entity's `content_hash` is `h` (an absent or
+    /// soft-deleted entity never matches a hash); `Some("")` writes only if the entity is
+    /// absent or soft-deleted (create, never replace). On a mismatch it returns
+    /// [`crate::StoreError::Stale`] and changes nothing (no entity, no job).
+    ///
     /// The job is enqueued only when the put changed something: an `Unchanged` put returns
     /// `None`, since the entity is already as its last write (and that write's job) left it.
     /// An invalid job is refused before anything is written, whatever the put would have done.
     fn put_and_enqueue(
         &self,
         entity: &crate::Entity,
+        expected_hash: Option<&str>,
         job: &NewJob,
         now_ms: i64,
     ) -> Result<(crate::PutOutcome, Option<Enqueued>)>;
+
+    /// Pauses these job types: no worker in any process claims their jobs until they are
+    /// resumed (`brain sync pause`, so a user can edit a vault without syncs running under
+    /// them). Enqueue, dedupe and cancel go on as usual; running jobs are not stopped.
+    /// Pausing a paused type changes nothing (it keeps its first `paused_ms`).
+    fn pause_types(&self, types: &[&str], now_ms: i64) -> Result<()>;
+
+    /// Lets these job types be claimed again (resuming a type that is not paused changes
+    /// nothing). Workers of other processes notice at their next claim: at once if they
+    /// watch [`JobStore::data_version`], else within their idle poll.
+    fn resume_types(&self, types: &[&str]) -> Result<()>;
+
+    /// The paused job types, sorted (for `brain status` and `brain sync resume`).
+    fn paused_types(&self) -> Result<Vec<String>>;
+
+    /// The earliest `run_at_ms` among queued jobs of `types` that are not paused, or `None`
+    /// if there is none. An idle worker sleeps until then (at most its idle poll), so a job
+    /// delayed by a debounce starts on time rather than up to a poll interval late. The time
+    /// may have passed already: that job is due but could not be claimed (its type is at its
+    /// concurrency limit), and waiting for it is the caller's choice.
+    fn next_run_at(&self, types: &[String]) -> Result<Option<i64>>;
+
+    /// A number that changes whenever another connection or process commits to the store,
+    /// and not for this store's own commits: a daemon polls it (cheaply, every few
+    /// milliseconds) to wake its idle workers when a CLI enqueues a job, without reading the
+    /// jobs table. Only equality between two readings means anything.
+    fn data_version(&self) -> Result<i64>;
+
+    /// Queued and running jobs counted by type and state (one row per pair that has any),
+    /// sorted by type then state: the queue depth for `brain status`.
+    fn job_counts(&self) -> Result<Vec<JobCount>>;
 }

@@ -77,4 +77,12 @@ pub trait Store: Send + Sync {
 
     /// Marks a conflict as settled by the user.
     fn resolve_conflict(&self, id: i64, now_ms: i64) -> Result<()>;
+
+    /// Publishes `value` under `key` (replacing what was there), stamped `now_ms`: how a
+    /// daemon tells other processes (`brain status`) what its watcher is doing, through the
+    /// one place they all open.
+    fn set_runtime_state(&self, key: &str, value: &serde_json::Value, now_ms: i64) -> Result<()>;
+
+    /// What was last published under `key`, or `None` if nothing ever was.
+    fn runtime_state(&self, key: &str) -> Result<Option<RuntimeState>>;
 }

@@ -1,7 +1,7 @@
 //! Values passed to and from a [`crate::Store`].
 
 use brain_core::EntityRef;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use brain_core::Entity;
 
@@ -308,4 +308,16 @@ pub struct SearchHit {
     pub score: f64,
     /// A short excerpt with the matched terms highlighted.
     pub snippet: String,
+}
+
+/// A small document one process publishes for others (the daemon's watcher state, queue depth,
+/// last event and error, read by `brain status` in another process), as
+/// [`crate::Store::runtime_state`] returns it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuntimeState {
+    /// The document as it was last set.
+    pub value: serde_json::Value,
+    /// When it was set (ms since the epoch): a reader tells a live publisher from one that
+    /// stopped (crashed) by its age.
+    pub updated_ms: i64,
 }

@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use brain_core::EntityRef;
 use brain_store::jobs::{
-    BatchStatus, Enqueued, Job, JobFilter, JobProgress, JobState, NewJob, Outcome,
+    BatchStatus, Enqueued, Job, JobCount, JobFilter, JobProgress, JobState, NewJob, Outcome,
 };
 use brain_store::{
-    Conflict, Entity, EntitySummary, JobStore, ListFilter, PutOutcome, Result, SearchHit,
-    SearchQuery, SqliteStore, Store, SyncOp, SyncState, conformance,
+    Conflict, Entity, EntitySummary, JobStore, ListFilter, PutOutcome, Result, RuntimeState,
+    SearchHit, SearchQuery, SqliteStore, Store, SyncOp, SyncState, conformance,
 };
 
 struct Checked(Arc<SqliteStore>);
@@ -72,6 +72,12 @@ impl Store for Checked {
     }
     fn resolve_conflict(&self, id: i64, now_ms: i64) -> Result<()> {
         self.0.resolve_conflict(id, now_ms)
+    }
+    fn set_runtime_state(&self, key: &str, value: &serde_json::Value, now_ms: i64) -> Result<()> {
+        self.0.set_runtime_state(key, value, now_ms)
+    }
+    fn runtime_state(&self, key: &str) -> Result<Option<RuntimeState>> {
+        self.0.runtime_state(key)
     }
 }
 
@@ -138,10 +144,29 @@ impl JobStore for Checked {
     fn put_and_enqueue(
         &self,
         entity: &Entity,
+        expected_hash: Option<&str>,
         job: &NewJob,
         now_ms: i64,
     ) -> Result<(PutOutcome, Option<Enqueued>)> {
-        self.0.put_and_enqueue(entity, job, now_ms)
+        self.0.put_and_enqueue(entity, expected_hash, job, now_ms)
+    }
+    fn pause_types(&self, types: &[&str], now_ms: i64) -> Result<()> {
+        self.0.pause_types(types, now_ms)
+    }
+    fn resume_types(&self, types: &[&str]) -> Result<()> {
+        self.0.resume_types(types)
+    }
+    fn paused_types(&self) -> Result<Vec<String>> {
+        self.0.paused_types()
+    }
+    fn next_run_at(&self, types: &[String]) -> Result<Option<i64>> {
+        self.0.next_run_at(types)
+    }
+    fn data_version(&self) -> Result<i64> {
+        self.0.data_version()
+    }
+    fn job_counts(&self) -> Result<Vec<JobCount>> {
+        self.0.job_counts()
     }
 }
 

@@ -1,5 +1,6 @@
 //! The job queue on SQLite beyond the conformance suite: claims racing from several
-//! connections on one file (several processes sharing a vault) never hand out a job twice.
+//! connections on one file (several processes sharing a vault) never hand out a job twice, and
+//! each connection sees the others' commits through `data_version`.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use std::collections::HashSet;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 
 use brain_store::conformance::T0;
 use brain_store::jobs::{NewJob, Outcome};
-use brain_store::{JobStore, SqliteStore};
+use brain_store::{JobStore, SqliteStore, Store};
 use serde_json::json;
 
 const JOBS: usize = 2_000;
@@ -99,4 +100,48 @@ fn the_type_limit_holds_across_connections() {
         .map(|c| c.join().expect("claimer"))
         .sum();
     assert_eq!(running, 3);
+}
+
+/// `data_version` tells a store that another connection (another process) committed, so a
+/// daemon wakes its workers for a job a CLI enqueued; its own commits do not change it.
+#[test]
+fn data_version_changes_for_other_connections_commits_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("brain.db");
+    let daemon = SqliteStore::open(&path).expect("open");
+    let cli = SqliteStore::open(&path).expect("open again");
+
+    let before = daemon.data_version().expect("version");
+    assert_eq!(daemon.data_version().expect("version"), before, "stable");
+    daemon.enqueue(&[job(0)], T0).expect("own enqueue");
+    daemon.pause_types(&["x"], T0).expect("own pause");
+    assert_eq!(
+        daemon.data_version().expect("version"),
+        before,
+        "its own commits do not change it"
+    );
+
+    cli.enqueue(&[job(1)], T0)
+        .expect("enqueue from the other connection");
+    let after = daemon.data_version().expect("version");
+    assert_ne!(after, before, "another connection's commit changes it");
+    assert_eq!(daemon.data_version().expect("version"), after);
+    daemon
+        .set_runtime_state("k", &json!(1), T0)
+        .expect("own write");
+    assert_eq!(daemon.data_version().expect("version"), after);
+    // An idle worker's empty claim (a write transaction that writes nothing) and its reads
+    // are no change: two idle daemons watching each other never wake each other up.
+    let nothing = [("idle-type".to_string(), 1)];
+    assert!(
+        cli.claim("w", &nothing, 1, T0, 1_000)
+            .expect("claim")
+            .is_empty()
+    );
+    cli.next_run_at(&["noop".into()]).expect("next run at");
+    cli.job_counts().expect("counts");
+    assert_eq!(daemon.data_version().expect("version"), after);
+    cli.resume_types(&["x"])
+        .expect("resume from the other connection");
+    assert_ne!(daemon.data_version().expect("version"), after);
 }

@@ -116,10 +116,13 @@ fn a_schema_1_store_is_upgraded() {
         store.put(&a).expect("put");
     }
     {
-        // Back to exactly what schema 1 had: every table but the queue's.
+        // Back to exactly what schema 1 had: every table but the queue's and the live ones.
         let conn = rusqlite::Connection::open(&path).expect("raw open");
-        conn.execute_batch("DROP TABLE jobs; PRAGMA user_version = 1;")
-            .expect("downgrade");
+        conn.execute_batch(
+            "DROP TABLE jobs; DROP TABLE job_type_pauses; DROP TABLE runtime_state;
+             PRAGMA user_version = 1;",
+        )
+        .expect("downgrade");
     }
     let store = SqliteStore::open(&path).expect("upgrade");
     assert_eq!(store.get(&a.entity_ref).expect("kept"), a);
@@ -139,5 +142,42 @@ fn a_schema_1_store_is_upgraded() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .expect("version");
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
+}
+
+/// A vault from before the daemon (schema 2) gains pauses and runtime state, keeping its jobs.
+#[test]
+fn a_schema_2_store_is_upgraded() {
+    use brain_store::JobStore;
+    use brain_store::jobs::NewJob;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("brain.db");
+    let job = NewJob {
+        job_type: "export".into(),
+        input: serde_json::json!({}),
+        priority: 5,
+        run_at_ms: T0,
+        max_attempts: 1,
+        dedupe: None,
+        parent_id: None,
+    };
+    let id = {
+        let store = SqliteStore::open(&path).expect("create");
+        store.enqueue(&[job], T0).expect("enqueue")[0].id()
+    };
+    {
+        let conn = rusqlite::Connection::open(&path).expect("raw open");
+        conn.execute_batch(
+            "DROP TABLE job_type_pauses; DROP TABLE runtime_state; PRAGMA user_version = 2;",
+        )
+        .expect("downgrade");
+    }
+    let store = SqliteStore::open(&path).expect("upgrade");
+    assert!(store.job(id).is_ok(), "the queued job is kept");
+    store.pause_types(&["export"], T0).expect("pause");
+    assert_eq!(store.paused_types().expect("paused"), ["export"]);
+    store
+        .set_runtime_state("watcher", &serde_json::json!({}), T0)
+        .expect("runtime state");
 }

@@ -11,6 +11,7 @@
 mod conflicts;
 mod entities;
 mod jobs;
+mod runtime;
 mod search;
 mod sync;
 
@@ -34,6 +35,7 @@ pub fn run_all(make: Factory<'_>) {
     sync(make);
     search(make);
     conflicts(make);
+    runtime(make);
     jobs(make);
 }
 
@@ -57,9 +59,15 @@ pub fn conflicts(make: Factory<'_>) {
     conflicts::run(make);
 }
 
+/// Runtime state one process publishes for others: set, read back, replaced per key.
+pub fn runtime(make: Factory<'_>) {
+    runtime::run(make);
+}
+
 /// The job queue: every transition of the state diagram, claim order, per-type concurrency,
 /// leases and the reaper, retries and backoff, cancellation (with batches), deduplication,
-/// validation, progress, pruning and the outbox.
+/// validation, progress, pruning, the outbox (with its compare-and-set), paused types, the next
+/// due time and the queue depth.
 pub fn jobs(make: Factory<'_>) {
     jobs::run(make);
 }

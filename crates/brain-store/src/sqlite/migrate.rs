@@ -13,6 +13,7 @@ use crate::{Result, StoreError};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_jobs.sql"),
+    include_str!("../../migrations/sqlite/0003_live.sql"),
 ];
 
 /// The schema version this build writes.

@@ -8,8 +8,9 @@
 //!
 //! Each area of the [`Store`] trait lives in its own file: `entities` (row writes and
 //! interface reads), `fts` (the full-text index those writes keep in step), `listing`, `sync`
-//! (the sync engine's batch and state), `search`, `conflicts`, `jobs` (the job queue, the
-//! [`crate::JobStore`] impl) and `migrate` (schema versions).
+//! (the sync engine's batch and state), `search`, `conflicts`, `runtime` (state a process
+//! publishes for others), `jobs` (the job queue, the [`crate::JobStore`] impl) and `migrate`
+//! (schema versions).
 
 mod conflicts;
 mod entities;
@@ -17,6 +18,7 @@ mod fts;
 mod jobs;
 mod listing;
 mod migrate;
+mod runtime;
 mod search;
 mod sync;
 
@@ -27,8 +29,8 @@ use brain_core::EntityRef;
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::{
-    Conflict, Entity, EntitySummary, FileBase, ListFilter, PutOutcome, Result, SearchHit,
-    SearchQuery, Store, StoreError, SyncOp, SyncState,
+    Conflict, Entity, EntitySummary, FileBase, ListFilter, PutOutcome, Result, RuntimeState,
+    SearchHit, SearchQuery, Store, StoreError, SyncOp, SyncState,
 };
 
 /// Settings applied to every connection before migrating.
@@ -188,5 +190,13 @@ impl Store for SqliteStore {
 
     fn resolve_conflict(&self, id: i64, now_ms: i64) -> Result<()> {
         self.write(|tx| conflicts::resolve(tx, id, now_ms))
+    }
+
+    fn set_runtime_state(&self, key: &str, value: &serde_json::Value, now_ms: i64) -> Result<()> {
+        self.write(|tx| runtime::set(tx, key, value, now_ms))
+    }
+
+    fn runtime_state(&self, key: &str) -> Result<Option<RuntimeState>> {
+        self.read(|tx| runtime::get(tx, key))
     }
 }

@@ -184,9 +184,10 @@ pub fn put(vault: &Vault, args: &PutArgs, json: bool) -> Result<u8> {
         .map_err(|reason| anyhow::anyhow!("{r} from {source} was not stored: {reason}"))?;
     debug_assert_eq!(entity.content_hash, content_hash(text.as_bytes()));
     // The entity and its export job are written in one transaction (the outbox): a crash can
-    // never keep one without the other.
+    // never keep one without the other. No expected hash: `brain put` replaces whatever is
+    // there, as a user typing it means.
     let job = vault.queue().prepare(export_request(&r))?;
-    let (outcome, export) = vault.store.put_and_enqueue(&entity, &job, now)?;
+    let (outcome, export) = vault.store.put_and_enqueue(&entity, None, &job, now)?;
     if json {
         return output::json(&json!({
             "type": r.entity_type, "id": r.id, "path": path,

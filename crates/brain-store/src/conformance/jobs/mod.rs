@@ -4,14 +4,19 @@
 //! This file holds `run`, which calls every case in a fixed order, and the helpers the cases
 //! share (building jobs, enqueueing and claiming them in one line). The cases live in one file
 //! per area: `enqueueing`, `claiming`, `lifecycle` (finish, leases, backoff, progress),
-//! `cancel_retry` (with batches), `dedupe`, `prune` and `outbox`.
+//! `cancel_retry` (with batches), `dedupe`, `prune`, `outbox`, `compare_and_set` (the outbox
+//! put with an expected hash), `pausing` (paused job types) and `due` (`next_run_at` and the
+//! queue depth).
 
 mod cancel_retry;
 mod claiming;
+mod compare_and_set;
 mod dedupe;
+mod due;
 mod enqueueing;
 mod lifecycle;
 mod outbox;
+mod pausing;
 mod prune;
 
 use serde_json::Value;
@@ -44,6 +49,12 @@ pub(super) fn run(make: Factory<'_>) {
     prune::prune_keeps_unfinished_batches(make);
     outbox::put_and_enqueue_is_one_transaction(make);
     outbox::delete_and_restore_are_one_transaction_with_their_job(make);
+    compare_and_set::put_only_over_the_expected_version(make);
+    pausing::a_paused_type_is_not_claimed_until_resumed(make);
+    pausing::pausing_is_idempotent_and_listed_sorted(make);
+    pausing::paused_jobs_still_queue_dedupe_and_cancel(make);
+    due::next_run_at_is_the_earliest_queued_unpaused_job(make);
+    due::job_counts_are_the_queue_depth(make);
 }
 
 const LEASE: i64 = 30_000;

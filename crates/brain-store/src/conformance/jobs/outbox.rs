@@ -19,7 +19,7 @@ pub(super) fn put_and_enqueue_is_one_transaction(make: Factory<'_>) {
         )
     };
     let (outcome, enqueued) = store
-        .put_and_enqueue(&note, &export("a.md"), T0)
+        .put_and_enqueue(&note, None, &export("a.md"), T0)
         .expect("put and enqueue");
     assert_eq!(outcome, PutOutcome::Created);
     let Some(Enqueued::Created(id)) = enqueued else {
@@ -32,7 +32,7 @@ pub(super) fn put_and_enqueue_is_one_transaction(make: Factory<'_>) {
     );
 
     let (outcome, enqueued) = store
-        .put_and_enqueue(&note, &export("a.md"), T0 + 1)
+        .put_and_enqueue(&note, None, &export("a.md"), T0 + 1)
         .expect("put and enqueue");
     assert_eq!(
         (outcome, enqueued),
@@ -41,7 +41,7 @@ pub(super) fn put_and_enqueue_is_one_transaction(make: Factory<'_>) {
     );
     let b = entity("note/b", "# B\n", T0);
     let (outcome, enqueued) = store
-        .put_and_enqueue(&b, &export("b.md"), T0 + 2)
+        .put_and_enqueue(&b, None, &export("b.md"), T0 + 2)
         .expect("put and enqueue");
     assert_eq!(
         (outcome, enqueued),
@@ -57,13 +57,13 @@ pub(super) fn put_and_enqueue_is_one_transaction(make: Factory<'_>) {
     let c = entity("note/c", "# C\n", T0);
     let bad = with_priority(export("c.md"), 0);
     assert!(matches!(
-        store.put_and_enqueue(&c, &bad, T0),
+        store.put_and_enqueue(&c, None, &bad, T0),
         Err(StoreError::InvalidJob(_))
     ));
     // ... and refused inside the transaction, after the put: the put is rolled back too.
     let orphan = child_of(export("c.md"), 4242);
     assert!(matches!(
-        store.put_and_enqueue(&c, &orphan, T0),
+        store.put_and_enqueue(&c, None, &orphan, T0),
         Err(StoreError::InvalidJob(_))
     ));
     assert!(
@@ -74,7 +74,7 @@ pub(super) fn put_and_enqueue_is_one_transaction(make: Factory<'_>) {
     let mut clash = entity("note/A", "# shouting\n", T0);
     clash.path = "A.md".into();
     assert!(matches!(
-        store.put_and_enqueue(&clash, &new_job("export", json!({})), T0),
+        store.put_and_enqueue(&clash, None, &new_job("export", json!({})), T0),
         Err(StoreError::PathCollision(_))
     ));
     assert_eq!(
@@ -84,7 +84,7 @@ pub(super) fn put_and_enqueue_is_one_transaction(make: Factory<'_>) {
     );
     let changed = entity("note/a", "# A\nsecond\n", T0 + 3);
     let (outcome, enqueued) = store
-        .put_and_enqueue(&changed, &new_job("index", json!({})), T0 + 3)
+        .put_and_enqueue(&changed, None, &new_job("index", json!({})), T0 + 3)
         .expect("put and enqueue");
     assert_eq!(outcome, PutOutcome::Updated);
     assert!(matches!(enqueued, Some(Enqueued::Created(_))));

@@ -1,5 +1,6 @@
 //! What is done to jobs from outside a worker: cancel (cascading down a batch), retry and
-//! prune, and the reads (one job, a filtered list, a batch's counts by state).
+//! prune, and the reads (one job, a filtered list, a batch's counts by state, the queue depth
+//! by type).
 //!
 //! None of these needs a lease; cancel only asks a running job to stop (the worker sees it
 //! at its next heartbeat), so the lease holder still makes the final transition.
@@ -7,7 +8,7 @@
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{COLUMNS, from_row};
-use crate::jobs::{BatchStatus, Job, JobFilter, JobState};
+use crate::jobs::{BatchStatus, Job, JobCount, JobFilter, JobState};
 use crate::{Result, StoreError};
 
 fn state_of(tx: &Transaction<'_>, id: i64) -> Result<JobState> {
@@ -155,4 +156,29 @@ pub(super) fn batch_status(tx: &Transaction<'_>, parent_id: i64) -> Result<Batch
         }
     }
     Ok(status)
+}
+
+/// Queued and running jobs counted by type: one statement, each half answered from the partial
+/// index that holds exactly that state (`jobs_claim` for queued, `jobs_lease` for running), so
+/// the finished history that fills most of the table is never read. `'queued' < 'running'`, so
+/// the order is type, then queued before running.
+pub(super) const JOB_COUNTS_SQL: &str = "
+    SELECT job_type, 'queued' AS state, count(*) FROM jobs
+    WHERE state = 'queued' GROUP BY job_type
+    UNION ALL
+    SELECT job_type, 'running' AS state, count(*) FROM jobs
+    WHERE state = 'running' GROUP BY job_type
+    ORDER BY 1, 2";
+
+/// [`crate::JobStore::job_counts`].
+pub(super) fn job_counts(tx: &Transaction<'_>) -> Result<Vec<JobCount>> {
+    let mut stmt = tx.prepare_cached(JOB_COUNTS_SQL)?;
+    let rows = stmt.query_map([], |row| {
+        Ok(JobCount {
+            job_type: row.get(0)?,
+            state: row.get(1)?,
+            count: u64::try_from(row.get::<_, i64>(2)?).unwrap_or_default(),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

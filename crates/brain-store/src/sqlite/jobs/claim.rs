@@ -1,6 +1,6 @@
-//! A worker's side of the queue: claiming due jobs within per-type limits, then, while it
-//! holds the lease, heartbeats, progress and the finish; and the reaper, which takes expired
-//! leases back.
+//! A worker's side of the queue: claiming due jobs of unpaused types within per-type limits,
+//! then, while it holds the lease, heartbeats, progress and the finish; and the reaper, which
+//! takes expired leases back.
 //!
 //! Heartbeat, progress and finish each change the row only while it is still `running` under
 //! the reporting worker (see the parent module), so a worker whose lease was reaped changes
@@ -10,7 +10,7 @@ use std::cmp::Reverse;
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{COLUMNS, from_row, stored_counter};
+use super::{COLUMNS, from_row, schedule, stored_counter};
 use crate::Result;
 use crate::jobs::{Job, JobProgress, Outcome};
 
@@ -83,9 +83,14 @@ pub(super) fn claim(
     if limit == 0 {
         return Ok(Vec::new());
     }
-    // A type listed twice counts once, with its larger limit.
+    // A type listed twice counts once, with its larger limit; a paused type is not offered
+    // (one read of the small pauses table per claim, inside this transaction).
+    let paused = schedule::paused(tx)?;
     let mut limits: Vec<(&str, u32)> = Vec::with_capacity(types.len());
     for (job_type, max) in types {
+        if paused.contains(job_type) {
+            continue;
+        }
         match limits.iter_mut().find(|(t, _)| t == job_type) {
             Some((_, m)) => *m = (*m).max(*max),
             None => limits.push((job_type, *max)),

@@ -185,17 +185,45 @@ pub(super) fn enqueue_one(tx: &Transaction<'_>, job: &NewJob, now_ms: i64) -> Re
     Ok(Enqueued::Created(tx.last_insert_rowid()))
 }
 
-/// [`JobStore::put_and_enqueue`](crate::JobStore::put_and_enqueue): the entity's put and its
-/// job's enqueue in one write transaction.
+/// The compare of [`JobStore::put_and_enqueue`]'s compare-and-set: refuses with
+/// [`StoreError::Stale`] unless the live entity's hash is `expected` (`""`: no live entity).
+/// Read inside the put's write transaction, so nothing can change between compare and set.
+///
+/// [`JobStore::put_and_enqueue`]: crate::JobStore::put_and_enqueue
+fn check_expected(tx: &Transaction<'_>, entity: &Entity, expected: &str) -> Result<()> {
+    let actual = entities::existing(tx, &entity.entity_ref)?
+        .filter(|e| e.deleted_ms.is_none())
+        .map(|e| e.content_hash);
+    let matches = match actual.as_deref() {
+        None => expected.is_empty(),
+        Some(hash) => !expected.is_empty() && hash == expected,
+    };
+    if matches {
+        Ok(())
+    } else {
+        Err(StoreError::Stale {
+            entity: entity.entity_ref.to_string(),
+            expected: expected.to_string(),
+            actual,
+        })
+    }
+}
+
+/// [`JobStore::put_and_enqueue`](crate::JobStore::put_and_enqueue): the compare (if asked),
+/// the entity's put and its job's enqueue in one write transaction.
 pub(super) fn put_and_enqueue(
     store: &SqliteStore,
     entity: &Entity,
+    expected_hash: Option<&str>,
     job: &NewJob,
     now_ms: i64,
 ) -> Result<(PutOutcome, Option<Enqueued>)> {
     // Refuse a bad job before the put, so an `Unchanged` put does not hide it.
     validate(job)?;
     store.write(|tx| {
+        if let Some(expected) = expected_hash {
+            check_expected(tx, entity, expected)?;
+        }
         let outcome = entities::put(tx, entity)?;
         let enqueued = match outcome {
             PutOutcome::Unchanged => None,

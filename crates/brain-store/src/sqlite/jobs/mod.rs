@@ -9,11 +9,13 @@
 //! it to a function, and the row mapping every part shares (`COLUMNS`, `from_row` and the
 //! column conversions). The transitions are split by who drives them: `enqueue` (validation,
 //! dedupe and the outbox), `claim` (a worker's claim, heartbeats, progress and finish, and the
-//! reaper) and `admin` (cancel, retry, prune and the reads).
+//! reaper), `schedule` (pausing types, and when the next job is due) and `admin` (cancel,
+//! retry, prune and the reads).
 
 mod admin;
 mod claim;
 mod enqueue;
+mod schedule;
 
 use rusqlite::Row;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
@@ -21,7 +23,8 @@ use serde_json::Value;
 
 use super::SqliteStore;
 use crate::jobs::{
-    BatchStatus, Enqueued, Job, JobFilter, JobProgress, JobState, JobStore, NewJob, Outcome,
+    BatchStatus, Enqueued, Job, JobCount, JobFilter, JobProgress, JobState, JobStore, NewJob,
+    Outcome,
 };
 use crate::{Entity, PutOutcome, Result};
 
@@ -178,9 +181,42 @@ impl JobStore for SqliteStore {
     fn put_and_enqueue(
         &self,
         entity: &Entity,
+        expected_hash: Option<&str>,
         job: &NewJob,
         now_ms: i64,
     ) -> Result<(PutOutcome, Option<Enqueued>)> {
-        enqueue::put_and_enqueue(self, entity, job, now_ms)
+        enqueue::put_and_enqueue(self, entity, expected_hash, job, now_ms)
+    }
+
+    fn pause_types(&self, types: &[&str], now_ms: i64) -> Result<()> {
+        self.write(|tx| schedule::pause(tx, types, now_ms))
+    }
+
+    fn resume_types(&self, types: &[&str]) -> Result<()> {
+        self.write(|tx| schedule::resume(tx, types))
+    }
+
+    fn paused_types(&self) -> Result<Vec<String>> {
+        self.read(schedule::paused_types)
+    }
+
+    fn next_run_at(&self, types: &[String]) -> Result<Option<i64>> {
+        self.read(|tx| schedule::next_run_at(tx, types))
+    }
+
+    /// SQLite's `PRAGMA data_version` on this store's one connection: it changes when another
+    /// connection (in this process or another) commits, never for this connection's own
+    /// commits, and costs no read of any table.
+    fn data_version(&self) -> Result<i64> {
+        Ok(self
+            .lock()
+            .pragma_query_value(None, "data_version", |row| row.get(0))?)
+    }
+
+    fn job_counts(&self) -> Result<Vec<JobCount>> {
+        self.read(admin::job_counts)
     }
 }
+
+#[cfg(test)]
+mod plans;
