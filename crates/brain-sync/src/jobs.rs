@@ -16,9 +16,10 @@ use std::sync::Arc;
 
 use brain_core::{Config, EntityRef, PathMapper};
 use brain_jobs::handler::TypeConfig;
-use brain_jobs::{Handler, JobContext, JobError, Registry};
+use brain_jobs::{EnqueueRequest, Handler, JobContext, JobError, Registry};
 use brain_store::Store;
-use serde_json::Value;
+use brain_store::jobs::DedupePolicy;
+use serde_json::{Value, json};
 
 use crate::{SyncEngine, SyncError, SyncMode, SyncOptions};
 
@@ -28,6 +29,31 @@ pub const DIRECTORY_SYNC: &str = "directory-sync";
 pub const DIRECTORY_IMPORT: &str = "directory-import";
 /// Export of given entities or types.
 pub const DIRECTORY_EXPORT: &str = "directory-export";
+
+/// The dedupe key of a `directory-sync` asking for `mode` (`full`, `import-only`,
+/// `export-only`) and `allow_mass_delete`. One key per distinct request, so a second request
+/// for the same thing joins the queued or running one (policy `Skip`), while a one-way mode or
+/// `--allow-mass-delete` is never dropped by joining a plain sync. `brain sync`, the watcher's
+/// rescans and the daemon's timers all use it, so they join each other.
+pub fn sync_dedupe_key(mode: &str, allow_mass_delete: bool) -> String {
+    format!("{DIRECTORY_SYNC}:{mode}:{allow_mass_delete}")
+}
+
+/// A `directory-sync` request for `mode` that joins an identical one already queued or running.
+pub fn sync_request(mode: &str, allow_mass_delete: bool) -> EnqueueRequest {
+    EnqueueRequest::new(
+        DIRECTORY_SYNC,
+        json!({"mode": mode, "allow_mass_delete": allow_mass_delete}),
+    )
+    .dedupe(sync_dedupe_key(mode, allow_mass_delete), DedupePolicy::Skip)
+}
+
+/// A `directory-import` of `paths` (vault-relative, `/`-separated) that merges into an import
+/// still queued, so the files of several bursts become one job.
+pub fn import_request(paths: &[String]) -> EnqueueRequest {
+    EnqueueRequest::new(DIRECTORY_IMPORT, json!({ "paths": paths }))
+        .dedupe(DIRECTORY_IMPORT, DedupePolicy::Coalesce)
+}
 
 /// Which directory job a handler does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

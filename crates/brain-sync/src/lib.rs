@@ -5,6 +5,9 @@
 //! apply. The scan only stats files; only files whose size or mtime moved are read, in parallel,
 //! while the store writes what is read. Per-file problems are reported and skipped, never fatal;
 //! whole-sync stops ([`SyncError`]) change nothing they should not.
+//!
+//! [`watch`] is the daemon's side: it turns file events into `directory-import` and
+//! `directory-sync` jobs.
 
 mod engine;
 mod error;
@@ -14,8 +17,10 @@ pub mod plan;
 pub mod read;
 mod report;
 pub mod scan;
+pub mod watch;
 
 pub use engine::{SyncEngine, SyncMode, SyncOptions};
 pub use error::SyncError;
 pub use read::EntityBuilder;
 pub use report::{ConflictNote, SkippedFile, SyncReport};
+pub use watch::{VaultWatcher, WatchError, WatchSettings, WatcherStatus};

@@ -5,11 +5,13 @@
 //! `stat`-ing the tree. Folders it cannot read are reported, and the engine treats the files it
 //! knew there as unknown rather than deleted.
 
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 
+use brain_core::VaultFormat;
 use brain_store::FileStat;
 use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
@@ -181,8 +183,9 @@ pub fn scan(root: &Path, opts: &ScanOptions) -> ScanResult {
 pub fn scan_paths(root: &Path, paths: &[String], opts: &ScanOptions) -> ScanResult {
     let mut out = ScanResult::default();
     let mut seen = std::collections::HashSet::new();
+    let mut rules = IgnoreRules::new(root, opts.skip_logseq_dir);
     for rel in paths {
-        if !seen.insert(rel.as_str()) || !rel.ends_with(".md") || is_ignored(root, rel, opts) {
+        if !seen.insert(rel.as_str()) || !rel.ends_with(".md") || rules.is_ignored(rel, false) {
             continue;
         }
         match fs::symlink_metadata(root.join(rel)) {
@@ -213,32 +216,86 @@ pub fn scan_paths(root: &Path, paths: &[String], opts: &ScanOptions) -> ScanResu
 /// Whether the walk would skip `rel` (dot segments, Logseq's own folder, `.brainignore`
 /// patterns on the way). A note written there would never be read back, so it is not written.
 pub fn is_ignored(root: &Path, rel: &str, opts: &ScanOptions) -> bool {
-    let segments: Vec<&str> = rel.split('/').collect();
-    if segments.iter().any(|s| s.starts_with('.')) {
-        return true;
+    IgnoreRules::new(root, opts.skip_logseq_dir).is_ignored(rel, false)
+}
+
+/// Whether a vault in `format` keeps Logseq's own top-level `logseq/` folder (config, backups,
+/// version files) out of sync: always for Logseq, for `auto` when `logseq/config.edn` exists.
+pub(crate) fn skips_logseq_dir(root: &Path, format: VaultFormat) -> bool {
+    match format {
+        VaultFormat::Logseq => true,
+        VaultFormat::Auto => root.join("logseq").join("config.edn").is_file(),
+        VaultFormat::Obsidian | VaultFormat::Plain => false,
     }
-    if opts.skip_logseq_dir && segments.len() > 1 && segments[0] == "logseq" {
-        return true;
-    }
-    let mut ignores: Vec<Arc<Gitignore>> = Vec::new();
-    let mut dir = root.to_path_buf();
-    for (i, seg) in segments.iter().enumerate() {
-        let file = dir.join(".brainignore");
-        if file.is_file() {
-            let mut builder = GitignoreBuilder::new(&dir);
-            if builder.add(&file).is_none()
-                && let Ok(gi) = builder.build()
-            {
-                ignores.push(Arc::new(gi));
-            }
+}
+
+/// The walk's skip rules for checking paths one at a time (a partial sync, an export's
+/// target, a watcher's events), with each folder's `.brainignore` read once and kept: a burst
+/// of a thousand events in one folder reads its rules once, not a thousand times.
+pub(crate) struct IgnoreRules {
+    root: PathBuf,
+    skip_logseq_dir: bool,
+    /// Folder (absolute) → its parsed `.brainignore`, `None` when it has none (or it is invalid,
+    /// which the walk reports).
+    loaded: HashMap<PathBuf, Option<Arc<Gitignore>>>,
+}
+
+impl IgnoreRules {
+    /// Rules for the vault at `root`.
+    pub(crate) fn new(root: &Path, skip_logseq_dir: bool) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            skip_logseq_dir,
+            loaded: HashMap::new(),
         }
-        dir.push(seg);
-        let is_dir = i + 1 < segments.len();
-        if !ignores.is_empty() && ignored(&ignores, &dir, is_dir) {
+    }
+
+    /// Drops the rules read so far; call when a `.brainignore` changed.
+    pub(crate) fn forget(&mut self) {
+        self.loaded.clear();
+    }
+
+    /// Whether the walk would skip `rel`, a folder if `is_dir` (patterns like `drafts/` match
+    /// folders only), as [`is_ignored`] says.
+    pub(crate) fn is_ignored(&mut self, rel: &str, is_dir: bool) -> bool {
+        let segments: Vec<&str> = rel.split('/').collect();
+        if segments.iter().any(|s| s.starts_with('.')) {
             return true;
         }
+        if self.skip_logseq_dir && (segments.len() > 1 || is_dir) && segments[0] == "logseq" {
+            return true;
+        }
+        let mut ignores: Vec<Arc<Gitignore>> = Vec::new();
+        let mut dir = self.root.clone();
+        for (i, seg) in segments.iter().enumerate() {
+            let rules = self
+                .loaded
+                .entry(dir.clone())
+                .or_insert_with(|| load_brainignore(&dir));
+            if let Some(gi) = rules {
+                ignores.push(gi.clone());
+            }
+            dir.push(seg);
+            let seg_is_dir = i + 1 < segments.len() || is_dir;
+            if !ignores.is_empty() && ignored(&ignores, &dir, seg_is_dir) {
+                return true;
+            }
+        }
+        false
     }
-    false
+}
+
+/// The `.brainignore` of folder `dir`, if it has a valid one.
+fn load_brainignore(dir: &Path) -> Option<Arc<Gitignore>> {
+    let file = dir.join(".brainignore");
+    if !file.is_file() {
+        return None;
+    }
+    let mut builder = GitignoreBuilder::new(dir);
+    if builder.add(&file).is_some() {
+        return None;
+    }
+    builder.build().ok().map(Arc::new)
 }
 
 fn join_rel(parent: &str, name: &str) -> String {

@@ -11,9 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use brain_core::time::{format_compact, now_ms};
-use brain_core::{
-    CancelToken, Config, EntityRef, PathMapper, Phase, ProgressSink, VaultFormat, path_key,
-};
+use brain_core::{CancelToken, Config, EntityRef, PathMapper, Phase, ProgressSink, path_key};
 use brain_store::{
     BaseStat, ConflictKind, DirtyEntity, FileBase, FileStat, NewConflict, Store, SyncOp, SyncState,
 };
@@ -76,11 +74,7 @@ impl<'a> SyncEngine<'a> {
     /// An engine for the vault at `root`.
     pub fn new(root: &Path, config: &'a Config, store: &'a dyn Store) -> Result<Self, SyncError> {
         let mapper = PathMapper::new(config.vault.entity_types.iter().cloned())?;
-        let logseq = match config.vault.format {
-            VaultFormat::Logseq => true,
-            VaultFormat::Auto => root.join("logseq").join("config.edn").is_file(),
-            VaultFormat::Obsidian | VaultFormat::Plain => false,
-        };
+        let logseq = crate::scan::skips_logseq_dir(root, config.vault.format);
         Ok(Self {
             root: root.to_path_buf(),
             config,

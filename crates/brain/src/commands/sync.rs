@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use brain_core::{Phase, ProgressSink};
-use brain_jobs::{EnqueueRequest, Queue, WorkerPool};
+use brain_jobs::{Queue, WorkerPool};
 use brain_store::JobStore;
-use brain_store::jobs::{DedupePolicy, Enqueued, Job, JobFilter, JobState};
+use brain_store::jobs::{Enqueued, Job, JobFilter, JobState};
 use brain_sync::SyncReport;
-use brain_sync::jobs::DIRECTORY_SYNC;
 use serde_json::json;
 
 use super::{EXIT_CANCELLED, EXIT_REFUSED, EXIT_SKIPPED, Vault};
@@ -29,12 +28,10 @@ pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
     } else {
         "full"
     };
-    let input = json!({"mode": mode, "allow_mass_delete": args.allow_mass_delete});
     // One sync of a vault at a time: a second `brain sync` joins the queued or running one,
     // but only one asking for the same thing, so `--allow-mass-delete` or a one-way mode is
     // never dropped by joining a plain sync.
-    let key = format!("{DIRECTORY_SYNC}:{mode}:{}", args.allow_mass_delete);
-    let request = EnqueueRequest::new(DIRECTORY_SYNC, input).dedupe(key, DedupePolicy::Skip);
+    let request = brain_sync::jobs::sync_request(mode, args.allow_mass_delete);
     let enqueued = queue.enqueue(request)?;
     let id = enqueued.id();
     let joined = matches!(enqueued, Enqueued::Existing(_));
