@@ -53,7 +53,10 @@ pub enum Command {
     Rm(RefArg),
     /// Bring back a soft-deleted entity; queues writing its file again.
     Restore(RefArg),
-    /// What is running and what recently finished.
+    /// Keep files and store in step while both change: file watcher, job workers, exports of
+    /// entities written by any interface. Runs until SIGINT or SIGTERM.
+    Serve,
+    /// What is running and what recently finished, and the daemon's watcher.
     Status,
     /// Run queued jobs in this process (used by `brain sync --detach`).
     #[command(hide = true)]
@@ -74,7 +77,11 @@ pub enum Command {
 
 /// `brain sync` flags.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct SyncArgs {
+    /// Pause or resume directory sync instead of running one.
+    #[command(subcommand)]
+    pub action: Option<SyncAction>,
     /// Only import changed files; leave entity changes for later.
     #[arg(long, conflicts_with = "export_only")]
     pub import_only: bool,
@@ -87,6 +94,16 @@ pub struct SyncArgs {
     /// Allow a sync that deletes more than sync.mass_delete_share of the notes.
     #[arg(long)]
     pub allow_mass_delete: bool,
+}
+
+/// `brain sync pause|resume`.
+#[derive(Debug, Subcommand)]
+pub enum SyncAction {
+    /// Stop applying changes: file changes and entity writes are still queued (as jobs), and
+    /// nothing is imported or exported until `brain sync resume`. Holds across processes.
+    Pause,
+    /// Apply what was queued while paused, and go on syncing.
+    Resume,
 }
 
 /// `brain work` options.
@@ -224,6 +241,32 @@ pub enum BenchCommand {
     /// Queue throughput, enqueue rate, claim-to-start latency and the overhead of running an
     /// import as a job.
     Queue(BenchQueueArgs),
+    /// Live sync against a running `brain serve`: file write to searchable, `brain put` to file
+    /// on disk (p50/p99, debounce subtracted), next to a direct import, and the daemon's idle CPU.
+    Live(BenchLiveArgs),
+}
+
+/// `brain bench live` options.
+#[derive(Debug, Args)]
+pub struct BenchLiveArgs {
+    /// Notes in the generated vault.
+    #[arg(long, default_value_t = 10_000)]
+    pub notes: usize,
+    /// Edits measured in each direction.
+    #[arg(long, default_value_t = 200)]
+    pub edits: usize,
+    /// serve.sync_debounce_ms for the run; subtracted from every latency.
+    #[arg(long, default_value_t = 500)]
+    pub debounce_ms: u64,
+    /// Seconds of quiet over which the daemon's idle CPU is measured.
+    #[arg(long, default_value_t = 10)]
+    pub idle_secs: u64,
+    /// The vault generator (default: ../shared/bench/gen_vault.py, searched upwards from here).
+    #[arg(long, value_name = "PATH", env = "BRAIN_GEN_VAULT")]
+    pub generator: Option<std::path::PathBuf>,
+    /// Where to put the vault (default: a temporary folder).
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<std::path::PathBuf>,
 }
 
 /// `brain bench queue` options.

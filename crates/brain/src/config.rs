@@ -50,7 +50,14 @@ impl VaultPaths {
     }
 }
 
-const SECTIONS: &[&str] = &["vault", "sync", "search", "jobs"];
+/// The config's sections, read from the `Config` type itself so a new section is never
+/// forgotten by the environment overrides.
+fn sections() -> Vec<String> {
+    match toml::Value::try_from(brain_core::Config::default()) {
+        Ok(toml::Value::Table(t)) => t.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
 
 /// Reads the layered configuration.
 pub fn load(paths: &VaultPaths) -> Result<Config> {
@@ -73,12 +80,13 @@ pub fn load(paths: &VaultPaths) -> Result<Config> {
 /// Applies `BRAIN_<SECTION>_<OPTION>=value` overrides. Values are read as TOML (numbers, booleans,
 /// arrays) and fall back to strings.
 fn apply_env(table: &mut toml::Table, vars: impl Iterator<Item = (String, String)>) {
+    let sections = sections();
     for (name, raw) in vars {
         let Some(rest) = name.strip_prefix("BRAIN_") else {
             continue;
         };
         let rest = rest.to_ascii_lowercase();
-        let Some(section) = SECTIONS.iter().find(|s| rest.starts_with(&format!("{s}_"))) else {
+        let Some(section) = sections.iter().find(|s| rest.starts_with(&format!("{s}_"))) else {
             continue;
         };
         let key = &rest[section.len() + 1..];
@@ -113,11 +121,16 @@ mod tests {
                 "db-wins".to_string(),
             ),
             ("BRAIN_VAULT".to_string(), "/somewhere".to_string()),
+            ("BRAIN_SERVE_WATCH_MODE".to_string(), "poll".to_string()),
+            ("BRAIN_JOBS_LEASE_MS".to_string(), "2000".to_string()),
         ];
         apply_env(&mut t, vars.into_iter());
         let c: Config = toml::Value::Table(t).try_into().unwrap();
         assert_eq!(c.sync.max_file_bytes, 1024);
         assert_eq!(c.vault.entity_types, ["topic"]);
         assert_eq!(c.sync.conflict_policy, brain_core::ConflictPolicy::DbWins);
+        // Every section takes overrides, including ones added after this test was written.
+        assert_eq!(c.serve.watch_mode, brain_core::WatchMode::Poll);
+        assert_eq!(c.jobs.lease_ms, 2000);
     }
 }

@@ -3,8 +3,8 @@
 //! debounce window, measured from when the last event happened.
 //!
 //! It never ticks: it blocks on its channel until the next thing it must do (the window's end,
-//! the next verification, the next attempt to set the source up again). The event source's
-//! debouncer tick is the watcher's only periodic wake-up.
+//! the next verification, the next attempt to set the source up again). An idle watcher does
+//! not wake at all (a poll-mode source walks the vault every interval on its own thread).
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -14,9 +14,8 @@ use std::time::{Duration, Instant};
 use brain_core::WatchMode;
 use brain_core::time::now_ms;
 use notify::ErrorKind;
-use notify_debouncer_full::DebouncedEvent;
 
-use super::backend::{Msg, Source, Timing, start_native, start_poll};
+use super::backend::{Msg, Source, TimedEvent, start_native, start_poll};
 use super::filter::{EventFilter, Seen};
 use super::flush::{Flusher, Pending};
 use super::status::{WatcherMode, WatcherStatus};
@@ -38,12 +37,10 @@ pub(crate) struct Times {
     pub(crate) poll_interval: Duration,
     /// Whole-vault verification interval, if any.
     pub(crate) verify_interval: Option<Duration>,
-    /// The event source's debouncer.
-    pub(crate) timing: Timing,
 }
 
 /// Sets up native events (a parameter so tests can make it fail).
-type StartNative = fn(&std::path::Path, Timing, &Sender<Msg>, u64) -> notify::Result<Source>;
+type StartNative = fn(&std::path::Path, &Sender<Msg>, u64) -> notify::Result<Source>;
 
 /// The collector's state; [`Collector::run`] owns it on its thread.
 pub(crate) struct Collector {
@@ -107,10 +104,10 @@ impl Collector {
     /// restart only after [`NATIVE_ATTEMPTS`] failures in a row.
     pub(crate) fn start_source(&mut self, first: bool) -> notify::Result<()> {
         if !self.use_poll {
-            // Each attempt has its own generation: a failed attempt's debouncer, stopped,
+            // Each attempt has its own generation: a failed attempt's watcher, stopped,
             // says its thread ended, and that must not be taken for the next source's end.
             self.generation += 1;
-            match (self.start_native)(&self.root, self.times.timing, &self.tx, self.generation) {
+            match (self.start_native)(&self.root, &self.tx, self.generation) {
                 Ok(source) => {
                     self.native_failures = 0;
                     self.set_source(source);
@@ -128,7 +125,6 @@ impl Collector {
         self.generation += 1;
         let source = start_poll(
             &self.root,
-            self.times.timing,
             self.times.poll_interval,
             &self.tx,
             self.generation,
@@ -228,12 +224,17 @@ impl Collector {
             .min()
     }
 
-    fn on_events(&mut self, events: Vec<DebouncedEvent>) {
+    fn on_events(&mut self, events: Vec<TimedEvent>) {
         let mut root_lost = false;
+        // Only events about notes count in the status: the database under `.brain/` changes on
+        // every commit, and counting those would change the published status, whose write is a
+        // commit, which is an event...
         let mut latest: Option<Instant> = None;
+        let mut relevant = 0u64;
         for ev in &events {
-            latest = Some(latest.map_or(ev.time, |l| l.max(ev.time)));
             if ev.event.need_rescan() {
+                latest = Some(latest.map_or(ev.time, |l| l.max(ev.time)));
+                relevant += 1;
                 tracing::warn!(path = %self.root.display(), "file events were lost (event queue overflow); rescanning the vault");
                 self.status()
                     .error("file events were lost (event queue overflow); the vault is rescanned");
@@ -245,14 +246,19 @@ impl Collector {
                 root_lost = true;
                 continue;
             }
-            for seen in self.filter.classify(&ev.event) {
+            let seen = self.filter.classify(&ev.event);
+            if !seen.is_empty() {
+                latest = Some(latest.map_or(ev.time, |l| l.max(ev.time)));
+                relevant += 1;
+            }
+            for seen in seen {
                 tracing::trace!(path = %self.root.display(), ?seen, "file event");
                 self.pending.add(seen, ev.time);
             }
         }
         {
             let mut st = self.status();
-            st.events_seen += events.len() as u64;
+            st.events_seen += relevant;
             if let Some(t) = latest {
                 let ago = Instant::now().saturating_duration_since(t).as_millis() as i64;
                 st.last_event_ms = Some(now_ms() - ago);
@@ -402,7 +408,6 @@ mod tests {
                 max_wait: debounce * 10,
                 poll_interval: Duration::from_millis(100),
                 verify_interval: None,
-                timing: Timing::for_debounce(debounce),
             },
             std::sync::mpsc::channel(),
             Arc::new(Mutex::new(WatcherStatus::new(WatcherMode::Failed))),
@@ -416,12 +421,7 @@ mod tests {
         )
     }
 
-    fn no_watches_left(
-        _: &std::path::Path,
-        _: Timing,
-        _: &Sender<Msg>,
-        _: u64,
-    ) -> notify::Result<Source> {
+    fn no_watches_left(_: &std::path::Path, _: &Sender<Msg>, _: u64) -> notify::Result<Source> {
         Err(notify::Error::new(ErrorKind::MaxFilesWatch))
     }
 
@@ -454,7 +454,7 @@ mod tests {
         assert_eq!(c.status().mode, WatcherMode::Poll);
         // Once polling, it stays polling: native events are not tried again.
         c.drop_source();
-        c.start_native = |_, _, _, _| panic!("native events tried again");
+        c.start_native = |_, _, _| panic!("native events tried again");
         c.start_source(false).unwrap();
         assert_eq!(c.status().mode, WatcherMode::Poll);
         c.drop_source();

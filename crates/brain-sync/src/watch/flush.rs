@@ -166,6 +166,18 @@ impl Flusher {
 
     /// The notes among `notes` whose file differs from what the store last synced; counts the
     /// others (our own writes, files that came and went) in `echoes`.
+    /// Whether the store holds a live entity at `rel`.
+    fn has_live_entity(&self, rel: &str) -> Result<bool, StoreError> {
+        let Ok(r) = self.mapper.to_ref(rel) else {
+            return Ok(false);
+        };
+        match self.store.get(&r) {
+            Ok(_) => Ok(true),
+            Err(StoreError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     fn changed_notes(
         &self,
         notes: &BTreeSet<String>,
@@ -195,7 +207,11 @@ impl Flusher {
         for rel in valid {
             let same = match std::fs::symlink_metadata(self.root.join(rel)) {
                 Ok(meta) => bases.get(rel) == Some(&stat_of(&meta)),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => !bases.contains_key(rel),
+                // Gone and never synced: nothing, unless a live entity is at that path (written
+                // through an interface, its export pending): the import then writes it.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    !bases.contains_key(rel) && !self.has_live_entity(rel)?
+                }
                 // Unreadable: the import reports why.
                 Err(_) => false,
             };

@@ -1,7 +1,7 @@
 //! The watcher of `brain serve`: turns changes to the vault's files into directory jobs.
 //!
 //! ```text
-//!  notify (inotify… or PollWatcher) ─► notify-debouncer-full (short: renames, duplicates)
+//!  notify (inotify… or PollWatcher), raw events stamped on receipt
 //!    ─► collector thread: filter (scanner's rules) ─► pending notes / folders / rescan
 //!         quiet for `sync_debounce_ms` since the last event (or `max_wait` since the first)
 //!         and no directory job running ─► drop echoes (stat == base) ─► one job:
@@ -32,7 +32,7 @@ use brain_store::Store;
 
 pub use status::{WatchErrorNote, WatcherMode, WatcherStatus};
 
-use backend::{Msg, Timing};
+use backend::Msg;
 use collect::{Collector, Times};
 use filter::EventFilter;
 use flush::Flusher;
@@ -141,7 +141,6 @@ impl VaultWatcher {
             max_wait: settings.max_wait.max(settings.debounce),
             poll_interval: settings.poll_interval.max(MIN_POLL_INTERVAL),
             verify_interval: settings.verify_interval.filter(|i| !i.is_zero()),
-            timing: Timing::for_debounce(settings.debounce),
         };
         let (tx, rx) = channel();
         let status = Arc::new(Mutex::new(WatcherStatus::new(WatcherMode::Failed)));

@@ -24,6 +24,7 @@ pub fn run(cmd: &BenchCommand, json_out: bool) -> Result<u8> {
     match cmd {
         BenchCommand::Import(args) => import(args, json_out),
         BenchCommand::Queue(args) => super::bench_queue::run(args, json_out),
+        BenchCommand::Live(args) => super::bench_live::run(args, json_out),
     }
 }
 

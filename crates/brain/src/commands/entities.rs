@@ -17,10 +17,15 @@ use super::Vault;
 use crate::cli::{ListArgs, PutArgs, SearchArgs};
 use crate::output::{self, clip};
 
-/// A `directory-export` of `r`, merged into the export already queued if there is one.
-fn export_request(r: &EntityRef) -> EnqueueRequest {
-    EnqueueRequest::new(DIRECTORY_EXPORT, json!({"entities": [r.to_string()]}))
-        .dedupe(DIRECTORY_EXPORT, DedupePolicy::Coalesce)
+/// A `directory-export` of `r`, due after `serve.sync_debounce_ms` and merged into the export
+/// already queued if there is one: a burst of writes to one note (an agent editing in small
+/// steps) writes its file once.
+pub(super) fn export_request(vault: &Vault, r: &EntityRef) -> EnqueueRequest {
+    let mut request = EnqueueRequest::new(DIRECTORY_EXPORT, json!({"entities": [r.to_string()]}))
+        .dedupe(DIRECTORY_EXPORT, DedupePolicy::Coalesce);
+    let debounce = i64::try_from(vault.config.serve.sync_debounce_ms).unwrap_or(0);
+    request.run_at_ms = Some(now_ms() + debounce);
+    request
 }
 
 fn parse_ref(s: &str) -> Result<EntityRef> {
@@ -186,7 +191,7 @@ pub fn put(vault: &Vault, args: &PutArgs, json: bool) -> Result<u8> {
     // The entity and its export job are written in one transaction (the outbox): a crash can
     // never keep one without the other. No expected hash: `brain put` replaces whatever is
     // there, as a user typing it means.
-    let job = vault.queue().prepare(export_request(&r))?;
+    let job = vault.queue().prepare(export_request(vault, &r))?;
     let (outcome, export) = vault.store.put_and_enqueue(&entity, None, &job, now)?;
     if json {
         return output::json(&json!({
@@ -211,7 +216,7 @@ pub fn put(vault: &Vault, args: &PutArgs, json: bool) -> Result<u8> {
 pub fn rm(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
     let r = parse_ref(entity)?;
     // The delete and the job that moves its file to the trash commit together (the outbox).
-    let job = vault.queue().prepare(export_request(&r))?;
+    let job = vault.queue().prepare(export_request(vault, &r))?;
     vault.store.soft_delete_and_enqueue(&r, &job, now_ms())?;
     if json {
         return output::json(&json!({"type": r.entity_type, "id": r.id, "deleted": true}))
@@ -226,7 +231,7 @@ pub fn rm(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
 /// `brain restore`: undo a soft delete.
 pub fn restore(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
     let r = parse_ref(entity)?;
-    let job = vault.queue().prepare(export_request(&r))?;
+    let job = vault.queue().prepare(export_request(vault, &r))?;
     let (e, _) = vault.store.restore_and_enqueue(&r, &job, now_ms())?;
     if json {
         return output::json(&entity_json(&e)).map(|()| 0);

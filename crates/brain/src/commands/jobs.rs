@@ -154,11 +154,23 @@ pub fn status(vault: &Vault, json: bool) -> Result<u8> {
     })?;
     let notes = brain_store::Store::count_live(store.as_ref())?;
     let conflicts = brain_store::Store::conflicts(store.as_ref(), false)?.len();
+    let daemon = super::serve::state(vault);
+    let paused = store.paused_types()?;
+    let mut depth = serde_json::Map::new();
+    for c in store.job_counts()? {
+        let entry = depth
+            .entry(c.job_type.clone())
+            .or_insert_with(|| json!({"queued": 0, "running": 0}));
+        entry[c.state.as_str()] = json!(c.count);
+    }
     if json {
         return output::json(&json!({
             "vault": vault.paths.root,
             "notes": notes,
             "open_conflicts": conflicts,
+            "daemon": daemon,
+            "paused": paused,
+            "queue": depth,
             "active": active.iter().map(job_json).collect::<Vec<_>>(),
             "recent": recent.iter().map(job_json).collect::<Vec<_>>(),
         }))
@@ -168,6 +180,19 @@ pub fn status(vault: &Vault, json: bool) -> Result<u8> {
         "{}: {notes} notes, {conflicts} open conflict(s)",
         vault.paths.root.display()
     ))?;
+    if conflicts > 0 {
+        output::line(format!(
+            "  {conflicts} note(s) changed on both sides: both versions are kept; see \
+             `brain conflicts list`"
+        ))?;
+    }
+    output::line(daemon_line(daemon.as_ref()))?;
+    if !paused.is_empty() {
+        output::line(format!(
+            "Paused: {} (changes are queued; `brain sync resume` applies them)",
+            paused.join(", ")
+        ))?;
+    }
     output::line(if active.is_empty() {
         "Nothing running."
     } else {
@@ -183,4 +208,30 @@ pub fn status(vault: &Vault, json: bool) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// One line on the daemon: whether it runs, how it watches, its last event and error.
+fn daemon_line(daemon: Option<&Value>) -> String {
+    let Some(d) = daemon else {
+        return "No daemon: start `brain serve` to sync changes as they happen \
+                (until then `brain sync` picks them up)."
+            .into();
+    };
+    let w = &d["watcher"];
+    let when = |v: &Value| v.as_i64().map(format_iso).unwrap_or_else(|| "never".into());
+    let mut line = format!(
+        "Daemon: pid {}, {}; watcher {}, {} change(s) pending, last event {}",
+        d["pid"],
+        d["state"].as_str().unwrap_or("starting"),
+        w["mode"].as_str().unwrap_or("not running"),
+        w["pending_paths"].as_u64().unwrap_or(0),
+        when(&w["last_event_ms"]),
+    );
+    if let Some(err) = w["last_error"]["message"].as_str() {
+        line.push_str(&format!(
+            "; last error at {}: {err}",
+            when(&w["last_error"]["at_ms"])
+        ));
+    }
+    line
 }

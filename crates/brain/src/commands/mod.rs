@@ -1,11 +1,14 @@
 //! One module per command family; `run` dispatches.
 
 mod bench;
+mod bench_live;
 mod bench_queue;
 mod conflicts;
+mod daemon;
 mod entities;
 mod init;
 mod jobs;
+mod serve;
 mod sync;
 
 use std::sync::Arc;
@@ -97,6 +100,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Put(args) => entities::put(&Vault::open(vault_arg)?, &args, cli.json),
         Command::Rm(r) => entities::rm(&Vault::open(vault_arg)?, &r.entity, cli.json),
         Command::Restore(r) => entities::restore(&Vault::open(vault_arg)?, &r.entity, cli.json),
+        Command::Serve => serve::run(&Vault::open(vault_arg)?, cli.json),
         Command::Status => jobs::status(&Vault::open(vault_arg)?, cli.json),
         Command::Jobs(c) => jobs::run(&Vault::open(vault_arg)?, &c, cli.json),
         Command::Conflicts(c) => conflicts::run(&Vault::open(vault_arg)?, &c, cli.json),

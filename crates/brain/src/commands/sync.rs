@@ -12,15 +12,64 @@ use brain_jobs::{Queue, WorkerPool};
 use brain_store::JobStore;
 use brain_store::jobs::{Enqueued, Job, JobFilter, JobState};
 use brain_sync::SyncReport;
+use brain_sync::jobs::{DIRECTORY_EXPORT, DIRECTORY_IMPORT, DIRECTORY_SYNC};
 use serde_json::json;
 
 use super::{EXIT_CANCELLED, EXIT_REFUSED, EXIT_SKIPPED, Vault};
-use crate::cli::{SyncArgs, WorkArgs};
+use crate::cli::{SyncAction, SyncArgs, WorkArgs};
 use crate::{output, progress};
+
+/// The job types `brain sync pause` holds back.
+const DIRECTORY_TYPES: [&str; 3] = [DIRECTORY_SYNC, DIRECTORY_IMPORT, DIRECTORY_EXPORT];
+
+/// `brain sync pause|resume`.
+fn pause_or_resume(vault: &Vault, action: &SyncAction, json: bool) -> Result<u8> {
+    let store = &vault.store;
+    let paused = matches!(action, SyncAction::Pause);
+    if paused {
+        store.pause_types(&DIRECTORY_TYPES, brain_core::time::now_ms())?;
+    } else {
+        store.resume_types(&DIRECTORY_TYPES)?;
+    }
+    let waiting: u64 = store
+        .job_counts()?
+        .iter()
+        .filter(|c| c.state == JobState::Queued && DIRECTORY_TYPES.contains(&c.job_type.as_str()))
+        .map(|c| c.count)
+        .sum();
+    if json {
+        return output::json(&json!({"paused": paused, "queued_jobs": waiting})).map(|()| 0);
+    }
+    output::line(if paused {
+        format!(
+            "Directory sync paused: file changes and entity writes are queued ({waiting} job(s) \
+             waiting) and applied on `brain sync resume`."
+        )
+    } else {
+        format!("Directory sync resumed: {waiting} queued job(s) will run now.")
+    })?;
+    Ok(0)
+}
 
 /// Queues (or joins) a sync and follows it to the end.
 pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
+    if let Some(action) = &args.action {
+        return pause_or_resume(vault, action, json);
+    }
+    if vault
+        .store
+        .paused_types()?
+        .iter()
+        .any(|t| t == DIRECTORY_SYNC)
+    {
+        bail!(
+            "directory sync is paused (`brain sync pause`), so this sync would wait: run \
+             `brain sync resume` first"
+        );
+    }
     let queue = vault.queue();
+    // With a daemon serving the vault, its workers run the job; this command only follows.
+    let daemon = super::daemon::running(&vault.paths);
     let mode = if args.import_only {
         "import-only"
     } else if args.export_only {
@@ -36,7 +85,9 @@ pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
     let id = enqueued.id();
     let joined = matches!(enqueued, Enqueued::Existing(_));
     if args.detach {
-        spawn_background_worker(vault)?;
+        if daemon.is_none() {
+            spawn_background_worker(vault)?;
+        }
         if json {
             output::json(&json!({"job": id, "joined": joined}))?;
         } else {
@@ -69,14 +120,21 @@ pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
             }
         });
     }
-    let pool = WorkerPool::start(queue.clone(), vault.pool_config());
+    if let Some(pid) = daemon {
+        tracing::info!(pid, job = id, "brain serve runs the sync; following it");
+    }
+    let pool = daemon
+        .is_none()
+        .then(|| WorkerPool::start(queue.clone(), vault.pool_config()));
     let sink = progress::for_stderr(false);
     let followed = follow(&queue, id, sink.as_ref(), &interrupted);
-    if followed.is_ok() && !interrupted.load(Ordering::SeqCst) {
-        // Other jobs due now (exports queued by `brain put`) run before this worker leaves.
-        drain(vault, &queue, Duration::from_secs(60));
+    if let Some(pool) = pool {
+        if followed.is_ok() && !interrupted.load(Ordering::SeqCst) {
+            // Other jobs due now (exports queued by `brain put`) run before this worker leaves.
+            drain(vault, &queue, Duration::from_secs(60));
+        }
+        pool.shutdown();
     }
-    pool.shutdown();
     let job = followed?;
     finish(&job, json)
 }

@@ -8,6 +8,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+pub mod daemon;
+
 /// The built binary under test.
 pub fn brain_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_brain"))

@@ -1,0 +1,288 @@
+//! `brain bench live`: the figures of live sync, measured against a real `brain serve` process
+//! on a generated vault.
+//!
+//! - file write → note searchable: an editor-style save (temp file, rename over), then search
+//!   polled every millisecond through another connection until the new word is found;
+//! - entity write → file on disk: the same transaction `brain put` commits (entity and its
+//!   debounced export), then the file polled until it holds the new text;
+//! - both minus the configured debounce, which is a setting, not a cost;
+//! - the baseline, run in the same process on the same vault once the daemon is gone: importing
+//!   that one changed file directly with the sync engine (the work without watcher and queue);
+//! - idle CPU of the daemon: its user + system time over a quiet interval, from /proc.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use brain_core::time::now_ms;
+use brain_core::{CancelToken, NoProgress};
+use brain_store::jobs::{JobFilter, JobState};
+use brain_store::{JobStore, ListFilter, SearchQuery, Store};
+use brain_sync::{SyncEngine, SyncOptions};
+use serde_json::{Value, json};
+
+use super::bench::{find_generator, generate, ms, percentile};
+use super::{Vault, daemon, entities};
+use crate::cli::BenchLiveArgs;
+use crate::output;
+
+/// Runs `brain --vault <vault> <args>` to completion.
+fn brain(vault: &Path, args: &[&str]) -> Result<()> {
+    let status = Command::new(std::env::current_exe()?)
+        .arg("--vault")
+        .arg(vault)
+        .args(args)
+        .stdout(Stdio::null())
+        .status()?;
+    if !matches!(status.code(), Some(0 | 3)) {
+        bail!("brain {args:?} failed: {status}");
+    }
+    Ok(())
+}
+
+/// Waits for `check`, polling every millisecond, up to `limit`.
+fn poll(limit: Duration, what: &str, mut check: impl FnMut() -> Result<bool>) -> Result<Duration> {
+    let t = Instant::now();
+    while !check()? {
+        if t.elapsed() > limit {
+            bail!("timed out after {limit:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(t.elapsed())
+}
+
+/// Waits until no job is queued or running, then a little longer (the watcher may hold a
+/// change in its debounce window).
+fn settle(vault: &Vault, quiet: Duration) -> Result<()> {
+    let mut idle_since = Instant::now();
+    let limit = Instant::now() + Duration::from_secs(600);
+    loop {
+        let active = vault.store.list_jobs(&JobFilter {
+            states: vec![JobState::Queued, JobState::Running],
+            limit: 1,
+            ..JobFilter::default()
+        })?;
+        if !active.is_empty() {
+            idle_since = Instant::now();
+        } else if idle_since.elapsed() >= quiet {
+            return Ok(());
+        }
+        if Instant::now() > limit {
+            bail!("the daemon did not settle within 10 minutes");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// User + system CPU seconds of a process so far, from /proc/<pid>/stat.
+fn cpu_seconds(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> Result<f64> {
+        Ok(fields
+            .get(i)
+            .context("unexpected /proc stat format")?
+            .parse::<f64>()?)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the ')'.
+    Ok((ticks(11)? + ticks(12)?) / clock_ticks())
+}
+
+#[allow(unsafe_code)]
+fn clock_ticks() -> f64 {
+    // SAFETY: sysconf only reads a constant of the running system.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 { t as f64 } else { 100.0 }
+}
+
+fn stats(mut xs: Vec<Duration>) -> Value {
+    xs.sort();
+    json!({"p50_ms": ms(percentile(&xs, 0.5)), "p99_ms": ms(percentile(&xs, 0.99)),
+           "max_ms": ms(*xs.last().unwrap_or(&Duration::ZERO)), "n": xs.len()})
+}
+
+/// Runs the live benchmark.
+pub fn run(args: &BenchLiveArgs, json_out: bool) -> Result<u8> {
+    let generator = find_generator(args.generator.as_deref())?;
+    let temp = tempfile::Builder::new()
+        .prefix("brain-bench-live-")
+        .tempdir()?;
+    let work = args
+        .workdir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
+    let root = work.join(format!("vault-live-{}", args.notes));
+    if root.exists() {
+        std::fs::remove_dir_all(&root)?;
+    }
+    generate(&generator, &root, args.notes)?;
+    brain(&root, &["init"])?;
+    let config_file = root.join(".brain/config.toml");
+    let config = std::fs::read_to_string(&config_file)?.replace(
+        "sync_debounce_ms = 500",
+        &format!("sync_debounce_ms = {}", args.debounce_ms),
+    );
+    std::fs::write(&config_file, config)?;
+    brain(&root, &["sync"])?;
+    let vault = Vault::open(Some(&root))?;
+    let debounce = Duration::from_millis(args.debounce_ms);
+
+    let mut serve: Child = Command::new(std::env::current_exe()?)
+        .arg("--vault")
+        .arg(&root)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting brain serve")?;
+    let pid = serve.id();
+    poll(Duration::from_secs(30), "brain serve to be ready", || {
+        Ok(vault
+            .store
+            .runtime_state(daemon::STATE_KEY)?
+            .is_some_and(|s| s.value["pid"] == pid && s.value["state"] == "ready"))
+    })?;
+    settle(&vault, Duration::from_secs(1))?;
+
+    let notes = vault.store.list(&ListFilter::default())?;
+    if notes.is_empty() {
+        bail!("the generated vault has no notes");
+    }
+    let step = (notes.len() / args.edits.max(1)).max(1);
+    let picked: Vec<_> = notes.iter().step_by(step).take(args.edits).collect();
+
+    // File write → searchable.
+    let mut to_search = Vec::new();
+    for (i, row) in picked.iter().enumerate() {
+        let word = format!("livebenchfile{i}x");
+        let path = root.join(&row.path);
+        let mut text = std::fs::read_to_string(&path)?;
+        text.push_str(&format!("\n{word}\n"));
+        let tmp = path.with_file_name(format!(".{i}.bench-save"));
+        std::fs::write(&tmp, &text)?;
+        std::fs::rename(&tmp, &path)?;
+        let query = SearchQuery::new(word.clone());
+        let took = poll(Duration::from_secs(30), "the edit to be searchable", || {
+            Ok(!vault.store.search(&query)?.is_empty())
+        })?;
+        to_search.push(took.saturating_sub(debounce));
+    }
+    settle(&vault, debounce * 2)?;
+
+    // Entity write → file on disk.
+    let engine = SyncEngine::new(&root, &vault.config, vault.store.as_ref())?;
+    let queue = vault.queue();
+    let mut to_file = Vec::new();
+    for (i, row) in picked.iter().enumerate() {
+        let word = format!("livebenchput{i}x");
+        let current = vault.store.get(&row.entity)?;
+        let text = format!("{}\n{word}\n", current.content());
+        let now = now_ms();
+        let entity = engine
+            .builder()
+            .entity(&row.path, &text, now, now)
+            .map_err(|reason| anyhow::anyhow!("{}: {reason}", row.path))?;
+        let job = queue.prepare(entities::export_request(&vault, &row.entity))?;
+        let t = Instant::now();
+        vault.store.put_and_enqueue(&entity, None, &job, now)?;
+        let path = root.join(&row.path);
+        poll(
+            Duration::from_secs(30),
+            "the export to reach the file",
+            || Ok(std::fs::read_to_string(&path).is_ok_and(|s| s.contains(&word))),
+        )?;
+        to_file.push(t.elapsed().saturating_sub(debounce));
+    }
+    settle(&vault, debounce * 2)?;
+
+    // Idle CPU.
+    let idle = Duration::from_secs(args.idle_secs);
+    let (c0, t0) = (cpu_seconds(pid)?, Instant::now());
+    std::thread::sleep(idle);
+    let idle_cpu_pct = (cpu_seconds(pid)? - c0) / t0.elapsed().as_secs_f64() * 100.0;
+    let jobs = vault.store.list_jobs(&JobFilter::default())?;
+    let count = |t: &str| jobs.iter().filter(|j| j.job_type == t).count();
+    let job_counts = json!({
+        "directory-import": count(brain_sync::jobs::DIRECTORY_IMPORT),
+        "directory-export": count(brain_sync::jobs::DIRECTORY_EXPORT),
+        "directory-sync": count(brain_sync::jobs::DIRECTORY_SYNC),
+    });
+    super::daemon::terminate(pid);
+    serve.wait()?;
+
+    // Baseline: the same kind of edit imported directly, no watcher, no queue.
+    let mut direct = Vec::new();
+    for (i, row) in picked.iter().enumerate() {
+        let word = format!("livebenchdirect{i}x");
+        let path = root.join(&row.path);
+        let mut text = std::fs::read_to_string(&path)?;
+        text.push_str(&format!("\n{word}\n"));
+        std::fs::write(&path, &text)?;
+        let t = Instant::now();
+        let opts = SyncOptions {
+            only_paths: Some(vec![row.path.clone()]),
+            ..SyncOptions::default()
+        };
+        engine.run(&opts, &NoProgress, &CancelToken::new())?;
+        if vault.store.search(&SearchQuery::new(word))?.is_empty() {
+            bail!("the direct import of {} is not searchable", row.path);
+        }
+        direct.push(t.elapsed());
+    }
+
+    let file = stats(to_search);
+    let put = stats(to_file);
+    let base = stats(direct);
+    let ratio = |s: &Value| {
+        s["p50_ms"].as_f64().unwrap_or(0.0) / base["p50_ms"].as_f64().unwrap_or(1.0).max(1e-9)
+    };
+    let result = json!({
+        "notes": notes.len(),
+        "edits": picked.len(),
+        "debounce_ms": args.debounce_ms,
+        "file_to_searchable": file,
+        "put_to_file": put,
+        "direct_import_baseline": base,
+        "file_to_searchable_p50_vs_direct": ratio(&file),
+        "put_to_file_p50_vs_direct": ratio(&put),
+        "idle_cpu_pct": idle_cpu_pct,
+        "idle_seconds": idle.as_secs_f64(),
+        "jobs": job_counts,
+    });
+    if json_out {
+        output::json(&result)?;
+    } else {
+        let line = |name: &str, s: &Value| {
+            format!(
+                "{name:<34} p50 {:>7.1} ms   p99 {:>7.1} ms   max {:>7.1} ms",
+                s["p50_ms"].as_f64().unwrap_or(0.0),
+                s["p99_ms"].as_f64().unwrap_or(0.0),
+                s["max_ms"].as_f64().unwrap_or(0.0)
+            )
+        };
+        output::line(format!(
+            "live sync, {} notes, {} edits each way, debounce {} ms (subtracted):",
+            notes.len(),
+            picked.len(),
+            args.debounce_ms
+        ))?;
+        output::line(line("file write -> searchable", &file))?;
+        output::line(line("brain put -> file on disk", &put))?;
+        output::line(line("baseline: direct import of the file", &base))?;
+        output::line(format!(
+            "ratios of p50 to the baseline: file {:.2}x, put {:.2}x",
+            ratio(&file),
+            ratio(&put)
+        ))?;
+        output::line(format!(
+            "idle CPU of brain serve over {:.0} s: {idle_cpu_pct:.2}%",
+            idle.as_secs_f64()
+        ))?;
+        output::line(format!("jobs run: {job_counts}"))?;
+    }
+    Ok(0)
+}

@@ -1,0 +1,90 @@
+//! Whether a `brain serve` holds a vault: `.brain/serve.lock`, locked by the daemon for as long
+//! as it lives (the kernel releases the lock when the process dies, even by SIGKILL), with its
+//! pid written inside for people and `brain status`.
+//!
+//! Commands that need work done ask [`running`]: with a daemon, they only enqueue and follow
+//! (its workers run the job); without one, they run a worker themselves.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+
+use anyhow::{Context, Result, bail};
+
+use crate::config::VaultPaths;
+
+/// The runtime-state key under which the daemon publishes what it is doing.
+pub const STATE_KEY: &str = "serve";
+
+fn lock_path(paths: &VaultPaths) -> std::path::PathBuf {
+    paths.root.join(".brain").join("serve.lock")
+}
+
+/// The daemon's hold on a vault; dropping it (or the process ending) releases the vault.
+pub struct DaemonLock {
+    _file: File,
+}
+
+/// Takes the vault for this process, or says which process has it.
+pub fn acquire(paths: &VaultPaths) -> Result<DaemonLock> {
+    let path = lock_path(paths);
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            bail!(
+                "another `brain serve` (pid {}) already serves {}: stop it first, or use it \
+                 (commands run against this vault enqueue work for it)",
+                pid.trim(),
+                paths.root.display()
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+        }
+    }
+    file.set_len(0)?;
+    file.seek(SeekFrom::Start(0))?;
+    write!(file, "{}", std::process::id())?;
+    file.flush()?;
+    Ok(DaemonLock { _file: file })
+}
+
+/// The pid of the `brain serve` holding this vault, if one does.
+pub fn running(paths: &VaultPaths) -> Option<u32> {
+    let path = lock_path(paths);
+    let mut file = OpenOptions::new().read(true).write(true).open(path).ok()?;
+    match file.try_lock() {
+        // Nobody held it; let go at once so a daemon starting now is not refused.
+        Ok(()) => {
+            let _ = file.unlock();
+            None
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            Some(pid.trim().parse().unwrap_or(0))
+        }
+        Err(std::fs::TryLockError::Error(_)) => None,
+    }
+}
+
+/// Asks a daemon to stop as Ctrl-C would (SIGTERM): it finishes running jobs, then exits.
+#[allow(unsafe_code)]
+pub fn terminate(pid: u32) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    // SAFETY: kill only sends a signal; a stale pid at worst gets a SIGTERM it ignores or
+    // reports ESRCH.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+}

@@ -1,0 +1,154 @@
+//! `brain serve`: the daemon that keeps a vault's files and store in step while both change.
+//!
+//! It holds the vault (`.brain/serve.lock`), runs the job workers, the file watcher (file
+//! changes become debounced `directory-import` jobs) and picks up the exports that any other
+//! process queues with its writes (`brain put`, later MCP): the store's change counter wakes the
+//! workers, so nothing polls the jobs table. It is ready at once; the initial whole-vault sync
+//! is queued, never run before start-up completes. SIGINT or SIGTERM stop the watcher, let
+//! running jobs finish, and exit; a second signal exits at once (the lease hands any unfinished
+//! job to the next worker).
+//!
+//! What it is doing is published in the store (runtime state `serve`) for `brain status` in
+//! other processes; whether it is alive is told by the lock, not by that record.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use brain_core::time::now_ms;
+use brain_jobs::{PoolConfig, WorkerPool};
+use brain_store::{JobStore, Store};
+use brain_sync::jobs::sync_request;
+use brain_sync::watch::{VaultWatcher, WatchSettings};
+use serde_json::{Value, json};
+
+use super::{EXIT_CANCELLED, Vault, daemon};
+use crate::output;
+
+/// How often the published state is refreshed (only written when it changed).
+const PUBLISH_EVERY: Duration = Duration::from_millis(250);
+
+/// Workers for a long-lived process: a lease of `jobs.lease_ms`, and the store watched for
+/// jobs other processes enqueue.
+fn pool_config(vault: &Vault) -> PoolConfig {
+    PoolConfig {
+        workers: vault.config.serve.workers.max(1),
+        watch_store_ms: Some(10),
+        idle_poll_ms: 2_000,
+        reap_every_ms: 1_000,
+        ..vault.pool_config()
+    }
+}
+
+/// Runs the daemon until SIGINT or SIGTERM.
+pub fn run(vault: &Vault, json: bool) -> Result<u8> {
+    let _lock = daemon::acquire(&vault.paths)?;
+    let started_ms = now_ms();
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                eprintln!("Stopped at once; unfinished jobs are taken over after their lease.");
+                std::process::exit(i32::from(EXIT_CANCELLED));
+            }
+        })
+        .context("cannot install the SIGINT/SIGTERM handler")?;
+    }
+
+    let queue = vault.queue();
+    let config = pool_config(vault);
+    let workers = config.workers;
+    let pool = WorkerPool::start(queue.clone(), config);
+    let settings = WatchSettings::from_config(&vault.paths.root, &vault.config);
+    let watcher = match VaultWatcher::start(settings, vault.store.clone(), queue.clone()) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            // Exports and queued work still run; the periodic scan is the watcher's stand-in.
+            tracing::error!(error = %e, "the file watcher could not start; files are picked up by `brain sync` only");
+            None
+        }
+    };
+
+    let serve = &vault.config.serve;
+    if serve.initial_sync {
+        let mut request = sync_request("full", false);
+        request.run_at_ms = Some(now_ms() + serve.initial_sync_delay_ms as i64);
+        let id = queue.enqueue(request)?.id();
+        tracing::info!(job = id, "initial sync queued");
+    }
+
+    let root = vault.paths.root.display().to_string();
+    let mode = watcher
+        .as_ref()
+        .map(|w| serde_json::to_value(w.status().mode).unwrap_or_default())
+        .unwrap_or_else(|| json!("failed"));
+    let mode = mode.as_str().unwrap_or("failed");
+    if json {
+        output::json(
+            &json!({"ready": true, "pid": std::process::id(), "vault": root,
+                             "watcher": mode, "workers": workers}),
+        )?;
+    } else {
+        eprintln!("Serving {root}: watcher {mode}, {workers} worker(s). Stop with Ctrl-C.");
+    }
+
+    let mut published: Option<Value> = None;
+    while !stop.load(Ordering::SeqCst) {
+        publish(vault, &watcher, "ready", started_ms, &mut published);
+        std::thread::sleep(PUBLISH_EVERY);
+    }
+
+    eprintln!("Stopping: letting running jobs finish...");
+    publish(vault, &watcher, "stopping", started_ms, &mut published);
+    if let Some(w) = watcher {
+        w.stop();
+    }
+    pool.shutdown();
+    publish(vault, &None, "stopped", started_ms, &mut published);
+    eprintln!("Stopped.");
+    Ok(0)
+}
+
+/// Writes the daemon's state to the store when it changed since the last write.
+fn publish(
+    vault: &Vault,
+    watcher: &Option<VaultWatcher>,
+    state: &str,
+    started_ms: i64,
+    last: &mut Option<Value>,
+) {
+    let paused = vault.store.paused_types().unwrap_or_default();
+    let doc = json!({
+        "state": state,
+        "pid": std::process::id(),
+        "started_ms": started_ms,
+        "workers": vault.config.serve.workers.max(1),
+        "paused": paused,
+        "watcher": watcher.as_ref().map(|w| w.status()),
+    });
+    if last.as_ref() == Some(&doc) {
+        return;
+    }
+    match vault
+        .store
+        .set_runtime_state(daemon::STATE_KEY, &doc, now_ms())
+    {
+        Ok(()) => *last = Some(doc),
+        Err(e) => tracing::warn!(error = %e, "cannot publish the daemon's state"),
+    }
+}
+
+/// The daemon's published state, if a daemon holds the vault now.
+pub fn state(vault: &Vault) -> Option<Value> {
+    let pid = daemon::running(&vault.paths)?;
+    let published = Store::runtime_state(vault.store.as_ref(), daemon::STATE_KEY)
+        .ok()
+        .flatten()
+        .map(|s| s.value)
+        .unwrap_or_else(|| json!({"state": "starting"}));
+    let mut doc = published;
+    doc["pid"] = json!(pid);
+    Some(doc)
+}
