@@ -310,7 +310,10 @@ fn soak_with_a_sigkill_converges_and_loses_no_version() {
         soak.file_create(slot);
     }
     // A few deletes at once must not trip the mass-delete guard in a 30-note vault.
-    let env = [("BRAIN_SYNC_MASS_DELETE_MIN", "100000")];
+    let env = [
+        ("BRAIN_SYNC_MASS_DELETE_MIN", "100000"),
+        ("BRAIN_LOG", "brain_sync=debug,brain_store=info"),
+    ];
     let mut daemon = Some(soak.v.serve(&env));
     let kill_at = ops / 2;
     let restart_at = kill_at + ops / 10;
@@ -368,6 +371,28 @@ fn soak_with_a_sigkill_converges_and_loses_no_version() {
                 .iter()
                 .filter(|l| l.contains(&row.path) || l.contains(&row.entity.to_string()))
                 .collect();
+            let targets: Vec<String> = ops
+                .iter()
+                .filter_map(|l| l.split(" -> ").nth(1))
+                .map(|to| {
+                    format!(
+                        "{to}: file {:?} entity {}",
+                        on_disk.get(to).and_then(|t| token_of(t)),
+                        soak.v
+                            .run(&[
+                                "--json",
+                                "get",
+                                &format!("note/{}", to.trim_end_matches(".md"))
+                            ])
+                            .stdout
+                    )
+                })
+                .collect();
+            eprintln!("targets: {targets:#?}");
+            eprintln!(
+                "{}",
+                soak.v.run(&["--json", "conflicts", "list", "--all"]).stdout
+            );
             panic!(
                 "{} has no file (seed {seed}); ops: {ops:#?}\nentity: {}\njobs:\n{}",
                 row.entity,

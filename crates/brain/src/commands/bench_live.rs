@@ -34,6 +34,7 @@ fn brain(vault: &Path, args: &[&str]) -> Result<()> {
         .arg(vault)
         .args(args)
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .status()?;
     if !matches!(status.code(), Some(0 | 3)) {
         bail!("brain {args:?} failed: {status}");

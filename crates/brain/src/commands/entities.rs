@@ -206,9 +206,14 @@ pub fn put(vault: &Vault, args: &PutArgs, json: bool) -> Result<u8> {
         PutOutcome::Updated => "Updated",
         PutOutcome::Unchanged => "Unchanged",
     };
-    output::line(format!(
-        "{verb} {r} ({path}); `brain sync` writes it to the vault."
-    ))?;
+    let writer = match super::daemon::running(&vault.paths) {
+        Some(_) => format!(
+            "`brain serve` writes it to the vault in about {} ms",
+            vault.config.serve.sync_debounce_ms
+        ),
+        None => "`brain sync` (or `brain serve`) writes it to the vault".to_string(),
+    };
+    output::line(format!("{verb} {r} ({path}); {writer}."))?;
     Ok(0)
 }
 
