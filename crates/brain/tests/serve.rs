@@ -53,6 +53,9 @@ fn ready_at_once_with_the_initial_sync_queued_then_run() {
     let status = v.ok(&["--json", "status"]).json();
     assert_eq!(status["daemon"]["state"], "ready");
     assert_eq!(status["daemon"]["watcher"]["mode"], "native");
+    let text = v.ok(&["status"]).stdout;
+    assert!(text.contains("watcher native"), "{text}");
+    assert!(text.contains("Queue: directory-sync 1 queued"), "{text}");
     wait_for(LIMIT, "the initial sync to finish", || {
         (v.jobs_of("directory-sync")[0].state == JobState::Succeeded).then_some(())
     });

@@ -187,6 +187,13 @@ pub fn status(vault: &Vault, json: bool) -> Result<u8> {
         ))?;
     }
     output::line(daemon_line(daemon.as_ref()))?;
+    if !depth.is_empty() {
+        let parts: Vec<String> = depth
+            .iter()
+            .map(|(t, c)| format!("{t} {} queued, {} running", c["queued"], c["running"]))
+            .collect();
+        output::line(format!("Queue: {}", parts.join("; ")))?;
+    }
     if !paused.is_empty() {
         output::line(format!(
             "Paused: {} (changes are queued; `brain sync resume` applies them)",
