@@ -90,6 +90,12 @@ pub enum SyncOp {
     /// A tombstone holding the new reference is replaced. So that a planner mistake loses no
     /// note: with no row at `from` this is an [`SyncOp::Import`], and onto a live entity it
     /// imports into that entity and tombstones `from`.
+    ///
+    /// If one of the two notes changed since the planner looked (a `put` from another process),
+    /// that note is left as it is and only the other half is applied: a changed target leaves
+    /// the new file without a base and `from` is tombstoned (its file is gone); a changed `from`
+    /// keeps its base and the new file is imported as a note of its own. The export queued with
+    /// the change settles the rest.
     Rename {
         /// The entity before the move.
         from: EntityRef,
@@ -99,9 +105,8 @@ pub enum SyncOp {
         entity: Entity,
         /// The new file's stat.
         stat: FileStat,
-        /// The content hash of the entity's unsynced change that the planner saw, or `None` if
-        /// it saw the entity unchanged. If the entity changed since (a `put` from another
-        /// process), the op is skipped and the entity stays as it is: the next sync decides again.
+        /// The content hash of `from`'s unsynced change that the planner saw, or `None` if it
+        /// saw it unchanged (the target it always saw absent or unchanged).
         seen_dirty_hash: Option<String>,
     },
     /// The file is gone: soft-delete the entity and drop its base.

@@ -4,7 +4,9 @@
 //! - `directory-import` `{"paths": ["a.md", ...]}`: just these files (what a watcher saw), both
 //!   directions for them, so a note changed on both sides is settled as a conflict;
 //! - `directory-export` `{"entities": ["note/a", ...]}` or `{"types": ["topic"]}` or
-//!   `{"all": true}`: write these changed entities to their files, read nothing.
+//!   `{"all": true}`: write these changed entities to their files ([`SyncMode::Outbox`]): a
+//!   file is read only where its entity changed too, and that path is settled there and then
+//!   (a conflict keeps both), since no event may ever bring it to an import.
 //!
 //! Every run holds `.brain/sync.lock`, so two of them never work on one vault at once, whichever
 //! process runs them. Refusals (mass delete, unreadable vault, bad config) fail at once: retrying
@@ -186,7 +188,7 @@ impl DirectoryHandler {
                     paths.push(String::new());
                 }
                 Ok(SyncOptions {
-                    mode: SyncMode::ExportOnly,
+                    mode: SyncMode::Outbox,
                     allow_mass_delete,
                     only_paths: Some(paths),
                 })

@@ -43,7 +43,8 @@ pub struct SyncReport {
     pub trashed: u64,
     /// Files found unchanged.
     pub unchanged: u64,
-    /// Changes left for a sync in another mode (`--import-only` / `--export-only`).
+    /// Changes left for a sync in another mode (`--import-only` / `--export-only`), or, in a
+    /// `directory-export`, file changes left for the watcher's import.
     pub pending: u64,
     /// Conflicts met; both sides were kept.
     pub conflicts: Vec<ConflictNote>,

@@ -326,7 +326,21 @@ fn polling_mode_picks_up_edits() {
         ("BRAIN_SERVE_WATCH_MODE", "poll"),
         ("BRAIN_SERVE_WATCH_INTERVAL_MS", "100"),
     ];
-    let (v, _d) = served_vault(&env);
+    // notify's PollWatcher compares mtimes in whole seconds: the note was synced with an
+    // mtime in the past, so the edit is in another second however fast the test runs.
+    let v = TestVault::new();
+    v.write("a.md", "# A\n\nfirst\n");
+    let touched = std::process::Command::new("touch")
+        .args(["-d", "-10 seconds"])
+        .arg(v.path("a.md"))
+        .status()
+        .unwrap();
+    assert!(touched.success());
+    let _d = v.serve(&env);
+    wait_for(LIMIT, "the initial sync to import a.md", || {
+        v.entity_content("note/a")
+    });
+    v.settle();
     assert_eq!(v.daemon_state().unwrap()["watcher"]["mode"], "poll");
     v.write("a.md", "# A\n\npolled\n");
     lands(&v, "note/a", "# A\n\npolled\n");

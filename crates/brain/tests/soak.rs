@@ -310,10 +310,7 @@ fn soak_with_a_sigkill_converges_and_loses_no_version() {
         soak.file_create(slot);
     }
     // A few deletes at once must not trip the mass-delete guard in a 30-note vault.
-    let env = [
-        ("BRAIN_SYNC_MASS_DELETE_MIN", "100000"),
-        ("BRAIN_LOG", "brain_sync=debug,brain_store=info"),
-    ];
+    let env = [("BRAIN_SYNC_MASS_DELETE_MIN", "100000")];
     let mut daemon = Some(soak.v.serve(&env));
     let kill_at = ops / 2;
     let restart_at = kill_at + ops / 10;

@@ -14,6 +14,7 @@ pub(super) fn run(make: Factory<'_>) {
     rename_moves_the_row(make);
     rename_over_a_tombstone(make);
     rename_fallbacks_lose_nothing(make);
+    rename_with_a_side_changed_meanwhile_applies_the_other(make);
     tombstone_hides_and_drops_base(make);
     replaced_tombstones_are_archived(make);
     set_base_and_drop_base_clear_dirty(make);
@@ -269,6 +270,81 @@ fn rename_fallbacks_lose_nothing(make: Factory<'_>) {
     let paths: Vec<&str> = s.bases.iter().map(|b| b.path.as_str()).collect();
     assert_eq!(paths, ["b.md"]);
     assert!(s.dirty.is_empty());
+}
+
+/// A rename one of whose notes was changed by a `put` after the planner looked never
+/// overwrites that change, and still applies the half that does not touch it, so no note is
+/// left naming a file that is gone.
+fn rename_with_a_side_changed_meanwhile_applies_the_other(make: Factory<'_>) {
+    // The target was created meanwhile: the source goes (its file is the target's now), the
+    // target is untouched and the new file gets no base (its export settles both).
+    let store = make();
+    let a = entity("note/a", "# A\nmoved\n", T0);
+    let import = |e: &Entity, size| SyncOp::Import {
+        entity: e.clone(),
+        stat: stat(size),
+        seen_dirty_hash: None,
+    };
+    store.apply(&[import(&a, 1)]).expect("import");
+    let put_b = entity("note/b", "# B\nfrom an agent\n", T0 + 1);
+    store.put(&put_b).expect("put");
+    let moved = entity("note/b", "# A\nmoved\n", T0 + 2);
+    let rename = |from: &Entity, to: &Entity| SyncOp::Rename {
+        from: from.entity_ref.clone(),
+        from_path: from.path.clone(),
+        entity: to.clone(),
+        stat: stat(1),
+        seen_dirty_hash: None,
+    };
+    store.apply(&[rename(&a, &moved)]).expect("rename");
+    assert_eq!(
+        store.get(&put_b.entity_ref).expect("b").body,
+        "# B\nfrom an agent\n"
+    );
+    let src = store.get_any(&a.entity_ref).expect("the source is kept");
+    assert_eq!(src.deleted_ms, Some(T0 + 2), "as a restorable tombstone");
+    let s = state(&*store);
+    assert!(s.bases.is_empty(), "{:?}", s.bases);
+    let dirty: Vec<&str> = s.dirty.iter().map(|d| d.path.as_str()).collect();
+    assert_eq!(dirty, ["b.md"]);
+
+    // The source changed meanwhile: it keeps its change and its base (its export finds the
+    // file gone and writes it back); the file at the new name is a note of its own.
+    let store = make();
+    store.apply(&[import(&a, 1)]).expect("import");
+    let put_a = entity("note/a", "# A\nchanged meanwhile\n", T0 + 1);
+    store.put(&put_a).expect("put");
+    store.apply(&[rename(&a, &moved)]).expect("rename");
+    assert_eq!(
+        store.get(&a.entity_ref).expect("a").body,
+        "# A\nchanged meanwhile\n"
+    );
+    let got = store.get(&moved.entity_ref).expect("imported");
+    assert_eq!(got.body, "# A\nmoved\n");
+    let s = state(&*store);
+    let paths: Vec<&str> = s.bases.iter().map(|b| b.path.as_str()).collect();
+    assert_eq!(paths, ["a.md", "b.md"]);
+    let dirty: Vec<&str> = s.dirty.iter().map(|d| d.path.as_str()).collect();
+    assert_eq!(dirty, ["a.md"]);
+
+    // Both changed: nothing is applied.
+    let store = make();
+    store.apply(&[import(&a, 1)]).expect("import");
+    store.put(&put_a).expect("put a");
+    store.put(&put_b).expect("put b");
+    store.apply(&[rename(&a, &moved)]).expect("rename");
+    assert_eq!(
+        store.get(&a.entity_ref).expect("a").body,
+        "# A\nchanged meanwhile\n"
+    );
+    assert_eq!(
+        store.get(&put_b.entity_ref).expect("b").body,
+        "# B\nfrom an agent\n"
+    );
+    let s = state(&*store);
+    let paths: Vec<&str> = s.bases.iter().map(|b| b.path.as_str()).collect();
+    assert_eq!(paths, ["a.md"]);
+    assert_eq!(s.dirty.len(), 2);
 }
 
 /// A new note taking the name of a soft-deleted one never erases it: the deleted version stays,

@@ -40,12 +40,15 @@ pub(crate) fn apply(tx: &Transaction<'_>, ops: &[SyncOp]) -> Result<()> {
                 seen_dirty_hash,
             } => {
                 // The target name was free or clean when planned; a note put there since is
-                // not overwritten either.
-                if still_as_planned(tx, from, seen_dirty_hash.as_deref())?
-                    && (from == &entity.entity_ref
-                        || still_as_planned(tx, &entity.entity_ref, None)?)
-                {
+                // not overwritten either. Each side is checked on its own, and what still
+                // holds is applied (see `rename_in_part`).
+                let from_ok = still_as_planned(tx, from, seen_dirty_hash.as_deref())?;
+                let to_ok =
+                    from == &entity.entity_ref || still_as_planned(tx, &entity.entity_ref, None)?;
+                if from_ok && to_ok {
                     rename(tx, from, from_path, entity, stat)?;
+                } else {
+                    rename_in_part(tx, from, from_path, entity, stat, from_ok, to_ok)?;
                 }
             }
             SyncOp::Tombstone {
@@ -165,6 +168,37 @@ fn rename(
     tx.prepare_cached("DELETE FROM file_bases WHERE entity_rowid = ?1")?
         .execute([old.rowid])?;
     write_base(tx, &e.path, stat, &e.content_hash, old.rowid, &e.entity_ref)
+}
+
+/// A rename one of whose notes changed during the sync (a `put` from another process): the
+/// halves that do not touch the changed note still hold, and are applied, so that no note is
+/// left naming a file that is gone, which no later event would ever settle.
+///
+/// - The target changed: the source's file is gone (it is the target's file now), so the
+///   source is tombstoned as a deleted file's note is (restorable). The file at the new name is
+///   left without a base: the export the put queued meets a file and a changed note with no
+///   base there and settles them (equal, or a conflict that keeps both).
+/// - The source changed: the file at the new name is imported as a new note; the source and its
+///   base stay, so the export its put queued finds its file gone and writes it back.
+/// - Both changed: nothing; each put's export settles its own path.
+fn rename_in_part(
+    tx: &Transaction<'_>,
+    from: &EntityRef,
+    from_path: &str,
+    e: &Entity,
+    stat: &FileStat,
+    from_ok: bool,
+    to_ok: bool,
+) -> Result<()> {
+    if from_ok {
+        tracing::info!(from = %from, to = %e.entity_ref, "rename target changed during the sync; source tombstoned");
+        tombstone(tx, from, from_path, e.updated_ms)
+    } else if to_ok && from_path != e.path {
+        tracing::info!(from = %from, to = %e.entity_ref, "rename source changed during the sync; new name imported");
+        import(tx, e, stat)
+    } else {
+        Ok(())
+    }
 }
 
 /// The file is gone: tombstone the entity if it is live, and forget the base.

@@ -33,6 +33,16 @@ pub enum SyncMode {
     ImportOnly,
     /// Only store to files; file changes stay pending (files are not read).
     ExportOnly,
+    /// What a `directory-export` job runs: store to files as [`SyncMode::ExportOnly`] does,
+    /// except where a note changed in the store finds its file away from the base too (a stat
+    /// that differs, no base, or no file): that path is settled as a full sync would (the file
+    /// read; equal, a conflict that keeps both, or the file written back). It must not be left
+    /// pending on an event that may never come: a file whose ctime alone moved after an import
+    /// read it (a hard link added or removed, a chmod) raises no event, and a note changed
+    /// during an import (whose ops then skip it) is settled by the export that change queued,
+    /// and nothing else. Other file changes stay pending for the watcher's import, which also
+    /// pairs the two names of a rename.
+    Outbox,
 }
 
 /// Options for one run.
@@ -430,6 +440,9 @@ impl Run<'_, '_> {
                     }
                 }
                 _ if mode == SyncMode::ExportOnly => self.report.pending += 1,
+                _ if mode == SyncMode::Outbox && !dirty.contains_key(f.path.as_str()) => {
+                    self.report.pending += 1;
+                }
                 _ if f.stat.size > self.engine.config.sync.max_file_bytes => {
                     let reason = format!(
                         "file is {} bytes, over the limit of {} bytes (sync.max_file_bytes); it is left as it is",
@@ -469,7 +482,16 @@ impl Run<'_, '_> {
             let side = store_side(dirty.get(path));
             match decide(Some(&b.hash), DiskSide::Missing, side) {
                 Action::Tombstone => {
-                    if mode == SyncMode::ExportOnly {
+                    // A one-way export leaves a deleted file to the import, which can tell a
+                    // rename from a delete. The outbox does too, but not for a note changed in
+                    // the store (to what its base holds): no import may be coming, if one
+                    // already skipped this note as changed during its run.
+                    let leave = match mode {
+                        SyncMode::ExportOnly => true,
+                        SyncMode::Outbox => !dirty.contains_key(path),
+                        SyncMode::Full | SyncMode::ImportOnly => false,
+                    };
+                    if leave {
                         self.report.pending += 1;
                     } else {
                         gone_by_hash.entry(b.hash.as_str()).or_default().push(b);

@@ -17,14 +17,18 @@ use super::Vault;
 use crate::cli::{ListArgs, PutArgs, SearchArgs};
 use crate::output::{self, clip};
 
-/// A `directory-export` of `r`, due after `serve.sync_debounce_ms` and merged into the export
-/// already queued if there is one: a burst of writes to one note (an agent editing in small
+/// A `directory-export` of `r`, merged into the export already queued if there is one and, with
+/// a daemon serving the vault, due after `serve.sync_debounce_ms`: a burst of writes to one note (an agent editing in small
 /// steps) writes its file once.
 pub(super) fn export_request(vault: &Vault, r: &EntityRef) -> EnqueueRequest {
     let mut request = EnqueueRequest::new(DIRECTORY_EXPORT, json!({"entities": [r.to_string()]}))
         .dedupe(DIRECTORY_EXPORT, DedupePolicy::Coalesce);
-    let debounce = i64::try_from(vault.config.serve.sync_debounce_ms).unwrap_or(0);
-    request.run_at_ms = Some(now_ms() + debounce);
+    // Without a daemon nothing runs it before the next `brain sync` or `brain work`, which
+    // should not have to wait for it: the debounce only matters to a daemon exporting live.
+    if super::daemon::running(&vault.paths).is_some() {
+        let debounce = i64::try_from(vault.config.serve.sync_debounce_ms).unwrap_or(0);
+        request.run_at_ms = Some(now_ms() + debounce);
+    }
     request
 }
 
