@@ -102,6 +102,9 @@ pub fn write_note(
         let mut f = File::create(&tmp)?;
         f.write_all(content)?;
         f.sync_all()?;
+        // What we wrote, to tell it from a file that replaced it right after (an editor's save
+        // racing the export): only our own file's stat may become the base.
+        let mut ours = stat_of(&f.metadata()?);
         drop(f);
         match expect {
             Expect::Absent => match fs::hard_link(&tmp, target) {
@@ -126,6 +129,7 @@ pub fn write_note(
                     };
                     f.write_all(content)?;
                     f.sync_all()?;
+                    ours = stat_of(&f.metadata()?);
                 }
             },
             Expect::Stat(base) => {
@@ -144,8 +148,17 @@ pub fn write_note(
                 fs::rename(&tmp, target)?;
             }
         }
+        // Stat at once, before the folder's fsync widens the window.
+        let now = file_stat(target)?;
         sync_dir(dir);
-        Ok(file_stat(target)?)
+        if now.inode != ours.inode {
+            // Replaced since our rename: a base that cannot match makes the next scan read the
+            // file, so the other writer's version is imported or kept as a conflict, never
+            // taken for ours.
+            tracing::warn!(path = %target.display(), "replaced right after our write; it will be read again");
+            return Ok(ours);
+        }
+        Ok(now)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);

@@ -369,3 +369,41 @@ fn a_sync_command_with_a_daemon_running_is_run_by_the_daemon() {
         second.stderr
     );
 }
+
+#[test]
+fn a_sync_following_a_daemon_that_dies_runs_the_job_itself() {
+    let v = TestVault::generated(3000, false);
+    let d = v.serve(&[]);
+    wait_for(LIMIT, "the initial sync to be running", || {
+        let job = v.jobs_of("directory-sync").pop()?;
+        (job.state == JobState::Running).then_some(())
+    });
+    let follower = v
+        .cmd()
+        .args(["--json", "sync"])
+        .env("BRAIN_JOBS_LEASE_MS", "2000")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    d.kill(); // SIGKILL: the job is left running under a lease nobody renews
+    let out = follower.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("running sync job"), "{stderr}");
+    assert!(v.store().count_live().unwrap() >= 2900);
+}
+
+#[test]
+fn paused_jobs_do_not_keep_a_worker_busy() {
+    let v = TestVault::new();
+    v.ok(&["sync", "pause"]);
+    let put = v.run_stdin(&["put", "note/a"], b"# A\n");
+    assert!(put.stdout.contains("sync is paused"), "{}", put.stdout);
+    // Returns although an export is queued: it waits for resume, not for this worker.
+    v.ok(&["work", "--until-idle"]);
+    assert!(!v.path("a.md").exists());
+    v.ok(&["sync", "resume"]);
+    v.ok(&["work", "--until-idle"]);
+    assert_eq!(v.read("a.md"), b"# A\n");
+}

@@ -62,6 +62,8 @@ pub(crate) struct Collector {
     /// No flush before this: a directory job was running, or the last flush failed.
     not_before: Option<Instant>,
     verify_at: Option<Instant>,
+    /// Errors already reported, so a repeated one does not rescan again.
+    errors_seen: std::collections::HashSet<String>,
 }
 
 impl Collector {
@@ -76,6 +78,7 @@ impl Collector {
         flusher: Flusher,
     ) -> Self {
         Self {
+            errors_seen: std::collections::HashSet::new(),
             root,
             times,
             tx: channel.0,
@@ -271,19 +274,32 @@ impl Collector {
 
     fn on_errors(&mut self, errors: Vec<notify::Error>) {
         let mut too_many_watches = false;
+        let mut new_error = false;
         for e in &errors {
+            too_many_watches |= matches!(e.kind, ErrorKind::MaxFilesWatch);
+            // A poller meets an unreadable folder on every walk: the same error is reported
+            // (and rescanned for) once, not every `watch_interval_ms` forever.
+            let key = format!("{e} {:?}", e.paths);
+            if self.errors_seen.len() > 1_000 {
+                self.errors_seen.clear();
+            }
+            if !self.errors_seen.insert(key) {
+                continue;
+            }
+            new_error = true;
             tracing::warn!(path = %self.root.display(), paths = ?e.paths, error = %e, "file watcher error; rescanning the vault");
             self.status().error(format!("file watcher: {e}"));
-            too_many_watches |= matches!(e.kind, ErrorKind::MaxFilesWatch);
         }
         if !self.root.is_dir() {
             self.lose_source("the vault folder is gone");
             return;
         }
-        self.pending.add(
-            Seen::Rescan("the file watcher reported an error".into()),
-            Instant::now(),
-        );
+        if new_error {
+            self.pending.add(
+                Seen::Rescan("the file watcher reported an error".into()),
+                Instant::now(),
+            );
+        }
         if too_many_watches && matches!(self.source, Some(Source::Native(_))) {
             // New folders are no longer watched: native events would miss changes in them.
             self.drop_source();

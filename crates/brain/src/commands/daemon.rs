@@ -34,20 +34,17 @@ pub fn acquire(paths: &VaultPaths) -> Result<DaemonLock> {
         .write(true)
         .open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut pid = String::new();
-            let _ = file.read_to_string(&mut pid);
-            bail!(
-                "another `brain serve` (pid {}) already serves {}: stop it first, or use it \
-                 (commands run against this vault enqueue work for it)",
-                pid.trim(),
-                paths.root.display()
-            );
-        }
-        Err(std::fs::TryLockError::Error(e)) => {
-            return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+    // Other commands check for a daemon by taking the lock shared for an instant: a start that
+    // meets such a check tries again for a moment before deciding a daemon is there.
+    let mut tries = 0;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) if tries < 20 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => return refused(paths, &mut file, e),
         }
     }
     file.set_len(0)?;
@@ -57,11 +54,31 @@ pub fn acquire(paths: &VaultPaths) -> Result<DaemonLock> {
     Ok(DaemonLock { _file: file })
 }
 
+/// Why `acquire` could not take the vault.
+fn refused(paths: &VaultPaths, file: &mut File, e: std::fs::TryLockError) -> Result<DaemonLock> {
+    match e {
+        std::fs::TryLockError::WouldBlock => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            bail!(
+                "another `brain serve` (pid {}) already serves {}: stop it first, or use it \
+                 (commands run against this vault enqueue work for it)",
+                pid.trim(),
+                paths.root.display()
+            );
+        }
+        std::fs::TryLockError::Error(e) => {
+            Err(e).with_context(|| format!("cannot lock {}", lock_path(paths).display()))
+        }
+    }
+}
+
 /// The pid of the `brain serve` holding this vault, if one does.
 pub fn running(paths: &VaultPaths) -> Option<u32> {
     let path = lock_path(paths);
     let mut file = OpenOptions::new().read(true).write(true).open(path).ok()?;
-    match file.try_lock() {
+    // Shared: two commands checking at once do not collide with each other.
+    match file.try_lock_shared() {
         // Nobody held it; let go at once so a daemon starting now is not refused.
         Ok(()) => {
             let _ = file.unlock();

@@ -32,6 +32,21 @@ pub(super) fn export_request(vault: &Vault, r: &EntityRef) -> EnqueueRequest {
     request
 }
 
+/// Who will carry a store change to the vault, and when, for the message after a write.
+fn who_writes(vault: &Vault) -> String {
+    let paused = vault.store.paused_types().unwrap_or_default();
+    if paused.iter().any(|t| t == DIRECTORY_EXPORT) {
+        return "sync is paused: the export waits for `brain sync resume`, then".into();
+    }
+    match super::daemon::running(&vault.paths) {
+        Some(_) => format!(
+            "`brain serve` (in about {} ms)",
+            vault.config.serve.sync_debounce_ms
+        ),
+        None => "the next `brain sync` (or a running `brain serve`)".into(),
+    }
+}
+
 fn parse_ref(s: &str) -> Result<EntityRef> {
     Ok(s.parse::<EntityRef>()?)
 }
@@ -210,14 +225,10 @@ pub fn put(vault: &Vault, args: &PutArgs, json: bool) -> Result<u8> {
         PutOutcome::Updated => "Updated",
         PutOutcome::Unchanged => "Unchanged",
     };
-    let writer = match super::daemon::running(&vault.paths) {
-        Some(_) => format!(
-            "`brain serve` writes it to the vault in about {} ms",
-            vault.config.serve.sync_debounce_ms
-        ),
-        None => "`brain sync` (or `brain serve`) writes it to the vault".to_string(),
-    };
-    output::line(format!("{verb} {r} ({path}); {writer}."))?;
+    output::line(format!(
+        "{verb} {r} ({path}); {} writes it to the vault.",
+        who_writes(vault)
+    ))?;
     Ok(0)
 }
 
@@ -232,7 +243,8 @@ pub fn rm(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
             .map(|()| 0);
     }
     output::line(format!(
-        "Deleted {r}. The next `brain sync` moves its file to .brain/trash/; `brain restore {r}` brings it back."
+        "Deleted {r}; {} moves its file to .brain/trash/. `brain restore {r}` brings it back.",
+        who_writes(vault)
     ))?;
     Ok(0)
 }
@@ -246,7 +258,8 @@ pub fn restore(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
         return output::json(&entity_json(&e)).map(|()| 0);
     }
     output::line(format!(
-        "Restored {r}; `brain sync` writes {} again.",
+        "Restored {r}; {} writes {} again.",
+        who_writes(vault),
         e.path
     ))?;
     Ok(0)

@@ -234,6 +234,12 @@ fn daemon_line(daemon: Option<&Value>) -> String {
         w["pending_paths"].as_u64().unwrap_or(0),
         when(&w["last_event_ms"]),
     );
+    if w["fell_back"].as_bool() == Some(true) {
+        line.push_str(&format!(
+            " (fell back from native events: {})",
+            w["fallback_reason"].as_str().unwrap_or("unknown reason")
+        ));
+    }
     if let Some(err) = w["last_error"]["message"].as_str() {
         line.push_str(&format!(
             "; last error at {}: {err}",

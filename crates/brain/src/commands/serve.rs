@@ -50,7 +50,7 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
         let stop = stop.clone();
         ctrlc::set_handler(move || {
             if stop.swap(true, Ordering::SeqCst) {
-                eprintln!("Stopped at once; unfinished jobs are taken over after their lease.");
+                say("Stopped at once; unfinished jobs are taken over after their lease.");
                 std::process::exit(i32::from(EXIT_CANCELLED));
             }
         })
@@ -91,7 +91,9 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
                              "watcher": mode, "workers": workers}),
         )?;
     } else {
-        eprintln!("Serving {root}: watcher {mode}, {workers} worker(s). Stop with Ctrl-C.");
+        say(&format!(
+            "Serving {root}: watcher {mode}, {workers} worker(s). Stop with Ctrl-C."
+        ));
     }
 
     let mut published: Option<Value> = None;
@@ -100,15 +102,22 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
         std::thread::sleep(PUBLISH_EVERY);
     }
 
-    eprintln!("Stopping: letting running jobs finish...");
+    say("Stopping: letting running jobs finish...");
     publish(vault, &watcher, "stopping", started_ms, &mut published);
     if let Some(w) = watcher {
         w.stop();
     }
     pool.shutdown();
     publish(vault, &None, "stopped", started_ms, &mut published);
-    eprintln!("Stopped.");
+    say("Stopped.");
     Ok(0)
+}
+
+/// A line on stderr that never fails: whoever read it (`brain serve | tee log`) may be gone
+/// after a Ctrl-C, and the daemon must still finish its jobs.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// Writes the daemon's state to the store when it changed since the last write.

@@ -45,8 +45,13 @@ fn pause_or_resume(vault: &Vault, action: &SyncAction, json: bool) -> Result<u8>
             "Directory sync paused: file changes and entity writes are queued ({waiting} job(s) \
              waiting) and applied on `brain sync resume`."
         )
+    } else if super::daemon::running(&vault.paths).is_some() {
+        format!("Directory sync resumed: `brain serve` runs the {waiting} queued job(s) now.")
     } else {
-        format!("Directory sync resumed: {waiting} queued job(s) will run now.")
+        format!(
+            "Directory sync resumed: {waiting} queued job(s) run at the next `brain sync` or \
+             `brain work --until-idle` (or start `brain serve`)."
+        )
     })?;
     Ok(0)
 }
@@ -123,11 +128,18 @@ pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
     if let Some(pid) = daemon {
         tracing::info!(pid, job = id, "brain serve runs the sync; following it");
     }
-    let pool = daemon
+    let mut pool = daemon
         .is_none()
         .then(|| WorkerPool::start(queue.clone(), vault.pool_config()));
     let sink = progress::for_stderr(false);
-    let followed = follow(&queue, id, sink.as_ref(), &interrupted);
+    // If the daemon that was to run the job stops (or was never really there), run it here.
+    let mut take_over = || {
+        if pool.is_none() && super::daemon::running(&vault.paths).is_none() {
+            eprintln!("No daemon serves this vault any more; running sync job #{id} here.");
+            pool = Some(WorkerPool::start(queue.clone(), vault.pool_config()));
+        }
+    };
+    let followed = follow(&queue, id, sink.as_ref(), &interrupted, &mut take_over);
     if let Some(pool) = pool {
         if followed.is_ok() && !interrupted.load(Ordering::SeqCst) {
             // Other jobs due now (exports queued by `brain put`) run before this worker leaves.
@@ -146,7 +158,9 @@ fn follow(
     id: i64,
     sink: &dyn ProgressSink,
     interrupted: &AtomicBool,
+    every_second: &mut dyn FnMut(),
 ) -> Result<Job> {
+    let mut polls = 0u32;
     let mut phase: Option<Phase> = None;
     let mut shown = 0u64;
     let mut cancel_sent = false;
@@ -187,6 +201,10 @@ fn follow(
         }
         // A read of one row: cheap enough to poll often, so a quick sync returns at once.
         std::thread::sleep(Duration::from_millis(10));
+        polls += 1;
+        if polls.is_multiple_of(100) {
+            every_second();
+        }
     }
 }
 
@@ -194,7 +212,12 @@ fn follow(
 /// `include_future`). Jobs of types this binary does not know are someone else's.
 fn busy(vault: &Vault, queue: &Queue, include_future: bool) -> Result<bool> {
     let now = brain_core::time::now_ms();
+    // Paused jobs wait for `brain sync resume`, not for this worker.
+    let paused = vault.store.paused_types()?;
     for job_type in queue.registry().names() {
+        if paused.iter().any(|p| p == job_type) {
+            continue;
+        }
         let filter = JobFilter {
             states: vec![JobState::Queued, JobState::Running],
             job_type: Some(job_type.to_string()),
