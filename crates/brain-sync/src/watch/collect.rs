@@ -475,4 +475,47 @@ mod tests {
         assert_eq!(c.status().mode, WatcherMode::Poll);
         c.drop_source();
     }
+
+    #[test]
+    fn an_overflow_asks_for_a_rescan_and_a_note_event_for_an_import() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = collector(dir.path());
+        let note = notify::Event::new(notify::EventKind::Modify(notify::event::ModifyKind::Any))
+            .add_path(dir.path().join("a.md"));
+        c.on_events(vec![TimedEvent {
+            event: note,
+            time: Instant::now(),
+        }]);
+        assert!(c.pending.notes.contains("a.md"));
+        assert!(c.pending.rescan.is_none());
+        let overflow =
+            notify::Event::new(notify::EventKind::Other).set_flag(notify::event::Flag::Rescan);
+        c.on_events(vec![TimedEvent {
+            event: overflow,
+            time: Instant::now(),
+        }]);
+        assert!(
+            c.pending.rescan.is_some(),
+            "lost events mean a whole-vault rescan"
+        );
+        assert!(c.status().last_error.is_some());
+    }
+
+    #[test]
+    fn the_same_watcher_error_rescans_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = collector(dir.path());
+        let denied = || {
+            notify::Error::io(std::io::Error::from(std::io::ErrorKind::PermissionDenied))
+                .add_path(dir.path().join("private"))
+        };
+        c.on_errors(vec![denied()]);
+        assert!(c.pending.rescan.is_some());
+        c.pending = Pending::default();
+        // A poller meets the same unreadable folder on every walk.
+        c.on_errors(vec![denied()]);
+        assert!(c.pending.rescan.is_none(), "no rescan every poll interval");
+        c.on_errors(vec![notify::Error::generic("something else")]);
+        assert!(c.pending.rescan.is_some(), "a new error still rescans");
+    }
 }
