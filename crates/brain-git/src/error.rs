@@ -1,0 +1,215 @@
+//! Git errors.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::git::GitVersion;
+
+/// What went wrong running `git`. Every message is already redacted: an auth header given to
+/// [`crate::Git::run`] never appears in it.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    /// No `git` program could be started.
+    #[error(
+        "git not found (tried `{program}`): install git (Debian: apt-get install git, macOS: \
+         xcode-select --install) or set BRAIN_GIT to its path"
+    )]
+    Missing {
+        /// The program we tried to run (`git`, or the `BRAIN_GIT` override).
+        program: String,
+    },
+    /// The installed git is older than we support.
+    #[error("git {found} is too old: brains needs git {needed} or newer; please upgrade git")]
+    TooOld {
+        /// The version found.
+        found: GitVersion,
+        /// The oldest version supported.
+        needed: GitVersion,
+    },
+    /// `git --version` printed something we cannot read.
+    #[error("cannot read the git version from `{output}`: is BRAIN_GIT a real git?")]
+    BadVersion {
+        /// What `git --version` printed.
+        output: String,
+    },
+    /// Starting git or talking to it through its pipes failed.
+    #[error("cannot run `{command}`: {source}")]
+    Io {
+        /// The git command, as `git <args>` (redacted).
+        command: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Git ran longer than its timeout and was killed (with everything it started).
+    #[error("`{command}` in {} did not finish within {after:?} and was killed: it is retried", .repo.display())]
+    TimedOut {
+        /// The git command, as `git <args>` (redacted).
+        command: String,
+        /// The repository it ran in.
+        repo: PathBuf,
+        /// The timeout.
+        after: Duration,
+    },
+    /// Git exited with a non-zero status.
+    #[error(
+        "`{command}` failed in {} ({}): {}{}",
+        .repo.display(),
+        exit_text(*.code),
+        stderr_text(.stderr),
+        hint_text(.stderr)
+    )]
+    Failed {
+        /// The git command, as `git <args>` (redacted).
+        command: String,
+        /// The repository it ran in.
+        repo: PathBuf,
+        /// The exit code (`None`: killed by a signal).
+        code: Option<i32>,
+        /// What git wrote to stderr (redacted, trimmed, and cut to its last few KiB).
+        stderr: String,
+    },
+}
+
+impl GitError {
+    /// Whether trying again later may succeed: timeouts and network errors are transient;
+    /// authentication failures, merge conflicts, a missing or old git and anything unrecognised
+    /// are not, since retrying would fail the same way.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            GitError::TimedOut { .. } => true,
+            GitError::Failed { stderr, .. } => classify(stderr) == Some(Kind::Network),
+            GitError::Missing { .. }
+            | GitError::TooOld { .. }
+            | GitError::BadVersion { .. }
+            | GitError::Io { .. } => false,
+        }
+    }
+}
+
+/// The common failures we can give advice for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Auth,
+    Network,
+    Conflict,
+    Lock,
+}
+
+/// Recognises common failures from git's (English, `LC_ALL=C`) stderr. Authentication is checked
+/// before the network because git reports an HTTP 403 as "unable to access ...: 403".
+fn classify(stderr: &str) -> Option<Kind> {
+    const AUTH: &[&str] = &[
+        "could not read Username",
+        "could not read Password",
+        "Authentication failed",
+        "The requested URL returned error: 401",
+        "The requested URL returned error: 403",
+        "Permission denied (publickey",
+        "HTTP 401",
+        "HTTP 403",
+    ];
+    const NETWORK: &[&str] = &[
+        "Could not resolve host",
+        "unable to access",
+        "Connection timed out",
+        "Connection refused",
+        "Connection reset",
+        "Operation timed out",
+        "Network is unreachable",
+        "The remote end hung up unexpectedly",
+        "early EOF",
+        "RPC failed",
+        "The requested URL returned error: 5",
+    ];
+    const CONFLICT: &[&str] = &[
+        "CONFLICT (",
+        "Automatic merge failed",
+        "not possible to fast-forward",
+    ];
+    const LOCK: &[&str] = &[".lock': File exists"];
+    let has = |needles: &[&str]| needles.iter().any(|n| stderr.contains(n));
+    if has(AUTH) {
+        Some(Kind::Auth)
+    } else if has(NETWORK) {
+        Some(Kind::Network)
+    } else if has(CONFLICT) {
+        Some(Kind::Conflict)
+    } else if has(LOCK) {
+        Some(Kind::Lock)
+    } else {
+        None
+    }
+}
+
+fn exit_text(code: Option<i32>) -> String {
+    match code {
+        Some(code) => format!("exit code {code}"),
+        None => "killed by a signal".to_owned(),
+    }
+}
+
+fn stderr_text(stderr: &str) -> &str {
+    if stderr.is_empty() {
+        "git printed nothing"
+    } else {
+        stderr
+    }
+}
+
+fn hint_text(stderr: &str) -> &'static str {
+    match classify(stderr) {
+        Some(Kind::Auth) => "\nauthentication failed: check git.token or the credential helper",
+        Some(Kind::Network) => "\nnetwork error: it is retried",
+        Some(Kind::Conflict) => "\nthe histories conflict: resolve it in the repository",
+        Some(Kind::Lock) => {
+            "\nanother git process is using the repository; if none is running, remove the \
+             `.lock` file named above"
+        }
+        None => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_wins_over_network_and_is_not_transient() {
+        let stderr = "fatal: unable to access 'https://x/': The requested URL returned error: 403";
+        assert_eq!(classify(stderr), Some(Kind::Auth));
+        let err = GitError::Failed {
+            command: "git push".into(),
+            repo: "/r".into(),
+            code: Some(128),
+            stderr: stderr.into(),
+        };
+        assert!(!err.is_transient());
+        assert!(
+            err.to_string()
+                .contains("check git.token or the credential helper")
+        );
+    }
+
+    #[test]
+    fn network_is_transient() {
+        let err = GitError::Failed {
+            command: "git fetch".into(),
+            repo: "/r".into(),
+            code: Some(128),
+            stderr: "fatal: unable to access 'https://x/': Could not resolve host: x".into(),
+        };
+        assert!(err.is_transient());
+        assert!(err.to_string().contains("network error: it is retried"));
+    }
+
+    #[test]
+    fn conflict_is_not_transient() {
+        let err = GitError::Failed {
+            command: "git merge".into(),
+            repo: "/r".into(),
+            code: Some(1),
+            stderr: "CONFLICT (content): Merge conflict in a.md\nAutomatic merge failed".into(),
+        };
+        assert!(!err.is_transient());
+    }
+}
