@@ -378,7 +378,7 @@ fn a_sync_following_a_daemon_that_dies_runs_the_job_itself() {
         let job = v.jobs_of("directory-sync").pop()?;
         (job.state == JobState::Running).then_some(())
     });
-    let follower = v
+    let mut follower = v
         .cmd()
         .args(["--json", "sync"])
         .env("BRAIN_JOBS_LEASE_MS", "2000")
@@ -386,10 +386,30 @@ fn a_sync_following_a_daemon_that_dies_runs_the_job_itself() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Kill the daemon only once the follower has joined its job (it saw the daemon).
+    let stderr = follower.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    wait_for(LIMIT, "the follower to join the daemon's sync", || {
+        seen.extend(rx.try_iter());
+        seen.iter()
+            .any(|l| l.starts_with("Joining sync job"))
+            .then_some(())
+    });
     d.kill(); // SIGKILL: the job is left running under a lease nobody renews
-    let out = follower.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let status = follower.wait().unwrap();
+    seen.extend(rx.iter());
+    let stderr = seen.join("\n");
+    assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("running sync job"), "{stderr}");
     assert!(v.store().count_live().unwrap() >= 2900);
 }
