@@ -68,6 +68,36 @@ pub enum GitError {
         /// What git wrote to stderr (redacted, trimmed, and cut to its last few KiB).
         stderr: String,
     },
+    /// The vault folder is inside a git repository but is not its top level.
+    #[error(
+        "{} is inside the git repository at {} but is not its top folder: brains versions the \
+         vault folder itself, so run `git init` in the vault folder (or make the repository's \
+         top folder the vault)",
+        .path.display(),
+        .top.display()
+    )]
+    NotTopLevel {
+        /// The vault folder.
+        path: PathBuf,
+        /// The top level of the repository that contains it.
+        top: PathBuf,
+    },
+    /// A folder could not be read (it is missing, or not accessible).
+    #[error("cannot read the folder {}: {source}", .path.display())]
+    Path {
+        /// The folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Git printed output that does not have the documented machine-readable format.
+    #[error("cannot read the output of `{command}`: {detail}; please report this as a bug")]
+    Unparsable {
+        /// The git command, as `git <args>`.
+        command: String,
+        /// What was wrong with it.
+        detail: String,
+    },
 }
 
 impl GitError {
@@ -81,7 +111,10 @@ impl GitError {
             GitError::Missing { .. }
             | GitError::TooOld { .. }
             | GitError::BadVersion { .. }
-            | GitError::Io { .. } => false,
+            | GitError::Io { .. }
+            | GitError::NotTopLevel { .. }
+            | GitError::Path { .. }
+            | GitError::Unparsable { .. } => false,
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Git sync for brains. For now only the runner of the system `git` command ([`Git`]) that the
-//! git-sync jobs (pull, commit, push) will use.
+//! Git sync for brains. For now the runner of the system `git` command ([`Git`]) and the
+//! read-only view of the vault's repository ([`Repo`]) that the git-sync jobs (pull, commit,
+//! push) will use.
 //!
 //! We drive the `git` CLI rather than a library so that the user's SSH keys, credential helpers
 //! and config are honoured. Every command runs with a predictable environment (`LC_ALL=C`, no
@@ -8,9 +9,11 @@
 
 mod error;
 mod git;
+mod repo;
 
 pub use error::GitError;
 pub use git::{Git, GitVersion, Output, RunOptions, Secret};
+pub use repo::{ChangeKind, ChangedPath, Repo, RepoStatus};
 
 /// Result alias for git calls.
 pub type Result<T, E = GitError> = std::result::Result<T, E>;
