@@ -20,6 +20,82 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// The daemon, `brain serve`: watcher, debounce, initial and periodic scans.
     pub serve: ServeConfig,
+    /// Git sync: versioning and sharing the vault through a remote.
+    pub git: GitConfig,
+}
+
+/// `[git]`
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GitConfig {
+    /// `brain serve` commits, pulls and pushes on its own.
+    pub enabled: bool,
+    /// The remote's URL; empty: commit locally only.
+    pub remote: String,
+    /// The branch to sync.
+    pub branch: String,
+    /// Commit changed notes once they settle.
+    pub auto_commit: bool,
+    /// ...this long after the last change.
+    pub commit_debounce_ms: u64,
+    /// Pull and push every this many seconds; 0: only on demand.
+    pub sync_interval_s: u64,
+    /// Push after each commit.
+    pub auto_push: bool,
+    /// Pull when `brain serve` starts.
+    pub pull_on_start: bool,
+    /// The commit message: `{date}`, `{hostname}`, `{count}`, `{files}`.
+    pub commit_message: String,
+    /// Commit author; empty: git's own configuration.
+    pub author_name: String,
+    /// Commit author's email; empty: git's own configuration.
+    pub author_email: String,
+    /// A token for an HTTP remote, sent per command as a header, never stored by git. Better
+    /// set as `BRAIN_GIT_TOKEN` in the environment than written here.
+    pub token: String,
+    /// A git command still running after this many seconds is killed (and retried).
+    pub timeout_s: u64,
+}
+
+impl Default for GitConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            remote: String::new(),
+            branch: "main".into(),
+            auto_commit: true,
+            commit_debounce_ms: 10_000,
+            sync_interval_s: 300,
+            auto_push: true,
+            pull_on_start: true,
+            commit_message: "brain: {count} note(s) changed on {hostname}\n\n{files}".into(),
+            author_name: String::new(),
+            author_email: String::new(),
+            token: String::new(),
+            timeout_s: 120,
+        }
+    }
+}
+
+/// Never prints the token, so a config in a log or an error message does not leak it.
+impl std::fmt::Debug for GitConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitConfig")
+            .field("enabled", &self.enabled)
+            .field("remote", &self.remote)
+            .field("branch", &self.branch)
+            .field("auto_commit", &self.auto_commit)
+            .field("commit_debounce_ms", &self.commit_debounce_ms)
+            .field("sync_interval_s", &self.sync_interval_s)
+            .field("auto_push", &self.auto_push)
+            .field("pull_on_start", &self.pull_on_start)
+            .field("commit_message", &self.commit_message)
+            .field("author_name", &self.author_name)
+            .field("author_email", &self.author_email)
+            .field("token", &if self.token.is_empty() { "" } else { "***" })
+            .field("timeout_s", &self.timeout_s)
+            .finish()
+    }
 }
 
 /// How `brain serve` notices changes to files.
@@ -245,6 +321,31 @@ sync_debounce_ms = 500
 verify_interval_s = 600
 # Worker threads running jobs.
 workers = 2
+
+[git]
+# Git sync (issue 5, in progress: these settings are read, the jobs come next).
+# `brain serve` commits, pulls and pushes on its own when enabled.
+enabled = false
+# The remote's URL; empty: commit locally only.
+remote = ""
+branch = "main"
+# Commit changed notes commit_debounce_ms after the last change.
+auto_commit = true
+commit_debounce_ms = 10000
+# Pull and push every this many seconds; 0: only on demand.
+sync_interval_s = 300
+auto_push = true
+pull_on_start = true
+# Placeholders: {date}, {hostname}, {count}, {files}.
+commit_message = "brain: {count} note(s) changed on {hostname}\n\n{files}"
+# Empty: git's own user.name / user.email.
+author_name = ""
+author_email = ""
+# A token for an HTTP remote, sent per command as a header and never stored by git.
+# Prefer the environment: BRAIN_GIT_TOKEN=...
+token = ""
+# A git command still running after this many seconds is killed and retried.
+timeout_s = 120
 "#;
 
 #[cfg(test)]
@@ -255,6 +356,13 @@ mod tests {
     fn commented_default_matches_default_impl() {
         let parsed: Config = toml::from_str(DEFAULT_CONFIG_TOML).expect("default config parses");
         assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn the_git_token_never_shows_in_debug() {
+        let mut c = Config::default();
+        c.git.token = "s3cr3t-token".into();
+        assert!(!format!("{c:?}").contains("s3cr3t"));
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub mod time;
 
 pub use cancel::CancelToken;
 pub use codec::{CodecError, Document, FrontmatterKind};
-pub use config::{Config, ConflictPolicy, ServeConfig, VaultFormat, WatchMode};
+pub use config::{Config, ConflictPolicy, GitConfig, ServeConfig, VaultFormat, WatchMode};
 pub use entity::{Entity, EntityRef, RefParseError};
 pub use hash::content_hash;
 pub use path::{PathError, PathMapper, path_key};

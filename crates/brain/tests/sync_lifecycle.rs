@@ -441,3 +441,17 @@ fn every_read_command_prints_one_json_document() {
             .contains("note/missing")
     );
 }
+
+#[test]
+fn config_show_never_prints_the_git_token() {
+    let v = TestVault::new();
+    let shown = v
+        .cmd()
+        .env("BRAIN_GIT_TOKEN", "s3cr3t-token")
+        .args(["--json", "config", "show"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(doc["git"]["token"], "***", "the token is set, and hidden");
+    assert!(!String::from_utf8_lossy(&shown.stdout).contains("s3cr3t"));
+}

@@ -115,7 +115,11 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Config(ConfigCommand::Show) => {
             let paths = VaultPaths::new(vault_arg)?;
             paths.require_initialized()?;
-            let config = config::load(&paths)?;
+            let mut config = config::load(&paths)?;
+            // A secret is shown as set, never as itself: this output lands in issue reports.
+            if !config.git.token.is_empty() {
+                config.git.token = "***".into();
+            }
             if cli.json {
                 output::json(&config)?;
             } else {
