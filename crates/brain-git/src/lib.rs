@@ -6,13 +6,21 @@
 //! and config are honoured. Every command runs with a predictable environment (`LC_ALL=C`, no
 //! password prompts), a timeout that kills the whole process tree, and an optional auth header
 //! that is passed through the environment only and redacted from every error and log line.
+//!
+//! Two pure helpers sit beside it: [`render_commit_message`] fills the user's commit message
+//! template, and [`ensure_gitignore`] adds the lines that keep brains' own files out of the
+//! vault's history.
 
 mod error;
 mod git;
+mod ignore;
+mod message;
 mod repo;
 
 pub use error::GitError;
 pub use git::{Git, GitVersion, Output, RunOptions, Secret};
+pub use ignore::{DEFAULT_IGNORES, ensure_gitignore};
+pub use message::{MessageContext, hostname, render_commit_message};
 pub use repo::{ChangeKind, ChangedPath, Repo, RepoStatus};
 
 /// Result alias for git calls.
