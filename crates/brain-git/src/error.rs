@@ -90,6 +90,27 @@ pub enum GitError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// An automatic commit was refused because a merge is in progress or files are unmerged:
+    /// committing then would either conclude a merge the user has not reviewed or fail on the
+    /// unmerged files.
+    #[error("{}", merge_unresolved_text(.paths))]
+    MergeUnresolved {
+        /// The unmerged files, relative to the repository's top level (empty when every
+        /// conflict is resolved but the merge is not concluded).
+        paths: Vec<String>,
+    },
+    /// An automatic commit was refused because changed files still contain git conflict
+    /// markers: committing them would spread a half-resolved conflict to every device.
+    #[error(
+        "auto-commit is refused: {} still contain(s) git conflict markers (`<<<<<<<`, \
+         `=======`, `>>>>>>>`): edit them to keep the text you want, delete the marker lines, \
+         then run `brain git sync`",
+        .paths.join(", ")
+    )]
+    ConflictMarkers {
+        /// The files with markers, relative to the repository's top level.
+        paths: Vec<String>,
+    },
     /// Git printed output that does not have the documented machine-readable format.
     #[error("cannot read the output of `{command}`: {detail}; please report this as a bug")]
     Unparsable {
@@ -114,6 +135,8 @@ impl GitError {
             | GitError::Io { .. }
             | GitError::NotTopLevel { .. }
             | GitError::Path { .. }
+            | GitError::MergeUnresolved { .. }
+            | GitError::ConflictMarkers { .. }
             | GitError::Unparsable { .. } => false,
         }
     }
@@ -126,6 +149,7 @@ enum Kind {
     Network,
     Conflict,
     Lock,
+    Identity,
 }
 
 /// Recognises common failures from git's (English, `LC_ALL=C`) stderr. Authentication is checked
@@ -160,6 +184,11 @@ fn classify(stderr: &str) -> Option<Kind> {
         "not possible to fast-forward",
     ];
     const LOCK: &[&str] = &[".lock': File exists"];
+    const IDENTITY: &[&str] = &[
+        "Please tell me who you are",
+        "unable to auto-detect email address",
+        "empty ident name",
+    ];
     let has = |needles: &[&str]| needles.iter().any(|n| stderr.contains(n));
     if has(AUTH) {
         Some(Kind::Auth)
@@ -169,6 +198,8 @@ fn classify(stderr: &str) -> Option<Kind> {
         Some(Kind::Conflict)
     } else if has(LOCK) {
         Some(Kind::Lock)
+    } else if has(IDENTITY) {
+        Some(Kind::Identity)
     } else {
         None
     }
@@ -198,7 +229,26 @@ fn hint_text(stderr: &str) -> &'static str {
             "\nanother git process is using the repository; if none is running, remove the \
              `.lock` file named above"
         }
+        Some(Kind::Identity) => {
+            "\ngit does not know who is committing: set git.author_name and git.author_email \
+             (or git's user.name/user.email)"
+        }
         None => "",
+    }
+}
+
+fn merge_unresolved_text(paths: &[String]) -> String {
+    if paths.is_empty() {
+        "auto-commit is refused while a merge is unresolved: conclude it (`git commit`) or \
+         abort it (`git merge --abort`), then run `brain git sync`"
+            .to_owned()
+    } else {
+        format!(
+            "auto-commit is refused while a merge is unresolved: resolve the conflicts in {} \
+             (edit, then `git add` and `git commit`, or `git merge --abort`), then run \
+             `brain git sync`",
+            paths.join(", ")
+        )
     }
 }
 
@@ -244,5 +294,20 @@ mod tests {
             stderr: "CONFLICT (content): Merge conflict in a.md\nAutomatic merge failed".into(),
         };
         assert!(!err.is_transient());
+    }
+
+    #[test]
+    fn missing_identity_has_a_hint() {
+        let err = GitError::Failed {
+            command: "git commit -q -F -".into(),
+            repo: "/r".into(),
+            code: Some(128),
+            stderr: "Author identity unknown\n\n*** Please tell me who you are.".into(),
+        };
+        assert!(!err.is_transient());
+        assert!(
+            err.to_string()
+                .contains("set git.author_name and git.author_email")
+        );
     }
 }

@@ -1,6 +1,7 @@
-//! Git sync for brains. For now the runner of the system `git` command ([`Git`]) and the
-//! read-only view of the vault's repository ([`Repo`]) that the git-sync jobs (pull, commit,
-//! push) will use.
+//! Git sync for brains. For now the runner of the system `git` command ([`Git`]) and the view
+//! of the vault's repository ([`Repo`]) that the git-sync jobs (pull, commit, push) will use:
+//! its status, and [`Repo::commit_all`], the auto-commit that refuses unresolved merges and
+//! conflict markers.
 //!
 //! We drive the `git` CLI rather than a library so that the user's SSH keys, credential helpers
 //! and config are honoured. Every command runs with a predictable environment (`LC_ALL=C`, no
@@ -11,6 +12,7 @@
 //! template, and [`ensure_gitignore`] adds the lines that keep brains' own files out of the
 //! vault's history.
 
+mod commit;
 mod error;
 mod git;
 mod ignore;

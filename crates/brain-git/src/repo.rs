@@ -12,7 +12,7 @@ use crate::{Git, GitError, Output, Result, RunOptions};
 
 /// How long a read-only local command may take. Generous, since a first `git status` on a big
 /// vault may hash every file, but bounded, so a hung filesystem cannot stall a sync job forever.
-const LOCAL_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const LOCAL_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A git work tree whose top level is the vault folder.
 #[derive(Debug, Clone)]
@@ -194,13 +194,14 @@ impl Repo {
         Ok(self.root.join(printed).exists())
     }
 
-    fn run(&self, args: &[&str]) -> Result<Output> {
+    /// Runs a local git command in the work tree with the local timeout.
+    pub(crate) fn run(&self, args: &[&str]) -> Result<Output> {
         self.git
             .run(&self.root, args, &RunOptions::with_timeout(LOCAL_TIMEOUT))
     }
 }
 
-fn unparsable(args: &[&str], detail: &str) -> GitError {
+pub(crate) fn unparsable(args: &[&str], detail: &str) -> GitError {
     GitError::Unparsable {
         command: format!("git {}", args.join(" ")),
         detail: detail.to_owned(),

@@ -1,0 +1,135 @@
+//! The auto-commit of a sync job: everything in the vault, in one commit, or nothing.
+//!
+//! A sync job commits unattended, so it must never commit what a person would not: a merge the
+//! user has not concluded, or files that still hold conflict markers. Both are checked before
+//! anything is staged, so a refusal leaves the index exactly as it was.
+
+use std::fs;
+
+use crate::repo::unparsable;
+use crate::{ChangeKind, ChangedPath, GitError, Repo, Result, RunOptions};
+
+/// How much of a file is looked at to decide whether it is text: git's own heuristic (a NUL
+/// byte in the first 8000 bytes means binary).
+const BINARY_SNIFF: usize = 8000;
+
+impl Repo {
+    /// Commits every change in the work tree (new, modified, deleted and moved files; the
+    /// vault's `.gitignore` decides what stays out) and returns the new commit id, or `None`
+    /// when there is nothing to commit, so a sync never makes empty commits.
+    ///
+    /// `author` is `(name, email)`: when given it is used for this commit only (as `-c user.*`),
+    /// so a device without a git identity can still sync; when not, git's own config decides,
+    /// and a missing identity fails with a hint to set one. The user's hooks and signing config
+    /// are respected. The message goes through stdin (`-F -`), so any text is safe, and only
+    /// whitespace is cleaned up (`--cleanup=whitespace`): a line starting with `#`, such as a
+    /// tag, is kept even if the user's config strips comments.
+    ///
+    /// Refused, with nothing staged or changed: [`GitError::MergeUnresolved`] while a merge is
+    /// in progress or files are unmerged, [`GitError::ConflictMarkers`] when a changed text file
+    /// contains a `<<<<<<< `/`=======`/`>>>>>>> ` block. If git itself fails (a hook rejects
+    /// the commit, say), the changes stay staged; the next attempt stages them again anyway.
+    pub fn commit_all(
+        &self,
+        message: &str,
+        author: Option<(&str, &str)>,
+    ) -> Result<Option<String>> {
+        let status = self.status()?;
+        if status.merging || !status.unmerged.is_empty() {
+            return Err(GitError::MergeUnresolved {
+                paths: status.unmerged,
+            });
+        }
+        let marked = self.with_conflict_markers(&status.changed);
+        if !marked.is_empty() {
+            return Err(GitError::ConflictMarkers { paths: marked });
+        }
+
+        self.run(&["add", "-A", "--", "."])?;
+        // `--quiet` exits 1 when the index differs from `HEAD` (or, on an unborn branch, from
+        // the empty tree), 0 when there is nothing to commit.
+        match self.run(&["diff", "--cached", "--quiet", "--no-ext-diff"]) {
+            Ok(_) => return Ok(None),
+            Err(GitError::Failed { code: Some(1), .. }) => {}
+            Err(e) => return Err(e),
+        }
+
+        let identity = author
+            .map(|(name, email)| (format!("user.name={name}"), format!("user.email={email}")));
+        let mut args: Vec<&str> = Vec::new();
+        if let Some((name, email)) = &identity {
+            args.extend(["-c", name, "-c", email]);
+        }
+        args.extend(["commit", "-q", "--cleanup=whitespace", "-F", "-"]);
+        let mut opts = RunOptions::with_timeout(crate::repo::LOCAL_TIMEOUT);
+        opts.input = Some(message.as_bytes().to_vec());
+        self.git().run(self.root(), &args, &opts)?;
+
+        match self.head()? {
+            Some(id) => Ok(Some(id)),
+            None => Err(unparsable(&args, "no HEAD after a successful commit")),
+        }
+    }
+
+    /// The changed text files that contain conflict markers. A file that cannot be read (gone
+    /// since `git status`, or not a regular file) is left to `git add` to judge.
+    fn with_conflict_markers(&self, changed: &[ChangedPath]) -> Vec<String> {
+        changed
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.kind,
+                    ChangeKind::Added
+                        | ChangeKind::Modified
+                        | ChangeKind::Renamed { .. }
+                        | ChangeKind::Untracked
+                )
+            })
+            .filter(|c| {
+                let path = self.root().join(&c.path);
+                let is_file = fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
+                is_file && fs::read(&path).is_ok_and(|bytes| has_conflict_markers(&bytes))
+            })
+            .map(|c| c.path.clone())
+            .collect()
+    }
+}
+
+/// Whether `bytes` is text holding a conflict block: a line starting with `<<<<<<< `, then a
+/// line that is exactly `=======`, then one starting with `>>>>>>> `. All three are required, in
+/// order, so a Markdown setext heading (`=======` under a line) alone does not count.
+fn has_conflict_markers(bytes: &[u8]) -> bool {
+    if bytes[..bytes.len().min(BINARY_SNIFF)].contains(&0) {
+        return false;
+    }
+    let mut stage = 0;
+    for line in bytes.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        stage = match stage {
+            0 if line.starts_with(b"<<<<<<< ") => 1,
+            1 if line == b"=======" => 2,
+            2 if line.starts_with(b">>>>>>> ") => return true,
+            _ => stage,
+        };
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_need_all_three_in_order() {
+        let block = b"a\n<<<<<<< HEAD\nmine\n=======\ntheirs\n>>>>>>> other\nb\n";
+        assert!(has_conflict_markers(block));
+        assert!(has_conflict_markers(
+            b"<<<<<<< HEAD\r\nx\r\n=======\r\ny\r\n>>>>>>> b\r\n"
+        ));
+        assert!(!has_conflict_markers(b"Title\n=======\n"));
+        assert!(!has_conflict_markers(b"<<<<<<< a\n>>>>>>> b\n=======\n"));
+        assert!(!has_conflict_markers(b"<<<<<<<\n=======\n>>>>>>> b\n"));
+        assert!(!has_conflict_markers(b"<<<<<<< a\n======= \n>>>>>>> b\n"));
+        assert!(!has_conflict_markers(b"\0<<<<<<< a\n=======\n>>>>>>> b\n"));
+    }
+}

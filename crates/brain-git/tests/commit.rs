@@ -1,0 +1,284 @@
+//! `Repo::commit_all` against the real `git` on this machine, in temporary directories.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use brain_git::{Git, GitError, Repo, RunOptions, ensure_gitignore};
+
+fn git() -> Git {
+    Git::locate().unwrap()
+}
+
+/// Runs git in `dir` and returns its stdout; panics on failure.
+fn run(dir: &Path, args: &[&str]) -> String {
+    git()
+        .run(
+            dir,
+            args,
+            &RunOptions::with_timeout(Duration::from_secs(60)),
+        )
+        .unwrap()
+        .stdout
+}
+
+/// A fresh repository on branch `main` with a local identity and no signing.
+fn init(dir: &Path) {
+    run(dir, &["init", "-q", "-b", "main"]);
+    run(dir, &["config", "user.name", "Test"]);
+    run(dir, &["config", "user.email", "test@example.com"]);
+    run(dir, &["config", "commit.gpgsign", "false"]);
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+fn open(dir: &Path) -> Repo {
+    Repo::open(git(), dir).unwrap().expect("a repository")
+}
+
+fn log(dir: &Path) -> Vec<String> {
+    run(dir, &["log", "--format=%s"])
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Files in the last commit's tree.
+fn tree(dir: &Path) -> Vec<String> {
+    run(dir, &["ls-tree", "-r", "--name-only", "HEAD"])
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn staged(dir: &Path) -> String {
+    run(dir, &["diff", "--cached", "--name-only"])
+}
+
+#[test]
+fn commits_new_modified_and_deleted_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    init(root);
+    let repo = open(root);
+
+    write(root, "a.md", "a\n");
+    write(root, "b.md", "b\n");
+    let first = repo.commit_all("first", None).unwrap().unwrap();
+    assert_eq!(first, run(root, &["rev-parse", "HEAD"]).trim());
+    assert_eq!(log(root), ["first"]);
+    assert_eq!(tree(root), ["a.md", "b.md"]);
+
+    write(root, "a.md", "a2\n");
+    std::fs::remove_file(root.join("b.md")).unwrap();
+    write(root, "dir/c.md", "c\n");
+    let second = repo.commit_all("second", None).unwrap().unwrap();
+    assert_ne!(first, second);
+    assert_eq!(log(root), ["second", "first"]);
+    assert_eq!(tree(root), ["a.md", "dir/c.md"]);
+    assert_eq!(run(root, &["show", "HEAD:a.md"]), "a2\n");
+    assert!(repo.status().unwrap().changed.is_empty());
+}
+
+#[test]
+fn nothing_to_commit_is_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    init(root);
+    let repo = open(root);
+    // Unborn branch, empty work tree.
+    assert_eq!(repo.commit_all("empty", None).unwrap(), None);
+    assert!(repo.head().unwrap().is_none());
+
+    write(root, "a.md", "a\n");
+    repo.commit_all("one", None).unwrap().unwrap();
+    assert_eq!(repo.commit_all("again", None).unwrap(), None);
+    assert_eq!(log(root), ["one"]);
+}
+
+#[test]
+fn ignored_files_stay_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    init(root);
+    assert!(ensure_gitignore(root).unwrap());
+    write(root, ".brain/x", "index\n");
+    write(root, ".trash/old.md", "old\n");
+    write(root, "note.md", "n\n");
+    let repo = open(root);
+    repo.commit_all("notes", None).unwrap().unwrap();
+    assert_eq!(tree(root), [".gitignore", "note.md"]);
+
+    // Only ignored changes: nothing to commit.
+    write(root, ".brain/x", "index 2\n");
+    assert_eq!(repo.commit_all("again", None).unwrap(), None);
+}
+
+#[test]
+fn conflict_markers_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    init(root);
+    write(root, "a.md", "a\n");
+    let repo = open(root);
+    repo.commit_all("base", None).unwrap().unwrap();
+
+    write(root, "a.md", "a2\n");
+    write(
+        root,
+        "notes/b.md",
+        "x\n<<<<<<< HEAD\nmine\n=======\ntheirs\n>>>>>>> other\n",
+    );
+    // A Markdown heading underline alone is not a marker.
+    write(root, "c.md", "Title\n=======\n");
+    let err = repo.commit_all("bad", None).unwrap_err();
+    match &err {
+        GitError::ConflictMarkers { paths } => assert_eq!(paths, &["notes/b.md"]),
+        other => panic!("unexpected {other}"),
+    }
+    assert!(err.to_string().contains("conflict markers"), "{err}");
+    assert_eq!(log(root), ["base"]);
+    assert_eq!(staged(root), "");
+
+    write(root, "notes/b.md", "x\nmine\n");
+    repo.commit_all("fixed", None).unwrap().unwrap();
+    assert_eq!(log(root), ["fixed", "base"]);
+}
+
+#[test]
+fn unresolved_merge_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    init(root);
+    let repo = open(root);
+    write(root, "both.md", "base\n");
+    repo.commit_all("base", None).unwrap().unwrap();
+    run(root, &["checkout", "-q", "-b", "other"]);
+    write(root, "both.md", "theirs\n");
+    repo.commit_all("theirs", None).unwrap().unwrap();
+    run(root, &["checkout", "-q", "main"]);
+    write(root, "both.md", "mine\n");
+    repo.commit_all("mine", None).unwrap().unwrap();
+    let err = git()
+        .run(
+            root,
+            &["merge", "-q", "--no-edit", "other"],
+            &RunOptions::with_timeout(Duration::from_secs(60)),
+        )
+        .unwrap_err();
+    assert!(matches!(err, GitError::Failed { .. }), "{err}");
+
+    write(root, "new.md", "n\n");
+    let err = repo.commit_all("sync", None).unwrap_err();
+    match &err {
+        GitError::MergeUnresolved { paths } => assert_eq!(paths, &["both.md"]),
+        other => panic!("unexpected {other}"),
+    }
+    assert!(err.to_string().contains("brain git sync"), "{err}");
+    assert_eq!(log(root), ["mine", "base"]);
+    // The new file was not staged.
+    assert!(!staged(root).contains("new.md"));
+
+    // Resolved but not concluded: still refused.
+    write(root, "both.md", "merged\n");
+    run(root, &["add", "both.md"]);
+    let err = repo.commit_all("sync", None).unwrap_err();
+    assert!(
+        matches!(&err, GitError::MergeUnresolved { paths } if paths.is_empty()),
+        "{err}"
+    );
+}
+
+/// A git that sees no global or system config (so no identity), via a wrapper script: the
+/// runner passes the test's environment through, and tests must not change it.
+#[cfg(unix)]
+fn git_without_identity(dir: &Path) -> Git {
+    use std::os::unix::fs::PermissionsExt;
+    let real = run(dir, &["--exec-path"]);
+    let real = Path::new(real.trim()).join("git");
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let script = dir.join("git-no-identity");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nunset EMAIL GIT_AUTHOR_NAME GIT_AUTHOR_EMAIL GIT_COMMITTER_NAME \
+             GIT_COMMITTER_EMAIL\nHOME='{}' XDG_CONFIG_HOME='{}' GIT_CONFIG_NOSYSTEM=1 \
+             GIT_CONFIG_GLOBAL=/dev/null exec '{}' \"$@\"\n",
+            home.display(),
+            home.display(),
+            real.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    Git::at(script).unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn author_override_without_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("vault");
+    std::fs::create_dir(&root).unwrap();
+    let git = git_without_identity(dir.path());
+    let opts = RunOptions::with_timeout(Duration::from_secs(60));
+    git.run(&root, &["init", "-q", "-b", "main"], &opts)
+        .unwrap();
+    // No identity, and no guessing one from the host name.
+    git.run(&root, &["config", "user.useConfigOnly", "true"], &opts)
+        .unwrap();
+    write(&root, "a.md", "a\n");
+    let repo = Repo::open(git.clone(), &root).unwrap().unwrap();
+
+    let err = repo.commit_all("no one", None).unwrap_err();
+    assert!(
+        err.to_string().contains("Please tell me who you are"),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("set git.author_name and git.author_email"),
+        "{err}"
+    );
+    assert!(repo.head().unwrap().is_none());
+
+    let id = repo
+        .commit_all("someone", Some(("Ada Lovelace", "ada@example.com")))
+        .unwrap()
+        .unwrap();
+    let who = git
+        .run(
+            &root,
+            &["log", "-1", "--format=%an <%ae>|%cn <%ce>", &id],
+            &opts,
+        )
+        .unwrap()
+        .stdout;
+    assert_eq!(
+        who.trim(),
+        "Ada Lovelace <ada@example.com>|Ada Lovelace <ada@example.com>"
+    );
+}
+
+#[test]
+fn message_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    init(root);
+    run(root, &["config", "commit.cleanup", "strip"]);
+    write(root, "caf\u{e9}.md", "x\n");
+    let repo = open(root);
+    let message = "sync laptop: caf\u{e9}.md \u{1f9e0} \"quoted\" 'single' `tick` $HOME \\n\n\n\
+                   #tag.md kept\n  indented -- --no-verify\n-F -";
+    let id = repo.commit_all(message, None).unwrap().unwrap();
+    let body = run(root, &["log", "-1", "--format=%B", &id]);
+    assert_eq!(body.trim_end(), message);
+    assert_eq!(log(root).len(), 1);
+}
