@@ -1,46 +1,14 @@
 //! `Repo::commit_all` against the real `git` on this machine, in temporary directories.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{git, init, open, run, write};
+
 use std::path::Path;
 use std::time::Duration;
 
 use brain_git::{Git, GitError, Repo, RunOptions, ensure_gitignore};
-
-fn git() -> Git {
-    Git::locate().unwrap()
-}
-
-/// Runs git in `dir` and returns its stdout; panics on failure.
-fn run(dir: &Path, args: &[&str]) -> String {
-    git()
-        .run(
-            dir,
-            args,
-            &RunOptions::with_timeout(Duration::from_secs(60)),
-        )
-        .unwrap()
-        .stdout
-}
-
-/// A fresh repository on branch `main` with a local identity and no signing.
-fn init(dir: &Path) {
-    run(dir, &["init", "-q", "-b", "main"]);
-    run(dir, &["config", "user.name", "Test"]);
-    run(dir, &["config", "user.email", "test@example.com"]);
-    run(dir, &["config", "commit.gpgsign", "false"]);
-}
-
-fn write(dir: &Path, name: &str, text: &str) {
-    let path = dir.join(name);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).unwrap();
-    }
-    std::fs::write(path, text).unwrap();
-}
-
-fn open(dir: &Path) -> Repo {
-    Repo::open(git(), dir).unwrap().expect("a repository")
-}
 
 fn log(dir: &Path) -> Vec<String> {
     run(dir, &["log", "--format=%s"])

@@ -1,58 +1,21 @@
 //! `Repo` against the real `git` on this machine, in temporary directories.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{git, identity, init, open, run, write};
+
 use std::path::Path;
 use std::time::Duration;
 
-use brain_git::{ChangeKind, ChangedPath, Git, GitError, Repo, RunOptions};
+use brain_git::{ChangeKind, ChangedPath, GitError, Repo, RunOptions};
 
 /// NFC `é`: one code point, as the vault writes names.
 const CAFE: &str = "caf\u{e9}.md";
 
-fn git() -> Git {
-    Git::locate().unwrap()
-}
-
-/// Runs git in `dir` and returns its stdout; panics on failure.
-fn run(dir: &Path, args: &[&str]) -> String {
-    git()
-        .run(
-            dir,
-            args,
-            &RunOptions::with_timeout(Duration::from_secs(60)),
-        )
-        .unwrap()
-        .stdout
-}
-
-/// Sets a local identity and turns off signing, so commits work whatever the global config.
-fn identity(dir: &Path) {
-    run(dir, &["config", "user.name", "Test"]);
-    run(dir, &["config", "user.email", "test@example.com"]);
-    run(dir, &["config", "commit.gpgsign", "false"]);
-}
-
-/// A fresh repository on branch `main`.
-fn init(dir: &Path) {
-    run(dir, &["init", "-q", "-b", "main"]);
-    identity(dir);
-}
-
-fn write(dir: &Path, name: &str, text: &str) {
-    let path = dir.join(name);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).unwrap();
-    }
-    std::fs::write(path, text).unwrap();
-}
-
 fn commit_all(dir: &Path, message: &str) {
     run(dir, &["add", "-A"]);
     run(dir, &["commit", "-q", "-m", message]);
-}
-
-fn open(dir: &Path) -> Repo {
-    Repo::open(git(), dir).unwrap().expect("a repository")
 }
 
 fn changed(path: &str, kind: ChangeKind) -> ChangedPath {
