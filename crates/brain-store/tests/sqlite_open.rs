@@ -101,12 +101,25 @@ fn a_store_is_shared_between_threads() {
     assert_eq!(store.search(&q).expect("search").len(), 100);
 }
 
+/// A job as any version since the queue's could store it.
+fn queued_job() -> brain_store::jobs::NewJob {
+    brain_store::jobs::NewJob {
+        job_type: "export".into(),
+        input: serde_json::json!({}),
+        priority: 5,
+        run_at_ms: T0,
+        max_attempts: 1,
+        dedupe: None,
+        parent_id: None,
+    }
+}
+
 /// A vault created before the job queue existed (schema 1) gains the `jobs` table on open and
 /// keeps its entities.
 #[test]
 fn a_schema_1_store_is_upgraded() {
     use brain_store::JobStore;
-    use brain_store::jobs::{JobState, NewJob};
+    use brain_store::jobs::JobState;
 
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("brain.db");
@@ -126,15 +139,7 @@ fn a_schema_1_store_is_upgraded() {
     }
     let store = SqliteStore::open(&path).expect("upgrade");
     assert_eq!(store.get(&a.entity_ref).expect("kept"), a);
-    let job = NewJob {
-        job_type: "export".into(),
-        input: serde_json::json!({}),
-        priority: 5,
-        run_at_ms: T0,
-        max_attempts: 1,
-        dedupe: None,
-        parent_id: None,
-    };
+    let job = queued_job();
     let id = store.enqueue(&[job], T0).expect("enqueue")[0].id();
     assert_eq!(store.job(id).expect("job").state, JobState::Queued);
     drop(store);
@@ -149,19 +154,10 @@ fn a_schema_1_store_is_upgraded() {
 #[test]
 fn a_schema_2_store_is_upgraded() {
     use brain_store::JobStore;
-    use brain_store::jobs::NewJob;
 
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("brain.db");
-    let job = NewJob {
-        job_type: "export".into(),
-        input: serde_json::json!({}),
-        priority: 5,
-        run_at_ms: T0,
-        max_attempts: 1,
-        dedupe: None,
-        parent_id: None,
-    };
+    let job = queued_job();
     let id = {
         let store = SqliteStore::open(&path).expect("create");
         store.enqueue(&[job], T0).expect("enqueue")[0].id()

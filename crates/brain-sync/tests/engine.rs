@@ -300,6 +300,18 @@ mod settled {
         store.put_and_enqueue(&entity, None, &job, now).unwrap();
     }
 
+    /// Writes `rel` and runs the import a watcher would queue for it.
+    fn imported(root: &Path, queue: &Queue, rel: &str, text: &[u8]) {
+        write(root, rel, text);
+        queue
+            .enqueue(EnqueueRequest::new(
+                DIRECTORY_IMPORT,
+                json!({"paths": [rel]}),
+            ))
+            .unwrap();
+        drain(queue);
+    }
+
     /// Runs every queued job to its end, as the daemon's workers would.
     fn drain(queue: &Queue) {
         let pool = WorkerPool::start(
@@ -387,14 +399,7 @@ mod settled {
         let root = dir.path();
         let store = Arc::new(SqliteStore::open_in_memory().unwrap());
         let queue = queue_for(root, &store);
-        write(root, "a.md", b"# A\n\nbase\n");
-        queue
-            .enqueue(EnqueueRequest::new(
-                DIRECTORY_IMPORT,
-                json!({"paths": ["a.md"]}),
-            ))
-            .unwrap();
-        drain(&queue);
+        imported(root, &queue, "a.md", b"# A\n\nbase\n");
         // The soak's writer: hard link, then unlink the other name. ctime moves, nothing else.
         std::thread::sleep(Duration::from_millis(20));
         std::fs::hard_link(root.join("a.md"), root.join(".stage")).unwrap();
@@ -444,14 +449,7 @@ mod settled {
         let root = dir.path();
         let store = Arc::new(SqliteStore::open_in_memory().unwrap());
         let queue = queue_for(root, &store);
-        write(root, "a.md", b"# A\n\nmoved text\n");
-        queue
-            .enqueue(EnqueueRequest::new(
-                DIRECTORY_IMPORT,
-                json!({"paths": ["a.md"]}),
-            ))
-            .unwrap();
-        drain(&queue);
+        imported(root, &queue, "a.md", b"# A\n\nmoved text\n");
         std::fs::rename(root.join("a.md"), root.join("b.md")).unwrap();
 
         // The watcher's import of both names, with the agent's put landing during it.
