@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use brain_core::PathMapper;
 use brain_jobs::{Queue, QueueError};
-use brain_store::jobs::{JobFilter, JobState};
+use brain_store::jobs::JobState;
 use brain_store::{FileStat, ListFilter, Store, StoreError};
 
 use super::filter::Seen;
@@ -113,12 +113,13 @@ impl Flusher {
     /// Whether a directory job (sync, import or export) runs now, in any process: then the
     /// store's bases may lag the files it wrote, and echoes cannot be told from changes.
     pub(crate) fn directory_job_running(&self) -> Result<bool, StoreError> {
-        let running = self.queue.store().list_jobs(&JobFilter {
-            states: vec![JobState::Running],
-            ..JobFilter::default()
-        })?;
-        Ok(running.iter().any(|j| {
-            [DIRECTORY_SYNC, DIRECTORY_IMPORT, DIRECTORY_EXPORT].contains(&j.job_type.as_str())
+        // Counts from the queue's indexes, not whole job rows (inputs, results).
+        let counts = self.queue.store().job_counts()?;
+        Ok(counts.iter().any(|c| {
+            c.state == JobState::Running
+                && c.count > 0
+                && [DIRECTORY_SYNC, DIRECTORY_IMPORT, DIRECTORY_EXPORT]
+                    .contains(&c.job_type.as_str())
         }))
     }
 

@@ -187,7 +187,7 @@ pub fn run(args: &BenchLiveArgs, json_out: bool) -> Result<u8> {
             .builder()
             .entity(&row.path, &text, now, now)
             .map_err(|reason| anyhow::anyhow!("{}: {reason}", row.path))?;
-        let job = queue.prepare(entities::export_request(&vault, &row.entity))?;
+        let job = queue.prepare(entities::export_request(&vault, &row.entity, true))?;
         let t = Instant::now();
         vault.store.put_and_enqueue(&entity, None, &job, now)?;
         let path = root.join(&row.path);

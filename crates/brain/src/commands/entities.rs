@@ -17,15 +17,15 @@ use super::Vault;
 use crate::cli::{ListArgs, PutArgs, SearchArgs};
 use crate::output::{self, clip};
 
-/// A `directory-export` of `r`, merged into the export already queued if there is one and, with
-/// a daemon serving the vault, due after `serve.sync_debounce_ms`: a burst of writes to one note (an agent editing in small
-/// steps) writes its file once.
-pub(super) fn export_request(vault: &Vault, r: &EntityRef) -> EnqueueRequest {
+/// A `directory-export` of `r`, merged into the export already queued if there is one and, when
+/// a daemon serves the vault (`served`), due after `serve.sync_debounce_ms`: a burst of writes
+/// to one note (an agent editing in small steps) writes its file once.
+pub(super) fn export_request(vault: &Vault, r: &EntityRef, served: bool) -> EnqueueRequest {
     let mut request = EnqueueRequest::new(DIRECTORY_EXPORT, json!({"entities": [r.to_string()]}))
         .dedupe(DIRECTORY_EXPORT, DedupePolicy::Coalesce);
     // Without a daemon nothing runs it before the next `brain sync` or `brain work`, which
     // should not have to wait for it: the debounce only matters to a daemon exporting live.
-    if super::daemon::running(&vault.paths).is_some() {
+    if served {
         let debounce = i64::try_from(vault.config.serve.sync_debounce_ms).unwrap_or(0);
         request.run_at_ms = Some(now_ms() + debounce);
     }
@@ -33,17 +33,18 @@ pub(super) fn export_request(vault: &Vault, r: &EntityRef) -> EnqueueRequest {
 }
 
 /// Who will carry a store change to the vault, and when, for the message after a write.
-fn who_writes(vault: &Vault) -> String {
+fn who_writes(vault: &Vault, served: bool) -> String {
     let paused = vault.store.paused_types().unwrap_or_default();
     if paused.iter().any(|t| t == DIRECTORY_EXPORT) {
         return "sync is paused: the export waits for `brain sync resume`, then".into();
     }
-    match super::daemon::running(&vault.paths) {
-        Some(_) => format!(
+    if served {
+        format!(
             "`brain serve` (in about {} ms)",
             vault.config.serve.sync_debounce_ms
-        ),
-        None => "the next `brain sync` (or a running `brain serve`)".into(),
+        )
+    } else {
+        "the next `brain sync` (or a running `brain serve`)".into()
     }
 }
 
@@ -210,7 +211,9 @@ pub fn put(vault: &Vault, args: &PutArgs, json: bool) -> Result<u8> {
     // The entity and its export job are written in one transaction (the outbox): a crash can
     // never keep one without the other. No expected hash: `brain put` replaces whatever is
     // there, as a user typing it means.
-    let job = vault.queue().prepare(export_request(vault, &r))?;
+    // Whether a daemon serves the vault decides both when the export is due and what we say.
+    let served = super::daemon::running(&vault.paths).is_some();
+    let job = vault.queue().prepare(export_request(vault, &r, served))?;
     let (outcome, export) = vault.store.put_and_enqueue(&entity, None, &job, now)?;
     if json {
         return output::json(&json!({
@@ -227,7 +230,7 @@ pub fn put(vault: &Vault, args: &PutArgs, json: bool) -> Result<u8> {
     };
     output::line(format!(
         "{verb} {r} ({path}); {} writes it to the vault.",
-        who_writes(vault)
+        who_writes(vault, served)
     ))?;
     Ok(0)
 }
@@ -236,7 +239,9 @@ pub fn put(vault: &Vault, args: &PutArgs, json: bool) -> Result<u8> {
 pub fn rm(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
     let r = parse_ref(entity)?;
     // The delete and the job that moves its file to the trash commit together (the outbox).
-    let job = vault.queue().prepare(export_request(vault, &r))?;
+    // Whether a daemon serves the vault decides both when the export is due and what we say.
+    let served = super::daemon::running(&vault.paths).is_some();
+    let job = vault.queue().prepare(export_request(vault, &r, served))?;
     vault.store.soft_delete_and_enqueue(&r, &job, now_ms())?;
     if json {
         return output::json(&json!({"type": r.entity_type, "id": r.id, "deleted": true}))
@@ -244,7 +249,7 @@ pub fn rm(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
     }
     output::line(format!(
         "Deleted {r}; {} moves its file to .brain/trash/. `brain restore {r}` brings it back.",
-        who_writes(vault)
+        who_writes(vault, served)
     ))?;
     Ok(0)
 }
@@ -252,14 +257,16 @@ pub fn rm(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
 /// `brain restore`: undo a soft delete.
 pub fn restore(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
     let r = parse_ref(entity)?;
-    let job = vault.queue().prepare(export_request(vault, &r))?;
+    // Whether a daemon serves the vault decides both when the export is due and what we say.
+    let served = super::daemon::running(&vault.paths).is_some();
+    let job = vault.queue().prepare(export_request(vault, &r, served))?;
     let (e, _) = vault.store.restore_and_enqueue(&r, &job, now_ms())?;
     if json {
         return output::json(&entity_json(&e)).map(|()| 0);
     }
     output::line(format!(
         "Restored {r}; {} writes {} again.",
-        who_writes(vault),
+        who_writes(vault, served),
         e.path
     ))?;
     Ok(0)
