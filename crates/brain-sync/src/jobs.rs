@@ -57,6 +57,18 @@ pub fn import_request(paths: &[String]) -> EnqueueRequest {
         .dedupe(DIRECTORY_IMPORT, DedupePolicy::Coalesce)
 }
 
+/// A `directory-export` of `entity` that merges into an export still queued, due at `run_at_ms`
+/// (now if `None`): a daemon delays it by its debounce, so a burst of writes to one note writes
+/// its file once. Every interface that writes an entity queues this one, in the same
+/// transaction (`JobStore::put_and_enqueue` and its siblings).
+pub fn export_request(entity: &EntityRef, run_at_ms: Option<i64>) -> EnqueueRequest {
+    let mut request =
+        EnqueueRequest::new(DIRECTORY_EXPORT, json!({"entities": [entity.to_string()]}))
+            .dedupe(DIRECTORY_EXPORT, DedupePolicy::Coalesce);
+    request.run_at_ms = run_at_ms;
+    request
+}
+
 /// Which directory job a handler does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DirectoryJob {

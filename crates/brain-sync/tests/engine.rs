@@ -270,9 +270,9 @@ mod settled {
     use brain_core::time::now_ms;
     use brain_core::{CancelToken, Config, EntityRef, Phase, ProgressSink};
     use brain_jobs::{EnqueueRequest, EventBus, PoolConfig, Queue, Registry, WorkerPool};
-    use brain_store::jobs::{DedupePolicy, JobState};
+    use brain_store::jobs::JobState;
     use brain_store::{JobStore, SqliteStore, Store};
-    use brain_sync::jobs::{DIRECTORY_EXPORT, DIRECTORY_IMPORT};
+    use brain_sync::jobs::DIRECTORY_IMPORT;
     use brain_sync::{SyncEngine, SyncOptions};
     use serde_json::json;
 
@@ -284,19 +284,15 @@ mod settled {
         Queue::new(store.clone(), registry, EventBus::default())
     }
 
-    /// The `directory-export` a `brain put` of `r` queues (without the debounce).
-    fn export_request(r: &EntityRef) -> EnqueueRequest {
-        EnqueueRequest::new(DIRECTORY_EXPORT, json!({"entities": [r.to_string()]}))
-            .dedupe(DIRECTORY_EXPORT, DedupePolicy::Coalesce)
-    }
-
     /// A `brain put` of `text` at `rel`: the entity and its export in one transaction.
     fn put(root: &Path, store: &SqliteStore, queue: &Queue, rel: &str, text: &str) {
         let config = Config::default();
         let engine = SyncEngine::new(root, &config, store).unwrap();
         let now = now_ms();
         let entity = engine.builder().entity(rel, text, now, now).unwrap();
-        let job = queue.prepare(export_request(&entity.entity_ref)).unwrap();
+        let job = queue
+            .prepare(brain_sync::jobs::export_request(&entity.entity_ref, None))
+            .unwrap();
         store.put_and_enqueue(&entity, None, &job, now).unwrap();
     }
 

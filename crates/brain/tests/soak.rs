@@ -25,11 +25,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brain_core::time::now_ms;
-use brain_jobs::{EnqueueRequest, EventBus, Queue, Registry};
-use brain_store::jobs::DedupePolicy;
+use brain_jobs::{EventBus, Queue, Registry};
 use brain_store::{JobStore, SqliteStore, Store, StoreError};
 use brain_sync::SyncEngine;
-use brain_sync::jobs::DIRECTORY_EXPORT;
 use serde_json::json;
 use util::TestVault;
 use util::daemon::DEBOUNCE_MS;
@@ -170,9 +168,7 @@ impl Soak {
 
     fn export_job(&self, r: &brain_core::EntityRef) -> brain_store::jobs::NewJob {
         // The same job `brain put` queues: coalesced, due after the debounce.
-        let mut req = EnqueueRequest::new(DIRECTORY_EXPORT, json!({"entities": [r.to_string()]}))
-            .dedupe(DIRECTORY_EXPORT, DedupePolicy::Coalesce);
-        req.run_at_ms = Some(now_ms() + DEBOUNCE_MS as i64);
+        let req = brain_sync::jobs::export_request(r, Some(now_ms() + DEBOUNCE_MS as i64));
         self.queue.prepare(req).unwrap()
     }
 

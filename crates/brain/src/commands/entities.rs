@@ -7,7 +7,6 @@ use brain_core::codec::decode;
 use brain_core::time::{format_iso, now_ms};
 use brain_core::{EntityRef, content_hash};
 use brain_jobs::EnqueueRequest;
-use brain_store::jobs::DedupePolicy;
 use brain_store::{Entity, JobStore, ListFilter, PutOutcome, SearchQuery, Store};
 use brain_sync::SyncEngine;
 use brain_sync::jobs::DIRECTORY_EXPORT;
@@ -21,15 +20,10 @@ use crate::output::{self, clip};
 /// a daemon serves the vault (`served`), due after `serve.sync_debounce_ms`: a burst of writes
 /// to one note (an agent editing in small steps) writes its file once.
 pub(super) fn export_request(vault: &Vault, r: &EntityRef, served: bool) -> EnqueueRequest {
-    let mut request = EnqueueRequest::new(DIRECTORY_EXPORT, json!({"entities": [r.to_string()]}))
-        .dedupe(DIRECTORY_EXPORT, DedupePolicy::Coalesce);
     // Without a daemon nothing runs it before the next `brain sync` or `brain work`, which
     // should not have to wait for it: the debounce only matters to a daemon exporting live.
-    if served {
-        let debounce = i64::try_from(vault.config.serve.sync_debounce_ms).unwrap_or(0);
-        request.run_at_ms = Some(now_ms() + debounce);
-    }
-    request
+    let debounce = i64::try_from(vault.config.serve.sync_debounce_ms).unwrap_or(0);
+    brain_sync::jobs::export_request(r, served.then(|| now_ms() + debounce))
 }
 
 /// Who will carry a store change to the vault, and when, for the message after a write.
