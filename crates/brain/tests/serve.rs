@@ -427,3 +427,36 @@ fn paused_jobs_do_not_keep_a_worker_busy() {
     v.ok(&["work", "--until-idle"]);
     assert_eq!(v.read("a.md"), b"# A\n");
 }
+
+#[test]
+fn files_removed_while_their_import_runs_are_reported_then_settled() {
+    let (v, _d) = served_vault(&[]);
+    std::fs::create_dir(v.path("batch")).unwrap();
+    v.settle();
+    for n in 0..2000 {
+        v.write(&format!("batch/n{n:04}.md"), format!("# N{n}\n"));
+    }
+    wait_for(LIMIT, "the import of the batch to be running", || {
+        let job = v.jobs_of("directory-import").pop()?;
+        (job.state == JobState::Running).then_some(())
+    });
+    // Remove half while it reads them: each is reported as removed, then its own event settles
+    // it; nothing fails and the daemon goes on.
+    for n in (0..2000).step_by(2) {
+        std::fs::remove_file(v.path(&format!("batch/n{n:04}.md"))).unwrap();
+    }
+    v.settle();
+    for job in v.jobs_of("directory-import") {
+        assert_eq!(job.state, JobState::Succeeded, "{job:?}");
+    }
+    let live: Vec<String> = v
+        .store()
+        .list(&Default::default())
+        .unwrap()
+        .into_iter()
+        .map(|r| r.path)
+        .filter(|p| p.starts_with("batch/"))
+        .collect();
+    assert_eq!(live.len(), 1000, "only the files still on disk are notes");
+    assert!(live.iter().all(|p| v.path(p).exists()));
+}
