@@ -140,6 +140,12 @@ impl GitError {
             | GitError::Unparsable { .. } => false,
         }
     }
+
+    /// Whether the remote refused our credentials: retrying cannot help until the user fixes
+    /// the token or the credential helper.
+    pub fn is_auth_failure(&self) -> bool {
+        matches!(self, GitError::Failed { stderr, .. } if classify(stderr) == Some(Kind::Auth))
+    }
 }
 
 /// The common failures we can give advice for.

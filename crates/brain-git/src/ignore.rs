@@ -45,6 +45,43 @@ pub fn ensure_gitignore(vault: &Path) -> io::Result<bool> {
     Ok(true)
 }
 
+/// The attribute that makes git merge two devices' `.gitignore` files line by line (git's
+/// built-in `union` driver) instead of stopping on a conflict: a conflict copy of an ignore file
+/// helps nobody, and a union of ignore lines loses none. It goes in `info/attributes`, this
+/// repository's own, never committed.
+pub(crate) fn ensure_union_merge_of_gitignore(repo: &crate::Repo) -> crate::Result<()> {
+    const LINE: &str = "/.gitignore merge=union";
+    let out = repo.run(&["rev-parse", "--git-path", "info/attributes"])?;
+    let printed = out.stdout.strip_suffix('\n').unwrap_or(&out.stdout);
+    let path = repo.root().join(printed);
+    let io = |source| crate::GitError::Path {
+        path: path.clone(),
+        source,
+    };
+    let old = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(io(e)),
+    };
+    if old.lines().any(|l| l.trim() == LINE) {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(io)?;
+    }
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(io)?;
+    let sep = if old.is_empty() || old.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    };
+    writeln!(file, "{sep}{LINE}").map_err(io)
+}
+
 /// `content` with the missing default lines appended, `None` if none is missing. Works on bytes
 /// so a `.gitignore` that is not UTF-8 is kept byte for byte.
 fn with_defaults(content: &[u8]) -> Option<Vec<u8>> {

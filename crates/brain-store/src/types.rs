@@ -175,6 +175,9 @@ pub enum ConflictKind {
     DeletedInStore,
     /// Two files differ only by case or Unicode normalization (only the first was imported).
     PathCollision,
+    /// A git pull merged a file both devices changed (or one deleted): one version stays at
+    /// the path, the other in a conflict copy; the record holds both.
+    GitMerge,
 }
 
 impl ConflictKind {
@@ -185,6 +188,7 @@ impl ConflictKind {
             ConflictKind::DeletedOnDisk => "deleted_on_disk",
             ConflictKind::DeletedInStore => "deleted_in_store",
             ConflictKind::PathCollision => "path_collision",
+            ConflictKind::GitMerge => "git_merge",
         }
     }
 
@@ -195,6 +199,7 @@ impl ConflictKind {
             ConflictKind::DeletedOnDisk,
             ConflictKind::DeletedInStore,
             ConflictKind::PathCollision,
+            ConflictKind::GitMerge,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

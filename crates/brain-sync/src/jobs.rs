@@ -237,8 +237,9 @@ impl DirectoryHandler {
 }
 
 /// Holds `.brain/sync.lock` while it lives: one directory job per vault at a time, across
-/// processes. Waiting for it can be cancelled, and says what it waits for.
-fn lock_vault(root: &Path, ctx: &JobContext) -> Result<File, JobError> {
+/// processes. Waiting for it can be cancelled, and says what it waits for. Git sync takes it
+/// too while it merges and imports, so no export writes a file under a merge.
+pub fn lock_vault(root: &Path, ctx: &JobContext) -> Result<File, JobError> {
     let dir = root.join(".brain");
     std::fs::create_dir_all(&dir)
         .map_err(|e| JobError::Failed(format!("cannot create {}: {e}", dir.display())))?;

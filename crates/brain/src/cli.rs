@@ -67,6 +67,9 @@ pub enum Command {
     /// Conflicts: notes changed on both sides, and paths that collide.
     #[command(subcommand)]
     Conflicts(ConflictsCommand),
+    /// Version and share the vault through a git remote: init, status, sync, pull, push, log.
+    #[command(subcommand)]
+    Git(GitCommand),
     /// Configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -224,6 +227,51 @@ pub enum ConflictsCommand {
     },
 }
 
+/// `brain git ...`. Every operation but `status` and `log` runs as a `git` job (one at a time
+/// per vault); with `brain serve` running, its workers run it and this command follows.
+#[derive(Debug, Subcommand)]
+pub enum GitCommand {
+    /// Make the vault a git repository connected to REMOTE: clone into an empty vault, connect
+    /// an existing one (its notes are committed and merged with the remote's, keeping both
+    /// versions of a file both have), or start an empty remote's history. Turns on git sync in
+    /// `brain serve` (git.enabled).
+    Init(GitInitArgs),
+    /// Branch, commits ahead of and behind the remote, changed files, last sync, conflicts.
+    Status,
+    /// Commit, pull (fetch and merge, keeping both sides of a conflict), import what changed,
+    /// push.
+    Sync,
+    /// Fetch and merge the remote's commits, then import the notes they changed.
+    Pull,
+    /// Push the commits the remote lacks (merging first if it moved).
+    Push,
+    /// The history of the vault, or of one note.
+    Log(GitLogArgs),
+}
+
+/// `brain git init` options.
+#[derive(Debug, Args)]
+pub struct GitInitArgs {
+    /// The remote's URL (https://, ssh, or a path). Without it the history stays local. Put a
+    /// token in BRAIN_GIT_TOKEN (or git.token), never in the URL.
+    #[arg(long, value_name = "URL")]
+    pub remote: Option<String>,
+    /// The branch to sync.
+    #[arg(long, default_value = "main")]
+    pub branch: String,
+}
+
+/// `brain git log` options.
+#[derive(Debug, Args)]
+pub struct GitLogArgs {
+    /// Only the commits that changed this note (following its renames).
+    #[arg(value_name = "TYPE/ID")]
+    pub entity: Option<String>,
+    /// At most this many commits.
+    #[arg(short = 'n', long, default_value_t = 20)]
+    pub limit: usize,
+}
+
 /// `brain config ...`
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
@@ -244,6 +292,30 @@ pub enum BenchCommand {
     /// Live sync against a running `brain serve`: file write to searchable, `brain put` to file
     /// on disk (p50/p99, debounce subtracted), next to a direct import, and the daemon's idle CPU.
     Live(BenchLiveArgs),
+    /// Git sync: `brain git sync` with no change and with changed notes on a generated vault
+    /// pushed to a bare remote, next to plain `git add -A && git commit && git push` of the same
+    /// change.
+    Git(BenchGitArgs),
+}
+
+/// `brain bench git` options.
+#[derive(Debug, Args)]
+pub struct BenchGitArgs {
+    /// Notes in the generated vault.
+    #[arg(long, default_value_t = 10_000)]
+    pub notes: usize,
+    /// Notes changed for the "with changes" figure.
+    #[arg(long, default_value_t = 100)]
+    pub changed: usize,
+    /// Repetitions of each timed step; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    /// The vault generator (default: ../shared/bench/gen_vault.py, searched upwards from here).
+    #[arg(long, value_name = "PATH", env = "BRAIN_GEN_VAULT")]
+    pub generator: Option<PathBuf>,
+    /// Where to put the vaults and the remote (default: a temporary folder).
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
 }
 
 /// `brain bench live` options.

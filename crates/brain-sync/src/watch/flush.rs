@@ -97,6 +97,10 @@ pub(crate) struct Flushed {
     pub(crate) echoes: usize,
 }
 
+/// The job type of git sync (brain-git's `GIT_JOB`), named here rather than imported: plugins
+/// know each other only by job type.
+const GIT_JOB_TYPE: &str = "git";
+
 /// Decides and enqueues the jobs for collected changes.
 pub(crate) struct Flusher {
     /// The vault root (canonical).
@@ -110,16 +114,23 @@ pub(crate) struct Flusher {
 }
 
 impl Flusher {
-    /// Whether a directory job (sync, import or export) runs now, in any process: then the
-    /// store's bases may lag the files it wrote, and echoes cannot be told from changes.
+    /// Whether a job that writes files and then their bases runs now, in any process: a
+    /// directory job (sync, import or export), or a git job (a merge writes the files it pulls,
+    /// then imports them). Meanwhile the store's bases may lag the files, and echoes cannot be
+    /// told from changes.
     pub(crate) fn directory_job_running(&self) -> Result<bool, StoreError> {
         // Counts from the queue's indexes, not whole job rows (inputs, results).
         let counts = self.queue.store().job_counts()?;
         Ok(counts.iter().any(|c| {
             c.state == JobState::Running
                 && c.count > 0
-                && [DIRECTORY_SYNC, DIRECTORY_IMPORT, DIRECTORY_EXPORT]
-                    .contains(&c.job_type.as_str())
+                && [
+                    DIRECTORY_SYNC,
+                    DIRECTORY_IMPORT,
+                    DIRECTORY_EXPORT,
+                    GIT_JOB_TYPE,
+                ]
+                .contains(&c.job_type.as_str())
         }))
     }
 

@@ -9,9 +9,10 @@ use brain_store::SqliteStore;
 use crate::config::VaultPaths;
 use crate::output;
 
-/// Creates `.brain/` with a commented config, the database and a `.gitignore`. Running it again
-/// changes nothing and says so.
-pub fn run(vault: Option<&Path>, json: bool) -> Result<u8> {
+/// Creates the vault's state if missing (what `brain init` does, silently); returns its paths
+/// and whether it was already a vault. `brain git init` starts with it, so cloning into a new
+/// folder is one command.
+pub fn create(vault: Option<&Path>) -> Result<(VaultPaths, bool)> {
     let paths = VaultPaths::new(vault)?;
     fs::read_dir(&paths.root).with_context(|| {
         format!(
@@ -35,6 +36,13 @@ pub fn run(vault: Option<&Path>, json: bool) -> Result<u8> {
         .with_context(|| format!("cannot write {}", ignore.display()))?;
     }
     SqliteStore::open(&paths.database())?;
+    Ok((paths, existed))
+}
+
+/// Creates `.brain/` with a commented config, the database and a `.gitignore`. Running it again
+/// changes nothing and says so.
+pub fn run(vault: Option<&Path>, json: bool) -> Result<u8> {
+    let (paths, existed) = create(vault)?;
     if json {
         output::json(&serde_json::json!({
             "vault": paths.root,

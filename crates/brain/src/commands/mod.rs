@@ -1,11 +1,13 @@
 //! One module per command family; `run` dispatches.
 
 mod bench;
+mod bench_git;
 mod bench_live;
 mod bench_queue;
 mod conflicts;
 mod daemon;
 mod entities;
+mod git;
 mod init;
 mod jobs;
 mod serve;
@@ -68,6 +70,12 @@ impl Vault {
             &self.config,
             self.store.clone(),
         );
+        brain_git::jobs::register(
+            &mut registry,
+            &self.paths.root,
+            &self.config,
+            self.store.clone(),
+        );
         Queue::new(self.store.clone(), registry, EventBus::default())
     }
 
@@ -104,6 +112,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Status => jobs::status(&Vault::open(vault_arg)?, cli.json),
         Command::Jobs(c) => jobs::run(&Vault::open(vault_arg)?, &c, cli.json),
         Command::Conflicts(c) => conflicts::run(&Vault::open(vault_arg)?, &c, cli.json),
+        Command::Git(c) => git::run(vault_arg, &c, cli.json),
         Command::Config(ConfigCommand::Default) => {
             if cli.json {
                 output::json(&Config::default())?;

@@ -71,6 +71,13 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
         }
     };
 
+    // Git sync: commit once changes settle, pull and push on a timer. It only queues `git`
+    // jobs; the workers above run them.
+    let git =
+        vault.config.git.enabled.then(|| {
+            brain_git::schedule::GitScheduler::start(queue.clone(), vault.config.git.clone())
+        });
+
     let serve = &vault.config.serve;
     if serve.initial_sync {
         let mut request = sync_request("full", false);
@@ -88,11 +95,17 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
     if json {
         output::json(
             &json!({"ready": true, "pid": std::process::id(), "vault": root,
-                             "watcher": mode, "workers": workers}),
+                             "watcher": mode, "workers": workers,
+                             "git": vault.config.git.enabled}),
         )?;
     } else {
+        let git = if vault.config.git.enabled {
+            "git sync on"
+        } else {
+            "git sync off"
+        };
         say(&format!(
-            "Serving {root}: watcher {mode}, {workers} worker(s). Stop with Ctrl-C."
+            "Serving {root}: watcher {mode}, {workers} worker(s), {git}. Stop with Ctrl-C."
         ));
     }
 
@@ -106,6 +119,9 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
     publish(vault, &watcher, "stopping", started_ms, &mut published);
     if let Some(w) = watcher {
         w.stop();
+    }
+    if let Some(g) = git {
+        g.stop();
     }
     pool.shutdown();
     publish(vault, &None, "stopped", started_ms, &mut published);

@@ -1,0 +1,186 @@
+//! Git sync as jobs: one job type, `git`, with input `{"op": "sync" | "pull" | "push" |
+//! "commit" | "init", "remote"?: URL, "branch"?: NAME}` (`remote` and `branch` only for `init`,
+//! which runs before they are in the config). One type with a concurrency of one makes every git
+//! operation of a vault run one at a time, whichever process runs it.
+//!
+//! Failures the network or a timeout caused are retried with backoff (the commits made stay in
+//! the vault's repository and are pushed by the retry); refused credentials and an unresolved
+//! merge fail at once with what to do. Each run publishes its outcome in the store (runtime
+//! state [`STATE_KEY`]) for `brain git status`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use brain_core::Config;
+use brain_core::time::now_ms;
+use brain_jobs::handler::TypeConfig;
+use brain_jobs::{EnqueueRequest, Handler, JobContext, JobError, Registry};
+use brain_store::Store;
+use brain_store::jobs::DedupePolicy;
+use serde_json::{Value, json};
+
+use crate::Git;
+use crate::sync::{GitOp, GitSync, GitSyncError, Steps};
+
+/// The job type of every git operation.
+pub const GIT_JOB: &str = "git";
+
+/// The runtime-state key the last git job's outcome is published under.
+pub const STATE_KEY: &str = "git";
+
+/// A git job for `op` that joins an identical one already queued or running.
+pub fn git_request(op: GitOp) -> EnqueueRequest {
+    let name = op_name(op);
+    EnqueueRequest::new(GIT_JOB, json!({ "op": name }))
+        .dedupe(format!("{GIT_JOB}:{name}"), DedupePolicy::Skip)
+}
+
+/// The auto-commit after a change: due at `run_at_ms`, and moved later by every change that
+/// comes before it runs (`Replace`), so a burst of edits is one commit once they settle.
+pub fn commit_request(op: GitOp, run_at_ms: i64) -> EnqueueRequest {
+    let mut request = EnqueueRequest::new(GIT_JOB, json!({ "op": op_name(op) }))
+        .dedupe(format!("{GIT_JOB}:auto-commit"), DedupePolicy::Replace);
+    request.run_at_ms = Some(run_at_ms);
+    request
+}
+
+/// `brain git init`'s job.
+pub fn init_request(remote: &str, branch: &str) -> EnqueueRequest {
+    EnqueueRequest::new(
+        GIT_JOB,
+        json!({"op": "init", "remote": remote, "branch": branch}),
+    )
+    .dedupe(format!("{GIT_JOB}:init"), DedupePolicy::Skip)
+}
+
+fn op_name(op: GitOp) -> String {
+    serde_json::to_value(op)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Runs git jobs for one vault.
+pub struct GitHandler {
+    root: PathBuf,
+    config: Config,
+    store: Arc<dyn Store>,
+}
+
+/// Registers the `git` job type for a vault. Its priority is below directory sync's, so a
+/// worker that has both due writes pending exports to files before it commits them.
+pub fn register(registry: &mut Registry, root: &Path, config: &Config, store: Arc<dyn Store>) {
+    registry.register(
+        GIT_JOB,
+        GitHandler {
+            root: root.to_path_buf(),
+            config: config.clone(),
+            store,
+        },
+        TypeConfig {
+            concurrency: 1,
+            max_attempts: 6,
+            priority: 4,
+            backoff_base_ms: 2_000,
+            backoff_max_ms: 300_000,
+        },
+    );
+}
+
+fn parse(input: &Value) -> Result<(GitOp, Option<String>, Option<String>), String> {
+    let op: GitOp = serde_json::from_value(input.get("op").cloned().unwrap_or(Value::Null))
+        .map_err(|_| "'op' must be one of sync, pull, push, commit, init".to_string())?;
+    let text = |key: &str| input.get(key).and_then(Value::as_str).map(str::to_owned);
+    Ok((op, text("remote"), text("branch")))
+}
+
+impl Handler for GitHandler {
+    fn validate(&self, input: &Value) -> Result<(), String> {
+        parse(input).map(drop)
+    }
+
+    fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
+        let (op, remote, branch) = parse(&ctx.job.input).map_err(JobError::Permanent)?;
+        let git = Git::locate().map_err(|e| JobError::Permanent(e.to_string()))?;
+        let mut config = self.config.clone();
+        if let Some(remote) = remote {
+            config.git.remote = remote;
+        }
+        if let Some(branch) = branch {
+            config.git.branch = branch;
+        }
+        let runner = GitSync {
+            root: &self.root,
+            config: &config,
+            store: self.store.as_ref(),
+            git,
+        };
+        let lock = || {
+            brain_sync::jobs::lock_vault(&self.root, ctx).map_err(|e| match e {
+                JobError::Cancelled => "cancelled while waiting for the vault lock".to_string(),
+                other => other.to_string(),
+            })
+        };
+        let steps = Steps {
+            progress: &ctx.progress,
+            cancel: &ctx.cancel,
+            lock: &lock,
+        };
+        let outcome = runner.run(op, &steps);
+        self.publish(ctx, op, &outcome);
+        match outcome {
+            Ok(report) => {
+                serde_json::to_value(&report).map_err(|e| JobError::Failed(e.to_string()))
+            }
+            Err(GitSyncError::Cancelled) => Err(JobError::Cancelled),
+            Err(e) if e.is_retryable() => {
+                tracing::warn!(job = ctx.job.id, error = %e, "git job failed; retried with backoff");
+                Err(JobError::Failed(e.to_string()))
+            }
+            Err(e) => Err(JobError::Permanent(e.to_string())),
+        }
+    }
+}
+
+impl GitHandler {
+    /// Publishes the outcome for `brain git status`, keeping the last success's time.
+    fn publish(
+        &self,
+        ctx: &JobContext,
+        op: GitOp,
+        outcome: &Result<crate::sync::GitReport, GitSyncError>,
+    ) {
+        let now = now_ms();
+        let previous = self
+            .store
+            .runtime_state(STATE_KEY)
+            .ok()
+            .flatten()
+            .map(|s| s.value)
+            .unwrap_or_else(|| json!({}));
+        let mut doc = json!({
+            "job": ctx.job.id,
+            "op": op,
+            "at_ms": now,
+            "last_success_ms": previous.get("last_success_ms").cloned().unwrap_or(Value::Null),
+            "last_push_ms": previous.get("last_push_ms").cloned().unwrap_or(Value::Null),
+        });
+        match outcome {
+            Ok(report) => {
+                doc["ok"] = json!(true);
+                doc["last_success_ms"] = json!(now);
+                if report.pushed {
+                    doc["last_push_ms"] = json!(now);
+                }
+                doc["report"] = serde_json::to_value(report).unwrap_or_default();
+            }
+            Err(e) => {
+                doc["ok"] = json!(false);
+                doc["error"] = json!(e.to_string());
+            }
+        }
+        if let Err(e) = self.store.set_runtime_state(STATE_KEY, &doc, now) {
+            tracing::warn!(job = ctx.job.id, error = %e, "cannot publish the git job's outcome");
+        }
+    }
+}

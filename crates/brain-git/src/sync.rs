@@ -1,0 +1,598 @@
+//! One git-sync job: commit what changed here, fetch and merge what changed there, import
+//! exactly the files the merge changed, commit what that import wrote (conflict copies), push.
+//!
+//! Order and locks: the local commit and the merge-and-import hold `.brain/sync.lock` (as every
+//! directory job does), so no export writes a file under git's feet; fetch and push, which wait
+//! on the network, hold nothing. The import after a pull reads only the paths the merge changed
+//! (`git diff old new`), queues no export and makes no commit of its own: what it imported is
+//! already committed.
+
+use std::fs::File;
+use std::path::Path;
+use std::time::Duration;
+
+use brain_core::time::{format_compact, format_iso, now_ms};
+use brain_core::{CancelToken, Config, PathMapper};
+use brain_jobs::progress::JobProgressReporter;
+use brain_store::{ConflictKind, NewConflict, Store, SyncOp};
+use brain_sync::{SyncEngine, SyncMode, SyncOptions, SyncReport};
+use serde::{Deserialize, Serialize};
+
+use crate::remote::{EMPTY_TREE, MergeOutcome, PushOutcome, RemoteSpec, token_header};
+use crate::{
+    ChangeKind, Git, GitError, MessageContext, Repo, ensure_gitignore, hostname,
+    render_commit_message,
+};
+
+/// What a git job does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GitOp {
+    /// Commit, pull, import, commit, push.
+    Sync,
+    /// Fetch and merge, then import (commits local changes first when `auto_commit` is on).
+    Pull,
+    /// Push local commits (merging first if the remote moved).
+    Push,
+    /// Commit local changes (and push them when `auto_push` is on).
+    Commit,
+    /// Make the vault a repository connected to the remote (see [`GitSync::init`]).
+    Init,
+}
+
+/// Why a git job failed. The handler decides from it whether a retry can help.
+#[derive(Debug, thiserror::Error)]
+pub enum GitSyncError {
+    /// The vault has no repository yet.
+    #[error("{} is not a git repository yet: run `brain git init --remote URL` (or `brain git init` for local history only)", .0.display())]
+    NotARepo(std::path::PathBuf),
+    /// A local git command failed.
+    #[error(transparent)]
+    Git(#[from] GitError),
+    /// Fetching or pushing failed: the commits made here are kept and pushed by a later try.
+    #[error("{source}\nyour commits are kept in the vault's repository and pushed on a later try")]
+    Network {
+        /// What git said.
+        source: GitError,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] brain_store::StoreError),
+    /// The import of the pulled files failed.
+    #[error("importing the pulled files failed: {0}")]
+    Import(#[from] brain_sync::SyncError),
+    /// The sync lock could not be taken.
+    #[error("{0}")]
+    Lock(String),
+    /// The remote kept moving while we pushed.
+    #[error(
+        "the remote branch moved {0} times while pushing: another device is pushing too; it is retried"
+    )]
+    KeepsMoving(u32),
+    /// Cancelled between steps.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl GitSyncError {
+    /// Whether retrying later can fix it: the network, a timeout, a remote that keeps moving,
+    /// a busy store or lock. Not: credentials, an unresolved merge, a missing repository.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            GitSyncError::Network { source } => !source.is_auth_failure(),
+            GitSyncError::Git(e) => e.is_transient(),
+            GitSyncError::Store(_) | GitSyncError::Lock(_) | GitSyncError::KeepsMoving(_) => true,
+            GitSyncError::Import(_) => true,
+            GitSyncError::NotARepo(_) | GitSyncError::Cancelled => false,
+        }
+    }
+}
+
+/// One file of a merge kept in two versions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptFile {
+    /// The file.
+    pub path: String,
+    /// Where the remote's version went, if it was written apart.
+    pub copy_path: Option<String>,
+    /// What was done.
+    pub detail: String,
+}
+
+/// What one git job did, the job's result.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitReport {
+    /// Commits made here (local changes, merges), oldest first.
+    pub commits: Vec<String>,
+    /// Whether the remote had commits that were merged in.
+    pub pulled: bool,
+    /// Files the merge changed (and so imported).
+    pub changed_paths: u64,
+    /// Notes imported, updated, renamed or deleted by the import of the pulled files.
+    pub imported: u64,
+    /// Conflicting files kept in both versions.
+    pub kept_both: Vec<KeptFile>,
+    /// Whether commits were pushed.
+    pub pushed: bool,
+    /// `HEAD` after the job.
+    pub head: Option<String>,
+    /// Commits the remote lacks after the job.
+    pub ahead: u32,
+    /// Commits we lack after the job.
+    pub behind: u32,
+    /// Whether a remote is configured.
+    pub remote: bool,
+}
+
+/// Runs git jobs for one vault.
+pub struct GitSync<'a> {
+    /// The vault root.
+    pub root: &'a Path,
+    /// Its configuration (`[git]`, and `[vault]`/`[sync]` for the import).
+    pub config: &'a Config,
+    /// Its store.
+    pub store: &'a dyn Store,
+    /// The git program.
+    pub git: Git,
+}
+
+/// What a job needs between its steps: progress, cancel, and the vault lock.
+pub struct Steps<'a> {
+    /// Progress messages.
+    pub progress: &'a JobProgressReporter,
+    /// Checked between steps.
+    pub cancel: &'a CancelToken,
+    /// Takes `.brain/sync.lock`.
+    pub lock: &'a dyn Fn() -> Result<File, String>,
+}
+
+impl Steps<'_> {
+    fn check(&self) -> Result<(), GitSyncError> {
+        if self.cancel.is_cancelled() {
+            Err(GitSyncError::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn lock(&self) -> Result<File, GitSyncError> {
+        (self.lock)().map_err(GitSyncError::Lock)
+    }
+
+    fn say(&self, message: &str) {
+        self.progress.set(0, None, message);
+    }
+}
+
+/// How many times a rejected push is retried (fetch, merge, push) within one job.
+const PUSH_ROUNDS: u32 = 3;
+
+impl GitSync<'_> {
+    fn author(&self) -> Option<(&str, &str)> {
+        let git = &self.config.git;
+        (!git.author_name.is_empty() && !git.author_email.is_empty())
+            .then_some((git.author_name.as_str(), git.author_email.as_str()))
+    }
+
+    /// The repository, or [`GitSyncError::NotARepo`].
+    pub fn repo(&self) -> Result<Repo, GitSyncError> {
+        Repo::open(self.git.clone(), self.root)?
+            .ok_or_else(|| GitSyncError::NotARepo(self.root.to_path_buf()))
+    }
+
+    /// How to reach the remote: the configured URL (written to `origin` when it differs), or
+    /// `origin` as the user set it up; `None` when there is neither (local history only).
+    fn remote(
+        &self,
+        repo: &Repo,
+        url: &str,
+        branch: &str,
+    ) -> Result<Option<RemoteSpec>, GitSyncError> {
+        if !url.is_empty() {
+            repo.set_remote_url(url)?;
+        } else if repo.remote_url()?.is_none() {
+            return Ok(None);
+        }
+        let token = &self.config.git.token;
+        Ok(Some(RemoteSpec {
+            branch: branch.to_owned(),
+            auth_header: (!token.is_empty()).then(|| token_header(token)),
+            timeout: Duration::from_secs(self.config.git.timeout_s.max(1)),
+        }))
+    }
+
+    /// Runs `op` and reports what it did.
+    pub fn run(&self, op: GitOp, steps: &Steps) -> Result<GitReport, GitSyncError> {
+        let git = &self.config.git;
+        if op == GitOp::Init {
+            return self.init(&git.remote, &git.branch, steps);
+        }
+        let repo = self.repo()?;
+        let spec = self.remote(&repo, &git.remote, &git.branch)?;
+        let mut report = GitReport {
+            remote: spec.is_some(),
+            ..GitReport::default()
+        };
+        let status = repo.status()?;
+        if status.merging || !status.unmerged.is_empty() {
+            return Err(GitError::MergeUnresolved {
+                paths: status.unmerged,
+            }
+            .into());
+        }
+        let commits = match op {
+            GitOp::Sync | GitOp::Commit => true,
+            GitOp::Pull => git.auto_commit,
+            GitOp::Push | GitOp::Init => false,
+        };
+        let pulls = matches!(op, GitOp::Sync | GitOp::Pull);
+        let pushes = match op {
+            GitOp::Sync | GitOp::Push => true,
+            GitOp::Commit => git.auto_push,
+            GitOp::Pull | GitOp::Init => false,
+        };
+        if commits && !status.changed.is_empty() {
+            let _lock = steps.lock()?;
+            self.commit(&repo, &mut report, steps)?;
+        }
+        if let Some(spec) = &spec {
+            if pulls {
+                self.pull(&repo, spec, commits, &mut report, steps)?;
+            }
+            if pushes {
+                self.push(&repo, spec, commits, &mut report, steps)?;
+            }
+        }
+        self.finish(&repo, spec.as_ref(), &mut report)?;
+        Ok(report)
+    }
+
+    /// Commits every change in the work tree with the configured message.
+    fn commit(
+        &self,
+        repo: &Repo,
+        report: &mut GitReport,
+        steps: &Steps,
+    ) -> Result<(), GitSyncError> {
+        steps.check()?;
+        let status = repo.status()?;
+        if status.changed.is_empty() {
+            return Ok(());
+        }
+        steps.say("Committing changed files");
+        let ctx = MessageContext {
+            date: format_iso(now_ms()),
+            hostname: hostname(),
+            files: status.changed.iter().map(|c| c.path.clone()).collect(),
+        };
+        let message = render_commit_message(&self.config.git.commit_message, &ctx);
+        if let Some(id) = repo.commit_all(&message, self.author())? {
+            tracing::info!(commit = %id, files = ctx.files.len(), "committed");
+            report.commits.push(id);
+        }
+        Ok(())
+    }
+
+    /// Fetch, then (holding the vault lock) merge, settle conflicts, import what changed, and
+    /// commit what the import wrote.
+    fn pull(
+        &self,
+        repo: &Repo,
+        spec: &RemoteSpec,
+        commits: bool,
+        report: &mut GitReport,
+        steps: &Steps,
+    ) -> Result<(), GitSyncError> {
+        steps.check()?;
+        steps.say("Fetching from the remote");
+        let fetched = repo
+            .fetch(spec)
+            .map_err(|source| GitSyncError::Network { source })?;
+        let Some(theirs) = fetched else {
+            return Ok(()); // an empty remote: nothing to pull
+        };
+        steps.check()?;
+        let _lock = steps.lock()?;
+        let before = repo.head()?;
+        let Some(before) = before else {
+            // No history here yet: take the remote's as ours.
+            return self.adopt(repo, spec, report, steps);
+        };
+        if before == theirs {
+            return Ok(());
+        }
+        steps.say("Merging the remote's changes");
+        self.merge_and_import(repo, &before, &spec.tracking_ref(), false, report, steps)?;
+        if commits {
+            self.commit(repo, report, steps)?;
+        }
+        Ok(())
+    }
+
+    /// Merges `rev`, keeping both sides of every conflict, then imports what the merge changed.
+    fn merge_and_import(
+        &self,
+        repo: &Repo,
+        before: &str,
+        rev: &str,
+        unrelated: bool,
+        report: &mut GitReport,
+        steps: &Steps,
+    ) -> Result<(), GitSyncError> {
+        let host = hostname();
+        let message = format!("brain: merge {rev} on {host}");
+        let kept = match repo.merge(rev, &message, self.author(), unrelated)? {
+            MergeOutcome::UpToDate => return Ok(()),
+            MergeOutcome::Merged => Vec::new(),
+            MergeOutcome::Conflicted(paths) => {
+                tracing::warn!(
+                    files = paths.len(),
+                    "git merge conflicts: keeping both versions"
+                );
+                let stamp = format_compact(now_ms());
+                let kept = match repo.resolve_conflicts(&stamp) {
+                    Ok(kept) => kept,
+                    Err(e) => {
+                        // Back to the state before the merge: nothing is lost, the next try
+                        // merges again.
+                        let _ = repo.abort_merge();
+                        return Err(e.into());
+                    }
+                };
+                let mut message = format!("{message}\n\nKept both versions of:");
+                for k in &kept {
+                    message.push_str(&format!("\n- {}", k.detail));
+                }
+                repo.conclude_merge(&message, self.author())?;
+                kept
+            }
+        };
+        report.pulled = true;
+        let after = repo.head()?.ok_or_else(|| GitError::Unparsable {
+            command: "git merge".into(),
+            detail: "no HEAD after a merge".into(),
+        })?;
+        self.import_between(repo, before, &after, report, steps)?;
+        let now = now_ms();
+        let ops: Vec<SyncOp> = kept
+            .iter()
+            .map(|k| {
+                SyncOp::RecordConflict(NewConflict {
+                    kind: ConflictKind::GitMerge,
+                    path: k.path.clone(),
+                    entity: self.mapper().ok().and_then(|m| m.to_ref(&k.path).ok()),
+                    store_content: k.ours.clone(),
+                    file_content: k.theirs.clone(),
+                    copy_path: k.copy_path.clone(),
+                    detail: k.detail.clone(),
+                    now_ms: now,
+                })
+            })
+            .collect();
+        if !ops.is_empty() {
+            self.store.apply(&ops)?;
+        }
+        report.kept_both.extend(kept.into_iter().map(|k| KeptFile {
+            path: k.path,
+            copy_path: k.copy_path,
+            detail: k.detail,
+        }));
+        Ok(())
+    }
+
+    fn mapper(&self) -> Result<PathMapper, brain_core::PathError> {
+        PathMapper::new(self.config.vault.entity_types.iter().cloned())
+    }
+
+    /// Imports the notes that differ between two commits (both names of a move), and nothing
+    /// else: no export is queued, and the caller's lock keeps exports out meanwhile.
+    fn import_between(
+        &self,
+        repo: &Repo,
+        old: &str,
+        new: &str,
+        report: &mut GitReport,
+        steps: &Steps,
+    ) -> Result<(), GitSyncError> {
+        let changed = repo.changed_between(old, new)?;
+        report.changed_paths += changed.len() as u64;
+        let mapper = self.mapper().map_err(brain_sync::SyncError::from)?;
+        let mut paths = Vec::new();
+        for c in changed {
+            if let ChangeKind::Renamed { from } = c.kind {
+                paths.push(from);
+            }
+            paths.push(c.path);
+        }
+        paths.retain(|p| p.ends_with(".md") && mapper.to_ref(p).is_ok());
+        if paths.is_empty() {
+            return Ok(());
+        }
+        steps.say(&format!("Importing {} pulled file(s)", paths.len()));
+        let engine = SyncEngine::new(self.root, self.config, self.store)?;
+        // A pull that deletes many notes is someone's commit, not a vanished disk: the mass
+        // delete guard would leave the store disagreeing with the files for good. Deletes are
+        // tombstones either way, restorable with `brain restore`.
+        let opts = SyncOptions {
+            mode: SyncMode::Full,
+            allow_mass_delete: true,
+            only_paths: Some(paths),
+        };
+        let sync = engine.run(&opts, steps.progress, steps.cancel)?;
+        report.imported += imported_count(&sync);
+        Ok(())
+    }
+
+    /// Takes the remote's history as this vault's when the vault has none yet (its only file
+    /// is the `.gitignore` brains wrote), then imports every file.
+    fn adopt(
+        &self,
+        repo: &Repo,
+        spec: &RemoteSpec,
+        report: &mut GitReport,
+        steps: &Steps,
+    ) -> Result<(), GitSyncError> {
+        steps.say("Checking out the remote's notes");
+        let tracking = spec.tracking_ref();
+        repo.git().run(
+            repo.root(),
+            &["reset", "-q", "--mixed", &tracking],
+            &crate::RunOptions::default(),
+        )?;
+        repo.git().run(
+            repo.root(),
+            &["checkout", "-q", "--", "."],
+            &crate::RunOptions::default(),
+        )?;
+        let upstream = format!("{}/{}", crate::remote::REMOTE_NAME, spec.branch);
+        let _ = repo.git().run(
+            repo.root(),
+            &["branch", "-q", "--set-upstream-to", &upstream],
+            &crate::RunOptions::default(),
+        );
+        report.pulled = true;
+        let head = repo.head()?.unwrap_or_default();
+        self.import_between(repo, EMPTY_TREE, &head, report, steps)?;
+        // The remote's .gitignore may lack our lines.
+        ensure_gitignore(self.root).map_err(|source| GitError::Path {
+            path: self.root.join(".gitignore"),
+            source,
+        })?;
+        self.commit(repo, report, steps)
+    }
+
+    /// Pushes, fetching and merging again when the remote moved meanwhile.
+    fn push(
+        &self,
+        repo: &Repo,
+        spec: &RemoteSpec,
+        commits: bool,
+        report: &mut GitReport,
+        steps: &Steps,
+    ) -> Result<(), GitSyncError> {
+        if repo.head()?.is_none() {
+            return Ok(()); // nothing committed yet
+        }
+        if let Some(theirs) = repo.resolve(&spec.tracking_ref())?
+            && repo.head()?.as_deref() == Some(theirs.as_str())
+        {
+            return Ok(()); // the remote has exactly this already
+        }
+        for _ in 0..PUSH_ROUNDS {
+            steps.check()?;
+            steps.say("Pushing to the remote");
+            match repo
+                .push(spec)
+                .map_err(|source| GitSyncError::Network { source })?
+            {
+                PushOutcome::Pushed => {
+                    report.pushed = true;
+                    return Ok(());
+                }
+                PushOutcome::Rejected => self.pull(repo, spec, commits, report, steps)?,
+            }
+        }
+        Err(GitSyncError::KeepsMoving(PUSH_ROUNDS))
+    }
+
+    fn finish(
+        &self,
+        repo: &Repo,
+        spec: Option<&RemoteSpec>,
+        report: &mut GitReport,
+    ) -> Result<(), GitSyncError> {
+        report.head = repo.head()?;
+        if let Some(spec) = spec
+            && report.head.is_some()
+            && repo.resolve(&spec.tracking_ref())?.is_some()
+        {
+            (report.ahead, report.behind) = repo.ahead_behind(&spec.tracking_ref())?;
+        }
+        Ok(())
+    }
+
+    /// `brain git init`: makes the vault a repository (`git init -b BRANCH` if it is not one),
+    /// adds brains' ignore lines, points `origin` at `remote`, and joins histories:
+    /// - the remote is empty (or there is none): the vault's files become the first commit,
+    ///   pushed to the remote;
+    /// - the vault has no history and no notes yet: the remote's notes are checked out and
+    ///   imported (a clone into the vault);
+    /// - both have notes: the vault's are committed, then the remote's merged in, keeping both
+    ///   versions of any file both have;
+    /// - the vault already has history: a plain sync.
+    pub fn init(
+        &self,
+        remote: &str,
+        branch: &str,
+        steps: &Steps,
+    ) -> Result<GitReport, GitSyncError> {
+        let repo = match Repo::open(self.git.clone(), self.root)? {
+            Some(repo) => repo,
+            None => {
+                self.git.run(
+                    self.root,
+                    &["init", "-q", "-b", branch],
+                    &crate::RunOptions::default(),
+                )?;
+                self.repo()?
+            }
+        };
+        ensure_gitignore(self.root).map_err(|source| GitError::Path {
+            path: self.root.join(".gitignore"),
+            source,
+        })?;
+        crate::ignore::ensure_union_merge_of_gitignore(&repo)?;
+        let spec = self.remote(&repo, remote, branch)?;
+        let mut report = GitReport {
+            remote: spec.is_some(),
+            ..GitReport::default()
+        };
+        let had_history = repo.head()?.is_some();
+        let only_gitignore = repo
+            .status()?
+            .changed
+            .iter()
+            .all(|c| c.path == ".gitignore");
+        if let Some(spec) = &spec {
+            if !had_history && !only_gitignore {
+                let theirs = repo
+                    .fetch(spec)
+                    .map_err(|source| GitSyncError::Network { source })?;
+                let _lock = steps.lock()?;
+                self.commit(&repo, &mut report, steps)?;
+                if theirs.is_some()
+                    && let Some(before) = repo.head()?
+                {
+                    self.merge_and_import(
+                        &repo,
+                        &before,
+                        &spec.tracking_ref(),
+                        true,
+                        &mut report,
+                        steps,
+                    )?;
+                    self.commit(&repo, &mut report, steps)?;
+                }
+            } else {
+                if had_history {
+                    let _lock = steps.lock()?;
+                    self.commit(&repo, &mut report, steps)?;
+                }
+                // Adopts the remote's history when there is none here, else a plain pull.
+                self.pull(&repo, spec, true, &mut report, steps)?;
+                let _lock = steps.lock()?;
+                self.commit(&repo, &mut report, steps)?;
+            }
+            self.push(&repo, spec, true, &mut report, steps)?;
+        } else {
+            let _lock = steps.lock()?;
+            self.commit(&repo, &mut report, steps)?;
+        }
+        self.finish(&repo, spec.as_ref(), &mut report)?;
+        Ok(report)
+    }
+}
+
+fn imported_count(r: &SyncReport) -> u64 {
+    r.imported + r.updated + r.renamed + r.deleted
+}
