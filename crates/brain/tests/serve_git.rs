@@ -1,0 +1,170 @@
+//! Issue 5 under `brain serve`: with git sync on, saved notes are committed once changes settle
+//! and pushed, and the remote's commits are pulled on a timer and imported, without the pull
+//! making commits or exports of its own. Real daemon, real git, a bare remote on disk.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod util;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use util::TestVault;
+use util::daemon::wait_for;
+
+const LIMIT: Duration = Duration::from_secs(30);
+const AUTHOR: [(&str, &str); 2] = [
+    ("BRAIN_GIT_AUTHOR_NAME", "Test"),
+    ("BRAIN_GIT_AUTHOR_EMAIL", "test@example.com"),
+];
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn commits(repo: &Path) -> usize {
+    git(repo, &["rev-list", "--count", "main"])
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// A bare remote and a vault with `a.md` connected to it (its first commit pushed).
+fn connected() -> (tempfile::TempDir, TestVault) {
+    let remote = tempfile::tempdir().unwrap();
+    git(remote.path(), &["init", "-q", "--bare", "-b", "main"]);
+    let v = TestVault::new();
+    v.write("a.md", "# A\n\nfirst\n");
+    let url = remote.path().to_str().unwrap();
+    let mut cmd = v.cmd();
+    cmd.envs(AUTHOR).args(["git", "init", "--remote", url]);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (remote, v)
+}
+
+fn serve_env<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut env = AUTHOR.to_vec();
+    env.extend([
+        ("BRAIN_GIT_COMMIT_DEBOUNCE_MS", "300"),
+        ("BRAIN_GIT_PULL_ON_START", "false"),
+        ("BRAIN_GIT_SYNC_INTERVAL_S", "0"),
+    ]);
+    env.extend_from_slice(extra);
+    env
+}
+
+#[test]
+fn saved_notes_are_committed_once_they_settle_and_pushed() {
+    let (remote, v) = connected();
+    assert_eq!(commits(remote.path()), 1);
+    let d = v.serve(&serve_env(&[]));
+    wait_for(LIMIT, "the initial sync to import a.md", || {
+        v.entity_content("note/a")
+    });
+
+    // A burst of saves to two notes, then a `brain put`: one commit once all settle... or at
+    // most one per settled burst; never one per save.
+    v.write("a.md", "# A\n\nsecond\n");
+    v.write("b.md", "# B\n");
+    v.write("a.md", "# A\n\nthird\n");
+    wait_for(LIMIT, "the saves to be committed and pushed", || {
+        let pushed = git(remote.path(), &["show", "main:a.md"]);
+        (pushed.contains("third") && commits(remote.path()) >= 2).then_some(())
+    });
+    assert_eq!(commits(remote.path()), 2, "one commit for the burst");
+    let files = git(remote.path(), &["show", "--name-only", "--format=", "main"]);
+    assert_eq!(files.lines().collect::<Vec<_>>(), ["a.md", "b.md"]);
+
+    v.run_stdin(&["put", "note/c"], b"# C\n\nfrom the store\n");
+    wait_for(
+        LIMIT,
+        "the put to be exported, committed and pushed",
+        || {
+            let listed = git(remote.path(), &["ls-tree", "--name-only", "main"]);
+            listed.lines().any(|l| l == "c.md").then_some(())
+        },
+    );
+    assert_eq!(commits(remote.path()), 3);
+    // Nothing left behind, nothing committed twice.
+    v.settle();
+    assert_eq!(git(v.root(), &["status", "--porcelain"]), "");
+    assert_eq!(commits(v.root()), 3);
+    let git_jobs = v.jobs_of("git");
+    assert!(
+        git_jobs
+            .iter()
+            .all(|j| j.state == brain_store::jobs::JobState::Succeeded)
+    );
+    assert_eq!(d.stop(), 0);
+}
+
+#[test]
+fn the_remotes_commits_are_pulled_on_a_timer_and_imported_without_commits_of_ours() {
+    let (remote, a) = connected();
+    let b = TestVault::uninitialized();
+    let url = remote.path().to_str().unwrap();
+    let mut cmd = b.cmd();
+    cmd.envs(AUTHOR).args(["git", "init", "--remote", url]);
+    assert!(cmd.output().unwrap().status.success());
+
+    let d = a.serve(&serve_env(&[("BRAIN_GIT_SYNC_INTERVAL_S", "1")]));
+    wait_for(LIMIT, "the initial sync to import a.md", || {
+        a.entity_content("note/a")
+    });
+    a.settle();
+    let exports_before = a.jobs_of("directory-export").len();
+
+    // Another device pushes an edit and a new note.
+    b.write("a.md", "# A\n\nedited on b\n");
+    b.write("new.md", "# New\n");
+    let mut cmd = b.cmd();
+    cmd.envs(AUTHOR).args(["git", "sync"]);
+    assert!(cmd.output().unwrap().status.success());
+    let remote_commits = commits(remote.path());
+    assert_eq!(remote_commits, 2);
+
+    wait_for(LIMIT, "the daemon to pull and import b's changes", || {
+        let a_note = a.entity_content("note/a")?;
+        let new = a.entity_content("note/new")?;
+        (a_note.contains("edited on b") && new.contains("# New")).then_some(())
+    });
+    a.settle();
+    // The pull fast-forwarded: A has exactly the remote's commits, none of its own.
+    assert_eq!(commits(a.root()), remote_commits);
+    assert_eq!(
+        git(a.root(), &["rev-parse", "main"]),
+        git(remote.path(), &["rev-parse", "main"])
+    );
+    assert_eq!(
+        a.jobs_of("directory-export").len(),
+        exports_before,
+        "a pull exports nothing"
+    );
+    assert_eq!(git(a.root(), &["status", "--porcelain"]), "");
+    // Further timer syncs find nothing to do.
+    let runs = a.jobs_of("git").len();
+    wait_for(LIMIT, "two more timer syncs", || {
+        (a.jobs_of("git").len() >= runs + 2).then_some(())
+    });
+    assert_eq!(commits(a.root()), remote_commits);
+    assert_eq!(commits(remote.path()), remote_commits);
+    assert_eq!(d.stop(), 0);
+}
