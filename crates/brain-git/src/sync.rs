@@ -208,6 +208,12 @@ impl GitSync<'_> {
             return self.init(&git.remote, &git.branch, steps);
         }
         let repo = self.repo()?;
+        // Every job, not only `init`: a repository the user made by hand must not commit the
+        // database either.
+        ensure_gitignore(self.root).map_err(|source| GitError::Path {
+            path: self.root.join(".gitignore"),
+            source,
+        })?;
         let spec = self.remote(&repo, &git.remote, &git.branch)?;
         let mut report = GitReport {
             remote: spec.is_some(),
@@ -294,15 +300,27 @@ impl GitSync<'_> {
         steps.check()?;
         let _lock = steps.lock()?;
         let before = repo.head()?;
-        let Some(before) = before else {
-            // No history here yet: take the remote's as ours.
-            return self.adopt(repo, spec, report, steps);
+        let before = match before {
+            Some(before) => before,
+            // No history here and no files but brains' .gitignore: take the remote's history.
+            None if only_gitignore(repo)? => return self.adopt(repo, spec, report, steps),
+            // No history but notes (a pull with auto-commit off): they are committed first, so
+            // the merge below keeps both versions of a file both sides have.
+            None => {
+                self.commit(repo, report, steps)?;
+                match repo.head()? {
+                    Some(head) => head,
+                    None => return self.adopt(repo, spec, report, steps),
+                }
+            }
         };
         if before == theirs {
             return Ok(());
         }
         steps.say("Merging the remote's changes");
-        self.merge_and_import(repo, &before, &spec.tracking_ref(), false, report, steps)?;
+        // Unrelated histories too: a remote the user pointed us at, whose first commit is not
+        // ours, is merged like any other (both versions of a file both have are kept).
+        self.merge_and_import(repo, &before, &spec.tracking_ref(), true, report, steps)?;
         if commits {
             self.commit(repo, report, steps)?;
         }
@@ -433,6 +451,7 @@ impl GitSync<'_> {
         steps: &Steps,
     ) -> Result<(), GitSyncError> {
         steps.say("Checking out the remote's notes");
+        let ours = std::fs::read(self.root.join(".gitignore")).unwrap_or_default();
         let tracking = spec.tracking_ref();
         repo.git().run(
             repo.root(),
@@ -453,7 +472,9 @@ impl GitSync<'_> {
         report.pulled = true;
         let head = repo.head()?.unwrap_or_default();
         self.import_between(repo, EMPTY_TREE, &head, report, steps)?;
-        // The remote's .gitignore may lack our lines.
+        // The remote's .gitignore replaced ours: put back the lines only ours had (brains' own,
+        // and any the user added before connecting).
+        keep_lines(&self.root.join(".gitignore"), &ours)?;
         ensure_gitignore(self.root).map_err(|source| GitError::Path {
             path: self.root.join(".gitignore"),
             source,
@@ -548,11 +569,7 @@ impl GitSync<'_> {
             ..GitReport::default()
         };
         let had_history = repo.head()?.is_some();
-        let only_gitignore = repo
-            .status()?
-            .changed
-            .iter()
-            .all(|c| c.path == ".gitignore");
+        let only_gitignore = only_gitignore(&repo)?;
         if let Some(spec) = &spec {
             if !had_history && !only_gitignore {
                 let theirs = repo
@@ -591,6 +608,50 @@ impl GitSync<'_> {
         self.finish(&repo, spec.as_ref(), &mut report)?;
         Ok(report)
     }
+}
+
+/// Whether the work tree's only change is the `.gitignore` (a vault with no notes yet).
+fn only_gitignore(repo: &Repo) -> Result<bool, GitError> {
+    Ok(repo
+        .status()?
+        .changed
+        .iter()
+        .all(|c| c.path == ".gitignore"))
+}
+
+/// Appends to the file at `path` the lines of `old` it lacks, in their order.
+fn keep_lines(path: &Path, old: &[u8]) -> Result<(), GitError> {
+    let io = |source| GitError::Path {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut now = std::fs::read(path).or_else(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Ok(Vec::new())
+        } else {
+            Err(io(e))
+        }
+    })?;
+    let have: Vec<Vec<u8>> = now
+        .split(|&b| b == b'\n')
+        .map(|l| l.trim_ascii().to_vec())
+        .collect();
+    let missing: Vec<&[u8]> = old
+        .split(|&b| b == b'\n')
+        .map(<[u8]>::trim_ascii)
+        .filter(|l| !l.is_empty() && !have.iter().any(|h| h == l))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !now.is_empty() && !now.ends_with(b"\n") {
+        now.push(b'\n');
+    }
+    for line in missing {
+        now.extend_from_slice(line);
+        now.push(b'\n');
+    }
+    std::fs::write(path, now).map_err(io)
 }
 
 fn imported_count(r: &SyncReport) -> u64 {
