@@ -34,6 +34,16 @@ impl Repo {
         message: &str,
         author: Option<(&str, &str)>,
     ) -> Result<Option<String>> {
+        self.commit_all_with(|_| message.to_owned(), author)
+    }
+
+    /// [`Repo::commit_all`] with the message made from the status it reads (the changed files
+    /// for `{files}`), so a sync job asks git for the status once, not twice.
+    pub fn commit_all_with(
+        &self,
+        message: impl FnOnce(&crate::RepoStatus) -> String,
+        author: Option<(&str, &str)>,
+    ) -> Result<Option<String>> {
         let status = self.status()?;
         if status.merging || !status.unmerged.is_empty() {
             return Err(GitError::MergeUnresolved {
@@ -45,6 +55,9 @@ impl Repo {
             return Err(GitError::ConflictMarkers { paths: marked });
         }
 
+        if status.changed.is_empty() {
+            return Ok(None);
+        }
         self.run(&["add", "-A", "--", "."])?;
         // `--quiet` exits 1 when the index differs from `HEAD` (or, on an unborn branch, from
         // the empty tree), 0 when there is nothing to commit.
@@ -54,6 +67,7 @@ impl Repo {
             Err(e) => return Err(e),
         }
 
+        let message = message(&status);
         let identity = author
             .map(|(name, email)| (format!("user.name={name}"), format!("user.email={email}")));
         let mut args: Vec<&str> = Vec::new();

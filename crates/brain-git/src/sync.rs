@@ -261,19 +261,20 @@ impl GitSync<'_> {
         steps: &Steps,
     ) -> Result<(), GitSyncError> {
         steps.check()?;
-        let status = repo.status()?;
-        if status.changed.is_empty() {
-            return Ok(());
-        }
         steps.say("Committing changed files");
-        let ctx = MessageContext {
-            date: format_iso(now_ms()),
-            hostname: hostname(),
-            files: status.changed.iter().map(|c| c.path.clone()).collect(),
+        let template = &self.config.git.commit_message;
+        let mut files = 0;
+        let message = |status: &crate::RepoStatus| {
+            let ctx = MessageContext {
+                date: format_iso(now_ms()),
+                hostname: hostname(),
+                files: status.changed.iter().map(|c| c.path.clone()).collect(),
+            };
+            files = ctx.files.len();
+            render_commit_message(template, &ctx)
         };
-        let message = render_commit_message(&self.config.git.commit_message, &ctx);
-        if let Some(id) = repo.commit_all(&message, self.author())? {
-            tracing::info!(commit = %id, files = ctx.files.len(), "committed");
+        if let Some(id) = repo.commit_all_with(message, self.author())? {
+            tracing::info!(commit = %id, files, "committed");
             report.commits.push(id);
         }
         Ok(())
