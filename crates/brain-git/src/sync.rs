@@ -362,7 +362,9 @@ impl GitSync<'_> {
                 for k in &kept {
                     message.push_str(&format!("\n- {}", k.detail));
                 }
-                repo.conclude_merge(&message, self.author())?;
+                if let Some(id) = repo.conclude_merge(&message, self.author())? {
+                    report.commits.push(id);
+                }
                 kept
             }
         };
@@ -371,6 +373,12 @@ impl GitSync<'_> {
             command: "git merge".into(),
             detail: "no HEAD after a merge".into(),
         })?;
+        // A merge commit git made itself (no conflict, not a fast-forward) is ours too.
+        // A fast-forward lands exactly on their commit, which may itself be a merge.
+        let fast_forward = repo.resolve(rev)?.as_deref() == Some(after.as_str());
+        if kept.is_empty() && !fast_forward && !report.commits.contains(&after) {
+            report.commits.push(after.clone());
+        }
         self.import_between(repo, before, &after, report, steps)?;
         let now = now_ms();
         let ops: Vec<SyncOp> = kept
