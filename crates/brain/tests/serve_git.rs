@@ -6,6 +6,10 @@
 
 mod util;
 
+#[allow(dead_code)] // the other modes serve git_sync.rs
+#[path = "../../brain-git/tests/common/http_remote.rs"]
+mod http_remote;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -166,5 +170,68 @@ fn the_remotes_commits_are_pulled_on_a_timer_and_imported_without_commits_of_our
     });
     assert_eq!(commits(a.root()), remote_commits);
     assert_eq!(commits(remote.path()), remote_commits);
+    assert_eq!(d.stop(), 0);
+}
+
+#[test]
+fn a_push_cut_off_is_retried_with_backoff_and_lands_once_the_remote_is_back() {
+    let root = tempfile::tempdir().unwrap();
+    git(
+        root.path(),
+        &["init", "-q", "--bare", "-b", "main", "notes.git"],
+    );
+    let bare = root.path().join("notes.git");
+    let server = http_remote::HttpRemote::start(root.path());
+    let v = TestVault::new();
+    v.write("a.md", "# A\n");
+    let mut cmd = v.cmd();
+    cmd.envs(AUTHOR)
+        .args(["git", "init", "--remote", &server.url("notes.git")]);
+    assert!(cmd.output().unwrap().status.success());
+    assert_eq!(commits(&bare), 1);
+
+    let d = v.serve(&serve_env(&[]));
+    wait_for(LIMIT, "the initial sync to import a.md", || {
+        v.entity_content("note/a")
+    });
+    server.set_cut_pushes(true);
+    v.write("a.md", "# A\n\nwhile the remote is away\n");
+    // The commit is made here, its push cut off, and the job queued again for later.
+    let failed = wait_for(
+        LIMIT,
+        "a git job's push to fail and be queued again",
+        || {
+            v.jobs_of("git").into_iter().find(|j| {
+                j.state == brain_store::jobs::JobState::Queued
+                    && j.attempts >= 1
+                    && j.error
+                        .as_deref()
+                        .is_some_and(|e| e.contains("your commits are kept"))
+            })
+        },
+    );
+    assert!(server.cut_count() >= 1);
+    assert_eq!(commits(&bare), 1, "the remote did not get it");
+    assert_eq!(commits(v.root()), 2, "the commit is kept here");
+    assert!(
+        failed.run_at_ms > failed.created_ms,
+        "retried later, not at once"
+    );
+
+    server.set_cut_pushes(false);
+    wait_for(LIMIT, "the retry to push the kept commit", || {
+        (commits(&bare) == 2).then_some(())
+    });
+    assert_eq!(
+        git(&bare, &["rev-parse", "main"]),
+        git(v.root(), &["rev-parse", "main"])
+    );
+    assert!(git(&bare, &["show", "main:a.md"]).contains("while the remote is away"));
+    // The same job, retried: it pushed, so it succeeds.
+    wait_for(LIMIT, "the retried job to succeed", || {
+        v.jobs_of("git")
+            .into_iter()
+            .find(|j| j.id == failed.id && j.state == brain_store::jobs::JobState::Succeeded)
+    });
     assert_eq!(d.stop(), 0);
 }
