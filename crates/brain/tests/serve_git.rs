@@ -6,7 +6,6 @@
 
 mod util;
 
-#[allow(dead_code)] // the other modes serve git_sync.rs
 #[path = "../../brain-git/tests/common/http_remote.rs"]
 mod http_remote;
 
