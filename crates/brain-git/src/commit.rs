@@ -109,22 +109,42 @@ impl Repo {
     }
 }
 
-/// Whether `bytes` is text holding a conflict block: a line starting with `<<<<<<< `, then a
-/// line that is exactly `=======`, then one starting with `>>>>>>> `. All three are required, in
-/// order, so a Markdown setext heading (`=======` under a line) alone does not count.
-fn has_conflict_markers(bytes: &[u8]) -> bool {
+/// Whether `bytes` is text holding a conflict block: a line of seven or more `<` then a space,
+/// then a line of only seven or more `=`, then a line of as many `>` then a space. All three are
+/// required, in order, so a Markdown setext heading (`=======` under a line) alone does not
+/// count. Longer markers are what git writes for a conflict nested in another (a rename
+/// collision's content merge uses eight).
+pub(crate) fn has_conflict_markers(bytes: &[u8]) -> bool {
     if bytes[..bytes.len().min(BINARY_SNIFF)].contains(&0) {
         return false;
     }
-    let mut stage = 0;
+    // The length of a run of `c` at the start of `line` followed by a space (or, for `=`, by
+    // nothing), if it is at least seven.
+    fn marker(line: &[u8], c: u8) -> Option<usize> {
+        let n = line.iter().take_while(|&&b| b == c).count();
+        let rest = &line[n..];
+        let ends_right = if c == b'=' {
+            rest.is_empty()
+        } else {
+            rest.first() == Some(&b' ')
+        };
+        (n >= 7 && ends_right).then_some(n)
+    }
+    let mut open: Option<usize> = None;
+    let mut middle = false;
     for line in bytes.split(|&b| b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        stage = match stage {
-            0 if line.starts_with(b"<<<<<<< ") => 1,
-            1 if line == b"=======" => 2,
-            2 if line.starts_with(b">>>>>>> ") => return true,
-            _ => stage,
-        };
+        match (open, middle) {
+            (None, _) => open = marker(line, b'<'),
+            (Some(n), false) if marker(line, b'=') == Some(n) => middle = true,
+            (Some(n), true) if marker(line, b'>') == Some(n) => return true,
+            (Some(_), _) => {
+                if let Some(m) = marker(line, b'<') {
+                    open = Some(m);
+                    middle = false;
+                }
+            }
+        }
     }
     false
 }
@@ -145,5 +165,10 @@ mod tests {
         assert!(!has_conflict_markers(b"<<<<<<<\n=======\n>>>>>>> b\n"));
         assert!(!has_conflict_markers(b"<<<<<<< a\n======= \n>>>>>>> b\n"));
         assert!(!has_conflict_markers(b"\0<<<<<<< a\n=======\n>>>>>>> b\n"));
+        // A rename collision's nested content merge writes eight.
+        assert!(has_conflict_markers(
+            b"<<<<<<<< HEAD:c.md\nx\n========\ny\n>>>>>>>> o:c.md\n"
+        ));
+        assert!(!has_conflict_markers(b"<<<<<<<< a\n=======\n>>>>>>>> b\n"));
     }
 }

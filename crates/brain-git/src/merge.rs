@@ -32,11 +32,18 @@ pub struct KeptBoth {
     pub detail: String,
 }
 
-/// One side of an unmerged path in the index: its blob id (stage 2 is ours, 3 theirs).
+/// A file's version: its mode and blob id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Version {
+    mode: String,
+    blob: String,
+}
+
+/// One side of an unmerged path in the index (stage 2 is ours, 3 theirs).
 #[derive(Default)]
 struct Stages {
-    ours: Option<String>,
-    theirs: Option<String>,
+    ours: Option<Version>,
+    theirs: Option<Version>,
 }
 
 impl Repo {
@@ -52,29 +59,40 @@ impl Repo {
             let bad = || unparsable(&args, &format!("unexpected entry {entry:?}"));
             let (meta, path) = entry.split_once('\t').ok_or_else(bad)?;
             let mut fields = meta.split(' ');
-            let (_mode, blob, stage) = match (fields.next(), fields.next(), fields.next()) {
+            let (mode, blob, stage) = match (fields.next(), fields.next(), fields.next()) {
                 (Some(m), Some(b), Some(s)) => (m, b, s),
                 _ => return Err(bad()),
             };
+            let version = Some(Version {
+                mode: mode.to_owned(),
+                blob: blob.to_owned(),
+            });
             let stages = paths.entry(path.to_owned()).or_default();
             match stage {
-                "2" => stages.ours = Some(blob.to_owned()),
-                "3" => stages.theirs = Some(blob.to_owned()),
+                "2" => stages.ours = version,
+                "3" => stages.theirs = version,
                 _ => {}
             }
         }
 
         let mut kept = Vec::new();
+        let mut folded = false;
         for (path, stages) in paths {
             let mut stage_paths = vec![path.clone()];
-            let settled = match (&stages.ours, &stages.theirs) {
+            let staged = (stages.ours.clone(), stages.theirs.clone());
+            let ours = self.whole_version("HEAD", &path, stages.ours)?;
+            let theirs = self.whole_version("MERGE_HEAD", &path, stages.theirs)?;
+            // Git put content of its own making in a stage (a rename collision's merge).
+            folded |= (staged.0.is_some() && staged.0 != ours)
+                || (staged.1.is_some() && staged.1 != theirs);
+            let settled = match (&ours, &theirs) {
                 (Some(ours), Some(theirs)) => {
-                    self.checkout_stage(2, &path)?;
-                    let copy_path = if ours == theirs {
+                    self.write_version(ours, &path)?;
+                    let copy_path = if ours.blob == theirs.blob {
                         None
                     } else {
                         let copy = conflict_copy_name(self.root(), &path, stamp);
-                        self.checkout_stage_to(3, &path, &copy)?;
+                        self.write_version(theirs, &copy)?;
                         stage_paths.push(copy.clone());
                         Some(copy)
                     };
@@ -93,8 +111,8 @@ impl Repo {
                         detail,
                     }
                 }
-                (Some(_), None) => {
-                    self.checkout_stage(2, &path)?;
+                (Some(ours), None) => {
+                    self.write_version(ours, &path)?;
                     KeptBoth {
                         ours: self.text_at(&path),
                         theirs: None,
@@ -106,8 +124,8 @@ impl Repo {
                         ),
                     }
                 }
-                (None, Some(_)) => {
-                    self.checkout_stage(3, &path)?;
+                (None, Some(theirs)) => {
+                    self.write_version(theirs, &path)?;
                     KeptBoth {
                         ours: None,
                         theirs: self.text_at(&path),
@@ -130,6 +148,78 @@ impl Repo {
             self.run(&add)?;
             tracing::warn!(path = %settled.path, copy = ?settled.copy_path, "git merge conflict: kept both versions");
             kept.push(settled);
+        }
+        if folded {
+            kept.extend(self.keep_every_changed_version(stamp)?);
+        }
+        Ok(kept)
+    }
+
+    /// The safety net after settling a merge where git folded files together (a file edited
+    /// on one side while the other renamed it onto a path that also received a rename): every
+    /// version a side committed since the merge base (added or modified files) whose path is
+    /// gone from the result must be found, by content, somewhere in it; one that is not is
+    /// written back as a file of its own (its own path if free, else a conflict copy). Paths
+    /// still in the result were merged there (both sides' edits in), so they are left alone.
+    fn keep_every_changed_version(&self, stamp: &str) -> Result<Vec<KeptBoth>> {
+        let base = match self.run(&["merge-base", "HEAD", "MERGE_HEAD"]) {
+            Ok(out) => out.stdout.trim().to_owned(),
+            Err(_) => crate::remote::EMPTY_TREE.to_owned(),
+        };
+        let listing = self.run(&["ls-files", "-s", "-z"])?;
+        let mut in_result = std::collections::HashSet::new();
+        let mut paths = std::collections::HashSet::new();
+        for entry in listing.stdout.split('\0').filter(|e| !e.is_empty()) {
+            // `<mode> <blob> <stage>\t<path>`
+            if let Some((meta, path)) = entry.split_once('\t') {
+                if let Some(blob) = meta.split(' ').nth(1) {
+                    in_result.insert(blob.to_owned());
+                }
+                paths.insert(path.to_owned());
+            }
+        }
+        let mut kept = Vec::new();
+        for (side, name) in [("HEAD", "this device"), ("MERGE_HEAD", "the remote")] {
+            let args = ["diff-tree", "-r", "-z", "--no-renames", &base, side];
+            let out = self.run(&args)?;
+            let mut fields = out.stdout.split('\0').filter(|f| !f.is_empty());
+            // `:<old mode> <new mode> <old blob> <new blob> <status>` then the path.
+            while let (Some(meta), Some(path)) = (fields.next(), fields.next()) {
+                let parts: Vec<&str> = meta.trim_start_matches(':').split(' ').collect();
+                let [_, mode, _, blob, status] = parts.as_slice() else {
+                    return Err(unparsable(&args, &format!("unexpected entry {meta:?}")));
+                };
+                if !matches!(*status, "A" | "M" | "T")
+                    || in_result.contains(*blob)
+                    || paths.contains(path)
+                {
+                    continue;
+                }
+                let dest = if self.root().join(path).exists() {
+                    conflict_copy_name(self.root(), path, stamp)
+                } else {
+                    path.to_owned()
+                };
+                let version = Version {
+                    mode: (*mode).to_owned(),
+                    blob: (*blob).to_owned(),
+                };
+                self.write_version(&version, &dest)?;
+                self.run(&["add", "-f", "--", &dest])?;
+                in_result.insert(version.blob.clone());
+                paths.insert(dest.clone());
+                tracing::warn!(path, copy = %dest, side, "git merge folded a version into another file: kept it apart");
+                kept.push(KeptBoth {
+                    ours: None,
+                    theirs: self.text_at(&dest),
+                    path: path.to_owned(),
+                    copy_path: Some(dest.clone()),
+                    detail: format!(
+                        "the version of '{path}' from {name} was merged by git into another file \
+                         with conflicts: it was saved whole as '{dest}'"
+                    ),
+                });
+            }
         }
         Ok(kept)
     }
@@ -172,29 +262,48 @@ impl Repo {
         self.run(&["merge", "--abort"]).map(drop)
     }
 
-    /// Writes the index's `stage` version of `path` over the file at `path`.
-    fn checkout_stage(&self, stage: u8, path: &str) -> Result<()> {
-        let stage = format!("--stage={stage}");
-        self.run(&["checkout-index", "-f", &stage, "--", path])
-            .map(drop)
+    /// One side's whole version of `path`: the file as that side committed it (`HEAD` or
+    /// `MERGE_HEAD`), else the index stage git left. A stage is not always a side's file: in a
+    /// rename collision git stores its own content merge there, markers and all, so a stage
+    /// holding markers is refused rather than kept (the merge is then aborted, losing nothing).
+    fn whole_version(
+        &self,
+        side: &str,
+        path: &str,
+        stage: Option<Version>,
+    ) -> Result<Option<Version>> {
+        let spec = format!("{side}:{path}");
+        if let Ok(out) = self.run(&["ls-tree", "-z", side, "--", path]) {
+            // `<mode> <type> <blob>\t<path>`
+            let entry = out.stdout.split('\0').next().unwrap_or("");
+            let mut fields = entry.split(['\t', ' ']);
+            if let (Some(mode), Some("blob"), Some(blob)) =
+                (fields.next(), fields.next(), fields.next())
+            {
+                return Ok(Some(Version {
+                    mode: mode.to_owned(),
+                    blob: blob.to_owned(),
+                }));
+            }
+        }
+        let Some(stage) = stage else {
+            return Ok(None);
+        };
+        let content = self.run(&["cat-file", "blob", &stage.blob])?;
+        if crate::commit::has_conflict_markers(content.stdout.as_bytes()) {
+            return Err(GitError::ConflictMarkers {
+                paths: vec![format!("{path} (git's merge of {spec} with another file)")],
+            });
+        }
+        Ok(Some(stage))
     }
 
-    /// Writes the index's `stage` version of `path` to the new file `dest`.
-    fn checkout_stage_to(&self, stage: u8, path: &str, dest: &str) -> Result<()> {
-        let stage_arg = format!("--stage={stage}");
-        let args = ["checkout-index", "--temp", &stage_arg, "--", path];
-        let out = self.run(&args)?;
-        // `<temporary file>\t<path>`, the temporary file relative to the top level.
-        let temp = out
-            .stdout
-            .split_once('\t')
-            .map(|(t, _)| t)
-            .ok_or_else(|| unparsable(&args, "no temporary file named"))?;
-        let io = |source| GitError::Path {
-            path: self.root().join(dest),
-            source,
-        };
-        std::fs::rename(self.root().join(temp), self.root().join(dest)).map_err(io)
+    /// Writes `version` to the file at `path` byte for byte (through the index: stage 0 set to
+    /// it, then checked out), replacing whatever unmerged stages `path` had.
+    fn write_version(&self, version: &Version, path: &str) -> Result<()> {
+        let info = format!("{},{},{}", version.mode, version.blob, path);
+        self.run(&["update-index", "--add", "--cacheinfo", &info])?;
+        self.run(&["checkout-index", "-f", "--", path]).map(drop)
     }
 
     fn text_at(&self, path: &str) -> Option<String> {
