@@ -929,3 +929,33 @@ fn log_follows_a_note_and_status_shows_where_the_vault_stands() {
     assert_eq!(status["changed"], json!([]));
     assert_eq!(status["head"], json!(remote.head()));
 }
+
+/// A rename collision: A edits `alpha` and renames `bravo` to `charlie`; B edits the same line
+/// of `alpha` and renames it to `charlie`. Git folds three versions into `charlie.md` with
+/// nested (eight-character) markers in its index stages. All three versions must survive
+/// whole, and no marker may reach a file, a commit or a store.
+#[test]
+fn a_rename_collision_keeps_every_version_and_commits_no_markers() {
+    let (remote, a, b) = pair(&["alpha", "bravo"]);
+    let alpha_a = edit(&a, "alpha.md", "line five of alpha", "alpha five by A");
+    std::fs::rename(a.path("bravo.md"), a.path("charlie.md")).unwrap();
+    a.sync();
+    let alpha_b = edit(&b, "alpha.md", "line five of alpha", "alpha five by B");
+    std::fs::rename(b.path("alpha.md"), b.path("charlie.md")).unwrap();
+    b.sync();
+    converge(&remote, &a, &b);
+    for v in [&a, &b] {
+        let texts: Vec<String> = files(v)
+            .into_values()
+            .map(|b| String::from_utf8(b).unwrap())
+            .collect();
+        for version in [&alpha_a, &alpha_b, &note("bravo")] {
+            assert!(
+                texts.iter().any(|t| t == version),
+                "a version was lost: {version:?} not in {:?}",
+                files(v).keys()
+            );
+        }
+        assert!(texts.iter().all(|t| !t.contains("<<<<<<<")));
+    }
+}
