@@ -128,7 +128,10 @@ impl GitError {
     pub fn is_transient(&self) -> bool {
         match self {
             GitError::TimedOut { .. } => true,
-            GitError::Failed { stderr, .. } => classify(stderr) == Some(Kind::Network),
+            // Another git (an editor plugin, a terminal) holding `index.lock` lets go soon.
+            GitError::Failed { stderr, .. } => {
+                matches!(classify(stderr), Some(Kind::Network | Kind::Lock))
+            }
             GitError::Missing { .. }
             | GitError::TooOld { .. }
             | GitError::BadVersion { .. }

@@ -285,6 +285,9 @@ impl Git {
             .args(args)
             .env("LC_ALL", "C")
             .env("GIT_TERMINAL_PROMPT", "0")
+            // `git status` need not refresh the index under `index.lock`: a read never makes
+            // another git (or a commit of ours) fail on the lock.
+            .env("GIT_OPTIONAL_LOCKS", "0")
             .stdin(if opts.input.is_some() {
                 Stdio::piped()
             } else {

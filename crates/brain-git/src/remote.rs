@@ -156,6 +156,8 @@ impl Repo {
             "-c",
             "merge.autoStash=false",
             "merge",
+            // Whatever `merge.ff` the user set (`only` would refuse every real merge).
+            "--ff",
             "--no-edit",
             "--no-stat",
             "--no-verify",

@@ -60,7 +60,7 @@ pub enum GitSyncError {
     Store(#[from] brain_store::StoreError),
     /// The import of the pulled files failed.
     #[error("importing the pulled files failed: {0}")]
-    Import(#[from] brain_sync::SyncError),
+    Import(brain_sync::SyncError),
     /// The sync lock could not be taken.
     #[error("{0}")]
     Lock(String),
@@ -72,6 +72,15 @@ pub enum GitSyncError {
     /// Cancelled between steps.
     #[error("cancelled")]
     Cancelled,
+}
+
+impl From<brain_sync::SyncError> for GitSyncError {
+    fn from(e: brain_sync::SyncError) -> GitSyncError {
+        match e {
+            brain_sync::SyncError::Cancelled { .. } => GitSyncError::Cancelled,
+            other => GitSyncError::Import(other),
+        }
+    }
 }
 
 impl GitSyncError {
@@ -156,13 +165,25 @@ impl Steps<'_> {
     }
 
     fn lock(&self) -> Result<File, GitSyncError> {
-        (self.lock)().map_err(GitSyncError::Lock)
+        (self.lock)().map_err(|e| {
+            if self.cancel.is_cancelled() {
+                GitSyncError::Cancelled
+            } else {
+                GitSyncError::Lock(e)
+            }
+        })
     }
 
     fn say(&self, message: &str) {
         self.progress.set(0, None, message);
     }
 }
+
+/// Runtime-state key of the last commit whose changes were imported into the store.
+pub const IMPORTED_KEY: &str = "git-imported";
+
+/// How a git job's merge messages start, so a later job knows an unfinished merge is its own.
+const MERGE_MESSAGE_PREFIX: &str = "brain: merge ";
 
 /// How many times a rejected push is retried (fetch, merge, push) within one job.
 const PUSH_ROUNDS: u32 = 3;
@@ -214,12 +235,21 @@ impl GitSync<'_> {
             path: self.root.join(".gitignore"),
             source,
         })?;
+        crate::ignore::ensure_union_merge_of_gitignore(&repo)?;
         let spec = self.remote(&repo, &git.remote, &git.branch)?;
         let mut report = GitReport {
             remote: spec.is_some(),
             ..GitReport::default()
         };
-        let status = repo.status()?;
+        let mut status = repo.status()?;
+        if status.merging && self.merge_is_ours(&repo) {
+            // A merge of ours cut short (a crash, a failed step): back to before it, nothing
+            // lost; this job merges again.
+            tracing::warn!("aborting an unfinished merge left by an earlier git job");
+            let _lock = steps.lock()?;
+            repo.abort_merge()?;
+            status = repo.status()?;
+        }
         if status.merging || !status.unmerged.is_empty() {
             return Err(GitError::MergeUnresolved {
                 paths: status.unmerged,
@@ -251,6 +281,21 @@ impl GitSync<'_> {
         }
         self.finish(&repo, spec.as_ref(), &mut report)?;
         Ok(report)
+    }
+
+    /// Whether the merge in progress is one a git job started (its message is ours), not the
+    /// user's, which is theirs to finish.
+    fn merge_is_ours(&self, repo: &Repo) -> bool {
+        repo.git()
+            .run(
+                repo.root(),
+                &["rev-parse", "--git-path", "MERGE_MSG"],
+                &crate::RunOptions::default(),
+            )
+            .ok()
+            .map(|out| repo.root().join(out.stdout.trim_end_matches('\n')))
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .is_some_and(|msg| msg.starts_with(MERGE_MESSAGE_PREFIX))
     }
 
     /// Commits every change in the work tree with the configured message.
@@ -316,8 +361,16 @@ impl GitSync<'_> {
             }
         };
         if before == theirs {
-            return Ok(());
+            // Nothing to merge; an earlier pull's import may still be owed.
+            return self.import_between(repo, &before, &before, report, steps);
         }
+        // Files written while we fetched (an export) would make git refuse the merge.
+        let before = if commits {
+            self.commit(repo, report, steps)?;
+            repo.head()?.unwrap_or(before)
+        } else {
+            before
+        };
         steps.say("Merging the remote's changes");
         // Unrelated histories too: a remote the user pointed us at, whose first commit is not
         // ours, is merged like any other (both versions of a file both have are kept).
@@ -339,7 +392,7 @@ impl GitSync<'_> {
         steps: &Steps,
     ) -> Result<(), GitSyncError> {
         let host = hostname();
-        let message = format!("brain: merge {rev} on {host}");
+        let message = format!("{MERGE_MESSAGE_PREFIX}{rev} on {host}");
         let kept = match repo.merge(rev, &message, self.author(), unrelated)? {
             MergeOutcome::UpToDate => return Ok(()),
             MergeOutcome::Merged => Vec::new(),
@@ -353,8 +406,10 @@ impl GitSync<'_> {
                     Ok(kept) => kept,
                     Err(e) => {
                         // Back to the state before the merge: nothing is lost, the next try
-                        // merges again.
-                        let _ = repo.abort_merge();
+                        // merges again (or aborts it first, if this abort fails too).
+                        if let Err(abort) = repo.abort_merge() {
+                            tracing::error!(error = %abort, "cannot abort the merge; the next git job does");
+                        }
                         return Err(e.into());
                     }
                 };
@@ -362,8 +417,15 @@ impl GitSync<'_> {
                 for k in &kept {
                     message.push_str(&format!("\n- {}", k.detail));
                 }
-                if let Some(id) = repo.conclude_merge(&message, self.author())? {
-                    report.commits.push(id);
+                match repo.conclude_merge(&message, self.author()) {
+                    Ok(Some(id)) => report.commits.push(id),
+                    Ok(None) => {}
+                    Err(e) => {
+                        if let Err(abort) = repo.abort_merge() {
+                            tracing::error!(error = %abort, "cannot abort the merge; the next git job does");
+                        }
+                        return Err(e.into());
+                    }
                 }
                 kept
             }
@@ -421,7 +483,17 @@ impl GitSync<'_> {
         report: &mut GitReport,
         steps: &Steps,
     ) -> Result<(), GitSyncError> {
-        let changed = repo.changed_between(old, new)?;
+        // From the last commit whose changes reached the store, if known: a pull whose import
+        // failed or was cancelled after its merge is imported by the next job, which finds
+        // nothing left to merge.
+        let from = self
+            .imported_upto()
+            .filter(|x| repo.resolve(x).ok().flatten().is_some())
+            .unwrap_or_else(|| old.to_owned());
+        if from == new {
+            return Ok(());
+        }
+        let changed = repo.changed_between(&from, new)?;
         report.changed_paths += changed.len() as u64;
         let mapper = self.mapper().map_err(brain_sync::SyncError::from)?;
         let mut paths = Vec::new();
@@ -433,7 +505,7 @@ impl GitSync<'_> {
         }
         paths.retain(|p| p.ends_with(".md") && mapper.to_ref(p).is_ok());
         if paths.is_empty() {
-            return Ok(());
+            return self.mark_imported(new);
         }
         steps.say(&format!("Importing {} pulled file(s)", paths.len()));
         let engine = SyncEngine::new(self.root, self.config, self.store)?;
@@ -447,7 +519,20 @@ impl GitSync<'_> {
         };
         let sync = engine.run(&opts, steps.progress, steps.cancel)?;
         report.imported += imported_count(&sync);
-        Ok(())
+        self.mark_imported(new)
+    }
+
+    /// The last commit whose changes the store has (runtime state [`IMPORTED_KEY`]).
+    fn imported_upto(&self) -> Option<String> {
+        let state = self.store.runtime_state(IMPORTED_KEY).ok()??;
+        state.value.get("commit")?.as_str().map(str::to_owned)
+    }
+
+    fn mark_imported(&self, commit: &str) -> Result<(), GitSyncError> {
+        let value = serde_json::json!({ "commit": commit });
+        self.store
+            .set_runtime_state(IMPORTED_KEY, &value, now_ms())
+            .map_err(GitSyncError::from)
     }
 
     /// Takes the remote's history as this vault's when the vault has none yet (its only file
