@@ -34,14 +34,15 @@ impl Repo {
         message: &str,
         author: Option<(&str, &str)>,
     ) -> Result<Option<String>> {
-        self.commit_all_with(|_| message.to_owned(), author)
+        self.commit_all_with(|_| Some(message.to_owned()), author)
     }
 
     /// [`Repo::commit_all`] with the message made from the status it reads (the changed files
-    /// for `{files}`), so a sync job asks git for the status once, not twice.
+    /// for `{files}`), so a sync job asks git for the status once, not twice. `message` may
+    /// also decline (`None`): nothing is staged or committed.
     pub fn commit_all_with(
         &self,
-        message: impl FnOnce(&crate::RepoStatus) -> String,
+        message: impl FnOnce(&crate::RepoStatus) -> Option<String>,
         author: Option<(&str, &str)>,
     ) -> Result<Option<String>> {
         let status = self.status()?;
@@ -58,6 +59,9 @@ impl Repo {
         if status.changed.is_empty() {
             return Ok(None);
         }
+        let Some(message) = message(&status) else {
+            return Ok(None);
+        };
         self.run(&["add", "-A", "--", "."])?;
         // `--quiet` exits 1 when the index differs from `HEAD` (or, on an unborn branch, from
         // the empty tree), 0 when there is nothing to commit.
@@ -67,7 +71,6 @@ impl Repo {
             Err(e) => return Err(e),
         }
 
-        let message = message(&status);
         let identity = author
             .map(|(name, email)| (format!("user.name={name}"), format!("user.email={email}")));
         let mut args: Vec<&str> = Vec::new();

@@ -35,6 +35,15 @@ pub fn git_request(op: GitOp) -> EnqueueRequest {
         .dedupe(format!("{GIT_JOB}:{name}"), DedupePolicy::Skip)
 }
 
+/// A `sync` that commits even when most notes are deleted (`--allow-mass-delete`); never
+/// joined with a plain one.
+pub fn sync_allowing_mass_delete() -> EnqueueRequest {
+    EnqueueRequest::new(GIT_JOB, json!({ "op": "sync", "allow_mass_delete": true })).dedupe(
+        format!("{GIT_JOB}:sync:allow-mass-delete"),
+        DedupePolicy::Skip,
+    )
+}
+
 /// The auto-commit after a change: due at `run_at_ms`, and moved later by every change that
 /// comes before it runs (`Replace`), so a burst of edits is one commit once they settle.
 pub fn commit_request(op: GitOp, run_at_ms: i64) -> EnqueueRequest {
@@ -114,6 +123,7 @@ impl Handler for GitHandler {
             config: &config,
             store: self.store.as_ref(),
             git,
+            allow_mass_delete: ctx.job.input.get("allow_mass_delete") == Some(&Value::Bool(true)),
         };
         let lock = || {
             brain_sync::jobs::lock_vault(&self.root, ctx).map_err(|e| match e {

@@ -72,6 +72,18 @@ pub enum GitSyncError {
     /// Cancelled between steps.
     #[error("cancelled")]
     Cancelled,
+    /// The commit would delete most notes: refused, nothing committed.
+    #[error(
+        "this commit would delete {deleted} of the {tracked} notes in git: refused, nothing was \
+         committed. If the vault folder was emptied by mistake or is not mounted, bring the \
+         files back; if you meant to delete them, run `brain git sync --allow-mass-delete`"
+    )]
+    MassDelete {
+        /// Notes the commit would delete.
+        deleted: u64,
+        /// Notes tracked now.
+        tracked: u64,
+    },
 }
 
 impl From<brain_sync::SyncError> for GitSyncError {
@@ -92,7 +104,9 @@ impl GitSyncError {
             GitSyncError::Git(e) => e.is_transient(),
             GitSyncError::Store(_) | GitSyncError::Lock(_) | GitSyncError::KeepsMoving(_) => true,
             GitSyncError::Import(_) => true,
-            GitSyncError::NotARepo(_) | GitSyncError::Cancelled => false,
+            GitSyncError::NotARepo(_)
+            | GitSyncError::Cancelled
+            | GitSyncError::MassDelete { .. } => false,
         }
     }
 }
@@ -143,6 +157,8 @@ pub struct GitSync<'a> {
     pub store: &'a dyn Store,
     /// The git program.
     pub git: Git,
+    /// Commit even if most notes are deleted (`brain git sync --allow-mass-delete`).
+    pub allow_mass_delete: bool,
 }
 
 /// What a job needs between its steps: progress, cancel, and the vault lock.
@@ -309,18 +325,64 @@ impl GitSync<'_> {
         steps.say("Committing changed files");
         let template = &self.config.git.commit_message;
         let mut files = 0;
+        let mut refused = None;
         let message = |status: &crate::RepoStatus| {
+            if let Err(e) = self.check_mass_delete(repo, status) {
+                refused = Some(e);
+                return None;
+            }
             let ctx = MessageContext {
                 date: format_iso(now_ms()),
                 hostname: hostname(),
                 files: status.changed.iter().map(|c| c.path.clone()).collect(),
             };
             files = ctx.files.len();
-            render_commit_message(template, &ctx)
+            Some(render_commit_message(template, &ctx))
         };
-        if let Some(id) = repo.commit_all_with(message, self.author())? {
+        let committed = repo.commit_all_with(message, self.author())?;
+        if let Some(e) = refused {
+            return Err(e);
+        }
+        if let Some(id) = committed {
             tracing::info!(commit = %id, files, "committed");
             report.commits.push(id);
+        }
+        Ok(())
+    }
+
+    /// Refuses a commit that would delete more than `sync.mass_delete_share` of the tracked
+    /// notes (and at least `sync.mass_delete_min`): a vault folder emptied by mistake or not
+    /// mounted must not delete the notes of every device. `--allow-mass-delete` lets it go.
+    fn check_mass_delete(
+        &self,
+        repo: &Repo,
+        status: &crate::RepoStatus,
+    ) -> Result<(), GitSyncError> {
+        if self.allow_mass_delete {
+            return Ok(());
+        }
+        let deleted = status
+            .changed
+            .iter()
+            .filter(|c| c.kind == ChangeKind::Deleted && c.path.ends_with(".md"))
+            .count() as u64;
+        let sync = &self.config.sync;
+        if deleted < sync.mass_delete_min.max(1) {
+            return Ok(());
+        }
+        let tracked = repo
+            .git()
+            .run(
+                repo.root(),
+                &["ls-files", "-z", "--", "*.md"],
+                &crate::RunOptions::default(),
+            )?
+            .stdout
+            .split('\0')
+            .filter(|p| !p.is_empty())
+            .count() as u64;
+        if deleted as f64 > sync.mass_delete_share * tracked as f64 {
+            return Err(GitSyncError::MassDelete { deleted, tracked });
         }
         Ok(())
     }
@@ -547,14 +609,33 @@ impl GitSync<'_> {
         steps.say("Checking out the remote's notes");
         let ours = std::fs::read(self.root.join(".gitignore")).unwrap_or_default();
         let tracking = spec.tracking_ref();
-        repo.git().run(
+        // Files first, `HEAD` last: a crash in between leaves no history pointing at files that
+        // are not there (which the next commit would take for deletions). `read-tree -u` refuses
+        // to overwrite a file that is in the way, so nothing local is lost. Our `.gitignore`
+        // steps aside for the remote's; its lines are put back below.
+        let gitignore = self.root.join(".gitignore");
+        let io = |source| GitError::Path {
+            path: gitignore.clone(),
+            source,
+        };
+        match std::fs::remove_file(&gitignore) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(e).into()),
+        }
+        if let Err(e) = repo.git().run(
             repo.root(),
-            &["reset", "-q", "--mixed", &tracking],
+            &["read-tree", "-m", "-u", &tracking],
             &crate::RunOptions::default(),
-        )?;
+        ) {
+            if !gitignore.exists() {
+                std::fs::write(&gitignore, &ours).map_err(io)?;
+            }
+            return Err(e.into());
+        }
         repo.git().run(
             repo.root(),
-            &["checkout", "-q", "--", "."],
+            &["update-ref", "HEAD", &tracking],
             &crate::RunOptions::default(),
         )?;
         let upstream = format!("{}/{}", crate::remote::REMOTE_NAME, spec.branch);

@@ -240,7 +240,12 @@ pub enum GitCommand {
     Status,
     /// Commit, pull (fetch and merge, keeping both sides of a conflict), import what changed,
     /// push.
-    Sync,
+    Sync {
+        /// Commit even if it deletes most notes (refused by default: an emptied or unmounted
+        /// vault folder must not delete every device's notes).
+        #[arg(long)]
+        allow_mass_delete: bool,
+    },
     /// Fetch and merge the remote's commits, then import the notes they changed.
     Pull,
     /// Push the commits the remote lacks (merging first if it moved).

@@ -959,3 +959,27 @@ fn a_rename_collision_keeps_every_version_and_commits_no_markers() {
         assert!(texts.iter().all(|t| !t.contains("<<<<<<<")));
     }
 }
+
+/// A vault folder emptied by mistake must not delete every device's notes: the commit is
+/// refused (nothing staged, nothing pushed) until `--allow-mass-delete` says it is meant.
+#[test]
+fn a_commit_deleting_most_notes_is_refused_until_allowed() {
+    let names: Vec<String> = (0..12).map(|i| format!("n{i:02}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let (remote, a, _b) = pair(&refs);
+    let before = remote.head();
+    for n in &names {
+        std::fs::remove_file(a.path(&format!("{n}.md"))).unwrap();
+    }
+    let refused = brain(&a, &["git", "sync"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("would delete 12 of the 12 notes"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(remote.head(), before, "nothing was pushed");
+    assert_eq!(rev(a.root(), "HEAD"), before, "nothing was committed");
+    brain_ok(&a, &["git", "sync", "--allow-mass-delete"]);
+    assert_ne!(remote.head(), before);
+}

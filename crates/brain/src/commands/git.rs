@@ -31,7 +31,14 @@ pub fn run(vault_arg: Option<&std::path::Path>, cmd: &GitCommand, json: bool) ->
     match cmd {
         GitCommand::Init(_) => unreachable!("handled above"),
         GitCommand::Status => status(&vault, json),
-        GitCommand::Sync => operate(&vault, git_request(GitOp::Sync), "sync", json),
+        GitCommand::Sync { allow_mass_delete } => {
+            let request = if *allow_mass_delete {
+                brain_git::jobs::sync_allowing_mass_delete()
+            } else {
+                git_request(GitOp::Sync)
+            };
+            operate(&vault, request, "sync", json)
+        }
         GitCommand::Pull => operate(&vault, git_request(GitOp::Pull), "pull", json),
         GitCommand::Push => operate(&vault, git_request(GitOp::Push), "push", json),
         GitCommand::Log(args) => log(&vault, args, json),
@@ -42,11 +49,11 @@ fn init(vault_arg: Option<&std::path::Path>, args: &GitInitArgs, json: bool) -> 
     super::init::create(vault_arg)?;
     let vault = Vault::open(vault_arg)?;
     let remote = args.remote.clone().unwrap_or_default();
-    if remote.contains('@') && remote.starts_with("http") && remote.contains(':') {
+    if remote.starts_with("http://") || remote.starts_with("https://") {
         let after_scheme = remote.split_once("://").map_or("", |(_, rest)| rest);
-        if after_scheme.split('/').next().unwrap_or("").contains(':') {
+        if after_scheme.split('/').next().unwrap_or("").contains('@') {
             bail!(
-                "the remote URL holds a password or token: remove it from the URL and set \
+                "the remote URL holds a user, password or token: remove it from the URL and set \
                  BRAIN_GIT_TOKEN (or git.token) instead; brains sends it as a header and never \
                  writes it to .git/config"
             );
