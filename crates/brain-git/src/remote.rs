@@ -121,6 +121,22 @@ impl Repo {
         }
     }
 
+    /// The branch names the remote has.
+    pub fn remote_branches(&self, spec: &RemoteSpec) -> Result<Vec<String>> {
+        let out = self.git().run(
+            self.root(),
+            &["ls-remote", "--heads", REMOTE_NAME],
+            &spec.options(),
+        )?;
+        Ok(out
+            .stdout
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .filter_map(|(_, r)| r.strip_prefix("refs/heads/"))
+            .map(str::to_owned)
+            .collect())
+    }
+
     /// The commit a ref or revision names, `None` if it names nothing.
     pub fn resolve(&self, rev: &str) -> Result<Option<String>> {
         let spec = format!("{rev}^{{commit}}");

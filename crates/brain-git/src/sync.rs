@@ -72,6 +72,17 @@ pub enum GitSyncError {
     /// Cancelled between steps.
     #[error("cancelled")]
     Cancelled,
+    /// `init` against a remote whose branches do not include the one asked for.
+    #[error(
+        "the remote has no branch '{branch}' but has {}: run `brain git init --remote URL --branch NAME` with one of them",
+        .found.join(", ")
+    )]
+    NoSuchBranch {
+        /// The branch asked for.
+        branch: String,
+        /// The remote's branches.
+        found: Vec<String>,
+    },
     /// The commit would delete most notes: refused, nothing committed.
     #[error(
         "this commit would delete {deleted} of the {tracked} notes in git: refused, nothing was \
@@ -106,7 +117,8 @@ impl GitSyncError {
             GitSyncError::Import(_) => true,
             GitSyncError::NotARepo(_)
             | GitSyncError::Cancelled
-            | GitSyncError::MassDelete { .. } => false,
+            | GitSyncError::MassDelete { .. }
+            | GitSyncError::NoSuchBranch { .. } => false,
         }
     }
 }
@@ -743,6 +755,19 @@ impl GitSync<'_> {
             remote: spec.is_some(),
             ..GitReport::default()
         };
+        if let Some(spec) = &spec {
+            // A remote with notes on another branch is not an empty one: pushing ours beside
+            // it would split the history.
+            let branches = repo
+                .remote_branches(spec)
+                .map_err(|source| GitSyncError::Network { source })?;
+            if !branches.is_empty() && !branches.iter().any(|b| b == branch) {
+                return Err(GitSyncError::NoSuchBranch {
+                    branch: branch.to_owned(),
+                    found: branches,
+                });
+            }
+        }
         let had_history = repo.head()?.is_some();
         let only_gitignore = only_gitignore(&repo)?;
         if let Some(spec) = &spec {
