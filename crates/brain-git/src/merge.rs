@@ -14,8 +14,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::repo::{LOCAL_TIMEOUT, unparsable};
-use crate::{GitError, Repo, Result, RunOptions};
+use crate::repo::unparsable;
+use crate::{GitError, Repo, Result};
 
 /// One file of a merge that both sides changed, as it was settled.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -237,24 +237,8 @@ impl Repo {
                 paths: status.unmerged,
             });
         }
-        let identity = author
-            .map(|(name, email)| (format!("user.name={name}"), format!("user.email={email}")));
-        let mut args: Vec<&str> = Vec::new();
-        if let Some((name, email)) = &identity {
-            args.extend(["-c", name, "-c", email]);
-        }
-        args.extend([
-            "commit",
-            "-q",
-            "--no-verify",
-            "--cleanup=whitespace",
-            "-F",
-            "-",
-        ]);
-        let mut opts = RunOptions::with_timeout(LOCAL_TIMEOUT);
-        opts.input = Some(message.as_bytes().to_vec());
-        self.git().run(self.root(), &args, &opts)?;
-        self.head()
+        self.commit_index(message, author, crate::commit::Hooks::Skip)
+            .map(Some)
     }
 
     /// Abandons the merge in progress, putting `HEAD`, index and files back as they were.

@@ -162,12 +162,8 @@ impl Repo {
         unrelated: bool,
     ) -> Result<MergeOutcome> {
         let before = self.head()?;
-        let identity = author
-            .map(|(name, email)| (format!("user.name={name}"), format!("user.email={email}")));
-        let mut args: Vec<&str> = Vec::new();
-        if let Some((name, email)) = &identity {
-            args.extend(["-c", name, "-c", email]);
-        }
+        let identity = crate::commit::identity_args(author);
+        let mut args: Vec<&str> = identity.iter().map(String::as_str).collect();
         args.extend([
             "-c",
             "merge.autoStash=false",

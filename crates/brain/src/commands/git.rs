@@ -104,10 +104,17 @@ fn operate(
     let queue = vault.queue();
     let id = queue.enqueue(request)?.id();
     let daemon = super::daemon::running(&vault.paths);
-    let pool = daemon
+    let mut pool = daemon
         .is_none()
         .then(|| WorkerPool::start(queue.clone(), vault.pool_config()));
-    let job = follow(&queue, id);
+    // If the daemon that was to run the job stops, run it here (as `brain sync` does).
+    let mut take_over = || {
+        if pool.is_none() && super::daemon::running(&vault.paths).is_none() {
+            eprintln!("No daemon serves this vault any more; running git job #{id} here.");
+            pool = Some(WorkerPool::start(queue.clone(), vault.pool_config()));
+        }
+    };
+    let job = follow(&queue, id, &mut take_over);
     if let Some(pool) = pool {
         pool.shutdown();
     }
@@ -158,8 +165,9 @@ fn operate(
 }
 
 /// Waits for the job to finish, or for its first failed try (then it is queued again with an
-/// error recorded).
-fn follow(queue: &Queue, id: i64) -> Result<Job> {
+/// error recorded), calling `every_second` once a second.
+fn follow(queue: &Queue, id: i64, every_second: &mut dyn FnMut()) -> Result<Job> {
+    let mut polls = 0u32;
     loop {
         let job = queue.job(id)?;
         let failed_try = job.state == JobState::Queued && job.attempts > 0 && job.error.is_some();
@@ -167,6 +175,10 @@ fn follow(queue: &Queue, id: i64) -> Result<Job> {
             return Ok(job);
         }
         std::thread::sleep(Duration::from_millis(10));
+        polls = polls.wrapping_add(1);
+        if polls.is_multiple_of(100) {
+            every_second();
+        }
     }
 }
 

@@ -1,0 +1,86 @@
+//! Why a git job failed, and whether a retry can help.
+
+use crate::GitError;
+
+/// Why a git job failed. The handler decides from it whether a retry can help.
+#[derive(Debug, thiserror::Error)]
+pub enum GitSyncError {
+    /// The vault has no repository yet.
+    #[error("{} is not a git repository yet: run `brain git init --remote URL` (or `brain git init` for local history only)", .0.display())]
+    NotARepo(std::path::PathBuf),
+    /// A local git command failed.
+    #[error(transparent)]
+    Git(#[from] GitError),
+    /// Fetching or pushing failed: the commits made here are kept and pushed by a later try.
+    #[error("{source}\nyour commits are kept in the vault's repository and pushed on a later try")]
+    Network {
+        /// What git said.
+        source: GitError,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] brain_store::StoreError),
+    /// The import of the pulled files failed.
+    #[error("importing the pulled files failed: {0}")]
+    Import(brain_sync::SyncError),
+    /// The sync lock could not be taken.
+    #[error("{0}")]
+    Lock(String),
+    /// The remote kept moving while we pushed.
+    #[error(
+        "the remote branch moved {0} times while pushing: another device is pushing too; it is retried"
+    )]
+    KeepsMoving(u32),
+    /// Cancelled between steps.
+    #[error("cancelled")]
+    Cancelled,
+    /// `init` against a remote whose branches do not include the one asked for.
+    #[error(
+        "the remote has no branch '{branch}' but has {}: run `brain git init --remote URL --branch NAME` with one of them",
+        .found.join(", ")
+    )]
+    NoSuchBranch {
+        /// The branch asked for.
+        branch: String,
+        /// The remote's branches.
+        found: Vec<String>,
+    },
+    /// The commit would delete most notes: refused, nothing committed.
+    #[error(
+        "this commit would delete {deleted} of the {tracked} notes in git: refused, nothing was \
+         committed. If the vault folder was emptied by mistake or is not mounted, bring the \
+         files back; if you meant to delete them, run `brain git sync --allow-mass-delete`"
+    )]
+    MassDelete {
+        /// Notes the commit would delete.
+        deleted: u64,
+        /// Notes tracked now.
+        tracked: u64,
+    },
+}
+
+impl From<brain_sync::SyncError> for GitSyncError {
+    fn from(e: brain_sync::SyncError) -> GitSyncError {
+        match e {
+            brain_sync::SyncError::Cancelled { .. } => GitSyncError::Cancelled,
+            other => GitSyncError::Import(other),
+        }
+    }
+}
+
+impl GitSyncError {
+    /// Whether retrying later can fix it: the network, a timeout, a remote that keeps moving,
+    /// a busy store or lock. Not: credentials, an unresolved merge, a missing repository.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            GitSyncError::Network { source } => !source.is_auth_failure(),
+            GitSyncError::Git(e) => e.is_transient(),
+            GitSyncError::Store(_) | GitSyncError::Lock(_) | GitSyncError::KeepsMoving(_) => true,
+            GitSyncError::Import(_) => true,
+            GitSyncError::NotARepo(_)
+            | GitSyncError::Cancelled
+            | GitSyncError::MassDelete { .. }
+            | GitSyncError::NoSuchBranch { .. } => false,
+        }
+    }
+}

@@ -1,0 +1,366 @@
+//! One git-sync job: commit what changed here, fetch and merge what changed there, import
+//! exactly the files the merge changed, commit what that import wrote (conflict copies), push.
+//!
+//! Order and locks: the local commit and the merge-and-import hold `.brain/sync.lock` (as every
+//! directory job does), so no export writes a file under git's feet; fetch and push, which wait
+//! on the network, hold nothing. The import after a pull reads only the paths the merge changed
+//! (`git diff old new`), queues no export and makes no commit of its own: what it imported is
+//! already committed.
+
+use std::fs::File;
+use std::path::Path;
+use std::time::Duration;
+
+use brain_core::time::{format_compact, format_iso, now_ms};
+use brain_core::{CancelToken, Config, PathMapper};
+use brain_jobs::progress::JobProgressReporter;
+use brain_store::{ConflictKind, NewConflict, Store, SyncOp};
+use brain_sync::{SyncEngine, SyncMode, SyncOptions, SyncReport};
+use serde::{Deserialize, Serialize};
+
+use crate::remote::{EMPTY_TREE, MergeOutcome, PushOutcome, RemoteSpec, token_header};
+use crate::{
+    ChangeKind, Git, GitError, MessageContext, Repo, ensure_gitignore, hostname,
+    render_commit_message,
+};
+
+mod error;
+mod init;
+mod pull;
+
+pub use error::GitSyncError;
+
+/// What a git job does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GitOp {
+    /// Commit, pull, import, commit, push.
+    Sync,
+    /// Fetch and merge, then import (commits local changes first when `auto_commit` is on).
+    Pull,
+    /// Push local commits (merging first if the remote moved).
+    Push,
+    /// Commit local changes (and push them when `auto_push` is on).
+    Commit,
+    /// Make the vault a repository connected to the remote (see [`GitSync::init`]).
+    Init,
+}
+
+/// One file of a merge kept in two versions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptFile {
+    /// The file.
+    pub path: String,
+    /// Where the remote's version went, if it was written apart.
+    pub copy_path: Option<String>,
+    /// What was done.
+    pub detail: String,
+}
+
+/// What one git job did, the job's result.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitReport {
+    /// Commits made here (local changes, merges), oldest first.
+    pub commits: Vec<String>,
+    /// Whether the remote had commits that were merged in.
+    pub pulled: bool,
+    /// Files the merge changed (and so imported).
+    pub changed_paths: u64,
+    /// Notes imported, updated, renamed or deleted by the import of the pulled files.
+    pub imported: u64,
+    /// Conflicting files kept in both versions.
+    pub kept_both: Vec<KeptFile>,
+    /// Whether commits were pushed.
+    pub pushed: bool,
+    /// `HEAD` after the job.
+    pub head: Option<String>,
+    /// Commits the remote lacks after the job.
+    pub ahead: u32,
+    /// Commits we lack after the job.
+    pub behind: u32,
+    /// Whether a remote is configured.
+    pub remote: bool,
+}
+
+/// Runs git jobs for one vault.
+pub struct GitSync<'a> {
+    /// The vault root.
+    pub root: &'a Path,
+    /// Its configuration (`[git]`, and `[vault]`/`[sync]` for the import).
+    pub config: &'a Config,
+    /// Its store.
+    pub store: &'a dyn Store,
+    /// The git program.
+    pub git: Git,
+    /// Commit even if most notes are deleted (`brain git sync --allow-mass-delete`).
+    pub allow_mass_delete: bool,
+}
+
+/// What a job needs between its steps: progress, cancel, and the vault lock.
+pub struct Steps<'a> {
+    /// Progress messages.
+    pub progress: &'a JobProgressReporter,
+    /// Checked between steps.
+    pub cancel: &'a CancelToken,
+    /// Takes `.brain/sync.lock`.
+    pub lock: &'a dyn Fn() -> Result<File, String>,
+}
+
+impl Steps<'_> {
+    fn check(&self) -> Result<(), GitSyncError> {
+        if self.cancel.is_cancelled() {
+            Err(GitSyncError::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn lock(&self) -> Result<File, GitSyncError> {
+        (self.lock)().map_err(|e| {
+            if self.cancel.is_cancelled() {
+                GitSyncError::Cancelled
+            } else {
+                GitSyncError::Lock(e)
+            }
+        })
+    }
+
+    fn say(&self, message: &str) {
+        self.progress.set(0, None, message);
+    }
+}
+
+/// Runtime-state key of the last commit whose changes were imported into the store.
+pub const IMPORTED_KEY: &str = "git-imported";
+
+/// How a git job's merge messages start, so a later job knows an unfinished merge is its own.
+const MERGE_MESSAGE_PREFIX: &str = "brain: merge ";
+
+/// How many times a rejected push is retried (fetch, merge, push) within one job.
+const PUSH_ROUNDS: u32 = 3;
+
+impl GitSync<'_> {
+    pub(super) fn author(&self) -> Option<(&str, &str)> {
+        let git = &self.config.git;
+        (!git.author_name.is_empty() && !git.author_email.is_empty())
+            .then_some((git.author_name.as_str(), git.author_email.as_str()))
+    }
+
+    /// The repository, or [`GitSyncError::NotARepo`].
+    pub fn repo(&self) -> Result<Repo, GitSyncError> {
+        Repo::open(self.git.clone(), self.root)?
+            .ok_or_else(|| GitSyncError::NotARepo(self.root.to_path_buf()))
+    }
+
+    /// How to reach the remote: the configured URL (written to `origin` when it differs), or
+    /// `origin` as the user set it up; `None` when there is neither (local history only).
+    pub(super) fn remote(
+        &self,
+        repo: &Repo,
+        url: &str,
+        branch: &str,
+    ) -> Result<Option<RemoteSpec>, GitSyncError> {
+        if !url.is_empty() {
+            repo.set_remote_url(url)?;
+        } else if repo.remote_url()?.is_none() {
+            return Ok(None);
+        }
+        let token = &self.config.git.token;
+        Ok(Some(RemoteSpec {
+            branch: branch.to_owned(),
+            auth_header: (!token.is_empty()).then(|| token_header(token)),
+            timeout: Duration::from_secs(self.config.git.timeout_s.max(1)),
+        }))
+    }
+
+    /// The vault's `.gitignore` lines and the union merge of `.gitignore`: on every job, not
+    /// only `init`, since a repository made by hand must not commit the database either.
+    pub(super) fn ensure_ignores(&self, repo: &Repo) -> Result<(), GitSyncError> {
+        ensure_gitignore(self.root).map_err(|source| GitError::Path {
+            path: self.root.join(".gitignore"),
+            source,
+        })?;
+        Ok(crate::ignore::ensure_union_merge_of_gitignore(repo)?)
+    }
+
+    /// Runs `op` and reports what it did.
+    pub fn run(&self, op: GitOp, steps: &Steps) -> Result<GitReport, GitSyncError> {
+        let git = &self.config.git;
+        if op == GitOp::Init {
+            return self.init(&git.remote, &git.branch, steps);
+        }
+        let repo = self.repo()?;
+        self.ensure_ignores(&repo)?;
+        let spec = self.remote(&repo, &git.remote, &git.branch)?;
+        let mut report = GitReport {
+            remote: spec.is_some(),
+            ..GitReport::default()
+        };
+        let mut status = repo.status()?;
+        if status.merging && self.merge_is_ours(&repo) {
+            // A merge of ours cut short (a crash, a failed step): back to before it, nothing
+            // lost; this job merges again.
+            tracing::warn!("aborting an unfinished merge left by an earlier git job");
+            let _lock = steps.lock()?;
+            repo.abort_merge()?;
+            status = repo.status()?;
+        }
+        if status.merging || !status.unmerged.is_empty() {
+            return Err(GitError::MergeUnresolved {
+                paths: status.unmerged,
+            }
+            .into());
+        }
+        let commits = match op {
+            GitOp::Sync | GitOp::Commit => true,
+            GitOp::Pull => git.auto_commit,
+            GitOp::Push | GitOp::Init => false,
+        };
+        let pulls = matches!(op, GitOp::Sync | GitOp::Pull);
+        let pushes = match op {
+            GitOp::Sync | GitOp::Push => true,
+            GitOp::Commit => git.auto_push,
+            GitOp::Pull | GitOp::Init => false,
+        };
+        if commits && !status.changed.is_empty() {
+            let _lock = steps.lock()?;
+            self.commit(&repo, &mut report, steps)?;
+        }
+        if let Some(spec) = &spec {
+            if pulls {
+                self.pull(&repo, spec, commits, &mut report, steps)?;
+            }
+            if pushes {
+                self.push(&repo, spec, commits, &mut report, steps)?;
+            }
+        }
+        self.finish(&repo, spec.as_ref(), &mut report)?;
+        Ok(report)
+    }
+
+    /// Whether the merge in progress is one a git job started (its message is ours), not the
+    /// user's, which is theirs to finish.
+    pub(super) fn merge_is_ours(&self, repo: &Repo) -> bool {
+        repo.run(&["rev-parse", "--git-path", "MERGE_MSG"])
+            .ok()
+            .map(|out| repo.root().join(out.stdout.trim_end_matches('\n')))
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .is_some_and(|msg| msg.starts_with(MERGE_MESSAGE_PREFIX))
+    }
+
+    /// Commits every change in the work tree with the configured message.
+    pub(super) fn commit(
+        &self,
+        repo: &Repo,
+        report: &mut GitReport,
+        steps: &Steps,
+    ) -> Result<(), GitSyncError> {
+        steps.check()?;
+        steps.say("Committing changed files");
+        let template = &self.config.git.commit_message;
+        let mut files = 0;
+        let mut refused = None;
+        let message = |status: &crate::RepoStatus| {
+            if let Err(e) = self.check_mass_delete(repo, status) {
+                refused = Some(e);
+                return None;
+            }
+            let ctx = MessageContext {
+                date: format_iso(now_ms()),
+                hostname: hostname(),
+                files: status.changed.iter().map(|c| c.path.clone()).collect(),
+            };
+            files = ctx.files.len();
+            Some(render_commit_message(template, &ctx))
+        };
+        let committed = repo.commit_all_with(message, self.author())?;
+        if let Some(e) = refused {
+            return Err(e);
+        }
+        if let Some(id) = committed {
+            tracing::info!(commit = %id, files, "committed");
+            report.commits.push(id);
+        }
+        Ok(())
+    }
+
+    /// Refuses a commit that would delete more than `sync.mass_delete_share` of the tracked
+    /// notes (and at least `sync.mass_delete_min`): a vault folder emptied by mistake or not
+    /// mounted must not delete the notes of every device. `--allow-mass-delete` lets it go.
+    pub(super) fn check_mass_delete(
+        &self,
+        repo: &Repo,
+        status: &crate::RepoStatus,
+    ) -> Result<(), GitSyncError> {
+        if self.allow_mass_delete {
+            return Ok(());
+        }
+        let deleted = status
+            .changed
+            .iter()
+            .filter(|c| c.kind == ChangeKind::Deleted && c.path.ends_with(".md"))
+            .count() as u64;
+        let sync = &self.config.sync;
+        if deleted < sync.mass_delete_min.max(1) {
+            return Ok(());
+        }
+        let tracked = repo
+            .run(&["ls-files", "-z", "--", "*.md"])?
+            .stdout
+            .split('\0')
+            .filter(|p| !p.is_empty())
+            .count() as u64;
+        if deleted as f64 > sync.mass_delete_share * tracked as f64 {
+            return Err(GitSyncError::MassDelete { deleted, tracked });
+        }
+        Ok(())
+    }
+
+    /// Pushes, fetching and merging again when the remote moved meanwhile.
+    pub(super) fn push(
+        &self,
+        repo: &Repo,
+        spec: &RemoteSpec,
+        commits: bool,
+        report: &mut GitReport,
+        steps: &Steps,
+    ) -> Result<(), GitSyncError> {
+        let Some(head) = repo.head()? else {
+            return Ok(()); // nothing committed yet
+        };
+        if repo.resolve(&spec.tracking_ref())?.as_deref() == Some(head.as_str()) {
+            return Ok(()); // the remote has exactly this already
+        }
+        for _ in 0..PUSH_ROUNDS {
+            steps.check()?;
+            steps.say("Pushing to the remote");
+            match repo
+                .push(spec)
+                .map_err(|source| GitSyncError::Network { source })?
+            {
+                PushOutcome::Pushed => {
+                    report.pushed = true;
+                    return Ok(());
+                }
+                PushOutcome::Rejected => self.pull(repo, spec, commits, report, steps)?,
+            }
+        }
+        Err(GitSyncError::KeepsMoving(PUSH_ROUNDS))
+    }
+
+    pub(super) fn finish(
+        &self,
+        repo: &Repo,
+        spec: Option<&RemoteSpec>,
+        report: &mut GitReport,
+    ) -> Result<(), GitSyncError> {
+        report.head = repo.head()?;
+        if let Some(spec) = spec
+            && report.head.is_some()
+            && repo.resolve(&spec.tracking_ref())?.is_some()
+        {
+            (report.ahead, report.behind) = repo.ahead_behind(&spec.tracking_ref())?;
+        }
+        Ok(())
+    }
+}
