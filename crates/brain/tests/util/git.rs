@@ -213,3 +213,74 @@ pub fn jobs(v: &TestVault) -> Vec<Value> {
         .unwrap()
         .clone()
 }
+
+/// A note long enough for git's rename detection to follow it through a small edit.
+pub fn note(name: &str) -> String {
+    format!(
+        "# {name}\n\nline one of {name}\nline two of {name}\nline three of {name}\n\
+         line four of {name}\nline five of {name}\nline six of {name}\n"
+    )
+}
+
+/// Replaces `from` with `to` in a note, then imports it (as the watcher would).
+pub fn edit(v: &TestVault, rel: &str, from: &str, to: &str) -> String {
+    let old = read(v, rel);
+    assert!(old.contains(from), "{rel} has no {from:?}: {old}");
+    let new = old.replacen(from, to, 1);
+    v.write(rel, &new);
+    v.sync();
+    new
+}
+
+/// The job with this id in a `brain jobs list --json` array.
+pub fn job<'a>(all: &'a [Value], id: &Value) -> &'a Value {
+    all.iter()
+        .find(|j| &j["id"] == id)
+        .unwrap_or_else(|| panic!("no job {id} in {all:?}"))
+}
+
+/// A bare remote in its own folder, and its path as a URL.
+pub struct Remote {
+    _dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl Remote {
+    pub fn new() -> Remote {
+        let dir = tempfile::Builder::new()
+            .prefix("brain-remote-")
+            .tempdir()
+            .unwrap();
+        let path = bare(dir.path(), "notes.git");
+        Remote { _dir: dir, path }
+    }
+
+    pub fn url(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
+
+    pub fn head(&self) -> String {
+        rev(&self.path, "main")
+    }
+
+    pub fn commits(&self) -> usize {
+        count(&self.path, "main")
+    }
+}
+
+/// Vault A with `notes`, connected to an empty remote (its first commit), and vault B cloned
+/// from it.
+pub fn pair(notes: &[&str]) -> (Remote, TestVault, TestVault) {
+    let remote = Remote::new();
+    let owned: Vec<(String, String)> = notes.iter().map(|n| (format!("{n}.md"), note(n))).collect();
+    let refs: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let a = vault_with(&refs);
+    git_init(&a, remote.url());
+    let b = TestVault::uninitialized();
+    git_init(&b, remote.url());
+    assert_eq!(files(&a), files(&b));
+    (remote, a, b)
+}

@@ -1,0 +1,234 @@
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+//! Git sync over HTTP: a loopback smart-HTTP remote (`git http-backend` behind a small test
+//! server), a token-protected one, and one that cuts a push off mid-request.
+
+mod util;
+
+#[path = "util/git.rs"]
+mod git_util;
+#[path = "../../brain-git/tests/common/http_remote.rs"]
+mod http_remote;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use git_util::{
+    assert_in_step, bare, brain, brain_env, brain_ok, edit, get, git, git_init, git_run, git_sync,
+    job, jobs, note, read, rev, text_files, vault_with,
+};
+use http_remote::HttpRemote;
+use util::TestVault;
+
+/// A folder of bare repositories for an HTTP server.
+fn http_root() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix("brain-http-")
+        .tempdir()
+        .unwrap();
+    let repo = bare(dir.path(), "notes.git");
+    (dir, repo)
+}
+
+#[test]
+fn http_remote_syncs_two_vaults() {
+    let (dir, repo) = http_root();
+    let server = HttpRemote::start(dir.path());
+    let url = server.url("notes.git");
+    let a = vault_with(&[
+        ("alpha.md", note("alpha").as_str()),
+        ("bravo.md", note("bravo").as_str()),
+    ]);
+    git_init(&a, &url);
+    let b = TestVault::uninitialized();
+    git_init(&b, &url);
+    assert_eq!(text_files(&a), text_files(&b));
+
+    let alpha = edit(&a, "alpha.md", "line one of alpha", "alpha on A");
+    let bravo = edit(&b, "bravo.md", "line one of bravo", "bravo on B");
+    git_sync(&a);
+    git_sync(&b);
+    git_sync(&a);
+    let head = rev(&repo, "main");
+    assert_eq!(rev(a.root(), "HEAD"), head);
+    assert_eq!(rev(b.root(), "HEAD"), head);
+    assert_eq!(text_files(&a), text_files(&b));
+    for v in [&a, &b] {
+        assert_eq!(get(v, "note/alpha"), Some(alpha.clone()));
+        assert_eq!(get(v, "note/bravo"), Some(bravo.clone()));
+        assert_in_step(v);
+    }
+    let lines = server.request_lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "POST /notes.git/git-receive-pack"),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l == "POST /notes.git/git-upload-pack"),
+        "{lines:?}"
+    );
+    assert_eq!(server.authorizations(), Vec::<String>::new());
+}
+
+/// Whether `haystack` holds `needle`, as bytes.
+fn holds(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// Every file under `dir`, recursively.
+fn all_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(all_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn token_protected_http_remote() {
+    const TOKEN: &str = "secret123";
+    // base64("x-access-token:secret123")
+    const BASIC: &str = "Basic eC1hY2Nlc3MtdG9rZW46c2VjcmV0MTIz";
+    let secrets = [TOKEN, BASIC.trim_start_matches("Basic ")];
+    let with_token = [("BRAIN_GIT_TOKEN", TOKEN)];
+    let (dir, repo) = http_root();
+    let server = HttpRemote::start_with_auth(dir.path(), BASIC);
+    let url = server.url("notes.git");
+    let mut printed = Vec::new();
+
+    let a = vault_with(&[("alpha.md", note("alpha").as_str())]);
+    let r = brain_env(
+        &a,
+        &["--json", "git", "init", "--remote", &url],
+        &with_token,
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    printed.push(r);
+    assert_eq!(rev(&repo, "main"), rev(a.root(), "HEAD"));
+    let pushed = rev(&repo, "main");
+
+    // Without the token: refused, once, and not retried.
+    let alpha = edit(&a, "alpha.md", "line one of alpha", "alpha, changed");
+    let refused = server.unauthorized_count();
+    let r = brain(&a, &["--json", "git", "sync"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("authentication failed"), "{}", r.stderr);
+    assert!(server.unauthorized_count() > refused);
+    let out = r.json();
+    assert_eq!(out["retrying"], false);
+    let all = jobs(&a);
+    let failed = job(&all, &out["job"]);
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert_eq!(failed["attempts"], 1, "{failed}");
+    printed.push(r);
+    assert_eq!(rev(&repo, "main"), pushed);
+    // The change was committed here and waits for the push.
+    assert_eq!(rev(a.root(), "HEAD^"), pushed);
+
+    // With it: pushed.
+    let r = brain_env(&a, &["--json", "git", "sync"], &with_token);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["pushed"], true);
+    printed.push(r);
+    assert_eq!(rev(&repo, "main"), rev(a.root(), "HEAD"));
+
+    // A second device: refused without the token, cloned with it.
+    let b = TestVault::uninitialized();
+    let r = brain(&b, &["--json", "git", "init", "--remote", &url]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("authentication failed"), "{}", r.stderr);
+    printed.push(r);
+    let r = brain_env(
+        &b,
+        &["--json", "git", "init", "--remote", &url],
+        &with_token,
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    printed.push(r);
+    assert_eq!(read(&b, "alpha.md"), alpha);
+    assert_eq!(get(&b, "note/alpha"), Some(alpha));
+
+    // The token travelled as the header, and nowhere else.
+    let auths = server.authorizations();
+    assert!(!auths.is_empty());
+    assert!(auths.iter().all(|h| h == BASIC), "{auths:?}");
+    for v in [&a, &b] {
+        for args in [
+            &["--json", "jobs", "list"][..],
+            &["--json", "git", "status"],
+        ] {
+            printed.push(brain_env(v, args, &with_token));
+        }
+    }
+    let mut places: Vec<(String, Vec<u8>)> = printed
+        .iter()
+        .map(|r| {
+            (
+                "brain output".to_owned(),
+                format!("{}{}", r.stdout, r.stderr).into_bytes(),
+            )
+        })
+        .collect();
+    places.push((
+        "request lines".into(),
+        server.request_lines().join("\n").into_bytes(),
+    ));
+    for v in [&a, &b] {
+        for p in all_files(&v.path(".brain"))
+            .into_iter()
+            .chain([v.path(".git/config")])
+        {
+            places.push((p.display().to_string(), std::fs::read(&p).unwrap()));
+        }
+    }
+    for (place, bytes) in &places {
+        for secret in secrets {
+            assert!(!holds(bytes, secret), "the token is in {place}");
+        }
+    }
+}
+
+#[test]
+fn a_push_cut_off_keeps_the_commit_for_the_next_sync() {
+    let (dir, repo) = http_root();
+    let server = HttpRemote::start(dir.path());
+    let url = server.url("notes.git");
+    let a = vault_with(&[("alpha.md", note("alpha").as_str())]);
+    git_init(&a, &url);
+    let before = rev(&repo, "main");
+
+    let alpha = edit(&a, "alpha.md", "line one of alpha", "alpha, changed");
+    server.set_cut_pushes(true);
+    let r = brain(&a, &["git", "sync"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("your commits are kept"), "{}", r.stderr);
+    assert!(server.cut_count() >= 1);
+
+    // The commit is here, not there.
+    let local = rev(a.root(), "HEAD");
+    assert_ne!(local, before);
+    assert_eq!(rev(a.root(), "HEAD^"), before);
+    assert_eq!(git(a.root(), &["show", "HEAD:alpha.md"]) + "\n", alpha);
+    assert_eq!(git(a.root(), &["status", "--porcelain"]), "");
+    assert_eq!(rev(&repo, "main"), before);
+    assert_ne!(git_run(&repo, &["cat-file", "-e", &local]).code, 0);
+
+    server.set_cut_pushes(false);
+    // `brain git push` alone delivers the kept commit.
+    let report = brain_ok(&a, &["--json", "git", "push"]).json();
+    assert_eq!(report["pushed"], true, "{report}");
+    assert_eq!(report["commits"], json!([]), "{report}");
+    assert_eq!(rev(&repo, "main"), local);
+    assert_eq!(git(&repo, &["show", "main:alpha.md"]) + "\n", alpha);
+    assert_eq!(report["ahead"], 0);
+    assert_eq!(report["behind"], 0);
+}
