@@ -22,6 +22,25 @@ pub struct Config {
     pub serve: ServeConfig,
     /// Git sync: versioning and sharing the vault through a remote.
     pub git: GitConfig,
+    /// The MCP server (`brain mcp`, and `/mcp` on `brain serve`'s HTTP address).
+    pub mcp: McpConfig,
+}
+
+/// `[mcp]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct McpConfig {
+    /// The largest note an agent may write in one `create` or `update`, in bytes: an agent in
+    /// a loop must not fill the vault with one giant file.
+    pub max_body_bytes: u64,
+}
+
+impl Default for McpConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1_048_576,
+        }
+    }
 }
 
 /// `[git]`
@@ -111,7 +130,7 @@ pub enum WatchMode {
 }
 
 /// `[serve]`
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServeConfig {
     /// Queue a whole-vault sync when the daemon starts, to catch what changed while it was down.
@@ -130,6 +149,36 @@ pub struct ServeConfig {
     pub verify_interval_s: u64,
     /// Worker threads running jobs.
     pub workers: usize,
+    /// Where the daemon's HTTP server (MCP at `/mcp`) listens; empty: no HTTP. Any address
+    /// other than loopback needs `http_token`.
+    pub http: String,
+    /// The bearer token HTTP requests must carry; empty: none (loopback only). Better set as
+    /// `BRAIN_SERVE_HTTP_TOKEN` in the environment than written here.
+    pub http_token: String,
+}
+
+/// Never prints the token, so a config in a log or an error message does not leak it.
+impl std::fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("initial_sync", &self.initial_sync)
+            .field("initial_sync_delay_ms", &self.initial_sync_delay_ms)
+            .field("watch_mode", &self.watch_mode)
+            .field("watch_interval_ms", &self.watch_interval_ms)
+            .field("sync_debounce_ms", &self.sync_debounce_ms)
+            .field("verify_interval_s", &self.verify_interval_s)
+            .field("workers", &self.workers)
+            .field("http", &self.http)
+            .field(
+                "http_token",
+                &if self.http_token.is_empty() {
+                    ""
+                } else {
+                    "***"
+                },
+            )
+            .finish()
+    }
 }
 
 impl Default for ServeConfig {
@@ -142,6 +191,8 @@ impl Default for ServeConfig {
             sync_debounce_ms: 500,
             verify_interval_s: 600,
             workers: 2,
+            http: "127.0.0.1:7433".into(),
+            http_token: String::new(),
         }
     }
 }
@@ -321,9 +372,14 @@ sync_debounce_ms = 500
 verify_interval_s = 600
 # Worker threads running jobs.
 workers = 2
+# Where the HTTP server listens (the MCP endpoint is http://ADDRESS/mcp); "" = no HTTP. An
+# address other than loopback (127.0.0.1, ::1, localhost) is refused without http_token.
+http = "127.0.0.1:7433"
+# Requests must carry `Authorization: Bearer TOKEN` when set. Prefer the environment:
+# BRAIN_SERVE_HTTP_TOKEN=...
+http_token = ""
 
 [git]
-# Git sync (issue 5, in progress: these settings are read, the jobs come next).
 # `brain serve` commits, pulls and pushes on its own when enabled.
 enabled = false
 # The remote's URL; empty: commit locally only.
@@ -346,6 +402,10 @@ author_email = ""
 token = ""
 # A git command still running after this many seconds is killed and retried.
 timeout_s = 120
+
+[mcp]
+# The largest note an agent may write in one create or update, in bytes.
+max_body_bytes = 1048576
 "#;
 
 #[cfg(test)]

@@ -58,6 +58,11 @@ pub enum Command {
     Serve,
     /// What is running and what recently finished, and the daemon's watcher.
     Status,
+    /// Serve the Model Context Protocol on stdin/stdout, for an AI agent's client (Claude
+    /// Desktop, an IDE, any MCP client): search, read, write and sync this vault, with progress.
+    /// With no daemon serving the vault, this process runs the jobs (exports, syncs) itself.
+    /// `brain serve` offers the same over HTTP at http://ADDRESS/mcp.
+    Mcp,
     /// Run queued jobs in this process (used by `brain sync --detach`).
     #[command(hide = true)]
     Work(WorkArgs),
@@ -301,6 +306,31 @@ pub enum BenchCommand {
     /// pushed to a bare remote, next to plain `git add -A && git commit && git push` of the same
     /// change.
     Git(BenchGitArgs),
+    /// MCP tool-call latency (p50/p99) of `search` and `get` from the official Python MCP
+    /// client, over stdio (`brain mcp`) and HTTP (`brain serve`), next to the same calls made
+    /// in process through the facade.
+    Mcp(BenchMcpArgs),
+}
+
+/// `brain bench mcp` options.
+#[derive(Debug, Args)]
+pub struct BenchMcpArgs {
+    /// Notes in the generated vault.
+    #[arg(long, default_value_t = 10_000)]
+    pub notes: usize,
+    /// Timed calls of each tool on each transport.
+    #[arg(long, default_value_t = 500)]
+    pub calls: usize,
+    /// The Python with the `mcp` SDK (default: $BRAIN_MCP_PYTHON, else target/mcp-venv made by
+    /// scripts/mcp-venv, searched upwards from here).
+    #[arg(long, value_name = "PATH", env = "BRAIN_MCP_PYTHON")]
+    pub python: Option<PathBuf>,
+    /// The vault generator (default: ../shared/bench/gen_vault.py, searched upwards from here).
+    #[arg(long, value_name = "PATH", env = "BRAIN_GEN_VAULT")]
+    pub generator: Option<PathBuf>,
+    /// Where to put the vault (default: a temporary folder).
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
 }
 
 /// `brain bench git` options.

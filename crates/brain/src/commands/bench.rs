@@ -26,6 +26,7 @@ pub fn run(cmd: &BenchCommand, json_out: bool) -> Result<u8> {
         BenchCommand::Queue(args) => super::bench_queue::run(args, json_out),
         BenchCommand::Live(args) => super::bench_live::run(args, json_out),
         BenchCommand::Git(args) => super::bench_git::run(args, json_out),
+        BenchCommand::Mcp(args) => super::bench_mcp::run(args, json_out),
     }
 }
 

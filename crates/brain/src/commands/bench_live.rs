@@ -136,6 +136,8 @@ pub fn run(args: &BenchLiveArgs, json_out: bool) -> Result<u8> {
         .arg("--vault")
         .arg(&root)
         .arg("serve")
+        // A port of its own: a daemon the user runs may hold the default one.
+        .env("BRAIN_SERVE_HTTP", "127.0.0.1:0")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -13,10 +13,10 @@ use anyhow::{Context, Result, bail};
 use crate::config::VaultPaths;
 
 /// The runtime-state key under which the daemon publishes what it is doing.
-pub const STATE_KEY: &str = "serve";
+pub const STATE_KEY: &str = brain_api::SERVE_STATE_KEY;
 
 fn lock_path(paths: &VaultPaths) -> std::path::PathBuf {
-    paths.root.join(".brain").join("serve.lock")
+    brain_api::serve_lock_path(&paths.root)
 }
 
 /// The daemon's hold on a vault; dropping it (or the process ending) releases the vault.
@@ -75,22 +75,7 @@ fn refused(paths: &VaultPaths, file: &mut File, e: std::fs::TryLockError) -> Res
 
 /// The pid of the `brain serve` holding this vault, if one does.
 pub fn running(paths: &VaultPaths) -> Option<u32> {
-    let path = lock_path(paths);
-    let mut file = OpenOptions::new().read(true).write(true).open(path).ok()?;
-    // Shared: two commands checking at once do not collide with each other.
-    match file.try_lock_shared() {
-        // Nobody held it; let go at once so a daemon starting now is not refused.
-        Ok(()) => {
-            let _ = file.unlock();
-            None
-        }
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut pid = String::new();
-            let _ = file.read_to_string(&mut pid);
-            Some(pid.trim().parse().unwrap_or(0))
-        }
-        Err(std::fs::TryLockError::Error(_)) => None,
-    }
+    brain_api::daemon_pid(&paths.root)
 }
 
 /// Asks a daemon to stop as Ctrl-C would (SIGTERM): it finishes running jobs, then exits.

@@ -3,12 +3,10 @@
 use std::io::{IsTerminal, Read, Write};
 
 use anyhow::{Context, Result, bail};
-use brain_core::codec::decode;
+use brain_core::EntityRef;
 use brain_core::time::{format_iso, now_ms};
-use brain_core::{EntityRef, content_hash};
 use brain_jobs::EnqueueRequest;
 use brain_store::{Entity, JobStore, ListFilter, PutOutcome, SearchQuery, Store};
-use brain_sync::SyncEngine;
 use brain_sync::jobs::DIRECTORY_EXPORT;
 use serde_json::json;
 
@@ -186,34 +184,18 @@ pub fn put(vault: &Vault, args: &PutArgs, json: bool) -> Result<u8> {
             "the note is over the limit of {max} bytes (sync.max_file_bytes); nothing was stored"
         );
     }
-    let source = args
-        .file
-        .as_ref()
-        .map_or("stdin".to_string(), |f| f.display().to_string());
-    let text = decode(&bytes).with_context(|| format!("{r} from {source} was not stored"))?;
-    let engine = SyncEngine::new(&vault.paths.root, &vault.config, vault.store.as_ref())?;
-    let path = engine.builder().mapper.to_path(&r)?;
-    if let Some(reason) = engine.unwritable(&path) {
-        bail!("{r} was not stored: {reason}; pick another id");
-    }
-    let now = now_ms();
-    let entity = engine
-        .builder()
-        .entity(&path, text, now, now)
-        .map_err(|reason| anyhow::anyhow!("{r} from {source} was not stored: {reason}"))?;
-    debug_assert_eq!(entity.content_hash, content_hash(text.as_bytes()));
-    // The entity and its export job are written in one transaction (the outbox): a crash can
-    // never keep one without the other. No expected hash: `brain put` replaces whatever is
-    // there, as a user typing it means.
-    // Whether a daemon serves the vault decides both when the export is due and what we say.
+    // The same path as every interface (MCP...): checked as an import would check the file,
+    // then the entity and its export job in one transaction (the outbox). `Expect::Any`:
+    // `brain put` replaces whatever is there, as a user typing it means.
     let served = super::daemon::running(&vault.paths).is_some();
-    let job = vault.queue().prepare(export_request(vault, &r, served))?;
-    let (outcome, export) = vault.store.put_and_enqueue(&entity, None, &job, now)?;
+    let brain = vault.brain(vault.queue(), brain_api::Workers::Never);
+    let written = brain.write(&r, &bytes, brain_api::Expect::Any)?;
+    let (outcome, path) = (written.outcome, written.path.clone());
     if json {
         return output::json(&json!({
             "type": r.entity_type, "id": r.id, "path": path,
-            "outcome": outcome, "content_hash": entity.content_hash,
-            "export_job": export.map(|e| e.id()),
+            "outcome": outcome, "content_hash": written.content_hash,
+            "export_job": written.export_job,
         }))
         .map(|()| 0);
     }
@@ -235,8 +217,9 @@ pub fn rm(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
     // The delete and the job that moves its file to the trash commit together (the outbox).
     // Whether a daemon serves the vault decides both when the export is due and what we say.
     let served = super::daemon::running(&vault.paths).is_some();
-    let job = vault.queue().prepare(export_request(vault, &r, served))?;
-    vault.store.soft_delete_and_enqueue(&r, &job, now_ms())?;
+    vault
+        .brain(vault.queue(), brain_api::Workers::Never)
+        .delete(&r)?;
     if json {
         return output::json(&json!({"type": r.entity_type, "id": r.id, "deleted": true}))
             .map(|()| 0);

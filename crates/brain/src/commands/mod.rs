@@ -3,13 +3,16 @@
 mod bench;
 mod bench_git;
 mod bench_live;
+mod bench_mcp;
 mod bench_queue;
 mod conflicts;
 mod daemon;
 mod entities;
 mod git;
+mod http;
 mod init;
 mod jobs;
+mod mcp;
 mod serve;
 mod sync;
 
@@ -17,7 +20,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use brain_core::Config;
-use brain_jobs::{EventBus, PoolConfig, Queue, Registry};
+use brain_jobs::{PoolConfig, Queue};
 use brain_store::{SqliteStore, StoreError};
 use brain_sync::SyncError;
 
@@ -63,20 +66,19 @@ impl Vault {
 
     /// The job queue of this vault, with every job type this binary can run.
     pub fn queue(&self) -> Queue {
-        let mut registry = Registry::new();
-        brain_sync::jobs::register(
-            &mut registry,
+        brain_api::queue_for(&self.paths.root, &self.config, self.store.clone())
+    }
+
+    /// The facade an interface works through, sharing `queue` (and so its in-process events)
+    /// with whatever runs jobs here.
+    pub fn brain(&self, queue: Queue, workers: brain_api::Workers) -> brain_api::Brain {
+        brain_api::Brain::new(
             &self.paths.root,
-            &self.config,
+            self.config.clone(),
             self.store.clone(),
-        );
-        brain_git::jobs::register(
-            &mut registry,
-            &self.paths.root,
-            &self.config,
-            self.store.clone(),
-        );
-        Queue::new(self.store.clone(), registry, EventBus::default())
+            queue,
+            workers,
+        )
     }
 
     /// Worker settings for a command that runs jobs itself: a short lease (`jobs.lease_ms`),
@@ -110,6 +112,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Restore(r) => entities::restore(&Vault::open(vault_arg)?, &r.entity, cli.json),
         Command::Serve => serve::run(&Vault::open(vault_arg)?, cli.json),
         Command::Status => jobs::status(&Vault::open(vault_arg)?, cli.json),
+        Command::Mcp => mcp::run(Vault::open(vault_arg)?),
         Command::Jobs(c) => jobs::run(&Vault::open(vault_arg)?, &c, cli.json),
         Command::Conflicts(c) => conflicts::run(&Vault::open(vault_arg)?, &c, cli.json),
         Command::Git(c) => git::run(vault_arg, &c, cli.json),
@@ -128,6 +131,9 @@ pub fn run(cli: Cli) -> Result<u8> {
             // A secret is shown as set, never as itself: this output lands in issue reports.
             if !config.git.token.is_empty() {
                 config.git.token = "***".into();
+            }
+            if !config.serve.http_token.is_empty() {
+                config.serve.http_token = "***".into();
             }
             if cli.json {
                 output::json(&config)?;
@@ -150,6 +156,11 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
                     | StoreError::ConflictNotFound(_)
                     | StoreError::JobNotFound(_)
             )
+        {
+            return EXIT_NOT_FOUND;
+        }
+        if let Some(brain_api::BrainError::NotFound { .. } | brain_api::BrainError::UnknownJob(_)) =
+            cause.downcast_ref::<brain_api::BrainError>()
         {
             return EXIT_NOT_FOUND;
         }

@@ -58,6 +58,12 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
     }
 
     let queue = vault.queue();
+    // The HTTP server (MCP at /mcp), before anything else starts: a refused or busy address
+    // stops the start-up, since a daemon silently offering no MCP would leave an agent's
+    // client failing with no reason.
+    let brain = Arc::new(vault.brain(queue.clone(), brain_api::Workers::Daemon));
+    let http = super::http::start(brain)?;
+    let http_addr = http.as_ref().map(|h| h.addr.to_string());
     let config = pool_config(vault);
     let workers = config.workers;
     let pool = WorkerPool::start(queue.clone(), config);
@@ -96,7 +102,7 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
         output::json(
             &json!({"ready": true, "pid": std::process::id(), "vault": root,
                              "watcher": mode, "workers": workers,
-                             "git": vault.config.git.enabled}),
+                             "git": vault.config.git.enabled, "http": http_addr}),
         )?;
     } else {
         let git = if vault.config.git.enabled {
@@ -104,19 +110,29 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
         } else {
             "git sync off"
         };
+        let mcp = http_addr
+            .as_ref()
+            .map_or("no HTTP".to_string(), |a| format!("MCP at http://{a}/mcp"));
         say(&format!(
-            "Serving {root}: watcher {mode}, {workers} worker(s), {git}. Stop with Ctrl-C."
+            "Serving {root}: watcher {mode}, {workers} worker(s), {git}, {mcp}. Stop with Ctrl-C."
         ));
     }
 
     let mut published: Option<Value> = None;
+    let daemon = Published {
+        started_ms,
+        http: http_addr.clone(),
+    };
     while !stop.load(Ordering::SeqCst) {
-        publish(vault, &watcher, "ready", started_ms, &mut published);
+        publish(vault, &watcher, "ready", &daemon, &mut published);
         std::thread::sleep(PUBLISH_EVERY);
     }
 
     say("Stopping: letting running jobs finish...");
-    publish(vault, &watcher, "stopping", started_ms, &mut published);
+    publish(vault, &watcher, "stopping", &daemon, &mut published);
+    if let Some(h) = http {
+        h.stop();
+    }
     if let Some(w) = watcher {
         w.stop();
     }
@@ -124,7 +140,7 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
         g.stop();
     }
     pool.shutdown();
-    publish(vault, &None, "stopped", started_ms, &mut published);
+    publish(vault, &None, "stopped", &daemon, &mut published);
     say("Stopped.");
     Ok(0)
 }
@@ -136,19 +152,27 @@ fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
+/// What the daemon publishes about itself besides its watcher.
+struct Published {
+    started_ms: i64,
+    /// Where its HTTP server listens, for clients and `brain status`.
+    http: Option<String>,
+}
+
 /// Writes the daemon's state to the store when it changed since the last write.
 fn publish(
     vault: &Vault,
     watcher: &Option<VaultWatcher>,
     state: &str,
-    started_ms: i64,
+    daemon: &Published,
     last: &mut Option<Value>,
 ) {
     let paused = vault.store.paused_types().unwrap_or_default();
     let doc = json!({
         "state": state,
         "pid": std::process::id(),
-        "started_ms": started_ms,
+        "started_ms": daemon.started_ms,
+        "http": daemon.http,
         "workers": vault.config.serve.workers.max(1),
         "paused": paused,
         "watcher": watcher.as_ref().map(|w| w.status()),

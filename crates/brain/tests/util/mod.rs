@@ -102,12 +102,14 @@ impl TestVault {
         self.root().join(rel)
     }
 
-    /// A `brain --vault <root>` command with a clean environment.
+    /// A `brain --vault <root>` command with a clean environment, and a daemon's HTTP on a
+    /// port of its own so tests running side by side never collide.
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(brain_bin());
         c.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.root())
+            .env("BRAIN_SERVE_HTTP", "127.0.0.1:0")
             .arg("--vault")
             .arg(self.root());
         c

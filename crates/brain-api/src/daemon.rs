@@ -1,0 +1,36 @@
+//! Whether a `brain serve` holds a vault: `.brain/serve.lock`, locked by the daemon for as long
+//! as it lives (the kernel releases it when the process dies, even by SIGKILL), with its pid
+//! inside. Every process that needs work done asks [`daemon_pid`]: with a daemon, it only
+//! enqueues and follows; without one, it runs workers itself.
+
+use std::fs::OpenOptions;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// The runtime-state key under which the daemon publishes what it is doing.
+pub const SERVE_STATE_KEY: &str = "serve";
+
+/// Where the daemon's lock lives in a vault.
+pub fn serve_lock_path(root: &Path) -> PathBuf {
+    root.join(".brain").join("serve.lock")
+}
+
+/// The pid of the `brain serve` holding the vault at `root`, if one does.
+pub fn daemon_pid(root: &Path) -> Option<u32> {
+    let path = serve_lock_path(root);
+    let mut file = OpenOptions::new().read(true).write(true).open(path).ok()?;
+    // Shared: two processes checking at once do not collide with each other.
+    match file.try_lock_shared() {
+        // Nobody held it; let go at once so a daemon starting now is not refused.
+        Ok(()) => {
+            let _ = file.unlock();
+            None
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            Some(pid.trim().parse().unwrap_or(0))
+        }
+        Err(std::fs::TryLockError::Error(_)) => None,
+    }
+}

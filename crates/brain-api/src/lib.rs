@@ -1,0 +1,291 @@
+//! The `Brain` facade: the one narrow door through which every interface (the MCP server, and
+//! later the web page and the Matrix bot) reads notes, writes them and runs jobs.
+//!
+//! Interfaces never reach into a store backend or a job handler. They call [`Brain`], which
+//! writes through the same outbox as the CLI (`brain put`): the entity and its
+//! `directory-export` job commit in one transaction, so a note written by an agent reaches its
+//! file exactly as one written by a person does. Long work (a sync, a git sync) is a queued job
+//! the caller follows by id; who runs it is decided here ([`Workers`]): the daemon's own pool,
+//! or, when no daemon holds the vault, workers this process starts on demand.
+//!
+//! Every call is blocking (SQLite underneath) and short; async callers run them on a blocking
+//! thread.
+
+mod daemon;
+mod error;
+mod read;
+mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use brain_core::Config;
+use brain_core::time::format_iso;
+use brain_jobs::{EventBus, PoolConfig, Queue, Registry, WorkerPool};
+use brain_store::SqliteStore;
+use brain_store::jobs::{Enqueued, Job, JobState};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+pub use brain_core::{Entity, EntityRef};
+pub use daemon::{SERVE_STATE_KEY, daemon_pid, serve_lock_path};
+pub use error::BrainError;
+pub use read::{ListPage, ListRequest, SearchRequest};
+pub use write::{DeleteOutcome, Expect, WriteOutcome};
+
+/// Who runs the jobs that calls on a [`Brain`] queue.
+#[derive(Clone, Debug)]
+pub enum Workers {
+    /// This process is the daemon: its own pool runs every job, so nothing is started here.
+    Daemon,
+    /// Start a pool with this config in this process when a job needs running and no daemon
+    /// holds the vault (`brain mcp`: an agent's writes reach their files with no daemon).
+    OnDemand(PoolConfig),
+    /// Never run jobs here: the daemon, or the next `brain sync`, runs them (one-shot CLI
+    /// commands).
+    Never,
+}
+
+/// A job queued (or joined) for the caller to follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Started {
+    /// The job's id.
+    pub job: i64,
+    /// `true` if an equal job was already queued or running and this call joined it.
+    pub joined: bool,
+}
+
+impl From<Enqueued> for Started {
+    fn from(e: Enqueued) -> Self {
+        Started {
+            job: e.id(),
+            joined: matches!(e, Enqueued::Existing(_)),
+        }
+    }
+}
+
+/// One vault, opened for an interface.
+pub struct Brain {
+    root: PathBuf,
+    config: Config,
+    store: Arc<SqliteStore>,
+    queue: Queue,
+    workers: Workers,
+    pool: Mutex<Option<WorkerPool>>,
+}
+
+/// The job queue of a vault with every job type this build can run: directory sync and git
+/// sync. Every process builds it the same way, so any of them can run any queued job.
+pub fn queue_for(root: &Path, config: &Config, store: Arc<SqliteStore>) -> Queue {
+    let mut registry = Registry::new();
+    brain_sync::jobs::register(&mut registry, root, config, store.clone());
+    brain_git::jobs::register(&mut registry, root, config, store.clone());
+    Queue::new(store, registry, EventBus::default())
+}
+
+impl Brain {
+    /// A facade over an opened vault. `queue` is shared with the daemon's pool when
+    /// `workers` is [`Workers::Daemon`], so its in-process events reach both.
+    pub fn new(
+        root: &Path,
+        config: Config,
+        store: Arc<SqliteStore>,
+        queue: Queue,
+        workers: Workers,
+    ) -> Self {
+        Brain {
+            root: root.to_path_buf(),
+            config,
+            store,
+            queue,
+            workers,
+            pool: Mutex::new(None),
+        }
+    }
+
+    /// The vault's folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The vault's layered configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The vault's queue, for an interface that follows events in process.
+    pub fn queue(&self) -> &Queue {
+        &self.queue
+    }
+
+    /// Whether something will run queued jobs soon: the daemon, or this process's workers.
+    /// A write's export is then due after `serve.sync_debounce_ms`, so a burst of writes to
+    /// one note writes its file once; with nobody to run it, it waits for the next sync.
+    fn jobs_run_here_or_by_daemon(&self) -> bool {
+        match self.workers {
+            Workers::Daemon | Workers::OnDemand(_) => true,
+            Workers::Never => daemon_pid(&self.root).is_some(),
+        }
+    }
+
+    /// Starts this process's workers if it is to run jobs and no daemon holds the vault. Called
+    /// after every call that queues a job, and by followers about once a second, so a daemon
+    /// that stops mid-job is taken over (its lease expires and these workers claim the job).
+    pub fn ensure_workers(&self) {
+        let Workers::OnDemand(config) = &self.workers else {
+            return;
+        };
+        let mut pool = match self.pool.lock() {
+            Ok(p) => p,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if pool.is_none() && daemon_pid(&self.root).is_none() {
+            tracing::info!(vault = %self.root.display(), "no daemon serves this vault; running jobs here");
+            *pool = Some(WorkerPool::start(self.queue.clone(), config.clone()));
+        }
+    }
+
+    /// Stops this process's workers, letting running jobs finish. Jobs still queued stay in
+    /// the store for the daemon or the next command.
+    pub fn shutdown(&self) {
+        let pool = match self.pool.lock() {
+            Ok(mut p) => p.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(pool) = pool {
+            pool.shutdown();
+        }
+    }
+
+    /// Waits (up to `timeout`) until the exports this process's workers would run are written,
+    /// so a session that ends right after a write leaves its file on disk. Does nothing when
+    /// this process runs no workers: the daemon or the next sync writes them.
+    pub fn finish_writes(&self, timeout: std::time::Duration) {
+        use brain_store::JobStore;
+        let running_here = match self.pool.lock() {
+            Ok(p) => p.is_some(),
+            Err(poisoned) => poisoned.into_inner().is_some(),
+        };
+        let paused = self.store_paused().unwrap_or_default();
+        if !running_here
+            || paused
+                .iter()
+                .any(|t| t == brain_sync::jobs::DIRECTORY_EXPORT)
+        {
+            return;
+        }
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let pending = match self.store.job_counts() {
+                Ok(counts) => counts
+                    .iter()
+                    .filter(|c| c.job_type == brain_sync::jobs::DIRECTORY_EXPORT)
+                    .map(|c| c.count)
+                    .sum::<u64>(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the queue; leaving exports to the next sync");
+                    return;
+                }
+            };
+            if pending == 0 {
+                return;
+            }
+            if std::time::Instant::now() >= deadline {
+                tracing::warn!(
+                    pending,
+                    "exports still queued; the next `brain sync` or `brain serve` writes them"
+                );
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Queues a directory sync (`full`, `import-only` or `export-only`), or joins the equal one
+    /// already queued or running.
+    pub fn start_sync(&self, mode: &str, allow_mass_delete: bool) -> Result<Started, BrainError> {
+        if !matches!(mode, "full" | "import-only" | "export-only") {
+            return Err(BrainError::BadRequest(format!(
+                "unknown sync mode '{mode}': use full, import-only or export-only"
+            )));
+        }
+        let paused = self.store_paused()?;
+        if paused.iter().any(|t| t == brain_sync::jobs::DIRECTORY_SYNC) {
+            return Err(BrainError::BadRequest(
+                "directory sync is paused (`brain sync pause`), so a sync would wait: run \
+                 `brain sync resume` first"
+                    .into(),
+            ));
+        }
+        let enqueued = self
+            .queue
+            .enqueue(brain_sync::jobs::sync_request(mode, allow_mass_delete))?;
+        self.ensure_workers();
+        Ok(enqueued.into())
+    }
+
+    /// Queues a git operation (`sync`, `pull` or `push`), or joins the equal one queued.
+    pub fn start_git(&self, op: &str) -> Result<Started, BrainError> {
+        use brain_git::sync::GitOp;
+        if !self.config.git.enabled {
+            return Err(BrainError::GitNotEnabled);
+        }
+        let op = match op {
+            "sync" => GitOp::Sync,
+            "pull" => GitOp::Pull,
+            "push" => GitOp::Push,
+            other => {
+                return Err(BrainError::BadRequest(format!(
+                    "unknown git operation '{other}': use sync, pull or push"
+                )));
+            }
+        };
+        let enqueued = self.queue.enqueue(brain_git::jobs::git_request(op))?;
+        self.ensure_workers();
+        Ok(enqueued.into())
+    }
+
+    /// One job as stored.
+    pub fn job(&self, id: i64) -> Result<Job, BrainError> {
+        Ok(self.queue.job(id)?)
+    }
+
+    /// Cancels a job: a queued one at once, a running one within a second. Work it finished is
+    /// kept.
+    pub fn cancel_job(&self, id: i64) -> Result<JobState, BrainError> {
+        Ok(self.queue.cancel(id)?)
+    }
+
+    fn store_paused(&self) -> Result<Vec<String>, BrainError> {
+        use brain_store::JobStore;
+        Ok(self.store.paused_types()?)
+    }
+}
+
+impl Drop for Brain {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// A job as every interface shows it.
+pub fn job_json(j: &Job) -> Value {
+    json!({
+        "id": j.id,
+        "type": j.job_type,
+        "state": j.state,
+        "priority": j.priority,
+        "attempts": j.attempts,
+        "max_attempts": j.max_attempts,
+        "created": format_iso(j.created_ms),
+        "started": j.started_ms.map(format_iso),
+        "finished": j.finished_ms.map(format_iso),
+        "run_at": format_iso(j.run_at_ms),
+        "progress": j.progress,
+        "input": j.input,
+        "result": j.result,
+        "error": j.error,
+        "parent_id": j.parent_id,
+        "cancel_requested": j.cancel_requested,
+    })
+}

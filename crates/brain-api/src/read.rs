@@ -1,0 +1,189 @@
+//! Reading: search, get, list, the types a vault holds, and the status every interface shows.
+
+use brain_core::EntityRef;
+use brain_core::path::NOTE_TYPE;
+use brain_store::jobs::{JobFilter, JobState};
+use brain_store::{EntitySummary, JobStore, ListFilter, SearchHit, SearchQuery, Store};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::{Brain, BrainError, SERVE_STATE_KEY, daemon_pid, job_json};
+
+/// A full-text search, as an interface asks it.
+#[derive(Clone, Debug, Default)]
+pub struct SearchRequest {
+    /// The query (words, `"phrases"`, `-excluded`, `prefix*`).
+    pub query: String,
+    /// Only these types (any of them); empty: all.
+    pub types: Vec<String>,
+    /// Only notes with all of these tags (`#` optional, any case).
+    pub tags: Vec<String>,
+    /// At most this many hits; `None`: `search.default_limit`.
+    pub limit: Option<usize>,
+}
+
+/// A page of a listing, as an interface asks it.
+#[derive(Clone, Debug, Default)]
+pub struct ListRequest {
+    /// Only this type.
+    pub entity_type: Option<String>,
+    /// Only notes under this folder (`Projects/Work`).
+    pub folder: Option<String>,
+    /// Only notes with this tag.
+    pub tag: Option<String>,
+    /// At most this many (at least 1).
+    pub limit: usize,
+    /// Skip this many first.
+    pub offset: usize,
+}
+
+/// One page of a listing, and where the next one starts.
+#[derive(Clone, Debug, Serialize)]
+pub struct ListPage {
+    /// The notes, in path order.
+    pub items: Vec<EntitySummary>,
+    /// The `offset` of the next page; `None` on the last one.
+    pub next_offset: Option<usize>,
+}
+
+/// The most hits a search returns, whatever is asked: a page an agent can read.
+const MAX_SEARCH_LIMIT: usize = 500;
+
+fn tag(t: &str) -> String {
+    t.trim().trim_start_matches('#').to_lowercase()
+}
+
+impl Brain {
+    /// The entity types this vault maps: `note` and the configured type folders.
+    pub fn entity_types(&self) -> Vec<String> {
+        let mut types = vec![NOTE_TYPE.to_string()];
+        types.extend(self.config.vault.entity_types.iter().cloned());
+        types
+    }
+
+    /// Refuses a type the vault does not map, naming the ones it does.
+    fn check_type(&self, t: &str) -> Result<(), BrainError> {
+        let types = self.entity_types();
+        if types.iter().any(|k| k == t) {
+            return Ok(());
+        }
+        Err(BrainError::BadRequest(format!(
+            "unknown type '{t}': this vault has {} (set `vault.entity_types` to add one)",
+            types.join(", ")
+        )))
+    }
+
+    /// Live notes per type.
+    pub fn type_counts(&self) -> Result<Vec<(String, u64)>, BrainError> {
+        let total = self.store.count_live()?;
+        let mut out = Vec::new();
+        let mut typed = 0;
+        for t in &self.config.vault.entity_types {
+            let n = self
+                .store
+                .list(&ListFilter {
+                    entity_type: Some(t.clone()),
+                    ..ListFilter::default()
+                })?
+                .len() as u64;
+            typed += n;
+            out.push((t.clone(), n));
+        }
+        out.insert(0, (NOTE_TYPE.to_string(), total.saturating_sub(typed)));
+        Ok(out)
+    }
+
+    /// Ranked full-text search with snippets (matches marked `**like this**`).
+    pub fn search(&self, req: &SearchRequest) -> Result<Vec<SearchHit>, BrainError> {
+        for t in &req.types {
+            self.check_type(t)?;
+        }
+        if req.query.trim().is_empty() {
+            return Err(BrainError::BadRequest(
+                "the search query is empty: give at least one word".into(),
+            ));
+        }
+        let mut q = SearchQuery::new(req.query.clone());
+        q.types = req.types.clone();
+        q.tags = req.tags.iter().map(|t| tag(t)).collect();
+        q.limit = req
+            .limit
+            .unwrap_or(self.config.search.default_limit)
+            .clamp(1, MAX_SEARCH_LIMIT);
+        Ok(self.store.search(&q)?)
+    }
+
+    /// A live note.
+    pub fn get(&self, r: &EntityRef) -> Result<brain_core::Entity, BrainError> {
+        self.check_type(&r.entity_type)?;
+        Ok(self.store.get(r)?)
+    }
+
+    /// A page of live notes in path order.
+    pub fn list(&self, req: &ListRequest) -> Result<ListPage, BrainError> {
+        if let Some(t) = &req.entity_type {
+            self.check_type(t)?;
+        }
+        let limit = req.limit.max(1);
+        // One more than asked tells whether there is a next page.
+        let mut items = self.store.list(&ListFilter {
+            entity_type: req.entity_type.clone(),
+            tag: req.tag.as_deref().map(tag),
+            folder: req
+                .folder
+                .as_deref()
+                .map(|f| f.trim_matches('/').to_string())
+                .filter(|f| !f.is_empty()),
+            include_deleted: false,
+            limit: limit + 1,
+            offset: req.offset,
+        })?;
+        let next_offset = (items.len() > limit).then(|| req.offset + limit);
+        items.truncate(limit);
+        Ok(ListPage { items, next_offset })
+    }
+
+    /// What the vault is doing: notes, conflicts, the daemon, the queue, recent jobs, git.
+    pub fn status(&self) -> Result<Value, BrainError> {
+        let store = self.store.as_ref();
+        let active = store.list_jobs(&JobFilter {
+            states: vec![JobState::Running, JobState::Queued],
+            limit: 20,
+            ..JobFilter::default()
+        })?;
+        let recent = store.list_jobs(&JobFilter {
+            states: vec![JobState::Succeeded, JobState::Failed, JobState::Cancelled],
+            limit: 10,
+            ..JobFilter::default()
+        })?;
+        let mut queue = serde_json::Map::new();
+        for c in store.job_counts()? {
+            let entry = queue
+                .entry(c.job_type.clone())
+                .or_insert_with(|| json!({"queued": 0, "running": 0}));
+            entry[c.state.as_str()] = json!(c.count);
+        }
+        let daemon = daemon_pid(&self.root).map(|pid| {
+            let mut doc = Store::runtime_state(store, SERVE_STATE_KEY)
+                .ok()
+                .flatten()
+                .map(|s| s.value)
+                .unwrap_or_else(|| json!({"state": "starting"}));
+            doc["pid"] = json!(pid);
+            doc
+        });
+        let git = Store::runtime_state(store, brain_git::jobs::STATE_KEY)?.map(|s| s.value);
+        Ok(json!({
+            "vault": self.root,
+            "notes": store.count_live()?,
+            "types": self.entity_types(),
+            "open_conflicts": store.conflicts(false)?.len(),
+            "daemon": daemon,
+            "paused": store.paused_types()?,
+            "queue": queue,
+            "active": active.iter().map(job_json).collect::<Vec<_>>(),
+            "recent": recent.iter().map(job_json).collect::<Vec<_>>(),
+            "git": {"enabled": self.config.git.enabled, "last": git},
+        }))
+    }
+}

@@ -1,0 +1,148 @@
+//! Writing: create, update and delete, through the same outbox as `brain put` and `brain rm`.
+//! A note is checked exactly as an import would check its file (type, id, size, UTF-8,
+//! frontmatter, a path the vault can hold) before anything is stored, and the entity and its
+//! `directory-export` job commit together.
+
+use brain_core::codec::decode;
+use brain_core::time::now_ms;
+use brain_core::{Entity, EntityRef};
+use brain_jobs::EnqueueRequest;
+use brain_store::{JobStore, PutOutcome};
+use brain_sync::SyncEngine;
+use serde::Serialize;
+
+use crate::{Brain, BrainError};
+
+/// What a write expects to find, so a writer never overwrites a change it has not seen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// Whatever is there (a person typing `brain put`).
+    Any,
+    /// No live note: a create, refused if one exists.
+    Absent,
+    /// The live note with this `content_hash` (from a `get`): refused if it changed since.
+    Hash(String),
+}
+
+/// A note stored, and the job that writes its file.
+#[derive(Clone, Debug, Serialize)]
+pub struct WriteOutcome {
+    /// Type and id.
+    #[serde(flatten)]
+    pub entity: EntityRef,
+    /// Its file, vault-relative.
+    pub path: String,
+    /// Created, updated, or unchanged (same content: nothing written, no job).
+    pub outcome: PutOutcome,
+    /// The stored content's hash: pass it to the next update.
+    pub content_hash: String,
+    /// The `directory-export` job that writes the file (`None` if unchanged).
+    pub export_job: Option<i64>,
+}
+
+/// A note deleted (softly), and the job that moves its file to `.brain/trash/`.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeleteOutcome {
+    /// Type and id.
+    #[serde(flatten)]
+    pub entity: EntityRef,
+    /// Its file, vault-relative, until the job moves it.
+    pub path: String,
+    /// The `directory-export` job that moves the file to the trash.
+    pub export_job: Option<i64>,
+}
+
+impl Brain {
+    /// The export of `r`, due after the debounce when something runs jobs now (merged into an
+    /// export still queued), so a burst of writes to one note writes its file once.
+    fn export_request(&self, r: &EntityRef) -> EnqueueRequest {
+        let debounce = i64::try_from(self.config.serve.sync_debounce_ms).unwrap_or(0);
+        let due = self
+            .jobs_run_here_or_by_daemon()
+            .then(|| now_ms() + debounce);
+        brain_sync::jobs::export_request(r, due)
+    }
+
+    /// Checks `content` as an import would check the file, then stores it as note `r` with its
+    /// export job, if what is there is what `expect` says.
+    pub fn write(
+        &self,
+        r: &EntityRef,
+        content: &[u8],
+        expect: Expect,
+    ) -> Result<WriteOutcome, BrainError> {
+        let max = self.config.sync.max_file_bytes;
+        if content.len() as u64 > max {
+            return Err(BrainError::TooLarge {
+                entity: r.to_string(),
+                size: content.len(),
+                limit: max,
+                setting: "sync.max_file_bytes",
+            });
+        }
+        let invalid = |reason: String| BrainError::Invalid {
+            entity: r.to_string(),
+            reason,
+        };
+        let entity = self.entity_from(r, content).map_err(invalid)?;
+        let job = self.queue.prepare(self.export_request(r))?;
+        let expected = match &expect {
+            Expect::Any => None,
+            Expect::Absent => Some(""),
+            Expect::Hash(h) => Some(h.as_str()),
+        };
+        let (outcome, export) = self
+            .store
+            .put_and_enqueue(&entity, expected, &job, now_ms())?;
+        if export.is_some() {
+            self.ensure_workers();
+        }
+        tracing::info!(entity = %r, path = %entity.path, ?outcome, "note written through the facade");
+        Ok(WriteOutcome {
+            entity: r.clone(),
+            path: entity.path.clone(),
+            outcome,
+            content_hash: entity.content_hash.clone(),
+            export_job: export.map(|e| e.id()),
+        })
+    }
+
+    /// The entity `content` makes as note `r`, or why it cannot be one.
+    fn entity_from(&self, r: &EntityRef, content: &[u8]) -> Result<Entity, String> {
+        if !self.entity_types().contains(&r.entity_type) {
+            return Err(format!(
+                "unknown type '{}': this vault has {} (set `vault.entity_types` to add one)",
+                r.entity_type,
+                self.entity_types().join(", ")
+            ));
+        }
+        let text = decode(content).map_err(|e| e.to_string())?;
+        let engine = SyncEngine::new(&self.root, &self.config, self.store.as_ref())
+            .map_err(|e| e.to_string())?;
+        let path = engine
+            .builder()
+            .mapper
+            .to_path(r)
+            .map_err(|e| e.to_string())?;
+        if let Some(reason) = engine.unwritable(&path) {
+            return Err(format!("{reason}; pick another id"));
+        }
+        let now = now_ms();
+        engine.builder().entity(&path, text, now, now)
+    }
+
+    /// Deletes note `r` softly: its file moves to `.brain/trash/` and `brain restore` brings
+    /// it back.
+    pub fn delete(&self, r: &EntityRef) -> Result<DeleteOutcome, BrainError> {
+        let path = self.get(r)?.path;
+        let job = self.queue.prepare(self.export_request(r))?;
+        let enqueued = self.store.soft_delete_and_enqueue(r, &job, now_ms())?;
+        self.ensure_workers();
+        tracing::info!(entity = %r, %path, "note deleted through the facade");
+        Ok(DeleteOutcome {
+            entity: r.clone(),
+            path,
+            export_job: Some(enqueued.id()),
+        })
+    }
+}

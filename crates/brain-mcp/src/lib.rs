@@ -1,0 +1,188 @@
+//! The MCP server of brains: tools, resources and progress notifications for agents, over stdio
+//! (`brain mcp`) and streamable HTTP (`brain serve`, at `/mcp`).
+//!
+//! Thin, like every interface: each tool is one call on the [`Brain`] facade, run on a blocking
+//! thread because the facade is SQLite underneath. Whatever the facade refuses (an unknown type,
+//! an id outside the vault, bad frontmatter, a stale hash, a missing note or job) comes back as a
+//! *tool error* (`isError: true`) carrying the facade's message, which says what failed and what
+//! to do (a `search` or `list` filter on a type the vault lacks is not an error: it matches
+//! nothing, and the answer's `warning` says why); a JSON-RPC protocol error is kept for requests that cannot be routed at all, because
+//! MCP clients show those to nobody. Every successful result is a JSON object, sent both as
+//! `structuredContent` and as the text of the first content block, so a simple client can
+//! `json.loads(result.content[0].text)`.
+//!
+//! Long work (a directory sync, a git sync) is a queued job: `sync` and `git_sync` follow it to
+//! its end, streaming `notifications/progress` when the request carries a progress token, and
+//! cancel it when the client cancels the request.
+//!
+//! Modules: `tools` (arguments and handlers), `resources` (`entity://` and `brain://types`),
+//! `progress` (following a job), `transport` (stdio and streamable HTTP).
+
+mod progress;
+mod resources;
+mod tools;
+mod transport;
+
+use std::sync::Arc;
+
+use brain_api::{Brain, BrainError};
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{
+    Implementation, ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
+
+pub use tokio_util::sync::CancellationToken;
+pub use transport::{MCP_PATH, SESSION_IDLE_TIMEOUT, SSE_KEEP_ALIVE, http_service, serve_stdio};
+
+/// What an agent is told about this server when it connects.
+const INSTRUCTIONS: &str = "\
+brains is a Markdown vault (a folder of notes, optionally synced with git) with a searchable \
+store. Every note has a type (`note` for plain files, or a configured type such as `topic`) and \
+an id (for `note`, its vault path without `.md`, e.g. `Projects/plan`).
+
+Find notes with `search` (full text, ranked) or `list` (by type, folder or tag, paged). Read one \
+with `get`: it returns the whole file as `content` and its `content_hash`. Write with `create` \
+(a new note) or `update` (pass the `content_hash` from `get` as `expected_hash`, so you never \
+overwrite an edit you have not seen); `content` is always the whole Markdown file, frontmatter \
+optional. `delete` moves a note to `.brain/trash` (restorable). Writes reach the files on disk \
+shortly after, through a queued export job.
+
+`sync` re-reads the folder into the store and writes pending changes out; `git_sync` commits, \
+pulls and pushes. Both wait for the job by default and report progress; pass `wait: false` to \
+get the job id at once and poll it with `job_status`, or stop it with `cancel_job`. `status` \
+shows the vault, the queue and recent jobs.
+
+Resources: `entity://{type}/{id}` reads a note's Markdown; `brain://types` lists the types with \
+their note counts.";
+
+/// Settings of the MCP server, taken from the vault's config.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct McpSettings {
+    /// The largest `content` a `create` or `update` accepts, in bytes (`mcp.max_body_bytes`).
+    /// Checked before the facade is called, so an oversized write changes nothing.
+    pub max_body_bytes: usize,
+}
+
+impl Default for McpSettings {
+    /// 1 MiB.
+    fn default() -> Self {
+        McpSettings {
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// The crate's own failures: serving could not start or ended badly. Failures of a single
+/// request never surface here; they are tool errors or JSON-RPC errors on that request.
+#[derive(Debug, thiserror::Error)]
+pub enum McpError {
+    /// The client never completed the MCP handshake (it closed the connection or sent something
+    /// else first).
+    #[error("the MCP client did not complete the handshake: {0}")]
+    Initialize(#[source] Box<rmcp::service::ServerInitializeError>),
+    /// The task serving the connection panicked or was aborted.
+    #[error("the MCP server task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+impl From<rmcp::service::ServerInitializeError> for McpError {
+    fn from(e: rmcp::service::ServerInitializeError) -> Self {
+        McpError::Initialize(Box::new(e))
+    }
+}
+
+/// Why a call on the facade failed: what it refused, or the blocking task dying.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Failure {
+    /// The facade refused or failed; its message is a full sentence for the agent.
+    #[error("{0}")]
+    Brain(#[from] BrainError),
+    /// The blocking task panicked or was cancelled at shutdown.
+    #[error(
+        "the server failed while handling this call ({0}); try again, and report it if it persists"
+    )]
+    Internal(#[from] tokio::task::JoinError),
+}
+
+/// Runs `f` on the facade on a blocking thread: every facade call is SQLite underneath.
+pub(crate) async fn blocking<T, F>(brain: &Arc<Brain>, f: F) -> Result<T, Failure>
+where
+    T: Send + 'static,
+    F: FnOnce(&Brain) -> Result<T, BrainError> + Send + 'static,
+{
+    let brain = brain.clone();
+    Ok(tokio::task::spawn_blocking(move || f(&brain)).await??)
+}
+
+/// The MCP server over one vault. Cheap to clone: the streamable HTTP transport clones one per
+/// session, and every clone shares the same [`Brain`].
+#[derive(Clone)]
+pub struct BrainMcp {
+    brain: Arc<Brain>,
+    settings: McpSettings,
+    tool_router: ToolRouter<BrainMcp>,
+}
+
+impl BrainMcp {
+    /// A server over `brain`, with its limits from `settings`.
+    pub fn new(brain: Arc<Brain>, settings: McpSettings) -> Self {
+        BrainMcp {
+            brain,
+            settings,
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    /// The facade this server calls.
+    pub fn brain(&self) -> &Arc<Brain> {
+        &self.brain
+    }
+
+    /// The settings it was built with.
+    pub fn settings(&self) -> McpSettings {
+        self.settings
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for BrainMcp {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .build(),
+        )
+        .with_server_info(Implementation::new("brains", env!("CARGO_PKG_VERSION")))
+        .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(resources::list())
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(resources::templates())
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        resources::read(&self.brain, &request.uri)
+            .await
+            .map(Into::into)
+    }
+}

@@ -1,0 +1,492 @@
+//! The tools: their arguments (whose doc comments become the JSON schema's descriptions, which is
+//! all an agent reads) and one handler each, a call on the facade.
+//!
+//! Every handler returns a [`CallToolResult`], never a JSON-RPC error: a result holds the JSON
+//! object as structured content and as text; a failure is `isError: true` with the facade's
+//! message. Arguments of the wrong JSON type are refused by rmcp before a handler runs; rmcp 3.9
+//! turns that refusal into a tool error too ("failed to deserialize parameters: ...").
+
+use brain_api::{
+    Brain, BrainError, Expect, ListRequest, SearchRequest, Started, WriteOutcome, job_json,
+};
+use brain_core::EntityRef;
+use brain_core::time::format_iso;
+use brain_store::jobs::JobState;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolResult, ContentBlock};
+use rmcp::service::RequestContext;
+use rmcp::{RoleServer, tool, tool_router};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::progress::{self, Followed};
+use crate::{BrainMcp, Failure, blocking};
+
+/// `list` returns this many notes when no limit is given.
+const DEFAULT_LIST_LIMIT: usize = 100;
+/// ... and never more than this many.
+const MAX_LIST_LIMIT: usize = 1000;
+
+/// A successful result: `value` as structured content and as text.
+fn ok(value: Value) -> CallToolResult {
+    CallToolResult::structured(value)
+}
+
+/// A tool error carrying `message` for the agent.
+fn fail(message: impl Into<String>) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(message.into())])
+}
+
+/// `value` serialized, or a tool error if it cannot be (it always can: plain data).
+fn to_result<T: serde::Serialize>(value: &T) -> CallToolResult {
+    match serde_json::to_value(value) {
+        Ok(v) => ok(v),
+        Err(e) => fail(format!("the server could not encode its answer: {e}")),
+    }
+}
+
+/// `search` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct SearchArgs {
+    /// What to find: words (all must match), "quoted phrases", -excluded words, prefix* words.
+    query: String,
+    /// Only notes of these types (any of them), e.g. ["note"]. Default: every type.
+    types: Option<Vec<String>>,
+    /// Only notes carrying all of these tags ('#' optional, any case). Default: no tag filter.
+    tags: Option<Vec<String>>,
+    /// At most this many hits (1-500). Default: the vault's `search.default_limit`.
+    limit: Option<usize>,
+}
+
+/// The name of one note: `get`, `delete` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct RefArgs {
+    /// The note's type: `note` for plain Markdown files, or a configured type (see `brain://types`
+    /// or `status`).
+    #[serde(rename = "type")]
+    entity_type: String,
+    /// The note's id within its type; for `note`, its vault path without `.md`
+    /// (e.g. `Projects/plan`).
+    id: String,
+}
+
+/// `list` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct ListArgs {
+    /// Only notes of this type. Default: every type.
+    #[serde(rename = "type")]
+    entity_type: Option<String>,
+    /// Only notes under this vault folder, e.g. `Projects/Work`. Default: the whole vault.
+    folder: Option<String>,
+    /// Only notes with this tag ('#' optional, any case).
+    tag: Option<String>,
+    /// Page size, 1-1000 (larger values are lowered to 1000). Default: 100.
+    #[schemars(extend("default" = 100))]
+    limit: Option<usize>,
+    /// Skip this many notes first: pass the `next_offset` of the previous page. Default: 0.
+    #[schemars(extend("default" = 0))]
+    offset: Option<usize>,
+}
+
+/// `create` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct CreateArgs {
+    /// The new note's type: `note`, or a configured type.
+    #[serde(rename = "type")]
+    entity_type: String,
+    /// The new note's id; for `note`, its vault path without `.md` (folders are created).
+    id: String,
+    /// The whole Markdown file: optional YAML frontmatter between `---` lines, then the body.
+    content: String,
+}
+
+/// `update` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct UpdateArgs {
+    /// The note's type.
+    #[serde(rename = "type")]
+    entity_type: String,
+    /// The note's id.
+    id: String,
+    /// The whole new Markdown file (frontmatter included): it replaces the note entirely.
+    content: String,
+    /// The `content_hash` the note had when you read it (from `get`, or from your last
+    /// `create`/`update`). If the note changed since, nothing is stored and you are told to
+    /// merge. Omit it only to overwrite whatever the note holds now.
+    expected_hash: Option<String>,
+}
+
+/// `sync` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct SyncArgs {
+    /// `full` (import changed files, then export pending notes), `import-only` or
+    /// `export-only`. Default: `full`.
+    #[schemars(extend("enum" = ["full", "import-only", "export-only", null], "default" = "full"))]
+    mode: Option<String>,
+    /// Let the sync delete most notes of the store (when most files vanished from the folder).
+    /// Default: false, which refuses such a sync with an explanation.
+    #[schemars(extend("default" = false))]
+    allow_mass_delete: Option<bool>,
+    /// Wait for the job to end, reporting progress (default: true). With false, return the job
+    /// id at once and follow it with `job_status`.
+    #[schemars(extend("default" = true))]
+    wait: Option<bool>,
+}
+
+/// `git_sync` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct GitSyncArgs {
+    /// `sync` (commit, pull and merge, push), `pull` or `push`. Default: `sync`.
+    #[schemars(extend("enum" = ["sync", "pull", "push", null], "default" = "sync"))]
+    op: Option<String>,
+    /// Wait for the job to end, reporting progress (default: true). With false, return the job
+    /// id at once and follow it with `job_status`.
+    #[schemars(extend("default" = true))]
+    wait: Option<bool>,
+}
+
+/// The id of a job: `job_status`, `cancel_job` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct JobArgs {
+    /// The job id, as returned by `sync`, `git_sync`, `create`/`update`/`delete`
+    /// (`export_job`) or listed by `status`.
+    id: i64,
+}
+
+#[tool_router(vis = "pub(crate)")]
+impl BrainMcp {
+    #[tool(
+        description = "Full-text search over every note, best match first. Returns {\"hits\": [{type, id, title, path, score, snippet}]}; matched words are marked **like this** in the snippet. Read a hit with `get`.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn search(&self, Parameters(args): Parameters<SearchArgs>) -> CallToolResult {
+        let asked = args.types.unwrap_or_default();
+        let (types, unknown) = self.known_types(asked.clone());
+        let warning = unknown_types_warning(&unknown, &self.brain);
+        if !asked.is_empty() && types.is_empty() {
+            // Only types the vault does not have: nothing can match.
+            return ok(json!({ "hits": [], "warning": warning }));
+        }
+        let req = SearchRequest {
+            query: args.query,
+            types,
+            tags: args.tags.unwrap_or_default(),
+            limit: args.limit,
+        };
+        match blocking(&self.brain, move |b| b.search(&req)).await {
+            Ok(hits) => match warning {
+                Some(w) => ok(json!({ "hits": hits, "warning": w })),
+                None => ok(json!({ "hits": hits })),
+            },
+            Err(e) => fail(e.to_string()),
+        }
+    }
+
+    #[tool(
+        description = "Read one note. Returns {type, id, path, title, metadata (frontmatter), tags, body, content (the whole file), content_hash, created, updated}. Keep content_hash: pass it to `update` as expected_hash.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn get(&self, Parameters(args): Parameters<RefArgs>) -> CallToolResult {
+        let r = EntityRef::new(args.entity_type, args.id);
+        match blocking(&self.brain, move |b| b.get(&r)).await {
+            Ok(e) => ok(json!({
+                "type": e.entity_ref.entity_type,
+                "id": e.entity_ref.id,
+                "path": e.path,
+                "title": e.title,
+                "metadata": e.metadata,
+                "tags": e.tags,
+                "body": e.body,
+                "content": e.content(),
+                "content_hash": e.content_hash,
+                "created": format_iso(e.created_ms),
+                "updated": format_iso(e.updated_ms),
+            })),
+            Err(e) => fail(e.to_string()),
+        }
+    }
+
+    #[tool(
+        description = "List notes in path order, filtered by type, folder or tag, one page at a time. Returns {\"items\": [{type, id, title, path, updated}], \"next_offset\": number or null}; call again with offset = next_offset for the next page.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn list(&self, Parameters(args): Parameters<ListArgs>) -> CallToolResult {
+        if let Some(t) = &args.entity_type {
+            let (_, unknown) = self.known_types(vec![t.clone()]);
+            if let Some(w) = unknown_types_warning(&unknown, &self.brain) {
+                return ok(json!({ "items": [], "next_offset": null, "warning": w }));
+            }
+        }
+        let req = ListRequest {
+            entity_type: args.entity_type,
+            folder: args.folder,
+            tag: args.tag,
+            limit: args
+                .limit
+                .unwrap_or(DEFAULT_LIST_LIMIT)
+                .clamp(1, MAX_LIST_LIMIT),
+            offset: args.offset.unwrap_or(0),
+        };
+        match blocking(&self.brain, move |b| b.list(&req)).await {
+            Ok(page) => {
+                let items: Vec<Value> = page
+                    .items
+                    .iter()
+                    .map(|s| {
+                        json!({
+                            "type": s.entity.entity_type,
+                            "id": s.entity.id,
+                            "title": s.title,
+                            "path": s.path,
+                            "updated": format_iso(s.updated_ms),
+                        })
+                    })
+                    .collect();
+                ok(json!({ "items": items, "next_offset": page.next_offset }))
+            }
+            Err(e) => fail(e.to_string()),
+        }
+    }
+
+    #[tool(
+        description = "Create a new note from the whole Markdown file (YAML frontmatter optional). Refused if the note already exists (then `get` it and `update` it). Returns {type, id, path, outcome, content_hash, export_job}; the file is written by the export job shortly after.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn create(&self, Parameters(args): Parameters<CreateArgs>) -> CallToolResult {
+        let r = EntityRef::new(args.entity_type, args.id);
+        self.write(r, args.content, Expect::Absent.into()).await
+    }
+
+    #[tool(
+        description = "Replace an existing note with a whole new Markdown file (frontmatter included); to make a new note use `create`. Pass the content_hash you got from `get` as expected_hash: if someone edited the note since you read it, nothing is stored and you are told to re-read and merge, so you never overwrite an edit you have not seen. Returns {type, id, path, outcome (updated or unchanged), content_hash, export_job}.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn update(&self, Parameters(args): Parameters<UpdateArgs>) -> CallToolResult {
+        let r = EntityRef::new(args.entity_type, args.id);
+        let expect = match args.expected_hash {
+            Some(h) => Write::Expect(Expect::Hash(h)),
+            // Overwrite whatever is there, but only if something is: `update` never creates.
+            None => Write::Present,
+        };
+        self.write(r, args.content, expect).await
+    }
+
+    #[tool(
+        description = "Delete a note. The delete is soft: its file moves to .brain/trash in the vault and can be restored (`brain restore`). Returns {type, id, path, export_job}.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn delete(&self, Parameters(args): Parameters<RefArgs>) -> CallToolResult {
+        let r = EntityRef::new(args.entity_type, args.id);
+        match blocking(&self.brain, move |b| b.delete(&r)).await {
+            Ok(outcome) => to_result(&outcome),
+            Err(e) => fail(e.to_string()),
+        }
+    }
+
+    #[tool(
+        description = "Synchronize the vault folder with the store: import files changed on disk, export notes written through this server. By default waits for the job to end, sending progress notifications when the request has a progress token, and returns {job, joined, state, result, error}; cancelling the request cancels the job. With wait=false returns {job, joined} at once (joined: an equal sync was already queued or running).",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn sync(
+        &self,
+        Parameters(args): Parameters<SyncArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let mode = args.mode.unwrap_or_else(|| "full".into());
+        let allow = args.allow_mass_delete.unwrap_or(false);
+        let started = blocking(&self.brain, move |b| b.start_sync(&mode, allow)).await;
+        self.run_job(started, args.wait.unwrap_or(true), &ctx).await
+    }
+
+    #[tool(
+        description = "Synchronize the vault with its git remote: `sync` commits local changes, pulls and merges, then pushes; `pull` and `push` do one side. Fails with an explanation if the vault has no git sync set up. Waits and reports progress like `sync`, returning {job, joined, state, result, error}; with wait=false returns {job, joined} at once.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = true
+        )
+    )]
+    async fn git_sync(
+        &self,
+        Parameters(args): Parameters<GitSyncArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let op = args.op.unwrap_or_else(|| "sync".into());
+        let started = blocking(&self.brain, move |b| b.start_git(&op)).await;
+        self.run_job(started, args.wait.unwrap_or(true), &ctx).await
+    }
+
+    #[tool(
+        description = "What the vault is doing: its folder, note count, types, open conflicts, the daemon, queued and running jobs, recent jobs, and git sync.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn status(&self) -> CallToolResult {
+        match blocking(&self.brain, |b| b.status()).await {
+            Ok(v) => ok(v),
+            Err(e) => fail(e.to_string()),
+        }
+    }
+
+    #[tool(
+        description = "One job by id: {id, type, state (queued, running, succeeded, failed, cancelled), progress {current, total, message}, result, error, times...}.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn job_status(&self, Parameters(args): Parameters<JobArgs>) -> CallToolResult {
+        let id = args.id;
+        match blocking(&self.brain, move |b| b.job(id)).await {
+            Ok(job) => ok(job_json(&job)),
+            Err(e) => fail(e.to_string()),
+        }
+    }
+
+    #[tool(
+        description = "Cancel a job: a queued one at once, a running one within about a second (work it finished is kept). Returns {id, state}.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn cancel_job(&self, Parameters(args): Parameters<JobArgs>) -> CallToolResult {
+        let id = args.id;
+        match blocking(&self.brain, move |b| b.cancel_job(id)).await {
+            Ok(state) => ok(json!({ "id": id, "state": state })),
+            Err(e) => fail(e.to_string()),
+        }
+    }
+}
+
+/// What a write expects to find.
+enum Write {
+    /// As the facade says it.
+    Expect(Expect),
+    /// A live note, whatever its content: `update` without `expected_hash`.
+    Present,
+}
+
+impl From<Expect> for Write {
+    fn from(e: Expect) -> Self {
+        Write::Expect(e)
+    }
+}
+
+/// Replaces live note `r` whatever it holds, refusing (not found) if there is none. The facade
+/// has no "must exist" expectation, so this reads the note's hash and writes against it; a
+/// writer slipping in between makes that hash stale, and the read and write are tried again.
+fn overwrite(b: &Brain, r: &EntityRef, content: &[u8]) -> Result<WriteOutcome, BrainError> {
+    const TRIES: usize = 3;
+    let mut tries = 1;
+    loop {
+        let current = b.get(r)?;
+        match b.write(r, content, Expect::Hash(current.content_hash)) {
+            Err(BrainError::Stale { .. }) if tries < TRIES => tries += 1,
+            written => return written,
+        }
+    }
+}
+
+/// What `search` and `list` add to an empty answer when a type filter names types the vault
+/// does not have: a filter that matches nothing is not an error, but the agent should know why.
+fn unknown_types_warning(unknown: &[String], brain: &Brain) -> Option<String> {
+    (!unknown.is_empty()).then(|| {
+        format!(
+            "this vault has no type {}: it has {}",
+            unknown.join(", "),
+            brain.entity_types().join(", ")
+        )
+    })
+}
+
+impl BrainMcp {
+    /// Splits type filters into the types the vault has and those it does not. The facade
+    /// refuses an unknown type in a filter; over MCP a filter that names no type of the vault
+    /// matches nothing instead (the answer says why), as a filter on an absent tag does.
+    fn known_types(&self, types: Vec<String>) -> (Vec<String>, Vec<String>) {
+        let have = self.brain.entity_types();
+        types.into_iter().partition(|t| have.contains(t))
+    }
+
+    /// `create` and `update`: the size limit of this interface first, then the facade.
+    async fn write(&self, r: EntityRef, content: String, expect: Write) -> CallToolResult {
+        let limit = self.settings.max_body_bytes;
+        if content.len() > limit {
+            return fail(format!(
+                "{r} was not stored: its content is {} bytes, over the limit of {limit} bytes \
+                 for writes over MCP (`mcp.max_body_bytes` in the vault config); shorten it or \
+                 split it into several notes",
+                content.len()
+            ));
+        }
+        let written = blocking(&self.brain, move |b| match expect {
+            Write::Expect(expect) => b.write(&r, content.as_bytes(), expect),
+            Write::Present => overwrite(b, &r, content.as_bytes()),
+        })
+        .await;
+        match written {
+            Ok(outcome) => to_result(&outcome),
+            Err(e) => fail(e.to_string()),
+        }
+    }
+
+    /// `sync` and `git_sync` once the job is queued: answer at once, or follow it to its end.
+    async fn run_job(
+        &self,
+        started: Result<Started, Failure>,
+        wait: bool,
+        ctx: &RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let started = match started {
+            Ok(s) => s,
+            Err(e) => return fail(e.to_string()),
+        };
+        if !wait {
+            return ok(json!({ "job": started.job, "joined": started.joined }));
+        }
+        match progress::follow(&self.brain, started.job, ctx).await {
+            Ok(Followed::Finished(job)) => {
+                let value = json!({
+                    "job": job.id,
+                    "joined": started.joined,
+                    "state": job.state,
+                    "result": job.result,
+                    "error": job.error,
+                });
+                if job.state == JobState::Succeeded {
+                    ok(value)
+                } else {
+                    CallToolResult::structured_error(value)
+                }
+            }
+            Ok(Followed::Cancelled(state)) => fail(format!(
+                "the request was cancelled, so job #{} was cancelled too (it is now {})",
+                started.job,
+                match state {
+                    Ok(s) => s.as_str().to_string(),
+                    Err(e) => format!("unknown: {e}"),
+                }
+            )),
+            Err(e) => fail(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! `brain bench mcp`: how long an agent waits for `search` and `get`, measured from the
+//! official Python MCP client (`tests/mcp/bench_client.py`, run by the `mcp` SDK from PyPI)
+//! over both transports: stdio (`brain mcp`) and streamable HTTP (`brain serve`). The baseline,
+//! measured in the same run on the same queries and notes, is the facade call itself in this
+//! process, so the ratio is what the protocol, the transport and the client cost.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use brain_api::{ListRequest, SearchRequest, Workers};
+use serde_json::{Value, json};
+
+use super::Vault;
+use super::bench::{find_generator, generate, ms, percentile};
+use crate::cli::BenchMcpArgs;
+use crate::output;
+
+/// The client, built into the binary so the bench runs from any folder.
+const CLIENT: &str = include_str!("../../../../tests/mcp/bench_client.py");
+
+fn find_python(explicit: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = explicit {
+        return Ok(p.to_path_buf());
+    }
+    let mut starts = vec![std::env::current_dir()?];
+    if let Ok(exe) = std::env::current_exe() {
+        starts.push(exe);
+    }
+    for start in starts {
+        for dir in start.ancestors() {
+            let candidate = dir.join("target/mcp-venv/bin/python");
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+        }
+    }
+    bail!(
+        "no Python with the MCP SDK found: run scripts/mcp-venv (it makes target/mcp-venv with \
+         the official `mcp` package), or pass --python PATH"
+    )
+}
+
+fn brain(vault: &Path, args: &[&str]) -> Result<()> {
+    let out = Command::new(std::env::current_exe()?)
+        .arg("--vault")
+        .arg(vault)
+        .args(args)
+        .output()
+        .with_context(|| format!("running brain {}", args.join(" ")))?;
+    if !out.status.success() {
+        bail!(
+            "brain {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+fn stats(mut xs: Vec<Duration>) -> Value {
+    xs.sort();
+    let mean = xs.iter().sum::<Duration>() / u32::try_from(xs.len().max(1)).unwrap_or(1);
+    json!({"n": xs.len(), "p50_ms": ms(percentile(&xs, 0.5)),
+           "p99_ms": ms(percentile(&xs, 0.99)), "mean_ms": ms(mean)})
+}
+
+/// Runs the Python client with `args` and reads its one JSON line.
+fn client(python: &Path, script: &Path, args: &[String]) -> Result<Value> {
+    let out = Command::new(python)
+        .arg(script)
+        .args(args)
+        .output()
+        .with_context(|| format!("running {}", python.display()))?;
+    if !out.status.success() {
+        bail!(
+            "the MCP bench client failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .context("the MCP bench client printed no JSON")?;
+    Ok(serde_json::from_str(line)?)
+}
+
+/// A `brain serve` on a free loopback port; returns it and its MCP URL.
+fn serve(root: &Path) -> Result<(Child, String)> {
+    let mut child = Command::new(std::env::current_exe()?)
+        .arg("--vault")
+        .arg(root)
+        .args(["--json", "serve"])
+        .env("BRAIN_SERVE_HTTP", "127.0.0.1:0")
+        .env("BRAIN_SERVE_INITIAL_SYNC", "false")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting brain serve")?;
+    let stdout = child.stdout.take().context("brain serve's stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let ready: Value = serde_json::from_str(&line)
+        .with_context(|| format!("brain serve did not say it was ready: {line}"))?;
+    let addr = ready["http"]
+        .as_str()
+        .context("brain serve started without HTTP")?;
+    Ok((child, format!("http://{addr}/mcp")))
+}
+
+fn stop(child: &mut Child) {
+    super::daemon::terminate(child.id());
+    let _ = child.wait();
+}
+
+/// Runs the MCP benchmark.
+pub fn run(args: &BenchMcpArgs, json_out: bool) -> Result<u8> {
+    let python = find_python(args.python.as_deref())?;
+    let generator = find_generator(args.generator.as_deref())?;
+    let temp = tempfile::Builder::new()
+        .prefix("brain-bench-mcp-")
+        .tempdir()?;
+    let work = args
+        .workdir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
+    let root = work.join(format!("vault-mcp-{}", args.notes));
+    if root.exists() {
+        std::fs::remove_dir_all(&root)?;
+    }
+    generate(&generator, &root, args.notes)?;
+    brain(&root, &["init"])?;
+    brain(&root, &["sync"])?;
+
+    // The same notes and queries for every transport: ids spread over the vault, and words
+    // taken from their titles.
+    let vault = Vault::open(Some(&root))?;
+    let facade = vault.brain(vault.queue(), Workers::Never);
+    let all = facade.list(&ListRequest {
+        limit: usize::MAX / 2,
+        ..ListRequest::default()
+    })?;
+    if all.items.is_empty() {
+        bail!("the generated vault has no notes");
+    }
+    let step = (all.items.len() / args.calls.max(1)).max(1);
+    let picked: Vec<_> = all.items.iter().step_by(step).take(args.calls).collect();
+    let ids: Vec<String> = picked.iter().map(|r| r.entity.to_string()).collect();
+    let queries: Vec<String> = picked
+        .iter()
+        .filter_map(|r| {
+            r.title
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| w.len() >= 4)
+                .max_by_key(|w| w.len())
+                .map(str::to_lowercase)
+        })
+        .collect();
+    if queries.is_empty() {
+        bail!("no search words in the generated titles");
+    }
+    let script = work.join("bench_client.py");
+    std::fs::write(&script, CLIENT)?;
+    let ids_file = work.join("ids.txt");
+    let queries_file = work.join("queries.txt");
+    std::fs::write(&ids_file, ids.join("\n"))?;
+    std::fs::write(&queries_file, queries.join("\n"))?;
+
+    // Baseline: the facade calls in this process.
+    let mut search_direct = Vec::new();
+    let mut get_direct = Vec::new();
+    for q in queries.iter().cycle().take(args.calls) {
+        let t = Instant::now();
+        facade.search(&SearchRequest {
+            query: q.clone(),
+            ..SearchRequest::default()
+        })?;
+        search_direct.push(t.elapsed());
+    }
+    for id in ids.iter().cycle().take(args.calls) {
+        let r: brain_api::EntityRef = id.parse()?;
+        let t = Instant::now();
+        facade.get(&r)?;
+        get_direct.push(t.elapsed());
+    }
+    drop(facade);
+    drop(vault);
+
+    let common = vec![
+        "--n".to_string(),
+        args.calls.to_string(),
+        "--ids".to_string(),
+        ids_file.display().to_string(),
+        "--queries".to_string(),
+        queries_file.display().to_string(),
+    ];
+    let exe = std::env::current_exe()?.display().to_string();
+    let mut stdio_args = vec![
+        "--transport".to_string(),
+        "stdio".to_string(),
+        "--brain".to_string(),
+        exe,
+        "--vault".to_string(),
+        root.display().to_string(),
+    ];
+    stdio_args.extend(common.clone());
+    let stdio = client(&python, &script, &stdio_args)?;
+
+    let (mut daemon, url) = serve(&root)?;
+    let mut http_args = vec![
+        "--transport".to_string(),
+        "http".to_string(),
+        "--url".to_string(),
+        url,
+    ];
+    http_args.extend(common);
+    let http = client(&python, &script, &http_args);
+    stop(&mut daemon);
+    let http = http?;
+
+    let direct = json!({"search": stats(search_direct), "get": stats(get_direct)});
+    let ratio = |t: &Value, tool: &str| {
+        let base = direct[tool]["p50_ms"].as_f64().unwrap_or(0.0).max(1e-6);
+        t[tool]["p50_ms"].as_f64().unwrap_or(0.0) / base
+    };
+    let result = json!({
+        "notes": all.items.len(),
+        "calls": args.calls,
+        "direct": direct,
+        "stdio": {"search": stdio["search"], "get": stdio["get"]},
+        "http": {"search": http["search"], "get": http["get"]},
+        "p50_ratio_to_direct": {
+            "stdio_search": ratio(&stdio, "search"), "stdio_get": ratio(&stdio, "get"),
+            "http_search": ratio(&http, "search"), "http_get": ratio(&http, "get"),
+        },
+    });
+    if json_out {
+        return output::json(&result).map(|()| 0);
+    }
+    output::line(format!(
+        "MCP tool-call latency on {} notes, {} calls each, from the Python `mcp` client:",
+        all.items.len(),
+        args.calls
+    ))?;
+    output::line(format!(
+        "{:<28} {:>9} {:>9} {:>9}",
+        "", "p50 ms", "p99 ms", "mean ms"
+    ))?;
+    for (name, doc) in [
+        ("search, in process (facade)", &result["direct"]["search"]),
+        ("search over stdio", &result["stdio"]["search"]),
+        ("search over HTTP", &result["http"]["search"]),
+        ("get, in process (facade)", &result["direct"]["get"]),
+        ("get over stdio", &result["stdio"]["get"]),
+        ("get over HTTP", &result["http"]["get"]),
+    ] {
+        output::line(format!(
+            "{name:<28} {:>9.3} {:>9.3} {:>9.3}",
+            doc["p50_ms"].as_f64().unwrap_or(0.0),
+            doc["p99_ms"].as_f64().unwrap_or(0.0),
+            doc["mean_ms"].as_f64().unwrap_or(0.0)
+        ))?;
+    }
+    output::line(format!(
+        "p50 over the in-process call: stdio search {:.1}x, get {:.1}x; HTTP search {:.1}x, get {:.1}x",
+        ratio(&stdio, "search"),
+        ratio(&stdio, "get"),
+        ratio(&http, "search"),
+        ratio(&http, "get")
+    ))?;
+    Ok(0)
+}

@@ -1,0 +1,169 @@
+//! The daemon's HTTP server: the MCP endpoint (`/mcp`, streamable HTTP) today, the status page
+//! later. It listens on loopback by default; any other address is refused unless
+//! `serve.http_token` is set, and with a token every request must carry
+//! `Authorization: Bearer TOKEN` or gets 401. It runs on its own small tokio runtime beside the
+//! daemon's worker threads.
+
+use std::net::{SocketAddr, TcpListener as StdListener, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use brain_api::Brain;
+use tokio_util::sync::CancellationToken;
+
+/// The running server; [`HttpServer::stop`] ends it.
+pub struct HttpServer {
+    /// The address it listens on (the real port when `serve.http` asked for port 0).
+    pub addr: SocketAddr,
+    runtime: tokio::runtime::Runtime,
+    stop: CancellationToken,
+}
+
+/// Whether every address `spec` names is loopback, where only this machine's users reach it.
+fn loopback_only(addrs: &[SocketAddr]) -> bool {
+    !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())
+}
+
+/// Starts the server `serve.http` and `serve.http_token` describe, or `None` when `serve.http`
+/// is empty. Refuses, before listening, a non-loopback address without a token.
+pub fn start(brain: Arc<Brain>) -> Result<Option<HttpServer>> {
+    let serve = &brain.config().serve;
+    let spec = serve.http.trim();
+    if spec.is_empty() {
+        return Ok(None);
+    }
+    let addrs: Vec<SocketAddr> = spec
+        .to_socket_addrs()
+        .with_context(|| {
+            format!("serve.http = \"{spec}\" is not an address to listen on: use HOST:PORT, such as 127.0.0.1:7433, or \"\" for no HTTP")
+        })?
+        .collect();
+    let token = serve.http_token.clone();
+    let loopback = loopback_only(&addrs);
+    if !loopback && token.is_empty() {
+        bail!(
+            "refusing to listen on {spec} without a token: anyone who can reach that address \
+             could read and change your notes. Set serve.http_token (better: the environment \
+             variable BRAIN_SERVE_HTTP_TOKEN) and send `Authorization: Bearer TOKEN`, or listen \
+             on 127.0.0.1"
+        );
+    }
+    let listener = StdListener::bind(&addrs[..]).with_context(|| {
+        format!("cannot listen on {spec} (serve.http): another program (or another `brain serve`) may use the port; set serve.http to a free HOST:PORT, or \"\" for no HTTP")
+    })?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("brain-http")
+        .enable_all()
+        .build()
+        .context("cannot start the HTTP server's runtime")?;
+    let stop = CancellationToken::new();
+    let settings = brain_mcp::McpSettings {
+        max_body_bytes: usize::try_from(brain.config().mcp.max_body_bytes).unwrap_or(usize::MAX),
+    };
+    // Host-header checks stop DNS rebinding against a loopback server; a server reachable from
+    // the network is protected by its token instead, under whatever name clients use.
+    // `Some(vec![])` turns the check off; `None` keeps rmcp's loopback-only default.
+    let allowed_hosts = (!loopback).then(Vec::new);
+    let mcp = brain_mcp::BrainMcp::new(brain.clone(), settings);
+    let mut app = axum::Router::new().merge(brain_mcp::http_service(
+        mcp,
+        allowed_hosts,
+        stop.child_token(),
+    ));
+    if !token.is_empty() {
+        app = app.layer(axum::middleware::from_fn_with_state(
+            Arc::new(token),
+            require_bearer,
+        ));
+    }
+    let shutdown = stop.clone();
+    runtime.spawn(async move {
+        let listener = match tokio::net::TcpListener::from_std(listener) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "the HTTP server cannot use its socket");
+                return;
+            }
+        };
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the HTTP server stopped");
+        }
+    });
+    tracing::info!(%addr, auth = !serve.http_token.is_empty(), "HTTP (MCP at /mcp) listening");
+    Ok(Some(HttpServer {
+        addr,
+        runtime,
+        stop,
+    }))
+}
+
+impl HttpServer {
+    /// Stops accepting requests, ends open MCP sessions and waits briefly for answers in flight.
+    pub fn stop(self) {
+        self.stop.cancel();
+        self.runtime.shutdown_timeout(Duration::from_secs(2));
+    }
+}
+
+/// Lets a request through only with `Authorization: Bearer TOKEN`.
+async fn require_bearer(State(token): State<Arc<String>>, req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if given.is_some_and(|g| same_secret(g.as_bytes(), token.as_bytes())) {
+        return next.run(req).await;
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        "401 unauthorized: send `Authorization: Bearer TOKEN` with the token set as \
+         serve.http_token (BRAIN_SERVE_HTTP_TOKEN) on the server\n",
+    )
+        .into_response()
+}
+
+/// Compares two secrets in time that does not depend on where they first differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_addresses_count_as_loopback() {
+        let parse = |s: &str| {
+            s.to_socket_addrs()
+                .map(|a| a.collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        assert!(loopback_only(&parse("127.0.0.1:0")));
+        assert!(loopback_only(&parse("[::1]:0")));
+        assert!(!loopback_only(&parse("0.0.0.0:0")));
+        assert!(!loopback_only(&parse("[::]:0")));
+        assert!(!loopback_only(&[]));
+    }
+
+    #[test]
+    fn secrets_compare_by_content_and_length() {
+        assert!(same_secret(b"abc", b"abc"));
+        assert!(!same_secret(b"abc", b"abd"));
+        assert!(!same_secret(b"abc", b"abcd"));
+    }
+}
