@@ -105,6 +105,15 @@ impl From<StoreError> for BrainError {
                 expected,
                 actual: actual.unwrap_or_else(|| "deleted".into()),
             },
+            // The caller's input, not a failing store: say so, without "the store failed".
+            StoreError::EmptyQuery => BrainError::BadRequest(
+                "the search query has no words to search for (an operator such as AND or a \
+                 lone - does not count): give at least one word"
+                    .into(),
+            ),
+            e @ (StoreError::PathCollision(_) | StoreError::JobState { .. }) => {
+                BrainError::BadRequest(e.to_string())
+            }
             other => BrainError::Store(other),
         }
     }

@@ -51,13 +51,17 @@ pub(crate) enum Followed {
     Finished(Box<Job>),
     /// The request was cancelled; the job was asked to cancel, and this is its state after.
     Cancelled(Result<JobState, Failure>),
+    /// The request was cancelled, but the job was someone else's (joined): left running.
+    Left,
 }
 
 /// Follows job `id` until it ends or `ctx` is cancelled, sending progress notifications when
-/// the request carries a progress token.
+/// the request carries a progress token. A cancelled request cancels the job only if it
+/// `owns` it: a job the request joined (a sync someone else started) keeps running for them.
 pub(crate) async fn follow(
     brain: &Arc<Brain>,
     id: i64,
+    owns: bool,
     ctx: &RequestContext<RoleServer>,
 ) -> Result<Followed, Failure> {
     let mut notifier = ctx
@@ -76,6 +80,10 @@ pub(crate) async fn follow(
         // Unbiased: a busy bus (other jobs' events) must not starve the poll, nor the cancel.
         tokio::select! {
             () = ctx.ct.cancelled() => {
+                if !owns {
+                    tracing::info!(job = id, "the MCP request was cancelled; the job it joined keeps running");
+                    return Ok(Followed::Left);
+                }
                 tracing::info!(job = id, "the MCP request was cancelled; cancelling its job");
                 let state = blocking(brain, move |b| b.cancel_job(id)).await;
                 return Ok(Followed::Cancelled(state));

@@ -299,7 +299,7 @@ impl BrainMcp {
     }
 
     #[tool(
-        description = "Synchronize the vault folder with the store: import files changed on disk, export notes written through this server. By default waits for the job to end, sending progress notifications when the request has a progress token, and returns {job, joined, state, result, error}; cancelling the request cancels the job. With wait=false returns {job, joined} at once (joined: an equal sync was already queued or running).",
+        description = "Synchronize the vault folder with the store: import files changed on disk, export notes written through this server. By default waits for the job to end, sending progress notifications when the request has a progress token, and returns {job, joined, state, result, error}; cancelling the request cancels the job it started (a sync it joined keeps running). With wait=false returns {job, joined} at once (joined: an equal sync was already queued or running).",
         annotations(
             read_only_hint = false,
             destructive_hint = false,
@@ -463,7 +463,7 @@ impl BrainMcp {
         if !wait {
             return ok(json!({ "job": started.job, "joined": started.joined }));
         }
-        match progress::follow(&self.brain, started.job, ctx).await {
+        match progress::follow(&self.brain, started.job, !started.joined, ctx).await {
             Ok(Followed::Finished(job)) => {
                 let value = json!({
                     "job": job.id,
@@ -478,6 +478,12 @@ impl BrainMcp {
                     CallToolResult::structured_error(value)
                 }
             }
+            Ok(Followed::Left) => fail(format!(
+                "the request was cancelled; job #{} was already queued or running for someone \
+                 else when this call joined it, so it keeps running (cancel it with cancel_job \
+                 if you mean to)",
+                started.job
+            )),
             Ok(Followed::Cancelled(state)) => fail(format!(
                 "the request was cancelled, so job #{} was cancelled too (it is now {})",
                 started.job,

@@ -165,9 +165,7 @@ pub fn run(args: &BenchMcpArgs, json_out: bool) -> Result<u8> {
     }
     let script = work.join("bench_client.py");
     std::fs::write(&script, CLIENT)?;
-    let ids_file = work.join("ids.txt");
     let queries_file = work.join("queries.txt");
-    std::fs::write(&ids_file, ids.join("\n"))?;
     std::fs::write(&queries_file, queries.join("\n"))?;
 
     // Baseline: the facade calls in this process.
@@ -190,12 +188,12 @@ pub fn run(args: &BenchMcpArgs, json_out: bool) -> Result<u8> {
     drop(facade);
     drop(vault);
 
+    // The client draws its notes from `list` (the first thousand ids) and its queries from
+    // these words, the ones timed in process above.
     let common = vec![
         "--n".to_string(),
         args.calls.to_string(),
-        "--ids".to_string(),
-        ids_file.display().to_string(),
-        "--queries".to_string(),
+        "--words".to_string(),
         queries_file.display().to_string(),
     ];
     let exe = std::env::current_exe()?.display().to_string();

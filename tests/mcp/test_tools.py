@@ -1,0 +1,167 @@
+"""b. Every tool with good input, its answer checked against the vault on disk."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from brainmcp import TERMINAL, Server, note_id, result_text, wait_job
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_get(server: Server) -> None:
+    vault = server.vault
+    paths = vault.manifest["paths"]
+    sample = [paths[i] for i in (0, 1, 97, 500, 1999)]
+    async with server.session() as sess:
+        for p in sample:
+            doc = await sess.ok("get", {"type": "note", "id": note_id(p)})
+            want = {"type", "id", "path", "title", "metadata", "tags", "body", "content", "content_hash", "created", "updated"}
+            assert want <= set(doc), f"get lacks {want - set(doc)}: {sorted(doc)}"
+            assert doc["type"] == "note" and doc["id"] == note_id(p), doc
+            assert vault.rel(doc["path"]) == p, doc["path"]
+            disk = vault.file(p).read_bytes()
+            assert doc["content"].encode() == disk, f"get content of {p} differs from the file"
+            assert doc["body"] and doc["body"] in doc["content"], "body is not part of content"
+            assert doc["title"] and doc["title"] in doc["content"], doc["title"]
+            assert isinstance(doc["metadata"], dict) and doc["metadata"].get("title") == doc["title"], doc["metadata"]
+            assert isinstance(doc["tags"], list), doc["tags"]
+            assert sorted(doc["tags"]) == sorted(doc["metadata"].get("tags") or []), (doc["tags"], doc["metadata"])
+            for t in doc["tags"]:
+                assert t in doc["content"], f"tag {t} not in the file"
+            assert isinstance(doc["content_hash"], str) and len(doc["content_hash"]) >= 16, doc["content_hash"]
+
+
+async def test_search(server: Server) -> None:
+    vault = server.vault
+    q = vault.manifest["queries"]
+    needle, expected = q["needle"], q["needle_expected_notes"]
+    async with server.session() as sess:
+        doc = await sess.ok("search", {"query": needle, "limit": 100})
+        hits = doc["hits"]
+        assert len(hits) == expected, f"search {needle!r}: {len(hits)} hits, the vault has {expected} notes with it"
+        for h in hits:
+            assert {"type", "id", "title", "path", "score", "snippet"} <= set(h), h
+            assert h["type"] == "note"
+            p = vault.rel(h["path"])
+            assert h["id"] == note_id(p), h
+            assert needle in vault.file(p).read_text(), f"hit {p} does not contain {needle!r}"
+            assert needle in h["snippet"], f"snippet does not show the match: {h['snippet']!r}"
+            assert isinstance(h["score"], (int, float)), h["score"]
+        scores = [h["score"] for h in hits]
+        assert scores == sorted(scores, reverse=True), f"hits not ranked best first: {scores}"
+
+        # limit, types
+        doc = await sess.ok("search", {"query": needle, "limit": 5, "types": ["note"]})
+        assert len(doc["hits"]) == 5, doc
+        # an unknown type: no hits, or a tool error naming it
+        r = await sess.call("search", {"query": needle, "types": ["nosuchtype"]})
+        if r.isError:
+            assert "nosuchtype" in result_text(r), result_text(r)
+        else:
+            assert json.loads(result_text(r))["hits"] == [], result_text(r)
+
+        # tags: every hit carries the tag (checked through get and the file)
+        doc = await sess.ok("search", {"query": needle, "tags": ["finance"], "limit": 100})
+        tagged = doc["hits"]
+        assert 0 < len(tagged) < expected, f"tag filter kept {len(tagged)} of {expected}"
+        for h in tagged:
+            g = await sess.ok("get", {"type": "note", "id": h["id"]})
+            assert "finance" in g["tags"], (h["id"], g["tags"])
+
+        # The words of one generated note's title find it.
+        p = vault.manifest["paths"][3]
+        title = vault.file(p).read_text().split("\n# ", 1)[1].split("\n", 1)[0]
+        doc = await sess.ok("search", {"query": f'"{title}"', "limit": 50})
+        assert note_id(p) in [h["id"] for h in doc["hits"]], f"search for {title!r} does not find {p}"
+
+
+async def test_list(server: Server) -> None:
+    vault = server.vault
+    on_disk = set(vault.md_files())
+    async with server.session() as sess:
+        seen: list[str] = []
+        offset = 0
+        pages = 0
+        while True:
+            doc = await sess.ok("list", {"type": "note", "limit": 500, "offset": offset})
+            items, nxt = doc["items"], doc["next_offset"]
+            for it in items:
+                assert {"type", "id", "title", "path", "updated"} <= set(it), it
+                assert it["id"] == note_id(vault.rel(it["path"])), it
+            seen += [vault.rel(it["path"]) for it in items]
+            pages += 1
+            assert pages <= 10, "list never ends"
+            if nxt is None:
+                break
+            assert nxt == offset + len(items), f"next_offset {nxt} after {len(items)} items from {offset}"
+            offset = nxt
+        assert len(seen) == len(set(seen)), "list pages overlap"
+        assert set(seen) == on_disk, f"list and disk differ: {len(set(seen) ^ on_disk)} paths"
+
+        doc = await sess.ok("list", {"folder": "projects", "limit": 5000})
+        under = {p for p in on_disk if p.startswith("projects/")}
+        got = {vault.rel(it["path"]) for it in doc["items"]}
+        assert got == under, f"folder=projects: {len(got)} items, {len(under)} notes under projects/ on disk"
+        assert doc["next_offset"] is None
+
+        doc = await sess.ok("list", {"tag": "finance", "limit": 5000})
+        got = {vault.rel(it["path"]) for it in doc["items"]}
+        assert got, "no note tagged finance"
+        want = {p for p, b in vault.md_files().items() if "\n  - finance\n" in b.decode()}
+        assert got == want, f"tag=finance: {len(got)} items, {len(want)} files with the tag"
+
+        r = await sess.call("list", {"type": "nosuchtype"})
+        if r.isError:
+            assert "nosuchtype" in result_text(r), result_text(r)
+        else:
+            doc = json.loads(result_text(r))
+            assert doc["items"] == [] and doc["next_offset"] is None, doc
+
+
+async def test_status_sync_and_jobs(server: Server) -> None:
+    vault = server.vault
+    before = vault.snapshot()
+    async with server.session() as sess:
+        st = await sess.ok("status")
+        assert isinstance(st, dict) and st.get("notes") == 2000, f"status: {st}"
+        assert "queue" in st, st
+
+        doc = await sess.ok("sync", {})
+        assert {"job", "state", "result", "error"} <= set(doc), doc
+        assert doc["state"] == "succeeded", doc
+        assert doc["error"] is None, doc
+        assert doc["result"]["scanned"] == 2000 and doc["result"]["unchanged"] == 2000, doc["result"]
+        job = doc["job"]
+
+        js = await sess.ok("job_status", {"id": job})
+        assert {"id", "type", "state", "progress", "result", "error"} <= set(js), js
+        assert js["id"] == job and js["state"] == "succeeded" and js["type"] == "directory-sync", js
+        assert js["result"] == doc["result"], (js["result"], doc["result"])
+
+        for mode in ("import-only", "export-only", "full"):
+            d = await sess.ok("sync", {"mode": mode, "allow_mass_delete": False})
+            assert d["state"] == "succeeded", (mode, d)
+
+        # wait=false: the job id at once, then it runs (on the server's workers)
+        d = await sess.ok("sync", {"wait": False})
+        assert set(d) >= {"job", "joined"} and isinstance(d["joined"], bool), d
+        final = await wait_job(sess, d["job"])
+        assert final["state"] == "succeeded", final
+
+        # cancel_job on a job that may or may not have finished: its answer must be consistent
+        d = await sess.ok("sync", {"wait": False})
+        c = await sess.ok("cancel_job", {"id": d["job"]})
+        assert c["id"] == d["job"] and isinstance(c["state"], str), c
+        final = await wait_job(sess, d["job"])
+        assert final["state"] in ("succeeded", "cancelled"), final
+        if c["state"] == "cancelled":
+            assert final["state"] == "cancelled", (c, final)
+        if c["state"] in TERMINAL:
+            assert final["state"] == c["state"], (c, final)
+
+        st = await sess.ok("status")
+        assert st["notes"] == 2000, st
+    assert vault.snapshot() == before, "syncing an unchanged vault changed files"
