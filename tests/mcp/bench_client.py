@@ -52,11 +52,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--words", type=Path, help="query words, one per line (default: from the vault)")
     ap.add_argument("--ids", type=int, default=1000, help="at most this many note ids to draw from (default 1000)")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--writes", type=int, default=0,
+                    help="also time this many `update` calls until the note's file on disk (under --vault) holds the new text")
     a = ap.parse_args(argv)
     if a.transport == "stdio" and not (a.brain and a.vault):
         ap.error("--transport stdio needs --brain and --vault")
     if a.transport == "http" and not a.url:
         ap.error("--transport http needs --url")
+    if a.writes and not a.vault:
+        ap.error("--writes needs --vault, to watch the files")
     if a.n < 1:
         ap.error("--n must be at least 1")
     return a
@@ -157,7 +161,35 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
 
         search_ns = [await timed(s, "search", q) for q in queries]
         get_ns = [await timed(s, "get", g) for g in gets]
-    return {"transport": a.transport, "search": summary(search_ns), "get": summary(get_ns)}
+        out = {"transport": a.transport, "search": summary(search_ns), "get": summary(get_ns)}
+        if a.writes:
+            out["write_to_file"] = summary(await writes_to_file(s, a, ids))
+    return out
+
+
+async def writes_to_file(s: ClientSession, a: argparse.Namespace, ids: list[str]) -> list[int]:
+    """`update` with the hash from `get`, then the time until the file holds the new text: the
+    export job's debounce included, polled every millisecond, 30 s at most per write."""
+    rng = random.Random(a.seed + 1)
+    out: list[int] = []
+    for i in range(a.writes):
+        doc = await call(s, "get", {"type": "note", "id": rng.choice(ids)})
+        new = doc["content"] + f"\nmcpbenchwrite{i}x\n"
+        path = Path(a.vault) / doc["path"]
+        t0 = time.perf_counter_ns()
+        await call(s, "update", {"type": "note", "id": doc["id"], "content": new,
+                                 "expected_hash": doc["content_hash"]})
+        while True:
+            try:
+                if path.read_bytes() == new.encode():
+                    break
+            except OSError:
+                pass
+            if time.perf_counter_ns() - t0 > 30e9:
+                raise BenchError(f"{path} did not get the update within 30 s")
+            await anyio.sleep(0.001)
+        out.append(time.perf_counter_ns() - t0)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

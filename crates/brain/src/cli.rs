@@ -321,6 +321,10 @@ pub struct BenchMcpArgs {
     /// Timed calls of each tool on each transport.
     #[arg(long, default_value_t = 500)]
     pub calls: usize,
+    /// `update` calls over HTTP timed until the note's file holds the new text (the daemon's
+    /// export, `serve.sync_debounce_ms` included).
+    #[arg(long, default_value_t = 50)]
+    pub writes: usize,
     /// The Python with the `mcp` SDK (default: $BRAIN_MCP_PYTHON, else target/mcp-venv made by
     /// scripts/mcp-venv, searched upwards from here).
     #[arg(long, value_name = "PATH", env = "BRAIN_MCP_PYTHON")]

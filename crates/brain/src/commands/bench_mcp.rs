@@ -214,6 +214,10 @@ pub fn run(args: &BenchMcpArgs, json_out: bool) -> Result<u8> {
         "http".to_string(),
         "--url".to_string(),
         url,
+        "--vault".to_string(),
+        root.display().to_string(),
+        "--writes".to_string(),
+        args.writes.to_string(),
     ];
     http_args.extend(common);
     let http = client(&python, &script, &http_args);
@@ -221,6 +225,7 @@ pub fn run(args: &BenchMcpArgs, json_out: bool) -> Result<u8> {
     let http = http?;
 
     let direct = json!({"search": stats(search_direct), "get": stats(get_direct)});
+    let debounce_ms = Vault::open(Some(&root))?.config.serve.sync_debounce_ms;
     let ratio = |t: &Value, tool: &str| {
         let base = direct[tool]["p50_ms"].as_f64().unwrap_or(0.0).max(1e-6);
         t[tool]["p50_ms"].as_f64().unwrap_or(0.0) / base
@@ -231,6 +236,8 @@ pub fn run(args: &BenchMcpArgs, json_out: bool) -> Result<u8> {
         "direct": direct,
         "stdio": {"search": stdio["search"], "get": stdio["get"]},
         "http": {"search": http["search"], "get": http["get"]},
+        "http_update_to_file": http["write_to_file"],
+        "debounce_ms": debounce_ms,
         "p50_ratio_to_direct": {
             "stdio_search": ratio(&stdio, "search"), "stdio_get": ratio(&stdio, "get"),
             "http_search": ratio(&http, "search"), "http_get": ratio(&http, "get"),
@@ -263,6 +270,15 @@ pub fn run(args: &BenchMcpArgs, json_out: bool) -> Result<u8> {
             doc["mean_ms"].as_f64().unwrap_or(0.0)
         ))?;
     }
+    let w = &result["http_update_to_file"];
+    output::line(format!(
+        "{:<28} {:>9.3} {:>9.3} {:>9.3}   ({} writes; the export waits serve.sync_debounce_ms = {debounce_ms} ms)",
+        "update over HTTP → file",
+        w["p50_ms"].as_f64().unwrap_or(0.0),
+        w["p99_ms"].as_f64().unwrap_or(0.0),
+        w["mean_ms"].as_f64().unwrap_or(0.0),
+        args.writes
+    ))?;
     output::line(format!(
         "p50 over the in-process call: stdio search {:.1}x, get {:.1}x; HTTP search {:.1}x, get {:.1}x",
         ratio(&stdio, "search"),
