@@ -125,6 +125,11 @@ async def test_update_of_a_missing_note_is_an_error(server: Server) -> None:
     async with server.session() as sess:
         msg = await sess.error("update", {"type": "note", "id": "no/such/note", "content": "# Upserted\n"})
         assert names(msg, "not found", "no such", "does not exist", "no/such/note"), msg
+        # An empty expected hash is not a way around it (the store reads "" as "no note").
+        msg = await sess.error(
+            "update", {"type": "note", "id": "no/such/note", "content": "# Upserted\n", "expected_hash": ""}
+        )
+        assert names(msg, "hash"), msg
         await sess.error("get", {"type": "note", "id": "no/such/note"})
         d = await sess.ok("sync", {"mode": "export-only"})
         assert d["state"] == "succeeded", d

@@ -157,31 +157,23 @@ impl Brain {
         }
     }
 
-    /// Waits (up to `timeout`) until the exports this process's workers would run are written,
-    /// so a session that ends right after a write leaves its file on disk. Does nothing when
-    /// this process runs no workers: the daemon or the next sync writes them.
+    /// Waits (up to `timeout`) until the exports queued for this vault are written, so a
+    /// session that ends right after a write leaves its file on disk. If no daemon serves the
+    /// vault (it may have stopped since the write), this process's workers are started to
+    /// write them. Returns at once when a daemon runs them, or when exports are paused.
     pub fn finish_writes(&self, timeout: std::time::Duration) {
-        use brain_store::JobStore;
-        let running_here = match self.pool.lock() {
-            Ok(p) => p.is_some(),
-            Err(poisoned) => poisoned.into_inner().is_some(),
-        };
+        let deadline = std::time::Instant::now() + timeout;
         let paused = self.store_paused().unwrap_or_default();
-        if !running_here
-            || paused
-                .iter()
-                .any(|t| t == brain_sync::jobs::DIRECTORY_EXPORT)
+        if paused
+            .iter()
+            .any(|t| t == brain_sync::jobs::DIRECTORY_EXPORT)
         {
             return;
         }
-        let deadline = std::time::Instant::now() + timeout;
+        let mut started = false;
         loop {
-            let pending = match self.store.job_counts() {
-                Ok(counts) => counts
-                    .iter()
-                    .filter(|c| c.job_type == brain_sync::jobs::DIRECTORY_EXPORT)
-                    .map(|c| c.count)
-                    .sum::<u64>(),
+            let pending = match self.pending_exports() {
+                Ok(n) => n,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read the queue; leaving exports to the next sync");
                     return;
@@ -190,6 +182,15 @@ impl Brain {
             if pending == 0 {
                 return;
             }
+            if !started {
+                started = true;
+                self.ensure_workers();
+                if !self.runs_workers() {
+                    // A daemon holds the vault and writes them; or this process may not run
+                    // jobs (`Workers::Never`) and the next sync does.
+                    return;
+                }
+            }
             if std::time::Instant::now() >= deadline {
                 tracing::warn!(
                     pending,
@@ -197,8 +198,39 @@ impl Brain {
                 );
                 return;
             }
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::thread::sleep(std::time::Duration::from_millis(10));
         }
+    }
+
+    /// Queued or running `directory-export` jobs, in any process.
+    fn pending_exports(&self) -> Result<u64, BrainError> {
+        use brain_store::JobStore;
+        Ok(self
+            .store
+            .job_counts()?
+            .iter()
+            .filter(|c| c.job_type == brain_sync::jobs::DIRECTORY_EXPORT)
+            .map(|c| c.count)
+            .sum())
+    }
+
+    /// Whether this process has started workers.
+    fn runs_workers(&self) -> bool {
+        match self.pool.lock() {
+            Ok(p) => p.is_some(),
+            Err(poisoned) => poisoned.into_inner().is_some(),
+        }
+    }
+
+    /// Stops this process's workers, giving running jobs until `limit`; a job still running then
+    /// is left to its lease (the next worker of any process takes it over). Returns `false` in
+    /// that case.
+    pub fn shutdown_within(&self, limit: std::time::Duration) -> bool {
+        let pool = match self.pool.lock() {
+            Ok(mut p) => p.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        pool.is_none_or(|p| p.shutdown_within(limit))
     }
 
     /// Queues a directory sync (`full`, `import-only` or `export-only`), or joins the equal one

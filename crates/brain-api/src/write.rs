@@ -7,7 +7,7 @@ use brain_core::codec::decode;
 use brain_core::time::now_ms;
 use brain_core::{Entity, EntityRef};
 use brain_jobs::EnqueueRequest;
-use brain_store::{JobStore, PutOutcome};
+use brain_store::{JobStore, PutOutcome, Store};
 use brain_sync::SyncEngine;
 use serde::Serialize;
 
@@ -22,7 +22,14 @@ pub enum Expect {
     Absent,
     /// The live note with this `content_hash` (from a `get`): refused if it changed since.
     Hash(String),
+    /// A live note, whatever it holds: replaces it, refusing (not found) if there is none, so
+    /// an update never creates a note by mistake.
+    Present,
 }
+
+/// How often a [`Expect::Present`] write reads the note again when another write slips in
+/// between its read and its write.
+const PRESENT_TRIES: usize = 3;
 
 /// A note stored, and the job that writes its file.
 #[derive(Clone, Debug, Serialize)]
@@ -71,6 +78,27 @@ impl Brain {
         content: &[u8],
         expect: Expect,
     ) -> Result<WriteOutcome, BrainError> {
+        if expect != Expect::Present {
+            return self.write_expecting(r, content, expect);
+        }
+        // The store's compare-and-set knows "this hash" and "nothing": write against the hash
+        // read now, and read again if another write lands in between.
+        let mut tries = 1;
+        loop {
+            let current = self.get(r)?.content_hash;
+            match self.write_expecting(r, content, Expect::Hash(current)) {
+                Err(BrainError::Stale { .. }) if tries < PRESENT_TRIES => tries += 1,
+                written => return written,
+            }
+        }
+    }
+
+    fn write_expecting(
+        &self,
+        r: &EntityRef,
+        content: &[u8],
+        expect: Expect,
+    ) -> Result<WriteOutcome, BrainError> {
         let max = self.config.sync.max_file_bytes;
         if content.len() as u64 > max {
             return Err(BrainError::TooLarge {
@@ -84,17 +112,32 @@ impl Brain {
             entity: r.to_string(),
             reason,
         };
+        if expect == Expect::Hash(String::new()) {
+            return Err(BrainError::BadRequest(format!(
+                "{r} was not stored: the expected hash is empty; pass the content_hash `get` \
+                 returned, or leave it out"
+            )));
+        }
         let entity = self.entity_from(r, content).map_err(invalid)?;
         let job = self.queue.prepare(self.export_request(r))?;
         let expected = match &expect {
             Expect::Any => None,
             Expect::Absent => Some(""),
             Expect::Hash(h) => Some(h.as_str()),
+            // Resolved to a hash by `write`.
+            Expect::Present => None,
         };
+        // Only these can bring back a deleted note: a hash never matches one.
+        if matches!(expect, Expect::Any | Expect::Absent) {
+            self.keep_deleted_file(r);
+        }
         let (outcome, export) = self
             .store
             .put_and_enqueue(&entity, expected, &job, now_ms())?;
         if export.is_some() {
+            // The job went in through the store on this process's connection, which the
+            // daemon's store watch does not see: wake the workers here.
+            self.queue.notify();
             self.ensure_workers();
         }
         tracing::info!(entity = %r, path = %entity.path, ?outcome, "note written through the facade");
@@ -131,12 +174,54 @@ impl Brain {
         engine.builder().entity(&path, text, now, now)
     }
 
+    /// Before a write brings back a soft-deleted note, copies the deleted note's file (still at
+    /// its path while the delete's export has not run) to `.brain/trash/STAMP/`: the export
+    /// that follows writes the new content over that file, and "deleted" promised a copy
+    /// `brain restore` or a person can find. Best effort: a failed copy is logged, since the
+    /// write itself must not depend on it.
+    fn keep_deleted_file(&self, r: &EntityRef) {
+        let Ok(old) = self.store.get_any(r) else {
+            return;
+        };
+        if old.deleted_ms.is_none() {
+            return;
+        }
+        let src = self.root.join(&old.path);
+        if !src.is_file() {
+            return;
+        }
+        let trash = self
+            .root
+            .join(".brain")
+            .join("trash")
+            .join(brain_core::time::format_compact(now_ms()));
+        let mut dest = trash.join(&old.path);
+        let mut n = 1;
+        while dest.exists() {
+            n += 1;
+            dest = trash.join(format!("{}.{n}", old.path));
+        }
+        let copied = dest
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::copy(&src, &dest));
+        match copied {
+            Ok(_) => {
+                tracing::info!(entity = %r, path = %old.path, copy = %dest.display(), "kept the deleted note's file before writing the note again")
+            }
+            Err(e) => {
+                tracing::warn!(entity = %r, path = %old.path, error = %e, "cannot copy the deleted note's file to the trash")
+            }
+        }
+    }
+
     /// Deletes note `r` softly: its file moves to `.brain/trash/` and `brain restore` brings
     /// it back.
     pub fn delete(&self, r: &EntityRef) -> Result<DeleteOutcome, BrainError> {
         let path = self.get(r)?.path;
         let job = self.queue.prepare(self.export_request(r))?;
         let enqueued = self.store.soft_delete_and_enqueue(r, &job, now_ms())?;
+        self.queue.notify();
         self.ensure_workers();
         tracing::info!(entity = %r, %path, "note deleted through the facade");
         Ok(DeleteOutcome {

@@ -130,6 +130,34 @@ impl WorkerPool {
         }
     }
 
+    /// Stops claiming and gives running jobs until `limit` to finish; returns `false` if some
+    /// were still running then. Those threads are left to end with the process, and their
+    /// jobs, whose leases stop being renewed, are taken over by the next worker of any process:
+    /// for a process that must leave promptly (an MCP client waits only a moment for its
+    /// server to exit).
+    pub fn shutdown_within(self, limit: Duration) -> bool {
+        self.signal.stop();
+        self.queue.notify();
+        let deadline = std::time::Instant::now() + limit;
+        let mut threads = self.threads;
+        while !threads.is_empty() {
+            let (done, running): (Vec<_>, Vec<_>) =
+                threads.into_iter().partition(|t| t.is_finished());
+            for t in done {
+                let _ = t.join();
+            }
+            threads = running;
+            if threads.is_empty() {
+                break;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        true
+    }
+
     /// Stops claiming, lets running jobs finish, and joins every thread.
     pub fn shutdown(self) {
         self.signal.stop();

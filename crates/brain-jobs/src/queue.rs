@@ -239,9 +239,11 @@ impl Queue {
         }
     }
 
-    /// Wakes this process's idle workers: after an enqueue here, and when the pool's store
-    /// watch sees another process commit.
-    pub(crate) fn notify(&self) {
+    /// Wakes this process's idle workers: after an enqueue here, when the pool's store watch
+    /// sees another process commit, and after a write that enqueued its job through the store
+    /// itself (the outbox: `JobStore::put_and_enqueue` on this process's connection, which the
+    /// store watch cannot see).
+    pub fn notify(&self) {
         let mut g = self
             .inner
             .wake

@@ -6,9 +6,7 @@
 //! message. Arguments of the wrong JSON type are refused by rmcp before a handler runs; rmcp 3.9
 //! turns that refusal into a tool error too ("failed to deserialize parameters: ...").
 
-use brain_api::{
-    Brain, BrainError, Expect, ListRequest, SearchRequest, Started, WriteOutcome, job_json,
-};
+use brain_api::{Brain, Expect, ListRequest, SearchRequest, Started, job_json};
 use brain_core::EntityRef;
 use brain_core::time::format_iso;
 use brain_store::jobs::JobState;
@@ -259,7 +257,7 @@ impl BrainMcp {
     )]
     async fn create(&self, Parameters(args): Parameters<CreateArgs>) -> CallToolResult {
         let r = EntityRef::new(args.entity_type, args.id);
-        self.write(r, args.content, Expect::Absent.into()).await
+        self.write(r, args.content, Expect::Absent).await
     }
 
     #[tool(
@@ -274,9 +272,9 @@ impl BrainMcp {
     async fn update(&self, Parameters(args): Parameters<UpdateArgs>) -> CallToolResult {
         let r = EntityRef::new(args.entity_type, args.id);
         let expect = match args.expected_hash {
-            Some(h) => Write::Expect(Expect::Hash(h)),
+            Some(h) => Expect::Hash(h),
             // Overwrite whatever is there, but only if something is: `update` never creates.
-            None => Write::Present,
+            None => Expect::Present,
         };
         self.write(r, args.content, expect).await
     }
@@ -377,35 +375,6 @@ impl BrainMcp {
     }
 }
 
-/// What a write expects to find.
-enum Write {
-    /// As the facade says it.
-    Expect(Expect),
-    /// A live note, whatever its content: `update` without `expected_hash`.
-    Present,
-}
-
-impl From<Expect> for Write {
-    fn from(e: Expect) -> Self {
-        Write::Expect(e)
-    }
-}
-
-/// Replaces live note `r` whatever it holds, refusing (not found) if there is none. The facade
-/// has no "must exist" expectation, so this reads the note's hash and writes against it; a
-/// writer slipping in between makes that hash stale, and the read and write are tried again.
-fn overwrite(b: &Brain, r: &EntityRef, content: &[u8]) -> Result<WriteOutcome, BrainError> {
-    const TRIES: usize = 3;
-    let mut tries = 1;
-    loop {
-        let current = b.get(r)?;
-        match b.write(r, content, Expect::Hash(current.content_hash)) {
-            Err(BrainError::Stale { .. }) if tries < TRIES => tries += 1,
-            written => return written,
-        }
-    }
-}
-
 /// What `search` and `list` add to an empty answer when a type filter names types the vault
 /// does not have: a filter that matches nothing is not an error, but the agent should know why.
 fn unknown_types_warning(unknown: &[String], brain: &Brain) -> Option<String> {
@@ -428,7 +397,7 @@ impl BrainMcp {
     }
 
     /// `create` and `update`: the size limit of this interface first, then the facade.
-    async fn write(&self, r: EntityRef, content: String, expect: Write) -> CallToolResult {
+    async fn write(&self, r: EntityRef, content: String, expect: Expect) -> CallToolResult {
         let limit = self.settings.max_body_bytes;
         if content.len() > limit {
             return fail(format!(
@@ -438,9 +407,8 @@ impl BrainMcp {
                 content.len()
             ));
         }
-        let written = blocking(&self.brain, move |b| match expect {
-            Write::Expect(expect) => b.write(&r, content.as_bytes(), expect),
-            Write::Present => overwrite(b, &r, content.as_bytes()),
+        let written = blocking(&self.brain, move |b| {
+            b.write(&r, content.as_bytes(), expect)
         })
         .await;
         match written {

@@ -45,8 +45,9 @@ const MIN_REQUEST_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// Serves MCP over this process's stdin and stdout until the client closes stdin. Nothing else
 /// may write to stdout meanwhile: logs go to stderr (the caller's tracing setup).
 ///
-/// When stdin closes, requests still running are cancelled (a followed job with them) after
-/// rmcp has given their responses a few seconds to drain.
+/// Returns when stdin closes. Requests still running then are dropped by the caller's runtime
+/// shutdown without cancelling their jobs: a sync an agent started and left is not undone, and
+/// the `brain mcp` process leaves it to its lease for the next process to finish.
 pub async fn serve_stdio(server: BrainMcp) -> Result<(), McpError> {
     let running = server.serve(rmcp::transport::stdio()).await?;
     let reason = running.waiting().await?;

@@ -150,3 +150,23 @@ fn issue2_an_edit_that_restores_the_mtime_is_still_seen() {
     assert_eq!(r["updated"], 1, "{r}");
     assert_eq!(v.ok(&["get", "note/a"]).stdout, "bbbb\n");
 }
+
+/// Found in the issue 6 review: `brain rm` then `brain put` (or MCP `delete` then `create`) of
+/// one id before the delete's export ran brought the row back with the new content, and the
+/// export wrote it over the only copy of the deleted note.
+#[test]
+fn issue6_writing_a_deleted_note_again_keeps_the_deleted_file() {
+    let v = TestVault::new();
+    v.write("orig.md", "# keep\nIMPORTANT ORIGINAL\n");
+    v.sync();
+    v.ok(&["rm", "note/orig"]);
+    v.run_stdin(&["put", "note/orig"], b"# new\nreplacement\n");
+    v.sync();
+    assert_eq!(v.read("orig.md"), b"# new\nreplacement\n");
+    let trash = v.path(".brain/trash");
+    let kept: Vec<Vec<u8>> = std::fs::read_dir(&trash)
+        .unwrap()
+        .map(|stamp| std::fs::read(stamp.unwrap().path().join("orig.md")).unwrap())
+        .collect();
+    assert_eq!(kept, vec![b"# keep\nIMPORTANT ORIGINAL\n".to_vec()]);
+}

@@ -43,7 +43,12 @@ pub fn start(brain: Arc<Brain>) -> Result<Option<HttpServer>> {
             format!("serve.http = \"{spec}\" is not an address to listen on: use HOST:PORT, such as 127.0.0.1:7433, or \"\" for no HTTP")
         })?
         .collect();
-    let token = serve.http_token.clone();
+    let token = serve.http_token.trim().to_string();
+    if token.is_empty() && !serve.http_token.is_empty() {
+        bail!(
+            "serve.http_token (BRAIN_SERVE_HTTP_TOKEN) is only blank space: set a real token, or leave it empty on 127.0.0.1"
+        );
+    }
     let loopback = loopback_only(&addrs);
     if !loopback && token.is_empty() {
         bail!(
@@ -123,8 +128,10 @@ async fn require_bearer(State(token): State<Arc<String>>, req: Request, next: Ne
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        // The scheme is case-insensitive (RFC 9110).
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim());
     if given.is_some_and(|g| same_secret(g.as_bytes(), token.as_bytes())) {
         return next.run(req).await;
     }
