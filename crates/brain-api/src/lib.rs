@@ -300,6 +300,25 @@ impl Drop for Brain {
     }
 }
 
+/// A note as every interface shows it: the whole file as `content` (byte for byte what the
+/// vault holds), its parts, and the hash a careful writer passes back.
+pub fn entity_json(e: &Entity) -> Value {
+    json!({
+        "type": e.entity_ref.entity_type,
+        "id": e.entity_ref.id,
+        "path": e.path,
+        "title": e.title,
+        "metadata": e.metadata,
+        "tags": e.tags,
+        "body": e.body,
+        "content": e.content(),
+        "content_hash": e.content_hash,
+        "created": format_iso(e.created_ms),
+        "updated": format_iso(e.updated_ms),
+        "deleted": e.deleted_ms.map(format_iso),
+    })
+}
+
 /// A job as every interface shows it.
 pub fn job_json(j: &Job) -> Value {
     json!({
@@ -314,10 +333,23 @@ pub fn job_json(j: &Job) -> Value {
         "finished": j.finished_ms.map(format_iso),
         "run_at": format_iso(j.run_at_ms),
         "progress": j.progress,
+        "eta_s": eta_s(j),
         "input": j.input,
         "result": j.result,
         "error": j.error,
         "parent_id": j.parent_id,
         "cancel_requested": j.cancel_requested,
     })
+}
+
+/// Seconds left at the current rate, for a running job with a known total.
+pub fn eta_s(j: &Job) -> Option<u64> {
+    let p = j.progress.as_ref()?;
+    let total = p.total?;
+    let started = j.started_ms?;
+    let elapsed = (p.updated_ms - started).max(1) as f64 / 1000.0;
+    if j.state != JobState::Running || p.current == 0 || total <= p.current {
+        return None;
+    }
+    Some(((total - p.current) as f64 * elapsed / p.current as f64).round() as u64)
 }

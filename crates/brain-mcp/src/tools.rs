@@ -188,19 +188,7 @@ impl BrainMcp {
     async fn get(&self, Parameters(args): Parameters<RefArgs>) -> CallToolResult {
         let r = EntityRef::new(args.entity_type, args.id);
         match blocking(&self.brain, move |b| b.get(&r)).await {
-            Ok(e) => ok(json!({
-                "type": e.entity_ref.entity_type,
-                "id": e.entity_ref.id,
-                "path": e.path,
-                "title": e.title,
-                "metadata": e.metadata,
-                "tags": e.tags,
-                "body": e.body,
-                "content": e.content(),
-                "content_hash": e.content_hash,
-                "created": format_iso(e.created_ms),
-                "updated": format_iso(e.updated_ms),
-            })),
+            Ok(e) => ok(brain_api::entity_json(&e)),
             Err(e) => fail(e.to_string()),
         }
     }

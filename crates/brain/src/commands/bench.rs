@@ -30,23 +30,24 @@ pub fn run(cmd: &BenchCommand, json_out: bool) -> Result<u8> {
     }
 }
 
+/// `rel` in the first folder that has it, going up from here and then from this binary (a
+/// bench run from anywhere in a checkout finds the repo's files and `../shared`).
+pub(super) fn find_above(rel: &str) -> Option<PathBuf> {
+    let mut starts: Vec<PathBuf> = std::env::current_dir().into_iter().collect();
+    starts.extend(std::env::current_exe());
+    starts
+        .iter()
+        .flat_map(|start| start.ancestors())
+        .map(|dir| dir.join(rel))
+        .find(|candidate| candidate.is_file())
+}
+
 pub(super) fn find_generator(explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = explicit {
         return Ok(p.to_path_buf());
     }
-    let mut starts = vec![std::env::current_dir()?];
-    if let Ok(exe) = std::env::current_exe() {
-        starts.push(exe);
-    }
-    for start in starts {
-        for dir in start.ancestors() {
-            let candidate = dir.join("shared/bench/gen_vault.py");
-            if candidate.is_file() {
-                return Ok(candidate);
-            }
-        }
-    }
-    bail!("cannot find shared/bench/gen_vault.py above this folder: pass --generator PATH")
+    find_above("shared/bench/gen_vault.py")
+        .context("cannot find shared/bench/gen_vault.py above this folder: pass --generator PATH")
 }
 
 pub(super) fn generate(generator: &Path, out: &Path, notes: usize) -> Result<Value> {

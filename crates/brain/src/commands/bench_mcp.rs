@@ -14,7 +14,7 @@ use brain_api::{ListRequest, SearchRequest, Workers};
 use serde_json::{Value, json};
 
 use super::Vault;
-use super::bench::{find_generator, generate, ms, percentile};
+use super::bench::{find_above, find_generator, generate, ms, percentile};
 use crate::cli::BenchMcpArgs;
 use crate::output;
 
@@ -25,21 +25,9 @@ fn find_python(explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = explicit {
         return Ok(p.to_path_buf());
     }
-    let mut starts = vec![std::env::current_dir()?];
-    if let Ok(exe) = std::env::current_exe() {
-        starts.push(exe);
-    }
-    for start in starts {
-        for dir in start.ancestors() {
-            let candidate = dir.join("target/mcp-venv/bin/python");
-            if candidate.is_file() {
-                return Ok(candidate);
-            }
-        }
-    }
-    bail!(
+    find_above("target/mcp-venv/bin/python").context(
         "no Python with the MCP SDK found: run scripts/mcp-venv (it makes target/mcp-venv with \
-         the official `mcp` package), or pass --python PATH"
+         the official `mcp` package), or pass --python PATH",
     )
 }
 

@@ -130,20 +130,7 @@ pub fn list(vault: &Vault, args: &ListArgs, json: bool) -> Result<u8> {
 }
 
 fn entity_json(e: &Entity) -> serde_json::Value {
-    json!({
-        "type": e.entity_ref.entity_type,
-        "id": e.entity_ref.id,
-        "path": e.path,
-        "title": e.title,
-        "metadata": e.metadata,
-        "tags": e.tags,
-        "body": e.body,
-        "content": e.content(),
-        "content_hash": e.content_hash,
-        "created": format_iso(e.created_ms),
-        "updated": format_iso(e.updated_ms),
-        "deleted": e.deleted_ms.map(format_iso),
-    })
+    brain_api::entity_json(e)
 }
 
 /// `brain get`: the canonical file, byte for byte.

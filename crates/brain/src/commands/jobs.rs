@@ -11,38 +11,9 @@ use super::Vault;
 use crate::cli::JobsCommand;
 use crate::output::{self, clip};
 
+/// A job as every interface shows it (the facade's form, with its ETA).
 fn job_json(j: &Job) -> Value {
-    json!({
-        "id": j.id,
-        "type": j.job_type,
-        "state": j.state,
-        "priority": j.priority,
-        "attempts": j.attempts,
-        "max_attempts": j.max_attempts,
-        "created": format_iso(j.created_ms),
-        "started": j.started_ms.map(format_iso),
-        "finished": j.finished_ms.map(format_iso),
-        "run_at": format_iso(j.run_at_ms),
-        "progress": j.progress,
-        "eta_s": eta_s(j),
-        "input": j.input,
-        "result": j.result,
-        "error": j.error,
-        "parent_id": j.parent_id,
-        "cancel_requested": j.cancel_requested,
-    })
-}
-
-/// Seconds left at the current rate, for a running job with a known total.
-fn eta_s(j: &Job) -> Option<u64> {
-    let p = j.progress.as_ref()?;
-    let total = p.total?;
-    let started = j.started_ms?;
-    let elapsed = (p.updated_ms - started).max(1) as f64 / 1000.0;
-    if j.state != JobState::Running || p.current == 0 || total <= p.current {
-        return None;
-    }
-    Some(((total - p.current) as f64 * elapsed / p.current as f64).round() as u64)
+    brain_api::job_json(j)
 }
 
 fn progress_text(j: &Job) -> String {
@@ -56,7 +27,9 @@ fn progress_text(j: &Job) -> String {
 }
 
 fn row(j: &Job) -> String {
-    let eta = eta_s(j).map(|s| format!(" ETA {s}s")).unwrap_or_default();
+    let eta = brain_api::eta_s(j)
+        .map(|s| format!(" ETA {s}s"))
+        .unwrap_or_default();
     let tail = match j.state {
         JobState::Failed => j.error.clone().unwrap_or_default(),
         JobState::Running => format!("{}{eta}", progress_text(j)),
