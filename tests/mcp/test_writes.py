@@ -154,3 +154,25 @@ async def test_stdio_close_writes_pending_exports(make_vault) -> None:
     for i in range(3):
         p = vault.file(f"last/{i}.md")
         assert p.exists() and p.read_text() == f"# Last {i}\n", f"{p} not written on close\n{server.describe()}"
+
+
+async def test_stdio_session_writes_exports_the_stopped_daemon_left(make_vault) -> None:
+    """A `brain mcp` session next to a daemon only queues its writes for the daemon; if the
+    daemon stops before it ran them, the session writes them itself when its client leaves:
+    nothing an agent wrote waits for a sync nobody runs. (Directory sync is paused while the
+    daemon is up, so the daemon cannot be the one that writes the file.)"""
+    vault = make_vault(0)
+    daemon = Server("http", vault).start()
+    stdio = Server("stdio", vault)
+    try:
+        vault.brain("sync", "pause")
+        async with stdio.session() as sess:
+            d = await sess.ok("create", {"type": "note", "id": "left/behind", "content": "# Left\n"})
+            assert d["outcome"] == "created", d
+            assert daemon.stop() == 0, daemon.describe()
+            vault.brain("sync", "resume")
+            assert not vault.file("left/behind.md").exists(), "written while paused"
+    finally:
+        daemon.stop()
+    p = vault.file("left/behind.md")
+    assert p.exists() and p.read_text() == "# Left\n", f"{p} not written\n{stdio.describe()}"
