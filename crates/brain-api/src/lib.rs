@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 pub use brain_core::{Entity, EntityRef};
 pub use daemon::{SERVE_STATE_KEY, daemon_pid, serve_lock_path};
 pub use error::BrainError;
-pub use read::{ListPage, ListRequest, SearchRequest};
+pub use read::{ListPage, ListRequest, SearchRequest, StatusReport};
 pub use write::{DeleteOutcome, Expect, WriteOutcome};
 
 /// Who runs the jobs that calls on a [`Brain`] queue.

@@ -144,11 +144,11 @@ impl Brain {
     }
 
     /// What the vault is doing: notes, conflicts, the daemon, the queue, recent jobs, git.
-    pub fn status(&self) -> Result<Value, BrainError> {
+    pub fn status_report(&self) -> Result<StatusReport, BrainError> {
         let store = self.store.as_ref();
         let active = store.list_jobs(&JobFilter {
             states: vec![JobState::Running, JobState::Queued],
-            limit: 20,
+            limit: 50,
             ..JobFilter::default()
         })?;
         let recent = store.list_jobs(&JobFilter {
@@ -173,17 +173,57 @@ impl Brain {
             doc
         });
         let git = Store::runtime_state(store, brain_git::jobs::STATE_KEY)?.map(|s| s.value);
+        Ok(StatusReport {
+            notes: store.count_live()?,
+            open_conflicts: store.conflicts(false)?.len(),
+            daemon,
+            paused: store.paused_types()?,
+            queue,
+            active,
+            recent,
+            git_enabled: self.config.git.enabled,
+            git,
+        })
+    }
+
+    /// [`Brain::status_report`] as the JSON document every interface shows.
+    pub fn status(&self) -> Result<Value, BrainError> {
+        let r = self.status_report()?;
         Ok(json!({
             "vault": self.root,
-            "notes": store.count_live()?,
+            "notes": r.notes,
             "types": self.entity_types(),
-            "open_conflicts": store.conflicts(false)?.len(),
-            "daemon": daemon,
-            "paused": store.paused_types()?,
-            "queue": queue,
-            "active": active.iter().map(job_json).collect::<Vec<_>>(),
-            "recent": recent.iter().map(job_json).collect::<Vec<_>>(),
-            "git": {"enabled": self.config.git.enabled, "last": git},
+            "open_conflicts": r.open_conflicts,
+            "daemon": r.daemon,
+            "paused": r.paused,
+            "queue": r.queue,
+            "active": r.active.iter().map(job_json).collect::<Vec<_>>(),
+            "recent": r.recent.iter().map(job_json).collect::<Vec<_>>(),
+            "git": {"enabled": r.git_enabled, "last": r.git},
         }))
     }
+}
+
+/// What a vault is doing, for an interface to render (`brain status` draws lines from it, MCP
+/// sends [`Brain::status`]).
+#[derive(Clone, Debug)]
+pub struct StatusReport {
+    /// Live notes.
+    pub notes: u64,
+    /// Conflicts not yet resolved.
+    pub open_conflicts: usize,
+    /// The daemon's published state with its pid, if one holds the vault.
+    pub daemon: Option<Value>,
+    /// Paused job types.
+    pub paused: Vec<String>,
+    /// Queued and running jobs per type: `{"TYPE": {"queued": n, "running": n}}`.
+    pub queue: serde_json::Map<String, Value>,
+    /// Running and queued jobs (at most 50).
+    pub active: Vec<brain_store::jobs::Job>,
+    /// The last 10 finished jobs.
+    pub recent: Vec<brain_store::jobs::Job>,
+    /// Whether git sync is set up.
+    pub git_enabled: bool,
+    /// The last git job's published outcome.
+    pub git: Option<Value>,
 }

@@ -114,41 +114,14 @@ pub fn run(vault: &Vault, cmd: &JobsCommand, json: bool) -> Result<u8> {
 
 /// `brain status`: operations running and recently finished, and the vault's counts.
 pub fn status(vault: &Vault, json: bool) -> Result<u8> {
-    let store = &vault.store;
-    let active = store.list_jobs(&JobFilter {
-        states: vec![JobState::Running, JobState::Queued],
-        limit: 50,
-        ..JobFilter::default()
-    })?;
-    let recent = store.list_jobs(&JobFilter {
-        states: vec![JobState::Succeeded, JobState::Failed, JobState::Cancelled],
-        limit: 10,
-        ..JobFilter::default()
-    })?;
-    let notes = brain_store::Store::count_live(store.as_ref())?;
-    let conflicts = brain_store::Store::conflicts(store.as_ref(), false)?.len();
-    let daemon = super::serve::state(vault);
-    let paused = store.paused_types()?;
-    let mut depth = serde_json::Map::new();
-    for c in store.job_counts()? {
-        let entry = depth
-            .entry(c.job_type.clone())
-            .or_insert_with(|| json!({"queued": 0, "running": 0}));
-        entry[c.state.as_str()] = json!(c.count);
-    }
+    let brain = vault.brain(vault.queue(), brain_api::Workers::Never);
     if json {
-        return output::json(&json!({
-            "vault": vault.paths.root,
-            "notes": notes,
-            "open_conflicts": conflicts,
-            "daemon": daemon,
-            "paused": paused,
-            "queue": depth,
-            "active": active.iter().map(job_json).collect::<Vec<_>>(),
-            "recent": recent.iter().map(job_json).collect::<Vec<_>>(),
-        }))
-        .map(|()| 0);
+        return output::json(&brain.status()?).map(|()| 0);
     }
+    let report = brain.status_report()?;
+    let (notes, conflicts) = (report.notes, report.open_conflicts);
+    let (daemon, depth, paused) = (report.daemon, report.queue, report.paused);
+    let (active, recent) = (report.active, report.recent);
     output::line(format!(
         "{}: {notes} notes, {conflicts} open conflict(s)",
         vault.paths.root.display()

@@ -188,16 +188,3 @@ fn publish(
         Err(e) => tracing::warn!(error = %e, "cannot publish the daemon's state"),
     }
 }
-
-/// The daemon's published state, if a daemon holds the vault now.
-pub fn state(vault: &Vault) -> Option<Value> {
-    let pid = daemon::running(&vault.paths)?;
-    let published = Store::runtime_state(vault.store.as_ref(), daemon::STATE_KEY)
-        .ok()
-        .flatten()
-        .map(|s| s.value)
-        .unwrap_or_else(|| json!({"state": "starting"}));
-    let mut doc = published;
-    doc["pid"] = json!(pid);
-    Some(doc)
-}
