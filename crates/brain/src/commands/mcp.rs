@@ -39,7 +39,15 @@ fn wind_down(brain: &brain_api::Brain) {
 
 /// Serves until the client closes stdin.
 pub fn run(vault: Vault) -> Result<u8> {
-    let brain = Arc::new(vault.brain(vault.queue(), Workers::OnDemand(vault.pool_config())));
+    // A session lives as long as the agent's client, mostly idle: its workers sleep until a
+    // job of this process wakes them or the next `run_at`, not polling every 100 ms as a
+    // one-shot command's do.
+    let pool = brain_jobs::PoolConfig {
+        idle_poll_ms: 2_000,
+        reap_every_ms: 1_000,
+        ..vault.pool_config()
+    };
+    let brain = Arc::new(vault.brain(vault.queue(), Workers::OnDemand(pool)));
     let settings = brain_mcp::McpSettings {
         max_body_bytes: usize::try_from(vault.config.mcp.max_body_bytes).unwrap_or(usize::MAX),
     };
