@@ -192,5 +192,8 @@ fn daemon_line(daemon: Option<&Value>) -> String {
             when(&w["last_error"]["at_ms"])
         ));
     }
+    if let Some(addr) = d["http"].as_str() {
+        line.push_str(&format!("; MCP at http://{addr}/mcp"));
+    }
     line
 }
