@@ -61,15 +61,15 @@ impl Brain {
         types
     }
 
-    /// Refuses a type the vault does not map, naming the ones it does.
-    fn check_type(&self, t: &str) -> Result<(), BrainError> {
-        let types = self.entity_types();
-        if types.iter().any(|k| k == t) {
+    /// Refuses a type the vault does not map, naming the ones it does. On every read, so it
+    /// allocates only to refuse.
+    pub(crate) fn check_type(&self, t: &str) -> Result<(), BrainError> {
+        if t == NOTE_TYPE || self.config.vault.entity_types.iter().any(|k| k == t) {
             return Ok(());
         }
         Err(BrainError::BadRequest(format!(
             "unknown type '{t}': this vault has {} (set `vault.entity_types` to add one)",
-            types.join(", ")
+            self.entity_types().join(", ")
         )))
     }
 

@@ -152,13 +152,7 @@ impl Brain {
 
     /// The entity `content` makes as note `r`, or why it cannot be one.
     fn entity_from(&self, r: &EntityRef, content: &[u8]) -> Result<Entity, String> {
-        if !self.entity_types().contains(&r.entity_type) {
-            return Err(format!(
-                "unknown type '{}': this vault has {} (set `vault.entity_types` to add one)",
-                r.entity_type,
-                self.entity_types().join(", ")
-            ));
-        }
+        self.check_type(&r.entity_type).map_err(|e| e.to_string())?;
         let text = decode(content).map_err(|e| e.to_string())?;
         let engine = SyncEngine::new(&self.root, &self.config, self.store.as_ref())
             .map_err(|e| e.to_string())?;
@@ -213,6 +207,16 @@ impl Brain {
                 tracing::warn!(entity = %r, path = %old.path, error = %e, "cannot copy the deleted note's file to the trash")
             }
         }
+    }
+
+    /// Brings back soft-deleted note `r` with its export, which writes its file again.
+    pub fn restore(&self, r: &EntityRef) -> Result<Entity, BrainError> {
+        let job = self.queue.prepare(self.export_request(r))?;
+        let (entity, _) = self.store.restore_and_enqueue(r, &job, now_ms())?;
+        self.queue.notify();
+        self.ensure_workers();
+        tracing::info!(entity = %r, path = %entity.path, "note restored through the facade");
+        Ok(entity)
     }
 
     /// Deletes note `r` softly: its file moves to `.brain/trash/` and `brain restore` brings

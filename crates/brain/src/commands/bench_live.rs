@@ -15,7 +15,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use brain_core::time::now_ms;
 use brain_core::{CancelToken, NoProgress};
 use brain_store::jobs::{JobFilter, JobState};
 use brain_store::{JobStore, ListFilter, SearchQuery, Store};
@@ -23,7 +22,7 @@ use brain_sync::{SyncEngine, SyncOptions};
 use serde_json::{Value, json};
 
 use super::bench::{find_generator, generate, ms, percentile};
-use super::{Vault, daemon, entities};
+use super::{Vault, daemon};
 use crate::cli::BenchLiveArgs;
 use crate::output;
 
@@ -176,22 +175,16 @@ pub fn run(args: &BenchLiveArgs, json_out: bool) -> Result<u8> {
     }
     settle(&vault, debounce * 2)?;
 
-    // Entity write → file on disk.
-    let engine = SyncEngine::new(&root, &vault.config, vault.store.as_ref())?;
-    let queue = vault.queue();
+    // Entity write → file on disk, through the facade as `brain put` and MCP write (the
+    // daemon runs the export after its debounce).
+    let facade = vault.brain(vault.queue(), brain_api::Workers::Never);
     let mut to_file = Vec::new();
     for (i, row) in picked.iter().enumerate() {
         let word = format!("livebenchput{i}x");
         let current = vault.store.get(&row.entity)?;
         let text = format!("{}\n{word}\n", current.content());
-        let now = now_ms();
-        let entity = engine
-            .builder()
-            .entity(&row.path, &text, now, now)
-            .map_err(|reason| anyhow::anyhow!("{}: {reason}", row.path))?;
-        let job = queue.prepare(entities::export_request(&vault, &row.entity, true))?;
         let t = Instant::now();
-        vault.store.put_and_enqueue(&entity, None, &job, now)?;
+        facade.write(&row.entity, text.as_bytes(), brain_api::Expect::Any)?;
         let path = root.join(&row.path);
         poll(
             Duration::from_secs(30),
@@ -218,6 +211,7 @@ pub fn run(args: &BenchLiveArgs, json_out: bool) -> Result<u8> {
     serve.wait()?;
 
     // Baseline: the same kind of edit imported directly, no watcher, no queue.
+    let engine = SyncEngine::new(&root, &vault.config, vault.store.as_ref())?;
     let mut direct = Vec::new();
     for (i, row) in picked.iter().enumerate() {
         let word = format!("livebenchdirect{i}x");

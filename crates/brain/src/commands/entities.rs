@@ -4,8 +4,7 @@ use std::io::{IsTerminal, Read, Write};
 
 use anyhow::{Context, Result, bail};
 use brain_core::EntityRef;
-use brain_core::time::{format_iso, now_ms};
-use brain_jobs::EnqueueRequest;
+use brain_core::time::format_iso;
 use brain_store::{Entity, JobStore, ListFilter, PutOutcome, SearchQuery, Store};
 use brain_sync::jobs::DIRECTORY_EXPORT;
 use serde_json::json;
@@ -13,16 +12,6 @@ use serde_json::json;
 use super::Vault;
 use crate::cli::{ListArgs, PutArgs, SearchArgs};
 use crate::output::{self, clip};
-
-/// A `directory-export` of `r`, merged into the export already queued if there is one and, when
-/// a daemon serves the vault (`served`), due after `serve.sync_debounce_ms`: a burst of writes
-/// to one note (an agent editing in small steps) writes its file once.
-pub(super) fn export_request(vault: &Vault, r: &EntityRef, served: bool) -> EnqueueRequest {
-    // Without a daemon nothing runs it before the next `brain sync` or `brain work`, which
-    // should not have to wait for it: the debounce only matters to a daemon exporting live.
-    let debounce = i64::try_from(vault.config.serve.sync_debounce_ms).unwrap_or(0);
-    brain_sync::jobs::export_request(r, served.then(|| now_ms() + debounce))
-}
 
 /// Who will carry a store change to the vault, and when, for the message after a write.
 fn who_writes(vault: &Vault, served: bool) -> String {
@@ -223,8 +212,9 @@ pub fn restore(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
     let r = parse_ref(entity)?;
     // Whether a daemon serves the vault decides both when the export is due and what we say.
     let served = super::daemon::running(&vault.paths).is_some();
-    let job = vault.queue().prepare(export_request(vault, &r, served))?;
-    let (e, _) = vault.store.restore_and_enqueue(&r, &job, now_ms())?;
+    let e = vault
+        .brain(vault.queue(), brain_api::Workers::Never)
+        .restore(&r)?;
     if json {
         return output::json(&entity_json(&e)).map(|()| 0);
     }
