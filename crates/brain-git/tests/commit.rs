@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{git, init, open, run, write};
+use common::{init, merge_expecting_conflict, open, run, write};
 
 use std::path::Path;
 use std::time::Duration;
@@ -133,14 +133,7 @@ fn unresolved_merge_is_refused() {
     run(root, &["checkout", "-q", "main"]);
     write(root, "both.md", "mine\n");
     repo.commit_all("mine", None).unwrap().unwrap();
-    let err = git()
-        .run(
-            root,
-            &["merge", "-q", "--no-edit", "other"],
-            &RunOptions::with_timeout(Duration::from_secs(60)),
-        )
-        .unwrap_err();
-    assert!(matches!(err, GitError::Failed { .. }), "{err}");
+    merge_expecting_conflict(root, "other");
 
     write(root, "new.md", "n\n");
     let err = repo.commit_all("sync", None).unwrap_err();

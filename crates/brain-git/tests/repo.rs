@@ -3,12 +3,11 @@
 
 mod common;
 
-use common::{git, identity, init, open, run, write};
+use common::{git, identity, init, merge_expecting_conflict, open, run, write};
 
 use std::path::Path;
-use std::time::Duration;
 
-use brain_git::{ChangeKind, ChangedPath, GitError, Repo, RunOptions};
+use brain_git::{ChangeKind, ChangedPath, GitError, Repo};
 
 /// NFC `é`: one code point, as the vault writes names.
 const CAFE: &str = "caf\u{e9}.md";
@@ -194,14 +193,7 @@ fn conflicting_merge_is_unmerged_and_merging() {
 
     let repo = open(root);
     assert!(!repo.status().unwrap().merging);
-    let err = git()
-        .run(
-            root,
-            &["merge", "-q", "--no-edit", "other"],
-            &RunOptions::with_timeout(Duration::from_secs(60)),
-        )
-        .unwrap_err();
-    assert!(matches!(err, GitError::Failed { .. }), "{err}");
+    merge_expecting_conflict(root, "other");
 
     let status = repo.status().unwrap();
     assert!(status.merging);

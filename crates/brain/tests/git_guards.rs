@@ -52,12 +52,7 @@ fn auto_commit_is_refused_while_a_merge_is_unresolved() {
         "{}",
         r.stderr
     );
-    let out = r.json();
-    assert_eq!(out["retrying"], false);
-    let all = jobs(&a);
-    let failed = job(&all, &out["job"]);
-    assert_eq!(failed["state"], "failed", "{failed}");
-    assert_eq!(failed["attempts"], 1, "{failed}");
+    assert_failed_without_retry(&a, &r);
 
     // Nothing committed or pushed; the user's merge is left as it was.
     assert_eq!(rev(root, "HEAD"), head);

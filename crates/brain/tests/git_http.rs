@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use git_util::{
-    assert_in_step, bare, brain, brain_env, brain_ok, edit, get, git, git_init, git_run, git_sync,
-    job, jobs, note, read, rev, text_files, vault_with,
+    assert_failed_without_retry, assert_in_step, bare, brain, brain_env, brain_ok, edit, get, git,
+    git_init, git_run, git_sync, note, read, rev, text_files, vault_with,
 };
 use http_remote::HttpRemote;
 use util::TestVault;
@@ -123,12 +123,7 @@ fn token_protected_http_remote() {
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("authentication failed"), "{}", r.stderr);
     assert!(server.unauthorized_count() > refused);
-    let out = r.json();
-    assert_eq!(out["retrying"], false);
-    let all = jobs(&a);
-    let failed = job(&all, &out["job"]);
-    assert_eq!(failed["state"], "failed", "{failed}");
-    assert_eq!(failed["attempts"], 1, "{failed}");
+    assert_failed_without_retry(&a, &r);
     printed.push(r);
     assert_eq!(rev(&repo, "main"), pushed);
     // The change was committed here and waits for the push.

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use brain_git::{Git, Repo, RunOptions};
+use brain_git::{Git, GitError, Repo, RunOptions};
 
 pub fn git() -> Git {
     Git::locate().unwrap()
@@ -20,6 +20,19 @@ pub fn run(dir: &Path, args: &[&str]) -> String {
         )
         .unwrap()
         .stdout
+}
+
+/// Merges `branch` into the current branch, which must stop on a conflict (git fails and
+/// leaves the merge unresolved).
+pub fn merge_expecting_conflict(dir: &Path, branch: &str) {
+    let err = git()
+        .run(
+            dir,
+            &["merge", "-q", "--no-edit", branch],
+            &RunOptions::with_timeout(Duration::from_secs(60)),
+        )
+        .unwrap_err();
+    assert!(matches!(err, GitError::Failed { .. }), "{err}");
 }
 
 /// Sets a local identity and turns off signing, so commits work whatever the global config.

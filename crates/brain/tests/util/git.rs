@@ -239,6 +239,17 @@ pub fn job<'a>(all: &'a [Value], id: &Value) -> &'a Value {
         .unwrap_or_else(|| panic!("no job {id} in {all:?}"))
 }
 
+/// Asserts that the `brain git` command `r` (run with `--json`) failed for good: it says it is
+/// not retrying, and its job failed after one attempt.
+pub fn assert_failed_without_retry(v: &TestVault, r: &Run) {
+    let out = r.json();
+    assert_eq!(out["retrying"], false);
+    let all = jobs(v);
+    let failed = job(&all, &out["job"]);
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert_eq!(failed["attempts"], 1, "{failed}");
+}
+
 /// A bare remote in its own folder, and its path as a URL.
 pub struct Remote {
     _dir: tempfile::TempDir,
