@@ -129,13 +129,20 @@ class Vault:
         return path[len(root) :] if path.startswith(root) else path
 
     def md_files(self) -> dict[str, bytes]:
-        """Every note file of the vault (not under dot folders such as .brain/ or .git/)."""
+        """Every note file of the vault (not under dot folders such as .brain/ or .git/).
+
+        The server may move a file to the trash between the walk and the read (a soft delete
+        being exported while a test polls); such a file is gone, so it is left out.
+        """
         out = {}
         for p in self.root.rglob("*.md"):
             rel = p.relative_to(self.root)
             if any(part.startswith(".") for part in rel.parts):
                 continue
-            out[rel.as_posix()] = p.read_bytes()
+            try:
+                out[rel.as_posix()] = p.read_bytes()
+            except FileNotFoundError:
+                continue
         return out
 
     def snapshot(self) -> dict[str, str]:

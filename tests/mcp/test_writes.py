@@ -41,7 +41,10 @@ async def wait_content(server: Server, rel: str, content: str, since: float) -> 
     try:
         await eventually(there, limit, f"{rel} to hold the content written over MCP")
     except AssertionError:
-        now = path.read_bytes() if path.exists() else None
+        try:
+            now = path.read_bytes()
+        except FileNotFoundError:
+            now = None
         raise AssertionError(
             f"{rel} does not hold what was written within {limit} s ({server.transport}); on disk: {now!r}\n"
             f"{server.describe()}"
