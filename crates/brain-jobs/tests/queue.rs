@@ -520,7 +520,7 @@ fn a_job_from_another_process_starts_promptly_with_the_store_watch() {
             parent_id: None,
         };
         let id = cli.enqueue(&[job], now_ms()).unwrap()[0].id();
-        let job = queue.wait_finished(id, Duration::from_secs(3)).unwrap();
+        let job = queue.wait_finished(id, Duration::from_secs(5)).unwrap();
         assert_eq!(
             job.state,
             JobState::Succeeded,
