@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use brain_core::Config;
-use brain_core::time::format_iso;
+use brain_core::time::{format_iso, now_ms};
 use brain_jobs::{EventBus, PoolConfig, Queue, Registry, WorkerPool};
 use brain_store::SqliteStore;
 use brain_store::jobs::{Enqueued, Job, JobState};
@@ -190,6 +190,7 @@ impl Brain {
                     // jobs (`Workers::Never`) and the next sync does.
                     return;
                 }
+                self.bring_exports_forward();
             }
             if std::time::Instant::now() >= deadline {
                 tracing::warn!(
@@ -200,6 +201,34 @@ impl Brain {
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
+    }
+
+    /// Makes the exports waiting out their debounce due now (see
+    /// [`brain_sync::jobs::export_now_request`]): this process is ending, so the time it has
+    /// left goes to writing files, not to a window no further write will join.
+    fn bring_exports_forward(&self) {
+        use brain_store::JobStore;
+        use brain_store::jobs::JobFilter;
+        let waiting = self.store.list_jobs(&JobFilter {
+            job_type: Some(brain_sync::jobs::DIRECTORY_EXPORT.into()),
+            states: vec![JobState::Queued],
+            ..JobFilter::default()
+        });
+        let waiting = match waiting {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the queued exports; they run when due");
+                return;
+            }
+        };
+        let now = now_ms();
+        for job in waiting.iter().filter(|j| j.run_at_ms > now) {
+            let request = brain_sync::jobs::export_now_request(&job.input);
+            if let Err(e) = self.queue.enqueue(request) {
+                tracing::warn!(job = job.id, error = %e, "cannot bring an export forward; it runs when due");
+            }
+        }
+        self.queue.notify();
     }
 
     /// Queued or running `directory-export` jobs, in any process.

@@ -69,6 +69,18 @@ pub fn export_request(entity: &EntityRef, run_at_ms: Option<i64>) -> EnqueueRequ
     request
 }
 
+/// Brings a queued `directory-export` forward to now: its own input merged into it again (which
+/// adds nothing) with an earlier due time, since a merge keeps the earlier of the two. A
+/// session that is ending has no more writes to gather into the debounce window, so the
+/// exports waiting in it need not wait it out. If the job was claimed meanwhile, this is a new
+/// export of the same entities, which writes nothing that is already on disk.
+pub fn export_now_request(queued_input: &serde_json::Value) -> EnqueueRequest {
+    let mut request = EnqueueRequest::new(DIRECTORY_EXPORT, queued_input.clone())
+        .dedupe(DIRECTORY_EXPORT, DedupePolicy::Coalesce);
+    request.run_at_ms = Some(brain_core::time::now_ms());
+    request
+}
+
 /// Which directory job a handler does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DirectoryJob {
