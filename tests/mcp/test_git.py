@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from brainmcp import Server, eventually
+from brainmcp import Server, eventually, wait_job
 
 pytestmark = pytest.mark.anyio
 
@@ -57,3 +57,6 @@ async def test_git_sync_pushes(make_server, make_vault, tmp_path) -> None:
             assert d["state"] == "succeeded", (op, d)
         d = await sess.ok("git_sync", {"wait": False})
         assert "job" in d and isinstance(d.get("joined"), bool), d
+        # Not left running while the session closes and the test's folder is removed.
+        done = await wait_job(sess, d["job"])
+        assert done["state"] == "succeeded", done

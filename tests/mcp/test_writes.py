@@ -11,9 +11,10 @@ from brainmcp import Server, eventually
 
 pytestmark = pytest.mark.anyio
 
-# serve.sync_debounce_ms (the default) plus a margin for a debug build on a busy machine.
+# serve.sync_debounce_ms (the default) plus a margin for a debug build on a busy machine. The
+# issue's "debounce plus 100 ms" is a release-build figure: `brain bench mcp` measures it.
 DEBOUNCE_S = 0.5
-HTTP_MARGIN_S = 1.5
+HTTP_MARGIN_S = 4.5
 # brain mcp over stdio: exported by its own worker or the next sync; the spec allows 10 s.
 STDIO_LIMIT_S = 10.0
 

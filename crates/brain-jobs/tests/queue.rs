@@ -254,14 +254,21 @@ fn cancel_stops_queued_jobs_at_once_and_running_ones_within_a_second() {
         "a queued job is cancelled at once"
     );
     // Cancel through the store only, as another process would: the heartbeat relays it.
-    queue.store().cancel(running, now_ms()).unwrap();
+    let asked = now_ms();
+    queue.store().cancel(running, asked).unwrap();
     let job = queue
-        .wait_finished(running, Duration::from_secs(1))
+        .wait_finished(running, Duration::from_secs(20))
         .unwrap();
     assert_eq!(
         job.state,
         JobState::Cancelled,
-        "a running job stops within a second"
+        "the running job was cancelled"
+    );
+    // Measured on the job's own clock, so a stall of this test thread cannot fail it.
+    let took = job.finished_ms.unwrap() - asked;
+    assert!(
+        took < 1_000,
+        "a running job stopped {took} ms after its cancel"
     );
     assert_eq!(
         started.load(Ordering::SeqCst),
@@ -490,8 +497,10 @@ fn a_delayed_job_starts_when_due_on_an_idle_pool() {
     pool.shutdown();
     assert_eq!(job.state, JobState::Succeeded);
     let late = job.started_ms.unwrap() - run_at;
+    // Started by the wake at its due time, not by the 10 s idle poll; the bound leaves room
+    // for a loaded machine (the latency itself is a benchmark figure, not a test's).
     assert!(
-        (0..50).contains(&late),
+        (0..2_000).contains(&late),
         "started {late} ms after its run_at (the idle poll is 10 s)"
     );
 }

@@ -12,8 +12,13 @@ use serde_json::Value;
 use super::TestVault;
 
 /// The debounce tests run with: short, so tests are quick, yet long enough that a burst of
-/// writes from a test falls into one window.
-pub const DEBOUNCE_MS: u64 = 150;
+/// writes from a test falls into one window even when the test thread stalls on a loaded
+/// machine (tests count the jobs a burst makes).
+pub const DEBOUNCE_MS: u64 = 400;
+
+/// How long [`TestVault::settle`] wants the daemon quiet: longer than the 250 ms between its
+/// published states plus an event's trip from the kernel to the watcher.
+const QUIET: Duration = Duration::from_millis(450);
 
 /// Polls `check` every 10 ms until it returns `Some`, or panics after `limit` saying `what`.
 pub fn wait_for<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
@@ -115,9 +120,9 @@ impl TestVault {
         jobs
     }
 
-    /// Waits until no directory job is queued or running, then until none appears for three
-    /// debounce windows (a watcher event may still be in its window); returns the jobs of each
-    /// directory type seen in all, as (sync, import, export) counts.
+    /// Waits until no directory job is queued or running and the daemon's watcher holds no
+    /// change in its debounce window (whatever its length), for [`QUIET`] in a row; returns the
+    /// jobs of each directory type seen in all, as (sync, import, export) counts.
     pub fn settle(&self) -> (usize, usize, usize) {
         let store = self.store();
         let active = |s: &SqliteStore| {
@@ -130,14 +135,28 @@ impl TestVault {
             .filter(|j| j.job_type.starts_with("directory-"))
             .count()
         };
-        let quiet = Duration::from_millis(DEBOUNCE_MS * 3);
+        // The watcher's changes not yet turned into jobs, as the daemon last published them.
+        let watcher_holds = |s: &SqliteStore| {
+            let Ok(Some(state)) = s.runtime_state("serve") else {
+                return false;
+            };
+            // A killed daemon's last state is stale: only a live one holds changes.
+            let alive = state.value["pid"]
+                .as_u64()
+                .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+            if !alive || state.value["state"] == "stopped" {
+                return false;
+            }
+            let w = &state.value["watcher"];
+            w["pending_paths"].as_u64().unwrap_or(0) > 0 || w["rescan_pending"] == true
+        };
         let deadline = Instant::now() + Duration::from_secs(120);
         let mut idle_since: Option<Instant> = None;
         loop {
             assert!(Instant::now() < deadline, "the daemon never settled");
-            if active(&store) == 0 {
+            if active(&store) == 0 && !watcher_holds(&store) {
                 let since = *idle_since.get_or_insert_with(Instant::now);
-                if since.elapsed() >= quiet {
+                if since.elapsed() >= QUIET {
                     break;
                 }
             } else {
