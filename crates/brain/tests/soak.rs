@@ -214,15 +214,23 @@ impl Soak {
         let rel = self.slots[slot].clone().unwrap();
         let r = Self::entity_ref(&rel);
         let job = self.export_job(&r);
+        let seen = self.store.get(&r).ok();
         if self
             .store
             .soft_delete_and_enqueue(&r, &job, now_ms())
             .is_ok()
         {
             self.log.push(format!("{} entity delete {r}", now_ms()));
-            // What was deleted is exactly the row's content now: seen.
+            // What was deleted is the row's content now, while it is still deleted. If the
+            // daemon imported the file again in between, the row is live with that import's
+            // version, which must survive; the delete then took what was seen before it.
             let e = self.store.get_any(&r).unwrap();
-            if let Some(t) = token_of(&e.content()) {
+            let deleted = if e.deleted_ms.is_some() {
+                Some(e.content())
+            } else {
+                seen.map(|s| s.content())
+            };
+            if let Some(t) = deleted.as_deref().and_then(token_of) {
                 self.must_survive.remove(&t);
             }
             self.slots[slot] = None;
