@@ -50,6 +50,31 @@ pub(super) fn find_generator(explicit: Option<&Path>) -> Result<PathBuf> {
         .context("cannot find shared/bench/gen_vault.py above this folder: pass --generator PATH")
 }
 
+/// The folder a benchmark works in: `--workdir` when given (kept afterwards, so a run can be
+/// looked at or its generated vaults reused), else a temporary folder that lives as long as the
+/// returned guard.
+pub(super) fn work_dir(
+    workdir: Option<&Path>,
+    prefix: &str,
+) -> Result<(tempfile::TempDir, PathBuf)> {
+    let temp = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .context("cannot create a temporary folder")?;
+    let work = workdir.map_or_else(|| temp.path().to_path_buf(), Path::to_path_buf);
+    std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    Ok((temp, work))
+}
+
+/// `name` under `work`, emptied of what an earlier run left there.
+pub(super) fn fresh_dir(work: &Path, name: &str) -> Result<PathBuf> {
+    let dir = work.join(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot clear {}", dir.display()))?;
+    }
+    Ok(dir)
+}
+
 pub(super) fn generate(generator: &Path, out: &Path, notes: usize) -> Result<Value> {
     let output = Command::new("python3")
         .arg(generator)
@@ -184,12 +209,7 @@ fn wait_with_peak_rss(child: std::process::Child) -> Result<(i32, u64)> {
 
 fn import(args: &BenchImportArgs, json_out: bool) -> Result<u8> {
     let generator = find_generator(args.generator.as_deref())?;
-    let temp = tempfile::Builder::new().prefix("brain-bench-").tempdir()?;
-    let work = args
-        .workdir
-        .clone()
-        .unwrap_or_else(|| temp.path().to_path_buf());
-    std::fs::create_dir_all(&work)?;
+    let (_temp, work) = work_dir(args.workdir.as_deref(), "brain-bench-")?;
     let runs = args.runs.max(1);
     let config = Config::default();
     let mut results = Vec::new();

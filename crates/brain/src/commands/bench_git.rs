@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use super::bench::{find_generator, generate, median, ms};
+use super::bench::{find_generator, fresh_dir, generate, median, ms, work_dir};
 use crate::cli::BenchGitArgs;
 use crate::output;
 
@@ -164,16 +164,8 @@ pub fn run(args: &BenchGitArgs, json_out: bool) -> Result<u8> {
     }
     let runs = args.runs.max(1);
     let generator = find_generator(args.generator.as_deref())?;
-    let temp = tempfile::Builder::new()
-        .prefix("brain-bench-git-")
-        .tempdir()
-        .context("cannot create a temporary folder")?;
-    let base = args.workdir.clone().unwrap_or_else(|| temp.path().into());
-    let work = base.join(format!("git-{}", args.notes));
-    if work.exists() {
-        std::fs::remove_dir_all(&work)
-            .with_context(|| format!("cannot clear {}", work.display()))?;
-    }
+    let (_temp, base) = work_dir(args.workdir.as_deref(), "brain-bench-git-")?;
+    let work = fresh_dir(&base, &format!("git-{}", args.notes))?;
     std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
     let vault = work.join("vault");
     let remote = work.join("remote.git");

@@ -21,7 +21,7 @@ use brain_store::{JobStore, ListFilter, SearchQuery, Store};
 use brain_sync::{SyncEngine, SyncOptions};
 use serde_json::{Value, json};
 
-use super::bench::{find_generator, generate, ms, percentile};
+use super::bench::{find_generator, fresh_dir, generate, ms, percentile, work_dir};
 use super::{Vault, daemon};
 use crate::cli::BenchLiveArgs;
 use crate::output;
@@ -108,17 +108,8 @@ fn stats(mut xs: Vec<Duration>) -> Value {
 /// Runs the live benchmark.
 pub fn run(args: &BenchLiveArgs, json_out: bool) -> Result<u8> {
     let generator = find_generator(args.generator.as_deref())?;
-    let temp = tempfile::Builder::new()
-        .prefix("brain-bench-live-")
-        .tempdir()?;
-    let work = args
-        .workdir
-        .clone()
-        .unwrap_or_else(|| temp.path().to_path_buf());
-    let root = work.join(format!("vault-live-{}", args.notes));
-    if root.exists() {
-        std::fs::remove_dir_all(&root)?;
-    }
+    let (_temp, work) = work_dir(args.workdir.as_deref(), "brain-bench-live-")?;
+    let root = fresh_dir(&work, &format!("vault-live-{}", args.notes))?;
     generate(&generator, &root, args.notes)?;
     brain(&root, &["init"])?;
     let config_file = root.join(".brain/config.toml");

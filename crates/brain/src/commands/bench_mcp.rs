@@ -14,7 +14,7 @@ use brain_api::{ListRequest, SearchRequest, Workers};
 use serde_json::{Value, json};
 
 use super::Vault;
-use super::bench::{find_above, find_generator, generate, ms, percentile};
+use super::bench::{find_above, find_generator, fresh_dir, generate, ms, percentile, work_dir};
 use crate::cli::BenchMcpArgs;
 use crate::output;
 
@@ -109,17 +109,8 @@ fn stop(child: &mut Child) {
 pub fn run(args: &BenchMcpArgs, json_out: bool) -> Result<u8> {
     let python = find_python(args.python.as_deref())?;
     let generator = find_generator(args.generator.as_deref())?;
-    let temp = tempfile::Builder::new()
-        .prefix("brain-bench-mcp-")
-        .tempdir()?;
-    let work = args
-        .workdir
-        .clone()
-        .unwrap_or_else(|| temp.path().to_path_buf());
-    let root = work.join(format!("vault-mcp-{}", args.notes));
-    if root.exists() {
-        std::fs::remove_dir_all(&root)?;
-    }
+    let (_temp, work) = work_dir(args.workdir.as_deref(), "brain-bench-mcp-")?;
+    let root = fresh_dir(&work, &format!("vault-mcp-{}", args.notes))?;
     generate(&generator, &root, args.notes)?;
     brain(&root, &["init"])?;
     brain(&root, &["sync"])?;

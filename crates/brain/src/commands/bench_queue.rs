@@ -17,7 +17,7 @@ use brain_sync::jobs::DIRECTORY_SYNC;
 use brain_sync::{SyncEngine, SyncOptions};
 use serde_json::{Value, json};
 
-use super::bench::{find_generator, generate, median, ms, percentile};
+use super::bench::{find_generator, generate, median, ms, percentile, work_dir};
 use crate::cli::BenchQueueArgs;
 use crate::output;
 
@@ -111,14 +111,7 @@ fn fresh_store(dir: &std::path::Path, name: &str) -> Result<Arc<SqliteStore>> {
 
 /// Runs the queue benchmark.
 pub fn run(args: &BenchQueueArgs, json_out: bool) -> Result<u8> {
-    let temp = tempfile::Builder::new()
-        .prefix("brain-bench-queue-")
-        .tempdir()?;
-    let work = args
-        .workdir
-        .clone()
-        .unwrap_or_else(|| temp.path().to_path_buf());
-    std::fs::create_dir_all(&work)?;
+    let (_temp, work) = work_dir(args.workdir.as_deref(), "brain-bench-queue-")?;
 
     // Throughput with the default pool (one job claimed per free worker), then with batched
     // claims to show what the store itself sustains.
