@@ -16,6 +16,12 @@ pub(crate) struct PoolSignal {
     /// Bumped by `stop` and `poke`, under the lock the waiters wait on.
     generation: Mutex<u64>,
     cv: Condvar,
+    /// Threads inside a wait, counted under the lock (tests only): whoever holds the lock and
+    /// reads 1 knows a waiter is parked on the condition variable, since a waiter counts itself
+    /// and parks in one hold of the lock and uncounts itself in the hold its wait returns with.
+    /// Lets a test prove a wake-up woke a thread that was really waiting.
+    #[cfg(test)]
+    parked: std::sync::atomic::AtomicUsize,
 }
 
 impl PoolSignal {
@@ -55,55 +61,131 @@ impl PoolSignal {
     /// Sleeps up to `timeout`, returning early once stopped; returns whether it is stopped.
     pub(crate) fn wait_stopped(&self, timeout: Duration) -> bool {
         let g = self.lock();
-        let _ = self
+        self.count_parked(true);
+        let g = self
             .cv
-            .wait_timeout_while(g, timeout, |_| !self.is_stopped());
+            .wait_timeout_while(g, timeout, |_| !self.is_stopped())
+            .map_or_else(|p| p.into_inner().0, |(g, _)| g);
+        self.count_parked(false);
+        drop(g);
         self.is_stopped()
     }
 
     /// Sleeps up to `timeout`, returning early on any signal sent since `seen` was read.
     pub(crate) fn wait_changed(&self, seen: u64, timeout: Duration) {
         let g = self.lock();
-        let _ = self.cv.wait_timeout_while(g, timeout, |now| *now == seen);
+        self.count_parked(true);
+        let g = self
+            .cv
+            .wait_timeout_while(g, timeout, |now| *now == seen)
+            .map_or_else(|p| p.into_inner().0, |(g, _)| g);
+        self.count_parked(false);
+        drop(g);
+    }
+
+    /// Counts a waiter in or out of [`PoolSignal::parked`]; called with the lock held.
+    #[cfg(test)]
+    fn count_parked(&self, parked: bool) {
+        if parked {
+            self.parked.fetch_add(1, Ordering::SeqCst);
+        } else {
+            self.parked.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    #[cfg(not(test))]
+    fn count_parked(&self, _: bool) {}
+
+    /// How many threads are parked in a wait right now, read under the lock (see the field).
+    #[cfg(test)]
+    fn parked(&self) -> usize {
+        let _g = self.lock();
+        self.parked.load(Ordering::SeqCst)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+    use std::sync::mpsc::{self, Receiver};
     use std::time::{Duration, Instant};
 
     use super::PoolSignal;
 
+    /// Far longer than any test runs: a wait that ends before the test's deadline was woken,
+    /// not timed out.
+    const FOREVER: Duration = Duration::from_secs(3600);
+    /// How long a woken waiter may take to report back, even on a loaded machine. Generous on
+    /// purpose: only a waiter that was never woken (and sleeps `FOREVER`) reaches it.
+    const DEADLINE: Duration = Duration::from_secs(60);
+
+    /// Runs `wait` on its own thread and returns its result's channel once the thread is
+    /// parked in the wait (so whatever the caller does next happens during the wait, never
+    /// before it).
+    fn parked_waiter<T: Send + 'static>(
+        signal: &Arc<PoolSignal>,
+        wait: impl FnOnce(&PoolSignal) -> T + Send + 'static,
+    ) -> Receiver<T> {
+        let (tx, rx) = mpsc::channel();
+        let waiter = signal.clone();
+        std::thread::spawn(move || {
+            let out = wait(&waiter);
+            let _ = tx.send(out);
+        });
+        let deadline = Instant::now() + DEADLINE;
+        while signal.parked() == 0 {
+            assert!(Instant::now() < deadline, "the waiter never parked");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        rx
+    }
+
     #[test]
-    fn stop_wakes_a_long_wait_at_once() {
+    fn stop_wakes_a_thread_parked_in_a_long_wait() {
         let signal = Arc::new(PoolSignal::default());
-        let waiter = {
-            let signal = signal.clone();
-            std::thread::spawn(move || {
-                let start = Instant::now();
-                let stopped = signal.wait_stopped(Duration::from_secs(30));
-                (stopped, start.elapsed())
-            })
-        };
+        let woken = parked_waiter(&signal, |s| s.wait_stopped(FOREVER));
+        assert!(!signal.is_stopped(), "not stopped before the waiter parked");
         signal.stop();
-        let (stopped, waited) = waiter.join().expect("waiter");
-        assert!(stopped);
-        assert!(waited < Duration::from_secs(5), "{waited:?}");
-        assert!(
-            signal.wait_stopped(Duration::from_secs(30)),
-            "stays stopped"
-        );
+        let stopped = woken
+            .recv_timeout(DEADLINE)
+            .expect("stop() wakes a waiter parked for an hour");
+        assert!(stopped, "the wait reports the stop that woke it");
+        assert_eq!(signal.parked(), 0, "the waiter left the wait");
+        assert!(signal.wait_stopped(FOREVER), "stays stopped");
+    }
+
+    #[test]
+    fn a_poke_or_a_stop_wakes_a_thread_parked_in_wait_changed() {
+        for stop in [false, true] {
+            let signal = Arc::new(PoolSignal::default());
+            let seen = signal.generation();
+            let woken = parked_waiter(&signal, move |s| s.wait_changed(seen, FOREVER));
+            if stop {
+                signal.stop();
+            } else {
+                signal.poke();
+            }
+            woken
+                .recv_timeout(DEADLINE)
+                .unwrap_or_else(|e| panic!("stop={stop}: the parked waiter was not woken: {e}"));
+            assert_eq!(signal.is_stopped(), stop, "a poke is not a stop");
+        }
     }
 
     #[test]
     fn a_poke_after_looking_is_never_missed() {
-        let signal = PoolSignal::default();
+        let signal = Arc::new(PoolSignal::default());
         let seen = signal.generation();
         signal.poke();
-        let start = Instant::now();
-        signal.wait_changed(seen, Duration::from_secs(30));
-        assert!(start.elapsed() < Duration::from_secs(5));
+        // Sent before the wait: the wait must return without parking for its hour.
+        let (tx, rx) = mpsc::channel();
+        let waiter = signal.clone();
+        std::thread::spawn(move || {
+            waiter.wait_changed(seen, FOREVER);
+            let _ = tx.send(());
+        });
+        rx.recv_timeout(DEADLINE)
+            .expect("a poke sent between generation() and the wait is seen");
         assert!(!signal.is_stopped());
     }
 }

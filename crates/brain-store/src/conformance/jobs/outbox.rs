@@ -106,9 +106,11 @@ pub(super) fn delete_and_restore_are_one_transaction_with_their_job(make: Factor
         store.soft_delete_and_enqueue(&note.entity_ref, &orphan, T0 + 1),
         Err(StoreError::InvalidJob(_))
     ));
-    assert!(
-        store.get(&note.entity_ref).is_ok(),
-        "the delete was rolled back"
+    assert_eq!(
+        store
+            .get(&note.entity_ref)
+            .expect("the delete was rolled back"),
+        note
     );
     assert_eq!(jobs_now(&*store), 0);
 
@@ -126,15 +128,32 @@ pub(super) fn delete_and_restore_are_one_transaction_with_their_job(make: Factor
     let deleted = store
         .soft_delete_and_enqueue(&note.entity_ref, &export, T0 + 2)
         .expect("delete and enqueue");
-    assert!(store.get(&note.entity_ref).is_err());
-    assert!(store.job(deleted.id()).is_ok());
+    assert!(
+        matches!(store.get(&note.entity_ref), Err(StoreError::NotFound(r)) if r == note.entity_ref),
+        "deleted"
+    );
+    assert_eq!(
+        store
+            .get_any(&note.entity_ref)
+            .expect("tombstone")
+            .deleted_ms,
+        Some(T0 + 2),
+        "a tombstone, not a removed row"
+    );
+    assert_eq!(
+        store.job(deleted.id()).expect("its job").input,
+        export.input
+    );
 
     let (restored, job) = store
         .restore_and_enqueue(&note.entity_ref, &export, T0 + 3)
         .expect("restore and enqueue");
     assert_eq!(restored.body, "# A\n");
-    assert!(store.get(&note.entity_ref).is_ok());
-    assert!(store.job(job.id()).is_ok());
+    assert_eq!(
+        store.get(&note.entity_ref).expect("live again").body,
+        "# A\n"
+    );
+    assert_eq!(store.job(job.id()).expect("its job").input, export.input);
     assert!(matches!(
         store.restore_and_enqueue(&missing, &export, T0 + 4),
         Err(StoreError::NotFound(_))
