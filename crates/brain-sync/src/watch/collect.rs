@@ -64,6 +64,8 @@ pub(crate) struct Collector {
     verify_at: Option<Instant>,
     /// Errors already reported, so a repeated one does not rescan again.
     errors_seen: std::collections::HashSet<String>,
+    /// The highest fence taken in; published with the pending set it belongs to.
+    fence: u64,
 }
 
 impl Collector {
@@ -95,6 +97,7 @@ impl Collector {
             pending: Pending::default(),
             not_before: None,
             verify_at: times.verify_interval.map(|i| Instant::now() + i),
+            fence: 0,
         }
     }
 
@@ -204,6 +207,9 @@ impl Collector {
             let mut st = self.status();
             st.pending_paths = len;
             st.rescan_pending = rescan;
+            // In the same lock as the pending set: a snapshot showing a fence shows every
+            // change before it as pending or flushed, never as neither.
+            st.fence = self.fence;
         }
         self.drop_source();
         if !self.pending.is_empty() {
@@ -248,6 +254,9 @@ impl Collector {
             if self.filter.root_lost(&ev.event) {
                 root_lost = true;
                 continue;
+            }
+            if let Some(n) = self.filter.fence(&ev.event) {
+                self.fence = self.fence.max(n);
             }
             let seen = self.filter.classify(&ev.event);
             if !seen.is_empty() {

@@ -15,6 +15,9 @@ use notify::{Event, EventKind};
 
 use crate::scan::IgnoreRules;
 
+/// The name of a fence file in `.brain/` before its number (see [`EventFilter::fence`]).
+pub const FENCE_PREFIX: &str = "fence-";
+
 /// What one event path asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Seen {
@@ -107,6 +110,26 @@ impl EventFilter {
         roles(event)
             .iter()
             .any(|(p, role)| *p == self.root && matches!(role, Role::Vanished(_)))
+    }
+
+    /// The highest fence number among `event`'s paths: `.brain/fence-N` is a file a caller
+    /// (a test, a script) creates to learn when the watcher has taken in every change made
+    /// before it. Events reach the collector in the order they happened, so once the fence's
+    /// event is in, so are theirs. Fences are under `.brain/`, so they are never notes.
+    pub(crate) fn fence(&self, event: &Event) -> Option<u64> {
+        let brain = self.root.join(".brain");
+        event
+            .paths
+            .iter()
+            .filter(|p| p.parent() == Some(brain.as_path()))
+            .filter_map(|p| {
+                p.file_name()?
+                    .to_str()?
+                    .strip_prefix(FENCE_PREFIX)?
+                    .parse()
+                    .ok()
+            })
+            .max()
     }
 
     /// What `event` asks for; ignored paths ask for nothing.
@@ -256,6 +279,25 @@ mod tests {
             [Seen::Rescan(_)]
         ));
         assert!(seen(&mut f, changed, ".obsidian/.brainignore").is_empty());
+    }
+
+    #[test]
+    fn fences_are_numbered_files_in_dot_brain_and_never_notes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let mut f = EventFilter::new(&root, false);
+        let created = EventKind::Create(CreateKind::File);
+        let ev = |rel: &str| event(created, &[root.join(rel)]);
+        assert_eq!(f.fence(&ev(".brain/fence-7")), Some(7));
+        assert!(f.classify(&ev(".brain/fence-7")).is_empty(), "not a note");
+        assert_eq!(f.fence(&ev(".brain/fence-x")), None);
+        assert_eq!(f.fence(&ev("fence-7")), None, "only under .brain/");
+        assert_eq!(f.fence(&ev(".brain/sub/fence-7")), None);
+        let both = event(
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both)),
+            &[root.join(".brain/fence-3"), root.join(".brain/fence-9")],
+        );
+        assert_eq!(f.fence(&both), Some(9));
     }
 
     #[test]

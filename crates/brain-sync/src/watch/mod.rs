@@ -30,6 +30,7 @@ use brain_core::{Config, PathError, PathMapper, WatchMode};
 use brain_jobs::Queue;
 use brain_store::Store;
 
+pub use filter::FENCE_PREFIX;
 pub use status::{WatchErrorNote, WatcherMode, WatcherStatus};
 
 use backend::Msg;

@@ -59,6 +59,13 @@ pub struct WatcherStatus {
     pub echoes_dropped: u64,
     /// Times the watcher was set up again after it stopped working.
     pub restarts: u64,
+    /// The highest `.brain/fence-N` whose event the watcher has taken in (0: none). Every change
+    /// made before that file was created was taken in too, and `pending_paths` and
+    /// `rescan_pending` in the same snapshot include it: so a caller that creates a fence and
+    /// then sees it here with nothing pending knows those changes are jobs now, or were echoes.
+    /// With native events only; a poll may see the fence before an earlier change.
+    #[serde(default)]
+    pub fence: u64,
 }
 
 impl WatcherStatus {
@@ -78,6 +85,7 @@ impl WatcherStatus {
             rescans_enqueued: 0,
             echoes_dropped: 0,
             restarts: 0,
+            fence: 0,
         }
     }
 

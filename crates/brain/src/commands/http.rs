@@ -1,8 +1,10 @@
 //! The daemon's HTTP server: the MCP endpoint (`/mcp`, streamable HTTP) today, the status page
 //! later. It listens on loopback by default; any other address is refused unless
 //! `serve.http_token` is set, and with a token every request must carry
-//! `Authorization: Bearer TOKEN` or gets 401. It runs on its own small tokio runtime beside the
-//! daemon's worker threads.
+//! `Authorization: Bearer TOKEN` or gets 401. On loopback, requests whose `Host` is not a
+//! loopback name are refused (403) with or without a token: a web page whose name was rebound
+//! to 127.0.0.1 must not reach the vault through the user's browser. It runs on its own small
+//! tokio runtime beside the daemon's worker threads.
 
 use std::net::{SocketAddr, TcpListener as StdListener, ToSocketAddrs};
 use std::sync::Arc;

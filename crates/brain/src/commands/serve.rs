@@ -9,7 +9,10 @@
 //! job to the next worker).
 //!
 //! What it is doing is published in the store (runtime state `serve`) for `brain status` in
-//! other processes; whether it is alive is told by the lock, not by that record.
+//! other processes; whether it is alive is told by the lock, not by that record. The record
+//! also says whether the daemon is idle, with the newest job id and the watcher's last
+//! `.brain/fence-N`, so a caller (the tests) can wait for the daemon to have handled a change
+//! instead of waiting out a quiet spell (see `publish`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +21,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use brain_core::time::now_ms;
 use brain_jobs::{PoolConfig, WorkerPool};
+use brain_store::jobs::{JobFilter, JobState};
 use brain_store::{JobStore, Store};
 use brain_sync::jobs::sync_request;
 use brain_sync::watch::{VaultWatcher, WatchSettings};
@@ -160,6 +164,13 @@ struct Published {
 }
 
 /// Writes the daemon's state to the store when it changed since the last write.
+///
+/// Besides what `brain status` shows, it says whether the daemon is `idle` and the newest job
+/// id (`last_job`), read in that order after the watcher's snapshot, so a caller can wait for
+/// work to end instead of waiting out a quiet spell: once the watcher's `fence` is past the
+/// fence the caller created, `idle` says every change before it was handled, and an unchanged
+/// `last_job` across two such waits says no job ran in between (so no write of ours is still
+/// on its way back as an event).
 fn publish(
     vault: &Vault,
     watcher: &Option<VaultWatcher>,
@@ -167,7 +178,22 @@ fn publish(
     daemon: &Published,
     last: &mut Option<Value>,
 ) {
+    // The watcher first: what it held then is either still pending, or a job by the time the
+    // queue is read below.
+    let watcher = watcher.as_ref().map(|w| w.status());
     let paused = vault.store.paused_types().unwrap_or_default();
+    let idle = watcher
+        .as_ref()
+        .is_none_or(|w| w.pending_paths == 0 && !w.rescan_pending)
+        && queue_idle(vault, &paused);
+    let last_job = vault
+        .store
+        .list_jobs(&JobFilter {
+            limit: 1,
+            ..JobFilter::default()
+        })
+        .ok()
+        .and_then(|jobs| jobs.first().map(|j| j.id));
     let doc = json!({
         "state": state,
         "pid": std::process::id(),
@@ -175,7 +201,9 @@ fn publish(
         "http": daemon.http,
         "workers": vault.config.serve.workers.max(1),
         "paused": paused,
-        "watcher": watcher.as_ref().map(|w| w.status()),
+        "watcher": watcher,
+        "idle": idle,
+        "last_job": last_job,
     });
     if last.as_ref() == Some(&doc) {
         return;
@@ -187,4 +215,20 @@ fn publish(
         Ok(()) => *last = Some(doc),
         Err(e) => tracing::warn!(error = %e, "cannot publish the daemon's state"),
     }
+}
+
+/// Whether no job runs and none waits that a worker would run: a queued job of a paused type
+/// waits for `brain sync resume`, not for the daemon; one due later (a debounced export, the
+/// delayed initial sync) is work still to do. `false` when the queue cannot be read.
+fn queue_idle(vault: &Vault, paused: &[String]) -> bool {
+    vault.store.job_counts().is_ok_and(|counts| {
+        counts.iter().all(|c| {
+            c.count == 0
+                || match c.state {
+                    JobState::Running => false,
+                    JobState::Queued => paused.contains(&c.job_type),
+                    _ => true,
+                }
+        })
+    })
 }

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use brain_store::jobs::{Job, JobFilter, JobState};
@@ -11,14 +12,15 @@ use serde_json::Value;
 
 use super::TestVault;
 
-/// The debounce tests run with: short, so tests are quick, yet long enough that a burst of
-/// writes from a test falls into one window even when the test thread stalls on a loaded
-/// machine (tests count the jobs a burst makes).
+/// The debounce tests run with: short, so tests are quick. No test counts on a burst of its
+/// writes fitting in it (a stalled test thread splits any window): a burst that must be one job
+/// is one by construction (see `serve.rs`: a window no stall outlasts, closed by stopping the
+/// daemon; or the job types paused while it happens).
 pub const DEBOUNCE_MS: u64 = 400;
 
-/// How long [`TestVault::settle`] wants the daemon quiet: longer than the 250 ms between its
-/// published states plus an event's trip from the kernel to the watcher.
-const QUIET: Duration = Duration::from_millis(450);
+/// The number of the next fence any test of this binary creates: one counter for all vaults,
+/// so each vault's fences only grow, whichever daemon (a restarted one starts from 0) sees them.
+static NEXT_FENCE: AtomicU64 = AtomicU64::new(1);
 
 /// Polls `check` every 10 ms until it returns `Some`, or panics after `limit` saying `what`.
 pub fn wait_for<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
@@ -120,49 +122,77 @@ impl TestVault {
         jobs
     }
 
-    /// Waits until no directory job is queued or running and the daemon's watcher holds no
-    /// change in its debounce window (whatever its length), for [`QUIET`] in a row; returns the
-    /// jobs of each directory type seen in all, as (sync, import, export) counts.
+    /// The daemon's published state if the daemon that published it is alive and serving (a
+    /// killed daemon's last state is stale).
+    fn live_daemon_state(&self) -> Option<Value> {
+        let state = self.daemon_state()?;
+        let alive = state["pid"]
+            .as_u64()
+            .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        (alive && state["state"] == "ready").then_some(state)
+    }
+
+    /// Creates a new `.brain/fence-N` and waits until the daemon published that its watcher
+    /// took it in and `also` holds of that published state; then removes the fence and returns
+    /// the state. Every file change made before the call was taken in by then: the published
+    /// `watcher.pending_paths` counts it, or it was flushed into a job (or found an echo).
+    pub fn fence_where(&self, what: &str, also: impl Fn(&Value) -> bool) -> Value {
+        let n = NEXT_FENCE.fetch_add(1, Ordering::SeqCst);
+        let fence = self.path(&format!(".brain/fence-{n}"));
+        std::fs::write(&fence, b"").unwrap();
+        let state = wait_for(
+            Duration::from_secs(120),
+            &format!("the daemon to take in fence {n} and {what}"),
+            || {
+                let state = self.live_daemon_state()?;
+                let seen = state["watcher"]["fence"].as_u64().is_some_and(|f| f >= n);
+                (seen && also(&state)).then_some(state)
+            },
+        );
+        std::fs::remove_file(&fence).unwrap();
+        state
+    }
+
+    /// [`TestVault::fence_where`] the daemon is idle: no change held by its watcher, no job
+    /// running, none queued that it would run (a paused type's jobs wait for a resume, not for
+    /// the daemon). Every file change made before the call is then a job that ended, one of a
+    /// paused type still queued, or was found to need none.
+    pub fn fence_idle(&self) -> Value {
+        self.fence_where("be idle", |s| s["idle"] == true)
+    }
+
+    /// Waits until the daemon has handled every change made before the call and what followed
+    /// from it: a fence taken in while idle, twice in a row with no job created in between (so
+    /// a job's own writes, which come back as events, were taken in too). No quiet spell is
+    /// waited out. Without a live daemon, waits for other workers to end the directory jobs.
+    /// Returns the jobs of each directory type seen in all, as (sync, import, export) counts.
     pub fn settle(&self) -> (usize, usize, usize) {
-        let store = self.store();
-        let active = |s: &SqliteStore| {
-            s.list_jobs(&JobFilter {
-                states: vec![JobState::Queued, JobState::Running],
-                ..JobFilter::default()
-            })
-            .unwrap()
-            .into_iter()
-            .filter(|j| j.job_type.starts_with("directory-"))
-            .count()
-        };
-        // The watcher's changes not yet turned into jobs, as the daemon last published them.
-        let watcher_holds = |s: &SqliteStore| {
-            let Ok(Some(state)) = s.runtime_state("serve") else {
-                return false;
-            };
-            // A killed daemon's last state is stale: only a live one holds changes.
-            let alive = state.value["pid"]
-                .as_u64()
-                .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
-            if !alive || state.value["state"] == "stopped" {
-                return false;
-            }
-            let w = &state.value["watcher"];
-            w["pending_paths"].as_u64().unwrap_or(0) > 0 || w["rescan_pending"] == true
-        };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let mut idle_since: Option<Instant> = None;
-        loop {
-            assert!(Instant::now() < deadline, "the daemon never settled");
-            if active(&store) == 0 && !watcher_holds(&store) {
-                let since = *idle_since.get_or_insert_with(Instant::now);
-                if since.elapsed() >= QUIET {
+        if self.live_daemon_state().is_some() {
+            let mut last_job = self.fence_idle()["last_job"].clone();
+            loop {
+                let next = self.fence_idle()["last_job"].clone();
+                if next == last_job {
                     break;
                 }
-            } else {
-                idle_since = None;
+                last_job = next;
             }
-            std::thread::sleep(Duration::from_millis(10));
+        } else {
+            let store = self.store();
+            wait_for(
+                Duration::from_secs(120),
+                "the directory jobs to end",
+                || {
+                    let active = store
+                        .list_jobs(&JobFilter {
+                            states: vec![JobState::Queued, JobState::Running],
+                            ..JobFilter::default()
+                        })
+                        .unwrap()
+                        .into_iter()
+                        .any(|j| j.job_type.starts_with("directory-"));
+                    (!active).then_some(())
+                },
+            );
         }
         (
             self.jobs_of("directory-sync").len(),
