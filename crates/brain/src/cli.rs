@@ -12,7 +12,8 @@ Exit codes:
   2  usage error (unknown flag, missing argument)
   3  sync completed, but some files were skipped (listed with reasons)
   4  not found (no such entity, conflict or job)
-  5  refused for safety: the sync would delete too many notes; nothing was deleted
+  5  refused for safety: a sync or git commit would delete too many notes; nothing was
+     deleted or committed (--allow-mass-delete if it is meant)
   130 cancelled with Ctrl-C (work done so far is kept)";
 
 /// brains: one consistent body of knowledge across a Markdown vault, a searchable store and

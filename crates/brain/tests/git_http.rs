@@ -227,3 +227,83 @@ fn a_push_cut_off_keeps_the_commit_for_the_next_sync() {
     assert_eq!(report["ahead"], 0);
     assert_eq!(report["behind"], 0);
 }
+
+/// With every log on (`-vv`, then `BRAIN_LOG=trace`, then trace with git's own curl tracing and
+/// a push cut off, so the error path prints git's stderr too), the token travels only as the
+/// request header: its bytes and its base64 form appear in no output of `brain`, not in
+/// `.git/` and not in `.brain/` (config, database, logs).
+#[test]
+fn the_token_stays_out_of_debug_and_trace_logs() {
+    const TOKEN: &str = "tok-5f3a9c1e-never-logged";
+    // base64("x-access-token:tok-5f3a9c1e-never-logged"), as the Authorization header carries it
+    const ENCODED: &str = "eC1hY2Nlc3MtdG9rZW46dG9rLTVmM2E5YzFlLW5ldmVyLWxvZ2dlZA==";
+    let basic = format!("Basic {ENCODED}");
+    let (dir, repo) = http_root();
+    let server = HttpRemote::start_with_auth(dir.path(), &basic);
+    let url = server.url("notes.git");
+    let a = vault_with(&[("alpha.md", note("alpha").as_str())]);
+    let token = ("BRAIN_GIT_TOKEN", TOKEN);
+    let r = brain_env(&a, &["--json", "git", "init", "--remote", &url], &[token]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let mut printed = vec![("git init", r)];
+
+    edit(&a, "alpha.md", "line one of alpha", "alpha, debug");
+    let r = brain_env(&a, &["-vv", "--json", "git", "sync"], &[token]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["pushed"], true);
+    printed.push(("-vv git sync", r));
+
+    edit(&a, "alpha.md", "line two of alpha", "alpha, trace");
+    let trace = ("BRAIN_LOG", "trace");
+    let r = brain_env(&a, &["--json", "git", "sync"], &[token, trace]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["pushed"], true);
+    printed.push(("BRAIN_LOG=trace git sync", r));
+    assert_eq!(rev(&repo, "main"), rev(a.root(), "HEAD"));
+
+    edit(&a, "alpha.md", "line three of alpha", "alpha, cut off");
+    server.set_cut_pushes(true);
+    let curl = ("GIT_CURL_VERBOSE", "1");
+    let r = brain_env(&a, &["-vv", "git", "sync"], &[token, trace, curl]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("your commits are kept"), "{}", r.stderr);
+    assert!(server.cut_count() >= 1);
+    printed.push(("a push cut off, traced", r));
+
+    // The logs were on and covered the authenticated fetches and pushes.
+    for (what, r) in &printed[1..] {
+        for expected in ["running git", "fetch", "push"] {
+            assert!(
+                r.stderr.contains(expected),
+                "{what}: no {expected:?}\n{}",
+                r.stderr
+            );
+        }
+    }
+    // And the token did reach the server, as the header and in this form only.
+    let auths = server.authorizations();
+    assert!(!auths.is_empty());
+    assert!(auths.iter().all(|h| *h == basic), "{auths:?}");
+
+    let mut places: Vec<(String, Vec<u8>)> = printed
+        .iter()
+        .map(|(what, r)| {
+            (
+                format!("the output of {what}"),
+                format!("{}{}", r.stdout, r.stderr).into_bytes(),
+            )
+        })
+        .collect();
+    for p in all_files(&a.path(".brain"))
+        .into_iter()
+        .chain(all_files(&a.path(".git")))
+    {
+        places.push((p.display().to_string(), std::fs::read(&p).unwrap()));
+    }
+    assert!(places.iter().any(|(p, _)| p.ends_with(".git/config")));
+    for (place, bytes) in &places {
+        for secret in [TOKEN, ENCODED] {
+            assert!(!holds(bytes, secret), "the token is in {place}");
+        }
+    }
+}

@@ -234,3 +234,92 @@ fn a_push_cut_off_is_retried_with_backoff_and_lands_once_the_remote_is_back() {
     });
     assert_eq!(d.stop(), 0);
 }
+
+/// A counter of the daemon's watcher, as it last published it.
+fn watcher_count(v: &TestVault, key: &str) -> u64 {
+    let state = v.daemon_state().expect("the daemon published its state");
+    state["watcher"][key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no watcher.{key} in {state}"))
+}
+
+/// A pull under `brain serve` is imported once, by the git job itself: the files the merge
+/// wrote reach the watcher, which drops them as already in the store (their stat is their
+/// base) instead of queueing a `directory-import` or a rescan of its own for them.
+#[test]
+fn a_pull_is_imported_by_the_git_job_and_the_watcher_does_not_import_it_again() {
+    let (remote, a) = connected();
+    a.write("gone.md", "# Gone\n\nto be deleted on b\n");
+    a.sync();
+    let mut cmd = a.cmd();
+    cmd.envs(AUTHOR).args(["git", "sync"]);
+    assert!(cmd.output().unwrap().status.success());
+    let b = TestVault::uninitialized();
+    let url = remote.path().to_str().unwrap();
+    let mut cmd = b.cmd();
+    cmd.envs(AUTHOR).args(["git", "init", "--remote", url]);
+    assert!(cmd.output().unwrap().status.success());
+
+    let d = a.serve(&serve_env(&[]));
+    wait_for(LIMIT, "the initial sync to import a.md", || {
+        a.entity_content("note/a")
+    });
+    let (syncs, imports, exports) = a.settle();
+    let echoes = watcher_count(&a, "echoes_dropped");
+    let imports_enqueued = watcher_count(&a, "imports_enqueued");
+    let rescans_enqueued = watcher_count(&a, "rescans_enqueued");
+
+    // Another device edits a note, adds one and deletes one, and pushes.
+    b.write("a.md", "# A\n\nedited on b\n");
+    b.write("new.md", "# New\n\nmade on b\n");
+    std::fs::remove_file(b.path("gone.md")).unwrap();
+    let mut cmd = b.cmd();
+    cmd.envs(AUTHOR).args(["git", "sync"]);
+    assert!(cmd.output().unwrap().status.success());
+
+    // A pulls, through its daemon: the git job imports the three files.
+    let mut cmd = a.cmd();
+    cmd.envs(AUTHOR).args(["--json", "git", "pull"]);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["pulled"], true, "{report}");
+    assert_eq!(report["changed_paths"], 3, "{report}");
+    assert_eq!(report["imported"], 3, "{report}");
+    let job = report["job"].as_i64().unwrap();
+    assert!(
+        a.jobs_of("git").iter().any(|j| j.id == job),
+        "the pull ran as the daemon's git job"
+    );
+    assert!(a.entity_content("note/a").unwrap().contains("edited on b"));
+    assert!(a.entity_content("note/new").unwrap().contains("made on b"));
+    assert_eq!(a.entity_content("note/gone"), None);
+
+    // The watcher got the merge's writes and found each already in the store (or queued a job
+    // for them, which then fails below at once rather than at the deadline)...
+    wait_for(LIMIT, "the watcher to handle the pulled files", || {
+        let queued = watcher_count(&a, "imports_enqueued") > imports_enqueued
+            || watcher_count(&a, "rescans_enqueued") > rescans_enqueued;
+        (queued || watcher_count(&a, "echoes_dropped") >= echoes + 3).then_some(())
+    });
+    assert_eq!(watcher_count(&a, "imports_enqueued"), imports_enqueued);
+    assert_eq!(watcher_count(&a, "rescans_enqueued"), rescans_enqueued);
+    // ...and, once the daemon is idle, no directory job had run or been queued for them.
+    assert_eq!(
+        a.settle(),
+        (syncs, imports, exports),
+        "no directory job ran"
+    );
+    assert_eq!(watcher_count(&a, "imports_enqueued"), imports_enqueued);
+    assert_eq!(watcher_count(&a, "rescans_enqueued"), rescans_enqueued);
+    assert_eq!(git(a.root(), &["status", "--porcelain"]), "");
+    assert_eq!(
+        git(a.root(), &["rev-parse", "main"]),
+        git(remote.path(), &["rev-parse", "main"])
+    );
+    assert_eq!(d.stop(), 0);
+}

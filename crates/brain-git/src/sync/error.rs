@@ -45,9 +45,11 @@ pub enum GitSyncError {
         /// The remote's branches.
         found: Vec<String>,
     },
-    /// The commit would delete most notes: refused, nothing committed.
+    /// The commit would delete most notes: refused, nothing committed. Its message starts
+    /// with [`MASS_DELETE_REFUSAL`], which is how a caller that has only the job's recorded error
+    /// (the CLI following a job a daemon ran) tells this refusal apart.
     #[error(
-        "this commit would delete {deleted} of the {tracked} notes in git: refused, nothing was \
+        "{MASS_DELETE_REFUSAL} {deleted} of the {tracked} notes in git: refused, nothing was \
          committed. If the vault folder was emptied by mistake or is not mounted, bring the \
          files back; if you meant to delete them, run `brain git sync --allow-mass-delete`"
     )]
@@ -57,6 +59,16 @@ pub enum GitSyncError {
         /// Notes tracked now.
         tracked: u64,
     },
+}
+
+/// How the message of [`GitSyncError::MassDelete`] starts. A job's error travels as text (the
+/// job row), so the CLI reads the refusal from it to exit with the documented code 5 rather than
+/// 1: a script must be able to tell "refused, bring the files back" from "failed, try again".
+pub const MASS_DELETE_REFUSAL: &str = "this commit would delete";
+
+/// Whether a git job's recorded error is the mass-delete refusal ([`GitSyncError::MassDelete`]).
+pub fn is_mass_delete_refusal(error: &str) -> bool {
+    error.starts_with(MASS_DELETE_REFUSAL)
 }
 
 impl From<brain_sync::SyncError> for GitSyncError {
@@ -81,6 +93,28 @@ impl GitSyncError {
             | GitSyncError::Cancelled
             | GitSyncError::MassDelete { .. }
             | GitSyncError::NoSuchBranch { .. } => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mass_delete_refusal_is_told_from_its_message_and_nothing_else_is() {
+        let refused = GitSyncError::MassDelete {
+            deleted: 12,
+            tracked: 12,
+        };
+        assert!(is_mass_delete_refusal(&refused.to_string()), "{refused}");
+        for other in [
+            GitSyncError::Lock("this commit would not".into()),
+            GitSyncError::KeepsMoving(3),
+            GitSyncError::Cancelled,
+            GitSyncError::NotARepo("/v".into()),
+        ] {
+            assert!(!is_mass_delete_refusal(&other.to_string()), "{other}");
         }
     }
 }

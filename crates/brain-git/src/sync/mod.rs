@@ -28,7 +28,7 @@ mod error;
 mod init;
 mod pull;
 
-pub use error::GitSyncError;
+pub use error::{GitSyncError, MASS_DELETE_REFUSAL, is_mass_delete_refusal};
 
 /// What a git job does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use brain_core::time::format_iso;
+use brain_core::time::{format_iso, now_ms};
 use brain_core::{EntityRef, PathMapper};
 use brain_git::jobs::{STATE_KEY, git_request, init_request};
 use brain_git::{Git, GitOp, GitReport, Repo};
@@ -18,7 +18,7 @@ use brain_store::jobs::{Job, JobState};
 use brain_store::{JobStore, Store};
 use serde_json::{Value, json};
 
-use super::{EXIT_FAILED, Vault};
+use super::{EXIT_FAILED, EXIT_REFUSED, Vault};
 use crate::cli::{GitCommand, GitInitArgs, GitLogArgs};
 use crate::output;
 
@@ -139,13 +139,19 @@ fn operate(
                 .clone()
                 .unwrap_or_else(|| "no error recorded".into());
             let retrying = state == JobState::Queued;
+            // The mass-delete refusal has its own documented code (as in `brain sync`).
+            let code = if brain_git::sync::is_mass_delete_refusal(&error) {
+                EXIT_REFUSED
+            } else {
+                EXIT_FAILED
+            };
             if retrying && daemon.is_none() {
                 // Nobody would run the retry before the next command; that command retries.
                 let _ = queue.cancel(id);
             }
             if json {
                 output::json(
-                    &json!({"job": id, "error": error, "retrying": retrying && daemon.is_some(), "exit_code": EXIT_FAILED}),
+                    &json!({"job": id, "error": error, "retrying": retrying && daemon.is_some(), "exit_code": code}),
                 )?;
             }
             eprintln!("error: git {what} (job #{id}) failed: {error}");
@@ -159,18 +165,25 @@ fn operate(
                     }
                 );
             }
-            Ok(EXIT_FAILED)
+            Ok(code)
         }
     }
 }
 
 /// Waits for the job to finish, or for its first failed try (then it is queued again with an
-/// error recorded), calling `every_second` once a second.
+/// error recorded and a backoff), calling `every_second` once a second.
+///
+/// A job queued again with an error but due now is not a failed try: it is one whose worker
+/// died (a killed `brain git sync`), reclaimed when its lease ran out, and a worker takes it
+/// over at once. Returning then would report the takeover as a failure (and cancel it).
 fn follow(queue: &Queue, id: i64, every_second: &mut dyn FnMut()) -> Result<Job> {
     let mut polls = 0u32;
     loop {
         let job = queue.job(id)?;
-        let failed_try = job.state == JobState::Queued && job.attempts > 0 && job.error.is_some();
+        let failed_try = job.state == JobState::Queued
+            && job.attempts > 0
+            && job.error.is_some()
+            && job.run_at_ms > now_ms();
         if job.state.is_finished() || failed_try {
             return Ok(job);
         }
