@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import time
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import anyio
 import pytest
 from mcp import types
 
-from brainmcp import CANCEL_NOTES, NOTES, TERMINAL, Server, Session, eventually, wait_job
+from brainmcp import NOTES, Server, Session, Vault, eventually, wait_job
 
 pytestmark = pytest.mark.anyio
 
@@ -60,93 +64,124 @@ async def cancel_request(sess: Session, request_id: int, reason: str) -> None:
     )
 
 
+@contextlib.contextmanager
+def sync_lock_held(vault: Vault, timeout: float = 30) -> Iterator[None]:
+    """Holds `.brain/sync.lock` as another `brain` process would (flock, the lock `brain`'s
+    directory jobs take with `File::try_lock`): a sync started meanwhile runs but waits at the
+    lock, reporting progress and cancellable, and can do no work until it is released."""
+    path = vault.root / ".brain/sync.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                # Something of the server's holds it (a sync of its own): it lets go when done.
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{path} stayed locked for {timeout} s") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
+
+
+async def wait_running(sess: Session, job: int) -> dict[str, Any]:
+    """Polls job_status until `job` runs (a worker took it: here, to wait at the held lock)."""
+    last: dict[str, Any] = {}
+
+    async def running() -> bool:
+        nonlocal last
+        last = await sess.ok("job_status", {"id": job})
+        assert last["state"] in ("queued", "running"), f"job {job} ended while the sync lock was held: {last}"
+        return last["state"] == "running"
+
+    await eventually(running, 30, f"job {job} to be taken by a worker", interval=0.05)
+    return last
+
+
 async def test_cancel_sync(make_server, make_vault) -> None:
-    vault = make_vault(CANCEL_NOTES, synced=False)
+    """notifications/cancelled cancels the running sync the request started, and cancel_job one
+    started with wait=false. The test holds the vault's sync lock throughout, so both jobs run
+    but cannot do any work (nor finish) before the cancel lands, however slow the machine."""
+    vault = make_vault(NOTES, synced=False)
     before = vault.snapshot()
     server: Server = make_server(vault)
     async with server.session() as sess:
-        first = anyio.Event()
-        progress: list[float] = []
-        outcome: dict[str, Any] = {}
+        with sync_lock_held(vault):
+            first = anyio.Event()
+            outcome: dict[str, Any] = {}
 
-        async def on_progress(p: float, total: float | None, message: str | None) -> None:
-            progress.append(p)
-            first.set()
+            async def on_progress(p: float, total: float | None, message: str | None) -> None:
+                first.set()
 
-        async def run_sync(scope: anyio.CancelScope) -> None:
-            with scope:
-                outcome["result"] = await sess.call("sync", {}, progress_callback=on_progress)
-            outcome["cancelled"] = scope.cancelled_caught
+            async def run_sync(scope: anyio.CancelScope) -> None:
+                with scope:
+                    outcome["result"] = await sess.call("sync", {}, progress_callback=on_progress)
+                outcome["cancelled"] = scope.cancelled_caught
 
-        # The SDK numbers requests 0, 1, 2… and uses the id as the progress token: the next
-        # request is the sync (nothing else is sent until its first progress arrives).
-        request_id = sess.s._request_id
-        scope = anyio.CancelScope()
-        t0 = time.monotonic()
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(run_sync, scope)
-            with anyio.fail_after(20):
-                await first.wait()
-            t_first = time.monotonic() - t0
-            assert "result" not in outcome, "the sync answered before it could be cancelled"
-            # as a caller gives up on a request: cancel the waiting task, tell the server
-            scope.cancel()
-            await cancel_request(sess, request_id, "test: cancelled by the client")
-        assert outcome.get("cancelled") and "result" not in outcome, (
-            f"the sync finished before the cancel ({CANCEL_NOTES} notes is too few?): {outcome}"
-        )
-        tokens = [
-            m.root.params.progressToken
-            for m in sess.incoming
-            if isinstance(m, types.ServerNotification) and isinstance(m.root, types.ProgressNotification)
-        ]
-        assert tokens and set(tokens) == {request_id}, f"progress tokens {set(tokens)}, request id {request_id}"
+            # The SDK numbers requests 0, 1, 2… and uses the id as the progress token: the next
+            # request is the sync (the status calls below go out once its first progress is in).
+            request_id = sess.s._request_id
+            scope = anyio.CancelScope()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(run_sync, scope)
+                with anyio.fail_after(30):
+                    await first.wait()
+                job: int | None = None
 
-        # The session goes on; the job ends cancelled, not succeeded.
-        job: int | None = None
+                async def find_job() -> int | None:
+                    nonlocal job
+                    job = first_sync_job(await sess.ok("status"))
+                    return job
 
-        async def find_job() -> int | None:
-            nonlocal job
-            job = first_sync_job(await sess.ok("status"))
-            return job
+                await eventually(find_job, 30, "the sync job in status")
+                assert job is not None
+                await wait_running(sess, job)
+                assert "result" not in outcome, f"the sync answered while the lock was held: {outcome}"
+                # as a caller gives up on a request: cancel the waiting task, tell the server
+                scope.cancel()
+                await cancel_request(sess, request_id, "test: cancelled by the client")
+            assert outcome.get("cancelled") and "result" not in outcome, outcome
+            tokens = [
+                m.root.params.progressToken
+                for m in sess.incoming
+                if isinstance(m, types.ServerNotification) and isinstance(m.root, types.ProgressNotification)
+            ]
+            assert tokens and set(tokens) == {request_id}, f"progress tokens {set(tokens)}, request id {request_id}"
 
-        await eventually(find_job, 5, "the sync job in status")
-        last: dict[str, Any] = {}
+            # The session goes on; the job ends cancelled, still under the lock: it did nothing.
+            last = await wait_job(sess, job)
+            assert last["state"] == "cancelled", (
+                f"job {job} ended {last['state']}: the server did not cancel it on notifications/cancelled; {last}"
+            )
+            assert last["type"] == "directory-sync", last
+            assert last["cancel_requested"], last
 
-        async def finished() -> bool:
-            nonlocal last
-            last = await sess.ok("job_status", {"id": job})
-            return last["state"] in TERMINAL
+            late = [e for e in sess.exceptions() if "unknown request ID" in str(e)]
+            if late:
+                warnings.warn(f"the server answered the cancelled request anyway: {late[0]}")
 
-        await eventually(finished, 20, f"sync job {job} to end after the cancel", interval=0.05)
-        t_end = time.monotonic() - t0
-        assert last["state"] == "cancelled", (
-            f"job {job} ended {last['state']} (first progress after {t_first:.2f} s, ended by {t_end:.2f} s): "
-            f"the server did not cancel it on notifications/cancelled; {last}"
-        )
-        assert last["type"] == "directory-sync", last
+            st = await sess.ok("status")
+            assert st["notes"] == 0, f"notes imported by a sync cancelled before it could start: {st}"
 
-        late = [e for e in sess.exceptions() if "unknown request ID" in str(e)]
-        if late:
-            warnings.warn(f"the server answered the cancelled request anyway: {late[0]}")
+            # cancel_job does the same to a running sync started without waiting.
+            d = await sess.ok("sync", {"wait": False})
+            assert d["joined"] is False and d["job"] != job, d
+            await wait_running(sess, d["job"])
+            c = await sess.ok("cancel_job", {"id": d["job"]})
+            assert c["id"] == d["job"] and c["state"] in ("running", "cancelled"), c
+            final = await wait_job(sess, d["job"])
+            assert final["state"] == "cancelled", f"cancel_job answered {c}, the job ended {final}"
+            st = await sess.ok("status")
+            assert st["notes"] == 0, st
+        assert vault.snapshot() == before, "the cancelled syncs changed note files"
 
-        # A cancelled import kept the files as they were.
-        assert vault.snapshot() == before, "the cancelled sync changed note files"
-        st = await sess.ok("status")
-        assert st["notes"] < CANCEL_NOTES, f"all notes imported although the sync was cancelled: {st}"
-
-        # cancel_job does the same to a sync started without waiting.
-        d = await sess.ok("sync", {"wait": False})
-        assert d["joined"] is False and d["job"] != job, d
-        c = await sess.ok("cancel_job", {"id": d["job"]})
-        assert c["id"] == d["job"] and c["state"] in ("queued", "running", "cancelled"), c
-        final = await wait_job(sess, d["job"])
-        assert final["state"] == "cancelled", f"cancel_job answered {c}, the job ended {final}"
-        assert vault.snapshot() == before, "the cancelled sync changed note files"
-
-        # The next sync finishes the work.
+        # With the lock free, the next sync does the whole work.
         doc = await sess.ok("sync", {})
         assert doc["state"] == "succeeded" and doc["job"] not in (job, d["job"]), doc
+        assert doc["result"]["imported"] == NOTES, doc["result"]
         st = await sess.ok("status")
-        assert st["notes"] == CANCEL_NOTES, st
+        assert st["notes"] == NOTES, st
     assert vault.snapshot() == before, "syncing changed note files"

@@ -1,9 +1,9 @@
-"""g. After a session of writes, the tree on disk: every note file equals its entity, and no
-temp files are left anywhere."""
+"""g. After a session of writes, the tree on disk: every note file equals its entity, every
+deleted note's file is in the trash as it was, and no temp files are left anywhere."""
 
 from __future__ import annotations
 
-import random
+from pathlib import PurePosixPath
 
 import pytest
 
@@ -24,7 +24,8 @@ async def test_tree_matches_store(server: Server) -> None:
             new = g["content"] + "\nAppended over MCP.\n"
             d = await sess.ok("update", {"type": "note", "id": note_id(p), "content": new, "expected_hash": g["content_hash"]})
             assert d["outcome"] == "updated", d
-        for p in paths[10:15]:
+        deleted = {p: vault.file(p).read_bytes() for p in paths[10:15]}
+        for p in deleted:
             await sess.ok("delete", {"type": "note", "id": note_id(p)})
 
         # once the exports ran, the files are what the store holds
@@ -50,10 +51,11 @@ async def test_tree_matches_store(server: Server) -> None:
             offset = page["next_offset"]
         listed = {vault.rel(it["path"]) for it in items}
         assert listed == set(files), f"store and disk differ: {sorted(listed ^ set(files))[:10]}"
-        sample = random.Random(7).sample(sorted(files), 50) + [f"mcp/tree/{i}.md" for i in range(10)] + paths[:10]
-        for p in sample:
+        # every file, byte for byte (a couple of thousand local calls: cheap)
+        for p in sorted(files):
             g = await sess.ok("get", {"type": "note", "id": note_id(p)})
             assert g["content"].encode() == files[p], f"{p}: file and entity differ"
+        assert all(files[f"mcp/tree/{i}.md"] == f"# Tree {i}\n\nleaf {i}\n".encode() for i in range(10))
 
     stray = [
         f
@@ -63,4 +65,16 @@ async def test_tree_matches_store(server: Server) -> None:
     assert not stray, f"stray files: {stray}"
     outside_brain = [f for f in vault.all_files() if not f.startswith(".brain/") and not f.endswith(".md")]
     assert not outside_brain, f"non-note files in the vault: {outside_brain}"
-    assert len(vault.trash_files()) >= 5, vault.trash_files()
+    # The trash holds exactly the deleted files (`.brain/trash/STAMP/<path>`), each byte for byte
+    # what it was before the delete.
+    trash = vault.root / ".brain/trash"
+    trashed: dict[str, bytes] = {}
+    for f in vault.trash_files():
+        rel = PurePosixPath(f.relative_to(trash).as_posix())
+        assert len(rel.parts) > 1, f"{rel}: a trashed file outside a stamp folder"
+        path = PurePosixPath(*rel.parts[1:]).as_posix()
+        assert path not in trashed, f"{path} trashed twice"
+        trashed[path] = f.read_bytes()
+    assert set(trashed) == set(deleted), f"trashed {sorted(trashed)}, deleted {sorted(deleted)}"
+    for p, data in deleted.items():
+        assert trashed[p] == data, f"{p}: the trashed copy differs from the deleted file"

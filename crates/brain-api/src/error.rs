@@ -25,6 +25,9 @@ pub enum BrainError {
         entity: String,
         /// Why, and what to do.
         reason: String,
+        /// Which check refused it, for a caller that acts on the reason without parsing
+        /// `reason` (whose wording may change).
+        kind: InvalidKind,
     },
     /// The note is over a size limit. Nothing was stored.
     #[error(
@@ -64,9 +67,18 @@ pub enum BrainError {
         "there is no job #{0} (finished jobs are pruned after `jobs.retention_days`): see the `status` tool for current jobs"
     )]
     UnknownJob(i64),
-    /// A request the facade refuses as given (bad mode, bad type in a filter).
+    /// A request the facade refuses as given (bad mode, bad limit, empty query...).
     #[error("{0}")]
     BadRequest(String),
+    /// A type that is neither `note` nor one of the vault's `vault.entity_types`, in a read or
+    /// a filter (a write names it in [`BrainError::Invalid`], as "not stored").
+    #[error("unknown type '{name}': this vault has {known} (set `vault.entity_types` to add one)")]
+    UnknownType {
+        /// The type asked for.
+        name: String,
+        /// The vault's types, comma-separated.
+        known: String,
+    },
     /// Git sync is not set up for this vault.
     #[error("git sync is not set up for this vault: run `brain git init --remote URL` in it first")]
     GitNotEnabled,
@@ -79,6 +91,32 @@ pub enum BrainError {
     /// The vault's sync engine could not be set up (an unreadable vault, a bad `.brainignore`).
     #[error("cannot work on the vault: {0}")]
     Sync(#[from] SyncError),
+}
+
+/// Which check refused a note's content or name ([`BrainError::Invalid`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InvalidKind {
+    /// The type is neither `note` nor configured.
+    UnknownType,
+    /// The id cannot be a file of this vault safely: it would leave the vault, land where sync
+    /// never reads (a dot folder, `.brainignore`), or be read back as another note.
+    UnsafeId,
+    /// The content is not a text note: empty, binary (a NUL byte) or not UTF-8.
+    NotText,
+    /// The frontmatter does not parse: never closed, invalid YAML, or not a map.
+    InvalidFrontmatter,
+}
+
+impl InvalidKind {
+    /// The stable name of this refusal, as [`BrainError::kind`] gives it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvalidKind::UnknownType => "unknown_type",
+            InvalidKind::UnsafeId => "unsafe_id",
+            InvalidKind::NotText => "not_text",
+            InvalidKind::InvalidFrontmatter => "invalid_frontmatter",
+        }
+    }
 }
 
 impl From<StoreError> for BrainError {
@@ -129,6 +167,30 @@ impl From<QueueError> for BrainError {
 }
 
 impl BrainError {
+    /// A stable, machine-readable name for what went wrong, so an interface can let a caller
+    /// branch on the reason (and a test assert it) without matching the message, whose wording
+    /// is for people and changes. Once published a kind keeps its meaning; new failures get new
+    /// kinds. The kinds: `not_found`, `unknown_type`, `unsafe_id`, `not_text`,
+    /// `invalid_frontmatter`, `too_large`, `exists`, `stale`, `unknown_job`, `bad_argument`,
+    /// `git_not_configured`, and for failures that are not the caller's input: `store_failed`,
+    /// `queue_failed`, `vault_failed`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BrainError::NotFound { .. } => "not_found",
+            BrainError::Invalid { kind, .. } => kind.as_str(),
+            BrainError::TooLarge { .. } => "too_large",
+            BrainError::Exists { .. } => "exists",
+            BrainError::Stale { .. } => "stale",
+            BrainError::UnknownJob(_) => "unknown_job",
+            BrainError::BadRequest(_) => "bad_argument",
+            BrainError::UnknownType { .. } => InvalidKind::UnknownType.as_str(),
+            BrainError::GitNotEnabled => "git_not_configured",
+            BrainError::Store(_) => "store_failed",
+            BrainError::Queue(_) => "queue_failed",
+            BrainError::Sync(_) => "vault_failed",
+        }
+    }
+
     /// Whether the caller's input was at fault (an agent should change its request), as opposed
     /// to the vault or store failing.
     pub fn is_bad_input(&self) -> bool {
@@ -136,5 +198,116 @@ impl BrainError {
             self,
             BrainError::Store(_) | BrainError::Queue(_) | BrainError::Sync(_)
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BrainError, InvalidKind};
+    use brain_core::EntityRef;
+    use brain_store::StoreError;
+
+    fn invalid(kind: InvalidKind) -> BrainError {
+        BrainError::Invalid {
+            entity: "note/x".into(),
+            reason: "why".into(),
+            kind,
+        }
+    }
+
+    /// The published kinds, one per failure: an interface promises these names to its callers,
+    /// so a rename or a merge of two kinds must fail here first.
+    #[test]
+    fn every_failure_has_its_published_kind() {
+        let cases: Vec<(BrainError, &str)> = vec![
+            (
+                BrainError::NotFound {
+                    entity: "note/x".into(),
+                },
+                "not_found",
+            ),
+            (invalid(InvalidKind::UnknownType), "unknown_type"),
+            (invalid(InvalidKind::UnsafeId), "unsafe_id"),
+            (invalid(InvalidKind::NotText), "not_text"),
+            (
+                invalid(InvalidKind::InvalidFrontmatter),
+                "invalid_frontmatter",
+            ),
+            (
+                BrainError::TooLarge {
+                    entity: "note/x".into(),
+                    size: 2,
+                    limit: 1,
+                    setting: "sync.max_file_bytes",
+                },
+                "too_large",
+            ),
+            (
+                BrainError::Exists {
+                    entity: "note/x".into(),
+                },
+                "exists",
+            ),
+            (
+                BrainError::Stale {
+                    entity: "note/x".into(),
+                    expected: "a".into(),
+                    actual: "b".into(),
+                },
+                "stale",
+            ),
+            (BrainError::UnknownJob(7), "unknown_job"),
+            (BrainError::BadRequest("no".into()), "bad_argument"),
+            (
+                BrainError::UnknownType {
+                    name: "t".into(),
+                    known: "note".into(),
+                },
+                "unknown_type",
+            ),
+            (BrainError::GitNotEnabled, "git_not_configured"),
+            (
+                BrainError::Store(StoreError::InvalidJob("bad".into())),
+                "store_failed",
+            ),
+        ];
+        for (error, kind) in &cases {
+            assert_eq!(error.kind(), *kind, "{error:?}");
+        }
+    }
+
+    /// Store errors the facade passes on keep the kind of what they mean to the caller, not
+    /// "the store failed".
+    #[test]
+    fn store_errors_become_the_callers_kind() {
+        let r = EntityRef::new("note", "a/b");
+        let cases: Vec<(StoreError, &str)> = vec![
+            (StoreError::NotFound(r.clone()), "not_found"),
+            (StoreError::JobNotFound(3), "unknown_job"),
+            (
+                StoreError::Stale {
+                    entity: r.to_string(),
+                    expected: String::new(),
+                    actual: Some("h".into()),
+                },
+                "exists",
+            ),
+            (
+                StoreError::Stale {
+                    entity: r.to_string(),
+                    expected: "old".into(),
+                    actual: None,
+                },
+                "stale",
+            ),
+            (StoreError::EmptyQuery, "bad_argument"),
+            (StoreError::InvalidJob("bad".into()), "store_failed"),
+        ];
+        for (store, kind) in cases {
+            let shown = format!("{store:?}");
+            let error = BrainError::from(store);
+            assert_eq!(error.kind(), kind, "{shown} became {error:?}");
+            assert_eq!(error.is_bad_input(), kind != "store_failed", "{shown}");
+        }
     }
 }

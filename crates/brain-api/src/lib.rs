@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 
 pub use brain_core::{Entity, EntityRef};
 pub use daemon::{SERVE_STATE_KEY, daemon_pid, serve_lock_path};
-pub use error::BrainError;
+pub use error::{BrainError, InvalidKind};
 pub use read::{ListPage, ListRequest, SearchRequest, StatusReport};
 pub use write::{DeleteOutcome, Expect, WriteOutcome};
 
@@ -288,9 +288,7 @@ impl Brain {
     /// Queues a git operation (`sync`, `pull` or `push`), or joins the equal one queued.
     pub fn start_git(&self, op: &str) -> Result<Started, BrainError> {
         use brain_git::sync::GitOp;
-        if !self.config.git.enabled {
-            return Err(BrainError::GitNotEnabled);
-        }
+        // The argument first: a caller with a wrong op learns that whatever the vault's setup.
         let op = match op {
             "sync" => GitOp::Sync,
             "pull" => GitOp::Pull,
@@ -301,6 +299,9 @@ impl Brain {
                 )));
             }
         };
+        if !self.config.git.enabled {
+            return Err(BrainError::GitNotEnabled);
+        }
         let enqueued = self.queue.enqueue(brain_git::jobs::git_request(op))?;
         self.ensure_workers();
         Ok(enqueued.into())

@@ -67,10 +67,10 @@ impl Brain {
         if t == NOTE_TYPE || self.config.vault.entity_types.iter().any(|k| k == t) {
             return Ok(());
         }
-        Err(BrainError::BadRequest(format!(
-            "unknown type '{t}': this vault has {} (set `vault.entity_types` to add one)",
-            self.entity_types().join(", ")
-        )))
+        Err(BrainError::UnknownType {
+            name: t.to_string(),
+            known: self.entity_types().join(", "),
+        })
     }
 
     /// Live notes per type.

@@ -4,6 +4,7 @@
 //! `directory-export` job commit together.
 
 use brain_core::codec::decode;
+use brain_core::path::PathError;
 use brain_core::time::now_ms;
 use brain_core::{Entity, EntityRef};
 use brain_jobs::EnqueueRequest;
@@ -11,7 +12,7 @@ use brain_store::{JobStore, PutOutcome, Store};
 use brain_sync::SyncEngine;
 use serde::Serialize;
 
-use crate::{Brain, BrainError};
+use crate::{Brain, BrainError, InvalidKind};
 
 /// What a write expects to find, so a writer never overwrites a change it has not seen.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,17 +109,13 @@ impl Brain {
                 setting: "sync.max_file_bytes",
             });
         }
-        let invalid = |reason: String| BrainError::Invalid {
-            entity: r.to_string(),
-            reason,
-        };
         if expect == Expect::Hash(String::new()) {
             return Err(BrainError::BadRequest(format!(
                 "{r} was not stored: the expected hash is empty; pass the content_hash `get` \
                  returned, or leave it out"
             )));
         }
-        let entity = self.entity_from(r, content).map_err(invalid)?;
+        let entity = self.entity_from(r, content)?;
         let job = self.queue.prepare(self.export_request(r))?;
         let expected = match &expect {
             Expect::Any => None,
@@ -150,22 +147,45 @@ impl Brain {
         })
     }
 
-    /// The entity `content` makes as note `r`, or why it cannot be one.
-    fn entity_from(&self, r: &EntityRef, content: &[u8]) -> Result<Entity, String> {
-        self.check_type(&r.entity_type).map_err(|e| e.to_string())?;
-        let text = decode(content).map_err(|e| e.to_string())?;
-        let engine = SyncEngine::new(&self.root, &self.config, self.store.as_ref())
-            .map_err(|e| e.to_string())?;
-        let path = engine
-            .builder()
-            .mapper
-            .to_path(r)
-            .map_err(|e| e.to_string())?;
+    /// The entity `content` makes as note `r`, or why it cannot be one, with the
+    /// [`InvalidKind`] of the check that refused it.
+    fn entity_from(&self, r: &EntityRef, content: &[u8]) -> Result<Entity, BrainError> {
+        let invalid = |kind: InvalidKind, reason: String| BrainError::Invalid {
+            entity: r.to_string(),
+            reason,
+            kind,
+        };
+        self.check_type(&r.entity_type)
+            .map_err(|e| invalid(InvalidKind::UnknownType, e.to_string()))?;
+        let text = decode(content).map_err(|e| invalid(InvalidKind::NotText, e.to_string()))?;
+        let engine = SyncEngine::new(&self.root, &self.config, self.store.as_ref())?;
+        let mapper = &engine.builder().mapper;
+        let path = mapper.to_path(r).map_err(|e| {
+            let kind = match e {
+                PathError::UnknownType(_) => InvalidKind::UnknownType,
+                PathError::BadId { .. }
+                | PathError::NoteInTypeFolder { .. }
+                | PathError::NotMarkdown(_)
+                | PathError::BadTypeName(_) => InvalidKind::UnsafeId,
+            };
+            invalid(kind, e.to_string())
+        })?;
         if let Some(reason) = engine.unwritable(&path) {
-            return Err(format!("{reason}; pick another id"));
+            return Err(invalid(
+                InvalidKind::UnsafeId,
+                format!("{reason}; pick another id"),
+            ));
         }
+        // The path must read back as `r` (checked here so that the builder below can only
+        // refuse the text, and its refusal is the frontmatter's).
+        mapper
+            .to_ref(&path)
+            .map_err(|e| invalid(InvalidKind::UnsafeId, e.to_string()))?;
         let now = now_ms();
-        engine.builder().entity(&path, text, now, now)
+        engine
+            .builder()
+            .entity(&path, text, now, now)
+            .map_err(|reason| invalid(InvalidKind::InvalidFrontmatter, reason))
     }
 
     /// Before a write brings back a soft-deleted note, copies the deleted note's file (still at

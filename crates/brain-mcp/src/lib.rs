@@ -4,10 +4,12 @@
 //! Thin, like every interface: each tool is one call on the [`Brain`] facade, run on a blocking
 //! thread because the facade is SQLite underneath. Whatever the facade refuses (an unknown type,
 //! an id outside the vault, bad frontmatter, a stale hash, a missing note or job) comes back as a
-//! *tool error* (`isError: true`) carrying the facade's message, which says what failed and what
-//! to do (a `search` or `list` filter on a type the vault lacks is not an error: it matches
-//! nothing, and the answer's `warning` says why); a JSON-RPC protocol error is kept for requests that cannot be routed at all, because
-//! MCP clients show those to nobody. Every successful result is a JSON object, sent both as
+//! *tool error* (`isError: true`) whose structured content is `{"error": {"kind", "message"}}`:
+//! `message` is the facade's sentence, which says what failed and what to do, and `kind` a stable
+//! name to branch on (listed in `kinds`; arguments rmcp cannot deserialize get `bad_argument`
+//! too). A `search` or `list` filter on a type the vault lacks is not an error: it matches
+//! nothing, and the answer's `warning` says why. A JSON-RPC protocol error is kept for requests
+//! that cannot be routed at all, because MCP clients show those to nobody. Every successful result is a JSON object, sent both as
 //! `structuredContent` and as the text of the first content block, so a simple client can
 //! `json.loads(result.content[0].text)`.
 //!
@@ -15,9 +17,11 @@
 //! its end, streaming `notifications/progress` when the request carries a progress token, and
 //! cancel it when the client cancels the request.
 //!
-//! Modules: `tools` (arguments and handlers), `resources` (`entity://` and `brain://types`),
-//! `progress` (following a job), `transport` (stdio and streamable HTTP).
+//! Modules: `tools` (arguments and handlers), `kinds` (the names of tool errors), `resources`
+//! (`entity://` and `brain://types`), `progress` (following a job), `transport` (stdio and
+//! streamable HTTP).
 
+mod kinds;
 mod progress;
 mod resources;
 mod tools;
@@ -27,9 +31,11 @@ use std::sync::Arc;
 
 use brain_api::{Brain, BrainError};
 use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
-    Implementation, ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, Implementation, ListResourceTemplatesResult,
+    ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+    ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
@@ -49,6 +55,10 @@ with `get`: it returns the whole file as `content` and its `content_hash`. Write
 overwrite an edit you have not seen); `content` is always the whole Markdown file, frontmatter \
 optional. `delete` moves a note to `.brain/trash` (restorable). Writes reach the files on disk \
 shortly after, through a queued export job.
+
+A failed call is a tool error whose structured content is {\"error\": {\"kind\", \"message\"}}: the \
+message says what to do; the kind (`not_found`, `unknown_type`, `unsafe_id`, \
+`invalid_frontmatter`, `too_large`, `exists`, `stale`, `bad_argument`, ...) names the reason.
 
 `sync` re-reads the folder into the store and writes pending changes out; `git_sync` commits, \
 pulls and pushes. Both wait for the job by default and report progress; pass `wait: false` to \
@@ -107,6 +117,16 @@ pub(crate) enum Failure {
     Internal(#[from] tokio::task::JoinError),
 }
 
+impl Failure {
+    /// The stable name of this failure for a tool error (see `kinds`).
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Failure::Brain(e) => e.kind(),
+            Failure::Internal(_) => kinds::INTERNAL,
+        }
+    }
+}
+
 /// Runs `f` on the facade on a blocking thread: every facade call is SQLite underneath.
 pub(crate) async fn blocking<T, F>(brain: &Arc<Brain>, f: F) -> Result<T, Failure>
 where
@@ -149,6 +169,31 @@ impl BrainMcp {
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for BrainMcp {
+    /// The router's call, with one addition: the tool errors rmcp makes itself (arguments it
+    /// cannot deserialize: "failed to deserialize parameters: ...") get the same
+    /// `{"error": {"kind": "bad_argument", "message"}}` as the handlers' own, so every tool
+    /// error has a kind.
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let call = ToolCallContext::new(self, request, context);
+        Ok(match self.tool_router.call(call).await? {
+            CallToolResponse::Complete(result)
+                if result.is_error == Some(true) && result.structured_content.is_none() =>
+            {
+                let message: Vec<&str> = result
+                    .content
+                    .iter()
+                    .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
+                    .collect();
+                tools::fail(kinds::BAD_ARGUMENT, message.join("\n")).into()
+            }
+            other => other,
+        })
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()

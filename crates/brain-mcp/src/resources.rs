@@ -141,13 +141,14 @@ pub(crate) async fn read(brain: &Arc<Brain>, uri: &str) -> Result<ReadResourceRe
     Ok(ReadResourceResult::new(vec![contents]))
 }
 
-/// The JSON-RPC error for a failed read.
+/// The JSON-RPC error for a failed read, its `data` `{"kind"}` named as a tool error's kind.
 fn to_error(f: Failure) -> ErrorData {
     let message = f.to_string();
+    let data = Some(json!({ "kind": f.kind() }));
     match f {
-        Failure::Brain(BrainError::NotFound { .. }) => ErrorData::resource_not_found(message, None),
-        Failure::Brain(e) if e.is_bad_input() => ErrorData::invalid_params(message, None),
-        _ => ErrorData::internal_error(message, None),
+        Failure::Brain(BrainError::NotFound { .. }) => ErrorData::resource_not_found(message, data),
+        Failure::Brain(e) if e.is_bad_input() => ErrorData::invalid_params(message, data),
+        _ => ErrorData::internal_error(message, data),
     }
 }
 

@@ -11,7 +11,7 @@ use brain_core::EntityRef;
 use brain_core::time::format_iso;
 use brain_store::jobs::JobState;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{CallToolResult, ContentBlock};
+use rmcp::model::CallToolResult;
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
 use schemars::JsonSchema;
@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::progress::{self, Followed};
-use crate::{BrainMcp, Failure, blocking};
+use crate::{BrainMcp, Failure, blocking, kinds};
 
 /// `list` returns this many notes when no limit is given.
 const DEFAULT_LIST_LIMIT: usize = 100;
@@ -31,16 +31,27 @@ fn ok(value: Value) -> CallToolResult {
     CallToolResult::structured(value)
 }
 
-/// A tool error carrying `message` for the agent.
-fn fail(message: impl Into<String>) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(message.into())])
+/// A tool error: `{"error": {"kind", "message"}}` as structured content and as text, `kind`
+/// one of the stable names listed in the crate doc, `message` the sentence for the agent.
+pub(crate) fn fail(kind: &str, message: impl Into<String>) -> CallToolResult {
+    CallToolResult::structured_error(json!({
+        "error": { "kind": kind, "message": message.into() }
+    }))
+}
+
+/// The tool error of a failed facade call, kind and message from the facade.
+fn failed(e: &Failure) -> CallToolResult {
+    fail(e.kind(), e.to_string())
 }
 
 /// `value` serialized, or a tool error if it cannot be (it always can: plain data).
 fn to_result<T: serde::Serialize>(value: &T) -> CallToolResult {
     match serde_json::to_value(value) {
         Ok(v) => ok(v),
-        Err(e) => fail(format!("the server could not encode its answer: {e}")),
+        Err(e) => fail(
+            kinds::INTERNAL,
+            format!("the server could not encode its answer: {e}"),
+        ),
     }
 }
 
@@ -177,7 +188,7 @@ impl BrainMcp {
                 Some(w) => ok(json!({ "hits": hits, "warning": w })),
                 None => ok(json!({ "hits": hits })),
             },
-            Err(e) => fail(e.to_string()),
+            Err(e) => failed(&e),
         }
     }
 
@@ -189,7 +200,7 @@ impl BrainMcp {
         let r = EntityRef::new(args.entity_type, args.id);
         match blocking(&self.brain, move |b| b.get(&r)).await {
             Ok(e) => ok(brain_api::entity_json(&e)),
-            Err(e) => fail(e.to_string()),
+            Err(e) => failed(&e),
         }
     }
 
@@ -231,7 +242,7 @@ impl BrainMcp {
                     .collect();
                 ok(json!({ "items": items, "next_offset": page.next_offset }))
             }
-            Err(e) => fail(e.to_string()),
+            Err(e) => failed(&e),
         }
     }
 
@@ -280,7 +291,7 @@ impl BrainMcp {
         let r = EntityRef::new(args.entity_type, args.id);
         match blocking(&self.brain, move |b| b.delete(&r)).await {
             Ok(outcome) => to_result(&outcome),
-            Err(e) => fail(e.to_string()),
+            Err(e) => failed(&e),
         }
     }
 
@@ -329,7 +340,7 @@ impl BrainMcp {
     async fn status(&self) -> CallToolResult {
         match blocking(&self.brain, |b| b.status()).await {
             Ok(v) => ok(v),
-            Err(e) => fail(e.to_string()),
+            Err(e) => failed(&e),
         }
     }
 
@@ -341,7 +352,7 @@ impl BrainMcp {
         let id = args.id;
         match blocking(&self.brain, move |b| b.job(id)).await {
             Ok(job) => ok(job_json(&job)),
-            Err(e) => fail(e.to_string()),
+            Err(e) => failed(&e),
         }
     }
 
@@ -358,7 +369,7 @@ impl BrainMcp {
         let id = args.id;
         match blocking(&self.brain, move |b| b.cancel_job(id)).await {
             Ok(state) => ok(json!({ "id": id, "state": state })),
-            Err(e) => fail(e.to_string()),
+            Err(e) => failed(&e),
         }
     }
 }
@@ -388,12 +399,13 @@ impl BrainMcp {
     async fn write(&self, r: EntityRef, content: String, expect: Expect) -> CallToolResult {
         let limit = self.settings.max_body_bytes;
         if content.len() > limit {
-            return fail(format!(
+            let message = format!(
                 "{r} was not stored: its content is {} bytes, over the limit of {limit} bytes \
                  for writes over MCP (`mcp.max_body_bytes` in the vault config); shorten it or \
                  split it into several notes",
                 content.len()
-            ));
+            );
+            return fail(kinds::TOO_LARGE, message);
         }
         let written = blocking(&self.brain, move |b| {
             b.write(&r, content.as_bytes(), expect)
@@ -401,7 +413,7 @@ impl BrainMcp {
         .await;
         match written {
             Ok(outcome) => to_result(&outcome),
-            Err(e) => fail(e.to_string()),
+            Err(e) => failed(&e),
         }
     }
 
@@ -414,41 +426,62 @@ impl BrainMcp {
     ) -> CallToolResult {
         let started = match started {
             Ok(s) => s,
-            Err(e) => return fail(e.to_string()),
+            Err(e) => return failed(&e),
         };
         if !wait {
             return ok(json!({ "job": started.job, "joined": started.joined }));
         }
         match progress::follow(&self.brain, started.job, !started.joined, ctx).await {
             Ok(Followed::Finished(job)) => {
+                // A job that did not succeed is a tool error like any other: its `error` is
+                // `{kind, message}` (null on success), the job's own error as the message.
+                let kind = match job.state {
+                    JobState::Succeeded => None,
+                    JobState::Cancelled => Some(kinds::JOB_CANCELLED),
+                    _ => Some(kinds::JOB_FAILED),
+                };
+                let error = kind.map(|kind| {
+                    let message = job
+                        .error
+                        .clone()
+                        .unwrap_or_else(|| format!("job #{} ended {}", job.id, job.state.as_str()));
+                    json!({ "kind": kind, "message": message })
+                });
+                let succeeded = error.is_none();
                 let value = json!({
                     "job": job.id,
                     "joined": started.joined,
                     "state": job.state,
                     "result": job.result,
-                    "error": job.error,
+                    "error": error,
                 });
-                if job.state == JobState::Succeeded {
+                if succeeded {
                     ok(value)
                 } else {
                     CallToolResult::structured_error(value)
                 }
             }
-            Ok(Followed::Left) => fail(format!(
-                "the request was cancelled; job #{} was already queued or running for someone \
+            Ok(Followed::Left) => fail(
+                kinds::CANCELLED,
+                format!(
+                    "the request was cancelled; job #{} was already queued or running for someone \
                  else when this call joined it, so it keeps running (cancel it with cancel_job \
                  if you mean to)",
-                started.job
-            )),
-            Ok(Followed::Cancelled(state)) => fail(format!(
-                "the request was cancelled, so job #{} was cancelled too (it is now {})",
-                started.job,
-                match state {
-                    Ok(s) => s.as_str().to_string(),
-                    Err(e) => format!("unknown: {e}"),
-                }
-            )),
-            Err(e) => fail(e.to_string()),
+                    started.job
+                ),
+            ),
+            Ok(Followed::Cancelled(state)) => fail(
+                kinds::CANCELLED,
+                format!(
+                    "the request was cancelled, so job #{} was cancelled too (it is now {})",
+                    started.job,
+                    match state {
+                        Ok(s) => s.as_str().to_string(),
+                        Err(e) => format!("unknown: {e}"),
+                    }
+                ),
+            ),
+            Err(e) => failed(&e),
         }
     }
 }

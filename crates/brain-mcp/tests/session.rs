@@ -169,14 +169,19 @@ impl Client {
         doc
     }
 
-    /// Calls a tool that must fail as a tool result; returns its message.
-    async fn error(&mut self, tool: &str, args: Value) -> String {
-        let (is_error, doc, _) = self.call(tool, args.clone()).await;
+    /// Calls a tool that must fail as a tool result with `{"error": {"kind", "message"}}` as
+    /// its structured content and text; asserts the kind is `kind`, returns the message.
+    async fn error(&mut self, tool: &str, args: Value, kind: &str) -> String {
+        let (is_error, doc, structured) = self.call(tool, args.clone()).await;
         assert!(is_error, "{tool}({args}) should be a tool error, got {doc}");
-        match doc {
-            Value::String(s) => s,
-            other => other.to_string(),
-        }
+        assert_eq!(
+            doc, structured,
+            "{tool}: structuredContent differs from the text"
+        );
+        assert_eq!(doc["error"]["kind"], kind, "{tool}({args}): {doc}");
+        let message = doc["error"]["message"].as_str().unwrap_or_default();
+        assert!(!message.is_empty(), "{tool}({args}): no message in {doc}");
+        message.to_string()
     }
 }
 
@@ -249,51 +254,109 @@ async fn tools_resources_and_bad_input() {
         .error(
             "update",
             json!({"type": "note", "id": "a/b", "content": "x\n", "expected_hash": "nope"}),
+            "stale",
         )
         .await;
-    assert!(msg.contains("changed since"), "{msg}");
+    assert!(msg.contains("nope"), "{msg}");
 
-    // Bad input: tool errors, never protocol errors.
+    // Bad input: tool errors, never protocol errors, each with the kind of its reason.
     let big = "x".repeat(MAX_BODY + 1);
     let msg = c
         .error(
             "create",
             json!({"type": "note", "id": "big", "content": big}),
+            "too_large",
         )
         .await;
-    assert!(
-        msg.contains("mcp.max_body_bytes") && msg.contains(&MAX_BODY.to_string()),
-        "{msg}"
-    );
+    assert!(msg.contains(&MAX_BODY.to_string()), "{msg}");
     let msg = c
         .error(
             "create",
             json!({"type": "nosuchtype", "id": "x", "content": good}),
+            "unknown_type",
         )
         .await;
     assert!(msg.contains("nosuchtype"), "{msg}");
     c.error(
-        "create",
-        json!({"type": "note", "id": "../escape", "content": good}),
+        "get",
+        json!({"type": "nosuchtype", "id": "x"}),
+        "unknown_type",
     )
     .await;
-    c.error("get", json!({"type": "note", "id": "no/such"}))
+    for id in [
+        "../escape",
+        "/abs",
+        "a/../../escape",
+        ".brain/x",
+        "note/.git/x",
+    ] {
+        c.error(
+            "create",
+            json!({"type": "note", "id": id, "content": good}),
+            "unsafe_id",
+        )
         .await;
-    c.error("delete", json!({"type": "note", "id": "no/such"}))
+    }
+    c.error(
+        "create",
+        json!({"type": "note", "id": "fm", "content": "---\ntitle: [unclosed\n---\nbody"}),
+        "invalid_frontmatter",
+    )
+    .await;
+    c.error(
+        "create",
+        json!({"type": "note", "id": "fm", "content": "---\ntitle: never closed\n"}),
+        "invalid_frontmatter",
+    )
+    .await;
+    c.error(
+        "create",
+        json!({"type": "note", "id": "empty", "content": ""}),
+        "not_text",
+    )
+    .await;
+    c.error(
+        "create",
+        json!({"type": "note", "id": "a/b", "content": good}),
+        "exists",
+    )
+    .await;
+    c.error("get", json!({"type": "note", "id": "no/such"}), "not_found")
         .await;
+    c.error(
+        "delete",
+        json!({"type": "note", "id": "no/such"}),
+        "not_found",
+    )
+    .await;
     let msg = c
         .error(
             "update",
             json!({"type": "note", "id": "no/such", "content": good}),
+            "not_found",
         )
         .await;
     assert!(msg.contains("no/such"), "update never creates: {msg}");
-    c.error("job_status", json!({"id": 987_654_321})).await;
-    c.error("cancel_job", json!({"id": 987_654_321})).await;
-    c.error("sync", json!({"mode": "sideways"})).await;
-    c.error("git_sync", json!({})).await;
-    let msg = c.error("list", json!({"limit": -5})).await;
+    c.error(
+        "update",
+        json!({"type": "note", "id": "a/b", "content": good, "expected_hash": ""}),
+        "bad_argument",
+    )
+    .await;
+    c.error("job_status", json!({"id": 987_654_321}), "unknown_job")
+        .await;
+    c.error("cancel_job", json!({"id": 987_654_321}), "unknown_job")
+        .await;
+    c.error("sync", json!({"mode": "sideways"}), "bad_argument")
+        .await;
+    c.error("git_sync", json!({"op": "teleport"}), "bad_argument")
+        .await;
+    c.error("git_sync", json!({}), "git_not_configured").await;
+    // rmcp's own refusal of arguments it cannot deserialize has a kind too.
+    let msg = c.error("list", json!({"limit": -5}), "bad_argument").await;
     assert!(msg.contains("-5"), "{msg}");
+    c.error("get", json!({"type": "note"}), "bad_argument")
+        .await;
 
     // A filter on a type the vault does not have matches nothing.
     let s = c
@@ -338,6 +401,10 @@ async fn tools_resources_and_bad_input() {
         let (r, _) = c.request("resources/read", json!({"uri": uri})).await;
         assert_eq!(r["error"]["code"], -32002, "{uri}: {r}");
     }
+    let (r, _) = c
+        .request("resources/read", json!({"uri": "entity://note/no/such"}))
+        .await;
+    assert_eq!(r["error"]["data"]["kind"], "not_found", "{r}");
 
     // The session still works.
     let st = c.ok("status", json!({})).await;
