@@ -12,7 +12,14 @@
 //! (two sides writing before a sync, a write racing an export or an import) must be kept by
 //! brains, as the final state or a conflict copy.
 //!
-//! `BRAIN_SOAK_OPS` (default 2000) and `BRAIN_SOAK_SEED` change the run; the seed is printed.
+//! Only the outcomes the model accounts for are accepted: a delete or a read that finds no
+//! entity is `StoreError::NotFound` for that entity, a rename that finds no file is
+//! `ErrorKind::NotFound`; any other error fails the run instead of reading as "nothing there".
+//!
+//! `BRAIN_SOAK_OPS` (default 2000) and `BRAIN_SOAK_SEED` change the run. The seed is fixed
+//! unless `BRAIN_SOAK_SEED` is set (a number, or `random` for one from the clock), so CI and a
+//! laptop replay the same operations; it is printed first either way (the test harness shows
+//! it with any failure).
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -33,6 +40,27 @@ use util::TestVault;
 use util::daemon::DEBOUNCE_MS;
 
 const SLOTS: usize = 30;
+
+/// The seed when `BRAIN_SOAK_SEED` is unset: a fixed one, so a failure in CI names operations
+/// anyone can replay, rather than a clock reading that is gone with the run.
+const DEFAULT_SEED: u64 = 0x5eed_0000_0000_2026;
+
+/// The seed for this run: `BRAIN_SOAK_SEED` if set (a number, or `random`), else
+/// [`DEFAULT_SEED`]. A value that is not a seed fails the run instead of silently becoming
+/// another one.
+fn seed_from_env() -> u64 {
+    match std::env::var("BRAIN_SOAK_SEED") {
+        Err(std::env::VarError::NotPresent) => DEFAULT_SEED,
+        Ok(s) if s == "random" => now_ms() as u64 | 1,
+        Ok(s) => match s.parse::<u64>() {
+            // xorshift never leaves 0.
+            Ok(0) => panic!("BRAIN_SOAK_SEED must not be 0"),
+            Ok(seed) => seed,
+            Err(e) => panic!("BRAIN_SOAK_SEED={s:?} is not a u64 or `random`: {e}"),
+        },
+        Err(e) => panic!("BRAIN_SOAK_SEED: {e}"),
+    }
+}
 
 /// xorshift64*: deterministic, no dependency.
 struct Rng(u64);
@@ -72,6 +100,8 @@ struct Soak {
     slots: Vec<Option<String>>,
     must_survive: BTreeSet<String>,
     written: usize,
+    /// Entity deletes the store refused as not found (printed, so a run shows the path ran).
+    deletes_not_found: usize,
     /// What the test did, for the failure message.
     log: Vec<String>,
 }
@@ -141,12 +171,17 @@ impl Soak {
         self.written += 1;
         std::fs::create_dir_all(self.v.path(&to).parent().unwrap()).unwrap();
         let taken = self.v.path(".soak-take");
-        if std::fs::rename(self.v.path(&from), &taken).is_ok() {
-            std::fs::hard_link(&taken, self.v.path(&to)).unwrap();
-            std::fs::remove_file(&taken).unwrap();
-            self.log
-                .push(format!("{} file rename {from} -> {to}", now_ms()));
-            self.slots[slot] = Some(to);
+        match std::fs::rename(self.v.path(&from), &taken) {
+            Ok(()) => {
+                std::fs::hard_link(&taken, self.v.path(&to)).unwrap();
+                std::fs::remove_file(&taken).unwrap();
+                self.log
+                    .push(format!("{} file rename {from} -> {to}", now_ms()));
+                self.slots[slot] = Some(to);
+            }
+            // The daemon moved it to the trash (an entity delete's export): nothing to rename.
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => panic!("rename {from}: {e}"),
         }
     }
 
@@ -166,6 +201,15 @@ impl Soak {
             .unwrap()
     }
 
+    /// The live entity at `r`, or None if the store says exactly that: not found, for `r`.
+    fn live(&self, r: &brain_core::EntityRef) -> Option<brain_core::Entity> {
+        match self.store.get(r) {
+            Ok(e) => Some(e),
+            Err(StoreError::NotFound(missing)) if &missing == r => None,
+            Err(e) => panic!("get {r}: {e}"),
+        }
+    }
+
     fn export_job(&self, r: &brain_core::EntityRef) -> brain_store::jobs::NewJob {
         // The same job `brain put` queues: coalesced, due after the debounce.
         let req = brain_sync::jobs::export_request(r, Some(now_ms() + DEBOUNCE_MS as i64));
@@ -181,7 +225,7 @@ impl Soak {
         let config = brain_core::Config::default();
         let engine = SyncEngine::new(self.v.root(), &config, self.store.as_ref()).unwrap();
         for _ in 0..20 {
-            let seen = self.store.get(&r).ok();
+            let seen = self.live(&r);
             let expected = seen
                 .as_ref()
                 .map_or(String::new(), |e| e.content_hash.clone());
@@ -214,27 +258,34 @@ impl Soak {
         let rel = self.slots[slot].clone().unwrap();
         let r = Self::entity_ref(&rel);
         let job = self.export_job(&r);
-        let seen = self.store.get(&r).ok();
-        if self
-            .store
-            .soft_delete_and_enqueue(&r, &job, now_ms())
-            .is_ok()
-        {
-            self.log.push(format!("{} entity delete {r}", now_ms()));
-            // What was deleted is the row's content now, while it is still deleted. If the
-            // daemon imported the file again in between, the row is live with that import's
-            // version, which must survive; the delete then took what was seen before it.
-            let e = self.store.get_any(&r).unwrap();
-            let deleted = if e.deleted_ms.is_some() {
-                Some(e.content())
-            } else {
-                seen.map(|s| s.content())
-            };
-            if let Some(t) = deleted.as_deref().and_then(token_of) {
-                self.must_survive.remove(&t);
+        let seen = self.live(&r);
+        match self.store.soft_delete_and_enqueue(&r, &job, now_ms()) {
+            Ok(_) => {}
+            // No live entity (the daemon has not imported the file yet, or synced its delete or
+            // rename first): nothing was deleted, so nothing was replaced. Only this error means
+            // that; any other fails the run.
+            Err(StoreError::NotFound(missing)) if missing == r => {
+                self.log
+                    .push(format!("{} entity delete {r}: not found", now_ms()));
+                self.deletes_not_found += 1;
+                return;
             }
-            self.slots[slot] = None;
+            Err(e) => panic!("delete {r}: {e}"),
         }
+        self.log.push(format!("{} entity delete {r}", now_ms()));
+        // What was deleted is the row's content now, while it is still deleted. If the daemon
+        // imported the file again in between, the row is live with that import's version, which
+        // must survive; the delete then took what was seen before it.
+        let e = self.store.get_any(&r).unwrap();
+        let deleted = if e.deleted_ms.is_some() {
+            Some(e.content())
+        } else {
+            seen.map(|s| s.content())
+        };
+        if let Some(t) = deleted.as_deref().and_then(token_of) {
+            self.must_survive.remove(&t);
+        }
+        self.slots[slot] = None;
     }
 
     fn step(&mut self) {
@@ -280,14 +331,11 @@ fn files(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
 
 #[test]
 fn soak_with_a_sigkill_converges_and_loses_no_version() {
-    let ops: usize = std::env::var("BRAIN_SOAK_OPS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2000);
-    let seed: u64 = std::env::var("BRAIN_SOAK_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| now_ms() as u64 | 1);
+    let ops: usize = std::env::var("BRAIN_SOAK_OPS").map_or(2000, |s| {
+        s.parse()
+            .unwrap_or_else(|e| panic!("BRAIN_SOAK_OPS={s:?}: {e}"))
+    });
+    let seed = seed_from_env();
     eprintln!("soak: {ops} operations, BRAIN_SOAK_SEED={seed}");
 
     let v = TestVault::new();
@@ -308,6 +356,7 @@ fn soak_with_a_sigkill_converges_and_loses_no_version() {
         slots: vec![None; SLOTS],
         must_survive: BTreeSet::new(),
         written: 0,
+        deletes_not_found: 0,
         log: Vec::new(),
     };
     for slot in 0..SLOTS {
@@ -328,6 +377,10 @@ fn soak_with_a_sigkill_converges_and_loses_no_version() {
         soak.step();
     }
     soak.v.settle();
+    eprintln!(
+        "soak: {} entity deletes found no entity (BRAIN_SOAK_SEED={seed})",
+        soak.deletes_not_found
+    );
     let failed = soak
         .v
         .ok(&["--json", "jobs", "list", "--state", "failed"])
