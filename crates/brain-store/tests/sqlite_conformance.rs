@@ -201,8 +201,13 @@ fn the_index_check_sees_drift() {
     let raw = rusqlite::Connection::open(&path).expect("raw open");
     raw.execute("UPDATE entities SET body = 'changed behind its back'", [])
         .expect("raw update");
-    assert!(
-        store.check_index().is_err(),
-        "a body changed without the index is drift"
-    );
+    // FTS5 reports drift as SQLITE_CORRUPT_VTAB ("database disk image is malformed").
+    match store.check_index() {
+        Err(brain_store::StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))) => assert_eq!(
+            e.extended_code,
+            rusqlite::ffi::SQLITE_CORRUPT_VTAB,
+            "a body changed without the index is drift: {e}"
+        ),
+        other => panic!("a body changed without the index is drift, got {other:?}"),
+    }
 }

@@ -170,7 +170,13 @@ fn a_schema_2_store_is_upgraded() {
         .expect("downgrade");
     }
     let store = SqliteStore::open(&path).expect("upgrade");
-    assert!(store.job(id).is_ok(), "the queued job is kept");
+    let kept = store.job(id).expect("the queued job is kept");
+    assert_eq!(
+        kept.state,
+        brain_store::jobs::JobState::Queued,
+        "the queued job is kept as it was"
+    );
+    assert_eq!(kept.job_type, queued_job().job_type);
     store.pause_types(&["export"], T0).expect("pause");
     assert_eq!(store.paused_types().expect("paused"), ["export"]);
     store
