@@ -276,7 +276,258 @@ mod tests {
         "[a-zA-Z0-9é日本🚀 _()&#,-][a-zA-Z0-9é日本🚀 ._()&#,-]{0,20}"
     }
 
+    /// A letter of the generated paths and every way to write it: `lower` and `upper` list its
+    /// spellings in each case, the NFC one first, then decomposed (and, for K, Å and Ω, the
+    /// compatibility signs NFC maps back), aligned so index `i` is the same form in both cases.
+    struct Letter {
+        lower: &'static [&'static str],
+        upper: &'static [&'static str],
+    }
+
+    const LETTERS: &[Letter] = &[
+        Letter {
+            lower: &["a"],
+            upper: &["A"],
+        },
+        Letter {
+            lower: &["k"],
+            upper: &["K", "\u{212a}"],
+        },
+        Letter {
+            lower: &["\u{e9}", "e\u{301}"],
+            upper: &["\u{c9}", "E\u{301}"],
+        },
+        Letter {
+            lower: &["\u{e5}", "a\u{30a}"],
+            upper: &["\u{c5}", "A\u{30a}", "\u{212b}"],
+        },
+        Letter {
+            lower: &["\u{1fb}", "a\u{30a}\u{301}", "\u{e5}\u{301}"],
+            upper: &[
+                "\u{1fa}",
+                "A\u{30a}\u{301}",
+                "\u{c5}\u{301}",
+                "\u{212b}\u{301}",
+            ],
+        },
+        Letter {
+            // Two marks, and NFC puts them in canonical order whichever way they were typed.
+            lower: &[
+                "\u{1ec7}",
+                "e\u{323}\u{302}",
+                "e\u{302}\u{323}",
+                "\u{ea}\u{323}",
+            ],
+            upper: &[
+                "\u{1ec6}",
+                "E\u{323}\u{302}",
+                "E\u{302}\u{323}",
+                "\u{ca}\u{323}",
+            ],
+        },
+        Letter {
+            lower: &["\u{fc}", "u\u{308}"],
+            upper: &["\u{dc}", "U\u{308}"],
+        },
+        Letter {
+            lower: &["\u{3c9}"],
+            upper: &["\u{3a9}", "\u{2126}"],
+        },
+        Letter {
+            lower: &["\u{df}"],
+            upper: &["\u{1e9e}"],
+        },
+        Letter {
+            lower: &["\u{1c6}"],
+            upper: &["\u{1c4}"],
+        },
+        Letter {
+            lower: &["\u{65e5}"],
+            upper: &["\u{65e5}"],
+        },
+        Letter {
+            lower: &["1"],
+            upper: &["1"],
+        },
+        Letter {
+            lower: &[" "],
+            upper: &[" "],
+        },
+        Letter {
+            lower: &["-"],
+            upper: &["-"],
+        },
+        Letter {
+            lower: &["/"],
+            upper: &["/"],
+        },
+    ];
+
+    /// One letter as written: which letter, in upper case or not, in which form.
+    #[derive(Clone, Copy, Debug)]
+    struct Spelled {
+        letter: usize,
+        upper: bool,
+        form: usize,
+    }
+
+    impl Spelled {
+        fn text(self) -> &'static str {
+            let l = &LETTERS[self.letter];
+            let forms = if self.upper { l.upper } else { l.lower };
+            forms[self.form % forms.len()]
+        }
+    }
+
+    fn spelled(letters: &[Spelled]) -> String {
+        let mut s: String = letters.iter().map(|l| l.text()).collect();
+        s.push_str(".md");
+        s
+    }
+
+    /// How the second path of a pair is written from the first.
+    #[derive(Clone, Copy, Debug)]
+    enum Change {
+        /// Only the case of some letters.
+        Case,
+        /// Only the Unicode form of some letters.
+        Form,
+        /// Both.
+        Both,
+        /// One letter is another letter (and case and form may change elsewhere too).
+        Letter,
+    }
+
+    /// A path and another written from it by `Change`: the same letters except for `Letter`.
+    fn pair() -> impl Strategy<Value = (Vec<Spelled>, Vec<Spelled>, Change)> {
+        let change = prop_oneof![
+            Just(Change::Case),
+            Just(Change::Form),
+            Just(Change::Both),
+            Just(Change::Letter),
+        ];
+        let letter = (
+            0..LETTERS.len(),
+            any::<bool>(),
+            0..4usize,
+            any::<bool>(),
+            1..4usize,
+        );
+        (
+            proptest::collection::vec(letter, 1..12),
+            change,
+            any::<prop::sample::Index>(),
+            1..LETTERS.len(),
+        )
+            .prop_map(|(letters, change, at, shift)| {
+                let mut a = Vec::new();
+                let mut b = Vec::new();
+                for (letter, upper, form, touch, form_shift) in letters {
+                    let first = Spelled {
+                        letter,
+                        upper,
+                        form,
+                    };
+                    let mut second = first;
+                    if touch {
+                        if matches!(change, Change::Case | Change::Both | Change::Letter) {
+                            second.upper = !upper;
+                        }
+                        if matches!(change, Change::Form | Change::Both | Change::Letter) {
+                            second.form = form + form_shift;
+                        }
+                    }
+                    a.push(first);
+                    b.push(second);
+                }
+                if let Change::Letter = change {
+                    let i = at.index(b.len());
+                    b[i].letter = (b[i].letter + shift) % LETTERS.len();
+                }
+                (a, b, change)
+            })
+    }
+
+    /// Three spellings of one path (each letter in any case and form); each of them has one
+    /// letter changed with probability 1/3, so some triples collide and some do not.
+    fn triple() -> impl Strategy<Value = [Vec<Spelled>; 3]> {
+        proptest::collection::vec(0..LETTERS.len(), 1..10).prop_flat_map(|letters| {
+            let n = letters.len();
+            let spelling = move |letters: Vec<usize>| {
+                (
+                    proptest::collection::vec((any::<bool>(), 0..4usize), n),
+                    proptest::option::weighted(1.0 / 3.0, (0..n, 1..LETTERS.len())),
+                )
+                    .prop_map(move |(how, changed)| {
+                        let mut out: Vec<Spelled> = letters
+                            .iter()
+                            .zip(how)
+                            .map(|(&letter, (upper, form))| Spelled {
+                                letter,
+                                upper,
+                                form,
+                            })
+                            .collect();
+                        if let Some((i, shift)) = changed {
+                            out[i].letter = (out[i].letter + shift) % LETTERS.len();
+                        }
+                        out
+                    })
+            };
+            [
+                spelling(letters.clone()),
+                spelling(letters.clone()),
+                spelling(letters),
+            ]
+        })
+    }
+
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        /// Two paths collide (one key) exactly when they differ only in case, only in Unicode
+        /// form, or in both; a path with one other letter never collides. All-ASCII paths take
+        /// the fast path (no NFC) and must agree with the others (`K.md` and the Kelvin sign).
+        #[test]
+        fn paths_collide_iff_equal_after_case_folding_and_nfc((a, b, change) in pair()) {
+            let (pa, pb) = (spelled(&a), spelled(&b));
+            let expected = !matches!(change, Change::Letter);
+            prop_assert_eq!(
+                path_key(&pa) == path_key(&pb),
+                expected,
+                "{:?} ({:?}) and {:?} ({:?}) after {:?}",
+                pa,
+                path_key(&pa),
+                pb,
+                path_key(&pb),
+                change
+            );
+        }
+
+        /// Colliding is an equivalence over generated triples (three spellings of one path, some
+        /// with a letter changed): reflexive, symmetric, transitive. That holds for any key
+        /// function that is a function; what can fail here is the key naming its class: a
+        /// path's key must itself be a path with that same key.
+        #[test]
+        fn collision_is_an_equivalence(triple in triple()) {
+            let [a, b, c] = triple.map(|t| spelled(&t));
+            let collide = |x: &str, y: &str| path_key(x) == path_key(y);
+            for x in [&a, &b, &c] {
+                let key = path_key(x);
+                prop_assert_eq!(path_key(&key), key, "the key of {:?} is not its own key", x);
+                prop_assert!(collide(x, x));
+                for y in [&a, &b, &c] {
+                    prop_assert_eq!(collide(x, y), collide(y, x));
+                    for z in [&a, &b, &c] {
+                        prop_assert!(
+                            !(collide(x, y) && collide(y, z)) || collide(x, z),
+                            "{:?} ~ {:?} ~ {:?} but not {:?} ~ {:?}", x, y, z, x, z
+                        );
+                    }
+                }
+            }
+        }
+
         #[test]
         fn path_round_trips(segs in proptest::collection::vec(segment(), 1..4)) {
             let m = mapper();
