@@ -179,7 +179,11 @@ pub fn validate_id(id: &str) -> Result<(), PathError> {
 }
 
 /// The key under which two paths count as the same file on a case-insensitive or
-/// normalizing file system (macOS, Windows): NFC, then lower case.
+/// normalizing file system (macOS, Windows): NFC, then each character lower-cased on its own.
+///
+/// Per character, not `str::to_lowercase`: that applies the Greek final-sigma rule, so `ΟΔΟΣ`
+/// and `ΟΔΟσ` (one file on such a system) would get different keys. This is lower case, not
+/// full Unicode case folding (`ſ` and `s` stay apart), as the file systems we target do.
 ///
 /// Two different paths with one key are a conflict, never two notes: on the next machine they
 /// would be one file.
@@ -188,7 +192,7 @@ pub fn path_key(rel_path: &str) -> String {
     if rel_path.is_ascii() {
         return rel_path.to_ascii_lowercase();
     }
-    rel_path.nfc().collect::<String>().to_lowercase()
+    rel_path.nfc().flat_map(char::to_lowercase).collect()
 }
 
 #[cfg(test)]
@@ -288,6 +292,11 @@ mod tests {
         Letter {
             lower: &["a"],
             upper: &["A"],
+        },
+        Letter {
+            // Sigma: a whole-string lower-casing would make a final Σ into ς, not σ.
+            lower: &["\u{3c3}"],
+            upper: &["\u{3a3}"],
         },
         Letter {
             lower: &["k"],

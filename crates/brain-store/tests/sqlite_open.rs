@@ -147,7 +147,39 @@ fn a_schema_1_store_is_upgraded() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .expect("version");
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
+}
+
+/// A schema 3 store whose keys came from the old key function (whole-string lower case, so a
+/// final Σ became ς; SQLite's ASCII-only `lower()` for archived tombstones) is re-keyed, so
+/// its notes collide with the paths they would share a file with.
+#[test]
+fn a_schema_3_store_gets_its_path_keys_computed_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("brain.db");
+    let greek = entity("note/ΟΔΟΣ", "# road\n", T0);
+    let accented = entity("note/Été", "# summer\n", T0);
+    {
+        let store = SqliteStore::open(&path).expect("create");
+        store.put(&greek).expect("put");
+        store.put(&accented).expect("put");
+    }
+    {
+        let conn = rusqlite::Connection::open(&path).expect("raw open");
+        conn.execute_batch(
+            "UPDATE entities SET path_key = 'οδος.md' WHERE id = 'ΟΔΟΣ';
+             UPDATE entities SET path_key = lower(path) WHERE id = 'Été';
+             PRAGMA user_version = 3;",
+        )
+        .expect("old keys");
+    }
+    let store = SqliteStore::open(&path).expect("upgrade");
+    for (other, owner) in [("note/ΟΔΟσ", &greek), ("note/été", &accented)] {
+        match store.put(&entity(other, "# another\n", T0 + 1)) {
+            Err(StoreError::PathCollision(c)) => assert_eq!(c.existing, owner.entity_ref),
+            got => panic!("{other} shares a file with {}, got {got:?}", owner.path),
+        }
+    }
 }
 
 /// A vault from before the daemon (schema 2) gains pauses and runtime state, keeping its jobs.

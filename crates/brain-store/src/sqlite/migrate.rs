@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_jobs.sql"),
     include_str!("../../migrations/sqlite/0003_live.sql"),
+    include_str!("../../migrations/sqlite/0004_path_key.sql"),
 ];
 
 /// The schema version this build writes.

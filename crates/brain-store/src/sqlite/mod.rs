@@ -46,6 +46,23 @@ PRAGMA busy_timeout = 15000;
 PRAGMA cache_size = -32000;
 PRAGMA temp_store = MEMORY;";
 
+/// Gives SQL the one key function the schema depends on: `brain_path_key(path)` is
+/// [`brain_core::path_key`], so a statement that moves a row (archiving a tombstone) or a
+/// migration that re-keys rows computes exactly the key Rust would, where SQLite's `lower()`
+/// folds ASCII only.
+fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        "brain_path_key",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let path: String = ctx.get(0)?;
+            Ok(brain_core::path_key(&path))
+        },
+    )
+}
+
 /// A [`Store`] in one SQLite database file (or in memory, for tests).
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -86,6 +103,7 @@ impl SqliteStore {
             source,
         };
         conn.execute_batch(PRAGMAS).map_err(open_err)?;
+        register_functions(&conn).map_err(open_err)?;
         // `apply` alone prepares about a dozen statements; keep all of them cached.
         conn.set_prepared_statement_cache_capacity(64);
         migrate::run(&mut conn, shown)?;

@@ -117,13 +117,13 @@ fn archive_tombstone(tx: &Transaction<'_>, rowid: i64, copy: bool) -> Result<()>
         format!(
             "INSERT INTO entities (type, id, path, path_key, content_hash, created_ms, updated_ms,
                                    deleted_ms, dirty, title, tags, metadata, frontmatter, body)
-             SELECT type, {new_id}, {new_path}, lower({new_path}), content_hash, created_ms,
+             SELECT type, {new_id}, {new_path}, brain_path_key({new_path}), content_hash, created_ms,
                     updated_ms, deleted_ms, 0, title, tags, metadata, frontmatter, body
              FROM entities WHERE rowid = ?1 AND deleted_ms IS NOT NULL"
         )
     } else {
         format!(
-            "UPDATE entities SET id = {new_id}, path = {new_path}, path_key = lower({new_path}),
+            "UPDATE entities SET id = {new_id}, path = {new_path}, path_key = brain_path_key({new_path}),
                                  dirty = 0
              WHERE rowid = ?1 AND deleted_ms IS NOT NULL"
         )
