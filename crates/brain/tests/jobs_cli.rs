@@ -5,11 +5,23 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use brain_core::time::now_ms;
+use brain_store::JobStore;
+use brain_store::jobs::{Job, JobFilter, JobState};
+use util::daemon::wait_for;
 use util::{TestVault, listed};
+
+/// The lease of every process in the SIGKILL test: the shortest a worker takes (1 s), so the
+/// next `brain sync` takes a killed one's job over within a second or two.
+const SHORT_LEASE: (&str, &str) = ("BRAIN_JOBS_LEASE_MS", "1000");
+
+/// How long a test waits for something that happens in seconds on an idle machine: long enough
+/// that only a hang, never a loaded machine, runs it out.
+const GENEROUS: Duration = Duration::from_secs(120);
 
 /// Starts `brain sync` and returns once it printed its first progress line (the import runs).
 fn sync_in_progress(v: &TestVault, extra: &[&str]) -> Child {
@@ -27,33 +39,189 @@ fn jobs(v: &TestVault, state: &str) -> Vec<serde_json::Value> {
         .clone()
 }
 
+/// Waits for `child` to exit; kills it and fails after `limit`, which catches a hang.
+fn exit_within(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A child process killed when the test leaves, passing or failing, so no `brain sync` is left
+/// behind following a job.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `cmd` to its end, reading its output as it comes; kills it and fails after `limit`.
+/// Returns the process id with what it did.
+fn run_within(mut cmd: std::process::Command, limit: Duration, what: &str) -> (u32, util::Run) {
+    let mut child = Reaped(
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            pipe.read_to_string(&mut text).unwrap();
+            text
+        })
+    };
+    let stdout = drain(Box::new(child.0.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.0.stderr.take().unwrap()));
+    let status = exit_within(&mut child.0, limit, what);
+    let run = util::Run {
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    };
+    (child.0.id(), run)
+}
+
+/// Starts `brain sync` with the short lease, its output discarded.
+fn spawn_sync(v: &TestVault) -> Child {
+    v.cmd()
+        .env(SHORT_LEASE.0, SHORT_LEASE.1)
+        .arg("sync")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until the process `child` runs the sync job itself, on attempt `attempt`, and reported
+/// importing at least `at_least` notes in that attempt (a claim clears the progress, so what it
+/// shows is this attempt's). Fails if the job or the process ends first.
+fn wait_running_in(v: &TestVault, child: &mut Child, attempt: u32, at_least: u64) -> Job {
+    let store = v.store();
+    let ours = format!("pid{}-", child.id());
+    wait_for(
+        GENEROUS,
+        &format!(
+            "process {} to import {at_least}+ notes on attempt {attempt}",
+            child.id()
+        ),
+        || {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("the sync exited ({status}) before it was caught running attempt {attempt}");
+            }
+            let syncs = store
+                .list_jobs(&JobFilter {
+                    job_type: Some("directory-sync".into()),
+                    ..JobFilter::default()
+                })
+                .unwrap();
+            let job = syncs.first()?;
+            assert!(
+                !job.state.is_finished(),
+                "the sync job ended ({:?}) before attempt {attempt} was caught: {job:?}",
+                job.state
+            );
+            let importing = job
+                .progress
+                .as_ref()
+                .is_some_and(|p| p.message.starts_with("Importing") && p.current >= at_least);
+            let runs_it = job.state == JobState::Running
+                && job.attempts == attempt
+                && job.worker.as_deref().is_some_and(|w| w.starts_with(&ours));
+            (runs_it && importing).then(|| job.clone())
+        },
+    )
+}
+
 #[test]
-fn sigkill_mid_sync_then_restart_imports_every_note_exactly_once() {
-    let v = TestVault::generated(10_000, false);
-    let mut total_before = 0;
-    for round in 0..3 {
-        let mut child = sync_in_progress(&v, &[]);
-        // Kill at a different point each round: right away, and after some work.
-        std::thread::sleep(Duration::from_millis(150 * round));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+fn sigkill_mid_sync_is_taken_over_and_the_job_imports_every_note_exactly_once() {
+    const NOTES: usize = 10_000;
+    let v = TestVault::generated(NOTES, false);
+    let mut present = 0;
+    let mut killed: Option<Job> = None;
+    let mut attempt = 1;
+    // Every attempt but the last is killed, each while it runs the job: the first as its
+    // import begins, the next ones after their own import moved on a little.
+    loop {
+        let mut child = Reaped(spawn_sync(&v));
+        let at_least = if attempt == 1 { 1 } else { 300 };
+        let job = wait_running_in(&v, &mut child.0, attempt, at_least);
+        if let Some(first) = &killed {
+            assert_eq!(
+                job.id, first.id,
+                "the killed job is taken over, not a new one"
+            );
+        }
+        drop(child); // SIGKILL, while it runs the job
         let now = listed(&v, &[]).len();
-        assert!(
-            now >= total_before,
-            "notes were lost: {now} < {total_before}"
-        );
-        total_before = now;
-        if now == 10_000 {
+        assert!(now >= present, "notes were lost: {now} < {present}");
+        present = now;
+        killed = Some(job);
+        if attempt + 1 >= killed.as_ref().unwrap().max_attempts {
             break;
         }
+        attempt += 1;
     }
-    // The restart takes over the dead sync's job once its lease runs out.
-    let r = v.run(&["--json", "sync"]);
+    let killed = killed.unwrap();
+    assert!(
+        killed.max_attempts >= 2,
+        "a killed sync is retried: {killed:?}"
+    );
+    assert!(present < NOTES, "the killed attempts left notes to import");
+
+    // The last attempt: a plain `brain sync` joins the dead job and takes it over once its
+    // lease runs out.
+    let mut last = v.cmd();
+    last.env(SHORT_LEASE.0, SHORT_LEASE.1)
+        .args(["--json", "sync"]);
+    let (last_pid, r) = run_within(last, GENEROUS, "the last sync");
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let names = listed(&v, &[]);
-    assert_eq!(names.len(), 10_000);
-    let unique: std::collections::HashSet<_> = names.iter().collect();
-    assert_eq!(unique.len(), 10_000, "a note was imported twice");
+    let report = r.json();
+    assert_eq!(
+        report["job"], killed.id,
+        "the last sync followed the killed job"
+    );
+    let job = v.store().job(killed.id).unwrap();
+    assert_eq!(job.state, JobState::Succeeded, "{job:?}");
+    assert_eq!(
+        job.attempts,
+        attempt + 1,
+        "one attempt per process: {job:?}"
+    );
+    assert!(
+        job.worker
+            .as_deref()
+            .is_some_and(|w| w.starts_with(&format!("pid{last_pid}-"))),
+        "the last sync ran the job itself: {job:?}"
+    );
+    assert_eq!(job.result.as_ref(), Some(&report_without_job(&report)));
+    assert_eq!(
+        present as u64 + report["imported"].as_u64().unwrap(),
+        NOTES as u64,
+        "the last attempt imported exactly the notes the killed ones had not: {report}"
+    );
+    assert_eq!(
+        (report["updated"].as_u64(), report["unchanged"].as_u64()),
+        (Some(0), Some(present as u64)),
+        "what the killed attempts imported is not imported again: {report}"
+    );
+    assert_eq!(listed(&v, &[]).len(), NOTES);
+    assert_eq!(
+        v.jobs_of("directory-sync").len(),
+        1,
+        "every sync joined the one job"
+    );
     assert!(jobs(&v, "running").is_empty(), "no job stays running");
     assert!(jobs(&v, "queued").is_empty());
     let again = v.ok(&["--json", "sync"]).json();
@@ -62,6 +230,13 @@ fn sigkill_mid_sync_then_restart_imports_every_note_exactly_once() {
         (Some(0), Some(0)),
         "{again}"
     );
+}
+
+/// A sync report as the job stored it: the CLI adds the job's id.
+fn report_without_job(report: &serde_json::Value) -> serde_json::Value {
+    let mut stored = report.clone();
+    stored.as_object_mut().unwrap().remove("job");
+    stored
 }
 
 #[test]
@@ -86,19 +261,11 @@ fn detach_queues_and_a_background_worker_runs_it() {
     v.write("a.md", "a\n");
     let r = v.ok(&["--json", "sync", "--detach"]).json();
     let id = r["job"].as_i64().unwrap().to_string();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    let job = wait_for(GENEROUS, "the detached sync to finish", || {
         let job = v.ok(&["--json", "jobs", "show", &id]).json();
-        if job["state"] == "succeeded" {
-            assert_eq!(job["result"]["imported"], 1);
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the detached sync never finished: {job}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        (job["state"] == "succeeded").then_some(job)
+    });
+    assert_eq!(job["result"]["imported"], 1);
     assert_eq!(listed(&v, &[]), ["note/a"]);
     let status = v.ok(&["--json", "status"]).json();
     assert_eq!(status["recent"][0]["state"], "succeeded");
@@ -171,7 +338,7 @@ fn puts_queue_one_coalesced_export_that_any_worker_runs() {
 #[test]
 fn status_shows_a_running_sync_and_jobs_cancel_stops_it_from_another_process() {
     let v = TestVault::generated(10_000, false);
-    let child = sync_in_progress(&v, &[]);
+    let mut child = Reaped(sync_in_progress(&v, &[]));
     let status = v.ok(&["--json", "status"]).json();
     let active = status["active"].as_array().unwrap();
     assert_eq!(active.len(), 1, "{status}");
@@ -184,20 +351,50 @@ fn status_shows_a_running_sync_and_jobs_cancel_stops_it_from_another_process() {
         "{text}"
     );
 
-    let id = active[0]["id"].to_string();
-    let asked = std::time::Instant::now();
-    let cancel = v.ok(&["--json", "jobs", "cancel", &id]).json();
+    let id = active[0]["id"].as_i64().unwrap();
+    let cancel = v.ok(&["--json", "jobs", "cancel", &id.to_string()]).json();
+    // The request is in the store by now; the job's own clock says when it stopped.
+    let asked = now_ms();
     assert_eq!(cancel["state"], "running", "a running job is asked to stop");
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130));
+    let job = finished(&v, id);
+    assert_eq!(job.state, JobState::Cancelled, "{job:?}");
+    stopped_soon_after(&job, asked);
+    let status = exit_within(&mut child.0, GENEROUS, "the cancelled sync");
+    assert_eq!(status.code(), Some(130));
+    let mut stdout = String::new();
+    child
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
     assert!(
-        asked.elapsed() < Duration::from_secs(5),
-        "stopped in {:?}",
-        asked.elapsed()
+        stdout.is_empty(),
+        "a cancelled sync reports no result: {stdout}"
     );
-    let job = v.ok(&["--json", "jobs", "show", &id]).json();
-    assert_eq!(job["state"], "cancelled");
     assert!(listed(&v, &[]).len() < 10_000, "cancelled before the end");
+}
+
+/// Waits until job `id` is finished, as its row in the store says.
+fn finished(v: &TestVault, id: i64) -> Job {
+    let store = v.store();
+    wait_for(GENEROUS, &format!("job #{id} to finish"), || {
+        let job = store.job(id).unwrap();
+        job.state.is_finished().then_some(job)
+    })
+}
+
+/// Asserts the job ended within 5 s of `asked_ms` (a moment its cancel was already asked for),
+/// measured on the job's own clock (its `finished_ms`), so a stalled test thread or a slow exit
+/// of the process cannot fail it: the worker relays a cancel on its 400 ms heartbeat.
+fn stopped_soon_after(job: &Job, asked_ms: i64) {
+    let took = job.finished_ms.unwrap() - asked_ms;
+    assert!(
+        took < 5_000,
+        "job #{} stopped {took} ms after its cancel was asked for",
+        job.id
+    );
 }
 
 #[test]
@@ -229,17 +426,28 @@ fn jobs_of_unknown_types_do_not_keep_workers_busy() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let t = Instant::now();
-    v.ok(&["work", "--until-idle"]);
+    // A worker that waited for the job would never be idle: it must end at all.
+    let mut work = v.cmd();
+    work.args(["work", "--until-idle"]);
+    let (_, r) = run_within(work, GENEROUS, "brain work --until-idle");
+    assert_eq!(r.code, 0, "{}", r.stderr);
     v.write("a.md", "a\n");
-    v.sync();
-    assert!(
-        t.elapsed() < Duration::from_secs(20),
-        "waited for a job nobody here can run"
-    );
+    // A sync that waited for it would hold on for its whole 60 s drain before leaving.
+    let mut sync = v.cmd();
+    sync.args(["--json", "sync"]);
+    let (_, r) = run_within(sync, Duration::from_secs(45), "a sync of one note");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["imported"], 1);
+    assert_eq!(listed(&v, &[]), ["note/a"]);
+    let queued = v.jobs_of("embed-note");
+    assert_eq!(queued.len(), 1);
     assert_eq!(
-        jobs(&v, "queued").len(),
-        1,
+        (
+            queued[0].state,
+            queued[0].attempts,
+            queued[0].worker.as_deref()
+        ),
+        (JobState::Queued, 0, None),
         "the other program's job is left alone"
     );
 }
@@ -262,38 +470,27 @@ fn waiting_for_the_vault_lock_can_be_cancelled() {
         .read_line(&mut line)
         .unwrap();
     assert_eq!(line.trim(), "locked");
-    let mut child = v
-        .cmd()
-        .arg("sync")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let running = jobs(&v, "running");
-        let waiting = running.first().is_some_and(|j| {
+    let mut child = Reaped(
+        v.cmd()
+            .arg("sync")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let waiting = wait_for(GENEROUS, "the sync to report waiting for the lock", || {
+        jobs(&v, "running").into_iter().find(|j| {
             j["progress"]["message"]
                 .as_str()
                 .unwrap_or("")
                 .starts_with("Waiting")
-        });
-        if waiting {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the sync never reported waiting for the lock"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let pid = child.id().to_string();
-    std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
-    let asked = Instant::now();
-    let status = child.wait().unwrap();
+        })
+    });
+    util::daemon::signal(child.0.id(), "INT");
+    // The signal is delivered by now; the job's own clock says when it stopped.
+    let asked = now_ms();
+    let job = finished(&v, waiting["id"].as_i64().unwrap());
+    let status = exit_within(&mut child.0, GENEROUS, "the interrupted sync");
     let group = format!("-{}", holder.id());
     std::process::Command::new("kill")
         .args(["-TERM", "--", &group])
@@ -301,9 +498,6 @@ fn waiting_for_the_vault_lock_can_be_cancelled() {
         .unwrap();
     holder.wait().unwrap();
     assert_eq!(status.code(), Some(130));
-    assert!(
-        asked.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        asked.elapsed()
-    );
+    assert_eq!(job.state, JobState::Cancelled, "{job:?}");
+    stopped_soon_after(&job, asked);
 }
