@@ -18,6 +18,7 @@ use notify::ErrorKind;
 use super::backend::{Msg, Source, TimedEvent, start_native, start_poll};
 use super::filter::{EventFilter, Seen};
 use super::flush::{Flusher, Pending};
+use super::root::{RootChanged, VaultRoot};
 use super::status::{WatcherMode, WatcherStatus};
 use crate::jobs::sync_request;
 
@@ -45,6 +46,8 @@ type StartNative = fn(&std::path::Path, &Sender<Msg>, u64) -> notify::Result<Sou
 /// The collector's state; [`Collector::run`] owns it on its thread.
 pub(crate) struct Collector {
     root: PathBuf,
+    /// The folder watched, to tell it coming back from another folder made at its path.
+    vault_root: VaultRoot,
     times: Times,
     tx: Sender<Msg>,
     rx: Receiver<Msg>,
@@ -71,7 +74,7 @@ pub(crate) struct Collector {
 impl Collector {
     /// A collector with no source yet; [`Collector::start_source`] sets one up.
     pub(crate) fn new(
-        root: PathBuf,
+        vault_root: VaultRoot,
         mode: WatchMode,
         times: Times,
         channel: (Sender<Msg>, Receiver<Msg>),
@@ -81,7 +84,8 @@ impl Collector {
     ) -> Self {
         Self {
             errors_seen: std::collections::HashSet::new(),
-            root,
+            root: vault_root.path().to_path_buf(),
+            vault_root,
             times,
             tx: channel.0,
             rx: channel.1,
@@ -178,6 +182,45 @@ impl Collector {
         st.error(why);
     }
 
+    /// Whether the folder at the vault's path is still the one watched. Gone, the source is
+    /// lost (and set up again if it comes back); another folder in its place, the watcher
+    /// stops for good ([`Collector::give_up`]). One `stat`.
+    fn root_is_ours(&mut self) -> bool {
+        match self.vault_root.check() {
+            Ok(()) => true,
+            Err(RootChanged::Gone { .. }) => {
+                if self.source.is_some() {
+                    self.lose_source("the vault folder was deleted or moved away");
+                }
+                false
+            }
+            Err(changed @ RootChanged::Replaced { .. }) => {
+                self.give_up(&changed);
+                false
+            }
+        }
+    }
+
+    /// Another folder took the vault's place: nothing more is watched, queued, verified or
+    /// retried, so nothing of that folder is ever imported into this vault's store. What was
+    /// pending is dropped, since it can no longer be read where it was.
+    fn give_up(&mut self, changed: &RootChanged) {
+        self.drop_source();
+        self.pending = Pending::default();
+        self.restart_at = None;
+        self.verify_at = None;
+        self.not_before = None;
+        if self.status().root_changed.is_some() {
+            return;
+        }
+        let message = changed.to_string();
+        tracing::error!(path = %self.root.display(), "{message}");
+        let mut st = self.status();
+        st.mode = WatcherMode::Failed;
+        st.error(message.clone());
+        st.root_changed = Some(message);
+    }
+
     /// Receives and acts until asked to stop; then stops the source.
     pub(crate) fn run(mut self) {
         loop {
@@ -234,6 +277,10 @@ impl Collector {
     }
 
     fn on_events(&mut self, events: Vec<TimedEvent>) {
+        // A poller walks whatever folder is at the path: another one's files are not ours.
+        if !self.root_is_ours() {
+            return;
+        }
         let mut root_lost = false;
         // Only events about notes count in the status: the database under `.brain/` changes on
         // every commit, and counting those would change the published status, whose write is a
@@ -299,8 +346,7 @@ impl Collector {
             tracing::warn!(path = %self.root.display(), paths = ?e.paths, error = %e, "file watcher error; rescanning the vault");
             self.status().error(format!("file watcher: {e}"));
         }
-        if !self.root.is_dir() {
-            self.lose_source("the vault folder is gone");
+        if !self.root_is_ours() {
             return;
         }
         if new_error {
@@ -357,6 +403,9 @@ impl Collector {
     }
 
     fn try_flush_now(&mut self) {
+        if !self.root_is_ours() {
+            return;
+        }
         let now = Instant::now();
         match self.flusher.flush(&self.pending) {
             Ok(done) => {
@@ -379,6 +428,9 @@ impl Collector {
     /// The periodic whole-vault scan: anything the watcher missed is caught by it. Joins a sync
     /// already queued or running.
     fn verify(&mut self) {
+        if !self.root_is_ours() {
+            return;
+        }
         match self.flusher.queue.enqueue(sync_request("full", false)) {
             Ok(job) => {
                 tracing::debug!(path = %self.root.display(), job = job.id(), "queued the periodic whole-vault verification");
@@ -396,8 +448,11 @@ impl Collector {
     /// while nothing watched are unknown.
     fn restart(&mut self) {
         self.restart_at = Some(Instant::now() + self.times.poll_interval);
-        if !self.root.is_dir() {
-            return;
+        match self.vault_root.check() {
+            Ok(()) => {}
+            // Not back yet: try again later.
+            Err(RootChanged::Gone { .. }) => return,
+            Err(changed @ RootChanged::Replaced { .. }) => return self.give_up(&changed),
         }
         match self.start_source(false) {
             Ok(()) => {
@@ -426,7 +481,7 @@ mod tests {
         let store = Arc::new(SqliteStore::open_in_memory().unwrap());
         let debounce = Duration::from_millis(100);
         Collector::new(
-            root.to_path_buf(),
+            VaultRoot::capture(root).unwrap(),
             WatchMode::Native,
             Times {
                 debounce,
@@ -508,6 +563,41 @@ mod tests {
             "lost events mean a whole-vault rescan"
         );
         assert!(c.status().last_error.is_some());
+    }
+
+    #[test]
+    fn issue13_another_folder_at_the_vault_path_is_never_watched_or_queued() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("vault");
+        std::fs::create_dir(&root).unwrap();
+        let mut c = collector(&root);
+        c.start_source(true).unwrap();
+        std::fs::rename(&root, tmp.path().join("moved")).unwrap();
+        std::fs::create_dir(&root).unwrap();
+        std::fs::write(root.join("new.md"), "# new\n").unwrap();
+        let note = notify::Event::new(notify::EventKind::Create(notify::event::CreateKind::File))
+            .add_path(root.join("new.md"));
+        c.on_events(vec![TimedEvent {
+            event: note,
+            time: Instant::now(),
+        }]);
+        assert!(
+            c.pending.is_empty(),
+            "nothing of the other folder is pending"
+        );
+        assert!(c.source.is_none(), "the other folder is not watched");
+        let st = c.status().clone();
+        assert_eq!(st.mode, WatcherMode::Failed);
+        let why = st
+            .root_changed
+            .expect("the status says the folder was replaced");
+        assert!(why.contains("replaced by another folder"), "{why}");
+        // Never set up again, never verified: no timer is left to wake for.
+        c.restart();
+        assert!(c.source.is_none());
+        assert_eq!(c.next_wake(), None);
+        c.verify();
+        assert_eq!(c.status().rescans_enqueued, 0);
     }
 
     #[test]

@@ -12,11 +12,16 @@
 //! A burst (a `git checkout`, a `cp -r`) becomes one job; a file written in chunks is imported
 //! once, after it is stable; our own writes are not imported back. Every
 //! `serve.verify_interval_s` a whole-vault sync catches anything the events missed.
+//!
+//! The vault folder moved away is watched again when it comes back; another folder made at its
+//! path never is ([`VaultRoot`]): the watcher stops for good and says so in its status
+//! (`root_changed`), and the daemon, which checks the same, exits.
 
 mod backend;
 mod collect;
 mod filter;
 mod flush;
+mod root;
 mod status;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +36,7 @@ use brain_jobs::Queue;
 use brain_store::Store;
 
 pub use filter::FENCE_PREFIX;
+pub use root::{RootChanged, VaultRoot};
 pub use status::{WatchErrorNote, WatcherMode, WatcherStatus};
 
 use backend::Msg;
@@ -135,6 +141,7 @@ impl VaultWatcher {
         // Events carry the path as watched; canonical, it matches what the filter strips.
         let root = std::fs::canonicalize(&settings.root).map_err(root_err)?;
         std::fs::read_dir(&root).map_err(root_err)?;
+        let identity = VaultRoot::capture(&root).map_err(root_err)?;
         let mapper = PathMapper::new(settings.vault.entity_types.iter().cloned())?;
         let skip_logseq = crate::scan::skips_logseq_dir(&root, settings.vault.format);
         let times = Times {
@@ -146,7 +153,7 @@ impl VaultWatcher {
         let (tx, rx) = channel();
         let status = Arc::new(Mutex::new(WatcherStatus::new(WatcherMode::Failed)));
         let mut collector = Collector::new(
-            root.clone(),
+            identity,
             settings.mode,
             times,
             (tx.clone(), rx),

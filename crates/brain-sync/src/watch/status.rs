@@ -66,6 +66,10 @@ pub struct WatcherStatus {
     /// With native events only; a poll may see the fence before an earlier change.
     #[serde(default)]
     pub fence: u64,
+    /// Set when the vault folder was replaced by another folder at its path: the watcher has
+    /// stopped for good (it never watches the other folder), and this says why.
+    #[serde(default)]
+    pub root_changed: Option<String>,
 }
 
 impl WatcherStatus {
@@ -86,6 +90,7 @@ impl WatcherStatus {
             echoes_dropped: 0,
             restarts: 0,
             fence: 0,
+            root_changed: None,
         }
     }
 

@@ -48,6 +48,13 @@ fn pool_config(vault: &Vault) -> PoolConfig {
 /// Runs the daemon until SIGINT or SIGTERM.
 pub fn run(vault: &Vault, json: bool) -> Result<u8> {
     let _lock = daemon::acquire(&vault.paths)?;
+    // The vault folder as it is now: moved, deleted or replaced later, the daemon stops.
+    let folder = brain_sync::watch::VaultRoot::capture(&vault.paths.root).with_context(|| {
+        format!(
+            "cannot read the vault folder {}",
+            vault.paths.root.display()
+        )
+    })?;
     let started_ms = now_ms();
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -127,7 +134,14 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
         started_ms,
         http: http_addr.clone(),
     };
+    let mut root_changed = None;
     while !stop.load(Ordering::SeqCst) {
+        // Its store went with the vault, and the path may name another folder now: nothing
+        // more is read from it or written to it (issue 13). `main` prints why, last.
+        if let Err(changed) = folder.check() {
+            root_changed = Some(changed);
+            break;
+        }
         publish(vault, &watcher, "ready", &daemon, &mut published);
         std::thread::sleep(PUBLISH_EVERY);
     }
@@ -146,7 +160,10 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
     pool.shutdown();
     publish(vault, &None, "stopped", &daemon, &mut published);
     say("Stopped.");
-    Ok(0)
+    match root_changed {
+        Some(changed) => Err(changed.into()),
+        None => Ok(0),
+    }
 }
 
 /// A line on stderr that never fails: whoever read it (`brain serve | tee log`) may be gone
