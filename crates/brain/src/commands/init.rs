@@ -21,6 +21,17 @@ pub fn create(vault: Option<&Path>) -> Result<(VaultPaths, bool)> {
         )
     })?;
     let existed = paths.config_file().is_file();
+    if !existed && let Some(outer) = super::locate::enclosing_vault(&paths.root) {
+        // Both vaults would then sync the notes in here, each as its own.
+        anyhow::bail!(
+            "{} is inside the brain vault {}: a vault inside a vault would have its notes synced \
+             by both; work in {} instead (brain commands run in a subfolder find it), or move \
+             this folder out of it first",
+            paths.root.display(),
+            outer.display(),
+            outer.display()
+        );
+    }
     fs::create_dir_all(&paths.state)
         .with_context(|| format!("cannot create {}", paths.state.display()))?;
     if !existed {

@@ -12,6 +12,7 @@ mod git;
 mod http;
 mod init;
 mod jobs;
+mod locate;
 mod mcp;
 mod serve;
 mod sync;
@@ -52,7 +53,7 @@ pub struct Vault {
 impl Vault {
     /// Opens an initialized vault.
     pub fn open(cli_vault: Option<&std::path::Path>) -> Result<Self> {
-        let paths = VaultPaths::new(cli_vault)?;
+        let paths = locate::vault_paths(cli_vault)?;
         paths.require_initialized()?;
         let config = config::load(&paths)?;
         let store = SqliteStore::open(&paths.database())
@@ -125,7 +126,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Config(ConfigCommand::Show) => {
-            let paths = VaultPaths::new(vault_arg)?;
+            let paths = locate::vault_paths(vault_arg)?;
             paths.require_initialized()?;
             let mut config = config::load(&paths)?;
             // A secret is shown as set, never as itself: this output lands in issue reports.
