@@ -11,11 +11,15 @@ use brain_sync::SyncError;
 pub enum BrainError {
     /// No live entity by that reference.
     #[error(
-        "there is no note {entity} (it may have been deleted): check the type and id with the `list` or `search` tool"
+        "there is no note {entity} (it may have been deleted): {}check the type and id with the `list` or `search` tool",
+        did_you_mean(.suggestion)
     )]
     NotFound {
         /// `type/id`.
         entity: String,
+        /// The live note the caller most likely meant (`type/id`), when one stands out: the id
+        /// without `.md`, another case, a typo away (see `Brain::get`).
+        suggestion: Option<String>,
     },
     /// The input cannot become a note (bad type or id, bad frontmatter, not UTF-8...). Nothing
     /// was stored.
@@ -93,6 +97,14 @@ pub enum BrainError {
     Sync(#[from] SyncError),
 }
 
+/// The "did you mean" part of [`BrainError::NotFound`], empty without a suggestion.
+fn did_you_mean(suggestion: &Option<String>) -> String {
+    suggestion
+        .as_ref()
+        .map(|s| format!("did you mean {s}? Otherwise "))
+        .unwrap_or_default()
+}
+
 /// Which check refused a note's content or name ([`BrainError::Invalid`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InvalidKind {
@@ -124,6 +136,7 @@ impl From<StoreError> for BrainError {
         match e {
             StoreError::NotFound(entity) => BrainError::NotFound {
                 entity: entity.to_string(),
+                suggestion: None,
             },
             StoreError::JobNotFound(id) => BrainError::UnknownJob(id),
             StoreError::Stale {
@@ -223,6 +236,7 @@ mod tests {
             (
                 BrainError::NotFound {
                     entity: "note/x".into(),
+                    suggestion: None,
                 },
                 "not_found",
             ),

@@ -3,11 +3,13 @@
 use brain_core::EntityRef;
 use brain_core::path::NOTE_TYPE;
 use brain_store::jobs::{JobFilter, JobState};
-use brain_store::{EntitySummary, JobStore, ListFilter, SearchHit, SearchQuery, Store};
+use brain_store::{EntitySummary, JobStore, ListFilter, SearchHit, SearchQuery, Store, StoreError};
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::{Brain, BrainError, SERVE_STATE_KEY, daemon_pid, job_json};
+
+mod suggest;
 
 /// A full-text search, as an interface asks it.
 #[derive(Clone, Debug, Default)]
@@ -113,10 +115,18 @@ impl Brain {
         Ok(self.store.search(&q)?)
     }
 
-    /// A live note.
+    /// A live note. A missing one is [`BrainError::NotFound`] with the note the caller most
+    /// likely meant ([`Brain::suggest`]), so an agent that typed `Welcome.md` or `welcome` is
+    /// told the id that works instead of listing the vault.
     pub fn get(&self, r: &EntityRef) -> Result<brain_core::Entity, BrainError> {
         self.check_type(&r.entity_type)?;
-        Ok(self.store.get(r)?)
+        match self.store.get(r) {
+            Err(StoreError::NotFound(_)) => Err(BrainError::NotFound {
+                entity: r.to_string(),
+                suggestion: self.suggest(r).map(|s| s.to_string()),
+            }),
+            found => Ok(found?),
+        }
     }
 
     /// A page of live notes in path order.

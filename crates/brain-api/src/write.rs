@@ -157,6 +157,7 @@ impl Brain {
         };
         self.check_type(&r.entity_type)
             .map_err(|e| invalid(InvalidKind::UnknownType, e.to_string()))?;
+        self.refuse_md_extension(r)?;
         let text = decode(content).map_err(|e| invalid(InvalidKind::NotText, e.to_string()))?;
         let engine = SyncEngine::new(&self.root, &self.config, self.store.as_ref())?;
         let mapper = &engine.builder().mapper;

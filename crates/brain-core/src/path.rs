@@ -178,6 +178,19 @@ pub fn validate_id(id: &str) -> Result<(), PathError> {
     Ok(())
 }
 
+/// The id without a trailing `.md` (in any case), if it has one: `Welcome.md` → `Welcome`.
+///
+/// An id is the note's path without its extension, but people and agents often type the file
+/// name (`brain put note/Welcome.md`); taken as given it would name the file `Welcome.md.md`.
+/// Interfaces refuse such an id for a new note and suggest this one for a missing one. The
+/// mapping itself keeps such ids: a file really named `x.md.md` is the note `x.md`, and must
+/// round-trip as one.
+pub fn strip_md_extension(id: &str) -> Option<&str> {
+    let cut = id.len().checked_sub(3)?;
+    let (stem, ext) = (id.get(..cut)?, id.get(cut..)?);
+    (ext.eq_ignore_ascii_case(".md") && !stem.is_empty() && !stem.ends_with('/')).then_some(stem)
+}
+
 /// The key under which two paths count as the same file on a case-insensitive or
 /// normalizing file system (macOS, Windows): NFC, then each character lower-cased on its own.
 ///
@@ -263,6 +276,19 @@ mod tests {
         assert!(m.to_ref(".md").is_err());
         assert!(PathMapper::new(["note"]).is_err());
         assert!(PathMapper::new(["Bad Type"]).is_err());
+    }
+
+    #[test]
+    fn an_md_extension_is_found_in_any_case() {
+        assert_eq!(strip_md_extension("Welcome.md"), Some("Welcome"));
+        assert_eq!(strip_md_extension("inbox/x.MD"), Some("inbox/x"));
+        assert_eq!(strip_md_extension("a.md.md"), Some("a.md"));
+        assert_eq!(strip_md_extension("Welcome"), None);
+        assert_eq!(strip_md_extension("notes.mdx"), None);
+        assert_eq!(strip_md_extension(".md"), None);
+        assert_eq!(strip_md_extension("a/.md"), None);
+        assert_eq!(strip_md_extension("日.md"), Some("日"));
+        assert_eq!(strip_md_extension("日"), None);
     }
 
     #[test]
