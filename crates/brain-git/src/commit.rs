@@ -1,13 +1,15 @@
 //! The auto-commit of a sync job: everything in the vault, in one commit, or nothing.
 //!
 //! A sync job commits unattended, so it must never commit what a person would not: a merge the
-//! user has not concluded, or files that still hold conflict markers. Both are checked before
-//! anything is staged, so a refusal leaves the index exactly as it was.
-
-use std::fs;
+//! user has not concluded (a merge in progress, or any path git reports as unmerged). That is
+//! checked before anything is staged, so a refusal leaves the index exactly as it was.
+//!
+//! Text that merely looks like conflict markers is not refused: a note that documents git
+//! (`<<<<<<< HEAD` ... `>>>>>>> x`) is the user's text and is committed like any other. Markers
+//! a merge left behind come with an unmerged path in the index, which is what is refused.
 
 use crate::repo::unparsable;
-use crate::{ChangeKind, ChangedPath, GitError, Repo, Result, RunOptions};
+use crate::{GitError, Repo, Result, RunOptions};
 
 /// How much of a file is looked at to decide whether it is text: git's own heuristic (a NUL
 /// byte in the first 8000 bytes means binary).
@@ -26,9 +28,10 @@ impl Repo {
     /// tag, is kept even if the user's config strips comments.
     ///
     /// Refused, with nothing staged or changed: [`GitError::MergeUnresolved`] while a merge is
-    /// in progress or files are unmerged, [`GitError::ConflictMarkers`] when a changed text file
-    /// contains a `<<<<<<< `/`=======`/`>>>>>>> ` block. If git itself fails (a hook rejects
-    /// the commit, say), the changes stay staged; the next attempt stages them again anyway.
+    /// in progress or files are unmerged. A file whose text holds a `<<<<<<< `/`=======`/
+    /// `>>>>>>> ` block is committed like any other: only git's index tells a conflict a merge
+    /// left from a note that documents one. If git itself fails (a hook rejects the commit,
+    /// say), the changes stay staged; the next attempt stages them again anyway.
     pub fn commit_all(
         &self,
         message: &str,
@@ -51,11 +54,6 @@ impl Repo {
                 paths: status.unmerged,
             });
         }
-        let marked = self.with_conflict_markers(&status.changed);
-        if !marked.is_empty() {
-            return Err(GitError::ConflictMarkers { paths: marked });
-        }
-
         if status.changed.is_empty() {
             return Ok(None);
         }
@@ -94,29 +92,6 @@ impl Repo {
         self.head()?
             .ok_or_else(|| unparsable(&args, "no HEAD after a successful commit"))
     }
-
-    /// The changed text files that contain conflict markers. A file that cannot be read (gone
-    /// since `git status`, or not a regular file) is left to `git add` to judge.
-    fn with_conflict_markers(&self, changed: &[ChangedPath]) -> Vec<String> {
-        changed
-            .iter()
-            .filter(|c| {
-                matches!(
-                    c.kind,
-                    ChangeKind::Added
-                        | ChangeKind::Modified
-                        | ChangeKind::Renamed { .. }
-                        | ChangeKind::Untracked
-                )
-            })
-            .filter(|c| {
-                let path = self.root().join(&c.path);
-                let is_file = fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
-                is_file && fs::read(&path).is_ok_and(|bytes| has_conflict_markers(&bytes))
-            })
-            .map(|c| c.path.clone())
-            .collect()
-    }
 }
 
 /// Whether a commit runs the user's hooks.
@@ -142,7 +117,8 @@ pub(crate) fn identity_args(author: Option<(&str, &str)>) -> Vec<String> {
     }
 }
 
-/// Whether `bytes` is text holding a conflict block: a line of seven or more `<` then a space,
+/// Whether `bytes` is text holding a conflict block (used to refuse an index stage that is git's
+/// own content merge, markers and all, as a side's whole version): a line of seven or more `<` then a space,
 /// then a line of only seven or more `=`, then a line of as many `>` then a space. All three are
 /// required, in order, so a Markdown setext heading (`=======` under a line) alone does not
 /// count. Longer markers are what git writes for a conflict nested in another (a rename

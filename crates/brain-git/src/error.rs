@@ -99,12 +99,15 @@ pub enum GitError {
         /// conflict is resolved but the merge is not concluded).
         paths: Vec<String>,
     },
-    /// An automatic commit was refused because changed files still contain git conflict
-    /// markers: committing them would spread a half-resolved conflict to every device.
+    /// A conflicting merge could not keep both versions of a file: the only version git has of
+    /// one side is its own content merge, conflict markers and all (a rename collision does
+    /// that). Keeping it would spread a half-resolved conflict to every device, so the merge is
+    /// aborted instead, with nothing changed.
     #[error(
-        "auto-commit is refused: {} still contain(s) git conflict markers (`<<<<<<<`, \
-         `=======`, `>>>>>>>`): edit them to keep the text you want, delete the marker lines, \
-         then run `brain git sync`",
+        "cannot keep both versions of {}: git's merge of it holds conflict markers (`<<<<<<<`, \
+         `=======`, `>>>>>>>`) and neither side has a whole version to keep; the merge was \
+         aborted with nothing changed: merge the remote by hand (`git merge`, resolve, \
+         `git commit`), then run `brain git sync`",
         .paths.join(", ")
     )]
     ConflictMarkers {

@@ -1,8 +1,8 @@
 //! Git sync for brains: the vault versioned and shared through any git remote.
 //!
 //! Layers, bottom up: the runner of the system `git` command ([`Git`]); the vault's repository
-//! ([`Repo`]: status, [`Repo::commit_all`] that refuses unresolved merges and conflict markers,
-//! fetch/merge/push in [`remote`], and [`Repo::resolve_conflicts`] that keeps both sides of a
+//! ([`Repo`]: status, [`Repo::commit_all`] that refuses unresolved merges but commits text that
+//! merely looks like conflict markers, fetch/merge/push in [`remote`], and [`Repo::resolve_conflicts`] that keeps both sides of a
 //! conflicting merge); one git job ([`sync::GitSync`]: commit, pull, import what the pull
 //! changed, push); the `git` job type ([`jobs`]); and the daemon's timer ([`schedule`]).
 //!

@@ -503,3 +503,30 @@ fn a_rename_collision_keeps_every_version_and_commits_no_markers() {
         assert!(texts.iter().all(|t| !t.contains("<<<<<<<")));
     }
 }
+
+/// Issue 13 item 4: a note that documents git (marker lines the user wrote) neither blocks
+/// `brain git init` nor later syncs: it reaches the remote byte for byte, and so does an edit.
+#[test]
+fn issue13_a_note_documenting_git_markers_never_blocks_a_git_sync() {
+    let documented = "# Resolving conflicts\n\nGit writes:\n\n<<<<<<< HEAD\nmine\n=======\n\
+                      theirs\n>>>>>>> feature\n";
+    let remote = Remote::new();
+    let a = vault_with(&[("git-howto.md", documented), ("b.md", "# B\n")]);
+    let report = git_init(&a, remote.url());
+    assert_eq!(report["pushed"], true, "{report}");
+    assert_eq!(
+        format!("{}\n", git(&remote.path, &["show", "main:git-howto.md"])),
+        documented
+    );
+
+    let edited = format!("{documented}\nThen pick one side.\n");
+    a.write("git-howto.md", &edited);
+    a.sync();
+    let report = git_sync(&a);
+    assert_eq!(report["pushed"], true, "{report}");
+    assert_eq!(
+        format!("{}\n", git(&remote.path, &["show", "main:git-howto.md"])),
+        edited
+    );
+    assert_eq!(git(a.root(), &["status", "--porcelain"]), "");
+}
