@@ -125,9 +125,10 @@ pub enum GitError {
 }
 
 impl GitError {
-    /// Whether trying again later may succeed: timeouts and network errors are transient;
-    /// authentication failures, merge conflicts, a missing or old git and anything unrecognised
-    /// are not, since retrying would fail the same way.
+    /// Whether trying again later may succeed: timeouts, network errors and another git's lock
+    /// are transient; authentication failures, a remote that does not exist or a bad URL, merge
+    /// conflicts, a missing or old git and anything unrecognised are not, since retrying would
+    /// fail the same way.
     pub fn is_transient(&self) -> bool {
         match self {
             GitError::TimedOut { .. } => true,
@@ -152,20 +153,29 @@ impl GitError {
     pub fn is_auth_failure(&self) -> bool {
         matches!(self, GitError::Failed { stderr, .. } if classify(stderr) == Some(Kind::Auth))
     }
+
+    /// Whether the remote is not there at all: no repository at the URL, or a URL git cannot
+    /// use. Retrying cannot help until the user fixes the URL.
+    pub fn is_no_such_remote(&self) -> bool {
+        matches!(self, GitError::Failed { stderr, .. } if classify(stderr) == Some(Kind::NoRemote))
+    }
 }
 
 /// The common failures we can give advice for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Auth,
+    /// No repository at the URL, or a URL git cannot use.
+    NoRemote,
     Network,
     Conflict,
     Lock,
     Identity,
 }
 
-/// Recognises common failures from git's (English, `LC_ALL=C`) stderr. Authentication is checked
-/// before the network because git reports an HTTP 403 as "unable to access ...: 403".
+/// Recognises common failures from git's (English, `LC_ALL=C`) stderr. Authentication and a
+/// missing repository are checked before the network because git reports an HTTP 403 or 404 as
+/// "unable to access ...: 403".
 fn classify(stderr: &str) -> Option<Kind> {
     const AUTH: &[&str] = &[
         "could not read Username",
@@ -176,6 +186,20 @@ fn classify(stderr: &str) -> Option<Kind> {
         "Permission denied (publickey",
         "HTTP 401",
         "HTTP 403",
+    ];
+    const NO_REMOTE: &[&str] = &[
+        // A local path or file:// URL with no repository there (and a URL git took for a path).
+        "does not appear to be a git repository",
+        // Smart HTTP answering 404 (`repository 'URL/' not found`), dumb HTTP too.
+        "Repository not found",
+        "The requested URL returned error: 404",
+        // A scheme git has no transport for (`foo://`), or one it refuses to use.
+        "Unable to find remote helper",
+        "' is not a git command",
+        "fatal: transport '",
+        "fatal: protocol '",
+        "URL using bad/illegal format",
+        "Malformed input to a URL function",
     ];
     const NETWORK: &[&str] = &[
         "Could not resolve host",
@@ -202,8 +226,14 @@ fn classify(stderr: &str) -> Option<Kind> {
         "empty ident name",
     ];
     let has = |needles: &[&str]| needles.iter().any(|n| stderr.contains(n));
+    // `fatal: repository 'URL/' not found`: split, so a file named "not found" is not matched.
+    let missing_repository = stderr
+        .lines()
+        .any(|l| l.starts_with("fatal: repository '") && l.ends_with("' not found"));
     if has(AUTH) {
         Some(Kind::Auth)
+    } else if has(NO_REMOTE) || missing_repository {
+        Some(Kind::NoRemote)
     } else if has(NETWORK) {
         Some(Kind::Network)
     } else if has(CONFLICT) {
@@ -235,6 +265,11 @@ fn stderr_text(stderr: &str) -> &str {
 fn hint_text(stderr: &str) -> &'static str {
     match classify(stderr) {
         Some(Kind::Auth) => "\nauthentication failed: check git.token or the credential helper",
+        Some(Kind::NoRemote) => {
+            "\nthere is no git repository at the remote's URL, or git cannot use the URL: \
+             retrying cannot fix this; check the URL (a typo, a repository not created yet), \
+             then run `brain git init --remote URL` with the right one"
+        }
         Some(Kind::Network) => "\nnetwork error: it is retried",
         Some(Kind::Conflict) => "\nthe histories conflict: resolve it in the repository",
         Some(Kind::Lock) => {
@@ -283,6 +318,32 @@ mod tests {
             err.to_string()
                 .contains("check git.token or the credential helper")
         );
+    }
+
+    #[test]
+    fn a_missing_repository_or_bad_url_is_not_transient_and_says_what_to_do() {
+        for stderr in [
+            "fatal: '/nonexistent' does not appear to be a git repository\nfatal: Could not read \
+             from remote repository.",
+            "fatal: repository 'http://127.0.0.1:9/x.git/' not found",
+            "fatal: unable to access 'https://h/x.git/': The requested URL returned error: 404",
+            "git: 'remote-foo' is not a git command. See 'git --help'.",
+            "fatal: Unable to find remote helper for 'foo'",
+        ] {
+            assert_eq!(classify(stderr), Some(Kind::NoRemote), "{stderr}");
+            let err = GitError::Failed {
+                command: "git fetch".into(),
+                repo: "/r".into(),
+                code: Some(128),
+                stderr: stderr.into(),
+            };
+            assert!(!err.is_transient(), "{stderr}");
+            assert!(err.is_no_such_remote(), "{stderr}");
+            let text = err.to_string();
+            assert!(text.contains("retrying cannot fix this"), "{text}");
+            assert!(text.contains("brain git init --remote URL"), "{text}");
+            assert!(!text.contains("it is retried"), "{text}");
+        }
     }
 
     #[test]

@@ -99,6 +99,19 @@ impl Repo {
         }
     }
 
+    /// Puts [`REMOTE_NAME`] back as it was before a failed `brain git init` set it: pointing at
+    /// `url` again, or gone (with its tracking refs) when there was none, so a URL that turned
+    /// out wrong is not left configured for every later sync.
+    pub fn restore_remote_url(&self, url: Option<&str>) -> Result<()> {
+        match url {
+            Some(url) => self.set_remote_url(url),
+            None if self.remote_url()?.is_some() => {
+                self.run(&["remote", "remove", REMOTE_NAME]).map(drop)
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Fetches the branch into its remote-tracking ref and returns the commit it points to, or
     /// `None` when the remote does not have the branch (an empty remote, or a new branch).
     pub fn fetch(&self, spec: &RemoteSpec) -> Result<Option<String>> {

@@ -188,6 +188,30 @@ fn network_failure_is_transient() {
     );
 }
 
+/// Issue 13 item 11: a remote that is not there (no repository at the path, a scheme git has
+/// no transport for) fails for good with what to do, never as a network error that is retried.
+#[test]
+fn issue13_a_missing_remote_or_bad_url_is_not_called_temporary() {
+    let dir = repo();
+    let missing = dir.path().join("no-such-remote.git");
+    for url in [
+        format!("file://{}", missing.display()),
+        missing.display().to_string(),
+        "foo://brain-git-test/x.git".to_owned(),
+    ] {
+        let err = git()
+            .run(dir.path(), &["fetch", &url], &opts())
+            .expect_err("fails");
+        assert!(matches!(err, GitError::Failed { .. }), "{err:?}");
+        assert!(!err.is_transient(), "{url}: {err}");
+        assert!(err.is_no_such_remote(), "{url}: {err}");
+        let text = err.to_string();
+        assert!(text.contains("retrying cannot fix this"), "{text}");
+        assert!(text.contains("brain git init --remote URL"), "{text}");
+        assert!(!text.contains("it is retried"), "{text}");
+    }
+}
+
 #[test]
 fn hung_command_is_killed_within_the_timeout() {
     let dir = repo();

@@ -189,6 +189,26 @@ fn requires_the_authorization_header() {
     assert!(!config.contains(TOKEN), "{config}");
 }
 
+/// Issue 13 item 11: a URL with no repository behind it on a live server (HTTP 404) is not a
+/// network error: it is not retried and says to check the URL.
+#[test]
+fn issue13_a_repository_the_server_does_not_have_is_not_temporary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = project_root(tmp.path());
+    let server = HttpRemote::start(&root);
+    let work = client(tmp.path(), "work", &server.url("no-such-repo.git"));
+    for args in [
+        &["fetch", "-q", "origin"][..],
+        &["push", "-q", "origin", "main"],
+    ] {
+        let err = common::git().run(&work, args, &opts()).unwrap_err();
+        let message = err.to_string();
+        assert!(err.is_no_such_remote(), "{message}");
+        assert!(!err.is_transient(), "{message}");
+        assert!(message.contains("check the URL"), "{message}");
+    }
+}
+
 #[test]
 fn a_cut_push_fails_and_moves_nothing() {
     let tmp = tempfile::tempdir().unwrap();

@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use git_util::{
-    Remote, assert_in_step, brain_env, brain_ok, commits_with_markers, count, edit, files, get,
-    git, git_init, git_sync, jobs, note, pair, read, rev, rev_list, text_files, tree, vault_with,
+    Remote, assert_in_step, brain, brain_env, brain_ok, commits_with_markers, count, edit, files,
+    get, git, git_init, git_sync, jobs, note, pair, read, rev, rev_list, text_files, tree,
+    vault_with,
 };
 use util::{TestVault, listed};
 
@@ -529,4 +530,50 @@ fn issue13_a_note_documenting_git_markers_never_blocks_a_git_sync() {
         edited
     );
     assert_eq!(git(a.root(), &["status", "--porcelain"]), "");
+}
+
+/// Issue 13 item 11: `brain git init` with a remote that does not exist fails for good, saying
+/// so and what to do (never "retried ... pushed on a later try"), and leaves no `origin`
+/// behind; a remote the user had set up before is put back as it was.
+#[test]
+fn issue13_git_init_with_a_wrong_remote_fails_for_good_and_undoes_its_remote() {
+    let a = vault_with(&[("a.md", "# A\n")]);
+    let r = brain(
+        &a,
+        &["--json", "git", "init", "--remote", "file:///nonexistent"],
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    git_util::assert_failed_without_retry(&a, &r);
+    let error = r.json()["error"].as_str().unwrap().to_owned();
+    for said in [
+        "/nonexistent",
+        "retrying cannot fix this",
+        "brain git init --remote URL",
+        "this is not retried",
+    ] {
+        assert!(error.contains(said), "{said:?} not in {error}");
+    }
+    for never in ["later try", "it is retried", "backoff"] {
+        assert!(!error.contains(never), "{never:?} in {error}");
+        assert!(!r.stderr.contains(never), "{never:?} in {}", r.stderr);
+    }
+    assert_eq!(git(a.root(), &["remote"]), "");
+    let config = std::fs::read_to_string(a.path(".brain/config.toml")).unwrap();
+    assert!(!config.contains("nonexistent"), "{config}");
+
+    // A remote the user set up is pointed back at its URL, and still works.
+    let remote = Remote::new();
+    git(a.root(), &["remote", "add", "origin", remote.url()]);
+    let r = brain(
+        &a,
+        &["--json", "git", "init", "--remote", "file:///nonexistent"],
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        git(a.root(), &["remote", "get-url", "origin"]),
+        remote.url()
+    );
+    let report = git_init(&a, remote.url());
+    assert_eq!(report["pushed"], true, "{report}");
+    assert_eq!(tree(&remote.path, "main"), [".gitignore", "a.md"]);
 }

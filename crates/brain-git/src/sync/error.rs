@@ -11,8 +11,10 @@ pub enum GitSyncError {
     /// A local git command failed.
     #[error(transparent)]
     Git(#[from] GitError),
-    /// Fetching or pushing failed: the commits made here are kept and pushed by a later try.
-    #[error("{source}\nyour commits are kept in the vault's repository and pushed on a later try")]
+    /// Fetching or pushing failed. The commits made here are kept either way; only a failure
+    /// a retry can fix (the network, a timeout, another git's lock) is said to be pushed on a
+    /// later try: a missing repository, a bad URL or refused credentials say what to fix.
+    #[error("{}", remote_failure_text(.source))]
     Network {
         /// What git said.
         source: GitError,
@@ -71,6 +73,22 @@ pub fn is_mass_delete_refusal(error: &str) -> bool {
     error.starts_with(MASS_DELETE_REFUSAL)
 }
 
+/// What a failed fetch or push says after git's own message: a temporary failure is retried
+/// and its commits pushed later; any other is not, and the user must act first.
+fn remote_failure_text(source: &GitError) -> String {
+    if source.is_transient() {
+        format!(
+            "{source}\nyour commits are kept in the vault's repository and pushed on a later try"
+        )
+    } else {
+        format!(
+            "{source}\nthis is not retried: fix the cause above first; any commits made are kept \
+             in the vault's repository and pushed by the next `brain git sync` that reaches the \
+             remote"
+        )
+    }
+}
+
 impl From<brain_sync::SyncError> for GitSyncError {
     fn from(e: brain_sync::SyncError) -> GitSyncError {
         match e {
@@ -82,10 +100,11 @@ impl From<brain_sync::SyncError> for GitSyncError {
 
 impl GitSyncError {
     /// Whether retrying later can fix it: the network, a timeout, a remote that keeps moving,
-    /// a busy store or lock. Not: credentials, an unresolved merge, a missing repository.
+    /// a busy store or lock. Not: credentials, a remote that does not exist or a URL git cannot
+    /// use, an unresolved merge, a missing repository, anything git said that we do not know.
     pub fn is_retryable(&self) -> bool {
         match self {
-            GitSyncError::Network { source } => !source.is_auth_failure(),
+            GitSyncError::Network { source } => source.is_transient(),
             GitSyncError::Git(e) => e.is_transient(),
             GitSyncError::Store(_) | GitSyncError::Lock(_) | GitSyncError::KeepsMoving(_) => true,
             GitSyncError::Import(_) => true,

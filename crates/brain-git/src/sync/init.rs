@@ -12,11 +12,46 @@ impl GitSync<'_> {
     /// - both have notes: the vault's are committed, then the remote's merged in, keeping both
     ///   versions of any file both have;
     /// - the vault already has history: a plain sync.
+    ///
+    /// When it fails in a way a retry cannot fix (no repository at the URL, a bad URL, refused
+    /// credentials, ...), the remote setting it made is undone (`origin` removed if it added it,
+    /// or pointed back at the URL it had), so a wrong URL is not left for later syncs to use.
+    /// A temporary failure keeps it: the retry, or the next `brain git sync`, pushes there.
     pub fn init(
         &self,
         remote: &str,
         branch: &str,
         steps: &Steps,
+    ) -> Result<GitReport, GitSyncError> {
+        let mut had = None;
+        let outcome = self.join(remote, branch, steps, &mut had);
+        if let (Err(e), Some((repo, before))) = (&outcome, had)
+            && !e.is_retryable()
+            && !remote.is_empty()
+            && before.as_deref() != Some(remote)
+        {
+            match repo.restore_remote_url(before.as_deref()) {
+                Ok(()) => tracing::info!(
+                    remote,
+                    "git init failed for good: the remote setting it made is undone"
+                ),
+                Err(undo) => tracing::error!(
+                    error = %undo,
+                    "git init failed and cannot undo the remote setting it made"
+                ),
+            }
+        }
+        outcome
+    }
+
+    /// [`GitSync::init`]'s work; `had` gets the repository and the URL `origin` had before, once
+    /// they are known.
+    fn join(
+        &self,
+        remote: &str,
+        branch: &str,
+        steps: &Steps,
+        had: &mut Option<(Repo, Option<String>)>,
     ) -> Result<GitReport, GitSyncError> {
         let repo = match Repo::open(self.git.clone(), self.root)? {
             Some(repo) => repo,
@@ -30,6 +65,7 @@ impl GitSync<'_> {
             }
         };
         self.ensure_ignores(&repo)?;
+        *had = Some((repo.clone(), repo.remote_url()?));
         let spec = self.remote(&repo, remote, branch)?;
         let mut report = GitReport {
             remote: spec.is_some(),
