@@ -37,9 +37,61 @@ pub enum WriteError {
         "'{0}' is in the way (a folder where the note should be, or a file where a folder should be); rename it and sync again"
     )]
     InTheWay(String),
+    /// A named pipe, socket or device stands where the note's file should be: opening a pipe
+    /// blocks, and nothing written into one is kept, so it is never opened or replaced.
+    #[error(
+        "'{path}' is {kind}, not a regular file: brains never reads or writes it (opening a pipe blocks); remove or rename it, and the note is written at the next sync"
+    )]
+    NotARegularFile {
+        /// The path, as given.
+        path: String,
+        /// What it is, in words ("a named pipe (FIFO)").
+        kind: &'static str,
+    },
     /// An I/O failure.
     #[error("cannot write: {0}")]
     Io(#[from] io::Error),
+}
+
+/// What a file that is neither a regular file, a folder nor a symbolic link is, in words for a
+/// person (`None` for those three). Sync lists such a file as skipped and never opens it: opening
+/// a named pipe blocks until someone writes into it.
+pub fn special_kind(ft: &fs::FileType) -> Option<&'static str> {
+    if ft.is_file() || ft.is_dir() || ft.is_symlink() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return Some("a named pipe (FIFO)");
+        }
+        if ft.is_socket() {
+            return Some("a socket");
+        }
+        if ft.is_char_device() {
+            return Some("a character device");
+        }
+        if ft.is_block_device() {
+            return Some("a block device");
+        }
+    }
+    Some("a special file")
+}
+
+/// Why a write found something at `target` it did not expect: a special file there (which the
+/// caller must not take for an edit racing the sync), or else a change made meanwhile.
+fn changed_or_special(target: &Path) -> WriteError {
+    match fs::symlink_metadata(target) {
+        Ok(m) => match special_kind(&m.file_type()) {
+            Some(kind) => WriteError::NotARegularFile {
+                path: target.display().to_string(),
+                kind,
+            },
+            None => WriteError::ChangedMeanwhile,
+        },
+        Err(_) => WriteError::ChangedMeanwhile,
+    }
 }
 
 /// Checks that `rel` can be written inside `vault` without passing through a symbolic link or
@@ -59,6 +111,12 @@ pub fn check_inside(vault: &Path, rel: &str) -> Result<(), WriteError> {
             }
             Ok(m) if !last && !m.is_dir() => {
                 return Err(WriteError::InTheWay(cur.display().to_string()));
+            }
+            Ok(m) if last && !m.is_file() => {
+                return Err(WriteError::NotARegularFile {
+                    path: cur.display().to_string(),
+                    kind: special_kind(&m.file_type()).unwrap_or("a special file"),
+                });
             }
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -110,7 +168,7 @@ pub fn write_note(
             Expect::Absent => match fs::hard_link(&tmp, target) {
                 Ok(()) => fs::remove_file(&tmp)?,
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    return Err(WriteError::ChangedMeanwhile);
+                    return Err(changed_or_special(target));
                 }
                 Err(_) => {
                     // No hard links here (exFAT, some network and FUSE mounts): an exclusive
@@ -123,7 +181,7 @@ pub fn write_note(
                     {
                         Ok(f) => f,
                         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                            return Err(WriteError::ChangedMeanwhile);
+                            return Err(changed_or_special(target));
                         }
                         Err(e) => return Err(WriteError::Io(e)),
                     };
@@ -135,7 +193,7 @@ pub fn write_note(
             Expect::Stat(base) => {
                 match file_stat(target) {
                     Ok(now) if &now == base => {}
-                    Ok(_) => return Err(WriteError::ChangedMeanwhile),
+                    Ok(_) => return Err(changed_or_special(target)),
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {
                         return Err(WriteError::ChangedMeanwhile);
                     }
@@ -206,9 +264,118 @@ pub fn conflict_copy_path(vault: &Path, rel: &str, stamp: &str) -> String {
     candidate
 }
 
+/// The note `rel` is a conflict copy of, if its name has the form [`conflict_copy_path`] (and
+/// git sync's merge) gives copies: `dir/name.conflict-YYYYMMDD-HHMMSS.md`, or with `-N` after
+/// the time. A name a person could pick by chance (`x.conflict-notes.md`) is not one.
+pub fn conflict_copy_source(rel: &str) -> Option<String> {
+    let stem = rel.strip_suffix(".md")?;
+    let (note, tail) = stem.rsplit_once(".conflict-")?;
+    let name = note.rsplit('/').next().unwrap_or(note);
+    if name.is_empty() {
+        return None;
+    }
+    let bytes = tail.as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        bytes
+            .get(r)
+            .is_some_and(|d| !d.is_empty() && d.iter().all(u8::is_ascii_digit))
+    };
+    let stamp = bytes.len() >= 15 && digits(0..8) && bytes[8] == b'-' && digits(9..15);
+    let suffix = match bytes.get(15..) {
+        Some([]) => true,
+        Some([b'-', rest @ ..]) => !rest.is_empty() && rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    (stamp && suffix).then(|| format!("{note}.md"))
+}
+
+/// A conflict copy of `rel` already on disk beside it that holds exactly `content`, if there is
+/// one. A sync killed after writing a copy and before recording its conflict meets the same
+/// conflict again; finding its copy here makes the retry use it rather than write a second,
+/// identical one (a note of its own each time, and none of them listed).
+pub fn existing_conflict_copy(vault: &Path, rel: &str, content: &[u8]) -> Option<String> {
+    let (dir, name) = match rel.rsplit_once('/') {
+        Some((dir, name)) => (Some(dir), name),
+        None => (None, rel),
+    };
+    let prefix = format!("{}.conflict-", name.strip_suffix(".md").unwrap_or(name));
+    let folder = dir.map_or_else(|| vault.to_path_buf(), |d| vault.join(d));
+    let mut found: Vec<String> = Vec::new();
+    for entry in fs::read_dir(&folder).ok()?.flatten() {
+        let Ok(file_name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if !file_name.starts_with(&prefix) {
+            continue;
+        }
+        let candidate = match dir {
+            Some(d) => format!("{d}/{file_name}"),
+            None => file_name,
+        };
+        if conflict_copy_source(&candidate).as_deref() != Some(rel) {
+            continue;
+        }
+        // Only a regular file of the same size is read (never a pipe, never a large file).
+        let same_size = entry
+            .file_type()
+            .is_ok_and(|t| t.is_file() && !t.is_symlink())
+            && entry
+                .metadata()
+                .is_ok_and(|m| m.len() == content.len() as u64);
+        if same_size && fs::read(entry.path()).is_ok_and(|b| b == content) {
+            found.push(candidate);
+        }
+    }
+    // The oldest name first (names sort by time), so every retry settles on the same copy.
+    found.sort();
+    found.into_iter().next()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conflict_copy_names_are_recognised_and_nothing_else() {
+        for (copy, note) in [
+            ("a.conflict-20261121-205334.md", "a.md"),
+            ("x/y/a b.conflict-20261121-205334-2.md", "x/y/a b.md"),
+            (
+                "a.conflict-1.conflict-20261121-205334.md",
+                "a.conflict-1.md",
+            ),
+        ] {
+            assert_eq!(conflict_copy_source(copy).as_deref(), Some(note), "{copy}");
+        }
+        for not in [
+            "a.md",
+            "a.conflict-notes.md",
+            "a.conflict-20261121-205334",
+            "a.conflict-20261121-20533.md",
+            "a.conflict-20261121-205334-.md",
+            "a.conflict-20261121-205334-x.md",
+            "x/.conflict-20261121-205334.md",
+        ] {
+            assert_eq!(conflict_copy_source(not), None, "{not}");
+        }
+    }
+
+    #[test]
+    fn an_identical_copy_beside_the_note_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("d")).unwrap();
+        fs::write(root.join("d/n.md"), "file side").unwrap();
+        assert_eq!(existing_conflict_copy(root, "d/n.md", b"store side"), None);
+        fs::write(root.join("d/n.conflict-20260101-000000.md"), "other").unwrap();
+        fs::write(root.join("d/m.conflict-20260101-000000.md"), "store side").unwrap();
+        fs::write(root.join("d/n.conflict-20260102-000000.md"), "store side").unwrap();
+        fs::write(root.join("d/n.conflict-20260103-000000.md"), "store side").unwrap();
+        assert_eq!(
+            existing_conflict_copy(root, "d/n.md", b"store side").as_deref(),
+            Some("d/n.conflict-20260102-000000.md")
+        );
+    }
 
     #[test]
     fn absent_write_refuses_to_overwrite() {

@@ -80,6 +80,15 @@ impl EntityBuilder {
     /// Reads, checks and parses one file. Errors are reasons for the sync report.
     pub fn read(&self, root: &Path, rel_path: &str) -> Result<ReadNote, String> {
         let full = root.join(rel_path);
+        // The scan listed a regular file, but it may have been replaced since: a named pipe
+        // must never be opened (that blocks until someone writes into it).
+        if let Ok(meta) = std::fs::symlink_metadata(&full)
+            && let Some(kind) = crate::fsio::special_kind(&meta.file_type())
+        {
+            return Err(format!(
+                "{kind}, not a regular file: never opened (opening a pipe blocks); remove or rename it"
+            ));
+        }
         let mut f = File::open(&full).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => {
                 "removed during the sync; it will be handled next time".to_string()

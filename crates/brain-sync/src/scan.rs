@@ -198,7 +198,12 @@ pub fn scan_paths(root: &Path, paths: &[String], opts: &ScanOptions) -> ScanResu
                 path: rel.clone(),
                 stat: stat_of(&meta),
             }),
-            Ok(_) => {}
+            Ok(meta) => {
+                if let Some(kind) = crate::fsio::special_kind(&meta.file_type()) {
+                    out.unreadable.push(rel.clone());
+                    out.skipped.push(special_file(rel.clone(), kind));
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
                 out.unreadable.push(rel.clone());
@@ -321,6 +326,16 @@ fn ignored(ignores: &[Arc<Gitignore>], path: &Path, is_dir: bool) -> bool {
     false
 }
 
+/// The skip entry of a `.md` path that holds a named pipe, socket or device.
+fn special_file(path: String, kind: &str) -> SkippedFile {
+    SkippedFile {
+        path,
+        reason: format!(
+            "{kind}, not a regular file: never opened or written (opening a pipe blocks); a note of this path is left as it is until it is removed or renamed"
+        ),
+    }
+}
+
 /// Lists one folder: records its Markdown files, returns its subfolders.
 fn list_dir(job: DirJob, opts: &ScanOptions, found: &mut Found) -> Vec<DirJob> {
     let entries = match fs::read_dir(&job.abs) {
@@ -406,6 +421,15 @@ fn list_dir(job: DirJob, opts: &ScanOptions, found: &mut Found) -> Vec<DirJob> {
                 rel,
                 ignores: ignores.clone(),
             });
+        } else if !ft.is_file() && name.ends_with(".md") {
+            // A named pipe, socket or device: never opened (opening a pipe blocks), and known
+            // to be there, so the note of that path is neither deleted nor written over it.
+            if let Some(kind) = crate::fsio::special_kind(&ft)
+                && (ignores.is_empty() || !ignored(&ignores, &entry.path(), false))
+            {
+                found.unreadable.push(rel.clone());
+                found.skipped.push(special_file(rel, kind));
+            }
         } else if ft.is_file() && name.ends_with(".md") {
             if !ignores.is_empty() && ignored(&ignores, &entry.path(), false) {
                 continue;

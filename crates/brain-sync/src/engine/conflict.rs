@@ -1,8 +1,10 @@
 //! Settling conflicts: a note changed on both sides, deleted on one and changed on the other.
 //! Whatever the policy, both versions survive: on disk, in the store, or in the conflict record.
 
+use std::collections::HashSet;
+
 use brain_core::{ConflictPolicy, EntityRef};
-use brain_store::{ConflictKind, NewConflict, SyncOp};
+use brain_store::{ConflictKind, FileStat, NewConflict, SyncOp};
 
 use super::{Run, Stop, SyncMode};
 use crate::fsio::{self, Expect};
@@ -48,6 +50,10 @@ impl Run<'_, '_> {
         let entity = note.entity.entity_ref.clone();
         let mut copy_path = None;
         let detail;
+        // The import that replaces the store's side and the record that keeps it commit in one
+        // transaction: a sync killed between them would lose the store's side, or leave a copy
+        // no conflict names.
+        let mut group = Vec::with_capacity(3);
         match policy {
             ConflictPolicy::DbWins => {
                 detail = "changed on both sides: the store's version was written to the file (db-wins); the file's version is kept in this record".to_string();
@@ -56,20 +62,21 @@ impl Run<'_, '_> {
             ConflictPolicy::FileWins => {
                 detail = "changed on both sides: the file's version was imported (file-wins); the store's version is kept in this record".to_string();
                 self.report.updated += 1;
-                self.push(SyncOp::Import {
+                group.push(SyncOp::Import {
                     entity: note.entity,
                     stat: note.stat,
                     seen_dirty_hash,
-                })?;
+                });
             }
             _ => {
                 self.report.updated += 1;
-                self.push(SyncOp::Import {
+                group.push(SyncOp::Import {
                     entity: note.entity,
                     stat: note.stat,
                     seen_dirty_hash,
-                })?;
-                let copy = self.write_conflict_copy(&file.path, &store_content)?;
+                });
+                let (copy, import) = self.write_conflict_copy(&file.path, &store_content);
+                group.extend(import);
                 detail = format!(
                     "changed on both sides: the file's version stays at '{}', the store's version was written to '{}'",
                     file.path, copy
@@ -77,7 +84,7 @@ impl Run<'_, '_> {
                 copy_path = Some(copy);
             }
         }
-        self.conflict(NewConflict {
+        let record = NewConflict {
             kind: ConflictKind::BothChanged,
             path: file.path.clone(),
             entity: Some(entity),
@@ -86,41 +93,170 @@ impl Run<'_, '_> {
             copy_path,
             detail,
             now_ms: self.now,
-        })
+        };
+        self.report_conflict(&record);
+        group.push(SyncOp::RecordConflict(record));
+        self.push_group(group)
     }
 
-    /// Writes the store's side of a conflict beside the file and imports it as a note of its
-    /// own. If that name cannot hold a note (too long), it goes under `.brain/conflicts/`.
-    pub(super) fn write_conflict_copy(&mut self, rel: &str, content: &str) -> Result<String, Stop> {
+    /// Writes the store's side of a conflict beside the file, and returns its path with the op
+    /// that imports it as a note of its own (for the caller to commit with the conflict's
+    /// record). If that name cannot hold a note (too long), it goes under `.brain/conflicts/`.
+    ///
+    /// Idempotent: a copy of `rel` already on disk with exactly these bytes (written by a sync
+    /// killed before it recorded the conflict, which this run meets again) is used as it is,
+    /// never written twice.
+    pub(super) fn write_conflict_copy(
+        &mut self,
+        rel: &str,
+        content: &str,
+    ) -> (String, Option<SyncOp>) {
         let root = &self.engine.root;
+        if let Some(copy) = fsio::existing_conflict_copy(root, rel, content.as_bytes()) {
+            tracing::info!(
+                path = rel,
+                copy,
+                "conflict copy already on disk (an interrupted sync wrote it): used as it is"
+            );
+            // A copy this run's scan saw is imported (or already is a note) as any file is.
+            let import = if self.scanned_copies.contains(&copy) {
+                None
+            } else {
+                fsio::file_stat(&root.join(&copy))
+                    .ok()
+                    .and_then(|stat| self.copy_import(&copy, content, stat))
+            };
+            if import.is_some() {
+                self.report.imported += 1;
+            }
+            return (copy, import);
+        }
         let copy = fsio::conflict_copy_path(root, rel, &self.stamp);
-        let builder = &self.engine.builder;
-        if let Ok(entity) = builder.entity(&copy, content, self.now, self.now)
+        if self
+            .engine
+            .builder
+            .entity(&copy, content, self.now, self.now)
+            .is_ok()
             && let Ok(stat) =
                 fsio::write_note(&root.join(&copy), content.as_bytes(), Expect::Absent)
         {
             self.report.imported += 1;
-            self.push(SyncOp::Import {
-                entity,
-                stat,
-                seen_dirty_hash: None,
-            })?;
-            return Ok(copy);
+            return (copy.clone(), self.copy_import(&copy, content, stat));
         }
-        let fallback = format!(
-            ".brain/conflicts/{}-{}.md",
-            self.stamp,
-            &brain_core::content_hash(content.as_bytes())[..12]
-        );
+        let hash = &brain_core::content_hash(content.as_bytes())[..12];
+        if let Some(kept) = kept_under_brain(root, hash, content.as_bytes()) {
+            return (kept, None);
+        }
+        let fallback = format!(".brain/conflicts/{}-{hash}.md", self.stamp);
         match fsio::write_note(&root.join(&fallback), content.as_bytes(), Expect::Absent) {
-            Ok(_) => Ok(fallback),
+            Ok(_) => (fallback, None),
             Err(e) => {
                 // The conflict record still holds both versions.
                 tracing::warn!(path = rel, error = %e, "conflict copy not written");
-                Ok(format!(
-                    "(not written: {e}; both versions are in the conflict record)"
-                ))
+                (
+                    format!("(not written: {e}; both versions are in the conflict record)"),
+                    None,
+                )
             }
         }
     }
+
+    /// Gives every conflict copy this run's scan found that no conflict names (this run's, or
+    /// any recorded before, resolved or not) a record of its own, so `brain conflicts list`
+    /// lists every copy on disk: one a sync wrote before it was killed and never met again
+    /// (the note changed once more meanwhile), one pulled from another device, one a rebuilt
+    /// store has no record of. The copy itself stays a note as it is.
+    pub(super) fn record_unlisted_copies(&mut self) -> Result<(), Stop> {
+        if self.scanned_copies.is_empty() {
+            return Ok(());
+        }
+        let skipped: HashSet<&str> = self
+            .report
+            .skipped
+            .iter()
+            .map(|s| s.path.as_str())
+            .collect();
+        let mut unlisted: Vec<String> = self
+            .scanned_copies
+            .iter()
+            .filter(|p| !skipped.contains(p.as_str()))
+            .cloned()
+            .collect();
+        let mut named: HashSet<String> = self
+            .report
+            .conflicts
+            .iter()
+            .filter_map(|c| c.copy_path.clone())
+            .collect();
+        unlisted.retain(|p| !named.contains(p));
+        if unlisted.is_empty() {
+            return Ok(());
+        }
+        named.extend(
+            self.store()
+                .conflicts(true)?
+                .into_iter()
+                .filter_map(|c| c.copy_path),
+        );
+        unlisted.retain(|p| !named.contains(p));
+        unlisted.sort();
+        for copy in unlisted {
+            let Some(note) = fsio::conflict_copy_source(&copy) else {
+                continue;
+            };
+            let text = std::fs::read(self.engine.root.join(&copy))
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok());
+            let detail = format!(
+                "'{copy}' is a conflict copy of '{note}' that no conflict record named (a sync stopped after writing it, it came from another device, or the store was rebuilt): it is kept as a note of its own; compare the two, keep what you want, delete the other file, then run `brain conflicts resolve` with this conflict's id"
+            );
+            let entity = self.engine.builder.mapper.to_ref(&note).ok();
+            self.conflict(NewConflict {
+                kind: ConflictKind::BothChanged,
+                path: note,
+                entity,
+                store_content: None,
+                file_content: text,
+                copy_path: Some(copy),
+                detail,
+                now_ms: self.now,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The op importing conflict copy `copy` (holding `content`, with `stat`) as a note.
+    fn copy_import(&self, copy: &str, content: &str, stat: FileStat) -> Option<SyncOp> {
+        let entity = self
+            .engine
+            .builder
+            .entity(copy, content, self.now, self.now)
+            .ok()?;
+        Some(SyncOp::Import {
+            entity,
+            stat,
+            seen_dirty_hash: None,
+        })
+    }
+}
+
+/// A copy under `.brain/conflicts/` with this content hash and exactly these bytes, if an
+/// earlier (interrupted) run wrote one.
+fn kept_under_brain(root: &std::path::Path, hash: &str, content: &[u8]) -> Option<String> {
+    let suffix = format!("-{hash}.md");
+    let mut found: Vec<String> = std::fs::read_dir(root.join(".brain").join("conflicts"))
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|name| name.ends_with(&suffix))
+        .filter(|name| {
+            let path = root.join(".brain").join("conflicts").join(name);
+            std::fs::symlink_metadata(&path)
+                .is_ok_and(|m| m.is_file() && m.len() == content.len() as u64)
+                && std::fs::read(&path).is_ok_and(|b| b == content)
+        })
+        .map(|name| format!(".brain/conflicts/{name}"))
+        .collect();
+    found.sort();
+    found.into_iter().next()
 }

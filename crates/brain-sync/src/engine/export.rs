@@ -67,7 +67,7 @@ impl Run<'_, '_> {
             Err(brain_store::StoreError::NotFound(_)) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
-        if let Some(reason) = self.engine.unwritable(path) {
+        if let Some(reason) = self.engine.unreachable_path(path) {
             self.report.pending += 1;
             self.skip(path, format!("not written: {reason}"));
             return Ok(());

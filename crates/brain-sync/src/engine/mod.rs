@@ -104,8 +104,32 @@ impl<'a> SyncEngine<'a> {
     }
 
     /// Why a note at `rel` could not be written and read back, if it could not: the scan
-    /// ignores that path, or a folder on the way is a symbolic link or a file.
+    /// ignores that path, a folder on the way is a symbolic link or a file, something other
+    /// than a regular file (a named pipe, a socket, a device) is at the path, or the file there
+    /// is over `sync.max_file_bytes`. The facade refuses such a write up front: stored, it
+    /// would stay unwritten for good while `get` answered with text the file never holds.
     pub fn unwritable(&self, rel: &str) -> Option<String> {
+        self.unreachable_path(rel)
+            .or_else(|| self.too_large_on_disk(rel))
+    }
+
+    /// Why the file now at `rel` would never be read back, if it is a regular file over
+    /// `sync.max_file_bytes` (only its size is looked at, so a 2 GB sparse file costs a stat).
+    fn too_large_on_disk(&self, rel: &str) -> Option<String> {
+        let max = self.config.sync.max_file_bytes;
+        let meta = std::fs::symlink_metadata(self.root.join(rel)).ok()?;
+        (meta.is_file() && meta.len() > max).then(|| {
+            format!(
+                "the file '{rel}' already there is {} bytes, over the limit of {max} bytes (sync.max_file_bytes): sync never reads it, so the note would never reach it; move or shrink that file (or raise sync.max_file_bytes) and write again",
+                meta.len()
+            )
+        })
+    }
+
+    /// [`SyncEngine::unwritable`] without the size of a file already there: an export may
+    /// replace a large file it knows (its base), and a pipe or a device at the path is refused
+    /// either way.
+    fn unreachable_path(&self, rel: &str) -> Option<String> {
         let opts = ScanOptions {
             skip_logseq_dir: self.logseq,
             threads: 1,
@@ -182,6 +206,12 @@ impl<'a> SyncEngine<'a> {
             ops: Vec::new(),
             ops_bytes: 0,
             deferred: Vec::new(),
+            scanned_copies: scanned
+                .files
+                .iter()
+                .filter(|f| fsio::conflict_copy_source(&f.path).is_some())
+                .map(|f| f.path.clone())
+                .collect(),
             report: SyncReport {
                 scanned: scanned.files.len() as u64,
                 skipped: scanned.skipped,
@@ -246,6 +276,9 @@ struct Run<'r, 'a> {
     /// Note text held in `ops`, to bound a transaction by size as well as count.
     ops_bytes: usize,
     deferred: Vec<Deferred>,
+    /// Files of this run's scan named as conflict copies: a copy an interrupted run wrote is
+    /// used again, and one that no conflict names gets a record.
+    scanned_copies: HashSet<String>,
     report: SyncReport,
 }
 
@@ -253,6 +286,20 @@ struct Run<'r, 'a> {
 /// runs long enough to hold up other writers (job heartbeats, `brain put`) for more than a
 /// moment, however large the notes.
 const COMMIT_BYTES: usize = 8 * 1024 * 1024;
+
+/// Note text an op holds, counted towards [`COMMIT_BYTES`].
+fn op_bytes(op: &SyncOp) -> usize {
+    match op {
+        SyncOp::Import { entity, .. } | SyncOp::Rename { entity, .. } => {
+            entity.body.len() + entity.frontmatter.len()
+        }
+        SyncOp::RecordConflict(c) => {
+            c.store_content.as_ref().map_or(0, String::len)
+                + c.file_content.as_ref().map_or(0, String::len)
+        }
+        _ => 0,
+    }
+}
 
 fn store_side<'d>(d: Option<&&'d DirtyEntity>) -> StoreSide<'d> {
     match d {
@@ -285,17 +332,22 @@ impl Run<'_, '_> {
         Ok(())
     }
 
-    fn push(&mut self, op: SyncOp) -> Result<(), Stop> {
-        self.ops_bytes += match &op {
-            SyncOp::Import { entity, .. } | SyncOp::Rename { entity, .. } => {
-                entity.body.len() + entity.frontmatter.len()
-            }
-            SyncOp::RecordConflict(c) => {
-                c.store_content.as_ref().map_or(0, String::len)
-                    + c.file_content.as_ref().map_or(0, String::len)
-            }
-            _ => 0,
+    /// Pushes `ops` so that they commit in one transaction (none of them starts a commit of
+    /// its own part way): for writes that only make sense together.
+    fn push_group(&mut self, ops: Vec<SyncOp>) -> Result<(), Stop> {
+        let mut ops = ops;
+        let Some(last) = ops.pop() else {
+            return Ok(());
         };
+        for op in ops {
+            self.ops_bytes += op_bytes(&op);
+            self.ops.push(op);
+        }
+        self.push(last)
+    }
+
+    fn push(&mut self, op: SyncOp) -> Result<(), Stop> {
+        self.ops_bytes += op_bytes(&op);
         self.ops.push(op);
         if self.ops.len() >= self.engine.config.sync.commit_every.max(1)
             || self.ops_bytes >= COMMIT_BYTES
@@ -305,7 +357,8 @@ impl Run<'_, '_> {
         Ok(())
     }
 
-    fn conflict(&mut self, c: NewConflict) -> Result<(), Stop> {
+    /// Lists `c` in this run's report (the caller records it).
+    fn report_conflict(&mut self, c: &NewConflict) {
         self.report.conflicts.push(ConflictNote {
             path: c.path.clone(),
             kind: c.kind.as_str().to_string(),
@@ -313,6 +366,10 @@ impl Run<'_, '_> {
             copy_path: c.copy_path.clone(),
         });
         tracing::info!(path = %c.path, kind = c.kind.as_str(), "conflict");
+    }
+
+    fn conflict(&mut self, c: NewConflict) -> Result<(), Stop> {
+        self.report_conflict(&c);
         self.push(SyncOp::RecordConflict(c))
     }
 
@@ -577,6 +634,11 @@ impl Run<'_, '_> {
                 now_ms: self.now,
                 seen_dirty_hash: dirty.get(b.path.as_str()).map(|d| d.content_hash.clone()),
             })?;
+        }
+        // Only a full sync of the whole vault: it has seen every copy, and met (and so named)
+        // every conflict still standing.
+        if mode == SyncMode::Full && self.opts.only_paths.is_none() {
+            self.record_unlisted_copies()?;
         }
         self.flush()?;
         if cancel.is_cancelled() {
