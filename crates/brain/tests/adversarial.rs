@@ -143,3 +143,144 @@ fn unreadable_folder_is_not_a_deletion() {
     assert_eq!(out.json()["deleted"], 0);
     assert_eq!(listed(&v, &[]), ["note/sub/a", "note/top"]);
 }
+
+/// Runs `brain ARGS` with `stdin`, failing (and killing it) if it has not finished within a
+/// deadline: a named pipe opened for reading blocks forever, which must fail, not hang, the
+/// test.
+fn run_within_deadline(v: &TestVault, args: &[&str], stdin: &[u8]) -> util::Run {
+    use std::io::Write;
+    let mut child = v
+        .cmd()
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(120)) {
+        Ok(out) => out.unwrap().into(),
+        Err(_) => {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+            panic!("brain {args:?} hung (a named pipe opened?)");
+        }
+    }
+}
+
+/// Issue 13 item 3: `brain put` of a note whose file sync never reads (a real 50 MB file, a
+/// 2 GB sparse file, a named pipe, a synced note's file grown past the limit) is refused up
+/// front, naming the file, why and what to do, and stores nothing: `get` answers what the file
+/// holds (or not found), no export waits, and every sync lists those files as skipped with
+/// their reason, never as "changed on disk during the sync". Nothing hangs on the pipe.
+#[test]
+fn issue13_put_refuses_a_note_whose_file_sync_never_reads() {
+    use std::os::unix::fs::FileTypeExt;
+    let v = TestVault::new();
+    v.write("grown.md", "# Grown\n");
+    v.write("ok.md", "# Ok\n");
+    v.sync();
+    v.write("big50.md", vec![b'x'; 50 * 1024 * 1024]);
+    std::fs::File::create(v.path("sparse.md"))
+        .unwrap()
+        .set_len(2 * 1024 * 1024 * 1024)
+        .unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(v.path("grown.md"))
+        .unwrap()
+        .set_len(50 * 1024 * 1024)
+        .unwrap();
+    let st = std::process::Command::new("mkfifo")
+        .arg(v.path("pipe.md"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let before = |rel: &str| std::fs::symlink_metadata(v.path(rel)).unwrap().len();
+    let sizes: Vec<u64> = ["big50.md", "sparse.md", "grown.md"]
+        .iter()
+        .map(|p| before(p))
+        .collect();
+
+    for (id, file, says, todo) in [
+        (
+            "note/big50",
+            "big50.md",
+            "52428800 bytes, over the limit",
+            "move or shrink",
+        ),
+        (
+            "note/sparse",
+            "sparse.md",
+            "2147483648 bytes, over the limit",
+            "move or shrink",
+        ),
+        (
+            "note/grown",
+            "grown.md",
+            "52428800 bytes, over the limit",
+            "move or shrink",
+        ),
+        (
+            "note/pipe",
+            "pipe.md",
+            "named pipe (FIFO), not a regular file",
+            "remove or rename",
+        ),
+    ] {
+        let r = run_within_deadline(&v, &["put", id], b"# New text\n");
+        assert_eq!(r.code, 1, "{id}: {}\n{}", r.stdout, r.stderr);
+        for part in [&format!("{id} was not stored"), file, says, todo] {
+            assert!(r.stderr.contains(part), "{id}: no {part:?} in {}", r.stderr);
+        }
+    }
+    assert_eq!(v.run(&["get", "note/big50"]).code, 4);
+    assert_eq!(v.run(&["get", "note/pipe"]).code, 4);
+    assert_eq!(v.ok(&["get", "note/grown"]).stdout, "# Grown\n");
+    assert_eq!(v.ok(&["get", "note/ok"]).stdout, "# Ok\n");
+
+    for _ in 0..2 {
+        let r = run_within_deadline(&v, &["--json", "sync"], b"");
+        assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+        let report = r.json();
+        let skipped = skipped_of(&report);
+        for (path, reason) in [
+            ("big50.md", "over the limit"),
+            ("sparse.md", "over the limit"),
+            ("grown.md", "over the limit"),
+            ("pipe.md", "named pipe (FIFO), not a regular file"),
+        ] {
+            let got = skipped
+                .get(path)
+                .unwrap_or_else(|| panic!("{path} not listed: {skipped:#?}"));
+            assert!(got.contains(reason), "{path}: {got}");
+        }
+        assert_eq!(skipped.len(), 4, "{skipped:#?}");
+        assert!(
+            !r.stdout.contains("changed on disk during the sync"),
+            "{report}"
+        );
+        assert_eq!(
+            (report["exported"].as_u64(), report["deleted"].as_u64()),
+            (Some(0), Some(0)),
+            "{report}"
+        );
+    }
+    let sizes_after: Vec<u64> = ["big50.md", "sparse.md", "grown.md"]
+        .iter()
+        .map(|p| before(p))
+        .collect();
+    assert_eq!(sizes_after, sizes, "files left as they were");
+    assert!(
+        std::fs::symlink_metadata(v.path("pipe.md"))
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+}
