@@ -24,6 +24,32 @@ pub struct Config {
     pub git: GitConfig,
     /// The MCP server (`brain mcp`, and `/mcp` on `brain serve`'s HTTP address).
     pub mcp: McpConfig,
+    /// The store file (`.brain/brain.db`): how hard each write is flushed to disk.
+    pub store: StoreConfig,
+}
+
+/// `[store]`
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// How far a commit is flushed before a write is acknowledged.
+    pub synchronous: Synchronous,
+}
+
+/// How far SQLite flushes a commit before it returns (its `synchronous` setting, in WAL mode).
+///
+/// Both survive the process being killed; they differ on power loss or an operating-system
+/// crash, where `Normal` may drop the last commits (the next sync repairs notes from their
+/// files, but a write not yet exported is gone) and `Full` keeps every acknowledged write at
+/// the cost of one more flush per commit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Synchronous {
+    /// Flush at checkpoints only: safe against crashes of the process, not against power loss.
+    #[default]
+    Normal,
+    /// Flush the log at every commit: every acknowledged write survives a power loss too.
+    Full,
 }
 
 /// `[mcp]`
@@ -406,6 +432,13 @@ timeout_s = 120
 [mcp]
 # The largest note an agent may write in one create or update, in bytes.
 max_body_bytes = 1048576
+
+[store]
+# "normal": every acknowledged write survives the process being killed; a power loss or an
+# operating-system crash may drop the last few (the next sync restores notes from their files,
+# but a write not yet written to its file is lost). "full": every acknowledged write is flushed
+# to disk first, so it survives a power loss too, at the cost of a slower write.
+synchronous = "normal"
 "#;
 
 #[cfg(test)]

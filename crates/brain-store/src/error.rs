@@ -71,6 +71,107 @@ pub enum StoreError {
         /// Latest version this build knows.
         supported: i64,
     },
+    /// The vault's store file is not there: only `brain init` and `brain doctor --rebuild`
+    /// create one, so a store deleted by mistake is never silently replaced by an empty one
+    /// (which the files would then fill again, while the writes not yet in files were lost).
+    #[error(
+        "the store {path} is missing (deleted or moved away), so this command did nothing. If another \
+         process still has it open, stop it first (`brain serve`, `brain mcp`); then run \
+         `brain doctor --rebuild` to build a new store from the note files"
+    )]
+    Missing {
+        /// The database path.
+        path: String,
+    },
+    /// Where a new store is to be created, a store file, or the `-wal`/`-shm` left by a
+    /// deleted one, is already there: a new database beside an old log would be read with the
+    /// old log's pages.
+    #[error(
+        "cannot create a store at {path}: {found} is already there; run `brain doctor` to check \
+         it, or `brain doctor --rebuild`, which moves it aside first"
+    )]
+    Exists {
+        /// The database path.
+        path: String,
+        /// The file in the way.
+        found: String,
+    },
+    /// The store file this process opened was deleted or replaced since (its device and inode
+    /// changed): whatever it wrote now would go to a file nobody opens again, so nothing is.
+    #[error(
+        "the store {path} was {what} while this process had it open: nothing more is read from \
+         or written to it (a write now would be lost with it); stop every brain process of this \
+         vault, then run `brain doctor` (and `brain doctor --rebuild` if the store is missing)"
+    )]
+    Replaced {
+        /// The database path.
+        path: String,
+        /// "deleted" or "replaced by another file".
+        what: &'static str,
+    },
+    /// The store was opened read-only (its file or its folder cannot be written): reads work,
+    /// writes are refused before they start.
+    #[error(
+        "the store {path} is read-only (its file or folder cannot be written by this user): \
+         reads work, writes are refused; make {folder} and its files writable to write"
+    )]
+    ReadOnly {
+        /// The database path.
+        path: String,
+        /// Its folder.
+        folder: String,
+    },
+    /// A read-only store with an older schema: it cannot be upgraded without writing.
+    #[error(
+        "the store {path} has schema version {found}, older than this brain's ({supported}), \
+         and is read-only, so it cannot be upgraded: make {folder} writable and run the command \
+         again"
+    )]
+    ReadOnlyOutdated {
+        /// The database path.
+        path: String,
+        /// Its folder.
+        folder: String,
+        /// Version in the file.
+        found: i64,
+        /// Latest version this build knows.
+        supported: i64,
+    },
+    /// SQLite found the file damaged (not a database, or malformed pages).
+    #[error(
+        "the store {path} is damaged ({source}): run `brain doctor` to check it, then `brain \
+         doctor --rebuild` to build a new store from the note files (the damaged one is kept \
+         beside it)"
+    )]
+    Damaged {
+        /// The database path.
+        path: String,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// The disk holding the store is full; the write was rolled back.
+    #[error(
+        "the disk holding {path} is full ({source}): nothing was written; free some space and \
+         run the command again"
+    )]
+    DiskFull {
+        /// The database path.
+        path: String,
+        /// The error SQLite or the system gave.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A read or write of the store's files failed at the operating system.
+    #[error(
+        "reading or writing the store {path} failed ({source}): check that the disk is not full \
+         (`df`), is still mounted and healthy, and that the files in its folder belong to this \
+         user; then run the command again (`brain doctor` checks the store)"
+    )]
+    Io {
+        /// The database path.
+        path: String,
+        /// The error SQLite or the system gave.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Any other SQLite failure.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),

@@ -82,6 +82,19 @@ pub enum Command {
     /// Measure performance and print figures with ratios to baselines run alongside.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Check the store (SQLite and search-index integrity, files against entities); with
+    /// --rebuild, build a new store from the note files, keeping the old one beside it.
+    Doctor(DoctorArgs),
+}
+
+/// `brain doctor` flags.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Build a new store from the note files. The old store is moved to
+    /// .brain/brain.db.old-STAMP (with its -wal and -shm); no note file is changed, and edits
+    /// the old store had not yet written to files are written beside them as conflict copies.
+    #[arg(long)]
+    pub rebuild: bool,
 }
 
 /// `brain sync` flags.

@@ -9,20 +9,26 @@
 //! Each area of the [`Store`] trait lives in its own file: `entities` (row writes and
 //! interface reads), `fts` (the full-text index those writes keep in step), `listing`, `sync`
 //! (the sync engine's batch and state), `search`, `conflicts`, `runtime` (state a process
-//! publishes for others), `jobs` (the job queue, the [`crate::JobStore`] impl) and `migrate`
-//! (schema versions).
+//! publishes for others), `jobs` (the job queue, the [`crate::JobStore`] impl), `migrate`
+//! (schema versions), `open` (opening a vault's store: never created on the fly, read-only
+//! when it cannot be written, its file's identity checked around every transaction) and
+//! `check` (what `brain doctor` asks of a store).
 
+mod check;
 mod conflicts;
 mod entities;
 mod fts;
 mod jobs;
 mod listing;
 mod migrate;
+mod open;
 mod runtime;
 mod search;
 mod sync;
 
 use std::path::Path;
+
+pub use check::LiveFile;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use brain_core::EntityRef;
@@ -33,18 +39,13 @@ use crate::{
     SearchHit, SearchQuery, Store, StoreError, SyncOp, SyncState,
 };
 
-/// Settings applied to every connection before migrating.
-///
-/// WAL so readers in other processes never block the writer; `synchronous=NORMAL` is durable
-/// across application crashes in WAL mode and only risks the last commits on power loss, which
-/// the next sync repairs from the files; a 32 MB page cache keeps the index of a large vault in
-/// memory; `busy_timeout` turns a concurrent writer into a short wait instead of an error.
-const PRAGMAS: &str = "PRAGMA journal_mode = WAL;
-PRAGMA synchronous = NORMAL;
-PRAGMA foreign_keys = ON;
-PRAGMA busy_timeout = 15000;
-PRAGMA cache_size = -32000;
-PRAGMA temp_store = MEMORY;";
+/// Settings applied to every writing connection before migrating: see
+/// [`open::write_pragmas`]. `synchronous=NORMAL` is durable across application crashes in WAL
+/// mode and only risks the last commits on power loss; a vault's store takes its level from
+/// `store.synchronous` ([`SqliteStore::open_existing`]).
+fn default_pragmas() -> String {
+    open::write_pragmas(brain_core::config::Synchronous::Normal)
+}
 
 /// Gives SQL the one key function the schema depends on: `brain_path_key(path)` is
 /// [`brain_core::path_key`], so a statement that moves a row (archiving a tombstone) or a
@@ -66,6 +67,9 @@ fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
 /// A [`Store`] in one SQLite database file (or in memory, for tests).
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// The file it was opened from (`None` in memory): its identity and whether it is
+    /// read-only.
+    file: Option<open::StoreFile>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -75,7 +79,10 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date: for
+    /// tests, benchmarks and tools that own the file. A vault's store is opened with
+    /// [`SqliteStore::open_existing`] and created with [`SqliteStore::create`] instead, so a
+    /// deleted store is never silently replaced by an empty one.
     ///
     /// Fails with [`StoreError::TooNew`] when the file was written by a newer brain, rather than
     /// guessing at a schema it does not know.
@@ -85,7 +92,8 @@ impl SqliteStore {
             path: shown.clone(),
             source,
         })?;
-        Self::init(conn, &shown)
+        let file = open::StoreFile::opened(path, false)?;
+        Self::start(conn, &default_pragmas(), Some(file))
     }
 
     /// A private database in memory, gone when the store is dropped: for tests and dry runs.
@@ -94,21 +102,37 @@ impl SqliteStore {
             path: ":memory:".into(),
             source,
         })?;
-        Self::init(conn, ":memory:")
+        Self::start(conn, &default_pragmas(), None)
     }
 
-    fn init(mut conn: Connection, shown: &str) -> Result<Self> {
+    /// Applies `pragmas`, registers the SQL functions and brings the schema up to date (only
+    /// checks it, read-only): every open ends here. Errors of a file say what to do about them.
+    fn start(mut conn: Connection, pragmas: &str, file: Option<open::StoreFile>) -> Result<Self> {
+        let shown = file
+            .as_ref()
+            .map_or_else(|| ":memory:".to_string(), |f| f.shown().to_string());
+        let explain = |e: StoreError| match &file {
+            Some(f) => f.explain(e),
+            None => e,
+        };
         let open_err = |source| StoreError::Open {
-            path: shown.to_string(),
+            path: shown.clone(),
             source,
         };
-        conn.execute_batch(PRAGMAS).map_err(open_err)?;
+        conn.execute_batch(pragmas)
+            .map_err(open_err)
+            .map_err(explain)?;
         register_functions(&conn).map_err(open_err)?;
         // `apply` alone prepares about a dozen statements; keep all of them cached.
         conn.set_prepared_statement_cache_capacity(64);
-        migrate::run(&mut conn, shown)?;
+        match &file {
+            Some(f) if f.read_only() => open::check_schema(&conn, f),
+            _ => migrate::run(&mut conn, &shown),
+        }
+        .map_err(explain)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            file,
         })
     }
 
@@ -131,21 +155,50 @@ impl SqliteStore {
 
     /// Runs `f` in one write transaction, taken up front (`BEGIN IMMEDIATE`) so a concurrent
     /// writer makes us wait at the start instead of failing with SQLITE_BUSY half-way.
+    ///
+    /// The store file is checked to be the one opened before the transaction starts and after
+    /// it committed: a write into a store deleted or replaced under this process would be
+    /// acknowledged and then lost with the last handle on it, so it is an error instead
+    /// ([`StoreError::Replaced`]). A read-only store refuses before anything starts.
     fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        if let Some(file) = &self.file {
+            if file.read_only() {
+                return Err(file.read_only_error());
+            }
+            file.verify()?;
+        }
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        let out = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })();
+        self.checked(out)
     }
 
-    /// Runs `f` in one read transaction, so several statements see one snapshot.
+    /// Runs `f` in one read transaction, so several statements see one snapshot. Like a write,
+    /// it fails when the store file was deleted or replaced: its answers would be a vanished
+    /// store's.
     fn read<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        let out = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })();
+        self.checked(out)
+    }
+
+    /// `out`, unless the store file is no longer the one opened; an SQLite error with the
+    /// advice that fits it.
+    fn checked<T>(&self, out: Result<T>) -> Result<T> {
+        let Some(file) = &self.file else {
+            return out;
+        };
+        file.verify()?;
+        out.map_err(|e| file.explain(e))
     }
 }
 

@@ -46,8 +46,24 @@ pub fn create(vault: Option<&Path>) -> Result<(VaultPaths, bool)> {
         )
         .with_context(|| format!("cannot write {}", ignore.display()))?;
     }
-    SqliteStore::open(&paths.database())?;
+    open_or_create_store(&paths, existed)?;
     Ok((paths, existed))
+}
+
+/// Opens the store of a vault that has one, creates it for a new vault. A vault already set up
+/// (its config is there) whose store is missing is refused like any other command refuses it:
+/// creating an empty store there would pass for the lost one, with its unwritten edits gone.
+fn open_or_create_store(paths: &VaultPaths, existed: bool) -> Result<()> {
+    let config = crate::config::load(paths)?;
+    let db = paths.database();
+    if existed || db.exists() {
+        SqliteStore::open_existing(&db, &config.store)
+            .with_context(|| format!("opening the store of {}", paths.root.display()))?;
+    } else {
+        SqliteStore::create(&db, &config.store)
+            .with_context(|| format!("creating the store of {}", paths.root.display()))?;
+    }
+    Ok(())
 }
 
 /// Creates `.brain/` with a commented config, the database and a `.gitignore`. Running it again

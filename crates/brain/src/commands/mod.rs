@@ -7,6 +7,7 @@ mod bench_mcp;
 mod bench_queue;
 mod conflicts;
 mod daemon;
+mod doctor;
 mod entities;
 mod git;
 mod http;
@@ -51,12 +52,14 @@ pub struct Vault {
 }
 
 impl Vault {
-    /// Opens an initialized vault.
+    /// Opens an initialized vault. Its store must be there: a missing one is refused with how
+    /// to recover (`brain doctor --rebuild`), never replaced by a new, empty one; a store this
+    /// user cannot write is opened read-only (reads work, writes say why they are refused).
     pub fn open(cli_vault: Option<&std::path::Path>) -> Result<Self> {
         let paths = locate::vault_paths(cli_vault)?;
         paths.require_initialized()?;
         let config = config::load(&paths)?;
-        let store = SqliteStore::open(&paths.database())
+        let store = SqliteStore::open_existing(&paths.database(), &config.store)
             .with_context(|| format!("opening the store of {}", paths.root.display()))?;
         Ok(Self {
             paths,
@@ -144,6 +147,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Bench(b) => bench::run(&b, cli.json),
+        Command::Doctor(args) => doctor::run(vault_arg, &args, cli.json),
     }
 }
 

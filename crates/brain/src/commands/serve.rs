@@ -135,11 +135,16 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
         http: http_addr.clone(),
     };
     let mut root_changed = None;
+    let mut store_lost = None;
     while !stop.load(Ordering::SeqCst) {
         // Its store went with the vault, and the path may name another folder now: nothing
         // more is read from it or written to it (issue 13). `main` prints why, last.
         if let Err(changed) = folder.check() {
             root_changed = Some(changed);
+            break;
+        }
+        if let Err(lost) = store_still_there(vault) {
+            store_lost = Some(lost);
             break;
         }
         publish(vault, &watcher, "ready", &daemon, &mut published);
@@ -160,10 +165,23 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
     pool.shutdown();
     publish(vault, &None, "stopped", &daemon, &mut published);
     say("Stopped.");
+    if let Some(lost) = store_lost {
+        return Err(lost);
+    }
     match root_changed {
         Some(changed) => Err(changed.into()),
         None => Ok(0),
     }
+}
+
+/// Fails, loudly, once the store file the daemon opened was deleted or replaced (issue 13):
+/// checked every publish tick, so the daemon stops within one, and every write in between was
+/// already refused by the store itself rather than acknowledged into a file nobody opens again.
+fn store_still_there(vault: &Vault) -> Result<()> {
+    vault.store.verify_file().map_err(|lost| {
+        tracing::error!(error = %lost, "the store file is gone; stopping");
+        anyhow::Error::new(lost).context("brain serve stopped")
+    })
 }
 
 /// A line on stderr that never fails: whoever read it (`brain serve | tee log`) may be gone

@@ -1,0 +1,510 @@
+//! `brain doctor`: is the store sound and does it hold what the files hold; and `--rebuild`,
+//! the one way back from a store that is damaged, lost or unreadable.
+//!
+//! The check reads only: SQLite's `integrity_check`, the full-text index against the entities
+//! (skipped, and said so, on a read-only store, since FTS5 checks through a write statement),
+//! and every note file against the live entities, path by path. A difference a sync settles
+//! (a file edited since the last sync, an entity not yet written to its file) is listed as
+//! such; one nothing explains is a problem, and so is any integrity failure (exit 1).
+//!
+//! The rebuild never changes a note file. It moves the old store aside
+//! (`.brain/brain.db.old-STAMP`, its `-wal` and `-shm` renamed with it so SQLite still reads
+//! them together), creates a new store and imports every file. Before that import, it reads the
+//! old store (read-only) for edits not yet written to files and writes each where it cannot
+//! overwrite anything: to its own path when no file is there, else beside it as a conflict
+//! copy (`NAME.conflict-STAMP.md`) for a person to merge. The new store then imports those
+//! too. What a rebuild cannot bring back is printed every time.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use brain_core::time::{format_compact, now_ms};
+use brain_core::{CancelToken, Config, NoProgress, content_hash};
+use brain_store::{SqliteStore, Store};
+use brain_sync::scan::{ScanOptions, scan};
+use brain_sync::{SyncEngine, SyncMode, SyncOptions};
+use serde_json::json;
+
+use super::{EXIT_FAILED, daemon, locate};
+use crate::cli::DoctorArgs;
+use crate::config::{self, VaultPaths};
+use crate::output;
+
+/// What a rebuild cannot bring back, said by every rebuild.
+const NOT_RECOVERED: &str = "A rebuild cannot bring back: the job history (`brain jobs list` \
+     starts empty), the conflict records (`brain conflicts list` starts empty; conflict copies \
+     on disk stay notes), the record of soft-deleted notes (their files in .brain/trash stay), \
+     and deletions not yet applied to files (those files are notes again). Edits not yet \
+     written to files are recovered from the old store where it can be read, as listed above.";
+
+/// Runs `brain doctor [--rebuild]`.
+pub fn run(vault_arg: Option<&Path>, args: &DoctorArgs, json: bool) -> Result<u8> {
+    let paths = locate::vault_paths(vault_arg)?;
+    paths.require_initialized()?;
+    let config = config::load(&paths)?;
+    if args.rebuild {
+        rebuild(&paths, &config, json)
+    } else {
+        check(&paths, &config, json)
+    }
+}
+
+/// One path where files and store disagree.
+struct Difference {
+    path: String,
+    what: String,
+    /// A sync settles it (a change on one side since the last sync).
+    pending: bool,
+}
+
+/// The check: integrity, index, files against entities.
+fn check(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
+    let db = paths.database();
+    let mut problems: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    let mut differences = Vec::new();
+    match SqliteStore::open_existing(&db, &config.store) {
+        Err(e) => problems.push(e.to_string()),
+        Ok(store) => {
+            match store.integrity_problems() {
+                Ok(found) => {
+                    problems.extend(found.into_iter().map(|p| {
+                        format!("SQLite integrity check: {p}: run `brain doctor --rebuild`")
+                    }))
+                }
+                Err(e) => problems.push(e.to_string()),
+            }
+            if store.is_read_only() {
+                notes.push(
+                    "the search index was not checked: the store is read-only (the check \
+                     writes through SQLite's FTS5 interface)"
+                        .into(),
+                );
+            } else if let Err(e) = store.check_index() {
+                problems.push(format!(
+                    "the search index does not match the notes ({e}): run `brain doctor --rebuild`"
+                ));
+            }
+            match compare(paths, config, &store) {
+                Ok(found) => differences = found,
+                Err(e) => problems.push(format!("files against entities: {e:#}")),
+            }
+        }
+    }
+    let unexplained = differences.iter().filter(|d| !d.pending).count();
+    for d in differences.iter().filter(|d| !d.pending) {
+        problems.push(format!("{}: {}", d.path, d.what));
+    }
+    let healthy = problems.is_empty();
+    if json {
+        output::json(&json!({
+            "store": db,
+            "healthy": healthy,
+            "problems": problems,
+            "notes": notes,
+            "differences": differences.iter().map(|d| json!({
+                "path": d.path, "what": d.what, "settled_by_sync": d.pending,
+            })).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        let pending: Vec<_> = differences.iter().filter(|d| d.pending).collect();
+        let mut text = format!("Store {}:\n", db.display());
+        if healthy {
+            text.push_str(
+                "  sound: SQLite integrity, search index and files against entities checked.\n",
+            );
+        }
+        for p in &problems {
+            text.push_str(&format!("  problem: {p}\n"));
+        }
+        for n in &notes {
+            text.push_str(&format!("  note: {n}\n"));
+        }
+        if !pending.is_empty() {
+            text.push_str(&format!(
+                "  {} difference(s) the next `brain sync` settles:\n",
+                pending.len()
+            ));
+            for d in pending {
+                text.push_str(&format!("    {}: {}\n", d.path, d.what));
+            }
+        }
+        if !healthy {
+            text.push_str(&format!(
+                "{} problem(s){}: `brain doctor --rebuild` builds a new store from the note \
+                 files, keeping this one beside it.",
+                problems.len(),
+                if unexplained > 0 {
+                    format!(", {unexplained} of them files and store disagreeing")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        output::line(text.trim_end())?;
+    }
+    Ok(if healthy { 0 } else { EXIT_FAILED })
+}
+
+/// Every note file against every live entity, by path.
+fn compare(paths: &VaultPaths, config: &Config, store: &SqliteStore) -> Result<Vec<Difference>> {
+    let root = &paths.root;
+    let engine = SyncEngine::new(root, config, store)?;
+    let builder = engine.builder();
+    let scanned = scan(
+        root,
+        &ScanOptions {
+            skip_logseq_dir: builder.logseq,
+            threads: 0,
+        },
+    );
+    let mut on_disk: BTreeMap<String, String> = BTreeMap::new();
+    for file in &scanned.files {
+        // A file sync itself refuses (too large, still being written) is its report's to show.
+        if let Ok(note) = builder.read(root, &file.path) {
+            on_disk.insert(file.path.clone(), note.entity.content_hash);
+        }
+    }
+    let live: BTreeMap<String, brain_store::sqlite::LiveFile> = store
+        .live_files()?
+        .into_iter()
+        .map(|l| (l.path.clone(), l))
+        .collect();
+    let all: BTreeSet<&str> = on_disk
+        .keys()
+        .chain(live.keys())
+        .map(String::as_str)
+        .collect();
+    let wanted: Vec<&str> = all.iter().copied().collect();
+    let bases: BTreeMap<String, String> = store
+        .bases(&wanted)?
+        .into_iter()
+        .map(|b| (b.path, b.hash))
+        .collect();
+    let mut out = Vec::new();
+    for path in all {
+        let file = on_disk.get(path);
+        let entity = live.get(path);
+        let base = bases.get(path);
+        let (what, pending) = match (file, entity) {
+            (Some(hf), Some(e)) if *hf == e.content_hash => continue,
+            (Some(_), Some(e)) if e.dirty => (
+                format!(
+                    "{} changed in the store; its file is written by the next sync",
+                    e.entity
+                ),
+                true,
+            ),
+            (Some(hf), Some(e)) if base != Some(hf) => (
+                format!(
+                    "the file changed since the last sync; the next sync imports it into {}",
+                    e.entity
+                ),
+                true,
+            ),
+            (Some(_), Some(e)) => (
+                format!(
+                    "{} holds other text than its file, and neither changed since the last sync",
+                    e.entity
+                ),
+                false,
+            ),
+            (Some(_), None) if base.is_none() => (
+                "a file no entity holds yet; the next sync imports it".to_string(),
+                true,
+            ),
+            (Some(_), None) => (
+                "a file the store has synced but holds no live entity for".to_string(),
+                false,
+            ),
+            (None, Some(e)) if e.dirty => (
+                format!(
+                    "{} is not yet written to a file; the next sync writes it",
+                    e.entity
+                ),
+                true,
+            ),
+            (None, Some(e)) if base.is_some() => (
+                format!(
+                    "the file of {} was removed since the last sync; the next sync deletes the entity (restorable)",
+                    e.entity
+                ),
+                true,
+            ),
+            (None, Some(e)) => (
+                format!(
+                    "{} has no file and no change waiting to be written",
+                    e.entity
+                ),
+                false,
+            ),
+            (None, None) => continue,
+        };
+        out.push(Difference {
+            path: path.to_string(),
+            what,
+            pending,
+        });
+    }
+    Ok(out)
+}
+
+/// An edit the old store had not yet written to files, and where it went.
+struct Recovered {
+    entity: String,
+    path: String,
+    written_to: String,
+    /// Written beside a file that differs, rather than to its own path.
+    beside: bool,
+}
+
+/// What a rebuild got out of the old store.
+#[derive(Default)]
+struct Recovery {
+    recovered: Vec<Recovered>,
+    /// Soft deletes not yet applied to files.
+    deletions: Vec<String>,
+    /// Entities whose edit could not be recovered, with why.
+    failed: Vec<String>,
+    /// Why the old store could not be read at all.
+    unreadable: Option<String>,
+}
+
+/// The rebuild: old store aside, edits recovered to files, every file imported.
+fn rebuild(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
+    if let Some(pid) = daemon::running(paths) {
+        bail!(
+            "brain serve (pid {pid}) is serving {} and has its store open: stop it first (Ctrl-C \
+             or `kill {pid}`), then run `brain doctor --rebuild` again",
+            paths.root.display()
+        );
+    }
+    let stamp = format_compact(now_ms());
+    let db = paths.database();
+    let old = free_old_name(&paths.state, &stamp);
+    let mut moved = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let from = with_suffix(&db, suffix);
+        if from.exists() {
+            let to = with_suffix(&old, suffix);
+            std::fs::rename(&from, &to).with_context(|| {
+                format!(
+                    "cannot move the old store file {} to {}: nothing was changed besides the \
+                     files already moved ({}); check the folder's permissions",
+                    from.display(),
+                    to.display(),
+                    moved.join(", ")
+                )
+            })?;
+            moved.push(to.display().to_string());
+        }
+    }
+    let recovery = if old.exists() {
+        recover(paths, &old, &stamp)
+    } else {
+        Recovery::default()
+    };
+    let store = SqliteStore::create(&db, &config.store)
+        .with_context(|| format!("creating the new store of {}", paths.root.display()))?;
+    let engine = SyncEngine::new(&paths.root, config, &store)?;
+    let report = engine
+        .run(
+            &SyncOptions {
+                mode: SyncMode::ImportOnly,
+                allow_mass_delete: true,
+                only_paths: None,
+            },
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .with_context(|| {
+            format!(
+                "importing the note files into the new store {} (the old one is kept as {}): \
+                 fix what is said and run `brain sync`",
+                db.display(),
+                old.display()
+            )
+        })?;
+    let live = store.count_live()?;
+    if json {
+        output::json(&json!({
+            "store": db,
+            "old_store": moved,
+            "imported": report.imported + report.updated + report.renamed,
+            "live_entities": live,
+            "skipped": report.skipped,
+            "recovered": recovery.recovered.iter().map(|r| json!({
+                "entity": r.entity, "path": r.path, "written_to": r.written_to,
+                "beside": r.beside,
+            })).collect::<Vec<_>>(),
+            "deletions_not_applied": recovery.deletions,
+            "not_recovered": recovery.failed,
+            "old_store_unreadable": recovery.unreadable,
+            "cannot_bring_back": NOT_RECOVERED,
+        }))?;
+        return Ok(0);
+    }
+    let mut text = format!(
+        "Rebuilt the store {} from the note files: {live} note(s).\n",
+        db.display()
+    );
+    if moved.is_empty() {
+        text.push_str(
+            "  There was no old store to keep, so edits not yet written to files cannot be \
+             recovered.\n",
+        );
+    } else {
+        text.push_str(&format!(
+            "  The old store is kept as: {}\n",
+            moved.join(", ")
+        ));
+    }
+    if !report.skipped.is_empty() {
+        text.push_str(&format!(
+            "  {} file(s) skipped (run `brain sync` to see why).\n",
+            report.skipped.len()
+        ));
+    }
+    if let Some(why) = &recovery.unreadable {
+        text.push_str(&format!(
+            "  The old store could not be read ({why}): edits it had not yet written to files \
+             cannot be recovered.\n"
+        ));
+    }
+    if !recovery.recovered.is_empty() {
+        text.push_str(&format!(
+            "  {} edit(s) the old store had not yet written to files were recovered; no file was \
+             overwritten:\n",
+            recovery.recovered.len()
+        ));
+        for r in &recovery.recovered {
+            if r.beside {
+                text.push_str(&format!(
+                    "    {}: its file {} holds other text, so the edit was written beside it as {}: \
+                     compare the two, keep what you want in {}, then delete the copy\n",
+                    r.entity, r.path, r.written_to, r.path
+                ));
+            } else {
+                text.push_str(&format!(
+                    "    {}: written to {} (no file was there)\n",
+                    r.entity, r.written_to
+                ));
+            }
+        }
+    }
+    for f in &recovery.failed {
+        text.push_str(&format!("  not recovered: {f}\n"));
+    }
+    if !recovery.deletions.is_empty() {
+        text.push_str(&format!(
+            "  Deletions the old store had not yet applied to files (those notes are back; \
+             delete them again with `brain rm`): {}\n",
+            recovery.deletions.join(", ")
+        ));
+    }
+    text.push_str(NOT_RECOVERED);
+    output::line(text)?;
+    Ok(0)
+}
+
+/// `.brain/brain.db.old-STAMP`, or with `-2`, `-3`... when a rebuild in the same second
+/// already used it.
+fn free_old_name(state: &Path, stamp: &str) -> PathBuf {
+    let mut candidate = state.join(format!("brain.db.old-{stamp}"));
+    let mut n = 1;
+    while ["", "-wal", "-shm"]
+        .iter()
+        .any(|s| with_suffix(&candidate, s).exists())
+    {
+        n += 1;
+        candidate = state.join(format!("brain.db.old-{stamp}-{n}"));
+    }
+    candidate
+}
+
+/// `path` with `suffix` appended to its name (SQLite's `-wal` and `-shm`).
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Reads the old store (read-only) for edits not yet written to files and writes each where
+/// it overwrites nothing.
+fn recover(paths: &VaultPaths, old: &Path, stamp: &str) -> Recovery {
+    let mut out = Recovery::default();
+    let store = match SqliteStore::open_read_only(old) {
+        Ok(s) => s,
+        Err(e) => {
+            out.unreadable = Some(e.to_string());
+            return out;
+        }
+    };
+    let dirty = match store.sync_state() {
+        Ok(state) => state.dirty,
+        Err(e) => {
+            out.unreadable = Some(e.to_string());
+            return out;
+        }
+    };
+    for d in dirty {
+        if d.deleted {
+            out.deletions.push(d.path);
+            continue;
+        }
+        match recover_one(&paths.root, &store, &d.entity, stamp) {
+            Ok(Some(r)) => out.recovered.push(r),
+            Ok(None) => {}
+            Err(e) => out.failed.push(format!("{} ({}): {e:#}", d.entity, d.path)),
+        }
+    }
+    out
+}
+
+/// Writes one unwritten edit: to its own path when nothing is there, beside the file as a
+/// conflict copy when the file holds other text, nowhere when it holds this text already.
+fn recover_one(
+    root: &Path,
+    store: &SqliteStore,
+    entity: &brain_core::EntityRef,
+    stamp: &str,
+) -> Result<Option<Recovered>> {
+    let e = store.get_any(entity)?;
+    let content = e.content();
+    brain_sync::fsio::check_inside(root, &e.path)?;
+    let own = root.join(&e.path);
+    let (target, beside) = match std::fs::read(&own) {
+        Ok(bytes) if content_hash(&bytes) == content_hash(content.as_bytes()) => return Ok(None),
+        Ok(_) => (
+            brain_sync::fsio::conflict_copy_path(root, &e.path, stamp),
+            true,
+        ),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => (e.path.clone(), false),
+        Err(err) => {
+            return Err(err).with_context(|| format!("cannot read {}", own.display()));
+        }
+    };
+    let full = root.join(&target);
+    if let Some(parent) = full.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create the folder {}", parent.display()))?;
+    }
+    // `create_new`: whatever appeared there since, it is never overwritten.
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&full)
+        .with_context(|| format!("cannot create {}", full.display()))?;
+    f.write_all(content.as_bytes())
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write {}", full.display()))?;
+    Ok(Some(Recovered {
+        entity: entity.to_string(),
+        path: e.path,
+        written_to: target,
+        beside,
+    }))
+}
