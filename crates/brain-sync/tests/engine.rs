@@ -762,9 +762,11 @@ mod issue13 {
         assert_eq!(conflict_copies(&root.join("dir")), copies);
     }
 
-    /// Issue 13 item 2: a conflict copy on disk that no conflict names (its sync was killed
-    /// and the note changed again before the next one, or it came from elsewhere) is listed by
-    /// the next full sync, once; a copy a resolved record names stays resolved.
+    /// Issue 13 item 2: a new conflict copy on disk that no conflict names (its sync was
+    /// killed and the note changed again before the next one) is listed by the next full
+    /// sync, once, in the transaction that imports it; a copy a resolved record names stays
+    /// resolved; a copy that is a note already (pulled through git from the device that
+    /// listed it) and a name a person chose get no record.
     #[test]
     fn issue13_every_conflict_copy_on_disk_is_listed() {
         let dir = tempfile::tempdir().unwrap();
@@ -778,6 +780,27 @@ mod issue13 {
             b"a version left behind\n",
         );
         write(root, "dir/n.conflict-notes.md", b"a name a person chose\n");
+        write(
+            root,
+            "dir/n.conflict-20260102-000000.md",
+            b"pulled from elsewhere\n",
+        );
+        let pulled = SyncEngine::new(root, &config, &store)
+            .unwrap()
+            .run(
+                &SyncOptions {
+                    only_paths: Some(vec!["dir/n.conflict-20260102-000000.md".into()]),
+                    ..SyncOptions::default()
+                },
+                &NoProgress,
+                &CancelToken::new(),
+            )
+            .unwrap();
+        assert_eq!(
+            (pulled.imported, pulled.conflicts.len()),
+            (1, 0),
+            "{pulled:?}"
+        );
 
         let r = sync(root, &store, &config);
         assert_eq!(r.conflicts.len(), 1, "{r:?}");

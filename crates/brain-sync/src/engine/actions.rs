@@ -96,16 +96,20 @@ impl Run<'_, '_> {
         tracing::debug!(path = %file.path, ?action, "decided");
         match action {
             Action::Import => {
-                if base.is_some() {
-                    self.report.updated += 1;
-                } else {
-                    self.report.imported += 1;
-                }
-                self.push(SyncOp::Import {
+                let op = SyncOp::Import {
                     entity: note.entity,
                     stat: note.stat,
                     seen_dirty_hash,
-                })
+                };
+                if base.is_some() {
+                    self.report.updated += 1;
+                    return self.push(op);
+                }
+                self.report.imported += 1;
+                match self.hold_copy(op) {
+                    Some(op) => self.push(op),
+                    None => Ok(()),
+                }
             }
             Action::AdoptBase => {
                 self.report.unchanged += 1;

@@ -161,66 +161,62 @@ impl Run<'_, '_> {
         }
     }
 
-    /// Gives every conflict copy this run's scan found that no conflict names (this run's, or
-    /// any recorded before, resolved or not) a record of its own, so `brain conflicts list`
-    /// lists every copy on disk: one a sync wrote before it was killed and never met again
-    /// (the note changed once more meanwhile), one pulled from another device, one a rebuilt
-    /// store has no record of. The copy itself stays a note as it is.
-    pub(super) fn record_unlisted_copies(&mut self) -> Result<(), Stop> {
-        if self.scanned_copies.is_empty() {
+    /// Imports the new conflict copies [`Run::hold_copy`] held back, giving each that no
+    /// conflict names (this run's, or any recorded before, resolved or not) a record of its
+    /// own, in the same transaction as its import: a copy a sync wrote before it was killed
+    /// and never met again (the note changed once more before the next sync), or one a
+    /// rebuilt store has no record of, is listed in `brain conflicts list` like any other.
+    /// Only copies new to this store: one that came from another device through git sync was
+    /// imported by that pull (and is listed on the device that made it), and one already a
+    /// note stays as it is.
+    pub(super) fn import_held_copies(&mut self) -> Result<(), Stop> {
+        let held = std::mem::take(&mut self.held_copies);
+        if held.is_empty() {
             return Ok(());
         }
-        let skipped: HashSet<&str> = self
-            .report
-            .skipped
-            .iter()
-            .map(|s| s.path.as_str())
-            .collect();
-        let mut unlisted: Vec<String> = self
-            .scanned_copies
-            .iter()
-            .filter(|p| !skipped.contains(p.as_str()))
-            .cloned()
-            .collect();
         let mut named: HashSet<String> = self
             .report
             .conflicts
             .iter()
             .filter_map(|c| c.copy_path.clone())
             .collect();
-        unlisted.retain(|p| !named.contains(p));
-        if unlisted.is_empty() {
-            return Ok(());
+        let path_of = |op: &SyncOp| match op {
+            SyncOp::Import { entity, .. } => Some(entity.path.clone()),
+            _ => None,
+        };
+        if held.iter().filter_map(path_of).any(|p| !named.contains(&p)) {
+            named.extend(
+                self.store()
+                    .conflicts(true)?
+                    .into_iter()
+                    .filter_map(|c| c.copy_path),
+            );
         }
-        named.extend(
-            self.store()
-                .conflicts(true)?
-                .into_iter()
-                .filter_map(|c| c.copy_path),
-        );
-        unlisted.retain(|p| !named.contains(p));
-        unlisted.sort();
-        for copy in unlisted {
-            let Some(note) = fsio::conflict_copy_source(&copy) else {
+        for op in held {
+            let (copy, text) = match &op {
+                SyncOp::Import { entity, .. } => (entity.path.clone(), entity.content()),
+                _ => (String::new(), String::new()),
+            };
+            let note = fsio::conflict_copy_source(&copy);
+            let Some(note) = note.filter(|_| !named.contains(&copy)) else {
+                self.push(op)?;
                 continue;
             };
-            let text = std::fs::read(self.engine.root.join(&copy))
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok());
             let detail = format!(
-                "'{copy}' is a conflict copy of '{note}' that no conflict record named (a sync stopped after writing it, it came from another device, or the store was rebuilt): it is kept as a note of its own; compare the two, keep what you want, delete the other file, then run `brain conflicts resolve` with this conflict's id"
+                "'{copy}' is a conflict copy of '{note}' that no conflict record named (a sync was stopped after writing it, or the store was rebuilt): it is kept as a note of its own; compare the two, keep what you want, delete the other file, then run `brain conflicts resolve` with this conflict's id"
             );
-            let entity = self.engine.builder.mapper.to_ref(&note).ok();
-            self.conflict(NewConflict {
+            let record = NewConflict {
                 kind: ConflictKind::BothChanged,
+                entity: self.engine.builder.mapper.to_ref(&note).ok(),
                 path: note,
-                entity,
                 store_content: None,
-                file_content: text,
+                file_content: Some(text),
                 copy_path: Some(copy),
                 detail,
                 now_ms: self.now,
-            })?;
+            };
+            self.report_conflict(&record);
+            self.push_group(vec![op, SyncOp::RecordConflict(record)])?;
         }
         Ok(())
     }

@@ -212,6 +212,7 @@ impl<'a> SyncEngine<'a> {
                 .filter(|f| fsio::conflict_copy_source(&f.path).is_some())
                 .map(|f| f.path.clone())
                 .collect(),
+            held_copies: Vec::new(),
             report: SyncReport {
                 scanned: scanned.files.len() as u64,
                 skipped: scanned.skipped,
@@ -277,8 +278,11 @@ struct Run<'r, 'a> {
     ops_bytes: usize,
     deferred: Vec<Deferred>,
     /// Files of this run's scan named as conflict copies: a copy an interrupted run wrote is
-    /// used again, and one that no conflict names gets a record.
+    /// used again rather than written twice.
     scanned_copies: HashSet<String>,
+    /// Imports of new conflict copies, held back to the end of the import (a full sync of the
+    /// whole vault only) to commit with a record when no conflict names them.
+    held_copies: Vec<SyncOp>,
     report: SyncReport,
 }
 
@@ -366,6 +370,22 @@ impl Run<'_, '_> {
             copy_path: c.copy_path.clone(),
         });
         tracing::info!(path = %c.path, kind = c.kind.as_str(), "conflict");
+    }
+
+    /// Holds back the import of `op`, a new file, to [`Run::import_held_copies`] if it is a
+    /// conflict copy and this is a full sync of the whole vault (which has seen every copy and
+    /// met every conflict still standing); returns it otherwise.
+    fn hold_copy(&mut self, op: SyncOp) -> Option<SyncOp> {
+        let whole = self.opts.mode == SyncMode::Full && self.opts.only_paths.is_none();
+        match &op {
+            SyncOp::Import { entity, .. }
+                if whole && self.scanned_copies.contains(&entity.path) =>
+            {
+                self.held_copies.push(op);
+                None
+            }
+            _ => Some(op),
+        }
     }
 
     fn conflict(&mut self, c: NewConflict) -> Result<(), Stop> {
@@ -607,6 +627,7 @@ impl Run<'_, '_> {
         });
         progress.finish_phase();
         if let Some(stop) = failure {
+            self.import_held_copies()?;
             self.flush()?;
             return Err(stop);
         }
@@ -619,6 +640,7 @@ impl Run<'_, '_> {
             && would_delete > cfg.mass_delete_min
             && would_delete as f64 > cfg.mass_delete_share * state.live_entities as f64
         {
+            self.import_held_copies()?;
             self.flush()?;
             return Err(Stop::MassDelete {
                 would_delete,
@@ -637,9 +659,7 @@ impl Run<'_, '_> {
         }
         // Only a full sync of the whole vault: it has seen every copy, and met (and so named)
         // every conflict still standing.
-        if mode == SyncMode::Full && self.opts.only_paths.is_none() {
-            self.record_unlisted_copies()?;
-        }
+        self.import_held_copies()?;
         self.flush()?;
         if cancel.is_cancelled() {
             return Err(Stop::Cancelled);
