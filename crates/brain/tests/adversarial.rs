@@ -284,3 +284,46 @@ fn issue13_put_refuses_a_note_whose_file_sync_never_reads() {
             .is_fifo()
     );
 }
+
+/// Issue 13 item 2, through the binary: the vault a `brain sync` killed right after writing a
+/// conflict copy leaves behind (the copy on disk, nothing recorded). The next sync uses that
+/// copy rather than writing a second identical one, and `brain conflicts list` names it.
+#[test]
+fn issue13_a_conflict_copy_a_killed_sync_left_is_used_once_and_listed() {
+    let v = TestVault::new();
+    v.write("n.md", "# N\n\nbase\n");
+    v.sync();
+    let store_side = "# N\n\nput by an agent\n";
+    v.run_stdin(&["put", "note/n"], store_side.as_bytes());
+    assert_eq!(v.ok(&["get", "note/n"]).stdout, store_side);
+    v.write("n.md.tmp", "# N\n\nedited in a file\n");
+    std::fs::rename(v.path("n.md.tmp"), v.path("n.md")).unwrap();
+    // What the killed sync wrote before it could record anything.
+    let left = "n.conflict-20260101-000000.md";
+    v.write(left, store_side);
+
+    let r = v.run(&["--json", "sync"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let report = r.json();
+    let copies: Vec<String> = v
+        .snapshot()
+        .into_keys()
+        .filter(|p| p.starts_with("n.conflict-"))
+        .collect();
+    assert_eq!(copies, [left], "{report}");
+    assert_eq!(v.read(left), store_side.as_bytes());
+    assert_eq!(report["conflicts"][0]["copy_path"], left, "{report}");
+    let list = v.ok(&["--json", "conflicts", "list"]).json();
+    let named: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["copy_path"].as_str())
+        .collect();
+    assert_eq!(named, [left], "{list}");
+    assert_eq!(
+        v.ok(&["get", "note/n.conflict-20260101-000000"]).stdout,
+        store_side
+    );
+    assert_eq!(v.ok(&["get", "note/n"]).stdout, "# N\n\nedited in a file\n");
+}
