@@ -215,3 +215,181 @@ fn a_schema_2_store_is_upgraded() {
         .set_runtime_state("watcher", &serde_json::json!({}), T0)
         .expect("runtime state");
 }
+
+/// The settings a vault's store is opened with.
+fn vault_config() -> brain_core::config::StoreConfig {
+    brain_core::config::StoreConfig::default()
+}
+
+/// Only `create` makes a store: opening a vault's store that is not there says so and leaves
+/// no file behind (a new, empty store would have passed for the lost one).
+#[test]
+fn issue13_a_missing_store_is_refused_and_never_created() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("brain.db");
+    match SqliteStore::open_existing(&path, &vault_config()) {
+        Err(e @ StoreError::Missing { .. }) => {
+            assert!(e.to_string().contains("brain doctor --rebuild"), "{e}");
+        }
+        other => panic!("expected Missing, got {other:?}"),
+    }
+    assert!(!path.exists(), "opening must not create the store");
+    let store = SqliteStore::create(&path, &vault_config()).expect("create");
+    store.put(&entity("note/a", "made\n", T0)).expect("put");
+    drop(store);
+    assert!(matches!(
+        SqliteStore::create(&path, &vault_config()),
+        Err(StoreError::Exists { .. })
+    ));
+    assert_eq!(
+        SqliteStore::open_existing(&path, &vault_config())
+            .expect("open")
+            .count_live()
+            .expect("count"),
+        1
+    );
+}
+
+/// A deleted store's `-wal` left beside its path would be read as the log of a new database
+/// created there: `create` refuses until it is moved away.
+#[test]
+fn issue13_a_store_is_never_created_beside_a_leftover_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("brain.db");
+    std::fs::write(dir.path().join("brain.db-wal"), b"old log").expect("leftover");
+    match SqliteStore::create(&path, &vault_config()) {
+        Err(StoreError::Exists { found, .. }) => assert!(found.ends_with("brain.db-wal")),
+        other => panic!("expected Exists, got {other:?}"),
+    }
+    assert!(!path.exists());
+}
+
+/// A store deleted under an open handle: the next write is refused, not acknowledged into the
+/// deleted file, and so is the next read; `verify_file` says so for a daemon's timer.
+#[test]
+fn issue13_a_deleted_store_refuses_writes_instead_of_losing_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("brain.db");
+    let store = SqliteStore::create(&path, &vault_config()).expect("create");
+    store.put(&entity("note/a", "before\n", T0)).expect("put");
+    store.verify_file().expect("still there");
+    std::fs::remove_file(&path).expect("delete the store");
+    match store.put(&entity("note/b", "after\n", T0)) {
+        Err(
+            e @ StoreError::Replaced {
+                what: "deleted", ..
+            },
+        ) => {
+            assert!(e.to_string().contains("brain doctor"), "{e}");
+        }
+        other => panic!("expected Replaced, got {other:?}"),
+    }
+    assert!(matches!(
+        store.get(&entity("note/a", "", T0).entity_ref),
+        Err(StoreError::Replaced { .. })
+    ));
+    assert!(matches!(
+        store.verify_file(),
+        Err(StoreError::Replaced { .. })
+    ));
+    assert!(!path.exists(), "nothing recreated the store");
+}
+
+/// Another database moved to the store's path (a restore, a rebuild) is not the one this
+/// handle writes to: writes are refused.
+#[test]
+fn issue13_a_replaced_store_refuses_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("brain.db");
+    let other = dir.path().join("other.db");
+    let store = SqliteStore::create(&path, &vault_config()).expect("create");
+    drop(SqliteStore::create(&other, &vault_config()).expect("create the other"));
+    std::fs::rename(&other, &path).expect("replace");
+    match store.put(&entity("note/b", "after\n", T0)) {
+        Err(StoreError::Replaced { what, .. }) => assert_eq!(what, "replaced by another file"),
+        other => panic!("expected Replaced, got {other:?}"),
+    }
+    let fresh = SqliteStore::open_existing(&path, &vault_config()).expect("open the new one");
+    assert_eq!(
+        fresh.count_live().expect("count"),
+        0,
+        "nothing went into the new file"
+    );
+}
+
+/// A store whose pages were overwritten with garbage says it is damaged and to run
+/// `brain doctor`, rather than SQLite's bare "database disk image is malformed".
+#[test]
+fn issue13_a_malformed_store_says_to_run_doctor() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("brain.db");
+    {
+        let store = SqliteStore::create(&path, &vault_config()).expect("create");
+        for i in 0..200 {
+            let text = format!("# Note {i}\n{}\n", "words to fill pages ".repeat(40));
+            store
+                .put(&entity(&format!("note/n{i}"), &text, T0))
+                .expect("put");
+        }
+    }
+    let len = std::fs::metadata(&path).expect("stat").len();
+    assert!(len > 8 * 4096, "the store spans many pages ({len} bytes)");
+    // Page 1 (the header and schema) stays; every other page becomes garbage.
+    let mut bytes = std::fs::read(&path).expect("read");
+    for (i, b) in bytes.iter_mut().enumerate().skip(4096) {
+        *b = (i % 251) as u8;
+    }
+    std::fs::write(&path, bytes).expect("garbage");
+    let err = match SqliteStore::open_existing(&path, &vault_config()) {
+        Err(e) => e,
+        Ok(store) => store
+            .list(&brain_store::ListFilter::default())
+            .expect_err("a damaged store cannot list"),
+    };
+    assert!(matches!(err, StoreError::Damaged { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("brain doctor"), "{text}");
+    assert!(text.contains("is damaged"), "{text}");
+}
+
+/// Unmounts a tmpfs when the test ends, however it ends.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A write that does not fit on the disk says the disk is full and to free space (SQLite's
+/// own text is "database or disk is full"): the store lives on a 1 MB tmpfs (the tests run as
+/// root, as CI does), filled by puts until one is refused.
+#[test]
+fn issue13_a_full_disk_says_to_free_space() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mount = dir.path().join("small");
+    std::fs::create_dir(&mount).expect("mount point");
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&mount)
+        .status()
+        .expect("mount runs")
+        .success();
+    assert!(ok, "mounting a 1 MB tmpfs needs root, as this test does");
+    let _mounted = Mounted(mount.clone());
+    let path = mount.join("brain.db");
+    let store = SqliteStore::create(&path, &vault_config()).expect("create");
+    let filler = "a sentence that takes room on a small disk ".repeat(200);
+    let mut refused = None;
+    for i in 0..2_000 {
+        let text = format!("# Note {i}\n{filler}{i}\n");
+        if let Err(e) = store.put(&entity(&format!("note/n{i}"), &text, T0)) {
+            refused = Some(e);
+            break;
+        }
+    }
+    let err = refused.expect("a 1 MB disk fills up");
+    assert!(matches!(err, StoreError::DiskFull { .. }), "{err:?}");
+    assert!(err.to_string().contains("free some space"), "{err}");
+    drop(store);
+}

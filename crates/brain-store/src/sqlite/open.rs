@@ -373,3 +373,61 @@ pub(super) fn check_schema(conn: &Connection, file: &StoreFile) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The flush level a vault's store runs with (SQLite: 1 = NORMAL, 2 = FULL).
+    fn synchronous_of(config: &StoreConfig) -> i64 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::create(&dir.path().join("brain.db"), config).expect("create");
+        store
+            .lock()
+            .pragma_query_value(None, "synchronous", |row| row.get(0))
+            .expect("pragma")
+    }
+
+    /// `store.synchronous = "full"` really flushes every commit; the default does not.
+    #[test]
+    fn issue13_store_synchronous_full_is_applied() {
+        assert_eq!(synchronous_of(&StoreConfig::default()), 1);
+        let full = StoreConfig {
+            synchronous: Synchronous::Full,
+        };
+        assert_eq!(synchronous_of(&full), 2);
+    }
+
+    /// SQLite's disk-full and corruption codes become the errors that say what to do.
+    #[test]
+    fn sqlite_codes_map_to_advice() {
+        let code =
+            |c| rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(c), Some("x".into()));
+        let path = Path::new("/v/.brain/brain.db");
+        assert!(matches!(
+            classify(code(rusqlite::ffi::SQLITE_FULL), path),
+            StoreError::DiskFull { .. }
+        ));
+        assert!(matches!(
+            classify(code(rusqlite::ffi::SQLITE_CORRUPT), path),
+            StoreError::Damaged { .. }
+        ));
+        assert!(matches!(
+            classify(code(rusqlite::ffi::SQLITE_NOTADB), path),
+            StoreError::Damaged { .. }
+        ));
+        match classify(code(rusqlite::ffi::SQLITE_READONLY), path) {
+            StoreError::ReadOnly { folder, .. } => assert_eq!(folder, "/v/.brain"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A path with URI characters is escaped, so it names the same file.
+    #[test]
+    fn uri_escapes_what_uris_give_a_meaning() {
+        assert_eq!(
+            uri(Path::new("/a b/100%?#/x.db"), "mode=ro"),
+            "file:/a b/100%25%3f%23/x.db?mode=ro"
+        );
+    }
+}

@@ -1,0 +1,347 @@
+//! Issue 13, items 1 and 12: the store is never silently recreated, a store deleted under a
+//! running daemon stops it instead of swallowing writes, a damaged or read-only store says what
+//! to do, and `brain doctor` checks a store and rebuilds it from the files without touching a
+//! note or losing an edit not yet written to one.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod util;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use brain_store::{SqliteStore, Store};
+use util::TestVault;
+use util::daemon::wait_for;
+
+/// The vault's store, opened as every command opens it (never created).
+fn open_store(v: &TestVault) -> Option<SqliteStore> {
+    SqliteStore::open_existing(
+        &v.path(".brain/brain.db"),
+        &brain_core::config::StoreConfig::default(),
+    )
+    .ok()
+}
+
+/// Runs `brain ARGS` with `stdin`; a command that refuses before reading its input (closing
+/// the pipe) is an answer, not a failure of the test.
+fn run_with_input(v: &TestVault, args: &[&str], stdin: &[u8]) -> util::Run {
+    use std::io::Write;
+    let mut child = v
+        .cmd()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child.wait_with_output().unwrap().into()
+}
+
+/// Names in `.brain/` starting with `prefix`.
+fn state_files(v: &TestVault, prefix: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(v.path(".brain"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Files at the vault's top level whose name starts with `prefix`.
+fn notes_named(v: &TestVault, prefix: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(v.root())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn issue13_a_deleted_store_is_never_recreated_by_put() {
+    let v = TestVault::new();
+    v.write("a.md", "# A\nkept in its file\n");
+    v.sync();
+    std::fs::remove_file(v.path(".brain/brain.db")).unwrap();
+    for args in [
+        &["put", "note/b"][..],
+        &["list"],
+        &["search", "kept"],
+        &["init"],
+    ] {
+        let r = run_with_input(&v, args, b"# B\nwould be lost\n");
+        assert_ne!(
+            r.code, 0,
+            "brain {args:?} must refuse a vault without its store"
+        );
+        assert!(
+            r.stderr.contains("is missing") && r.stderr.contains("brain doctor --rebuild"),
+            "brain {args:?} says what happened and how to recover:\n{}",
+            r.stderr
+        );
+        assert!(!r.stdout.contains("Created"), "{}", r.stdout);
+        assert!(
+            !v.path(".brain/brain.db").exists(),
+            "brain {args:?} created a new, empty store"
+        );
+    }
+    assert!(!v.path("b.md").exists());
+    // The recovery: a store built from the files, holding the note that was in one.
+    let r = v.ok(&["doctor", "--rebuild"]);
+    assert!(r.stdout.contains("job history"), "{}", r.stdout);
+    assert_eq!(util::listed(&v, &[]), ["note/a"]);
+}
+
+/// `brain serve` with its store deleted under it: puts after the deletion are refused, not
+/// acknowledged; the daemon stops by itself, says why and exits 1; nothing recreates the store.
+#[test]
+fn issue13_serve_stops_when_its_store_is_deleted() {
+    let v = TestVault::new();
+    v.write("a.md", "# A\nbefore\n");
+    v.sync();
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("serve.err");
+    let mut child = v
+        .cmd()
+        .env("BRAIN_SERVE_SYNC_DEBOUNCE_MS", "400")
+        .env("BRAIN_SERVE_INITIAL_SYNC_DELAY_MS", "0")
+        .arg("serve")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    wait_for(Duration::from_secs(60), "brain serve to be ready", || {
+        let state = open_store(&v)?.runtime_state("serve").ok()??.value;
+        (state["pid"] == pid && state["state"] == "ready").then_some(())
+    });
+    std::fs::remove_file(v.path(".brain/brain.db")).unwrap();
+    for i in 1..=3 {
+        let id = format!("note/after{i}");
+        let r = run_with_input(&v, &["put", &id], b"# After\nmust not be acknowledged\n");
+        assert_ne!(r.code, 0, "put {i} after the deletion was acknowledged");
+        assert!(!r.stdout.contains("Created"), "{}", r.stdout);
+        assert!(r.stderr.contains("brain doctor --rebuild"), "{}", r.stderr);
+    }
+    // Generous: the daemon looks every 250 ms; the bound is only there so a daemon that never
+    // notices fails the test instead of hanging it.
+    let status = wait_for(Duration::from_secs(60), "brain serve to stop", || {
+        child.try_wait().unwrap()
+    });
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains("brain serve stopped") && stderr.contains("was deleted while"),
+        "the daemon says why it stopped:\n{stderr}"
+    );
+    assert!(!v.path(".brain/brain.db").exists(), "nothing recreated it");
+    for i in 1..=3 {
+        assert!(!v.path(&format!("after{i}.md")).exists());
+    }
+    // The deleted store's log is moved aside with it, never read into a new store.
+    v.ok(&["doctor", "--rebuild"]);
+    assert!(!v.path(".brain/brain.db-wal").exists() || open_store(&v).is_some());
+    assert_eq!(util::listed(&v, &[]), ["note/a"]);
+}
+
+/// Overwrites every page of the store but the first (header and schema) with garbage.
+fn garble(db: &Path) {
+    let mut bytes = std::fs::read(db).unwrap();
+    assert!(bytes.len() > 8 * 4096, "the store spans many pages");
+    for (i, b) in bytes.iter_mut().enumerate().skip(4096) {
+        *b = (i % 251) as u8;
+    }
+    std::fs::write(db, bytes).unwrap();
+}
+
+#[test]
+fn issue13_a_malformed_store_says_to_run_doctor_and_rebuild_touches_no_note() {
+    let v = TestVault::new();
+    for i in 0..120 {
+        v.write(
+            &format!("n{i:03}.md"),
+            format!("# Note {i}\n{}\n", "words that fill pages ".repeat(30)),
+        );
+    }
+    v.sync();
+    let before = v.snapshot();
+    garble(&v.path(".brain/brain.db"));
+
+    let r = v.run(&["list"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("is damaged") && r.stderr.contains("brain doctor"),
+        "a damaged store says what to do:\n{}",
+        r.stderr
+    );
+    let r = v.run(&["doctor"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("problem"), "{}", r.stdout);
+
+    let r = v.ok(&["doctor", "--rebuild"]);
+    for promise in ["job history", "conflict records", "old store is kept"] {
+        assert!(
+            r.stdout.contains(promise),
+            "says {promise:?}:\n{}",
+            r.stdout
+        );
+    }
+    assert_eq!(v.snapshot(), before, "a rebuild never touches a note file");
+    let kept: Vec<_> = state_files(&v, "brain.db.old-")
+        .into_iter()
+        .filter(|n| !n.ends_with("-wal") && !n.ends_with("-shm"))
+        .collect();
+    assert_eq!(kept.len(), 1, "the old store is kept: {kept:?}");
+    assert_eq!(util::listed(&v, &[]).len(), 120);
+    let r = v.ok(&["doctor"]);
+    assert!(r.stdout.contains("sound"), "{}", r.stdout);
+}
+
+/// Edits put through the CLI with no daemon are in the store only, until a sync. Doctor lists
+/// them as what the next sync settles; a rebuild writes them where nothing is overwritten: a
+/// note with no file gets its file, a note whose file holds other text gets a conflict copy
+/// beside it, and the file keeps its text.
+#[test]
+fn issue13_doctor_rebuild_recovers_unwritten_edits_without_overwriting() {
+    let v = TestVault::new();
+    v.write("a.md", "# A\nthe file's text\n");
+    v.write("b.md", "# B\nsettled\n");
+    v.sync();
+    v.ok(&["sync", "pause"]);
+    for (id, text) in [
+        ("note/a", &b"# A\nthe store's edit\n"[..]),
+        ("note/c", b"# C\na new note\n"),
+    ] {
+        let r = v.run_stdin(&["put", id], text);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    assert_eq!(v.read("a.md"), b"# A\nthe file's text\n");
+    assert!(!v.path("c.md").exists(), "the edits are in the store only");
+
+    let doc = v.ok(&["--json", "doctor"]).json();
+    assert_eq!(doc["healthy"], true, "{doc}");
+    let differences = doc["differences"].as_array().unwrap();
+    let paths: Vec<_> = differences
+        .iter()
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["a.md", "c.md"], "{doc}");
+    assert!(differences.iter().all(|d| d["settled_by_sync"] == true));
+
+    let r = v.ok(&["doctor", "--rebuild"]);
+    assert!(r.stdout.contains("job history"), "{}", r.stdout);
+    assert_eq!(
+        v.read("a.md"),
+        b"# A\nthe file's text\n",
+        "the file keeps its text"
+    );
+    let copies = notes_named(&v, "a.conflict-");
+    assert_eq!(copies.len(), 1, "{}", r.stdout);
+    assert_eq!(v.read(&copies[0]), b"# A\nthe store's edit\n");
+    assert!(
+        r.stdout.contains(&copies[0]),
+        "says where it went:\n{}",
+        r.stdout
+    );
+    assert_eq!(v.read("c.md"), b"# C\na new note\n");
+    let listed = util::listed(&v, &[]);
+    let copy_ref = format!("note/{}", copies[0].trim_end_matches(".md"));
+    for want in ["note/a", "note/b", "note/c", copy_ref.as_str()] {
+        assert!(listed.iter().any(|l| l == want), "{want} in {listed:?}");
+    }
+    assert_eq!(v.ok(&["get", "note/a"]).stdout, "# A\nthe file's text\n");
+}
+
+/// An entity whose text differs from its file with no change recorded on either side is a
+/// problem doctor names (exit 1), not something a sync settles.
+#[test]
+fn issue13_doctor_reports_a_store_that_disagrees_with_its_files() {
+    let v = TestVault::new();
+    v.write("a.md", "# A\nfine\n");
+    v.write("b.md", "# B\nfine too\n");
+    v.sync();
+    assert_eq!(v.run(&["doctor"]).code, 0);
+    {
+        let conn = rusqlite::Connection::open(v.path(".brain/brain.db")).unwrap();
+        conn.execute(
+            "UPDATE entities SET content_hash = 'not-the-file' WHERE id = 'b'",
+            [],
+        )
+        .unwrap();
+    }
+    let r = v.run(&["doctor"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("b.md") && r.stdout.contains("brain doctor --rebuild"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("a.md"), "{}", r.stdout);
+}
+
+/// Gives `.brain/` and its files back their write permission when the test ends.
+struct Writable<'a>(&'a TestVault);
+
+impl Drop for Writable<'_> {
+    fn drop(&mut self) {
+        use std::os::unix::fs::PermissionsExt;
+        let state = self.0.path(".brain");
+        let _ = std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o755));
+        for e in std::fs::read_dir(&state).into_iter().flatten().flatten() {
+            let _ = std::fs::set_permissions(e.path(), std::fs::Permissions::from_mode(0o644));
+        }
+    }
+}
+
+/// A read-only `.brain/` (run without root's override, as a user would meet it): `list`,
+/// `search` and `get` answer from the store, a write is refused saying the folder is read-only.
+#[test]
+fn issue13_a_read_only_store_answers_reads_and_refuses_writes() {
+    use std::os::unix::fs::PermissionsExt;
+    let v = TestVault::new();
+    v.write("a.md", "# A\nreadable words\n");
+    v.sync();
+    let _restore = Writable(&v);
+    let state = v.path(".brain");
+    for e in std::fs::read_dir(&state).unwrap() {
+        std::fs::set_permissions(e.unwrap().path(), std::fs::Permissions::from_mode(0o444))
+            .unwrap();
+    }
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let run = |args: &[&str], stdin: &[u8]| -> util::Run {
+        use std::io::Write;
+        let mut cmd = v.cmd();
+        cmd.args(args);
+        let mut child = util::without_root_override(cmd)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _ = child.stdin.take().unwrap().write_all(stdin);
+        child.wait_with_output().unwrap().into()
+    };
+    let r = run(&["--json", "list"], b"");
+    assert_eq!(r.code, 0, "list on a read-only store:\n{}", r.stderr);
+    assert_eq!(r.json().as_array().unwrap().len(), 1);
+    let r = run(&["--json", "search", "readable"], b"");
+    assert_eq!(r.code, 0, "search on a read-only store:\n{}", r.stderr);
+    assert_eq!(r.json().as_array().unwrap().len(), 1, "{}", r.stdout);
+    let r = run(&["get", "note/a"], b"");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "# A\nreadable words\n");
+    let r = run(&["put", "note/z"], b"# Z\nrefused\n");
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("read-only") && r.stderr.contains("writable"),
+        "a refused write says the folder is read-only and what to do:\n{}",
+        r.stderr
+    );
+    let names = state_files(&v, "brain.db");
+    assert_eq!(names, ["brain.db"], "nothing was written beside the store");
+}
