@@ -17,7 +17,8 @@ const BINARY_SNIFF: usize = 8000;
 
 impl Repo {
     /// Commits every change in the work tree (new, modified, deleted and moved files; the
-    /// vault's `.gitignore` decides what stays out) and returns the new commit id, or `None`
+    /// vault's `.gitignore` decides what stays out, and nothing a `.brainignore` excludes is
+    /// staged: see [`BRAINIGNORE`](crate::BRAINIGNORE)) and returns the new commit id, or `None`
     /// when there is nothing to commit, so a sync never makes empty commits.
     ///
     /// `author` is `(name, email)`: when given it is used for this commit only (as `-c user.*`),
@@ -60,7 +61,7 @@ impl Repo {
         let Some(message) = message(&status) else {
             return Ok(None);
         };
-        self.run(&["add", "-A", "--", "."])?;
+        self.stage_all_except(&status.brainignored)?;
         // `--quiet` exits 1 when the index differs from `HEAD` (or, on an unborn branch, from
         // the empty tree), 0 when there is nothing to commit.
         match self.run(&["diff", "--cached", "--quiet", "--no-ext-diff"]) {

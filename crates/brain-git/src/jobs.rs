@@ -118,12 +118,20 @@ impl Handler for GitHandler {
         if let Some(branch) = branch {
             config.git.branch = branch;
         }
+        let exports_paused = ctx
+            .queue
+            .store()
+            .paused_types()
+            .map_err(|e| JobError::Failed(format!("cannot read which job types are paused: {e}")))?
+            .iter()
+            .any(|t| t == brain_sync::jobs::DIRECTORY_EXPORT);
         let runner = GitSync {
             root: &self.root,
             config: &config,
             store: self.store.as_ref(),
             git,
             allow_mass_delete: ctx.job.input.get("allow_mass_delete") == Some(&Value::Bool(true)),
+            exports_paused,
         };
         let lock = || {
             brain_sync::jobs::lock_vault(&self.root, ctx).map_err(|e| match e {

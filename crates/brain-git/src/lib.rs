@@ -15,6 +15,7 @@
 //! template, and [`ensure_gitignore`] adds the lines that keep brains' own files out of the
 //! vault's history.
 
+mod brainignore;
 mod commit;
 mod error;
 mod git;
@@ -27,6 +28,7 @@ mod repo;
 pub mod schedule;
 pub mod sync;
 
+pub use brainignore::BRAINIGNORE;
 pub use error::GitError;
 pub use git::{Git, GitVersion, Output, RunOptions, Secret};
 pub use ignore::{DEFAULT_IGNORES, ensure_gitignore};

@@ -14,7 +14,7 @@ const MAX_LISTED_FILES: usize = 10;
 
 /// Used when the template renders to nothing: git refuses empty messages, and a commit with no
 /// description is useless in the log.
-const FALLBACK_TEMPLATE: &str = "brain: {count} note(s) changed";
+const FALLBACK_TEMPLATE: &str = "brain: {count} note(s), {other} other file(s) changed";
 
 /// The values a commit message template can refer to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,16 +26,20 @@ pub struct MessageContext {
     pub hostname: String,
     /// The changed paths, relative to the vault, in the order they should be listed.
     pub files: Vec<String>,
+    /// How many of `files` are notes (paths the vault maps to entities), for `{count}`: a
+    /// `.brainignore` or `.obsidian/app.json` is a file that changed, not a note.
+    pub notes: usize,
 }
 
 /// Renders a commit message from `template`.
 ///
-/// Placeholders: `{date}`, `{hostname}`, `{count}` (number of files) and `{files}` (the paths
-/// joined by `", "`; past ten, the first ten then `and N more`). `{{` and `}}` stand for literal
+/// Placeholders: `{date}`, `{hostname}`, `{count}` (number of notes changed), `{other}` (number
+/// of other files changed: settings, attachments, `.brainignore`) and `{files}` (every changed
+/// path joined by `", "`; past ten, the first ten then `and N more`). `{{` and `}}` stand for literal
 /// braces. Anything else in braces, and a lone or unclosed brace, is kept as written. Values are
 /// inserted verbatim and not scanned again, so a path containing `{date}` stays as it is. The
 /// result is trimmed of trailing whitespace; if nothing is left, the message falls back to
-/// `brain: {count} note(s) changed`.
+/// `brain: {count} note(s), {other} other file(s) changed`.
 pub fn render_commit_message(template: &str, ctx: &MessageContext) -> String {
     let rendered = render(template, ctx);
     let trimmed = rendered.trim_end();
@@ -95,7 +99,8 @@ fn value(name: &str, ctx: &MessageContext) -> Option<String> {
     match name {
         "date" => Some(ctx.date.clone()),
         "hostname" => Some(ctx.hostname.clone()),
-        "count" => Some(ctx.files.len().to_string()),
+        "count" => Some(ctx.notes.to_string()),
+        "other" => Some(ctx.files.len().saturating_sub(ctx.notes).to_string()),
         "files" => Some(files_list(&ctx.files)),
         _ => None,
     }
@@ -146,7 +151,18 @@ mod tests {
             date: "2024-05-01T12:00:00Z".into(),
             hostname: "laptop".into(),
             files: files.iter().map(|f| (*f).to_owned()).collect(),
+            notes: files.iter().filter(|f| f.ends_with(".md")).count(),
         }
+    }
+
+    /// Issue 13 item 5: `{count}` counts notes only; other files are `{other}`.
+    #[test]
+    fn issue13_count_is_notes_and_other_is_the_rest() {
+        let c = ctx(&["a.md", ".brainignore", ".obsidian/app.json"]);
+        assert_eq!(
+            render_commit_message("{count} note(s), {other} other file(s): {files}", &c),
+            "1 note(s), 2 other file(s): a.md, .brainignore, .obsidian/app.json"
+        );
     }
 
     #[test]
@@ -202,14 +218,17 @@ mod tests {
     #[test]
     fn empty_result_falls_back() {
         let c = ctx(&["a.md", "b.md"]);
-        assert_eq!(render_commit_message("", &c), "brain: 2 note(s) changed");
+        assert_eq!(
+            render_commit_message("", &c),
+            "brain: 2 note(s), 0 other file(s) changed"
+        );
         assert_eq!(
             render_commit_message("  \n\t", &c),
-            "brain: 2 note(s) changed"
+            "brain: 2 note(s), 0 other file(s) changed"
         );
         assert_eq!(
             render_commit_message("{files}", &ctx(&[])),
-            "brain: 0 note(s) changed"
+            "brain: 0 note(s), 0 other file(s) changed"
         );
     }
 

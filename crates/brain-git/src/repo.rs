@@ -35,8 +35,12 @@ pub struct RepoStatus {
     pub ahead: u32,
     /// Commits on the upstream that `HEAD` lacks (0 without an upstream).
     pub behind: u32,
-    /// Files that differ from `HEAD` (staged or not) or are untracked, ignored files excluded.
+    /// Files that differ from `HEAD` (staged or not) or are untracked, ignored files excluded,
+    /// and so are the files a `.brainignore` excludes: a git job never stages those.
     pub changed: Vec<ChangedPath>,
+    /// The changes to files a `.brainignore` excludes, held out of [`RepoStatus::changed`]:
+    /// new files kept out of git, and tracked files left as git has them.
+    pub brainignored: Vec<ChangedPath>,
     /// Files with unresolved conflicts, relative to the repository's top level.
     pub unmerged: Vec<String>,
     /// Whether a merge is in progress (`MERGE_HEAD` exists): a sync must not start another.
@@ -136,6 +140,7 @@ impl Repo {
         ];
         let output = self.run(&args)?;
         let mut status = parse_status(&output.stdout).map_err(|d| unparsable(&args, &d))?;
+        status.brainignored = self.split_brainignored(&mut status.changed)?;
         status.merging = self.merging()?;
         Ok(status)
     }

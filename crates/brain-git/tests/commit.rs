@@ -146,6 +146,71 @@ fn issue13_markers_a_merge_left_are_refused_by_the_unmerged_path() {
     assert!(!staged(root).contains("howto.md"));
 }
 
+/// Issue 13 item 5: nothing a `.brainignore` excludes is staged. A new excluded file stays out
+/// of git; a tracked one (in a subfolder with its own `.brainignore`) keeps the content git has,
+/// modified or deleted on disk, and is never removed from git.
+#[test]
+fn issue13_commit_all_stages_nothing_brainignore_excludes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    init(root);
+    let repo = open(root);
+    write(root, "keep.md", "k\n");
+    write(root, "drafts/old.md", "old\n");
+    write(root, "sub/x.tmp", "x\n");
+    repo.commit_all("base", None).unwrap().unwrap();
+
+    write(root, ".brainignore", "drafts/\n");
+    write(root, "sub/.brainignore", "*.tmp\n");
+    write(root, "drafts/secret.md", "secret\n");
+    write(root, "drafts/old.md", "old, edited\n");
+    std::fs::remove_file(root.join("sub/x.tmp")).unwrap();
+    write(root, "sub/y.tmp", "y\n");
+    write(root, "keep.md", "k2\n");
+
+    let status = repo.status().unwrap();
+    let mut changed: Vec<&str> = status.changed.iter().map(|c| c.path.as_str()).collect();
+    changed.sort_unstable();
+    assert_eq!(changed, [".brainignore", "keep.md", "sub/.brainignore"]);
+    let mut held: Vec<&str> = status
+        .brainignored
+        .iter()
+        .map(|c| c.path.as_str())
+        .collect();
+    held.sort_unstable();
+    assert_eq!(
+        held,
+        [
+            "drafts/old.md",
+            "drafts/secret.md",
+            "sub/x.tmp",
+            "sub/y.tmp"
+        ]
+    );
+    assert_eq!(
+        repo.tracked_but_brainignored().unwrap(),
+        ["drafts/old.md", "sub/x.tmp"]
+    );
+
+    repo.commit_all("sync", None).unwrap().unwrap();
+    assert_eq!(
+        tree(root),
+        [
+            ".brainignore",
+            "drafts/old.md",
+            "keep.md",
+            "sub/.brainignore",
+            "sub/x.tmp"
+        ]
+    );
+    assert_eq!(run(root, &["show", "HEAD:drafts/old.md"]), "old\n");
+    assert_eq!(run(root, &["show", "HEAD:sub/x.tmp"]), "x\n");
+    assert_eq!(run(root, &["show", "HEAD:keep.md"]), "k2\n");
+    // Nothing left staged, and only excluded files left changed.
+    assert_eq!(staged(root), "");
+    assert_eq!(repo.commit_all("again", None).unwrap(), None);
+}
+
 #[test]
 fn unresolved_merge_is_refused() {
     let dir = tempfile::tempdir().unwrap();

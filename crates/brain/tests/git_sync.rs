@@ -244,6 +244,12 @@ fn two_vaults_converge_through_concurrent_edits() {
     assert_eq!(conflicts[0]["path"], "charlie.md");
     assert_eq!(conflicts[0]["entity"], "note/charlie");
     assert_eq!(conflicts[0]["copy_path"], json!(copy));
+    // A, which pulled B's merge, lists the copy too (issue 13 item 2: every copy on disk is
+    // listed), recorded by the pull rather than left to its next full sync.
+    let pulled = git_merge_conflicts(&a);
+    assert_eq!(pulled.len(), 1, "{pulled:?}");
+    assert_eq!(pulled[0]["path"], "charlie.md");
+    assert_eq!(pulled[0]["copy_path"], json!(copy));
 
     // (c) A moves a note, B edits it: the edit ends up at the new path.
     std::fs::rename(a.path("delta.md"), a.path("delta-moved.md")).unwrap();
@@ -576,4 +582,185 @@ fn issue13_git_init_with_a_wrong_remote_fails_for_good_and_undoes_its_remote() {
     let report = git_init(&a, remote.url());
     assert_eq!(report["pushed"], true, "{report}");
     assert_eq!(tree(&remote.path, "main"), [".gitignore", "a.md"]);
+}
+
+/// Issue 13 item 5: git sync stages nothing a `.brainignore` excludes. A new excluded file never
+/// reaches the remote; a tracked file that becomes excluded stays there as it was (never
+/// deleted, its edits not committed), with one warning; the commit message counts notes as
+/// notes and settings as files.
+#[test]
+fn issue13_git_sync_never_pushes_what_brainignore_excludes() {
+    let plan = note("plan");
+    let remote = Remote::new();
+    let a = vault_with(&[("a.md", &note("a")), ("drafts/plan.md", &plan)]);
+    git_init(&a, remote.url());
+    assert_eq!(
+        tree(&remote.path, "main"),
+        [".gitignore", "a.md", "drafts/plan.md"]
+    );
+
+    a.write(".brainignore", "drafts/\n");
+    a.write("drafts/secret.md", "# Secret\n\nnever pushed\n");
+    a.write("drafts/plan.md", format!("{plan}\nedited while excluded\n"));
+    a.write(".obsidian/app.json", "{\"x\": 1}\n");
+    let a_text = format!("{}\nedited\n", note("a"));
+    a.write("a.md", &a_text);
+    a.sync();
+    let r = brain_ok(&a, &["--json", "git", "sync"]);
+    let report = r.json();
+    assert_eq!(report["pushed"], true, "{report}");
+    assert_eq!(report["brainignored_tracked"], json!(["drafts/plan.md"]));
+    assert!(
+        r.stderr
+            .contains("excluded by .brainignore: drafts/plan.md")
+            && r.stderr.contains("git add PATH && git commit"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        tree(&remote.path, "main"),
+        [
+            ".brainignore",
+            ".gitignore",
+            ".obsidian/app.json",
+            "a.md",
+            "drafts/plan.md"
+        ]
+    );
+    assert_eq!(
+        format!("{}\n", git(&remote.path, &["show", "main:drafts/plan.md"])),
+        plan
+    );
+    let message = git(&remote.path, &["log", "-1", "--format=%B", "main"]);
+    let subject = message.lines().next().unwrap();
+    assert!(
+        subject.starts_with("brain: 1 note(s) changed on "),
+        "{message}"
+    );
+    assert!(
+        message.contains(".brainignore") && !message.contains("secret"),
+        "{message}"
+    );
+
+    // Edited again, then deleted: still left as it was in git, and no second warning.
+    a.write("drafts/plan.md", "# Plan\n\nrewritten\n");
+    a.write("b.md", note("b"));
+    a.sync();
+    let r = brain_ok(&a, &["--json", "git", "sync"]);
+    assert_eq!(r.json()["brainignored_tracked"], json!([]));
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+    std::fs::remove_file(a.path("drafts/plan.md")).unwrap();
+    a.write("b.md", format!("{}\nmore\n", note("b")));
+    a.sync();
+    let r = brain_ok(&a, &["--json", "git", "sync"]);
+    assert_eq!(r.json()["pushed"], true);
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+    let remote_files = tree(&remote.path, "main");
+    assert!(
+        remote_files.contains(&"drafts/plan.md".to_owned())
+            && !remote_files.contains(&"drafts/secret.md".to_owned()),
+        "{remote_files:?}"
+    );
+    assert_eq!(
+        format!("{}\n", git(&remote.path, &["show", "main:drafts/plan.md"])),
+        plan
+    );
+    let history = git(&remote.path, &["log", "--all", "--format=%H"]);
+    for commit in history.lines() {
+        let files = tree(&remote.path, commit);
+        assert!(!files.contains(&"drafts/secret.md".to_owned()), "{commit}");
+    }
+}
+
+/// `brain put ID` of `text` (through stdin) with the commit identity and `env`, expecting
+/// success.
+fn put(v: &TestVault, id: &str, text: &str, env: &[(&str, &str)]) {
+    use std::io::Write;
+    let mut cmd = v.cmd();
+    cmd.envs(env.iter().copied())
+        .args(["put", id])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "brain put {id}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The exact bytes of `path` in the remote's `main`.
+fn pushed(remote: &Remote, path: &str) -> String {
+    let r = git_util::git_run(&remote.path, &["show", &format!("main:{path}")]);
+    assert_eq!(r.code, 0, "{path} is not in the remote: {}", r.stderr);
+    r.stdout
+}
+
+/// Issue 13 item 8, without a daemon: `brain put` then at once `brain git sync` pushes the new
+/// note, byte for byte as put, and an edit put the same way.
+#[test]
+fn issue13_git_sync_right_after_put_pushes_the_note() {
+    let remote = Remote::new();
+    let a = vault_with(&[("a.md", "# A\n")]);
+    git_init(&a, remote.url());
+    let text = "# Fresh\n\nput just before the git sync\n";
+    put(&a, "note/fresh", text, &[]);
+    let report = git_sync(&a);
+    assert_eq!(report["pushed"], true, "{report}");
+    assert_eq!(pushed(&remote, "fresh.md"), text);
+
+    let edited = "# Fresh\n\nedited by a second put\n";
+    put(&a, "note/fresh", edited, &[]);
+    git_sync(&a);
+    assert_eq!(pushed(&remote, "fresh.md"), edited);
+    assert_eq!(git(a.root(), &["status", "--porcelain"]), "");
+}
+
+/// Issue 13 item 8, with `brain serve` running: the put's export waits out a debounce far
+/// longer than the test, so only the git sync itself can write the file before it commits
+/// (the lock it holds is the one the export job would take: no deadlock, no wait).
+#[test]
+fn issue13_git_sync_under_a_daemon_writes_the_pending_export_before_committing() {
+    const DEBOUNCE: (&str, &str) = ("BRAIN_SERVE_SYNC_DEBOUNCE_MS", "600000");
+    let remote = Remote::new();
+    let a = vault_with(&[("a.md", "# A\n")]);
+    git_init(&a, remote.url());
+    let daemon = a.serve(&[
+        DEBOUNCE,
+        ("BRAIN_GIT_AUTHOR_NAME", git_util::NAME),
+        ("BRAIN_GIT_AUTHOR_EMAIL", git_util::EMAIL),
+        ("BRAIN_GIT_COMMIT_DEBOUNCE_MS", "600000"),
+        ("BRAIN_GIT_PULL_ON_START", "false"),
+        ("BRAIN_GIT_SYNC_INTERVAL_S", "0"),
+    ]);
+    let text = "# Fresh\n\nput while brain serve runs\n";
+    put(&a, "note/fresh", text, &[DEBOUNCE]);
+    // The export is queued and not due for minutes: the file is not there yet.
+    let exports = a.jobs_of("directory-export");
+    let pending = exports.last().expect("the put queued an export");
+    assert_eq!(
+        pending.state,
+        brain_store::jobs::JobState::Queued,
+        "{pending:?}"
+    );
+    assert!(
+        pending.run_at_ms > brain_core::time::now_ms() + 60_000,
+        "{pending:?}"
+    );
+    assert!(!a.path("fresh.md").exists());
+
+    let report = git_sync(&a);
+    assert_eq!(report["pushed"], true, "{report}");
+    assert_eq!(pushed(&remote, "fresh.md"), text);
+    assert_eq!(read(&a, "fresh.md"), text);
+    assert_eq!(git(a.root(), &["status", "--porcelain"]), "");
+    assert_eq!(daemon.stop(), 0);
 }

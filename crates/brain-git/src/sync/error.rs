@@ -22,6 +22,13 @@ pub enum GitSyncError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] brain_store::StoreError),
+    /// Writing the notes changed in the store to their files, before a commit, failed: nothing
+    /// was committed, so no note is left out of a commit that claims to have it.
+    #[error(
+        "writing the notes changed in the store to their files before the commit failed, so \
+         nothing was committed: {0}"
+    )]
+    Export(brain_sync::SyncError),
     /// The import of the pulled files failed.
     #[error("importing the pulled files failed: {0}")]
     Import(brain_sync::SyncError),
@@ -108,6 +115,13 @@ impl GitSyncError {
             GitSyncError::Git(e) => e.is_transient(),
             GitSyncError::Store(_) | GitSyncError::Lock(_) | GitSyncError::KeepsMoving(_) => true,
             GitSyncError::Import(_) => true,
+            // As a `directory-export` job decides: refusals the user must act on are final.
+            GitSyncError::Export(e) => !matches!(
+                e,
+                brain_sync::SyncError::MassDelete { .. }
+                    | brain_sync::SyncError::VaultUnreadable { .. }
+                    | brain_sync::SyncError::Config(_)
+            ),
             GitSyncError::NotARepo(_)
             | GitSyncError::Cancelled
             | GitSyncError::MassDelete { .. }

@@ -3,7 +3,9 @@
 //!
 //! Order and locks: the local commit and the merge-and-import hold `.brain/sync.lock` (as every
 //! directory job does), so no export writes a file under git's feet; fetch and push, which wait
-//! on the network, hold nothing. The import after a pull reads only the paths the merge changed
+//! on the network, hold nothing. Every commit first writes, under that lock, the notes changed
+//! in the store whose export is still pending, so a note written just before a git sync is in
+//! its commit. The import after a pull reads only the paths the merge changed
 //! (`git diff old new`), queues no export and makes no commit of its own: what it imported is
 //! already committed.
 
@@ -80,6 +82,11 @@ pub struct GitReport {
     pub behind: u32,
     /// Whether a remote is configured.
     pub remote: bool,
+    /// Files git tracks that a `.brainignore` newly excludes: left as git has them (never
+    /// deleted there), their changes not committed. Each is reported by one job only, so the
+    /// user is warned once, not at every sync.
+    #[serde(default)]
+    pub brainignored_tracked: Vec<String>,
 }
 
 /// Runs git jobs for one vault.
@@ -94,6 +101,10 @@ pub struct GitSync<'a> {
     pub git: Git,
     /// Commit even if most notes are deleted (`brain git sync --allow-mass-delete`).
     pub allow_mass_delete: bool,
+    /// Directory exports are paused (`brain sync pause`): a commit then writes no pending
+    /// export either, and commits the files as they are, since the user asked that nothing be
+    /// written to the files until `brain sync resume`.
+    pub exports_paused: bool,
 }
 
 /// What a job needs between its steps: progress, cancel, and the vault lock.
@@ -132,6 +143,10 @@ impl Steps<'_> {
 
 /// Runtime-state key of the last commit whose changes were imported into the store.
 pub const IMPORTED_KEY: &str = "git-imported";
+
+/// Runtime-state key of the tracked files a `.brainignore` excludes that the user was already
+/// warned about (`{"paths": [...]}`).
+pub const BRAINIGNORED_KEY: &str = "git-brainignored";
 
 /// How a git job's merge messages start, so a later job knows an unfinished merge is its own.
 const MERGE_MESSAGE_PREFIX: &str = "brain: merge ";
@@ -222,7 +237,10 @@ impl GitSync<'_> {
             GitOp::Commit => git.auto_push,
             GitOp::Pull | GitOp::Init => false,
         };
-        if commits && !status.changed.is_empty() {
+        if commits {
+            // Always under the lock, whatever the status said before it: a note written to the
+            // store (`brain put`, MCP `create`) may have its file written only now, by the
+            // commit's own export or by an export job that held the lock meanwhile.
             let _lock = steps.lock()?;
             self.commit(&repo, &mut report, steps)?;
         }
@@ -248,7 +266,42 @@ impl GitSync<'_> {
             .is_some_and(|msg| msg.starts_with(MERGE_MESSAGE_PREFIX))
     }
 
-    /// Commits every change in the work tree with the configured message.
+    /// Writes to their files every note changed in the store and not yet written (what the
+    /// queued `directory-export` jobs would write, however long their debounce still runs), so
+    /// a commit right after a `brain put` or an MCP `create` holds the note. The caller holds
+    /// `.brain/sync.lock`, which is what an export job would take: running the export here
+    /// rather than waiting for the job cannot deadlock, and the job then finds nothing to do.
+    pub(super) fn write_pending_exports(&self, steps: &Steps) -> Result<u64, GitSyncError> {
+        if self.exports_paused {
+            tracing::info!("directory sync is paused: committing the files as they are");
+            return Ok(0);
+        }
+        let dirty = self.store.sync_state()?.dirty;
+        if dirty.is_empty() {
+            return Ok(0);
+        }
+        steps.say(&format!(
+            "Writing {} changed note(s) to their files before committing",
+            dirty.len()
+        ));
+        let export = |e: brain_sync::SyncError| match e {
+            brain_sync::SyncError::Cancelled { .. } => GitSyncError::Cancelled,
+            other => GitSyncError::Export(other),
+        };
+        let engine = SyncEngine::new(self.root, self.config, self.store).map_err(export)?;
+        let opts = SyncOptions {
+            mode: SyncMode::Outbox,
+            allow_mass_delete: false,
+            only_paths: Some(dirty.into_iter().map(|d| d.path).collect()),
+        };
+        let done = engine
+            .run(&opts, steps.progress, steps.cancel)
+            .map_err(export)?;
+        Ok(done.exported + done.trashed)
+    }
+
+    /// Writes the pending exports, then commits every change in the work tree with the
+    /// configured message. The caller holds `.brain/sync.lock`.
     pub(super) fn commit(
         &self,
         repo: &Repo,
@@ -256,19 +309,35 @@ impl GitSync<'_> {
         steps: &Steps,
     ) -> Result<(), GitSyncError> {
         steps.check()?;
+        self.write_pending_exports(steps)?;
         steps.say("Committing changed files");
         let template = &self.config.git.commit_message;
         let mut files = 0;
         let mut refused = None;
+        let mut check_brainignored = false;
+        let mapper = self.mapper().ok();
         let message = |status: &crate::RepoStatus| {
+            // A file excluded now, or a `.brainignore` that changed (and may exclude a tracked
+            // file that did not change): time to see whether the user must be told.
+            check_brainignored = !status.brainignored.is_empty()
+                || status.changed.iter().any(|c| {
+                    c.path == crate::BRAINIGNORE
+                        || c.path.ends_with(&format!("/{}", crate::BRAINIGNORE))
+                });
             if let Err(e) = self.check_mass_delete(repo, status) {
                 refused = Some(e);
                 return None;
             }
+            let changed: Vec<String> = status.changed.iter().map(|c| c.path.clone()).collect();
+            let notes = changed
+                .iter()
+                .filter(|p| is_note(mapper.as_ref(), p))
+                .count();
             let ctx = MessageContext {
                 date: format_iso(now_ms()),
                 hostname: hostname(),
-                files: status.changed.iter().map(|c| c.path.clone()).collect(),
+                files: changed,
+                notes,
             };
             files = ctx.files.len();
             Some(render_commit_message(template, &ctx))
@@ -277,10 +346,50 @@ impl GitSync<'_> {
         if let Some(e) = refused {
             return Err(e);
         }
+        if check_brainignored {
+            self.warn_brainignored_tracked(repo, report)?;
+        }
         if let Some(id) = committed {
             tracing::info!(commit = %id, files, "committed");
             report.commits.push(id);
         }
+        Ok(())
+    }
+
+    /// Puts in the report, once per file, the tracked files a `.brainignore` excludes: a job
+    /// leaves them as git has them, and the user must know their changes stay out of git.
+    fn warn_brainignored_tracked(
+        &self,
+        repo: &Repo,
+        report: &mut GitReport,
+    ) -> Result<(), GitSyncError> {
+        let now = repo.tracked_but_brainignored()?;
+        let warned: Vec<String> = self
+            .store
+            .runtime_state(BRAINIGNORED_KEY)?
+            .and_then(|s| serde_json::from_value(s.value.get("paths")?.clone()).ok())
+            .unwrap_or_default();
+        let new: Vec<String> = now
+            .iter()
+            .filter(|p| !warned.contains(p))
+            .cloned()
+            .collect();
+        if new.is_empty() && warned.len() == now.len() {
+            return Ok(());
+        }
+        if !new.is_empty() {
+            tracing::warn!(
+                files = ?new,
+                "files git tracks are excluded by .brainignore: left as they are in git, their \
+                 changes not committed"
+            );
+        }
+        // Only the files still excluded are remembered: one included again and excluded
+        // later is warned about again.
+        let value = serde_json::json!({ "paths": now });
+        self.store
+            .set_runtime_state(BRAINIGNORED_KEY, &value, now_ms())?;
+        report.brainignored_tracked.extend(new);
         Ok(())
     }
 
@@ -295,6 +404,7 @@ impl GitSync<'_> {
         if self.allow_mass_delete {
             return Ok(());
         }
+        // `changed` holds no file a `.brainignore` excludes: those are never deleted in git.
         let deleted = status
             .changed
             .iter()
@@ -363,4 +473,13 @@ impl GitSync<'_> {
         }
         Ok(())
     }
+}
+
+/// Whether `path` is a note: a Markdown file the vault maps to an entity, outside the folders
+/// directory sync never reads (any dot segment: `.obsidian/`, `.trash/`, ...). Everything else a
+/// commit holds is a file, not a note.
+fn is_note(mapper: Option<&PathMapper>, path: &str) -> bool {
+    path.ends_with(".md")
+        && !path.split('/').any(|s| s.starts_with('.'))
+        && mapper.is_some_and(|m| m.to_ref(path).is_ok())
 }

@@ -42,7 +42,7 @@ impl GitSync<'_> {
         };
         if before == theirs {
             // Nothing to merge; an earlier pull's import may still be owed.
-            return self.import_between(repo, &before, &before, report, steps);
+            return self.import_between(repo, &before, &before, &[], report, steps);
         }
         // Files written while we fetched (an export) would make git refuse the merge.
         let before = if commits {
@@ -121,7 +121,9 @@ impl GitSync<'_> {
         if kept.is_empty() && !fast_forward && !report.commits.contains(&after) {
             report.commits.push(after.clone());
         }
-        self.import_between(repo, before, &after, report, steps)?;
+        // The copies this merge wrote get their own record below, with what was kept where.
+        let own: Vec<String> = kept.iter().filter_map(|k| k.copy_path.clone()).collect();
+        self.import_between(repo, before, &after, &own, report, steps)?;
         let now = now_ms();
         let ops: Vec<SyncOp> = kept
             .iter()
@@ -154,12 +156,15 @@ impl GitSync<'_> {
     }
 
     /// Imports the notes that differ between two commits (both names of a move), and nothing
-    /// else: no export is queued, and the caller's lock keeps exports out meanwhile.
+    /// else: no export is queued, and the caller's lock keeps exports out meanwhile. Conflict
+    /// copies the commits added, other than `own_copies` (the ones this job's merge wrote and
+    /// records itself), are recorded as conflicts.
     pub(super) fn import_between(
         &self,
         repo: &Repo,
         old: &str,
         new: &str,
+        own_copies: &[String],
         report: &mut GitReport,
         steps: &Steps,
     ) -> Result<(), GitSyncError> {
@@ -176,6 +181,13 @@ impl GitSync<'_> {
         let changed = repo.changed_between(&from, new)?;
         report.changed_paths += changed.len() as u64;
         let mapper = self.mapper().map_err(brain_sync::SyncError::from)?;
+        let pulled_copies: Vec<String> = changed
+            .iter()
+            .filter(|c| c.kind == ChangeKind::Added)
+            .filter(|c| !own_copies.contains(&c.path))
+            .filter(|c| brain_sync::fsio::conflict_copy_source(&c.path).is_some())
+            .map(|c| c.path.clone())
+            .collect();
         let mut paths = Vec::new();
         for c in changed {
             if let ChangeKind::Renamed { from } = c.kind {
@@ -199,7 +211,56 @@ impl GitSync<'_> {
         };
         let sync = engine.run(&opts, steps.progress, steps.cancel)?;
         report.imported += imported_count(&sync);
+        self.record_pulled_copies(&mapper, pulled_copies)?;
         self.mark_imported(new)
+    }
+
+    /// Records the conflict copies a pull brought (another device's merge kept both versions
+    /// of a note) that no conflict here names, so `brain conflicts list` on this device lists
+    /// every copy on disk too, as a full directory sync would.
+    fn record_pulled_copies(
+        &self,
+        mapper: &PathMapper,
+        copies: Vec<String>,
+    ) -> Result<(), GitSyncError> {
+        if copies.is_empty() {
+            return Ok(());
+        }
+        let named: std::collections::HashSet<String> = self
+            .store
+            .conflicts(true)?
+            .into_iter()
+            .filter_map(|c| c.copy_path)
+            .collect();
+        let now = now_ms();
+        let ops: Vec<SyncOp> = copies
+            .into_iter()
+            .filter(|copy| !named.contains(copy))
+            .filter_map(|copy| {
+                let note = brain_sync::fsio::conflict_copy_source(&copy)?;
+                let text = std::fs::read(self.root.join(&copy))
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok());
+                Some(SyncOp::RecordConflict(NewConflict {
+                    kind: ConflictKind::GitMerge,
+                    entity: mapper.to_ref(&note).ok(),
+                    store_content: None,
+                    file_content: text,
+                    detail: format!(
+                        "'{copy}' came with a pull: another device's merge kept both versions of \
+                         '{note}'; compare the two, keep what you want, delete the other file, \
+                         then run `brain conflicts resolve` with this conflict's id"
+                    ),
+                    path: note,
+                    copy_path: Some(copy),
+                    now_ms: now,
+                }))
+            })
+            .collect();
+        if !ops.is_empty() {
+            self.store.apply(&ops)?;
+        }
+        Ok(())
     }
 
     /// The last commit whose changes the store has (runtime state [`IMPORTED_KEY`]).
@@ -252,7 +313,7 @@ impl GitSync<'_> {
         let _ = repo.run(&["branch", "-q", "--set-upstream-to", &upstream]);
         report.pulled = true;
         let head = repo.head()?.unwrap_or_default();
-        self.import_between(repo, EMPTY_TREE, &head, report, steps)?;
+        self.import_between(repo, EMPTY_TREE, &head, &[], report, steps)?;
         // The remote's .gitignore replaced ours: put back the lines only ours had (brains' own,
         // and any the user added before connecting).
         keep_lines(&self.root.join(".gitignore"), &ours)?;

@@ -131,6 +131,7 @@ fn operate(
             } else {
                 print_report(what, &report)?;
             }
+            warn_brainignored(&report);
             Ok(0)
         }
         state => {
@@ -192,6 +193,22 @@ fn follow(queue: &Queue, id: i64, every_second: &mut dyn FnMut()) -> Result<Job>
         if polls.is_multiple_of(100) {
             every_second();
         }
+    }
+}
+
+/// Warns on stderr (in every output mode) about tracked files a `.brainignore` now excludes:
+/// git sync leaves them as they are in git, and says so once.
+fn warn_brainignored(r: &GitReport) {
+    if !r.brainignored_tracked.is_empty() {
+        eprintln!(
+            "warning: {} file(s) git already tracks are excluded by .brainignore: {}. Git sync \
+             leaves them as they are in git (it never deletes them there, which would delete \
+             them on every other clone) and does not commit their changes. To version such a \
+             file anyway, commit it yourself (`git add PATH && git commit`); git sync pushes \
+             that commit. This warning is not repeated.",
+            r.brainignored_tracked.len(),
+            r.brainignored_tracked.join(", ")
+        );
     }
 }
 
@@ -262,6 +279,7 @@ fn status(vault: &Vault, json: bool) -> Result<u8> {
         .map(|c| c.count)
         .sum::<u64>();
     let changed: Vec<&str> = st.changed.iter().map(|c| c.path.as_str()).collect();
+    let brainignored: Vec<&str> = st.brainignored.iter().map(|c| c.path.as_str()).collect();
     if json {
         return output::json(&json!({
             "repository": true,
@@ -272,6 +290,7 @@ fn status(vault: &Vault, json: bool) -> Result<u8> {
             "ahead": st.ahead,
             "behind": st.behind,
             "changed": changed,
+            "brainignored": brainignored,
             "unmerged": st.unmerged,
             "merging": st.merging,
             "unresolved_conflicts": conflicts,
@@ -305,6 +324,13 @@ fn status(vault: &Vault, json: bool) -> Result<u8> {
         if changed.len() > 10 {
             output::line(format!("  ... and {} more", changed.len() - 10))?;
         }
+    }
+    if !brainignored.is_empty() {
+        output::line(format!(
+            "{} changed file(s) excluded by .brainignore are not committed by git sync (commit \
+             one yourself with `git add PATH && git commit` to version it anyway).",
+            brainignored.len()
+        ))?;
     }
     if st.merging || !st.unmerged.is_empty() {
         output::line(format!(
