@@ -127,7 +127,8 @@ impl Queue {
 /// Walks `root`. Dot-folders and dot-files (`.brain`, `.git`, `.obsidian`, `.trash`) are
 /// skipped, `.brainignore` files are honoured (gitignore syntax, matched by the `ignore` crate),
 /// `.gitignore` is not: a note kept out of git is still a note. Symbolic links are reported and
-/// not followed.
+/// not followed. A folder below the root with a `.brain/` of its own is a vault of its own: it
+/// is listed as skipped and known to be there (nothing of it is deleted here), never read.
 ///
 /// Our own walker rather than `ignore::WalkParallel`: it stats only `.md` files and takes every
 /// other type from the directory entry, which halves a no-change scan of 10,000 notes.
@@ -219,7 +220,7 @@ pub fn scan_paths(root: &Path, paths: &[String], opts: &ScanOptions) -> ScanResu
 }
 
 /// Whether the walk would skip `rel` (dot segments, Logseq's own folder, `.brainignore`
-/// patterns on the way). A note written there would never be read back, so it is not written.
+/// patterns on the way, a folder on the way that is a vault of its own). A note written there would never be read back, so it is not written.
 pub fn is_ignored(root: &Path, rel: &str, opts: &ScanOptions) -> bool {
     IgnoreRules::new(root, opts.skip_logseq_dir).is_ignored(rel, false)
 }
@@ -243,6 +244,8 @@ pub(crate) struct IgnoreRules {
     /// Folder (absolute) → its parsed `.brainignore`, `None` when it has none (or it is invalid,
     /// which the walk reports).
     loaded: HashMap<PathBuf, Option<Arc<Gitignore>>>,
+    /// Folder (absolute, below the root) → whether it is a vault of its own (has `.brain/`).
+    nested: HashMap<PathBuf, bool>,
 }
 
 impl IgnoreRules {
@@ -252,12 +255,14 @@ impl IgnoreRules {
             root: root.to_path_buf(),
             skip_logseq_dir,
             loaded: HashMap::new(),
+            nested: HashMap::new(),
         }
     }
 
     /// Drops the rules read so far; call when a `.brainignore` changed.
     pub(crate) fn forget(&mut self) {
         self.loaded.clear();
+        self.nested.clear();
     }
 
     /// Whether the walk would skip `rel`, a folder if `is_dir` (patterns like `drafts/` match
@@ -283,6 +288,15 @@ impl IgnoreRules {
             dir.push(seg);
             let seg_is_dir = i + 1 < segments.len() || is_dir;
             if !ignores.is_empty() && ignored(&ignores, &dir, seg_is_dir) {
+                return true;
+            }
+            // A folder below the root that is a vault of its own: the walk does not go in.
+            if i + 1 < segments.len()
+                && *self
+                    .nested
+                    .entry(dir.clone())
+                    .or_insert_with(|| dir.join(".brain").is_dir())
+            {
                 return true;
             }
         }
@@ -326,6 +340,17 @@ fn ignored(ignores: &[Arc<Gitignore>], path: &Path, is_dir: bool) -> bool {
     false
 }
 
+/// The skip entry of a folder that holds a `.brain/` of its own.
+fn nested_vault(path: String) -> SkippedFile {
+    SkippedFile {
+        reason: format!(
+            "a vault of its own (it has a .brain/ folder): its notes are synced by that vault, \
+             not this one; anything this vault imported from {path}/ before is left as it was"
+        ),
+        path,
+    }
+}
+
 /// The skip entry of a `.md` path that holds a named pipe, socket or device.
 fn special_file(path: String, kind: &str) -> SkippedFile {
     SkippedFile {
@@ -365,6 +390,17 @@ fn list_dir(job: DirJob, opts: &ScanOptions, found: &mut Found) -> Vec<DirJob> {
                 });
             }
         }
+    }
+    if !job.rel.is_empty()
+        && entries.iter().any(|e| {
+            e.file_name() == OsStr::new(".brain") && e.file_type().is_ok_and(|t| t.is_dir())
+        })
+    {
+        // A vault of its own: its notes belong to its own store. Known to be there (so nothing
+        // of it is deleted here) but not read, listed once with the reason.
+        found.unreadable.push(job.rel.clone());
+        found.skipped.push(nested_vault(job.rel));
+        return Vec::new();
     }
     let mut ignores = job.ignores;
     if let Some(i) = entries

@@ -449,3 +449,45 @@ fn issue13_a_daemon_whose_vault_folder_is_moved_away_stops() {
     v.settle();
     assert_eq!(listed(&v, &[]), ["note/a"]);
 }
+
+/// A folder that became a vault of its own (a vault copied in, or made before the refusal
+/// above existed) is not synced by the outer vault: listed as skipped with the reason, none of
+/// its new notes imported, the notes the outer vault had from it kept as they were, and no
+/// write of the outer vault lands in it.
+#[test]
+fn issue13_a_folder_that_is_a_vault_of_its_own_is_skipped_and_loses_nothing() {
+    let v = TestVault::new();
+    v.write("a.md", "# A\n");
+    v.write("Sub/x.md", "# X\n");
+    v.sync();
+    assert_eq!(listed(&v, &[]), ["note/Sub/x", "note/a"]);
+
+    std::fs::create_dir_all(v.path("Sub/.brain")).unwrap();
+    v.write("Sub/y.md", "# Y, the inner vault's own\n");
+    std::fs::remove_file(v.path("Sub/x.md")).unwrap();
+    let r = v.run(&["--json", "sync"]);
+    assert_eq!(r.code, 3, "done with a skip\n{}{}", r.stdout, r.stderr);
+    let report = r.json();
+    let skipped = report["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{report}");
+    assert_eq!(skipped[0]["path"], "Sub", "{report}");
+    assert!(
+        skipped[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("a vault of its own"),
+        "{report}"
+    );
+    assert_eq!(report["imported"], 0, "{report}");
+    assert_eq!(report["deleted"], 0, "{report}");
+    assert_eq!(
+        listed(&v, &[]),
+        ["note/Sub/x", "note/a"],
+        "nothing of the inner vault is imported or deleted"
+    );
+
+    let put = v.run_stdin(&["put", "note/Sub/z"], b"# Z\n");
+    assert_eq!(put.code, 1, "{}{}", put.stdout, put.stderr);
+    assert!(!v.path("Sub/z.md").exists());
+    assert_eq!(listed(&v, &[]), ["note/Sub/x", "note/a"]);
+}

@@ -136,7 +136,7 @@ impl<'a> SyncEngine<'a> {
         };
         if crate::scan::is_ignored(&self.root, rel, &opts) {
             return Some(format!(
-                "'{rel}' is excluded from sync (a dot folder, Logseq's logseq/ folder, or .brainignore), so a note there would never be read back"
+                "'{rel}' is excluded from sync (a dot folder, Logseq's logseq/ folder, .brainignore, or a folder that is a vault of its own), so a note there would never be read back"
             ));
         }
         fsio::check_inside(&self.root, rel)
