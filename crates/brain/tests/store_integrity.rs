@@ -105,7 +105,7 @@ fn issue13_serve_stops_when_its_store_is_deleted() {
     v.sync();
     let logs = tempfile::tempdir().unwrap();
     let log = logs.path().join("serve.err");
-    let mut child = v
+    let child = v
         .cmd()
         .env("BRAIN_SERVE_SYNC_DEBOUNCE_MS", "400")
         .env("BRAIN_SERVE_INITIAL_SYNC_DELAY_MS", "0")
@@ -115,7 +115,9 @@ fn issue13_serve_stops_when_its_store_is_deleted() {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    let pid = child.id();
+    // Killed when dropped, should the test fail with it still running.
+    let mut daemon = util::daemon::Daemon { child };
+    let pid = daemon.pid();
     wait_for(Duration::from_secs(60), "brain serve to be ready", || {
         let state = open_store(&v)?.runtime_state("serve").ok()??.value;
         (state["pid"] == pid && state["state"] == "ready").then_some(())
@@ -131,7 +133,7 @@ fn issue13_serve_stops_when_its_store_is_deleted() {
     // Generous: the daemon looks every 250 ms; the bound is only there so a daemon that never
     // notices fails the test instead of hanging it.
     let status = wait_for(Duration::from_secs(60), "brain serve to stop", || {
-        child.try_wait().unwrap()
+        daemon.child.try_wait().unwrap()
     });
     let stderr = std::fs::read_to_string(&log).unwrap();
     assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
