@@ -291,7 +291,8 @@ impl GitSync<'_> {
         let engine = SyncEngine::new(self.root, self.config, self.store).map_err(export)?;
         let opts = SyncOptions {
             mode: SyncMode::Outbox,
-            allow_mass_delete: false,
+            // `brain git sync --allow-mass-delete` lets the export of many deletes go too.
+            allow_mass_delete: self.allow_mass_delete,
             only_paths: Some(dirty.into_iter().map(|d| d.path).collect()),
         };
         let done = engine
