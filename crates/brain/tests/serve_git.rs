@@ -83,11 +83,26 @@ fn saved_notes_are_committed_once_they_settle_and_pushed() {
         v.entity_content("note/a")
     });
 
-    // A burst of saves to two notes, then a `brain put`: one commit once all settle... or at
-    // most one per settled burst; never one per save.
+    // A burst of saves to two notes, then a `brain put`: one commit per settled burst, never
+    // one per save. The burst is one import by construction: written while sync is paused and
+    // taken in by the daemon (a fence) before the resume, each flush joins the one queued
+    // import, however slowly the test thread runs; that import is the one change a commit
+    // follows.
+    v.settle();
+    let imports = v.jobs_of("directory-import").len();
+    v.ok(&["sync", "pause"]);
     v.write("a.md", "# A\n\nsecond\n");
     v.write("b.md", "# B\n");
     v.write("a.md", "# A\n\nthird\n");
+    v.fence_idle();
+    let queued = v.jobs_of("directory-import").split_off(imports);
+    assert_eq!(
+        queued.len(),
+        1,
+        "the burst is one queued import: {queued:?}"
+    );
+    assert_eq!(queued[0].state, brain_store::jobs::JobState::Queued);
+    v.ok(&["sync", "resume"]);
     wait_for(LIMIT, "the saves to be committed and pushed", || {
         let pushed = git(remote.path(), &["show", "main:a.md"]);
         (pushed.contains("third") && commits(remote.path()) >= 2).then_some(())
@@ -164,9 +179,18 @@ fn the_remotes_commits_are_pulled_on_a_timer_and_imported_without_commits_of_our
     assert_eq!(git(a.root(), &["status", "--porcelain"]), "");
     // Further timer syncs find nothing to do.
     let runs = a.jobs_of("git").len();
-    wait_for(LIMIT, "two more timer syncs", || {
-        (a.jobs_of("git").len() >= runs + 2).then_some(())
+    let timer = wait_for(LIMIT, "two more timer syncs to end", || {
+        let later = a.jobs_of("git").split_off(runs);
+        (later.len() >= 2 && later[..2].iter().all(|j| j.state.is_finished())).then_some(later)
     });
+    for job in &timer[..2] {
+        assert_eq!(
+            job.state,
+            brain_store::jobs::JobState::Succeeded,
+            "a timer sync with nothing to do succeeds: {job:?}"
+        );
+        assert_eq!(job.attempts, 1, "{job:?}");
+    }
     assert_eq!(commits(a.root()), remote_commits);
     assert_eq!(commits(remote.path()), remote_commits);
     assert_eq!(d.stop(), 0);
