@@ -150,7 +150,12 @@ impl SqliteStore {
     /// every kind of write, and a future `brain doctor` can run it on a user's vault. A
     /// mismatch comes back as a [`StoreError::Sqlite`] corruption error.
     pub fn check_index(&self) -> Result<()> {
-        self.write(fts::check)
+        // Drift is what this call looks for, so it comes back as SQLite said it, not with the
+        // advice a damaged store gets elsewhere.
+        self.write(fts::check).map_err(|e| match e {
+            StoreError::Damaged { source, .. } => StoreError::Sqlite(source),
+            other => other,
+        })
     }
 
     /// Runs `f` in one write transaction, taken up front (`BEGIN IMMEDIATE`) so a concurrent
