@@ -113,9 +113,11 @@ fn check(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
         let pending: Vec<_> = differences.iter().filter(|d| d.pending).collect();
         let mut text = format!("Store {}:\n", db.display());
         if healthy {
-            text.push_str(
-                "  sound: SQLite integrity, search index and files against entities checked.\n",
-            );
+            text.push_str(if notes.is_empty() {
+                "  sound: SQLite integrity, search index and files against entities checked.\n"
+            } else {
+                "  sound: SQLite integrity and files against entities checked.\n"
+            });
         }
         for p in &problems {
             text.push_str(&format!("  problem: {p}\n"));
