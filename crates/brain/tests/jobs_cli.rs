@@ -241,16 +241,76 @@ fn report_without_job(report: &serde_json::Value) -> serde_json::Value {
 
 #[test]
 fn a_second_sync_joins_the_running_one() {
-    let v = TestVault::generated(6000, false);
-    let first = sync_in_progress(&v, &["--json"]);
-    let second = v.run(&["--json", "sync"]);
-    let first = first.wait_with_output().unwrap();
-    assert_eq!(second.code, 0, "{}", second.stderr);
-    assert!(first.status.success());
-    let first: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
-    let second = second.json();
+    let v = TestVault::generated(1000, false);
+    // The test holds the vault lock: the first sync's job runs but waits for it, so it cannot
+    // end before the second sync joins it, however the processes are scheduled.
+    let lock = v.hold_sync_lock();
+    let first = Reaped(
+        v.cmd()
+            .args(["--json", "sync"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let running = v.waiting_for_sync_lock("directory-sync");
+    let mut second = Reaped(
+        v.cmd()
+            .args(["--json", "sync"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = second.0.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let drain = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    wait_for(GENEROUS, "the second sync to join the first's job", || {
+        seen.extend(rx.try_iter());
+        seen.iter()
+            .any(|l| {
+                l == &format!(
+                    "Joining sync job #{}, already queued or running.",
+                    running.id
+                )
+            })
+            .then_some(())
+    });
+    assert_eq!(
+        v.store().job(running.id).unwrap().state,
+        JobState::Running,
+        "joined while the first sync's job still ran"
+    );
+    drop(lock);
+    let out = |child: &mut Reaped| {
+        let status = exit_within(&mut child.0, GENEROUS, "a sync");
+        let mut stdout = String::new();
+        child
+            .0
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut stdout)
+            .unwrap();
+        (status, stdout)
+    };
+    let mut first = first;
+    let (first_status, first_out) = out(&mut first);
+    let (second_status, second_out) = out(&mut second);
+    drain.join().unwrap();
+    seen.extend(rx.try_iter());
+    assert!(first_status.success());
+    assert!(second_status.success(), "{}", seen.join("\n"));
+    let first: serde_json::Value = serde_json::from_str(&first_out).unwrap();
+    let second: serde_json::Value = serde_json::from_str(&second_out).unwrap();
+    assert_eq!(first["job"], running.id, "{first}");
     assert_eq!(first["job"], second["job"], "both followed the same job");
-    assert_eq!(first["imported"], 6000);
+    assert_eq!(first["imported"], 1000);
     let all = v.ok(&["--json", "jobs", "list"]).json();
     assert_eq!(all.as_array().unwrap().len(), 1, "one job, not two: {all}");
 }

@@ -395,19 +395,36 @@ fn unreadable_files_are_reported_and_retried_without_stopping_the_daemon() {
 
 #[test]
 fn sigterm_lets_the_running_job_finish() {
-    let v = TestVault::generated(3000, false);
-    let d = v.serve(&[]);
-    wait_for(LIMIT, "the initial sync to be running", || {
-        let job = v.jobs_of("directory-sync").pop()?;
-        (job.state == JobState::Running && job.progress.is_some()).then_some(())
+    let v = TestVault::generated(1000, false);
+    // The test holds the vault lock: the initial sync runs but cannot end until the test lets
+    // it, so the SIGTERM lands while it runs.
+    let lock = v.hold_sync_lock();
+    let mut d = v.serve(&[]);
+    let running = v.waiting_for_sync_lock("directory-sync");
+    let sent = brain_core::time::now_ms();
+    util::daemon::signal(d.pid(), "TERM");
+    wait_for(LIMIT, "the daemon to say it is stopping", || {
+        (v.daemon_state()?["state"] == "stopping").then_some(())
     });
-    assert_eq!(d.stop(), 0);
+    assert_eq!(
+        v.store().job(running.id).unwrap().state,
+        JobState::Running,
+        "still running when the daemon began to stop"
+    );
+    drop(lock);
+    let status = d.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
     let jobs = v.jobs_of("directory-sync");
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].state, JobState::Succeeded, "drained, not abandoned");
     assert_eq!(jobs[0].attempts, 1, "in its first attempt");
-    assert_eq!(jobs[0].result.as_ref().unwrap()["imported"], 3000);
-    assert_eq!(v.store().count_live().unwrap(), 3000);
+    let (started, finished) = (jobs[0].started_ms.unwrap(), jobs[0].finished_ms.unwrap());
+    assert!(
+        started < sent && sent < finished,
+        "SIGTERM at {sent} while the job ran ({started}..{finished})"
+    );
+    assert_eq!(jobs[0].result.as_ref().unwrap()["imported"], 1000);
+    assert_eq!(v.store().count_live().unwrap(), 1000);
 }
 
 #[test]
@@ -462,13 +479,12 @@ fn a_sync_command_with_a_daemon_running_is_run_by_the_daemon() {
 
 #[test]
 fn a_sync_following_a_daemon_that_dies_runs_the_job_itself() {
-    let v = TestVault::generated(3000, false);
+    let v = TestVault::generated(1000, false);
+    // The test holds the vault lock: the daemon's initial sync runs but cannot end, so it still
+    // runs when the follower joins it and when the daemon is killed.
+    let lock = v.hold_sync_lock();
     let d = v.serve(&[]);
-    wait_for(LIMIT, "the initial sync to be running", || {
-        let job = v.jobs_of("directory-sync").pop()?;
-        (job.state == JobState::Running).then_some(())
-    });
-    let started = v.jobs_of("directory-sync").pop().unwrap().id;
+    let started = v.waiting_for_sync_lock("directory-sync").id;
     let mut follower = v
         .cmd()
         .args(["--json", "sync"])
@@ -496,7 +512,10 @@ fn a_sync_following_a_daemon_that_dies_runs_the_job_itself() {
             .any(|l| l.starts_with("Joining sync job"))
             .then_some(())
     });
+    assert_eq!(v.store().job(started).unwrap().state, JobState::Running);
     d.kill(); // SIGKILL: the job is left running under a lease nobody renews
+    assert_eq!(v.store().job(started).unwrap().state, JobState::Running);
+    drop(lock);
     let mut stdout = String::new();
     follower
         .stdout
@@ -527,7 +546,7 @@ fn a_sync_following_a_daemon_that_dies_runs_the_job_itself() {
         "finished by the follower: {:?}",
         jobs[0].worker
     );
-    assert_eq!(v.store().count_live().unwrap(), 3000);
+    assert_eq!(v.store().count_live().unwrap(), 1000);
 }
 
 #[test]
