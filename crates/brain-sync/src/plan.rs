@@ -266,6 +266,73 @@ mod tests {
         }
     }
 
+    /// Liveness, beside the safety rules above: what changed on one side only is carried to
+    /// the other, a conflict is raised only where both sides changed to different content,
+    /// and a path where nothing changed does nothing. Each rule must meet at least one of the
+    /// 100 cases, so none holds vacuously.
+    #[test]
+    fn one_sided_changes_are_carried_over_and_quiet_paths_stay_quiet() {
+        let mut met = [0usize; 6];
+        for (base, d, s) in every_case() {
+            let a = run(base, d, s);
+            let why = format!("{base:?} {d:?} {s:?} -> {a:?}");
+            // The file is known to be as the base left it (unchanged, or never there).
+            let file_unchanged = match d {
+                D::Same => base.is_some(),
+                D::Read(h) => base == Some(h),
+                D::Missing => base.is_none(),
+            };
+            let file_changed = matches!(d, D::Read(h) if base != Some(h));
+            let entity_changed = matches!(s, S::Changed(e) if base != Some(e));
+            // Only the file changed (new or edited content): imported.
+            if file_changed && matches!(s, S::Clean) {
+                met[0] += 1;
+                assert_eq!(a, Action::Import, "{why}");
+            }
+            // Only the entity changed: exported.
+            if entity_changed && file_unchanged {
+                met[1] += 1;
+                assert_eq!(a, Action::Export, "{why}");
+            }
+            // Only the file was deleted: the entity is tombstoned. Only the entity was: the
+            // file goes to the trash.
+            if base.is_some() && matches!(d, D::Missing) && matches!(s, S::Clean) {
+                met[2] += 1;
+                assert_eq!(a, Action::Tombstone, "{why}");
+            }
+            if base.is_some() && file_unchanged && matches!(s, S::Deleted) {
+                met[3] += 1;
+                assert_eq!(a, Action::Trash, "{why}");
+            }
+            // Nothing changed: nothing done (a file read equal to its base only has its base
+            // recorded again).
+            if file_unchanged && matches!(s, S::Clean) {
+                met[4] += 1;
+                let quiet = if matches!(d, D::Read(_)) {
+                    Action::AdoptBase
+                } else {
+                    Action::Nothing
+                };
+                assert_eq!(a, quiet, "{why}");
+            }
+            // A conflict only where the entity changed and the file is not known to hold the
+            // same content: changed to something else, or unknown (no base, not read).
+            if a == Action::Conflict {
+                met[5] += 1;
+                let S::Changed(e) = s else {
+                    panic!("a conflict without a changed entity: {why}");
+                };
+                let file_differs = match d {
+                    D::Read(h) => h != e && base != Some(h),
+                    D::Same => base.is_none(),
+                    D::Missing => false,
+                };
+                assert!(file_differs, "{why}");
+            }
+        }
+        assert!(met.iter().all(|&n| n > 0), "a rule met no case: {met:?}");
+    }
+
     #[test]
     fn quiet_paths_do_nothing() {
         assert_eq!(
