@@ -89,7 +89,7 @@ pub struct GitConfig {
     pub auto_push: bool,
     /// Pull when `brain serve` starts.
     pub pull_on_start: bool,
-    /// The commit message: `{date}`, `{hostname}`, `{count}`, `{files}`.
+    /// The commit message: `{date}`, `{hostname}`, `{count}` (notes), `{other}` (other files), `{files}`.
     pub commit_message: String,
     /// Commit author; empty: git's own configuration.
     pub author_name: String,
@@ -418,7 +418,7 @@ commit_debounce_ms = 10000
 sync_interval_s = 300
 auto_push = true
 pull_on_start = true
-# Placeholders: {date}, {hostname}, {count}, {files}.
+# Placeholders: {date}, {hostname}, {count} (notes), {other} (other files), {files}.
 commit_message = "brain: {count} note(s) changed on {hostname}\n\n{files}"
 # Empty: git's own user.name / user.email.
 author_name = ""
