@@ -75,7 +75,7 @@ fn echo_queue(job_type: &str) -> (Queue, tempfile::TempDir) {
 }
 
 fn wait(queue: &Queue, id: i64) -> brain_store::jobs::Job {
-    let job = queue.wait_finished(id, Duration::from_secs(20)).unwrap();
+    let job = queue.wait_finished(id, Duration::from_secs(60)).unwrap();
     assert!(job.state.is_finished(), "job {id} still {:?}", job.state);
     job
 }
@@ -226,7 +226,7 @@ fn errors_and_panics_are_retried_then_failed_while_others_go_on() {
 }
 
 #[test]
-fn cancel_stops_queued_jobs_at_once_and_running_ones_within_a_second() {
+fn cancel_stops_queued_jobs_at_once_and_running_ones_at_the_next_heartbeat() {
     let started = Arc::new(AtomicUsize::new(0));
     let seen = started.clone();
     let mut registry = Registry::new();
@@ -234,7 +234,8 @@ fn cancel_stops_queued_jobs_at_once_and_running_ones_within_a_second() {
         "slow",
         FnHandler(move |ctx: &JobContext| {
             seen.fetch_add(1, Ordering::SeqCst);
-            let deadline = Instant::now() + Duration::from_secs(30);
+            // Far longer than the test waits: only a relayed cancel ends it in time.
+            let deadline = Instant::now() + Duration::from_secs(600);
             while Instant::now() < deadline {
                 if ctx.cancel.is_cancelled() {
                     return Err(JobError::Cancelled);
@@ -272,17 +273,19 @@ fn cancel_stops_queued_jobs_at_once_and_running_ones_within_a_second() {
     let asked = now_ms();
     queue.store().cancel(running, asked).unwrap();
     let job = queue
-        .wait_finished(running, Duration::from_secs(20))
+        .wait_finished(running, Duration::from_secs(60))
         .unwrap();
     assert_eq!(
         job.state,
         JobState::Cancelled,
         "the running job was cancelled"
     );
-    // Measured on the job's own clock, so a stall of this test thread cannot fail it.
+    // Measured on the job's own clock, so a stall of this test thread cannot fail it; the
+    // heartbeat relays it every 100 ms, and the bound leaves a loaded machine fifty of them
+    // (without the relay the job would run its 600 s).
     let took = job.finished_ms.unwrap() - asked;
     assert!(
-        took < 1_000,
+        took < 5_000,
         "a running job stopped {took} ms after its cancel"
     );
     assert_eq!(
@@ -491,11 +494,15 @@ fn batches_report_their_children_and_cancel_together() {
 
 /// A pool whose idle poll is far longer than any deadline below: whatever starts a job on
 /// time in these tests is a wake, not the poll.
+/// The idle poll of [`sleepy_pool`]: longer than any test waits, so a job started in time was
+/// started by a wake, never by the poll.
+const IDLE_POLL_MS: i64 = 600_000;
+
 fn sleepy_pool(queue: &Queue, watch_store_ms: Option<u64>) -> WorkerPool {
     WorkerPool::start(
         queue.clone(),
         PoolConfig {
-            idle_poll_ms: 10_000,
+            idle_poll_ms: IDLE_POLL_MS as u64,
             watch_store_ms,
             ..pool_config(2)
         },
@@ -514,11 +521,12 @@ fn a_delayed_job_starts_when_due_on_an_idle_pool() {
     pool.shutdown();
     assert_eq!(job.state, JobState::Succeeded);
     let late = job.started_ms.unwrap() - run_at;
-    // Started by the wake at its due time, not by the 10 s idle poll; the bound leaves room
-    // for a loaded machine (the latency itself is a benchmark figure, not a test's).
+    // Started by the wake at its due time, not by the idle poll (10 min); the bound, on the
+    // job's own clock, leaves a loaded machine a minute (the latency itself is a benchmark
+    // figure, not a test's).
     assert!(
-        (0..2_000).contains(&late),
-        "started {late} ms after its run_at (the idle poll is 10 s)"
+        (0..60_000).contains(&late),
+        "started {late} ms after its run_at (the idle poll is {IDLE_POLL_MS} ms)"
     );
 }
 
@@ -526,7 +534,7 @@ fn a_delayed_job_starts_when_due_on_an_idle_pool() {
 fn a_job_from_another_process_starts_promptly_with_the_store_watch() {
     let (queue, dir) = echo_queue("echo");
     let pool = sleepy_pool(&queue, Some(5));
-    // One job through this process first, so the workers are idle in their 10 s wait after.
+    // One job through this process first, so the workers are idle in their long wait after.
     let local = queue
         .enqueue(EnqueueRequest::new("echo", json!({"from": "here"})))
         .unwrap()
@@ -546,11 +554,14 @@ fn a_job_from_another_process_starts_promptly_with_the_store_watch() {
             parent_id: None,
         };
         let id = cli.enqueue(&[job], now_ms()).unwrap()[0].id();
-        let job = queue.wait_finished(id, Duration::from_secs(5)).unwrap();
-        assert_eq!(
-            job.state,
-            JobState::Succeeded,
-            "a job from another process waited for the idle poll (10 s)"
+        let job = queue.wait_finished(id, Duration::from_secs(60)).unwrap();
+        assert_eq!(job.state, JobState::Succeeded, "{job:?}");
+        // On the job's own clock: started by the store watch, not by the idle poll.
+        let late = job.started_ms.unwrap() - job.run_at_ms;
+        assert!(
+            late < 60_000,
+            "a job from another process started {late} ms after it was due (idle poll \
+             {IDLE_POLL_MS} ms)"
         );
     }
     pool.shutdown();

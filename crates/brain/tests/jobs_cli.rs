@@ -23,6 +23,9 @@ const SHORT_LEASE: (&str, &str) = ("BRAIN_JOBS_LEASE_MS", "1000");
 /// that only a hang, never a loaded machine, runs it out.
 const GENEROUS: Duration = Duration::from_secs(120);
 
+/// How long `brain sync` runs other due jobs after its own before it leaves.
+const DRAIN_MS: i64 = 60_000;
+
 /// Starts `brain sync` and returns once it printed its first progress line (the import runs).
 fn sync_in_progress(v: &TestVault, extra: &[&str]) -> Child {
     let (child, lines) = util::sync_until_importing(v, extra);
@@ -461,12 +464,34 @@ fn stopped_soon_after(job: &Job, asked_ms: i64) {
 fn a_sync_with_other_flags_does_not_join_a_refused_one() {
     let v = util::vault_after_deleting(25);
     assert_eq!(v.run(&["sync"]).code, 5);
-    let failed = jobs(&v, "failed")[0]["id"].to_string();
-    v.ok(&["jobs", "retry", &failed]);
+    let failed = jobs(&v, "failed")[0]["id"].as_i64().unwrap();
+    v.ok(&["jobs", "retry", &failed.to_string()]);
     // The retried plain sync is queued again; --allow-mass-delete must not join it.
     let r = v.run(&["--json", "sync", "--allow-mass-delete"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.json()["deleted"], 25);
+    let report = r.json();
+    assert_eq!(report["deleted"], 25);
+    assert_ne!(report["job"], failed, "a job of its own");
+    // The retried plain sync ran first (the older job, one directory job at a time) and was
+    // refused again, on its own fresh attempt: nothing it did let the deletes through.
+    let retried = v.store().job(failed).unwrap();
+    assert_eq!(
+        (retried.state, retried.attempts),
+        (JobState::Failed, 1),
+        "{retried:?}"
+    );
+    assert!(
+        retried
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("would delete 25 of 30 notes")),
+        "{retried:?}"
+    );
+    let allowed = v.store().job(report["job"].as_i64().unwrap()).unwrap();
+    assert!(
+        retried.finished_ms.unwrap() <= allowed.started_ms.unwrap(),
+        "the retried sync ended before the allowed one began: {retried:?} {allowed:?}"
+    );
 }
 
 #[test]
@@ -492,12 +517,21 @@ fn jobs_of_unknown_types_do_not_keep_workers_busy() {
     let (_, r) = run_within(work, GENEROUS, "brain work --until-idle");
     assert_eq!(r.code, 0, "{}", r.stderr);
     v.write("a.md", "a\n");
-    // A sync that waited for it would hold on for its whole 60 s drain before leaving.
+    // A sync that waited for it would hold on for its whole 60 s drain after its own job
+    // ended: the job's clock says when that was, the test's when the process had left.
     let mut sync = v.cmd();
     sync.args(["--json", "sync"]);
-    let (_, r) = run_within(sync, Duration::from_secs(45), "a sync of one note");
+    let (_, r) = run_within(sync, GENEROUS, "a sync of one note");
+    let exited = now_ms();
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.json()["imported"], 1);
+    let report = r.json();
+    assert_eq!(report["imported"], 1);
+    let job = v.store().job(report["job"].as_i64().unwrap()).unwrap();
+    let lingered = exited - job.finished_ms.unwrap();
+    assert!(
+        lingered < DRAIN_MS,
+        "the sync stayed {lingered} ms after its job ended: it waited on the other job"
+    );
     assert_eq!(listed(&v, &[]), ["note/a"]);
     let queued = v.jobs_of("embed-note");
     assert_eq!(queued.len(), 1);
