@@ -102,6 +102,9 @@ struct Soak {
     written: usize,
     /// Entity deletes the store refused as not found (printed, so a run shows the path ran).
     deletes_not_found: usize,
+    /// Files of an occupied slot found gone when the test went to replace, rename or delete
+    /// them, each with its known cause (printed; one with no known cause fails the run).
+    files_gone: Vec<String>,
     /// What the test did, for the failure message.
     log: Vec<String>,
 }
@@ -126,16 +129,43 @@ impl Soak {
         }
     }
 
+    /// An occupied slot's file at `rel` was not there when the test went to `op` it. The one
+    /// cause the model knows: its entity was deleted (by the test's entity delete, or by an
+    /// import of a delete) and the daemon moved the file to the trash. Any other fails the run
+    /// rather than reading as "nothing there".
+    fn file_gone(&mut self, rel: &str, op: &str) {
+        let r = Self::entity_ref(rel);
+        let cause = match self.store.get_any(&r) {
+            Ok(e) if e.deleted_ms.is_some() => "its entity is deleted; the daemon trashed it",
+            found => {
+                let tail = &self.log[self.log.len().saturating_sub(40)..];
+                panic!(
+                    "{op} {rel}: the file of an occupied slot is gone with no known cause \
+                     (entity: {found:?}); last ops: {tail:#?}"
+                );
+            }
+        };
+        self.log
+            .push(format!("{} {op} {rel}: file gone ({cause})", now_ms()));
+        self.files_gone.push(format!("{op} {rel}: {cause}"));
+    }
+
     /// Replaces `rel` with `text`, having seen what it replaces: take, then create exclusively;
-    /// if an export put a file back in between, take that too.
-    fn replace_file(&mut self, rel: &str, text: &str) {
+    /// if an export put a file back in between, take that too. `existing`: the slot had this
+    /// file, so finding none needs a known cause.
+    fn replace_file(&mut self, rel: &str, text: &str, existing: bool) {
         let path = self.v.path(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut expect_file = existing;
         loop {
-            if let Some(old) = self.take(rel)
-                && let Some(t) = token_of(&old)
-            {
-                self.must_survive.remove(&t);
+            match self.take(rel) {
+                Some(old) => {
+                    if let Some(t) = token_of(&old) {
+                        self.must_survive.remove(&t);
+                    }
+                }
+                None if expect_file => self.file_gone(rel, "write"),
+                None => {}
             }
             let staged = self.v.path(".soak-stage");
             std::fs::write(&staged, text).unwrap();
@@ -143,17 +173,25 @@ impl Soak {
             std::fs::remove_file(&staged).unwrap();
             match linked {
                 Ok(()) => return,
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+                // Put back (an export) since the take: it was there, so it is expected next time.
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                    expect_file = true;
+                    continue;
+                }
                 Err(e) => panic!("write {rel}: {e}"),
             }
         }
     }
 
     fn file_edit(&mut self, slot: usize) {
+        self.file_write(slot, true);
+    }
+
+    fn file_write(&mut self, slot: usize, existing: bool) {
         let rel = self.slots[slot].clone().unwrap();
         let token = self.new_token();
         let filler = self.rng.below(40);
-        self.replace_file(&rel, &content(&token, filler));
+        self.replace_file(&rel, &content(&token, filler), existing);
         self.log
             .push(format!("{} file write {rel} {token}", now_ms()));
         self.must_survive.insert(token);
@@ -162,7 +200,7 @@ impl Soak {
     fn file_create(&mut self, slot: usize) {
         let rel = format!("d{}/s{slot:02}-{}.md", self.rng.below(3), self.written);
         self.slots[slot] = Some(rel);
-        self.file_edit(slot);
+        self.file_write(slot, false);
     }
 
     fn file_rename(&mut self, slot: usize) {
@@ -179,8 +217,8 @@ impl Soak {
                     .push(format!("{} file rename {from} -> {to}", now_ms()));
                 self.slots[slot] = Some(to);
             }
-            // The daemon moved it to the trash (an entity delete's export): nothing to rename.
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            // Nothing to rename: only with a known cause.
+            Err(e) if e.kind() == ErrorKind::NotFound => self.file_gone(&from, "rename"),
             Err(e) => panic!("rename {from}: {e}"),
         }
     }
@@ -188,10 +226,13 @@ impl Soak {
     fn file_delete(&mut self, slot: usize) {
         let rel = self.slots[slot].take().unwrap();
         self.log.push(format!("{} file delete {rel}", now_ms()));
-        if let Some(old) = self.take(&rel)
-            && let Some(t) = token_of(&old)
-        {
-            self.must_survive.remove(&t);
+        match self.take(&rel) {
+            Some(old) => {
+                if let Some(t) = token_of(&old) {
+                    self.must_survive.remove(&t);
+                }
+            }
+            None => self.file_gone(&rel, "delete"),
         }
     }
 
@@ -357,6 +398,7 @@ fn soak_with_a_sigkill_converges_and_loses_no_version() {
         must_survive: BTreeSet::new(),
         written: 0,
         deletes_not_found: 0,
+        files_gone: Vec::new(),
         log: Vec::new(),
     };
     for slot in 0..SLOTS {
@@ -380,6 +422,11 @@ fn soak_with_a_sigkill_converges_and_loses_no_version() {
     eprintln!(
         "soak: {} entity deletes found no entity (BRAIN_SOAK_SEED={seed})",
         soak.deletes_not_found
+    );
+    eprintln!(
+        "soak: {} files of occupied slots found gone, each with a known cause: {:#?}",
+        soak.files_gone.len(),
+        soak.files_gone
     );
     let failed = soak
         .v
