@@ -4,6 +4,7 @@
 
 mod util;
 
+use brain_store::JobStore;
 use util::{TestVault, listed};
 
 /// SIGINT mid-import: the sync stops cleanly (exit 130, says so), keeps what it imported, and the
@@ -12,14 +13,20 @@ use util::{TestVault, listed};
 fn ctrl_c_cancels_the_sync_cleanly() {
     let v = TestVault::generated(6000, false);
     let (mut child, lines) = util::sync_until_importing(&v, &[]);
-    let pid = child.id().to_string();
+    // The import is frozen while the test signals: with the store's write lock held by the
+    // test, the job can neither commit more nor end, however slowly the test thread runs.
+    let lock = v.hold_store_write_lock();
+    let job = v.jobs_of("directory-sync").pop().unwrap();
+    let (state, message, current, total) = lock.job_progress(job.id);
+    assert_eq!(state, "running");
     assert!(
-        std::process::Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
+        message.starts_with("Importing") && total == Some(6000) && current < 6000,
+        "caught mid-import: {message} {current}/{total:?}"
     );
+    util::daemon::signal(child.id(), "INT");
+    // Let go: the sync process's cancel (a store write, then its job's token at once) and its
+    // importer go on from here together; the importer is thousands of notes from its end.
+    drop(lock);
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "stderr after signal: {rest:?}");
@@ -30,6 +37,8 @@ fn ctrl_c_cancels_the_sync_cleanly() {
         imported_before < 6000,
         "the sync finished before it was cancelled"
     );
+    let job = v.store().job(job.id).unwrap();
+    assert_eq!(job.state, brain_store::jobs::JobState::Cancelled, "{job:?}");
     let r = v.sync();
     assert_eq!(
         r["imported"].as_u64().unwrap() as usize + imported_before,

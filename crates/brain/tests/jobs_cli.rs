@@ -402,6 +402,17 @@ fn puts_queue_one_coalesced_export_that_any_worker_runs() {
 fn status_shows_a_running_sync_and_jobs_cancel_stops_it_from_another_process() {
     let v = TestVault::generated(10_000, false);
     let mut child = Reaped(sync_in_progress(&v, &[]));
+    // The import is frozen while the test looks and asks: with the store's write lock held by
+    // the test, the job can neither commit more nor end, however slowly the status processes
+    // run; readers go on.
+    let lock = v.hold_store_write_lock();
+    let running = v.jobs_of("directory-sync").pop().unwrap();
+    let (state, message, current, total) = lock.job_progress(running.id);
+    assert_eq!(state, "running");
+    assert!(
+        message.starts_with("Importing") && total == Some(10_000) && current < 10_000,
+        "caught mid-import: {message} {current}/{total:?}"
+    );
     let status = v.ok(&["--json", "status"]).json();
     let active = status["active"].as_array().unwrap();
     assert_eq!(active.len(), 1, "{status}");
@@ -415,7 +426,16 @@ fn status_shows_a_running_sync_and_jobs_cancel_stops_it_from_another_process() {
     );
 
     let id = active[0]["id"].as_i64().unwrap();
-    let cancel = v.ok(&["--json", "jobs", "cancel", &id.to_string()]).json();
+    assert_eq!(id, running.id);
+    // The cancel waits for the lock; once the test lets go, it and the importer go on
+    // together, the importer thousands of notes from its end.
+    let mut cancel = v.cmd();
+    cancel.args(["--json", "jobs", "cancel", &id.to_string()]);
+    let cancel = std::thread::spawn(move || run_within(cancel, GENEROUS, "brain jobs cancel"));
+    drop(lock);
+    let (_, cancel) = cancel.join().unwrap();
+    assert_eq!(cancel.code, 0, "{}", cancel.stderr);
+    let cancel = cancel.json();
     // The request is in the store by now; the job's own clock says when it stopped.
     let asked = now_ms();
     assert_eq!(cancel["state"], "running", "a running job is asked to stop");

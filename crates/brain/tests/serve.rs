@@ -565,24 +565,71 @@ fn paused_jobs_do_not_keep_a_worker_busy() {
 
 #[test]
 fn files_removed_while_their_import_runs_are_reported_then_settled() {
+    const FILES: usize = 4000;
     let (v, _d) = served_vault(&[]);
     std::fs::create_dir(v.path("batch")).unwrap();
     v.settle();
-    for n in 0..2000 {
+    let imports = v.jobs_of("directory-import").len();
+    // The batch is one import by construction: written while sync is paused, taken in, and
+    // flushed into the one queued import.
+    v.ok(&["sync", "pause"]);
+    for n in 0..FILES {
         v.write(&format!("batch/n{n:04}.md"), format!("# N{n}\n"));
     }
-    wait_for(LIMIT, "the import of the batch to be running", || {
-        let job = v.jobs_of("directory-import").pop()?;
-        (job.state == JobState::Running).then_some(())
+    v.fence_idle();
+    let queued = v.jobs_of("directory-import").split_off(imports);
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0].input["paths"].as_array().unwrap().len(), FILES);
+    v.ok(&["sync", "resume"]);
+    let id = queued[0].id;
+    wait_for(LIMIT, "the import of the batch to be reading", || {
+        let job = v.store().job(id).unwrap();
+        assert!(
+            !job.state.is_finished(),
+            "ended before it was caught: {job:?}"
+        );
+        job.progress
+            .is_some_and(|p| p.message.starts_with("Importing"))
+            .then_some(())
     });
-    // Remove half while it reads them: each is reported as removed, then its own event settles
-    // it; nothing fails and the daemon goes on.
-    for n in (0..2000).step_by(2) {
-        std::fs::remove_file(v.path(&format!("batch/n{n:04}.md"))).unwrap();
+    // Frozen with the store's write lock: its scan is done, it cannot commit more or end while
+    // the test removes half the files, so each one it has not read yet is gone when it does.
+    let lock = v.hold_store_write_lock();
+    let (state, message, current, total) = lock.job_progress(id);
+    assert_eq!(state, "running");
+    assert!(
+        message.starts_with("Importing") && total == Some(FILES as i64) && current < total.unwrap(),
+        "caught mid-import: {message} {current}/{total:?}"
+    );
+    let removed: std::collections::BTreeSet<String> = (0..FILES)
+        .step_by(2)
+        .map(|n| format!("batch/n{n:04}.md"))
+        .collect();
+    for path in &removed {
+        std::fs::remove_file(v.path(path)).unwrap();
     }
+    drop(lock);
     v.settle();
     for job in v.jobs_of("directory-import") {
         assert_eq!(job.state, JobState::Succeeded, "{job:?}");
+    }
+    // The running import reported the removed files it had not read, and nothing else.
+    let job = v.store().job(id).unwrap();
+    let skipped = job.result.as_ref().unwrap()["skipped"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(!skipped.is_empty(), "no removed file was reported: {job:?}");
+    for s in &skipped {
+        let path = s["path"].as_str().unwrap();
+        assert!(removed.contains(path), "{s}");
+        assert!(
+            s["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("removed during the sync"),
+            "{s}"
+        );
     }
     let live: Vec<String> = v
         .store()
@@ -592,7 +639,11 @@ fn files_removed_while_their_import_runs_are_reported_then_settled() {
         .map(|r| r.path)
         .filter(|p| p.starts_with("batch/"))
         .collect();
-    assert_eq!(live.len(), 1000, "only the files still on disk are notes");
+    assert_eq!(
+        live.len(),
+        FILES / 2,
+        "only the files still on disk are notes"
+    );
     assert!(live.iter().all(|p| v.path(p).exists()));
 }
 

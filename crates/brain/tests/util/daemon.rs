@@ -256,6 +256,46 @@ impl TestVault {
     }
 }
 
+/// The store's write lock, held by a test connection until dropped (then rolled back). While
+/// it is held no job can commit anything or end (ending is a write): an import under way stops
+/// at its next progress write or batch commit, while readers (`brain status`) go on. Hold it
+/// briefly: writers wait 15 s for it before they fail.
+pub struct StoreWriteLock(rusqlite::Connection);
+
+impl StoreWriteLock {
+    /// Job `id`'s state and progress (message, current, total), read inside the held lock, so
+    /// it is what the job had committed when the lock was taken and still is.
+    pub fn job_progress(&self, id: i64) -> (String, String, i64, Option<i64>) {
+        self.0
+            .query_row(
+                "SELECT state, progress_message, progress_current, progress_total
+                 FROM jobs WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .expect("the job's row reads")
+    }
+}
+
+impl Drop for StoreWriteLock {
+    fn drop(&mut self) {
+        let _ = self.0.execute_batch("ROLLBACK");
+    }
+}
+
+impl TestVault {
+    /// Takes the store's write lock (`BEGIN IMMEDIATE` on a connection of the test's own),
+    /// waiting for a transaction under way to end first.
+    pub fn hold_store_write_lock(&self) -> StoreWriteLock {
+        let conn = rusqlite::Connection::open(self.path(".brain/brain.db")).expect("store opens");
+        conn.busy_timeout(Duration::from_secs(120))
+            .expect("busy timeout set");
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .expect("the store's write lock is taken");
+        StoreWriteLock(conn)
+    }
+}
+
 /// Whether `p` holds exactly `content`.
 pub fn holds(p: &Path, content: &str) -> bool {
     std::fs::read(p).is_ok_and(|b| b == content.as_bytes())
