@@ -116,6 +116,8 @@ impl Brain {
             )));
         }
         let entity = self.entity_from(r, content)?;
+        // A careful write compares against the file too, not only the store's copy of it.
+        self.check_disk(r, &entity.path, &expect)?;
         let job = self.queue.prepare(self.export_request(r))?;
         let expected = match &expect {
             Expect::Any => None,

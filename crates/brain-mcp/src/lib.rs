@@ -17,10 +17,17 @@
 //! its end, streaming `notifications/progress` when the request carries a progress token, and
 //! cancel it when the client cancels the request.
 //!
+//! Every call that reads or writes notes first imports the files saved before it (`fresh`:
+//! the session watches the vault), so an agent never answers from, or compares a hash against,
+//! a note a person has since changed on disk. When that cannot be done (a read-only store,
+//! another sync holding the vault for long), the answer comes from the store as it is and its
+//! `warning` says it may be stale.
+//!
 //! Modules: `tools` (arguments and handlers), `kinds` (the names of tool errors), `resources`
 //! (`entity://` and `brain://types`), `progress` (following a job), `transport` (stdio and
-//! streamable HTTP).
+//! streamable HTTP), `fresh` (the watch that keeps answers up to date with the files).
 
+mod fresh;
 mod kinds;
 mod progress;
 mod resources;
@@ -137,19 +144,41 @@ where
     Ok(tokio::task::spawn_blocking(move || f(&brain)).await??)
 }
 
+/// [`blocking`], after importing the files saved before the call ([`fresh::Freshness`]), with
+/// the warning to add to the answer when that could not be done.
+pub(crate) async fn fresh_blocking<T, F>(
+    server: &BrainMcp,
+    f: F,
+) -> Result<(T, Option<String>), Failure>
+where
+    T: Send + 'static,
+    F: FnOnce(&Brain) -> Result<T, BrainError> + Send + 'static,
+{
+    let brain = server.brain.clone();
+    let fresh = server.fresh.clone();
+    Ok(tokio::task::spawn_blocking(move || {
+        let warning = fresh.refresh(&brain);
+        f(&brain).map(|v| (v, warning))
+    })
+    .await??)
+}
+
 /// The MCP server over one vault. Cheap to clone: the streamable HTTP transport clones one per
 /// session, and every clone shares the same [`Brain`].
 #[derive(Clone)]
 pub struct BrainMcp {
     brain: Arc<Brain>,
     settings: McpSettings,
+    fresh: Arc<fresh::Freshness>,
     tool_router: ToolRouter<BrainMcp>,
 }
 
 impl BrainMcp {
-    /// A server over `brain`, with its limits from `settings`.
+    /// A server over `brain`, with its limits from `settings`. Starts watching the vault (see
+    /// `fresh`): a file saved after this returns is in the answer of every later call.
     pub fn new(brain: Arc<Brain>, settings: McpSettings) -> Self {
         BrainMcp {
+            fresh: Arc::new(fresh::Freshness::start(&brain)),
             brain,
             settings,
             tool_router: Self::tool_router(),
@@ -226,8 +255,6 @@ impl ServerHandler for BrainMcp {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        resources::read(&self.brain, &request.uri)
-            .await
-            .map(Into::into)
+        resources::read(self, &request.uri).await.map(Into::into)
     }
 }

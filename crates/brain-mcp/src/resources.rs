@@ -7,9 +7,7 @@
 //! percent-encode them (`entity://note/Projects%2Fplan`); both are percent-decoded, so clients
 //! that encode spaces and other characters (`My%20Note`) work too.
 
-use std::sync::Arc;
-
-use brain_api::{Brain, BrainError};
+use brain_api::BrainError;
 use brain_core::EntityRef;
 use rmcp::ErrorData;
 use rmcp::model::{
@@ -18,7 +16,7 @@ use rmcp::model::{
 };
 use serde_json::json;
 
-use crate::{Failure, blocking};
+use crate::{BrainMcp, Failure, blocking, fresh_blocking};
 
 const ENTITY_SCHEME: &str = "entity://";
 const TYPES_URI: &str = "brain://types";
@@ -118,7 +116,10 @@ pub(crate) fn templates() -> ListResourceTemplatesResult {
 /// `resources/read`. A URI naming nothing, or a note that does not exist, is "resource not
 /// found" (-32002; rmcp sends -32602 to clients of protocol 2026-07-28 and later, as that
 /// revision asks); a bad type is invalid params.
-pub(crate) async fn read(brain: &Arc<Brain>, uri: &str) -> Result<ReadResourceResult, ErrorData> {
+/// A note is read after the files saved before the call are imported, as `get` is; a resource
+/// has no place for a warning, so one that could not be is only logged.
+pub(crate) async fn read(server: &BrainMcp, uri: &str) -> Result<ReadResourceResult, ErrorData> {
+    let brain = server.brain();
     let target = parse_uri(uri).map_err(|m| ErrorData::resource_not_found(m, None))?;
     let contents = match target {
         ResourceUri::Types => {
@@ -132,7 +133,7 @@ pub(crate) async fn read(brain: &Arc<Brain>, uri: &str) -> Result<ReadResourceRe
             ResourceContents::text(json!(doc).to_string(), uri).with_mime_type(JSON)
         }
         ResourceUri::Entity(r) => {
-            let entity = blocking(brain, move |b| b.get(&r))
+            let (entity, _warning) = fresh_blocking(server, move |b| b.get(&r))
                 .await
                 .map_err(to_error)?;
             ResourceContents::text(entity.content(), uri).with_mime_type(MARKDOWN)

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::progress::{self, Followed};
-use crate::{BrainMcp, Failure, blocking, kinds};
+use crate::{BrainMcp, Failure, blocking, fresh_blocking, kinds};
 
 /// `list` returns this many notes when no limit is given.
 const DEFAULT_LIST_LIMIT: usize = 100;
@@ -52,6 +52,30 @@ fn to_result<T: serde::Serialize>(value: &T) -> CallToolResult {
             kinds::INTERNAL,
             format!("the server could not encode its answer: {e}"),
         ),
+    }
+}
+
+/// `value` (an object) with `warning` set when there is one.
+fn with_warning(mut value: Value, warning: Option<String>) -> Value {
+    if let (Some(w), Some(map)) = (warning, value.as_object_mut()) {
+        map.insert("warning".into(), Value::String(w));
+    }
+    value
+}
+
+/// A successful result with `warning` added to its structured content (and its text).
+fn with_warning_result(result: CallToolResult, warning: Option<String>) -> CallToolResult {
+    match (&warning, &result.structured_content, result.is_error) {
+        (Some(_), Some(v), Some(false) | None) => ok(with_warning(v.clone(), warning)),
+        _ => result,
+    }
+}
+
+/// Two warnings as one sentence each, or the one there is.
+fn join_warnings(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
     }
 }
 
@@ -183,8 +207,8 @@ impl BrainMcp {
             tags: args.tags.unwrap_or_default(),
             limit: args.limit,
         };
-        match blocking(&self.brain, move |b| b.search(&req)).await {
-            Ok(hits) => match warning {
+        match fresh_blocking(self, move |b| b.search(&req)).await {
+            Ok((hits, stale)) => match join_warnings(warning, stale) {
                 Some(w) => ok(json!({ "hits": hits, "warning": w })),
                 None => ok(json!({ "hits": hits })),
             },
@@ -198,8 +222,8 @@ impl BrainMcp {
     )]
     async fn get(&self, Parameters(args): Parameters<RefArgs>) -> CallToolResult {
         let r = EntityRef::new(args.entity_type, args.id);
-        match blocking(&self.brain, move |b| b.get(&r)).await {
-            Ok(e) => ok(brain_api::entity_json(&e)),
+        match fresh_blocking(self, move |b| b.get(&r)).await {
+            Ok((e, stale)) => ok(with_warning(brain_api::entity_json(&e), stale)),
             Err(e) => failed(&e),
         }
     }
@@ -225,8 +249,8 @@ impl BrainMcp {
                 .clamp(1, MAX_LIST_LIMIT),
             offset: args.offset.unwrap_or(0),
         };
-        match blocking(&self.brain, move |b| b.list(&req)).await {
-            Ok(page) => {
+        match fresh_blocking(self, move |b| b.list(&req)).await {
+            Ok((page, stale)) => {
                 let items: Vec<Value> = page
                     .items
                     .iter()
@@ -240,7 +264,10 @@ impl BrainMcp {
                         })
                     })
                     .collect();
-                ok(json!({ "items": items, "next_offset": page.next_offset }))
+                ok(with_warning(
+                    json!({ "items": items, "next_offset": page.next_offset }),
+                    stale,
+                ))
             }
             Err(e) => failed(&e),
         }
@@ -289,8 +316,8 @@ impl BrainMcp {
     )]
     async fn delete(&self, Parameters(args): Parameters<RefArgs>) -> CallToolResult {
         let r = EntityRef::new(args.entity_type, args.id);
-        match blocking(&self.brain, move |b| b.delete(&r)).await {
-            Ok(outcome) => to_result(&outcome),
+        match fresh_blocking(self, move |b| b.delete(&r)).await {
+            Ok((outcome, stale)) => with_warning_result(to_result(&outcome), stale),
             Err(e) => failed(&e),
         }
     }
@@ -407,12 +434,11 @@ impl BrainMcp {
             );
             return fail(kinds::TOO_LARGE, message);
         }
-        let written = blocking(&self.brain, move |b| {
-            b.write(&r, content.as_bytes(), expect)
-        })
-        .await;
+        // The files first: a person's save the store has not imported yet makes an update
+        // with the hash read before it stale, instead of landing in a conflict copy later.
+        let written = fresh_blocking(self, move |b| b.write(&r, content.as_bytes(), expect)).await;
         match written {
-            Ok(outcome) => to_result(&outcome),
+            Ok((outcome, stale)) => with_warning_result(to_result(&outcome), stale),
             Err(e) => failed(&e),
         }
     }

@@ -1,0 +1,311 @@
+//! Freshness: answering from the store only what the files still say.
+//!
+//! The store is a copy of the vault's files, brought up to date by a sync. Three callers need
+//! to know how far that copy may be behind:
+//! - a long-lived session (`brain mcp`, the daemon's `/mcp`) imports the paths its own watcher
+//!   reported before it answers ([`Brain::import_now`]), so an agent never reads a note a
+//!   person has since saved;
+//! - a compare-and-set write checks the file on disk as well as the store
+//!   ([`Brain::disk_version`]), so it is refused as stale when the file moved on, instead of
+//!   being acknowledged and then landing in a conflict copy at export;
+//! - a one-shot read (`brain get`, `search`, `list`) with no daemon says when what it answers
+//!   may be older than the files ([`Brain::stale_hint`]).
+
+use std::fs::{File, OpenOptions};
+use std::time::{Duration, Instant};
+
+use brain_core::{CancelToken, NoProgress, content_hash};
+use brain_store::jobs::{JobFilter, JobState};
+use brain_store::{JobStore, Store};
+use brain_sync::scan::stat_of;
+use brain_sync::{SyncEngine, SyncMode, SyncOptions, SyncReport};
+
+use crate::{Brain, BrainError, Expect, daemon_pid};
+
+/// How often a caller waiting for `.brain/sync.lock` looks again.
+const LOCK_RETRY: Duration = Duration::from_millis(20);
+
+/// What [`Brain::import_now`] did.
+#[derive(Debug)]
+pub enum ImportNow {
+    /// The paths (or the whole vault) were imported; the store now holds what the files held.
+    Imported(Box<SyncReport>),
+    /// Another sync of the vault held `.brain/sync.lock` for the whole wait: nothing was
+    /// imported, and the answer may be stale (the caller says so and tries again next time).
+    Busy,
+}
+
+/// A note's file when it is not what the store last synced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DiskVersion {
+    /// The file holds other bytes than the store's copy: their hash.
+    Changed(String),
+    /// The store knows the note's file, and it is gone from disk.
+    Gone,
+    /// A file is at the note's path that the store has never imported: its hash.
+    Unknown(String),
+}
+
+impl Brain {
+    /// Whether the store was opened read-only (its file or `.brain/` is not writable): reads
+    /// answer from it as it is, and nothing can be imported into it.
+    pub fn store_read_only(&self) -> bool {
+        self.store.is_read_only()
+    }
+
+    /// Imports `paths` (vault-relative, `/`-separated; anything that is not a note is skipped
+    /// as a sync would skip it), or the whole vault when `whole`, now, in this process: both
+    /// directions for those paths, exactly as the daemon's `directory-import` job does, so an
+    /// edit on both sides is settled as a conflict. Holds `.brain/sync.lock` like every sync,
+    /// waiting for it at most `wait`; a file the store already has (same stat) costs one `stat`.
+    ///
+    /// Not a queued job: a session about to answer an agent must not wait out a debounce or a
+    /// queue, and its answer must come after the import.
+    pub fn import_now(
+        &self,
+        paths: &[String],
+        whole: bool,
+        wait: Duration,
+    ) -> Result<ImportNow, BrainError> {
+        if !whole && paths.is_empty() {
+            return Ok(ImportNow::Imported(Box::default()));
+        }
+        let Some(_lock) = self.lock_sync(wait)? else {
+            return Ok(ImportNow::Busy);
+        };
+        let engine = SyncEngine::new(&self.root, &self.config, self.store.as_ref())?;
+        let opts = SyncOptions {
+            mode: SyncMode::Full,
+            allow_mass_delete: false,
+            only_paths: (!whole).then(|| paths.to_vec()),
+        };
+        let report = engine.run(&opts, &NoProgress, &CancelToken::new())?;
+        tracing::debug!(
+            paths = paths.len(),
+            whole,
+            imported = report.imported,
+            "imported what the watcher reported before answering"
+        );
+        Ok(ImportNow::Imported(Box::new(report)))
+    }
+
+    /// `.brain/sync.lock`, held, or `None` if another sync still holds it after `wait`.
+    fn lock_sync(&self, wait: Duration) -> Result<Option<File>, BrainError> {
+        let path = self.root.join(".brain").join("sync.lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| {
+                BrainError::BadRequest(format!(
+                    "cannot open {} to import the files changed on disk: {e}; check that \
+                     .brain/ is writable",
+                    path.display()
+                ))
+            })?;
+        let deadline = Instant::now() + wait;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Some(file)),
+                Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(LOCK_RETRY);
+                }
+                Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(BrainError::BadRequest(format!(
+                        "cannot lock {} to import the files changed on disk: {e}",
+                        path.display()
+                    )));
+                }
+            }
+        }
+    }
+
+    /// The file at vault-relative `path` when it is not what the store last synced there, or
+    /// `None` when it is (its stat equals the base's, or there is neither file nor base). Costs
+    /// one `stat` and one base lookup; the file is read and hashed only when its stat moved.
+    pub fn disk_version(&self, path: &str) -> Result<Option<DiskVersion>, BrainError> {
+        let base = self.store.bases(&[path])?.into_iter().next();
+        let abs = self.root.join(path);
+        let meta = match std::fs::symlink_metadata(&abs) {
+            Ok(m) if m.is_file() => m,
+            // Not a regular file (a pipe, a folder): the write's own checks refuse the path.
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(base.map(|_| DiskVersion::Gone));
+            }
+            Err(e) => {
+                return Err(BrainError::BadRequest(format!(
+                    "cannot read {} to check it against the store: {e}; nothing was stored",
+                    abs.display()
+                )));
+            }
+        };
+        if base.as_ref().is_some_and(|b| b.stat == stat_of(&meta)) {
+            return Ok(None);
+        }
+        let bytes = std::fs::read(&abs).map_err(|e| {
+            BrainError::BadRequest(format!(
+                "cannot read {} to check it against the store: {e}; nothing was stored",
+                abs.display()
+            ))
+        })?;
+        let hash = content_hash(&bytes);
+        Ok(match base {
+            // Touched, copied over with the same bytes: the store's copy is still the file.
+            Some(b) if b.hash == hash => None,
+            Some(_) => Some(DiskVersion::Changed(hash)),
+            None => Some(DiskVersion::Unknown(hash)),
+        })
+    }
+
+    /// Why an answer read from the store about the notes at `paths` (vault-relative) may be
+    /// older than the files, in one sentence with the fix, or `None` when nothing says so. For
+    /// one-shot readers with no watcher (`brain get`, `search`, `list`).
+    ///
+    /// What it can tell, cheaply (a `stat` per path and per folder, one base lookup): a file of
+    /// `paths` edited, replaced or removed since it was synced, and a file added, removed or
+    /// renamed in the vault's top folder or in a folder of `paths` since the last directory
+    /// job ended. It cannot tell a note edited in place elsewhere in the vault: only a sync,
+    /// or a running `brain serve`, sees those. With a daemon serving the vault, nothing is said:
+    /// its watcher imports changes as they happen. A read-only store always says so, since
+    /// nothing can be imported into it.
+    pub fn stale_hint(&self, paths: &[&str]) -> Option<String> {
+        if self.store_read_only() {
+            return Some(
+                "the store is read-only (.brain/ or brain.db cannot be written), so this answer \
+                 is what it held at its last sync and may be stale: files changed since then \
+                 cannot be imported; make .brain/ writable and run `brain sync`"
+                    .into(),
+            );
+        }
+        if daemon_pid(&self.root).is_some() {
+            return None;
+        }
+        let changed = self
+            .changed_files(paths)
+            .or_else(|| self.changed_folder(paths))?;
+        Some(format!(
+            "this answer may be stale: {changed} since the last sync; run `brain sync` to \
+             import it, or keep `brain serve` running so changes are imported as they happen"
+        ))
+    }
+
+    /// The first of `paths` whose file is not what the store last synced, described.
+    fn changed_files(&self, paths: &[&str]) -> Option<String> {
+        for path in paths {
+            match self.disk_version(path) {
+                Ok(None) => {}
+                Ok(Some(DiskVersion::Gone)) => return Some(format!("{path} was removed")),
+                Ok(Some(_)) => return Some(format!("{path} changed on disk")),
+                Err(e) => {
+                    tracing::debug!(path, error = %e, "cannot compare a file with the store");
+                }
+            }
+        }
+        None
+    }
+
+    /// The first folder (the vault's top folder, or one holding a note of `paths`) whose
+    /// entries changed after the last directory job of this vault ended, described.
+    fn changed_folder(&self, paths: &[&str]) -> Option<String> {
+        let synced_ms = self.last_directory_job_ms()?;
+        let mut folders: Vec<&str> = vec![""];
+        for p in paths {
+            let folder = p.rsplit_once('/').map_or("", |(f, _)| f);
+            if !folders.contains(&folder) {
+                folders.push(folder);
+            }
+        }
+        folders.into_iter().find_map(|folder| {
+            let modified = std::fs::metadata(self.root.join(folder))
+                .and_then(|m| m.modified())
+                .ok()?;
+            let ms = modified
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?
+                .as_millis();
+            (i64::try_from(ms).ok()? > synced_ms).then(|| {
+                if folder.is_empty() {
+                    "files were added, removed or renamed in the vault's top folder".to_string()
+                } else {
+                    format!("files were added, removed or renamed in {folder}/")
+                }
+            })
+        })
+    }
+
+    /// When the last directory job (sync, import or export) of this vault ended (ms), if one
+    /// is still on record: its own file writes are older than that.
+    fn last_directory_job_ms(&self) -> Option<i64> {
+        [
+            brain_sync::jobs::DIRECTORY_SYNC,
+            brain_sync::jobs::DIRECTORY_IMPORT,
+            brain_sync::jobs::DIRECTORY_EXPORT,
+        ]
+        .into_iter()
+        .filter_map(|t| {
+            self.store
+                .list_jobs(&JobFilter {
+                    job_type: Some(t.into()),
+                    states: vec![JobState::Succeeded],
+                    limit: 5,
+                    ..JobFilter::default()
+                })
+                .ok()?
+                .iter()
+                .filter_map(|j| j.finished_ms)
+                .max()
+        })
+        .max()
+    }
+
+    /// Refuses a careful write (`expect` a hash, or nothing) when the file at the note's
+    /// `path` moved on from what the store last synced and no longer holds what the writer
+    /// expects: stored, the write would be acknowledged and then, at its export, find the
+    /// person's newer file and go to a conflict copy while the note kept the person's text.
+    /// A plain write ([`Expect::Any`], `brain put` with no flag) is not checked: it means to
+    /// replace whatever is there, and a changed file is kept as a conflict copy at export.
+    pub(crate) fn check_disk(
+        &self,
+        r: &brain_core::EntityRef,
+        path: &str,
+        expect: &Expect,
+    ) -> Result<(), BrainError> {
+        if matches!(expect, Expect::Any | Expect::Present) {
+            return Ok(());
+        }
+        let Some(version) = self.disk_version(path)? else {
+            return Ok(());
+        };
+        let unsynced = |hash: &str| {
+            format!(
+                "{hash} in the file {path} on disk, edited since the last sync (the store \
+                 imports it at the next sync, or at once over MCP)"
+            )
+        };
+        match (expect, version) {
+            (Expect::Absent, DiskVersion::Gone) => Ok(()),
+            (Expect::Absent, _) => Err(BrainError::Exists {
+                entity: format!("{r} (its file {path} is on disk, not yet synced)"),
+            }),
+            (Expect::Hash(h), DiskVersion::Changed(d) | DiskVersion::Unknown(d)) if *h == d => {
+                Ok(())
+            }
+            (Expect::Hash(h), DiskVersion::Changed(d) | DiskVersion::Unknown(d)) => {
+                Err(BrainError::Stale {
+                    entity: r.to_string(),
+                    expected: h.clone(),
+                    actual: unsynced(&d),
+                })
+            }
+            (Expect::Hash(h), DiskVersion::Gone) => Err(BrainError::Stale {
+                entity: r.to_string(),
+                expected: h.clone(),
+                actual: format!("gone: its file {path} was deleted or moved on disk"),
+            }),
+            (Expect::Any | Expect::Present, _) => Ok(()),
+        }
+    }
+}
