@@ -194,6 +194,13 @@ pub struct PutArgs {
     /// Read the note from this file instead of stdin.
     #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// Store it only if the note still has this content_hash (from `brain get --json`), and
+    /// its file on disk still holds it: a change you have not seen is never overwritten.
+    #[arg(long, value_name = "HASH", conflicts_with = "if_absent")]
+    pub expected_hash: Option<String>,
+    /// Store it only if there is no such note yet, and no file at its path.
+    #[arg(long)]
+    pub if_absent: bool,
 }
 
 /// `brain jobs ...`

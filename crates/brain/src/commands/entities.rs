@@ -29,6 +29,17 @@ fn who_writes(vault: &Vault, served: bool) -> String {
     }
 }
 
+/// Says on stderr, in one line with the fix, when an answer read from the store about the
+/// notes at `paths` may be older than the files (see `Brain::stale_hint` for what it can tell).
+/// A one-shot read has no watcher: without this, a note edited on disk and not synced yet is
+/// answered with its old text and nothing says so.
+fn say_if_stale(vault: &Vault, paths: &[&str]) {
+    let brain = vault.brain(vault.queue(), brain_api::Workers::Never);
+    if let Some(hint) = brain.stale_hint(paths) {
+        eprintln!("brain: {hint}");
+    }
+}
+
 fn parse_ref(s: &str) -> Result<EntityRef> {
     Ok(s.parse::<EntityRef>()?)
 }
@@ -48,6 +59,8 @@ pub fn search(vault: &Vault, args: &SearchArgs, json: bool) -> Result<u8> {
         q.highlight = ("\x1b[1;33m".into(), "\x1b[0m".into());
     }
     let hits = vault.store.search(&q)?;
+    let paths: Vec<&str> = hits.iter().map(|h| h.path.as_str()).collect();
+    say_if_stale(vault, &paths);
     if json {
         return output::json(&hits).map(|()| 0);
     }
@@ -85,6 +98,11 @@ pub fn list(vault: &Vault, args: &ListArgs, json: bool) -> Result<u8> {
         offset: args.offset,
     };
     let rows = vault.store.list(&filter)?;
+    let mut paths: Vec<&str> = rows.iter().map(|r| r.path.as_str()).collect();
+    // The folder asked for too: a note added there is missing from the rows.
+    let folder = filter.folder.as_deref().map(|f| format!("{f}/"));
+    paths.extend(folder.as_deref());
+    say_if_stale(vault, &paths);
     if json {
         let docs: Vec<_> = rows
             .iter()
@@ -124,7 +142,21 @@ fn entity_json(e: &Entity) -> serde_json::Value {
 
 /// `brain get`: the canonical file, byte for byte.
 pub fn get(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
-    let e = vault.store.get(&parse_ref(entity)?)?;
+    let r = parse_ref(entity)?;
+    let e = match vault.store.get(&r) {
+        Ok(e) => e,
+        Err(err) => {
+            // A file saved at its path and not synced yet is the likely reason it is missing.
+            if let Ok(path) =
+                brain_core::PathMapper::new(vault.config.vault.entity_types.iter().cloned())
+                    .and_then(|m| m.to_path(&r))
+            {
+                say_if_stale(vault, &[path.as_str()]);
+            }
+            return Err(err.into());
+        }
+    };
+    say_if_stale(vault, &[e.path.as_str()]);
     if json {
         return output::json(&entity_json(&e)).map(|()| 0);
     }
@@ -161,11 +193,17 @@ pub fn put(vault: &Vault, args: &PutArgs, json: bool) -> Result<u8> {
         );
     }
     // The same path as every interface (MCP...): checked as an import would check the file,
-    // then the entity and its export job in one transaction (the outbox). `Expect::Any`:
-    // `brain put` replaces whatever is there, as a user typing it means.
+    // then the entity and its export job in one transaction (the outbox). Without a flag,
+    // `Expect::Any`: `brain put` replaces whatever is there, as a user typing it means; with
+    // one, a compare-and-set against the store and the file on disk alike.
+    let expect = match (&args.expected_hash, args.if_absent) {
+        (Some(h), _) => brain_api::Expect::Hash(h.trim().to_string()),
+        (None, true) => brain_api::Expect::Absent,
+        (None, false) => brain_api::Expect::Any,
+    };
     let served = super::daemon::running(&vault.paths).is_some();
     let brain = vault.brain(vault.queue(), brain_api::Workers::Never);
-    let written = brain.write(&r, &bytes, brain_api::Expect::Any)?;
+    let written = brain.write(&r, &bytes, expect)?;
     let (outcome, path) = (written.outcome, written.path.clone());
     if json {
         return output::json(&json!({

@@ -1,0 +1,196 @@
+//! Issue 13 item 7 on the command line: a compare-and-set `brain put` is compared with the
+//! file on disk too, and a one-shot read with no daemon says when what it answers may be older
+//! than the files.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod util;
+
+use util::TestVault;
+
+/// The content hash `brain get --json` gives for `entity`.
+fn hash_of(v: &TestVault, entity: &str) -> String {
+    v.ok(&["--json", "get", entity]).json()["content_hash"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Every conflict copy in the vault's top folder.
+fn conflict_copies(v: &TestVault) -> Vec<String> {
+    v.snapshot()
+        .into_keys()
+        .filter(|p| p.contains(".conflict-"))
+        .collect()
+}
+
+const STALE: &str = "may be stale";
+
+#[test]
+fn issue13_put_expected_hash_is_refused_when_the_file_changed_on_disk() {
+    let v = TestVault::new();
+    v.write("a.md", "# A\n\nas synced\n");
+    v.sync();
+    let read = hash_of(&v, "note/a");
+
+    // A person edits the file; nothing syncs it.
+    v.write("a.md", "# A\n\nthe person's edit\n");
+    let put = v.run_stdin(
+        &["put", "note/a", "--expected-hash", &read],
+        b"# A\n\nthe agent's text\n",
+    );
+    assert_ne!(
+        put.code, 0,
+        "put over a file that moved on must be refused: {}",
+        put.stderr
+    );
+    assert!(
+        put.stderr.contains("note/a changed since you read it") && put.stderr.contains("a.md"),
+        "the refusal names the note, its file and what happened: {}",
+        put.stderr
+    );
+    assert!(put.stderr.contains("nothing was stored"), "{}", put.stderr);
+    // Nothing of the agent's text was stored: a sync keeps the person's file, with no copy.
+    assert_eq!(v.read("a.md"), b"# A\n\nthe person's edit\n");
+    v.sync();
+    assert_eq!(v.read("a.md"), b"# A\n\nthe person's edit\n");
+    assert_eq!(conflict_copies(&v), Vec::<String>::new());
+    assert_eq!(
+        v.ok(&["get", "note/a"]).stdout,
+        "# A\n\nthe person's edit\n"
+    );
+
+    // With the hash of what is there now, the put is what happens, on disk too.
+    let now = hash_of(&v, "note/a");
+    assert_ne!(now, read);
+    let put = v.run_stdin(
+        &["--json", "put", "note/a", "--expected-hash", &now],
+        b"# A\n\nthe agent's text\n",
+    );
+    assert_eq!(put.code, 0, "{}", put.stderr);
+    assert_eq!(put.json()["outcome"], "updated");
+    v.sync();
+    assert_eq!(v.read("a.md"), b"# A\n\nthe agent's text\n");
+    assert_eq!(conflict_copies(&v), Vec::<String>::new());
+
+    // A hash the store no longer has is refused as well (the file is as synced).
+    let put = v.run_stdin(
+        &["put", "note/a", "--expected-hash", &read],
+        b"# A\n\nlate\n",
+    );
+    assert_ne!(put.code, 0, "{}", put.stderr);
+    assert!(
+        put.stderr.contains("changed since you read it"),
+        "{}",
+        put.stderr
+    );
+    assert_eq!(v.read("a.md"), b"# A\n\nthe agent's text\n");
+}
+
+#[test]
+fn issue13_put_if_absent_refuses_an_existing_note_and_an_unsynced_file() {
+    let v = TestVault::new();
+    let made = v.run_stdin(&["--json", "put", "note/new", "--if-absent"], b"# New\n");
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    assert_eq!(made.json()["outcome"], "created");
+
+    let again = v.run_stdin(&["put", "note/new", "--if-absent"], b"# Other\n");
+    assert_ne!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("note/new already exists"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(v.ok(&["get", "note/new"]).stdout, "# New\n");
+
+    // A file saved by hand and not synced yet is a note that exists.
+    v.write("by-hand.md", "# Saved by a person\n");
+    let over = v.run_stdin(&["put", "note/by-hand", "--if-absent"], b"# Agent\n");
+    assert_ne!(over.code, 0, "{}", over.stderr);
+    assert!(
+        over.stderr
+            .contains("by-hand.md is on disk, not yet synced"),
+        "{}",
+        over.stderr
+    );
+    v.sync();
+    assert_eq!(v.read("by-hand.md"), b"# Saved by a person\n");
+    assert_eq!(conflict_copies(&v), Vec::<String>::new());
+
+    // The two flags ask for different things.
+    let both = v.run_stdin(
+        &["put", "note/x", "--if-absent", "--expected-hash", "abc"],
+        b"# X\n",
+    );
+    assert_ne!(both.code, 0, "{}", both.stderr);
+    assert!(
+        both.stderr.contains("cannot be used with"),
+        "{}",
+        both.stderr
+    );
+}
+
+#[test]
+fn issue13_a_one_shot_read_says_when_files_changed_since_the_last_sync() {
+    let v = TestVault::new();
+    v.write("a.md", "# A\n\nzebrafresh as synced\n");
+    v.write("folder/b.md", "# B\n");
+    v.sync();
+    for args in [
+        &["get", "note/a"][..],
+        &["search", "zebrafresh"],
+        &["list"],
+        &["list", "--folder", "folder"],
+    ] {
+        let r = v.ok(args);
+        assert!(
+            !r.stderr.contains(STALE),
+            "{args:?} after a sync: {}",
+            r.stderr
+        );
+    }
+
+    // Edited in place: the read answers from the store and says so, with the fix.
+    v.write("a.md", "# A\n\nzebrafresh edited by hand\n");
+    let get = v.ok(&["get", "note/a"]);
+    assert_eq!(get.stdout, "# A\n\nzebrafresh as synced\n");
+    let line: Vec<&str> = get.stderr.lines().filter(|l| l.contains(STALE)).collect();
+    assert_eq!(line.len(), 1, "one line: {}", get.stderr);
+    assert!(
+        line[0].contains("a.md changed on disk") && line[0].contains("brain sync"),
+        "{}",
+        line[0]
+    );
+    let search = v.ok(&["search", "zebrafresh"]);
+    assert!(search.stderr.contains(STALE), "{}", search.stderr);
+
+    // A note added in a folder a listing covers.
+    v.write("folder/c.md", "# C\n");
+    let list = v.ok(&["list", "--folder", "folder"]);
+    assert!(
+        list.stderr.contains(STALE) && list.stderr.contains("folder/"),
+        "{}",
+        list.stderr
+    );
+    // A file saved under the id asked for, missing from the store.
+    v.write("unsynced.md", "# U\n");
+    let missing = v.run(&["get", "note/unsynced"]);
+    assert_ne!(missing.code, 0);
+    assert!(missing.stderr.contains(STALE), "{}", missing.stderr);
+
+    // Synced: nothing to say.
+    v.sync();
+    for args in [
+        &["get", "note/a"][..],
+        &["search", "zebrafresh"],
+        &["list", "--folder", "folder"],
+        &["get", "note/unsynced"],
+    ] {
+        let r = v.ok(args);
+        assert!(
+            !r.stderr.contains(STALE),
+            "{args:?} after a sync: {}",
+            r.stderr
+        );
+    }
+}
