@@ -47,13 +47,16 @@ impl Repo {
             return Ok(Vec::new());
         }
         let excluded = self.brainignored_paths()?;
-        if excluded.is_empty() {
-            return Ok(Vec::new());
-        }
+        let mut nested = NestedVaults::new(self.root());
         let (out, kept): (Vec<ChangedPath>, Vec<ChangedPath>) =
             std::mem::take(changed).into_iter().partition(|c| {
-                excluded.contains(&c.path)
-                    || matches!(&c.kind, ChangeKind::Renamed { from } if excluded.contains(from))
+                let from = match &c.kind {
+                    ChangeKind::Renamed { from } => Some(from.as_str()),
+                    _ => None,
+                };
+                std::iter::once(c.path.as_str())
+                    .chain(from)
+                    .any(|p| excluded.contains(p) || nested.holds(p))
             });
         *changed = kept;
         Ok(out)
@@ -83,6 +86,42 @@ impl Repo {
         opts.input = Some(specs);
         let args = ["add", "-A", "--pathspec-from-file=-", "--pathspec-file-nul"];
         self.git().run(self.root(), &args, &opts).map(drop)
+    }
+}
+
+/// Folders below the vault's root that are vaults of their own (they hold a `.brain/`):
+/// directory sync leaves them to their own store, so a git job of the outer vault must not
+/// stage them either, or their notes would reach the outer remote and every clone of it.
+struct NestedVaults<'a> {
+    root: &'a std::path::Path,
+    /// Folder (relative) → whether it holds a `.brain/`, asked once per folder.
+    seen: std::collections::HashMap<String, bool>,
+}
+
+impl<'a> NestedVaults<'a> {
+    fn new(root: &'a std::path::Path) -> Self {
+        Self {
+            root,
+            seen: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Whether `path` (relative, `/`-separated) lies inside a vault of its own.
+    fn holds(&mut self, path: &str) -> bool {
+        let mut end = 0;
+        while let Some(i) = path[end..].find('/') {
+            let folder = &path[..end + i];
+            let root = self.root;
+            if *self
+                .seen
+                .entry(folder.to_string())
+                .or_insert_with(|| root.join(folder).join(".brain").is_dir())
+            {
+                return true;
+            }
+            end += i + 1;
+        }
+        false
     }
 }
 

@@ -40,7 +40,7 @@ pub enum WriteError {
     /// A named pipe, socket or device stands where the note's file should be: opening a pipe
     /// blocks, and nothing written into one is kept, so it is never opened or replaced.
     #[error(
-        "'{path}' is {kind}, not a regular file: brains never opens or writes it (opening a pipe blocks); remove or rename it"
+        "'{path}' is {kind}, not a regular file: brains never opens or writes it (opening a pipe or device can block); remove or rename it"
     )]
     NotARegularFile {
         /// The path, as given.

@@ -86,7 +86,7 @@ impl EntityBuilder {
             && let Some(kind) = crate::fsio::special_kind(&meta.file_type())
         {
             return Err(format!(
-                "{kind}, not a regular file: never opened (opening a pipe blocks); remove or rename it"
+                "{kind}, not a regular file: never opened (opening a pipe or device can block); remove or rename it"
             ));
         }
         let mut f = File::open(&full).map_err(|e| match e.kind() {

@@ -356,7 +356,7 @@ fn special_file(path: String, kind: &str) -> SkippedFile {
     SkippedFile {
         path,
         reason: format!(
-            "{kind}, not a regular file: never opened or written (opening a pipe blocks); a note of this path is left as it is until it is removed or renamed"
+            "{kind}, not a regular file: never opened or written (opening a pipe or device can block); a note of this path is left as it is until it is removed or renamed"
         ),
     }
 }
@@ -458,7 +458,7 @@ fn list_dir(job: DirJob, opts: &ScanOptions, found: &mut Found) -> Vec<DirJob> {
                 ignores: ignores.clone(),
             });
         } else if !ft.is_file() && name.ends_with(".md") {
-            // A named pipe, socket or device: never opened (opening a pipe blocks), and known
+            // A named pipe, socket or device: never opened (opening a pipe or device can block), and known
             // to be there, so the note of that path is neither deleted nor written over it.
             if let Some(kind) = crate::fsio::special_kind(&ft)
                 && (ignores.is_empty() || !ignored(&ignores, &entry.path(), false))

@@ -764,3 +764,33 @@ fn issue13_git_sync_under_a_daemon_writes_the_pending_export_before_committing()
     assert_eq!(git(a.root(), &["status", "--porcelain"]), "");
     assert_eq!(daemon.stop(), 0);
 }
+
+/// A folder that is a vault of its own (it holds a `.brain/`) is left out of the outer vault's
+/// git sync as it is left out of its directory sync: none of its files reach the outer remote,
+/// so no clone imports them and no pull writes into it.
+#[test]
+fn issue13_git_sync_never_pushes_a_vault_inside_the_vault() {
+    let remote = Remote::new();
+    let a = vault_with(&[("a.md", &note("a")), ("sub/s.md", &note("s"))]);
+    git_init(&a, remote.url());
+    assert_eq!(
+        tree(&remote.path, "main"),
+        [".gitignore", "a.md", "sub/s.md"]
+    );
+
+    std::fs::create_dir_all(a.path("sub/copied/.brain")).unwrap();
+    a.write("sub/copied/.brain/config.toml", "");
+    a.write("sub/copied/inner.md", "# Inner\n\nthe inner vault's own\n");
+    let a_text = format!("{}\nedited\n", note("a"));
+    a.write("a.md", &a_text);
+    brain_ok(&a, &["--json", "git", "sync"]);
+    assert_eq!(
+        tree(&remote.path, "main"),
+        [".gitignore", "a.md", "sub/s.md"],
+        "the nested vault's files stay out of the outer remote"
+    );
+    assert_eq!(
+        format!("{}\n", git(&remote.path, &["show", "main:a.md"])),
+        a_text
+    );
+}
