@@ -309,14 +309,20 @@ fn issue13_a_missing_id_is_answered_with_the_one_meant() {
     // Nothing close: no guess.
     let message = mcp.error("get", json!({"type": "note", "id": "Zebra"}), "not_found");
     assert!(!message.contains("did you mean"), "{message}");
-    // The CLI is told the same (here through `rm`, which reads the note first).
-    let r = v.run(&["rm", "note/Welcome.md"]);
-    assert_eq!(r.code, 4, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("did you mean note/Welcome?"),
-        "{}",
-        r.stderr
-    );
+    // The CLI is told the same, by `rm` (which reads the note first) and by `get`.
+    for (cmd, id) in [
+        ("rm", "note/Welcome.md"),
+        ("get", "note/Welcome.md"),
+        ("get", "note/welcome"),
+    ] {
+        let r = v.run(&[cmd, id]);
+        assert_eq!(r.code, 4, "{cmd} {id}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("did you mean note/Welcome?"),
+            "{cmd} {id}: {}",
+            r.stderr
+        );
+    }
 }
 
 /// The vault folder moved out of the way of a test, put back (or removed) when it ends.

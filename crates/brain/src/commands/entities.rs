@@ -143,7 +143,9 @@ fn entity_json(e: &Entity) -> serde_json::Value {
 /// `brain get`: the canonical file, byte for byte.
 pub fn get(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
     let r = parse_ref(entity)?;
-    let e = match vault.store.get(&r) {
+    // Through the facade, so a missing id is answered with the one most likely meant.
+    let brain = vault.brain(vault.queue(), brain_api::Workers::Never);
+    let e = match brain.get(&r) {
         Ok(e) => e,
         Err(err) => {
             // A file saved at its path and not synced yet is the likely reason it is missing.
