@@ -21,7 +21,8 @@ Exit codes:
 #[derive(Debug, Parser)]
 #[command(name = "brain", version, after_help = EXIT_CODES, propagate_version = true)]
 pub struct Cli {
-    /// The vault folder (default: the current folder).
+    /// The vault folder (default: the nearest vault at or above the current folder, as git finds
+    /// its repository).
     #[arg(long, global = true, env = "BRAIN_VAULT", value_name = "DIR")]
     pub vault: Option<PathBuf>,
     /// Print exactly one JSON document on stdout; logs go to stderr.
