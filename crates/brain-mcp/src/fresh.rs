@@ -8,6 +8,9 @@
 //!          ─► take what was reported ─► Brain::import_now (under .brain/sync.lock) ─► answer
 //! ```
 //!
+//! The watch starts at the first such call, which imports the whole vault once (files saved
+//! before the watch raised no event); a daemon whose `/mcp` nobody calls watches nothing more.
+//!
 //! Not the daemon's `VaultWatcher`: that one waits out a debounce and queues a job, and a call
 //! cannot wait for either. Here nothing happens until a call comes, and then only the paths
 //! reported are looked at (one `stat` each when unchanged): no call scans the vault.
@@ -38,6 +41,9 @@ const FENCE_WAIT: Duration = Duration::from_secs(2);
 /// How long a call waits for another sync holding `.brain/sync.lock` before answering from the
 /// store as it is, saying the answer may be stale.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
+/// The most note paths kept between two calls; past it, the next call imports the whole vault
+/// (one scan), so a session left idle while a vault churns holds bounded memory.
+const MAX_REPORTED: usize = 10_000;
 /// The name of a fence file in `.brain/`, before `PID-INSTANCE-N`.
 const FENCE_PREFIX: &str = "mcp-fence-";
 
@@ -79,57 +85,60 @@ pub(crate) struct Freshness {
     /// The vault root, canonical: events carry it.
     root: PathBuf,
     shared: Arc<Shared>,
-    /// `None`: native events could not be set up, so every call imports the whole vault.
-    watcher: Option<RecommendedWatcher>,
     /// This session's fence names start with this.
     fence_name: String,
     next_fence: AtomicU64,
-    /// One refresh at a time: a second call waits, then fences again for itself.
-    refreshing: Mutex<()>,
+    /// The watch; locked for a whole refresh, so one runs at a time (a second call waits, then
+    /// fences again for itself).
+    watch: Mutex<Watch>,
+}
+
+/// Whether the vault is watched.
+enum Watch {
+    /// No call has needed it yet.
+    NotStarted,
+    /// Native events (held: dropping it stops the watch).
+    Watching(#[allow(dead_code)] RecommendedWatcher),
+    /// Native events could not be set up: every call imports the whole vault.
+    Unavailable,
 }
 
 impl Freshness {
-    /// Starts watching the vault of `brain`. Returns once the watch is in place, so a file saved
-    /// after this returns is reported.
-    pub(crate) fn start(brain: &Brain) -> Freshness {
+    /// The watch of the vault of `brain`, set up at the first call that needs it (a daemon
+    /// whose `/mcp` nobody calls watches nothing more than it did).
+    pub(crate) fn new(brain: &Brain) -> Freshness {
         let root = std::fs::canonicalize(brain.root()).unwrap_or_else(|_| brain.root().into());
         let instance = INSTANCES.fetch_add(1, Ordering::Relaxed);
-        let fence_name = format!("{FENCE_PREFIX}{}-{instance}-", std::process::id());
-        // Files saved before the watch began raised no event: the first call imports the
-        // vault once.
-        let reported = Reported {
-            rescan: Some("the session started: files may have changed since the last sync".into()),
-            ..Reported::default()
-        };
-        let shared = Arc::new(Shared {
-            reported: Mutex::new(reported),
-            fence_seen: Condvar::new(),
-        });
-        let handler = Handler {
-            root: root.clone(),
-            fence_name: fence_name.clone(),
-            shared: shared.clone(),
-        };
-        let watcher = match notify::recommended_watcher(move |e| handler.handle(e)) {
-            Ok(mut w) => match w.watch(&root, RecursiveMode::Recursive) {
-                Ok(()) => Some(w),
-                Err(e) => {
-                    tracing::warn!(vault = %root.display(), error = %e, "cannot watch the vault for changes; every call imports the whole vault instead (slower on a large vault)");
-                    None
-                }
-            },
-            Err(e) => {
-                tracing::warn!(vault = %root.display(), error = %e, "cannot watch the vault for changes; every call imports the whole vault instead (slower on a large vault)");
-                None
-            }
-        };
         Freshness {
+            fence_name: format!("{FENCE_PREFIX}{}-{instance}-", std::process::id()),
             root,
-            shared,
-            watcher,
-            fence_name,
+            shared: Arc::new(Shared {
+                reported: Mutex::new(Reported::default()),
+                fence_seen: Condvar::new(),
+            }),
             next_fence: AtomicU64::new(1),
-            refreshing: Mutex::new(()),
+            watch: Mutex::new(Watch::NotStarted),
+        }
+    }
+
+    /// Starts watching: returns once the watch is in place, so a file saved after this returns
+    /// is reported. Files saved before raised no event, so the next import is the whole vault.
+    fn start(&self) -> Watch {
+        self.shared.lock().rescan =
+            Some("the session's first call: files may have changed since the last sync".into());
+        let handler = Handler {
+            root: self.root.clone(),
+            fence_name: self.fence_name.clone(),
+            shared: self.shared.clone(),
+        };
+        let watched = notify::recommended_watcher(move |e| handler.handle(e))
+            .and_then(|mut w| w.watch(&self.root, RecursiveMode::Recursive).map(|()| w));
+        match watched {
+            Ok(w) => Watch::Watching(w),
+            Err(e) => {
+                tracing::warn!(vault = %self.root.display(), error = %e, "cannot watch the vault for changes; every call imports the whole vault instead (slower on a large vault)");
+                Watch::Unavailable
+            }
         }
     }
 
@@ -145,8 +154,11 @@ impl Freshness {
                     .into(),
             );
         }
-        let _one = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
-        if self.watcher.is_none() {
+        let mut watch = self.watch.lock().unwrap_or_else(|p| p.into_inner());
+        if matches!(*watch, Watch::NotStarted) {
+            *watch = self.start();
+        }
+        if matches!(*watch, Watch::Unavailable) {
             return self.import(brain, Vec::new(), Some("no file watcher".into()));
         }
         let fenced = self.fence();
@@ -320,8 +332,13 @@ impl Handler {
         for path in &event.paths {
             match self.classify(&event.kind, path) {
                 Seen::Nothing => {}
+                Seen::Note(_) if r.rescan.is_some() => {}
                 Seen::Note(rel) => {
                     r.paths.insert(rel);
+                    if r.paths.len() > MAX_REPORTED {
+                        r.paths.clear();
+                        r.rescan = Some(format!("over {MAX_REPORTED} notes changed"));
+                    }
                 }
                 Seen::MaybeFolder(rel) => {
                     r.maybe_folders.insert(rel);

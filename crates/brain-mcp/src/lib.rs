@@ -174,11 +174,11 @@ pub struct BrainMcp {
 }
 
 impl BrainMcp {
-    /// A server over `brain`, with its limits from `settings`. Starts watching the vault (see
-    /// `fresh`): a file saved after this returns is in the answer of every later call.
+    /// A server over `brain`, with its limits from `settings`. Its first call that reads or
+    /// writes notes starts watching the vault and imports it once (see `fresh`).
     pub fn new(brain: Arc<Brain>, settings: McpSettings) -> Self {
         BrainMcp {
-            fresh: Arc::new(fresh::Freshness::start(&brain)),
+            fresh: Arc::new(fresh::Freshness::new(&brain)),
             brain,
             settings,
             tool_router: Self::tool_router(),
