@@ -196,6 +196,9 @@ class Server:
             env["BRAIN_SERVE_HTTP_TOKEN"] = self.token
         self.ready = start_daemon(self.vault, env, self.log, timeout)
         self.proc = self.ready.pop("_proc")
+        # What serve prints after its ready line (with --json, an error that stops it is a JSON
+        # document on stdout), for describe().
+        self.stdout_lines = self.ready.pop("_stdout")
         addr = self.ready.get("http")
         assert isinstance(addr, str) and addr, f"serve's ready line has no \"http\" address: {self.ready}"
         if addr.startswith("http://") or addr.startswith("https://"):
@@ -213,7 +216,14 @@ class Server:
         return self.stopped_rc
 
     def describe(self) -> str:
-        return f"[{self.transport} server log {self.log}]\n{tail(self.log)}"
+        out = []
+        lines = getattr(self, "stdout_lines", None)
+        while lines is not None and not lines.empty():
+            line = lines.get_nowait()
+            if line:
+                out.append(line.decode("utf-8", "replace"))
+        stdout = f"[its stdout after the ready line]\n{''.join(out)}" if out else ""
+        return f"[{self.transport} server log {self.log}]\n{tail(self.log)}{stdout}"
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -320,6 +330,7 @@ def start_daemon(vault: Vault, env: dict[str, str], log: Path, timeout: float = 
         raise AssertionError(f"brain serve's first stdout line is not JSON: {line!r}") from None
     assert doc.get("ready") is True, f"brain serve's ready line: {doc}"
     doc["_proc"] = proc
+    doc["_stdout"] = lines
     return doc
 
 
