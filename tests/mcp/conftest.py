@@ -90,9 +90,13 @@ MakeServer = Callable[..., Server]
 
 
 @pytest.fixture
-def make_server(transport: str) -> Iterator[MakeServer]:
+def make_server(transport: str, tmp_path: Path) -> Iterator[MakeServer]:
     """make_server(vault, env={...}, token=None): the server under test on `transport`, started
-    (http) and stopped with SIGTERM at the end of the test, which checks it exited 0."""
+    (http) and stopped with SIGTERM at the end of the test, which checks it exited 0.
+
+    It takes `tmp_path` so that it is torn down first: the daemon stops before pytest may remove
+    the test's folder (`tmp_path_retention_policy`), which it would rightly report as its vault
+    folder deleted under it, exiting 1."""
     servers: list[Server] = []
 
     def make(vault: Vault, env: dict[str, str] | None = None, token: str | None = None) -> Server:
