@@ -195,36 +195,15 @@ fn issue13_a_one_shot_read_says_when_files_changed_since_the_last_sync() {
     }
 }
 
-/// Gives `.brain/` and its files their write permission back, so the temp vault can be removed.
-struct Writable<'a>(&'a TestVault);
-
-impl Drop for Writable<'_> {
-    fn drop(&mut self) {
-        use std::os::unix::fs::PermissionsExt;
-        let state = self.0.path(".brain");
-        let _ = std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o755));
-        for e in std::fs::read_dir(&state).into_iter().flatten().flatten() {
-            let _ = std::fs::set_permissions(e.path(), std::fs::Permissions::from_mode(0o644));
-        }
-    }
-}
-
 /// A read-only `.brain/` (run without root's override, as a user would meet it): reads answer
 /// from the store and say, in one line, that the answer may be stale and what to do.
 #[test]
 fn issue13_a_read_on_a_read_only_store_says_it_may_be_stale() {
-    use std::os::unix::fs::PermissionsExt;
     use std::process::Stdio;
     let v = TestVault::new();
     v.write("a.md", "# A\nreadable words\n");
     v.sync();
-    let _restore = Writable(&v);
-    let state = v.path(".brain");
-    for e in std::fs::read_dir(&state).unwrap() {
-        std::fs::set_permissions(e.unwrap().path(), std::fs::Permissions::from_mode(0o444))
-            .unwrap();
-    }
-    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let _restore = v.make_state_read_only();
     let run = |args: &[&str]| -> util::Run {
         let mut cmd = v.cmd();
         cmd.args(args);

@@ -286,35 +286,14 @@ fn issue13_doctor_reports_a_store_that_disagrees_with_its_files() {
     assert!(!r.stdout.contains("a.md"), "{}", r.stdout);
 }
 
-/// Gives `.brain/` and its files back their write permission when the test ends.
-struct Writable<'a>(&'a TestVault);
-
-impl Drop for Writable<'_> {
-    fn drop(&mut self) {
-        use std::os::unix::fs::PermissionsExt;
-        let state = self.0.path(".brain");
-        let _ = std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o755));
-        for e in std::fs::read_dir(&state).into_iter().flatten().flatten() {
-            let _ = std::fs::set_permissions(e.path(), std::fs::Permissions::from_mode(0o644));
-        }
-    }
-}
-
 /// A read-only `.brain/` (run without root's override, as a user would meet it): `list`,
 /// `search` and `get` answer from the store, a write is refused saying the folder is read-only.
 #[test]
 fn issue13_a_read_only_store_answers_reads_and_refuses_writes() {
-    use std::os::unix::fs::PermissionsExt;
     let v = TestVault::new();
     v.write("a.md", "# A\nreadable words\n");
     v.sync();
-    let _restore = Writable(&v);
-    let state = v.path(".brain");
-    for e in std::fs::read_dir(&state).unwrap() {
-        std::fs::set_permissions(e.unwrap().path(), std::fs::Permissions::from_mode(0o444))
-            .unwrap();
-    }
-    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let _restore = v.make_state_read_only();
     let run = |args: &[&str], stdin: &[u8]| -> util::Run {
         use std::io::Write;
         let mut cmd = v.cmd();

@@ -288,3 +288,34 @@ pub fn vault_after_deleting(deleted: usize) -> TestVault {
     }
     v
 }
+
+/// Gives `.brain/` and its files their write permission back when dropped, so the temp vault
+/// can be removed.
+pub struct Writable<'a>(&'a TestVault);
+
+impl Drop for Writable<'_> {
+    fn drop(&mut self) {
+        use std::os::unix::fs::PermissionsExt;
+        let state = self.0.path(".brain");
+        let _ = std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o755));
+        for e in std::fs::read_dir(&state).into_iter().flatten().flatten() {
+            let _ = std::fs::set_permissions(e.path(), std::fs::Permissions::from_mode(0o644));
+        }
+    }
+}
+
+impl TestVault {
+    /// Makes `.brain/` and its files read-only (as a user without write access meets them;
+    /// run commands without root's override to mean it) until the guard is dropped.
+    pub fn make_state_read_only(&self) -> Writable<'_> {
+        use std::os::unix::fs::PermissionsExt;
+        let restore = Writable(self);
+        let state = self.path(".brain");
+        for e in std::fs::read_dir(&state).unwrap() {
+            std::fs::set_permissions(e.unwrap().path(), std::fs::Permissions::from_mode(0o444))
+                .unwrap();
+        }
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o555)).unwrap();
+        restore
+    }
+}
