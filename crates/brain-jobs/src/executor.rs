@@ -267,10 +267,13 @@ fn execute(queue: &Queue, worker: &str, job: Job) {
         Ok(Err(_)) if token.is_cancelled() => (Outcome::Cancelled, JobState::Cancelled),
         Ok(Err(JobError::Cancelled)) => (Outcome::Cancelled, JobState::Cancelled),
         Ok(Err(JobError::Failed(error))) => {
-            failed(error, retry_at(attempts), attempts, max_attempts)
+            failed(id, error, retry_at(attempts), attempts, max_attempts)
         }
         Ok(Err(JobError::Permanent(error))) => {
-            tracing::warn!(%error, "job failed permanently");
+            // The job id is a field of its own (not only of the info-level span), so the line
+            // says which job at the default level, and a command that reports this job's end
+            // itself can drop it (`gave_up`).
+            tracing::warn!(job = id, gave_up = true, %error, "job failed permanently");
             (Outcome::GaveUp(error), JobState::Failed)
         }
         Err(panic) => {
@@ -280,6 +283,7 @@ fn execute(queue: &Queue, worker: &str, job: Job) {
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
             failed(
+                id,
                 format!("the handler panicked: {what}"),
                 retry_at(attempts),
                 attempts,
@@ -309,13 +313,15 @@ fn execute(queue: &Queue, worker: &str, job: Job) {
 }
 
 fn failed(
+    id: i64,
     error: String,
     retry_at_ms: i64,
     attempts: u32,
     max_attempts: u32,
 ) -> (Outcome, JobState) {
-    tracing::warn!(%error, attempts, max_attempts, "job attempt failed");
-    let state = if attempts >= max_attempts {
+    let gave_up = attempts >= max_attempts;
+    tracing::warn!(job = id, gave_up, %error, attempts, max_attempts, "job attempt failed");
+    let state = if gave_up {
         JobState::Failed
     } else {
         JobState::Queued

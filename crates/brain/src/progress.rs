@@ -70,7 +70,8 @@ impl ProgressSink for BarProgress {
     }
 }
 
-/// Plain lines on a non-terminal (CI logs, pipes), throttled to one a second.
+/// Plain lines on a non-terminal (CI logs, pipes), throttled to one a second; the last line of
+/// a phase always says where it ended, so a log never stops at "0/6".
 #[derive(Default)]
 pub struct LineProgress {
     state: Mutex<LineState>,
@@ -81,7 +82,19 @@ struct LineState {
     phase: Option<Phase>,
     total: Option<u64>,
     done: u64,
+    /// The count the last printed line showed.
+    printed: Option<u64>,
     last: Option<Instant>,
+}
+
+impl LineState {
+    /// The line for the count reached so far, if the phase has a known total.
+    fn line(&mut self) -> Option<String> {
+        let (phase, total) = (self.phase?, self.total?);
+        self.printed = Some(self.done);
+        self.last = Some(Instant::now());
+        Some(format!("{} {}/{} notes", phase.verb(), self.done, total))
+    }
 }
 
 impl ProgressSink for LineProgress {
@@ -90,33 +103,36 @@ impl ProgressSink for LineProgress {
         *s = LineState {
             phase: Some(phase),
             total,
-            done: 0,
-            last: Some(Instant::now()),
+            ..LineState::default()
         };
         // A phase with work announces itself at once; then at most a line a second.
-        if let Some(total) = total.filter(|t| *t > 0) {
-            let _ = writeln!(std::io::stderr(), "{} 0/{total} notes", phase.verb());
+        if total.is_some_and(|t| t > 0)
+            && let Some(line) = s.line()
+        {
+            let _ = writeln!(std::io::stderr(), "{line}");
         }
     }
 
     fn advance(&self, n: u64, _item: &str) {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         s.done += n;
-        if s.last
-            .is_some_and(|t| t.elapsed() >= Duration::from_secs(1))
+        if s.last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+            && let Some(line) = s.line()
         {
-            s.last = Some(Instant::now());
-            if let (Some(phase), Some(total)) = (s.phase, s.total) {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "{} {}/{} notes",
-                    phase.verb(),
-                    s.done,
-                    total
-                );
-            }
+            let _ = writeln!(std::io::stderr(), "{line}");
         }
     }
 
-    fn finish_phase(&self) {}
+    fn finish_phase(&self) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        // Where the phase ended (all of it, or as far as it got before a cancel), unless the
+        // last line already said so.
+        if s.total.is_some_and(|t| t > 0)
+            && s.printed != Some(s.done)
+            && let Some(line) = s.line()
+        {
+            let _ = writeln!(std::io::stderr(), "{line}");
+        }
+        s.phase = None;
+    }
 }

@@ -110,6 +110,7 @@ pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
     if joined {
         eprintln!("Joining sync job #{id}, already queued or running.");
     }
+    crate::logging::command_reports_job(id);
 
     let interrupted = Arc::new(AtomicBool::new(false));
     {

@@ -1,0 +1,133 @@
+//! What the CLI prints for people and tools: complete plain lines on pipes, colour only on a
+//! terminal (and never with `NO_COLOR`), each message once, and exit codes as `--help` says.
+
+mod util;
+
+use util::TestVault;
+
+/// Whether `text` holds an SGR (colour / style) escape sequence.
+fn has_colour(text: &str) -> bool {
+    let mut rest = text;
+    while let Some(at) = rest.find("\x1b[") {
+        let tail = &rest[at + 2..];
+        let params = tail
+            .find(|c: char| !(c.is_ascii_digit() || c == ';'))
+            .unwrap_or(tail.len());
+        if tail[params..].starts_with('m') {
+            return true;
+        }
+        rest = tail;
+    }
+    false
+}
+
+/// The progress lines ("Importing 3/6 notes") of a piped stderr, in order.
+fn progress_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.ends_with(" notes") && l.contains('/'))
+        .collect()
+}
+
+/// Runs `brain ARGS` on `v` under a real pseudo-terminal (`script` from util-linux), with
+/// `NO_COLOR` set or not; returns what the terminal showed.
+fn on_a_terminal(v: &TestVault, args: &str, no_color: bool) -> String {
+    let line = format!(
+        "'{}' --vault '{}' {args}",
+        util::brain_bin().display(),
+        v.root().display()
+    );
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", v.root())
+        .env("BRAIN_SERVE_HTTP", "127.0.0.1:0");
+    if no_color {
+        cmd.env("NO_COLOR", "1");
+    }
+    let out = cmd.output().expect("script (util-linux) runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_piped_sync_ends_its_progress_with_where_the_work_ended() {
+    for json in [false, true] {
+        let v = TestVault::new();
+        for i in 0..6 {
+            v.write(&format!("n{i}.md"), format!("# note {i}\n"));
+        }
+        let args: &[&str] = if json { &["--json", "sync"] } else { &["sync"] };
+        let r = v.ok(args);
+        let lines = progress_lines(&r.stderr);
+        assert_eq!(
+            lines.last(),
+            Some(&"Importing 6/6 notes"),
+            "json={json}: the last progress line says all 6 were imported\n{}",
+            r.stderr
+        );
+        assert_eq!(lines.first(), Some(&"Importing 0/6 notes"), "{}", r.stderr);
+        assert!(!has_colour(&r.stderr), "{:?}", r.stderr);
+        if json {
+            assert_eq!(r.json()["imported"], 6);
+        }
+    }
+}
+
+#[test]
+fn logs_on_a_pipe_are_plain_and_a_refusal_is_said_once() {
+    let v = util::vault_after_deleting(20);
+    for verbose in [None, Some("-v")] {
+        let mut args: Vec<&str> = verbose.into_iter().collect();
+        args.push("sync");
+        let r = v.run(&args);
+        assert_eq!(r.code, 5, "{}", r.stderr);
+        assert!(!has_colour(&r.stderr), "{:?}", r.stderr);
+        assert_eq!(
+            r.stderr
+                .matches("this sync would delete 20 of 30 notes")
+                .count(),
+            1,
+            "{verbose:?}: the refusal is said once\n{}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("error: sync job #"),
+            "said as the command's error: {}",
+            r.stderr
+        );
+        if verbose.is_some() {
+            assert!(
+                r.stderr.contains("INFO"),
+                "-v still logs, plainly: {}",
+                r.stderr
+            );
+        }
+    }
+    // MCP's log goes to stderr too: plain on a file.
+    let initialize = br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}
+"#;
+    let r = v.run_stdin(&["-v", "mcp"], initialize);
+    assert!(r.stderr.contains("INFO"), "{}", r.stderr);
+    assert!(!has_colour(&r.stderr), "{:?}", r.stderr);
+}
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    let v = util::vault_after_deleting(20);
+    let shown = on_a_terminal(&v, "-v sync", false);
+    assert!(
+        has_colour(&shown),
+        "a terminal gets coloured log levels: {shown:?}"
+    );
+    assert_eq!(
+        shown
+            .matches("this sync would delete 20 of 30 notes")
+            .count(),
+        1,
+        "{shown:?}"
+    );
+    let shown = on_a_terminal(&v, "-v sync", true);
+    assert!(shown.contains("INFO"), "{shown:?}");
+    assert!(!has_colour(&shown), "NO_COLOR is honoured: {shown:?}");
+}
