@@ -181,6 +181,11 @@ pub struct ServeConfig {
     /// The bearer token HTTP requests must carry; empty: none (loopback only). Better set as
     /// `BRAIN_SERVE_HTTP_TOKEN` in the environment than written here.
     pub http_token: String,
+    /// Web origins (`https://notes.example.org`, `http://localhost:3000`, `:*` for any port)
+    /// allowed besides the server's own. A request whose `Origin` header is neither is refused,
+    /// so a web page cannot drive the server from a visitor's browser (DNS rebinding); requests
+    /// without `Origin` (the SDKs, curl) are not affected.
+    pub allowed_origins: Vec<String>,
 }
 
 /// Never prints the token, so a config in a log or an error message does not leak it.
@@ -203,6 +208,7 @@ impl std::fmt::Debug for ServeConfig {
                     "***"
                 },
             )
+            .field("allowed_origins", &self.allowed_origins)
             .finish()
     }
 }
@@ -219,6 +225,7 @@ impl Default for ServeConfig {
             workers: 2,
             http: "127.0.0.1:7433".into(),
             http_token: String::new(),
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -404,6 +411,10 @@ http = "127.0.0.1:7433"
 # Requests must carry `Authorization: Bearer TOKEN` when set. Prefer the environment:
 # BRAIN_SERVE_HTTP_TOKEN=...
 http_token = ""
+# Web pages (origins, e.g. "https://notes.example.org" or "http://localhost:*") that may call
+# the HTTP server from a browser besides its own address. A request carrying any other Origin
+# is refused; requests with no Origin (MCP SDKs, curl) are not affected.
+allowed_origins = []
 
 [git]
 # `brain serve` commits, pulls and pushes on its own when enabled.

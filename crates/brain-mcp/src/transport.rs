@@ -64,10 +64,16 @@ pub async fn serve_stdio(server: BrainMcp) -> Result<(), McpError> {
 /// hosts (`example.org`, or `example.org:8080` for one port); `Some(vec![])` allows any host,
 /// for a non-loopback bind that a bearer token already guards.
 ///
+/// `allowed_origins` is the MCP transport's Origin check (also against DNS rebinding): a request
+/// whose `Origin` header is present and matches none of them is refused with 403, whatever the
+/// list (an empty list refuses every present Origin); a request without `Origin`, as the SDKs
+/// send, passes. Entries are `scheme://host[:port|:*]`.
+///
 /// Cancelling `shutdown` ends every session and its streams, and refuses new requests.
 pub fn http_service(
     server: BrainMcp,
     allowed_hosts: Option<Vec<String>>,
+    allowed_origins: Vec<String>,
     shutdown: CancellationToken,
 ) -> axum::Router {
     let body_limit = server
@@ -81,7 +87,9 @@ pub fn http_service(
         .with_json_response(false)
         .with_sse_keep_alive(Some(SSE_KEEP_ALIVE))
         .with_cancellation_token(shutdown)
-        .with_max_request_body_bytes(body_limit);
+        .with_max_request_body_bytes(body_limit)
+        .with_allowed_origins(allowed_origins)
+        .enforce_origin_validation();
     config = match allowed_hosts {
         None => config,
         Some(hosts) if hosts.is_empty() => config.disable_allowed_hosts(),

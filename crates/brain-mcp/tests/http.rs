@@ -31,8 +31,22 @@ async fn serve(
     allowed_hosts: Option<Vec<String>>,
     stop: CancellationToken,
 ) -> (SocketAddr, tokio::task::JoinHandle<()>, tempfile::TempDir) {
+    serve_with_origins(allowed_hosts, Vec::new(), stop).await
+}
+
+/// [`serve`] with an Origin allow-list.
+async fn serve_with_origins(
+    allowed_hosts: Option<Vec<String>>,
+    allowed_origins: Vec<String>,
+    stop: CancellationToken,
+) -> (SocketAddr, tokio::task::JoinHandle<()>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let app = http_service(server(dir.path()), allowed_hosts, stop.child_token());
+    let app = http_service(
+        server(dir.path()),
+        allowed_hosts,
+        allowed_origins,
+        stop.child_token(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -48,9 +62,21 @@ async fn serve(
 /// Sends `initialize` with this `Host`; returns the response head (status line and headers)
 /// and the stream, still open.
 async fn initialize(addr: SocketAddr, host: &str) -> (String, TcpStream) {
+    initialize_from(addr, host, None).await
+}
+
+/// [`initialize`] as a browser page at `origin` would send it.
+async fn initialize_from(
+    addr: SocketAddr,
+    host: &str,
+    origin: Option<&str>,
+) -> (String, TcpStream) {
     let mut s = TcpStream::connect(addr).await.expect("connect");
+    let origin = origin
+        .map(|o| format!("Origin: {o}\r\n"))
+        .unwrap_or_default();
     let req = format!(
-        "POST /mcp HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+        "POST /mcp HTTP/1.1\r\nHost: {host}\r\n{origin}Content-Type: application/json\r\n\
          Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\r\n{INITIALIZE}",
         INITIALIZE.len()
     );
@@ -116,6 +142,39 @@ async fn host_check_follows_allowed_hosts() {
     assert_eq!(status(&head), "200", "{head}");
     let (head, _) = initialize(addr, &format!("127.0.0.1:{}", addr.port())).await;
     assert_eq!(status(&head), "403", "{head}");
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn a_present_origin_must_be_listed() {
+    let stop = CancellationToken::new();
+    let listed = "http://localhost:7433".to_string();
+    let (addr, _h, _d) = serve_with_origins(
+        None,
+        vec![listed.clone(), "https://notes.example".into()],
+        stop.clone(),
+    )
+    .await;
+    let host = format!("127.0.0.1:{}", addr.port());
+    for (origin, want) in [
+        (None, "200"),
+        (Some(listed.as_str()), "200"),
+        (Some("https://notes.example"), "200"),
+        (Some("http://evil.example.com"), "403"),
+        (Some("http://localhost:7434"), "403"),
+        (Some("null"), "403"),
+        (Some("not an origin"), "403"),
+    ] {
+        let (head, _) = initialize_from(addr, &host, origin).await;
+        assert_eq!(status(&head), want, "Origin {origin:?}: {head}");
+    }
+    // An empty list refuses every present Origin; none still passes.
+    let (addr, _h, _d) = serve(None, stop.clone()).await;
+    let host = format!("127.0.0.1:{}", addr.port());
+    let (head, _) = initialize_from(addr, &host, Some("http://evil.example.com")).await;
+    assert_eq!(status(&head), "403", "{head}");
+    let (head, _) = initialize_from(addr, &host, None).await;
+    assert_eq!(status(&head), "200", "{head}");
     stop.cancel();
 }
 

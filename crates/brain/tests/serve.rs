@@ -722,6 +722,56 @@ fn on_loopback_a_foreign_host_is_refused_with_or_without_a_token() {
     }
 }
 
+/// [`initialize`] as a page at `origin` would send it from a browser.
+fn initialize_from(host: &str, origin: &str) -> String {
+    initialize(host, None).replacen("\r\n", &format!("\r\nOrigin: {origin}\r\n"), 1)
+}
+
+#[test]
+fn a_browser_origin_must_be_the_servers_own_or_listed() {
+    // The MCP transport spec: validate Origin against DNS rebinding. Clients without an Origin
+    // (the SDKs, curl) are not browsers and pass.
+    let v = TestVault::new();
+    let _d = v.serve(&[(
+        "BRAIN_SERVE_ALLOWED_ORIGINS",
+        r#"["http://app.example:3000"]"#,
+    )]);
+    let addr = v.daemon_state().unwrap()["http"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let port = addr.rsplit(':').next().unwrap();
+    let own = [
+        format!("http://{addr}"),
+        format!("http://localhost:{port}"),
+        "http://app.example:3000".to_string(),
+    ];
+    for origin in &own {
+        let (code, head) = http(&addr, &initialize_from(&addr, origin));
+        assert_eq!(code, 200, "Origin {origin}: {head}");
+    }
+    let (code, head) = http(&addr, &initialize(&addr, None));
+    assert_eq!(code, 200, "no Origin: {head}");
+    for foreign in [
+        "http://evil.example.com",
+        "http://app.example:3001",
+        &format!("https://localhost:{port}"),
+    ] {
+        let mut stream = TcpStream::connect(&addr).unwrap();
+        stream.set_read_timeout(Some(LIMIT)).unwrap();
+        stream
+            .write_all(initialize_from(&addr, foreign).as_bytes())
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 403"), "{foreign}: {answer}");
+        assert!(
+            answer.contains(foreign) && answer.contains("serve.allowed_origins"),
+            "the refusal names the origin and the setting: {answer}"
+        );
+    }
+}
+
 /// A served vault of `live` synced notes, `n00.md`.., with the mass-delete guard set to share
 /// 0.5 and minimum 10 (the defaults, pinned), whose first `deleted` files are then removed
 /// while the daemon runs. Sync is paused meanwhile, so the deletes are one import job by

@@ -3,8 +3,10 @@
 //! `serve.http_token` is set, and with a token every request must carry
 //! `Authorization: Bearer TOKEN` or gets 401. On loopback, requests whose `Host` is not a
 //! loopback name are refused (403) with or without a token: a web page whose name was rebound
-//! to 127.0.0.1 must not reach the vault through the user's browser. It runs on its own small
-//! tokio runtime beside the daemon's worker threads.
+//! to 127.0.0.1 must not reach the vault through the user's browser. For the same reason a
+//! request carrying an `Origin` header (a browser's) is refused unless that origin is the
+//! server's own address or listed in `serve.allowed_origins`; requests without one (the MCP
+//! SDKs, curl) pass. It runs on its own small tokio runtime beside the daemon's worker threads.
 
 use std::net::{SocketAddr, TcpListener as StdListener, ToSocketAddrs};
 use std::sync::Arc;
@@ -80,12 +82,17 @@ pub fn start(brain: Arc<Brain>) -> Result<Option<HttpServer>> {
     // the network is protected by its token instead, under whatever name clients use.
     // `Some(vec![])` turns the check off; `None` keeps rmcp's loopback-only default.
     let allowed_hosts = (!loopback).then(Vec::new);
+    let mut origins = own_origins(spec, addr, loopback);
+    origins.extend(serve.allowed_origins.iter().cloned());
     let mcp = brain_mcp::BrainMcp::new(brain.clone(), settings);
-    let mut app = axum::Router::new().merge(brain_mcp::http_service(
-        mcp,
-        allowed_hosts,
-        stop.child_token(),
-    ));
+    let mut app = axum::Router::new()
+        .merge(brain_mcp::http_service(
+            mcp,
+            allowed_hosts,
+            origins,
+            stop.child_token(),
+        ))
+        .layer(axum::middleware::from_fn(explain_refused_origin));
     if !token.is_empty() {
         app = app.layer(axum::middleware::from_fn_with_state(
             Arc::new(token),
@@ -124,6 +131,63 @@ impl HttpServer {
     }
 }
 
+/// The origins a page served by this server itself would send: `http://` plus the name in
+/// `serve.http` and the address bound, and on loopback every loopback name, with the real port.
+fn own_origins(spec: &str, addr: SocketAddr, loopback: bool) -> Vec<String> {
+    let port = addr.port();
+    let mut hosts: Vec<String> = Vec::new();
+    if let Some((name, _)) = spec.rsplit_once(':') {
+        let name = name.trim_matches(|c| c == '[' || c == ']');
+        if !name.is_empty() && name.parse::<std::net::IpAddr>().is_err() {
+            hosts.push(name.to_string());
+        }
+    }
+    match addr {
+        SocketAddr::V4(a) => hosts.push(a.ip().to_string()),
+        SocketAddr::V6(a) => hosts.push(format!("[{}]", a.ip())),
+    }
+    if loopback {
+        hosts.extend(["localhost", "127.0.0.1", "[::1]"].map(String::from));
+    }
+    let mut seen = std::collections::HashSet::new();
+    hosts.retain(|h| seen.insert(h.clone()));
+    hosts
+        .into_iter()
+        .map(|h| format!("http://{h}:{port}"))
+        .collect()
+}
+
+/// Replaces the transport's terse 403 for a refused `Origin` with what to do about it.
+async fn explain_refused_origin(req: Request, next: Next) -> Response {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned());
+    let resp = next.run(req).await;
+    let Some(origin) = origin else {
+        return resp;
+    };
+    if resp.status() != StatusCode::FORBIDDEN {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let body = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    if !String::from_utf8_lossy(&body).contains("Origin") {
+        return Response::from_parts(parts, axum::body::Body::from(body));
+    }
+    (
+        StatusCode::FORBIDDEN,
+        format!(
+            "403 forbidden: a web page at Origin {origin:?} may not use this server (it is not \
+             the server's own address); if you trust that page, add it to serve.allowed_origins \
+             (BRAIN_SERVE_ALLOWED_ORIGINS) and restart `brain serve`\n"
+        ),
+    )
+        .into_response()
+}
+
 /// Lets a request through only with `Authorization: Bearer TOKEN`.
 async fn require_bearer(State(token): State<Arc<String>>, req: Request, next: Next) -> Response {
     let given = req
@@ -154,6 +218,32 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_origins_name_the_server_as_a_browser_would() {
+        let loopback: SocketAddr = "127.0.0.1:7433".parse().unwrap();
+        assert_eq!(
+            own_origins("127.0.0.1:0", loopback, true),
+            [
+                "http://127.0.0.1:7433",
+                "http://localhost:7433",
+                "http://[::1]:7433"
+            ]
+        );
+        assert_eq!(
+            own_origins("localhost:7433", loopback, true),
+            [
+                "http://localhost:7433",
+                "http://127.0.0.1:7433",
+                "http://[::1]:7433"
+            ]
+        );
+        let public: SocketAddr = "192.0.2.7:8080".parse().unwrap();
+        assert_eq!(
+            own_origins("notes.example:8080", public, false),
+            ["http://notes.example:8080", "http://192.0.2.7:8080"]
+        );
+    }
 
     #[test]
     fn only_loopback_addresses_count_as_loopback() {
