@@ -160,7 +160,8 @@ impl Brain {
         self.check_type(&r.entity_type)
             .map_err(|e| invalid(InvalidKind::UnknownType, e.to_string()))?;
         self.refuse_md_extension(r)?;
-        let text = decode(content).map_err(|e| invalid(InvalidKind::NotText, e.to_string()))?;
+        // The id is checked before the content, so an unsafe id is refused for what it is
+        // whatever was sent with it (an empty stdin included).
         let engine = SyncEngine::new(&self.root, &self.config, self.store.as_ref())?;
         let mapper = &engine.builder().mapper;
         let path = mapper.to_path(r).map_err(|e| {
@@ -184,6 +185,7 @@ impl Brain {
         mapper
             .to_ref(&path)
             .map_err(|e| invalid(InvalidKind::UnsafeId, e.to_string()))?;
+        let text = decode(content).map_err(|e| invalid(InvalidKind::NotText, e.to_string()))?;
         let now = now_ms();
         engine
             .builder()

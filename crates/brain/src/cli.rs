@@ -9,7 +9,8 @@ pub const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  failed (the message says what and what to do)
-  2  usage error (unknown flag, missing argument)
+  2  usage mistake (unknown flag or value, missing or malformed argument such as an id
+     without TYPE/, a type the vault does not have, an empty query)
   3  sync completed, but some files were skipped (listed with reasons)
   4  not found (no such entity, conflict or job)
   5  refused for safety: a sync or git commit would delete too many notes; nothing was
@@ -210,7 +211,7 @@ pub enum JobsCommand {
     /// Jobs, newest first.
     List {
         /// Only jobs in this state (queued, running, succeeded, failed, cancelled); repeatable.
-        #[arg(long = "state")]
+        #[arg(long = "state", value_parser = ["queued", "running", "succeeded", "failed", "cancelled"])]
         states: Vec<String>,
         /// At most this many.
         #[arg(long, default_value_t = 50)]

@@ -3,6 +3,7 @@
 
 mod util;
 
+use brain_store::Store;
 use util::TestVault;
 
 /// Whether `text` holds an SGR (colour / style) escape sequence.
@@ -130,4 +131,44 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
     let shown = on_a_terminal(&v, "-v sync", true);
     assert!(shown.contains("INFO"), "{shown:?}");
     assert!(!has_colour(&shown), "NO_COLOR is honoured: {shown:?}");
+}
+
+#[test]
+fn usage_mistakes_exit_2_and_refusals_exit_1_as_help_documents() {
+    let v = TestVault::new();
+    v.write("Welcome.md", "# Welcome\n");
+    v.sync();
+    let help = v.ok(&["--help"]).stdout;
+    assert!(help.contains("2  usage mistake"), "{help}");
+    for args in [
+        &["get", "Welcome"][..],
+        &["search", ""],
+        &["jobs", "list", "--state", "bogus"],
+        &["put", "nosuchtype/x"],
+        &["rm", "Welcome"],
+        &["get", "--bogus-flag", "note/Welcome"],
+    ] {
+        let r = v.run_stdin(args, b"# x\n");
+        assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains("error"), "{args:?}: {}", r.stderr);
+        let mut json = vec!["--json"];
+        json.extend_from_slice(args);
+        let r = v.run_stdin(&json, b"# x\n");
+        assert_eq!(r.code, 2, "--json {args:?}: {}", r.stderr);
+    }
+    // Refusals of a well-formed request, with their reason: 1.
+    for (args, why) in [
+        (&["put", "note/../escape"][..], "would leave its folder"),
+        (&["put", "note//abs"], "absolute path"),
+    ] {
+        let r = v.run_stdin(args, b"# x\n");
+        assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(why), "{args:?}: {}", r.stderr);
+    }
+    assert_eq!(v.run(&["get", "note/nothere"]).code, 4);
+    assert_eq!(
+        v.store().count_live().unwrap(),
+        1,
+        "no mistake stored anything"
+    );
 }

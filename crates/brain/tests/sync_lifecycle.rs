@@ -277,16 +277,26 @@ fn type_folders_map_and_bad_ids_are_refused() {
     v.sync();
     assert_eq!(listed(&v, &[]), ["note/Topic/other", "topic/rust"]);
     assert_eq!(listed(&v, &["--type", "topic"]), ["topic/rust"]);
-    for bad in [
-        "note/../escape",
-        "note//abs",
-        "note/topic/x",
-        "nosuchtype/x",
-        "note/.hidden/x",
+    // An id refused as unsafe is a refusal (1) that says why; a type the vault does not have
+    // is a usage mistake (2), as `brain --help` documents (issue 14: was 1 for all of them).
+    for (bad, code, why) in [
+        ("note/../escape", 1, "would leave its folder"),
+        ("note//abs", 1, "absolute path"),
+        ("note/topic/x", 1, "topic/"),
+        ("note/.hidden/x", 1, ".hidden"),
+        ("nosuchtype/x", 2, "unknown type 'nosuchtype'"),
     ] {
         let r = v.run_stdin(&["put", bad], b"x\n");
-        assert_eq!(r.code, 1, "{bad} accepted: {}", r.stdout);
-        assert!(!r.stderr.is_empty());
+        assert_eq!(r.code, code, "{bad}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.contains(&format!("{bad} was not stored")) && r.stderr.contains(why),
+            "{bad}: the reason ({why}) is said: {}",
+            r.stderr
+        );
+        // The id is judged before the content: an empty stdin does not hide the reason.
+        let r = v.run_stdin(&["put", bad], b"");
+        assert_eq!(r.code, code, "{bad}, empty stdin: {}", r.stderr);
+        assert!(r.stderr.contains(why), "{bad}, empty stdin: {}", r.stderr);
     }
     let r = v.run_stdin(&["put", "note/bad-yaml"], b"---\ntitle: [x\n---\n");
     assert_eq!(r.code, 1);

@@ -32,6 +32,8 @@ use crate::output;
 
 /// Exit code: failed.
 pub const EXIT_FAILED: u8 = 1;
+/// Exit code: a usage mistake (a malformed argument, an unknown type or flag value).
+pub const EXIT_USAGE: u8 = 2;
 /// Exit code: sync done with skipped files.
 pub const EXIT_SKIPPED: u8 = 3;
 /// Exit code: entity or conflict not found.
@@ -154,6 +156,9 @@ pub fn run(cli: Cli) -> Result<u8> {
 /// Maps an error to its documented exit code.
 pub fn exit_code_for(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
+        if is_usage_mistake(cause) {
+            return EXIT_USAGE;
+        }
         if let Some(e) = cause.downcast_ref::<StoreError>()
             && matches!(
                 e,
@@ -178,4 +183,28 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
         }
     }
     EXIT_FAILED
+}
+
+/// Whether `cause` is a mistake in how the command was called (exit 2, as clap's own are): a
+/// `TYPE/ID` that is not one, a type the vault does not have, an empty query, a bad limit. An
+/// id refused as unsafe is not: it is a refusal with its reason (exit 1).
+fn is_usage_mistake(cause: &(dyn std::error::Error + 'static)) -> bool {
+    use brain_api::{BrainError, InvalidKind};
+    if cause.downcast_ref::<brain_core::RefParseError>().is_some() {
+        return true;
+    }
+    if let Some(StoreError::EmptyQuery) = cause.downcast_ref::<StoreError>() {
+        return true;
+    }
+    matches!(
+        cause.downcast_ref::<BrainError>(),
+        Some(
+            BrainError::BadRequest(_)
+                | BrainError::UnknownType { .. }
+                | BrainError::Invalid {
+                    kind: InvalidKind::UnknownType,
+                    ..
+                }
+        )
+    )
 }
