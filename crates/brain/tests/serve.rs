@@ -772,6 +772,45 @@ fn a_browser_origin_must_be_the_servers_own_or_listed() {
     }
 }
 
+#[test]
+fn a_second_vault_on_a_taken_port_is_told_how_to_pick_another() {
+    let first = TestVault::new();
+    let _d = first.serve(&[]);
+    let taken = first.daemon_state().unwrap()["http"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let second = TestVault::new();
+    let mut child = second
+        .cmd()
+        .env("BRAIN_SERVE_HTTP", &taken)
+        .arg("serve")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let code = wait_for(LIMIT, "the second daemon to give up", || {
+        child.try_wait().unwrap()
+    });
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code.code(), Some(1), "{stderr}");
+    for part in [
+        &format!("cannot listen on {taken}"),
+        "serve.http",
+        "BRAIN_SERVE_HTTP=",
+        "another vault",
+    ] {
+        assert!(stderr.contains(part), "no {part:?} in: {stderr}");
+    }
+    assert_eq!(
+        second.daemon_state().map(|s| s["state"].clone()),
+        None,
+        "it never became ready"
+    );
+}
+
 /// A served vault of `live` synced notes, `n00.md`.., with the mass-delete guard set to share
 /// 0.5 and minimum 10 (the defaults, pinned), whose first `deleted` files are then removed
 /// while the daemon runs. Sync is paused meanwhile, so the deletes are one import job by

@@ -63,7 +63,12 @@ pub fn start(brain: Arc<Brain>) -> Result<Option<HttpServer>> {
         );
     }
     let listener = StdListener::bind(&addrs[..]).with_context(|| {
-        format!("cannot listen on {spec} (serve.http): another program (or another `brain serve`) may use the port; set serve.http to a free HOST:PORT, or \"\" for no HTTP")
+        format!(
+            "cannot listen on {spec} (serve.http): another program, or the `brain serve` of \
+             another vault, uses that port. Give this vault a port of its own: \
+             `serve.http = \"127.0.0.1:7434\"` under [serve] in .brain/config.toml, or \
+             BRAIN_SERVE_HTTP=127.0.0.1:7434 for one run (\"\" turns HTTP off)"
+        )
     })?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
