@@ -40,6 +40,12 @@ impl VaultPaths {
 
     /// Fails with a clear message when `brain init` has not been run.
     pub fn require_initialized(&self) -> Result<()> {
+        if self.root.is_file() {
+            bail!(
+                "{} is a file, not a folder: pass the vault's folder (--vault DIR, or BRAIN_VAULT)",
+                self.root.display()
+            );
+        }
         if !self.config_file().is_file() {
             bail!(
                 "{} is not a brain vault (no .brain/config.toml): run `brain init` there first, or pass --vault DIR",

@@ -172,3 +172,49 @@ fn usage_mistakes_exit_2_and_refusals_exit_1_as_help_documents() {
         "no mistake stored anything"
     );
 }
+
+#[test]
+fn init_makes_the_folder_it_is_given_and_its_hint_names_it() {
+    let home = tempfile::tempdir().unwrap();
+    let vault = home.path().join("new notes/inner");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new(util::brain_bin())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .current_dir(home.path())
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = run(&["init".as_ref(), "--vault".as_ref(), vault.as_os_str()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(vault.join(".brain/config.toml").is_file());
+    let hint = format!("`brain --vault '{}' sync`", vault.display());
+    assert!(stdout.contains(&hint), "the hint names the vault: {stdout}");
+    // The hint works as printed, from the folder the user was in.
+    std::fs::write(vault.join("a.md"), "# A\n").unwrap();
+    let (code, stdout, stderr) = run(&["--vault".as_ref(), vault.as_os_str(), "sync".as_ref()]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("1 imported"), "{stdout}");
+
+    // A file is not a vault, and is called what it is.
+    let file = vault.join("a.md");
+    for args in [
+        vec!["--vault".as_ref(), file.as_os_str(), "list".as_ref()],
+        vec!["init".as_ref(), "--vault".as_ref(), file.as_os_str()],
+    ] {
+        let (code, _, stderr) = run(&args);
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&format!("{} is a file, not a folder", file.display())),
+            "{stderr}"
+        );
+    }
+    assert_eq!(std::fs::read(&file).unwrap(), b"# A\n");
+}

@@ -14,6 +14,17 @@ use crate::output;
 /// folder is one command.
 pub fn create(vault: Option<&Path>) -> Result<(VaultPaths, bool)> {
     let paths = VaultPaths::new(vault)?;
+    if paths.root.is_file() {
+        anyhow::bail!(
+            "{} is a file, not a folder: a vault is a folder of notes; pass a folder (--vault DIR)",
+            paths.root.display()
+        );
+    }
+    // As `git init DIR` does: a folder named on purpose is made if it is not there yet.
+    if !paths.root.exists() {
+        fs::create_dir_all(&paths.root)
+            .with_context(|| format!("cannot create the folder {}", paths.root.display()))?;
+    }
     fs::read_dir(&paths.root).with_context(|| {
         format!(
             "cannot read the folder {}: create it or check its permissions",
@@ -82,11 +93,29 @@ pub fn run(vault: Option<&Path>, json: bool) -> Result<u8> {
             paths.root.display()
         ))?;
     } else {
+        // The next command must find this vault from wherever the user is.
+        let brain = match vault {
+            Some(_) => format!("brain --vault {}", shell_word(&paths.root)),
+            None => "brain".to_string(),
+        };
         output::line(format!(
-            "Initialized a brain vault in {}\n  config: {}\nNext: `brain sync` to import the notes.",
+            "Initialized a brain vault in {}\n  config: {}\nNext: `{brain} sync` to import the notes.",
             paths.root.display(),
             paths.config_file().display()
         ))?;
     }
     Ok(0)
+}
+
+/// `path` as one word a shell reads back unchanged (single-quoted when it needs to be).
+fn shell_word(path: &Path) -> String {
+    let text = path.display().to_string();
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-~+".contains(c))
+    {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }
