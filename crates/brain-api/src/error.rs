@@ -21,6 +21,16 @@ pub enum BrainError {
         /// without `.md`, another case, a typo away (see `Brain::get`).
         suggestion: Option<String>,
     },
+    /// The note was deleted (softly: its last text is kept and can be brought back). Its own
+    /// variant so a reader is told it is restorable rather than that it never existed; its
+    /// kind stays `not_found`, as it is not there to read.
+    #[error(
+        "{entity} was deleted (its last text is kept): a person can bring it back with `brain restore {entity}`, or create it anew with `create`"
+    )]
+    Deleted {
+        /// `type/id`.
+        entity: String,
+    },
     /// The input cannot become a note (bad type or id, bad frontmatter, not UTF-8...). Nothing
     /// was stored.
     #[error("{entity} was not stored: {reason}")]
@@ -189,7 +199,7 @@ impl BrainError {
     /// `queue_failed`, `vault_failed`.
     pub fn kind(&self) -> &'static str {
         match self {
-            BrainError::NotFound { .. } => "not_found",
+            BrainError::NotFound { .. } | BrainError::Deleted { .. } => "not_found",
             BrainError::Invalid { kind, .. } => kind.as_str(),
             BrainError::TooLarge { .. } => "too_large",
             BrainError::Exists { .. } => "exists",
@@ -214,9 +224,46 @@ impl BrainError {
     }
 }
 
+/// The MCP tools a message names, and what a person at the command line runs instead. Messages
+/// are written once, in the words an agent reads (MCP is where most of them are seen); the CLI
+/// passes what it prints through [`in_cli_words`], so each interface names its own commands.
+const CLI_WORDS: &[(&str, &str)] = &[
+    (
+        "the `list` or `search` tool",
+        "`brain list` or `brain search`",
+    ),
+    ("see the `status` tool", "see `brain status`"),
+    (
+        "read it with `get` and change it with `update` instead",
+        "read it with `brain get --json` and change it with `brain put --expected-hash HASH` instead",
+    ),
+    (
+        "`get` it again, merge your change into what is there, and update with the new hash",
+        "read it again with `brain get --json`, merge your change into what is there, and put it with `brain put --expected-hash` and the new hash",
+    ),
+    (
+        "a person can bring it back with `brain restore",
+        "bring it back with `brain restore",
+    ),
+    (
+        "or create it anew with `create`",
+        "or create it anew with `brain put`",
+    ),
+];
+
+/// `message` (a [`BrainError`]'s, possibly inside a longer chain) with each MCP tool it names
+/// replaced by the `brain` command that does the same.
+pub fn in_cli_words(message: &str) -> String {
+    CLI_WORDS
+        .iter()
+        .fold(message.to_string(), |text, (mcp, cli)| {
+            text.replace(mcp, cli)
+        })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{BrainError, InvalidKind};
+    use super::{BrainError, InvalidKind, in_cli_words};
     use brain_core::EntityRef;
     use brain_store::StoreError;
 
@@ -284,10 +331,34 @@ mod tests {
                 BrainError::Store(StoreError::InvalidJob("bad".into())),
                 "store_failed",
             ),
+            (
+                BrainError::Deleted {
+                    entity: "note/x".into(),
+                },
+                "not_found",
+            ),
         ];
         for (error, kind) in &cases {
             assert_eq!(error.kind(), *kind, "{error:?}");
         }
+        // Every message, as the CLI prints it, names `brain` commands and no MCP tool.
+        for (error, _) in &cases {
+            let cli = in_cli_words(&error.to_string());
+            assert!(!cli.contains(" tool"), "{cli}");
+            for tool in [
+                "`get`", "`update`", "`create`", "`list`", "`search`", "`status`",
+            ] {
+                assert!(!cli.contains(tool), "{tool} in {cli}");
+            }
+        }
+        let not_found = BrainError::NotFound {
+            entity: "note/x".into(),
+            suggestion: None,
+        };
+        assert!(
+            in_cli_words(&not_found.to_string()).contains("`brain list` or `brain search`"),
+            "{not_found}"
+        );
     }
 
     /// Store errors the facade passes on keep the kind of what they mean to the caller, not

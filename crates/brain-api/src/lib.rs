@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 
 pub use brain_core::{Entity, EntityRef};
 pub use daemon::{SERVE_STATE_KEY, daemon_pid, serve_lock_path};
-pub use error::{BrainError, InvalidKind};
+pub use error::{BrainError, InvalidKind, in_cli_words};
 pub use fresh::{DiskVersion, ImportNow};
 pub use read::{ListPage, ListRequest, SearchRequest, StatusReport};
 pub use write::{DeleteOutcome, Expect, WriteOutcome};

@@ -34,12 +34,12 @@ pub enum PathError {
     },
     /// The type is neither `note` nor configured.
     #[error(
-        "unknown entity type '{0}': use 'note' or add it to vault.entity_types in .brain/config.toml"
+        "unknown note type '{0}': use 'note' or add it to vault.entity_types in .brain/config.toml"
     )]
     UnknownType(String),
     /// A configured type name is not usable as a folder name.
     #[error(
-        "entity type '{0}' in vault.entity_types is invalid: use lower-case letters, digits, '-' or '_', and not 'note'"
+        "note type '{0}' in vault.entity_types is invalid: use lower-case letters, digits, '-' or '_', and not 'note'"
     )]
     BadTypeName(String),
     /// A note id whose first folder is a type folder would be read back as that type.

@@ -7,7 +7,7 @@ use brain_core::EntityRef;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// No live entity by that reference.
-    #[error("no entity {0}: check `brain list` for the exact type and id")]
+    #[error("there is no note {0}: check `brain list` for the exact type and id")]
     NotFound(EntityRef),
     /// No job by that id.
     #[error("no job #{0}: see `brain jobs list`")]

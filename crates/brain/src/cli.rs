@@ -12,7 +12,7 @@ Exit codes:
   2  usage mistake (unknown flag or value, missing or malformed argument such as an id
      without TYPE/, a type the vault does not have, an empty query)
   3  sync completed, but some files were skipped (listed with reasons)
-  4  not found (no such entity, conflict or job)
+  4  not found (no such note, conflict or job)
   5  refused for safety: a sync or git commit would delete too many notes; nothing was
      deleted or committed (--allow-mass-delete if it is meant)
   130 cancelled with Ctrl-C (work done so far is kept)";
@@ -42,22 +42,22 @@ pub struct Cli {
 pub enum Command {
     /// Make this folder a vault: create .brain/ with config.toml, brain.db and a .gitignore.
     Init,
-    /// Bring files and store in step (import changed files, write changed entities).
+    /// Bring files and store in step (import changed files, write notes changed through brain to their files).
     Sync(SyncArgs),
     /// Full-text search, ranked by BM25, with highlighted snippets.
     Search(SearchArgs),
-    /// List entities.
+    /// List notes.
     List(ListArgs),
-    /// Print an entity's canonical file.
+    /// Print a note's file, as the store holds it.
     Get(RefArg),
-    /// Create or update an entity from stdin or --file; queues the export that writes its file.
+    /// Create or update a note from stdin or --file; queues the export that writes its file.
     Put(PutArgs),
-    /// Soft-delete an entity (restorable); queues moving its file to .brain/trash.
+    /// Delete a note (restorable with `brain restore`); queues moving its file to .brain/trash.
     Rm(RefArg),
-    /// Bring back a soft-deleted entity; queues writing its file again.
+    /// Bring back a deleted note; queues writing its file again.
     Restore(RefArg),
-    /// Keep files and store in step while both change: file watcher, job workers, exports of
-    /// entities written by any interface. Runs until SIGINT or SIGTERM.
+    /// Keep files and store in step while both change: file watcher, job workers, writing the
+    /// files of notes changed by any interface. Runs until SIGINT or SIGTERM.
     Serve,
     /// What is running and what recently finished, and the daemon's watcher.
     Status,
@@ -84,7 +84,7 @@ pub enum Command {
     /// Measure performance and print figures with ratios to baselines run alongside.
     #[command(subcommand)]
     Bench(BenchCommand),
-    /// Check the store (SQLite and search-index integrity, files against entities); with
+    /// Check the store (SQLite and search-index integrity, files against notes); with
     /// --rebuild, build a new store from the note files, keeping the old one beside it.
     Doctor(DoctorArgs),
 }
@@ -106,10 +106,10 @@ pub struct SyncArgs {
     /// Pause or resume directory sync instead of running one.
     #[command(subcommand)]
     pub action: Option<SyncAction>,
-    /// Only import changed files; leave entity changes for later.
+    /// Only import changed files; leave notes changed through brain for later.
     #[arg(long, conflicts_with = "export_only")]
     pub import_only: bool,
-    /// Only write changed entities to files; leave file changes for later.
+    /// Only write notes changed through brain to their files; leave file changes for later.
     #[arg(long)]
     pub export_only: bool,
     /// Queue the sync, print its job id and return at once; a background worker runs it.
@@ -123,7 +123,7 @@ pub struct SyncArgs {
 /// `brain sync pause|resume`.
 #[derive(Debug, Subcommand)]
 pub enum SyncAction {
-    /// Stop applying changes: file changes and entity writes are still queued (as jobs), and
+    /// Stop applying changes: file changes and note writes are still queued (as jobs), and
     /// nothing is imported or exported until `brain sync resume`. Holds across processes.
     Pause,
     /// Apply what was queued while paused, and go on syncing.
@@ -145,10 +145,10 @@ pub struct SearchArgs {
     /// (`brain search 'crab -recipe'`) or put `--` before it.
     #[arg(required = true, num_args = 1..)]
     pub query: Vec<String>,
-    /// Only entities of this type (repeatable).
+    /// Only notes of this type (repeatable).
     #[arg(long = "type", value_name = "TYPE")]
     pub types: Vec<String>,
-    /// Only entities with this tag (repeatable: all must match).
+    /// Only notes with this tag (repeatable: all must match).
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
     /// At most this many hits (default: search.default_limit).
@@ -162,13 +162,13 @@ pub struct ListArgs {
     /// Only this type.
     #[arg(long = "type", value_name = "TYPE")]
     pub entity_type: Option<String>,
-    /// Only entities with this tag.
+    /// Only notes with this tag.
     #[arg(long)]
     pub tag: Option<String>,
-    /// Only entities under this folder.
+    /// Only notes under this folder.
     #[arg(long)]
     pub folder: Option<String>,
-    /// Include soft-deleted entities.
+    /// Include deleted notes.
     #[arg(long)]
     pub deleted: bool,
     /// At most this many.
@@ -182,7 +182,7 @@ pub struct ListArgs {
 /// A single `TYPE/ID` argument.
 #[derive(Debug, Args)]
 pub struct RefArg {
-    /// The entity, as TYPE/ID (e.g. note/Projects/plan).
+    /// The note, as TYPE/ID (e.g. note/Projects/plan).
     #[arg(value_name = "TYPE/ID")]
     pub entity: String,
 }
@@ -190,7 +190,7 @@ pub struct RefArg {
 /// `brain put` arguments.
 #[derive(Debug, Args)]
 pub struct PutArgs {
-    /// The entity, as TYPE/ID.
+    /// The note, as TYPE/ID.
     #[arg(value_name = "TYPE/ID")]
     pub entity: String,
     /// Read the note from this file instead of stdin.

@@ -29,7 +29,8 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             let code = commands::exit_code_for(&err);
-            let message = format!("{err:#}");
+            // The library words its errors for agents (MCP tools); a person here runs commands.
+            let message = brain_api::in_cli_words(&format!("{err:#}"));
             if json {
                 let doc = serde_json::json!({ "error": message, "exit_code": code });
                 let _ = writeln!(std::io::stdout(), "{doc}");

@@ -165,7 +165,14 @@ fn usage_mistakes_exit_2_and_refusals_exit_1_as_help_documents() {
         assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
         assert!(r.stderr.contains(why), "{args:?}: {}", r.stderr);
     }
-    assert_eq!(v.run(&["get", "note/nothere"]).code, 4);
+    let r = v.run(&["get", "note/nothere"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    // One vocabulary: the CLI names its own commands, never an MCP tool, and says "note".
+    assert!(
+        r.stderr.contains("`brain list` or `brain search`") && !r.stderr.contains("tool"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(
         v.store().count_live().unwrap(),
         1,
@@ -217,4 +224,54 @@ fn init_makes_the_folder_it_is_given_and_its_hint_names_it() {
         );
     }
     assert_eq!(std::fs::read(&file).unwrap(), b"# A\n");
+}
+
+#[test]
+fn the_cli_says_note_and_names_its_own_commands() {
+    let v = TestVault::new();
+    for sub in [
+        "",
+        "sync",
+        "list",
+        "get",
+        "put",
+        "rm",
+        "restore",
+        "serve",
+        "status",
+        "search",
+        "jobs",
+        "conflicts",
+        "git",
+        "doctor",
+        "init",
+    ] {
+        let mut args: Vec<&str> = sub.split_whitespace().collect();
+        args.push("--help");
+        let help = v.ok(&args).stdout.to_lowercase();
+        assert!(!help.contains("entit"), "brain {sub} --help: {help}");
+    }
+    v.write("a.md", "# A\n");
+    v.sync();
+    let hash = v.ok(&["--json", "get", "note/a"]).json()["content_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = v.run_stdin(&["put", "note/a", "--expected-hash", &hash], b"# A1\n");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = v.run_stdin(&["put", "note/a", "--expected-hash", &hash], b"# A2\n");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("brain get --json") && r.stderr.contains("brain put --expected-hash"),
+        "a stale write names the commands that fix it: {}",
+        r.stderr
+    );
+    let r = v.run_stdin(&["put", "note/b", "--if-absent"], b"# B\n");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = v.run_stdin(&["put", "note/b", "--if-absent"], b"# B\n");
+    assert!(
+        r.stderr.contains("brain get --json") && !r.stderr.contains("`update`"),
+        "{}",
+        r.stderr
+    );
 }

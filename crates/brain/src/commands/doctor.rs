@@ -90,7 +90,7 @@ fn check(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
             }
             match compare(paths, config, &store) {
                 Ok(found) => differences = found,
-                Err(e) => problems.push(format!("files against entities: {e:#}")),
+                Err(e) => problems.push(format!("files against notes: {e:#}")),
             }
         }
     }
@@ -114,9 +114,9 @@ fn check(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
         let mut text = format!("Store {}:\n", db.display());
         if healthy {
             text.push_str(if notes.is_empty() {
-                "  sound: SQLite integrity, search index and files against entities checked.\n"
+                "  sound: SQLite integrity, search index and files against notes checked.\n"
             } else {
-                "  sound: SQLite integrity and files against entities checked.\n"
+                "  sound: SQLite integrity and files against notes checked.\n"
             });
         }
         for p in &problems {
@@ -215,11 +215,11 @@ fn compare(paths: &VaultPaths, config: &Config, store: &SqliteStore) -> Result<V
                 false,
             ),
             (Some(_), None) if base.is_none() => (
-                "a file no entity holds yet; the next sync imports it".to_string(),
+                "a file no note holds yet; the next sync imports it".to_string(),
                 true,
             ),
             (Some(_), None) => (
-                "a file the store has synced but holds no live entity for".to_string(),
+                "a file the store has synced but holds no live note for".to_string(),
                 false,
             ),
             (None, Some(e)) if e.dirty => (
@@ -231,7 +231,7 @@ fn compare(paths: &VaultPaths, config: &Config, store: &SqliteStore) -> Result<V
             ),
             (None, Some(e)) if base.is_some() => (
                 format!(
-                    "the file of {} was removed since the last sync; the next sync deletes the entity (restorable)",
+                    "the file of {} was removed since the last sync; the next sync deletes the note (restorable)",
                     e.entity
                 ),
                 true,

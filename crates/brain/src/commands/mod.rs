@@ -169,8 +169,11 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
         {
             return EXIT_NOT_FOUND;
         }
-        if let Some(brain_api::BrainError::NotFound { .. } | brain_api::BrainError::UnknownJob(_)) =
-            cause.downcast_ref::<brain_api::BrainError>()
+        if let Some(
+            brain_api::BrainError::NotFound { .. }
+            | brain_api::BrainError::Deleted { .. }
+            | brain_api::BrainError::UnknownJob(_),
+        ) = cause.downcast_ref::<brain_api::BrainError>()
         {
             return EXIT_NOT_FOUND;
         }
