@@ -183,9 +183,15 @@ impl Brain {
             doc
         });
         let git = Store::runtime_state(store, brain_git::jobs::STATE_KEY)?.map(|s| s.value);
+        let unwritten = brain_sync::unwritten::unwritten_notes(
+            &self.root,
+            self.config.sync.max_file_bytes,
+            store,
+        )?;
         Ok(StatusReport {
             notes: store.count_live()?,
             open_conflicts: store.conflicts(false)?.len(),
+            unwritten,
             daemon,
             paused: store.paused_types()?,
             queue,
@@ -204,6 +210,7 @@ impl Brain {
             "notes": r.notes,
             "types": self.entity_types(),
             "open_conflicts": r.open_conflicts,
+            "unwritten": {"count": r.unwritten.len(), "notes": r.unwritten},
             "daemon": r.daemon,
             "paused": r.paused,
             "queue": r.queue,
@@ -222,6 +229,10 @@ pub struct StatusReport {
     pub notes: u64,
     /// Conflicts not yet resolved.
     pub open_conflicts: usize,
+    /// Notes whose edit in the store a sync could not write to their file (a pipe or an
+    /// oversized file at the path), with what to do: an acknowledged edit not on disk must be
+    /// said where the user looks, not only in a job's result.
+    pub unwritten: Vec<brain_sync::UnwrittenNote>,
     /// The daemon's published state with its pid, if one holds the vault.
     pub daemon: Option<Value>,
     /// Paused job types.

@@ -304,6 +304,11 @@ impl Handler for DirectoryHandler {
             .map_err(|e| JobError::Permanent(e.to_string()))?;
         match engine.run(&opts, &ctx.progress, &ctx.cancel) {
             Ok(report) => {
+                // An acknowledged edit that is not on disk must reach the log, not only this
+                // job's result.
+                for u in &report.unwritten {
+                    tracing::warn!(job = ctx.job.id, path = %u.path, entity = %u.entity, "edit not written to its file: {}", u.reason);
+                }
                 serde_json::to_value(&report).map_err(|e| JobError::Failed(e.to_string()))
             }
             Err(SyncError::Cancelled { .. }) => Err(JobError::Cancelled),

@@ -17,10 +17,12 @@ pub mod plan;
 pub mod read;
 mod report;
 pub mod scan;
+pub mod unwritten;
 pub mod watch;
 
 pub use engine::{SyncEngine, SyncMode, SyncOptions};
 pub use error::SyncError;
 pub use read::EntityBuilder;
 pub use report::{ConflictNote, SkippedFile, SyncReport};
+pub use unwritten::UnwrittenNote;
 pub use watch::{VaultWatcher, WatchError, WatchSettings, WatcherStatus};

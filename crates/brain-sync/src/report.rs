@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::unwritten::UnwrittenNote;
+
 /// A file that was not synced, and why. The file itself is left untouched.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedFile {
@@ -50,6 +52,12 @@ pub struct SyncReport {
     pub conflicts: Vec<ConflictNote>,
     /// Files not synced, with reasons.
     pub skipped: Vec<SkippedFile>,
+    /// Notes whose edit in the store this run could not write to their file (each is also in
+    /// `skipped`, whose reason says so): the job handlers log each as a WARN, and the store
+    /// keeps a record `brain status` lists ([`crate::unwritten`]). Absent from reports written
+    /// before it existed.
+    #[serde(default)]
+    pub unwritten: Vec<UnwrittenNote>,
     /// Wall time in milliseconds.
     pub duration_ms: u64,
 }

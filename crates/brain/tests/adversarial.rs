@@ -327,3 +327,143 @@ fn issue13_a_conflict_copy_a_killed_sync_left_is_used_once_and_listed() {
     );
     assert_eq!(v.ok(&["get", "note/n"]).stdout, "# N\n\nedited in a file\n");
 }
+
+/// `brain status --json`'s notes not written to their file, as (path, reason).
+fn unwritten_of(v: &TestVault) -> Vec<(String, String)> {
+    let st = v.ok(&["--json", "status"]).json();
+    let notes = st["unwritten"]["notes"].as_array().unwrap();
+    assert_eq!(st["unwritten"]["count"], notes.len(), "{st}");
+    notes
+        .iter()
+        .map(|n| {
+            (
+                n["path"].as_str().unwrap().to_string(),
+                n["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Issue 13 item 3 (hostile test): a `brain put` acknowledged, then the note's file replaced by
+/// one over `sync.max_file_bytes` before the export ran. The export neither reads nor writes
+/// over the big file; its worker logs a WARN naming the job and the path; `brain status` lists
+/// the note with the file's size and what to do; once the file is moved away, `brain sync`
+/// writes the put's text and status lists nothing.
+#[test]
+fn issue13_an_edit_held_back_by_an_oversized_file_is_listed_until_the_file_is_moved() {
+    let v = TestVault::new();
+    v.set_config("[sync]\nmax_file_bytes = 4096\n");
+    v.write("x.md", "# X\n\nold\n");
+    v.sync();
+    let edit = "# X\n\nput before the big file came\n";
+    let put = v.run_stdin(&["put", "note/x"], edit.as_bytes());
+    assert_eq!(put.code, 0, "{}\n{}", put.stdout, put.stderr);
+    let big = vec![b'y'; 10_000];
+    v.write("x.md", &big);
+
+    // The export the put queued runs in this worker.
+    let work = v.ok(&["work", "--until-idle"]);
+    let exports = v.jobs_of("directory-export");
+    assert_eq!(exports.len(), 1, "{exports:?}");
+    let export = &exports[0];
+    assert_eq!(
+        export.state,
+        brain_store::jobs::JobState::Succeeded,
+        "{export:?}"
+    );
+    let warned = work
+        .stderr
+        .lines()
+        .find(|l| {
+            l.contains("WARN")
+                && l.contains(&format!("job={}", export.id))
+                && l.contains("path=x.md")
+        })
+        .unwrap_or_else(|| panic!("no WARN for the export on x.md:\n{}", work.stderr));
+    for part in [
+        "not written",
+        "10000 bytes",
+        "note/x",
+        "move 'x.md'",
+        "brain sync",
+    ] {
+        assert!(warned.contains(part), "no {part:?} in {warned}");
+    }
+    assert_eq!(v.read("x.md"), big, "the big file is left as it is");
+    assert_eq!(v.ok(&["get", "note/x"]).stdout, edit, "the edit is kept");
+
+    let listed = unwritten_of(&v);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].0, "x.md");
+    for part in [
+        "x.md holds a file of 10000 bytes, over sync.max_file_bytes (4096)",
+        "move 'x.md' out of the vault or shrink it",
+        "brain sync",
+    ] {
+        assert!(listed[0].1.contains(part), "no {part:?} in {}", listed[0].1);
+    }
+    let text = v.ok(&["status"]).stdout;
+    assert!(
+        text.contains("1 note not written to its file") && text.contains("x.md holds a file of"),
+        "{text}"
+    );
+
+    std::fs::rename(v.path("x.md"), v.path("x.md.big")).unwrap();
+    let r = v.run(&["--json", "sync"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(v.read("x.md"), edit.as_bytes(), "{}", r.stdout);
+    assert!(unwritten_of(&v).is_empty(), "written, so no longer listed");
+    assert!(!v.ok(&["status"]).stdout.contains("not written"));
+}
+
+/// Issue 13 item 3 (hostile test): `brain sync`'s skip reason for a path holding a named pipe
+/// says when the store holds an edit of that path's note that is not written out (and what to
+/// do), and says nothing of the kind for a pipe no note is waiting for.
+#[test]
+fn issue13_a_skipped_path_says_the_store_holds_an_unwritten_edit() {
+    let v = TestVault::new();
+    v.write("x.md", "# X\n\nold\n");
+    v.sync();
+    let put = v.run_stdin(&["put", "note/x"], b"# X\n\nnew\n");
+    assert_eq!(put.code, 0, "{}\n{}", put.stdout, put.stderr);
+    std::fs::remove_file(v.path("x.md")).unwrap();
+    for pipe in ["x.md", "lone.md"] {
+        let made = std::process::Command::new("mkfifo")
+            .arg(v.path(pipe))
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
+
+    let r = run_within_deadline(&v, &["--json", "sync"], b"");
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    let report = r.json();
+    let skipped = skipped_of(&report);
+    assert_eq!(skipped.len(), 2, "{skipped:#?}");
+    let x = &skipped["x.md"];
+    for part in [
+        "named pipe (FIFO)",
+        "The store holds an edit of note/x that is not in this file",
+        "kept in the store",
+        "remove 'x.md' or move it out of the vault, then `brain sync` writes the note",
+    ] {
+        assert!(x.contains(part), "no {part:?} in {x}");
+    }
+    assert!(
+        !skipped["lone.md"].contains("holds an edit"),
+        "{}",
+        skipped["lone.md"]
+    );
+    assert_eq!(report["unwritten"][0]["path"], "x.md", "{report}");
+    assert_eq!(report["unwritten"].as_array().unwrap().len(), 1, "{report}");
+
+    let text = run_within_deadline(&v, &["sync"], b"");
+    assert_eq!(text.code, 3, "{}\n{}", text.stdout, text.stderr);
+    assert!(
+        text.stdout
+            .contains("x.md: a named pipe (FIFO), not a regular file")
+            && text.stdout.contains("holds an edit of note/x"),
+        "{}",
+        text.stdout
+    );
+}

@@ -170,3 +170,144 @@ fn issue6_writing_a_deleted_note_again_keeps_the_deleted_file() {
         .collect();
     assert_eq!(kept, vec![b"# keep\nIMPORTANT ORIGINAL\n".to_vec()]);
 }
+
+/// Makes a named pipe at `rel` (never opened here: opening one blocks).
+fn mkfifo(v: &TestVault, rel: &str) {
+    let made = std::process::Command::new("mkfifo")
+        .arg(v.path(rel))
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo {rel}");
+}
+
+/// Whether `rel` is a named pipe, by `lstat` alone.
+fn is_fifo(v: &TestVault, rel: &str) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::symlink_metadata(v.path(rel)).is_ok_and(|m| m.file_type().is_fifo())
+}
+
+/// `brain status --json`'s list of notes not written to their file: (path, entity, reason).
+fn unwritten(v: &TestVault) -> Vec<(String, String, String)> {
+    let st = v.ok(&["--json", "status"]).json();
+    let notes = st["unwritten"]["notes"].as_array().unwrap();
+    assert_eq!(st["unwritten"]["count"], notes.len(), "{st}");
+    notes
+        .iter()
+        .map(|n| {
+            let s = |k: &str| n[k].as_str().unwrap().to_string();
+            (s("path"), s("entity"), s("reason"))
+        })
+        .collect()
+}
+
+/// Issue 13 item 3 (hostile test): under `brain serve`, a `brain put` is acknowledged and,
+/// before its export runs (held back by construction: sync paused), the note's file is
+/// replaced by a named pipe. The export never opens the pipe, and the user learns the edit is
+/// not on disk: the serve log has a WARN naming the export job and the path, `brain status`
+/// (text and JSON) lists the note with what to do, and keeps listing it with the daemon
+/// stopped (the record is in the store). Once the pipe is removed the daemon writes the put's
+/// text, and status lists nothing.
+#[test]
+fn issue13_an_edit_held_back_by_a_fifo_is_warned_listed_and_written_once_it_is_gone() {
+    use brain_store::jobs::JobState;
+    use std::time::Duration;
+    use util::daemon::wait_for;
+    const LIMIT: Duration = Duration::from_secs(60);
+
+    let v = TestVault::new();
+    v.write("x.md", "# X\n\nold\n");
+    v.sync();
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("serve.log");
+    let d = v.serve_logged(&[], &log);
+    v.settle();
+    v.ok(&["sync", "pause"]);
+    let edit = "# X\n\nput while the file was in the way\n";
+    let put = v.run_stdin(&["put", "note/x"], edit.as_bytes());
+    assert_eq!(put.code, 0, "{}\n{}", put.stdout, put.stderr);
+    std::fs::remove_file(v.path("x.md")).unwrap();
+    mkfifo(&v, "x.md");
+    // The watcher took the pipe in; the export (and the import of the pipe) wait, paused.
+    v.fence_idle();
+    let export = v.jobs_of("directory-export").pop().unwrap();
+    assert_eq!(export.state, JobState::Queued, "{export:?}");
+    assert!(unwritten(&v).is_empty(), "nothing was tried yet");
+
+    v.ok(&["sync", "resume"]);
+    let export = wait_for(LIMIT, "the export to end", || {
+        v.jobs_of("directory-export")
+            .into_iter()
+            .find(|j| j.id == export.id && j.state.is_finished())
+    });
+    v.settle();
+    assert_eq!(export.state, JobState::Succeeded, "{export:?}");
+    let result = export.result.unwrap();
+    let skipped = result["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{result}");
+    assert_eq!(skipped[0]["path"], "x.md");
+    let reason = skipped[0]["reason"].as_str().unwrap();
+    for part in ["named pipe (FIFO)", "holds an edit of note/x", "brain sync"] {
+        assert!(reason.contains(part), "no {part:?} in {reason}");
+    }
+    assert!(is_fifo(&v, "x.md"), "the pipe is left as it is");
+    assert_eq!(
+        v.entity_content("note/x").unwrap(),
+        edit,
+        "the edit is kept"
+    );
+
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    let job_field = format!("job={}", export.id);
+    let warned = log_text
+        .lines()
+        .find(|l| l.contains("WARN") && l.contains(&job_field) && l.contains("path=x.md"));
+    let warned =
+        warned.unwrap_or_else(|| panic!("no WARN for job {} on x.md:\n{log_text}", export.id));
+    for part in [
+        "not written",
+        "named pipe (FIFO)",
+        "note/x",
+        "kept in the store",
+        "remove 'x.md'",
+        "brain sync",
+    ] {
+        assert!(warned.contains(part), "no {part:?} in {warned}");
+    }
+
+    let listed_now = unwritten(&v);
+    assert_eq!(listed_now.len(), 1, "{listed_now:?}");
+    let (path, entity, reason) = &listed_now[0];
+    assert_eq!((path.as_str(), entity.as_str()), ("x.md", "note/x"));
+    for part in [
+        "x.md holds a named pipe (FIFO)",
+        "remove 'x.md'",
+        "brain sync",
+    ] {
+        assert!(reason.contains(part), "no {part:?} in {reason}");
+    }
+    let text = v.ok(&["status"]).stdout;
+    assert!(
+        text.contains("1 note not written to its file")
+            && text.contains("x.md holds a named pipe (FIFO)"),
+        "{text}"
+    );
+
+    // The record is in the store: a stopped daemon changes nothing.
+    assert_eq!(d.stop(), 0);
+    assert_eq!(unwritten(&v).len(), 1, "still listed with no daemon");
+    let d = v.serve_logged(&[], &logs.path().join("serve2.log"));
+    v.settle();
+    assert_eq!(unwritten(&v).len(), 1, "still listed after a restart");
+
+    std::fs::remove_file(v.path("x.md")).unwrap();
+    wait_for(LIMIT, "the daemon to write the put's text to x.md", || {
+        // Only a regular file is read: nothing here opens a pipe.
+        let regular = std::fs::symlink_metadata(v.path("x.md")).is_ok_and(|m| m.is_file());
+        (regular && util::daemon::holds(&v.path("x.md"), edit)).then_some(())
+    });
+    v.settle();
+    assert!(unwritten(&v).is_empty(), "written, so no longer listed");
+    let text = v.ok(&["status"]).stdout;
+    assert!(!text.contains("not written"), "{text}");
+    assert_eq!(d.stop(), 0);
+}

@@ -93,6 +93,7 @@ impl Run<'_, '_> {
             }
             Err(WriteError::ChangedMeanwhile) => {
                 self.report.pending += 1;
+                self.settled_later.insert(path.to_string());
                 self.skip(path, WriteError::ChangedMeanwhile.to_string());
                 Ok(())
             }

@@ -213,6 +213,7 @@ impl<'a> SyncEngine<'a> {
                 .map(|f| f.path.clone())
                 .collect(),
             held_copies: Vec::new(),
+            settled_later: HashSet::new(),
             report: SyncReport {
                 scanned: scanned.files.len() as u64,
                 skipped: scanned.skipped,
@@ -233,6 +234,9 @@ impl<'a> SyncEngine<'a> {
         );
         run.report.duration_ms = started.elapsed().as_millis() as u64;
         run.report.skipped.sort_by(|a, b| a.path.cmp(&b.path));
+        if !matches!(result, Err(Stop::Store(_))) {
+            run.note_unwritten(&state.dirty);
+        }
         match result {
             Ok(()) => Ok(run.report),
             Err(Stop::Cancelled) => Err(SyncError::Cancelled {
@@ -283,6 +287,9 @@ struct Run<'r, 'a> {
     /// Imports of new conflict copies, held back to the end of the import (a full sync of the
     /// whole vault only) to commit with a record when no conflict names them.
     held_copies: Vec<SyncOp>,
+    /// Paths skipped because their file changed during this run: the next sync reads and
+    /// settles them, so their skip is not an edit left unwritten.
+    settled_later: HashSet<String>,
     report: SyncReport,
 }
 
@@ -325,6 +332,23 @@ impl Run<'_, '_> {
             path: path.to_string(),
             reason,
         });
+    }
+
+    /// Says, in the skip reason and the report, which skips left a live note's edit unwritten
+    /// (a pipe or an oversized file at its path, ...), and records them for `brain status`.
+    /// Recording is best effort: the skip reason and the report say it either way.
+    fn note_unwritten(&mut self, dirty: &[DirtyEntity]) {
+        let (notes, entries) = crate::unwritten::mark_skips(
+            &self.engine.root,
+            self.engine.config.sync.max_file_bytes,
+            dirty,
+            &mut self.report.skipped,
+            &self.settled_later,
+        );
+        if let Err(e) = crate::unwritten::record(self.store(), entries, self.now) {
+            tracing::warn!(error = %e, "cannot record the notes this sync could not write; the sync's report lists them");
+        }
+        self.report.unwritten = notes;
     }
 
     fn flush(&mut self) -> Result<(), Stop> {

@@ -132,6 +132,17 @@ pub fn status(vault: &Vault, json: bool) -> Result<u8> {
              `brain conflicts list`"
         ))?;
     }
+    if !report.unwritten.is_empty() {
+        let n = report.unwritten.len();
+        output::line(if n == 1 {
+            "1 note not written to its file (its edit is kept in the store):".to_string()
+        } else {
+            format!("{n} notes not written to their files (each edit is kept in the store):")
+        })?;
+        for u in &report.unwritten {
+            output::line(format!("  {}", u.reason))?;
+        }
+    }
     output::line(daemon_line(daemon.as_ref()))?;
     if !depth.is_empty() {
         let parts: Vec<String> = depth

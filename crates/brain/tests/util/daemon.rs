@@ -79,6 +79,17 @@ impl TestVault {
     /// Starts `brain serve` with the test debounce, no delay before the initial sync and a short
     /// lease, plus `env`; returns once it published that it is ready.
     pub fn serve(&self, env: &[(&str, &str)]) -> Daemon {
+        self.serve_with_stderr(env, Stdio::inherit())
+    }
+
+    /// [`TestVault::serve`] with the daemon's log (its stderr) written to `log`, for a test
+    /// that checks what the daemon said.
+    pub fn serve_logged(&self, env: &[(&str, &str)], log: &Path) -> Daemon {
+        let file = std::fs::File::create(log).expect("the daemon's log file is created");
+        self.serve_with_stderr(env, Stdio::from(file))
+    }
+
+    fn serve_with_stderr(&self, env: &[(&str, &str)], stderr: Stdio) -> Daemon {
         let debounce = DEBOUNCE_MS.to_string();
         let mut cmd = self.cmd();
         cmd.env("BRAIN_SERVE_SYNC_DEBOUNCE_MS", &debounce)
@@ -91,7 +102,7 @@ impl TestVault {
             .arg("serve")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("brain serve starts");
         let daemon = Daemon { child };

@@ -1,0 +1,232 @@
+//! Notes whose edit in the store is not in their file, because something at the note's path
+//! stops a sync from writing it: a named pipe, socket or device (never opened: opening a pipe
+//! blocks), a file over `sync.max_file_bytes` (never read, so never written over), or another
+//! lasting obstacle (a link or a folder in the way, an unreadable file).
+//!
+//! Such an edit was acknowledged (`brain put` answered "written by the next sync") and is kept
+//! in the store, but the user would otherwise learn of it only inside a job's result. So every
+//! sync that meets one says so in its skip reason and its report ([`SyncReport::unwritten`],
+//! which the job handlers log as a WARN), and records it in the store's runtime state under
+//! [`STATE_KEY`]: that record survives the daemon restarting, and `brain status` lists it from
+//! there. A record is a hint, never the truth: each reader checks every entry against the store
+//! (the entity still live, its path's base not holding its hash) and drops a note written since,
+//! so nothing is listed once its file holds it.
+//!
+//! [`SyncReport::unwritten`]: crate::SyncReport::unwritten
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use brain_core::EntityRef;
+use brain_store::{DirtyEntity, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::report::SkippedFile;
+
+/// The runtime-state key of the record of unwritten notes.
+pub const STATE_KEY: &str = "unwritten-notes";
+
+/// A note whose edit in the store is not in its file, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnwrittenNote {
+    /// The note's file, vault-relative.
+    pub path: String,
+    /// The note (`note/x`).
+    pub entity: String,
+    /// What is in the way and what to do, in words a person can act on.
+    pub reason: String,
+}
+
+/// One entry of the record: the note, and the version of it that was not written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Entry {
+    path: String,
+    entity: String,
+    content_hash: String,
+    reason: String,
+}
+
+/// What stands at a note's path, found by `lstat` alone (nothing is opened).
+enum Obstacle {
+    /// A named pipe, socket or device.
+    Special(&'static str),
+    /// A regular file over `sync.max_file_bytes`.
+    TooLarge(u64),
+    /// Nothing there, or a regular file a sync can read: the next sync settles the path.
+    Gone,
+    /// Something else (a folder, a link, an unreadable entry): the skip reason says what.
+    Other,
+}
+
+fn obstacle(root: &Path, rel: &str, max_file_bytes: u64) -> Obstacle {
+    let meta = match std::fs::symlink_metadata(root.join(rel)) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Obstacle::Gone,
+        Err(_) => return Obstacle::Other,
+    };
+    if let Some(kind) = crate::fsio::special_kind(&meta.file_type()) {
+        return Obstacle::Special(kind);
+    }
+    match meta.is_file() {
+        true if meta.len() > max_file_bytes => Obstacle::TooLarge(meta.len()),
+        true => Obstacle::Gone,
+        false => Obstacle::Other,
+    }
+}
+
+/// What the user does about `obstacle` at `rel`.
+fn advice(rel: &str, obstacle: &Obstacle) -> String {
+    match obstacle {
+        Obstacle::Special(_) => format!("remove '{rel}' or move it out of the vault"),
+        Obstacle::TooLarge(_) => {
+            format!("move '{rel}' out of the vault or shrink it (or raise sync.max_file_bytes)")
+        }
+        Obstacle::Gone | Obstacle::Other => format!("clear what is in the way at '{rel}'"),
+    }
+}
+
+/// Marks the skips of this run that left a live note's edit unwritten: every skip of a path
+/// whose note changed in the store, except those in `settled_later` (a file that changed during
+/// the sync is read by the next one, which settles the path). Each such skip's reason is
+/// extended to say so and what to do. Returns the notes, and the record entries to keep.
+pub(crate) fn mark_skips(
+    root: &Path,
+    max_file_bytes: u64,
+    dirty: &[DirtyEntity],
+    skipped: &mut [SkippedFile],
+    settled_later: &HashSet<String>,
+) -> (Vec<UnwrittenNote>, Vec<Entry>) {
+    let mut notes = Vec::new();
+    let mut entries = Vec::new();
+    if skipped.is_empty() {
+        return (notes, entries);
+    }
+    let live: HashMap<&str, &DirtyEntity> = dirty
+        .iter()
+        .filter(|d| !d.deleted)
+        .map(|d| (d.path.as_str(), d))
+        .collect();
+    let mut seen: HashSet<String> = HashSet::new();
+    for s in skipped.iter_mut() {
+        if settled_later.contains(&s.path) || seen.contains(&s.path) {
+            continue;
+        }
+        let Some(d) = live.get(s.path.as_str()) else {
+            continue;
+        };
+        seen.insert(s.path.clone());
+        let what = obstacle(root, &s.path, max_file_bytes);
+        s.reason = format!(
+            "{}. The store holds an edit of {} that is not in this file (the edit is kept in the store): {}, then `brain sync` writes the note",
+            s.reason.trim_end_matches('.'),
+            d.entity,
+            advice(&s.path, &what)
+        );
+        notes.push(UnwrittenNote {
+            path: s.path.clone(),
+            entity: d.entity.to_string(),
+            reason: s.reason.clone(),
+        });
+        entries.push(Entry {
+            path: s.path.clone(),
+            entity: d.entity.to_string(),
+            content_hash: d.content_hash.clone(),
+            reason: s.reason.clone(),
+        });
+    }
+    (notes, entries)
+}
+
+fn load(store: &dyn Store) -> Result<Vec<Entry>, StoreError> {
+    let Some(state) = store.runtime_state(STATE_KEY)? else {
+        return Ok(Vec::new());
+    };
+    // A record this version cannot read is dropped: it is rebuilt by the next sync that meets
+    // each note.
+    Ok(serde_json::from_value(state.value["notes"].clone()).unwrap_or_default())
+}
+
+/// Whether `entry`'s note is still live with an edit its file does not hold.
+fn still_unwritten(store: &dyn Store, entry: &Entry) -> Result<bool, StoreError> {
+    let Ok(r) = entry.entity.parse::<EntityRef>() else {
+        return Ok(false);
+    };
+    let e = match store.get(&r) {
+        Ok(e) => e,
+        Err(StoreError::NotFound(_)) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if e.path != entry.path {
+        return Ok(false);
+    }
+    let written = store
+        .bases(&[e.path.as_str()])?
+        .iter()
+        .any(|b| b.entity == r && b.hash == e.content_hash);
+    Ok(!written)
+}
+
+/// Records `found` (this run's unwritten notes) with the entries of earlier runs still
+/// unwritten, and drops the rest. Writes nothing when there was and is nothing to record.
+pub(crate) fn record(store: &dyn Store, found: Vec<Entry>, now_ms: i64) -> Result<(), StoreError> {
+    let old = load(store)?;
+    if old.is_empty() && found.is_empty() {
+        return Ok(());
+    }
+    let mut keep = found;
+    for e in &old {
+        if !keep.iter().any(|k| k.path == e.path) && still_unwritten(store, e)? {
+            keep.push(e.clone());
+        }
+    }
+    keep.sort_by(|a, b| a.path.cmp(&b.path));
+    if keep == old {
+        return Ok(());
+    }
+    store.set_runtime_state(STATE_KEY, &json!({ "notes": keep }), now_ms)
+}
+
+/// The notes whose edit in the store is not in their file because a sync could not write it,
+/// from the record, each checked against the store (one written since is left out) and
+/// described by what is at its path now (found with `lstat`, never opened). For `brain status`:
+/// the user must learn that an acknowledged edit is not on disk, and what to do.
+pub fn unwritten_notes(
+    root: &Path,
+    max_file_bytes: u64,
+    store: &dyn Store,
+) -> Result<Vec<UnwrittenNote>, StoreError> {
+    let mut out = Vec::new();
+    for e in load(store)? {
+        if !still_unwritten(store, &e)? {
+            continue;
+        }
+        let what = obstacle(root, &e.path, max_file_bytes);
+        let then = "then `brain sync` (or the running `brain serve`) writes the note; the edit is kept in the store";
+        let reason = match &what {
+            Obstacle::Special(kind) => {
+                format!(
+                    "{} holds {kind}, not the note: {}; {then}",
+                    e.path,
+                    advice(&e.path, &what)
+                )
+            }
+            Obstacle::TooLarge(size) => format!(
+                "{} holds a file of {size} bytes, over sync.max_file_bytes ({max_file_bytes}), that sync never reads or writes over: {}; {then}",
+                e.path,
+                advice(&e.path, &what)
+            ),
+            Obstacle::Gone => format!(
+                "{}: what was in the way is gone; the next sync (`brain sync`, or the running `brain serve`) writes the note there (or, if a file of other text is there now, keeps both versions)",
+                e.path
+            ),
+            Obstacle::Other => e.reason.clone(),
+        };
+        out.push(UnwrittenNote {
+            path: e.path,
+            entity: e.entity,
+            reason,
+        });
+    }
+    Ok(out)
+}
