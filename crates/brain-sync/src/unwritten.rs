@@ -230,3 +230,60 @@ pub fn unwritten_notes(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dirty(path: &str, deleted: bool) -> DirtyEntity {
+        DirtyEntity {
+            entity: EntityRef::new("note", path.trim_end_matches(".md")),
+            path: path.to_string(),
+            content_hash: format!("hash of {path}"),
+            deleted,
+        }
+    }
+
+    fn skip(path: &str) -> SkippedFile {
+        SkippedFile {
+            path: path.to_string(),
+            reason: "in the way.".to_string(),
+        }
+    }
+
+    /// Only a skip that leaves a live note's edit unwritten is marked: not a file no note is
+    /// waiting for, not a deleted note's (its delete is not an edit), and not a file that
+    /// changed during the sync (the next sync reads and settles it).
+    #[test]
+    fn only_skips_that_hold_back_a_live_edit_are_marked() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("big.md"), vec![b'x'; 100]).unwrap();
+        let dirty = [
+            dirty("big.md", false),
+            dirty("gone.md", true),
+            dirty("raced.md", false),
+        ];
+        let mut skipped = vec![
+            skip("big.md"),
+            skip("big.md"),
+            skip("gone.md"),
+            skip("lone.md"),
+            skip("raced.md"),
+        ];
+        let later = HashSet::from(["raced.md".to_string()]);
+        let (notes, entries) = mark_skips(dir.path(), 10, &dirty, &mut skipped, &later);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(
+            (notes[0].path.as_str(), notes[0].entity.as_str()),
+            ("big.md", "note/big")
+        );
+        assert_eq!(entries[0].content_hash, "hash of big.md");
+        assert_eq!(
+            skipped[0].reason,
+            "in the way. The store holds an edit of note/big that is not in this file (the edit is kept in the store): move 'big.md' out of the vault or shrink it (or raise sync.max_file_bytes), then `brain sync` writes the note"
+        );
+        for s in &skipped[1..] {
+            assert_eq!(s.reason, "in the way.", "{}", s.path);
+        }
+    }
+}
