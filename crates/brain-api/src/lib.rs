@@ -33,7 +33,7 @@ pub use daemon::{SERVE_STATE_KEY, daemon_pid, serve_lock_path};
 pub use error::{BrainError, InvalidKind, in_cli_words};
 pub use fresh::{DiskVersion, ImportNow};
 pub use read::{ListPage, ListRequest, SearchRequest, StatusReport};
-pub use write::{DeleteOutcome, Expect, WriteOutcome};
+pub use write::{DeleteOutcome, Expect, RestoreOutcome, WriteOutcome};
 
 /// Who runs the jobs that calls on a [`Brain`] queue.
 #[derive(Clone, Debug)]

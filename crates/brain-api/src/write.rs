@@ -60,6 +60,15 @@ pub struct DeleteOutcome {
     pub export_job: Option<i64>,
 }
 
+/// What `restore` did: brought a deleted note back, or found it live and changed nothing.
+#[derive(Clone, Debug)]
+pub struct RestoreOutcome {
+    /// The note, live now.
+    pub entity: Entity,
+    /// Whether it was deleted (false: it was live already; nothing was queued).
+    pub was_deleted: bool,
+}
+
 impl Brain {
     /// The export of `r`, due after the debounce when something runs jobs now (merged into an
     /// export still queued), so a burst of writes to one note writes its file once.
@@ -235,13 +244,24 @@ impl Brain {
     }
 
     /// Brings back soft-deleted note `r` with its export, which writes its file again.
-    pub fn restore(&self, r: &EntityRef) -> Result<Entity, BrainError> {
+    pub fn restore(&self, r: &EntityRef) -> Result<RestoreOutcome, BrainError> {
+        self.check_type(&r.entity_type)?;
+        // A live note has nothing to bring back: say so rather than "restored".
+        if let Ok(live) = self.store.get(r) {
+            return Ok(RestoreOutcome {
+                entity: live,
+                was_deleted: false,
+            });
+        }
         let job = self.queue.prepare(self.export_request(r))?;
         let (entity, _) = self.store.restore_and_enqueue(r, &job, now_ms())?;
         self.queue.notify();
         self.ensure_workers();
         tracing::info!(entity = %r, path = %entity.path, "note restored through the facade");
-        Ok(entity)
+        Ok(RestoreOutcome {
+            entity,
+            was_deleted: true,
+        })
     }
 
     /// Deletes note `r` softly: its file moves to `.brain/trash/` and `brain restore` brings

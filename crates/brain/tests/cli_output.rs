@@ -275,3 +275,60 @@ fn the_cli_says_note_and_names_its_own_commands() {
         r.stderr
     );
 }
+
+#[test]
+fn job_tables_have_a_header_and_show_is_text_unless_json() {
+    let v = TestVault::new();
+    v.write("a.md", "# A\n");
+    let id = v.sync()["job"].as_i64().unwrap();
+    let list = v.ok(&["jobs", "list"]).stdout;
+    let mut lines = list.lines();
+    let header = lines.next().unwrap();
+    for column in ["JOB", "TYPE", "STATE", "TRIES", "SINCE"] {
+        assert!(header.contains(column), "{list}");
+    }
+    let first = lines.next().unwrap();
+    assert!(
+        first.starts_with(&format!("#{id} ")) && first.contains("succeeded  1 of 3"),
+        "{list}"
+    );
+    let status = v.ok(&["status"]).stdout;
+    assert!(
+        status.contains("Recently finished:\n  JOB ") && status.contains("1 of 3"),
+        "{status}"
+    );
+    let show = v.ok(&["jobs", "show", &id.to_string()]).stdout;
+    assert!(
+        show.starts_with(&format!(
+            "Job #{id}: directory-sync, succeeded (attempt 1 of at most 3)"
+        )),
+        "{show}"
+    );
+    assert!(show.contains("\n  result     {\"scanned\":1"), "{show}");
+    assert!(!show.trim_start().starts_with('{'), "not raw JSON: {show}");
+    let json = v.ok(&["--json", "jobs", "show", &id.to_string()]).json();
+    assert_eq!(json["state"], "succeeded");
+}
+
+#[test]
+fn restore_says_what_it_did() {
+    let v = TestVault::new();
+    v.write("a.md", "# A\n");
+    v.sync();
+    let live = v.ok(&["restore", "note/a"]).stdout;
+    assert!(
+        live.contains("note/a is not deleted") && live.contains("nothing to restore"),
+        "{live}"
+    );
+    assert!(!live.contains("Restored"), "{live}");
+    assert_eq!(
+        v.ok(&["--json", "restore", "note/a"]).json()["restored"],
+        false
+    );
+    v.ok(&["rm", "note/a"]);
+    let back = v.ok(&["restore", "note/a"]).stdout;
+    assert!(back.starts_with("Restored note/a"), "{back}");
+    v.sync();
+    assert_eq!(v.read("a.md"), b"# A\n");
+    assert_eq!(v.run(&["restore", "note/never"]).code, 4);
+}

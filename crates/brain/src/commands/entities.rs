@@ -252,11 +252,21 @@ pub fn restore(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
     let r = parse_ref(entity)?;
     // Whether a daemon serves the vault decides both when the export is due and what we say.
     let served = super::daemon::running(&vault.paths).is_some();
-    let e = vault
+    let outcome = vault
         .brain(vault.queue(), brain_api::Workers::Never)
         .restore(&r)?;
+    let e = &outcome.entity;
     if json {
-        return output::json(&entity_json(&e)).map(|()| 0);
+        let mut doc = entity_json(e);
+        doc["restored"] = serde_json::json!(outcome.was_deleted);
+        return output::json(&doc).map(|()| 0);
+    }
+    if !outcome.was_deleted {
+        output::line(format!(
+            "{r} is not deleted (its file is {}); nothing to restore.",
+            e.path
+        ))?;
+        return Ok(0);
     }
     output::line(format!(
         "Restored {r}; {} writes {} again.",

@@ -4,7 +4,7 @@
 use anyhow::{Result, bail};
 use brain_core::time::{format_iso, now_ms};
 use brain_store::JobStore;
-use brain_store::jobs::{Job, JobFilter, JobState};
+use brain_store::jobs::{BatchStatus, Job, JobFilter, JobState};
 use serde_json::{Value, json};
 
 use super::Vault;
@@ -26,6 +26,14 @@ fn progress_text(j: &Job) -> String {
     }
 }
 
+/// The column heads of [`row`], so a table explains itself.
+const HEADER: &str = "JOB     TYPE             STATE      TRIES    SINCE                 DETAIL";
+
+/// "1 of 3": attempts made of those allowed.
+fn tries(j: &Job) -> String {
+    format!("{} of {}", j.attempts, j.max_attempts)
+}
+
 fn row(j: &Job) -> String {
     let eta = brain_api::eta_s(j)
         .map(|s| format!(" ETA {s}s"))
@@ -36,15 +44,70 @@ fn row(j: &Job) -> String {
         _ => String::new(),
     };
     format!(
-        "#{:<6} {:<16} {:<10} {:>3}/{:<3} {}  {}",
+        "#{:<6} {:<16} {:<10} {:<8} {}  {}",
         j.id,
         clip(&j.job_type, 16),
         j.state.as_str(),
-        j.attempts,
-        j.max_attempts,
+        tries(j),
         format_iso(j.started_ms.unwrap_or(j.created_ms)),
         clip(&tail, 80)
     )
+    .trim_end()
+    .to_string()
+}
+
+/// `brain jobs show` for a person: one labelled line per fact, JSON only where the job's own
+/// input and result are.
+fn describe(j: &Job, batch: Option<&BatchStatus>) -> Vec<String> {
+    let mut lines = vec![format!(
+        "Job #{}: {}, {} (attempt {} of at most {})",
+        j.id,
+        j.job_type,
+        j.state.as_str(),
+        j.attempts,
+        j.max_attempts
+    )];
+    let mut field = |label: &str, value: String| lines.push(format!("  {label:<10} {value}"));
+    field("queued", format_iso(j.created_ms));
+    if j.state == JobState::Queued && j.run_at_ms > now_ms() {
+        field("runs at", format_iso(j.run_at_ms));
+    }
+    if let Some(t) = j.started_ms {
+        field("started", format_iso(t));
+    }
+    if let Some(t) = j.finished_ms {
+        field("finished", format_iso(t));
+    }
+    if let Some(w) = &j.worker {
+        field("worker", w.clone());
+    }
+    let progress = progress_text(j);
+    if !progress.is_empty() {
+        let eta = brain_api::eta_s(j)
+            .map(|s| format!(" (ETA {s}s)"))
+            .unwrap_or_default();
+        field("progress", format!("{progress}{eta}"));
+    }
+    if j.cancel_requested && !j.state.is_finished() {
+        field("cancel", "requested; it stops within a second".into());
+    }
+    if let Some(e) = &j.error {
+        field("error", e.clone());
+    }
+    if let Some(b) = batch {
+        field(
+            "batch",
+            format!(
+                "{} queued, {} running, {} succeeded, {} failed, {} cancelled",
+                b.queued, b.running, b.succeeded, b.failed, b.cancelled
+            ),
+        );
+    }
+    field("input", j.input.to_string());
+    if let Some(r) = &j.result {
+        field("result", r.to_string());
+    }
+    lines
 }
 
 /// Dispatches `brain jobs`.
@@ -70,6 +133,8 @@ pub fn run(vault: &Vault, cmd: &JobsCommand, json: bool) -> Result<u8> {
             }
             if jobs.is_empty() {
                 output::line("No jobs.")?;
+            } else {
+                output::line(HEADER)?;
             }
             for j in &jobs {
                 output::line(row(j))?;
@@ -79,13 +144,19 @@ pub fn run(vault: &Vault, cmd: &JobsCommand, json: bool) -> Result<u8> {
             let j = store.job(*id)?;
             let mut doc = job_json(&j);
             let batch = store.batch_status(*id)?;
-            if batch.queued + batch.running + batch.succeeded + batch.failed + batch.cancelled > 0 {
-                doc["batch"] = json!(batch);
+            let batch =
+                (batch.queued + batch.running + batch.succeeded + batch.failed + batch.cancelled
+                    > 0)
+                .then_some(batch);
+            if let Some(b) = &batch {
+                doc["batch"] = json!(b);
             }
             if json {
                 return output::json(&doc).map(|()| 0);
             }
-            output::line(serde_json::to_string_pretty(&doc)?)?;
+            for line in describe(&j, batch.as_ref()) {
+                output::line(line)?;
+            }
         }
         JobsCommand::Cancel { id } => {
             let state = store.cancel(*id, now_ms())?;
@@ -162,11 +233,15 @@ pub fn status(vault: &Vault, json: bool) -> Result<u8> {
     } else {
         "Running and queued:"
     })?;
+    if !active.is_empty() {
+        output::line(format!("  {HEADER}"))?;
+    }
     for j in &active {
         output::line(format!("  {}", row(j)))?;
     }
     if !recent.is_empty() {
         output::line("Recently finished:")?;
+        output::line(format!("  {HEADER}"))?;
         for j in &recent {
             output::line(format!("  {}", row(j)))?;
         }
