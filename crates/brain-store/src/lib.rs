@@ -48,6 +48,11 @@ pub trait Store: Send + Sync {
     /// An entity whether live or soft-deleted.
     fn get_any(&self, r: &EntityRef) -> Result<Entity>;
 
+    /// The live entities `refs` name, in the same order (`None` for one that does not exist
+    /// or is deleted), read in one transaction: a sync writes notes in batches of hundreds and
+    /// would otherwise pay a transaction per note.
+    fn get_many(&self, refs: &[EntityRef]) -> Result<Vec<Option<Entity>>>;
+
     /// Creates or replaces an entity from an interface (CLI, MCP, ...); marks it dirty so the
     /// next sync writes its file. Refuses a path that collides (case or Unicode normalization)
     /// with another live entity's path.

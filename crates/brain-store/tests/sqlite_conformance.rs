@@ -46,6 +46,9 @@ impl Store for Checked {
     fn get_any(&self, r: &EntityRef) -> Result<Entity> {
         self.0.get_any(r)
     }
+    fn get_many(&self, refs: &[EntityRef]) -> Result<Vec<Option<Entity>>> {
+        self.0.get_many(refs)
+    }
     fn put(&self, entity: &Entity) -> Result<PutOutcome> {
         self.0.put(entity)
     }

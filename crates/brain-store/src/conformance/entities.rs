@@ -7,6 +7,7 @@ pub(super) fn run(make: Factory<'_>) {
     put_and_get_round_trip(make);
     put_outcomes_and_created_kept(make);
     missing_entities_are_not_found(make);
+    get_many_reads_live_entities_in_order(make);
     soft_delete_and_restore(make);
     put_over_tombstone_is_created(make);
     path_collisions_are_refused(make);
@@ -66,6 +67,33 @@ fn missing_entities_are_not_found(make: Factory<'_>) {
     not_found(store.get_any(&r).map(drop), "get_any");
     not_found(store.soft_delete(&r, T0), "soft_delete");
     not_found(store.restore(&r, T0).map(drop), "restore");
+}
+
+fn get_many_reads_live_entities_in_order(make: Factory<'_>) {
+    let store = make();
+    let a = entity("note/a", "# A\n", T0);
+    let b = entity("topic/b", "---\ntitle: B\n---\nbee\n", T0);
+    let gone = entity("note/gone", "# Gone\n", T0);
+    for e in [&a, &b, &gone] {
+        store.put(e).expect("put");
+    }
+    store
+        .soft_delete(&gone.entity_ref, T0 + 1)
+        .expect("soft_delete");
+    let refs = [
+        b.entity_ref.clone(),
+        eref("note/nope"),
+        gone.entity_ref.clone(),
+        a.entity_ref.clone(),
+        b.entity_ref.clone(),
+    ];
+    let got = store.get_many(&refs).expect("get_many");
+    assert_eq!(
+        got,
+        [Some(b.clone()), None, None, Some(a), Some(b)],
+        "each ref in order: live entities exactly as get returns them, None for a missing or deleted one"
+    );
+    assert!(store.get_many(&[]).expect("get_many of nothing").is_empty());
 }
 
 fn soft_delete_and_restore(make: Factory<'_>) {

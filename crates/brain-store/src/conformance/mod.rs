@@ -39,7 +39,8 @@ pub fn run_all(make: Factory<'_>) {
     jobs(make);
 }
 
-/// `put`, `get`, `get_any`, `soft_delete`, `restore`, path collisions, `list`, `count_live`.
+/// `put`, `get`, `get_any`, `get_many`, `soft_delete`, `restore`, path collisions, `list`,
+/// `count_live`.
 pub fn entities(make: Factory<'_>) {
     entities::run(make);
 }

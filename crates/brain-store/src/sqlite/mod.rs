@@ -232,6 +232,14 @@ impl Store for SqliteStore {
             .ok_or_else(|| StoreError::NotFound(r.clone()))
     }
 
+    fn get_many(&self, refs: &[EntityRef]) -> Result<Vec<Option<Entity>>> {
+        self.read(|tx| {
+            refs.iter()
+                .map(|r| Ok(entities::load(tx, r)?.filter(|e| e.deleted_ms.is_none())))
+                .collect()
+        })
+    }
+
     fn put(&self, entity: &Entity) -> Result<PutOutcome> {
         self.write(|tx| entities::put(tx, entity))
     }
