@@ -75,12 +75,16 @@ fn bench_import_prints_every_figure() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let r = &doc["results"][0];
     assert_eq!(r["notes"], 150);
+    assert_eq!(r["export"]["notes"], 150, "every note changed and exported");
     for path in [
         ["import", "ratio"],
         ["no_change_sync", "ratio"],
         ["no_change_sync", "process_wall_ms"],
         ["search", "p50_ms"],
         ["import_process", "peak_rss_mb"],
+        ["export", "export_notes_per_s"],
+        ["export", "import_notes_per_s"],
+        ["export", "ratio"],
     ] {
         let v = &r[path[0]][path[1]];
         assert!(v.as_f64().is_some_and(|x| x > 0.0), "{path:?} = {v}");

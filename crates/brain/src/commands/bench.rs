@@ -4,7 +4,8 @@
 //! Baselines:
 //! - import: walk, read every `.md` and insert it into a plain FTS5 table in one transaction
 //!   (what `shared/bench/fts5_baseline.py` does, here in Rust so the language is not the gap);
-//! - no-change sync: walk the tree and `stat` every file.
+//! - no-change sync: walk the tree and `stat` every file;
+//! - export: the import of the same notes, as notes per second ([`super::bench_export`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -298,6 +299,15 @@ fn import(args: &BenchImportArgs, json_out: bool) -> Result<u8> {
         }
         lat.sort();
         let (p50, p99) = (percentile(&lat, 0.5), percentile(&lat, 0.99));
+
+        // Export of every note changed in the store, next to the import of the same notes.
+        let export = super::bench_export::measure(
+            &vault,
+            &store,
+            &config,
+            runs,
+            (files.len(), import_brain),
+        )?;
         drop(store);
 
         // Peak memory of a fresh import in its own process.
@@ -314,6 +324,7 @@ fn import(args: &BenchImportArgs, json_out: bool) -> Result<u8> {
             "no_change_sync": {"brain_ms": ms(nochange), "walk_stat_ms": ms(walk),
                        "ratio": ms(nochange) / ms(walk), "target_ratio": 1.2,
                        "process_wall_ms": ms(nochange_process), "target_process_ms": 150},
+            "export": export,
             "search": {"p50_ms": ms(p50), "p99_ms": ms(p99), "per_query": per_query, "target_p50_ms": 5},
             "import_process": {"wall_s": mem_wall.as_secs_f64(), "peak_rss_mb": peak as f64 / 1048576.0, "target_mb": 150},
         });
@@ -341,6 +352,15 @@ fn print_result(r: &Value) -> Result<()> {
         f(&i["brain_s"]),
         f(&i["baseline_s"]),
         f(&i["ratio"])
+    ))?;
+    let e = &r["export"];
+    output::line(format!(
+        "  export            {:>8.0} notes/s  import {:>8.0} notes/s  ratio export/import {:.2}x (target >= 1x; {} notes changed in the store, written in {:.3} s)",
+        f(&e["export_notes_per_s"]),
+        f(&e["import_notes_per_s"]),
+        f(&e["ratio"]),
+        e["notes"],
+        f(&e["export_s"])
     ))?;
     let n = &r["no_change_sync"];
     output::line(format!(

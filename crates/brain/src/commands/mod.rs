@@ -1,6 +1,7 @@
 //! One module per command family; `run` dispatches.
 
 mod bench;
+mod bench_export;
 mod bench_git;
 mod bench_live;
 mod bench_mcp;
