@@ -41,7 +41,13 @@ pub enum GitError {
         source: std::io::Error,
     },
     /// Git ran longer than its timeout and was killed (with everything it started).
-    #[error("`{command}` in {} did not finish within {after:?} and was killed: it is retried", .repo.display())]
+    /// Whether it is tried again is for the caller to say (a job with attempts left is; a
+    /// `brain git init` is not), so the message only says what happened.
+    #[error(
+        "`{command}` in {} did not finish within {after:?} and was killed (a slow network or \
+         remote; git.timeout_s sets the limit)",
+        .repo.display()
+    )]
     TimedOut {
         /// The git command, as `git <args>` (redacted).
         command: String,
@@ -270,7 +276,10 @@ fn hint_text(stderr: &str) -> &'static str {
              retrying cannot fix this; check the URL (a typo, a repository not created yet), \
              then run `brain git init --remote URL` with the right one"
         }
-        Some(Kind::Network) => "\nnetwork error: it is retried",
+        // Not "it is retried": whether a later try is scheduled is for the caller to say.
+        Some(Kind::Network) => {
+            "\nnetwork error: the remote could not be reached (check the URL and the network)"
+        }
         Some(Kind::Conflict) => "\nthe histories conflict: resolve it in the repository",
         Some(Kind::Lock) => {
             "\nanother git process is using the repository; if none is running, remove the \
@@ -355,7 +364,9 @@ mod tests {
             stderr: "fatal: unable to access 'https://x/': Could not resolve host: x".into(),
         };
         assert!(err.is_transient());
-        assert!(err.to_string().contains("network error: it is retried"));
+        let text = err.to_string();
+        assert!(text.contains("the remote could not be reached"), "{text}");
+        assert!(!text.contains("retried"), "{text}");
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //! operation of a vault run one at a time, whichever process runs it.
 //!
 //! Failures the network or a timeout caused are retried with backoff (the commits made stay in
-//! the vault's repository and are pushed by the retry); refused credentials and an unresolved
-//! merge fail at once with what to do. Each run publishes its outcome in the store (runtime
+//! the vault's repository and are pushed by the retry); refused credentials, an unresolved
+//! merge and every failed `init` fail at once with what to do. The recorded error never
+//! promises a retry itself: the job's state (queued, with attempts left) is what says one is
+//! coming, and the CLI and the log say it only then. Each run publishes its outcome in the store (runtime
 //! state [`STATE_KEY`]) for `brain git status`.
 
 use std::path::{Path, PathBuf};
@@ -152,7 +154,11 @@ impl Handler for GitHandler {
             }
             Err(GitSyncError::Cancelled) => Err(JobError::Cancelled),
             Err(e) if e.is_retryable() => {
-                tracing::warn!(job = ctx.job.id, error = %e, "git job failed; retried with backoff");
+                // No retry is promised here: a CLI that ran the job without a daemon cancels
+                // it, and the queue marks it failed after its last attempt; the CLI and the
+                // queue's own log say which.
+                let (tried, of) = (ctx.job.attempts, ctx.job.max_attempts);
+                tracing::warn!(job = ctx.job.id, error = %e, tried, of, "git job try failed");
                 Err(JobError::Failed(e.to_string()))
             }
             Err(e) => Err(JobError::Permanent(e.to_string())),

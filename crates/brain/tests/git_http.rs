@@ -17,7 +17,7 @@ use git_util::{
     assert_failed_without_retry, assert_in_step, bare, brain, brain_env, brain_ok, edit, get, git,
     git_init, git_run, git_sync, note, read, rev, text_files, vault_with,
 };
-use http_remote::HttpRemote;
+use http_remote::{HttpRemote, closed_port};
 use util::TestVault;
 
 /// A folder of bare repositories for an HTTP server.
@@ -207,6 +207,9 @@ fn a_push_cut_off_keeps_the_commit_for_the_next_sync() {
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("your commits are kept"), "{}", r.stderr);
     assert!(server.cut_count() >= 1);
+    // Issue 13: with no daemon the retry is cancelled, so none is promised.
+    assert!(r.stderr.contains("Nothing retries it now"), "{}", r.stderr);
+    assert_no_retry_promised(&r.stderr);
 
     // The commit is here, not there.
     let local = rev(a.root(), "HEAD");
@@ -306,4 +309,131 @@ fn the_token_stays_out_of_debug_and_trace_logs() {
             assert!(!holds(bytes, secret), "the token is in {place}");
         }
     }
+}
+
+/// Phrases that promise a retry: said only when one is scheduled, never by `brain git init`
+/// (which is not retried) or by a command whose retry nobody runs.
+const RETRY_PROMISES: [&str; 6] = [
+    "later try",
+    "it is retried",
+    "retried with backoff",
+    "retries it with backoff",
+    "backoff",
+    "tried again",
+];
+
+fn assert_no_retry_promised(text: &str) {
+    for promise in RETRY_PROMISES {
+        assert!(!text.contains(promise), "{promise:?} in {text}");
+    }
+}
+
+/// What the vault's config.toml says of `[git] enabled`.
+fn git_enabled(v: &TestVault) -> bool {
+    let text = std::fs::read_to_string(v.path(".brain/config.toml")).unwrap();
+    let doc: toml::Table = text.parse().unwrap();
+    doc.get("git")
+        .and_then(|g| g.get("enabled"))
+        .and_then(toml::Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// Issue 13: `brain git init` against a remote nobody answers at says what happened (the
+/// remote could not be reached, nothing was pushed, `origin` removed, git sync not enabled,
+/// what to do), never that it is retried; it leaves exactly that state; and the same command
+/// run again once the remote is up at that URL connects the vault.
+#[test]
+fn issue13_git_init_against_an_unreachable_remote_says_nothing_was_pushed_and_leaves_nothing_set() {
+    let (dir, repo) = http_root();
+    let port = closed_port();
+    let url = format!("http://127.0.0.1:{port}/notes.git");
+    let a = vault_with(&[("alpha.md", note("alpha").as_str())]);
+
+    let r = brain(&a, &["--json", "git", "init", "--remote", &url]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_failed_without_retry(&a, &r);
+    let error = r.json()["error"].as_str().unwrap().to_owned();
+    for said in [
+        format!("could not reach the remote {url}"),
+        "nothing was pushed".to_owned(),
+        format!("unable to access '{url}/'"),
+        "the `origin` remote it added was removed".to_owned(),
+        "git sync is not enabled".to_owned(),
+        "it made no commit".to_owned(),
+        "this is not retried".to_owned(),
+        format!("check the URL and the network, then run `brain git init --remote {url}` again"),
+    ] {
+        assert!(error.contains(&said), "{said:?} not in {error}");
+    }
+    assert_no_retry_promised(&error);
+    assert_no_retry_promised(&r.stderr);
+    assert!(r.stderr.contains(&error), "{}", r.stderr);
+    // The state is what was said.
+    assert_eq!(git(a.root(), &["remote"]), "");
+    assert!(!git_enabled(&a));
+    assert_eq!(
+        git_run(&repo, &["rev-parse", "--verify", "-q", "main"]).code,
+        1
+    );
+
+    // The remote comes up at that URL: the same command now connects the vault.
+    let _server = HttpRemote::start_on(dir.path(), port);
+    let report = git_init(&a, &url);
+    assert_eq!(report["pushed"], true, "{report}");
+    assert_eq!(rev(&repo, "main"), rev(a.root(), "HEAD"));
+    assert_eq!(git(a.root(), &["remote", "get-url", "origin"]), url);
+    assert!(git_enabled(&a));
+}
+
+/// Issue 13: a `brain git init` whose push is cut off says so in its own words (text output):
+/// nothing was pushed, the commit it made is kept (named), `origin` removed, git sync not on,
+/// not retried; and running it again once pushes get through pushes that very commit.
+#[test]
+fn issue13_git_init_whose_push_is_cut_off_keeps_its_commit_and_a_rerun_pushes_it() {
+    let (dir, repo) = http_root();
+    let server = HttpRemote::start(dir.path());
+    let url = server.url("notes.git");
+    let a = vault_with(&[("alpha.md", note("alpha").as_str())]);
+    server.set_cut_pushes(true);
+
+    let r = brain(&a, &["git", "init", "--remote", &url]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(server.cut_count() >= 1);
+    assert!(!r.stdout.contains("Git sync is on"), "{}", r.stdout);
+    let commit = rev(a.root(), "HEAD");
+    for said in [
+        format!("could not reach the remote {url}: nothing was pushed"),
+        "the `origin` remote it added was removed".to_owned(),
+        "git sync is not enabled".to_owned(),
+        format!("the commit(s) it made here ({}) are kept", &commit[..10]),
+        "this is not retried".to_owned(),
+        format!("then run `brain git init --remote {url}` again"),
+    ] {
+        assert!(r.stderr.contains(&said), "{said:?} not in {}", r.stderr);
+    }
+    assert_no_retry_promised(&r.stderr);
+    assert_eq!(git(a.root(), &["remote"]), "");
+    assert!(!git_enabled(&a));
+    assert_eq!(
+        git_run(&repo, &["rev-parse", "--verify", "-q", "main"]).code,
+        1
+    );
+    let all = git_util::jobs(&a);
+    let init = all
+        .iter()
+        .find(|j| j["input"]["op"] == "init")
+        .unwrap_or_else(|| panic!("no init job in {all:?}"));
+    assert_eq!(init["state"], "failed", "{init}");
+    assert_eq!(init["attempts"], 1, "{init}");
+
+    server.set_cut_pushes(false);
+    let report = git_init(&a, &url);
+    assert_eq!(report["pushed"], true, "{report}");
+    assert_eq!(
+        rev(&repo, "main"),
+        commit,
+        "the kept commit is the one pushed"
+    );
+    assert_eq!(rev(a.root(), "HEAD"), commit);
+    assert!(git_enabled(&a));
 }

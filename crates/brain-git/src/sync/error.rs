@@ -11,9 +11,10 @@ pub enum GitSyncError {
     /// A local git command failed.
     #[error(transparent)]
     Git(#[from] GitError),
-    /// Fetching or pushing failed. The commits made here are kept either way; only a failure
-    /// a retry can fix (the network, a timeout, another git's lock) is said to be pushed on a
-    /// later try: a missing repository, a bad URL or refused credentials say what to fix.
+    /// Fetching or pushing failed. The commits made here are kept either way. The message
+    /// never promises a retry: whether one is scheduled is known only to whoever runs the job
+    /// (a job with attempts left under `brain serve`), which says so itself; a missing
+    /// repository, a bad URL or refused credentials say what to fix.
     #[error("{}", remote_failure_text(.source))]
     Network {
         /// What git said.
@@ -37,7 +38,8 @@ pub enum GitSyncError {
     Lock(String),
     /// The remote kept moving while we pushed.
     #[error(
-        "the remote branch moved {0} times while pushing: another device is pushing too; it is retried"
+        "the remote branch moved {0} times while pushing: another device is pushing too; the \
+         commits made here are kept and the next git sync merges and pushes them"
     )]
     KeepsMoving(u32),
     /// Cancelled between steps.
@@ -54,6 +56,11 @@ pub enum GitSyncError {
         /// The remote's branches.
         found: Vec<String>,
     },
+    /// `brain git init` did not finish. It is never retried (a retry would set up a remote the
+    /// user was told is not set up), and it says what it left: the remote setting it made
+    /// undone, git sync left as it was, the commits made here kept.
+    #[error("{}", init_failure_text(.0))]
+    InitFailed(Box<InitFailure>),
     /// The commit would delete most notes: refused, nothing committed. Its message starts
     /// with [`MASS_DELETE_REFUSAL`], which is how a caller that has only the job's recorded error
     /// (the CLI following a job a daemon ran) tells this refusal apart.
@@ -75,17 +82,129 @@ pub enum GitSyncError {
 /// 1: a script must be able to tell "refused, bring the files back" from "failed, try again".
 pub const MASS_DELETE_REFUSAL: &str = "this commit would delete";
 
-/// Whether a git job's recorded error is the mass-delete refusal ([`GitSyncError::MassDelete`]).
+/// Whether a git job's recorded error is the mass-delete refusal ([`GitSyncError::MassDelete`]),
+/// on its own or as the cause of a failed `brain git init` (which puts it on a line of its own).
 pub fn is_mass_delete_refusal(error: &str) -> bool {
-    error.starts_with(MASS_DELETE_REFUSAL)
+    error
+        .lines()
+        .any(|line| line.starts_with(MASS_DELETE_REFUSAL))
 }
 
-/// What a failed fetch or push says after git's own message: a temporary failure is retried
-/// and its commits pushed later; any other is not, and the user must act first.
+/// What a failed `brain git init` left, for its message ([`GitSyncError::InitFailed`]).
+#[derive(Debug)]
+pub struct InitFailure {
+    /// Why it failed.
+    pub cause: GitSyncError,
+    /// The remote URL it was given (empty: local history only).
+    pub remote: String,
+    /// What became of the `origin` remote.
+    pub origin: OriginLeft,
+    /// Commits it made here, oldest first: kept in the vault's repository.
+    pub commits: Vec<String>,
+    /// Whether it pushed before a later step failed.
+    pub pushed: bool,
+    /// Whether git sync (`git.enabled`) was already on: init only turns it on when it succeeds.
+    pub enabled: bool,
+}
+
+/// What a failed `brain git init` did with the `origin` remote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OriginLeft {
+    /// It failed before setting any.
+    NotSet,
+    /// The `origin` it added is removed.
+    Removed,
+    /// `origin` points at the URL it had before, again.
+    PointedBack(String),
+    /// `origin` already had this URL, so it is kept as it was.
+    Kept,
+    /// Undoing the setting failed: the user must remove it.
+    UndoFailed(String),
+}
+
+impl InitFailure {
+    /// Whether the remote could not be reached at all: a network error or a timeout, as opposed
+    /// to a remote that answered no (no repository, refused credentials) or a local failure.
+    pub fn unreachable(&self) -> bool {
+        match &self.cause {
+            GitSyncError::Network { source } => source.is_transient(),
+            _ => false,
+        }
+    }
+}
+
+/// A failed `brain git init`'s message: what failed, that nothing was pushed, what it left as
+/// it was, and what to do. The cause is on a line of its own (see [`is_mass_delete_refusal`]).
+fn init_failure_text(f: &InitFailure) -> String {
+    let pushed = if f.pushed {
+        "its commits were pushed, but a later step failed"
+    } else {
+        "nothing was pushed"
+    };
+    let head = if f.remote.is_empty() {
+        format!("git init did not finish: {pushed}")
+    } else if f.unreachable() {
+        format!("git init could not reach the remote {}: {pushed}", f.remote)
+    } else {
+        format!(
+            "git init with the remote {} did not finish: {pushed}",
+            f.remote
+        )
+    };
+    // git's own message; a remote failure's retry advice is for syncs, not for init.
+    let cause = match &f.cause {
+        GitSyncError::Network { source } => source.to_string(),
+        other => other.to_string(),
+    };
+    let origin = match &f.origin {
+        OriginLeft::NotSet => "no remote was set".to_owned(),
+        OriginLeft::Removed => "the `origin` remote it added was removed".to_owned(),
+        OriginLeft::PointedBack(url) => format!("`origin` points at {url} again, as before"),
+        OriginLeft::Kept => format!("`origin` was already {} and is kept", f.remote),
+        OriginLeft::UndoFailed(e) => format!(
+            "the `origin` remote it set could not be undone ({e}): remove it with `git remote \
+             remove origin`"
+        ),
+    };
+    let enabled = if f.enabled {
+        "git sync stays on with the remote in config.toml, as before"
+    } else {
+        "git sync is not enabled (git.enabled stays false)"
+    };
+    let commits = match f.commits.as_slice() {
+        [] => "it made no commit".to_owned(),
+        ids => format!(
+            "the commit(s) it made here ({}) are kept in the vault's repository",
+            ids.iter()
+                .map(|id| &id[..id.len().min(10)])
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let rerun = if f.remote.is_empty() {
+        "`brain git init`".to_owned()
+    } else {
+        format!("`brain git init --remote {}`", f.remote)
+    };
+    let todo = if f.unreachable() {
+        format!("check the URL and the network, then run {rerun} again")
+    } else {
+        format!("fix the cause above, then run {rerun} again")
+    };
+    format!(
+        "{head}.\n{cause}\nLeft as it was: {origin}; {enabled}; {commits}; this is not \
+         retried: {todo}."
+    )
+}
+
+/// What a failed fetch or push says after git's own message. It promises no retry (whoever
+/// runs the job says whether one is scheduled): a temporary failure's commits are pushed by
+/// the next sync that reaches the remote; any other failure needs the user to act first.
 fn remote_failure_text(source: &GitError) -> String {
     if source.is_transient() {
         format!(
-            "{source}\nyour commits are kept in the vault's repository and pushed on a later try"
+            "{source}\nyour commits are kept in the vault's repository and pushed by the next \
+             git sync that reaches the remote"
         )
     } else {
         format!(
@@ -123,6 +242,7 @@ impl GitSyncError {
                     | brain_sync::SyncError::Config(_)
             ),
             GitSyncError::NotARepo(_)
+            | GitSyncError::InitFailed(_)
             | GitSyncError::Cancelled
             | GitSyncError::MassDelete { .. }
             | GitSyncError::NoSuchBranch { .. } => false,
@@ -148,6 +268,35 @@ mod tests {
             GitSyncError::NotARepo("/v".into()),
         ] {
             assert!(!is_mass_delete_refusal(&other.to_string()), "{other}");
+        }
+    }
+
+    #[test]
+    fn a_failed_init_keeps_the_refusal_its_cause_was_and_never_promises_a_retry() {
+        let failed = |cause| {
+            GitSyncError::InitFailed(Box::new(InitFailure {
+                cause,
+                remote: "/r.git".into(),
+                origin: OriginLeft::Removed,
+                commits: vec!["0123456789abcdef".into()],
+                pushed: false,
+                enabled: false,
+            }))
+        };
+        let refused = failed(GitSyncError::MassDelete {
+            deleted: 12,
+            tracked: 12,
+        });
+        assert!(is_mass_delete_refusal(&refused.to_string()), "{refused}");
+        assert!(!refused.is_retryable());
+        let moving = failed(GitSyncError::KeepsMoving(3)).to_string();
+        assert!(!is_mass_delete_refusal(&moving), "{moving}");
+        for said in [
+            "git init with the remote /r.git did not finish: nothing was pushed",
+            "the commit(s) it made here (0123456789) are kept",
+            "this is not retried: fix the cause above",
+        ] {
+            assert!(moving.contains(said), "{said:?} not in {moving}");
         }
     }
 }

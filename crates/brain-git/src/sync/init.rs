@@ -1,6 +1,7 @@
 //! `brain git init`: joining a vault and a remote, whichever of them has history.
 
 use super::*;
+use crate::sync::error::{InitFailure, OriginLeft};
 
 impl GitSync<'_> {
     /// `brain git init`: makes the vault a repository (`git init -b BRANCH` if it is not one),
@@ -13,10 +14,13 @@ impl GitSync<'_> {
     ///   versions of any file both have;
     /// - the vault already has history: a plain sync.
     ///
-    /// When it fails in a way a retry cannot fix (no repository at the URL, a bad URL, refused
-    /// credentials, ...), the remote setting it made is undone (`origin` removed if it added it,
-    /// or pointed back at the URL it had), so a wrong URL is not left for later syncs to use.
-    /// A temporary failure keeps it: the retry, or the next `brain git sync`, pushes there.
+    /// When it fails, whatever the cause (no repository at the URL, refused credentials, or a
+    /// remote it cannot reach at all), it fails for good ([`GitSyncError::InitFailed`], never
+    /// retried) and undoes the remote setting it made (`origin` removed if it added it, or
+    /// pointed back at the URL it had): git sync is only turned on by an init that succeeded, so
+    /// a remote left configured would be one the user was told is not set up, and a later
+    /// `brain git sync` would push there unasked. The commits it made are kept, and running the
+    /// same `brain git init` again once the remote is fixed or reachable picks up from them.
     pub fn init(
         &self,
         remote: &str,
@@ -24,24 +28,47 @@ impl GitSync<'_> {
         steps: &Steps,
     ) -> Result<GitReport, GitSyncError> {
         let mut had = None;
-        let outcome = self.join(remote, branch, steps, &mut had);
-        if let (Err(e), Some((repo, before))) = (&outcome, had)
-            && !e.is_retryable()
-            && !remote.is_empty()
-            && before.as_deref() != Some(remote)
-        {
-            match repo.restore_remote_url(before.as_deref()) {
-                Ok(()) => tracing::info!(
-                    remote,
-                    "git init failed for good: the remote setting it made is undone"
-                ),
-                Err(undo) => tracing::error!(
-                    error = %undo,
-                    "git init failed and cannot undo the remote setting it made"
-                ),
+        let mut report = GitReport::default();
+        let cause = match self.join(remote, branch, steps, &mut had, &mut report) {
+            Ok(()) => return Ok(report),
+            Err(cause) => cause,
+        };
+        let origin = match had {
+            Some((repo, before)) if !remote.is_empty() => {
+                if before.as_deref() == Some(remote) {
+                    OriginLeft::Kept
+                } else {
+                    match repo.restore_remote_url(before.as_deref()) {
+                        Ok(()) => {
+                            tracing::info!(
+                                remote,
+                                "git init failed: the remote setting it made is undone"
+                            );
+                            before.map_or(OriginLeft::Removed, OriginLeft::PointedBack)
+                        }
+                        Err(undo) => {
+                            tracing::error!(
+                                error = %undo,
+                                "git init failed and cannot undo the remote setting it made"
+                            );
+                            OriginLeft::UndoFailed(undo.to_string())
+                        }
+                    }
+                }
             }
+            _ => OriginLeft::NotSet,
+        };
+        if matches!(cause, GitSyncError::Cancelled) {
+            return Err(cause);
         }
-        outcome
+        Err(GitSyncError::InitFailed(Box::new(InitFailure {
+            cause,
+            remote: remote.to_owned(),
+            origin,
+            commits: report.commits,
+            pushed: report.pushed,
+            enabled: self.config.git.enabled,
+        })))
     }
 
     /// [`GitSync::init`]'s work; `had` gets the repository and the URL `origin` had before, once
@@ -52,7 +79,8 @@ impl GitSync<'_> {
         branch: &str,
         steps: &Steps,
         had: &mut Option<(Repo, Option<String>)>,
-    ) -> Result<GitReport, GitSyncError> {
+        report: &mut GitReport,
+    ) -> Result<(), GitSyncError> {
         let repo = match Repo::open(self.git.clone(), self.root)? {
             Some(repo) => repo,
             None => {
@@ -67,10 +95,7 @@ impl GitSync<'_> {
         self.ensure_ignores(&repo)?;
         *had = Some((repo.clone(), repo.remote_url()?));
         let spec = self.remote(&repo, remote, branch)?;
-        let mut report = GitReport {
-            remote: spec.is_some(),
-            ..GitReport::default()
-        };
+        report.remote = spec.is_some();
         if let Some(spec) = &spec {
             // A remote with notes on another branch is not an empty one: pushing ours beside
             // it would split the history.
@@ -92,7 +117,7 @@ impl GitSync<'_> {
                     .fetch(spec)
                     .map_err(|source| GitSyncError::Network { source })?;
                 let _lock = steps.lock()?;
-                self.commit(&repo, &mut report, steps)?;
+                self.commit(&repo, report, steps)?;
                 if theirs.is_some()
                     && let Some(before) = repo.head()?
                 {
@@ -101,27 +126,27 @@ impl GitSync<'_> {
                         &before,
                         &spec.tracking_ref(),
                         true,
-                        &mut report,
+                        report,
                         steps,
                     )?;
-                    self.commit(&repo, &mut report, steps)?;
+                    self.commit(&repo, report, steps)?;
                 }
             } else {
                 if had_history {
                     let _lock = steps.lock()?;
-                    self.commit(&repo, &mut report, steps)?;
+                    self.commit(&repo, report, steps)?;
                 }
                 // Adopts the remote's history when there is none here, else a plain pull.
-                self.pull(&repo, spec, true, &mut report, steps)?;
+                self.pull(&repo, spec, true, report, steps)?;
                 let _lock = steps.lock()?;
-                self.commit(&repo, &mut report, steps)?;
+                self.commit(&repo, report, steps)?;
             }
-            self.push(&repo, spec, true, &mut report, steps)?;
+            self.push(&repo, spec, true, report, steps)?;
         } else {
             let _lock = steps.lock()?;
-            self.commit(&repo, &mut report, steps)?;
+            self.commit(&repo, report, steps)?;
         }
-        self.finish(&repo, spec.as_ref(), &mut report)?;
-        Ok(report)
+        self.finish(&repo, spec.as_ref(), report)?;
+        Ok(())
     }
 }

@@ -30,7 +30,9 @@ mod error;
 mod init;
 mod pull;
 
-pub use error::{GitSyncError, MASS_DELETE_REFUSAL, is_mass_delete_refusal};
+pub use error::{
+    GitSyncError, InitFailure, MASS_DELETE_REFUSAL, OriginLeft, is_mass_delete_refusal,
+};
 
 /// What a git job does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +89,11 @@ pub struct GitReport {
     /// user is warned once, not at every sync.
     #[serde(default)]
     pub brainignored_tracked: Vec<String>,
+    /// Notes changed in the store (`brain put`, MCP writes) whose files are not written because
+    /// directory sync is paused (`brain sync pause`): they are in no commit of this job, and
+    /// the user must hear that rather than "nothing to do". Counted at the job's last commit.
+    #[serde(default)]
+    pub waiting_for_resume: u64,
 }
 
 /// Runs git jobs for one vault.
@@ -311,6 +318,9 @@ impl GitSync<'_> {
     ) -> Result<(), GitSyncError> {
         steps.check()?;
         self.write_pending_exports(steps)?;
+        if self.exports_paused {
+            report.waiting_for_resume = self.store.sync_state()?.dirty.len() as u64;
+        }
         steps.say("Committing changed files");
         let template = &self.config.git.commit_message;
         let mut files = 0;

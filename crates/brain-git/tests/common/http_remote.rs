@@ -44,6 +44,13 @@ struct Shared {
     request_lines: Mutex<Vec<String>>,
 }
 
+/// A loopback port nothing listens on (bound, then released): connecting to it is refused, as
+/// with a remote that is down.
+pub fn closed_port() -> u16 {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    listener.local_addr().unwrap().port()
+}
+
 impl HttpRemote {
     /// Serves every bare repository under `project_root` (git's `GIT_PROJECT_ROOT`) at
     /// `http://127.0.0.1:PORT/<name>`, pushes included, without authentication.
@@ -58,8 +65,26 @@ impl HttpRemote {
         HttpRemote::launch(project_root, Some(authorization.to_owned()))
     }
 
+    /// Like [`HttpRemote::start`], on a given port: a remote that "comes up" at a URL that
+    /// had nothing listening (see [`closed_port`]).
+    pub fn start_on(project_root: &Path, port: u16) -> HttpRemote {
+        HttpRemote::bind(
+            TcpListener::bind(("127.0.0.1", port)).unwrap(),
+            project_root,
+            None,
+        )
+    }
+
     fn launch(project_root: &Path, authorization: Option<String>) -> HttpRemote {
         let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        HttpRemote::bind(listener, project_root, authorization)
+    }
+
+    fn bind(
+        listener: TcpListener,
+        project_root: &Path,
+        authorization: Option<String>,
+    ) -> HttpRemote {
         let port = listener.local_addr().unwrap().port();
         let shared = Arc::new(Shared {
             project_root: project_root.to_path_buf(),

@@ -159,10 +159,21 @@ fn operate(
             if retrying {
                 eprintln!(
                     "{}",
+                    // The job is queued again with attempts left; without a daemon it was
+                    // just cancelled, so no retry is promised.
                     if daemon.is_some() {
-                        "brain serve retries it with backoff."
+                        "brain serve retries it with backoff.".to_owned()
+                    } else if vault.config.git.enabled {
+                        format!(
+                            "Nothing retries it now: run `brain git {what}` again once the remote \
+                             is reachable, or run `brain serve`, which syncs with it on its own \
+                             (git.enabled)."
+                        )
                     } else {
-                        "Run `brain git sync` again later, or run `brain serve`, which retries on its own."
+                        format!(
+                            "Nothing retries it now: run `brain git {what}` again once the remote \
+                             is reachable."
+                        )
                     }
                 );
             }
@@ -227,9 +238,22 @@ fn print_report(what: &str, r: &GitReport) -> Result<()> {
         parts.push("pushed".into());
     }
     if parts.is_empty() {
-        parts.push("nothing to do".into());
+        // Not "nothing to do" while notes wait, paused, to be written: they are not committed.
+        parts.push(if r.waiting_for_resume > 0 {
+            "nothing committed".into()
+        } else {
+            "nothing to do".into()
+        });
     }
     output::line(format!("Git {what}: {}.", parts.join(", ")))?;
+    if r.waiting_for_resume > 0 {
+        output::line(format!(
+            "{} note(s) are waiting to be written to their files because directory sync is \
+             paused (`brain sync pause`), so they are not in any commit: `brain sync resume` \
+             lets them be written, and the next `brain git sync` commits them.",
+            r.waiting_for_resume
+        ))?;
+    }
     if !r.remote {
         output::line(
             "No remote is set: the history is kept in this vault only (`brain git init --remote URL`).",
