@@ -463,3 +463,56 @@ fn a_merge_the_user_started_from_the_remote_is_left_alone() {
     assert_eq!(read(&a, "alpha.md"), in_progress);
     assert_eq!(remote.head(), merge_head, "nothing was pushed");
 }
+
+/// Issue 13: `brain git sync` while directory sync is paused and a `brain put` waits to be
+/// written does not say "nothing to do": it says how many notes wait, why, and that
+/// `brain sync resume` lets them be written (--json carries the count); it commits nothing.
+/// Once resumed, the next git sync writes, commits and pushes the note.
+#[test]
+fn issue13_git_sync_under_pause_says_notes_wait_for_resume_and_commits_nothing() {
+    let remote = Remote::new();
+    let a = vault_with(&[("a.md", &note("a"))]);
+    git_init(&a, remote.url());
+    let head = rev(a.root(), "HEAD");
+    brain_ok(&a, &["sync", "pause"]);
+    let put = a.run_stdin(&["put", "note/waiting"], b"# Waiting\n\nput while paused\n");
+    assert_eq!(put.code, 0, "{}\n{}", put.stdout, put.stderr);
+
+    let r = brain_ok(&a, &["git", "sync"]);
+    assert!(!r.stdout.contains("nothing to do"), "{}", r.stdout);
+    for said in [
+        "Git sync: nothing committed.",
+        "1 note(s) are waiting to be written to their files because directory sync is paused",
+        "`brain sync resume` lets them be written, and the next `brain git sync` commits them",
+    ] {
+        assert!(r.stdout.contains(said), "{said:?} not in {}", r.stdout);
+    }
+    let report = git_sync(&a);
+    assert_eq!(report["waiting_for_resume"], 1, "{report}");
+    assert_eq!(report["commits"], json!([]), "{report}");
+    assert_eq!(rev(a.root(), "HEAD"), head, "nothing was committed");
+    assert_eq!(remote.head(), head, "nothing was pushed");
+    assert!(
+        !a.path("waiting.md").exists(),
+        "paused: the file is not written"
+    );
+
+    brain_ok(&a, &["sync", "resume"]);
+    let report = git_sync(&a);
+    assert_eq!(report["waiting_for_resume"], 0, "{report}");
+    assert_eq!(report["commits"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(report["pushed"], true, "{report}");
+    let written = read(&a, "waiting.md");
+    assert!(written.contains("put while paused"), "{written}");
+    assert_eq!(
+        git(&remote.path, &["show", "main:waiting.md"]) + "\n",
+        written
+    );
+    let r = brain_ok(&a, &["git", "sync"]);
+    assert!(
+        r.stdout.contains("Git sync: nothing to do."),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("waiting"), "{}", r.stdout);
+}
