@@ -98,7 +98,8 @@ pub struct GitConfig {
     /// A token for an HTTP remote, sent per command as a header, never stored by git. Better
     /// set as `BRAIN_GIT_TOKEN` in the environment than written here.
     pub token: String,
-    /// A git command still running after this many seconds is killed (and retried).
+    /// A git command still running after this many seconds is killed (a job with attempts left
+    /// tries again).
     pub timeout_s: u64,
 }
 
@@ -437,7 +438,8 @@ author_email = ""
 # A token for an HTTP remote, sent per command as a header and never stored by git.
 # Prefer the environment: BRAIN_GIT_TOKEN=...
 token = ""
-# A git command still running after this many seconds is killed and retried.
+# A git command still running after this many seconds is killed (a git sync with attempts
+# left tries again).
 timeout_s = 120
 
 [mcp]
