@@ -132,7 +132,11 @@ impl TestVault {
         // A command that refuses its arguments exits without reading stdin: a closed pipe
         // here is its answer, not the test's failure.
         if let Err(e) = child.stdin.take().unwrap().write_all(stdin) {
-            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "writing stdin: {e}");
+            assert_eq!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe,
+                "writing stdin: {e}"
+            );
         }
         child.wait_with_output().unwrap().into()
     }
