@@ -3,7 +3,7 @@
 //! folder holding notes, or nothing.
 //!
 //! The rules are the scanner's ([`crate::scan::IgnoreRules`]): dot segments (`.brain/` where
-//! the database changes on every commit, `.git/`, `.obsidian/`, our own `.<name>.brain-tmp-<pid>`
+//! the database changes on every commit, `.git/`, `.obsidian/`, our own `.<name>.brain-tmp-<pid>-<n>`
 //! files), Logseq's `logseq/` folder and `.brainignore` patterns are skipped, and only `.md`
 //! files are notes. What the walk would not sync, the watcher does not report.
 
