@@ -307,7 +307,9 @@ impl Handler for DirectoryHandler {
                 // An acknowledged edit that is not on disk must reach the log, not only this
                 // job's result.
                 for u in &report.unwritten {
-                    tracing::warn!(job = ctx.job.id, path = %u.path, entity = %u.entity, "edit not written to its file: {}", u.reason);
+                    // `in_result`: a command that prints this job's report (its skipped files)
+                    // drops this line, so the user reads it once.
+                    tracing::warn!(job = ctx.job.id, in_result = true, path = %u.path, entity = %u.entity, "edit not written to its file: {}", u.reason);
                 }
                 serde_json::to_value(&report).map_err(|e| JobError::Failed(e.to_string()))
             }

@@ -1,12 +1,13 @@
 //! Log lines on stderr: colour only for a person at a terminal, and each failure said once.
 //!
 //! A command that follows a job to its end (`brain sync`, `brain git sync`) prints how that job
-//! ended itself, as `error: ...` with its exit code. The worker running the job in the same
-//! process also logs the failure at WARN for everyone else (`brain serve`, `brain work`); here
-//! that log line is dropped for the one job the command reports, so the user reads it once.
+//! ended itself, as `error: ...` with its exit code, or its report with the skipped files. The
+//! worker running the job in the same process also logs the failure (`gave_up`) or each
+//! unwritten edit (`in_result`) at WARN for everyone else (`brain serve`, `brain work`); here
+//! those lines are dropped for the one job the command reports, so the user reads each once.
 
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -17,10 +18,21 @@ use tracing_subscriber::util::SubscriberInitExt;
 /// The job whose end this command reports itself (0: none).
 static REPORTED_JOB: AtomicI64 = AtomicI64::new(0);
 
-/// Says that this command prints how job `id` ends, so the worker's "gave up" line for it is
-/// not printed as well.
+/// Whether this command's report lists every unwritten edit of the vault (a whole-vault sync
+/// that exports), whichever job of this process met it.
+static REPORTS_UNWRITTEN: AtomicBool = AtomicBool::new(false);
+
+/// Says that this command prints how job `id` ends, so the worker's "gave up" and "in result"
+/// lines for it are not printed as well.
 pub fn command_reports_job(id: i64) {
     REPORTED_JOB.store(id, Ordering::SeqCst);
+}
+
+/// Says that this command's report lists every note whose edit could not be written (a
+/// whole-vault sync's skipped files), so the "in result" lines of the other jobs it runs (the
+/// exports `brain put` queued) are not printed as well.
+pub fn command_reports_unwritten_edits() {
+    REPORTS_UNWRITTEN.store(true, Ordering::SeqCst);
 }
 
 /// Whether log lines on stderr may carry ANSI colour: only on a terminal, and never when
@@ -53,26 +65,31 @@ pub fn init(verbose: u8) {
         .try_init();
 }
 
-/// Drops the worker's "gave up" line for the job the command reports itself.
+/// Drops the worker's "gave up" and "in result" lines for the job the command reports itself.
 struct ReportedOnce;
 
 impl<S: Subscriber> Layer<S> for ReportedOnce {
     fn event_enabled(&self, event: &Event<'_>, _ctx: Context<'_, S>) -> bool {
         let reported = REPORTED_JOB.load(Ordering::SeqCst);
-        if reported == 0 {
+        let all_unwritten = REPORTS_UNWRITTEN.load(Ordering::SeqCst);
+        if reported == 0 && !all_unwritten {
             return true;
         }
         let mut fields = GaveUp::default();
         event.record(&mut fields);
-        !(fields.gave_up && fields.job == Some(reported))
+        let this_job = fields.job.is_some() && fields.job == Some(reported);
+        let said_by_command = ((fields.gave_up || fields.in_result) && this_job)
+            || (fields.in_result && all_unwritten);
+        !said_by_command
     }
 }
 
-/// The two fields of an event [`ReportedOnce`] looks at.
+/// The fields of an event [`ReportedOnce`] looks at.
 #[derive(Default)]
 struct GaveUp {
     job: Option<i64>,
     gave_up: bool,
+    in_result: bool,
 }
 
 impl Visit for GaveUp {
@@ -83,8 +100,10 @@ impl Visit for GaveUp {
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        if field.name() == "gave_up" {
-            self.gave_up = value;
+        match field.name() {
+            "gave_up" => self.gave_up = value,
+            "in_result" => self.in_result = value,
+            _ => {}
         }
     }
 

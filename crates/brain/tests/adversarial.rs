@@ -466,4 +466,9 @@ fn issue13_a_skipped_path_says_the_store_holds_an_unwritten_edit() {
         "{}",
         text.stdout
     );
+    assert!(
+        !text.stderr.contains("edit not written"),
+        "the report says it; the log does not say it again: {}",
+        text.stderr
+    );
 }

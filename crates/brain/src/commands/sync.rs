@@ -111,6 +111,9 @@ pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
         eprintln!("Joining sync job #{id}, already queued or running.");
     }
     crate::logging::command_reports_job(id);
+    if mode != "import-only" {
+        crate::logging::command_reports_unwritten_edits();
+    }
 
     let interrupted = Arc::new(AtomicBool::new(false));
     {
