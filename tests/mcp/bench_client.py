@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import math
 import os
@@ -27,13 +28,25 @@ import re
 import sys
 import time
 from collections.abc import AsyncIterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import anyio
 from mcp import ClientSession, StdioServerParameters, types
 from mcp.client.stdio import stdio_client
-from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
+from mcp.client.streamable_http import streamable_http_client
+
+# It runs on either line of the SDK, 1.x or 2.x (`brain bench mcp` copies this one file, so the
+# little that differs is here rather than in tests/mcp/mcpsdk.py): the HTTP client library the
+# streamable HTTP transport takes (httpx, httpx2), and a tool error read by its wire name.
+_SDK_LINE = int(version("mcp").split(".")[0])
+http = importlib.import_module("httpx2" if _SDK_LINE >= 2 else "httpx")
+
+
+def is_error(r: types.CallToolResult) -> bool:
+    """The spec's `isError` of a tool result (1.x: `r.isError`, 2.x: `r.is_error`)."""
+    return bool(r.model_dump(by_alias=True).get("isError", False))
 
 
 class BenchError(Exception):
@@ -80,8 +93,9 @@ async def connect(a: argparse.Namespace) -> AsyncIterator[ClientSession]:
                 yield s
     else:
         headers = {"Authorization": f"Bearer {a.token}"} if a.token else {}
-        async with create_mcp_http_client(headers=headers) as client:
-            async with streamable_http_client(a.url, http_client=client) as (read, write, _):
+        async with http.AsyncClient(headers=headers, timeout=http.Timeout(30.0, read=300.0)) as client:
+            async with streamable_http_client(a.url, http_client=client) as streams:
+                read, write = streams[0], streams[1]  # 1.x adds a third, the session id getter
                 async with ClientSession(read, write) as s:
                     await s.initialize()
                     yield s
@@ -91,7 +105,7 @@ async def call(s: ClientSession, name: str, args: dict[str, Any]) -> Any:
     """One tool call; its JSON document, or BenchError on a tool error."""
     r = await s.call_tool(name, args)
     text = "\n".join(c.text for c in r.content if isinstance(c, types.TextContent))
-    if r.isError:
+    if is_error(r):
         raise BenchError(f"{name}({json.dumps(args)[:200]}) returned a tool error: {text[:1000]}")
     return json.loads(text)
 
@@ -115,7 +129,10 @@ async def collect(s: ClientSession, a: argparse.Namespace) -> tuple[list[str], l
         rng = random.Random(a.seed)
         for id_ in rng.sample(ids, min(20, len(ids))):
             doc = await call(s, "get", {"type": "note", "id": id_})
-            seen.update(w.lower() for w in re.findall(r"[A-Za-z]{4,}", doc["body"]))
+            text = doc["content"]
+            if text.startswith("---\n") and "\n---\n" in text:  # the body, without the front matter
+                text = text.split("\n---\n", 1)[1]
+            seen.update(w.lower() for w in re.findall(r"[A-Za-z]{4,}", text))
         words = sorted(seen)
     if not words:
         raise BenchError("no query words")
@@ -140,7 +157,7 @@ async def timed(s: ClientSession, name: str, args: dict[str, Any]) -> int:
     t0 = time.perf_counter_ns()
     r = await s.call_tool(name, args)
     dt = time.perf_counter_ns() - t0
-    if r.isError:
+    if is_error(r):
         text = "\n".join(c.text for c in r.content if isinstance(c, types.TextContent))
         raise BenchError(f"{name}({json.dumps(args)[:200]}) returned a tool error: {text[:1000]}")
     return dt

@@ -23,8 +23,8 @@ from typing import Any
 import anyio
 from mcp import ClientSession, StdioServerParameters, types
 from mcp.client.stdio import stdio_client
-from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
-from mcp.shared.exceptions import McpError
+
+from mcpsdk import McpError, WireTap, http_streams, is_error, wire
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -264,19 +264,20 @@ class Server:
             )
             with open(self.log, "ab") as errlog:
                 async with stdio_client(params, errlog=errlog) as (read, write):
-                    async with ClientSession(read, write, message_handler=on_message) as s:
+                    tap = WireTap(write)
+                    async with ClientSession(read, tap, message_handler=on_message) as s:
                         init = await self._initialize(s)
-                        yield Session(s, self, init, incoming)
+                        yield Session(s, self, init, incoming, tap)
         else:
             assert self.url, "start() the http server first"
             hdrs = dict(headers or {})
             if self.token is not None and headers is None:
                 hdrs["Authorization"] = f"Bearer {self.token}"
-            async with create_mcp_http_client(headers=hdrs) as client:
-                async with streamable_http_client(self.url, http_client=client) as (read, write, _sid):
-                    async with ClientSession(read, write, message_handler=on_message) as s:
-                        init = await self._initialize(s)
-                        yield Session(s, self, init, incoming)
+            async with http_streams(self.url, hdrs) as (read, write):
+                tap = WireTap(write)
+                async with ClientSession(read, tap, message_handler=on_message) as s:
+                    init = await self._initialize(s)
+                    yield Session(s, self, init, incoming, tap)
 
 
 def single_leaf(eg: BaseExceptionGroup) -> BaseException | None:
@@ -359,13 +360,17 @@ def result_text(r: types.CallToolResult) -> str:
 
 
 class Session:
-    """A `ClientSession` with the server it talks to, and checked tool calls."""
+    """A `ClientSession` with the server it talks to, and checked tool calls. `init` is the
+    initialize result in its wire form (`mcpsdk.wire`), the same on both SDK lines."""
 
-    def __init__(self, s: ClientSession, server: Server, init: types.InitializeResult, incoming: list[Any]):
+    def __init__(
+        self, s: ClientSession, server: Server, init: types.InitializeResult, incoming: list[Any], tap: WireTap
+    ):
         self.s = s
         self.server = server
-        self.init = init
+        self.init = wire(init)
         self.incoming = incoming  # everything the SDK handed to message_handler
+        self.tap = tap  # every message the client sent, in wire form
 
     def exceptions(self) -> list[Exception]:
         """What the SDK could not handle (unknown response ids, unparseable messages)."""
@@ -384,16 +389,15 @@ class Session:
         """Calls a tool that must succeed; returns the JSON document of its text content."""
         r = await self.call(name, args, **kw)
         text = result_text(r)
-        if r.isError:
+        if is_error(r):
             raise ToolCallFailed(f"{name}({_short(args)}) returned a tool error: {text}")
         try:
             doc = json.loads(text)
         except ValueError:
             raise ToolCallFailed(f"{name}({_short(args)}): the text content is not one JSON document: {text[:500]!r}") from None
-        if r.structuredContent is not None:
-            assert r.structuredContent == doc, (
-                f"{name}: structuredContent differs from the JSON text: {r.structuredContent!r} vs {doc!r}"
-            )
+        structured = wire(r).get("structuredContent")
+        if structured is not None:
+            assert structured == doc, f"{name}: structuredContent differs from the JSON text: {structured!r} vs {doc!r}"
         return doc
 
     async def error(self, name: str, args: dict[str, Any] | None, kind: str, **kw: Any) -> str:
@@ -402,15 +406,14 @@ class Session:
         the kind is the stable name of the reason, so tests assert it and not the wording."""
         r = await self.call(name, args, **kw)
         text = result_text(r)
-        if not r.isError:
+        if not is_error(r):
             raise ToolCallFailed(f"{name}({_short(args)}) should be a tool error, got: {text[:500]}")
         try:
             doc = json.loads(text)
         except ValueError:
             raise ToolCallFailed(f"{name}({_short(args)}): the error's text is not one JSON document: {text[:500]!r}") from None
-        assert r.structuredContent == doc, (
-            f"{name}: structuredContent differs from the JSON text: {r.structuredContent!r} vs {doc!r}"
-        )
+        structured = wire(r).get("structuredContent")
+        assert structured == doc, f"{name}: structuredContent differs from the JSON text: {structured!r} vs {doc!r}"
         err = doc.get("error") if isinstance(doc, dict) else None
         assert isinstance(err, dict), f"{name}({_short(args)}): no {{error: {{kind, message}}}} in {doc}"
         message = err.get("message")

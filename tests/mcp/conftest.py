@@ -13,12 +13,17 @@ from typing import Any
 import pytest
 
 from brainmcp import NOTES, Server, Vault, brain_bin, copy_tree, generator
-
+from mcpsdk import SDK_VERSION
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Which SDK line this run tests against (scripts/test runs the suite once per line)."""
+    return f"mcp SDK {SDK_VERSION} (the client under test); brain: {brain_bin()}"
 
 
 def pytest_configure(config: pytest.Config) -> None:

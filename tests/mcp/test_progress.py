@@ -12,9 +12,9 @@ from typing import Any
 
 import anyio
 import pytest
-from mcp import types
 
 from brainmcp import NOTES, Server, Session, Vault, eventually, wait_job
+from mcpsdk import client_notification, wire
 
 pytestmark = pytest.mark.anyio
 
@@ -54,14 +54,19 @@ def first_sync_job(status: dict[str, Any]) -> int | None:
     return max(ids) if ids else None
 
 
-async def cancel_request(sess: Session, request_id: int, reason: str) -> None:
+def cancels_sent(sess: Session, request_id: Any) -> list[dict[str, Any]]:
+    """The notifications/cancelled the client has sent for `request_id`."""
+    return [m for m in sess.tap.notifications("notifications/cancelled") if m.get("params", {}).get("requestId") == request_id]
+
+
+async def cancel_request(sess: Session, request_id: Any, reason: str) -> None:
     """What a client sends when it gives up on a request: notifications/cancelled with its id.
-    (mcp 1.x's ClientSession does not send it by itself when the caller's task is cancelled.)"""
-    await sess.s.send_notification(
-        types.ClientNotification(
-            types.CancelledNotification(params=types.CancelledNotificationParams(requestId=request_id, reason=reason))
-        )
-    )
+    The 2.x SDK sends it by itself when the caller's task is cancelled (the test sees it on the
+    wire); 1.x does not, so then the test sends it, as a client of that line must."""
+    if not cancels_sent(sess, request_id):
+        await sess.s.send_notification(client_notification("notifications/cancelled", {"requestId": request_id, "reason": reason}))
+    sent = cancels_sent(sess, request_id)
+    assert len(sent) == 1, f"notifications/cancelled sent {len(sent)} times for request {request_id}: {sent}"
 
 
 @contextlib.contextmanager
@@ -120,10 +125,9 @@ async def test_cancel_sync(make_server, make_vault) -> None:
                 with scope:
                     outcome["result"] = await sess.call("sync", {}, progress_callback=on_progress)
                 outcome["cancelled"] = scope.cancelled_caught
+                ended.set()
 
-            # The SDK numbers requests 0, 1, 2… and uses the id as the progress token: the next
-            # request is the sync (the status calls below go out once its first progress is in).
-            request_id = sess.s._request_id
+            ended = anyio.Event()
             scope = anyio.CancelScope()
             async with anyio.create_task_group() as tg:
                 tg.start_soon(run_sync, scope)
@@ -140,16 +144,21 @@ async def test_cancel_sync(make_server, make_vault) -> None:
                 assert job is not None
                 await wait_running(sess, job)
                 assert "result" not in outcome, f"the sync answered while the lock was held: {outcome}"
+                # The sync's request as it went out: its id, and the progress token it asked for.
+                calls = [m for m in sess.tap.requests("tools/call") if m["params"]["name"] == "sync"]
+                assert len(calls) == 1, f"tools/call sync sent {len(calls)} times: {calls}"
+                request_id = calls[0]["id"]
+                token = calls[0]["params"].get("_meta", {}).get("progressToken")
+                assert token is not None, f"the sync was sent without a progress token: {calls[0]}"
                 # as a caller gives up on a request: cancel the waiting task, tell the server
                 scope.cancel()
+                with anyio.fail_after(30):
+                    await ended.wait()
                 await cancel_request(sess, request_id, "test: cancelled by the client")
             assert outcome.get("cancelled") and "result" not in outcome, outcome
-            tokens = [
-                m.root.params.progressToken
-                for m in sess.incoming
-                if isinstance(m, types.ServerNotification) and isinstance(m.root, types.ProgressNotification)
-            ]
-            assert tokens and set(tokens) == {request_id}, f"progress tokens {set(tokens)}, request id {request_id}"
+            progress = [wire(m) for m in sess.incoming if not isinstance(m, Exception)]
+            tokens = [m["params"]["progressToken"] for m in progress if m.get("method") == "notifications/progress"]
+            assert tokens and set(tokens) == {token}, f"progress tokens {set(tokens)}, the sync asked for {token!r}"
 
             # The session goes on; the job ends cancelled, still under the lock: it did nothing.
             last = await wait_job(sess, job)

@@ -9,6 +9,7 @@ import pytest
 from mcp import types
 
 from brainmcp import TOOLS, Server, note_id
+from mcpsdk import wire
 
 pytestmark = pytest.mark.anyio
 
@@ -44,33 +45,34 @@ PROPERTIES = {
 
 async def test_initialize_and_list(server: Server) -> None:
     async with server.session() as sess:
-        init = sess.init
-        assert init.protocolVersion, init
-        assert init.serverInfo.name, init.serverInfo
-        caps = init.capabilities
-        assert caps.tools is not None, f"no tools capability: {caps}"
-        assert caps.resources is not None, f"no resources capability: {caps}"
+        init = sess.init  # in wire form, as both SDK lines give it
+        assert init.get("protocolVersion"), init
+        assert init.get("serverInfo", {}).get("name"), init
+        caps = init.get("capabilities", {})
+        assert caps.get("tools") is not None, f"no tools capability: {caps}"
+        assert caps.get("resources") is not None, f"no resources capability: {caps}"
 
-        tools = (await sess.s.list_tools()).tools
-        by_name = {t.name: t for t in tools}
+        tools = wire(await sess.s.list_tools())["tools"]
+        by_name = {t["name"]: t for t in tools}
         missing = [n for n in TOOLS if n not in by_name]
         assert not missing, f"tools missing: {missing}; listed: {sorted(by_name)}"
         for name in TOOLS:
             t = by_name[name]
-            assert t.description and len(t.description.strip()) > 10, f"{name}: no real description: {t.description!r}"
-            schema = t.inputSchema
+            desc = t.get("description")
+            assert desc and len(desc.strip()) > 10, f"{name}: no real description: {desc!r}"
+            schema = t["inputSchema"]
             assert schema.get("type") == "object", f"{name}: inputSchema is not an object schema: {schema}"
             props = set((schema.get("properties") or {}).keys())
             assert PROPERTIES[name] <= props, f"{name}: inputSchema lacks {PROPERTIES[name] - props}: {schema}"
             required = set(schema.get("required") or [])
             assert required == REQUIRED[name], f"{name}: required {sorted(required)}, want {sorted(REQUIRED[name])}"
 
-        resources = (await sess.s.list_resources()).resources
-        uris = [str(r.uri) for r in resources]
+        resources = wire(await sess.s.list_resources())["resources"]
+        uris = [r["uri"] for r in resources]
         assert "brain://types" in uris, f"resources: {uris}"
 
-        templates = (await sess.s.list_resource_templates()).resourceTemplates
-        tmpl = [t.uriTemplate for t in templates]
+        templates = wire(await sess.s.list_resource_templates())["resourceTemplates"]
+        tmpl = [t["uriTemplate"] for t in templates]
         assert "entity://{type}/{id}" in tmpl, f"resource templates: {tmpl}"
 
 

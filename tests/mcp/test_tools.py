@@ -7,6 +7,7 @@ import json
 import pytest
 
 from brainmcp import TERMINAL, Server, note_id, result_text, wait_job
+from mcpsdk import is_error
 
 pytestmark = pytest.mark.anyio
 
@@ -58,7 +59,7 @@ async def test_search(server: Server) -> None:
         assert len(doc["hits"]) == 5, doc
         # an unknown type: no hits, or a tool error naming it
         r = await sess.call("search", {"query": needle, "types": ["nosuchtype"]})
-        if r.isError:
+        if is_error(r):
             assert "nosuchtype" in result_text(r), result_text(r)
         else:
             assert json.loads(result_text(r))["hits"] == [], result_text(r)
@@ -114,7 +115,7 @@ async def test_list(server: Server) -> None:
         assert got == want, f"tag=finance: {len(got)} items, {len(want)} files with the tag"
 
         r = await sess.call("list", {"type": "nosuchtype"})
-        if r.isError:
+        if is_error(r):
             assert "nosuchtype" in result_text(r), result_text(r)
         else:
             doc = json.loads(result_text(r))
