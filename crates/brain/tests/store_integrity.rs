@@ -326,3 +326,60 @@ fn issue13_a_read_only_store_answers_reads_and_refuses_writes() {
     let names = state_files(&v, "brain.db");
     assert_eq!(names, ["brain.db"], "nothing was written beside the store");
 }
+
+/// `brain mcp` (stdio) with its store deleted under it, its client still connected: it does
+/// not stay up refusing every write, but says what happened and what to do on stderr and exits
+/// 1 by itself; nothing recreates the store.
+#[test]
+fn issue13_brain_mcp_exits_when_its_store_is_deleted() {
+    use std::io::{BufRead, BufReader, Write};
+    let v = TestVault::new();
+    v.write("a.md", "# A\nbefore\n");
+    v.sync();
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("mcp.err");
+    let mut child = v
+        .cmd()
+        .arg("mcp")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    // Held open to the end: the session must end by itself, not because its client left.
+    let mut stdin = child.stdin.take().unwrap();
+    let mut server = util::daemon::Daemon { child };
+    let init = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "store_integrity", "version": "0"}}});
+    writeln!(stdin, "{init}").unwrap();
+    stdin.flush().unwrap();
+    let mut line = String::new();
+    BufReader::new(server.child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(
+        line.contains("\"capabilities\""),
+        "brain mcp answers: {line}"
+    );
+
+    std::fs::remove_file(v.path(".brain/brain.db")).unwrap();
+    // Generous: it looks about once a second; the bound only turns a server that never
+    // notices into a failure instead of a hang.
+    let status = wait_for(Duration::from_secs(60), "brain mcp to exit", || {
+        server.child.try_wait().unwrap()
+    });
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
+    let store = v.path(".brain/brain.db").display().to_string();
+    assert!(
+        stderr.contains("brain mcp stopped")
+            && stderr.contains(&format!("the store {store} was deleted while"))
+            && stderr.contains("brain doctor --rebuild"),
+        "brain mcp says what happened, on which file, and what to do:\n{stderr}"
+    );
+    assert!(!v.path(".brain/brain.db").exists(), "nothing recreated it");
+    drop(stdin);
+    v.ok(&["doctor", "--rebuild"]);
+    assert_eq!(util::listed(&v, &[]), ["note/a"]);
+}

@@ -94,13 +94,28 @@ impl StoreFile {
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::Replaced {
                 path: self.shown.clone(),
-                what: "deleted",
+                what: self.how_it_went(),
             }),
             // Unreadable folder, say: the store cannot be shown to be the same one.
             Err(_) => Err(StoreError::Replaced {
                 path: self.shown.clone(),
                 what: "made unreachable",
             }),
+        }
+    }
+
+    /// Why the file is not at its path: deleted alone, gone with its folder, or gone with the
+    /// folder above that (the vault moved: the store is intact at the vault's new place). Told
+    /// apart so a vault moved under a process is never reported as a store deleted (issue 13).
+    fn how_it_went(&self) -> &'static str {
+        let folder = self.path.parent();
+        let vault = folder.and_then(Path::parent);
+        if folder.is_none_or(Path::exists) {
+            "deleted"
+        } else if vault.is_none_or(Path::exists) {
+            "removed with its folder"
+        } else {
+            "moved away or deleted with its vault folder (moved, it is intact where the vault is now)"
         }
     }
 

@@ -4,11 +4,20 @@
 //!
 //! Commands that need work done ask [`running`]: with a daemon, they only enqueue and follow
 //! (its workers run the job); without one, they run a worker themselves.
+//!
+//! A long-lived process (`brain serve`, `brain mcp`) also checks, with [`Bearings`], that the
+//! vault folder, its `.brain/` and its store file are still the ones it started on, and stops
+//! naming the one that changed (issue 13).
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 
+use std::path::Path;
+use std::sync::Arc;
+
 use anyhow::{Context, Result, bail};
+use brain_store::{SqliteStore, StoreError};
+use brain_sync::watch::{RootChanged, VaultRoot};
 
 use crate::config::VaultPaths;
 
@@ -88,5 +97,74 @@ pub fn terminate(pid: u32) {
     // reports ESRCH.
     unsafe {
         libc::kill(pid, libc::SIGTERM);
+    }
+}
+
+/// Where a long-lived process started: its vault folder (with its `.brain/`) and its store
+/// file. A store file gone because its vault folder moved is reported as the folder moved, not
+/// as a store deleted, since the advice differs (serve it where it is now vs. rebuild it).
+pub struct Bearings {
+    folder: VaultRoot,
+    store: Arc<SqliteStore>,
+}
+
+/// What changed under a long-lived process, as found by [`Bearings::check`].
+#[derive(Debug)]
+pub enum Lost {
+    /// The vault folder, or its `.brain/`, is not the one it started on.
+    Folder(RootChanged),
+    /// The vault folder is, but its store file was deleted or replaced.
+    Store(StoreError),
+}
+
+impl Lost {
+    /// The error a process stopped by it fails with: `who` (`brain serve`) stopped, and why.
+    pub fn into_error(self, who: &str) -> anyhow::Error {
+        match self {
+            Lost::Folder(e) => anyhow::Error::new(e),
+            Lost::Store(e) => anyhow::Error::new(e),
+        }
+        .context(format!("{who} stopped"))
+    }
+}
+
+impl std::fmt::Display for Lost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Lost::Folder(e) => e.fmt(f),
+            Lost::Store(e) => e.fmt(f),
+        }
+    }
+}
+
+impl Bearings {
+    /// Records the vault folder at `root` as it is now, beside the store this process opened.
+    pub fn capture(root: &Path, store: Arc<SqliteStore>) -> Result<Self> {
+        let folder = VaultRoot::capture(root)
+            .with_context(|| format!("cannot read the vault folder {}", root.display()))?;
+        Ok(Self { folder, store })
+    }
+
+    /// `Ok` while nothing changed; otherwise the change, named by its root cause: the folder
+    /// is checked first, and again when the store check fails, since moving the vault makes
+    /// its store look deleted. A few `stat`s: cheap enough for every quarter second.
+    pub fn check(&self) -> Result<(), Lost> {
+        self.folder.check().map_err(Lost::Folder)?;
+        self.store.verify_file().map_err(|lost| {
+            self.folder
+                .check()
+                .err()
+                .map_or(Lost::Store(lost), Lost::Folder)
+        })
+    }
+
+    /// The change to report once the process has stopped: the folder as it is now, if it still
+    /// differs (a `.brain/` moved away and then copied back is reported as replaced, not as
+    /// removed), else what was `first` found.
+    pub fn settle(&self, first: Lost) -> Lost {
+        match self.folder.check() {
+            Err(now) => Lost::Folder(now),
+            Ok(()) => first,
+        }
     }
 }

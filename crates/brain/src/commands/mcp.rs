@@ -10,6 +10,12 @@
 //! time it writes the exports still due, so an agent's last write is on disk; a job still
 //! running after that (a long sync) is left to its lease, and the next `brain` command or
 //! `brain serve` takes it over where it stopped.
+//!
+//! Like `brain serve`, it checks about once a second that its vault folder, `.brain/` and
+//! store file are the ones it started on: a store deleted or replaced, or a vault moved, would
+//! otherwise leave a session that refuses every write (or writes to the wrong place) while
+//! looking alive. It says what changed on stderr (the client's log) and exits 1, so the client
+//! sees the server go (issue 13).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +23,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use brain_api::Workers;
 
-use super::Vault;
+use super::{Vault, daemon};
 
 /// The longest the session waits, once the client is gone, for its exports to be written.
 const FINISH_WRITES: Duration = Duration::from_millis(1_200);
@@ -25,6 +31,21 @@ const FINISH_WRITES: Duration = Duration::from_millis(1_200);
 const LET_JOBS_END: Duration = Duration::from_millis(300);
 /// ...and for answers in flight when stdin closed.
 const DRAIN_ANSWERS: Duration = Duration::from_millis(200);
+/// How often the vault folder and store file are checked to still be the ones opened.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// Returns, with what changed, once the vault folder, its `.brain/` or the store file is not
+/// the one the session started on; never returns otherwise.
+async fn watch_bearings(bearings: &daemon::Bearings) -> daemon::Lost {
+    let mut tick = tokio::time::interval(CHECK_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(lost) = bearings.check() {
+            return lost;
+        }
+    }
+}
 
 /// Leaves as the client expects: the exports due first, then running jobs a moment.
 fn wind_down(brain: &brain_api::Brain) {
@@ -47,6 +68,7 @@ pub fn run(vault: Vault) -> Result<u8> {
         reap_every_ms: 1_000,
         ..vault.pool_config()
     };
+    let bearings = daemon::Bearings::capture(&vault.paths.root, vault.store.clone())?;
     let brain = Arc::new(vault.brain(vault.queue(), Workers::OnDemand(pool)));
     let settings = brain_mcp::McpSettings {
         max_body_bytes: usize::try_from(vault.config.mcp.max_body_bytes).unwrap_or(usize::MAX),
@@ -67,9 +89,25 @@ pub fn run(vault: Vault) -> Result<u8> {
         .context("cannot install the SIGINT/SIGTERM handler")?;
     }
     let server = brain_mcp::BrainMcp::new(brain.clone(), settings);
-    let served = runtime.block_on(brain_mcp::serve_stdio(server));
+    let served = runtime.block_on(async {
+        tokio::select! {
+            served = brain_mcp::serve_stdio(server) => Ok(served),
+            lost = watch_bearings(&bearings) => Err(lost),
+        }
+    });
     runtime.shutdown_timeout(DRAIN_ANSWERS);
-    wind_down(&brain);
-    served.context("the MCP session over stdio failed")?;
-    Ok(0)
+    match served {
+        Ok(served) => {
+            wind_down(&brain);
+            served.context("the MCP session over stdio failed")?;
+            Ok(0)
+        }
+        Err(lost) => {
+            // Said at once, before the wait below: the store refuses every write now, so
+            // there are no exports to finish, only running jobs to leave to their lease.
+            tracing::error!("{lost}; the MCP session stops");
+            let _ = brain.shutdown_within(LET_JOBS_END);
+            Err(bearings.settle(lost).into_error("brain mcp"))
+        }
+    }
 }

@@ -48,13 +48,9 @@ fn pool_config(vault: &Vault) -> PoolConfig {
 /// Runs the daemon until SIGINT or SIGTERM.
 pub fn run(vault: &Vault, json: bool) -> Result<u8> {
     let _lock = daemon::acquire(&vault.paths)?;
-    // The vault folder as it is now: moved, deleted or replaced later, the daemon stops.
-    let folder = brain_sync::watch::VaultRoot::capture(&vault.paths.root).with_context(|| {
-        format!(
-            "cannot read the vault folder {}",
-            vault.paths.root.display()
-        )
-    })?;
+    // The vault folder, its `.brain/` and its store as they are now: moved, deleted or
+    // replaced later, the daemon stops.
+    let bearings = daemon::Bearings::capture(&vault.paths.root, vault.store.clone())?;
     let started_ms = now_ms();
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -134,17 +130,14 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
         started_ms,
         http: http_addr.clone(),
     };
-    let mut root_changed = None;
-    let mut store_lost = None;
+    let mut lost = None;
     while !stop.load(Ordering::SeqCst) {
-        // Its store went with the vault, and the path may name another folder now: nothing
-        // more is read from it or written to it (issue 13). `main` prints why, last.
-        if let Err(changed) = folder.check() {
-            root_changed = Some(changed);
-            break;
-        }
-        if let Err(lost) = store_still_there(vault) {
-            store_lost = Some(lost);
+        // The vault moved (its store with it), its `.brain/` or its store file was removed or
+        // replaced: nothing more is read or written (issue 13). Said loudly now; `main`
+        // prints why again, last, as it stands once the daemon stopped.
+        if let Err(changed) = bearings.check() {
+            tracing::error!("{changed}; stopping");
+            lost = Some(changed);
             break;
         }
         publish(vault, &watcher, "ready", &daemon, &mut published);
@@ -152,7 +145,11 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
     }
 
     say("Stopping: letting running jobs finish...");
-    publish(vault, &watcher, "stopping", &daemon, &mut published);
+    // With its store gone or elsewhere, there is nowhere to publish to: the store would only
+    // refuse, in more lines saying the store is gone.
+    if lost.is_none() {
+        publish(vault, &watcher, "stopping", &daemon, &mut published);
+    }
     if let Some(h) = http {
         h.stop();
     }
@@ -163,25 +160,17 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
         g.stop();
     }
     pool.shutdown();
-    publish(vault, &None, "stopped", &daemon, &mut published);
-    say("Stopped.");
-    if let Some(lost) = store_lost {
-        return Err(lost);
+    if lost.is_none() {
+        publish(vault, &None, "stopped", &daemon, &mut published);
     }
-    match root_changed {
-        Some(changed) => Err(changed.into()),
+    say("Stopped.");
+    // Checked every publish tick, so the daemon stops within one; every write in between was
+    // already refused by the store itself rather than acknowledged into a file nobody opens
+    // again.
+    match lost {
+        Some(lost) => Err(bearings.settle(lost).into_error("brain serve")),
         None => Ok(0),
     }
-}
-
-/// Fails, loudly, once the store file the daemon opened was deleted or replaced (issue 13):
-/// checked every publish tick, so the daemon stops within one, and every write in between was
-/// already refused by the store itself rather than acknowledged into a file nobody opens again.
-fn store_still_there(vault: &Vault) -> Result<()> {
-    vault.store.verify_file().map_err(|lost| {
-        tracing::error!(error = %lost, "the store file is gone; stopping");
-        anyhow::Error::new(lost).context("brain serve stopped")
-    })
 }
 
 /// A line on stderr that never fails: whoever read it (`brain serve | tee log`) may be gone
