@@ -366,7 +366,7 @@ fn serve_keeping_stderr(v: &TestVault) -> Child {
 fn exit_of(mut child: Child) -> (i32, String) {
     let status = wait_for(
         Duration::from_secs(60),
-        "brain serve to stop by itself",
+        "brain serve (or brain mcp) to stop by itself",
         || child.try_wait().unwrap(),
     );
     let mut stderr = String::new();
