@@ -6,6 +6,12 @@
 //! scans each hit's text once. Words are runs of letters and digits, compared after lower-casing
 //! and removing diacritics, as the `unicode61 remove_diacritics 2` tokenizer does, so what is
 //! highlighted is what matched. Backends share it, so snippets look the same everywhere.
+//!
+//! The marks can always be told from the note's text: an occurrence of either mark in the text
+//! itself is written twice (`⟦` as `⟦⟦`, `⟧` as `⟧⟧`), while a highlight is one opening mark,
+//! the matched word (letters and digits only, so never a mark) and one closing mark. Read left
+//! to right: a doubled mark is one character of the note; a single opening mark starts a
+//! highlight that the next closing mark ends.
 
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
@@ -84,8 +90,45 @@ fn which(needles: &[Needle], word: &str) -> Option<usize> {
     needles.iter().position(|n| n.matches(&folded))
 }
 
+/// `text` with every occurrence of either mark doubled, so no part of it reads as a mark (see
+/// the module doc). Marks that are both empty escape nothing.
+pub fn escape(text: &str, mark: (&str, &str)) -> String {
+    let mut out = String::with_capacity(text.len());
+    push_escaped(&mut out, text, mark);
+    out
+}
+
+/// Appends `text` to `out` with every occurrence of either (non-empty) mark doubled.
+fn push_escaped(out: &mut String, text: &str, mark: (&str, &str)) {
+    let marks: Vec<&str> = [mark.0, mark.1]
+        .into_iter()
+        .filter(|m| !m.is_empty())
+        .collect();
+    let mut rest = text;
+    loop {
+        // The earliest mark in what is left (the longer one first at the same place).
+        let next = marks
+            .iter()
+            .filter_map(|m| rest.find(m).map(|at| (at, std::cmp::Reverse(m.len()), *m)))
+            .min();
+        match next {
+            Some((at, _, m)) => {
+                out.push_str(&rest[..at]);
+                out.push_str(m);
+                out.push_str(m);
+                rest = &rest[at + m.len()..];
+            }
+            None => {
+                out.push_str(rest);
+                return;
+            }
+        }
+    }
+}
+
 /// About `max_words` words of `text` around the window holding the most distinct needles,
-/// matched words wrapped in `mark`, with `…` where text was cut. `None` if nothing matches.
+/// matched words wrapped in `mark`, with `…` where text was cut, and the marks in the text
+/// itself doubled ([`escape`]). `None` if nothing matches.
 pub fn snippet(
     text: &str,
     needles: &[Needle],
@@ -137,13 +180,13 @@ pub fn snippet(
     let mut cursor = spans[start].0;
     for &(i, _) in hits.iter().filter(|(i, _)| *i >= start && *i < end) {
         let (s, e) = spans[i];
-        out.push_str(&text[cursor..s]);
+        push_escaped(&mut out, &text[cursor..s], mark);
         out.push_str(mark.0);
         out.push_str(&text[s..e]);
         out.push_str(mark.1);
         cursor = e;
     }
-    out.push_str(&text[cursor..spans[end - 1].1]);
+    push_escaped(&mut out, &text[cursor..spans[end - 1].1], mark);
     if end < spans.len() {
         out.push('…');
     }
@@ -181,6 +224,22 @@ mod tests {
         let text = "crab a b c d e f g h i j crab cakes recipe";
         let s = snippet(text, &n(&["crab", "cakes"]), 4, ("[", "]")).unwrap();
         assert_eq!(s, "…i j [crab] [cakes]…");
+    }
+
+    /// A mark in the note's own text is doubled, so a reader tells it from a highlight.
+    #[test]
+    fn marks_in_the_text_are_doubled() {
+        let m = ("⟦", "⟧");
+        assert_eq!(
+            snippet("a ⟦x⟧ needle⟧ b", &n(&["needle"]), 9, m).unwrap(),
+            "a ⟦⟦x⟧⟧ ⟦needle⟧⟧⟧ b"
+        );
+        assert_eq!(
+            snippet("x ⟦needle", &n(&["needle"]), 9, m).unwrap(),
+            "x ⟦⟦⟦needle⟧"
+        );
+        assert_eq!(escape("**bold** ⟧⟦", ("**", "**")), "****bold**** ⟧⟦");
+        assert_eq!(escape("plain", ("", "")), "plain");
     }
 
     #[test]

@@ -287,19 +287,29 @@ pub struct SearchQuery {
     pub tags: Vec<String>,
     /// At most this many hits (0 = no limit, as in [`ListFilter`]).
     pub limit: usize,
-    /// Marks placed around matched terms in snippets.
+    /// Skip this many of the ranked hits first: the next page starts where the last ended.
+    pub offset: usize,
+    /// Marks placed around matched terms in snippets. An occurrence of either mark in the
+    /// note's own text is written twice in the snippet (see [`crate::snippet`]), so a reader
+    /// can always tell a mark from the text.
     pub highlight: (String, String),
 }
 
+/// The marks [`SearchQuery::new`] puts around matched words: `⟦` and `⟧` (U+27E6, U+27E7).
+/// Not `**`, which a reader cannot tell from Markdown bold in the note itself; these are rare
+/// in notes, and doubled when a note has them.
+pub const HIGHLIGHT: (&str, &str) = ("\u{27E6}", "\u{27E7}");
+
 impl SearchQuery {
-    /// A query with no filters, 20 hits, and `**` highlights.
+    /// A query with no filters, the first 20 hits, and [`HIGHLIGHT`] marks.
     pub fn new(text: impl Into<String>) -> Self {
         Self {
             text: text.into(),
             types: Vec::new(),
             tags: Vec::new(),
             limit: 20,
-            highlight: ("**".into(), "**".into()),
+            offset: 0,
+            highlight: (HIGHLIGHT.0.into(), HIGHLIGHT.1.into()),
         }
     }
 }

@@ -2,12 +2,13 @@
 //! never drift from the entities.
 
 use super::{Factory, T0, entity};
-use crate::{SearchHit, SearchQuery, Store, StoreError, SyncOp};
+use crate::{HIGHLIGHT, SearchHit, SearchQuery, Store, StoreError, SyncOp};
 
 pub(super) fn run(make: Factory<'_>) {
     ranks_by_bm25_title_first(make);
     query_language(make);
     filters_and_limit(make);
+    pages_follow_the_ranking(make);
     snippets_are_highlighted(make);
     index_follows_every_write(make);
     folds_diacritics_and_case(make);
@@ -188,10 +189,81 @@ fn snippets_are_highlighted(make: Factory<'_>) {
     );
     let hits = search(&*store, SearchQuery::new("need*"));
     assert!(
-        hits[0].snippet.contains("**needle**"),
+        hits[0].snippet.contains("⟦needle⟧"),
         "snippet: {:?}",
         hits[0].snippet
     );
+    assert_eq!(HIGHLIGHT, ("⟦", "⟧"));
+
+    // Markdown bold in the note stays as it is: it cannot be read as a highlight. A mark the
+    // note holds itself is doubled, in a matched window and in a note's lead alike.
+    put_all(
+        &*store,
+        &[
+            ("note/bold", "Some **bold** words and a needle⟧ ⟦here\n"),
+            ("note/lead", "⟦kept⟧ at the start -\n"),
+        ],
+    );
+    let hits = search(&*store, SearchQuery::new("bold needle"));
+    assert_eq!(
+        hits[0].snippet, "Some **⟦bold⟧** words and a ⟦needle⟧⟧⟧ ⟦⟦here",
+        "{hits:?}"
+    );
+    let hits = search(&*store, SearchQuery::new("-needle -bold"));
+    let lead = hits.iter().find(|h| h.entity.id == "lead").expect("lead");
+    assert_eq!(lead.snippet, "⟦⟦kept⟧⟧ at the start -", "{hits:?}");
+}
+
+/// `offset` pages through the same ranking: the pages, one after another, are the whole
+/// result in order, with nothing repeated or skipped, and past the end is empty.
+fn pages_follow_the_ranking(make: Factory<'_>) {
+    let store = make();
+    let notes: Vec<(String, String)> = (0..7)
+        .map(|i| {
+            (
+                format!("note/p{i}"),
+                format!("# P{i}\n{}\n", "paged ".repeat(i + 1)),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = notes
+        .iter()
+        .map(|(r, t)| (r.as_str(), t.as_str()))
+        .collect();
+    put_all(&*store, &refs);
+    for text in ["paged", "-nothing"] {
+        let mut q = SearchQuery::new(text);
+        q.limit = 0;
+        let all: Vec<String> = search(&*store, q.clone())
+            .into_iter()
+            .map(|h| h.entity.id)
+            .collect();
+        assert_eq!(all.len(), 7, "{text}: {all:?}");
+        let mut paged = Vec::new();
+        q.limit = 3;
+        for page in 0..3 {
+            q.offset = page * 3;
+            let hits = search(&*store, q.clone());
+            assert_eq!(hits.len(), [3, 3, 1][page], "{text}: page {page}");
+            paged.extend(hits.into_iter().map(|h| h.entity.id));
+        }
+        assert_eq!(
+            paged, all,
+            "{text}: the pages in order are the whole ranking"
+        );
+        q.offset = 7;
+        assert!(
+            search(&*store, q.clone()).is_empty(),
+            "{text}: past the end"
+        );
+        q.limit = 0;
+        q.offset = 5;
+        assert_eq!(
+            search(&*store, q).len(),
+            2,
+            "{text}: no limit, from an offset"
+        );
+    }
 }
 
 fn index_follows_every_write(make: Factory<'_>) {

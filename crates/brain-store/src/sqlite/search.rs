@@ -15,13 +15,14 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Transaction, params_from_iter};
 
 use crate::search_query::{self, FtsQuery};
-use crate::snippet::snippet;
+use crate::snippet::{escape, snippet};
 use crate::{Result, SearchHit, SearchQuery, StoreError};
 
 /// Words in a snippet, as FTS5 counts them.
 const SNIPPET_TOKENS: usize = 12;
 
-/// Ranked hits for `q`, best first. `q.limit == 0` means no limit, as in `list`.
+/// Ranked hits for `q`, best first, from `q.offset` on. `q.limit == 0` means no limit, as in
+/// `list`.
 pub(crate) fn search(tx: &Transaction<'_>, q: &SearchQuery) -> Result<Vec<SearchHit>> {
     let parsed = search_query::parse(&q.text).ok_or(StoreError::EmptyQuery)?;
     let (sql, args) = top_query(q, &parsed);
@@ -44,7 +45,7 @@ pub(crate) fn search(tx: &Transaction<'_>, q: &SearchQuery) -> Result<Vec<Search
             // matched), else the note's first words.
             let snippet = snippet(&body, &needles, SNIPPET_TOKENS, mark)
                 .or_else(|| snippet(&title, &needles, SNIPPET_TOKENS, mark))
-                .unwrap_or_else(|| lead(&body));
+                .unwrap_or_else(|| escape(&lead(&body), mark));
             Ok(SearchHit {
                 entity: EntityRef::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?),
                 title,
@@ -90,7 +91,7 @@ fn top_query(q: &SearchQuery, parsed: &FtsQuery) -> (String, Vec<SqlValue>) {
             args.insert(0, text(expr));
             format!(
                 "SELECT rowid, -rank FROM entity_fts WHERE entity_fts MATCH ?1{filters}
-                 ORDER BY rank LIMIT ?"
+                 ORDER BY rank LIMIT ? OFFSET ?"
             )
         }
         FtsQuery::Exclude(expr) => {
@@ -100,11 +101,14 @@ fn top_query(q: &SearchQuery, parsed: &FtsQuery) -> (String, Vec<SqlValue>) {
                  WHERE deleted_ms IS NULL
                    AND rowid NOT IN (SELECT rowid FROM entity_fts WHERE entity_fts MATCH ?1)
                    {filters}
-                 ORDER BY updated_ms DESC, path LIMIT ?"
+                 ORDER BY updated_ms DESC, path LIMIT ? OFFSET ?"
             )
         }
     };
     args.push(SqlValue::Integer(limit));
+    args.push(SqlValue::Integer(
+        i64::try_from(q.offset).unwrap_or(i64::MAX),
+    ));
     (sql, args)
 }
 
