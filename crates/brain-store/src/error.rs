@@ -101,12 +101,14 @@ pub enum StoreError {
     #[error(
         "the store {path} was {what} while this process had it open: nothing more is read from \
          or written to it (a write now would be lost with it); stop every brain process of this \
-         vault, then run `brain doctor` (and `brain doctor --rebuild` if the store is missing)"
+         vault, then run `brain doctor` where the vault is now (and `brain doctor --rebuild` if \
+         its store is missing)"
     )]
     Replaced {
         /// The database path.
         path: String,
-        /// "deleted" or "replaced by another file".
+        /// How it went: "deleted", "replaced by another file", or moved away or removed with
+        /// its vault folder (`SqliteStore` says which from what is left at the path).
         what: &'static str,
     },
     /// The store was opened read-only (its file or its folder cannot be written): reads work,

@@ -36,7 +36,7 @@ use brain_jobs::Queue;
 use brain_store::Store;
 
 pub use filter::FENCE_PREFIX;
-pub use root::{RootChanged, VaultRoot};
+pub use root::{Replacement, RootChanged, VaultRoot};
 pub use status::{WatchErrorNote, WatcherMode, WatcherStatus};
 
 use backend::Msg;
