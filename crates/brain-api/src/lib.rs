@@ -32,7 +32,7 @@ pub use brain_core::{Entity, EntityRef};
 pub use daemon::{SERVE_STATE_KEY, daemon_pid, serve_lock_path};
 pub use error::{BrainError, InvalidKind, in_cli_words};
 pub use fresh::{DiskVersion, ImportNow};
-pub use read::{ListPage, ListRequest, SearchRequest, StatusReport};
+pub use read::{ListPage, ListRequest, SearchPage, SearchRequest, StatusReport};
 pub use write::{DeleteOutcome, Expect, RestoreOutcome, WriteOutcome};
 
 /// Who runs the jobs that calls on a [`Brain`] queue.
@@ -333,7 +333,9 @@ impl Drop for Brain {
 }
 
 /// A note as every interface shows it: the whole file as `content` (byte for byte what the
-/// vault holds), its parts, and the hash a careful writer passes back.
+/// vault holds), what was read from it (title, frontmatter, tags), and the hash a careful writer
+/// passes back. Each thing once: no separate body, which would send the text twice (a reader
+/// who wants the body takes `content` after its frontmatter).
 pub fn entity_json(e: &Entity) -> Value {
     json!({
         "type": e.entity_ref.entity_type,
@@ -342,7 +344,6 @@ pub fn entity_json(e: &Entity) -> Value {
         "title": e.title,
         "metadata": e.metadata,
         "tags": e.tags,
-        "body": e.body,
         "content": e.content(),
         "content_hash": e.content_hash,
         "created": format_iso(e.created_ms),

@@ -20,8 +20,20 @@ pub struct SearchRequest {
     pub types: Vec<String>,
     /// Only notes with all of these tags (`#` optional, any case).
     pub tags: Vec<String>,
-    /// At most this many hits; `None`: `search.default_limit`.
+    /// At most this many hits (at least 1; more than 500 is lowered to 500); `None`:
+    /// `search.default_limit`.
     pub limit: Option<usize>,
+    /// Skip this many hits first: the `next_offset` of the previous page.
+    pub offset: usize,
+}
+
+/// One page of search hits, and where the next one starts.
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchPage {
+    /// The hits, best first.
+    pub hits: Vec<SearchHit>,
+    /// The `offset` of the next page; `None` on the last one.
+    pub next_offset: Option<usize>,
 }
 
 /// A page of a listing, as an interface asks it.
@@ -33,10 +45,13 @@ pub struct ListRequest {
     pub folder: Option<String>,
     /// Only notes with this tag.
     pub tag: Option<String>,
-    /// At most this many (at least 1).
+    /// At most this many: at least 1 (0 is refused, as a caller asking for none is mistaken),
+    /// `usize::MAX` for every note.
     pub limit: usize,
     /// Skip this many first.
     pub offset: usize,
+    /// Soft-deleted notes too (`brain list --deleted`), marked by their `deleted_ms`.
+    pub include_deleted: bool,
 }
 
 /// One page of a listing, and where the next one starts.
@@ -61,6 +76,25 @@ impl Brain {
         let mut types = vec![NOTE_TYPE.to_string()];
         types.extend(self.config.vault.entity_types.iter().cloned());
         types
+    }
+
+    /// What a reader is told when a type filter names types the vault does not have (`None`
+    /// when it has them all): a filter that matches nothing is not an error, but the reader
+    /// should learn why the answer is empty and which types there are.
+    pub fn unknown_types_warning(&self, asked: &[String]) -> Option<String> {
+        let have = self.entity_types();
+        let unknown: Vec<&str> = asked
+            .iter()
+            .filter(|t| !have.contains(t))
+            .map(String::as_str)
+            .collect();
+        (!unknown.is_empty()).then(|| {
+            format!(
+                "this vault has no type {}: it has {}",
+                unknown.join(", "),
+                have.join(", ")
+            )
+        })
     }
 
     /// Refuses a type the vault does not map, naming the ones it does. On every read, so it
@@ -95,8 +129,19 @@ impl Brain {
         Ok(out)
     }
 
-    /// Ranked full-text search with snippets (matches marked `**like this**`).
-    pub fn search(&self, req: &SearchRequest) -> Result<Vec<SearchHit>, BrainError> {
+    /// One page of ranked full-text search hits with snippets, matches marked `⟦like this⟧`
+    /// (see [`search_with_marks`](Brain::search_with_marks)).
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchPage, BrainError> {
+        self.search_with_marks(req, brain_store::HIGHLIGHT)
+    }
+
+    /// [`Brain::search`] with other marks around matched words (a terminal's colours). A
+    /// mark the note's text holds itself is doubled in the snippet, so marks stay unambiguous.
+    pub fn search_with_marks(
+        &self,
+        req: &SearchRequest,
+        marks: (&str, &str),
+    ) -> Result<SearchPage, BrainError> {
         for t in &req.types {
             self.check_type(t)?;
         }
@@ -105,36 +150,64 @@ impl Brain {
                 "the search query is empty: give at least one word".into(),
             ));
         }
-        let mut q = SearchQuery::new(req.query.clone());
-        q.types = req.types.clone();
-        q.tags = req.tags.iter().map(|t| tag(t)).collect();
-        q.limit = req
+        if req.limit == Some(0) {
+            return Err(BrainError::BadRequest(
+                "a search limit of 0 asks for no hits: give a limit of at least 1, or none for \
+                 the vault's `search.default_limit`"
+                    .into(),
+            ));
+        }
+        let limit = req
             .limit
             .unwrap_or(self.config.search.default_limit)
             .clamp(1, MAX_SEARCH_LIMIT);
-        Ok(self.store.search(&q)?)
+        let mut q = SearchQuery::new(req.query.clone());
+        q.types = req.types.clone();
+        q.tags = req.tags.iter().map(|t| tag(t)).collect();
+        // One more than asked tells whether there is a next page.
+        q.limit = limit + 1;
+        q.offset = req.offset;
+        q.highlight = (marks.0.to_string(), marks.1.to_string());
+        let mut hits = self.store.search(&q)?;
+        let next_offset = (hits.len() > limit).then(|| req.offset + limit);
+        hits.truncate(limit);
+        Ok(SearchPage { hits, next_offset })
     }
 
-    /// A live note. A missing one is [`BrainError::NotFound`] with the note the caller most
-    /// likely meant ([`Brain::suggest`]), so an agent that typed `Welcome.md` or `welcome` is
-    /// told the id that works instead of listing the vault.
+    /// A live note. A soft-deleted one is [`BrainError::Deleted`], which says it can be
+    /// restored (a reader told "no such note" would think its text lost). A missing one is
+    /// [`BrainError::NotFound`] with the note the caller most likely meant
+    /// ([`Brain::suggest`]), so an agent that typed `Welcome.md` or `welcome` is told the id
+    /// that works instead of listing the vault.
     pub fn get(&self, r: &EntityRef) -> Result<brain_core::Entity, BrainError> {
         self.check_type(&r.entity_type)?;
         match self.store.get(r) {
-            Err(StoreError::NotFound(_)) => Err(BrainError::NotFound {
-                entity: r.to_string(),
-                suggestion: self.suggest(r).map(|s| s.to_string()),
-            }),
+            Err(StoreError::NotFound(_)) => match self.store.get_any(r) {
+                Ok(e) if e.deleted_ms.is_some() => Err(BrainError::Deleted {
+                    entity: r.to_string(),
+                }),
+                _ => Err(BrainError::NotFound {
+                    entity: r.to_string(),
+                    suggestion: self.suggest(r).map(|s| s.to_string()),
+                }),
+            },
             found => Ok(found?),
         }
     }
 
-    /// A page of live notes in path order.
+    /// A page of notes in path order: live ones, and deleted ones too if asked.
     pub fn list(&self, req: &ListRequest) -> Result<ListPage, BrainError> {
         if let Some(t) = &req.entity_type {
             self.check_type(t)?;
         }
-        let limit = req.limit.max(1);
+        if req.limit == 0 {
+            return Err(BrainError::BadRequest(
+                "a list limit of 0 asks for no notes: give a limit of at least 1 (and page \
+                 with the offset), or none for the default"
+                    .into(),
+            ));
+        }
+        let limit = req.limit;
         // One more than asked tells whether there is a next page.
         let mut items = self.store.list(&ListFilter {
             entity_type: req.entity_type.clone(),
@@ -144,8 +217,8 @@ impl Brain {
                 .as_deref()
                 .map(|f| f.trim_matches('/').to_string())
                 .filter(|f| !f.is_empty()),
-            include_deleted: false,
-            limit: limit + 1,
+            include_deleted: req.include_deleted,
+            limit: limit.saturating_add(1),
             offset: req.offset,
         })?;
         let next_offset = (items.len() > limit).then(|| req.offset + limit);

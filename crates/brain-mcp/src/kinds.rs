@@ -7,7 +7,7 @@
 //!
 //! | kind | what |
 //! |---|---|
-//! | `not_found` | no live note by that type and id |
+//! | `not_found` | no live note by that type and id (a deleted one: the message says it can be restored) |
 //! | `unknown_type` | the type is neither `note` nor one of the vault's types |
 //! | `unsafe_id` | the id would leave the vault, land where sync never reads, or read back as another note |
 //! | `not_text` | the content is empty or binary |
@@ -16,7 +16,7 @@
 //! | `exists` | `create` of a note that exists |
 //! | `stale` | `update` with an `expected_hash` that is no longer the note's |
 //! | `unknown_job` | no job by that id |
-//! | `bad_argument` | an argument of the wrong shape or value (a mode, an op, a limit, an empty hash or query) |
+//! | `bad_argument` | an argument of the wrong shape or value (a mode, an op, a limit of 0, an empty hash or query), or one the tool does not know |
 //! | `git_not_configured` | `git_sync` on a vault without git sync |
 //! | `store_failed`, `queue_failed`, `vault_failed` | not the input: the store, the job queue or the vault failed |
 //!

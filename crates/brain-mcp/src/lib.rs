@@ -65,7 +65,8 @@ shortly after, through a queued export job.
 
 A failed call is a tool error whose structured content is {\"error\": {\"kind\", \"message\"}}: the \
 message says what to do; the kind (`not_found`, `unknown_type`, `unsafe_id`, \
-`invalid_frontmatter`, `too_large`, `exists`, `stale`, `bad_argument`, ...) names the reason.
+`invalid_frontmatter`, `too_large`, `exists`, `stale`, `bad_argument`, ...) names the reason. \
+An argument a tool does not list is refused (`bad_argument`), never ignored.
 
 `sync` re-reads the folder into the store and writes pending changes out; `git_sync` commits, \
 pulls and pushes. Both wait for the job by default and report progress; pass `wait: false` to \
@@ -196,6 +197,20 @@ impl BrainMcp {
     }
 }
 
+/// The message of a call whose arguments rmcp refused (`detail`: "failed to deserialize
+/// parameters: unknown field `limt`, expected one of ..."): which tool was not run, serde's
+/// account of the argument at fault, and what to do.
+fn refused_arguments(tool: &str, detail: &str) -> String {
+    let detail = detail
+        .strip_prefix("failed to deserialize parameters:")
+        .unwrap_or(detail)
+        .trim();
+    format!(
+        "`{tool}` was not run: its arguments were refused ({detail}); pass only the arguments \
+         its input schema lists, each of the type it gives"
+    )
+}
+
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for BrainMcp {
     /// The router's call, with one addition: the tool errors rmcp makes itself (arguments it
@@ -207,6 +222,7 @@ impl ServerHandler for BrainMcp {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        let tool = request.name.to_string();
         let call = ToolCallContext::new(self, request, context);
         Ok(match self.tool_router.call(call).await? {
             CallToolResponse::Complete(result)
@@ -217,7 +233,11 @@ impl ServerHandler for BrainMcp {
                     .iter()
                     .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
                     .collect();
-                tools::fail(kinds::BAD_ARGUMENT, message.join("\n")).into()
+                tools::fail(
+                    kinds::BAD_ARGUMENT,
+                    refused_arguments(&tool, &message.join("\n")),
+                )
+                .into()
             }
             other => other,
         })

@@ -4,9 +4,12 @@
 //! Every handler returns a [`CallToolResult`], never a JSON-RPC error: a result holds the JSON
 //! object as structured content and as text; a failure is `isError: true` with the facade's
 //! message. Arguments of the wrong JSON type are refused by rmcp before a handler runs; rmcp 3.9
-//! turns that refusal into a tool error too ("failed to deserialize parameters: ...").
+//! turns that refusal into a tool error too ("failed to deserialize parameters: ...", given the
+//! kind `bad_argument` in `lib.rs`). Every argument struct denies unknown fields (and its schema
+//! says `additionalProperties: false`): a misspelt argument (`limt`, `offest`) is refused by
+//! name instead of being ignored, which would answer a different question than was asked.
 
-use brain_api::{Brain, Expect, ListRequest, SearchRequest, Started, job_json};
+use brain_api::{Expect, ListRequest, SearchRequest, Started, job_json};
 use brain_core::EntityRef;
 use brain_core::time::format_iso;
 use brain_store::jobs::JobState;
@@ -81,6 +84,7 @@ fn join_warnings(a: Option<String>, b: Option<String>) -> Option<String> {
 
 /// `search` arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct SearchArgs {
     /// What to find: words (all must match), "quoted phrases", -excluded words, prefix* words.
     query: String,
@@ -88,12 +92,17 @@ pub(crate) struct SearchArgs {
     types: Option<Vec<String>>,
     /// Only notes carrying all of these tags ('#' optional, any case). Default: no tag filter.
     tags: Option<Vec<String>>,
-    /// At most this many hits (1-500). Default: the vault's `search.default_limit`.
+    /// At most this many hits, 1-500 (larger values are lowered to 500). Default: the vault's
+    /// `search.default_limit` (20 unless configured).
     limit: Option<usize>,
+    /// Skip this many hits first: pass the `next_offset` of the previous page. Default: 0.
+    #[schemars(extend("default" = 0))]
+    offset: Option<usize>,
 }
 
 /// The name of one note: `get`, `delete` arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct RefArgs {
     /// The note's type: `note` for plain Markdown files, or a configured type (see `brain://types`
     /// or `status`).
@@ -106,6 +115,7 @@ pub(crate) struct RefArgs {
 
 /// `list` arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ListArgs {
     /// Only notes of this type. Default: every type.
     #[serde(rename = "type")]
@@ -114,7 +124,7 @@ pub(crate) struct ListArgs {
     folder: Option<String>,
     /// Only notes with this tag ('#' optional, any case).
     tag: Option<String>,
-    /// Page size, 1-1000 (larger values are lowered to 1000). Default: 100.
+    /// Page size, 1-1000 (larger values are lowered to 1000; 0 is refused). Default: 100.
     #[schemars(extend("default" = 100))]
     limit: Option<usize>,
     /// Skip this many notes first: pass the `next_offset` of the previous page. Default: 0.
@@ -124,6 +134,7 @@ pub(crate) struct ListArgs {
 
 /// `create` arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct CreateArgs {
     /// The new note's type: `note`, or a configured type.
     #[serde(rename = "type")]
@@ -136,6 +147,7 @@ pub(crate) struct CreateArgs {
 
 /// `update` arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct UpdateArgs {
     /// The note's type.
     #[serde(rename = "type")]
@@ -152,6 +164,7 @@ pub(crate) struct UpdateArgs {
 
 /// `sync` arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct SyncArgs {
     /// `full` (import changed files, then export pending notes), `import-only` or
     /// `export-only`. Default: `full`.
@@ -169,6 +182,7 @@ pub(crate) struct SyncArgs {
 
 /// `git_sync` arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct GitSyncArgs {
     /// `sync` (commit, pull and merge, push), `pull` or `push`. Default: `sync`.
     #[schemars(extend("enum" = ["sync", "pull", "push", null], "default" = "sync"))]
@@ -179,8 +193,15 @@ pub(crate) struct GitSyncArgs {
     wait: Option<bool>,
 }
 
+/// `status` takes no arguments; this empty struct refuses any that are given, as every tool
+/// refuses arguments it does not know.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NoArgs {}
+
 /// The id of a job: `job_status`, `cancel_job` arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct JobArgs {
     /// The job id, as returned by `sync`, `git_sync`, `create`/`update`/`delete`
     /// (`export_job`) or listed by `status`.
@@ -190,34 +211,35 @@ pub(crate) struct JobArgs {
 #[tool_router(vis = "pub(crate)")]
 impl BrainMcp {
     #[tool(
-        description = "Full-text search over every note, best match first. Returns {\"hits\": [{type, id, title, path, score, snippet}]}; matched words are marked **like this** in the snippet. Read a hit with `get`.",
+        description = "Full-text search over every note, best match first, one page at a time. Returns {\"hits\": [{type, id, title, path, score, snippet}], \"next_offset\": number or null}; call again with offset = next_offset for the next page. In a snippet, matched words are wrapped in ⟦ and ⟧ (U+27E6, U+27E7), e.g. ⟦crab⟧; a ⟦ or ⟧ the note itself holds is written twice (⟦⟦, ⟧⟧), so anything else, such as **bold**, is the note's own text. Read a hit with `get`.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn search(&self, Parameters(args): Parameters<SearchArgs>) -> CallToolResult {
         let asked = args.types.unwrap_or_default();
-        let (types, unknown) = self.known_types(asked.clone());
-        let warning = unknown_types_warning(&unknown, &self.brain);
+        let warning = self.brain.unknown_types_warning(&asked);
+        let types = self.known_types(asked.clone());
         if !asked.is_empty() && types.is_empty() {
             // Only types the vault does not have: nothing can match.
-            return ok(json!({ "hits": [], "warning": warning }));
+            return ok(json!({ "hits": [], "next_offset": null, "warning": warning }));
         }
         let req = SearchRequest {
             query: args.query,
             types,
             tags: args.tags.unwrap_or_default(),
             limit: args.limit,
+            offset: args.offset.unwrap_or(0),
         };
         match fresh_blocking(self, move |b| b.search(&req)).await {
-            Ok((hits, stale)) => match join_warnings(warning, stale) {
-                Some(w) => ok(json!({ "hits": hits, "warning": w })),
-                None => ok(json!({ "hits": hits })),
-            },
+            Ok((page, stale)) => ok(with_warning(
+                json!({ "hits": page.hits, "next_offset": page.next_offset }),
+                join_warnings(warning, stale),
+            )),
             Err(e) => failed(&e),
         }
     }
 
     #[tool(
-        description = "Read one note. Returns {type, id, path, title, metadata (frontmatter), tags, body, content (the whole file), content_hash, created, updated}. Keep content_hash: pass it to `update` as expected_hash.",
+        description = "Read one note. Returns {type, id, path, title, metadata (frontmatter), tags, content (the whole file, frontmatter included), content_hash, created, updated}. Keep content_hash: pass it to `update` as expected_hash.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn get(&self, Parameters(args): Parameters<RefArgs>) -> CallToolResult {
@@ -233,21 +255,18 @@ impl BrainMcp {
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn list(&self, Parameters(args): Parameters<ListArgs>) -> CallToolResult {
-        if let Some(t) = &args.entity_type {
-            let (_, unknown) = self.known_types(vec![t.clone()]);
-            if let Some(w) = unknown_types_warning(&unknown, &self.brain) {
-                return ok(json!({ "items": [], "next_offset": null, "warning": w }));
-            }
+        let asked: Vec<String> = args.entity_type.iter().cloned().collect();
+        if let Some(w) = self.brain.unknown_types_warning(&asked) {
+            return ok(json!({ "items": [], "next_offset": null, "warning": w }));
         }
         let req = ListRequest {
             entity_type: args.entity_type,
             folder: args.folder,
             tag: args.tag,
-            limit: args
-                .limit
-                .unwrap_or(DEFAULT_LIST_LIMIT)
-                .clamp(1, MAX_LIST_LIMIT),
+            // 0 is left for the facade to refuse: it is a mistake, not a request for one note.
+            limit: args.limit.unwrap_or(DEFAULT_LIST_LIMIT).min(MAX_LIST_LIMIT),
             offset: args.offset.unwrap_or(0),
+            include_deleted: false,
         };
         match fresh_blocking(self, move |b| b.list(&req)).await {
             Ok((page, stale)) => {
@@ -364,7 +383,7 @@ impl BrainMcp {
         description = "What the vault is doing: its folder, note count, types, open conflicts, the daemon, queued and running jobs, recent jobs, and git sync.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn status(&self) -> CallToolResult {
+    async fn status(&self, Parameters(NoArgs {}): Parameters<NoArgs>) -> CallToolResult {
         match blocking(&self.brain, |b| b.status()).await {
             Ok(v) => ok(v),
             Err(e) => failed(&e),
@@ -401,25 +420,13 @@ impl BrainMcp {
     }
 }
 
-/// What `search` and `list` add to an empty answer when a type filter names types the vault
-/// does not have: a filter that matches nothing is not an error, but the agent should know why.
-fn unknown_types_warning(unknown: &[String], brain: &Brain) -> Option<String> {
-    (!unknown.is_empty()).then(|| {
-        format!(
-            "this vault has no type {}: it has {}",
-            unknown.join(", "),
-            brain.entity_types().join(", ")
-        )
-    })
-}
-
 impl BrainMcp {
-    /// Splits type filters into the types the vault has and those it does not. The facade
-    /// refuses an unknown type in a filter; over MCP a filter that names no type of the vault
-    /// matches nothing instead (the answer says why), as a filter on an absent tag does.
-    fn known_types(&self, types: Vec<String>) -> (Vec<String>, Vec<String>) {
+    /// The type filters the vault has. The facade refuses an unknown type in a filter; over
+    /// MCP a filter that names no type of the vault matches nothing instead (the answer's
+    /// warning says why), as a filter on an absent tag does.
+    fn known_types(&self, types: Vec<String>) -> Vec<String> {
         let have = self.brain.entity_types();
-        types.into_iter().partition(|t| have.contains(t))
+        types.into_iter().filter(|t| have.contains(t)).collect()
     }
 
     /// `create` and `update`: the size limit of this interface first, then the facade.

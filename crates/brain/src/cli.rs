@@ -151,8 +151,8 @@ pub struct SearchArgs {
     /// Only notes with this tag (repeatable: all must match).
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
-    /// At most this many hits (default: search.default_limit).
-    #[arg(long)]
+    /// At most this many hits, at least 1 (default: search.default_limit).
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub limit: Option<usize>,
 }
 
@@ -171,12 +171,22 @@ pub struct ListArgs {
     /// Include deleted notes.
     #[arg(long)]
     pub deleted: bool,
-    /// At most this many.
-    #[arg(long, default_value_t = 0)]
-    pub limit: usize,
+    /// At most this many, at least 1 (default: every note).
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub limit: Option<usize>,
     /// Skip this many first.
     #[arg(long, default_value_t = 0)]
     pub offset: usize,
+}
+
+/// A `--limit`: a count of at least 1. A limit of 0 is a usage mistake (exit 2), not "no
+/// limit": MCP and the CLI read it alike, and leaving the flag out is how to ask for all.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("a limit must be at least 1 (leave --limit out for no limit)".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e}: give a whole number of at least 1")),
+    }
 }
 
 /// A single `TYPE/ID` argument.

@@ -334,7 +334,7 @@ fn search_ranks_filters_and_highlights() {
         .collect();
     assert_eq!(ids.len(), 2);
     assert!(
-        hits[0]["snippet"].as_str().unwrap().contains("**"),
+        hits[0]["snippet"].as_str().unwrap().contains("⟦"),
         "{hits}"
     );
     assert!(hits[0]["score"].as_f64().unwrap() >= hits[1]["score"].as_f64().unwrap());

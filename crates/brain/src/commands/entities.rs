@@ -3,9 +3,10 @@
 use std::io::{IsTerminal, Read, Write};
 
 use anyhow::{Context, Result, bail};
+use brain_api::{ListRequest, SearchRequest};
 use brain_core::EntityRef;
 use brain_core::time::format_iso;
-use brain_store::{Entity, JobStore, ListFilter, PutOutcome, SearchQuery, Store};
+use brain_store::{Entity, JobStore, PutOutcome};
 use brain_sync::jobs::DIRECTORY_EXPORT;
 use serde_json::json;
 
@@ -44,21 +45,35 @@ fn parse_ref(s: &str) -> Result<EntityRef> {
     Ok(s.parse::<EntityRef>()?)
 }
 
-/// `brain search`
-pub fn search(vault: &Vault, args: &SearchArgs, json: bool) -> Result<u8> {
-    let color = !json && std::io::stdout().is_terminal();
-    let mut q = SearchQuery::new(args.query.join(" "));
-    q.types = args.types.clone();
-    q.tags = args
-        .tags
-        .iter()
-        .map(|t| t.trim_start_matches('#').to_lowercase())
-        .collect();
-    q.limit = args.limit.unwrap_or(vault.config.search.default_limit);
-    if color {
-        q.highlight = ("\x1b[1;33m".into(), "\x1b[0m".into());
+/// The marks `brain search` puts around matched words: bold yellow on a terminal (unless
+/// `NO_COLOR`), else the same unambiguous marks as MCP (`⟦word⟧`, a mark in the note itself
+/// doubled), so a pipe or a `--json` reader never mistakes the note's own `**bold**` for a
+/// match.
+fn search_marks(json: bool) -> (&'static str, &'static str) {
+    if !json && std::io::stdout().is_terminal() && !crate::logging::no_color() {
+        ("\x1b[1;33m", "\x1b[0m")
+    } else {
+        brain_store::HIGHLIGHT
     }
-    let hits = vault.store.search(&q)?;
+}
+
+/// `brain search`, through the facade as every interface searches. A `--type` the vault does
+/// not have matches nothing and says so on stderr (as MCP's `warning` does).
+pub fn search(vault: &Vault, args: &SearchArgs, json: bool) -> Result<u8> {
+    let brain = vault.brain(vault.queue(), brain_api::Workers::Never);
+    let hits = if let Some(warning) = brain.unknown_types_warning(&args.types) {
+        eprintln!("brain: warning: {warning}");
+        Vec::new()
+    } else {
+        let req = SearchRequest {
+            query: args.query.join(" "),
+            types: args.types.clone(),
+            tags: args.tags.clone(),
+            limit: args.limit,
+            offset: 0,
+        };
+        brain.search_with_marks(&req, search_marks(json))?.hits
+    };
     let paths: Vec<&str> = hits.iter().map(|h| h.path.as_str()).collect();
     say_if_stale(vault, &paths);
     if json {
@@ -81,26 +96,35 @@ pub fn search(vault: &Vault, args: &SearchArgs, json: bool) -> Result<u8> {
     Ok(0)
 }
 
-/// `brain list`
+/// `brain list`, through the facade. A `--type` the vault does not have lists nothing and says
+/// so on stderr, naming the vault's types; an empty listing says "No notes." rather than
+/// printing nothing, which reads like a hang or a failure.
 pub fn list(vault: &Vault, args: &ListArgs, json: bool) -> Result<u8> {
-    let filter = ListFilter {
-        entity_type: args.entity_type.clone(),
-        tag: args
-            .tag
-            .as_ref()
-            .map(|t| t.trim_start_matches('#').to_lowercase()),
-        folder: args
-            .folder
-            .as_ref()
-            .map(|f| f.trim_end_matches('/').to_string()),
-        include_deleted: args.deleted,
-        limit: args.limit,
-        offset: args.offset,
+    let brain = vault.brain(vault.queue(), brain_api::Workers::Never);
+    let asked: Vec<String> = args.entity_type.iter().cloned().collect();
+    let rows = if let Some(warning) = brain.unknown_types_warning(&asked) {
+        eprintln!("brain: warning: {warning}");
+        Vec::new()
+    } else {
+        let req = ListRequest {
+            entity_type: args.entity_type.clone(),
+            tag: args.tag.clone(),
+            folder: args.folder.clone(),
+            include_deleted: args.deleted,
+            // No --limit: every note.
+            limit: args.limit.unwrap_or(usize::MAX),
+            offset: args.offset,
+        };
+        brain.list(&req)?.items
     };
-    let rows = vault.store.list(&filter)?;
     let mut paths: Vec<&str> = rows.iter().map(|r| r.path.as_str()).collect();
     // The folder asked for too: a note added there is missing from the rows.
-    let folder = filter.folder.as_deref().map(|f| format!("{f}/"));
+    let folder = args
+        .folder
+        .as_deref()
+        .map(|f| f.trim_matches('/'))
+        .filter(|f| !f.is_empty())
+        .map(|f| format!("{f}/"));
     paths.extend(folder.as_deref());
     say_if_stale(vault, &paths);
     if json {
@@ -118,6 +142,9 @@ pub fn list(vault: &Vault, args: &ListArgs, json: bool) -> Result<u8> {
             })
             .collect();
         return output::json(&docs).map(|()| 0);
+    }
+    if rows.is_empty() {
+        output::line("No notes.")?;
     }
     for r in &rows {
         let deleted = if r.deleted_ms.is_some() {
@@ -140,10 +167,10 @@ fn entity_json(e: &Entity) -> serde_json::Value {
     brain_api::entity_json(e)
 }
 
-/// `brain get`: the canonical file, byte for byte.
+/// `brain get`: the canonical file, byte for byte. Through the facade, so a missing id is
+/// answered with the one most likely meant, and a deleted note is said to be restorable.
 pub fn get(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
     let r = parse_ref(entity)?;
-    // Through the facade, so a missing id is answered with the one most likely meant.
     let brain = vault.brain(vault.queue(), brain_api::Workers::Never);
     let e = match brain.get(&r) {
         Ok(e) => e,
