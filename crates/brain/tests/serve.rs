@@ -432,6 +432,50 @@ fn sigterm_lets_the_running_job_finish() {
 }
 
 #[test]
+fn ctrl_c_says_what_it_waits_for_and_a_second_leaves_at_once() {
+    let v = TestVault::generated(300, false);
+    // The initial sync waits for the lock the test holds, so it is running when Ctrl-C lands.
+    let lock = v.hold_sync_lock();
+    let log = v.root().join("serve.log");
+    let mut d = v.serve_logged(&[], &log);
+    let running = v.waiting_for_sync_lock("directory-sync");
+    util::daemon::signal(d.pid(), "INT");
+    let said = wait_for(LIMIT, "the daemon to say what it waits for", || {
+        let text = std::fs::read_to_string(&log).ok()?;
+        text.contains("Stopping:").then_some(text)
+    });
+    for part in [
+        format!(
+            "Stopping: waiting for 1 running job(s) to finish: #{} directory-sync",
+            running.id
+        ),
+        "Press Ctrl-C again to leave at once".to_string(),
+    ] {
+        assert!(said.contains(&part), "no {part:?} in:\n{said}");
+    }
+    util::daemon::signal(d.pid(), "INT");
+    let status = d.child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("Stopped at once"),
+        "the second Ctrl-C says how it left"
+    );
+    drop(lock);
+    // Left unfinished, the job is taken over once its lease ends, and finishes.
+    assert_eq!(v.store().job(running.id).unwrap().state, JobState::Running);
+    let r = v.ok(&["--json", "sync"]).json();
+    assert_eq!(r["job"], running.id, "the next sync follows the same job");
+    assert_eq!(v.store().count_live().unwrap(), 300);
+}
+
+#[test]
 fn polling_mode_picks_up_edits() {
     let env = [
         ("BRAIN_SERVE_WATCH_MODE", "poll"),

@@ -144,7 +144,7 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
         std::thread::sleep(PUBLISH_EVERY);
     }
 
-    say("Stopping: letting running jobs finish...");
+    say(&stopping_line(vault));
     // With its store gone or elsewhere, there is nowhere to publish to: the store would only
     // refuse, in more lines saying the store is gone.
     if lost.is_none() {
@@ -171,6 +171,47 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
         Some(lost) => Err(bearings.settle(lost).into_error("brain serve")),
         None => Ok(0),
     }
+}
+
+/// What the daemon waits for once asked to stop, and how not to: the jobs its own workers run
+/// (their progress), or that nothing runs; and that a second Ctrl-C leaves at once.
+fn stopping_line(vault: &Vault) -> String {
+    let ours = format!("pid{}-", std::process::id());
+    let running: Vec<String> = vault
+        .store
+        .list_jobs(&JobFilter {
+            states: vec![JobState::Running],
+            limit: 100,
+            ..JobFilter::default()
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|j| j.worker.as_deref().is_some_and(|w| w.starts_with(&ours)))
+        .map(|j| {
+            let progress = j
+                .progress
+                .as_ref()
+                .map(|p| match p.total {
+                    Some(t) => format!(", {}/{t} {}", p.current, p.message),
+                    None => format!(", {}", p.message),
+                })
+                .unwrap_or_default();
+            format!("#{} {}{progress}", j.id, j.job_type)
+        })
+        .collect();
+    let waits = if running.is_empty() {
+        "no job is running; closing the HTTP server and the watcher".to_string()
+    } else {
+        format!(
+            "waiting for {} running job(s) to finish: {}",
+            running.len(),
+            running.join("; ")
+        )
+    };
+    format!(
+        "Stopping: {waits}. Press Ctrl-C again to leave at once (an unfinished job is taken \
+         over after its lease by the next brain that runs jobs)."
+    )
 }
 
 /// A line on stderr that never fails: whoever read it (`brain serve | tee log`) may be gone
