@@ -121,6 +121,43 @@ async def test_bad_arguments_are_tool_errors(server: Server) -> None:
         await still_works(sess)
 
 
+async def test_unknown_arguments_are_refused_by_name(server: Server) -> None:
+    """A misspelt or unknown argument is a bad_argument naming it and the tool, never silently
+    ignored (issue 14.7: `search` answered a different question than was asked)."""
+    calls = {
+        "search": {"query": "x", "limt": 5},
+        "list": {"offest": 10},
+        "get": {"type": "note", "id": "x", "format": "md"},
+        "create": {"type": "note", "id": "mcp/never", "content": "x\n", "overwrite": True},
+        "update": {"type": "note", "id": "x", "content": "x\n", "hash": "h"},
+        "delete": {"type": "note", "id": "x", "force": True},
+        "sync": {"wait": False, "mod": "full"},
+        "git_sync": {"operation": "pull"},
+        "status": {"verbose": True},
+        "job_status": {"id": 1, "job": 1},
+        "cancel_job": {"id": 1, "reason": "x"},
+    }
+    async with server.session() as sess:
+        for tool, args in calls.items():
+            unknown = list(args)[-1]
+            msg = await sess.error(tool, args, "bad_argument")
+            assert f"`{unknown}`" in msg and f"`{tool}`" in msg, f"{tool}: {msg}"
+        await sess.error("get", {"type": "note", "id": "mcp/never"}, "not_found")
+        await still_works(sess)
+
+
+async def test_a_limit_of_zero_is_refused(server: Server) -> None:
+    """`limit: 0` asked for no notes and got one (issue 14.3); now it is a bad_argument, as
+    `brain list --limit 0` is a usage mistake."""
+    async with server.session() as sess:
+        for tool, args in (("list", {"limit": 0}), ("search", {"query": "note", "limit": 0})):
+            msg = await sess.error(tool, args, "bad_argument")
+            assert "limit of 0" in msg, msg
+        doc = await sess.ok("list", {"limit": 1})
+        assert len(doc["items"]) == 1 and doc["next_offset"] == 1, doc
+        await still_works(sess)
+
+
 async def test_update_of_a_missing_note_is_an_error(server: Server) -> None:
     """The spec: `update` of a missing entity is a tool error (`create` makes notes), and nothing
     is written."""

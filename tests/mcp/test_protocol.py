@@ -29,7 +29,7 @@ REQUIRED = {
 }
 # Every argument of the spec, required or not.
 PROPERTIES = {
-    "search": {"query", "types", "tags", "limit"},
+    "search": {"query", "types", "tags", "limit", "offset"},
     "get": {"type", "id"},
     "list": {"type", "folder", "tag", "limit", "offset"},
     "create": {"type", "id", "content"},
@@ -64,6 +64,8 @@ async def test_initialize_and_list(server: Server) -> None:
             assert schema.get("type") == "object", f"{name}: inputSchema is not an object schema: {schema}"
             props = set((schema.get("properties") or {}).keys())
             assert PROPERTIES[name] <= props, f"{name}: inputSchema lacks {PROPERTIES[name] - props}: {schema}"
+            # An argument a tool does not list is refused, and the schema says so (issue 14.7).
+            assert schema.get("additionalProperties") is False, f"{name}: unknown arguments are not refused: {schema}"
             required = set(schema.get("required") or [])
             assert required == REQUIRED[name], f"{name}: required {sorted(required)}, want {sorted(REQUIRED[name])}"
 

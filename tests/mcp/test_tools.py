@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from brainmcp import TERMINAL, Server, note_id, result_text, wait_job
-from mcpsdk import is_error
+from mcpsdk import is_error, wire
 
 pytestmark = pytest.mark.anyio
 
@@ -19,13 +20,17 @@ async def test_get(server: Server) -> None:
     async with server.session() as sess:
         for p in sample:
             doc = await sess.ok("get", {"type": "note", "id": note_id(p)})
-            want = {"type", "id", "path", "title", "metadata", "tags", "body", "content", "content_hash", "created", "updated"}
-            assert want <= set(doc), f"get lacks {want - set(doc)}: {sorted(doc)}"
+            want = {"type", "id", "path", "title", "metadata", "tags", "content", "content_hash", "created", "updated", "deleted"}
+            assert set(doc) == want, f"get answers {sorted(doc)}, want {sorted(want)}"
             assert doc["type"] == "note" and doc["id"] == note_id(p), doc
             assert vault.rel(doc["path"]) == p, doc["path"]
             disk = vault.file(p).read_bytes()
             assert doc["content"].encode() == disk, f"get content of {p} differs from the file"
-            assert doc["body"] and doc["body"] in doc["content"], "body is not part of content"
+            # The text once (issue 14.6: it came as `body` and `content`, twice the size).
+            sent = result_text(await sess.call("get", {"type": "note", "id": note_id(p)}))
+            line = json.dumps(doc["content"].rstrip().rsplit("\n", 1)[-1])[1:-1]
+            in_content = json.dumps(doc["content"]).count(line)
+            assert sent.count(line) == in_content, f"{p}: the text is sent more than once ({len(sent)} characters for {len(disk)} bytes)"
             assert doc["title"] and doc["title"] in doc["content"], doc["title"]
             assert isinstance(doc["metadata"], dict) and doc["metadata"].get("title") == doc["title"], doc["metadata"]
             assert isinstance(doc["tags"], list), doc["tags"]
@@ -54,6 +59,11 @@ async def test_search(server: Server) -> None:
         scores = [h["score"] for h in hits]
         assert scores == sorted(scores, reverse=True), f"hits not ranked best first: {scores}"
 
+        # Matched words are marked ⟦like this⟧ (issue 14.7), never ** (Markdown bold).
+        for h in hits:
+            marked = re.findall(r"⟦([^⟦⟧]*)⟧", h["snippet"].replace("⟦⟦", "").replace("⟧⟧", ""))
+            assert needle.lower() in [m.lower() for m in marked], f"{needle!r} is not marked: {h['snippet']!r}"
+
         # limit, types
         doc = await sess.ok("search", {"query": needle, "limit": 5, "types": ["note"]})
         assert len(doc["hits"]) == 5, doc
@@ -77,6 +87,42 @@ async def test_search(server: Server) -> None:
         title = vault.file(p).read_text().split("\n# ", 1)[1].split("\n", 1)[0]
         doc = await sess.ok("search", {"query": f'"{title}"', "limit": 50})
         assert note_id(p) in [h["id"] for h in doc["hits"]], f"search for {title!r} does not find {p}"
+
+
+async def test_search_pages(server: Server) -> None:
+    """Search pages like list (issue 14.7): offset and next_offset walk the whole ranking, each
+    hit once, and the last page has next_offset null."""
+    q = server.vault.manifest["queries"]
+    needle, expected = q["needle"], q["needle_expected_notes"]
+    assert expected > 7, f"the generated vault has only {expected} notes with {needle!r}"
+    async with server.session() as sess:
+        ranked = [h["id"] for h in (await sess.ok("search", {"query": needle, "limit": 500}))["hits"]]
+        assert len(ranked) == expected, (len(ranked), expected)
+        paged: list[str] = []
+        offset: int | None = 0
+        pages = 0
+        while offset is not None:
+            doc = await sess.ok("search", {"query": needle, "limit": 7, "offset": offset})
+            assert set(doc) == {"hits", "next_offset"}, doc
+            paged += [h["id"] for h in doc["hits"]]
+            offset = doc["next_offset"]
+            pages += 1
+            assert pages <= expected // 7 + 1, f"more pages than {expected} hits need: {doc}"
+        assert paged == ranked, "the pages, in order, are not the whole ranking"
+        doc = await sess.ok("search", {"query": needle, "offset": expected})
+        assert doc == {"hits": [], "next_offset": None}, doc
+
+
+async def test_search_marks_cannot_be_confused_with_the_note(server: Server) -> None:
+    """The note's own **bold** stays as it is, and a ⟦ or ⟧ the note holds is doubled, so a
+    reader can always tell a match from the text (issue 14.7; the tool description says how)."""
+    async with server.session() as sess:
+        tools = {t["name"]: t for t in wire(await sess.s.list_tools())["tools"]}
+        desc = tools["search"]["description"]
+        assert "⟦" in desc and "twice" in desc, desc
+        await sess.ok("create", {"type": "note", "id": "marks/probe", "content": "The **bold** quokkaword said ⟦hi⟧ twice.\n"})
+        doc = await sess.ok("search", {"query": "quokkaword"})
+        assert [h["snippet"] for h in doc["hits"]] == ["The **bold** ⟦quokkaword⟧ said ⟦⟦hi⟧⟧ twice"], doc
 
 
 async def test_list(server: Server) -> None:

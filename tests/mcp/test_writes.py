@@ -115,7 +115,9 @@ async def test_create_update_delete_reach_files(server: Server) -> None:
             raise AssertionError(
                 f"after delete: {rel} exists={vault.file(rel).exists()}, trash={vault.trash_files()}\n{server.describe()}"
             ) from None
-        await sess.error("get", {"type": "note", "id": "mcp/written"}, "not_found")
+        # A deleted note is said to be restorable, not missing (issue 14.3).
+        msg = await sess.error("get", {"type": "note", "id": "mcp/written"}, "not_found")
+        assert "note/mcp/written was deleted" in msg and "brain restore note/mcp/written" in msg, msg
         hits = (await sess.ok("search", {"query": "zebracorn"}))["hits"]
         assert hits == [], hits
         st = await sess.ok("status")
