@@ -82,7 +82,10 @@ fn advice(rel: &str, obstacle: &Obstacle) -> String {
         Obstacle::TooLarge(_) => {
             format!("move '{rel}' out of the vault or shrink it (or raise sync.max_file_bytes)")
         }
-        Obstacle::Gone | Obstacle::Other => format!("clear what is in the way at '{rel}'"),
+        Obstacle::Gone | Obstacle::Other => format!(
+            "make '{rel}' writable (remove what is in the way there, or fix its folder's \
+             permissions, or a full or read-only disk)"
+        ),
     }
 }
 

@@ -233,7 +233,7 @@ fn issue14_a_batch_export_writes_exact_bytes_keeps_permissions_and_never_overwri
             assert_eq!(
                 rest,
                 format!(
-                    "check that its folder can be written (permissions, a full or read-only disk), then sync again. The store holds an edit of {} that is not in this file (the edit is kept in the store): clear what is in the way at '{p}', then `brain sync` writes the note",
+                    "check that its folder can be written (permissions, a full or read-only disk), then sync again. The store holds an edit of {} that is not in this file (the edit is kept in the store): make '{p}' writable (remove what is in the way there, or fix its folder's permissions, or a full or read-only disk), then `brain sync` writes the note",
                     eref(p)
                 ),
             );
