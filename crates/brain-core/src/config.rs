@@ -350,7 +350,7 @@ pub const DEFAULT_CONFIG_TOML: &str = r#"# brains configuration for this vault. 
 # e.g. BRAIN_SYNC_MAX_FILE_BYTES=1048576.
 
 [vault]
-# Top-level folders whose name is an entity type: with ["topic"], topic/rust.md is the entity
+# Top-level folders whose name is a note type: with ["topic"], topic/rust.md is the note
 # topic/rust. Every other .md file is a `note` whose id is its path without .md.
 # Names use lower-case letters, digits, '-' and '_'; `note` is built in.
 entity_types = []
@@ -362,14 +362,14 @@ format = "auto"
 # Files larger than this (bytes) are skipped and reported, never read. Default 5 MiB.
 max_file_bytes = 5242880
 # A note changed both on disk and in the store since the last sync:
-#   "keep-both"   the file stays and becomes the entity; the store's version is written beside it
+#   "keep-both"   the file stays and becomes the note; the store's version is written beside it
 #                 as <name>.conflict-<timestamp>.md (default)
 #   "file-wins"   the file's version wins
 #   "db-wins"     the store's version is written over the file
 #   "newest-wins" the side changed last wins
 # Whatever the policy, the losing version is kept in the conflict record (`brain conflicts`).
 conflict_policy = "keep-both"
-# A sync that would soft-delete more than this share of all entities stops and deletes nothing
+# A sync that would soft-delete more than this share of all notes stops and deletes nothing
 # (a vault on an unmounted drive looks empty)...
 mass_delete_share = 0.5
 # ...unless it deletes at most this many. `brain sync --allow-mass-delete` overrides both.
@@ -400,7 +400,8 @@ initial_sync_delay_ms = 1000
 watch_mode = "native"
 watch_interval_ms = 2000
 # Changes are applied after this long without further changes, on both sides: saved files are
-# imported, entities written through the CLI or MCP are exported. A burst becomes one job.
+# imported, notes written through the CLI or MCP are written to their files. A burst becomes
+# one job.
 sync_debounce_ms = 500
 # A whole-vault scan every this many seconds catches anything the watcher missed; 0 = never.
 verify_interval_s = 600

@@ -146,7 +146,13 @@ impl Repo {
             let mut add = vec!["add", "-f", "--"];
             add.extend(stage_paths.iter().map(String::as_str));
             self.run(&add)?;
-            tracing::warn!(path = %settled.path, copy = ?settled.copy_path, "git merge conflict: kept both versions");
+            // `in_result`: `brain git sync` lists the conflict itself and drops this line.
+            tracing::warn!(
+                in_result = true,
+                path = %settled.path,
+                copy = settled.copy_path.as_deref().unwrap_or("none"),
+                "git merge conflict: kept both versions"
+            );
             kept.push(settled);
         }
         if folded {

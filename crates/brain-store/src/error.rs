@@ -13,7 +13,7 @@ pub enum StoreError {
     #[error("no job #{0}: see `brain jobs list`")]
     JobNotFound(i64),
     /// A job cannot make the requested transition (e.g. retrying a running job).
-    #[error("job #{id} is {state}: {what}")]
+    #[error("job #{id}'s state is {state}: {what}")]
     JobState {
         /// The job.
         id: i64,

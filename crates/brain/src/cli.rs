@@ -7,15 +7,15 @@ use clap::{Args, Parser, Subcommand};
 /// Exit codes, shown in `brain --help`.
 pub const EXIT_CODES: &str = "\
 Exit codes:
-  0  success
-  1  failed (the message says what and what to do)
-  2  usage mistake (unknown flag or value, missing or malformed argument such as an id
-     without TYPE/, a type the vault does not have, an empty query)
-  3  sync completed, but some files were skipped (listed with reasons)
-  4  not found (no such note, conflict or job)
-  5  refused for safety: a sync or git commit would delete too many notes; nothing was
-     deleted or committed (--allow-mass-delete if it is meant)
-  130 cancelled with Ctrl-C (work done so far is kept)";
+    0  success
+    1  failed or refused (the message says what and what to do)
+    2  usage mistake (unknown flag or value, missing or malformed argument such as an id
+       without TYPE/ or whose type the vault does not have, an empty query)
+    3  sync completed, but some files were skipped (listed with reasons)
+    4  not found (no such note, conflict or job)
+    5  refused for safety: a sync or git commit would delete too many notes; nothing was
+       deleted or committed (--allow-mass-delete if it is meant)
+  130  cancelled with Ctrl-C (work done so far is kept)";
 
 /// brains: one consistent body of knowledge across a Markdown vault, a searchable store and
 /// the tools that reach it.
@@ -57,7 +57,8 @@ pub enum Command {
     /// Bring back a deleted note; queues writing its file again.
     Restore(RefArg),
     /// Keep files and store in step while both change: file watcher, job workers, writing the
-    /// files of notes changed by any interface. Runs until SIGINT or SIGTERM.
+    /// files of notes changed by any interface, and MCP over HTTP at serve.http
+    /// (127.0.0.1:7433/mcp by default). Runs until SIGINT or SIGTERM.
     Serve,
     /// What is running and what recently finished, and the daemon's watcher.
     Status,
@@ -94,7 +95,8 @@ pub enum Command {
 pub struct DoctorArgs {
     /// Build a new store from the note files. The old store is moved to
     /// .brain/brain.db.old-STAMP (with its -wal and -shm); no note file is changed, and edits
-    /// the old store had not yet written to files are written beside them as conflict copies.
+    /// the old store had not yet written to files are written to their own path (when nothing
+    /// is there) or beside it as a conflict copy (when that file holds other text).
     #[arg(long)]
     pub rebuild: bool,
 }

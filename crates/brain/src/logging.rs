@@ -18,9 +18,13 @@ use tracing_subscriber::util::SubscriberInitExt;
 /// The job whose end this command reports itself (0: none).
 static REPORTED_JOB: AtomicI64 = AtomicI64::new(0);
 
-/// Whether this command's report lists every unwritten edit of the vault (a whole-vault sync
-/// that exports), whichever job of this process met it.
-static REPORTS_UNWRITTEN: AtomicBool = AtomicBool::new(false);
+/// Whether this command's report lists every file-level outcome (unwritten edits, conflicts
+/// kept both ways) of the jobs this process runs, so their `in_result` lines are not printed.
+static REPORTS_FILE_OUTCOMES: AtomicBool = AtomicBool::new(false);
+
+/// Whether this command reports every failed try of its job (it returns at the first one), so
+/// the worker's "attempt failed" line for it is not printed either.
+static REPORTS_TRIES: AtomicBool = AtomicBool::new(false);
 
 /// Says that this command prints how job `id` ends, so the worker's "gave up" and "in result"
 /// lines for it are not printed as well.
@@ -28,11 +32,17 @@ pub fn command_reports_job(id: i64) {
     REPORTED_JOB.store(id, Ordering::SeqCst);
 }
 
-/// Says that this command's report lists every note whose edit could not be written (a
-/// whole-vault sync's skipped files), so the "in result" lines of the other jobs it runs (the
-/// exports `brain put` queued) are not printed as well.
-pub fn command_reports_unwritten_edits() {
-    REPORTS_UNWRITTEN.store(true, Ordering::SeqCst);
+/// Says that this command's report lists the file-level outcomes of the work it runs (a
+/// whole-vault sync's skipped files and unwritten edits, a git sync's conflicts), so the "in
+/// result" lines of every job it runs (the exports `brain put` queued included) are not
+/// printed as well.
+pub fn command_reports_file_outcomes() {
+    REPORTS_FILE_OUTCOMES.store(true, Ordering::SeqCst);
+}
+
+/// Says that this command reports a failed try of its job itself (it stops following there).
+pub fn command_reports_every_try() {
+    REPORTS_TRIES.store(true, Ordering::SeqCst);
 }
 
 /// Whether log lines on stderr may carry ANSI colour: only on a terminal, and never when
@@ -65,21 +75,23 @@ pub fn init(verbose: u8) {
         .try_init();
 }
 
-/// Drops the worker's "gave up" and "in result" lines for the job the command reports itself.
+/// Drops the worker's "gave up", "in result" and (when asked) "attempt failed" lines for what
+/// the command reports itself.
 struct ReportedOnce;
 
 impl<S: Subscriber> Layer<S> for ReportedOnce {
     fn event_enabled(&self, event: &Event<'_>, _ctx: Context<'_, S>) -> bool {
         let reported = REPORTED_JOB.load(Ordering::SeqCst);
-        let all_unwritten = REPORTS_UNWRITTEN.load(Ordering::SeqCst);
-        if reported == 0 && !all_unwritten {
+        let file_outcomes = REPORTS_FILE_OUTCOMES.load(Ordering::SeqCst);
+        if reported == 0 && !file_outcomes {
             return true;
         }
         let mut fields = GaveUp::default();
         event.record(&mut fields);
         let this_job = fields.job.is_some() && fields.job == Some(reported);
-        let said_by_command = ((fields.gave_up || fields.in_result) && this_job)
-            || (fields.in_result && all_unwritten);
+        let a_try = fields.tried && REPORTS_TRIES.load(Ordering::SeqCst);
+        let said_by_command = ((fields.gave_up || fields.in_result || a_try) && this_job)
+            || (fields.in_result && file_outcomes);
         !said_by_command
     }
 }
@@ -88,6 +100,8 @@ impl<S: Subscriber> Layer<S> for ReportedOnce {
 #[derive(Default)]
 struct GaveUp {
     job: Option<i64>,
+    /// The event is about how a try ended (it carries `gave_up`, true or false).
+    tried: bool,
     gave_up: bool,
     in_result: bool,
 }
@@ -101,7 +115,10 @@ impl Visit for GaveUp {
 
     fn record_bool(&mut self, field: &Field, value: bool) {
         match field.name() {
-            "gave_up" => self.gave_up = value,
+            "gave_up" => {
+                self.tried = true;
+                self.gave_up = value;
+            }
             "in_result" => self.in_result = value,
             _ => {}
         }

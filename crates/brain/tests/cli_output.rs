@@ -139,7 +139,7 @@ fn usage_mistakes_exit_2_and_refusals_exit_1_as_help_documents() {
     v.write("Welcome.md", "# Welcome\n");
     v.sync();
     let help = v.ok(&["--help"]).stdout;
-    assert!(help.contains("2  usage mistake"), "{help}");
+    assert!(help.contains("    2  usage mistake"), "{help}");
     for args in [
         &["get", "Welcome"][..],
         &["search", ""],
@@ -331,4 +331,27 @@ fn restore_says_what_it_did() {
     v.sync();
     assert_eq!(v.read("a.md"), b"# A\n");
     assert_eq!(v.run(&["restore", "note/never"]).code, 4);
+}
+
+#[test]
+fn a_failed_git_command_is_said_once() {
+    let v = TestVault::new();
+    v.write("a.md", "# A\n");
+    v.sync();
+    let missing = v.root().with_extension("no-such-remote.git");
+    let r = v.run(&["git", "init", "--remote", missing.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(
+        r.stderr
+            .matches("did not finish: nothing was pushed")
+            .count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("WARN"),
+        "the command's error, not a log line too: {}",
+        r.stderr
+    );
 }

@@ -103,6 +103,10 @@ fn operate(
 ) -> Result<u8> {
     let queue = vault.queue();
     let id = queue.enqueue(request)?.id();
+    // This command says how the job ended, each failed try, and the conflicts it kept.
+    crate::logging::command_reports_job(id);
+    crate::logging::command_reports_every_try();
+    crate::logging::command_reports_file_outcomes();
     let daemon = super::daemon::running(&vault.paths);
     let mut pool = daemon
         .is_none()

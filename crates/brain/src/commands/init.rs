@@ -53,7 +53,7 @@ pub fn create(vault: Option<&Path>) -> Result<(VaultPaths, bool)> {
     if !ignore.exists() {
         fs::write(
             &ignore,
-            "# brains state: the database, trash and conflict copies stay local.\n*\n",
+            "# brains state: the database, trash and the store's own copies stay local.\n*\n",
         )
         .with_context(|| format!("cannot write {}", ignore.display()))?;
     }

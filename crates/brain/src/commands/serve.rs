@@ -144,7 +144,7 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
         std::thread::sleep(PUBLISH_EVERY);
     }
 
-    say(&stopping_line(vault));
+    say(&stopping_line(vault, http.is_some()));
     // With its store gone or elsewhere, there is nowhere to publish to: the store would only
     // refuse, in more lines saying the store is gone.
     if lost.is_none() {
@@ -175,7 +175,7 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
 
 /// What the daemon waits for once asked to stop, and how not to: the jobs its own workers run
 /// (their progress), or that nothing runs; and that a second Ctrl-C leaves at once.
-fn stopping_line(vault: &Vault) -> String {
+fn stopping_line(vault: &Vault, http: bool) -> String {
     let ours = format!("pid{}-", std::process::id());
     let running: Vec<String> = vault
         .store
@@ -200,7 +200,10 @@ fn stopping_line(vault: &Vault) -> String {
         })
         .collect();
     let waits = if running.is_empty() {
-        "no job is running; closing the HTTP server and the watcher".to_string()
+        format!(
+            "no job is running; closing {}the watcher",
+            if http { "the HTTP server and " } else { "" }
+        )
     } else {
         format!(
             "waiting for {} running job(s) to finish: {}",

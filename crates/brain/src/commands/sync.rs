@@ -42,15 +42,15 @@ fn pause_or_resume(vault: &Vault, action: &SyncAction, json: bool) -> Result<u8>
     }
     output::line(if paused {
         format!(
-            "Directory sync paused: file changes and entity writes are queued ({waiting} job(s) \
+            "Directory sync paused: file changes and note writes are queued ({waiting} job(s) \
              waiting) and applied on `brain sync resume`."
         )
     } else if super::daemon::running(&vault.paths).is_some() {
         format!("Directory sync resumed: `brain serve` runs the {waiting} queued job(s) now.")
     } else {
         format!(
-            "Directory sync resumed: {waiting} queued job(s) run at the next `brain sync` or \
-             `brain work --until-idle` (or start `brain serve`)."
+            "Directory sync resumed: {waiting} queued job(s) run at the next `brain sync` (or \
+             start `brain serve`, which runs them as they come)."
         )
     })?;
     Ok(0)
@@ -112,7 +112,7 @@ pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
     }
     crate::logging::command_reports_job(id);
     if mode != "import-only" {
-        crate::logging::command_reports_unwritten_edits();
+        crate::logging::command_reports_file_outcomes();
     }
 
     let interrupted = Arc::new(AtomicBool::new(false));
