@@ -32,7 +32,8 @@ fn main() -> ExitCode {
             // The library words its errors for agents (MCP tools); a person here runs commands.
             let message = brain_api::in_cli_words(&format!("{err:#}"));
             if json {
-                let doc = serde_json::json!({ "error": message, "exit_code": code });
+                let kind = commands::error_kind(&err, code);
+                let doc = serde_json::json!({ "error": message, "kind": kind, "exit_code": code });
                 let _ = writeln!(std::io::stdout(), "{doc}");
             }
             let _ = writeln!(std::io::stderr(), "error: {message}");

@@ -155,6 +155,15 @@ fn usage_mistakes_exit_2_and_refusals_exit_1_as_help_documents() {
         json.extend_from_slice(args);
         let r = v.run_stdin(&json, b"# x\n");
         assert_eq!(r.code, 2, "--json {args:?}: {}", r.stderr);
+        if !r.stdout.is_empty() {
+            // clap's own mistakes come before --json is read; ours carry a kind to branch on.
+            let doc = r.json();
+            assert_eq!(doc["exit_code"], 2, "{doc}");
+            assert!(
+                ["bad_argument", "unknown_type"].contains(&doc["kind"].as_str().unwrap_or("")),
+                "{doc}"
+            );
+        }
     }
     // Refusals of a well-formed request, with their reason: 1.
     for (args, why) in [
@@ -167,6 +176,10 @@ fn usage_mistakes_exit_2_and_refusals_exit_1_as_help_documents() {
     }
     let r = v.run(&["get", "note/nothere"]);
     assert_eq!(r.code, 4, "{}", r.stderr);
+    assert_eq!(
+        v.run(&["--json", "get", "note/nothere"]).json()["kind"],
+        "not_found"
+    );
     // One vocabulary: the CLI names its own commands, never an MCP tool, and says "note".
     assert!(
         r.stderr.contains("`brain list` or `brain search`") && !r.stderr.contains("tool"),

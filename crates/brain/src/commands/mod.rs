@@ -212,3 +212,21 @@ fn is_usage_mistake(cause: &(dyn std::error::Error + 'static)) -> bool {
         )
     )
 }
+
+/// A stable name for what went wrong, for `--json` callers to branch on (as MCP's error
+/// `kind`): the facade's own kind when the error came from it, else one for the exit code.
+pub fn error_kind(err: &anyhow::Error, code: u8) -> &'static str {
+    if let Some(e) = err
+        .chain()
+        .find_map(|c| c.downcast_ref::<brain_api::BrainError>())
+    {
+        return e.kind();
+    }
+    match code {
+        EXIT_USAGE => "bad_argument",
+        EXIT_NOT_FOUND => "not_found",
+        EXIT_REFUSED => "refused",
+        EXIT_CANCELLED => "cancelled",
+        _ => "failed",
+    }
+}
