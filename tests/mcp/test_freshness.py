@@ -5,8 +5,12 @@ conflict copy made."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import subprocess
+import time
 
+import anyio
 import pytest
 
 from brainmcp import Server, Vault, eventually, note_id
@@ -119,3 +123,69 @@ async def test_issue13_a_file_saved_before_the_session_is_in_its_first_answer(se
         assert vault.file("inbox-by-hand.md").read_text() == "# Saved by a person\n"
         got = await sess.ok("get", {"type": "note", "id": "inbox-by-hand"})
         assert got["content"] == "# Saved by a person\n", got
+
+
+def fences(vault: Vault) -> list[str]:
+    return sorted(f for f in os.listdir(vault.file(".brain")) if f.startswith("mcp-fence-"))
+
+
+async def test_issue13_fence_files_left_by_a_killed_session_are_removed_at_the_next_start(
+    server: Server,
+) -> None:
+    """A session killed with -9 between creating its fence (`.brain/mcp-fence-PID-I-N`) and
+    removing it leaves the file behind (60 kills of `brain mcp` mid-call left 31 of them). The
+    next session's first call removes those of processes that are gone, and those older than a
+    fence can live; a live session's fence is left alone. None is ever read as a note."""
+    vault = server.vault
+    finished = subprocess.Popen(["true"])  # a process that is gone: its PID is not running
+    finished.wait()
+    left = [f"mcp-fence-{finished.pid}-0-{n}" for n in (7, 8)]
+    old = f"mcp-fence-{os.getpid()}-5-3"  # a live PID, but far older than a fence lives
+    live = f"mcp-fence-{os.getpid()}-6-1"  # a live session's fence, just made
+    for name in [*left, old, live]:
+        vault.file(f".brain/{name}").write_bytes(b"")
+    an_hour_ago = time.time() - 3600
+    os.utime(vault.file(f".brain/{old}"), (an_hour_ago, an_hour_ago))
+    async with server.session() as sess:
+        await sess.ok("list", {"limit": 1})
+        assert fences(vault) == [live], fences(vault)
+        listed = await sess.ok("list", {"limit": 10_000})
+        assert not [i for i in listed["items"] if "fence" in i["id"]], listed
+    os.remove(vault.file(f".brain/{live}"))
+
+
+async def test_issue13_calls_waiting_for_a_long_sync_answer_within_the_wait_of_their_arrival(
+    server: Server,
+) -> None:
+    """Calls that arrive while another sync holds `.brain/sync.lock` queue behind one another;
+    each answers (from the store, saying it may be stale) within the lock wait (10 s) counted from
+    its own arrival. Before, each waited its own 10 s after the previous one: four calls came back
+    at 10, 20, 30 and 40 s. Once the lock is free, the next call imports the edit."""
+    vault = server.vault
+    rel = first_note(vault)
+    ident = note_id(rel)
+    async with server.session() as sess:
+        await sess.ok("get", {"type": "note", "id": ident})
+        save(vault.file(rel), "# Saved while a sync ran\n")
+        answers: list[tuple[float, dict]] = []
+        fd = os.open(vault.file(".brain/sync.lock"), os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            start = time.monotonic()
+
+            async def call() -> None:
+                doc = await sess.ok("get", {"type": "note", "id": ident})
+                answers.append((time.monotonic() - start, doc))
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(4):
+                    tg.start_soon(call)
+        finally:
+            os.close(fd)
+        # 10 s each, plus a wide margin for a loaded machine; one wait after another is 40 s.
+        slowest = max(t for t, _ in answers)
+        assert slowest < 25, f"the calls answered after {[round(t, 1) for t, _ in answers]} s"
+        for _, doc in answers:
+            assert "sync.lock" in doc.get("warning", ""), doc
+        got = await sess.ok("get", {"type": "note", "id": ident})
+        assert got["content"] == "# Saved while a sync ran\n" and "warning" not in got, got

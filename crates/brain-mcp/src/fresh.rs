@@ -46,6 +46,9 @@ const LOCK_WAIT: Duration = Duration::from_secs(10);
 const MAX_REPORTED: usize = 10_000;
 /// The name of a fence file in `.brain/`, before `PID-INSTANCE-N`.
 const FENCE_PREFIX: &str = "mcp-fence-";
+/// A fence file older than this is left over (a session lives with its fence for at most
+/// [`FENCE_WAIT`]): its session was killed between creating and removing it.
+const FENCE_LEFT_OVER: Duration = Duration::from_secs(60);
 
 /// Tells apart the sessions of one process (the tests run several), so each waits for its own
 /// fence only.
@@ -124,6 +127,7 @@ impl Freshness {
     /// Starts watching: returns once the watch is in place, so a file saved after this returns
     /// is reported. Files saved before raised no event, so the next import is the whole vault.
     fn start(&self) -> Watch {
+        self.remove_left_over_fences();
         self.shared.lock().rescan =
             Some("the session's first call: files may have changed since the last sync".into());
         let handler = Handler {
@@ -142,10 +146,58 @@ impl Freshness {
         }
     }
 
+    /// Removes the fence files of sessions that are gone: a session killed (`kill -9`, a
+    /// crash) between creating its fence and removing it leaves one in `.brain/`, and without
+    /// this they would pile up there, one per kill. A fence is left over when it is older than
+    /// [`FENCE_LEFT_OVER`], when the process that made it is gone, or when it has this
+    /// session's own name (an earlier process with the same PID, as a container restart gives:
+    /// this session has made none yet). A live session's fence is left alone.
+    fn remove_left_over_fences(&self) {
+        let dir = self.root.join(".brain");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(FENCE_PREFIX)) else {
+                continue;
+            };
+            let own = format!("{FENCE_PREFIX}{rest}").starts_with(&self.fence_name);
+            let dead = rest
+                .split('-')
+                .next()
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_none_or(|pid| !process_alive(pid));
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > FENCE_LEFT_OVER);
+            if !(own || dead || old) {
+                continue;
+            }
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(path = %entry.path().display(), "removed a fence file left by a session that was killed");
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove a fence file left by a killed session; remove it by hand (it is never read as a note)");
+                }
+            }
+        }
+    }
+
     /// Imports every change saved before this call (blocking: run it on a blocking thread).
     /// Returns a warning for the answer when it could not: the answer then comes from the
     /// store as it is, and the changes are imported by a later call.
+    ///
+    /// Its wait for `.brain/sync.lock` counts from the call's arrival, not from its turn: calls
+    /// that queue behind one waiting for a long sync all answer within [`LOCK_WAIT`] of their
+    /// arrival, instead of one [`LOCK_WAIT`] after another.
     pub(crate) fn refresh(&self, brain: &Brain) -> Option<String> {
+        let deadline = Instant::now() + LOCK_WAIT;
         if brain.store_read_only() {
             return Some(
                 "the store is read-only (.brain/ or brain.db cannot be written), so this answer \
@@ -159,7 +211,7 @@ impl Freshness {
             *watch = self.start();
         }
         if matches!(*watch, Watch::Unavailable) {
-            return self.import(brain, Vec::new(), Some("no file watcher".into()));
+            return self.import(brain, Vec::new(), Some("no file watcher".into()), deadline);
         }
         let fenced = self.fence();
         let (mut paths, new_folders, maybe_folders, mut rescan) = {
@@ -184,7 +236,7 @@ impl Freshness {
                 }
             }
         }
-        self.import(brain, paths.into_iter().collect(), rescan)
+        self.import(brain, paths.into_iter().collect(), rescan, deadline)
     }
 
     /// Creates this call's fence and waits for its event, then removes it. An error says why
@@ -195,7 +247,7 @@ impl Freshness {
             .root
             .join(".brain")
             .join(format!("{}{n}", self.fence_name));
-        std::fs::write(&path, b"")
+        create_fence(&path)
             .map_err(|e| format!("cannot create the fence {}: {e}", path.display()))?;
         let deadline = Instant::now() + FENCE_WAIT;
         let mut r = self.shared.lock();
@@ -228,16 +280,23 @@ impl Freshness {
         }
     }
 
-    /// Imports `paths`, or the whole vault when `rescan` says why; on failure puts them back
-    /// for the next call and returns the warning.
-    fn import(&self, brain: &Brain, paths: Vec<String>, rescan: Option<String>) -> Option<String> {
+    /// Imports `paths`, or the whole vault when `rescan` says why, waiting for another sync
+    /// until `deadline`; on failure puts them back for the next call and returns the warning.
+    fn import(
+        &self,
+        brain: &Brain,
+        paths: Vec<String>,
+        rescan: Option<String>,
+        deadline: Instant,
+    ) -> Option<String> {
         if paths.is_empty() && rescan.is_none() {
             return None;
         }
         if let Some(why) = &rescan {
             tracing::info!(reason = %why, "importing the whole vault before answering");
         }
-        let failed = match brain.import_now(&paths, rescan.is_some(), LOCK_WAIT) {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let failed = match brain.import_now(&paths, rescan.is_some(), wait) {
             Ok(ImportNow::Imported(_)) => return None,
             Ok(ImportNow::Busy) => format!(
                 "another sync of the vault held .brain/sync.lock for {} s, so files changed on \
@@ -258,6 +317,36 @@ impl Freshness {
         }
         Some(failed)
     }
+}
+
+/// Creates the fence file at `path` anew, so that its creation raises the event the call waits
+/// for: one left at that name (a killed process that had this PID) is removed first, since
+/// writing over it would raise no creation event and the call would wait out [`FENCE_WAIT`].
+fn create_fence(path: &Path) -> std::io::Result<()> {
+    let create = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map(drop)
+    };
+    match create() {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::remove_file(path)?;
+            create()
+        }
+        done => done,
+    }
+}
+
+/// Whether process `pid` is running, as far as this system can tell: on Linux, whether
+/// `/proc/PID` exists; elsewhere it is taken to be (a fence is then removed by its age only).
+fn process_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return true;
+    }
+    proc.join(pid.to_string()).exists()
 }
 
 /// Adds the paths of the notes the store holds under `folder` to `paths`.
