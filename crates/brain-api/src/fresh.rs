@@ -11,16 +11,23 @@
 //! - a one-shot read (`brain get`, `search`, `list`) with no daemon says when what it answers
 //!   may be older than the files ([`Brain::stale_hint`]).
 
+use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use brain_core::config::VaultFormat;
 use brain_core::{CancelToken, NoProgress, content_hash};
 use brain_store::jobs::{JobFilter, JobState};
-use brain_store::{JobStore, Store};
-use brain_sync::scan::stat_of;
+use brain_store::{JobStore, ListFilter, Store};
+use brain_sync::scan::{ScanOptions, scan_paths, stat_of};
 use brain_sync::{SyncEngine, SyncMode, SyncOptions, SyncReport};
 
 use crate::{Brain, BrainError, Expect, daemon_pid};
+
+/// The most folder entries [`Brain::stale_hint`] looks through before it says only that a
+/// folder changed: a one-shot read must stay cheap in a folder of 100,000 notes.
+const FOLDER_ENTRIES: usize = 20_000;
 
 /// How often a caller waiting for `.brain/sync.lock` looks again.
 const LOCK_RETRY: Duration = Duration::from_millis(20);
@@ -164,11 +171,13 @@ impl Brain {
     /// older than the files, in one sentence with the fix, or `None` when nothing says so. For
     /// one-shot readers with no watcher (`brain get`, `search`, `list`).
     ///
-    /// What it can tell, cheaply (a `stat` per path and per folder, one base lookup): a file of
-    /// `paths` edited, replaced or removed since it was synced, and a file added, removed or
-    /// renamed in the vault's top folder or in a folder of `paths` since the last directory
-    /// job ended. It cannot tell a note edited in place elsewhere in the vault: only a sync,
-    /// or a running `brain serve`, sees those. With a daemon serving the vault, nothing is said:
+    /// What it can tell, cheaply (a `stat` per path and per folder, one base lookup; a
+    /// folder's entries only when its time moved since the last sync): a file of `paths`
+    /// edited, replaced or removed since it was synced, and a note added (or renamed) in the
+    /// vault's top folder, in a folder of `paths`, or in a new folder under them. It says
+    /// nothing for entries that are not notes a sync imports (dot files and folders, other
+    /// files, `.brainignore`d paths). It cannot tell a note edited in place or added elsewhere
+    /// in the vault: only a sync, or a running `brain serve`, sees those. With a daemon serving the vault, nothing is said:
     /// its watcher imports changes as they happen. A read-only store always says so, since
     /// nothing can be imported into it.
     pub fn stale_hint(&self, paths: &[&str]) -> Option<String> {
@@ -207,10 +216,17 @@ impl Brain {
         None
     }
 
-    /// The first folder (the vault's top folder, or one holding a note of `paths`) whose
-    /// entries changed after the last directory job of this vault ended, described.
+    /// The first note a sync would import and the store has never seen, in the vault's top
+    /// folder or a folder holding a note of `paths` (or in a folder new to the store under
+    /// them), described. Only folders whose entries changed after the last directory job of
+    /// this vault ended (or every one, when no such job is on record) are listed.
+    ///
+    /// A folder's time moves for any entry, so it is only the reason to look: what is said is
+    /// a note. A dot entry (`.git/`, `.obsidian/`, an editor's swap file), a file that is not
+    /// Markdown, a path `.brainignore` excludes, a link, an empty or too large file: none is a
+    /// note a sync imports, and none makes an answer stale.
     fn changed_folder(&self, paths: &[&str]) -> Option<String> {
-        let synced_ms = self.last_directory_job_ms()?;
+        let synced_ms = self.last_directory_job_ms().unwrap_or(0);
         let mut folders: Vec<&str> = vec![""];
         for p in paths {
             let folder = p.rsplit_once('/').map_or("", |(f, _)| f);
@@ -226,14 +242,91 @@ impl Brain {
                 .duration_since(std::time::UNIX_EPOCH)
                 .ok()?
                 .as_millis();
-            (i64::try_from(ms).ok()? > synced_ms).then(|| {
-                if folder.is_empty() {
-                    "files were added, removed or renamed in the vault's top folder".to_string()
-                } else {
-                    format!("files were added, removed or renamed in {folder}/")
-                }
-            })
+            if i64::try_from(ms).ok()? <= synced_ms {
+                return None;
+            }
+            self.unsynced_note_in(folder)
         })
+    }
+
+    /// A note in `folder`, or anywhere under a subfolder of it the store holds no note in,
+    /// that a sync would import and the store has never imported, described. Reads the
+    /// folder's entries; a folder too large to look through (over [`FOLDER_ENTRIES`]) is said
+    /// to have changed rather than read whole.
+    fn unsynced_note_in(&self, folder: &str) -> Option<String> {
+        let shown = if folder.is_empty() {
+            "the vault's top folder".to_string()
+        } else {
+            format!("{folder}/")
+        };
+        let mut candidates: Vec<String> = Vec::new();
+        let mut todo = vec![folder.to_string()];
+        let mut entries_seen = 0usize;
+        while let Some(dir) = todo.pop() {
+            let Ok(entries) = std::fs::read_dir(self.root.join(&dir)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                entries_seen += 1;
+                if entries_seen > FOLDER_ENTRIES {
+                    return Some(format!("files were added, removed or renamed in {shown}"));
+                }
+                let Ok(name) = entry.file_name().into_string() else {
+                    continue;
+                };
+                if name.starts_with('.') {
+                    continue;
+                }
+                let rel = if dir.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{dir}/{name}")
+                };
+                match entry.file_type() {
+                    // A folder the store knows: its own time says whether it changed.
+                    Ok(t) if t.is_dir() && !self.store_has_notes_under(&rel) => todo.push(rel),
+                    Ok(t) if t.is_file() && name.ends_with(".md") => candidates.push(rel),
+                    _ => {}
+                }
+            }
+        }
+        let opts = ScanOptions {
+            skip_logseq_dir: skips_logseq_dir(&self.root, self.config.vault.format),
+            threads: 1,
+        };
+        let max = self.config.sync.max_file_bytes;
+        let scanned = scan_paths(&self.root, &candidates, &opts);
+        let notes: Vec<&str> = scanned
+            .files
+            .iter()
+            .filter(|f| f.stat.size > 0 && f.stat.size <= max)
+            .map(|f| f.path.as_str())
+            .collect();
+        if notes.is_empty() {
+            return None;
+        }
+        let known: HashSet<String> = match self.store.bases(&notes) {
+            Ok(bases) => bases.into_iter().map(|b| b.path).collect(),
+            Err(e) => {
+                tracing::debug!(folder, error = %e, "cannot compare a folder's notes with the store");
+                return None;
+            }
+        };
+        notes
+            .into_iter()
+            .find(|p| !known.contains(*p))
+            .map(|p| format!("{p} was added"))
+    }
+
+    /// Whether the store holds a live note under `folder` (so the folder is not new to it).
+    fn store_has_notes_under(&self, folder: &str) -> bool {
+        self.store
+            .list(&ListFilter {
+                folder: Some(folder.to_string()),
+                limit: 1,
+                ..ListFilter::default()
+            })
+            .map_or(true, |rows| !rows.is_empty())
     }
 
     /// When the last directory job (sync, import or export) of this vault ended (ms), if one
@@ -307,5 +400,15 @@ impl Brain {
             }),
             (Expect::Any | Expect::Present, _) => Ok(()),
         }
+    }
+}
+
+/// Whether the walk skips the top-level `logseq/` folder, as `brain_sync`'s scan decides it:
+/// always for a Logseq vault, for `auto` when `logseq/config.edn` exists.
+fn skips_logseq_dir(root: &Path, format: VaultFormat) -> bool {
+    match format {
+        VaultFormat::Logseq => true,
+        VaultFormat::Auto => root.join("logseq").join("config.edn").is_file(),
+        VaultFormat::Obsidian | VaultFormat::Plain => false,
     }
 }

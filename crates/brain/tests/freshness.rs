@@ -226,3 +226,93 @@ fn issue13_a_read_on_a_read_only_store_says_it_may_be_stale() {
         );
     }
 }
+
+/// The lines of `r`'s stderr that say the answer may be stale.
+fn stale_lines(r: &util::Run) -> Vec<String> {
+    r.stderr
+        .lines()
+        .filter(|l| l.contains(STALE))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A folder's time moves for any entry made in it: a Git repository, an editor's swap file,
+/// Obsidian's settings, a picture, a temp file, a note `.brainignore` excludes, an empty file
+/// sync skips. None of them is a note a sync imports, so none makes an answer stale; before,
+/// every read said "files were added ... in the vault's top folder" until the next sync. A note
+/// added in a new folder, however deep, is named.
+#[test]
+fn issue13_a_one_shot_read_never_says_stale_for_files_that_are_not_notes() {
+    let v = TestVault::new();
+    v.write(".brainignore", "drafts/\n");
+    v.write("a.md", "# A\n\nwombatword\n");
+    v.write("folder/b.md", "# B\n\nwombatword\n");
+    v.sync();
+    v.write(".a.md.swp", "vim swap");
+    v.write(".obsidian/app.json", "{}");
+    v.write(".git/HEAD", "ref: refs/heads/main\n");
+    v.write("picture.png", "not markdown");
+    v.write("folder/b.md.tmp", "# B being saved\n");
+    v.write(
+        "drafts/secret.md",
+        "# Kept out of the brain\n\nwombatword\n",
+    );
+    v.write("folder/empty.md", "");
+    let reads = [
+        &["get", "note/folder/b"][..],
+        &["search", "wombatword"],
+        &["list"],
+        &["list", "--folder", "folder"],
+    ];
+    for args in reads {
+        let r = v.ok(args);
+        assert_eq!(stale_lines(&r), Vec::<String>::new(), "{args:?}");
+    }
+
+    // A real note, in a folder new to the store, is named with the fix.
+    v.write("new/deeper/c.md", "# C\n\nwombatword\n");
+    for args in reads {
+        let r = v.ok(args);
+        let lines = stale_lines(&r);
+        assert_eq!(lines.len(), 1, "{args:?}: {}", r.stderr);
+        assert!(
+            lines[0].contains("new/deeper/c.md was added") && lines[0].contains("brain sync"),
+            "{args:?}: {}",
+            lines[0]
+        );
+    }
+    // (The empty file would make the sync exit 3, skipped files listed.)
+    std::fs::remove_file(v.path("folder/empty.md")).unwrap();
+    v.sync();
+    for args in reads {
+        assert_eq!(stale_lines(&v.ok(args)), Vec::<String>::new(), "{args:?}");
+    }
+}
+
+/// Right after `brain init`, before any sync, the store holds nothing of the notes on disk:
+/// a read says so (before, with no sync on record, it said nothing at all). A vault with no
+/// note has nothing to import and says nothing.
+#[test]
+fn issue13_a_read_before_the_first_sync_says_the_notes_are_not_imported() {
+    let empty = TestVault::new();
+    empty.write("picture.png", "not a note");
+    assert_eq!(stale_lines(&empty.ok(&["list"])), Vec::<String>::new());
+
+    let v = TestVault::new();
+    v.write("a.md", "# A\n");
+    let list = v.ok(&["list"]);
+    assert!(
+        !list.stdout.contains("note/a"),
+        "nothing is imported yet: {}",
+        list.stdout
+    );
+    let lines = stale_lines(&list);
+    assert_eq!(lines.len(), 1, "{}", list.stderr);
+    assert!(
+        lines[0].contains("a.md was added") && lines[0].contains("brain sync"),
+        "{}",
+        lines[0]
+    );
+    v.sync();
+    assert_eq!(stale_lines(&v.ok(&["list"])), Vec::<String>::new());
+}
