@@ -156,7 +156,10 @@ fn issue14_search_on_a_pipe_marks_matches_unambiguously() {
         .iter()
         .map(|h| h["snippet"].as_str().unwrap())
         .collect();
-    assert!(snippets.contains(&"B\n\nanother ⟦crab⟧ here"), "{snippets:?}");
+    assert!(
+        snippets.contains(&"B\n\nanother ⟦crab⟧ here"),
+        "{snippets:?}"
+    );
 }
 
 /// On a terminal the matches are coloured instead (and marked ⟦ ⟧ with `NO_COLOR`).

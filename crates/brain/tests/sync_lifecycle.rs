@@ -333,10 +333,7 @@ fn search_ranks_filters_and_highlights() {
         .map(|h| h["id"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(ids.len(), 2);
-    assert!(
-        hits[0]["snippet"].as_str().unwrap().contains("⟦"),
-        "{hits}"
-    );
+    assert!(hits[0]["snippet"].as_str().unwrap().contains("⟦"), "{hits}");
     assert!(hits[0]["score"].as_f64().unwrap() >= hits[1]["score"].as_f64().unwrap());
     let only_topic = v
         .ok(&["--json", "search", "crab", "--type", "topic"])
