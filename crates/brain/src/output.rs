@@ -19,13 +19,36 @@ pub fn line(text: impl std::fmt::Display) -> Result<()> {
     Ok(())
 }
 
-/// Shortens `s` to at most `max` characters for a table column.
+/// Shortens `s` to at most `max` terminal columns for a table column (a wide character such as
+/// an emoji or a CJK letter takes two).
 pub fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
-        t.push('…');
-        t
+    use unicode_width::UnicodeWidthChar;
+    if width(s) <= max {
+        return s.to_string();
     }
+    let mut t = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > max.saturating_sub(1) {
+            break;
+        }
+        used += w;
+        t.push(c);
+    }
+    t.push('…');
+    t
+}
+
+/// How many terminal columns `s` takes.
+pub fn width(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// `s` followed by spaces up to `columns` terminal columns (as `{:<N}` would, by display width
+/// rather than by characters, so rows with emoji stay aligned).
+pub fn pad(s: &str, columns: usize) -> String {
+    let mut t = s.to_string();
+    t.extend(std::iter::repeat_n(' ', columns.saturating_sub(width(s))));
+    t
 }

@@ -190,3 +190,30 @@ fn issue14_search_on_a_terminal_colours_matches() {
     assert!(plain.contains("⟦another⟧"), "{plain:?}");
     assert!(!plain.contains("\x1b[1;33m"), "{plain:?}");
 }
+
+#[test]
+fn list_prints_whole_ids_under_a_header_and_keeps_wide_titles_aligned() {
+    let v = TestVault::new();
+    let long = "deep/folder/with/a/very/long/path/and-a-long-note-name-here";
+    v.write(&format!("{long}.md"), "# Café ideas 💡\n");
+    v.write("p.md", "# plain\n");
+    v.sync();
+    let out = v.ok(&["list"]).stdout;
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[0].starts_with("NOTE ") && lines[0].contains("TITLE"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("note/{long}  ")),
+        "the whole id, never cut: {out}"
+    );
+    // Every row's last column (PATH) starts at the same terminal column, emoji or not.
+    let column = |line: &str| {
+        let at = line.rfind("  ").unwrap() + 2;
+        unicode_width::UnicodeWidthStr::width(&line[..at])
+    };
+    assert_eq!(column(lines[0]), column(lines[1]), "{out}");
+    assert_eq!(column(lines[1]), column(lines[2]), "{out}");
+}

@@ -145,17 +145,32 @@ pub fn list(vault: &Vault, args: &ListArgs, json: bool) -> Result<u8> {
     }
     if rows.is_empty() {
         output::line("No notes.")?;
+        return Ok(0);
     }
-    for r in &rows {
+    // The id is never cut (it is what `get`, `put` and `rm` take); the title is.
+    let ids: Vec<String> = rows.iter().map(|r| r.entity.to_string()).collect();
+    let id_width = ids
+        .iter()
+        .map(|i| output::width(i))
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    output::line(format!(
+        "{}  {}  {:<20}  PATH",
+        output::pad("NOTE", id_width),
+        output::pad("TITLE", 40),
+        "UPDATED"
+    ))?;
+    for (r, id) in rows.iter().zip(&ids) {
         let deleted = if r.deleted_ms.is_some() {
             "  (deleted)"
         } else {
             ""
         };
         output::line(format!(
-            "{:<40}  {:<40}  {}  {}{deleted}",
-            clip(&r.entity.to_string(), 40),
-            clip(&r.title, 40),
+            "{}  {}  {}  {}{deleted}",
+            output::pad(id, id_width),
+            output::pad(&clip(&r.title, 40), 40),
             format_iso(r.updated_ms),
             r.path
         ))?;
