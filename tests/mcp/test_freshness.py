@@ -189,3 +189,32 @@ async def test_issue13_calls_waiting_for_a_long_sync_answer_within_the_wait_of_t
             assert "sync.lock" in doc.get("warning", ""), doc
         got = await sess.ok("get", {"type": "note", "id": ident})
         assert got["content"] == "# Saved while a sync ran\n" and "warning" not in got, got
+
+
+async def test_issue13_a_file_saved_but_not_importable_is_named_in_the_answer(server: Server) -> None:
+    """A note's file truncated (an editor's save caught half way, or emptied by hand) is not
+    imported (an empty file is skipped), so the store keeps the old text: the answer says so,
+    naming the file and why, instead of passing the old text off as what the file holds. The
+    same for a named pipe saved at a note's path, which is never opened (the call answers)."""
+    vault = server.vault
+    rel = first_note(vault)
+    ident = note_id(rel)
+    async with server.session() as sess:
+        before = await sess.ok("get", {"type": "note", "id": ident})
+        open(vault.file(rel), "w").close()
+        got = await sess.ok("get", {"type": "note", "id": ident})
+        assert got["content"] == before["content"], got
+        warning = got.get("warning", "")
+        assert rel in warning and "empty file" in warning and "not imported" in warning, got
+
+        save(vault.file(rel), "# Saved whole\n")
+        got = await sess.ok("get", {"type": "note", "id": ident})
+        assert got["content"] == "# Saved whole\n" and "warning" not in got, got
+
+        os.mkfifo(vault.file("a-pipe.md"))
+        with anyio.fail_after(30):
+            listed = await sess.ok("list", {"limit": 1})
+        assert "a-pipe.md" in listed.get("warning", ""), listed
+        with anyio.fail_after(30):
+            listed = await sess.ok("list", {"limit": 1})
+        assert "warning" not in listed, listed

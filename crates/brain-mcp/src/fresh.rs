@@ -297,6 +297,14 @@ impl Freshness {
         }
         let wait = deadline.saturating_duration_since(Instant::now());
         let failed = match brain.import_now(&paths, rescan.is_some(), wait) {
+            Ok(ImportNow::Imported(report)) if rescan.is_none() => {
+                let skipped: Vec<(&str, &str)> = report
+                    .skipped
+                    .iter()
+                    .map(|s| (s.path.as_str(), s.reason.as_str()))
+                    .collect();
+                return skipped_warning(&skipped);
+            }
             Ok(ImportNow::Imported(_)) => return None,
             Ok(ImportNow::Busy) => format!(
                 "another sync of the vault held .brain/sync.lock for {} s, so files changed on \
@@ -317,6 +325,31 @@ impl Freshness {
         }
         Some(failed)
     }
+}
+
+/// The warning for an answer when files saved before the call were not imported (an empty
+/// file an editor truncated, a pipe, a file over `sync.max_file_bytes`): the store keeps what
+/// it held for them, so the answer is not what those files hold, and the agent is told which
+/// and why. Only for the paths a call imports, not for a whole-vault import, whose skipped
+/// files (the same ones at every session's start) `sync` reports.
+fn skipped_warning(skipped: &[(&str, &str)]) -> Option<String> {
+    const SHOWN: usize = 3;
+    let (first, rest) = skipped.split_at(skipped.len().min(SHOWN));
+    if first.is_empty() {
+        return None;
+    }
+    let mut listed: Vec<String> = first
+        .iter()
+        .map(|(path, reason)| format!("{path}: {reason}"))
+        .collect();
+    if !rest.is_empty() {
+        listed.push(format!("and {} more (see `sync`)", rest.len()));
+    }
+    Some(format!(
+        "files saved on disk before this call were not imported, so this answer keeps what the \
+         store held for them: {}",
+        listed.join("; ")
+    ))
 }
 
 /// Creates the fence file at `path` anew, so that its creation raises the event the call waits
