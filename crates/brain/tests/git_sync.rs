@@ -794,3 +794,100 @@ fn issue13_git_sync_never_pushes_a_vault_inside_the_vault() {
         a_text
     );
 }
+
+/// `brain --json get REF`'s `content`, the store's text of the note.
+fn stored_content(v: &TestVault, entity: &str) -> String {
+    let got = brain_ok(v, &["--json", "get", entity]).json();
+    got["content"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no content in {got}"))
+        .to_owned()
+}
+
+/// Issue 14 (new user): a one-shot `brain git sync` (no `brain serve` watching the files)
+/// imports the note files it commits that were edited, added or deleted on disk since the store
+/// last read them, so the store that `get`, `search` and MCP answer from holds what the commit
+/// holds: no stale line after it, and a later `brain sync` has nothing left to import. While
+/// directory sync is paused it commits the files as they are and imports nothing.
+#[test]
+fn issue13_git_sync_imports_the_local_edits_it_commits() {
+    let remote = Remote::new();
+    let a = vault_with(&[
+        ("loose.md", &note("loose")),
+        ("gone.md", &note("gone")),
+        ("keep.md", &note("keep")),
+    ]);
+    git_init(&a, remote.url());
+
+    let edited = format!("{}\nedited in the vault, then git synced\n", note("loose"));
+    a.write("loose.md", &edited);
+    let added = "# Added\n\nwritten in the vault, never synced\n";
+    a.write("added.md", added);
+    std::fs::remove_file(a.path("gone.md")).unwrap();
+    let r = brain_ok(&a, &["--json", "git", "sync"]);
+    let report = r.json();
+    assert_eq!(report["pushed"], true, "{report}");
+    assert_eq!(report["imported_local"], 3, "{report}");
+    assert_eq!(report["commits"].as_array().unwrap().len(), 1, "{report}");
+
+    // The commit holds the edit, the new file and the deletion...
+    assert_eq!(pushed(&remote, "loose.md"), edited);
+    assert_eq!(pushed(&remote, "added.md"), added);
+    assert_eq!(
+        tree(&remote.path, "main"),
+        [".gitignore", "added.md", "keep.md", "loose.md"]
+    );
+    // ... and so does the store, right away.
+    assert_eq!(stored_content(&a, "note/loose"), edited);
+    assert_eq!(stored_content(&a, "note/added"), added);
+    assert_eq!(
+        get(&a, "note/gone"),
+        None,
+        "the deleted file's note is live"
+    );
+    let deleted = brain_ok(&a, &["--json", "list", "--deleted"]).json();
+    let gone = deleted
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["path"] == "gone.md")
+        .unwrap_or_else(|| panic!("gone.md's note is not kept, soft-deleted: {deleted}"));
+    assert!(gone["deleted"].is_string(), "{gone}");
+    let list = brain_ok(&a, &["list"]);
+    assert!(
+        !list.stderr.contains("stale") && !list.stderr.contains("changed on disk"),
+        "`brain list` right after the git sync: {}",
+        list.stderr
+    );
+    let sync = a.sync();
+    for key in ["imported", "updated", "renamed", "deleted"] {
+        assert_eq!(
+            sync[key], 0,
+            "`brain sync` after the git sync ({key}): {sync}"
+        );
+    }
+    assert_in_step(&a);
+    assert_eq!(git(a.root(), &["status", "--porcelain"]), "");
+
+    // The CLI line says it too.
+    let again = format!("{edited}and again\n");
+    a.write("loose.md", &again);
+    let r = brain_ok(&a, &["git", "sync"]);
+    assert!(
+        r.stdout
+            .contains("1 edited note(s) imported from their files"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(stored_content(&a, "note/loose"), again);
+
+    // Paused: the file is committed as it is, the store left as it was until resume.
+    brain_ok(&a, &["sync", "pause"]);
+    let paused = format!("{again}while paused\n");
+    a.write("loose.md", &paused);
+    let report = git_sync(&a);
+    assert_eq!(report["imported_local"], 0, "{report}");
+    assert_eq!(pushed(&remote, "loose.md"), paused);
+    assert_eq!(stored_content(&a, "note/loose"), again);
+    brain_ok(&a, &["sync", "resume"]);
+}

@@ -30,6 +30,10 @@ pub enum GitSyncError {
          nothing was committed: {0}"
     )]
     Export(brain_sync::SyncError),
+    /// Importing the vault files a commit was about to commit (edited on disk since the store
+    /// read them) failed: nothing was committed, so no commit holds an edit the store lacks.
+    #[error("{}", local_import_text(.0))]
+    LocalImport(brain_sync::SyncError),
     /// The import of the pulled files failed.
     #[error("importing the pulled files failed: {0}")]
     Import(brain_sync::SyncError),
@@ -197,6 +201,27 @@ fn init_failure_text(f: &InitFailure) -> String {
     )
 }
 
+/// A failed import of the edited files before a commit: what failed, that nothing was
+/// committed, and what to do. The directory sync's mass-delete refusal is reworded for git sync
+/// (its flag is `brain git sync --allow-mass-delete`) and starts with [`MASS_DELETE_REFUSAL`],
+/// so the CLI exits with the refusal's code.
+fn local_import_text(e: &brain_sync::SyncError) -> String {
+    match e {
+        brain_sync::SyncError::MassDelete {
+            would_delete, live, ..
+        } => format!(
+            "{MASS_DELETE_REFUSAL} {would_delete} of the {live} notes in the store: refused, \
+             nothing was imported or committed. If the vault folder was emptied by mistake or is \
+             not mounted, bring the files back; if you meant to delete them, run `brain git \
+             sync --allow-mass-delete`"
+        ),
+        other => format!(
+            "importing the note files edited in the vault, before committing them, failed, so \
+             nothing was committed: {other}"
+        ),
+    }
+}
+
 /// What a failed fetch or push says after git's own message. It promises no retry (whoever
 /// runs the job says whether one is scheduled): a temporary failure's commits are pushed by
 /// the next sync that reaches the remote; any other failure needs the user to act first.
@@ -235,7 +260,7 @@ impl GitSyncError {
             GitSyncError::Store(_) | GitSyncError::Lock(_) | GitSyncError::KeepsMoving(_) => true,
             GitSyncError::Import(_) => true,
             // As a `directory-export` job decides: refusals the user must act on are final.
-            GitSyncError::Export(e) => !matches!(
+            GitSyncError::Export(e) | GitSyncError::LocalImport(e) => !matches!(
                 e,
                 brain_sync::SyncError::MassDelete { .. }
                     | brain_sync::SyncError::VaultUnreadable { .. }

@@ -94,6 +94,12 @@ pub struct GitReport {
     /// the user must hear that rather than "nothing to do". Counted at the job's last commit.
     #[serde(default)]
     pub waiting_for_resume: u64,
+    /// Notes imported, updated, renamed or deleted in the store from the vault files this job
+    /// committed (edited on disk since the store last read them), so the store that `search`,
+    /// `get` and MCP answer from holds what the commit holds. Zero while directory sync is
+    /// paused: the files are committed as they are and imported on `brain sync resume`.
+    #[serde(default)]
+    pub imported_local: u64,
 }
 
 /// Runs git jobs for one vault.
@@ -308,6 +314,63 @@ impl GitSync<'_> {
         Ok(done.exported + done.trashed)
     }
 
+    /// Imports into the store the note files this commit is about to commit that changed on
+    /// disk since the store last read them, so a one-shot `brain git sync` (no `brain serve`
+    /// watching) leaves no store behind its own commit: `get`, `search` and MCP answer with
+    /// what was committed, and a later `brain sync` finds nothing to import. Only the paths
+    /// `git status` lists are read, never the whole vault, and they are imported exactly as the
+    /// watcher's `directory-import` job would (a note changed on both sides keeps both, a
+    /// deleted file soft-deletes its note, the mass-delete guard applies unless
+    /// `--allow-mass-delete`). A commit that would be refused for deleting most notes is
+    /// refused before anything is imported. Skipped while directory sync is paused. The caller
+    /// holds `.brain/sync.lock`. Returns how many notes changed in the store.
+    pub(super) fn import_local_edits(
+        &self,
+        repo: &Repo,
+        steps: &Steps,
+    ) -> Result<u64, GitSyncError> {
+        if self.exports_paused {
+            tracing::info!(
+                "directory sync is paused: the edited files are committed but not imported \
+                 until `brain sync resume`"
+            );
+            return Ok(0);
+        }
+        let status = repo.status()?;
+        let mapper = self.mapper().ok();
+        let mut paths = Vec::new();
+        for c in &status.changed {
+            if let ChangeKind::Renamed { from } = &c.kind {
+                paths.push(from.clone());
+            }
+            paths.push(c.path.clone());
+        }
+        paths.retain(|p| is_note(mapper.as_ref(), p));
+        if paths.is_empty() {
+            return Ok(0);
+        }
+        self.check_mass_delete(repo, &status)?;
+        steps.say(&format!(
+            "Importing {} changed file(s) before committing them",
+            paths.len()
+        ));
+        let import = |e: brain_sync::SyncError| match e {
+            brain_sync::SyncError::Cancelled { .. } => GitSyncError::Cancelled,
+            other => GitSyncError::LocalImport(other),
+        };
+        let engine = SyncEngine::new(self.root, self.config, self.store).map_err(import)?;
+        // What a `directory-import` job of these paths runs.
+        let opts = SyncOptions {
+            mode: SyncMode::Full,
+            allow_mass_delete: self.allow_mass_delete,
+            only_paths: Some(paths),
+        };
+        let done = engine
+            .run(&opts, steps.progress, steps.cancel)
+            .map_err(import)?;
+        Ok(done.imported + done.updated + done.renamed + done.deleted)
+    }
+
     /// Writes the pending exports, then commits every change in the work tree with the
     /// configured message. The caller holds `.brain/sync.lock`.
     pub(super) fn commit(
@@ -321,6 +384,7 @@ impl GitSync<'_> {
         if self.exports_paused {
             report.waiting_for_resume = self.store.sync_state()?.dirty.len() as u64;
         }
+        report.imported_local += self.import_local_edits(repo, steps)?;
         steps.say("Committing changed files");
         let template = &self.config.git.commit_message;
         let mut files = 0;

@@ -229,6 +229,12 @@ fn warn_brainignored(r: &GitReport) {
 
 fn print_report(what: &str, r: &GitReport) -> Result<()> {
     let mut parts = Vec::new();
+    if r.imported_local > 0 {
+        parts.push(format!(
+            "{} edited note(s) imported from their files",
+            r.imported_local
+        ));
+    }
     if !r.commits.is_empty() {
         parts.push(format!("{} commit(s) made", r.commits.len()));
     }
