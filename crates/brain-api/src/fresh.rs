@@ -192,6 +192,9 @@ impl Brain {
         if daemon_pid(&self.root).is_some() {
             return None;
         }
+        if let Some(skipped) = self.unimportable_file(paths) {
+            return Some(skipped);
+        }
         let changed = self
             .changed_files(paths)
             .or_else(|| self.changed_folder(paths))?;
@@ -199,6 +202,36 @@ impl Brain {
             "this answer may be stale: {changed} since the last sync; run `brain sync` to \
              import it, or keep `brain serve` running so changes are imported as they happen"
         ))
+    }
+
+    /// The first of `paths` whose file moved on to what a sync will not import (emptied, or
+    /// grown over `sync.max_file_bytes`), as a whole sentence: the answer is the note's last
+    /// synced text, and `brain sync` would not change that, so the usual advice would be wrong.
+    fn unimportable_file(&self, paths: &[&str]) -> Option<String> {
+        let max = self.config.sync.max_file_bytes;
+        paths.iter().find_map(|path| {
+            let meta = std::fs::symlink_metadata(self.root.join(path)).ok()?;
+            let len = meta.len();
+            if !meta.is_file() || (len > 0 && len <= max) {
+                return None;
+            }
+            let Ok(Some(DiskVersion::Changed(_))) = self.disk_version(path) else {
+                return None;
+            };
+            Some(if len == 0 {
+                format!(
+                    "this answer is stale: it is the last text synced for {path}, which is empty on disk now: \
+                     a sync skips an empty file, so write the note's text in it (or delete the \
+                     file) and run `brain sync`"
+                )
+            } else {
+                format!(
+                    "this answer is stale: it is the last text synced for {path}, which is {len} bytes on \
+                     disk now, over sync.max_file_bytes ({max}): a sync skips it, so shrink it \
+                     (or raise the limit) and run `brain sync`"
+                )
+            })
+        })
     }
 
     /// The first of `paths` whose file is not what the store last synced, described.

@@ -316,3 +316,29 @@ fn issue13_a_read_before_the_first_sync_says_the_notes_are_not_imported() {
     v.sync();
     assert_eq!(stale_lines(&v.ok(&["list"])), Vec::<String>::new());
 }
+
+/// A note's file emptied on disk is skipped by every sync, so "run `brain sync` to import it"
+/// would be advice that changes nothing: the line says the answer is the note's last synced
+/// text, why a sync will not import the file, and what to do.
+#[test]
+fn issue13_a_read_of_a_note_whose_file_a_sync_skips_says_what_to_do_instead_of_sync() {
+    let v = TestVault::new();
+    v.write("a.md", "# A\n\nas synced\n");
+    v.sync();
+    v.write("a.md", "");
+    let get = v.ok(&["get", "note/a"]);
+    assert_eq!(get.stdout, "# A\n\nas synced\n");
+    let lines: Vec<&str> = get.stderr.lines().filter(|l| l.contains("stale")).collect();
+    assert_eq!(lines.len(), 1, "{}", get.stderr);
+    assert!(
+        lines[0].contains("a.md")
+            && lines[0].contains("empty")
+            && lines[0].contains("write the note's text in it")
+            && !lines[0].contains("to import it"),
+        "{}",
+        lines[0]
+    );
+    // And it is right: a sync leaves the note as it was.
+    v.run(&["sync"]);
+    assert_eq!(v.ok(&["get", "note/a"]).stdout, "# A\n\nas synced\n");
+}
