@@ -73,7 +73,7 @@ pub enum BrainError {
         entity: String,
         /// The hash the caller gave.
         expected: String,
-        /// The hash now, or "deleted".
+        /// The hash now, or "absent (never created, or deleted)".
         actual: String,
     },
     /// No job by that id (or it was pruned after the retention period).
@@ -164,7 +164,7 @@ impl From<StoreError> for BrainError {
             } => BrainError::Stale {
                 entity,
                 expected,
-                actual: actual.unwrap_or_else(|| "deleted".into()),
+                actual: actual.unwrap_or_else(|| "absent (never created, or deleted)".into()),
             },
             // The caller's input, not a failing store: say so, without "the store failed".
             StoreError::EmptyQuery => BrainError::BadRequest(
@@ -239,7 +239,7 @@ const CLI_WORDS: &[(&str, &str)] = &[
     ),
     (
         "`get` it again, merge your change into what is there, and update with the new hash",
-        "read it again with `brain get --json`, merge your change into what is there, and put it with `brain put --expected-hash` and the new hash",
+        "run `brain sync` (without `brain serve` running, the file's newer text reaches the store only then), read it again with `brain get --json`, merge your change into what is there, and put it with `brain put --expected-hash` and the new hash",
     ),
     (
         "a person can bring it back with `brain restore",

@@ -219,9 +219,12 @@ pub fn unwritten_notes(
                 e.path,
                 advice(&e.path, &what)
             ),
+            // Nothing is at the path now, so the last try failed for a reason that is not
+            // visible there (a full or read-only disk, a folder's permissions): say that
+            // reason, not that the obstacle is gone.
             Obstacle::Gone => format!(
-                "{}: what was in the way is gone; the next sync (`brain sync`, or the running `brain serve`) writes the note there (or, if a file of other text is there now, keeps both versions)",
-                e.path
+                "{}: the last try to write it failed: {}; once that is fixed, the next sync (`brain sync`, or the running `brain serve`) writes the note there (or, if a file of other text is there by then, keeps both versions)",
+                e.path, e.reason
             ),
             Obstacle::Other => e.reason.clone(),
         };

@@ -275,7 +275,9 @@ fn the_cli_says_note_and_names_its_own_commands() {
     let r = v.run_stdin(&["put", "note/a", "--expected-hash", &hash], b"# A2\n");
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
-        r.stderr.contains("brain get --json") && r.stderr.contains("brain put --expected-hash"),
+        r.stderr.contains("brain get --json")
+            && r.stderr.contains("brain put --expected-hash")
+            && r.stderr.contains("run `brain sync`"),
         "a stale write names the commands that fix it: {}",
         r.stderr
     );
