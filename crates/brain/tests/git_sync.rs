@@ -891,3 +891,44 @@ fn issue13_git_sync_imports_the_local_edits_it_commits() {
     assert_eq!(stored_content(&a, "note/loose"), again);
     brain_ok(&a, &["sync", "resume"]);
 }
+
+/// The import a git sync makes of the files it commits keeps the mass-delete guard: a vault
+/// folder emptied by mistake is refused (exit 5) before any note is deleted from the store, and
+/// `brain git sync --allow-mass-delete` then deletes (soft) exactly the notes it commits deleted.
+#[test]
+fn issue13_git_sync_imports_no_mass_delete_until_allowed() {
+    let names: Vec<String> = (0..12).map(|i| format!("m{i:02}")).collect();
+    let notes: Vec<(String, String)> = names.iter().map(|n| (format!("{n}.md"), note(n))).collect();
+    let refs: Vec<(&str, &str)> = notes
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let remote = Remote::new();
+    let a = vault_with(&refs);
+    git_init(&a, remote.url());
+    let (deleted, kept) = names.split_at(11);
+    for n in deleted {
+        std::fs::remove_file(a.path(&format!("{n}.md"))).unwrap();
+    }
+
+    let refused = brain(&a, &["--json", "git", "sync"]);
+    assert_eq!(refused.code, 5, "{}\n{}", refused.stdout, refused.stderr);
+    for n in &names {
+        assert!(
+            get(&a, &format!("note/{n}")).is_some(),
+            "the refused git sync deleted note/{n} from the store"
+        );
+    }
+
+    let report = brain_ok(&a, &["--json", "git", "sync", "--allow-mass-delete"]).json();
+    assert_eq!(report["imported_local"], 11, "{report}");
+    assert_eq!(report["pushed"], true, "{report}");
+    for n in deleted {
+        assert_eq!(get(&a, &format!("note/{n}")), None, "note/{n} is live");
+    }
+    assert_eq!(
+        stored_content(&a, &format!("note/{}", kept[0])),
+        note(&kept[0])
+    );
+    assert_in_step(&a);
+}
