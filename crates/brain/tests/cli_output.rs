@@ -370,3 +370,43 @@ fn a_failed_git_command_is_said_once() {
         r.stderr
     );
 }
+
+#[test]
+fn put_and_rm_say_what_the_sync_will_do_with_a_file_edited_on_disk() {
+    let v = TestVault::new();
+    v.write("q.md", "# q\n");
+    v.write("r.md", "# r\n");
+    v.sync();
+    v.write("q.md", "# q\n\nperson edit\n");
+    let r = v.run_stdin(&["put", "note/q"], b"# q agent\n");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("q.md was changed on disk since the last sync")
+            && r.stdout
+                .contains("keep-both: q.md keeps the text saved on disk"),
+        "{}",
+        r.stdout
+    );
+    let report = v.sync();
+    assert_eq!(report["conflicts"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(v.read("q.md"), b"# q\n\nperson edit\n", "as the put said");
+
+    v.write("r.md", "# r\n\nedited\n");
+    let r = v.ok(&["rm", "note/r"]);
+    assert!(
+        r.stdout
+            .contains("r.md was changed on disk since the last sync, so the next sync keeps"),
+        "{}",
+        r.stdout
+    );
+    v.sync();
+    assert_eq!(v.read("r.md"), b"# r\n\nedited\n", "as rm said: kept");
+    assert_eq!(v.ok(&["--json", "get", "note/r"]).code, 0, "imported again");
+
+    // Untouched files: no such note.
+    v.write("s.md", "# s\n");
+    v.sync();
+    let r = v.run_stdin(&["put", "note/s"], b"# s2\n");
+    assert!(!r.stdout.contains("changed on disk"), "{}", r.stdout);
+}

@@ -266,7 +266,42 @@ pub fn put(vault: &Vault, args: &PutArgs, json: bool) -> Result<u8> {
         "{verb} {r} ({path}); {} writes it to the vault.",
         who_writes(vault, served)
     ))?;
+    // What the sync will really do when the file was edited on disk meanwhile: said now, not
+    // found later in a conflict copy.
+    if outcome != PutOutcome::Unchanged
+        && let Ok(Some(brain_api::DiskVersion::Changed(hash))) = brain.disk_version(&path)
+        && hash != written.content_hash
+    {
+        output::line(format!(
+            "Note: {path} was changed on disk since the last sync, so the next sync finds both \
+             versions changed and settles them by sync.conflict_policy ({}).",
+            settled_how(vault, &path)
+        ))?;
+    }
     Ok(0)
+}
+
+/// What the next sync does with a note changed both on disk and in the store, by the vault's
+/// `sync.conflict_policy`.
+fn settled_how(vault: &Vault, path: &str) -> String {
+    use brain_core::ConflictPolicy;
+    match vault.config.sync.conflict_policy {
+        ConflictPolicy::KeepBoth => format!(
+            "keep-both: {path} keeps the text saved on disk and the store's text is written \
+             beside it as a conflict copy, listed in `brain conflicts list`"
+        ),
+        ConflictPolicy::FileWins => {
+            "file-wins: the text on disk wins; the store's is kept in the conflict record".into()
+        }
+        ConflictPolicy::DbWins => format!(
+            "db-wins: the store's text is written over {path}; the file's is kept in the \
+             conflict record"
+        ),
+        ConflictPolicy::NewestWins => {
+            "newest-wins: the side changed last wins; the other is kept in the conflict record"
+                .into()
+        }
+    }
 }
 
 /// `brain rm`: soft delete.
@@ -275,9 +310,16 @@ pub fn rm(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
     // The delete and the job that moves its file to the trash commit together (the outbox).
     // Whether a daemon serves the vault decides both when the export is due and what we say.
     let served = super::daemon::running(&vault.paths).is_some();
-    vault
-        .brain(vault.queue(), brain_api::Workers::Never)
-        .delete(&r)?;
+    let brain = vault.brain(vault.queue(), brain_api::Workers::Never);
+    // A file edited on disk since the last sync is not deleted by the sync: said now.
+    let edited_on_disk = brain.get(&r).ok().and_then(|e| {
+        matches!(
+            brain.disk_version(&e.path),
+            Ok(Some(brain_api::DiskVersion::Changed(_)))
+        )
+        .then_some(e.path)
+    });
+    brain.delete(&r)?;
     if json {
         return output::json(&json!({"type": r.entity_type, "id": r.id, "deleted": true}))
             .map(|()| 0);
@@ -286,6 +328,13 @@ pub fn rm(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
         "Deleted {r}; {} moves its file to .brain/trash/. `brain restore {r}` brings it back.",
         who_writes(vault, served)
     ))?;
+    if let Some(path) = edited_on_disk {
+        output::line(format!(
+            "Note: {path} was changed on disk since the last sync, so the next sync keeps that \
+             file and imports it again as the note rather than delete an edit nobody has seen; \
+             delete the file yourself if it should go."
+        ))?;
+    }
     Ok(0)
 }
 
