@@ -5,7 +5,9 @@
 //! directory job does), so no export writes a file under git's feet; fetch and push, which wait
 //! on the network, hold nothing. Every commit first writes, under that lock, the notes changed
 //! in the store whose export is still pending, so a note written just before a git sync is in
-//! its commit. The import after a pull reads only the paths the merge changed
+//! its commit; and it imports the note files it is about to commit that changed on disk since
+//! the store read them (only the paths `git status` lists), so the store is never behind its
+//! own commit. The import after a pull reads only the paths the merge changed
 //! (`git diff old new`), queues no export and makes no commit of its own: what it imported is
 //! already committed.
 
