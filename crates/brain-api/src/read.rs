@@ -180,7 +180,17 @@ impl Brain {
     /// ([`Brain::suggest`]), so an agent that typed `Welcome.md` or `welcome` is told the id
     /// that works instead of listing the vault.
     pub fn get(&self, r: &EntityRef) -> Result<brain_core::Entity, BrainError> {
-        self.check_type(&r.entity_type)?;
+        if let Err(unknown) = self.check_type(&r.entity_type) {
+            // `work/plan` typed for the note at `work/plan.md`: name the note meant.
+            let as_note = EntityRef::new(NOTE_TYPE, format!("{}/{}", r.entity_type, r.id));
+            if self.store.get(&as_note).is_ok() {
+                return Err(BrainError::NotFound {
+                    entity: r.to_string(),
+                    suggestion: Some(as_note.to_string()),
+                });
+            }
+            return Err(unknown);
+        }
         match self.store.get(r) {
             Err(StoreError::NotFound(_)) => match self.store.get_any(r) {
                 Ok(e) if e.deleted_ms.is_some() => Err(BrainError::Deleted {

@@ -217,3 +217,21 @@ fn list_prints_whole_ids_under_a_header_and_keeps_wide_titles_aligned() {
     assert_eq!(column(lines[0]), column(lines[1]), "{out}");
     assert_eq!(column(lines[1]), column(lines[2]), "{out}");
 }
+
+#[test]
+fn a_path_typed_as_type_and_id_is_answered_with_the_note_meant() {
+    let v = TestVault::new();
+    v.write("work/plan.md", "# Plan\n");
+    v.sync();
+    let r = v.run(&["get", "work/plan"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("did you mean note/work/plan?"),
+        "{}",
+        r.stderr
+    );
+    // A type nobody has and no such note: still the unknown type, a usage mistake.
+    let r = v.run(&["get", "nosuch/plan"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("unknown type 'nosuch'"), "{}", r.stderr);
+}
