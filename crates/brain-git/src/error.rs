@@ -88,6 +88,23 @@ pub enum GitError {
         /// The top level of the repository that contains it.
         top: PathBuf,
     },
+    /// A file excluded by `.brainignore`, edited here and changed by the remote, could not be
+    /// moved aside before the merge that would overwrite it: nothing was merged, and the file
+    /// is as the user left it.
+    #[error(
+        "cannot move '{path}' (excluded by .brainignore, edited here and changed on the remote) \
+         to '{dest}' before merging: {source}; nothing was merged and the file is as you left \
+         it: commit it (`git add {path} && git commit`) or drop your edit (`git checkout -- \
+         {path}`), then run `brain git sync` again"
+    )]
+    SetAside {
+        /// The file, relative to the vault.
+        path: String,
+        /// Where its version was to go, relative to the vault.
+        dest: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
     /// A folder could not be read (it is missing, or not accessible).
     #[error("cannot read the folder {}: {source}", .path.display())]
     Path {
@@ -148,6 +165,7 @@ impl GitError {
             | GitError::Io { .. }
             | GitError::NotTopLevel { .. }
             | GitError::Path { .. }
+            | GitError::SetAside { .. }
             | GitError::MergeUnresolved { .. }
             | GitError::ConflictMarkers { .. }
             | GitError::Unparsable { .. } => false,

@@ -306,7 +306,7 @@ impl Repo {
 /// `notes/a.md` → `notes/a.conflict-<stamp>.md` (the name directory sync gives its conflict
 /// copies, so both kinds look alike), `img.png` → `img.conflict-<stamp>.png`, with `-2`, `-3`...
 /// added while the name is taken.
-fn conflict_copy_name(root: &Path, path: &str, stamp: &str) -> String {
+pub(crate) fn conflict_copy_name(root: &Path, path: &str, stamp: &str) -> String {
     let (dir, name) = match path.rsplit_once('/') {
         Some((dir, name)) => (format!("{dir}/"), name),
         None => (String::new(), path),

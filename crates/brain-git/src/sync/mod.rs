@@ -57,7 +57,9 @@ pub enum GitOp {
 pub struct KeptFile {
     /// The file.
     pub path: String,
-    /// Where the remote's version went, if it was written apart.
+    /// Where the other version went, if it was written apart: the remote's, for a file
+    /// changed on both sides; this device's uncommitted one, for a file a `.brainignore`
+    /// excludes that the remote changed (its path says which, in `detail`).
     pub copy_path: Option<String>,
     /// What was done.
     pub detail: String,

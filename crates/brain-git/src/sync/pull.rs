@@ -73,6 +73,7 @@ impl GitSync<'_> {
     ) -> Result<(), GitSyncError> {
         let host = hostname();
         let message = format!("{MERGE_MESSAGE_PREFIX}{rev} on {host}");
+        self.set_aside_brainignored(repo, rev, report)?;
         let kept = match repo.merge(rev, &message, self.author(), unrelated)? {
             MergeOutcome::UpToDate => return Ok(()),
             MergeOutcome::Merged => Vec::new(),
@@ -143,6 +144,46 @@ impl GitSync<'_> {
         if !ops.is_empty() {
             self.store.apply(&ops)?;
         }
+        report.kept_both.extend(kept.into_iter().map(|k| KeptFile {
+            path: k.path,
+            copy_path: k.copy_path,
+            detail: k.detail,
+        }));
+        Ok(())
+    }
+
+    /// Moves out of the merge's way this device's uncommitted versions of files a `.brainignore`
+    /// excludes that the remote changed (see [`Repo::set_aside_brainignored`]), so such a file
+    /// never stops git sync for the whole vault. Each copy is recorded as a conflict at once,
+    /// before the merge (a merge that then fails still leaves `brain conflicts list` saying
+    /// where the edit is), with no note: the file is not the brain's.
+    fn set_aside_brainignored(
+        &self,
+        repo: &Repo,
+        rev: &str,
+        report: &mut GitReport,
+    ) -> Result<(), GitSyncError> {
+        let kept = repo.set_aside_brainignored(rev, &format_compact(now_ms()))?;
+        if kept.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let ops: Vec<SyncOp> = kept
+            .iter()
+            .map(|k| {
+                SyncOp::RecordConflict(NewConflict {
+                    kind: ConflictKind::GitMerge,
+                    path: k.path.clone(),
+                    entity: None,
+                    store_content: k.ours.clone(),
+                    file_content: k.theirs.clone(),
+                    copy_path: k.copy_path.clone(),
+                    detail: k.detail.clone(),
+                    now_ms: now,
+                })
+            })
+            .collect();
+        self.store.apply(&ops)?;
         report.kept_both.extend(kept.into_iter().map(|k| KeptFile {
             path: k.path,
             copy_path: k.copy_path,

@@ -362,7 +362,9 @@ fn status(vault: &Vault, json: bool) -> Result<u8> {
     if !brainignored.is_empty() {
         output::line(format!(
             "{} changed file(s) excluded by .brainignore are not committed by git sync (commit \
-             one yourself with `git add PATH && git commit` to version it anyway).",
+             one yourself with `git add PATH && git commit` to version it anyway); if the \
+             remote changes one that is edited here, git sync keeps this version apart as a \
+             conflict copy (see `brain conflicts list`) and takes the remote's.",
             brainignored.len()
         ))?;
     }
