@@ -30,27 +30,6 @@ fn progress_lines(stderr: &str) -> Vec<&str> {
         .collect()
 }
 
-/// Runs `brain ARGS` on `v` under a real pseudo-terminal (`script` from util-linux), with
-/// `NO_COLOR` set or not; returns what the terminal showed.
-fn on_a_terminal(v: &TestVault, args: &str, no_color: bool) -> String {
-    let line = format!(
-        "'{}' --vault '{}' {args}",
-        util::brain_bin().display(),
-        v.root().display()
-    );
-    let mut cmd = std::process::Command::new("script");
-    cmd.args(["-qec", &line, "/dev/null"])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", v.root())
-        .env("BRAIN_SERVE_HTTP", "127.0.0.1:0");
-    if no_color {
-        cmd.env("NO_COLOR", "1");
-    }
-    let out = cmd.output().expect("script (util-linux) runs");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn a_piped_sync_ends_its_progress_with_where_the_work_ended() {
     for json in [false, true] {
@@ -116,7 +95,7 @@ fn logs_on_a_pipe_are_plain_and_a_refusal_is_said_once() {
 #[test]
 fn colour_only_on_a_terminal_and_never_with_no_color() {
     let v = util::vault_after_deleting(20);
-    let shown = on_a_terminal(&v, "-v sync", false);
+    let shown = v.on_a_terminal("-v sync", false);
     assert!(
         has_colour(&shown),
         "a terminal gets coloured log levels: {shown:?}"
@@ -128,7 +107,7 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
         1,
         "{shown:?}"
     );
-    let shown = on_a_terminal(&v, "-v sync", true);
+    let shown = v.on_a_terminal("-v sync", true);
     assert!(shown.contains("INFO"), "{shown:?}");
     assert!(!has_colour(&shown), "NO_COLOR is honoured: {shown:?}");
 }

@@ -166,23 +166,7 @@ fn issue14_search_on_a_pipe_marks_matches_unambiguously() {
 #[test]
 fn issue14_search_on_a_terminal_colours_matches() {
     let v = three_notes();
-    let run = |no_color: bool| {
-        let line = format!(
-            "'{}' --vault '{}' search another",
-            util::brain_bin().display(),
-            v.root().display()
-        );
-        let mut cmd = std::process::Command::new("script");
-        cmd.args(["-qec", &line, "/dev/null"])
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", v.root());
-        if no_color {
-            cmd.env("NO_COLOR", "1");
-        }
-        let out = cmd.output().expect("script (util-linux) runs");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let run = |no_color: bool| v.on_a_terminal("search another", no_color);
     let shown = run(false);
     assert!(shown.contains("\x1b[1;33manother\x1b[0m"), "{shown:?}");
     assert!(!shown.contains('⟦'), "{shown:?}");

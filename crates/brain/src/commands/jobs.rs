@@ -16,10 +16,14 @@ fn job_json(j: &Job) -> Value {
     brain_api::job_json(j)
 }
 
-fn progress_text(j: &Job) -> String {
+/// A job's progress as one phrase ("120/300 Importing a.md", "Waiting for ..."), empty when it
+/// has none; `jobs list`, `jobs show`, `status` and `serve`'s stopping line all use it.
+pub(super) fn progress_text(j: &Job) -> String {
     match &j.progress {
         Some(p) => match p.total {
             Some(t) => format!("{}/{} {}", p.current, t, p.message),
+            // A count with no total and nothing counted yet says nothing: leave it out.
+            None if p.current == 0 => p.message.clone(),
             None => format!("{} {}", p.current, p.message),
         },
         None => String::new(),

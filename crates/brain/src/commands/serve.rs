@@ -187,16 +187,9 @@ fn stopping_line(vault: &Vault, http: bool) -> String {
         .unwrap_or_default()
         .into_iter()
         .filter(|j| j.worker.as_deref().is_some_and(|w| w.starts_with(&ours)))
-        .map(|j| {
-            let progress = j
-                .progress
-                .as_ref()
-                .map(|p| match p.total {
-                    Some(t) => format!(", {}/{t} {}", p.current, p.message),
-                    None => format!(", {}", p.message),
-                })
-                .unwrap_or_default();
-            format!("#{} {}{progress}", j.id, j.job_type)
+        .map(|j| match super::jobs::progress_text(&j) {
+            p if p.is_empty() => format!("#{} {}", j.id, j.job_type),
+            p => format!("#{} {}, {p}", j.id, j.job_type),
         })
         .collect();
     let waits = if running.is_empty() {

@@ -327,3 +327,27 @@ impl TestVault {
         restore
     }
 }
+
+impl TestVault {
+    /// Runs `brain ARGS` (one shell word string) on this vault under a real pseudo-terminal
+    /// (`script` from util-linux), with `NO_COLOR` set or not; returns what the terminal
+    /// showed, so a test sees what a person at a terminal sees (colours, bars).
+    pub fn on_a_terminal(&self, args: &str, no_color: bool) -> String {
+        let line = format!(
+            "'{}' --vault '{}' {args}",
+            brain_bin().display(),
+            self.root().display()
+        );
+        let mut cmd = std::process::Command::new("script");
+        cmd.args(["-qec", &line, "/dev/null"])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.root())
+            .env("BRAIN_SERVE_HTTP", "127.0.0.1:0");
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        }
+        let out = cmd.output().expect("script (util-linux) runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
