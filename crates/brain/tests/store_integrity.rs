@@ -23,22 +23,6 @@ fn open_store(v: &TestVault) -> Option<SqliteStore> {
     .ok()
 }
 
-/// Runs `brain ARGS` with `stdin`; a command that refuses before reading its input (closing
-/// the pipe) is an answer, not a failure of the test.
-fn run_with_input(v: &TestVault, args: &[&str], stdin: &[u8]) -> util::Run {
-    use std::io::Write;
-    let mut child = v
-        .cmd()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    child.wait_with_output().unwrap().into()
-}
-
 /// Names in `.brain/` starting with `prefix`.
 fn state_files(v: &TestVault, prefix: &str) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(v.path(".brain"))
@@ -73,7 +57,7 @@ fn issue13_a_deleted_store_is_never_recreated_by_put() {
         &["search", "kept"],
         &["init"],
     ] {
-        let r = run_with_input(&v, args, b"# B\nwould be lost\n");
+        let r = v.run_stdin(args, b"# B\nwould be lost\n");
         assert_ne!(
             r.code, 0,
             "brain {args:?} must refuse a vault without its store"
@@ -125,7 +109,7 @@ fn issue13_serve_stops_when_its_store_is_deleted() {
     std::fs::remove_file(v.path(".brain/brain.db")).unwrap();
     for i in 1..=3 {
         let id = format!("note/after{i}");
-        let r = run_with_input(&v, &["put", &id], b"# After\nmust not be acknowledged\n");
+        let r = v.run_stdin(&["put", &id], b"# After\nmust not be acknowledged\n");
         assert_ne!(r.code, 0, "put {i} after the deletion was acknowledged");
         assert!(!r.stdout.contains("Created"), "{}", r.stdout);
         assert!(r.stderr.contains("brain doctor --rebuild"), "{}", r.stderr);
@@ -295,17 +279,9 @@ fn issue13_a_read_only_store_answers_reads_and_refuses_writes() {
     v.sync();
     let _restore = v.make_state_read_only();
     let run = |args: &[&str], stdin: &[u8]| -> util::Run {
-        use std::io::Write;
         let mut cmd = v.cmd();
         cmd.args(args);
-        let mut child = util::without_root_override(cmd)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let _ = child.stdin.take().unwrap().write_all(stdin);
-        child.wait_with_output().unwrap().into()
+        util::output_with_stdin(util::without_root_override(cmd), stdin)
     };
     let r = run(&["--json", "list"], b"");
     assert_eq!(r.code, 0, "list on a read-only store:\n{}", r.stderr);

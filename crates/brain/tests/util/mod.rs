@@ -120,25 +120,9 @@ impl TestVault {
     }
 
     pub fn run_stdin(&self, args: &[&str], stdin: &[u8]) -> Run {
-        use std::io::Write;
-        let mut child = self
-            .cmd()
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("brain runs");
-        // A command that refuses its arguments exits without reading stdin: a closed pipe
-        // here is its answer, not the test's failure.
-        if let Err(e) = child.stdin.take().unwrap().write_all(stdin) {
-            assert_eq!(
-                e.kind(),
-                std::io::ErrorKind::BrokenPipe,
-                "writing stdin: {e}"
-            );
-        }
-        child.wait_with_output().unwrap().into()
+        let mut cmd = self.cmd();
+        cmd.args(args);
+        output_with_stdin(cmd, stdin)
     }
 
     /// Runs and asserts exit code 0.
@@ -204,6 +188,27 @@ fn snap(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
 
 /// Wraps a command so it runs without the root-only permission override, so a `chmod 000` file
 /// is really unreadable (CI runs as root).
+/// Runs `cmd` with `stdin` written to it; what it printed and its code.
+pub fn output_with_stdin(mut cmd: Command, stdin: &[u8]) -> Run {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("brain runs");
+    // A command that refuses its arguments exits without reading stdin: a closed pipe here is
+    // its answer, not the test's failure.
+    if let Err(e) = child.stdin.take().unwrap().write_all(stdin) {
+        assert_eq!(
+            e.kind(),
+            std::io::ErrorKind::BrokenPipe,
+            "writing stdin: {e}"
+        );
+    }
+    child.wait_with_output().unwrap().into()
+}
+
 pub fn without_root_override(mut cmd: Command) -> Command {
     if unsafe_free_is_root() {
         let mut wrapped = Command::new("setpriv");
