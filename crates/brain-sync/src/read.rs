@@ -17,6 +17,10 @@ use brain_store::FileStat;
 
 use crate::scan::{DiskFile, stat_of};
 
+/// The reason a file listed by the scan and gone before it was read (or while it was) is
+/// skipped: the next sync sees it missing and handles the delete.
+const REMOVED_DURING_SYNC: &str = "removed during the sync; it will be handled next time";
+
 /// Turns file text into entities the way this vault wants (type folders, Logseq names).
 #[derive(Clone, Debug)]
 pub struct EntityBuilder {
@@ -90,9 +94,7 @@ impl EntityBuilder {
             ));
         }
         let mut f = File::open(&full).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                "removed during the sync; it will be handled next time".to_string()
-            }
+            std::io::ErrorKind::NotFound => REMOVED_DURING_SYNC.to_string(),
             std::io::ErrorKind::PermissionDenied => {
                 "cannot read: permission denied; fix its permissions and sync again".to_string()
             }
@@ -113,6 +115,12 @@ impl EntityBuilder {
         let after = f.metadata().map_err(|e| format!("cannot stat: {e}"))?;
         let stat = stat_of(&after);
         if stat.size != bytes.len() as u64 || stat_of(&before) != stat {
+            // Removing a file changes its inode's ctime too: a file gone from its path was
+            // removed, not half-written, and the report must say which.
+            if matches!(std::fs::symlink_metadata(&full), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+            {
+                return Err(REMOVED_DURING_SYNC.into());
+            }
             return Err("still being written; it will be imported once it is stable".into());
         }
         let text = decode(&bytes).map_err(|e| e.to_string())?;
