@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use brain_core::config::VaultFormat;
 use brain_core::{CancelToken, NoProgress, content_hash};
+use brain_store::ListFilter;
 use brain_store::jobs::{JobFilter, JobState};
-use brain_store::{JobStore, ListFilter, Store};
 use brain_sync::scan::{ScanOptions, scan_paths, stat_of};
 use brain_sync::{SyncEngine, SyncMode, SyncOptions, SyncReport};
 

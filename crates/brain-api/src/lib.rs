@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use brain_core::Config;
 use brain_core::time::{format_iso, now_ms};
 use brain_jobs::{EventBus, PoolConfig, Queue, Registry, WorkerPool};
-use brain_store::SqliteStore;
+use brain_store::Backend;
 use brain_store::jobs::{Enqueued, Job, JobState};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -70,7 +70,7 @@ impl From<Enqueued> for Started {
 pub struct Brain {
     root: PathBuf,
     config: Config,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Backend>,
     queue: Queue,
     workers: Workers,
     pool: Mutex<Option<WorkerPool>>,
@@ -78,10 +78,11 @@ pub struct Brain {
 
 /// The job queue of a vault with every job type this build can run: directory sync and git
 /// sync. Every process builds it the same way, so any of them can run any queued job.
-pub fn queue_for(root: &Path, config: &Config, store: Arc<SqliteStore>) -> Queue {
+pub fn queue_for(root: &Path, config: &Config, store: Arc<dyn Backend>) -> Queue {
     let mut registry = Registry::new();
     brain_sync::jobs::register(&mut registry, root, config, store.clone());
     brain_git::jobs::register(&mut registry, root, config, store.clone());
+    let store: Arc<dyn brain_store::JobStore> = store;
     Queue::new(store, registry, EventBus::default())
 }
 
@@ -91,7 +92,7 @@ impl Brain {
     pub fn new(
         root: &Path,
         config: Config,
-        store: Arc<SqliteStore>,
+        store: Arc<dyn Backend>,
         queue: Queue,
         workers: Workers,
     ) -> Self {
@@ -209,7 +210,6 @@ impl Brain {
     /// [`brain_sync::jobs::export_now_request`]): this process is ending, so the time it has
     /// left goes to writing files, not to a window no further write will join.
     fn bring_exports_forward(&self) {
-        use brain_store::JobStore;
         use brain_store::jobs::JobFilter;
         let waiting = self.store.list_jobs(&JobFilter {
             job_type: Some(brain_sync::jobs::DIRECTORY_EXPORT.into()),
@@ -235,7 +235,6 @@ impl Brain {
 
     /// Queued or running `directory-export` jobs, in any process.
     fn pending_exports(&self) -> Result<u64, BrainError> {
-        use brain_store::JobStore;
         Ok(self
             .store
             .job_counts()?
@@ -321,7 +320,6 @@ impl Brain {
     }
 
     fn store_paused(&self) -> Result<Vec<String>, BrainError> {
-        use brain_store::JobStore;
         Ok(self.store.paused_types()?)
     }
 }

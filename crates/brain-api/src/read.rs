@@ -3,7 +3,7 @@
 use brain_core::EntityRef;
 use brain_core::path::NOTE_TYPE;
 use brain_store::jobs::{JobFilter, JobState};
-use brain_store::{EntitySummary, JobStore, ListFilter, SearchHit, SearchQuery, Store, StoreError};
+use brain_store::{EntitySummary, ListFilter, SearchHit, SearchQuery, Store, StoreError};
 use serde::Serialize;
 use serde_json::{Value, json};
 

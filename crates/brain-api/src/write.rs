@@ -8,7 +8,7 @@ use brain_core::path::PathError;
 use brain_core::time::now_ms;
 use brain_core::{Entity, EntityRef};
 use brain_jobs::EnqueueRequest;
-use brain_store::{JobStore, PutOutcome, Store};
+use brain_store::PutOutcome;
 use brain_sync::SyncEngine;
 use serde::Serialize;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use brain_api::{Brain, Expect, Workers};
 use brain_core::Config;
 use brain_jobs::PoolConfig;
-use brain_store::SqliteStore;
+use brain_store_sqlite::SqliteStore;
 
 #[test]
 fn ending_a_session_writes_its_exports_without_waiting_out_the_debounce() {

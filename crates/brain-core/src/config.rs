@@ -32,8 +32,20 @@ pub struct Config {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
+    /// Which backend holds the store. Picked once, where the binary opens the vault; nothing
+    /// past that point knows which one it is.
+    pub backend: StoreBackend,
     /// How far a commit is flushed before a write is acknowledged.
     pub synchronous: Synchronous,
+}
+
+/// The store backends this build has.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StoreBackend {
+    /// One SQLite file in the vault (`.brain/brain.db`): the embedded default.
+    #[default]
+    Sqlite,
 }
 
 /// How far SQLite flushes a commit before it returns (its `synchronous` setting, in WAL mode).
@@ -448,6 +460,8 @@ timeout_s = 120
 max_body_bytes = 1048576
 
 [store]
+# Where the brain lives: "sqlite" (one file, .brain/brain.db, in the vault).
+backend = "sqlite"
 # "normal": every acknowledged write survives the process being killed; a power loss or an
 # operating-system crash may drop the last few (the next sync restores notes from their files,
 # but a write not yet written to its file is lost). "full": every acknowledged write is flushed

@@ -13,7 +13,7 @@ use brain_jobs::handler::TypeConfig;
 use brain_jobs::{
     EventBus, Handler, JobContext, JobError, PoolConfig, Queue, Registry, WorkerPool,
 };
-use brain_store::SqliteStore;
+use brain_store_sqlite::SqliteStore;
 use serde_json::{Value, json};
 
 struct Noop;

@@ -12,8 +12,9 @@ use brain_jobs::{
     EnqueueRequest, Event, EventBus, Handler, JobContext, JobError, PoolConfig, Queue, QueueError,
     Registry, WorkerPool,
 };
+use brain_store::JobStore;
 use brain_store::jobs::{DedupePolicy, JobState, NewJob};
-use brain_store::{JobStore, SqliteStore};
+use brain_store_sqlite::SqliteStore;
 use serde_json::{Value, json};
 
 struct FnHandler<F>(F);

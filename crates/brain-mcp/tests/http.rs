@@ -10,7 +10,7 @@ use std::time::Duration;
 use brain_api::{Brain, Workers};
 use brain_core::Config;
 use brain_mcp::{BrainMcp, CancellationToken, McpSettings, http_service};
-use brain_store::SqliteStore;
+use brain_store_sqlite::SqliteStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -12,7 +12,7 @@ use brain_api::{Brain, Workers};
 use brain_core::Config;
 use brain_jobs::PoolConfig;
 use brain_mcp::{BrainMcp, McpSettings};
-use brain_store::SqliteStore;
+use brain_store_sqlite::SqliteStore;
 use rmcp::ServiceExt;
 use serde_json::{Value, json};
 use tokio::io::{

@@ -56,8 +56,8 @@ pub enum StoreError {
     Open {
         /// The database path.
         path: String,
-        /// The underlying error.
-        source: rusqlite::Error,
+        /// The backend's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The database was written by a newer brains.
     #[error(
@@ -139,7 +139,7 @@ pub enum StoreError {
         /// Latest version this build knows.
         supported: i64,
     },
-    /// SQLite found the file damaged (not a database, or malformed pages).
+    /// The backend found its database damaged (not a database, or malformed pages).
     #[error(
         "the store {path} is damaged ({source}): run `brain doctor` to check it, then `brain \
          doctor --rebuild` to build a new store from the note files (the damaged one is kept \
@@ -148,8 +148,8 @@ pub enum StoreError {
     Damaged {
         /// The database path.
         path: String,
-        /// SQLite's error.
-        source: rusqlite::Error,
+        /// The backend's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The disk holding the store is full; the write was rolled back.
     #[error(
@@ -159,7 +159,7 @@ pub enum StoreError {
     DiskFull {
         /// The database path.
         path: String,
-        /// The error SQLite or the system gave.
+        /// The error the database or the system gave.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A read or write of the store's files failed at the operating system.
@@ -171,12 +171,12 @@ pub enum StoreError {
     Io {
         /// The database path.
         path: String,
-        /// The error SQLite or the system gave.
+        /// The error the database or the system gave.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// Any other SQLite failure.
+    /// Any other failure of the backend's database, as the backend reported it.
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Database(Box<dyn std::error::Error + Send + Sync>),
     /// Stored JSON could not be read back.
     #[error("stored metadata is not valid JSON: {0}")]
     Json(#[from] serde_json::Error),
@@ -216,4 +216,15 @@ pub struct PathCollision {
     pub existing: EntityRef,
     /// That entity's path.
     pub existing_path: String,
+}
+
+/// `?` on a SQLite call inside the SQLite backend. It lives here, behind the `rusqlite`
+/// feature only that backend turns on, because neither the error nor the trait is that
+/// backend's own (the orphan rule); the variant it makes names no SQLite type, so nothing
+/// else that handles a [`StoreError`] learns which backend is underneath.
+#[cfg(feature = "rusqlite")]
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(Box::new(e))
+    }
 }

@@ -1,29 +1,36 @@
 //! Where entities, the per-file sync base, conflicts, the full-text index and the job queue
 //! ([`jobs`], [`JobStore`]) live.
 //!
-//! [`Store`] plays the part of River's driver interface: one trait, several backends (SQLite
-//! now, PostgreSQL later), and one [`conformance`] suite that every backend runs from its own
-//! tests. The full-text index is written in the same transaction as the entity it indexes, so
+//! [`Store`] plays the part of River's driver interface: one trait, several backends (each in
+//! its own crate: `brain-store-sqlite` now, PostgreSQL later), and one conformance suite (the
+//! `conformance` feature) that every backend runs from its own tests, one test per case. The full-text index is written in the same transaction as the entity it indexes, so
 //! search can never disagree with `get`.
 //!
 //! The trait is synchronous: the sync engine runs on plain threads, and async callers (the job
 //! workers, MCP, web) wrap calls in `spawn_blocking`. That keeps SQLite calls free of runtime
 //! overhead on the hot import path.
 
+#[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
 pub mod jobs;
 pub mod search_query;
 pub mod snippet;
-pub mod sqlite;
 mod types;
 
 pub use error::{PathCollision, StoreError};
 pub use jobs::JobStore;
-pub use sqlite::SqliteStore;
 pub use types::*;
 
 use brain_core::EntityRef;
+
+/// Everything a backend implements: entities, sync state and search ([`Store`]) and the job
+/// queue ([`JobStore`]). One object, because the outbox writes both in one transaction. What
+/// every interface and plugin holds (`Arc<dyn Backend>`): the binary picks the backend once,
+/// from config, and nothing past that point knows which one it is.
+pub trait Backend: Store + JobStore {}
+
+impl<T: Store + JobStore + ?Sized> Backend for T {}
 
 /// Result alias for store calls.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -90,4 +97,25 @@ pub trait Store: Send + Sync {
 
     /// What was last published under `key`, or `None` if nothing ever was.
     fn runtime_state(&self, key: &str) -> Result<Option<RuntimeState>>;
+
+    /// Whether this store refuses writes (its files or its role are read-only): reads work,
+    /// and interfaces say why a write is refused before trying it.
+    fn is_read_only(&self) -> bool;
+
+    /// Checks that the store this handle opened is still the one at its location (a file's
+    /// device and inode; a database's identity): a long-running process calls this on a
+    /// timer, so a store deleted or replaced under it stops it within one tick. Fails with
+    /// [`StoreError::Replaced`] when it is not.
+    fn verify_identity(&self) -> Result<()>;
+
+    /// The backend's own page- or table-level check (`brain doctor`): every problem it finds,
+    /// empty when the store is sound.
+    fn integrity_problems(&self) -> Result<Vec<String>>;
+
+    /// Verifies that the full-text index holds exactly the live entities' text; a mismatch is
+    /// an error saying what drifted.
+    fn check_index(&self) -> Result<()>;
+
+    /// Every live entity's path and hash, by path, reading no entity's text (`brain doctor`).
+    fn live_files(&self) -> Result<Vec<LiveFile>>;
 }

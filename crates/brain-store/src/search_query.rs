@@ -1,4 +1,5 @@
-//! The search language people and agents type, translated to a full-text query.
+//! The search language people and agents type, parsed into a syntax tree ([`Query`]) each
+//! backend renders in its own full-text query language.
 //!
 //! - plain words are all required: `rust async` finds notes with both;
 //! - `"a phrase"` requires the words in that order;
@@ -8,92 +9,69 @@
 //!   `(rust OR go) AND async`, as in web search engines; `AND` is accepted and changes nothing;
 //!   lower-case `or`/`and`/`not` are ordinary words.
 //!
-//! Every term is emitted as a quoted FTS5 string (inner `"` doubled) and control characters
-//! become spaces, so FTS5 only ever sees strings and the operators emitted here: no input can
-//! produce a syntax error, reach a column filter (`title:`) or a `NEAR` group. Terms with no
-//! letter or digit are dropped, as the tokenizer would find nothing in them.
+//! Control characters become spaces, and terms with no letter or digit are dropped, as a
+//! tokenizer would find nothing in them. A backend must render every term as a quoted string
+//! of its language, so no input can produce a syntax error or reach an operator of that
+//! language the tree does not hold (SQLite's rendering: `brain_store_sqlite::fts_query`).
 //!
 //! A query of exclusions only (`-draft`) means what it says: every note without those words.
-//! It cannot be a ranked FTS5 query (FTS5 has no "match everything"), so [`parse`] returns it as
-//! [`FtsQuery::Exclude`] and the backend lists the remaining notes, newest first.
+//! No index can rank that ("match everything"), so the tree has no groups then, and the
+//! backend lists the remaining notes, newest first.
 
-/// A query ready for the full-text index.
+/// A parsed search, the syntax tree every backend renders in its own query language (FTS5 for
+/// SQLite, `tsquery` for PostgreSQL): every group must match (AND), a group matches when any
+/// of its terms does (OR), and no excluded term may match. Terms keep the text as typed
+/// (control characters made spaces); quoting it for the index is the backend's job.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum FtsQuery {
-    /// Entities matching this FTS5 expression, ranked.
-    Match(String),
-    /// Only exclusions were given: entities NOT matching this FTS5 expression.
-    Exclude(String),
+pub struct Query {
+    /// Groups of alternatives, all required. Empty when only exclusions were given: then the
+    /// query means every note without them (no index can rank "match everything").
+    pub groups: Vec<Vec<Term>>,
+    /// Terms no hit may contain.
+    pub excluded: Vec<Term>,
+}
+
+impl Query {
+    /// The words a hit should show highlighted: every word of every positive term, folded as
+    /// the index folds them; the last word of a prefix term matches as a prefix.
+    pub fn highlight_words(&self) -> Vec<crate::snippet::Needle> {
+        let mut out = Vec::new();
+        for term in self.groups.iter().flatten() {
+            let words: Vec<&str> = term
+                .text
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .collect();
+            for (i, w) in words.iter().enumerate() {
+                out.push(crate::snippet::Needle::new(
+                    w,
+                    term.prefix && i + 1 == words.len(),
+                ));
+            }
+        }
+        out
+    }
 }
 
 /// Parses `text` in the language above; `None` when it holds nothing to search for.
-pub fn parse(text: &str) -> Option<FtsQuery> {
-    let (groups, negatives) = group(lex(text));
-    let negatives = join(&negatives, " OR ");
-    if groups.is_empty() {
-        return (!negatives.is_empty()).then_some(FtsQuery::Exclude(negatives));
-    }
-    let positives = groups
-        .iter()
-        .map(|g| {
-            if g.len() == 1 {
-                g[0].to_fts5()
-            } else {
-                format!("({})", join(g, " OR "))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" AND ");
-    Some(FtsQuery::Match(if negatives.is_empty() {
-        positives
-    } else {
-        format!("({positives}) NOT ({negatives})")
-    }))
+pub fn parse(text: &str) -> Option<Query> {
+    let (groups, excluded) = group(lex(text));
+    (!groups.is_empty() || !excluded.is_empty()).then_some(Query { groups, excluded })
 }
 
-/// The ranked FTS5 expression for `text`, or `None` when there is nothing to rank: no terms at
-/// all, or exclusions only (see [`parse`] for those).
-pub fn to_fts5(text: &str) -> Option<String> {
-    match parse(text)? {
-        FtsQuery::Match(s) => Some(s),
-        FtsQuery::Exclude(_) => None,
-    }
-}
-
-/// The words a hit should show highlighted: every word of every positive term, folded as the
-/// index folds them; the last word of a prefix term matches as a prefix.
+/// The words a hit for `text` should show highlighted (see [`Query::highlight_words`]).
 pub fn highlight_words(text: &str) -> Vec<crate::snippet::Needle> {
-    let (groups, _) = group(lex(text));
-    let mut out = Vec::new();
-    for term in groups.iter().flatten() {
-        let words: Vec<&str> = term
-            .text
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .collect();
-        for (i, w) in words.iter().enumerate() {
-            out.push(crate::snippet::Needle::new(
-                w,
-                term.prefix && i + 1 == words.len(),
-            ));
-        }
-    }
-    out
+    parse(text).map(|q| q.highlight_words()).unwrap_or_default()
 }
 
-/// One search term.
+/// One search term: a word or a phrase.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Term {
-    text: String,
-    prefix: bool,
+pub struct Term {
+    /// The word or phrase as typed, without its quotes or `*`.
+    pub text: String,
+    /// `word*`: any word starting with the (last) word matches.
+    pub prefix: bool,
     negated: bool,
-}
-
-impl Term {
-    fn to_fts5(&self) -> String {
-        let star = if self.prefix { "*" } else { "" };
-        format!("\"{}\"{star}", self.text.replace('"', "\"\""))
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,14 +79,6 @@ enum Token {
     Term(Term),
     Or,
     Not,
-}
-
-fn join(terms: &[Term], sep: &str) -> String {
-    terms
-        .iter()
-        .map(Term::to_fts5)
-        .collect::<Vec<_>>()
-        .join(sep)
 }
 
 /// Splits the text into terms and operators.
@@ -206,52 +176,4 @@ fn group(tokens: Vec<Token>) -> (Vec<Vec<Term>>, Vec<Term>) {
         }
     }
     (groups, negatives)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn m(s: &str) -> Option<FtsQuery> {
-        Some(FtsQuery::Match(s.to_string()))
-    }
-
-    #[test]
-    fn words_are_anded_and_quoted() {
-        assert_eq!(parse("rust async"), m(r#""rust" AND "async""#));
-        assert_eq!(parse("title:x"), m(r#""title:x""#));
-        assert_eq!(parse(r#"a"b"#), m(r#""a""b""#));
-        assert_eq!(parse("NEAR(a b)"), m(r#""NEAR(a" AND "b)""#));
-    }
-
-    #[test]
-    fn phrases_prefixes_and_operators() {
-        assert_eq!(parse(r#""a phrase" x*"#), m(r#""a phrase" AND "x"*"#));
-        assert_eq!(parse(r#""a phr"*"#), m(r#""a phr"*"#));
-        assert_eq!(parse("a OR b c"), m(r#"("a" OR "b") AND "c""#));
-        assert_eq!(parse("a AND b"), m(r#""a" AND "b""#));
-        assert_eq!(parse("a or b"), m(r#""a" AND "or" AND "b""#));
-        assert_eq!(parse("a -b -\"c d\""), m(r#"("a") NOT ("b" OR "c d")"#));
-        assert_eq!(parse("a NOT b"), m(r#"("a") NOT ("b")"#));
-        assert_eq!(parse("OR a OR"), m(r#""a""#));
-        assert_eq!(parse("--force"), m(r#""--force""#));
-        assert_eq!(
-            parse(r#""unterminated phrase"#),
-            m(r#""unterminated phrase""#)
-        );
-    }
-
-    #[test]
-    fn nothing_to_search() {
-        for q in [
-            "", "   ", "OR", "AND NOT", "*", "!!! ???", "-", "\"\"", "\0",
-        ] {
-            assert_eq!(parse(q), None, "{q:?}");
-        }
-        assert_eq!(to_fts5("-draft"), None);
-        assert_eq!(
-            parse("-draft -old"),
-            Some(FtsQuery::Exclude(r#""draft" OR "old""#.into()))
-        );
-    }
 }

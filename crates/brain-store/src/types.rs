@@ -341,3 +341,17 @@ pub struct RuntimeState {
     /// stopped (crashed) by its age.
     pub updated_ms: i64,
 }
+
+/// A live entity as its file should be: where, and with which content hash (what `brain
+/// doctor` compares with the files on disk).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveFile {
+    /// Type and id.
+    pub entity: EntityRef,
+    /// Vault-relative path of its file.
+    pub path: String,
+    /// BLAKE3 of its content (what its file holds once written).
+    pub content_hash: String,
+    /// Changed through an interface and not yet written to its file.
+    pub dirty: bool,
+}

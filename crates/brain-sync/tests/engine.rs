@@ -6,7 +6,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use brain_core::{CancelToken, Config, NoProgress, Phase, ProgressSink};
-use brain_store::{SqliteStore, Store};
+use brain_store::Store;
+use brain_store_sqlite::SqliteStore;
 use brain_sync::{ConflictNote, SyncEngine, SyncError, SyncMode, SyncOptions, SyncReport};
 use proptest::prelude::*;
 
@@ -375,7 +376,8 @@ mod settled {
     use brain_core::{CancelToken, Config, EntityRef, Phase, ProgressSink};
     use brain_jobs::{EnqueueRequest, EventBus, PoolConfig, Queue, Registry, WorkerPool};
     use brain_store::jobs::JobState;
-    use brain_store::{JobStore, SqliteStore, Store};
+    use brain_store::{JobStore, Store};
+    use brain_store_sqlite::SqliteStore;
     use brain_sync::jobs::DIRECTORY_IMPORT;
     use brain_sync::{SyncEngine, SyncOptions, SyncReport};
     use serde_json::json;
@@ -611,7 +613,8 @@ mod issue13 {
     use std::time::Duration;
 
     use brain_core::{CancelToken, Config, NoProgress, Phase, ProgressSink};
-    use brain_store::{SqliteStore, Store};
+    use brain_store::Store;
+    use brain_store_sqlite::SqliteStore;
     use brain_sync::{SyncEngine, SyncMode, SyncOptions, SyncReport};
 
     use super::{assert_kept_both, entity_at, names, sync, write};

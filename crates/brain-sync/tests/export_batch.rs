@@ -12,7 +12,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use brain_core::{CancelToken, Config, EntityRef, NoProgress, Phase, ProgressSink};
-use brain_store::{FileStat, SqliteStore, Store};
+use brain_store::{FileStat, Store};
+use brain_store_sqlite::SqliteStore;
 use brain_sync::fsio::{self, Expect, NoteWrite, WriteError};
 use brain_sync::{SyncEngine, SyncError, SyncMode, SyncOptions, SyncReport};
 

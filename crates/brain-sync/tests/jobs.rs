@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use brain_core::Config;
 use brain_jobs::{EnqueueRequest, EventBus, PoolConfig, Queue, QueueError, Registry, WorkerPool};
+use brain_store::Store;
 use brain_store::jobs::JobState;
-use brain_store::{SqliteStore, Store};
+use brain_store_sqlite::SqliteStore;
 use serde_json::json;
 
 fn queue_for(root: &std::path::Path) -> (Queue, Arc<SqliteStore>) {

@@ -4,6 +4,7 @@
 //! work lives in the library crates. Errors are `anyhow` here only, mapped to the documented exit
 //! codes, and a closed pipe (`brain list | head`) exits quietly.
 
+mod backend;
 mod cli;
 mod commands;
 mod config;

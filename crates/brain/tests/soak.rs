@@ -33,7 +33,8 @@ use std::time::Duration;
 
 use brain_core::time::now_ms;
 use brain_jobs::{EventBus, Queue, Registry};
-use brain_store::{JobStore, SqliteStore, Store, StoreError};
+use brain_store::{JobStore, Store, StoreError};
+use brain_store_sqlite::SqliteStore;
 use brain_sync::SyncEngine;
 use serde_json::json;
 use util::TestVault;

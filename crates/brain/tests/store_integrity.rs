@@ -10,7 +10,8 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use brain_store::{SqliteStore, Store};
+use brain_store::Store;
+use brain_store_sqlite::SqliteStore;
 use util::TestVault;
 use util::daemon::wait_for;
 

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
-use brain_store::{SqliteStore, Store, StoreError};
+use brain_store::{Store, StoreError};
+use brain_store_sqlite::SqliteStore;
 use serde_json::{Value, json};
 use util::daemon::{DEBOUNCE_MS, wait_for};
 use util::{Run, TestVault, brain_bin, listed};

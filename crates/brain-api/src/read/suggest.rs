@@ -7,7 +7,7 @@
 
 use brain_core::EntityRef;
 use brain_core::path::{NOTE_TYPE, path_key, strip_md_extension};
-use brain_store::{ListFilter, SearchQuery, Store};
+use brain_store::{ListFilter, SearchQuery};
 
 use crate::{Brain, BrainError, InvalidKind};
 

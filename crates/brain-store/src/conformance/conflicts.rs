@@ -3,12 +3,6 @@
 use super::{Factory, T0, eref};
 use crate::{ConflictKind, NewConflict, StoreError, SyncOp};
 
-pub(super) fn run(make: Factory<'_>) {
-    record_list_and_show(make);
-    open_duplicates_are_ignored(make);
-    resolve(make);
-}
-
 fn conflict(kind: ConflictKind, path: &str, entity: Option<&str>, now_ms: i64) -> NewConflict {
     NewConflict {
         kind,
@@ -22,7 +16,7 @@ fn conflict(kind: ConflictKind, path: &str, entity: Option<&str>, now_ms: i64) -
     }
 }
 
-fn record_list_and_show(make: Factory<'_>) {
+pub fn record_list_and_show(make: Factory<'_>) {
     let store = make();
     assert!(store.conflicts(true).expect("list").is_empty());
     store
@@ -64,7 +58,7 @@ fn record_list_and_show(make: Factory<'_>) {
 
 /// A conflict that carries the losing version is always recorded (the record may be the only
 /// copy of it); one without content, met again at every sync while it lasts, only once.
-fn open_duplicates_are_ignored(make: Factory<'_>) {
+pub fn open_duplicates_are_ignored(make: Factory<'_>) {
     let store = make();
     let record = |kind, path: &str, entity: Option<&str>, now_ms| {
         store
@@ -96,7 +90,7 @@ fn open_duplicates_are_ignored(make: Factory<'_>) {
     assert_eq!(created, [T0 + 6, T0 + 4, T0 + 1, T0]);
 }
 
-fn resolve(make: Factory<'_>) {
+pub fn resolve(make: Factory<'_>) {
     let store = make();
     let record = |now_ms| {
         store

@@ -3,21 +3,10 @@
 use super::{Factory, T0, entity, eref};
 use crate::{ListFilter, PutOutcome, StoreError};
 
-pub(super) fn run(make: Factory<'_>) {
-    put_and_get_round_trip(make);
-    put_outcomes_and_created_kept(make);
-    missing_entities_are_not_found(make);
-    get_many_reads_live_entities_in_order(make);
-    soft_delete_and_restore(make);
-    put_over_tombstone_is_created(make);
-    path_collisions_are_refused(make);
-    list_filters_order_and_paging(make);
-}
-
 const NOTE: &str =
     "---\ntitle: Plan\ntags: [work, Q3]\nstatus: draft\nalpha: 1\n---\nBody with #inline tag.\r\n";
 
-fn put_and_get_round_trip(make: Factory<'_>) {
+pub fn put_and_get_round_trip(make: Factory<'_>) {
     let store = make();
     let e = entity("note/Projects/plan", NOTE, T0);
     assert_eq!(store.put(&e).expect("put"), PutOutcome::Created);
@@ -33,7 +22,7 @@ fn put_and_get_round_trip(make: Factory<'_>) {
     assert_eq!(store.count_live().expect("count"), 1);
 }
 
-fn put_outcomes_and_created_kept(make: Factory<'_>) {
+pub fn put_outcomes_and_created_kept(make: Factory<'_>) {
     let store = make();
     let e = entity("note/a", "# A\nfirst\n", T0);
     assert_eq!(store.put(&e).expect("put"), PutOutcome::Created);
@@ -56,7 +45,7 @@ fn put_outcomes_and_created_kept(make: Factory<'_>) {
     assert_eq!(got.updated_ms, T0 + 10);
 }
 
-fn missing_entities_are_not_found(make: Factory<'_>) {
+pub fn missing_entities_are_not_found(make: Factory<'_>) {
     let store = make();
     let r = eref("note/nope");
     let not_found = |res: Result<(), StoreError>, what: &str| match res {
@@ -69,7 +58,7 @@ fn missing_entities_are_not_found(make: Factory<'_>) {
     not_found(store.restore(&r, T0).map(drop), "restore");
 }
 
-fn get_many_reads_live_entities_in_order(make: Factory<'_>) {
+pub fn get_many_reads_live_entities_in_order(make: Factory<'_>) {
     let store = make();
     let a = entity("note/a", "# A\n", T0);
     let b = entity("topic/b", "---\ntitle: B\n---\nbee\n", T0);
@@ -96,7 +85,7 @@ fn get_many_reads_live_entities_in_order(make: Factory<'_>) {
     assert!(store.get_many(&[]).expect("get_many of nothing").is_empty());
 }
 
-fn soft_delete_and_restore(make: Factory<'_>) {
+pub fn soft_delete_and_restore(make: Factory<'_>) {
     let store = make();
     let e = entity("topic/rust", "# Rust\n", T0);
     store.put(&e).expect("put");
@@ -132,7 +121,7 @@ fn soft_delete_and_restore(make: Factory<'_>) {
     assert_eq!(store.count_live().expect("count"), 1);
 }
 
-fn put_over_tombstone_is_created(make: Factory<'_>) {
+pub fn put_over_tombstone_is_created(make: Factory<'_>) {
     let store = make();
     let e = entity("note/a", "one\n", T0);
     store.put(&e).expect("put");
@@ -145,7 +134,7 @@ fn put_over_tombstone_is_created(make: Factory<'_>) {
     assert_eq!(got.deleted_ms, None);
 }
 
-fn path_collisions_are_refused(make: Factory<'_>) {
+pub fn path_collisions_are_refused(make: Factory<'_>) {
     let store = make();
     let nfc = entity("note/Caf\u{e9}", "nfc\n", T0);
     store.put(&nfc).expect("put");
@@ -189,7 +178,7 @@ fn path_collisions_are_refused(make: Factory<'_>) {
     );
 }
 
-fn list_filters_order_and_paging(make: Factory<'_>) {
+pub fn list_filters_order_and_paging(make: Factory<'_>) {
     let store = make();
     let notes = [
         ("note/b", "#work b\n"),

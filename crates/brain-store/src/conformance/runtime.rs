@@ -5,11 +5,7 @@ use serde_json::json;
 
 use super::{Factory, T0};
 
-pub(super) fn run(make: Factory<'_>) {
-    set_read_and_replace(make);
-}
-
-fn set_read_and_replace(make: Factory<'_>) {
+pub fn set_read_and_replace(make: Factory<'_>) {
     let store = make();
     assert_eq!(store.runtime_state("watcher").expect("read"), None);
     let first = json!({"state": "watching", "queue": 3, "last_error": null});

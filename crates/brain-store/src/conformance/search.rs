@@ -4,17 +4,6 @@
 use super::{Factory, T0, entity};
 use crate::{HIGHLIGHT, SearchHit, SearchQuery, Store, StoreError, SyncOp};
 
-pub(super) fn run(make: Factory<'_>) {
-    ranks_by_bm25_title_first(make);
-    query_language(make);
-    filters_and_limit(make);
-    pages_follow_the_ranking(make);
-    snippets_are_highlighted(make);
-    index_follows_every_write(make);
-    folds_diacritics_and_case(make);
-    hostile_queries_never_fail(make);
-}
-
 fn search(store: &dyn Store, q: SearchQuery) -> Vec<SearchHit> {
     match store.search(&q) {
         Ok(h) => h,
@@ -43,7 +32,7 @@ fn put_all(store: &dyn Store, notes: &[(&str, &str)]) {
     }
 }
 
-fn ranks_by_bm25_title_first(make: Factory<'_>) {
+pub fn ranks_by_bm25_title_first(make: Factory<'_>) {
     let store = make();
     put_all(
         &*store,
@@ -72,7 +61,7 @@ fn ranks_by_bm25_title_first(make: Factory<'_>) {
     assert_eq!(hits[0].path, "many.md");
 }
 
-fn query_language(make: Factory<'_>) {
+pub fn query_language(make: Factory<'_>) {
     let store = make();
     put_all(
         &*store,
@@ -126,7 +115,7 @@ fn query_language(make: Factory<'_>) {
     ));
 }
 
-fn filters_and_limit(make: Factory<'_>) {
+pub fn filters_and_limit(make: Factory<'_>) {
     let store = make();
     put_all(
         &*store,
@@ -169,7 +158,7 @@ fn filters_and_limit(make: Factory<'_>) {
     assert_eq!(search(&*store, q).len(), 4, "limit 0 means no limit");
 }
 
-fn snippets_are_highlighted(make: Factory<'_>) {
+pub fn snippets_are_highlighted(make: Factory<'_>) {
     let store = make();
     put_all(
         &*store,
@@ -216,7 +205,7 @@ fn snippets_are_highlighted(make: Factory<'_>) {
 
 /// `offset` pages through the same ranking: the pages, one after another, are the whole
 /// result in order, with nothing repeated or skipped, and past the end is empty.
-fn pages_follow_the_ranking(make: Factory<'_>) {
+pub fn pages_follow_the_ranking(make: Factory<'_>) {
     let store = make();
     let notes: Vec<(String, String)> = (0..7)
         .map(|i| {
@@ -266,7 +255,7 @@ fn pages_follow_the_ranking(make: Factory<'_>) {
     }
 }
 
-fn index_follows_every_write(make: Factory<'_>) {
+pub fn index_follows_every_write(make: Factory<'_>) {
     let store = make();
     let e = entity("note/a", "# Title\noriginal words\n", T0);
     store.put(&e).expect("put");
@@ -335,7 +324,7 @@ fn index_follows_every_write(make: Factory<'_>) {
     assert_eq!(ids(&*store, "fresh -imported"), ["a"]);
 }
 
-fn folds_diacritics_and_case(make: Factory<'_>) {
+pub fn folds_diacritics_and_case(make: Factory<'_>) {
     let store = make();
     put_all(
         &*store,
@@ -356,7 +345,7 @@ fn folds_diacritics_and_case(make: Factory<'_>) {
     }
 }
 
-fn hostile_queries_never_fail(make: Factory<'_>) {
+pub fn hostile_queries_never_fail(make: Factory<'_>) {
     let store = make();
     put_all(
         &*store,

@@ -8,20 +8,6 @@ use crate::{
     SyncState,
 };
 
-pub(super) fn run(make: Factory<'_>) {
-    import_creates_entity_and_base(make);
-    import_updates_clears_dirty_and_revives(make);
-    rename_moves_the_row(make);
-    rename_over_a_tombstone(make);
-    rename_fallbacks_lose_nothing(make);
-    rename_with_a_side_changed_meanwhile_applies_the_other(make);
-    tombstone_hides_and_drops_base(make);
-    replaced_tombstones_are_archived(make);
-    set_base_and_drop_base_clear_dirty(make);
-    interface_writes_are_dirty(make);
-    a_failing_batch_changes_nothing(make);
-}
-
 fn stat(size: u64) -> FileStat {
     FileStat {
         size,
@@ -63,7 +49,7 @@ fn hits(store: &dyn Store, q: &str) -> Vec<EntityRef> {
     }
 }
 
-fn import_creates_entity_and_base(make: Factory<'_>) {
+pub fn import_creates_entity_and_base(make: Factory<'_>) {
     let store = make();
     let e = entity("note/a", "# A\nhello\n", T0);
     store
@@ -89,7 +75,7 @@ fn import_creates_entity_and_base(make: Factory<'_>) {
     assert_eq!(hits(&*store, "hello"), [e.entity_ref]);
 }
 
-fn import_updates_clears_dirty_and_revives(make: Factory<'_>) {
+pub fn import_updates_clears_dirty_and_revives(make: Factory<'_>) {
     let store = make();
     let e = entity("note/a", "one\n", T0);
     store.put(&e).expect("put");
@@ -144,7 +130,7 @@ fn import_updates_clears_dirty_and_revives(make: Factory<'_>) {
     );
 }
 
-fn rename_moves_the_row(make: Factory<'_>) {
+pub fn rename_moves_the_row(make: Factory<'_>) {
     let store = make();
     let a = entity("note/old", "# Moving\nsame words\n", T0);
     store
@@ -182,7 +168,7 @@ fn rename_moves_the_row(make: Factory<'_>) {
     assert_eq!(hits(&*store, "words"), [b.entity_ref]);
 }
 
-fn rename_over_a_tombstone(make: Factory<'_>) {
+pub fn rename_over_a_tombstone(make: Factory<'_>) {
     let store = make();
     let old_b = entity("note/b", "# B\nstale bravo\n", T0);
     let a = entity("note/a", "# A\nalpha\n", T0 + 1);
@@ -229,7 +215,7 @@ fn rename_over_a_tombstone(make: Factory<'_>) {
 
 /// A rename the planner got wrong still loses no note: from a row that does not exist it is an
 /// import; onto a live entity it replaces that entity's content and tombstones the source.
-fn rename_fallbacks_lose_nothing(make: Factory<'_>) {
+pub fn rename_fallbacks_lose_nothing(make: Factory<'_>) {
     let store = make();
     let ghost = eref("note/ghost");
     let b = entity("note/b", "# B\nfrom nowhere\n", T0);
@@ -275,7 +261,7 @@ fn rename_fallbacks_lose_nothing(make: Factory<'_>) {
 /// A rename one of whose notes was changed by a `put` after the planner looked never
 /// overwrites that change, and still applies the half that does not touch it, so no note is
 /// left naming a file that is gone.
-fn rename_with_a_side_changed_meanwhile_applies_the_other(make: Factory<'_>) {
+pub fn rename_with_a_side_changed_meanwhile_applies_the_other(make: Factory<'_>) {
     // The target was created meanwhile: the source goes (its file is the target's now), the
     // target is untouched and the new file gets no base (its export settles both).
     let store = make();
@@ -349,7 +335,7 @@ fn rename_with_a_side_changed_meanwhile_applies_the_other(make: Factory<'_>) {
 
 /// A new note taking the name of a soft-deleted one never erases it: the deleted version stays,
 /// under `<id>.deleted-<n>`, whether the name is taken by an import or by a rename.
-fn replaced_tombstones_are_archived(make: Factory<'_>) {
+pub fn replaced_tombstones_are_archived(make: Factory<'_>) {
     let store = make();
     let old = entity("note/b", "old B important\n", T0);
     let imp = |e: &Entity, seen: Option<String>| {
@@ -431,7 +417,7 @@ fn replaced_tombstones_are_archived(make: Factory<'_>) {
     assert_eq!(store.get(&c.entity_ref).expect("moved").body, "moving\n");
 }
 
-fn tombstone_hides_and_drops_base(make: Factory<'_>) {
+pub fn tombstone_hides_and_drops_base(make: Factory<'_>) {
     let store = make();
     let e = entity("note/a", "# A\nephemeral\n", T0);
     let tomb = |now_ms| SyncOp::Tombstone {
@@ -473,7 +459,7 @@ fn tombstone_hides_and_drops_base(make: Factory<'_>) {
     );
 }
 
-fn set_base_and_drop_base_clear_dirty(make: Factory<'_>) {
+pub fn set_base_and_drop_base_clear_dirty(make: Factory<'_>) {
     let store = make();
     let e = entity("note/a", "a\n", T0);
     store.put(&e).expect("put");
@@ -512,7 +498,7 @@ fn set_base_and_drop_base_clear_dirty(make: Factory<'_>) {
     );
 }
 
-fn interface_writes_are_dirty(make: Factory<'_>) {
+pub fn interface_writes_are_dirty(make: Factory<'_>) {
     let store = make();
     let a = entity("note/a", "a\n", T0);
     let b = entity("topic/b", "b\n", T0);
@@ -531,7 +517,7 @@ fn interface_writes_are_dirty(make: Factory<'_>) {
     assert!(s.bases.is_empty());
 }
 
-fn a_failing_batch_changes_nothing(make: Factory<'_>) {
+pub fn a_failing_batch_changes_nothing(make: Factory<'_>) {
     let store = make();
     let a = entity("note/a", "a\n", T0);
     let res = store.apply(&[

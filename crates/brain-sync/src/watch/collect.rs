@@ -475,7 +475,7 @@ impl Collector {
 mod tests {
     use super::*;
     use brain_jobs::{EventBus, Queue, Registry};
-    use brain_store::SqliteStore;
+    use brain_store_sqlite::SqliteStore;
 
     fn collector(root: &std::path::Path) -> Collector {
         let store = Arc::new(SqliteStore::open_in_memory().unwrap());

@@ -9,11 +9,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use brain_core::{CancelToken, Config, NoProgress};
-use brain_store::{SearchQuery, SqliteStore, Store};
+use brain_store::{Backend, SearchQuery};
 use brain_sync::{SyncEngine, SyncOptions};
 use serde_json::{Value, json};
 
@@ -152,16 +153,16 @@ fn baseline_import(vault: &Path, db: &Path) -> Result<Duration> {
     Ok(t.elapsed())
 }
 
-fn fresh_brain(vault: &Path) -> Result<SqliteStore> {
+fn fresh_brain(vault: &Path) -> Result<Arc<dyn Backend>> {
     let state = vault.join(".brain");
     if state.exists() {
         std::fs::remove_dir_all(&state)?;
     }
     std::fs::create_dir_all(&state)?;
-    Ok(SqliteStore::open(&state.join("brain.db"))?)
+    Ok(crate::backend::open_scratch(&state.join("brain.db"))?)
 }
 
-fn brain_sync(vault: &Path, store: &SqliteStore, config: &Config) -> Result<Duration> {
+fn brain_sync(vault: &Path, store: &dyn Backend, config: &Config) -> Result<Duration> {
     let t = Instant::now();
     let engine = SyncEngine::new(vault, config, store)?;
     engine.run(&SyncOptions::default(), &NoProgress, &CancelToken::new())?;
@@ -232,12 +233,12 @@ fn import(args: &BenchImportArgs, json_out: bool) -> Result<u8> {
         for _ in 0..runs {
             base_times.push(baseline_import(&vault, &db)?);
             let store = fresh_brain(&vault)?;
-            brain_times.push(brain_sync(&vault, &store, &config)?);
+            brain_times.push(brain_sync(&vault, store.as_ref(), &config)?);
         }
         let (import_base, import_brain) = (median(base_times), median(brain_times));
 
         // No-change sync on the imported vault, in-process and as a process.
-        let store = SqliteStore::open(&vault.join(".brain/brain.db"))?;
+        let store = crate::backend::open_scratch(&vault.join(".brain/brain.db"))?;
         // Each run is ~10 ms, so many are cheap, and the median steadies against a noisy machine.
         let reps = (runs * 5).max(15);
         let mut walk_times = Vec::new();
@@ -247,7 +248,7 @@ fn import(args: &BenchImportArgs, json_out: bool) -> Result<u8> {
             let mut v = Vec::new();
             walk_md(&vault, &mut v, true)?;
             walk_times.push(t.elapsed());
-            nochange_times.push(brain_sync(&vault, &store, &config)?);
+            nochange_times.push(brain_sync(&vault, store.as_ref(), &config)?);
         }
         let (walk, nochange) = (median(walk_times), median(nochange_times));
         std::fs::write(
@@ -303,7 +304,7 @@ fn import(args: &BenchImportArgs, json_out: bool) -> Result<u8> {
         // Export of every note changed in the store, next to the import of the same notes.
         let export = super::bench_export::measure(
             &vault,
-            &store,
+            store.as_ref(),
             &config,
             runs,
             (files.len(), import_brain),

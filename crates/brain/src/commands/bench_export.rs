@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use brain_core::{CancelToken, Config, NoProgress, content_hash};
-use brain_store::{ListFilter, SqliteStore, Store};
+use brain_store::ListFilter;
 use brain_sync::{SyncEngine, SyncMode, SyncOptions};
 use serde_json::{Value, json};
 
@@ -18,7 +18,7 @@ use super::bench::median;
 /// kept. `import` is the median time the same vault's `imported` files took to import.
 pub(super) fn measure(
     vault: &Path,
-    store: &SqliteStore,
+    store: &dyn brain_store::Backend,
     config: &Config,
     runs: usize,
     (imported, import): (usize, Duration),

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use brain_core::{CancelToken, NoProgress};
 use brain_store::jobs::{JobFilter, JobState};
-use brain_store::{JobStore, ListFilter, SearchQuery, Store};
+use brain_store::{ListFilter, SearchQuery};
 use brain_sync::{SyncEngine, SyncOptions};
 use serde_json::{Value, json};
 

@@ -11,7 +11,6 @@ use brain_jobs::{
     EnqueueRequest, EventBus, Handler, JobContext, JobError, PoolConfig, Queue, Registry,
     WorkerPool,
 };
-use brain_store::SqliteStore;
 use brain_store::jobs::JobState;
 use brain_sync::jobs::DIRECTORY_SYNC;
 use brain_sync::{SyncEngine, SyncOptions};
@@ -101,12 +100,12 @@ fn throughput(
     Ok((enqueue, run))
 }
 
-fn fresh_store(dir: &std::path::Path, name: &str) -> Result<Arc<SqliteStore>> {
+fn fresh_store(dir: &std::path::Path, name: &str) -> Result<Arc<dyn brain_store::Backend>> {
     let path = dir.join(name);
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
-    Ok(Arc::new(SqliteStore::open(&path)?))
+    Ok(crate::backend::open_scratch(&path)?)
 }
 
 /// Runs the queue benchmark.

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use brain_core::time::{format_iso, now_ms};
-use brain_store::{Conflict, Store};
+use brain_store::Conflict;
 use serde_json::json;
 
 use super::Vault;

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use brain_store::{SqliteStore, StoreError};
+use brain_store::StoreError;
 use brain_sync::watch::{RootChanged, VaultRoot};
 
 use crate::config::VaultPaths;
@@ -105,7 +105,7 @@ pub fn terminate(pid: u32) {
 /// as a store deleted, since the advice differs (serve it where it is now vs. rebuild it).
 pub struct Bearings {
     folder: VaultRoot,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn brain_store::Backend>,
 }
 
 /// What changed under a long-lived process, as found by [`Bearings::check`].
@@ -139,7 +139,7 @@ impl std::fmt::Display for Lost {
 
 impl Bearings {
     /// Records the vault folder at `root` as it is now, beside the store this process opened.
-    pub fn capture(root: &Path, store: Arc<SqliteStore>) -> Result<Self> {
+    pub fn capture(root: &Path, store: Arc<dyn brain_store::Backend>) -> Result<Self> {
         let folder = VaultRoot::capture(root)
             .with_context(|| format!("cannot read the vault folder {}", root.display()))?;
         Ok(Self { folder, store })
@@ -150,7 +150,7 @@ impl Bearings {
     /// its store look deleted. A few `stat`s: cheap enough for every quarter second.
     pub fn check(&self) -> Result<(), Lost> {
         self.folder.check().map_err(Lost::Folder)?;
-        self.store.verify_file().map_err(|lost| {
+        self.store.verify_identity().map_err(|lost| {
             self.folder
                 .check()
                 .err()

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use brain_core::time::{format_compact, now_ms};
 use brain_core::{CancelToken, Config, NoProgress, content_hash};
-use brain_store::{SqliteStore, Store};
+use brain_store::Backend;
 use brain_sync::scan::{ScanOptions, scan};
 use brain_sync::{SyncEngine, SyncMode, SyncOptions};
 use serde_json::json;
@@ -66,7 +66,7 @@ fn check(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
     let mut problems: Vec<String> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
     let mut differences = Vec::new();
-    match SqliteStore::open_existing(&db, &config.store) {
+    match crate::backend::open_existing(&db, &config.store) {
         Err(e) => problems.push(e.to_string()),
         Ok(store) => {
             match store.integrity_problems() {
@@ -88,7 +88,7 @@ fn check(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
                     "the search index does not match the notes ({e}): run `brain doctor --rebuild`"
                 ));
             }
-            match compare(paths, config, &store) {
+            match compare(paths, config, store.as_ref()) {
                 Ok(found) => differences = found,
                 Err(e) => problems.push(format!("files against notes: {e:#}")),
             }
@@ -152,7 +152,7 @@ fn check(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
 }
 
 /// Every note file against every live entity, by path.
-fn compare(paths: &VaultPaths, config: &Config, store: &SqliteStore) -> Result<Vec<Difference>> {
+fn compare(paths: &VaultPaths, config: &Config, store: &dyn Backend) -> Result<Vec<Difference>> {
     let root = &paths.root;
     let engine = SyncEngine::new(root, config, store)?;
     let builder = engine.builder();
@@ -170,7 +170,7 @@ fn compare(paths: &VaultPaths, config: &Config, store: &SqliteStore) -> Result<V
             on_disk.insert(file.path.clone(), note.entity.content_hash);
         }
     }
-    let live: BTreeMap<String, brain_store::sqlite::LiveFile> = store
+    let live: BTreeMap<String, brain_store::LiveFile> = store
         .live_files()?
         .into_iter()
         .map(|l| (l.path.clone(), l))
@@ -305,13 +305,13 @@ fn rebuild(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
         }
     }
     let recovery = if old.exists() {
-        recover(paths, &old, &stamp)
+        recover(paths, config, &old, &stamp)
     } else {
         Recovery::default()
     };
-    let store = SqliteStore::create(&db, &config.store)
+    let store = crate::backend::create(&db, &config.store)
         .with_context(|| format!("creating the new store of {}", paths.root.display()))?;
-    let engine = SyncEngine::new(&paths.root, config, &store)?;
+    let engine = SyncEngine::new(&paths.root, config, store.as_ref())?;
     let report = engine
         .run(
             &SyncOptions {
@@ -436,9 +436,9 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 
 /// Reads the old store (read-only) for edits not yet written to files and writes each where
 /// it overwrites nothing.
-fn recover(paths: &VaultPaths, old: &Path, stamp: &str) -> Recovery {
+fn recover(paths: &VaultPaths, config: &Config, old: &Path, stamp: &str) -> Recovery {
     let mut out = Recovery::default();
-    let store = match SqliteStore::open_read_only(old) {
+    let store = match crate::backend::open_read_only(old, &config.store) {
         Ok(s) => s,
         Err(e) => {
             out.unreadable = Some(e.to_string());
@@ -457,7 +457,7 @@ fn recover(paths: &VaultPaths, old: &Path, stamp: &str) -> Recovery {
             out.deletions.push(d.path);
             continue;
         }
-        match recover_one(&paths.root, &store, &d.entity, stamp) {
+        match recover_one(&paths.root, store.as_ref(), &d.entity, stamp) {
             Ok(Some(r)) => out.recovered.push(r),
             Ok(None) => {}
             Err(e) => out.failed.push(format!("{} ({}): {e:#}", d.entity, d.path)),
@@ -470,7 +470,7 @@ fn recover(paths: &VaultPaths, old: &Path, stamp: &str) -> Recovery {
 /// conflict copy when the file holds other text, nowhere when it holds this text already.
 fn recover_one(
     root: &Path,
-    store: &SqliteStore,
+    store: &dyn Backend,
     entity: &brain_core::EntityRef,
     stamp: &str,
 ) -> Result<Option<Recovered>> {

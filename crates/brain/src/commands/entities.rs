@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use brain_api::{ListRequest, SearchRequest};
 use brain_core::EntityRef;
 use brain_core::time::format_iso;
-use brain_store::{Entity, JobStore, PutOutcome};
+use brain_store::{Entity, PutOutcome};
 use brain_sync::jobs::DIRECTORY_EXPORT;
 use serde_json::json;
 

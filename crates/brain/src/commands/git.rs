@@ -14,8 +14,8 @@ use brain_core::{EntityRef, PathMapper};
 use brain_git::jobs::{STATE_KEY, git_request, init_request};
 use brain_git::{Git, GitOp, GitReport, Repo};
 use brain_jobs::{Queue, WorkerPool};
+use brain_store::Store;
 use brain_store::jobs::{Job, JobState};
-use brain_store::{JobStore, Store};
 use serde_json::{Value, json};
 
 use super::{EXIT_FAILED, EXIT_REFUSED, Vault};

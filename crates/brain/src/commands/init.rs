@@ -4,7 +4,6 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use brain_store::SqliteStore;
 
 use crate::config::VaultPaths;
 use crate::output;
@@ -68,10 +67,10 @@ fn open_or_create_store(paths: &VaultPaths, existed: bool) -> Result<()> {
     let config = crate::config::load(paths)?;
     let db = paths.database();
     if existed || db.exists() {
-        SqliteStore::open_existing(&db, &config.store)
+        crate::backend::open_existing(&db, &config.store)
             .with_context(|| format!("opening the store of {}", paths.root.display()))?;
     } else {
-        SqliteStore::create(&db, &config.store)
+        crate::backend::create(&db, &config.store)
             .with_context(|| format!("creating the store of {}", paths.root.display()))?;
     }
     Ok(())

@@ -3,7 +3,6 @@
 
 use anyhow::{Result, bail};
 use brain_core::time::{format_iso, now_ms};
-use brain_store::JobStore;
 use brain_store::jobs::{BatchStatus, Job, JobFilter, JobState};
 use serde_json::{Value, json};
 

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use brain_core::Config;
 use brain_jobs::{PoolConfig, Queue};
-use brain_store::{SqliteStore, StoreError};
+use brain_store::{Backend, StoreError};
 use brain_sync::SyncError;
 
 use crate::cli::{Cli, Command, ConfigCommand};
@@ -51,7 +51,7 @@ pub struct Vault {
     /// Its layered config.
     pub config: Config,
     /// Its store, shared with the job workers of this process.
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Backend>,
 }
 
 impl Vault {
@@ -62,12 +62,12 @@ impl Vault {
         let paths = locate::vault_paths(cli_vault)?;
         paths.require_initialized()?;
         let config = config::load(&paths)?;
-        let store = SqliteStore::open_existing(&paths.database(), &config.store)
+        let store = crate::backend::open_existing(&paths.database(), &config.store)
             .with_context(|| format!("opening the store of {}", paths.root.display()))?;
         Ok(Self {
             paths,
             config,
-            store: Arc::new(store),
+            store,
         })
     }
 

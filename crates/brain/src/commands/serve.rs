@@ -22,7 +22,6 @@ use anyhow::{Context, Result};
 use brain_core::time::now_ms;
 use brain_jobs::{PoolConfig, WorkerPool};
 use brain_store::jobs::{JobFilter, JobState};
-use brain_store::{JobStore, Store};
 use brain_sync::jobs::sync_request;
 use brain_sync::watch::{VaultWatcher, WatchSettings};
 use serde_json::{Value, json};

@@ -9,7 +9,6 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use brain_core::{Phase, ProgressSink};
 use brain_jobs::{Queue, WorkerPool};
-use brain_store::JobStore;
 use brain_store::jobs::{Enqueued, Job, JobFilter, JobState};
 use brain_sync::SyncReport;
 use brain_sync::jobs::{DIRECTORY_EXPORT, DIRECTORY_IMPORT, DIRECTORY_SYNC};

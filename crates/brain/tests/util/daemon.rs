@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use brain_store::jobs::{Job, JobFilter, JobState};
-use brain_store::{JobStore, SqliteStore, Store};
+use brain_store::{JobStore, Store};
+use brain_store_sqlite::SqliteStore;
 use serde_json::Value;
 
 use super::TestVault;

@@ -8,7 +8,7 @@ use crate::StoreError;
 use crate::conformance::{Factory, T0};
 use crate::jobs::{BatchStatus, JobState, NewJob, Outcome};
 
-pub(super) fn cancel_by_state(make: Factory<'_>) {
+pub fn cancel_by_state(make: Factory<'_>) {
     let store = make();
     let jobs = enqueue(
         &*store,
@@ -70,7 +70,7 @@ pub(super) fn cancel_by_state(make: Factory<'_>) {
     }
 }
 
-pub(super) fn cancel_requests_reach_the_worker(make: Factory<'_>) {
+pub fn cancel_requests_reach_the_worker(make: Factory<'_>) {
     let store = make();
     let jobs = enqueue(
         &*store,
@@ -125,7 +125,7 @@ pub(super) fn cancel_requests_reach_the_worker(make: Factory<'_>) {
     assert_eq!(state(&*store, jobs[1]), JobState::Succeeded);
 }
 
-pub(super) fn cancelling_a_batch_root_cascades(make: Factory<'_>) {
+pub fn cancelling_a_batch_root_cascades(make: Factory<'_>) {
     let store = make();
     let root = enqueue_one(&*store, new_job("batch", json!({})));
     let kids = enqueue(
@@ -177,7 +177,7 @@ pub(super) fn cancelling_a_batch_root_cascades(make: Factory<'_>) {
     assert_eq!(state(&*store, kid), JobState::Cancelled);
 }
 
-pub(super) fn batch_status_counts_children(make: Factory<'_>) {
+pub fn batch_status_counts_children(make: Factory<'_>) {
     let store = make();
     let root = enqueue_one(&*store, new_job("batch", json!({})));
     assert_eq!(
@@ -228,7 +228,7 @@ pub(super) fn batch_status_counts_children(make: Factory<'_>) {
     }
 }
 
-pub(super) fn retry_only_failed_or_cancelled(make: Factory<'_>) {
+pub fn retry_only_failed_or_cancelled(make: Factory<'_>) {
     let store = make();
     let jobs = enqueue(
         &*store,

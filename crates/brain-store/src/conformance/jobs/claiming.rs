@@ -7,7 +7,7 @@ use super::{LEASE, claim, enqueue, enqueue_one, ids, new_job, state, types, with
 use crate::conformance::{Factory, T0};
 use crate::jobs::{JobState, NewJob, Outcome};
 
-pub(super) fn claim_by_priority_then_age(make: Factory<'_>) {
+pub fn claim_by_priority_then_age(make: Factory<'_>) {
     let store = make();
     let ids_in = enqueue(
         &*store,
@@ -50,7 +50,7 @@ pub(super) fn claim_by_priority_then_age(make: Factory<'_>) {
     );
 }
 
-pub(super) fn claim_respects_run_at_and_types(make: Factory<'_>) {
+pub fn claim_respects_run_at_and_types(make: Factory<'_>) {
     let store = make();
     let later = enqueue_one(
         &*store,
@@ -77,7 +77,7 @@ pub(super) fn claim_respects_run_at_and_types(make: Factory<'_>) {
     assert_eq!(state(&*store, other), JobState::Queued);
 }
 
-pub(super) fn claim_limit_is_shared_across_types_by_priority(make: Factory<'_>) {
+pub fn claim_limit_is_shared_across_types_by_priority(make: Factory<'_>) {
     let store = make();
     let low = enqueue(
         &*store,
@@ -112,7 +112,7 @@ pub(super) fn claim_limit_is_shared_across_types_by_priority(make: Factory<'_>) 
     );
 }
 
-pub(super) fn per_type_concurrency_counts_every_worker(make: Factory<'_>) {
+pub fn per_type_concurrency_counts_every_worker(make: Factory<'_>) {
     let store = make();
     let jobs = enqueue(
         &*store,

@@ -12,7 +12,7 @@ fn job_count(store: &dyn Backend) -> usize {
     store.list_jobs(&JobFilter::default()).expect("list").len()
 }
 
-pub(super) fn put_only_over_the_expected_version(make: Factory<'_>) {
+pub fn put_only_over_the_expected_version(make: Factory<'_>) {
     let store = make();
     let export = new_job("export", json!({}));
     let v1 = entity("note/x", "# X\none\n", T0);

@@ -7,7 +7,7 @@ use super::{claim, enqueue_one, failed, ids, keyed, new_job};
 use crate::conformance::{Factory, T0};
 use crate::jobs::{DedupePolicy, Enqueued, JobFilter, NewJob, Outcome};
 
-pub(super) fn dedupe_skip(make: Factory<'_>) {
+pub fn dedupe_skip(make: Factory<'_>) {
     let store = make();
     let skip = |n: u32| keyed(new_job("t", json!({"n": n})), "k", DedupePolicy::Skip);
     let out = store.enqueue(&[skip(1), skip(2)], T0).expect("enqueue");
@@ -73,7 +73,7 @@ pub(super) fn dedupe_skip(make: Factory<'_>) {
     );
 }
 
-pub(super) fn dedupe_replace(make: Factory<'_>) {
+pub fn dedupe_replace(make: Factory<'_>) {
     let store = make();
     let id = enqueue_one(
         &*store,
@@ -141,7 +141,7 @@ pub(super) fn dedupe_replace(make: Factory<'_>) {
     assert_eq!(store.job(new).expect("job").input, json!({"v": 3}));
 }
 
-pub(super) fn dedupe_coalesce(make: Factory<'_>) {
+pub fn dedupe_coalesce(make: Factory<'_>) {
     let store = make();
     let co = |input: Value, priority: u8, run_at_ms: i64| NewJob {
         priority,

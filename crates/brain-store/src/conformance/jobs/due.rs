@@ -18,7 +18,7 @@ fn names(list: &[&str]) -> Vec<String> {
     list.iter().map(|t| t.to_string()).collect()
 }
 
-pub(super) fn next_run_at_is_the_earliest_queued_unpaused_job(make: Factory<'_>) {
+pub fn next_run_at_is_the_earliest_queued_unpaused_job(make: Factory<'_>) {
     let store = make();
     let next = |list: &[&str]| store.next_run_at(&names(list)).expect("next run at");
     assert_eq!(next(&["a", "b"]), None, "an empty queue");
@@ -61,7 +61,7 @@ pub(super) fn next_run_at_is_the_earliest_queued_unpaused_job(make: Factory<'_>)
     assert_eq!(next(&["c"]), Some(T0 + 50));
 }
 
-pub(super) fn job_counts_are_the_queue_depth(make: Factory<'_>) {
+pub fn job_counts_are_the_queue_depth(make: Factory<'_>) {
     let store = make();
     assert!(store.job_counts().expect("counts").is_empty());
     let jobs = enqueue(

@@ -9,7 +9,7 @@ use crate::StoreError;
 use crate::conformance::{Factory, T0};
 use crate::jobs::{DedupePolicy, Enqueued, Job, JobFilter, JobState, NewJob};
 
-pub(super) fn enqueue_and_read_back(make: Factory<'_>) {
+pub fn enqueue_and_read_back(make: Factory<'_>) {
     let store = make();
     let input = json!({"paths": ["a.md", "b.md"], "z": 1, "a": {"nested": true}});
     let out = store
@@ -72,7 +72,7 @@ pub(super) fn enqueue_and_read_back(make: Factory<'_>) {
     );
 }
 
-pub(super) fn list_filters_and_order(make: Factory<'_>) {
+pub fn list_filters_and_order(make: Factory<'_>) {
     let store = make();
     let root = enqueue_one(&*store, new_job("batch", json!({})));
     let a = enqueue_one(&*store, child_of(new_job("a", json!({})), root));
@@ -128,7 +128,7 @@ pub(super) fn list_filters_and_order(make: Factory<'_>) {
     );
 }
 
-pub(super) fn invalid_jobs_are_refused(make: Factory<'_>) {
+pub fn invalid_jobs_are_refused(make: Factory<'_>) {
     let store = make();
     let good = new_job("t", json!({"ok": true}));
     let cases = [

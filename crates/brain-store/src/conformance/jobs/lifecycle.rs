@@ -8,7 +8,7 @@ use super::{LEASE, claim, enqueue, enqueue_one, failed, ids, new_job, state};
 use crate::conformance::{Factory, T0};
 use crate::jobs::{JobProgress, JobState, NewJob, Outcome};
 
-pub(super) fn success_is_final(make: Factory<'_>) {
+pub fn success_is_final(make: Factory<'_>) {
     let store = make();
     let id = enqueue_one(&*store, new_job("t", json!({})));
     claim(&*store, "w", "t", 1, T0);
@@ -66,7 +66,7 @@ pub(super) fn success_is_final(make: Factory<'_>) {
     );
 }
 
-pub(super) fn a_reaped_lease_cannot_finish(make: Factory<'_>) {
+pub fn a_reaped_lease_cannot_finish(make: Factory<'_>) {
     let store = make();
     let id = enqueue_one(&*store, new_job("t", json!({})));
     claim(&*store, "a", "t", 1, T0);
@@ -118,7 +118,7 @@ pub(super) fn a_reaped_lease_cannot_finish(make: Factory<'_>) {
     assert_eq!(store.job(id).expect("job").result, Some(json!("ok")));
 }
 
-pub(super) fn heartbeats_keep_the_lease(make: Factory<'_>) {
+pub fn heartbeats_keep_the_lease(make: Factory<'_>) {
     let store = make();
     let jobs = enqueue(&*store, &[new_job("t", json!({})), new_job("t", json!({}))]);
     claim(&*store, "w", "t", 2, T0);
@@ -143,7 +143,7 @@ pub(super) fn heartbeats_keep_the_lease(make: Factory<'_>) {
     );
 }
 
-pub(super) fn reaping_the_last_attempt_fails_the_job(make: Factory<'_>) {
+pub fn reaping_the_last_attempt_fails_the_job(make: Factory<'_>) {
     let store = make();
     let once = enqueue_one(
         &*store,
@@ -176,7 +176,7 @@ pub(super) fn reaping_the_last_attempt_fails_the_job(make: Factory<'_>) {
     assert!(store.reap(now + 1).expect("reap").is_empty());
 }
 
-pub(super) fn backoff_then_failure(make: Factory<'_>) {
+pub fn backoff_then_failure(make: Factory<'_>) {
     let store = make();
     let id = enqueue_one(
         &*store,
@@ -225,7 +225,7 @@ pub(super) fn backoff_then_failure(make: Factory<'_>) {
     assert!(claim(&*store, "w", "t", 1, T0 + 10_000).is_empty());
 }
 
-pub(super) fn progress_only_from_the_lease_holder(make: Factory<'_>) {
+pub fn progress_only_from_the_lease_holder(make: Factory<'_>) {
     let store = make();
     let id = enqueue_one(&*store, new_job("t", json!({})));
     let progress = |current, message: &str, updated_ms| JobProgress {

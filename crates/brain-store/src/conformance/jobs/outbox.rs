@@ -8,7 +8,7 @@ use crate::conformance::{Factory, T0, entity};
 use crate::jobs::{DedupePolicy, Enqueued, JobFilter};
 use crate::{PutOutcome, StoreError};
 
-pub(super) fn put_and_enqueue_is_one_transaction(make: Factory<'_>) {
+pub fn put_and_enqueue_is_one_transaction(make: Factory<'_>) {
     let store = make();
     let note = entity("note/a", "# A\nfirst\n", T0);
     let export = |path: &str| {
@@ -92,7 +92,7 @@ pub(super) fn put_and_enqueue_is_one_transaction(make: Factory<'_>) {
 
 /// Deletes and restores take their job in the same transaction too: a missing entity or a bad
 /// job changes nothing.
-pub(super) fn delete_and_restore_are_one_transaction_with_their_job(make: Factory<'_>) {
+pub fn delete_and_restore_are_one_transaction_with_their_job(make: Factory<'_>) {
     let store = make();
     let note = entity("note/a", "# A\n", T0);
     store.put(&note).expect("put");

@@ -7,7 +7,7 @@ use super::{LEASE, claim, enqueue, enqueue_one, ids, keyed, new_job, state, type
 use crate::conformance::{Factory, T0};
 use crate::jobs::{DedupePolicy, JobState};
 
-pub(super) fn a_paused_type_is_not_claimed_until_resumed(make: Factory<'_>) {
+pub fn a_paused_type_is_not_claimed_until_resumed(make: Factory<'_>) {
     let store = make();
     assert!(store.paused_types().expect("paused").is_empty());
     store.pause_types(&["sync"], T0).expect("pause");
@@ -32,7 +32,7 @@ pub(super) fn a_paused_type_is_not_claimed_until_resumed(make: Factory<'_>) {
     assert_eq!(ids(&claim(&*store, "w", "sync", 10, T0)), [paused]);
 }
 
-pub(super) fn pausing_is_idempotent_and_listed_sorted(make: Factory<'_>) {
+pub fn pausing_is_idempotent_and_listed_sorted(make: Factory<'_>) {
     let store = make();
     store.pause_types(&["b", "a"], T0).expect("pause");
     store.pause_types(&["a"], T0 + 5).expect("pause again");
@@ -49,7 +49,7 @@ pub(super) fn pausing_is_idempotent_and_listed_sorted(make: Factory<'_>) {
     );
 }
 
-pub(super) fn paused_jobs_still_queue_dedupe_and_cancel(make: Factory<'_>) {
+pub fn paused_jobs_still_queue_dedupe_and_cancel(make: Factory<'_>) {
     let store = make();
     store.pause_types(&["import"], T0).expect("pause");
     let merged = enqueue(

@@ -8,7 +8,7 @@ use crate::StoreError;
 use crate::conformance::{Factory, T0};
 use crate::jobs::{JobFilter, Outcome};
 
-pub(super) fn prune_keeps_unfinished_batches(make: Factory<'_>) {
+pub fn prune_keeps_unfinished_batches(make: Factory<'_>) {
     let store = make();
     let finish_all = |t: &str, at: i64| {
         for job in claim(&*store, "w", t, 100, T0) {

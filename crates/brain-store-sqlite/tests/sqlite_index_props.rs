@@ -8,7 +8,8 @@
 
 use brain_core::EntityRef;
 use brain_store::conformance::{T0, entity};
-use brain_store::{FileStat, SearchQuery, SqliteStore, Store, StoreError, SyncOp};
+use brain_store::{FileStat, SearchQuery, Store, StoreError, SyncOp};
+use brain_store_sqlite::SqliteStore;
 use proptest::prelude::*;
 
 /// A small universe, so that operations keep meeting the same rows (and `note/A` collides

@@ -13,10 +13,12 @@ use brain_core::EntityRef;
 use brain_store::jobs::{
     BatchStatus, Enqueued, Job, JobCount, JobFilter, JobProgress, JobState, NewJob, Outcome,
 };
+use brain_store::{Backend, LiveFile};
 use brain_store::{
     Conflict, Entity, EntitySummary, JobStore, ListFilter, PutOutcome, Result, RuntimeState,
-    SearchHit, SearchQuery, SqliteStore, Store, SyncOp, SyncState, conformance,
+    SearchHit, SearchQuery, Store, SyncOp, SyncState, conformance,
 };
+use brain_store_sqlite::SqliteStore;
 
 struct Checked(Arc<SqliteStore>);
 
@@ -31,6 +33,21 @@ impl Drop for Checked {
 }
 
 impl Store for Checked {
+    fn is_read_only(&self) -> bool {
+        self.0.is_read_only()
+    }
+    fn verify_identity(&self) -> Result<()> {
+        Store::verify_identity(&*self.0)
+    }
+    fn integrity_problems(&self) -> Result<Vec<String>> {
+        Store::integrity_problems(&*self.0)
+    }
+    fn check_index(&self) -> Result<()> {
+        Store::check_index(&*self.0)
+    }
+    fn live_files(&self) -> Result<Vec<LiveFile>> {
+        Store::live_files(&*self.0)
+    }
     fn sync_state(&self) -> Result<SyncState> {
         self.0.sync_state()
     }
@@ -173,24 +190,34 @@ impl JobStore for Checked {
     }
 }
 
-fn checked(store: SqliteStore) -> Box<dyn conformance::Backend> {
+fn checked(store: SqliteStore) -> Box<dyn Backend> {
     Box::new(Checked(Arc::new(store)))
 }
 
-#[test]
-fn in_memory() {
-    conformance::run_all(&|| checked(SqliteStore::open_in_memory().expect("open in memory")));
+/// A private in-memory database per case.
+fn in_memory_store() -> impl Fn() -> Box<dyn Backend> {
+    || checked(SqliteStore::open_in_memory().expect("open in memory"))
 }
 
-#[test]
-fn file_backed() {
+/// A database file per case (WAL, real pages), in a folder that lives as long as the factory.
+fn file_store() -> impl Fn() -> Box<dyn Backend> {
     let dir = tempfile::tempdir().expect("tempdir");
     let n = std::cell::Cell::new(0);
-    conformance::run_all(&|| {
+    move || {
         n.set(n.get() + 1);
         let path = dir.path().join(format!("case-{}.db", n.get()));
         checked(SqliteStore::open(&path).expect("open file"))
-    });
+    }
+}
+
+/// Every conformance case on an in-memory store, one test each.
+mod in_memory {
+    brain_store::conformance_tests!(crate::in_memory_store());
+}
+
+/// Every conformance case on a file-backed store, one test each.
+mod file_backed {
+    brain_store::conformance_tests!(crate::file_store());
 }
 
 #[test]
@@ -206,11 +233,14 @@ fn the_index_check_sees_drift() {
         .expect("raw update");
     // FTS5 reports drift as SQLITE_CORRUPT_VTAB ("database disk image is malformed").
     match store.check_index() {
-        Err(brain_store::StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))) => assert_eq!(
-            e.extended_code,
-            rusqlite::ffi::SQLITE_CORRUPT_VTAB,
-            "a body changed without the index is drift: {e}"
-        ),
+        Err(brain_store::StoreError::Database(source)) => match source.downcast_ref() {
+            Some(rusqlite::Error::SqliteFailure(e, _)) => assert_eq!(
+                e.extended_code,
+                rusqlite::ffi::SQLITE_CORRUPT_VTAB,
+                "a body changed without the index is drift: {e}"
+            ),
+            _ => panic!("a body changed without the index is drift, got {source:?}"),
+        },
         other => panic!("a body changed without the index is drift, got {other:?}"),
     }
 }

@@ -8,7 +8,7 @@
 
 use rusqlite::{Transaction, params};
 
-use crate::Result;
+use brain_store::Result;
 
 /// Indexes `title` and `body` under `rowid`.
 pub(crate) fn add(tx: &Transaction<'_>, rowid: i64, title: &str, body: &str) -> Result<()> {

@@ -6,13 +6,13 @@
 //! candidates there, so it needs no column on `jobs`, no change to the claim index, and holds for
 //! every process from its commit on.
 //!
-//! [`JobStore::next_run_at`]: crate::JobStore::next_run_at
+//! [`JobStore::next_run_at`]: brain_store::JobStore::next_run_at
 
 use std::collections::HashSet;
 
 use rusqlite::{Transaction, params};
 
-use crate::Result;
+use brain_store::Result;
 
 /// The earliest queued job of one type. `state = 'queued'` is written exactly as in the partial
 /// index `jobs_claim`, whose columns include `run_at_ms`: SQLite answers from that index alone
@@ -27,7 +27,7 @@ pub(super) fn paused(tx: &Transaction<'_>) -> Result<HashSet<String>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// [`crate::JobStore::pause_types`]: a row per type; an existing row keeps its first time.
+/// [`brain_store::JobStore::pause_types`]: a row per type; an existing row keeps its first time.
 pub(super) fn pause(tx: &Transaction<'_>, types: &[&str], now_ms: i64) -> Result<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO job_type_pauses (job_type, paused_ms) VALUES (?1, ?2)
@@ -39,7 +39,7 @@ pub(super) fn pause(tx: &Transaction<'_>, types: &[&str], now_ms: i64) -> Result
     Ok(())
 }
 
-/// [`crate::JobStore::resume_types`]: the rows go; absent ones are no error.
+/// [`brain_store::JobStore::resume_types`]: the rows go; absent ones are no error.
 pub(super) fn resume(tx: &Transaction<'_>, types: &[&str]) -> Result<()> {
     let mut stmt = tx.prepare_cached("DELETE FROM job_type_pauses WHERE job_type = ?1")?;
     for job_type in types {
@@ -48,7 +48,7 @@ pub(super) fn resume(tx: &Transaction<'_>, types: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// [`crate::JobStore::paused_types`], sorted.
+/// [`brain_store::JobStore::paused_types`], sorted.
 pub(super) fn paused_types(tx: &Transaction<'_>) -> Result<Vec<String>> {
     // The primary key's BINARY order is byte order, which is how Rust sorts strings too.
     let mut stmt = tx.prepare_cached("SELECT job_type FROM job_type_pauses ORDER BY job_type")?;
@@ -56,7 +56,7 @@ pub(super) fn paused_types(tx: &Transaction<'_>) -> Result<Vec<String>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// [`crate::JobStore::next_run_at`]: one index search per unpaused type, the least kept.
+/// [`brain_store::JobStore::next_run_at`]: one index search per unpaused type, the least kept.
 pub(super) fn next_run_at(tx: &Transaction<'_>, types: &[String]) -> Result<Option<i64>> {
     if types.is_empty() {
         return Ok(None);

@@ -8,7 +8,7 @@ use brain_core::{EntityRef, path_key};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use super::fts;
-use crate::{Entity, PathCollision, PutOutcome, Result, StoreError};
+use brain_store::{Entity, PathCollision, PutOutcome, Result, StoreError};
 
 /// What a write needs to know about the row already holding a reference.
 pub(crate) struct Existing {

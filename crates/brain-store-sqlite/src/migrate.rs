@@ -7,14 +7,14 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::{Result, StoreError};
+use brain_store::{Result, StoreError};
 
 /// Every migration, in order; the database's `user_version` is how many have been applied.
 const MIGRATIONS: &[&str] = &[
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-    include_str!("../../migrations/sqlite/0002_jobs.sql"),
-    include_str!("../../migrations/sqlite/0003_live.sql"),
-    include_str!("../../migrations/sqlite/0004_path_key.sql"),
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_jobs.sql"),
+    include_str!("../migrations/0003_live.sql"),
+    include_str!("../migrations/0004_path_key.sql"),
 ];
 
 /// The schema version this build writes.
@@ -26,9 +26,9 @@ pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
 /// write. Otherwise the version is read again inside each write transaction: two processes
 /// opening a fresh vault at once then run each migration once, the second finding it done.
 pub(crate) fn run(conn: &mut Connection, shown: &str) -> Result<()> {
-    let open_err = |source| StoreError::Open {
+    let open_err = |source: rusqlite::Error| StoreError::Open {
         path: shown.to_string(),
-        source,
+        source: Box::new(source),
     };
     let found: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))

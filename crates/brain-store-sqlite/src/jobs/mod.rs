@@ -22,11 +22,11 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use serde_json::Value;
 
 use super::SqliteStore;
-use crate::jobs::{
+use brain_store::jobs::{
     BatchStatus, Enqueued, Job, JobCount, JobFilter, JobProgress, JobState, JobStore, NewJob,
     Outcome,
 };
-use crate::{Entity, PutOutcome, Result};
+use brain_store::{Entity, PutOutcome, Result};
 
 /// The columns [`from_row`] reads, in its order; shared by every `SELECT` and `RETURNING`.
 const COLUMNS: &str = "id, job_type, state, priority, attempts, max_attempts, run_at_ms,
@@ -34,12 +34,16 @@ const COLUMNS: &str = "id, job_type, state, priority, attempts, max_attempts, ru
     cancel_requested, progress_current, progress_total, progress_message, progress_ms, error,
     input, result";
 
-impl FromSql for JobState {
+/// A job's `state` column. A newtype because neither `FromSql` nor `JobState` is this crate's.
+pub(super) struct StateColumn(pub(super) JobState);
+
+impl FromSql for StateColumn {
     /// An unknown state can only come from a newer brain sharing the database (which would
     /// have bumped the schema version first), so it is a conversion error, not a panic.
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
         let s = value.as_str()?;
         JobState::parse(s)
+            .map(StateColumn)
             .ok_or_else(|| FromSqlError::Other(format!("unknown job state '{s}'").into()))
     }
 }
@@ -80,7 +84,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
     Ok(Job {
         id: row.get(0)?,
         job_type: row.get(1)?,
-        state: row.get(2)?,
+        state: row.get::<_, StateColumn>(2)?.0,
         priority: row.get(3)?,
         attempts: row.get(4)?,
         max_attempts: row.get(5)?,
@@ -174,7 +178,7 @@ impl JobStore for SqliteStore {
         r: &brain_core::EntityRef,
         job: &NewJob,
         now_ms: i64,
-    ) -> Result<(crate::Entity, Enqueued)> {
+    ) -> Result<(brain_store::Entity, Enqueued)> {
         enqueue::restore_and_enqueue(self, r, job, now_ms)
     }
 

@@ -11,8 +11,8 @@ use std::cmp::Reverse;
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{COLUMNS, from_row, schedule, stored_counter};
-use crate::Result;
-use crate::jobs::{Job, JobProgress, Outcome};
+use brain_store::Result;
+use brain_store::jobs::{Job, JobProgress, Outcome};
 
 /// The error a job gets when the reaper finds its last attempt's lease expired.
 const LEASE_EXPIRED_LAST: &str = "worker stopped responding (lease expired) on the last attempt";
@@ -64,7 +64,7 @@ fn quotas<'t>(
         .collect())
 }
 
-/// [`JobStore::claim`](crate::JobStore::claim) inside a write transaction.
+/// [`JobStore::claim`](brain_store::JobStore::claim) inside a write transaction.
 ///
 /// Why one `UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING` per type is safe here:
 /// the transaction began with `BEGIN IMMEDIATE`, which takes SQLite's single write lock before

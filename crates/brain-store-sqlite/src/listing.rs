@@ -4,7 +4,7 @@ use brain_core::EntityRef;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Transaction, params_from_iter};
 
-use crate::{EntitySummary, ListFilter, Result};
+use brain_store::{EntitySummary, ListFilter, Result};
 
 /// Entities in path order. The folder filter is a range on `path` (`folder/` up to `folder0`,
 /// `0` being the byte after `/`), which uses the path index and, unlike LIKE, has no wildcard

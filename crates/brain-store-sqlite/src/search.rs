@@ -3,7 +3,7 @@
 //! One FTS5 query ranks, filters and cuts to `limit` (FTS5 consumes `ORDER BY rank` itself and
 //! ranks from its index alone; the test below pins that plan, with no temporary sort); then
 //! the reference, title, path and text of those few hits are read by rowid and their snippets
-//! built by [`crate::snippet`].
+//! built by [`brain_store::snippet`].
 //!
 //! Rejected: FTS5's `snippet()` in the ranking query walks every occurrence of every term in
 //! each hit, which with one common word in the query was half the search time; and one
@@ -14,9 +14,9 @@ use brain_core::EntityRef;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Transaction, params_from_iter};
 
-use crate::search_query::{self, FtsQuery};
-use crate::snippet::{escape, snippet};
-use crate::{Result, SearchHit, SearchQuery, StoreError};
+use crate::fts_query::{self, FtsQuery};
+use brain_store::snippet::{escape, snippet};
+use brain_store::{Result, SearchHit, SearchQuery, StoreError};
 
 /// Words in a snippet, as FTS5 counts them.
 const SNIPPET_TOKENS: usize = 12;
@@ -24,7 +24,8 @@ const SNIPPET_TOKENS: usize = 12;
 /// Ranked hits for `q`, best first, from `q.offset` on. `q.limit == 0` means no limit, as in
 /// `list`.
 pub(crate) fn search(tx: &Transaction<'_>, q: &SearchQuery) -> Result<Vec<SearchHit>> {
-    let parsed = search_query::parse(&q.text).ok_or(StoreError::EmptyQuery)?;
+    let query = brain_store::search_query::parse(&q.text).ok_or(StoreError::EmptyQuery)?;
+    let parsed = fts_query::render(&query);
     let (sql, args) = top_query(q, &parsed);
     let mut stmt = tx.prepare_cached(&sql)?;
     let top = stmt
@@ -34,7 +35,7 @@ pub(crate) fn search(tx: &Transaction<'_>, q: &SearchQuery) -> Result<Vec<Search
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut details =
         tx.prepare_cached("SELECT type, id, title, path, body FROM entities WHERE rowid = ?1")?;
-    let needles = search_query::highlight_words(&q.text);
+    let needles = query.highlight_words();
     let mark = (q.highlight.0.as_str(), q.highlight.1.as_str());
     let mut hits = Vec::with_capacity(top.len());
     for (rowid, score) in top {
@@ -143,7 +144,7 @@ mod tests {
         ] {
             q.types = types;
             q.tags = tags;
-            let parsed = search_query::parse(&q.text).expect("a query");
+            let parsed = fts_query::parse(&q.text).expect("a query");
             let (sql, args) = top_query(&q, &parsed);
             let mut stmt = conn
                 .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))

@@ -8,13 +8,14 @@
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{COLUMNS, from_row};
-use crate::jobs::{BatchStatus, Job, JobCount, JobFilter, JobState};
-use crate::{Result, StoreError};
+use brain_store::jobs::{BatchStatus, Job, JobCount, JobFilter, JobState};
+use brain_store::{Result, StoreError};
 
 fn state_of(tx: &Transaction<'_>, id: i64) -> Result<JobState> {
     tx.prepare_cached("SELECT state FROM jobs WHERE id = ?1")?
-        .query_row([id], |row| row.get(0))
+        .query_row([id], |row| row.get::<_, super::StateColumn>(0))
         .optional()?
+        .map(|s| s.0)
         .ok_or(StoreError::JobNotFound(id))
 }
 
@@ -141,7 +142,10 @@ pub(super) fn batch_status(tx: &Transaction<'_>, parent_id: i64) -> Result<Batch
     let mut stmt =
         tx.prepare_cached("SELECT state, count(*) FROM jobs WHERE parent_id = ?1 GROUP BY state")?;
     let rows = stmt.query_map([parent_id], |row| {
-        Ok((row.get::<_, JobState>(0)?, row.get::<_, i64>(1)?))
+        Ok((
+            row.get::<_, super::StateColumn>(0)?.0,
+            row.get::<_, i64>(1)?,
+        ))
     })?;
     let mut status = BatchStatus::default();
     for row in rows {
@@ -170,13 +174,13 @@ pub(super) const JOB_COUNTS_SQL: &str = "
     WHERE state = 'running' GROUP BY job_type
     ORDER BY 1, 2";
 
-/// [`crate::JobStore::job_counts`].
+/// [`brain_store::JobStore::job_counts`].
 pub(super) fn job_counts(tx: &Transaction<'_>) -> Result<Vec<JobCount>> {
     let mut stmt = tx.prepare_cached(JOB_COUNTS_SQL)?;
     let rows = stmt.query_map([], |row| {
         Ok(JobCount {
             job_type: row.get(0)?,
-            state: row.get(1)?,
+            state: row.get::<_, super::StateColumn>(1)?.0,
             count: u64::try_from(row.get::<_, i64>(2)?).unwrap_or_default(),
         })
     })?;

@@ -12,7 +12,8 @@ use std::collections::HashSet;
 
 use brain_core::path::{NOTE_TYPE, PathMapper};
 use brain_core::{Entity, EntityRef, content_hash, path_key};
-use brain_store::{ListFilter, PutOutcome, SqliteStore, Store, StoreError};
+use brain_store::{ListFilter, PutOutcome, Store, StoreError};
+use brain_store_sqlite::SqliteStore;
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 

@@ -10,8 +10,9 @@ use std::collections::BTreeSet;
 
 use brain_core::EntityRef;
 use brain_store::conformance::{T0, entity};
-use brain_store::search_query::{FtsQuery, parse, to_fts5};
-use brain_store::{SearchQuery, SqliteStore, Store};
+use brain_store::{SearchQuery, Store};
+use brain_store_sqlite::SqliteStore;
+use brain_store_sqlite::fts_query::{FtsQuery, parse, to_fts5};
 use proptest::prelude::*;
 use rusqlite::Connection;
 use unicode_normalization::UnicodeNormalization;

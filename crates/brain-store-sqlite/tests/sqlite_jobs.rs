@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use brain_store::conformance::T0;
 use brain_store::jobs::{NewJob, Outcome};
-use brain_store::{JobStore, SqliteStore, Store};
+use brain_store::{JobStore, Store};
+use brain_store_sqlite::SqliteStore;
 use serde_json::json;
 
 const JOBS: usize = 2_000;

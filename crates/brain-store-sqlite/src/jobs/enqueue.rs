@@ -5,16 +5,16 @@
 //! with the same key. Kept apart from the worker's transitions because none of it touches a
 //! lease.
 //!
-//! [`JobStore::enqueue`]: crate::JobStore::enqueue
-//! [`JobStore::put_and_enqueue`]: crate::JobStore::put_and_enqueue
+//! [`JobStore::enqueue`]: brain_store::JobStore::enqueue
+//! [`JobStore::put_and_enqueue`]: brain_store::JobStore::put_and_enqueue
 
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
 
 use super::SqliteStore;
-use crate::jobs::{DedupePolicy, Enqueued, NewJob};
-use crate::sqlite::entities;
-use crate::{Entity, PutOutcome, Result, StoreError};
+use crate::entities;
+use brain_store::jobs::{DedupePolicy, Enqueued, NewJob};
+use brain_store::{Entity, PutOutcome, Result, StoreError};
 
 /// Refuses a job that could never run as given, with what to change.
 fn validate(job: &NewJob) -> Result<()> {
@@ -189,7 +189,7 @@ pub(super) fn enqueue_one(tx: &Transaction<'_>, job: &NewJob, now_ms: i64) -> Re
 /// [`StoreError::Stale`] unless the live entity's hash is `expected` (`""`: no live entity).
 /// Read inside the put's write transaction, so nothing can change between compare and set.
 ///
-/// [`JobStore::put_and_enqueue`]: crate::JobStore::put_and_enqueue
+/// [`JobStore::put_and_enqueue`]: brain_store::JobStore::put_and_enqueue
 fn check_expected(tx: &Transaction<'_>, entity: &Entity, expected: &str) -> Result<()> {
     let actual = entities::existing(tx, &entity.entity_ref)?
         .filter(|e| e.deleted_ms.is_none())
@@ -209,7 +209,7 @@ fn check_expected(tx: &Transaction<'_>, entity: &Entity, expected: &str) -> Resu
     }
 }
 
-/// [`JobStore::put_and_enqueue`](crate::JobStore::put_and_enqueue): the compare (if asked),
+/// [`JobStore::put_and_enqueue`](brain_store::JobStore::put_and_enqueue): the compare (if asked),
 /// the entity's put and its job's enqueue in one write transaction.
 pub(super) fn put_and_enqueue(
     store: &SqliteStore,
@@ -233,7 +233,7 @@ pub(super) fn put_and_enqueue(
     })
 }
 
-/// [`crate::JobStore::soft_delete_and_enqueue`]: the delete and its job in one transaction.
+/// [`brain_store::JobStore::soft_delete_and_enqueue`]: the delete and its job in one transaction.
 pub(super) fn soft_delete_and_enqueue(
     store: &SqliteStore,
     r: &brain_core::EntityRef,
@@ -247,7 +247,7 @@ pub(super) fn soft_delete_and_enqueue(
     })
 }
 
-/// [`crate::JobStore::restore_and_enqueue`]: the restore and its job in one transaction.
+/// [`brain_store::JobStore::restore_and_enqueue`]: the restore and its job in one transaction.
 pub(super) fn restore_and_enqueue(
     store: &SqliteStore,
     r: &brain_core::EntityRef,

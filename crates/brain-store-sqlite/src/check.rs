@@ -4,24 +4,11 @@
 use brain_core::EntityRef;
 
 use super::SqliteStore;
-use crate::Result;
-
-/// A live entity as its file should be: where, and with which content hash.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LiveFile {
-    /// Type and id.
-    pub entity: EntityRef,
-    /// Vault-relative path of its file.
-    pub path: String,
-    /// BLAKE3 of its content (what its file holds once written).
-    pub content_hash: String,
-    /// Changed through an interface and not yet written to its file.
-    pub dirty: bool,
-}
+use brain_store::{LiveFile, Result};
 
 impl SqliteStore {
     /// SQLite's `PRAGMA integrity_check`: every problem it lists (empty when the file is
-    /// sound). A file too damaged to be read at all is [`crate::StoreError::Damaged`].
+    /// sound). A file too damaged to be read at all is [`brain_store::StoreError::Damaged`].
     pub fn integrity_problems(&self) -> Result<Vec<String>> {
         self.read(|tx| {
             let mut stmt = tx.prepare("PRAGMA integrity_check")?;

@@ -20,7 +20,7 @@ use brain_core::config::{StoreConfig, Synchronous};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::SqliteStore;
-use crate::{Result, StoreError};
+use brain_store::{Result, StoreError};
 
 /// Device and inode of a file: what stays the same while the file is the one opened, and
 /// changes when another file takes its name.
@@ -136,7 +136,12 @@ impl StoreFile {
     /// file that went away (SQLite says "disk I/O error" or "readonly database" then).
     pub(super) fn explain(&self, err: StoreError) -> StoreError {
         let source = match err {
-            StoreError::Sqlite(e) | StoreError::Open { source: e, .. } => e,
+            StoreError::Database(e) | StoreError::Open { source: e, .. } => {
+                match e.downcast::<rusqlite::Error>() {
+                    Ok(sqlite) => *sqlite,
+                    Err(other) => return StoreError::Database(other),
+                }
+            }
             other => return other,
         };
         if let Err(gone @ StoreError::Replaced { .. }) = self.verify() {
@@ -157,7 +162,7 @@ pub(super) fn classify(source: rusqlite::Error, path: &Path) -> StoreError {
     match source.sqlite_error_code() {
         Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => StoreError::Damaged {
             path: shown,
-            source,
+            source: Box::new(source),
         },
         Some(ErrorCode::DiskFull) => StoreError::DiskFull {
             path: shown,
@@ -173,7 +178,7 @@ pub(super) fn classify(source: rusqlite::Error, path: &Path) -> StoreError {
         },
         _ => StoreError::Open {
             path: shown,
-            source,
+            source: Box::new(source),
         },
     }
 }
@@ -409,6 +414,7 @@ mod tests {
         assert_eq!(synchronous_of(&StoreConfig::default()), 1);
         let full = StoreConfig {
             synchronous: Synchronous::Full,
+            ..StoreConfig::default()
         };
         assert_eq!(synchronous_of(&full), 2);
     }

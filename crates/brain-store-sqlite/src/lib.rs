@@ -9,7 +9,7 @@
 //! Each area of the [`Store`] trait lives in its own file: `entities` (row writes and
 //! interface reads), `fts` (the full-text index those writes keep in step), `listing`, `sync`
 //! (the sync engine's batch and state), `search`, `conflicts`, `runtime` (state a process
-//! publishes for others), `jobs` (the job queue, the [`crate::JobStore`] impl), `migrate`
+//! publishes for others), `jobs` (the job queue, the [`brain_store::JobStore`] impl), `migrate`
 //! (schema versions), `open` (opening a vault's store: never created on the fly, read-only
 //! when it cannot be written, its file's identity checked around every transaction) and
 //! `check` (what `brain doctor` asks of a store).
@@ -18,6 +18,7 @@ mod check;
 mod conflicts;
 mod entities;
 mod fts;
+pub mod fts_query;
 mod jobs;
 mod listing;
 mod migrate;
@@ -28,13 +29,12 @@ mod sync;
 
 use std::path::Path;
 
-pub use check::LiveFile;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use brain_core::EntityRef;
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::{
+use brain_store::{
     Conflict, Entity, EntitySummary, FileBase, ListFilter, PutOutcome, Result, RuntimeState,
     SearchHit, SearchQuery, Store, StoreError, SyncOp, SyncState,
 };
@@ -90,7 +90,7 @@ impl SqliteStore {
         let shown = path.display().to_string();
         let conn = Connection::open(path).map_err(|source| StoreError::Open {
             path: shown.clone(),
-            source,
+            source: Box::new(source),
         })?;
         let file = open::StoreFile::opened(path, false)?;
         Self::start(conn, &default_pragmas(), Some(file))
@@ -100,7 +100,7 @@ impl SqliteStore {
     pub fn open_in_memory() -> Result<Self> {
         let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
             path: ":memory:".into(),
-            source,
+            source: Box::new(source),
         })?;
         Self::start(conn, &default_pragmas(), None)
     }
@@ -115,9 +115,9 @@ impl SqliteStore {
             Some(f) => f.explain(e),
             None => e,
         };
-        let open_err = |source| StoreError::Open {
+        let open_err = |source: rusqlite::Error| StoreError::Open {
             path: shown.clone(),
-            source,
+            source: Box::new(source),
         };
         conn.execute_batch(pragmas)
             .map_err(open_err)
@@ -153,7 +153,7 @@ impl SqliteStore {
         // Drift is what this call looks for, so it comes back as SQLite said it, not with the
         // advice a damaged store gets elsewhere.
         self.write(fts::check).map_err(|e| match e {
-            StoreError::Damaged { source, .. } => StoreError::Sqlite(source),
+            StoreError::Damaged { source, .. } => StoreError::Database(source),
             other => other,
         })
     }
@@ -282,5 +282,25 @@ impl Store for SqliteStore {
 
     fn runtime_state(&self, key: &str) -> Result<Option<RuntimeState>> {
         self.read(|tx| runtime::get(tx, key))
+    }
+
+    fn is_read_only(&self) -> bool {
+        SqliteStore::is_read_only(self)
+    }
+
+    fn verify_identity(&self) -> Result<()> {
+        self.verify_file()
+    }
+
+    fn integrity_problems(&self) -> Result<Vec<String>> {
+        SqliteStore::integrity_problems(self)
+    }
+
+    fn check_index(&self) -> Result<()> {
+        SqliteStore::check_index(self)
+    }
+
+    fn live_files(&self) -> Result<Vec<brain_store::LiveFile>> {
+        SqliteStore::live_files(self)
     }
 }

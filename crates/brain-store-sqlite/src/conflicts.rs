@@ -3,7 +3,7 @@
 use brain_core::EntityRef;
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
-use crate::{Conflict, ConflictKind, Result, StoreError};
+use brain_store::{Conflict, ConflictKind, Result, StoreError};
 
 const COLUMNS: &str = "id, kind, path, entity_type, entity_id, store_content, file_content,
                        copy_path, detail, created_ms, resolved_ms";

@@ -2,7 +2,8 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use brain_store::conformance::{T0, entity};
-use brain_store::{FileStat, SearchQuery, SqliteStore, Store, StoreError, SyncOp};
+use brain_store::{FileStat, SearchQuery, Store, StoreError, SyncOp};
+use brain_store_sqlite::SqliteStore;
 
 #[test]
 fn reopening_keeps_everything() {

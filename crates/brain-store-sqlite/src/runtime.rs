@@ -5,9 +5,9 @@
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::Value;
 
-use crate::{Result, RuntimeState};
+use brain_store::{Result, RuntimeState};
 
-/// [`crate::Store::set_runtime_state`]: an upsert, so publishing never grows the table.
+/// [`brain_store::Store::set_runtime_state`]: an upsert, so publishing never grows the table.
 pub(super) fn set(tx: &Transaction<'_>, key: &str, value: &Value, now_ms: i64) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO runtime_state (key, value, updated_ms) VALUES (?1, ?2, ?3)
@@ -17,7 +17,7 @@ pub(super) fn set(tx: &Transaction<'_>, key: &str, value: &Value, now_ms: i64) -
     Ok(())
 }
 
-/// [`crate::Store::runtime_state`]; a value that is not JSON is [`crate::StoreError::Json`].
+/// [`brain_store::Store::runtime_state`]; a value that is not JSON is [`brain_store::StoreError::Json`].
 pub(super) fn get(tx: &Transaction<'_>, key: &str) -> Result<Option<RuntimeState>> {
     let row = tx
         .prepare_cached("SELECT value, updated_ms FROM runtime_state WHERE key = ?1")?

@@ -14,7 +14,7 @@ use brain_core::EntityRef;
 use rusqlite::{Transaction, params};
 
 use super::entities::{self, Encoded, Existing};
-use crate::{
+use brain_store::{
     BaseStat, DirtyEntity, Entity, FileBase, FileStat, NewConflict, Result, StoreError, SyncOp,
     SyncState,
 };
