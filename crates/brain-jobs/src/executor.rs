@@ -46,7 +46,7 @@ pub struct PoolConfig {
     /// This pool's name; each worker thread is `<worker_id>-<n>` in job rows, so a lease is
     /// one thread's and a thread that lost one can never finish the job another took over.
     pub worker_id: String,
-    /// When set, a thread reads the store's `data_version` every this many milliseconds and
+    /// When set, a thread reads the store's change notifier every this many milliseconds and
     /// wakes idle workers when another process committed, so a job a CLI enqueues next to a
     /// daemon starts within about this long. `None` (the default) for short-lived commands,
     /// which rely on the idle poll.
@@ -87,7 +87,10 @@ impl WorkerPool {
         let config = Arc::new(config);
         // Before any worker looks for work, so the watch sees every commit made after that.
         let version = match config.watch_store_ms {
-            Some(_) => queue.store().data_version().ok(),
+            Some(_) => queue
+                .store()
+                .change_notifier()
+                .and_then(|n| n.version().ok()),
             None => None,
         };
         let mut threads = Vec::new();

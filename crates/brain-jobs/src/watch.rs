@@ -1,6 +1,7 @@
 //! The store watch ([`PoolConfig::watch_store_ms`]): notices commits made by other processes
 //! (a `brain put` or `brain sync` from the CLI enqueuing a job next to a running daemon) by
-//! polling the store's `data_version`, and wakes this pool's idle workers so the job starts
+//! polling the store's change notifier (`JobStore::change_notifier`: SQLite's `data_version`),
+//! and wakes this pool's idle workers so the job starts
 //! within about one interval, however long their idle poll.
 //!
 //! Polling one number is the cheap part: it reads no table, and a commit made by this process
@@ -18,18 +19,21 @@ pub(crate) fn run(queue: &Queue, signal: &PoolSignal, config: &PoolConfig, start
     let Some(every_ms) = config.watch_store_ms else {
         return;
     };
+    let Some(notifier) = queue.store().change_notifier() else {
+        return;
+    };
     let every = Duration::from_millis(every_ms.max(1));
     let mut last = start;
     let mut failing = false;
     loop {
-        match queue.store().data_version() {
+        match notifier.version() {
             Ok(version) => {
                 if last.is_some_and(|seen| seen != version) {
                     queue.notify();
                 }
                 last = Some(version);
                 if failing {
-                    tracing::info!("reading the store's data version works again");
+                    tracing::info!("watching the store for other processes' commits works again");
                     failing = false;
                 }
             }

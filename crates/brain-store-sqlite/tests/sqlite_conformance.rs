@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use brain_core::EntityRef;
 use brain_store::jobs::{
-    BatchStatus, Enqueued, Job, JobCount, JobFilter, JobProgress, JobState, NewJob, Outcome,
+    BatchStatus, ChangeNotifier, Enqueued, Job, JobCount, JobFilter, JobProgress, JobState, NewJob,
+    Outcome, WriteTx,
 };
 use brain_store::{Backend, LiveFile};
 use brain_store::{
@@ -145,30 +146,8 @@ impl JobStore for Checked {
     fn batch_status(&self, parent_id: i64) -> Result<BatchStatus> {
         self.0.batch_status(parent_id)
     }
-    fn soft_delete_and_enqueue(
-        &self,
-        r: &EntityRef,
-        job: &NewJob,
-        now_ms: i64,
-    ) -> Result<Enqueued> {
-        self.0.soft_delete_and_enqueue(r, job, now_ms)
-    }
-    fn restore_and_enqueue(
-        &self,
-        r: &EntityRef,
-        job: &NewJob,
-        now_ms: i64,
-    ) -> Result<(Entity, Enqueued)> {
-        self.0.restore_and_enqueue(r, job, now_ms)
-    }
-    fn put_and_enqueue(
-        &self,
-        entity: &Entity,
-        expected_hash: Option<&str>,
-        job: &NewJob,
-        now_ms: i64,
-    ) -> Result<(PutOutcome, Option<Enqueued>)> {
-        self.0.put_and_enqueue(entity, expected_hash, job, now_ms)
+    fn transaction(&self, body: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
+        self.0.transaction(body)
     }
     fn pause_types(&self, types: &[&str], now_ms: i64) -> Result<()> {
         self.0.pause_types(types, now_ms)
@@ -182,8 +161,8 @@ impl JobStore for Checked {
     fn next_run_at(&self, types: &[String]) -> Result<Option<i64>> {
         self.0.next_run_at(types)
     }
-    fn data_version(&self) -> Result<i64> {
-        self.0.data_version()
+    fn change_notifier(&self) -> Option<&dyn ChangeNotifier> {
+        self.0.change_notifier()
     }
     fn job_counts(&self) -> Result<Vec<JobCount>> {
         self.0.job_counts()

@@ -112,25 +112,59 @@ fn data_version_changes_for_other_connections_commits_only() {
     let daemon = SqliteStore::open(&path).expect("open");
     let cli = SqliteStore::open(&path).expect("open again");
 
-    let before = daemon.data_version().expect("version");
-    assert_eq!(daemon.data_version().expect("version"), before, "stable");
+    let before = daemon
+        .change_notifier()
+        .expect("SQLite tells")
+        .version()
+        .expect("version");
+    assert_eq!(
+        daemon
+            .change_notifier()
+            .expect("SQLite tells")
+            .version()
+            .expect("version"),
+        before,
+        "stable"
+    );
     daemon.enqueue(&[job(0)], T0).expect("own enqueue");
     daemon.pause_types(&["x"], T0).expect("own pause");
     assert_eq!(
-        daemon.data_version().expect("version"),
+        daemon
+            .change_notifier()
+            .expect("SQLite tells")
+            .version()
+            .expect("version"),
         before,
         "its own commits do not change it"
     );
 
     cli.enqueue(&[job(1)], T0)
         .expect("enqueue from the other connection");
-    let after = daemon.data_version().expect("version");
+    let after = daemon
+        .change_notifier()
+        .expect("SQLite tells")
+        .version()
+        .expect("version");
     assert_ne!(after, before, "another connection's commit changes it");
-    assert_eq!(daemon.data_version().expect("version"), after);
+    assert_eq!(
+        daemon
+            .change_notifier()
+            .expect("SQLite tells")
+            .version()
+            .expect("version"),
+        after
+    );
     daemon
         .set_runtime_state("k", &json!(1), T0)
         .expect("own write");
-    assert_eq!(daemon.data_version().expect("version"), after);
+    assert_eq!(
+        daemon
+            .change_notifier()
+            .expect("SQLite tells")
+            .version()
+            .expect("version"),
+        after
+    );
     // An idle worker's empty claim (a write transaction that writes nothing) and its reads
     // are no change: two idle daemons watching each other never wake each other up.
     let nothing = [("idle-type".to_string(), 1)];
@@ -141,8 +175,22 @@ fn data_version_changes_for_other_connections_commits_only() {
     );
     cli.next_run_at(&["noop".into()]).expect("next run at");
     cli.job_counts().expect("counts");
-    assert_eq!(daemon.data_version().expect("version"), after);
+    assert_eq!(
+        daemon
+            .change_notifier()
+            .expect("SQLite tells")
+            .version()
+            .expect("version"),
+        after
+    );
     cli.resume_types(&["x"])
         .expect("resume from the other connection");
-    assert_ne!(daemon.data_version().expect("version"), after);
+    assert_ne!(
+        daemon
+            .change_notifier()
+            .expect("SQLite tells")
+            .version()
+            .expect("version"),
+        after
+    );
 }

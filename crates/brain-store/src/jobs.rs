@@ -21,7 +21,7 @@
 //! still enter `queued` (with dedupe) and can still be cancelled there, but the `claim` arrow
 //! is closed for them in every process until [`JobStore::resume_types`]. Idle workers sleep
 //! until the next `run_at` of a type they run ([`JobStore::next_run_at`], paused types left
-//! out) and notice work enqueued by other processes through [`JobStore::data_version`].
+//! out) and notice work enqueued by other processes through [`JobStore::change_notifier`].
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -113,6 +113,44 @@ pub struct NewJob {
     pub dedupe: Option<(String, DedupePolicy)>,
     /// The batch root this job belongs to.
     pub parent_id: Option<i64>,
+}
+
+impl NewJob {
+    /// Refuses a job that could never run as given, with what to change. Every backend calls
+    /// it before writing anything, so an invalid job leaves the whole call undone.
+    pub fn validate(&self) -> Result<()> {
+        let job = self;
+        let invalid = |msg: String| Err(crate::StoreError::InvalidJob(msg));
+        if job.job_type.is_empty() {
+            return invalid("the job type is empty: name the handler that runs it".into());
+        }
+        let t = &job.job_type;
+        if !(1..=10).contains(&job.priority) {
+            return invalid(format!(
+                "a {t} job has priority {}: use 1 (lowest) to 10 (highest)",
+                job.priority
+            ));
+        }
+        if job.max_attempts == 0 {
+            return invalid(format!(
+                "a {t} job allows 0 attempts: set max_attempts to 1 or more"
+            ));
+        }
+        if !job.input.is_object() {
+            let kind = match &job.input {
+                Value::Null => "null",
+                Value::Bool(_) => "a boolean",
+                Value::Number(_) => "a number",
+                Value::String(_) => "a string",
+                Value::Array(_) => "an array",
+                Value::Object(_) => "an object",
+            };
+            return invalid(format!(
+                "the input of a {t} job is {kind}: it must be a JSON object (wrap the value in a key)"
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// How an enqueue ended.
@@ -319,6 +357,13 @@ pub trait JobStore: Send + Sync {
     /// [`crate::StoreError::JobNotFound`].
     fn batch_status(&self, parent_id: i64) -> Result<BatchStatus>;
 
+    /// Runs `body` in one write transaction that holds entity writes and enqueues together
+    /// (the outbox): committed once when `body` returns `Ok`, rolled back entirely when it or
+    /// any call in it fails. The one primitive an interface's write needs, so a crash can
+    /// never leave a written entity without its follow-up job; the calls below are built on
+    /// it.
+    fn transaction(&self, body: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()>;
+
     /// Soft-deletes a live entity (as [`crate::Store::soft_delete`]) and enqueues `job` in the
     /// same transaction: the outbox for deletes. An invalid job or a missing entity changes
     /// nothing.
@@ -327,7 +372,16 @@ pub trait JobStore: Send + Sync {
         r: &brain_core::EntityRef,
         job: &NewJob,
         now_ms: i64,
-    ) -> Result<Enqueued>;
+    ) -> Result<Enqueued> {
+        job.validate()?;
+        let mut out = None;
+        self.transaction(&mut |tx| {
+            tx.soft_delete(r, now_ms)?;
+            out = Some(tx.enqueue(job, now_ms)?);
+            Ok(())
+        })?;
+        committed(out)
+    }
 
     /// Restores a soft-deleted entity (as [`crate::Store::restore`]) and enqueues `job` in the
     /// same transaction.
@@ -336,28 +390,47 @@ pub trait JobStore: Send + Sync {
         r: &brain_core::EntityRef,
         job: &NewJob,
         now_ms: i64,
-    ) -> Result<(crate::Entity, Enqueued)>;
+    ) -> Result<(crate::Entity, Enqueued)> {
+        job.validate()?;
+        let mut out = None;
+        self.transaction(&mut |tx| {
+            let entity = tx.restore(r, now_ms)?;
+            out = Some((entity, tx.enqueue(job, now_ms)?));
+            Ok(())
+        })?;
+        committed(out)
+    }
 
     /// Stores an entity (as [`crate::Store::put`]) and enqueues `job` in the same transaction:
     /// the outbox, so a crash can never leave a written entity without its export.
     ///
-    /// `expected_hash` makes it a compare-and-set, so an agent or a test writing on top of
-    /// what it read never overwrites a change it did not see: `None` writes whatever is there;
-    /// `Some(h)` writes only if the live entity's `content_hash` is `h` (an absent or
-    /// soft-deleted entity never matches a hash); `Some("")` writes only if the entity is
-    /// absent or soft-deleted (create, never replace). On a mismatch it returns
-    /// [`crate::StoreError::Stale`] and changes nothing (no entity, no job).
-    ///
-    /// The job is enqueued only when the put changed something: an `Unchanged` put returns
-    /// `None`, since the entity is already as its last write (and that write's job) left it.
-    /// An invalid job is refused before anything is written, whatever the put would have done.
+    /// `expected_hash` makes it a compare-and-set (see [`WriteTx::put`]). The job is enqueued
+    /// only when the put changed something: an `Unchanged` put returns `None`, since the
+    /// entity is already as its last write (and that write's job) left it. An invalid job is
+    /// refused before anything is written, whatever the put would have done.
     fn put_and_enqueue(
         &self,
         entity: &crate::Entity,
         expected_hash: Option<&str>,
         job: &NewJob,
         now_ms: i64,
-    ) -> Result<(crate::PutOutcome, Option<Enqueued>)>;
+    ) -> Result<(crate::PutOutcome, Option<Enqueued>)> {
+        // Refused before the put, so an `Unchanged` put does not hide it.
+        job.validate()?;
+        let mut out = None;
+        self.transaction(&mut |tx| {
+            let outcome = tx.put(entity, expected_hash)?;
+            let enqueued = match outcome {
+                crate::PutOutcome::Unchanged => None,
+                crate::PutOutcome::Created | crate::PutOutcome::Updated => {
+                    Some(tx.enqueue(job, now_ms)?)
+                }
+            };
+            out = Some((outcome, enqueued));
+            Ok(())
+        })?;
+        committed(out)
+    }
 
     /// Pauses these job types: no worker in any process claims their jobs until they are
     /// resumed (`brain sync pause`, so a user can edit a vault without syncs running under
@@ -367,7 +440,7 @@ pub trait JobStore: Send + Sync {
 
     /// Lets these job types be claimed again (resuming a type that is not paused changes
     /// nothing). Workers of other processes notice at their next claim: at once if they
-    /// watch [`JobStore::data_version`], else within their idle poll.
+    /// watch [`JobStore::change_notifier`], else within their idle poll.
     fn resume_types(&self, types: &[&str]) -> Result<()>;
 
     /// The paused job types, sorted (for `brain status` and `brain sync resume`).
@@ -380,13 +453,56 @@ pub trait JobStore: Send + Sync {
     /// concurrency limit), and waiting for it is the caller's choice.
     fn next_run_at(&self, types: &[String]) -> Result<Option<i64>>;
 
-    /// A number that changes whenever another connection or process commits to the store,
-    /// and not for this store's own commits: a daemon polls it (cheaply, every few
-    /// milliseconds) to wake its idle workers when a CLI enqueues a job, without reading the
-    /// jobs table. Only equality between two readings means anything.
-    fn data_version(&self) -> Result<i64>;
+    /// How this store tells a process that another one committed, if it can (see
+    /// [`ChangeNotifier`]); `None` when it cannot, and workers then rely on their idle poll.
+    fn change_notifier(&self) -> Option<&dyn ChangeNotifier>;
 
     /// Queued and running jobs counted by type and state (one row per pair that has any),
     /// sorted by type then state: the queue depth for `brain status`.
     fn job_counts(&self) -> Result<Vec<JobCount>>;
+}
+
+/// What [`JobStore::transaction`]'s body writes: entities and jobs, committed together.
+pub trait WriteTx {
+    /// Stores an entity as an interface write (as [`crate::Store::put`]: dirty, so the next
+    /// sync writes its file). `expected_hash` makes it a compare-and-set, so a writer on top of
+    /// what it read never overwrites a change it did not see: `None` writes whatever is there;
+    /// `Some(h)` writes only if the live entity's `content_hash` is `h` (an absent or
+    /// soft-deleted entity never matches a hash); `Some("")` writes only if the entity is
+    /// absent or soft-deleted (create, never replace). On a mismatch it returns
+    /// [`crate::StoreError::Stale`].
+    fn put(
+        &mut self,
+        entity: &crate::Entity,
+        expected_hash: Option<&str>,
+    ) -> Result<crate::PutOutcome>;
+
+    /// Soft-deletes a live entity (as [`crate::Store::soft_delete`]).
+    fn soft_delete(&mut self, r: &brain_core::EntityRef, now_ms: i64) -> Result<()>;
+
+    /// Brings back a soft-deleted entity (as [`crate::Store::restore`]).
+    fn restore(&mut self, r: &brain_core::EntityRef, now_ms: i64) -> Result<crate::Entity>;
+
+    /// Enqueues one job (validated, with its dedupe policy), as [`JobStore::enqueue`].
+    fn enqueue(&mut self, job: &NewJob, now_ms: i64) -> Result<Enqueued>;
+}
+
+/// The value a committed transaction's body left. A body that returned `Ok` always sets it; a
+/// backend whose `transaction` returned `Ok` without running its body broke the contract, which
+/// is an error, not a panic.
+fn committed<T>(out: Option<T>) -> Result<T> {
+    out.ok_or_else(|| {
+        crate::StoreError::Database("the store committed a transaction without running it".into())
+    })
+}
+
+/// A capability a backend may have: telling a process that another process committed, without
+/// reading any table, so a daemon's idle workers start a job a CLI enqueued at once. SQLite's
+/// `PRAGMA data_version` on the store's connection; PostgreSQL will count `NOTIFY` messages its
+/// `LISTEN` connection receives.
+pub trait ChangeNotifier: Send + Sync {
+    /// A number that changes whenever another connection or process commits to the store, and
+    /// not for this store's own commits (so a busy daemon does not wake itself). Cheap enough
+    /// to read every few milliseconds; only equality between two readings means anything.
+    fn version(&self) -> Result<i64>;
 }

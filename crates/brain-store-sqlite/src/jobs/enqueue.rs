@@ -1,4 +1,5 @@
-//! Getting jobs into the queue: [`JobStore::enqueue`] and [`JobStore::put_and_enqueue`].
+//! Getting jobs into the queue: [`JobStore::enqueue`] and the outbox's write transaction
+//! ([`JobStore::transaction`]).
 //!
 //! Everything a new job goes through before its row exists: validation, a parent that must
 //! exist, and the dedupe policies (skip, replace, coalesce) against a queued or running job
@@ -6,49 +7,15 @@
 //! lease.
 //!
 //! [`JobStore::enqueue`]: brain_store::JobStore::enqueue
-//! [`JobStore::put_and_enqueue`]: brain_store::JobStore::put_and_enqueue
+//! [`JobStore::transaction`]: brain_store::JobStore::transaction
 
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
 
-use super::SqliteStore;
 use crate::entities;
+use brain_store::jobs::WriteTx;
 use brain_store::jobs::{DedupePolicy, Enqueued, NewJob};
 use brain_store::{Entity, PutOutcome, Result, StoreError};
-
-/// Refuses a job that could never run as given, with what to change.
-fn validate(job: &NewJob) -> Result<()> {
-    let invalid = |msg: String| Err(StoreError::InvalidJob(msg));
-    if job.job_type.is_empty() {
-        return invalid("the job type is empty: name the handler that runs it".into());
-    }
-    let t = &job.job_type;
-    if !(1..=10).contains(&job.priority) {
-        return invalid(format!(
-            "a {t} job has priority {}: use 1 (lowest) to 10 (highest)",
-            job.priority
-        ));
-    }
-    if job.max_attempts == 0 {
-        return invalid(format!(
-            "a {t} job allows 0 attempts: set max_attempts to 1 or more"
-        ));
-    }
-    if !job.input.is_object() {
-        let kind = match &job.input {
-            Value::Null => "null",
-            Value::Bool(_) => "a boolean",
-            Value::Number(_) => "a number",
-            Value::String(_) => "a string",
-            Value::Array(_) => "an array",
-            Value::Object(_) => "an object",
-        };
-        return invalid(format!(
-            "the input of a {t} job is {kind}: it must be a JSON object (wrap the value in a key)"
-        ));
-    }
-    Ok(())
-}
 
 /// A queued or running job with the same type and dedupe key.
 struct Duplicate {
@@ -108,7 +75,7 @@ fn coalesce_into(old: &mut Map<String, Value>, new: &Map<String, Value>) {
 
 /// Enqueues one job inside `tx`, applying its dedupe policy.
 pub(super) fn enqueue_one(tx: &Transaction<'_>, job: &NewJob, now_ms: i64) -> Result<Enqueued> {
-    validate(job)?;
+    job.validate()?;
     if let Some(parent) = job.parent_id {
         let known = tx
             .prepare_cached("SELECT 1 FROM jobs WHERE id = ?1")?
@@ -185,11 +152,10 @@ pub(super) fn enqueue_one(tx: &Transaction<'_>, job: &NewJob, now_ms: i64) -> Re
     Ok(Enqueued::Created(tx.last_insert_rowid()))
 }
 
-/// The compare of [`JobStore::put_and_enqueue`]'s compare-and-set: refuses with
+/// The compare of [`WriteTx::put`]'s compare-and-set: refuses with
 /// [`StoreError::Stale`] unless the live entity's hash is `expected` (`""`: no live entity).
 /// Read inside the put's write transaction, so nothing can change between compare and set.
 ///
-/// [`JobStore::put_and_enqueue`]: brain_store::JobStore::put_and_enqueue
 fn check_expected(tx: &Transaction<'_>, entity: &Entity, expected: &str) -> Result<()> {
     let actual = entities::existing(tx, &entity.entity_ref)?
         .filter(|e| e.deleted_ms.is_none())
@@ -209,56 +175,31 @@ fn check_expected(tx: &Transaction<'_>, entity: &Entity, expected: &str) -> Resu
     }
 }
 
-/// [`JobStore::put_and_enqueue`](brain_store::JobStore::put_and_enqueue): the compare (if asked),
-/// the entity's put and its job's enqueue in one write transaction.
-pub(super) fn put_and_enqueue(
-    store: &SqliteStore,
-    entity: &Entity,
-    expected_hash: Option<&str>,
-    job: &NewJob,
-    now_ms: i64,
-) -> Result<(PutOutcome, Option<Enqueued>)> {
-    // Refuse a bad job before the put, so an `Unchanged` put does not hide it.
-    validate(job)?;
-    store.write(|tx| {
+/// The write transaction [`brain_store::JobStore::transaction`] hands its body: entity writes
+/// and enqueues on one SQLite transaction, committed once by the caller.
+pub(super) struct SqliteWriteTx<'a, 'conn> {
+    pub(super) tx: &'a Transaction<'conn>,
+}
+
+impl WriteTx for SqliteWriteTx<'_, '_> {
+    fn put(&mut self, entity: &Entity, expected_hash: Option<&str>) -> Result<PutOutcome> {
         if let Some(expected) = expected_hash {
-            check_expected(tx, entity, expected)?;
+            check_expected(self.tx, entity, expected)?;
         }
-        let outcome = entities::put(tx, entity)?;
-        let enqueued = match outcome {
-            PutOutcome::Unchanged => None,
-            PutOutcome::Created | PutOutcome::Updated => Some(enqueue_one(tx, job, now_ms)?),
-        };
-        Ok((outcome, enqueued))
-    })
-}
+        entities::put(self.tx, entity)
+    }
 
-/// [`brain_store::JobStore::soft_delete_and_enqueue`]: the delete and its job in one transaction.
-pub(super) fn soft_delete_and_enqueue(
-    store: &SqliteStore,
-    r: &brain_core::EntityRef,
-    job: &NewJob,
-    now_ms: i64,
-) -> Result<Enqueued> {
-    validate(job)?;
-    store.write(|tx| {
-        entities::soft_delete(tx, r, now_ms)?;
-        enqueue_one(tx, job, now_ms)
-    })
-}
+    fn soft_delete(&mut self, r: &brain_core::EntityRef, now_ms: i64) -> Result<()> {
+        entities::soft_delete(self.tx, r, now_ms)
+    }
 
-/// [`brain_store::JobStore::restore_and_enqueue`]: the restore and its job in one transaction.
-pub(super) fn restore_and_enqueue(
-    store: &SqliteStore,
-    r: &brain_core::EntityRef,
-    job: &NewJob,
-    now_ms: i64,
-) -> Result<(Entity, Enqueued)> {
-    validate(job)?;
-    store.write(|tx| {
-        let entity = entities::restore(tx, r, now_ms)?;
-        Ok((entity, enqueue_one(tx, job, now_ms)?))
-    })
+    fn restore(&mut self, r: &brain_core::EntityRef, now_ms: i64) -> Result<Entity> {
+        entities::restore(self.tx, r, now_ms)
+    }
+
+    fn enqueue(&mut self, job: &NewJob, now_ms: i64) -> Result<Enqueued> {
+        enqueue_one(self.tx, job, now_ms)
+    }
 }
 
 #[cfg(test)]

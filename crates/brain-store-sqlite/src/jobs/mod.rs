@@ -22,11 +22,11 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use serde_json::Value;
 
 use super::SqliteStore;
+use brain_store::Result;
 use brain_store::jobs::{
-    BatchStatus, Enqueued, Job, JobCount, JobFilter, JobProgress, JobState, JobStore, NewJob,
-    Outcome,
+    BatchStatus, ChangeNotifier, Enqueued, Job, JobCount, JobFilter, JobProgress, JobState,
+    JobStore, NewJob, Outcome, WriteTx,
 };
-use brain_store::{Entity, PutOutcome, Result};
 
 /// The columns [`from_row`] reads, in its order; shared by every `SELECT` and `RETURNING`.
 const COLUMNS: &str = "id, job_type, state, priority, attempts, max_attempts, run_at_ms,
@@ -164,32 +164,8 @@ impl JobStore for SqliteStore {
         self.read(|tx| admin::batch_status(tx, parent_id))
     }
 
-    fn soft_delete_and_enqueue(
-        &self,
-        r: &brain_core::EntityRef,
-        job: &NewJob,
-        now_ms: i64,
-    ) -> Result<Enqueued> {
-        enqueue::soft_delete_and_enqueue(self, r, job, now_ms)
-    }
-
-    fn restore_and_enqueue(
-        &self,
-        r: &brain_core::EntityRef,
-        job: &NewJob,
-        now_ms: i64,
-    ) -> Result<(brain_store::Entity, Enqueued)> {
-        enqueue::restore_and_enqueue(self, r, job, now_ms)
-    }
-
-    fn put_and_enqueue(
-        &self,
-        entity: &Entity,
-        expected_hash: Option<&str>,
-        job: &NewJob,
-        now_ms: i64,
-    ) -> Result<(PutOutcome, Option<Enqueued>)> {
-        enqueue::put_and_enqueue(self, entity, expected_hash, job, now_ms)
+    fn transaction(&self, body: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
+        self.write(|tx| body(&mut enqueue::SqliteWriteTx { tx }))
     }
 
     fn pause_types(&self, types: &[&str], now_ms: i64) -> Result<()> {
@@ -208,13 +184,8 @@ impl JobStore for SqliteStore {
         self.read(|tx| schedule::next_run_at(tx, types))
     }
 
-    /// SQLite's `PRAGMA data_version` on this store's one connection: it changes when another
-    /// connection (in this process or another) commits, never for this connection's own
-    /// commits, and costs no read of any table.
-    fn data_version(&self) -> Result<i64> {
-        Ok(self
-            .lock()
-            .pragma_query_value(None, "data_version", |row| row.get(0))?)
+    fn change_notifier(&self) -> Option<&dyn ChangeNotifier> {
+        Some(self)
     }
 
     fn job_counts(&self) -> Result<Vec<JobCount>> {
@@ -224,3 +195,14 @@ impl JobStore for SqliteStore {
 
 #[cfg(test)]
 mod plans;
+
+impl ChangeNotifier for SqliteStore {
+    /// SQLite's `PRAGMA data_version` on this store's one connection: it changes when another
+    /// connection (in this process or another) commits, never for this connection's own
+    /// commits, and costs no read of any table.
+    fn version(&self) -> Result<i64> {
+        Ok(self
+            .lock()
+            .pragma_query_value(None, "data_version", |row| row.get(0))?)
+    }
+}

@@ -107,6 +107,7 @@ macro_rules! conformance_tests {
                 prune_keeps_unfinished_batches => jobs::prune::prune_keeps_unfinished_batches,
                 put_and_enqueue_is_one_transaction => jobs::outbox::put_and_enqueue_is_one_transaction,
                 delete_and_restore_are_one_transaction_with_their_job => jobs::outbox::delete_and_restore_are_one_transaction_with_their_job,
+                a_transaction_commits_everything_or_nothing => jobs::outbox::a_transaction_commits_everything_or_nothing,
                 put_only_over_the_expected_version => jobs::compare_and_set::put_only_over_the_expected_version,
                 a_paused_type_is_not_claimed_until_resumed => jobs::pausing::a_paused_type_is_not_claimed_until_resumed,
                 pausing_is_idempotent_and_listed_sorted => jobs::pausing::pausing_is_idempotent_and_listed_sorted,

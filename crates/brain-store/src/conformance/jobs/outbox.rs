@@ -1,5 +1,5 @@
-//! The outbox: `put_and_enqueue` writes an entity and enqueues its job in one transaction, so
-//! neither happens without the other.
+//! The outbox: `transaction` writes entities and enqueues their jobs in one commit, so neither
+//! happens without the other; `put_and_enqueue` and its siblings are built on it.
 
 use serde_json::json;
 
@@ -158,5 +158,75 @@ pub fn delete_and_restore_are_one_transaction_with_their_job(make: Factory<'_>) 
         store.restore_and_enqueue(&missing, &export, T0 + 4),
         Err(StoreError::NotFound(_))
     ));
+    assert_eq!(jobs_now(&*store), 2);
+}
+
+pub fn a_transaction_commits_everything_or_nothing(make: Factory<'_>) {
+    let store = make();
+    let a = entity("note/a", "# A\n", T0);
+    let b = entity("note/b", "# B\n", T0);
+    let job = new_job("export", json!({"paths": ["a.md", "b.md"]}));
+    let jobs_now = |store: &dyn crate::conformance::Backend| {
+        store.list_jobs(&JobFilter::default()).expect("list").len()
+    };
+
+    // A body that fails after writing leaves nothing: no entity, no job.
+    let failed = store.transaction(&mut |tx| {
+        tx.put(&a, None)?;
+        tx.enqueue(&job, T0)?;
+        tx.put(&b, Some("not-the-hash"))?;
+        Ok(())
+    });
+    assert!(
+        matches!(failed, Err(StoreError::Stale { .. })),
+        "{failed:?}"
+    );
+    assert!(store.get(&a.entity_ref).is_err(), "rolled back: no note/a");
+    assert_eq!(jobs_now(&*store), 0, "rolled back: no job");
+
+    // A body's own error rolls back too, and comes back as it was.
+    let refused = store.transaction(&mut |tx| {
+        tx.put(&a, None)?;
+        Err(StoreError::InvalidJob("the caller changed its mind".into()))
+    });
+    assert!(
+        matches!(refused, Err(StoreError::InvalidJob(_))),
+        "{refused:?}"
+    );
+    assert!(store.get(&a.entity_ref).is_err(), "rolled back: no note/a");
+
+    // A body that succeeds commits every write at once.
+    let mut enqueued = None;
+    store
+        .transaction(&mut |tx| {
+            assert_eq!(tx.put(&a, Some(""))?, PutOutcome::Created);
+            assert_eq!(tx.put(&b, None)?, PutOutcome::Created);
+            enqueued = Some(tx.enqueue(&job, T0)?);
+            Ok(())
+        })
+        .expect("commit");
+    assert_eq!(store.get(&a.entity_ref).expect("a"), a);
+    assert_eq!(store.get(&b.entity_ref).expect("b"), b);
+    let Some(Enqueued::Created(id)) = enqueued else {
+        panic!("the job was created: {enqueued:?}")
+    };
+    assert_eq!(store.job(id).expect("job").input, job.input);
+    let dirty = store.sync_state().expect("state").dirty.len();
+    assert_eq!(
+        dirty, 2,
+        "both writes are interface writes: their files are due"
+    );
+
+    // Delete and restore in one transaction with a job: the note ends live, one more job.
+    store
+        .transaction(&mut |tx| {
+            tx.soft_delete(&a.entity_ref, T0 + 1)?;
+            let back = tx.restore(&a.entity_ref, T0 + 2)?;
+            assert_eq!(back.content_hash, a.content_hash);
+            tx.enqueue(&new_job("export", json!({"paths": ["a.md"]})), T0 + 2)?;
+            Ok(())
+        })
+        .expect("commit");
+    assert!(store.get(&a.entity_ref).is_ok(), "restored");
     assert_eq!(jobs_now(&*store), 2);
 }
