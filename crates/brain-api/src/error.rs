@@ -421,6 +421,43 @@ mod tests {
         );
     }
 
+    /// A store error passed on in the store's words (the jobs and conflicts calls) says exactly
+    /// what the store said, with the kind the facade gives that failure everywhere else.
+    #[test]
+    fn records_keep_the_stores_words_and_the_callers_kind() {
+        let cases: Vec<(StoreError, &str, bool)> = vec![
+            (StoreError::JobNotFound(3), "unknown_job", true),
+            (StoreError::ConflictNotFound(4), "not_found", true),
+            (
+                StoreError::JobState {
+                    id: 5,
+                    state: "running",
+                    what: "only failed or cancelled jobs can be retried",
+                },
+                "bad_argument",
+                true,
+            ),
+            (StoreError::InvalidJob("bad".into()), "store_failed", false),
+        ];
+        for (store, kind, bad_input) in cases {
+            let words = store.to_string();
+            let error = BrainError::record(store);
+            assert!(matches!(error, BrainError::Record(_)), "{error:?}");
+            assert_eq!(error.to_string(), words);
+            assert_eq!(error.kind(), kind, "{error:?}");
+            assert_eq!(error.is_bad_input(), bad_input, "{error:?}");
+        }
+        // Through the queue, a store error is the store's; the queue's own are the queue's.
+        let from_queue =
+            BrainError::record(brain_jobs::QueueError::Store(StoreError::JobNotFound(6)));
+        assert_eq!(from_queue.to_string(), "no job #6: see `brain jobs list`");
+        let queue_own = BrainError::record(brain_jobs::QueueError::UnknownType {
+            job_type: "x".into(),
+            known: "y".into(),
+        });
+        assert_eq!(queue_own.kind(), "queue_failed", "{queue_own:?}");
+    }
+
     /// Store errors the facade passes on keep the kind of what they mean to the caller, not
     /// "the store failed".
     #[test]
