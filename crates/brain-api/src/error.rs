@@ -99,6 +99,15 @@ pub enum BrainError {
     /// The store failed.
     #[error("the store failed: {0}")]
     Store(#[source] StoreError),
+    /// A call on the vault's jobs or conflicts records ([`crate::Brain::jobs`],
+    /// [`crate::Brain::conflict`], [`crate::Brain::pause_sync`]...) that the store refused or
+    /// failed, in the store's own words: they name the `brain` command that lists the records
+    /// (`no job #7: see brain jobs list`), which is what a person managing them reads. Kept
+    /// as the store said it (not reworded like [`BrainError::UnknownJob`] for an agent), so
+    /// `brain jobs` and `brain conflicts` say what they said before they went through the
+    /// facade; its [`kind`](BrainError::kind) is that of what the store said.
+    #[error(transparent)]
+    Record(StoreError),
     /// The queue refused or failed.
     #[error("the job queue failed: {0}")]
     Queue(#[source] QueueError),
@@ -209,6 +218,7 @@ impl BrainError {
             BrainError::UnknownType { .. } => InvalidKind::UnknownType.as_str(),
             BrainError::GitNotEnabled => "git_not_configured",
             BrainError::Store(_) => "store_failed",
+            BrainError::Record(e) => record_kind(e),
             BrainError::Queue(_) => "queue_failed",
             BrainError::Sync(_) => "vault_failed",
         }
@@ -217,10 +227,60 @@ impl BrainError {
     /// Whether the caller's input was at fault (an agent should change its request), as opposed
     /// to the vault or store failing.
     pub fn is_bad_input(&self) -> bool {
-        !matches!(
-            self,
-            BrainError::Store(_) | BrainError::Queue(_) | BrainError::Sync(_)
-        )
+        match self {
+            BrainError::Record(e) => record_kind(e) != "store_failed",
+            other => !matches!(
+                other,
+                BrainError::Store(_) | BrainError::Queue(_) | BrainError::Sync(_)
+            ),
+        }
+    }
+
+    /// `e` from a call on the jobs or conflicts records, in the store's own words
+    /// ([`BrainError::Record`]).
+    pub(crate) fn record(e: impl Into<RecordSource>) -> Self {
+        match e.into() {
+            RecordSource::Store(e) => BrainError::Record(e),
+            RecordSource::Queue(e) => BrainError::Queue(e),
+        }
+    }
+}
+
+/// What a records call fails with underneath: the store, or the queue in front of it (whose
+/// store errors are the store's).
+pub(crate) enum RecordSource {
+    Store(StoreError),
+    Queue(QueueError),
+}
+
+impl From<StoreError> for RecordSource {
+    fn from(e: StoreError) -> Self {
+        RecordSource::Store(e)
+    }
+}
+
+impl From<QueueError> for RecordSource {
+    fn from(e: QueueError) -> Self {
+        match e {
+            QueueError::Store(e) => RecordSource::Store(e),
+            other => RecordSource::Queue(other),
+        }
+    }
+}
+
+/// The kind of a store error passed on as is ([`BrainError::Record`]): the same kind the
+/// facade gives that failure elsewhere (a missing job is `unknown_job`, a job in a state that
+/// cannot do what was asked is `bad_argument`), `not_found` for a missing conflict or note, and
+/// `store_failed` for the store itself failing.
+fn record_kind(e: &StoreError) -> &'static str {
+    match e {
+        StoreError::JobNotFound(_) => "unknown_job",
+        StoreError::ConflictNotFound(_) | StoreError::NotFound(_) => "not_found",
+        StoreError::JobState { .. } | StoreError::EmptyQuery | StoreError::PathCollision(_) => {
+            "bad_argument"
+        }
+        StoreError::Stale { .. } => "stale",
+        _ => "store_failed",
     }
 }
 
@@ -359,6 +419,43 @@ mod tests {
             in_cli_words(&not_found.to_string()).contains("`brain list` or `brain search`"),
             "{not_found}"
         );
+    }
+
+    /// A store error passed on in the store's words (the jobs and conflicts calls) says exactly
+    /// what the store said, with the kind the facade gives that failure everywhere else.
+    #[test]
+    fn records_keep_the_stores_words_and_the_callers_kind() {
+        let cases: Vec<(StoreError, &str, bool)> = vec![
+            (StoreError::JobNotFound(3), "unknown_job", true),
+            (StoreError::ConflictNotFound(4), "not_found", true),
+            (
+                StoreError::JobState {
+                    id: 5,
+                    state: "running",
+                    what: "only failed or cancelled jobs can be retried",
+                },
+                "bad_argument",
+                true,
+            ),
+            (StoreError::InvalidJob("bad".into()), "store_failed", false),
+        ];
+        for (store, kind, bad_input) in cases {
+            let words = store.to_string();
+            let error = BrainError::record(store);
+            assert!(matches!(error, BrainError::Record(_)), "{error:?}");
+            assert_eq!(error.to_string(), words);
+            assert_eq!(error.kind(), kind, "{error:?}");
+            assert_eq!(error.is_bad_input(), bad_input, "{error:?}");
+        }
+        // Through the queue, a store error is the store's; the queue's own are the queue's.
+        let from_queue =
+            BrainError::record(brain_jobs::QueueError::Store(StoreError::JobNotFound(6)));
+        assert_eq!(from_queue.to_string(), "no job #6: see `brain jobs list`");
+        let queue_own = BrainError::record(brain_jobs::QueueError::UnknownType {
+            job_type: "x".into(),
+            known: "y".into(),
+        });
+        assert_eq!(queue_own.kind(), "queue_failed", "{queue_own:?}");
     }
 
     /// Store errors the facade passes on keep the kind of what they mean to the caller, not

@@ -11,9 +11,11 @@
 //! Every call is blocking (SQLite underneath) and short; async callers run them on a blocking
 //! thread.
 
+mod conflicts;
 mod daemon;
 mod error;
 mod fresh;
+mod jobs;
 mod read;
 mod write;
 
@@ -32,6 +34,7 @@ pub use brain_core::{Entity, EntityRef};
 pub use daemon::{SERVE_STATE_KEY, daemon_pid, serve_lock_path};
 pub use error::{BrainError, InvalidKind, in_cli_words};
 pub use fresh::{DiskVersion, ImportNow};
+pub use jobs::{JobDetail, JobsRequest, SyncPause};
 pub use read::{ListPage, ListRequest, SearchPage, SearchRequest, StatusReport};
 pub use write::{DeleteOutcome, Expect, RestoreOutcome, WriteOutcome};
 

@@ -26,6 +26,7 @@ mod open;
 mod runtime;
 mod search;
 mod sync;
+pub mod testing;
 
 use std::path::Path;
 

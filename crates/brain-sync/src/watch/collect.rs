@@ -475,10 +475,9 @@ impl Collector {
 mod tests {
     use super::*;
     use brain_jobs::{EventBus, Queue, Registry};
-    use brain_store_sqlite::SqliteStore;
 
     fn collector(root: &std::path::Path) -> Collector {
-        let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let store = brain_store_sqlite::testing::in_memory().unwrap();
         let debounce = Duration::from_millis(100);
         Collector::new(
             VaultRoot::capture(root).unwrap(),

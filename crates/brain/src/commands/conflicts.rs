@@ -1,7 +1,7 @@
 //! `brain conflicts list|show|resolve`
 
 use anyhow::Result;
-use brain_core::time::{format_iso, now_ms};
+use brain_core::time::format_iso;
 use brain_store::Conflict;
 use serde_json::json;
 
@@ -22,11 +22,12 @@ fn summary(c: &Conflict) -> serde_json::Value {
     })
 }
 
-/// Dispatches the conflicts subcommands.
+/// Dispatches the conflicts subcommands, each a call on the facade.
 pub fn run(vault: &Vault, cmd: &ConflictsCommand, json: bool) -> Result<u8> {
+    let brain = vault.facade();
     match cmd {
         ConflictsCommand::List { all } => {
-            let list = vault.store.conflicts(*all)?;
+            let list = brain.conflicts(*all)?;
             if json {
                 let docs: Vec<_> = list.iter().map(summary).collect();
                 return output::json(&docs).map(|()| 0);
@@ -50,7 +51,7 @@ pub fn run(vault: &Vault, cmd: &ConflictsCommand, json: bool) -> Result<u8> {
             }
         }
         ConflictsCommand::Show { id } => {
-            let c = vault.store.conflict(*id)?;
+            let c = brain.conflict(*id)?;
             if json {
                 let mut doc = summary(&c);
                 doc["store_content"] = json!(c.store_content);
@@ -78,7 +79,7 @@ pub fn run(vault: &Vault, cmd: &ConflictsCommand, json: bool) -> Result<u8> {
             }
         }
         ConflictsCommand::Resolve { id } => {
-            vault.store.resolve_conflict(*id, now_ms())?;
+            brain.resolve_conflict(*id)?;
             if json {
                 return output::json(&json!({"id": id, "resolved": true})).map(|()| 0);
             }

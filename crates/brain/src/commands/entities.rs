@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Read, Write};
 
 use anyhow::{Context, Result, bail};
-use brain_api::{ListRequest, SearchRequest};
+use brain_api::{Brain, ListRequest, SearchRequest};
 use brain_core::EntityRef;
 use brain_core::time::format_iso;
 use brain_store::{Entity, PutOutcome};
@@ -15,15 +15,15 @@ use crate::cli::{ListArgs, PutArgs, SearchArgs};
 use crate::output::{self, clip};
 
 /// Who will carry a store change to the vault, and when, for the message after a write.
-fn who_writes(vault: &Vault, served: bool) -> String {
-    let paused = vault.store.paused_types().unwrap_or_default();
+fn who_writes(brain: &Brain, served: bool) -> String {
+    let paused = brain.paused_types().unwrap_or_default();
     if paused.iter().any(|t| t == DIRECTORY_EXPORT) {
         return "sync is paused: the export waits for `brain sync resume`, then".into();
     }
     if served {
         format!(
             "`brain serve` (in about {} ms)",
-            vault.config.serve.sync_debounce_ms
+            brain.config().serve.sync_debounce_ms
         )
     } else {
         "the next `brain sync` (or a running `brain serve`)".into()
@@ -264,7 +264,7 @@ pub fn put(vault: &Vault, args: &PutArgs, json: bool) -> Result<u8> {
     };
     output::line(format!(
         "{verb} {r} ({path}); {} writes it to the vault.",
-        who_writes(vault, served)
+        who_writes(&brain, served)
     ))?;
     // What the sync will really do when the file was edited on disk meanwhile: said now, not
     // found later in a conflict copy.
@@ -326,7 +326,7 @@ pub fn rm(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
     }
     output::line(format!(
         "Deleted {r}; {} moves its file to .brain/trash/. `brain restore {r}` brings it back.",
-        who_writes(vault, served)
+        who_writes(&brain, served)
     ))?;
     if let Some(path) = edited_on_disk {
         output::line(format!(
@@ -343,9 +343,8 @@ pub fn restore(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
     let r = parse_ref(entity)?;
     // Whether a daemon serves the vault decides both when the export is due and what we say.
     let served = super::daemon::running(&vault.paths).is_some();
-    let outcome = vault
-        .brain(vault.queue(), brain_api::Workers::Never)
-        .restore(&r)?;
+    let brain = vault.brain(vault.queue(), brain_api::Workers::Never);
+    let outcome = brain.restore(&r)?;
     let e = &outcome.entity;
     if json {
         let mut doc = entity_json(e);
@@ -361,7 +360,7 @@ pub fn restore(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
     }
     output::line(format!(
         "Restored {r}; {} writes {} again.",
-        who_writes(vault, served),
+        who_writes(&brain, served),
         e.path
     ))?;
     Ok(0)

@@ -2,8 +2,9 @@
 //! store so they show jobs run by any process.
 
 use anyhow::{Result, bail};
+use brain_api::{JobDetail, JobsRequest};
 use brain_core::time::{format_iso, now_ms};
-use brain_store::jobs::{BatchStatus, Job, JobFilter, JobState};
+use brain_store::jobs::{BatchStatus, Job, JobState};
 use serde_json::{Value, json};
 
 use super::Vault;
@@ -113,24 +114,24 @@ fn describe(j: &Job, batch: Option<&BatchStatus>) -> Vec<String> {
     lines
 }
 
-/// Dispatches `brain jobs`.
+/// Dispatches `brain jobs`, each a call on the facade.
 pub fn run(vault: &Vault, cmd: &JobsCommand, json: bool) -> Result<u8> {
-    let store = &vault.store;
+    let brain = vault.facade();
     match cmd {
         JobsCommand::List { states, limit } => {
-            let mut filter = JobFilter {
+            let mut req = JobsRequest {
                 limit: *limit,
-                ..JobFilter::default()
+                ..JobsRequest::default()
             };
             for s in states {
                 match JobState::parse(s) {
-                    Some(st) => filter.states.push(st),
+                    Some(st) => req.states.push(st),
                     None => bail!(
                         "unknown state '{s}': use queued, running, succeeded, failed or cancelled"
                     ),
                 }
             }
-            let jobs = store.list_jobs(&filter)?;
+            let jobs = brain.jobs(&req)?;
             if json {
                 return output::json(&jobs.iter().map(job_json).collect::<Vec<_>>()).map(|()| 0);
             }
@@ -144,13 +145,8 @@ pub fn run(vault: &Vault, cmd: &JobsCommand, json: bool) -> Result<u8> {
             }
         }
         JobsCommand::Show { id } => {
-            let j = store.job(*id)?;
+            let JobDetail { job: j, batch } = brain.job_detail(*id)?;
             let mut doc = job_json(&j);
-            let batch = store.batch_status(*id)?;
-            let batch =
-                (batch.queued + batch.running + batch.succeeded + batch.failed + batch.cancelled
-                    > 0)
-                .then_some(batch);
             if let Some(b) = &batch {
                 doc["batch"] = json!(b);
             }
@@ -162,7 +158,7 @@ pub fn run(vault: &Vault, cmd: &JobsCommand, json: bool) -> Result<u8> {
             }
         }
         JobsCommand::Cancel { id } => {
-            let state = store.cancel(*id, now_ms())?;
+            let state = brain.cancel(*id)?;
             if json {
                 return output::json(&json!({"id": id, "state": state})).map(|()| 0);
             }
@@ -174,7 +170,7 @@ pub fn run(vault: &Vault, cmd: &JobsCommand, json: bool) -> Result<u8> {
             output::line(format!("Job #{id}: {what}."))?;
         }
         JobsCommand::Retry { id } => {
-            let j = store.retry(*id, now_ms())?;
+            let j = brain.retry_job(*id)?;
             if json {
                 return output::json(&job_json(&j)).map(|()| 0);
             }

@@ -88,6 +88,13 @@ impl Vault {
         )
     }
 
+    /// The facade for a one-shot command that reads or manages the vault and runs no jobs
+    /// itself (the daemon, or the next `brain sync`, runs what it queues): every command goes
+    /// through it rather than the store, so it works on any backend the binary picks.
+    pub fn facade(&self) -> brain_api::Brain {
+        self.brain(self.queue(), brain_api::Workers::Never)
+    }
+
     /// Worker settings for a command that runs jobs itself: a short lease (`jobs.lease_ms`),
     /// so a sync killed with SIGKILL is taken over by the next command within seconds.
     pub fn pool_config(&self) -> PoolConfig {
@@ -160,7 +167,7 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
         if is_usage_mistake(cause) {
             return EXIT_USAGE;
         }
-        if let Some(e) = cause.downcast_ref::<StoreError>()
+        if let Some(e) = store_error(cause)
             && matches!(
                 e,
                 StoreError::NotFound(_)
@@ -189,6 +196,16 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
     EXIT_FAILED
 }
 
+/// The store error `cause` is, or carries in the store's own words
+/// ([`brain_api::BrainError::Record`], from the facade's jobs and conflicts calls): such an error
+/// gets the exit code and `--json` kind it had when the command called the store itself.
+fn store_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a StoreError> {
+    match cause.downcast_ref::<brain_api::BrainError>() {
+        Some(brain_api::BrainError::Record(e)) => Some(e),
+        _ => cause.downcast_ref::<StoreError>(),
+    }
+}
+
 /// Whether `cause` is a mistake in how the command was called (exit 2, as clap's own are): a
 /// `TYPE/ID` that is not one, a type the vault does not have, an empty query, a bad limit. An
 /// id refused as unsafe is not: it is a refusal with its reason (exit 1).
@@ -197,7 +214,7 @@ fn is_usage_mistake(cause: &(dyn std::error::Error + 'static)) -> bool {
     if cause.downcast_ref::<brain_core::RefParseError>().is_some() {
         return true;
     }
-    if let Some(StoreError::EmptyQuery) = cause.downcast_ref::<StoreError>() {
+    if let Some(StoreError::EmptyQuery) = store_error(cause) {
         return true;
     }
     matches!(
@@ -214,11 +231,14 @@ fn is_usage_mistake(cause: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// A stable name for what went wrong, for `--json` callers to branch on (as MCP's error
-/// `kind`): the facade's own kind when the error came from it, else one for the exit code.
+/// `kind`): the facade's own kind when the error came from it, else one for the exit code (also
+/// for a store error the facade passed on in the store's words, which had that kind before
+/// `brain jobs` and `brain conflicts` went through the facade).
 pub fn error_kind(err: &anyhow::Error, code: u8) -> &'static str {
     if let Some(e) = err
         .chain()
         .find_map(|c| c.downcast_ref::<brain_api::BrainError>())
+        .filter(|e| !matches!(e, brain_api::BrainError::Record(_)))
     {
         return e.kind();
     }

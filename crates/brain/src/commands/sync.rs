@@ -11,31 +11,23 @@ use brain_core::{Phase, ProgressSink};
 use brain_jobs::{Queue, WorkerPool};
 use brain_store::jobs::{Enqueued, Job, JobFilter, JobState};
 use brain_sync::SyncReport;
-use brain_sync::jobs::{DIRECTORY_EXPORT, DIRECTORY_IMPORT, DIRECTORY_SYNC};
+use brain_sync::jobs::DIRECTORY_SYNC;
 use serde_json::json;
 
 use super::{EXIT_CANCELLED, EXIT_REFUSED, EXIT_SKIPPED, Vault};
 use crate::cli::{SyncAction, SyncArgs, WorkArgs};
 use crate::{output, progress};
 
-/// The job types `brain sync pause` holds back.
-const DIRECTORY_TYPES: [&str; 3] = [DIRECTORY_SYNC, DIRECTORY_IMPORT, DIRECTORY_EXPORT];
-
-/// `brain sync pause|resume`.
+/// `brain sync pause|resume`, through the facade.
 fn pause_or_resume(vault: &Vault, action: &SyncAction, json: bool) -> Result<u8> {
-    let store = &vault.store;
-    let paused = matches!(action, SyncAction::Pause);
-    if paused {
-        store.pause_types(&DIRECTORY_TYPES, brain_core::time::now_ms())?;
-    } else {
-        store.resume_types(&DIRECTORY_TYPES)?;
-    }
-    let waiting: u64 = store
-        .job_counts()?
-        .iter()
-        .filter(|c| c.state == JobState::Queued && DIRECTORY_TYPES.contains(&c.job_type.as_str()))
-        .map(|c| c.count)
-        .sum();
+    let brain = vault.facade();
+    let brain_api::SyncPause {
+        paused,
+        queued_jobs: waiting,
+    } = match action {
+        SyncAction::Pause => brain.pause_sync()?,
+        SyncAction::Resume => brain.resume_sync()?,
+    };
     if json {
         return output::json(&json!({"paused": paused, "queued_jobs": waiting})).map(|()| 0);
     }

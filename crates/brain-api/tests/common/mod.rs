@@ -1,0 +1,28 @@
+//! The one place these tests build a store: a real SQLite store in a temporary vault (the
+//! facade is tested against a real backend, never a stand-in). When the backend moves to its
+//! own crate, only this file changes.
+#![allow(clippy::unwrap_used, dead_code)] // tests fail loudly by design
+
+use std::path::Path;
+use std::sync::Arc;
+
+use brain_api::{Brain, Workers};
+use brain_core::Config;
+use brain_jobs::PoolConfig;
+
+/// A vault at `root` (its `.brain/` made here) with a new store, opened through the facade.
+pub fn brain(root: &Path, config: Config, workers: Workers) -> Brain {
+    std::fs::create_dir_all(root.join(".brain")).unwrap();
+    let store =
+        Arc::new(brain_store_sqlite::SqliteStore::open(&root.join(".brain/brain.db")).unwrap());
+    let queue = brain_api::queue_for(root, &config, store.clone());
+    Brain::new(root, config, store, queue, workers)
+}
+
+/// Workers this process starts when a job needs running: one, as `brain mcp` runs them.
+pub fn on_demand() -> Workers {
+    Workers::OnDemand(PoolConfig {
+        workers: 1,
+        ..PoolConfig::default()
+    })
+}

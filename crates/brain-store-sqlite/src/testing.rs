@@ -1,0 +1,20 @@
+//! The one factory other crates' tests use for a store: a fresh SQLite store behind the
+//! backend-neutral `Arc<dyn Backend>`, so a test written against it runs on whichever backend
+//! this factory returns (PostgreSQL will offer the same two calls).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use brain_store::{Backend, Result};
+
+use crate::SqliteStore;
+
+/// A private store in memory, gone when the last handle is dropped.
+pub fn in_memory() -> Result<Arc<dyn Backend>> {
+    Ok(Arc::new(SqliteStore::open_in_memory()?))
+}
+
+/// A store in the database file at `path`, created if it is not there.
+pub fn at(path: &Path) -> Result<Arc<dyn Backend>> {
+    Ok(Arc::new(SqliteStore::open(path)?))
+}
