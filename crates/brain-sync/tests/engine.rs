@@ -6,12 +6,12 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use brain_core::{CancelToken, Config, NoProgress, Phase, ProgressSink};
-use brain_store::Store;
-use brain_store_sqlite::SqliteStore;
+use brain_store::Backend;
+use brain_store_sqlite::testing;
 use brain_sync::{ConflictNote, SyncEngine, SyncError, SyncMode, SyncOptions, SyncReport};
 use proptest::prelude::*;
 
-fn sync(root: &Path, store: &SqliteStore, config: &Config) -> SyncReport {
+fn sync(root: &Path, store: &dyn Backend, config: &Config) -> SyncReport {
     SyncEngine::new(root, config, store)
         .unwrap()
         .run(&SyncOptions::default(), &NoProgress, &CancelToken::new())
@@ -25,7 +25,7 @@ fn write(root: &Path, rel: &str, content: &[u8]) {
 }
 
 /// The one entity whose file is at `rel`, with its content.
-fn entity_at(store: &SqliteStore, rel: &str) -> String {
+fn entity_at(store: &dyn Backend, rel: &str) -> String {
     let rows: Vec<_> = store
         .list(&Default::default())
         .unwrap()
@@ -42,7 +42,7 @@ fn entity_at(store: &SqliteStore, rel: &str) -> String {
 /// each is the entity at its path, and the conflict record keeps both texts.
 fn assert_kept_both(
     root: &Path,
-    store: &SqliteStore,
+    store: &dyn Backend,
     listed: &[ConflictNote],
     rel: &str,
     file_side: &str,
@@ -124,26 +124,26 @@ proptest! {
         let config = Config::default();
         let a = tempfile::tempdir().unwrap();
         let b = tempfile::tempdir().unwrap();
-        let store_a = SqliteStore::open_in_memory().unwrap();
-        let store_b = SqliteStore::open_in_memory().unwrap();
+        let store_a = testing::in_memory().unwrap();
+        let store_b = testing::in_memory().unwrap();
         for (i, t) in texts.iter().enumerate() {
             write(a.path(), &format!("dir/n{i}.md"), t.as_bytes());
         }
-        let r = sync(a.path(), &store_a, &config);
+        let r = sync(a.path(), &*store_a, &config);
         prop_assert_eq!(r.imported as usize, texts.len());
         for (i, t) in texts.iter().enumerate() {
             let e = store_a.get(&format!("note/dir/n{i}").parse().unwrap()).unwrap();
             prop_assert_eq!(e.content(), t.clone());
             store_b.put(&e).unwrap();
         }
-        let r = sync(b.path(), &store_b, &config);
+        let r = sync(b.path(), &*store_b, &config);
         prop_assert_eq!(r.exported as usize, texts.len());
         for (i, t) in texts.iter().enumerate() {
             prop_assert_eq!(fs::read(b.path().join(format!("dir/n{i}.md"))).unwrap(), t.as_bytes());
         }
-        let again = sync(a.path(), &store_a, &config);
+        let again = sync(a.path(), &*store_a, &config);
         prop_assert!(!again.changed_anything(), "{:?}", again);
-        let again_b = sync(b.path(), &store_b, &config);
+        let again_b = sync(b.path(), &*store_b, &config);
         prop_assert!(!again_b.changed_anything(), "{:?}", again_b);
     }
 }
@@ -165,12 +165,12 @@ proptest! {
         let config = Config::default();
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        let store = SqliteStore::open_in_memory().unwrap();
+        let store = testing::in_memory().unwrap();
         write(root, "dir/n.md", base.as_bytes());
-        sync(root, &store, &config);
+        sync(root, &*store, &config);
 
         // The store side: a `brain put` of the whole text.
-        let engine = SyncEngine::new(root, &config, &store).unwrap();
+        let engine = SyncEngine::new(root, &config, &*store).unwrap();
         let now = brain_core::time::now_ms();
         let entity = engine.builder().entity("dir/n.md", &store_side, now, now).unwrap();
         prop_assert_eq!(entity.content(), store_side.clone());
@@ -180,11 +180,11 @@ proptest! {
         write(root, "dir/.n.md.tmp", file_side.as_bytes());
         fs::rename(root.join("dir/.n.md.tmp"), root.join("dir/n.md")).unwrap();
 
-        let r = sync(root, &store, &config);
-        assert_kept_both(root, &store, &r.conflicts, "dir/n.md", &file_side, &store_side);
-        let again = sync(root, &store, &config);
+        let r = sync(root, &*store, &config);
+        assert_kept_both(root, &*store, &r.conflicts, "dir/n.md", &file_side, &store_side);
+        let again = sync(root, &*store, &config);
         prop_assert!(!again.changed_anything(), "{:?}", again);
-        assert_kept_both(root, &store, &r.conflicts, "dir/n.md", &file_side, &store_side);
+        assert_kept_both(root, &*store, &r.conflicts, "dir/n.md", &file_side, &store_side);
     }
 }
 
@@ -217,14 +217,14 @@ fn cancelled_import_keeps_its_work_and_the_next_sync_finishes() {
     }
     let mut config = Config::default();
     config.sync.commit_every = 10;
-    let store = SqliteStore::open_in_memory().unwrap();
+    let store = testing::in_memory().unwrap();
     let token = CancelToken::new();
     let sink = CancelAfter {
         n: 50,
         seen: AtomicU64::new(0),
         token: token.clone(),
     };
-    let err = SyncEngine::new(dir.path(), &config, &store)
+    let err = SyncEngine::new(dir.path(), &config, &*store)
         .unwrap()
         .run(&SyncOptions::default(), &sink, &token)
         .unwrap_err();
@@ -237,7 +237,7 @@ fn cancelled_import_keeps_its_work_and_the_next_sync_finishes() {
         report.imported
     );
     assert_eq!(store.count_live().unwrap(), report.imported);
-    let rest = sync(dir.path(), &store, &config);
+    let rest = sync(dir.path(), &*store, &config);
     assert_eq!(rest.imported + report.imported, 300);
     assert_eq!(store.count_live().unwrap(), 300);
 }
@@ -246,9 +246,9 @@ fn cancelled_import_keeps_its_work_and_the_next_sync_finishes() {
 fn one_way_modes_leave_the_other_direction_pending() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::default();
-    let store = SqliteStore::open_in_memory().unwrap();
+    let store = testing::in_memory().unwrap();
     write(dir.path(), "a.md", b"a\n");
-    sync(dir.path(), &store, &config);
+    sync(dir.path(), &*store, &config);
     let mut e = store.get(&"note/a".parse().unwrap()).unwrap();
     e.body = "from store\n".into();
     e.content_hash = brain_core::content_hash(e.content().as_bytes());
@@ -256,7 +256,7 @@ fn one_way_modes_leave_the_other_direction_pending() {
     write(dir.path(), "b.md", b"b\n");
 
     let run = |mode| {
-        SyncEngine::new(dir.path(), &config, &store)
+        SyncEngine::new(dir.path(), &config, &*store)
             .unwrap()
             .run(
                 &SyncOptions {
@@ -295,15 +295,15 @@ fn a_file_written_during_export_is_not_overwritten() {
     }
     let dir = tempfile::tempdir().unwrap();
     let config = Config::default();
-    let store = SqliteStore::open_in_memory().unwrap();
+    let store = testing::in_memory().unwrap();
     write(dir.path(), "seed.md", b"seed\n");
-    sync(dir.path(), &store, &config);
+    sync(dir.path(), &*store, &config);
     let mut e = store.get(&"note/seed".parse().unwrap()).unwrap();
     e.entity_ref = "note/x".parse().unwrap();
     e.path = "x.md".into();
     store.put(&e).unwrap();
     let sink = CreateOnExport(dir.path().join("x.md"));
-    let r = SyncEngine::new(dir.path(), &config, &store)
+    let r = SyncEngine::new(dir.path(), &config, &*store)
         .unwrap()
         .run(&SyncOptions::default(), &sink, &CancelToken::new())
         .unwrap();
@@ -313,10 +313,10 @@ fn a_file_written_during_export_is_not_overwritten() {
         b"written by an editor meanwhile\n"
     );
     // The next sync sees both sides and keeps both.
-    let r = sync(dir.path(), &store, &config);
+    let r = sync(dir.path(), &*store, &config);
     assert_kept_both(
         dir.path(),
-        &store,
+        &*store,
         &r.conflicts,
         "x.md",
         "written by an editor meanwhile\n",
@@ -328,15 +328,15 @@ fn a_file_written_during_export_is_not_overwritten() {
 fn import_only_leaves_conflicts_for_a_full_sync_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::default();
-    let store = SqliteStore::open_in_memory().unwrap();
+    let store = testing::in_memory().unwrap();
     write(dir.path(), "a.md", b"base\n");
-    sync(dir.path(), &store, &config);
+    sync(dir.path(), &*store, &config);
     let mut e = store.get(&"note/a".parse().unwrap()).unwrap();
     e.body = "store side\n".into();
     e.content_hash = brain_core::content_hash(e.content().as_bytes());
     store.put(&e).unwrap();
     write(dir.path(), "a.md", b"file side\n");
-    let r = SyncEngine::new(dir.path(), &config, &store)
+    let r = SyncEngine::new(dir.path(), &config, &*store)
         .unwrap()
         .run(
             &SyncOptions {
@@ -350,12 +350,12 @@ fn import_only_leaves_conflicts_for_a_full_sync_and_writes_nothing() {
     assert_eq!((r.pending, r.conflicts.len()), (1, 0), "{r:?}");
     assert_eq!(names(dir.path()), ["a.md"], "no conflict copy written");
     assert_eq!(fs::read(dir.path().join("a.md")).unwrap(), b"file side\n");
-    assert_eq!(entity_at(&store, "a.md"), "store side\n");
+    assert_eq!(entity_at(&*store, "a.md"), "store side\n");
     assert!(store.conflicts(false).unwrap().is_empty());
-    let full = sync(dir.path(), &store, &config);
+    let full = sync(dir.path(), &*store, &config);
     assert_kept_both(
         dir.path(),
-        &store,
+        &*store,
         &full.conflicts,
         "a.md",
         "file side\n",
@@ -375,23 +375,23 @@ mod settled {
     use brain_core::time::now_ms;
     use brain_core::{CancelToken, Config, EntityRef, Phase, ProgressSink};
     use brain_jobs::{EnqueueRequest, EventBus, PoolConfig, Queue, Registry, WorkerPool};
+    use brain_store::Backend;
     use brain_store::jobs::JobState;
-    use brain_store::{JobStore, Store};
-    use brain_store_sqlite::SqliteStore;
+    use brain_store_sqlite::testing;
     use brain_sync::jobs::DIRECTORY_IMPORT;
     use brain_sync::{SyncEngine, SyncOptions, SyncReport};
     use serde_json::json;
 
     use super::{assert_kept_both, write};
 
-    fn queue_for(root: &Path, store: &Arc<SqliteStore>) -> Queue {
+    fn queue_for(root: &Path, store: &Arc<dyn Backend>) -> Queue {
         let mut registry = Registry::new();
         brain_sync::jobs::register(&mut registry, root, &Config::default(), store.clone());
         Queue::new(store.clone(), registry, EventBus::default())
     }
 
     /// A `brain put` of `text` at `rel`: the entity and its export in one transaction.
-    fn put(root: &Path, store: &SqliteStore, queue: &Queue, rel: &str, text: &str) {
+    fn put(root: &Path, store: &dyn Backend, queue: &Queue, rel: &str, text: &str) {
         let config = Config::default();
         let engine = SyncEngine::new(root, &config, store).unwrap();
         let now = now_ms();
@@ -467,7 +467,7 @@ mod settled {
 
     /// Every file equals its entity, every live entity has its file and nothing is dirty;
     /// returns the files.
-    fn assert_in_step(root: &Path, store: &SqliteStore) -> BTreeMap<String, String> {
+    fn assert_in_step(root: &Path, store: &dyn Backend) -> BTreeMap<String, String> {
         let mut on_disk = BTreeMap::new();
         files(root, root, &mut on_disk);
         for (rel, text) in &on_disk {
@@ -499,7 +499,7 @@ mod settled {
     fn an_export_is_not_left_pending_by_a_file_whose_ctime_alone_changed() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let store = testing::in_memory().unwrap();
         let queue = queue_for(root, &store);
         imported(root, &queue, "a.md", b"# A\n\nbase\n");
         // The soak's writer: hard link, then unlink the other name. ctime moves, nothing else.
@@ -507,9 +507,9 @@ mod settled {
         std::fs::hard_link(root.join("a.md"), root.join(".stage")).unwrap();
         std::fs::remove_file(root.join(".stage")).unwrap();
 
-        put(root, &store, &queue, "a.md", "# A\n\nfrom an agent\n");
+        put(root, &*store, &queue, "a.md", "# A\n\nfrom an agent\n");
         drain(&queue);
-        let files = assert_in_step(root, &store);
+        let files = assert_in_step(root, &*store);
         assert_eq!(files["a.md"], "# A\n\nfrom an agent\n");
     }
 
@@ -517,7 +517,7 @@ mod settled {
     /// process landing between the import's plan and its commit.
     struct PutDuringImport<'a> {
         root: &'a Path,
-        store: &'a SqliteStore,
+        store: &'a dyn Backend,
         queue: &'a Queue,
         rel: &'a str,
         text: &'a str,
@@ -549,7 +549,7 @@ mod settled {
     fn a_rename_onto_a_note_created_meanwhile_keeps_both_and_leaves_no_orphan() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let store = testing::in_memory().unwrap();
         let queue = queue_for(root, &store);
         imported(root, &queue, "a.md", b"# A\n\nmoved text\n");
         std::fs::rename(root.join("a.md"), root.join("b.md")).unwrap();
@@ -558,7 +558,7 @@ mod settled {
         let config = Config::default();
         let sink = PutDuringImport {
             root,
-            store: &store,
+            store: &*store,
             queue: &queue,
             rel: "b.md",
             text: "# B\n\nfrom an agent\n",
@@ -580,7 +580,7 @@ mod settled {
         // Then the put's export, and nothing else: no event is coming.
         drain(&queue);
 
-        let files = assert_in_step(root, &store);
+        let files = assert_in_step(root, &*store);
         assert_eq!(files.len(), 2, "the note and its conflict copy: {files:?}");
         // The moved file stays where it was moved to; the agent's text is in the copy. The
         // import or the export job that followed it met the conflict, and lists it.
@@ -591,7 +591,7 @@ mod settled {
         }
         assert_kept_both(
             root,
-            &store,
+            &*store,
             &listed,
             "b.md",
             "# A\n\nmoved text\n",
@@ -608,13 +608,14 @@ mod issue13 {
     use std::os::unix::fs::FileTypeExt;
     use std::path::Path;
     use std::process::Command;
+    use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::mpsc;
     use std::time::Duration;
 
     use brain_core::{CancelToken, Config, NoProgress, Phase, ProgressSink};
-    use brain_store::Store;
-    use brain_store_sqlite::SqliteStore;
+    use brain_store::Backend;
+    use brain_store_sqlite::testing;
     use brain_sync::{SyncEngine, SyncMode, SyncOptions, SyncReport};
 
     use super::{assert_kept_both, entity_at, names, sync, write};
@@ -648,10 +649,10 @@ mod issue13 {
 
     /// The store a crashing child and its parent share, and the config whose batches are
     /// large enough that nothing of the run commits before the crash.
-    fn open(root: &Path) -> (SqliteStore, Config) {
+    fn open(root: &Path) -> (Arc<dyn Backend>, Config) {
         let mut config = Config::default();
         config.sync.commit_every = 100_000;
-        (SqliteStore::open(&root.join("brain.db")).unwrap(), config)
+        (testing::at(&root.join("brain.db")).unwrap(), config)
     }
 
     fn conflict_copies(dir: &Path) -> Vec<String> {
@@ -669,7 +670,7 @@ mod issue13 {
         if let Some(vault) = std::env::var_os(CRASH_VAULT) {
             let root = Path::new(&vault).join("vault");
             let (store, config) = open(Path::new(&vault));
-            let _ = SyncEngine::new(&root, &config, &store).unwrap().run(
+            let _ = SyncEngine::new(&root, &config, &*store).unwrap().run(
                 &SyncOptions::default(),
                 &AbortAfterNote {
                     seen: AtomicBool::new(false),
@@ -685,7 +686,7 @@ mod issue13 {
         {
             let (store, config) = open(dir.path());
             write(&root, "dir/n.md", b"# N\n\nbase\n");
-            sync(&root, &store, &config);
+            sync(&root, &*store, &config);
             // Other files changed too, so the sync has work before and after the note.
             for i in 0..40 {
                 write(
@@ -694,7 +695,7 @@ mod issue13 {
                     format!("other {i}\n").as_bytes(),
                 );
             }
-            let engine = SyncEngine::new(&root, &config, &store).unwrap();
+            let engine = SyncEngine::new(&root, &config, &*store).unwrap();
             let now = brain_core::time::now_ms();
             store
                 .put(
@@ -734,7 +735,7 @@ mod issue13 {
         );
         let copies = conflict_copies(&root.join("dir"));
 
-        let r = sync(&root, &store, &config);
+        let r = sync(&root, &*store, &config);
         assert_eq!(
             conflict_copies(&root.join("dir")),
             copies,
@@ -746,17 +747,17 @@ mod issue13 {
         );
         assert_kept_both(
             &root,
-            &store,
+            &*store,
             &r.conflicts,
             "dir/n.md",
             file_side,
             store_side,
         );
-        let again = sync(&root, &store, &config);
+        let again = sync(&root, &*store, &config);
         assert!(!again.changed_anything(), "{again:?}");
         assert_kept_both(
             &root,
-            &store,
+            &*store,
             &r.conflicts,
             "dir/n.md",
             file_side,
@@ -775,7 +776,7 @@ mod issue13 {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let config = Config::default();
-        let store = SqliteStore::open_in_memory().unwrap();
+        let store = testing::in_memory().unwrap();
         write(root, "dir/n.md", b"now\n");
         write(
             root,
@@ -788,7 +789,7 @@ mod issue13 {
             "dir/n.conflict-20260102-000000.md",
             b"pulled from elsewhere\n",
         );
-        let pulled = SyncEngine::new(root, &config, &store)
+        let pulled = SyncEngine::new(root, &config, &*store)
             .unwrap()
             .run(
                 &SyncOptions {
@@ -805,7 +806,7 @@ mod issue13 {
             "{pulled:?}"
         );
 
-        let r = sync(root, &store, &config);
+        let r = sync(root, &*store, &config);
         assert_eq!(r.conflicts.len(), 1, "{r:?}");
         let records = store.conflicts(false).unwrap();
         assert_eq!(records.len(), 1, "{records:?}");
@@ -825,20 +826,20 @@ mod issue13 {
             record.detail
         );
         assert_eq!(
-            entity_at(&store, "dir/n.conflict-20260101-000000.md"),
+            entity_at(&*store, "dir/n.conflict-20260101-000000.md"),
             "a version left behind\n"
         );
         assert_eq!(
-            entity_at(&store, "dir/n.conflict-notes.md"),
+            entity_at(&*store, "dir/n.conflict-notes.md"),
             "a name a person chose\n"
         );
 
-        let again = sync(root, &store, &config);
+        let again = sync(root, &*store, &config);
         assert!(!again.changed_anything(), "{again:?}");
         store
             .resolve_conflict(record.id, brain_core::time::now_ms())
             .unwrap();
-        let after = sync(root, &store, &config);
+        let after = sync(root, &*store, &config);
         assert!(!after.changed_anything(), "{after:?}");
         assert_eq!(store.conflicts(true).unwrap().len(), 1);
         assert!(store.conflicts(false).unwrap().is_empty());
@@ -857,7 +858,7 @@ mod issue13 {
     /// blocks forever, which must fail the test rather than hang it.
     fn sync_within_deadline(
         root: &Path,
-        store: &'static SqliteStore,
+        store: &'static dyn Backend,
         opts: SyncOptions,
         sink: impl ProgressSink + 'static,
     ) -> SyncReport {
@@ -877,8 +878,9 @@ mod issue13 {
             .unwrap()
     }
 
-    fn leaked_store() -> &'static SqliteStore {
-        Box::leak(Box::new(SqliteStore::open_in_memory().unwrap()))
+    fn leaked_store() -> &'static dyn Backend {
+        let store: &'static Arc<dyn Backend> = Box::leak(Box::new(testing::in_memory().unwrap()));
+        &**store
     }
 
     fn reason_of<'r>(r: &'r SyncReport, path: &str) -> &'r str {
@@ -1025,7 +1027,7 @@ mod issue13 {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let config = Config::default();
-        let store = SqliteStore::open_in_memory().unwrap();
+        let store = testing::in_memory().unwrap();
         fs::write(root.join("big50.md"), vec![b'x'; 50 * 1024 * 1024]).unwrap();
         fs::File::create(root.join("sparse.md"))
             .unwrap()
@@ -1033,7 +1035,7 @@ mod issue13 {
             .unwrap();
         mkfifo(&root.join("pipe.md"));
         write(root, "small.md", b"# Small\n");
-        let engine = SyncEngine::new(root, &config, &store).unwrap();
+        let engine = SyncEngine::new(root, &config, &*store).unwrap();
         for (rel, says) in [
             (
                 "big50.md",
