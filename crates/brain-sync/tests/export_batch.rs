@@ -12,18 +12,18 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use brain_core::{CancelToken, Config, EntityRef, NoProgress, Phase, ProgressSink};
-use brain_store::{FileStat, Store};
-use brain_store_sqlite::SqliteStore;
+use brain_store::{Backend, FileStat};
+use brain_store_sqlite::testing;
 use brain_sync::fsio::{self, Expect, NoteWrite, WriteError};
 use brain_sync::{SyncEngine, SyncError, SyncMode, SyncOptions, SyncReport};
 
-fn run(root: &Path, store: &SqliteStore, mode: SyncMode, sink: &dyn ProgressSink) -> SyncReport {
+fn run(root: &Path, store: &dyn Backend, mode: SyncMode, sink: &dyn ProgressSink) -> SyncReport {
     run_with(root, store, mode, sink, &CancelToken::new()).unwrap()
 }
 
 fn run_with(
     root: &Path,
-    store: &SqliteStore,
+    store: &dyn Backend,
     mode: SyncMode,
     sink: &dyn ProgressSink,
     cancel: &CancelToken,
@@ -52,7 +52,7 @@ fn eref(path: &str) -> EntityRef {
 
 /// Gives the note at `path` the text `text` in the store (as an MCP `put` would), creating
 /// it when the store has no note there yet.
-fn put(store: &SqliteStore, path: &str, text: &str) {
+fn put(store: &dyn Backend, path: &str, text: &str) {
     let builder = brain_sync::EntityBuilder {
         mapper: brain_core::PathMapper::new(Config::default().vault.entity_types).unwrap(),
         logseq: false,
@@ -161,7 +161,7 @@ fn issue14_a_batch_export_writes_exact_bytes_keeps_permissions_and_never_overwri
 {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let root = dir.path();
-    let store = SqliteStore::open_in_memory().unwrap();
+    let store = testing::in_memory().unwrap();
     // 600 notes in three folders (more than two batches), some private, imported first.
     let folder = |i: usize| ["a", "b/c", "locked"][i / 200];
     let path = |i: usize| format!("{}/n{i:03}.md", folder(i));
@@ -170,11 +170,14 @@ fn issue14_a_batch_export_writes_exact_bytes_keeps_permissions_and_never_overwri
         let mode = [0o600, 0o640, 0o644][i % 3];
         fs::set_permissions(root.join(path(i)), fs::Permissions::from_mode(mode)).unwrap();
     }
-    assert_eq!(run(root, &store, SyncMode::Full, &NoProgress).imported, 600);
+    assert_eq!(
+        run(root, &*store, SyncMode::Full, &NoProgress).imported,
+        600
+    );
 
     // Every note changed in the store, and new ones (in a new folder and the locked one).
     for i in 0..600 {
-        put(&store, &path(i), &new_text(i));
+        put(&*store, &path(i), &new_text(i));
     }
     let new_path = |i: usize| match i {
         600..610 => format!("new/deep/m{i}.md"),
@@ -182,7 +185,7 @@ fn issue14_a_batch_export_writes_exact_bytes_keeps_permissions_and_never_overwri
         _ => format!("locked/m{i}.md"),
     };
     for i in 600..620 {
-        put(&store, &new_path(i), &new_text(i));
+        put(&*store, &new_path(i), &new_text(i));
     }
 
     // The failure injected: a folder whose notes (200 changed, 2 new) cannot be written.
@@ -199,7 +202,7 @@ fn issue14_a_batch_export_writes_exact_bytes_keeps_permissions_and_never_overwri
         done: AtomicBool::new(false),
     };
     fs::create_dir_all(root.join("new/deep")).unwrap();
-    let r = run(root, &store, SyncMode::Full, &editor);
+    let r = run(root, &*store, SyncMode::Full, &editor);
     assert!(editor.done.load(Ordering::SeqCst), "the editor ran");
 
     let changed = ["a/n007.md", "b/c/n399.md", "new/deep/m605.md"];
@@ -257,7 +260,7 @@ fn issue14_a_batch_export_writes_exact_bytes_keeps_permissions_and_never_overwri
     // Once the folder can be written, the next sync writes its notes, and keeps both sides of
     // each file an editor changed.
     drop(locked);
-    let r = run(root, &store, SyncMode::Full, &NoProgress);
+    let r = run(root, &*store, SyncMode::Full, &NoProgress);
     assert_eq!(r.exported, 202);
     let mut kept: Vec<&str> = r.conflicts.iter().map(|c| c.path.as_str()).collect();
     kept.sort();
@@ -291,15 +294,15 @@ fn issue14_a_cancelled_export_stops_between_batches_and_records_what_it_wrote() 
     }
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let store = SqliteStore::open_in_memory().unwrap();
+    let store = testing::in_memory().unwrap();
     let path = |i: usize| format!("n{i:03}.md");
     for i in 0..600 {
-        put(&store, &path(i), &new_text(i));
+        put(&*store, &path(i), &new_text(i));
     }
     let token = CancelToken::new();
     let err = run_with(
         root,
-        &store,
+        &*store,
         SyncMode::ExportOnly,
         &CancelOnFirstWrite(token.clone()),
         &token,
@@ -322,7 +325,7 @@ fn issue14_a_cancelled_export_stops_between_batches_and_records_what_it_wrote() 
         }
     }
     // Recorded: the next export writes exactly the rest.
-    let r = run(root, &store, SyncMode::ExportOnly, &NoProgress);
+    let r = run(root, &*store, SyncMode::ExportOnly, &NoProgress);
     assert_eq!(
         (r.exported as usize, r.unchanged as usize, r.pending),
         (600 - batch, batch, 0),

@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use brain_core::Config;
 use brain_jobs::{EnqueueRequest, EventBus, PoolConfig, Queue, QueueError, Registry, WorkerPool};
-use brain_store::Store;
+use brain_store::Backend;
 use brain_store::jobs::JobState;
-use brain_store_sqlite::SqliteStore;
+use brain_store_sqlite::testing;
 use serde_json::json;
 
-fn queue_for(root: &std::path::Path) -> (Queue, Arc<SqliteStore>) {
-    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+fn queue_for(root: &std::path::Path) -> (Queue, Arc<dyn Backend>) {
+    let store = testing::in_memory().unwrap();
     let mut registry = Registry::new();
     brain_sync::jobs::register(&mut registry, root, &Config::default(), store.clone());
     (

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant, SystemTime};
 use brain_core::time::now_ms;
 use brain_core::{CancelToken, Config, NoProgress, WatchMode};
 use brain_jobs::{EnqueueRequest, EventBus, Queue, Registry};
+use brain_store::Backend;
 use brain_store::jobs::{Job, JobFilter, Outcome};
-use brain_store::{JobStore, Store};
-use brain_store_sqlite::SqliteStore;
+use brain_store_sqlite::testing;
 use brain_sync::watch::{FENCE_PREFIX, WatcherMode};
 use brain_sync::{SyncEngine, SyncOptions, VaultWatcher, WatchSettings, WatcherStatus};
 use serde_json::json;
@@ -39,7 +39,7 @@ struct Vault {
     _db_dir: Option<tempfile::TempDir>,
     root: PathBuf,
     config: Config,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Backend>,
     queue: Queue,
     /// The last fence number used.
     fences: Cell<u64>,
@@ -50,7 +50,7 @@ fn vault() -> Vault {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().canonicalize().unwrap();
     fs::create_dir_all(root.join(".brain")).unwrap();
-    let store = Arc::new(SqliteStore::open(&root.join(".brain/brain.db")).unwrap());
+    let store = testing::at(&root.join(".brain/brain.db")).unwrap();
     finish_vault(dir, None, root, store)
 }
 
@@ -61,7 +61,7 @@ fn vault_with_outside_db() -> Vault {
     let root = dir.path().join("vault");
     fs::create_dir(&root).unwrap();
     let root = root.canonicalize().unwrap();
-    let store = Arc::new(SqliteStore::open(&db_dir.path().join("brain.db")).unwrap());
+    let store = testing::at(&db_dir.path().join("brain.db")).unwrap();
     finish_vault(dir, Some(db_dir), root, store)
 }
 
@@ -69,7 +69,7 @@ fn finish_vault(
     dir: tempfile::TempDir,
     db_dir: Option<tempfile::TempDir>,
     root: PathBuf,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Backend>,
 ) -> Vault {
     // Fences go in `.brain/`; made before the watcher starts, so it is watched from the start.
     fs::create_dir_all(root.join(".brain")).unwrap();
@@ -95,7 +95,7 @@ const HOLD_JOB: &str = "directory-export";
 /// it runs the watcher queues nothing (it cannot tell our writes from a user's yet), so every
 /// change made meanwhile waits in one pending set. [`Hold::release`] ends it.
 struct Hold<'a> {
-    store: &'a SqliteStore,
+    store: &'a dyn Backend,
     id: i64,
 }
 
@@ -159,7 +159,7 @@ impl Vault {
             .unwrap();
         assert_eq!(claimed.len(), 1);
         Hold {
-            store: &self.store,
+            store: &*self.store,
             id,
         }
     }
