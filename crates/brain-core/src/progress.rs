@@ -6,7 +6,7 @@
 
 /// The named stages of a sync, in the order they run. Stored with a job's progress, so a
 /// follower knows which stage a count belongs to without reading the message text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// Walking the vault and comparing size and mtime with the stored base.

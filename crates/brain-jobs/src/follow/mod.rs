@@ -163,57 +163,75 @@ impl Follow {
     }
 
     fn step(&mut self) -> Result<(), QueueError> {
-        let mut reports = Vec::new();
+        // The first look is the row: it says which attempt later bus reports belong to.
+        if self.attempt.is_none() {
+            self.read_row()?;
+        }
         let mut read_now = self.last_read.is_none_or(|t| t.elapsed() >= POLL_EVERY);
+        // Bus events are older than a read made after them: apply them first, in order.
         loop {
             match self.events.try_recv() {
-                Ok(Event::Progress { id, progress }) if id == self.id => reports.push(progress),
-                // An attempt started or ended: read the row now, not at the next tick.
-                Ok(Event::Started { id, .. } | Event::Finished { id, .. }) if id == self.id => {
+                Ok(Event::Progress { id, progress }) if id == self.id => {
+                    if let Some(attempt) = self.attempt {
+                        let shown = self.tally.observe(attempt, Some(&progress));
+                        self.show(shown);
+                    }
+                }
+                // An attempt started here: what follows on the bus is the new attempt's.
+                Ok(Event::Started { id, .. }) if id == self.id => {
+                    if let Some(a) = self.attempt {
+                        self.enter_attempt(a + 1);
+                    }
                     read_now = true;
                 }
+                // An attempt ended: read the row now, not at the next tick.
+                Ok(Event::Finished { id, .. }) if id == self.id => read_now = true,
                 Ok(_) | Err(TryRecvError::Lagged(_)) => {}
                 Err(TryRecvError::Empty | TryRecvError::Closed) => break,
             }
         }
-        if read_now {
-            self.last_read = Some(Instant::now());
-            let job = self.queue.job(self.id)?;
-            self.read(job);
-        }
-        if let Some(attempt) = self.attempt {
-            for p in &reports {
-                let shown = self.tally.observe(attempt, Some(p));
-                self.show(shown);
-            }
+        if read_now && !self.done {
+            self.read_row()?;
         }
         Ok(())
     }
 
+    fn read_row(&mut self) -> Result<(), QueueError> {
+        self.last_read = Some(Instant::now());
+        let job = self.queue.job(self.id)?;
+        self.read(job);
+        Ok(())
+    }
+
+    /// Notes that `attempt` runs (or ran); a later attempt than the last one seen after an
+    /// earlier one had started is a takeover, unless the earlier one was seen failing.
+    fn enter_attempt(&mut self, attempt: u32) {
+        let Some(prev) = self.attempt else {
+            self.attempt = Some(attempt);
+            return;
+        };
+        if attempt <= prev {
+            return;
+        }
+        if prev > 0 && self.retrying != Some(prev) {
+            let kept = self.last.as_ref().map_or(0, |p| p.current);
+            let max_attempts = self.job.as_ref().map_or(attempt, |j| j.max_attempts);
+            self.pending.push_back(FollowEvent::TakenOver {
+                attempt,
+                max_attempts,
+                kept,
+            });
+        }
+        self.attempt = Some(attempt);
+        let shown = self.tally.observe(attempt, None);
+        self.show(shown);
+    }
+
     /// Turns a read of the job's row into events.
     fn read(&mut self, job: Job) {
-        let attempt = job.attempts;
-        if let Some(prev) = self.attempt
-            && attempt > prev
-        {
-            let kept = self.last.as_ref().map_or(0, |p| p.current);
-            // A new attempt after a failed one is a retry, already announced; after one whose
-            // worker stopped (or one this follower never saw end), a takeover.
-            if self.retrying != Some(prev) && job.state != JobState::Queued {
-                self.pending.push_back(FollowEvent::TakenOver {
-                    attempt,
-                    max_attempts: job.max_attempts,
-                    kept,
-                });
-            }
-        }
-        let new_attempt = self.attempt != Some(attempt);
-        self.attempt = Some(self.attempt.map_or(attempt, |a| a.max(attempt)));
+        self.enter_attempt(job.attempts);
+        let attempt = self.attempt.unwrap_or(job.attempts);
         let shown = self.tally.observe(attempt, job.progress.as_ref());
-        if new_attempt || self.last.is_none() {
-            // The first look always says where the job is, with its total.
-            self.last = None;
-        }
         self.show(shown);
         let now = now_ms();
         match job.state {
@@ -248,10 +266,7 @@ impl Follow {
             }
             _ => {
                 let end = self.tally.finish(job.state == JobState::Succeeded);
-                if self.last.as_ref() != Some(&end) {
-                    self.last = Some(end.clone());
-                    self.pending.push_back(FollowEvent::Progress(end));
-                }
+                self.show(Some(end));
                 self.pending
                     .push_back(FollowEvent::Finished(Box::new(job.clone())));
                 self.done = true;
