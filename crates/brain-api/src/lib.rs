@@ -33,8 +33,8 @@ pub use brain_core::{Entity, EntityRef};
 pub use daemon::{SERVE_STATE_KEY, daemon_pid, serve_lock_path};
 pub use error::{BrainError, InvalidKind, in_cli_words};
 pub use fresh::{DiskVersion, ImportNow};
-pub use runner::Following;
 pub use read::{ListPage, ListRequest, SearchPage, SearchRequest, StatusReport};
+pub use runner::Following;
 pub use write::{DeleteOutcome, Expect, RestoreOutcome, WriteOutcome};
 
 /// Who runs the jobs that calls on a [`Brain`] queue.

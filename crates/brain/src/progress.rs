@@ -108,7 +108,11 @@ impl JobView {
                 draw.end();
             }
             self.phase = Some(ph);
-            draw.start(ph, carried + p.phase_current, p.phase_total.map(|t| carried + t));
+            draw.start(
+                ph,
+                carried + p.phase_current,
+                p.phase_total.map(|t| carried + t),
+            );
         }
         self.phase_done = p.phase_current;
         let item = p
@@ -259,7 +263,10 @@ impl Draw for Lines {
         if total.is_some() {
             self.total = total;
         }
-        if self.last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+        if self
+            .last
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        {
             self.print();
         }
     }

@@ -132,11 +132,7 @@ impl Tally {
         let (current, total) = self.sums();
         self.shown = self.shown.max(current);
         self.shown_total = self.shown_total.max(total).max(self.shown);
-        if self
-            .samples
-            .back()
-            .is_none_or(|&(ms, _)| p.updated_ms > ms)
-        {
+        if self.samples.back().is_none_or(|&(ms, _)| p.updated_ms > ms) {
             self.samples.push_back((p.updated_ms, self.shown));
         }
         while self
@@ -221,18 +217,41 @@ mod tests {
     fn one_counter_and_total_across_phases() {
         let mut t = Tally::default();
         let p = t.observe(1, None).unwrap();
-        assert_eq!((p.current, p.total), (0, 0), "a total from the first report");
+        assert_eq!(
+            (p.current, p.total),
+            (0, 0),
+            "a total from the first report"
+        );
         let p = t.observe(1, Some(&report(SCAN, 0, None, 10))).unwrap();
         assert_eq!((p.current, p.total), (0, 0));
         let p = t.observe(1, Some(&report(SCAN, 100, None, 20))).unwrap();
-        assert_eq!((p.current, p.total), (100, 100), "the scan's total is what it found");
-        let p = t.observe(1, Some(&report(IMPORT, 0, Some(40), 30))).unwrap();
-        assert_eq!((p.current, p.total), (100, 140), "the import's total is added");
-        assert_eq!((p.phase, p.phase_current, p.phase_total), (IMPORT, 0, Some(40)));
-        let p = t.observe(1, Some(&report(IMPORT, 40, Some(40), 40))).unwrap();
+        assert_eq!(
+            (p.current, p.total),
+            (100, 100),
+            "the scan's total is what it found"
+        );
+        let p = t
+            .observe(1, Some(&report(IMPORT, 0, Some(40), 30)))
+            .unwrap();
+        assert_eq!(
+            (p.current, p.total),
+            (100, 140),
+            "the import's total is added"
+        );
+        assert_eq!(
+            (p.phase, p.phase_current, p.phase_total),
+            (IMPORT, 0, Some(40))
+        );
+        let p = t
+            .observe(1, Some(&report(IMPORT, 40, Some(40), 40)))
+            .unwrap();
         assert_eq!((p.current, p.total), (140, 140));
         let p = t.observe(1, Some(&report(EXPORT, 3, Some(5), 50))).unwrap();
-        assert_eq!((p.current, p.total), (143, 145), "the export's total is added");
+        assert_eq!(
+            (p.current, p.total),
+            (143, 145),
+            "the export's total is added"
+        );
         assert_eq!(t.finish(true).current, 145);
     }
 
@@ -240,7 +259,9 @@ mod tests {
     fn a_takeover_goes_on_from_the_counter_shown() {
         let mut t = Tally::default();
         t.observe(1, Some(&report(SCAN, 100, None, 10)));
-        let before = t.observe(1, Some(&report(IMPORT, 60, Some(100), 20))).unwrap();
+        let before = t
+            .observe(1, Some(&report(IMPORT, 60, Some(100), 20)))
+            .unwrap();
         assert_eq!((before.current, before.total), (160, 200));
         // Attempt 2 starts over: scanning at 0, then importing what is left.
         let p = t.observe(2, None).unwrap();
@@ -249,9 +270,15 @@ mod tests {
         assert_eq!(p.current, 160, "never back to 0");
         let p = t.observe(2, Some(&report(SCAN, 100, None, 40))).unwrap();
         assert_eq!((p.current, p.total), (260, 260));
-        let p = t.observe(2, Some(&report(IMPORT, 10, Some(40), 50))).unwrap();
+        let p = t
+            .observe(2, Some(&report(IMPORT, 10, Some(40), 50)))
+            .unwrap();
         assert_eq!((p.current, p.total), (270, 300));
-        assert_eq!(t.observe(1, Some(&report(IMPORT, 99, Some(100), 60))), None, "a late report of the old attempt is ignored");
+        assert_eq!(
+            t.observe(1, Some(&report(IMPORT, 99, Some(100), 60))),
+            None,
+            "a late report of the old attempt is ignored"
+        );
     }
 
     #[test]
@@ -259,7 +286,9 @@ mod tests {
         let mut t = Tally::default();
         t.observe(1, Some(&report(IMPORT, 30, Some(100), 20)));
         assert_eq!(t.observe(1, Some(&report(IMPORT, 10, Some(100), 10))), None);
-        let p = t.observe(1, Some(&report(IMPORT, 30, Some(100), 20))).unwrap();
+        let p = t
+            .observe(1, Some(&report(IMPORT, 30, Some(100), 20)))
+            .unwrap();
         assert_eq!(p.current, 30);
     }
 
@@ -280,11 +309,21 @@ mod tests {
     fn no_rate_before_enough_reports_then_the_followed_pace() {
         let mut t = Tally::default();
         // Joined half way: 5,000 of 10,000 already imported when first seen.
-        let p = t.observe(1, Some(&report(IMPORT, 5_000, Some(10_000), 100_000))).unwrap();
+        let p = t
+            .observe(1, Some(&report(IMPORT, 5_000, Some(10_000), 100_000)))
+            .unwrap();
         assert_eq!((p.rate_per_s, p.eta_s), (None, None));
-        let p = t.observe(1, Some(&report(IMPORT, 5_100, Some(10_000), 100_500))).unwrap();
-        assert_eq!((p.rate_per_s, p.eta_s), (None, None), "two reports are not enough");
-        let p = t.observe(1, Some(&report(IMPORT, 5_200, Some(10_000), 101_000))).unwrap();
+        let p = t
+            .observe(1, Some(&report(IMPORT, 5_100, Some(10_000), 100_500)))
+            .unwrap();
+        assert_eq!(
+            (p.rate_per_s, p.eta_s),
+            (None, None),
+            "two reports are not enough"
+        );
+        let p = t
+            .observe(1, Some(&report(IMPORT, 5_200, Some(10_000), 101_000)))
+            .unwrap();
         // 200 in one second, not 5,200 in no time.
         assert_eq!(p.rate_per_s, Some(200.0));
         assert_eq!(p.eta_s, Some(24), "4,800 left at 200/s");
@@ -296,10 +335,14 @@ mod tests {
         for (i, n) in [0, 5_000, 10_000].into_iter().enumerate() {
             t.observe(1, Some(&report(SCAN, n, None, i as i64 * 600)));
         }
-        let p = t.observe(1, Some(&report(IMPORT, 0, Some(1_000), 1_300))).unwrap();
+        let p = t
+            .observe(1, Some(&report(IMPORT, 0, Some(1_000), 1_300)))
+            .unwrap();
         assert_eq!(p.rate_per_s, None, "the scan's pace is not the import's");
         t.observe(1, Some(&report(IMPORT, 50, Some(1_000), 1_800)));
-        let p = t.observe(1, Some(&report(IMPORT, 100, Some(1_000), 2_300))).unwrap();
+        let p = t
+            .observe(1, Some(&report(IMPORT, 100, Some(1_000), 2_300)))
+            .unwrap();
         assert_eq!(p.rate_per_s, Some(100.0));
         assert_eq!(p.eta_s, Some(9));
     }
@@ -310,7 +353,9 @@ mod tests {
         for ms in [0, 600, 1_200, 1_800] {
             t.observe(1, Some(&report(IMPORT, 7, Some(10), ms)));
         }
-        let p = t.observe(1, Some(&report(IMPORT, 7, Some(10), 2_400))).unwrap();
+        let p = t
+            .observe(1, Some(&report(IMPORT, 7, Some(10), 2_400)))
+            .unwrap();
         assert_eq!((p.rate_per_s, p.eta_s), (None, None));
     }
 
@@ -333,7 +378,10 @@ mod tests {
         let mut last = (0, 0);
         for (i, (a, ph, c, tot)) in steps.into_iter().enumerate() {
             let p = t.observe(a, Some(&report(ph, c, tot, i as i64))).unwrap();
-            assert!(p.current >= last.0 && p.total >= last.1, "{p:?} after {last:?}");
+            assert!(
+                p.current >= last.0 && p.total >= last.1,
+                "{p:?} after {last:?}"
+            );
             assert!(p.total >= p.current, "{p:?}");
             last = (p.current, p.total);
         }
