@@ -120,11 +120,20 @@ impl Following<'_> {
             return;
         }
         let now = now_ms();
-        if self
-            .follow
-            .job()
-            .is_some_and(|j| lease_lapsed_ms(j, now).is_some())
-        {
+        // Never one of this process's own workers: their heartbeat is late (a loaded machine),
+        // not dead, and the reaper's usual round decides that.
+        let ours = match &brain.workers {
+            Workers::OnDemand(config) => Some(format!("{}-", config.worker_id)),
+            _ => None,
+        };
+        if self.follow.job().is_some_and(|j| {
+            lease_lapsed_ms(j, now).is_some()
+                && !j
+                    .worker
+                    .as_deref()
+                    .zip(ours.as_deref())
+                    .is_some_and(|(w, o)| w.starts_with(o))
+        }) {
             match brain.queue().store().reap(now) {
                 Ok(ids) if !ids.is_empty() => {
                     tracing::info!(?ids, "reclaimed jobs whose worker stopped responding");

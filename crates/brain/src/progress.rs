@@ -54,6 +54,8 @@ pub struct JobView {
     /// Per phase whose work is kept across attempts (import, export): what earlier attempts
     /// counted, added to this attempt's count.
     carried: HashMap<Phase, u64>,
+    /// Per phase, the count this attempt reached.
+    counted: HashMap<Phase, u64>,
 }
 
 impl JobView {
@@ -72,6 +74,7 @@ impl JobView {
             phase: None,
             phase_done: 0,
             carried: HashMap::new(),
+            counted: HashMap::new(),
         }
     }
 
@@ -82,10 +85,10 @@ impl JobView {
         };
         if p.attempt != self.attempt {
             // A new attempt: what the last one counted in kept phases is carried.
-            if let Some(ph) = self.phase
-                && kept_across_attempts(ph)
-            {
-                *self.carried.entry(ph).or_default() += self.phase_done;
+            for (ph, n) in self.counted.drain() {
+                if kept_across_attempts(ph) {
+                    *self.carried.entry(ph).or_default() += n;
+                }
             }
             if self.phase.is_some() {
                 draw.end();
@@ -115,6 +118,7 @@ impl JobView {
             );
         }
         self.phase_done = p.phase_current;
+        self.counted.insert(ph, p.phase_current);
         let item = p
             .message
             .strip_prefix(ph.verb())

@@ -197,8 +197,8 @@ fn follow(brain: &brain_api::Brain, id: i64, what: &str) -> Result<Job> {
                 }
             }
             Some(FollowEvent::LeaseLapsed { lapsed_ms, .. }) => eprintln!(
-                "Git {what} (job #{id}) is {}.",
-                brain_api::runner::lease_lapsed_text(lapsed_ms)
+                "Git {what} (job #{id}): its worker stopped responding (lease lapsed {}s ago).",
+                (lapsed_ms.max(0) + 999) / 1000
             ),
             Some(FollowEvent::TakenOver {
                 attempt,

@@ -169,8 +169,8 @@ fn follow(
             Some(FollowEvent::LeaseLapsed { lapsed_ms, .. }) => {
                 view.pause();
                 eprintln!(
-                    "Sync job #{id} is {}.",
-                    brain_api::runner::lease_lapsed_text(lapsed_ms)
+                    "Sync job #{id}: its worker stopped responding (lease lapsed {}s ago).",
+                    (lapsed_ms.max(0) + 999) / 1000
                 );
             }
             Some(FollowEvent::TakenOver {
