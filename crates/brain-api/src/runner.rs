@@ -112,7 +112,7 @@ impl Following<'_> {
     /// run and the job's lease lapsed, reclaims it now so they take it over.
     fn apply_policy(&self) {
         let brain = self.brain;
-        if !self.follow.job().is_some_and(|j| !j.state.is_finished()) {
+        if self.follow.job().is_none_or(|j| j.state.is_finished()) {
             return;
         }
         brain.ensure_workers();

@@ -16,8 +16,8 @@ use brain_jobs::{
     EnqueueRequest, EventBus, Follow, FollowEvent, Handler, JobContext, JobError, PoolConfig,
     Queue, Registry, WorkerPool,
 };
+use brain_store::SqliteStore;
 use brain_store::jobs::{JobProgress, JobState};
-use brain_store::{JobStore, SqliteStore};
 use serde_json::{Value, json};
 
 /// A sync-shaped job: scans `scan` files at once, then imports `import` of them, the first

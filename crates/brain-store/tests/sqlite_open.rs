@@ -415,7 +415,10 @@ fn a_schema_4_store_gains_progress_phases() {
     };
     let id = {
         let store = SqliteStore::open(&path).expect("create");
-        let id = store.enqueue(&[job.clone()], T0).expect("enqueue")[0].id();
+        let id = store
+            .enqueue(std::slice::from_ref(&job), T0)
+            .expect("enqueue")[0]
+            .id();
         let types = [(job.job_type.clone(), 1)];
         store.claim("w", &types, 1, T0, 60_000).expect("claim");
         store.set_progress(id, "w", &progress).expect("progress");
