@@ -53,6 +53,9 @@ pub struct Following<'a> {
     brain: &'a Brain,
     follow: Follow,
     last_check: Option<Instant>,
+    /// This process started its workers while following (no daemon held the vault, or the one
+    /// that did stopped); taken by [`Following::started_workers`].
+    started: bool,
 }
 
 impl Brain {
@@ -63,6 +66,7 @@ impl Brain {
             brain: self,
             follow: Follow::new(self.queue(), id),
             last_check: None,
+            started: false,
         }
     }
 
@@ -108,14 +112,22 @@ impl Following<'_> {
         }
     }
 
+    /// Whether this process started its workers since the last call (a command that saw a
+    /// daemon says it runs the job itself now).
+    pub fn started_workers(&mut self) -> bool {
+        std::mem::take(&mut self.started)
+    }
+
     /// Starts this process's workers if it may run jobs and no daemon holds the vault; if they
     /// run and the job's lease lapsed, reclaims it now so they take it over.
-    fn apply_policy(&self) {
+    fn apply_policy(&mut self) {
         let brain = self.brain;
         if self.follow.job().is_none_or(|j| j.state.is_finished()) {
             return;
         }
+        let before = brain.runs_workers();
         brain.ensure_workers();
+        self.started |= !before && brain.runs_workers();
         if !brain.runs_workers() {
             return;
         }

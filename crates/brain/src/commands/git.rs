@@ -114,7 +114,7 @@ fn operate(
         queue.clone(),
         brain_api::Workers::OnDemand(vault.pool_config()),
     );
-    let job = follow(&brain, id, what);
+    let job = follow(&brain, id, what, daemon.is_some());
     brain.shutdown();
     let job = job?;
     match job.state {
@@ -186,10 +186,14 @@ fn operate(
 ///
 /// A job queued again after its worker died (a killed `brain git sync`) is not a failed try:
 /// the stream reports it as taken over, and following goes on.
-fn follow(brain: &brain_api::Brain, id: i64, what: &str) -> Result<Job> {
+fn follow(brain: &brain_api::Brain, id: i64, what: &str, daemon_seen: bool) -> Result<Job> {
     let mut following = brain.follow(id);
     loop {
-        match following.next_within(Duration::from_millis(100))? {
+        let event = following.next_within(Duration::from_millis(100))?;
+        if following.started_workers() && daemon_seen {
+            eprintln!("No daemon serves this vault any more; running git job #{id} here.");
+        }
+        match event {
             Some(FollowEvent::Finished(job)) => return Ok(*job),
             Some(FollowEvent::Retrying { .. }) => {
                 if let Some(job) = following.job() {

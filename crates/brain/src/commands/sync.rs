@@ -140,7 +140,7 @@ pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
         brain_api::Workers::OnDemand(vault.pool_config()),
     );
     let mut view = progress::JobView::for_stderr(false);
-    let followed = follow(&brain, id, &mut view, &interrupted);
+    let followed = follow(&brain, id, daemon.is_some(), &mut view, &interrupted);
     if brain.runs_jobs_here() {
         if followed.is_ok() && !interrupted.load(Ordering::SeqCst) {
             // Other jobs due now (exports queued by `brain put`) run before this worker leaves.
@@ -153,18 +153,24 @@ pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
 }
 
 /// Follows the job to its end, drawing its progress on `view` and saying in words when its
-/// worker stopped and when it was taken over; asks the queue to cancel it once if
-/// `interrupted` is set.
+/// worker stopped, when this command runs it because the daemon it `daemon_seen` is gone, and
+/// when it was taken over; asks the queue to cancel it once if `interrupted` is set.
 fn follow(
     brain: &brain_api::Brain,
     id: i64,
+    daemon_seen: bool,
     view: &mut progress::JobView,
     interrupted: &AtomicBool,
 ) -> Result<Job> {
     let mut following = brain.follow(id);
     let mut cancel_sent = false;
     loop {
-        match following.next_within(Duration::from_millis(50))? {
+        let event = following.next_within(Duration::from_millis(50))?;
+        if following.started_workers() && daemon_seen {
+            view.pause();
+            eprintln!("No daemon serves this vault any more; running sync job #{id} here.");
+        }
+        match event {
             Some(FollowEvent::Progress(p)) => view.show(&p),
             Some(FollowEvent::LeaseLapsed { lapsed_ms, .. }) => {
                 view.pause();
