@@ -38,9 +38,14 @@ async def test_sync_reports_progress(make_server, make_vault) -> None:
         values = [e[1] for e in events]
         assert all(b > a for a, b in zip(values, values[1:])), f"progress values do not increase: {values}"
         assert all(e[0] <= returned for e in events)
-        totals = {e[2] for e in events if e[2] is not None}
-        for t in totals:
-            assert t >= max(values), f"progress {max(values)} above its total {t}"
+        # Issue 15: every notification carries a total, from the first one; it may grow as the
+        # sync finds its work, but never shrinks and is never below a progress already sent.
+        assert all(e[2] is not None for e in events), f"a notification without a total: {events}"
+        totals = [e[2] for e in events]
+        assert all(b >= a for a, b in zip(totals, totals[1:])), f"the total shrank: {events}"
+        for i, t in enumerate(totals):
+            assert t >= max(values[: i + 1]), f"progress {max(values[: i + 1])} above its total {t}"
+        assert totals[-1] == values[-1], f"the last notification reaches its total: {events}"
         assert any(e[3] for e in events), "no progress notification carries a message"
 
         st = await sess.ok("status")

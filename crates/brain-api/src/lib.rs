@@ -17,6 +17,7 @@ mod error;
 mod fresh;
 mod jobs;
 mod read;
+pub mod runner;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ pub use error::{BrainError, InvalidKind, in_cli_words};
 pub use fresh::{DiskVersion, ImportNow};
 pub use jobs::{JobDetail, JobsRequest, SyncPause};
 pub use read::{ListPage, ListRequest, SearchPage, SearchRequest, StatusReport};
+pub use runner::Following;
 pub use write::{DeleteOutcome, Expect, RestoreOutcome, WriteOutcome};
 
 /// Who runs the jobs that calls on a [`Brain`] queue.
@@ -368,6 +370,7 @@ pub fn job_json(j: &Job) -> Value {
         "run_at": format_iso(j.run_at_ms),
         "progress": j.progress,
         "eta_s": eta_s(j),
+        "lease_lapsed_s": runner::lease_lapsed_ms(j, now_ms()).map(|ms| (ms + 999) / 1000),
         "input": j.input,
         "result": j.result,
         "error": j.error,
@@ -376,11 +379,16 @@ pub fn job_json(j: &Job) -> Value {
     })
 }
 
-/// Seconds left at the current rate, for a running job with a known total.
+/// Seconds left at the current rate, for a running job with a known total. None for a job
+/// whose lease lapsed (nobody works on it), and none until its attempt has run for a second:
+/// a rate read from less is noise. (A follower measures its own pace: `brain_jobs::follow`.)
 pub fn eta_s(j: &Job) -> Option<u64> {
     let p = j.progress.as_ref()?;
     let total = p.total?;
     let started = j.started_ms?;
+    if runner::lease_lapsed_ms(j, now_ms()).is_some() || p.updated_ms - started < 1_000 {
+        return None;
+    }
     let elapsed = (p.updated_ms - started).max(1) as f64 / 1000.0;
     if j.state != JobState::Running || p.current == 0 || total <= p.current {
         return None;

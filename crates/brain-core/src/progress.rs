@@ -4,8 +4,9 @@
 //! an MCP notification; it only reports phases and steps. Implementations must be cheap to call
 //! per file: throttling is theirs to do.
 
-/// The named stages of a sync, in the order they run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+/// The named stages of a sync, in the order they run. Stored with a job's progress, so a
+/// follower knows which stage a count belongs to without reading the message text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// Walking the vault and comparing size and mtime with the stored base.
@@ -24,6 +25,22 @@ impl Phase {
             Phase::Importing => "Importing",
             Phase::Exporting => "Exporting",
         }
+    }
+
+    /// The stable name stored with a job's progress (`importing`); [`Phase::parse`] reads it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Scanning => "scanning",
+            Phase::Importing => "importing",
+            Phase::Exporting => "exporting",
+        }
+    }
+
+    /// Inverse of [`Phase::as_str`]; `None` for a name a newer brain may have stored.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Phase::Scanning, Phase::Importing, Phase::Exporting]
+            .into_iter()
+            .find(|p| p.as_str() == s)
     }
 }
 

@@ -7,7 +7,8 @@
 //! worker died and prunes old ones; `watch` wakes idle workers when another process commits;
 //! `idle` decides how long an idle worker sleeps; `signal` is what the pool's threads
 //! sleep on until shutdown; [`progress`] persists and publishes progress; [`bus`] carries
-//! events in-process. States and transitions are drawn in `brain_store::jobs`.
+//! events in-process; [`follow`] turns both into one stream per job for whoever shows it.
+//! States and transitions are drawn in `brain_store::jobs`.
 //!
 //! Workers are OS threads, not async tasks: every handler today does blocking file and SQLite
 //! work, and the event bus works from threads and async code alike.
@@ -16,6 +17,7 @@ pub mod backoff;
 pub mod bus;
 mod error;
 pub mod executor;
+pub mod follow;
 pub mod handler;
 mod heartbeat;
 mod idle;
@@ -28,5 +30,6 @@ mod watch;
 pub use bus::{Event, EventBus};
 pub use error::QueueError;
 pub use executor::{PoolConfig, WorkerPool};
+pub use follow::{Follow, FollowEvent};
 pub use handler::{Handler, JobContext, JobError, Registry};
 pub use queue::{EnqueueRequest, Queue};

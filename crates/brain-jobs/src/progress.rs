@@ -49,9 +49,12 @@ impl JobProgressReporter {
         }
     }
 
-    /// Sets progress; persisted and published now if the last write is 250 ms old.
+    /// Sets progress outside a sync's phases (a git job's "Pushing to the remote"); persisted
+    /// and published now if the last write is 250 ms old.
     pub fn set(&self, current: u64, total: Option<u64>, message: &str) {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.phase = None;
+        s.progress.phase = None;
         s.progress.current = current;
         s.progress.total = total;
         s.progress.message = message.to_string();
@@ -91,6 +94,7 @@ impl ProgressSink for JobProgressReporter {
     fn start_phase(&self, phase: Phase, total: Option<u64>) {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         s.phase = Some(phase);
+        s.progress.phase = Some(phase);
         s.progress.current = 0;
         s.progress.total = total;
         s.progress.message = phase.verb().to_string();

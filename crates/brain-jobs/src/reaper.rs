@@ -19,7 +19,9 @@ pub(crate) fn run(queue: &Queue, signal: &PoolSignal, config: &PoolConfig) {
     while !signal.is_stopped() {
         match queue.store().reap(now_ms()) {
             Ok(ids) if !ids.is_empty() => {
-                tracing::warn!(?ids, "reclaimed jobs whose worker stopped responding");
+                // Info, not a warning: a command following the job says so in words
+                // (`FollowEvent::TakenOver`), and the daemon's log still records it.
+                tracing::info!(?ids, "reclaimed jobs whose worker stopped responding");
                 queue.notify();
             }
             Ok(_) => {}

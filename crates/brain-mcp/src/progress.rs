@@ -1,23 +1,20 @@
 //! Following a job for a `sync` or `git_sync` call: stream `notifications/progress` to the
-//! caller, keep workers alive, and cancel the job when the caller cancels the request.
+//! caller, and cancel the job when the caller cancels the request.
 //!
-//! Two sources, because the job may run in this process or in another one (a daemon serving the
-//! vault while `brain mcp` runs). The in-process event bus carries every progress update as its
-//! worker publishes it (phase starts and ends are published at once, steps at most every 250 ms);
-//! the store is read every [`POLL_EVERY`] for the job's state (and for its progress as long as
-//! the bus has said nothing about the job, i.e. when another process runs it). A read is one
-//! small SQLite query.
+//! The job is followed through [`Brain::follow`] (the same stream the CLI draws its bars from):
+//! it works whether the job runs in this process or in another one (a daemon serving the vault
+//! while `brain mcp` runs), and it takes the job over with this process's workers when no
+//! daemon holds the vault and the job's worker stopped. It runs on a blocking thread and hands
+//! its events to the request's task.
 //!
-//! MCP requires `progress` to increase with every notification, but a job reports
-//! `(current, total, message)` per phase (scanning, importing, exporting...), and `current`
-//! starts again from 0 at each phase. [`ProgressClock`] turns that into one monotonic number:
-//! the steps done in the phases already left behind plus `current`. While the job runs no
-//! `total` is sent, because how many steps the later phases will take is not known and a total
-//! must never fall below a progress sent later; the phase's own count is in the `message`
-//! ("Importing Projects/plan.md (120/2000)"). A notification is sent when the number moves (the
-//! first one at once, even at 0; a message-only change waits for the next step), and a last one
-//! when the job ends, with `progress == total` (for a job that succeeded, the end of its last
-//! phase; always above the last value sent) and the job's final state as its message.
+//! MCP requires `progress` to increase with every notification. The stream's counter already
+//! never goes back and carries a total from its first event (one counter across the phases,
+//! whose total grows as each phase learns its size), so every notification has a `total` at
+//! least its `progress`; [`ProgressClock`] only drops events that did not move the counter (a
+//! message-only change waits for the next step). The first notification is sent at once, even
+//! at 0; the last one when the job ends, with `progress == total` (for a job that succeeded,
+//! the whole total; always above the last value sent) and the job's final state as its
+//! message.
 //!
 //! Cancellation: rmcp cancels the request's token (`RequestContext::ct`) when the client sends
 //! `notifications/cancelled` for it, on stdio and on streamable HTTP sessions alike (both feed
@@ -25,24 +22,23 @@
 //! connection closes. Each of these cancels the job: nobody is left waiting for it.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use brain_api::{Brain, BrainError};
-use brain_jobs::Event;
-use brain_store::jobs::{Job, JobProgress, JobState};
+use brain_jobs::FollowEvent;
+use brain_jobs::follow::Progress;
+use brain_store::jobs::{Job, JobState};
 use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::service::RequestContext;
 use rmcp::{Peer, RoleServer};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{Failure, blocking};
 
-/// How often the job is read while followed.
-const POLL_EVERY: Duration = Duration::from_millis(100);
-/// How often `Brain::ensure_workers` is called while following, so a daemon that dies mid-job
-/// is taken over by this process.
-const ENSURE_WORKERS_EVERY: Duration = Duration::from_secs(1);
+/// How long the following thread waits for an event before it checks that the request still
+/// listens.
+const WAIT: Duration = Duration::from_millis(200);
 
 /// How following a job ended.
 #[derive(Debug)]
@@ -53,6 +49,38 @@ pub(crate) enum Followed {
     Cancelled(Result<JobState, Failure>),
     /// The request was cancelled, but the job was someone else's (joined): left running.
     Left,
+}
+
+/// Follows job `id` on a blocking thread, sending its events to the returned channel until it
+/// finishes, the stream fails, or the receiver is dropped.
+fn spawn_follower(
+    brain: &Arc<Brain>,
+    id: i64,
+) -> (
+    mpsc::Receiver<Result<FollowEvent, BrainError>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, rx) = mpsc::channel(64);
+    let brain = brain.clone();
+    let handle = tokio::task::spawn_blocking(move || {
+        let mut following = brain.follow(id);
+        while !tx.is_closed() {
+            match following.next_within(WAIT) {
+                Ok(Some(event)) => {
+                    let last = matches!(event, FollowEvent::Finished(_));
+                    if tx.blocking_send(Ok(event)).is_err() || last {
+                        return;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            }
+        }
+    });
+    (rx, handle)
 }
 
 /// Follows job `id` until it ends or `ctx` is cancelled, sending progress notifications when
@@ -68,18 +96,11 @@ pub(crate) async fn follow(
         .meta
         .get_progress_token()
         .map(|token| Notifier::new(ctx.peer.clone(), token, ctx.ct.clone()));
-    let mut events = brain.queue().bus().subscribe();
-    let mut bus_open = true;
-    // Once the bus has spoken about the job it is the one source of its progress: a store read
-    // racing a publish could hand back an older value after a newer one.
-    let mut bus_seen = false;
-    let mut poll = tokio::time::interval(POLL_EVERY);
-    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_ensure = Instant::now();
+    let (mut events, handle) = spawn_follower(brain, id);
     loop {
-        // Unbiased: a busy bus (other jobs' events) must not starve the poll, nor the cancel.
         tokio::select! {
             () = ctx.ct.cancelled() => {
+                drop(events);
                 if !owns {
                     tracing::info!(job = id, "the MCP request was cancelled; the job it joined keeps running");
                     return Ok(Followed::Left);
@@ -88,44 +109,38 @@ pub(crate) async fn follow(
                 let state = blocking(brain, move |b| b.cancel_job(id)).await;
                 return Ok(Followed::Cancelled(state));
             }
-            event = events.recv(), if bus_open => match event {
-                Ok(Event::Progress { id: job, progress }) if job == id => {
-                    bus_seen = true;
+            event = events.recv() => match event {
+                Some(Ok(FollowEvent::Progress(p))) => {
                     if let Some(n) = &mut notifier {
-                        n.observe(Some(&progress), || format!("job #{id} running")).await;
+                        n.observe(&p, id).await;
                     }
                 }
-                // An attempt ended: read the job now rather than at the next tick.
-                Ok(Event::Finished { id: job, .. }) if job == id => poll.reset_immediately(),
-                Ok(_) | Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => bus_open = false,
-            },
-            _ = poll.tick() => {
-                let job = blocking(brain, move |b| b.job(id)).await?;
-                if job.state.is_finished() {
+                Some(Ok(FollowEvent::LeaseLapsed { lapsed_ms, .. })) => {
+                    if let Some(n) = &mut notifier {
+                        n.note = Some(format!("its worker stopped responding ({}); ", brain_api::runner::lease_lapsed_text(lapsed_ms)));
+                    }
+                }
+                Some(Ok(FollowEvent::TakenOver { attempt, max_attempts, .. })) => {
+                    if let Some(n) = &mut notifier {
+                        n.note = Some(format!("taken over after its worker stopped (attempt {attempt} of {max_attempts}); "));
+                    }
+                }
+                Some(Ok(FollowEvent::Retrying { .. })) => {}
+                Some(Ok(FollowEvent::Finished(job))) => {
                     if let Some(n) = &mut notifier {
                         n.finish(&job).await;
                     }
+                    return Ok(Followed::Finished(job));
+                }
+                Some(Err(e)) => return Err(e.into()),
+                // The thread ended without a last event: it panicked (an internal failure), or
+                // cannot have; the job as stored is the answer then.
+                None => {
+                    handle.await?;
+                    let job = blocking(brain, move |b| b.job(id)).await?;
                     return Ok(Followed::Finished(Box::new(job)));
                 }
-                if !bus_seen && let Some(n) = &mut notifier {
-                    n.observe(job.progress.as_ref(), || {
-                        format!("{} #{} {}", job.job_type, job.id, job.state.as_str())
-                    })
-                    .await;
-                }
-                if last_ensure.elapsed() >= ENSURE_WORKERS_EVERY {
-                    last_ensure = Instant::now();
-                    if let Err(e) = blocking(brain, |b| {
-                        b.ensure_workers();
-                        Ok::<(), BrainError>(())
-                    })
-                    .await
-                    {
-                        tracing::warn!(job = id, error = %e, "could not check the workers");
-                    }
-                }
-            }
+            },
         }
     }
 }
@@ -136,6 +151,10 @@ struct Notifier {
     token: ProgressToken,
     ct: CancellationToken,
     clock: ProgressClock,
+    /// The last progress seen, for the final notification.
+    last: Option<Progress>,
+    /// Said once, with the next notification: the job's worker stopped, or it was taken over.
+    note: Option<String>,
     /// Set when a send failed: the transport is gone, so stop trying.
     broken: bool,
 }
@@ -147,40 +166,42 @@ impl Notifier {
             token,
             ct,
             clock: ProgressClock::default(),
+            last: None,
+            note: None,
             broken: false,
         }
     }
 
-    /// Notifies if the job moved since the last notification. `idle` describes a job that has
-    /// reported no progress yet.
-    async fn observe(&mut self, progress: Option<&JobProgress>, idle: impl FnOnce() -> String) {
-        let (current, total) = progress.map_or((0, None), |p| (p.current, p.total));
-        if let Some(value) = self.clock.observe(current, total) {
-            let message = progress.and_then(describe).unwrap_or_else(idle);
-            self.send(value, None, message).await;
+    /// Notifies if the counter moved since the last notification.
+    async fn observe(&mut self, p: &Progress, id: i64) {
+        self.last = Some(p.clone());
+        if let Some(value) = self.clock.observe(p) {
+            let mut message = describe(p).unwrap_or_else(|| format!("job #{id} running"));
+            if let Some(note) = self.note.take() {
+                message.insert_str(0, &note);
+            }
+            self.send(value, p.total.max(value), message).await;
         }
     }
 
     /// The last notification, when the job has ended: progress reaches total.
     async fn finish(&mut self, job: &Job) {
-        let end = self.clock.finish(job.state == JobState::Succeeded);
+        let end = self.clock.finish(self.last.as_ref());
         let mut message = format!("{} #{} {}", job.job_type, job.id, job.state.as_str());
         if let Some(e) = &job.error {
             message.push_str(": ");
             message.push_str(e);
         }
-        self.send(end, Some(end), message).await;
+        self.send(end, end, message).await;
     }
 
-    async fn send(&mut self, progress: u64, total: Option<u64>, message: String) {
+    async fn send(&mut self, progress: u64, total: u64, message: String) {
         if self.broken {
             return;
         }
-        let mut param = ProgressNotificationParam::new(self.token.clone(), progress as f64)
-            .with_message(message);
-        if let Some(total) = total {
-            param = param.with_total(total as f64);
-        }
+        let param = ProgressNotificationParam::new(self.token.clone(), progress as f64)
+            .with_message(message)
+            .with_total(total as f64);
         // A client that stopped reading must not hold the follower: a cancel still ends it.
         tokio::select! {
             sent = self.peer.notify_progress(param) => {
@@ -194,65 +215,46 @@ impl Notifier {
     }
 }
 
-/// What the job is doing, in words, with its counts; `None` before it has said anything.
-fn describe(p: &JobProgress) -> Option<String> {
+/// What the job is doing, in words, with its phase's counts; `None` before it has said
+/// anything.
+fn describe(p: &Progress) -> Option<String> {
     if p.message.is_empty() {
         return None;
     }
-    Some(match p.total {
-        Some(total) => format!("{} ({}/{total})", p.message, p.current),
-        None if p.current > 0 => format!("{} ({})", p.message, p.current),
+    Some(match p.phase_total {
+        Some(total) => format!("{} ({}/{total})", p.message, p.phase_current),
+        None if p.phase_current > 0 => format!("{} ({})", p.message, p.phase_current),
         None => p.message.clone(),
     })
 }
 
-/// Turns a job's per-phase `(current, total)` into MCP's one monotonic `progress` (see the
-/// module docs).
+/// Keeps MCP's `progress` strictly increasing: the stream's counter never goes back, but it
+/// may stand still while the message changes (see the module docs).
 #[derive(Debug, Default)]
 pub(crate) struct ProgressClock {
-    /// Steps done in the phases already left behind.
-    base: u64,
-    /// The last `(current, total)` observed.
-    last: Option<(u64, Option<u64>)>,
     /// The last progress value sent.
     sent: Option<u64>,
 }
 
 impl ProgressClock {
-    /// Notes the job's `(current, total)`. Returns the progress to notify when it moved past the
-    /// last one sent (the very first observation always notifies), and `None` otherwise.
-    ///
-    /// A phase change shows as `current` going down or `total` changing (a job sets its total
-    /// only when a phase starts); the new phase then counts on from where the old one stopped.
-    pub(crate) fn observe(&mut self, current: u64, total: Option<u64>) -> Option<u64> {
-        if let Some((last_current, last_total)) = self.last
-            && (current < last_current || total != last_total)
-        {
-            self.base = self.base.saturating_add(last_current);
-        }
-        self.last = Some((current, total));
-        let progress = self.base.saturating_add(current);
-        if self.sent.is_some_and(|sent| progress <= sent) {
+    /// Returns the progress to notify when `p` moved past the last one sent (the very first
+    /// observation always notifies), and `None` otherwise.
+    pub(crate) fn observe(&mut self, p: &Progress) -> Option<u64> {
+        if self.sent.is_some_and(|sent| p.current <= sent) {
             return None;
         }
-        self.sent = Some(progress);
-        Some(progress)
+        self.sent = Some(p.current);
+        Some(p.current)
     }
 
-    /// The progress (and total) of the last notification, sent when the job has ended: for a job
-    /// that `completed`, the end of its last phase; in any case more than the last value sent.
-    pub(crate) fn finish(&mut self, completed: bool) -> u64 {
-        let end_of_phase = self.last.map_or(0, |(current, total)| {
-            let phase = if completed {
-                total.unwrap_or(current).max(current)
-            } else {
-                current
-            };
-            self.base.saturating_add(phase)
-        });
+    /// The progress (and total) of the last notification, sent when the job has ended: the
+    /// stream's last value (for a job that succeeded, its whole total); in any case more than
+    /// the last value sent.
+    pub(crate) fn finish(&mut self, last: Option<&Progress>) -> u64 {
+        let end_of_job = last.map_or(0, |p| p.current);
         let end = match self.sent {
-            Some(sent) if end_of_phase <= sent => sent.saturating_add(1),
-            _ => end_of_phase,
+            Some(sent) if end_of_job <= sent => sent.saturating_add(1),
+            _ => end_of_job,
         };
         self.sent = Some(end);
         end
@@ -261,11 +263,53 @@ impl ProgressClock {
 
 #[cfg(test)]
 mod tests {
+    //! The clock fed by the follow stream's tally, as a request sees it: one report per step,
+    //! of one attempt. The assertions are those of the clock that summed phases itself.
+    use brain_core::Phase;
+    use brain_jobs::follow::{Progress, Tally};
+    use brain_store::jobs::JobProgress;
+
     use super::ProgressClock;
+
+    /// A tally and a clock, observing per-phase reports as the stream would.
+    #[derive(Default)]
+    struct Request {
+        tally: Tally,
+        clock: ProgressClock,
+        last: Option<Progress>,
+        at: i64,
+    }
+
+    impl Request {
+        fn observe_in(&mut self, phase: Option<Phase>, c: u64, t: Option<u64>) -> Option<u64> {
+            self.at += 1;
+            let report = JobProgress {
+                current: c,
+                total: t,
+                message: String::new(),
+                updated_ms: self.at,
+                phase,
+            };
+            let p = self.tally.observe(1, Some(&report))?;
+            assert!(p.total >= p.current, "a total at least the progress: {p:?}");
+            let sent = self.clock.observe(&p);
+            self.last = Some(p);
+            sent
+        }
+
+        fn observe(&mut self, c: u64, t: Option<u64>) -> Option<u64> {
+            self.observe_in(None, c, t)
+        }
+
+        fn finish(&mut self, completed: bool) -> u64 {
+            let end = self.last.is_some().then(|| self.tally.finish(completed));
+            self.clock.finish(end.as_ref())
+        }
+    }
 
     /// Every value a clock sends for `steps`, then its final one.
     fn run(steps: &[(u64, Option<u64>)]) -> (Vec<u64>, u64) {
-        let mut clock = ProgressClock::default();
+        let mut clock = Request::default();
         let sent = steps
             .iter()
             .filter_map(|&(c, t)| clock.observe(c, t))
@@ -275,7 +319,7 @@ mod tests {
 
     #[test]
     fn first_observation_notifies_even_at_zero() {
-        let mut clock = ProgressClock::default();
+        let mut clock = Request::default();
         assert_eq!(clock.observe(0, None), Some(0));
         assert_eq!(clock.observe(0, None), None, "nothing moved");
     }
@@ -304,8 +348,16 @@ mod tests {
 
     #[test]
     fn a_phase_seen_midway_still_moves_forward() {
-        // The poll missed the new phase's start: total changed, current did not go down.
-        let (sent, _) = run(&[(5, None), (8, Some(50))]);
+        // The poll missed the new phase's start: the phase changed, current did not go down.
+        // (The phase is typed now; the old clock guessed it from the total changing.)
+        let mut clock = Request::default();
+        let sent: Vec<u64> = [
+            clock.observe_in(Some(Phase::Scanning), 5, None),
+            clock.observe_in(Some(Phase::Importing), 8, Some(50)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         assert_eq!(sent, vec![5, 13]);
     }
 
@@ -318,7 +370,7 @@ mod tests {
 
     #[test]
     fn a_job_that_failed_midway_ends_just_above_its_last_value() {
-        let mut clock = ProgressClock::default();
+        let mut clock = Request::default();
         assert_eq!(clock.observe(2, Some(10)), Some(2));
         assert_eq!(clock.finish(false), 3);
     }
@@ -328,7 +380,7 @@ mod tests {
         let (sent, end) = run(&[(0, None), (0, None)]);
         assert_eq!(sent, vec![0]);
         assert_eq!(end, 1);
-        let mut clock = ProgressClock::default();
+        let mut clock = Request::default();
         assert_eq!(
             clock.finish(true),
             0,

@@ -446,11 +446,14 @@ async fn sync_streams_monotonic_progress() {
             .is_some_and(|m| m.contains("succeeded")),
         "{last}"
     );
-    let max = values.iter().cloned().fold(0.0, f64::max);
+    // Issue 15: a total comes with every notification, from the first one, and may grow as
+    // the sync finds its work; it is never below a progress already sent (it was: never below
+    // the last progress, when a total came only with the last notification).
+    let mut max = 0.0;
     for p in &progress {
-        if let Some(t) = p["total"].as_f64() {
-            assert!(t >= max, "total {t} below progress {max}");
-        }
+        max = p["progress"].as_f64().unwrap_or(0.0).max(max);
+        let t = p["total"].as_f64().expect("every notification has a total");
+        assert!(t >= max, "total {t} below progress {max}");
     }
 
     // Without a token: no notifications, same answer shape.
@@ -462,6 +465,49 @@ async fn sync_streams_monotonic_progress() {
         .await;
     assert!(notes.is_empty(), "{notes:?}");
     assert_eq!(tool_result(&resp).1["state"], "succeeded");
+}
+
+/// Issue 15.3: a client can show a percentage from the first notification: every one carries
+/// a total at least its progress, progress strictly increases, and the total never shrinks
+/// (it grows as the sync learns how many files it imports).
+#[tokio::test(flavor = "multi_thread")]
+async fn issue15_every_progress_notification_has_a_total_that_never_shrinks() {
+    let (_dir, brain) = vault(3000, on_demand());
+    let mut c = Client::connect(brain).await;
+    let (resp, notes) = c
+        .request(
+            "tools/call",
+            json!({"name": "sync", "arguments": {}, "_meta": {"progressToken": "p15"}}),
+        )
+        .await;
+    let (is_error, doc, _) = tool_result(&resp);
+    assert!(!is_error, "{doc}");
+    assert_eq!(doc["result"]["imported"], 3000, "{doc}");
+    let progress: Vec<(f64, f64)> = notes
+        .iter()
+        .filter(|n| n["method"] == "notifications/progress")
+        .map(|n| {
+            let p = &n["params"];
+            let total = p["total"]
+                .as_f64()
+                .unwrap_or_else(|| panic!("a notification without a total: {p}"));
+            (p["progress"].as_f64().expect("progress"), total)
+        })
+        .collect();
+    assert!(progress.len() >= 3, "{notes:?}");
+    for w in progress.windows(2) {
+        assert!(w[1].0 > w[0].0, "progress did not increase: {progress:?}");
+        assert!(w[1].1 >= w[0].1, "the total shrank: {progress:?}");
+    }
+    for (p, t) in &progress {
+        assert!(t >= p, "total {t} below progress {p}: {progress:?}");
+    }
+    let (end, total) = *progress.last().unwrap();
+    assert_eq!(end, total, "{progress:?}");
+    assert!(
+        end >= 6000.0,
+        "the total counts the scan and the import of 3,000 notes: {progress:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -148,7 +148,7 @@ fn a_schema_1_store_is_upgraded() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .expect("version");
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
 }
 
 /// A schema 3 store whose keys came from the old key function (whole-string lower case, so a
@@ -170,6 +170,7 @@ fn a_schema_3_store_gets_its_path_keys_computed_again() {
         conn.execute_batch(
             "UPDATE entities SET path_key = 'οδος.md' WHERE id = 'ΟΔΟΣ';
              UPDATE entities SET path_key = lower(path) WHERE id = 'Été';
+             ALTER TABLE jobs DROP COLUMN progress_phase;
              PRAGMA user_version = 3;",
         )
         .expect("old keys");
@@ -198,7 +199,8 @@ fn a_schema_2_store_is_upgraded() {
     {
         let conn = rusqlite::Connection::open(&path).expect("raw open");
         conn.execute_batch(
-            "DROP TABLE job_type_pauses; DROP TABLE runtime_state; PRAGMA user_version = 2;",
+            "DROP TABLE job_type_pauses; DROP TABLE runtime_state;
+             ALTER TABLE jobs DROP COLUMN progress_phase; PRAGMA user_version = 2;",
         )
         .expect("downgrade");
     }
@@ -393,4 +395,48 @@ fn issue13_a_full_disk_says_to_free_space() {
     assert!(matches!(err, StoreError::DiskFull { .. }), "{err:?}");
     assert!(err.to_string().contains("free some space"), "{err}");
     drop(store);
+}
+
+/// A schema 4 store (progress without its phase) gains the phase column, keeping a running
+/// job's progress (its phase unknown) and storing phases from then on.
+#[test]
+fn a_schema_4_store_gains_progress_phases() {
+    use brain_store::JobStore;
+    use brain_store::jobs::JobProgress;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("brain.db");
+    let job = queued_job();
+    let progress = JobProgress {
+        current: 3,
+        total: Some(9),
+        message: "Importing a.md".into(),
+        updated_ms: T0 + 1,
+        phase: None,
+    };
+    let id = {
+        let store = SqliteStore::open(&path).expect("create");
+        let id = store
+            .enqueue(std::slice::from_ref(&job), T0)
+            .expect("enqueue")[0]
+            .id();
+        let types = [(job.job_type.clone(), 1)];
+        store.claim("w", &types, 1, T0, 60_000).expect("claim");
+        store.set_progress(id, "w", &progress).expect("progress");
+        id
+    };
+    {
+        let conn = rusqlite::Connection::open(&path).expect("raw open");
+        conn.execute_batch("ALTER TABLE jobs DROP COLUMN progress_phase; PRAGMA user_version = 4;")
+            .expect("downgrade");
+    }
+    let store = SqliteStore::open(&path).expect("upgrade");
+    assert_eq!(store.job(id).expect("job").progress, Some(progress.clone()));
+    let phased = JobProgress {
+        phase: Some(brain_core::Phase::Importing),
+        updated_ms: T0 + 2,
+        ..progress
+    };
+    store.set_progress(id, "w", &phased).expect("progress");
+    assert_eq!(store.job(id).expect("job").progress, Some(phased));
 }

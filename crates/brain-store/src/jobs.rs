@@ -183,6 +183,11 @@ pub struct JobProgress {
     pub message: String,
     /// When it was reported (ms since the epoch).
     pub updated_ms: i64,
+    /// The stage `current` and `total` count, so a follower tells phases apart without
+    /// reading `message`; `None` for steps outside a sync's phases (a git job's "Pushing") and
+    /// for rows written before phases were stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<brain_core::Phase>,
 }
 
 /// A job as stored.

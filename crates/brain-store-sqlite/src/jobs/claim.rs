@@ -115,7 +115,8 @@ pub(super) fn claim(
     let sql = format!(
         "UPDATE jobs SET state = 'running', worker = ?1, started_ms = ?2, lease_until_ms = ?3,
                          attempts = attempts + 1, progress_current = NULL,
-                         progress_total = NULL, progress_message = NULL, progress_ms = NULL
+                         progress_total = NULL, progress_message = NULL, progress_ms = NULL,
+                         progress_phase = NULL
          WHERE id IN (SELECT id FROM jobs
                       WHERE state = 'queued' AND job_type = ?4 AND run_at_ms <= ?2
                       ORDER BY priority DESC, id
@@ -177,7 +178,7 @@ pub(super) fn set_progress(
 ) -> Result<()> {
     tx.prepare_cached(
         "UPDATE jobs SET progress_current = ?3, progress_total = ?4, progress_message = ?5,
-                         progress_ms = ?6
+                         progress_ms = ?6, progress_phase = ?7
          WHERE id = ?1 AND state = 'running' AND worker = ?2",
     )?
     .execute(params![
@@ -187,6 +188,7 @@ pub(super) fn set_progress(
         p.total.map(stored_counter),
         p.message,
         p.updated_ms,
+        p.phase.map(brain_core::Phase::as_str),
     ])?;
     Ok(())
 }

@@ -32,7 +32,7 @@ use brain_store::jobs::{
 const COLUMNS: &str = "id, job_type, state, priority, attempts, max_attempts, run_at_ms,
     created_ms, started_ms, finished_ms, worker, lease_until_ms, dedupe_key, parent_id,
     cancel_requested, progress_current, progress_total, progress_message, progress_ms, error,
-    input, result";
+    input, result, progress_phase";
 
 /// A job's `state` column. A newtype because neither `FromSql` nor `JobState` is this crate's.
 pub(super) struct StateColumn(pub(super) JobState);
@@ -79,6 +79,11 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
             total: counter(row, 16)?,
             message: row.get::<_, Option<String>>(17)?.unwrap_or_default(),
             updated_ms,
+            // A phase this build does not know (a newer brain's) reads as none, not an error.
+            phase: row
+                .get::<_, Option<String>>(22)?
+                .as_deref()
+                .and_then(brain_core::Phase::parse),
         }),
     };
     Ok(Job {

@@ -9,11 +9,11 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use brain_core::time::{format_iso, now_ms};
+use brain_core::time::format_iso;
 use brain_core::{EntityRef, PathMapper};
 use brain_git::jobs::{STATE_KEY, git_request, init_request};
 use brain_git::{Git, GitOp, GitReport, Repo};
-use brain_jobs::{Queue, WorkerPool};
+use brain_jobs::FollowEvent;
 use brain_store::Store;
 use brain_store::jobs::{Job, JobState};
 use serde_json::{Value, json};
@@ -108,20 +108,14 @@ fn operate(
     crate::logging::command_reports_every_try();
     crate::logging::command_reports_file_outcomes();
     let daemon = super::daemon::running(&vault.paths);
-    let mut pool = daemon
-        .is_none()
-        .then(|| WorkerPool::start(queue.clone(), vault.pool_config()));
-    // If the daemon that was to run the job stops, run it here (as `brain sync` does).
-    let mut take_over = || {
-        if pool.is_none() && super::daemon::running(&vault.paths).is_none() {
-            eprintln!("No daemon serves this vault any more; running git job #{id} here.");
-            pool = Some(WorkerPool::start(queue.clone(), vault.pool_config()));
-        }
-    };
-    let job = follow(&queue, id, &mut take_over);
-    if let Some(pool) = pool {
-        pool.shutdown();
-    }
+    // Who runs it is the facade's policy (as for `brain sync`): the daemon, or this process
+    // when no daemon holds the vault, taking it over if the daemon stops mid-job.
+    let brain = vault.brain(
+        queue.clone(),
+        brain_api::Workers::OnDemand(vault.pool_config()),
+    );
+    let job = follow(&brain, id, what, daemon.is_some());
+    brain.shutdown();
     let job = job?;
     match job.state {
         JobState::Succeeded => {
@@ -187,26 +181,42 @@ fn operate(
 }
 
 /// Waits for the job to finish, or for its first failed try (then it is queued again with an
-/// error recorded and a backoff), calling `every_second` once a second.
+/// error recorded and a backoff), saying in words when its worker stopped and when it was
+/// taken over.
 ///
-/// A job queued again with an error but due now is not a failed try: it is one whose worker
-/// died (a killed `brain git sync`), reclaimed when its lease ran out, and a worker takes it
-/// over at once. Returning then would report the takeover as a failure (and cancel it).
-fn follow(queue: &Queue, id: i64, every_second: &mut dyn FnMut()) -> Result<Job> {
-    let mut polls = 0u32;
+/// A job queued again after its worker died (a killed `brain git sync`) is not a failed try:
+/// the stream reports it as taken over, and following goes on.
+fn follow(brain: &brain_api::Brain, id: i64, what: &str, daemon_seen: bool) -> Result<Job> {
+    let mut following = brain.follow(id);
     loop {
-        let job = queue.job(id)?;
-        let failed_try = job.state == JobState::Queued
-            && job.attempts > 0
-            && job.error.is_some()
-            && job.run_at_ms > now_ms();
-        if job.state.is_finished() || failed_try {
-            return Ok(job);
+        let event = following.next_within(Duration::from_millis(100))?;
+        if following.started_workers() && daemon_seen {
+            eprintln!("No daemon serves this vault any more; running git job #{id} here.");
         }
-        std::thread::sleep(Duration::from_millis(10));
-        polls = polls.wrapping_add(1);
-        if polls.is_multiple_of(100) {
-            every_second();
+        match event {
+            Some(FollowEvent::Finished(job)) => return Ok(*job),
+            Some(FollowEvent::Retrying { .. }) => {
+                if let Some(job) = following.job() {
+                    return Ok(job.clone());
+                }
+            }
+            Some(FollowEvent::LeaseLapsed { lapsed_ms, .. }) => eprintln!(
+                "Git {what} (job #{id}): its worker stopped responding (lease lapsed {}s ago).",
+                (lapsed_ms.max(0) + 999) / 1000
+            ),
+            Some(FollowEvent::TakenOver {
+                attempt,
+                max_attempts,
+                ..
+            }) => eprintln!(
+                "Git {what} (job #{id}) taken over {} (attempt {attempt} of {max_attempts}).",
+                if brain.runs_jobs_here() {
+                    "by this command"
+                } else {
+                    "by another worker"
+                }
+            ),
+            Some(FollowEvent::Progress(_)) | None => {}
         }
     }
 }

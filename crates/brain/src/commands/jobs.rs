@@ -237,6 +237,14 @@ pub fn status(vault: &Vault, json: bool) -> Result<u8> {
     }
     for j in &active {
         output::line(format!("  {}", row(j)))?;
+        // A job shown running whose worker died says so, under its row (not clipped).
+        if let Some(ms) = brain_api::runner::lease_lapsed_ms(j, now_ms()) {
+            output::line(format!(
+                "          #{} is {}",
+                j.id,
+                brain_api::runner::lease_lapsed_text(ms)
+            ))?;
+        }
     }
     if !recent.is_empty() {
         output::line("Recently finished:")?;

@@ -1,14 +1,14 @@
 //! `brain sync`: queue a `directory-sync` job (or join the one already queued or running) and
-//! follow it from the store with a progress bar per phase. With no daemon holding the vault,
-//! this process runs a worker itself. Ctrl-C cancels the job cleanly (work done so far is kept).
+//! follow it (`Brain::follow`) with a progress bar per phase. With no daemon holding the vault,
+//! this process runs a worker itself (the facade's runner policy), and takes the job over if
+//! the worker running it dies. Ctrl-C cancels the job cleanly (work done so far is kept).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use brain_core::{Phase, ProgressSink};
-use brain_jobs::{Queue, WorkerPool};
+use brain_jobs::{FollowEvent, Queue, WorkerPool};
 use brain_store::jobs::{Enqueued, Job, JobFilter, JobState};
 use brain_sync::SyncReport;
 use brain_sync::jobs::DIRECTORY_SYNC;
@@ -123,82 +123,79 @@ pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
     if let Some(pid) = daemon {
         tracing::info!(pid, job = id, "brain serve runs the sync; following it");
     }
-    let mut pool = daemon
-        .is_none()
-        .then(|| WorkerPool::start(queue.clone(), vault.pool_config()));
-    let sink = progress::for_stderr(false);
-    // If the daemon that was to run the job stops (or was never really there), run it here.
-    let mut take_over = || {
-        if pool.is_none() && super::daemon::running(&vault.paths).is_none() {
-            eprintln!("No daemon serves this vault any more; running sync job #{id} here.");
-            pool = Some(WorkerPool::start(queue.clone(), vault.pool_config()));
-        }
-    };
-    let followed = follow(&queue, id, sink.as_ref(), &interrupted, &mut take_over);
-    if let Some(pool) = pool {
+    // Who runs the job is the facade's policy: the daemon, or this process when no daemon holds
+    // the vault (started while following, so no progress is missed, and again if the daemon
+    // stops or the worker running the job dies).
+    let brain = vault.brain(
+        queue.clone(),
+        brain_api::Workers::OnDemand(vault.pool_config()),
+    );
+    let mut view = progress::JobView::for_stderr(false);
+    let followed = follow(&brain, id, daemon.is_some(), &mut view, &interrupted);
+    if brain.runs_jobs_here() {
         if followed.is_ok() && !interrupted.load(Ordering::SeqCst) {
             // Other jobs due now (exports queued by `brain put`) run before this worker leaves.
             drain(vault, &queue, Duration::from_secs(60));
         }
-        pool.shutdown();
+        brain.shutdown();
     }
     let job = followed?;
     finish(&job, json)
 }
 
-/// Reads the job's persisted progress until it finishes, drawing it on `sink`; asks the queue
-/// to cancel it once if `interrupted` is set.
+/// Follows the job to its end, drawing its progress on `view` and saying in words when its
+/// worker stopped, when this command runs it because the daemon it `daemon_seen` is gone, and
+/// when it was taken over; asks the queue to cancel it once if `interrupted` is set.
 fn follow(
-    queue: &Queue,
+    brain: &brain_api::Brain,
     id: i64,
-    sink: &dyn ProgressSink,
+    daemon_seen: bool,
+    view: &mut progress::JobView,
     interrupted: &AtomicBool,
-    every_second: &mut dyn FnMut(),
 ) -> Result<Job> {
-    let mut polls = 0u32;
-    let mut phase: Option<Phase> = None;
-    let mut shown = 0u64;
+    let mut following = brain.follow(id);
     let mut cancel_sent = false;
     loop {
-        let job = queue.job(id)?;
-        if let Some(p) = &job.progress {
-            let (verb, item) = p
-                .message
-                .split_once(' ')
-                .unwrap_or((p.message.as_str(), ""));
-            let now = [Phase::Scanning, Phase::Importing, Phase::Exporting]
-                .into_iter()
-                .find(|ph| ph.verb() == verb);
-            if now.is_some() && now != phase {
-                if phase.is_some() {
-                    sink.finish_phase();
-                }
-                if let Some(ph) = now {
-                    sink.start_phase(ph, p.total);
-                }
-                phase = now;
-                shown = 0;
-            }
-            if p.current > shown {
-                sink.advance(p.current - shown, item);
-                shown = p.current;
-            }
+        let event = following.next_within(Duration::from_millis(50))?;
+        if following.started_workers() && daemon_seen {
+            view.pause();
+            eprintln!("No daemon serves this vault any more; running sync job #{id} here.");
         }
-        if job.state.is_finished() {
-            if phase.is_some() {
-                sink.finish_phase();
+        match event {
+            Some(FollowEvent::Progress(p)) => view.show(&p),
+            Some(FollowEvent::LeaseLapsed { lapsed_ms, .. }) => {
+                view.pause();
+                eprintln!(
+                    "Sync job #{id}: its worker stopped responding (lease lapsed {}s ago).",
+                    (lapsed_ms.max(0) + 999) / 1000
+                );
             }
-            return Ok(job);
+            Some(FollowEvent::TakenOver {
+                attempt,
+                max_attempts,
+                ..
+            }) => {
+                view.pause();
+                eprintln!(
+                    "Sync job #{id} taken over {} (attempt {attempt} of {max_attempts}): what \
+                     the stopped attempt imported is kept, and the sync goes on from there.",
+                    if brain.runs_jobs_here() {
+                        "by this command"
+                    } else {
+                        "by another worker"
+                    }
+                );
+            }
+            // The executor's log says why an attempt failed; the sync goes on with the retry.
+            Some(FollowEvent::Retrying { .. }) | None => {}
+            Some(FollowEvent::Finished(job)) => {
+                view.finish();
+                return Ok(*job);
+            }
         }
         if interrupted.load(Ordering::SeqCst) && !cancel_sent {
-            queue.cancel(id)?;
+            brain.cancel_job(id)?;
             cancel_sent = true;
-        }
-        // A read of one row: cheap enough to poll often, so a quick sync returns at once.
-        std::thread::sleep(Duration::from_millis(10));
-        polls += 1;
-        if polls.is_multiple_of(100) {
-            every_second();
         }
     }
 }

@@ -233,13 +233,18 @@ pub fn progress_only_from_the_lease_holder(make: Factory<'_>) {
         total: Some(10),
         message: message.into(),
         updated_ms,
+        phase: None,
     };
     store
         .set_progress(id, "w", &progress(1, "queued", T0))
         .expect("progress of a queued job is dropped, not an error");
     assert_eq!(store.job(id).expect("job").progress, None);
     claim(&*store, "w", "t", 1, T0);
-    let p = progress(3, "Importing a.md", T0 + 1);
+    // The phase is stored with the counts, so a follower never reads it from the message.
+    let p = JobProgress {
+        phase: Some(brain_core::Phase::Importing),
+        ..progress(3, "Importing a.md", T0 + 1)
+    };
     store.set_progress(id, "w", &p).expect("progress");
     assert_eq!(store.job(id).expect("job").progress, Some(p.clone()));
     store
@@ -251,6 +256,7 @@ pub fn progress_only_from_the_lease_holder(make: Factory<'_>) {
         total: None,
         message: String::new(),
         updated_ms: T0 + 3,
+        phase: None,
     };
     store.set_progress(id, "w", &big).expect("progress");
     assert_eq!(store.job(id).expect("job").progress, Some(big.clone()));
