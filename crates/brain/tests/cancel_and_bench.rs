@@ -4,7 +4,6 @@
 
 mod util;
 
-use brain_store::JobStore;
 use util::{TestVault, listed};
 
 /// SIGINT mid-import: the sync stops cleanly (exit 130, says so), keeps what it imported, and the

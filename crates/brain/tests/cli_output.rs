@@ -3,7 +3,6 @@
 
 mod util;
 
-use brain_store::Store;
 use util::TestVault;
 
 /// Whether `text` holds an SGR (colour / style) escape sequence.

@@ -10,7 +10,6 @@ use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use brain_core::time::now_ms;
-use brain_store::JobStore;
 use brain_store::jobs::{Job, JobFilter, JobState};
 use util::daemon::wait_for;
 use util::{TestVault, listed};

@@ -20,7 +20,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use brain_store::jobs::{Job, JobState};
-use brain_store::{JobStore, Store};
 use util::TestVault;
 use util::daemon::{DEBOUNCE_MS, holds, wait_for};
 

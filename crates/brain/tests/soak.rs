@@ -33,8 +33,7 @@ use std::time::Duration;
 
 use brain_core::time::now_ms;
 use brain_jobs::{EventBus, Queue, Registry};
-use brain_store::{JobStore, Store, StoreError};
-use brain_store_sqlite::SqliteStore;
+use brain_store::{Backend, StoreError};
 use brain_sync::SyncEngine;
 use serde_json::json;
 use util::TestVault;
@@ -94,7 +93,7 @@ fn token_of(text: &str) -> Option<String> {
 /// The test's writer on both sides.
 struct Soak {
     v: TestVault,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Backend>,
     queue: Queue,
     rng: Rng,
     /// Each slot's current file path, if the test believes it has one.
@@ -381,7 +380,7 @@ fn soak_with_a_sigkill_converges_and_loses_no_version() {
     eprintln!("soak: {ops} operations, BRAIN_SOAK_SEED={seed}");
 
     let v = TestVault::new();
-    let store = Arc::new(v.store());
+    let store = v.store();
     let mut registry = Registry::new();
     brain_sync::jobs::register(
         &mut registry,

@@ -8,16 +8,17 @@ mod util;
 
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
-use brain_store::Store;
-use brain_store_sqlite::SqliteStore;
+use brain_store::Backend;
+use brain_store_sqlite::testing;
 use util::TestVault;
 use util::daemon::wait_for;
 
 /// The vault's store, opened as every command opens it (never created).
-fn open_store(v: &TestVault) -> Option<SqliteStore> {
-    SqliteStore::open_existing(
+fn open_store(v: &TestVault) -> Option<Arc<dyn Backend>> {
+    testing::existing(
         &v.path(".brain/brain.db"),
         &brain_core::config::StoreConfig::default(),
     )

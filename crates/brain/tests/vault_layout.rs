@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
-use brain_store::{Store, StoreError};
-use brain_store_sqlite::SqliteStore;
+use brain_store::StoreError;
+use brain_store_sqlite::testing;
 use serde_json::{Value, json};
 use util::daemon::{DEBOUNCE_MS, wait_for};
 use util::{Run, TestVault, brain_bin, listed};
@@ -403,7 +403,7 @@ fn stopped_clearly(v: &TestVault, code: i32, stderr: &str, moved: &Moved) {
             && stderr.contains("start `brain serve` again where the vault is now"),
         "the daemon must say which folder changed and what to do: {stderr}"
     );
-    let store = SqliteStore::open(&moved.to.join(".brain/brain.db")).unwrap();
+    let store = testing::at(&moved.to.join(".brain/brain.db")).unwrap();
     assert_eq!(
         store.get(&"note/a".parse().unwrap()).unwrap().content(),
         "# A\n"

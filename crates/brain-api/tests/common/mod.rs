@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, dead_code)] // tests fail loudly by design
 
 use std::path::Path;
-use std::sync::Arc;
 
 use brain_api::{Brain, Workers};
 use brain_core::Config;
@@ -13,8 +12,7 @@ use brain_jobs::PoolConfig;
 /// A vault at `root` (its `.brain/` made here) with a new store, opened through the facade.
 pub fn brain(root: &Path, config: Config, workers: Workers) -> Brain {
     std::fs::create_dir_all(root.join(".brain")).unwrap();
-    let store =
-        Arc::new(brain_store_sqlite::SqliteStore::open(&root.join(".brain/brain.db")).unwrap());
+    let store = brain_store_sqlite::testing::at(&root.join(".brain/brain.db")).unwrap();
     let queue = brain_api::queue_for(root, &config, store.clone());
     Brain::new(root, config, store, queue, workers)
 }

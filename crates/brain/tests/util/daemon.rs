@@ -3,12 +3,13 @@
 
 use std::path::Path;
 use std::process::{Child, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use brain_store::Backend;
 use brain_store::jobs::{Job, JobFilter, JobState};
-use brain_store::{JobStore, Store};
-use brain_store_sqlite::SqliteStore;
+use brain_store_sqlite::testing;
 use serde_json::Value;
 
 use super::TestVault;
@@ -117,8 +118,8 @@ impl TestVault {
     }
 
     /// The vault's store, opened beside whatever process runs.
-    pub fn store(&self) -> SqliteStore {
-        SqliteStore::open(&self.path(".brain/brain.db")).expect("store opens")
+    pub fn store(&self) -> Arc<dyn Backend> {
+        testing::at(&self.path(".brain/brain.db")).expect("store opens")
     }
 
     /// Every job of `job_type`, oldest first.
