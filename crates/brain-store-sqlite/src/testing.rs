@@ -27,3 +27,27 @@ pub fn at(path: &Path) -> Result<Arc<dyn Backend>> {
 pub fn existing(path: &Path, config: &StoreConfig) -> Result<Arc<dyn Backend>> {
     Ok(Arc::new(SqliteStore::open_existing(path, config)?))
 }
+
+#[cfg(test)]
+mod tests {
+    use brain_store::StoreError;
+
+    use super::*;
+
+    /// `existing` is how tests open a vault's store as commands do: a missing store is
+    /// `Missing` and stays missing, while `at` creates it, and `existing` then opens it.
+    #[test]
+    fn existing_never_creates_a_store() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("brain.db");
+        let config = StoreConfig::default();
+        assert!(matches!(
+            existing(&path, &config).err(),
+            Some(StoreError::Missing { .. })
+        ));
+        assert!(!path.exists(), "existing() created {}", path.display());
+        at(&path).expect("at() creates the store");
+        let store = existing(&path, &config).expect("existing() opens it");
+        assert!(!store.is_read_only());
+    }
+}
