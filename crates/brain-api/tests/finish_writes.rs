@@ -3,13 +3,11 @@
 //! before an MCP client kills it) goes to writing files.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use brain_api::{Brain, Expect, Workers};
 use brain_core::Config;
 use brain_jobs::PoolConfig;
-use brain_store_sqlite::SqliteStore;
 
 #[test]
 fn ending_a_session_writes_its_exports_without_waiting_out_the_debounce() {
@@ -20,7 +18,7 @@ fn ending_a_session_writes_its_exports_without_waiting_out_the_debounce() {
     // A window far longer than the wait below: the export is written only if it is brought
     // forward.
     config.serve.sync_debounce_ms = 600_000;
-    let store = Arc::new(SqliteStore::open(&root.join(".brain/brain.db")).unwrap());
+    let store = brain_store_sqlite::testing::at(&root.join(".brain/brain.db")).unwrap();
     let queue = brain_api::queue_for(root, &config, store.clone());
     let brain = Brain::new(
         root,

@@ -6,14 +6,12 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use brain_jobs::handler::TypeConfig;
 use brain_jobs::{
     EventBus, Handler, JobContext, JobError, PoolConfig, Queue, Registry, WorkerPool,
 };
-use brain_store_sqlite::SqliteStore;
 use serde_json::{Value, json};
 
 struct Noop;
@@ -59,10 +57,10 @@ fn pool_thread_switches() -> HashMap<String, (String, u64)> {
 #[test]
 fn an_idle_pool_wakes_rarely_and_stops_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("brain.db")).unwrap();
+    let store = brain_store_sqlite::testing::at(&dir.path().join("brain.db")).unwrap();
     let mut registry = Registry::new();
     registry.register("noop", Noop, TypeConfig::default());
-    let queue = Queue::new(Arc::new(store), registry, EventBus::default());
+    let queue = Queue::new(store, registry, EventBus::default());
     let pool = WorkerPool::start(
         queue.clone(),
         PoolConfig {

@@ -12,9 +12,7 @@ use brain_jobs::{
     EnqueueRequest, Event, EventBus, Handler, JobContext, JobError, PoolConfig, Queue, QueueError,
     Registry, WorkerPool,
 };
-use brain_store::JobStore;
 use brain_store::jobs::{DedupePolicy, JobState, NewJob};
-use brain_store_sqlite::SqliteStore;
 use serde_json::{Value, json};
 
 struct FnHandler<F>(F);
@@ -57,11 +55,8 @@ fn pool_config(workers: usize) -> PoolConfig {
 
 fn queue_with(registry: Registry) -> (Queue, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("brain.db")).unwrap();
-    (
-        Queue::new(Arc::new(store), registry, EventBus::default()),
-        dir,
-    )
+    let store = brain_store_sqlite::testing::at(&dir.path().join("brain.db")).unwrap();
+    (Queue::new(store, registry, EventBus::default()), dir)
 }
 
 /// A queue whose one type, `job_type`, returns its input as its result.
@@ -543,7 +538,7 @@ fn a_job_from_another_process_starts_promptly_with_the_store_watch() {
     assert_eq!(wait(&queue, local).state, JobState::Succeeded);
 
     // "Another process": its own connection to the file, enqueuing without notifying us.
-    let cli = SqliteStore::open(&dir.path().join("brain.db")).unwrap();
+    let cli = brain_store_sqlite::testing::at(&dir.path().join("brain.db")).unwrap();
     for n in 0..3 {
         let job = NewJob {
             job_type: "echo".into(),

@@ -10,7 +10,6 @@ use std::time::Duration;
 use brain_api::{Brain, Workers};
 use brain_core::Config;
 use brain_mcp::{BrainMcp, CancellationToken, McpSettings, http_service};
-use brain_store_sqlite::SqliteStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -19,7 +18,7 @@ const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","param
 fn server(dir: &std::path::Path) -> BrainMcp {
     std::fs::create_dir_all(dir.join(".brain")).expect(".brain");
     let config = Config::default();
-    let store = Arc::new(SqliteStore::open(&dir.join(".brain/brain.db")).expect("store"));
+    let store = brain_store_sqlite::testing::at(&dir.join(".brain/brain.db")).expect("store");
     let queue = brain_api::queue_for(dir, &config, store.clone());
     let brain = Arc::new(Brain::new(dir, config, store, queue, Workers::Never));
     BrainMcp::new(brain, McpSettings::default())

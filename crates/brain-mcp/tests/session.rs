@@ -12,7 +12,6 @@ use brain_api::{Brain, Workers};
 use brain_core::Config;
 use brain_jobs::PoolConfig;
 use brain_mcp::{BrainMcp, McpSettings};
-use brain_store_sqlite::SqliteStore;
 use rmcp::ServiceExt;
 use serde_json::{Value, json};
 use tokio::io::{
@@ -44,7 +43,7 @@ fn vault(n: usize, workers: Workers) -> (tempfile::TempDir, Arc<Brain>) {
 
 fn brain(root: &Path, workers: Workers) -> Arc<Brain> {
     let config = Config::default();
-    let store = Arc::new(SqliteStore::open(&root.join(".brain/brain.db")).expect("store"));
+    let store = brain_store_sqlite::testing::at(&root.join(".brain/brain.db")).expect("store");
     let queue = brain_api::queue_for(root, &config, store.clone());
     Arc::new(Brain::new(root, config, store, queue, workers))
 }
