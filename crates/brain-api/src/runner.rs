@@ -41,8 +41,8 @@ pub fn lease_lapsed_ms(j: &Job, now_ms: i64) -> Option<i64> {
 /// What a person reads about a running job whose lease lapsed `lapsed_ms` ago.
 pub fn lease_lapsed_text(lapsed_ms: i64) -> String {
     format!(
-        "running, but its worker stopped responding (lease lapsed {}s ago); the next brain that \
-         runs jobs takes it over",
+        "running, but its worker stopped responding (lease lapsed {}s ago); `brain sync` or \
+         `brain serve` takes it over",
         (lapsed_ms.max(0) + 999) / 1000
     )
 }
@@ -110,6 +110,18 @@ impl Following<'_> {
                 return Ok(event);
             }
         }
+    }
+
+    /// Whether the attempt running now is one of this process's workers', from the job's row
+    /// read now (a command that joined someone else's job owns it once it took it over).
+    pub fn runs_it_here_now(&self) -> Result<bool, BrainError> {
+        let Workers::OnDemand(config) = &self.brain.workers else {
+            return Ok(false);
+        };
+        let ours = format!("{}-", config.worker_id);
+        let j = self.brain.job(self.id())?;
+        Ok(j.state == JobState::Running
+            && j.worker.as_deref().is_some_and(|w| w.starts_with(&ours)))
     }
 
     /// Whether this process started its workers since the last call (a command that saw a

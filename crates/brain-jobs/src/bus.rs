@@ -11,6 +11,9 @@ pub enum Event {
     Progress {
         /// The job.
         id: i64,
+        /// The attempt reporting it (the job's `attempts` when it was claimed), so a follower
+        /// never mistakes an attempt's report for another's.
+        attempt: u32,
         /// Its progress.
         progress: JobProgress,
     },
@@ -18,6 +21,8 @@ pub enum Event {
     Started {
         /// The job.
         id: i64,
+        /// Which attempt this is (1 for the first).
+        attempt: u32,
         /// Its type.
         job_type: String,
     },

@@ -238,6 +238,7 @@ fn execute(queue: &Queue, worker: &str, job: Job) {
     let _enter = span.enter();
     queue.bus().publish(Event::Started {
         id,
+        attempt: job.attempts,
         job_type: job.job_type.clone(),
     });
     if job.cancel_requested {
@@ -248,7 +249,13 @@ fn execute(queue: &Queue, worker: &str, job: Job) {
     let ctx = JobContext {
         job,
         cancel: token.clone(),
-        progress: JobProgressReporter::new(id, worker, queue.store().clone(), queue.bus().clone()),
+        progress: JobProgressReporter::new(
+            id,
+            attempts,
+            worker,
+            queue.store().clone(),
+            queue.bus().clone(),
+        ),
         queue: queue.clone(),
     };
     let result = if token.is_cancelled() {

@@ -27,6 +27,7 @@ struct State {
 #[derive(Clone)]
 pub struct JobProgressReporter {
     id: i64,
+    attempt: u32,
     worker: String,
     store: Arc<dyn JobStore>,
     bus: EventBus,
@@ -34,9 +35,16 @@ pub struct JobProgressReporter {
 }
 
 impl JobProgressReporter {
-    pub(crate) fn new(id: i64, worker: &str, store: Arc<dyn JobStore>, bus: EventBus) -> Self {
+    pub(crate) fn new(
+        id: i64,
+        attempt: u32,
+        worker: &str,
+        store: Arc<dyn JobStore>,
+        bus: EventBus,
+    ) -> Self {
         Self {
             id,
+            attempt,
             worker: worker.to_string(),
             store,
             bus,
@@ -85,6 +93,7 @@ impl JobProgressReporter {
         }
         self.bus.publish(Event::Progress {
             id: self.id,
+            attempt: self.attempt,
             progress: s.progress.clone(),
         });
     }

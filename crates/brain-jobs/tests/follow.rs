@@ -18,7 +18,8 @@ use brain_jobs::{
 use brain_store::jobs::{JobProgress, JobState};
 use serde_json::{Value, json};
 
-/// A sync-shaped job: scans `scan` files at once, then imports `import` of them, the first
+/// A sync-shaped job: scans `scan` files at once, then imports `import` of them (the ones that
+/// changed), the first
 /// `fast` at once and the others one every `step_ms`, reporting through the job's progress as
 /// the sync engine does.
 struct Steps;
@@ -142,12 +143,12 @@ fn a_job_run_in_this_process_is_followed_from_the_bus_with_one_counter() {
         shown.iter().any(|p| p.phase == Some(Phase::Importing)
             && p.phase_current == 0
             && p.phase_total == Some(20)
-            && p.current == 50
-            && p.total == 70),
-        "the import's start is seen, counted on from the scan: {shown:?}"
+            && p.current == 30
+            && p.total == 50),
+        "the import's start is seen: the 30 files it does not read are done: {shown:?}"
     );
     let last = shown.last().unwrap();
-    assert_eq!((last.current, last.total), (70, 70));
+    assert_eq!((last.current, last.total), (50, 50), "the 50 files found");
     match events.last() {
         Some(FollowEvent::Finished(job)) => assert_eq!(job.state, JobState::Succeeded),
         other => panic!("the stream ends with the job: {other:?}"),
@@ -301,8 +302,8 @@ fn a_dead_workers_lease_lapse_then_the_takeover_are_said_and_the_counter_goes_on
     let last = all.last().unwrap();
     assert_eq!(
         (last.current, last.total),
-        (40 + 100 + 30, 40 + 100 + 30),
-        "the new attempt's work is counted on top of what was shown"
+        (100, 100),
+        "the new attempt scans the same 100 files: it ends at them, never past them"
     );
     match after.last() {
         Some(FollowEvent::Finished(job)) => {
@@ -310,4 +311,54 @@ fn a_dead_workers_lease_lapse_then_the_takeover_are_said_and_the_counter_goes_on
         }
         other => panic!("the stream ends with the job: {other:?}"),
     }
+}
+
+/// Issue 15 (a reviewer's finding): the bus's report that an attempt started can reach the
+/// follower after a read of the row already showed that attempt running. That is the same
+/// attempt, not a takeover: nothing died, so nothing may be said about one.
+#[test]
+fn an_attempt_seen_in_the_row_before_its_start_on_the_bus_is_no_takeover() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = queue_at(&dir.path().join("brain.db"));
+    let id = queue
+        .enqueue(EnqueueRequest::new("steps", json!({"scan": 1})))
+        .unwrap()
+        .id();
+    let mut follow = Follow::new(&queue, id);
+    assert!(!follow.poll().unwrap().is_empty(), "the first look");
+    // A worker claims it; the follower's next read of the row shows attempt 1 running...
+    let claimed = queue
+        .store()
+        .claim("w-1", &[("steps".into(), 1)], 1, now_ms(), 60_000)
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while follow.job().is_none_or(|j| j.attempts < 1) {
+        assert!(Instant::now() < deadline, "the row never showed the claim");
+        follow.poll().unwrap();
+    }
+    // ...and only then does the bus say that attempt 1 started, and report its progress.
+    queue.bus().publish(brain_jobs::bus::Event::Started {
+        id,
+        attempt: 1,
+        job_type: "steps".into(),
+    });
+    queue.bus().publish(brain_jobs::bus::Event::Progress {
+        id,
+        attempt: 1,
+        progress: JobProgress {
+            current: 1,
+            total: None,
+            message: "Scanning".into(),
+            updated_ms: now_ms(),
+            phase: Some(Phase::Scanning),
+        },
+    });
+    let events = follow.poll().unwrap();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, FollowEvent::TakenOver { .. })),
+        "a takeover said where nothing died: {events:?}"
+    );
 }

@@ -8,13 +8,14 @@
 //! its events to the request's task.
 //!
 //! MCP requires `progress` to increase with every notification. The stream's counter already
-//! never goes back and carries a total from its first event (one counter across the phases,
-//! whose total grows as each phase learns its size), so every notification has a `total` at
-//! least its `progress`; [`ProgressClock`] only drops events that did not move the counter (a
-//! message-only change waits for the next step). The first notification is sent at once, even
-//! at 0; the last one when the job ends, with `progress == total` (for a job that succeeded,
-//! the whole total; always above the last value sent) and the job's final state as its
-//! message.
+//! never goes back and carries a total once the job knows its size (the notes a scan found),
+//! and that total only grows, so a client can show a percentage from the first notification:
+//! [`ProgressClock`] sends none before there is a total (no `0/0`), drops events that did not
+//! move the counter (a message-only change waits for the next step), and while the job runs
+//! holds the value one short of the total, so `progress == total` (100%) is said only by the
+//! last notification, when the job has ended, with the job's final state as its message. (A job
+//! that failed or was cancelled ends just above its last value, within the total; a job that
+//! counted nothing at all ends with no total.)
 //!
 //! Cancellation: rmcp cancels the request's token (`RequestContext::ct`) when the client sends
 //! `notifications/cancelled` for it, on stdio and on streamable HTTP sessions alike (both feed
@@ -175,33 +176,37 @@ impl Notifier {
     /// Notifies if the counter moved since the last notification.
     async fn observe(&mut self, p: &Progress, id: i64) {
         self.last = Some(p.clone());
-        if let Some(value) = self.clock.observe(p) {
-            let mut message = describe(p).unwrap_or_else(|| format!("job #{id} running"));
+        if let Some((value, total)) = self.clock.observe(p) {
+            let mut message = describe(p).unwrap_or_else(|| format!("job #{id} {}", waiting(p)));
             if let Some(note) = self.note.take() {
                 message.insert_str(0, &note);
             }
-            self.send(value, p.total.max(value), message).await;
+            self.send(value, total, message).await;
         }
     }
 
-    /// The last notification, when the job has ended: progress reaches total.
+    /// The last notification, when the job has ended: for a job that succeeded, progress
+    /// reaches total.
     async fn finish(&mut self, job: &Job) {
-        let end = self.clock.finish(self.last.as_ref());
+        let (end, total) = self.clock.finish(self.last.as_ref());
         let mut message = format!("{} #{} {}", job.job_type, job.id, job.state.as_str());
-        if let Some(e) = &job.error {
+        // An error an earlier attempt left on a job that then succeeded is not its outcome.
+        if let Some(e) = job.outcome_error() {
             message.push_str(": ");
             message.push_str(e);
         }
-        self.send(end, end, message).await;
+        self.send(end, total, message).await;
     }
 
-    async fn send(&mut self, progress: u64, total: u64, message: String) {
+    async fn send(&mut self, progress: u64, total: Option<u64>, message: String) {
         if self.broken {
             return;
         }
-        let param = ProgressNotificationParam::new(self.token.clone(), progress as f64)
-            .with_message(message)
-            .with_total(total as f64);
+        let mut param = ProgressNotificationParam::new(self.token.clone(), progress as f64)
+            .with_message(message);
+        if let Some(total) = total {
+            param = param.with_total(total as f64);
+        }
         // A client that stopped reading must not hold the follower: a cancel still ends it.
         tokio::select! {
             sent = self.peer.notify_progress(param) => {
@@ -212,6 +217,15 @@ impl Notifier {
             }
             () = self.ct.cancelled() => {}
         }
+    }
+}
+
+/// What a job that has reported nothing yet is doing.
+fn waiting(p: &Progress) -> &'static str {
+    if p.attempt == 0 {
+        "queued, waiting for a worker"
+    } else {
+        "starting"
     }
 }
 
@@ -228,8 +242,7 @@ fn describe(p: &Progress) -> Option<String> {
     })
 }
 
-/// Keeps MCP's `progress` strictly increasing: the stream's counter never goes back, but it
-/// may stand still while the message changes (see the module docs).
+/// Keeps MCP's `progress` strictly increasing and a percentage honest (see the module docs).
 #[derive(Debug, Default)]
 pub(crate) struct ProgressClock {
     /// The last progress value sent.
@@ -237,34 +250,44 @@ pub(crate) struct ProgressClock {
 }
 
 impl ProgressClock {
-    /// Returns the progress to notify when `p` moved past the last one sent (the very first
-    /// observation always notifies), and `None` otherwise.
-    pub(crate) fn observe(&mut self, p: &Progress) -> Option<u64> {
-        if self.sent.is_some_and(|sent| p.current <= sent) {
+    /// Returns the progress (and total) to notify for `p` while the job runs: the first
+    /// observation at once (at 0 and with no total while the job has none yet: it waits for a
+    /// worker, or its scan is under way), then only values with a total that moved past the
+    /// last one sent; never the total itself (the job is not done until it has ended).
+    pub(crate) fn observe(&mut self, p: &Progress) -> Option<(u64, Option<u64>)> {
+        if self.sent.is_none() && p.total == 0 {
+            self.sent = Some(0);
+            return Some((0, None));
+        }
+        if p.total == 0 {
             return None;
         }
-        self.sent = Some(p.current);
-        Some(p.current)
+        let value = p.current.min(p.total - 1);
+        if self.sent.is_some_and(|sent| value <= sent) {
+            return None;
+        }
+        self.sent = Some(value);
+        Some((value, Some(p.total)))
     }
 
-    /// The progress (and total) of the last notification, sent when the job has ended: the
-    /// stream's last value (for a job that succeeded, its whole total); in any case more than
-    /// the last value sent.
-    pub(crate) fn finish(&mut self, last: Option<&Progress>) -> u64 {
-        let end_of_job = last.map_or(0, |p| p.current);
+    /// The progress and total of the last notification, sent when the job has ended: the
+    /// stream's last value (for a job that succeeded, its whole total), in any case more than
+    /// the last value sent; no total when the job never had one.
+    pub(crate) fn finish(&mut self, last: Option<&Progress>) -> (u64, Option<u64>) {
+        let (end_of_job, total) = last.map_or((0, 0), |p| (p.current, p.total));
         let end = match self.sent {
             Some(sent) if end_of_job <= sent => sent.saturating_add(1),
             _ => end_of_job,
         };
         self.sent = Some(end);
-        end
+        (end, (total > 0).then(|| total.max(end)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     //! The clock fed by the follow stream's tally, as a request sees it: one report per step,
-    //! of one attempt. The assertions are those of the clock that summed phases itself.
+    //! of one attempt.
     use brain_core::Phase;
     use brain_jobs::follow::{Progress, Tally};
     use brain_store::jobs::JobProgress;
@@ -278,6 +301,8 @@ mod tests {
         clock: ProgressClock,
         last: Option<Progress>,
         at: i64,
+        /// Every `(progress, total)` notified.
+        sent: Vec<(u64, Option<u64>)>,
     }
 
     impl Request {
@@ -293,22 +318,27 @@ mod tests {
             let p = self.tally.observe(1, Some(&report))?;
             assert!(p.total >= p.current, "a total at least the progress: {p:?}");
             let sent = self.clock.observe(&p);
+            if let Some(v) = sent {
+                self.sent.push(v);
+            }
             self.last = Some(p);
-            sent
+            sent.map(|(v, _)| v)
         }
 
         fn observe(&mut self, c: u64, t: Option<u64>) -> Option<u64> {
             self.observe_in(None, c, t)
         }
 
-        fn finish(&mut self, completed: bool) -> u64 {
+        fn finish(&mut self, completed: bool) -> (u64, Option<u64>) {
             let end = self.last.is_some().then(|| self.tally.finish(completed));
-            self.clock.finish(end.as_ref())
+            let last = self.clock.finish(end.as_ref());
+            self.sent.push(last);
+            last
         }
     }
 
     /// Every value a clock sends for `steps`, then its final one.
-    fn run(steps: &[(u64, Option<u64>)]) -> (Vec<u64>, u64) {
+    fn run(steps: &[(u64, Option<u64>)]) -> (Vec<u64>, (u64, Option<u64>)) {
         let mut clock = Request::default();
         let sent = steps
             .iter()
@@ -318,95 +348,107 @@ mod tests {
     }
 
     #[test]
-    fn first_observation_notifies_even_at_zero() {
+    fn the_first_notification_comes_at_once_without_a_total_then_every_one_has_one() {
         let mut clock = Request::default();
-        assert_eq!(clock.observe(0, None), Some(0));
+        assert_eq!(clock.observe(0, None), Some(0), "at once");
+        assert_eq!(clock.sent, vec![(0, None)], "no 0/0: no total yet");
         assert_eq!(clock.observe(0, None), None, "nothing moved");
+        assert_eq!(clock.observe(0, Some(10)), None, "0 again: not an increase");
+        assert_eq!(clock.observe(1, Some(10)), Some(1));
+        assert_eq!(clock.sent.last(), Some(&(1, Some(10))));
     }
 
     #[test]
-    fn one_phase_counts_current() {
+    fn one_phase_ends_at_its_total_only_when_the_job_ends() {
         let (sent, end) = run(&[(0, Some(10)), (3, Some(10)), (3, Some(10)), (10, Some(10))]);
-        assert_eq!(sent, vec![0, 3, 10]);
-        // The last phase was complete: the final notification goes one past it.
-        assert_eq!(end, 11);
-    }
-
-    #[test]
-    fn a_new_phase_counts_on_from_the_last() {
-        // Scanning 100 files, then importing 20 of them: current restarts at 0.
-        let (sent, end) = run(&[
-            (40, Some(100)),
-            (100, Some(100)),
-            (0, Some(20)),
-            (5, Some(20)),
-            (20, Some(20)),
-        ]);
-        assert_eq!(sent, vec![40, 100, 105, 120]);
-        assert_eq!(end, 121);
-    }
-
-    #[test]
-    fn a_phase_seen_midway_still_moves_forward() {
-        // The poll missed the new phase's start: the phase changed, current did not go down.
-        // (The phase is typed now; the old clock guessed it from the total changing.)
+        assert_eq!(sent, vec![0, 3, 9], "100% is not said while the job runs");
         let mut clock = Request::default();
-        let sent: Vec<u64> = [
-            clock.observe_in(Some(Phase::Scanning), 5, None),
-            clock.observe_in(Some(Phase::Importing), 8, Some(50)),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        assert_eq!(sent, vec![5, 13]);
+        clock.observe(0, Some(10));
+        assert_eq!(
+            clock.sent,
+            vec![(0, Some(10))],
+            "a total from the first when known"
+        );
+        assert_eq!(
+            end,
+            (10, Some(10)),
+            "the last notification is 10/10, not 11"
+        );
     }
 
     #[test]
-    fn finish_reaches_an_unfinished_phase_total() {
-        let (sent, end) = run(&[(0, None), (2, Some(10))]);
-        assert_eq!(sent, vec![0, 2]);
-        assert_eq!(end, 10);
+    fn a_sync_of_a_vault_with_few_changes_is_a_percentage_from_the_first_notification() {
+        let mut r = Request::default();
+        for (ph, c, t) in [
+            (Phase::Scanning, 0, None),
+            (Phase::Scanning, 15_000, None),
+            (Phase::Importing, 0, Some(675)),
+            (Phase::Importing, 675, Some(675)),
+        ] {
+            r.observe_in(Some(ph), c, t);
+        }
+        r.finish(true);
+        assert_eq!(
+            r.sent,
+            vec![
+                (0, None),
+                (14_325, Some(15_000)),
+                (14_999, Some(15_000)),
+                (15_000, Some(15_000)),
+            ],
+            "never 15000/15000 then 15675/30000"
+        );
     }
 
     #[test]
     fn a_job_that_failed_midway_ends_just_above_its_last_value() {
         let mut clock = Request::default();
         assert_eq!(clock.observe(2, Some(10)), Some(2));
-        assert_eq!(clock.finish(false), 3);
+        assert_eq!(clock.finish(false), (3, Some(10)));
     }
 
     #[test]
-    fn a_job_with_no_progress_still_ends_above_its_start() {
+    fn a_job_that_counted_nothing_ends_without_a_total() {
         let (sent, end) = run(&[(0, None), (0, None)]);
         assert_eq!(sent, vec![0]);
-        assert_eq!(end, 1);
+        assert_eq!(end, (1, None), "above the first, with no total to claim");
         let mut clock = Request::default();
         assert_eq!(
             clock.finish(true),
-            0,
+            (0, None),
             "never observed: the only notification is the last"
         );
     }
 
     #[test]
-    fn progress_only_goes_up_and_ends_at_its_maximum() {
+    fn progress_only_goes_up_never_past_its_total_and_ends_at_its_maximum() {
         // Phases of every shape, a glimpse of each at arbitrary points.
-        let steps: Vec<(u64, Option<u64>)> = vec![
-            (0, None),
-            (7, None),
-            (3, None),
-            (3, Some(4)),
-            (4, Some(4)),
-            (0, Some(4)),
-            (1, Some(9)),
-            (0, None),
-            (9, None),
-            (2, Some(2)),
+        let steps: Vec<(Option<Phase>, u64, Option<u64>)> = vec![
+            (Some(Phase::Scanning), 0, None),
+            (Some(Phase::Scanning), 7, None),
+            (Some(Phase::Importing), 3, None),
+            (Some(Phase::Importing), 3, Some(4)),
+            (Some(Phase::Importing), 4, Some(4)),
+            (Some(Phase::Importing), 0, Some(4)),
+            (None, 1, Some(9)),
+            (None, 0, None),
+            (Some(Phase::Exporting), 9, None),
+            (Some(Phase::Exporting), 2, Some(2)),
         ];
-        let (mut values, end) = run(&steps);
-        values.push(end);
+        let mut r = Request::default();
+        for (ph, c, t) in steps {
+            r.observe_in(ph, c, t);
+        }
+        let (end, total) = r.finish(true);
+        let values: Vec<u64> = r.sent.iter().map(|(v, _)| *v).collect();
         assert!(values.windows(2).all(|w| w[0] < w[1]), "{values:?}");
-        // The final total (== end) is at least every progress sent.
-        assert!(values.iter().all(|&v| v <= end), "{values:?}");
+        let totals: Vec<u64> = r.sent.iter().filter_map(|(_, t)| *t).collect();
+        assert!(totals.windows(2).all(|w| w[0] <= w[1]), "{totals:?}");
+        assert!(
+            r.sent[1..].iter().all(|(v, t)| t.is_some_and(|t| *v <= t)),
+            "every notification after the first has a total at least its progress: {:?}",
+            r.sent
+        );
+        assert_eq!(Some(end), total, "it ends at its total");
     }
 }

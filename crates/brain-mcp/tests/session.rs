@@ -445,11 +445,12 @@ async fn sync_streams_monotonic_progress() {
             .is_some_and(|m| m.contains("succeeded")),
         "{last}"
     );
-    // Issue 15: a total comes with every notification, from the first one, and may grow as
-    // the sync finds its work; it is never below a progress already sent (it was: never below
-    // the last progress, when a total came only with the last notification).
+    // Issue 15: a total comes with every notification once the sync knows its size (the first
+    // one is sent at once, before the scan has found anything, so it has none), and may grow
+    // as the sync finds its work; it is never below a progress already sent (it was: never
+    // below the last progress, when a total came only with the last notification).
     let mut max = 0.0;
-    for p in &progress {
+    for p in &progress[1..] {
         max = p["progress"].as_f64().unwrap_or(0.0).max(max);
         let t = p["total"].as_f64().expect("every notification has a total");
         assert!(t >= max, "total {t} below progress {max}");
@@ -466,9 +467,10 @@ async fn sync_streams_monotonic_progress() {
     assert_eq!(tool_result(&resp).1["state"], "succeeded");
 }
 
-/// Issue 15.3: a client can show a percentage from the first notification: every one carries
-/// a total at least its progress, progress strictly increases, and the total never shrinks
-/// (it grows as the sync learns how many files it imports).
+/// Issue 15.3: a client can show a percentage from the first notification that has a total:
+/// every one after the first (sent at once, before anything is known, with no total: never
+/// `0/0`) carries a total at least its progress, progress strictly increases, the total never
+/// shrinks, and 100% is said only by the last one, once the job has ended (never `total + 1`).
 #[tokio::test(flavor = "multi_thread")]
 async fn issue15_every_progress_notification_has_a_total_that_never_shrinks() {
     let (_dir, brain) = vault(3000, on_demand());
@@ -482,30 +484,47 @@ async fn issue15_every_progress_notification_has_a_total_that_never_shrinks() {
     let (is_error, doc, _) = tool_result(&resp);
     assert!(!is_error, "{doc}");
     assert_eq!(doc["result"]["imported"], 3000, "{doc}");
-    let progress: Vec<(f64, f64)> = notes
+    let params: Vec<&Value> = notes
         .iter()
         .filter(|n| n["method"] == "notifications/progress")
-        .map(|n| {
-            let p = &n["params"];
+        .map(|n| &n["params"])
+        .collect();
+    assert!(params.len() >= 3, "{notes:?}");
+    let first = params[0];
+    assert!(
+        first["total"].is_null() || first["total"].as_f64() > Some(0.0),
+        "never 0/0: {first}"
+    );
+    let progress: Vec<(f64, f64)> = params[1..]
+        .iter()
+        .map(|p| {
             let total = p["total"]
                 .as_f64()
                 .unwrap_or_else(|| panic!("a notification without a total: {p}"));
             (p["progress"].as_f64().expect("progress"), total)
         })
         .collect();
-    assert!(progress.len() >= 3, "{notes:?}");
+    assert!(
+        params[1]["progress"].as_f64() > first["progress"].as_f64(),
+        "{params:?}"
+    );
     for w in progress.windows(2) {
         assert!(w[1].0 > w[0].0, "progress did not increase: {progress:?}");
         assert!(w[1].1 >= w[0].1, "the total shrank: {progress:?}");
     }
-    for (p, t) in &progress {
-        assert!(t >= p, "total {t} below progress {p}: {progress:?}");
-    }
     let (end, total) = *progress.last().unwrap();
-    assert_eq!(end, total, "{progress:?}");
-    assert!(
-        end >= 6000.0,
-        "the total counts the scan and the import of 3,000 notes: {progress:?}"
+    for (p, t) in &progress[..progress.len() - 1] {
+        assert!(t > p, "100% before the job ended: {progress:?}");
+    }
+    assert_eq!(
+        (end, total),
+        (3000.0, 3000.0),
+        "it ends at the notes it synced, not past them: {progress:?}"
+    );
+    let last = params.last().unwrap();
+    assert_eq!(
+        last["message"], "directory-sync #1 succeeded",
+        "the outcome, with no error of an earlier attempt: {last}"
     );
 }
 

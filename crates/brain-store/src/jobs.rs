@@ -190,6 +190,15 @@ pub struct JobProgress {
     pub phase: Option<brain_core::Phase>,
 }
 
+/// The error every backend's reaper records on a job whose worker's lease ran out and that
+/// gets another attempt. It stays on the row through that attempt, so a follower tells a job
+/// taken over from a dead worker from one retried after its handler failed.
+pub const LEASE_EXPIRED: &str = "worker stopped responding (lease expired); retrying";
+
+/// The error the reaper records when the attempt whose lease ran out was the job's last.
+pub const LEASE_EXPIRED_LAST: &str =
+    "worker stopped responding (lease expired) on the last attempt";
+
 /// A job as stored.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Job {
@@ -232,6 +241,23 @@ pub struct Job {
     pub result: Option<Value>,
     /// Last error message.
     pub error: Option<String>,
+}
+
+impl Job {
+    /// Whether the latest attempt began because the one before it was taken back from a worker
+    /// that stopped renewing its lease (as opposed to a retry after the handler failed).
+    pub fn was_reclaimed(&self) -> bool {
+        self.error.as_deref() == Some(LEASE_EXPIRED)
+    }
+
+    /// The error that is this job's outcome: on a job that succeeded, an error left by an
+    /// earlier attempt is history, not the outcome, so `None`.
+    pub fn outcome_error(&self) -> Option<&str> {
+        match self.state {
+            JobState::Succeeded => None,
+            _ => self.error.as_deref(),
+        }
+    }
 }
 
 /// Filters for [`JobStore::list_jobs`].

@@ -7,8 +7,10 @@
 mod util;
 
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
+use brain_store::Backend;
 use brain_store::jobs::{JobFilter, JobState};
 use util::TestVault;
 use util::daemon::wait_for;
@@ -31,9 +33,9 @@ fn import_counts(stderr: &str) -> Vec<(u64, u64)> {
         .collect()
 }
 
-#[test]
-fn a_killed_sync_shows_as_lapsed_and_the_next_sync_says_it_takes_it_over() {
-    let v = TestVault::generated(6_000, false);
+/// Starts `brain sync` on `v` and kills it (SIGKILL) once its import is under way; returns the
+/// job it left running under a dead worker.
+fn kill_a_sync_mid_import(v: &TestVault) -> brain_store::jobs::Job {
     let mut first = v
         .cmd()
         .env(SHORT_LEASE.0, SHORT_LEASE.1)
@@ -43,18 +45,8 @@ fn a_killed_sync_shows_as_lapsed_and_the_next_sync_says_it_takes_it_over() {
         .spawn()
         .unwrap();
     let store = v.store();
-    let sync_job = || {
-        store
-            .list_jobs(&JobFilter {
-                job_type: Some("directory-sync".into()),
-                ..JobFilter::default()
-            })
-            .unwrap()
-            .into_iter()
-            .next()
-    };
     let job = wait_for(GENEROUS, "the first sync to import", || {
-        sync_job().filter(|j| {
+        sync_job(&store).filter(|j| {
             assert!(!j.state.is_finished(), "ended before it was killed: {j:?}");
             j.state == JobState::Running
                 && j.progress
@@ -64,6 +56,26 @@ fn a_killed_sync_shows_as_lapsed_and_the_next_sync_says_it_takes_it_over() {
     });
     first.kill().unwrap(); // SIGKILL, mid-import
     first.wait().unwrap();
+    job
+}
+
+/// The vault's newest `directory-sync` job.
+fn sync_job(store: &Arc<dyn Backend>) -> Option<brain_store::jobs::Job> {
+    store
+        .list_jobs(&JobFilter {
+            job_type: Some("directory-sync".into()),
+            ..JobFilter::default()
+        })
+        .unwrap()
+        .into_iter()
+        .next()
+}
+
+#[test]
+fn a_killed_sync_shows_as_lapsed_and_the_next_sync_says_it_takes_it_over() {
+    let v = TestVault::generated(6_000, false);
+    let store = v.store();
+    let job = kill_a_sync_mid_import(&v);
 
     // `brain status` runs no jobs: the job stays as the dead worker left it, and says so.
     let status = wait_for(GENEROUS, "status to show the lapsed lease", || {
@@ -83,7 +95,7 @@ fn a_killed_sync_shows_as_lapsed_and_the_next_sync_says_it_takes_it_over() {
         text.contains(&format!(
             "#{} is running, but its worker stopped responding (lease lapsed",
             job.id
-        )) && text.contains("the next brain that runs jobs takes it over"),
+        )) && text.contains("`brain sync` or `brain serve` takes it over"),
         "{text}"
     );
     assert!(!text.contains(" ETA "), "{text}");
@@ -129,6 +141,104 @@ fn a_killed_sync_shows_as_lapsed_and_the_next_sync_says_it_takes_it_over() {
     }
     let last = counts.last().unwrap();
     assert_eq!(last.0, last.1, "it ends at its total: {}", r.stderr);
+    assert_eq!(
+        *last,
+        (6_000, 6_000),
+        "the total is the vault's notes: the dead attempt's count is not added again: {}",
+        r.stderr
+    );
     let done = store.job(job.id).unwrap();
     assert_eq!((done.state, done.attempts), (JobState::Succeeded, 2));
+}
+
+/// Issue 15 (a reviewer's finding): a `brain sync` that joined a dead sync and took it over
+/// runs it now, so its Ctrl-C cancels the job cleanly, as for a sync it started; it does not
+/// leave the job running under a worker that is about to die (and spend one more attempt).
+#[test]
+fn ctrl_c_cancels_a_sync_this_command_took_over() {
+    let v = TestVault::generated(20_000, false);
+    let store = v.store();
+    let job = kill_a_sync_mid_import(&v);
+    let second = v
+        .cmd()
+        .env(SHORT_LEASE.0, SHORT_LEASE.1)
+        .arg("sync")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ours = format!("pid{}-", second.id());
+    wait_for(GENEROUS, "the second sync to run the job", || {
+        let j = store.job(job.id).unwrap();
+        assert!(!j.state.is_finished(), "ended before the Ctrl-C: {j:?}");
+        (j.state == JobState::Running && j.worker.as_deref().is_some_and(|w| w.contains(&ours)))
+            .then_some(())
+    });
+    let pid = nix_free_kill(second.id(), "INT");
+    let out = second.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "pid {pid}: {stderr}");
+    assert!(
+        stderr.contains(&format!("Sync job #{} cancelled", job.id)),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("kept in the queue"), "{stderr}");
+    let j = store.job(job.id).unwrap();
+    assert_eq!(j.state, JobState::Cancelled, "{j:?}");
+    assert_eq!(
+        j.attempts, 2,
+        "no attempt spent on a worker left to die: {j:?}"
+    );
+}
+
+/// Sends `signal` to `pid` with kill(1).
+fn nix_free_kill(pid: u32, signal: &str) -> u32 {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    pid
+}
+
+/// Issue 15 (a reviewer's finding): a sync whose worker died on its last attempt has failed
+/// through no fault of the sync; the next `brain sync` joins it, says so, and starts a fresh
+/// sync that finishes the work (exit 0), instead of failing with exit 1 and no advice.
+#[test]
+fn a_sync_out_of_attempts_is_started_afresh_by_the_next_sync() {
+    let v = TestVault::generated(3_000, false);
+    let store = v.store();
+    let job = kill_a_sync_mid_import(&v);
+    // As if it had been taken over and killed twice more: its last attempt is the one that
+    // died. (Setup only: the store has no operation that spends attempts.)
+    let db = rusqlite::Connection::open(v.root().join(".brain").join("brain.db")).unwrap();
+    db.execute(
+        "UPDATE jobs SET attempts = max_attempts WHERE id = ?1",
+        [job.id],
+    )
+    .unwrap();
+    drop(db);
+    let out = v
+        .cmd()
+        .env(SHORT_LEASE.0, SHORT_LEASE.1)
+        .args(["--json", "sync"])
+        .output()
+        .unwrap();
+    let r = util::Run::from(out);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("Sync job #{} ran out of attempts", job.id))
+            && r.stderr.contains("what it imported is kept"),
+        "{}",
+        r.stderr
+    );
+    let doc = r.json();
+    assert_ne!(doc["job"], job.id, "a fresh job: {doc}");
+    assert_eq!(doc["restarted"], true, "{doc}");
+    assert_eq!(doc["joined"], true, "{doc}");
+    let old = store.job(job.id).unwrap();
+    assert_eq!(old.state, JobState::Failed, "{old:?}");
+    let notes = v.ok(&["--json", "status"]).json()["notes"].clone();
+    assert_eq!(notes, 3_000, "every note is in: {notes}");
 }

@@ -88,6 +88,8 @@ pub struct Follow {
     lapsed: Option<u32>,
     /// The failed attempt already announced as [`FollowEvent::Retrying`].
     retrying: Option<u32>,
+    /// The attempt whose reports the bus brings (it runs in this process, and none was lost).
+    bus_attempt: Option<u32>,
     last: Option<Progress>,
     job: Option<Job>,
     done: bool,
@@ -107,6 +109,7 @@ impl Follow {
             attempt: None,
             lapsed: None,
             retrying: None,
+            bus_attempt: None,
             last: None,
             job: None,
             done: false,
@@ -168,30 +171,47 @@ impl Follow {
             self.read_row()?;
         }
         let mut read_now = self.last_read.is_none_or(|t| t.elapsed() >= POLL_EVERY);
-        // Bus events are older than a read made after them: apply them first, in order.
+        // Bus events are older than a read made after them: apply them first, in order. Each
+        // names its attempt; whether a new attempt is a takeover is decided from the row, read
+        // as soon as the bus names a new attempt, so the word comes before its progress.
         loop {
             match self.events.try_recv() {
-                Ok(Event::Progress { id, progress }) if id == self.id => {
-                    if let Some(attempt) = self.attempt {
-                        let shown = self.tally.observe(attempt, Some(&progress));
-                        self.show(shown);
-                    }
+                Ok(Event::Progress {
+                    id,
+                    attempt,
+                    progress,
+                }) if id == self.id => {
+                    self.on_bus_attempt(attempt)?;
+                    self.bus_attempt = Some(attempt);
+                    let shown = self.tally.observe(attempt, Some(&progress));
+                    self.show(shown);
                 }
-                // An attempt started here: what follows on the bus is the new attempt's.
-                Ok(Event::Started { id, .. }) if id == self.id => {
-                    if let Some(a) = self.attempt {
-                        self.enter_attempt(a + 1);
-                    }
-                    read_now = true;
+                Ok(Event::Started { id, attempt, .. }) if id == self.id => {
+                    self.on_bus_attempt(attempt)?;
+                    self.bus_attempt = Some(attempt);
                 }
                 // An attempt ended: read the row now, not at the next tick.
                 Ok(Event::Finished { id, .. }) if id == self.id => read_now = true,
-                Ok(_) | Err(TryRecvError::Lagged(_)) => {}
+                // Reports were lost: the row is the source again until the next attempt.
+                Err(TryRecvError::Lagged(_)) => self.bus_attempt = None,
+                Ok(_) => {}
                 Err(TryRecvError::Empty | TryRecvError::Closed) => break,
             }
         }
         if read_now && !self.done {
             self.read_row()?;
+        }
+        Ok(())
+    }
+
+    /// The bus names `attempt`: if it is a new one, reads the row for what the attempt before
+    /// it became (a takeover is said before the new attempt's progress), but not its progress:
+    /// this process runs the job, so the bus brings every report, in order, and a row read now
+    /// may be newer than the reports still waiting on the bus.
+    fn on_bus_attempt(&mut self, attempt: u32) -> Result<(), QueueError> {
+        if self.attempt.is_some_and(|a| attempt > a) {
+            let job = self.queue.job(self.id)?;
+            self.enter_attempt(&job);
         }
         Ok(())
     }
@@ -203,9 +223,12 @@ impl Follow {
         Ok(())
     }
 
-    /// Notes that `attempt` runs (or ran); a later attempt than the last one seen after an
-    /// earlier one had started is a takeover, unless the earlier one was seen failing.
-    fn enter_attempt(&mut self, attempt: u32) {
+    /// Notes that the row shows `job.attempts`. A later attempt than the last one seen is a
+    /// takeover when the one before it was seen with its lease lapsed, or the row says it was
+    /// reclaimed from a stopped worker; a retry after a failure is not one (nor is anything this
+    /// follower cannot tell apart: better no word than a false one).
+    fn enter_attempt(&mut self, job: &Job) {
+        let attempt = job.attempts;
         let Some(prev) = self.attempt else {
             self.attempt = Some(attempt);
             return;
@@ -213,12 +236,12 @@ impl Follow {
         if attempt <= prev {
             return;
         }
-        if prev > 0 && self.retrying != Some(prev) {
+        let stopped = self.lapsed == Some(prev) || job.was_reclaimed();
+        if prev > 0 && self.retrying != Some(prev) && stopped {
             let kept = self.last.as_ref().map_or(0, |p| p.current);
-            let max_attempts = self.job.as_ref().map_or(attempt, |j| j.max_attempts);
             self.pending.push_back(FollowEvent::TakenOver {
                 attempt,
-                max_attempts,
+                max_attempts: job.max_attempts,
                 kept,
             });
         }
@@ -229,10 +252,15 @@ impl Follow {
 
     /// Turns a read of the job's row into events.
     fn read(&mut self, job: Job) {
-        self.enter_attempt(job.attempts);
+        self.enter_attempt(&job);
         let attempt = self.attempt.unwrap_or(job.attempts);
-        let shown = self.tally.observe(attempt, job.progress.as_ref());
-        self.show(shown);
+        // The row's progress only when the bus does not bring this attempt's reports: they
+        // come in order there, and a row read between two of them would be out of order with
+        // the ones still waiting (reports within one millisecond cannot be told apart).
+        if self.bus_attempt != Some(attempt) {
+            let shown = self.tally.observe(attempt, job.progress.as_ref());
+            self.show(shown);
+        }
         let now = now_ms();
         match job.state {
             JobState::Running => {
@@ -249,10 +277,10 @@ impl Follow {
                 }
             }
             JobState::Queued => {
-                // Queued again with an error and a backoff ahead: an attempt failed. (A job
-                // reclaimed from a dead worker is due at once: that is a takeover to come.)
+                // Queued again with an error: an attempt failed. (A job reclaimed from a
+                // stopped worker carries the reaper's error: that is a takeover to come.)
                 if attempt > 0
-                    && job.run_at_ms > now
+                    && !job.was_reclaimed()
                     && self.retrying != Some(attempt)
                     && let Some(error) = &job.error
                 {

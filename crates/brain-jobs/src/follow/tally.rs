@@ -4,13 +4,20 @@
 //!
 //! A worker reports `(phase, current, total)` and `current` starts again at 0 with each phase
 //! (and with each attempt). The tally keeps the phases of the current attempt as segments, in
-//! the order they were seen: the overall count is what earlier attempts had shown plus the sum
-//! of the segments' counts, and the overall total is the same with each segment's total (its
-//! count while it has none: a scan's total is the files it found). The total grows as phases
-//! report theirs; neither number ever goes down, so a client can show a percentage.
+//! the order they were seen, and counts the attempt's work in one unit: a file of the vault
+//! looked at, plus a step of any later phase.
 //!
-//! A takeover or a retry starts the work again: the new attempt's counts are added on top of
-//! what was shown, so the counter goes on from there instead of dropping to 0.
+//! - A scan's files are the total (its own total when it gives one, else what it found).
+//! - The import that follows a scan reads the files that changed: the others are done as soon
+//!   as it starts, and each file it reads is one more. So a sync of 15,000 files of which 10
+//!   changed goes from 0/15,000 to 14,990/15,000 and ends at 15,000/15,000, never 100% then
+//!   half.
+//! - Any other phase (an export, a git step, an import with no scan before it) adds its steps.
+//!
+//! The overall numbers are the largest seen: a takeover or a retry starts the work again,
+//! scanning the same files and importing only what the earlier attempts did not commit, so the
+//! new attempt's count climbs back to where the counter stands and goes on from there; the
+//! counter holds still meanwhile instead of dropping to 0, and the total does not double.
 //!
 //! The rate is measured within the current segment only (a scan counts thousands of files a
 //! second, an import far fewer: mixing them would promise an ETA the import cannot keep), from
@@ -71,13 +78,11 @@ impl Segment {
 #[derive(Debug, Default)]
 pub struct Tally {
     attempt: Option<u32>,
-    /// What earlier attempts had shown when the current one started.
-    carried: u64,
     segments: Vec<Segment>,
     /// The `updated_ms` of the newest report applied in this attempt: an older one (a store
     /// read racing a bus event) is ignored.
     newest_ms: Option<i64>,
-    /// `(updated_ms, overall current)` of the current segment's reports.
+    /// `(updated_ms, the attempt's count)` of the current segment's reports.
     samples: VecDeque<(i64, u64)>,
     shown: u64,
     shown_total: u64,
@@ -93,9 +98,6 @@ impl Tally {
             return None;
         }
         if self.attempt != Some(attempt) {
-            if self.attempt.is_some() {
-                self.carried = self.shown;
-            }
             self.attempt = Some(attempt);
             self.segments.clear();
             self.samples.clear();
@@ -133,7 +135,7 @@ impl Tally {
         self.shown = self.shown.max(current);
         self.shown_total = self.shown_total.max(total).max(self.shown);
         if self.samples.back().is_none_or(|&(ms, _)| p.updated_ms > ms) {
-            self.samples.push_back((p.updated_ms, self.shown));
+            self.samples.push_back((p.updated_ms, current));
         }
         while self
             .samples
@@ -145,16 +147,31 @@ impl Tally {
         }
     }
 
+    /// The current attempt's `(done, total)` in the unit of the module docs.
     fn sums(&self) -> (u64, u64) {
-        let done: u64 = self.segments.iter().map(|s| s.done).sum();
-        let size: u64 = self.segments.iter().map(Segment::size).sum();
-        (
-            self.carried.saturating_add(done),
-            self.carried.saturating_add(size),
-        )
+        let (mut done, mut total) = (0u64, 0u64);
+        for (i, s) in self.segments.iter().enumerate() {
+            let next = self.segments.get(i + 1);
+            let read_by_import = next.filter(|n| n.phase == Some(Phase::Importing));
+            match (s.phase, read_by_import) {
+                // Scanned files the import does not read are done; it counts the others.
+                (Some(Phase::Scanning), Some(import)) => {
+                    let unchanged = s.size().saturating_sub(import.size());
+                    done = done.saturating_add(unchanged);
+                    total = total.saturating_add(unchanged);
+                }
+                // Until the import says how many changed, none of the files is done.
+                (Some(Phase::Scanning), None) => total = total.saturating_add(s.size()),
+                _ => {
+                    done = done.saturating_add(s.done);
+                    total = total.saturating_add(s.size());
+                }
+            }
+        }
+        (done, total)
     }
 
-    /// Overall steps a second in the current segment, from the reports seen; `None` until
+    /// Steps a second in the current segment, from the reports seen; `None` until
     /// [`MIN_SAMPLES`] reports spanning [`MIN_SPAN_MS`] were seen, or when nothing moved.
     fn rate(&self) -> Option<f64> {
         let (&(t0, v0), &(t1, v1)) = (self.samples.front()?, self.samples.back()?);
@@ -217,26 +234,22 @@ mod tests {
     fn one_counter_and_total_across_phases() {
         let mut t = Tally::default();
         let p = t.observe(1, None).unwrap();
-        assert_eq!(
-            (p.current, p.total),
-            (0, 0),
-            "a total from the first report"
-        );
+        assert_eq!((p.current, p.total), (0, 0), "nothing known yet");
         let p = t.observe(1, Some(&report(SCAN, 0, None, 10))).unwrap();
         assert_eq!((p.current, p.total), (0, 0));
         let p = t.observe(1, Some(&report(SCAN, 100, None, 20))).unwrap();
         assert_eq!(
             (p.current, p.total),
-            (100, 100),
-            "the scan's total is what it found"
+            (0, 100),
+            "the files found are the total; none is done before the import says which changed"
         );
         let p = t
             .observe(1, Some(&report(IMPORT, 0, Some(40), 30)))
             .unwrap();
         assert_eq!(
             (p.current, p.total),
-            (100, 140),
-            "the import's total is added"
+            (60, 100),
+            "the 60 unchanged files are done; the total stays the files found"
         );
         assert_eq!(
             (p.phase, p.phase_current, p.phase_total),
@@ -245,14 +258,42 @@ mod tests {
         let p = t
             .observe(1, Some(&report(IMPORT, 40, Some(40), 40)))
             .unwrap();
-        assert_eq!((p.current, p.total), (140, 140));
+        assert_eq!((p.current, p.total), (100, 100));
         let p = t.observe(1, Some(&report(EXPORT, 3, Some(5), 50))).unwrap();
         assert_eq!(
             (p.current, p.total),
-            (143, 145),
-            "the export's total is added"
+            (103, 105),
+            "the export's notes are added"
         );
-        assert_eq!(t.finish(true).current, 145);
+        assert_eq!(t.finish(true).current, 105);
+    }
+
+    #[test]
+    fn a_large_vault_with_few_changes_is_never_shown_done_then_half_done() {
+        let mut t = Tally::default();
+        let mut seen = Vec::new();
+        for (ph, c, tot) in [
+            (SCAN, 0, None),
+            (SCAN, 15_000, None),
+            (IMPORT, 0, Some(675)),
+            (IMPORT, 300, Some(675)),
+            (IMPORT, 675, Some(675)),
+        ] {
+            let p = t
+                .observe(1, Some(&report(ph, c, tot, seen.len() as i64)))
+                .unwrap();
+            seen.push((p.current, p.total));
+        }
+        assert_eq!(
+            seen,
+            vec![
+                (0, 0),
+                (0, 15_000),
+                (14_325, 15_000),
+                (14_625, 15_000),
+                (15_000, 15_000)
+            ]
+        );
     }
 
     #[test]
@@ -262,22 +303,41 @@ mod tests {
         let before = t
             .observe(1, Some(&report(IMPORT, 60, Some(100), 20)))
             .unwrap();
-        assert_eq!((before.current, before.total), (160, 200));
-        // Attempt 2 starts over: scanning at 0, then importing what is left.
+        assert_eq!((before.current, before.total), (60, 100));
+        // Attempt 2 starts over: it scans the same 100 files, then imports the 45 the dead
+        // attempt had not committed (it had shown 60, committed 55).
         let p = t.observe(2, None).unwrap();
-        assert_eq!((p.current, p.total, p.attempt), (160, 200, 2));
+        assert_eq!((p.current, p.total, p.attempt), (60, 100, 2));
         let p = t.observe(2, Some(&report(SCAN, 0, None, 30))).unwrap();
-        assert_eq!(p.current, 160, "never back to 0");
+        assert_eq!((p.current, p.total), (60, 100), "never back to 0");
         let p = t.observe(2, Some(&report(SCAN, 100, None, 40))).unwrap();
-        assert_eq!((p.current, p.total), (260, 260));
+        assert_eq!((p.current, p.total), (60, 100), "the total does not double");
         let p = t
-            .observe(2, Some(&report(IMPORT, 10, Some(40), 50)))
+            .observe(2, Some(&report(IMPORT, 3, Some(45), 50)))
             .unwrap();
-        assert_eq!((p.current, p.total), (270, 300));
         assert_eq!(
-            t.observe(1, Some(&report(IMPORT, 99, Some(100), 60))),
+            (p.current, p.total),
+            (60, 100),
+            "55 committed + 3: the counter holds until the new attempt passes it"
+        );
+        let p = t
+            .observe(2, Some(&report(IMPORT, 10, Some(45), 60)))
+            .unwrap();
+        assert_eq!((p.current, p.total), (65, 100));
+        assert_eq!(
+            t.observe(1, Some(&report(IMPORT, 99, Some(100), 70))),
             None,
             "a late report of the old attempt is ignored"
+        );
+        let p = t
+            .observe(2, Some(&report(IMPORT, 45, Some(45), 80)))
+            .unwrap();
+        assert_eq!((p.current, p.total), (100, 100));
+        let end = t.finish(true);
+        assert_eq!(
+            (end.current, end.total),
+            (100, 100),
+            "ends at the total, not past it"
         );
     }
 

@@ -12,13 +12,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{COLUMNS, from_row, schedule, stored_counter};
 use brain_store::Result;
-use brain_store::jobs::{Job, JobProgress, Outcome};
-
-/// The error a job gets when the reaper finds its last attempt's lease expired.
-const LEASE_EXPIRED_LAST: &str = "worker stopped responding (lease expired) on the last attempt";
-
-/// The error a job gets when the reaper puts it back in the queue for another attempt.
-const LEASE_EXPIRED: &str = "worker stopped responding (lease expired); retrying";
+use brain_store::jobs::{Job, JobProgress, LEASE_EXPIRED, LEASE_EXPIRED_LAST, Outcome};
 
 /// Jobs of `job_type` running under any worker.
 fn running_count(tx: &Transaction<'_>, job_type: &str) -> Result<u64> {

@@ -205,7 +205,7 @@ fn stopping_line(vault: &Vault, http: bool) -> String {
     };
     format!(
         "Stopping: {waits}. Press Ctrl-C again to leave at once (an unfinished job is taken \
-         over after its lease by the next brain that runs jobs)."
+         over after its lease by the next `brain sync` or `brain serve`)."
     )
 }
 

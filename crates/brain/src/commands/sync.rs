@@ -1,15 +1,18 @@
 //! `brain sync`: queue a `directory-sync` job (or join the one already queued or running) and
 //! follow it (`Brain::follow`) with a progress bar per phase. With no daemon holding the vault,
 //! this process runs a worker itself (the facade's runner policy), and takes the job over if
-//! the worker running it dies. Ctrl-C cancels the job cleanly (work done so far is kept).
+//! the worker running it dies. Ctrl-C cancels a job this command owns (it queued it, or took it
+//! over) cleanly, keeping the work done so far; a command that only follows someone else's sync
+//! leaves it running. A sync that ran out of attempts because its worker kept dying is started
+//! afresh, once.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use brain_jobs::{FollowEvent, Queue, WorkerPool};
-use brain_store::jobs::{Enqueued, Job, JobFilter, JobState};
+use brain_store::jobs::{Enqueued, Job, JobFilter, JobState, LEASE_EXPIRED_LAST};
 use brain_sync::SyncReport;
 use brain_sync::jobs::DIRECTORY_SYNC;
 use serde_json::json;
@@ -77,18 +80,18 @@ pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
     // but only one asking for the same thing, so `--allow-mass-delete` or a one-way mode is
     // never dropped by joining a plain sync.
     let request = brain_sync::jobs::sync_request(mode, args.allow_mass_delete);
-    let enqueued = queue.enqueue(request)?;
-    let id = enqueued.id();
+    let enqueued = queue.enqueue(request.clone())?;
+    let first_id = enqueued.id();
     let joined = matches!(enqueued, Enqueued::Existing(_));
     if args.detach {
         if daemon.is_none() {
             spawn_background_worker(vault)?;
         }
         if json {
-            output::json(&json!({"job": id, "joined": joined}))?;
+            output::json(&json!({"job": first_id, "joined": joined}))?;
         } else {
             output::line(format!(
-                "Sync job #{id} {}; follow it with `brain status` or `brain jobs show {id}`.",
+                "Sync job #{first_id} {}; follow it with `brain status` or `brain jobs show {first_id}`.",
                 if joined {
                     "was already queued"
                 } else {
@@ -99,29 +102,35 @@ pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
         return Ok(0);
     }
     if joined {
-        eprintln!("Joining sync job #{id}, already queued or running.");
+        eprintln!("Joining sync job #{first_id}, already queued or running.");
     }
-    crate::logging::command_reports_job(id);
+    crate::logging::command_reports_job(first_id);
     if mode != "import-only" {
         crate::logging::command_reports_file_outcomes();
     }
 
+    // What Ctrl-C does depends on whose job it is, which the follower decides when it comes:
+    // the first one cancels a job this command owns (it queued it, or took it over and runs
+    // it) cleanly; the first one of a command that only follows someone else's job leaves at
+    // once, and so does a second one: the job's lease expires and whoever still wants it takes
+    // it over, so nothing is lost.
+    let followed_id = Arc::new(AtomicI64::new(first_id));
     let interrupted = Arc::new(AtomicBool::new(false));
     {
-        let flag = interrupted.clone();
-        // The first Ctrl-C cancels the job cleanly. A second one, or the first one of a
-        // command that only joined another's sync, leaves at once: the job's lease expires
-        // and whoever still wants it takes it over, so nothing is lost.
+        let (flag, id) = (interrupted.clone(), followed_id.clone());
         // A second handler cannot be installed in one process; that only matters in tests.
         let _ = ctrlc::set_handler(move || {
-            if joined || flag.swap(true, Ordering::SeqCst) {
-                eprintln!("Stopped following sync job #{id}; it is kept in the queue.");
-                std::process::exit(i32::from(EXIT_CANCELLED));
+            if flag.swap(true, Ordering::SeqCst) {
+                leave(id.load(Ordering::SeqCst));
             }
         });
     }
     if let Some(pid) = daemon {
-        tracing::info!(pid, job = id, "brain serve runs the sync; following it");
+        tracing::info!(
+            pid,
+            job = first_id,
+            "brain serve runs the sync; following it"
+        );
     }
     // Who runs the job is the facade's policy: the daemon, or this process when no daemon holds
     // the vault (started while following, so no progress is missed, and again if the daemon
@@ -131,7 +140,42 @@ pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
         brain_api::Workers::OnDemand(vault.pool_config()),
     );
     let mut view = progress::JobView::for_stderr(false);
-    let followed = follow(&brain, id, daemon.is_some(), &mut view, &interrupted);
+    let mut id = first_id;
+    let mut seen = Seen {
+        joined,
+        ..Seen::default()
+    };
+    let mut owns = !joined;
+    let followed = loop {
+        let signals = Signals {
+            interrupted: &interrupted,
+            owns,
+        };
+        let job = match follow(&brain, id, daemon.is_some(), &mut view, signals, &mut seen) {
+            Ok(job) => job,
+            Err(e) => break Err(e),
+        };
+        // A job whose worker stopped on its last attempt failed through no fault of the sync:
+        // the person asked for a sync, so start a fresh one (once) instead of failing.
+        if job.state == JobState::Failed
+            && job.error.as_deref() == Some(LEASE_EXPIRED_LAST)
+            && !seen.restarted
+            && !interrupted.load(Ordering::SeqCst)
+        {
+            let fresh = queue.enqueue(request.clone())?;
+            eprintln!(
+                "Sync job #{id} ran out of attempts (its worker stopped responding on the last \
+                 one); what it imported is kept. Starting sync job #{} to finish the work.",
+                fresh.id()
+            );
+            id = fresh.id();
+            followed_id.store(id, Ordering::SeqCst);
+            owns = !matches!(fresh, Enqueued::Existing(_));
+            seen.restarted = true;
+            continue;
+        }
+        break Ok(job);
+    };
     if brain.runs_jobs_here() {
         if followed.is_ok() && !interrupted.load(Ordering::SeqCst) {
             // Other jobs due now (exports queued by `brain put`) run before this worker leaves.
@@ -140,18 +184,44 @@ pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
         brain.shutdown();
     }
     let job = followed?;
-    finish(&job, json)
+    finish(&job, json, &seen)
+}
+
+/// What happened to the followed job along the way, for the final report.
+#[derive(Debug, Default)]
+struct Seen {
+    /// This command joined a sync someone else had queued.
+    joined: bool,
+    /// The job was taken over after its worker stopped (by this command or another worker).
+    taken_over: bool,
+    /// The first job ran out of attempts and this command started a fresh one.
+    restarted: bool,
+}
+
+/// What the follower reads: Ctrl-C was pressed; this command queued the job it follows.
+#[derive(Clone, Copy)]
+struct Signals<'a> {
+    interrupted: &'a AtomicBool,
+    owns: bool,
+}
+
+/// Leaves at once, the job left to whoever runs it (its lease lapses if that was this process).
+fn leave(id: i64) -> ! {
+    eprintln!("Stopped following sync job #{id}; it is kept in the queue.");
+    std::process::exit(i32::from(EXIT_CANCELLED));
 }
 
 /// Follows the job to its end, drawing its progress on `view` and saying in words when its
 /// worker stopped, when this command runs it because the daemon it `daemon_seen` is gone, and
-/// when it was taken over; asks the queue to cancel it once if `interrupted` is set.
+/// when it was taken over. Once Ctrl-C was pressed it asks the queue to cancel the job if this
+/// command owns it (queued it, or runs it now), and leaves it to its owner otherwise.
 fn follow(
     brain: &brain_api::Brain,
     id: i64,
     daemon_seen: bool,
     view: &mut progress::JobView,
-    interrupted: &AtomicBool,
+    signals: Signals<'_>,
+    seen: &mut Seen,
 ) -> Result<Job> {
     let mut following = brain.follow(id);
     let mut cancel_sent = false;
@@ -176,6 +246,7 @@ fn follow(
                 ..
             }) => {
                 view.pause();
+                seen.taken_over = true;
                 eprintln!(
                     "Sync job #{id} taken over {} (attempt {attempt} of {max_attempts}): what \
                      the stopped attempt imported is kept, and the sync goes on from there.",
@@ -193,7 +264,13 @@ fn follow(
                 return Ok(*job);
             }
         }
-        if interrupted.load(Ordering::SeqCst) && !cancel_sent {
+        if signals.interrupted.load(Ordering::SeqCst) && !cancel_sent {
+            // Whose it is now, from the job's row as it is now: a command that joined owns the
+            // job once one of its workers runs it.
+            if !signals.owns && !following.runs_it_here_now()? {
+                view.pause();
+                leave(id);
+            }
             brain.cancel_job(id)?;
             cancel_sent = true;
         }
@@ -239,7 +316,7 @@ fn drain(vault: &Vault, queue: &Queue, limit: Duration) {
 }
 
 /// Prints how the job ended and picks the exit code.
-fn finish(job: &Job, json: bool) -> Result<u8> {
+fn finish(job: &Job, json: bool, seen: &Seen) -> Result<u8> {
     match job.state {
         JobState::Succeeded => {
             let value = job.result.clone().unwrap_or_default();
@@ -248,6 +325,9 @@ fn finish(job: &Job, json: bool) -> Result<u8> {
             if json {
                 let mut doc = value;
                 doc["job"] = json!(job.id);
+                doc["joined"] = json!(seen.joined);
+                doc["taken_over"] = json!(seen.taken_over);
+                doc["restarted"] = json!(seen.restarted);
                 output::json(&doc)?;
             } else {
                 print_report(&report, false, "Sync complete")?;
