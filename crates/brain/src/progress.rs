@@ -28,7 +28,11 @@ trait Draw {
 
 /// What the job is doing, for the label: its phase, else a general word.
 fn label(p: &Progress) -> &'static str {
-    p.phase.map_or("Working", |ph| ph.verb())
+    match p.phase {
+        Some(ph) => ph.verb(),
+        None if p.message.is_empty() => "Starting",
+        None => "Working",
+    }
 }
 
 /// What it works on now: the message without the phase's verb ("Projects/plan.md").
@@ -104,7 +108,9 @@ struct Bar {
 }
 
 impl Bar {
-    fn make(&self, shape: Shape) -> ProgressBar {
+    /// A new bar of `shape`, `len` long, at `pos` (set before its first draw, so it never
+    /// flashes `0/0` as full).
+    fn make(&self, shape: Shape, len: u64, pos: u64) -> ProgressBar {
         let target = ProgressDrawTarget::stderr();
         let bar = match shape {
             // Before the scan has found the files, there is nothing to count yet.
@@ -114,7 +120,7 @@ impl Bar {
             ),
             Shape::Bar => {
                 let pace = self.pace.clone();
-                ProgressBar::with_draw_target(Some(0), target).with_style(
+                ProgressBar::with_draw_target(Some(len), target).with_style(
                     ProgressStyle::with_template(
                         "{prefix:>10} [{bar:30}] {human_pos}/{human_len} notes  {pace}{wide_msg}",
                     )
@@ -129,6 +135,7 @@ impl Bar {
                 )
             }
         };
+        bar.set_position(pos);
         bar.enable_steady_tick(Duration::from_millis(120));
         bar
     }
@@ -145,7 +152,7 @@ impl Draw for Bar {
             if let Some((_, old)) = self.bar.take() {
                 old.finish_and_clear();
             }
-            self.bar = Some((shape, self.make(shape)));
+            self.bar = Some((shape, self.make(shape, p.total, p.current)));
         }
         let Some((_, bar)) = &self.bar else { return };
         bar.set_prefix(label(p));
@@ -155,8 +162,10 @@ impl Draw for Bar {
             bar.set_position(p.current);
             *self.pace.lock().unwrap_or_else(|e| e.into_inner()) = pace(p);
             bar.set_message(item(p).to_string());
+        } else if p.phase == Some(Phase::Scanning) {
+            bar.set_message("looking for the vault's notes");
         } else {
-            bar.set_message("the vault's files");
+            bar.set_message(item(p).to_string());
         }
     }
 
