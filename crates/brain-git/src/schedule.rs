@@ -2,18 +2,23 @@
 //! (`pull_on_start`), a commit once changes settle (`auto_commit`, `commit_debounce_ms`), and a
 //! sync every `sync_interval_s`. It only enqueues `git` jobs; the workers run them.
 //!
-//! "Changes" are directory jobs that changed something (an import of an edited file, an export of
-//! a `brain put`): the job bus tells of each as it finishes, so nothing polls git or the disk.
-//! Files that are not notes (attachments) are committed by the periodic sync.
+//! "Changes" come from the store's change feed (`Store::changes_since`): whenever a job ends
+//! (an import of an edited file, the export of a `brain put`, a pull), the scheduler asks the
+//! feed whether any note changed since it last looked, so it learns of every change whatever
+//! made it, without reading what jobs report, and nothing polls git or the disk. Files that are
+//! not notes (attachments) are committed by the periodic sync.
 
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use brain_core::config::GitConfig;
 use brain_core::time::now_ms;
 use brain_jobs::{Event, Queue};
-use brain_store::jobs::JobState;
+use brain_store::Store;
+use tokio::sync::broadcast::error::RecvError;
 
 use crate::jobs::{commit_request, git_request};
 use crate::sync::GitOp;
@@ -30,10 +35,11 @@ pub struct GitScheduler {
 }
 
 impl GitScheduler {
-    /// Starts scheduling git jobs on `queue` as `config` asks.
-    pub fn start(queue: Queue, config: GitConfig) -> GitScheduler {
+    /// Starts scheduling git jobs on `queue` as `config` asks, learning of changes from `feed`
+    /// (the vault's store).
+    pub fn start(queue: Queue, feed: Arc<dyn Store>, config: GitConfig) -> GitScheduler {
         let (tx, rx) = mpsc::channel();
-        spawn_change_listener(&queue, tx.clone());
+        spawn_change_listener(&queue, feed, tx.clone());
         let thread = std::thread::Builder::new()
             .name("git-schedule".into())
             .spawn(move || {
@@ -96,27 +102,31 @@ impl Drop for GitScheduler {
     }
 }
 
-/// Forwards "a directory job changed something" from the job bus. The thread ends at the first
-/// event after the scheduler is gone.
-fn spawn_change_listener(queue: &Queue, tx: Sender<Signal>) {
+/// Tells the scheduler when notes changed: at the end of every job this process runs (and when
+/// events were missed), it reads the change feed from where it last stood. The thread ends at
+/// the first event after the scheduler is gone.
+fn spawn_change_listener(queue: &Queue, feed: Arc<dyn Store>, tx: Sender<Signal>) {
     let mut events = queue.bus().subscribe();
-    let queue = queue.clone();
     let _ = std::thread::Builder::new()
         .name("git-changes".into())
         .spawn(move || {
+            // Changes before the daemon started are the start's pull and sync's business.
+            let mut cursor = feed.change_cursor().unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read the change feed; the next change commits everything");
+                0
+            });
             loop {
-                let changed = match events.blocking_recv() {
-                    Ok(Event::Finished {
-                        id,
-                        state: JobState::Succeeded,
-                    }) => queue.job(id).is_ok_and(|job| {
-                        job.job_type.starts_with("directory-")
-                            && job.result.as_ref().is_some_and(changed_something)
-                    }),
-                    Ok(_) => false,
-                    // Missed events may have been changes.
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                match events.blocking_recv() {
+                    Ok(Event::Finished { .. }) | Err(RecvError::Lagged(_)) => {}
+                    Ok(_) => continue,
+                    Err(RecvError::Closed) => return,
+                }
+                let changed = match read_on(&*feed, &mut cursor) {
+                    Ok(changed) => changed,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the change feed; committing to be safe");
+                        true
+                    }
                 };
                 if changed && tx.send(Signal::Changed).is_err() {
                     return;
@@ -125,19 +135,19 @@ fn spawn_change_listener(queue: &Queue, tx: Sender<Signal>) {
         });
 }
 
-/// Whether a directory job's report (a `SyncReport`) says files or notes changed.
-fn changed_something(result: &serde_json::Value) -> bool {
-    const COUNTS: [&str; 6] = [
-        "imported", "updated", "renamed", "deleted", "exported", "trashed",
-    ];
-    COUNTS.iter().any(|k| {
-        result
-            .get(k)
-            .and_then(serde_json::Value::as_u64)
-            .unwrap_or(0)
-            > 0
-    }) || result
-        .get("conflicts")
-        .and_then(serde_json::Value::as_array)
-        .is_some_and(|c| !c.is_empty())
+/// Reads the feed on from `cursor` to its end, moving `cursor` past what it read (never past a
+/// change it has not seen, so a change committed meanwhile is read next time); whether any note
+/// changed. A git commit exports the notes still waiting for their file first, so a change
+/// whose export has not run yet is committed all the same.
+fn read_on(feed: &dyn Store, cursor: &mut u64) -> brain_store::Result<bool> {
+    const PAGE: usize = 1_000;
+    let mut changed = false;
+    loop {
+        let page = feed.changes_since(*cursor, PAGE)?;
+        changed |= !page.changes.is_empty();
+        *cursor = page.next;
+        if page.changes.len() < PAGE {
+            return Ok(changed);
+        }
+    }
 }

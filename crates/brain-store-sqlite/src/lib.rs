@@ -14,6 +14,7 @@
 //! when it cannot be written, its file's identity checked around every transaction) and
 //! `check` (what `brain doctor` asks of a store).
 
+mod changes;
 mod check;
 mod conflicts;
 mod entities;
@@ -303,5 +304,13 @@ impl Store for SqliteStore {
 
     fn live_files(&self) -> Result<Vec<brain_store::LiveFile>> {
         SqliteStore::live_files(self)
+    }
+
+    fn changes_since(&self, cursor: u64, limit: usize) -> Result<brain_store::ChangePage> {
+        self.read(|tx| changes::since(tx, cursor, limit))
+    }
+
+    fn change_cursor(&self) -> Result<u64> {
+        self.read(changes::cursor)
     }
 }

@@ -49,6 +49,12 @@ impl Store for Checked {
     fn live_files(&self) -> Result<Vec<LiveFile>> {
         Store::live_files(&*self.0)
     }
+    fn changes_since(&self, cursor: u64, limit: usize) -> Result<brain_store::ChangePage> {
+        self.0.changes_since(cursor, limit)
+    }
+    fn change_cursor(&self) -> Result<u64> {
+        self.0.change_cursor()
+    }
     fn sync_state(&self) -> Result<SyncState> {
         self.0.sync_state()
     }

@@ -134,6 +134,7 @@ fn a_schema_1_store_is_upgraded() {
         let conn = rusqlite::Connection::open(&path).expect("raw open");
         conn.execute_batch(
             "DROP TABLE jobs; DROP TABLE job_type_pauses; DROP TABLE runtime_state;
+             DROP TRIGGER entity_changed_on_insert; DROP TRIGGER entity_changed_on_update; DROP TABLE entity_changes;
              PRAGMA user_version = 1;",
         )
         .expect("downgrade");
@@ -148,7 +149,7 @@ fn a_schema_1_store_is_upgraded() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .expect("version");
-    assert_eq!(version, 5);
+    assert_eq!(version, 6, "the latest schema");
 }
 
 /// A schema 3 store whose keys came from the old key function (whole-string lower case, so a
@@ -171,6 +172,7 @@ fn a_schema_3_store_gets_its_path_keys_computed_again() {
             "UPDATE entities SET path_key = 'οδος.md' WHERE id = 'ΟΔΟΣ';
              UPDATE entities SET path_key = lower(path) WHERE id = 'Été';
              ALTER TABLE jobs DROP COLUMN progress_phase;
+             DROP TRIGGER entity_changed_on_insert; DROP TRIGGER entity_changed_on_update; DROP TABLE entity_changes;
              PRAGMA user_version = 3;",
         )
         .expect("old keys");
@@ -200,7 +202,8 @@ fn a_schema_2_store_is_upgraded() {
         let conn = rusqlite::Connection::open(&path).expect("raw open");
         conn.execute_batch(
             "DROP TABLE job_type_pauses; DROP TABLE runtime_state;
-             ALTER TABLE jobs DROP COLUMN progress_phase; PRAGMA user_version = 2;",
+             ALTER TABLE jobs DROP COLUMN progress_phase; DROP TRIGGER entity_changed_on_insert; DROP TRIGGER entity_changed_on_update; DROP TABLE entity_changes;
+             PRAGMA user_version = 2;",
         )
         .expect("downgrade");
     }
@@ -427,7 +430,9 @@ fn a_schema_4_store_gains_progress_phases() {
     };
     {
         let conn = rusqlite::Connection::open(&path).expect("raw open");
-        conn.execute_batch("ALTER TABLE jobs DROP COLUMN progress_phase; PRAGMA user_version = 4;")
+        conn.execute_batch(
+            "ALTER TABLE jobs DROP COLUMN progress_phase; DROP TRIGGER entity_changed_on_insert; DROP TRIGGER entity_changed_on_update; DROP TABLE entity_changes; PRAGMA user_version = 4;",
+        )
             .expect("downgrade");
     }
     let store = SqliteStore::open(&path).expect("upgrade");
@@ -439,4 +444,35 @@ fn a_schema_4_store_gains_progress_phases() {
     };
     store.set_progress(id, "w", &phased).expect("progress");
     assert_eq!(store.job(id).expect("job").progress, Some(phased));
+}
+
+/// A vault from before the change feed (schema 5) gains it: the entities it holds are numbered
+/// once, in the order they were stored, and changes after the upgrade are numbered above them.
+#[test]
+fn a_schema_5_store_gains_a_change_feed_with_its_entities_numbered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("brain.db");
+    {
+        let store = SqliteStore::open(&path).expect("create");
+        store.put(&entity("note/a", "# A\n", T0)).expect("put");
+        store.put(&entity("note/b", "# B\n", T0)).expect("put");
+    }
+    {
+        let conn = rusqlite::Connection::open(&path).expect("raw open");
+        conn.execute_batch(
+            "DROP TRIGGER entity_changed_on_insert; DROP TRIGGER entity_changed_on_update;
+             DROP TABLE entity_changes; PRAGMA user_version = 5;",
+        )
+        .expect("downgrade");
+    }
+    let store = SqliteStore::open(&path).expect("upgrade");
+    let page = store.changes_since(0, 10).expect("feed");
+    let refs: Vec<String> = page.changes.iter().map(|c| c.entity.to_string()).collect();
+    assert_eq!(refs, ["note/a", "note/b"]);
+    store
+        .put(&entity("note/a", "# A again\n", T0 + 1))
+        .expect("put");
+    let after = store.changes_since(page.next, 10).expect("feed");
+    assert_eq!(after.changes.len(), 1);
+    assert!(after.changes[0].seq > page.next);
 }

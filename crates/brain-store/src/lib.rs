@@ -118,4 +118,21 @@ pub trait Store: Send + Sync {
 
     /// Every live entity's path and hash, by path, reading no entity's text (`brain doctor`).
     fn live_files(&self) -> Result<Vec<LiveFile>>;
+
+    /// The change feed: entities changed after `cursor` (0 reads from the start), oldest change
+    /// first, at most `limit`, each listed once, as its latest change left it (a feed of states:
+    /// a note changed twice since `cursor` appears once, at its later number). Read on from the
+    /// page's `next`. Every change (a put, an import, a rename, a soft delete, a restore, in any
+    /// transaction) gets a store-wide number in the transaction that makes it; marking a note
+    /// exported is not a change.
+    ///
+    /// The guarantee a consumer relies on: reading on from `next` never misses a change. A
+    /// change committed after a page was read is numbered above that page's `next`; a backend
+    /// whose writers can commit out of number order (PostgreSQL) returns only changes no open
+    /// transaction can still precede, so one that commits late with a lower number is read on
+    /// the next call, not skipped.
+    fn changes_since(&self, cursor: u64, limit: usize) -> Result<ChangePage>;
+
+    /// The feed's end now: a consumer that wants only changes from now on starts here.
+    fn change_cursor(&self) -> Result<u64>;
 }

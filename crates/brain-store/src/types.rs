@@ -355,3 +355,31 @@ pub struct LiveFile {
     /// Changed through an interface and not yet written to its file.
     pub dirty: bool,
 }
+
+/// One entry of the change feed ([`Store::changes_since`]): an entity as its latest change left
+/// it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Change {
+    /// Its number in the feed: store-wide, increasing with every change.
+    pub seq: u64,
+    /// The entity.
+    pub entity: EntityRef,
+    /// Its vault-relative path now.
+    pub path: String,
+    /// Its content hash now.
+    pub content_hash: String,
+    /// Whether it is (soft) deleted now.
+    pub deleted: bool,
+    /// When its content last changed (ms since the epoch).
+    pub updated_ms: i64,
+}
+
+/// A page of the change feed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ChangePage {
+    /// The changes, oldest first.
+    pub changes: Vec<Change>,
+    /// Where to read on from: the last change's number, or the cursor given when there was
+    /// none.
+    pub next: u64,
+}

@@ -235,9 +235,13 @@ fn sigkill_mid_sync_is_taken_over_and_the_job_imports_every_note_exactly_once() 
 }
 
 /// A sync report as the job stored it: the CLI adds the job's id.
+/// The job's stored result: `brain sync --json` prints it with what the command adds (the
+/// job's id, and whether it joined, took over or restarted the job).
 fn report_without_job(report: &serde_json::Value) -> serde_json::Value {
     let mut stored = report.clone();
-    stored.as_object_mut().unwrap().remove("job");
+    for added in ["job", "joined", "taken_over", "restarted"] {
+        stored.as_object_mut().unwrap().remove(added);
+    }
     stored
 }
 

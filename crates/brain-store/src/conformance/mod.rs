@@ -12,6 +12,8 @@
 //! traits and `brain-core`. One file per area; the jobs area has one file per part of the queue.
 
 #[doc(hidden)]
+pub mod changes;
+#[doc(hidden)]
 pub mod conflicts;
 #[doc(hidden)]
 pub mod entities;
@@ -81,6 +83,11 @@ macro_rules! conformance_tests {
             }
             runtime {
                 set_read_and_replace => runtime::set_read_and_replace,
+            }
+            changes {
+                every_change_is_numbered_once_in_order => changes::every_change_is_numbered_once_in_order,
+                pages_read_on_from_next => changes::pages_read_on_from_next,
+                a_consumer_reading_while_writers_commit_misses_nothing => changes::a_consumer_reading_while_writers_commit_misses_nothing,
             }
             jobs {
                 enqueue_and_read_back => jobs::enqueueing::enqueue_and_read_back,

@@ -85,10 +85,13 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
 
     // Git sync: commit once changes settle, pull and push on a timer. It only queues `git`
     // jobs; the workers above run them.
-    let git =
-        vault.config.git.enabled.then(|| {
-            brain_git::schedule::GitScheduler::start(queue.clone(), vault.config.git.clone())
-        });
+    let git = vault.config.git.enabled.then(|| {
+        brain_git::schedule::GitScheduler::start(
+            queue.clone(),
+            vault.store.clone(),
+            vault.config.git.clone(),
+        )
+    });
 
     let serve = &vault.config.serve;
     if serve.initial_sync {
