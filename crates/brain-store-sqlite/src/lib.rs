@@ -69,6 +69,9 @@ fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
 /// A [`Store`] in one SQLite database file (or in memory, for tests).
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// File bases read so far (all of `sync_state`, or the few of `bases`/`sync_state_of`):
+    /// what a partial sync costs, which tests and benchmarks check stays what it touches.
+    base_reads: std::sync::atomic::AtomicU64,
     /// The file it was opened from (`None` in memory): its identity and whether it is
     /// read-only.
     file: Option<open::StoreFile>,
@@ -81,6 +84,16 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
+    /// File bases read since the store was opened (see the field's docs).
+    pub fn base_reads(&self) -> u64 {
+        self.base_reads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn count_base_reads(&self, n: usize) {
+        self.base_reads
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Opens (creating if needed) the database at `path` and brings its schema up to date: for
     /// tests, benchmarks and tools that own the file. A vault's store is opened with
     /// [`SqliteStore::open_existing`] and created with [`SqliteStore::create`] instead, so a
@@ -134,6 +147,7 @@ impl SqliteStore {
         .map_err(explain)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            base_reads: Default::default(),
             file,
         })
     }
@@ -211,11 +225,25 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     fn sync_state(&self) -> Result<SyncState> {
-        self.read(sync::state)
+        let state = self.read(sync::state)?;
+        self.count_base_reads(state.bases.len());
+        Ok(state)
     }
 
     fn bases(&self, paths: &[&str]) -> Result<Vec<FileBase>> {
-        self.read(|tx| sync::bases(tx, paths))
+        let bases = self.read(|tx| sync::bases(tx, paths))?;
+        self.count_base_reads(bases.len());
+        Ok(bases)
+    }
+
+    fn sync_state_of(&self, paths: &[&str]) -> Result<brain_store::PartialSyncState> {
+        let partial = self.read(|tx| sync::state_of(tx, paths))?;
+        self.count_base_reads(partial.state.bases.len());
+        Ok(partial)
+    }
+
+    fn dirty_entities(&self) -> Result<Vec<brain_store::DirtyEntity>> {
+        self.read(sync::dirty)
     }
 
     fn apply(&self, ops: &[SyncOp]) -> Result<()> {

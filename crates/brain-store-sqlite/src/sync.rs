@@ -11,12 +11,12 @@
 //! update of a foreign-key column would need one.
 
 use brain_core::EntityRef;
-use rusqlite::{Transaction, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::entities::{self, Encoded, Existing};
 use brain_store::{
-    BaseStat, DirtyEntity, Entity, FileBase, FileStat, NewConflict, Result, StoreError, SyncOp,
-    SyncState,
+    BaseStat, DirtyEntity, Entity, FileBase, FileStat, NewConflict, PartialSyncState, Result,
+    StoreError, SyncOp, SyncState,
 };
 
 /// Applies `ops` in order inside the caller's transaction.
@@ -335,6 +335,80 @@ pub(crate) fn bases(tx: &Transaction<'_>, paths: &[&str]) -> Result<Vec<FileBase
 }
 
 /// Every base's stat, the dirty set and the live count, from one snapshot.
+/// Every dirty entity (the `entities_dirty` index).
+pub(crate) fn dirty(tx: &Transaction<'_>) -> Result<Vec<DirtyEntity>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT type, id, path, content_hash, deleted_ms IS NOT NULL
+         FROM entities WHERE dirty = 1",
+    )?;
+    let dirty = stmt
+        .query_map([], dirty_of)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(dirty)
+}
+
+fn dirty_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<DirtyEntity> {
+    Ok(DirtyEntity {
+        entity: EntityRef::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?),
+        path: row.get(2)?,
+        content_hash: row.get(3)?,
+        deleted: row.get(4)?,
+    })
+}
+
+/// The state of `paths` only: one indexed lookup per path for its base, its dirty entity and
+/// the live entities and bases sharing its path key.
+pub(crate) fn state_of(tx: &Transaction<'_>, paths: &[&str]) -> Result<PartialSyncState> {
+    let mut base = tx.prepare_cached(
+        "SELECT path, size, mtime_ns, ctime_ns, inode FROM file_bases WHERE path = ?1",
+    )?;
+    let mut dirty = tx.prepare_cached(
+        "SELECT type, id, path, content_hash, deleted_ms IS NOT NULL
+         FROM entities WHERE path = ?1 AND dirty = 1",
+    )?;
+    // Live entities by key, and the files of synced entities by key (a file is at its base's
+    // path, which an entity renamed in the store but not yet exported no longer has).
+    let mut same_key = tx.prepare_cached(
+        "SELECT path FROM entities WHERE path_key = ?1 AND deleted_ms IS NULL
+         UNION
+         SELECT b.path FROM entities e JOIN file_bases b ON b.entity_rowid = e.rowid
+         WHERE e.path_key = ?1",
+    )?;
+    let wanted: std::collections::HashSet<&str> = paths.iter().copied().collect();
+    let mut out = PartialSyncState::default();
+    let mut colliding = std::collections::BTreeSet::new();
+    let mut keys = std::collections::HashSet::new();
+    for &p in paths {
+        if let Some(b) = base
+            .query_row([p], |row| {
+                Ok(BaseStat {
+                    path: row.get(0)?,
+                    stat: stat_of(row, 1)?,
+                })
+            })
+            .optional()?
+        {
+            out.state.bases.push(b);
+        }
+        for d in dirty.query_map([p], dirty_of)? {
+            out.state.dirty.push(d?);
+        }
+        let key = brain_core::path_key(p);
+        if keys.insert(key.clone()) {
+            for other in same_key.query_map([&key], |row| row.get::<_, String>(0))? {
+                let other = other?;
+                if !wanted.contains(other.as_str()) {
+                    colliding.insert(other);
+                }
+            }
+        }
+    }
+    out.state.bases.sort_by(|a, b| a.path.cmp(&b.path));
+    out.state.live_entities = super::listing::count_live(tx)?;
+    out.colliding = colliding.into_iter().collect();
+    Ok(out)
+}
+
 pub(crate) fn state(tx: &Transaction<'_>) -> Result<SyncState> {
     let mut stmt = tx.prepare_cached(
         "SELECT path, size, mtime_ns, ctime_ns, inode FROM file_bases ORDER BY path",
@@ -347,23 +421,9 @@ pub(crate) fn state(tx: &Transaction<'_>) -> Result<SyncState> {
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut stmt = tx.prepare_cached(
-        "SELECT type, id, path, content_hash, deleted_ms IS NOT NULL
-         FROM entities WHERE dirty = 1",
-    )?;
-    let dirty = stmt
-        .query_map([], |row| {
-            Ok(DirtyEntity {
-                entity: EntityRef::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?),
-                path: row.get(2)?,
-                content_hash: row.get(3)?,
-                deleted: row.get(4)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(SyncState {
         bases,
-        dirty,
+        dirty: dirty(tx)?,
         live_entities: super::listing::count_live(tx)?,
     })
 }

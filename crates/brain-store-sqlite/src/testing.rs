@@ -28,6 +28,23 @@ pub fn existing(path: &Path, config: &StoreConfig) -> Result<Arc<dyn Backend>> {
     Ok(Arc::new(SqliteStore::open_existing(path, config)?))
 }
 
+/// A store at `path` (created if missing) and a handle that counts the file bases it reads, for
+/// tests that partial work reads only what it touches.
+pub fn counting_base_reads(path: &Path) -> Result<(Arc<dyn Backend>, BaseReads)> {
+    let store = Arc::new(SqliteStore::open(path)?);
+    Ok((store.clone(), BaseReads(store)))
+}
+
+/// Counts the file bases a store has read (see [`counting_base_reads`]).
+pub struct BaseReads(Arc<SqliteStore>);
+
+impl BaseReads {
+    /// Bases read since the store was opened.
+    pub fn count(&self) -> u64 {
+        self.0.base_reads()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use brain_store::StoreError;

@@ -61,6 +61,12 @@ impl Store for Checked {
     fn bases(&self, paths: &[&str]) -> Result<Vec<brain_store::FileBase>> {
         self.0.bases(paths)
     }
+    fn sync_state_of(&self, paths: &[&str]) -> Result<brain_store::PartialSyncState> {
+        self.0.sync_state_of(paths)
+    }
+    fn dirty_entities(&self) -> Result<Vec<brain_store::DirtyEntity>> {
+        self.0.dirty_entities()
+    }
     fn apply(&self, ops: &[SyncOp]) -> Result<()> {
         self.0.apply(ops)
     }

@@ -46,6 +46,18 @@ pub trait Store: Send + Sync {
     /// The full bases (hash and entity too) of these paths; paths without a base are left out.
     fn bases(&self, paths: &[&str]) -> Result<Vec<FileBase>>;
 
+    /// The sync state of `paths` only, for a sync of a few files (the import after a save, the
+    /// export of one note): their bases (in path order), the dirty entities at those paths, the
+    /// live count, and the paths of other live entities or synced files that differ from one
+    /// of `paths` only by letter case or Unicode normalization (so a new file is checked for a
+    /// collision). It reads what those paths touch, never the whole vault's bases: a save costs
+    /// the same in a vault of 100 notes or 100,000.
+    fn sync_state_of(&self, paths: &[&str]) -> Result<PartialSyncState>;
+
+    /// Every entity changed through an interface and not yet written to its file (the small,
+    /// indexed set an export of everything or of some types works from).
+    fn dirty_entities(&self) -> Result<Vec<DirtyEntity>>;
+
     /// Applies a group of sync operations atomically, in order.
     fn apply(&self, ops: &[SyncOp]) -> Result<()>;
 

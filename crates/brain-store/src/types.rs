@@ -53,6 +53,17 @@ pub struct SyncState {
     pub live_entities: u64,
 }
 
+/// The sync state of a few paths ([`crate::Store::sync_state_of`]).
+#[derive(Clone, Debug, Default)]
+pub struct PartialSyncState {
+    /// The bases of the paths asked for (sorted by path), the dirty entities at them, and the
+    /// vault's live count.
+    pub state: SyncState,
+    /// Paths outside those asked for, of live entities or synced files, that differ from one
+    /// of them only by letter case or Unicode normalization.
+    pub colliding: Vec<String>,
+}
+
 /// File state recorded as the new base after an import or export. A file whose stat still
 /// equals its base's is taken as unchanged without reading it, so the stat holds everything an
 /// edit changes: size and mtime, and ctime and inode too, which catch an edit that restored

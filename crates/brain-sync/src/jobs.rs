@@ -233,13 +233,12 @@ impl DirectoryHandler {
         let types = strings(input, "types")
             .map_err(JobError::Permanent)?
             .unwrap_or_default();
-        let state = self
+        let dirty = self
             .store
-            .sync_state()
+            .dirty_entities()
             .map_err(|e| JobError::Failed(e.to_string()))?;
         paths.extend(
-            state
-                .dirty
+            dirty
                 .into_iter()
                 .filter(|d| all || types.contains(&d.entity.entity_type.as_str()))
                 .map(|d| d.path),

@@ -11,6 +11,9 @@ use brain_store_sqlite::testing;
 use brain_sync::{ConflictNote, SyncEngine, SyncError, SyncMode, SyncOptions, SyncReport};
 use proptest::prelude::*;
 
+#[path = "engine/partial.rs"]
+mod partial;
+
 fn sync(root: &Path, store: &dyn Backend, config: &Config) -> SyncReport {
     SyncEngine::new(root, config, store)
         .unwrap()

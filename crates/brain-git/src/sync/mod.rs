@@ -293,7 +293,7 @@ impl GitSync<'_> {
             tracing::info!("directory sync is paused: committing the files as they are");
             return Ok(0);
         }
-        let dirty = self.store.sync_state()?.dirty;
+        let dirty = self.store.dirty_entities()?;
         if dirty.is_empty() {
             return Ok(0);
         }
@@ -386,7 +386,7 @@ impl GitSync<'_> {
         steps.check()?;
         self.write_pending_exports(steps)?;
         if self.exports_paused {
-            report.waiting_for_resume = self.store.sync_state()?.dirty.len() as u64;
+            report.waiting_for_resume = self.store.dirty_entities()?.len() as u64;
         }
         report.imported_local += self.import_local_edits(repo, steps)?;
         steps.say("Committing changed files");

@@ -66,6 +66,7 @@ macro_rules! conformance_tests {
                 set_base_and_drop_base_clear_dirty => sync::set_base_and_drop_base_clear_dirty,
                 interface_writes_are_dirty => sync::interface_writes_are_dirty,
                 a_failing_batch_changes_nothing => sync::a_failing_batch_changes_nothing,
+                state_of_some_paths_is_the_whole_state_cut_down => sync::state_of_some_paths_is_the_whole_state_cut_down,
             }
             search {
                 query_language => search::query_language,

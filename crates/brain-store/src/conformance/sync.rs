@@ -549,3 +549,69 @@ pub fn a_failing_batch_changes_nothing(make: Factory<'_>) {
         "the whole batch rolled back"
     );
 }
+
+/// `sync_state_of` is `sync_state` cut down to some paths: their bases, the dirty entities at
+/// them, the live count, and the other paths one of them would collide with.
+pub fn state_of_some_paths_is_the_whole_state_cut_down(make: Factory<'_>) {
+    let store = make();
+    let mut ops = Vec::new();
+    for (i, r) in ["note/a", "note/b", "note/Café", "note/dir/c"]
+        .iter()
+        .enumerate()
+    {
+        ops.push(SyncOp::Import {
+            entity: entity(r, &format!("# {r}\n"), T0),
+            stat: stat(10 + i as u64),
+            seen_dirty_hash: None,
+        });
+    }
+    store.apply(&ops).expect("import");
+    // An interface write makes b dirty; a put of a new note d makes it dirty with no base.
+    store
+        .put(&entity("note/b", "# b changed\n", T0 + 1))
+        .expect("put b");
+    store
+        .put(&entity("note/d", "# d\n", T0 + 1))
+        .expect("put d");
+    let whole = state(&*store);
+
+    let got = store
+        .sync_state_of(&["b.md", "d.md", "dir/c.md", "missing.md"])
+        .expect("sync_state_of");
+    let paths = |v: &[crate::BaseStat]| v.iter().map(|b| b.path.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        paths(&got.state.bases),
+        ["b.md", "dir/c.md"],
+        "their bases, by path"
+    );
+    for b in &got.state.bases {
+        let w = whole
+            .bases
+            .iter()
+            .find(|w| w.path == b.path)
+            .expect("in the whole state");
+        assert_eq!(w.stat, b.stat, "{}: the same stat", b.path);
+    }
+    let mut dirty: Vec<&str> = got.state.dirty.iter().map(|d| d.path.as_str()).collect();
+    dirty.sort_unstable();
+    assert_eq!(
+        dirty,
+        ["b.md", "d.md"],
+        "the dirty entities at those paths only"
+    );
+    assert_eq!(got.state.live_entities, whole.live_entities);
+    assert!(got.colliding.is_empty(), "{:?}", got.colliding);
+
+    // A new file differing from synced ones only by case or normalization: they are named.
+    let nfd = "Cafe\u{301}.md";
+    let got = store
+        .sync_state_of(&["A.md", nfd, "b.md"])
+        .expect("sync_state_of");
+    assert_eq!(got.colliding, ["Café.md", "a.md"], "sorted, each once");
+    assert!(got.state.bases.iter().all(|b| b.path == "b.md"));
+    assert_eq!(
+        store.dirty_entities().expect("dirty").len(),
+        whole.dirty.len(),
+        "dirty_entities is the whole state's dirty set"
+    );
+}

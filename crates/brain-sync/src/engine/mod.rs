@@ -190,8 +190,14 @@ impl<'a> SyncEngine<'a> {
                 (scanned, state?, Vec::new())
             }
             Some(paths) => {
-                let (state, others) = restrict(self.store.sync_state()?, paths);
-                (scan_paths(&self.root, paths, &scan_opts), state, others)
+                // Only what these paths touch: a save costs the same in any size of vault.
+                let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+                let partial = self.store.sync_state_of(&refs)?;
+                (
+                    scan_paths(&self.root, paths, &scan_opts),
+                    partial.state,
+                    partial.colliding,
+                )
             }
         };
         progress.advance(scanned.files.len() as u64, "");
@@ -690,29 +696,6 @@ impl Run<'_, '_> {
         }
         self.write_deferred(progress, cancel)
     }
-}
-
-/// Keeps the state of `paths` only; returns it and every other based path (for the collision
-/// check of new paths).
-fn restrict(state: SyncState, paths: &[String]) -> (SyncState, Vec<String>) {
-    let wanted: HashSet<&str> = paths.iter().map(String::as_str).collect();
-    let (bases, others): (Vec<BaseStat>, Vec<BaseStat>) = state
-        .bases
-        .into_iter()
-        .partition(|b| wanted.contains(b.path.as_str()));
-    let dirty = state
-        .dirty
-        .into_iter()
-        .filter(|d| wanted.contains(d.path.as_str()))
-        .collect();
-    (
-        SyncState {
-            bases,
-            dirty,
-            live_entities: state.live_entities,
-        },
-        others.into_iter().map(|b| b.path).collect(),
-    )
 }
 
 /// The planner returned an action this stage cannot take. That is a bug in the engine; log it
