@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_path_key.sql"),
     include_str!("../migrations/0005_progress_phase.sql"),
     include_str!("../migrations/0006_change_feed.sql"),
+    include_str!("../migrations/0007_schedules.sql"),
 ];
 
 /// The schema version this build writes.

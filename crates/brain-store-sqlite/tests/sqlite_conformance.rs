@@ -14,6 +14,7 @@ use brain_store::jobs::{
     BatchStatus, ChangeNotifier, Enqueued, Job, JobCount, JobFilter, JobProgress, JobState, NewJob,
     Outcome, WriteTx,
 };
+use brain_store::schedules::{Schedule, ScheduleDef};
 use brain_store::{Backend, LiveFile};
 use brain_store::{
     Conflict, Entity, EntitySummary, JobStore, ListFilter, PutOutcome, Result, RuntimeState,
@@ -178,6 +179,25 @@ impl JobStore for Checked {
     }
     fn job_counts(&self) -> Result<Vec<JobCount>> {
         self.0.job_counts()
+    }
+    fn put_schedule(&self, def: &ScheduleDef, next_run_ms: i64) -> Result<()> {
+        self.0.put_schedule(def, next_run_ms)
+    }
+    fn remove_schedules(&self, source: &str, keep: &[&str]) -> Result<u64> {
+        self.0.remove_schedules(source, keep)
+    }
+    fn schedules(&self) -> Result<Vec<Schedule>> {
+        self.0.schedules()
+    }
+    fn fire_schedule(
+        &self,
+        name: &str,
+        due_ms: i64,
+        next_ms: i64,
+        job: &NewJob,
+        now_ms: i64,
+    ) -> Result<Option<Enqueued>> {
+        self.0.fire_schedule(name, due_ms, next_ms, job, now_ms)
     }
 }
 

@@ -491,6 +491,31 @@ pub trait JobStore: Send + Sync {
     /// Queued and running jobs counted by type and state (one row per pair that has any),
     /// sorted by type then state: the queue depth for `brain status`.
     fn job_counts(&self) -> Result<Vec<JobCount>>;
+
+    /// Adds a schedule, or replaces the one of the same name. A schedule whose definition is
+    /// unchanged keeps its timing (restarting a daemon neither fires it again nor skips a
+    /// firing); a new or changed one fires next at `next_run_ms`.
+    fn put_schedule(&self, def: &crate::schedules::ScheduleDef, next_run_ms: i64) -> Result<()>;
+
+    /// Removes the schedules defined by `source` whose names are not in `keep` (a schedule
+    /// taken out of `config.toml`); returns how many went.
+    fn remove_schedules(&self, source: &str, keep: &[&str]) -> Result<u64>;
+
+    /// Every schedule, by name.
+    fn schedules(&self) -> Result<Vec<crate::schedules::Schedule>>;
+
+    /// Fires schedule `name` if it is still due at `due_ms`: enqueues `job` (with its dedupe
+    /// policy, so a firing while the last one's job is still queued joins it) and moves the
+    /// next run to `next_ms`, in one transaction. `None` when another scheduler fired it first,
+    /// or it was changed or removed meanwhile: nothing is enqueued then.
+    fn fire_schedule(
+        &self,
+        name: &str,
+        due_ms: i64,
+        next_ms: i64,
+        job: &NewJob,
+        now_ms: i64,
+    ) -> Result<Option<Enqueued>>;
 }
 
 /// What [`JobStore::transaction`]'s body writes: entities and jobs, committed together.

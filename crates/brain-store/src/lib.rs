@@ -14,6 +14,7 @@
 pub mod conformance;
 mod error;
 pub mod jobs;
+pub mod schedules;
 pub mod search_query;
 pub mod snippet;
 mod types;

@@ -15,6 +15,7 @@
 mod admin;
 mod claim;
 mod enqueue;
+mod recurring;
 mod schedule;
 
 use rusqlite::Row;
@@ -27,6 +28,7 @@ use brain_store::jobs::{
     BatchStatus, ChangeNotifier, Enqueued, Job, JobCount, JobFilter, JobProgress, JobState,
     JobStore, NewJob, Outcome, WriteTx,
 };
+use brain_store::schedules::{Schedule, ScheduleDef};
 
 /// The columns [`from_row`] reads, in its order; shared by every `SELECT` and `RETURNING`.
 const COLUMNS: &str = "id, job_type, state, priority, attempts, max_attempts, run_at_ms,
@@ -195,6 +197,30 @@ impl JobStore for SqliteStore {
 
     fn job_counts(&self) -> Result<Vec<JobCount>> {
         self.read(admin::job_counts)
+    }
+
+    fn put_schedule(&self, def: &ScheduleDef, next_run_ms: i64) -> Result<()> {
+        self.write(|tx| recurring::put(tx, def, next_run_ms))
+    }
+
+    fn remove_schedules(&self, source: &str, keep: &[&str]) -> Result<u64> {
+        self.write(|tx| recurring::remove(tx, source, keep))
+    }
+
+    fn schedules(&self) -> Result<Vec<Schedule>> {
+        self.read(recurring::list)
+    }
+
+    fn fire_schedule(
+        &self,
+        name: &str,
+        due_ms: i64,
+        next_ms: i64,
+        job: &NewJob,
+        now_ms: i64,
+    ) -> Result<Option<Enqueued>> {
+        job.validate()?;
+        self.write(|tx| recurring::fire(tx, name, due_ms, next_ms, job, now_ms))
     }
 }
 

@@ -122,6 +122,9 @@ macro_rules! conformance_tests {
                 paused_jobs_still_queue_dedupe_and_cancel => jobs::pausing::paused_jobs_still_queue_dedupe_and_cancel,
                 next_run_at_is_the_earliest_queued_unpaused_job => jobs::due::next_run_at_is_the_earliest_queued_unpaused_job,
                 job_counts_are_the_queue_depth => jobs::due::job_counts_are_the_queue_depth,
+                a_due_time_fires_once_whoever_fires_it => jobs::recurring::a_due_time_fires_once_whoever_fires_it,
+                an_unchanged_definition_keeps_its_timing => jobs::recurring::an_unchanged_definition_keeps_its_timing,
+                schedules_left_out_of_their_source_are_removed => jobs::recurring::schedules_left_out_of_their_source_are_removed,
             }
         }
     };

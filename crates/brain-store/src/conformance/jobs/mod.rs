@@ -4,8 +4,8 @@
 //! This file holds the helpers the cases share (building jobs, enqueueing and claiming them in one line). The cases live in one file
 //! per area: `enqueueing`, `claiming`, `lifecycle` (finish, leases, backoff, progress),
 //! `cancel_retry` (with batches), `dedupe`, `prune`, `outbox`, `compare_and_set` (the outbox
-//! put with an expected hash), `pausing` (paused job types) and `due` (`next_run_at` and the
-//! queue depth).
+//! put with an expected hash), `pausing` (paused job types), `due` (`next_run_at` and the
+//! queue depth) and `recurring` (schedules).
 
 pub mod cancel_retry;
 pub mod claiming;
@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod outbox;
 pub mod pausing;
 pub mod prune;
+pub mod recurring;
 
 use serde_json::Value;
 
