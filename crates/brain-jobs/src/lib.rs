@@ -24,6 +24,7 @@ mod idle;
 pub mod progress;
 pub mod queue;
 mod reaper;
+pub mod recurring;
 mod signal;
 mod watch;
 

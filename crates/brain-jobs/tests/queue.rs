@@ -15,6 +15,9 @@ use brain_jobs::{
 use brain_store::jobs::{DedupePolicy, JobState, NewJob};
 use serde_json::{Value, json};
 
+#[path = "queue/recurring.rs"]
+mod recurring;
+
 struct FnHandler<F>(F);
 
 impl<F> Handler for FnHandler<F>
