@@ -18,6 +18,7 @@ mod fresh;
 mod jobs;
 mod read;
 pub mod runner;
+mod schedules;
 mod write;
 
 use std::path::{Path, PathBuf};

@@ -282,6 +282,7 @@ impl Brain {
             recent,
             git_enabled: self.config.git.enabled,
             git,
+            schedules: store.schedules()?,
         })
     }
 
@@ -300,6 +301,7 @@ impl Brain {
             "active": r.active.iter().map(job_json).collect::<Vec<_>>(),
             "recent": r.recent.iter().map(job_json).collect::<Vec<_>>(),
             "git": {"enabled": r.git_enabled, "last": r.git},
+            "schedules": r.schedules,
         }))
     }
 }
@@ -330,4 +332,6 @@ pub struct StatusReport {
     pub git_enabled: bool,
     /// The last git job's published outcome.
     pub git: Option<Value>,
+    /// Every schedule with its next and last run.
+    pub schedules: Vec<brain_store::schedules::Schedule>,
 }

@@ -26,6 +26,33 @@ pub struct Config {
     pub mcp: McpConfig,
     /// The store file (`.brain/brain.db`): how hard each write is flushed to disk.
     pub store: StoreConfig,
+    /// Jobs `brain serve` runs on a timer (`[[schedule]]`, any number).
+    pub schedule: Vec<ScheduleConfig>,
+}
+
+/// `[[schedule]]`: a job `brain serve` queues on a timer. Checked when the daemon starts (and by
+/// `brain schedules list`): the timing must parse, the job type must exist and take the input.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// A unique name (`brain schedules list` shows it).
+    pub name: String,
+    /// The job type to queue (`directory-sync`, `git`, ...; `brain jobs list` shows types).
+    pub job: String,
+    /// The job's input (a table); `{}` when left out.
+    #[serde(default = "empty_input")]
+    pub input: serde_json::Value,
+    /// A cron expression (minute hour day-of-month month day-of-week, UTC), or...
+    pub cron: Option<String>,
+    /// ...an interval (`90s`, `30m`, `1h 30m`, `1d`).
+    pub every: Option<String>,
+    /// `replica` (the default: in this vault's folder) or `store` (once for the whole store,
+    /// when several machines share it).
+    pub scope: Option<String>,
+}
+
+fn empty_input() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
 }
 
 /// `[store]`
@@ -467,6 +494,19 @@ backend = "sqlite"
 # but a write not yet written to its file is lost). "full": every acknowledged write is flushed
 # to disk first, so it survives a power loss too, at the cost of a slower write.
 synchronous = "normal"
+
+# Jobs `brain serve` queues on a timer, as many [[schedule]] blocks as you like (none by
+# default; the git timer and the verification scan above are built-in schedules). Give a
+# unique name, the job type, its input, and either `cron` (five fields, UTC) or `every`.
+# A time missed while no daemon ran fires once at the next start, not once per time missed.
+# `brain schedules list` shows each schedule's next and last run.
+#
+# [[schedule]]
+# name = "nightly-full-sync"
+# job = "directory-sync"
+# input = { mode = "full" }
+# cron = "0 3 * * *"      # or: every = "6h"
+# scope = "replica"       # "replica": in this vault's folder; "store": once for the store
 "#;
 
 #[cfg(test)]
@@ -484,6 +524,25 @@ mod tests {
         let mut c = Config::default();
         c.git.token = "s3cr3t-token".into();
         assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn schedules_parse_with_their_input() {
+        let c: Config = toml::from_str(
+            "[[schedule]]\nname = \"n\"\njob = \"directory-sync\"\ninput = { mode = \"full\" }\ncron = \"0 3 * * *\"\n",
+        )
+        .expect("a schedule parses");
+        assert_eq!(c.schedule[0].input, serde_json::json!({"mode": "full"}));
+        assert_eq!(c.schedule[0].cron.as_deref(), Some("0 3 * * *"));
+        let no_input: Config =
+            toml::from_str("[[schedule]]\nname = \"n\"\njob = \"x\"\nevery = \"1h\"\n")
+                .expect("input is optional");
+        assert_eq!(no_input.schedule[0].input, serde_json::json!({}));
+        assert!(
+            toml::from_str::<Config>("[[schedule]]\nname = \"n\"\njob = \"x\"\nevry = \"1h\"\n")
+                .is_err(),
+            "a misspelt key is refused"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What `brain serve` does on its own when `git.enabled` is on: a sync at start
-//! (`pull_on_start`), a commit once changes settle (`auto_commit`, `commit_debounce_ms`), and a
-//! sync every `sync_interval_s`. It only enqueues `git` jobs; the workers run them.
+//! (`pull_on_start`) and a commit once changes settle (`auto_commit`, `commit_debounce_ms`).
+//! The sync every `sync_interval_s` is a schedule ([`git_sync_schedule`]), fired by the
+//! daemon's scheduler like any other. It only enqueues `git` jobs; the workers run them.
 //!
 //! "Changes" come from the store's change feed (`Store::changes_since`): whenever a job ends
 //! (an import of an edited file, the export of a `brain put`, a pull), the scheduler asks the
@@ -8,9 +9,8 @@
 //! made it, without reading what jobs report, and nothing polls git or the disk. Files that are
 //! not notes (attachments) are committed by the periodic sync.
 
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Sender};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
@@ -56,26 +56,16 @@ impl GitScheduler {
                 if config.pull_on_start {
                     enqueue(git_request(sync_op));
                 }
-                let every = (config.sync_interval_s > 0)
-                    .then(|| Duration::from_secs(config.sync_interval_s));
-                let mut next = every.map(|d| Instant::now() + d);
+                // The periodic sync is the daemon's `git-sync` schedule; this thread only
+                // commits once changes settle.
                 loop {
-                    let wait = next.map(|n| n.saturating_duration_since(Instant::now()));
-                    let signal = match wait {
-                        Some(w) => rx.recv_timeout(w),
-                        None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                    };
-                    match signal {
-                        Ok(Signal::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                    match rx.recv() {
+                        Ok(Signal::Stop) | Err(_) => return,
                         Ok(Signal::Changed) if config.auto_commit => {
                             let due = now_ms() + config.commit_debounce_ms as i64;
                             enqueue(commit_request(GitOp::Commit, due));
                         }
                         Ok(Signal::Changed) => {}
-                        Err(RecvTimeoutError::Timeout) => {
-                            enqueue(git_request(sync_op));
-                            next = every.map(|d| Instant::now() + d);
-                        }
                     }
                 }
             })
@@ -150,4 +140,28 @@ fn read_on(feed: &dyn Store, cursor: &mut u64) -> brain_store::Result<bool> {
             return Ok(changed);
         }
     }
+}
+
+/// The `git-sync` schedule: a sync (or a pull, without `auto_push`) every `sync_interval_s`, in
+/// this vault's folder; `None` when git sync is off or the interval is 0.
+pub fn git_sync_schedule(
+    config: &GitConfig,
+    scope: &str,
+) -> Option<brain_store::schedules::ScheduleDef> {
+    if !config.enabled || config.sync_interval_s == 0 {
+        return None;
+    }
+    let op = if config.auto_push {
+        GitOp::Sync
+    } else {
+        GitOp::Pull
+    };
+    Some(brain_store::schedules::ScheduleDef {
+        name: "git-sync".into(),
+        job_type: crate::jobs::GIT_JOB.into(),
+        input: git_request(op).input,
+        timing: format!("every {}s", config.sync_interval_s),
+        scope: scope.into(),
+        source: "builtin".into(),
+    })
 }

@@ -132,7 +132,6 @@ impl Vault {
         let mut s = WatchSettings::from_config(&self.root, &self.config);
         s.debounce = DEBOUNCE;
         s.poll_interval = Duration::from_millis(100);
-        s.verify_interval = None;
         s
     }
 
@@ -582,20 +581,6 @@ fn poll_mode_picks_up_an_edit() {
     assert_eq!(import_paths(&jobs[0]), ["a.md"]);
     assert_eq!(st.imports_enqueued, 1, "{st:?}");
     assert_eq!((st.mode, st.fell_back), (WatcherMode::Poll, false));
-}
-
-#[test]
-fn the_verification_timer_queues_a_rescan() {
-    let v = vault();
-    let mut settings = v.settings();
-    settings.verify_interval = Some(Duration::from_millis(300));
-    let w = v.watch(settings);
-    // The counter is published just after the job is queued: wait for the counter, then the
-    // job is there.
-    wait_status(&w, "a verification", |s| s.rescans_enqueued >= 1);
-    let jobs = v.jobs();
-    assert!(!jobs.is_empty());
-    assert_rescan(&jobs[0]);
 }
 
 #[test]

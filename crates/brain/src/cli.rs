@@ -76,6 +76,10 @@ pub enum Command {
     /// Conflicts: notes changed on both sides, and paths that collide.
     #[command(subcommand)]
     Conflicts(ConflictsCommand),
+    /// Jobs `brain serve` runs on a timer: the git timer, the verification scan, and the
+    /// `[[schedule]]` blocks of config.toml.
+    #[command(subcommand)]
+    Schedules(SchedulesCommand),
     /// Version and share the vault through a git remote: init, status, sync, pull, push, log.
     #[command(subcommand)]
     Git(GitCommand),
@@ -215,6 +219,14 @@ pub struct PutArgs {
     /// Store it only if there is no such note yet, and no file at its path.
     #[arg(long)]
     pub if_absent: bool,
+}
+
+/// `brain schedules ...`
+#[derive(Debug, Subcommand)]
+pub enum SchedulesCommand {
+    /// Every schedule with its timing, scope, next and last run. Those of config.toml that no
+    /// `brain serve` has registered yet are listed as such.
+    List,
 }
 
 /// `brain jobs ...`

@@ -25,6 +25,9 @@ use util::daemon::{DEBOUNCE_MS, holds, wait_for};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
+#[path = "serve/schedules.rs"]
+mod schedules;
+
 /// A debounce window no stall of a test thread outlasts: what a test does inside it is one
 /// window by construction, and the test closes it by stopping the daemon.
 const NO_STALL_OUTLASTS_MS: &str = "600000";

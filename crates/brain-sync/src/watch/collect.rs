@@ -20,7 +20,6 @@ use super::filter::{EventFilter, Seen};
 use super::flush::{Flusher, Pending};
 use super::root::{RootChanged, VaultRoot};
 use super::status::{WatcherMode, WatcherStatus};
-use crate::jobs::sync_request;
 
 /// How soon a flush held by a running directory job looks again.
 const HOLD_RECHECK: Duration = Duration::from_millis(30);
@@ -36,8 +35,6 @@ pub(crate) struct Times {
     pub(crate) max_wait: Duration,
     /// Polling interval; also the delay between attempts to set the source up again.
     pub(crate) poll_interval: Duration,
-    /// Whole-vault verification interval, if any.
-    pub(crate) verify_interval: Option<Duration>,
 }
 
 /// Sets up native events (a parameter so tests can make it fail).
@@ -64,7 +61,6 @@ pub(crate) struct Collector {
     pending: Pending,
     /// No flush before this: a directory job was running, or the last flush failed.
     not_before: Option<Instant>,
-    verify_at: Option<Instant>,
     /// Errors already reported, so a repeated one does not rescan again.
     errors_seen: std::collections::HashSet<String>,
     /// The highest fence taken in; published with the pending set it belongs to.
@@ -100,7 +96,6 @@ impl Collector {
             restart_at: None,
             pending: Pending::default(),
             not_before: None,
-            verify_at: times.verify_interval.map(|i| Instant::now() + i),
             fence: 0,
         }
     }
@@ -208,7 +203,6 @@ impl Collector {
         self.drop_source();
         self.pending = Pending::default();
         self.restart_at = None;
-        self.verify_at = None;
         self.not_before = None;
         if self.status().root_changed.is_some() {
             return;
@@ -270,10 +264,7 @@ impl Collector {
             .pending
             .due(self.times.debounce, self.times.max_wait)
             .map(|due| self.not_before.map_or(due, |nb| due.max(nb)));
-        [flush, self.verify_at, self.restart_at]
-            .into_iter()
-            .flatten()
-            .min()
+        [flush, self.restart_at].into_iter().flatten().min()
     }
 
     fn on_events(&mut self, events: Vec<TimedEvent>) {
@@ -375,10 +366,6 @@ impl Collector {
         {
             self.try_flush(now);
         }
-        if self.verify_at.is_some_and(|at| at <= now) {
-            self.verify_at = self.times.verify_interval.map(|i| now + i);
-            self.verify();
-        }
         if self.restart_at.is_some_and(|at| at <= now) {
             self.restart();
         }
@@ -425,25 +412,6 @@ impl Collector {
         }
     }
 
-    /// The periodic whole-vault scan: anything the watcher missed is caught by it. Joins a sync
-    /// already queued or running.
-    fn verify(&mut self) {
-        if !self.root_is_ours() {
-            return;
-        }
-        match self.flusher.queue.enqueue(sync_request("full", false)) {
-            Ok(job) => {
-                tracing::debug!(path = %self.root.display(), job = job.id(), "queued the periodic whole-vault verification");
-                self.status().rescans_enqueued += 1;
-            }
-            Err(e) => {
-                tracing::warn!(path = %self.root.display(), error = %e, "cannot queue the periodic verification");
-                self.status()
-                    .error(format!("cannot queue the periodic verification: {e}"));
-            }
-        }
-    }
-
     /// Tries to set the source up again; on success the vault is rescanned, since changes made
     /// while nothing watched are unknown.
     fn restart(&mut self) {
@@ -486,7 +454,6 @@ mod tests {
                 debounce,
                 max_wait: debounce * 10,
                 poll_interval: Duration::from_millis(100),
-                verify_interval: None,
             },
             std::sync::mpsc::channel(),
             Arc::new(Mutex::new(WatcherStatus::new(WatcherMode::Failed))),
@@ -591,12 +558,11 @@ mod tests {
             .root_changed
             .expect("the status says the folder was replaced");
         assert!(why.contains("replaced by another folder"), "{why}");
-        // Never set up again, never verified: no timer is left to wake for.
+        // Never set up again: no timer is left to wake for. (The periodic verification is a
+        // schedule of the daemon now, which stops when its vault folder is replaced.)
         c.restart();
         assert!(c.source.is_none());
         assert_eq!(c.next_wake(), None);
-        c.verify();
-        assert_eq!(c.status().rescans_enqueued, 0);
     }
 
     #[test]

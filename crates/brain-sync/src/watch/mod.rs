@@ -10,8 +10,8 @@
 //! ```
 //!
 //! A burst (a `git checkout`, a `cp -r`) becomes one job; a file written in chunks is imported
-//! once, after it is stable; our own writes are not imported back. Every
-//! `serve.verify_interval_s` a whole-vault sync catches anything the events missed.
+//! once, after it is stable; our own writes are not imported back. What events miss is caught
+//! by the daemon's `verify-scan` schedule, a whole-vault sync every `serve.verify_interval_s`.
 //!
 //! The vault folder moved away is watched again when it comes back; another folder made at its
 //! path never is ([`VaultRoot`]): the watcher stops for good and says so in its status
@@ -65,8 +65,6 @@ pub struct WatchSettings {
     /// How often polling looks (at least 100 ms), and how often a watcher that stopped working
     /// is set up again.
     pub poll_interval: Duration,
-    /// How often a whole-vault sync is queued to catch what events missed; `None`: never.
-    pub verify_interval: Option<Duration>,
 }
 
 impl WatchSettings {
@@ -84,8 +82,6 @@ impl WatchSettings {
                 .min(Duration::from_secs(5))
                 .max(debounce * 2),
             poll_interval: Duration::from_millis(serve.watch_interval_ms),
-            verify_interval: (serve.verify_interval_s > 0)
-                .then(|| Duration::from_secs(serve.verify_interval_s)),
         }
     }
 }
@@ -148,7 +144,6 @@ impl VaultWatcher {
             debounce: settings.debounce,
             max_wait: settings.max_wait.max(settings.debounce),
             poll_interval: settings.poll_interval.max(MIN_POLL_INTERVAL),
-            verify_interval: settings.verify_interval.filter(|i| !i.is_zero()),
         };
         let (tx, rx) = channel();
         let status = Arc::new(Mutex::new(WatcherStatus::new(WatcherMode::Failed)));

@@ -246,6 +246,9 @@ pub fn status(vault: &Vault, json: bool) -> Result<u8> {
             ))?;
         }
     }
+    for line in super::schedules::status_lines(&report.schedules) {
+        output::line(line)?;
+    }
     if !recent.is_empty() {
         output::line("Recently finished:")?;
         output::line(format!("  {HEADER}"))?;

@@ -16,6 +16,7 @@ mod init;
 mod jobs;
 mod locate;
 mod mcp;
+mod schedules;
 mod serve;
 mod sync;
 
@@ -129,6 +130,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Mcp => mcp::run(Vault::open(vault_arg)?),
         Command::Jobs(c) => jobs::run(&Vault::open(vault_arg)?, &c, cli.json),
         Command::Conflicts(c) => conflicts::run(&Vault::open(vault_arg)?, &c, cli.json),
+        Command::Schedules(c) => schedules::run(&Vault::open(vault_arg)?, &c, cli.json),
         Command::Git(c) => git::run(vault_arg, &c, cli.json),
         Command::Config(ConfigCommand::Default) => {
             if cli.json {

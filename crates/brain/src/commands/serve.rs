@@ -83,8 +83,8 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
         }
     };
 
-    // Git sync: commit once changes settle, pull and push on a timer. It only queues `git`
-    // jobs; the workers above run them.
+    // Git sync: commit once changes settle (the timer's pull and push is the `git-sync`
+    // schedule). It only queues `git` jobs; the workers above run them.
     let git = vault.config.git.enabled.then(|| {
         brain_git::schedule::GitScheduler::start(
             queue.clone(),
@@ -92,6 +92,9 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
             vault.config.git.clone(),
         )
     });
+
+    // Jobs on a timer: the git timer, the verification scan, the [[schedule]]s of config.toml.
+    let scheduler = super::schedules::start(vault, &queue)?;
 
     let serve = &vault.config.serve;
     if serve.initial_sync {
@@ -158,6 +161,7 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
     if let Some(w) = watcher {
         w.stop();
     }
+    scheduler.stop();
     if let Some(g) = git {
         g.stop();
     }

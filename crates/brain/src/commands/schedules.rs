@@ -1,0 +1,175 @@
+//! Schedules: the jobs `brain serve` queues on a timer. Its built-in ones (`git-sync`, the git
+//! timer, and `verify-scan`, the periodic whole-vault sync that catches what the watcher
+//! missed) and the `[[schedule]]` blocks of `config.toml` are put in the store when the daemon
+//! starts ([`start`]), and fired by `brain_jobs::recurring::Scheduler`. `brain schedules list`
+//! and `brain status` show them.
+
+use anyhow::{Context, Result};
+use brain_core::Config;
+use brain_core::time::{format_iso, now_ms};
+use brain_jobs::Queue;
+use brain_jobs::recurring::{self, LOCAL_REPLICA, Scheduler, Timing};
+use brain_store::schedules::{SCOPE_STORE, Schedule, ScheduleDef};
+use serde_json::json;
+
+use super::Vault;
+use crate::cli::SchedulesCommand;
+use crate::output;
+
+/// The built-in schedules `config` asks for, all in this vault's folder.
+pub fn builtin(config: &Config) -> Vec<ScheduleDef> {
+    let mut defs = Vec::new();
+    if let Some(git) = brain_git::schedule::git_sync_schedule(&config.git, LOCAL_REPLICA) {
+        defs.push(git);
+    }
+    if config.serve.verify_interval_s > 0 {
+        defs.push(ScheduleDef {
+            name: "verify-scan".into(),
+            job_type: brain_sync::jobs::DIRECTORY_SYNC.into(),
+            input: brain_sync::jobs::sync_request("full", false).input,
+            timing: format!("every {}s", config.serve.verify_interval_s),
+            scope: LOCAL_REPLICA.into(),
+            source: "builtin".into(),
+        });
+    }
+    defs
+}
+
+/// The `[[schedule]]` blocks of `config`, with their timing and scope checked.
+pub fn configured(config: &Config) -> Result<Vec<ScheduleDef>, recurring::ScheduleError> {
+    config
+        .schedule
+        .iter()
+        .map(|s| {
+            let timing = Timing::from_config(&s.name, s.cron.as_deref(), s.every.as_deref())?;
+            Ok(ScheduleDef {
+                name: s.name.clone(),
+                job_type: s.job.clone(),
+                input: s.input.clone(),
+                timing: timing.stored(),
+                scope: recurring::scope_of(&s.name, s.scope.as_deref())?,
+                source: "config".into(),
+            })
+        })
+        .collect()
+}
+
+/// Puts the daemon's schedules in the store and starts firing them. A `[[schedule]]` that
+/// cannot work stops the start with its name and what to fix.
+pub fn start(vault: &Vault, queue: &Queue) -> Result<Scheduler> {
+    let file = vault.paths.config_file();
+    let mut names = builtin(&vault.config)
+        .into_iter()
+        .map(|d| d.name)
+        .collect::<Vec<_>>();
+    recurring::register(queue, &builtin(&vault.config), "builtin")
+        .context("cannot set up the built-in schedules")?;
+    let configured = configured(&vault.config)
+        .and_then(|defs| {
+            if let Some(d) = defs.iter().find(|d| names.contains(&d.name)) {
+                return Err(recurring::ScheduleError::Duplicate {
+                    name: d.name.clone(),
+                });
+            }
+            names.extend(defs.iter().map(|d| d.name.clone()));
+            recurring::register(queue, &defs, "config")
+        })
+        .with_context(|| {
+            format!(
+                "{}: a [[schedule]] cannot be used; fix it (see `brain config default`) and start again",
+                file.display()
+            )
+        });
+    configured?;
+    tracing::info!(schedules = names.len(), "schedules registered");
+    Ok(Scheduler::start(
+        queue.clone(),
+        vec![SCOPE_STORE.into(), LOCAL_REPLICA.into()],
+    ))
+}
+
+/// `brain schedules list`.
+pub fn run(vault: &Vault, cmd: &SchedulesCommand, json: bool) -> Result<u8> {
+    let SchedulesCommand::List = cmd;
+    let stored = vault.facade().schedules()?;
+    // What config.toml asks for that no daemon has registered yet (or that it refuses).
+    let pending: Vec<String> = match configured(&vault.config) {
+        Ok(defs) => defs
+            .into_iter()
+            .filter(|d| !stored.iter().any(|s| s.def == *d))
+            .map(|d| d.name)
+            .collect(),
+        Err(e) => return Err(e).context(format!("{}", vault.paths.config_file().display())),
+    };
+    if json {
+        output::json(&json!({"schedules": stored, "not_registered": pending}))?;
+        return Ok(0);
+    }
+    if stored.is_empty() && pending.is_empty() {
+        output::line(
+            "No schedules. `brain serve` registers its git timer and verification scan, and \
+             any [[schedule]] of config.toml, when it starts.",
+        )?;
+    }
+    for s in &stored {
+        output::line(describe(s, now_ms()))?;
+    }
+    if !pending.is_empty() {
+        output::line(format!(
+            "In config.toml but not registered yet (start or restart `brain serve`): {}",
+            pending.join(", ")
+        ))?;
+    }
+    Ok(0)
+}
+
+/// One line per schedule for `brain status`, under a heading; none when there are none.
+pub fn status_lines(schedules: &[Schedule]) -> Vec<String> {
+    if schedules.is_empty() {
+        return Vec::new();
+    }
+    let now = now_ms();
+    let mut lines = vec!["Schedules:".to_string()];
+    lines.extend(schedules.iter().map(|s| format!("  {}", describe(s, now))));
+    lines
+}
+
+/// `git-sync: git every 300s (replica), next 2026-12-04T19:40:00Z (in 4m), last ... (job #12)`.
+fn describe(s: &Schedule, now: i64) -> String {
+    let scope = if s.def.scope == SCOPE_STORE {
+        "store"
+    } else {
+        "this vault"
+    };
+    let last = match (s.last_run_ms, s.last_job) {
+        (Some(at), Some(job)) => format!("last {} (job #{job})", format_iso(at)),
+        (Some(at), None) => format!("last {}", format_iso(at)),
+        _ => "never run yet".into(),
+    };
+    let next = if s.next_run_ms == i64::MAX {
+        "no time ahead".to_string()
+    } else {
+        format!(
+            "next {} ({})",
+            format_iso(s.next_run_ms),
+            relative(s.next_run_ms - now)
+        )
+    };
+    format!(
+        "{}: {} {} ({scope}); {next}; {last}",
+        s.def.name, s.def.job_type, s.def.timing
+    )
+}
+
+/// `in 4m 10s`, or `due now` for a time reached.
+fn relative(ms: i64) -> String {
+    if ms <= 0 {
+        return "due now".into();
+    }
+    let s = (ms + 999) / 1000;
+    match s {
+        0..60 => format!("in {s}s"),
+        60..3600 => format!("in {}m {}s", s / 60, s % 60),
+        _ => format!("in {}h {}m", s / 3600, (s % 3600) / 60),
+    }
+}
