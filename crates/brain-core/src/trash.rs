@@ -251,6 +251,25 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_copy_keeps_a_private_note_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_dir, v) = vault_with("private.md", "mine");
+        let src = v.root().join("private.md");
+        fs::set_permissions(&src, fs::Permissions::from_mode(0o600)).unwrap();
+        let kept = keep_in_trash(
+            v.root(),
+            "private.md",
+            &v.trash_stamp_dir("s"),
+            TrashMode::Copy,
+        )
+        .unwrap();
+        let mode = fs::metadata(&kept).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(fs::read_to_string(&kept).unwrap(), "mine");
+    }
+
     #[test]
     fn a_missing_file_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
