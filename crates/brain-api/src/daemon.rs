@@ -7,12 +7,14 @@ use std::fs::OpenOptions;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use brain_core::VaultLayout;
+
 /// The runtime-state key under which the daemon publishes what it is doing.
 pub const SERVE_STATE_KEY: &str = "serve";
 
-/// Where the daemon's lock lives in a vault.
+/// Where the daemon's lock lives in a vault ([`VaultLayout::serve_lock`]).
 pub fn serve_lock_path(root: &Path) -> PathBuf {
-    root.join(".brain").join("serve.lock")
+    VaultLayout::new(root).serve_lock()
 }
 
 /// The pid of the `brain serve` holding the vault at `root`, if one does.

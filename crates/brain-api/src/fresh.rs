@@ -17,7 +17,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use brain_core::config::VaultFormat;
-use brain_core::{CancelToken, NoProgress, content_hash};
+use brain_core::{CancelToken, NoProgress, VaultLayout, content_hash};
 use brain_store::ListFilter;
 use brain_store::jobs::{JobFilter, JobState};
 use brain_sync::scan::{ScanOptions, scan_paths, stat_of};
@@ -98,7 +98,7 @@ impl Brain {
 
     /// `.brain/sync.lock`, held, or `None` if another sync still holds it after `wait`.
     fn lock_sync(&self, wait: Duration) -> Result<Option<File>, BrainError> {
-        let path = self.root.join(".brain").join("sync.lock");
+        let path = VaultLayout::new(&self.root).sync_lock();
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)

@@ -6,7 +6,7 @@
 use brain_core::codec::decode;
 use brain_core::path::PathError;
 use brain_core::time::now_ms;
-use brain_core::{Entity, EntityRef};
+use brain_core::{Entity, EntityRef, TrashMode, VaultLayout, keep_in_trash};
 use brain_jobs::EnqueueRequest;
 use brain_store::PutOutcome;
 use brain_sync::SyncEngine;
@@ -218,23 +218,10 @@ impl Brain {
         if !src.is_file() {
             return;
         }
-        let trash = self
-            .root
-            .join(".brain")
-            .join("trash")
-            .join(brain_core::time::format_compact(now_ms()));
-        let mut dest = trash.join(&old.path);
-        let mut n = 1;
-        while dest.exists() {
-            n += 1;
-            dest = trash.join(format!("{}.{n}", old.path));
-        }
-        let copied = dest
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::copy(&src, &dest));
-        match copied {
-            Ok(_) => {
+        let stamp_dir = VaultLayout::new(&self.root)
+            .trash_stamp_dir(&brain_core::time::format_compact(now_ms()));
+        match keep_in_trash(&self.root, &old.path, &stamp_dir, TrashMode::Copy) {
+            Ok(dest) => {
                 tracing::info!(entity = %r, path = %old.path, copy = %dest.display(), "kept the deleted note's file before writing the note again")
             }
             Err(e) => {

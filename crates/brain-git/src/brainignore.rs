@@ -27,7 +27,7 @@ use crate::{ChangeKind, ChangedPath, GitError, KeptBoth, Repo, Result, RunOption
 /// Where a set-aside version goes when a conflict copy beside the file would not be excluded
 /// by `.brainignore` (the pattern names the file alone): under `.brain/`, which git never
 /// stages, so the edit the user kept out of git is not committed through its copy.
-pub const KEPT_APART_DIR: &str = ".brain/kept";
+pub const KEPT_APART_DIR: &str = brain_core::layout::KEPT_REL;
 
 /// The per-folder file whose patterns keep paths out of the brain and out of git sync.
 pub const BRAINIGNORE: &str = ".brainignore";
@@ -280,7 +280,7 @@ impl<'a> NestedVaults<'a> {
             if *self
                 .seen
                 .entry(folder.to_string())
-                .or_insert_with(|| root.join(folder).join(".brain").is_dir())
+                .or_insert_with(|| brain_core::layout::state_dir_of(&root.join(folder)).is_dir())
             {
                 return true;
             }

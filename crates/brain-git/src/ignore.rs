@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 /// The lines brains needs in the vault's `.gitignore`, in the order they are appended.
 pub const DEFAULT_IGNORES: &[&str] = &[
-    ".brain/",
+    brain_core::layout::STATE_GITIGNORE_LINE,
     ".obsidian/workspace*.json",
     ".trash/",
     ".*.brain-tmp-*",

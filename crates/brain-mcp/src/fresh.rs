@@ -33,6 +33,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use brain_api::{Brain, ImportNow, ListRequest};
+use brain_core::VaultLayout;
+use brain_core::layout::{self, MCP_FENCE_PREFIX};
 use notify::event::{CreateKind, ModifyKind, RemoveKind, RenameMode};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
@@ -44,8 +46,6 @@ const LOCK_WAIT: Duration = Duration::from_secs(10);
 /// The most note paths kept between two calls; past it, the next call imports the whole vault
 /// (one scan), so a session left idle while a vault churns holds bounded memory.
 const MAX_REPORTED: usize = 10_000;
-/// The name of a fence file in `.brain/`, before `PID-INSTANCE-N`.
-const FENCE_PREFIX: &str = "mcp-fence-";
 /// A fence file older than this is left over (a session lives with its fence for at most
 /// [`FENCE_WAIT`]): its session was killed between creating and removing it.
 const FENCE_LEFT_OVER: Duration = Duration::from_secs(60);
@@ -113,7 +113,7 @@ impl Freshness {
         let root = std::fs::canonicalize(brain.root()).unwrap_or_else(|_| brain.root().into());
         let instance = INSTANCES.fetch_add(1, Ordering::Relaxed);
         Freshness {
-            fence_name: format!("{FENCE_PREFIX}{}-{instance}-", std::process::id()),
+            fence_name: layout::mcp_fence_session(std::process::id(), instance),
             root,
             shared: Arc::new(Shared {
                 reported: Mutex::new(Reported::default()),
@@ -153,16 +153,17 @@ impl Freshness {
     /// session's own name (an earlier process with the same PID, as a container restart gives:
     /// this session has made none yet). A live session's fence is left alone.
     fn remove_left_over_fences(&self) {
-        let dir = self.root.join(".brain");
-        let Ok(entries) = std::fs::read_dir(&dir) else {
+        let layout = VaultLayout::new(&self.root);
+        let dir = layout.state_dir();
+        let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(FENCE_PREFIX)) else {
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(MCP_FENCE_PREFIX)) else {
                 continue;
             };
-            let own = format!("{FENCE_PREFIX}{rest}").starts_with(&self.fence_name);
+            let own = format!("{MCP_FENCE_PREFIX}{rest}").starts_with(&self.fence_name);
             let dead = rest
                 .split('-')
                 .next()
@@ -243,10 +244,7 @@ impl Freshness {
     /// the reported changes cannot be trusted to be complete.
     fn fence(&self) -> Result<(), String> {
         let n = self.next_fence.fetch_add(1, Ordering::Relaxed);
-        let path = self
-            .root
-            .join(".brain")
-            .join(format!("{}{n}", self.fence_name));
+        let path = VaultLayout::new(&self.root).mcp_fence(&self.fence_name, n);
         create_fence(&path)
             .map_err(|e| format!("cannot create the fence {}: {e}", path.display()))?;
         let deadline = Instant::now() + FENCE_WAIT;
@@ -504,7 +502,7 @@ impl Handler {
             // The vault folder itself (moved, deleted, its attributes).
             return Seen::Nothing;
         };
-        if parts[0] == ".brain" {
+        if parts[0] == layout::STATE_DIR {
             return match (parts.len(), name.strip_prefix(self.fence_name.as_str())) {
                 (2, Some(n)) if matches!(kind, EventKind::Create(_)) => {
                     n.parse().map_or(Seen::Nothing, Seen::Fence)

@@ -12,6 +12,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use brain_core::trash::{TrashError, TrashMode, keep_in_trash};
 use brain_store::FileStat;
 
 use crate::scan::stat_of;
@@ -52,6 +53,9 @@ pub enum WriteError {
         /// What it is, in words ("a named pipe (FIFO)").
         kind: &'static str,
     },
+    /// The file could not be kept in the trash (it was left where it was).
+    #[error(transparent)]
+    Trash(#[from] TrashError),
     /// An I/O failure.
     #[error(
         "cannot write the note's file: {0}; check that its folder can be written (permissions, a full or read-only disk), then sync again"
@@ -397,8 +401,9 @@ fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
     })
 }
 
-/// Moves a file into `trash_root`, keeping its vault-relative path, if it is still as the base
-/// says. Returns where it went.
+/// Moves a file into `trash_root` (a stamp's folder of the trash), keeping its vault-relative
+/// path, if it is still as the base says. Returns where it went. The move itself is
+/// [`brain_core::keep_in_trash`], the one trash writer, which never overwrites an earlier copy.
 pub fn move_to_trash(
     vault: &Path,
     rel: &str,
@@ -411,17 +416,7 @@ pub fn move_to_trash(
         Ok(_) => return Err(WriteError::ChangedMeanwhile),
         Err(e) => return Err(WriteError::Io(e)),
     }
-    let mut dest = trash_root.join(rel);
-    if let Some(parent) = dest.parent() {
-        fs::create_dir_all(parent)?;
-    }
-    let mut n = 1;
-    while dest.exists() {
-        n += 1;
-        dest = trash_root.join(format!("{rel}.{n}"));
-    }
-    fs::rename(&src, &dest)?;
-    Ok(dest)
+    Ok(keep_in_trash(vault, rel, trash_root, TrashMode::Move)?)
 }
 
 /// A free name beside `rel` for the other side of a conflict:

@@ -16,7 +16,7 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use brain_core::{Config, EntityRef, PathMapper};
+use brain_core::{Config, EntityRef, PathMapper, VaultLayout};
 use brain_jobs::handler::TypeConfig;
 use brain_jobs::{EnqueueRequest, Handler, JobContext, JobError, Registry};
 use brain_store::Store;
@@ -251,10 +251,11 @@ impl DirectoryHandler {
 /// processes. Waiting for it can be cancelled, and says what it waits for. Git sync takes it
 /// too while it merges and imports, so no export writes a file under a merge.
 pub fn lock_vault(root: &Path, ctx: &JobContext) -> Result<File, JobError> {
-    let dir = root.join(".brain");
-    std::fs::create_dir_all(&dir)
+    let layout = VaultLayout::new(root);
+    let dir = layout.state_dir();
+    std::fs::create_dir_all(dir)
         .map_err(|e| JobError::Failed(format!("cannot create {}: {e}", dir.display())))?;
-    let path = dir.join("sync.lock");
+    let path = layout.sync_lock();
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 
 use brain_core::VaultFormat;
+use brain_core::layout;
 use brain_store::FileStat;
 use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
@@ -295,7 +296,7 @@ impl IgnoreRules {
                 && *self
                     .nested
                     .entry(dir.clone())
-                    .or_insert_with(|| dir.join(".brain").is_dir())
+                    .or_insert_with(|| layout::state_dir_of(&dir).is_dir())
             {
                 return true;
             }
@@ -393,7 +394,8 @@ fn list_dir(job: DirJob, opts: &ScanOptions, found: &mut Found) -> Vec<DirJob> {
     }
     if !job.rel.is_empty()
         && entries.iter().any(|e| {
-            e.file_name() == OsStr::new(".brain") && e.file_type().is_ok_and(|t| t.is_dir())
+            e.file_name() == OsStr::new(layout::STATE_DIR)
+                && e.file_type().is_ok_and(|t| t.is_dir())
         })
     {
         // A vault of its own: its notes belong to its own store. Known to be there (so nothing

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use brain_core::Config;
+use brain_core::{Config, VaultLayout};
 
 /// The vault and where its state lives.
 #[derive(Debug, Clone)]
@@ -13,6 +13,8 @@ pub struct VaultPaths {
     pub root: PathBuf,
     /// `<root>/.brain`.
     pub state: PathBuf,
+    /// Every path under `.brain/`.
+    pub layout: VaultLayout,
 }
 
 impl VaultPaths {
@@ -24,18 +26,23 @@ impl VaultPaths {
         };
         let root = std::path::absolute(&root)
             .with_context(|| format!("cannot resolve vault path {}", root.display()))?;
-        let state = root.join(".brain");
-        Ok(Self { root, state })
+        let layout = VaultLayout::new(&root);
+        let state = layout.state_dir().to_path_buf();
+        Ok(Self {
+            root,
+            state,
+            layout,
+        })
     }
 
     /// `.brain/config.toml`.
     pub fn config_file(&self) -> PathBuf {
-        self.state.join("config.toml")
+        self.layout.config_file()
     }
 
     /// `.brain/brain.db`.
     pub fn database(&self) -> PathBuf {
-        self.state.join("brain.db")
+        self.layout.database()
     }
 
     /// Fails with a clear message when `brain init` has not been run.

@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use brain_core::layout::{self, VaultLayout};
 use brain_core::{ConflictPolicy, EntityRef};
 use brain_store::{ConflictKind, FileStat, NewConflict, SyncOp};
 
@@ -147,7 +148,7 @@ impl Run<'_, '_> {
         if let Some(kept) = kept_under_brain(root, hash, content.as_bytes()) {
             return (kept, None);
         }
-        let fallback = format!(".brain/conflicts/{}-{hash}.md", self.stamp);
+        let fallback = layout::conflict_rel(&format!("{}-{hash}.md", self.stamp));
         match fsio::write_note(&root.join(&fallback), content.as_bytes(), Expect::Absent) {
             Ok(_) => (fallback, None),
             Err(e) => {
@@ -240,18 +241,19 @@ impl Run<'_, '_> {
 /// earlier (interrupted) run wrote one.
 fn kept_under_brain(root: &std::path::Path, hash: &str, content: &[u8]) -> Option<String> {
     let suffix = format!("-{hash}.md");
-    let mut found: Vec<String> = std::fs::read_dir(root.join(".brain").join("conflicts"))
+    let dir = VaultLayout::new(root).conflicts_dir();
+    let mut found: Vec<String> = std::fs::read_dir(&dir)
         .ok()?
         .flatten()
         .filter_map(|e| e.file_name().into_string().ok())
         .filter(|name| name.ends_with(&suffix))
         .filter(|name| {
-            let path = root.join(".brain").join("conflicts").join(name);
+            let path = dir.join(name);
             std::fs::symlink_metadata(&path)
                 .is_ok_and(|m| m.is_file() && m.len() == content.len() as u64)
                 && std::fs::read(&path).is_ok_and(|b| b == content)
         })
-        .map(|name| format!(".brain/conflicts/{name}"))
+        .map(|name| layout::conflict_rel(&name))
         .collect();
     found.sort();
     found.into_iter().next()

@@ -6,7 +6,7 @@
 //! renaming any, so a batch costs about one fsync's wait instead of two per note. Cancelling
 //! takes effect between batches, with what was written recorded.
 
-use brain_core::{CancelToken, Entity, EntityRef, Phase, ProgressSink};
+use brain_core::{CancelToken, Entity, EntityRef, Phase, ProgressSink, VaultLayout};
 use brain_store::{FileBase, FileStat, SyncOp};
 
 use super::{Deferred, Run, Stop};
@@ -34,12 +34,7 @@ impl Run<'_, '_> {
             return Ok(());
         }
         progress.start_phase(Phase::Exporting, Some(deferred.len() as u64));
-        let trash_root = self
-            .engine
-            .root
-            .join(".brain")
-            .join("trash")
-            .join(&self.stamp);
+        let trash_root = VaultLayout::new(&self.engine.root).trash_stamp_dir(&self.stamp);
         let mut rest = deferred.into_iter().peekable();
         while rest.peek().is_some() {
             if cancel.is_cancelled() {

@@ -13,10 +13,12 @@ use std::path::{Component, Path};
 use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RemoveKind, RenameMode};
 use notify::{Event, EventKind};
 
+use brain_core::VaultLayout;
+
 use crate::scan::IgnoreRules;
 
 /// The name of a fence file in `.brain/` before its number (see [`EventFilter::fence`]).
-pub const FENCE_PREFIX: &str = "fence-";
+pub use brain_core::layout::FENCE_PREFIX;
 
 /// What one event path asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,6 +94,8 @@ fn roles(event: &Event) -> Vec<(&Path, Role)> {
 /// Turns events into what they ask for, with the scanner's rules.
 pub(crate) struct EventFilter {
     root: std::path::PathBuf,
+    /// The vault's layout, for its fences.
+    layout: VaultLayout,
     rules: IgnoreRules,
 }
 
@@ -100,6 +104,7 @@ impl EventFilter {
     pub(crate) fn new(root: &Path, skip_logseq_dir: bool) -> Self {
         Self {
             root: root.to_path_buf(),
+            layout: VaultLayout::new(root),
             rules: IgnoreRules::new(root, skip_logseq_dir),
         }
     }
@@ -117,18 +122,10 @@ impl EventFilter {
     /// before it. Events reach the collector in the order they happened, so once the fence's
     /// event is in, so are theirs. Fences are under `.brain/`, so they are never notes.
     pub(crate) fn fence(&self, event: &Event) -> Option<u64> {
-        let brain = self.root.join(".brain");
         event
             .paths
             .iter()
-            .filter(|p| p.parent() == Some(brain.as_path()))
-            .filter_map(|p| {
-                p.file_name()?
-                    .to_str()?
-                    .strip_prefix(FENCE_PREFIX)?
-                    .parse()
-                    .ok()
-            })
+            .filter_map(|p| self.layout.fence_number(p))
             .max()
     }
 

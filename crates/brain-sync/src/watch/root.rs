@@ -10,6 +10,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use brain_core::layout::{self, VaultLayout};
+
 /// The vault folder as it was when the process started.
 #[derive(Clone, Debug)]
 pub struct VaultRoot {
@@ -67,7 +69,7 @@ pub enum Replacement {
 /// The message for [`RootChanged::Replaced`]: what changed, on which path, what to do.
 fn replaced_message(path: &Path, what: Replacement) -> String {
     let root = path.display();
-    let state = path.join(".brain");
+    let state = layout::state_dir_of(path);
     let state = state.display();
     match what {
         Replacement::Folder => format!(
@@ -108,7 +110,7 @@ impl VaultRoot {
                 format!("{} is not a folder", path.display()),
             ));
         }
-        let state = std::fs::symlink_metadata(path.join(".brain"))
+        let state = std::fs::symlink_metadata(layout::state_dir_of(path))
             .ok()
             .filter(std::fs::Metadata::is_dir)
             .and_then(|m| identity(&m));
@@ -141,7 +143,7 @@ impl VaultRoot {
                 let Some(state) = self.state else {
                     return Ok(());
                 };
-                let now = std::fs::symlink_metadata(self.path.join(".brain"));
+                let now = std::fs::symlink_metadata(layout::state_dir_of(&self.path));
                 match now.as_ref().ok().filter(|m| m.is_dir()).map(identity) {
                     Some(found) if found == Some(state) => Ok(()),
                     _ => replaced(self.state_now()),
@@ -157,10 +159,10 @@ impl VaultRoot {
     /// What is at `.brain/` now that it is not the folder captured: read when the change is
     /// found, so the advice fits what the user left there.
     fn state_now(&self) -> Replacement {
-        let state = self.path.join(".brain");
-        if !state.join("config.toml").is_file() {
+        let layout = VaultLayout::new(&self.path);
+        if !layout.config_file().is_file() {
             Replacement::StateRemoved
-        } else if state.join("brain.db").is_file() {
+        } else if layout.database().is_file() {
             Replacement::StateWithStore
         } else {
             Replacement::StateWithoutStore

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use brain_core::{CancelToken, Config, NoProgress};
+use brain_core::{CancelToken, Config, NoProgress, VaultLayout};
 use brain_store::{Backend, SearchQuery};
 use brain_sync::{SyncEngine, SyncOptions};
 use serde_json::{Value, json};
@@ -154,12 +154,13 @@ fn baseline_import(vault: &Path, db: &Path) -> Result<Duration> {
 }
 
 fn fresh_brain(vault: &Path) -> Result<Arc<dyn Backend>> {
-    let state = vault.join(".brain");
+    let layout = VaultLayout::new(vault);
+    let state = layout.state_dir();
     if state.exists() {
-        std::fs::remove_dir_all(&state)?;
+        std::fs::remove_dir_all(state)?;
     }
-    std::fs::create_dir_all(&state)?;
-    Ok(crate::backend::open_scratch(&state.join("brain.db"))?)
+    std::fs::create_dir_all(state)?;
+    Ok(crate::backend::open_scratch(&layout.database())?)
 }
 
 fn brain_sync(vault: &Path, store: &dyn Backend, config: &Config) -> Result<Duration> {
@@ -238,7 +239,7 @@ fn import(args: &BenchImportArgs, json_out: bool) -> Result<u8> {
         let (import_base, import_brain) = (median(base_times), median(brain_times));
 
         // No-change sync on the imported vault, in-process and as a process.
-        let store = crate::backend::open_scratch(&vault.join(".brain/brain.db"))?;
+        let store = crate::backend::open_scratch(&VaultLayout::new(&vault).database())?;
         // Each run is ~10 ms, so many are cheap, and the median steadies against a noisy machine.
         let reps = (runs * 5).max(15);
         let mut walk_times = Vec::new();
@@ -252,7 +253,7 @@ fn import(args: &BenchImportArgs, json_out: bool) -> Result<u8> {
         }
         let (walk, nochange) = (median(walk_times), median(nochange_times));
         std::fs::write(
-            vault.join(".brain/config.toml"),
+            VaultLayout::new(&vault).config_file(),
             brain_core::config::DEFAULT_CONFIG_TOML,
         )?;
         let mut proc_times = Vec::new();
@@ -313,7 +314,7 @@ fn import(args: &BenchImportArgs, json_out: bool) -> Result<u8> {
 
         // Peak memory of a fresh import in its own process.
         let mem_vault = vault.clone();
-        std::fs::remove_dir_all(mem_vault.join(".brain"))?;
+        std::fs::remove_dir_all(VaultLayout::new(&mem_vault).state_dir())?;
         brain_process(&mem_vault, &["init"])?;
         let (mem_wall, peak) = brain_process(&mem_vault, &["sync"])?;
 

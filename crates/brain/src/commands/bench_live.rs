@@ -112,7 +112,7 @@ pub fn run(args: &BenchLiveArgs, json_out: bool) -> Result<u8> {
     let root = fresh_dir(&work, &format!("vault-live-{}", args.notes))?;
     generate(&generator, &root, args.notes)?;
     brain(&root, &["init"])?;
-    let config_file = root.join(".brain/config.toml");
+    let config_file = brain_core::VaultLayout::new(&root).config_file();
     let config = std::fs::read_to_string(&config_file)?.replace(
         "sync_debounce_ms = 500",
         &format!("sync_debounce_ms = {}", args.debounce_ms),

@@ -25,7 +25,7 @@ use crate::config::VaultPaths;
 pub const STATE_KEY: &str = brain_api::SERVE_STATE_KEY;
 
 fn lock_path(paths: &VaultPaths) -> std::path::PathBuf {
-    brain_api::serve_lock_path(&paths.root)
+    paths.layout.serve_lock()
 }
 
 /// The daemon's hold on a vault; dropping it (or the process ending) releases the vault.

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use brain_core::time::{format_compact, now_ms};
-use brain_core::{CancelToken, Config, NoProgress, content_hash};
+use brain_core::{CancelToken, Config, NoProgress, VaultLayout, content_hash};
 use brain_store::Backend;
 use brain_sync::scan::{ScanOptions, scan};
 use brain_sync::{SyncEngine, SyncMode, SyncOptions};
@@ -286,7 +286,7 @@ fn rebuild(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
     }
     let stamp = format_compact(now_ms());
     let db = paths.database();
-    let old = free_old_name(&paths.state, &stamp);
+    let old = free_old_name(&paths.layout, &stamp);
     let mut moved = Vec::new();
     for suffix in ["", "-wal", "-shm"] {
         let from = with_suffix(&db, suffix);
@@ -414,15 +414,15 @@ fn rebuild(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
 
 /// `.brain/brain.db.old-STAMP`, or with `-2`, `-3`... when a rebuild in the same second
 /// already used it.
-fn free_old_name(state: &Path, stamp: &str) -> PathBuf {
-    let mut candidate = state.join(format!("brain.db.old-{stamp}"));
+fn free_old_name(layout: &VaultLayout, stamp: &str) -> PathBuf {
     let mut n = 1;
+    let mut candidate = layout.old_database(stamp, n);
     while ["", "-wal", "-shm"]
         .iter()
         .any(|s| with_suffix(&candidate, s).exists())
     {
         n += 1;
-        candidate = state.join(format!("brain.db.old-{stamp}-{n}"));
+        candidate = layout.old_database(stamp, n);
     }
     candidate
 }

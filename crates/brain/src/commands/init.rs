@@ -48,7 +48,7 @@ pub fn create(vault: Option<&Path>) -> Result<(VaultPaths, bool)> {
         fs::write(paths.config_file(), brain_core::config::DEFAULT_CONFIG_TOML)
             .with_context(|| format!("cannot write {}", paths.config_file().display()))?;
     }
-    let ignore = paths.state.join(".gitignore");
+    let ignore = paths.layout.state_gitignore();
     if !ignore.exists() {
         fs::write(
             &ignore,

@@ -12,6 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use brain_core::VaultLayout;
 
 use crate::config::VaultPaths;
 
@@ -19,8 +20,8 @@ use crate::config::VaultPaths;
 /// by mistake is still that vault (and `require_initialized` then says what is missing),
 /// rather than the walk going on to adopt a vault further up.
 pub fn is_vault(dir: &Path) -> bool {
-    let state = dir.join(".brain");
-    state.join("config.toml").is_file() || state.join("brain.db").is_file()
+    let layout = VaultLayout::new(dir);
+    layout.config_file().is_file() || layout.database().is_file()
 }
 
 /// The vault of a command: `cli_vault` as given, else the nearest vault at or above the
