@@ -134,7 +134,7 @@ fn a_schema_1_store_is_upgraded() {
         let conn = rusqlite::Connection::open(&path).expect("raw open");
         conn.execute_batch(
             "DROP TABLE jobs; DROP TABLE job_type_pauses; DROP TABLE runtime_state;
-             DROP TRIGGER entity_changed_on_insert; DROP TRIGGER entity_changed_on_update; DROP TABLE entity_changes;
+             DROP TRIGGER entity_changed_on_insert; DROP TRIGGER entity_changed_on_update; DROP TABLE entity_changes; DROP TABLE schedules;
              PRAGMA user_version = 1;",
         )
         .expect("downgrade");
@@ -149,7 +149,7 @@ fn a_schema_1_store_is_upgraded() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .expect("version");
-    assert_eq!(version, 6, "the latest schema");
+    assert_eq!(version, 7, "the latest schema");
 }
 
 /// A schema 3 store whose keys came from the old key function (whole-string lower case, so a
@@ -172,7 +172,7 @@ fn a_schema_3_store_gets_its_path_keys_computed_again() {
             "UPDATE entities SET path_key = 'οδος.md' WHERE id = 'ΟΔΟΣ';
              UPDATE entities SET path_key = lower(path) WHERE id = 'Été';
              ALTER TABLE jobs DROP COLUMN progress_phase;
-             DROP TRIGGER entity_changed_on_insert; DROP TRIGGER entity_changed_on_update; DROP TABLE entity_changes;
+             DROP TRIGGER entity_changed_on_insert; DROP TRIGGER entity_changed_on_update; DROP TABLE entity_changes; DROP TABLE schedules;
              PRAGMA user_version = 3;",
         )
         .expect("old keys");
@@ -202,7 +202,7 @@ fn a_schema_2_store_is_upgraded() {
         let conn = rusqlite::Connection::open(&path).expect("raw open");
         conn.execute_batch(
             "DROP TABLE job_type_pauses; DROP TABLE runtime_state;
-             ALTER TABLE jobs DROP COLUMN progress_phase; DROP TRIGGER entity_changed_on_insert; DROP TRIGGER entity_changed_on_update; DROP TABLE entity_changes;
+             ALTER TABLE jobs DROP COLUMN progress_phase; DROP TRIGGER entity_changed_on_insert; DROP TRIGGER entity_changed_on_update; DROP TABLE entity_changes; DROP TABLE schedules;
              PRAGMA user_version = 2;",
         )
         .expect("downgrade");
@@ -431,7 +431,7 @@ fn a_schema_4_store_gains_progress_phases() {
     {
         let conn = rusqlite::Connection::open(&path).expect("raw open");
         conn.execute_batch(
-            "ALTER TABLE jobs DROP COLUMN progress_phase; DROP TRIGGER entity_changed_on_insert; DROP TRIGGER entity_changed_on_update; DROP TABLE entity_changes; PRAGMA user_version = 4;",
+            "ALTER TABLE jobs DROP COLUMN progress_phase; DROP TRIGGER entity_changed_on_insert; DROP TRIGGER entity_changed_on_update; DROP TABLE entity_changes; DROP TABLE schedules; PRAGMA user_version = 4;",
         )
             .expect("downgrade");
     }
@@ -461,7 +461,7 @@ fn a_schema_5_store_gains_a_change_feed_with_its_entities_numbered() {
         let conn = rusqlite::Connection::open(&path).expect("raw open");
         conn.execute_batch(
             "DROP TRIGGER entity_changed_on_insert; DROP TRIGGER entity_changed_on_update;
-             DROP TABLE entity_changes; PRAGMA user_version = 5;",
+             DROP TABLE entity_changes; DROP TABLE schedules; PRAGMA user_version = 5;",
         )
         .expect("downgrade");
     }
