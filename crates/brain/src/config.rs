@@ -77,17 +77,71 @@ pub fn load(paths: &VaultPaths) -> Result<Config> {
     let file = paths.config_file();
     let text = std::fs::read_to_string(&file)
         .with_context(|| format!("cannot read {}", file.display()))?;
-    let mut value: toml::Table = toml::from_str(&text).with_context(|| {
-        format!(
-            "{} is not valid TOML; fix it or compare with `brain config default`",
-            file.display()
+    let source = file.display().to_string();
+    layered(&text, &file, &source, std::env::vars())
+}
+
+/// The configuration `text` (the file at `file`, called `source` in errors) gives with the
+/// `BRAIN_*` variables of `vars` over it. A bad value is blamed where it is: the file (naming the option, and saying that a
+/// newer brain may have written it), or the one variable that makes it invalid (named with its
+/// value). `brain init` checks the variables against the default file this way before it
+/// creates anything.
+pub fn layered(
+    text: &str,
+    file: &Path,
+    source: &str,
+    vars: impl Iterator<Item = (String, String)>,
+) -> Result<Config> {
+    let mut value: toml::Table = toml::from_str(text).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not valid TOML: {}; fix it or compare with `brain config default`",
+            file.display(),
+            one_line(e.message())
         )
     })?;
-    apply_env(&mut value, std::env::vars());
-    let config: Config = toml::Value::Table(value)
-        .try_into()
-        .with_context(|| format!("invalid setting in {} or a BRAIN_* variable; see `brain config default` for every option", file.display()))?;
+    let mut config: Config = toml::Value::Table(value.clone()).try_into().map_err(
+        |e: toml::de::Error| {
+            anyhow::anyhow!(
+                "invalid setting in {}: {}; fix or remove it (`brain config default` lists every \
+             option), or upgrade brain if a newer version wrote it",
+                file.display(),
+                one_line(e.message())
+            )
+        },
+    )?;
+    for (name, raw) in env_overrides(vars) {
+        apply_env(&mut value, std::iter::once((name.clone(), raw.clone())));
+        config = toml::Value::Table(value.clone())
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                anyhow::anyhow!(
+                    "the environment variable {name}={raw:?} is not a valid setting: {}; unset it \
+                 or give one of the values `brain config default` lists (it overrides {source}, \
+                 which is fine)",
+                    one_line(e.message()),
+                )
+            })?;
+    }
     Ok(config)
+}
+
+/// The `BRAIN_*` variables that override options, in a stable order. An empty one counts as
+/// unset (`BRAIN_STORE_BACKEND=` in a shell that clears a variable that way), except
+/// `BRAIN_SERVE_HTTP`, whose empty value turns the HTTP server off as `http = ""` does.
+fn env_overrides(vars: impl Iterator<Item = (String, String)>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = vars
+        .filter(|(name, raw)| {
+            name.starts_with("BRAIN_") && (!raw.is_empty() || name == "BRAIN_SERVE_HTTP")
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// A parser's message on one line, without the trailing newline (and source excerpt) it may
+/// carry, so an error ends where its sentence does, in text and in JSON.
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Applies `BRAIN_<SECTION>_<OPTION>=value` overrides. Values are read as TOML (numbers, booleans,
@@ -119,6 +173,67 @@ fn apply_env(table: &mut toml::Table, vars: impl Iterator<Item = (String, String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_value_is_blamed_where_it_is_on_one_line() {
+        let file = Path::new("/v/.brain/config.toml");
+        let default = brain_core::config::DEFAULT_CONFIG_TOML;
+        let env = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
+                .into_iter()
+        };
+        let e = layered(
+            default,
+            file,
+            "the file",
+            env(&[("BRAIN_STORE_BACKEND", "postgres")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("BRAIN_STORE_BACKEND=\"postgres\"")
+                && e.contains("sqlite")
+                && e.contains("it overrides the file, which is fine"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "one line: {e:?}");
+        // Empty is unset.
+        let c = layered(
+            default,
+            file,
+            "the file",
+            env(&[("BRAIN_STORE_BACKEND", "")]),
+        )
+        .unwrap();
+        assert_eq!(c.store.backend, brain_core::config::StoreBackend::Sqlite);
+        // ...except for serve.http, where it turns HTTP off.
+        let c = layered(default, file, "the file", env(&[("BRAIN_SERVE_HTTP", "")])).unwrap();
+        assert_eq!(c.serve.http, "");
+        // A bad value in the file names the file, the key and what to do.
+        let bad = default.replace("backend = \"sqlite\"", "backend = \"oracle\"");
+        let e = layered(&bad, file, "the file", env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("invalid setting in /v/.brain/config.toml: ")
+                && e.contains("oracle")
+                && e.contains("upgrade brain"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "one line: {e:?}");
+        let e = layered(
+            "[store]\nbackend = \"sqlite\"\nfancy = 1\n",
+            file,
+            "the file",
+            env(&[]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("fancy") && !e.contains('\n'), "{e:?}");
+    }
 
     #[test]
     fn env_overrides_layer_over_file() {

@@ -79,3 +79,54 @@ fn pause_and_resume_say_what_waits() {
     let status = v.ok(&["--json", "status"]).json();
     assert_eq!(status["paused"], serde_json::json!([]), "{status}");
 }
+
+/// Issue 15 (a reviewer's finding): a bad `BRAIN_STORE_BACKEND` is blamed on the variable, with
+/// its value and what to do, on one line (in text and in `--json`), never on config.toml; an
+/// empty one counts as unset; and `brain init` with a bad one makes nothing at all.
+#[test]
+fn a_bad_store_backend_variable_is_named_and_init_with_it_makes_nothing() {
+    let v = TestVault::uninitialized();
+    let out = v
+        .cmd()
+        .env("BRAIN_STORE_BACKEND", "postgres")
+        .args(["--json", "init"])
+        .output()
+        .unwrap();
+    let r = util::Run::from(out);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let error = r.json()["error"].as_str().unwrap().to_string();
+    assert!(
+        error.starts_with("the environment variable BRAIN_STORE_BACKEND=\"postgres\"")
+            && error.contains("expected `sqlite`")
+            && error.contains("unset it"),
+        "{error}"
+    );
+    assert!(!error.contains('\n'), "one line: {error:?}");
+    assert!(
+        !v.path(".brain").exists(),
+        "a refused init leaves no half-made vault"
+    );
+
+    let out = v
+        .cmd()
+        .env("BRAIN_STORE_BACKEND", "")
+        .arg("init")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "empty is unset: {out:?}");
+    let out = v
+        .cmd()
+        .env("BRAIN_STORE_BACKEND", "oracle")
+        .arg("status")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("BRAIN_STORE_BACKEND=\"oracle\"") && stderr.contains("which is fine"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.trim_end().lines().count() == 1,
+        "one line, no stray newline: {stderr:?}"
+    );
+}

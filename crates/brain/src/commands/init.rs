@@ -19,6 +19,16 @@ pub fn create(vault: Option<&Path>) -> Result<(VaultPaths, bool)> {
             paths.root.display()
         );
     }
+    // The settings a new vault would start with: checked before anything is made, so a bad
+    // `BRAIN_*` variable leaves no half-made vault behind.
+    if !paths.config_file().is_file() {
+        crate::config::layered(
+            brain_core::config::DEFAULT_CONFIG_TOML,
+            &paths.config_file(),
+            "the default configuration",
+            std::env::vars(),
+        )?;
+    }
     // As `git init DIR` does: a folder named on purpose is made if it is not there yet.
     if !paths.root.exists() {
         fs::create_dir_all(&paths.root)
