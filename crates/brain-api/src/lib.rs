@@ -372,6 +372,7 @@ pub fn job_json(j: &Job) -> Value {
         "progress": j.progress,
         "eta_s": eta_s(j),
         "lease_lapsed_s": runner::lease_lapsed_ms(j, now_ms()).map(|ms| (ms + 999) / 1000),
+        "worker_gone": runner::worker_gone(j, now_ms()).is_some(),
         "input": j.input,
         "result": j.result,
         "error": j.error,
@@ -381,13 +382,13 @@ pub fn job_json(j: &Job) -> Value {
 }
 
 /// Seconds left at the current rate, for a running job with a known total. None for a job
-/// whose lease lapsed (nobody works on it), and none until its attempt has run for a second:
+/// nobody works on (its lease lapsed, or its worker's process is gone), and none until its attempt has run for a second:
 /// a rate read from less is noise. (A follower measures its own pace: `brain_jobs::follow`.)
 pub fn eta_s(j: &Job) -> Option<u64> {
     let p = j.progress.as_ref()?;
     let total = p.total?;
     let started = j.started_ms?;
-    if runner::lease_lapsed_ms(j, now_ms()).is_some() || p.updated_ms - started < 1_000 {
+    if runner::stalled_text(j, now_ms()).is_some() || p.updated_ms - started < 1_000 {
         return None;
     }
     let elapsed = (p.updated_ms - started).max(1) as f64 / 1000.0;

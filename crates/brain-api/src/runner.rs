@@ -38,6 +38,39 @@ pub fn lease_lapsed_ms(j: &Job, now_ms: i64) -> Option<i64> {
     (j.state == JobState::Running && until < now_ms).then_some(now_ms - until)
 }
 
+/// The pid of a running job's worker when that process is known gone from this machine
+/// (`brain_jobs::liveness`) while its lease still holds: nobody works on the job, and it is
+/// taken over once the lease lapses. `None` otherwise (a lapsed lease says it already).
+pub fn worker_gone(j: &Job, now_ms: i64) -> Option<u32> {
+    if j.state != JobState::Running || lease_lapsed_ms(j, now_ms).is_some() {
+        return None;
+    }
+    brain_jobs::liveness::worker_gone(j.worker.as_deref()?)
+}
+
+/// What a person reads about a running job whose worker `pid` is gone, its lease lapsing in
+/// `lease_left_ms`.
+pub fn worker_gone_text(pid: u32, lease_left_ms: i64) -> String {
+    format!(
+        "running, but its worker (pid {pid}) is gone; `brain sync` or `brain serve` takes it \
+         over when its lease lapses, within {}s",
+        (lease_left_ms.max(0) + 999) / 1000
+    )
+}
+
+/// Why nobody works on a job shown running, in words, if that is so: its lease lapsed, or its
+/// worker's process is gone. `None` for a job being worked on (or not running).
+pub fn stalled_text(j: &Job, now_ms: i64) -> Option<String> {
+    if let Some(ms) = lease_lapsed_ms(j, now_ms) {
+        return Some(lease_lapsed_text(ms));
+    }
+    let pid = worker_gone(j, now_ms)?;
+    Some(worker_gone_text(
+        pid,
+        j.lease_until_ms.map_or(0, |until| until - now_ms),
+    ))
+}
+
 /// What a person reads about a running job whose lease lapsed `lapsed_ms` ago.
 pub fn lease_lapsed_text(lapsed_ms: i64) -> String {
     format!(

@@ -21,6 +21,7 @@ pub mod follow;
 pub mod handler;
 mod heartbeat;
 mod idle;
+pub mod liveness;
 pub mod progress;
 pub mod queue;
 mod reaper;

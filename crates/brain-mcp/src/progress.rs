@@ -121,6 +121,14 @@ pub(crate) async fn follow(
                         n.note = Some(format!("its worker stopped responding ({}); ", brain_api::runner::lease_lapsed_text(lapsed_ms)));
                     }
                 }
+                Some(Ok(FollowEvent::WorkerGone { pid, lease_left_ms, .. })) => {
+                    if let Some(n) = &mut notifier {
+                        n.note = Some(format!(
+                            "its worker (pid {pid}) is gone; taken over when its lease lapses, within {}s; ",
+                            (lease_left_ms.max(0) + 999) / 1000
+                        ));
+                    }
+                }
                 Some(Ok(FollowEvent::TakenOver { attempt, max_attempts, .. })) => {
                     if let Some(n) = &mut notifier {
                         n.note = Some(format!("taken over after its worker stopped (attempt {attempt} of {max_attempts}); "));

@@ -36,9 +36,14 @@ fn import_counts(stderr: &str) -> Vec<(u64, u64)> {
 /// Starts `brain sync` on `v` and kills it (SIGKILL) once its import is under way; returns the
 /// job it left running under a dead worker.
 fn kill_a_sync_mid_import(v: &TestVault) -> brain_store::jobs::Job {
+    kill_a_sync_with_lease(v, SHORT_LEASE.1)
+}
+
+/// [`kill_a_sync_mid_import`] with a lease of `lease_ms`.
+fn kill_a_sync_with_lease(v: &TestVault, lease_ms: &str) -> brain_store::jobs::Job {
     let mut first = v
         .cmd()
-        .env(SHORT_LEASE.0, SHORT_LEASE.1)
+        .env(SHORT_LEASE.0, lease_ms)
         .arg("sync")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -149,6 +154,84 @@ fn a_killed_sync_shows_as_lapsed_and_the_next_sync_says_it_takes_it_over() {
     );
     let done = store.job(job.id).unwrap();
     assert_eq!((done.state, done.attempts), (JobState::Succeeded, 2));
+    // The first attempt's end is history, not the outcome, in `jobs show`.
+    let shown = v.ok(&["jobs", "show", &job.id.to_string()]).stdout;
+    assert!(
+        shown.contains("earlier    an earlier attempt ended: worker stopped responding")
+            && !shown.contains("  error "),
+        "{shown}"
+    );
+}
+
+/// Issue 15 (a reviewer's finding): right after `kill -9`, while the dead worker's lease still
+/// holds, every view says the worker is gone (its pid no longer runs here) and gives no ETA:
+/// `brain status`, `brain jobs list`, `brain jobs show`, text and JSON alike; and a `brain sync`
+/// started then says why its bar waits, before it takes the job over.
+#[test]
+fn a_worker_killed_within_its_lease_is_shown_gone_everywhere_at_once() {
+    let v = TestVault::generated(6_000, false);
+    let store = v.store();
+    let job = kill_a_sync_with_lease(&v, "4000");
+    let id = job.id.to_string();
+    let pid = job
+        .worker
+        .as_deref()
+        .and_then(|w| w.strip_prefix("pid"))
+        .and_then(|w| w.split('-').next())
+        .unwrap()
+        .to_string();
+    let gone = format!("running, but its worker (pid {pid}) is gone");
+    let row = store.job(job.id).unwrap();
+    assert!(
+        row.lease_until_ms.unwrap() > brain_core::time::now_ms(),
+        "looked while the lease holds: {row:?}"
+    );
+    let status = v.ok(&["--json", "status"]).json();
+    let active = status["active"].as_array().unwrap();
+    let s = active.iter().find(|j| j["id"] == job.id).unwrap();
+    assert_eq!(
+        (&s["worker_gone"], &s["eta_s"]),
+        (&serde_json::json!(true), &serde_json::Value::Null),
+        "{s}"
+    );
+    for args in [
+        vec!["status"],
+        vec!["jobs", "list"],
+        vec!["jobs", "show", &id],
+    ] {
+        let out = v.ok(&args).stdout;
+        assert!(out.contains(&gone), "{args:?}: {out}");
+        assert!(!out.contains(" ETA "), "{args:?}: {out}");
+    }
+    let listed = v.ok(&["--json", "jobs", "list"]).json();
+    let l = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["id"] == job.id)
+        .unwrap()
+        .clone();
+    assert_eq!(l["worker_gone"], true, "{l}");
+    let shown = v.ok(&["--json", "jobs", "show", &id]).json();
+    assert_eq!(shown["worker_gone"], true, "{shown}");
+
+    let out = v
+        .cmd()
+        .env(SHORT_LEASE.0, "4000")
+        .arg("sync")
+        .output()
+        .unwrap();
+    let r = util::Run::from(out);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "Sync job #{id}: its worker (pid {pid}) is gone; it is taken over when its lease lapses"
+        )) && r
+            .stderr
+            .contains(&format!("Sync job #{id} taken over by this command")),
+        "{}",
+        r.stderr
+    );
 }
 
 /// Issue 15 (a reviewer's finding): a `brain sync` that joined a dead sync and took it over

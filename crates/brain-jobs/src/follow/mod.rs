@@ -51,6 +51,17 @@ pub enum FollowEvent {
         /// How long ago the lease ran out (ms).
         lapsed_ms: i64,
     },
+    /// It shows `running` under a lease that still holds, but its worker's process is gone from
+    /// this machine (`crate::liveness`): nobody works on it; it is taken over when the lease
+    /// lapses, in `lease_left_ms`. Said once per attempt, before any [`FollowEvent::LeaseLapsed`].
+    WorkerGone {
+        /// The attempt whose worker is gone.
+        attempt: u32,
+        /// That worker's process.
+        pid: u32,
+        /// How long its lease still holds (ms).
+        lease_left_ms: i64,
+    },
     /// A new attempt started after the previous one's worker stopped (its lease lapsed and the
     /// job was reclaimed). Work the earlier attempts committed is kept.
     TakenOver {
@@ -86,6 +97,8 @@ pub struct Follow {
     /// The attempt last seen in the job row, and whether its lease was seen lapsed.
     attempt: Option<u32>,
     lapsed: Option<u32>,
+    /// The attempt whose worker was seen gone (said once).
+    gone: Option<u32>,
     /// The failed attempt already announced as [`FollowEvent::Retrying`].
     retrying: Option<u32>,
     /// The attempt whose reports the bus brings (it runs in this process, and none was lost).
@@ -108,6 +121,7 @@ impl Follow {
             last_read: None,
             attempt: None,
             lapsed: None,
+            gone: None,
             retrying: None,
             bus_attempt: None,
             last: None,
@@ -273,6 +287,17 @@ impl Follow {
                         attempt,
                         worker: job.worker.clone(),
                         lapsed_ms: now - until,
+                    });
+                } else if let Some(until) = job.lease_until_ms
+                    && until >= now
+                    && self.gone != Some(attempt)
+                    && let Some(pid) = job.worker.as_deref().and_then(crate::liveness::worker_gone)
+                {
+                    self.gone = Some(attempt);
+                    self.pending.push_back(FollowEvent::WorkerGone {
+                        attempt,
+                        pid,
+                        lease_left_ms: until - now,
                     });
                 }
             }

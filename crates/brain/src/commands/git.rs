@@ -200,6 +200,13 @@ fn follow(brain: &brain_api::Brain, id: i64, what: &str, daemon_seen: bool) -> R
                     return Ok(job.clone());
                 }
             }
+            Some(FollowEvent::WorkerGone {
+                pid, lease_left_ms, ..
+            }) => eprintln!(
+                "Git {what} (job #{id}): its worker (pid {pid}) is gone; it is taken over when \
+                 its lease lapses, within {}s.",
+                (lease_left_ms.max(0) + 999) / 1000
+            ),
             Some(FollowEvent::LeaseLapsed { lapsed_ms, .. }) => eprintln!(
                 "Git {what} (job #{id}): its worker stopped responding (lease lapsed {}s ago).",
                 (lapsed_ms.max(0) + 999) / 1000

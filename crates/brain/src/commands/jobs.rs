@@ -44,7 +44,10 @@ fn row(j: &Job) -> String {
         .unwrap_or_default();
     let tail = match j.state {
         JobState::Failed => j.error.clone().unwrap_or_default(),
-        JobState::Running => format!("{}{eta}", progress_text(j)),
+        JobState::Running => match brain_api::runner::stalled_text(j, now_ms()) {
+            Some(stalled) => stalled,
+            None => format!("{}{eta}", progress_text(j)),
+        },
         _ => String::new(),
     };
     format!(
@@ -92,11 +95,19 @@ fn describe(j: &Job, batch: Option<&BatchStatus>) -> Vec<String> {
             .unwrap_or_default();
         field("progress", format!("{progress}{eta}"));
     }
+    if let Some(stalled) = brain_api::runner::stalled_text(j, now_ms()) {
+        field("worker", stalled);
+    }
     if j.cancel_requested && !j.state.is_finished() {
         field("cancel", "requested; it stops within a second".into());
     }
-    if let Some(e) = &j.error {
-        field("error", e.clone());
+    match (&j.error, j.state) {
+        // What an earlier attempt left is history once a later one succeeded.
+        (Some(e), JobState::Succeeded) => {
+            field("earlier", format!("an earlier attempt ended: {e}"))
+        }
+        (Some(e), _) => field("error", e.clone()),
+        (None, _) => {}
     }
     if let Some(b) = batch {
         field(
@@ -238,12 +249,8 @@ pub fn status(vault: &Vault, json: bool) -> Result<u8> {
     for j in &active {
         output::line(format!("  {}", row(j)))?;
         // A job shown running whose worker died says so, under its row (not clipped).
-        if let Some(ms) = brain_api::runner::lease_lapsed_ms(j, now_ms()) {
-            output::line(format!(
-                "          #{} is {}",
-                j.id,
-                brain_api::runner::lease_lapsed_text(ms)
-            ))?;
+        if let Some(stalled) = brain_api::runner::stalled_text(j, now_ms()) {
+            output::line(format!("          #{} is {stalled}", j.id))?;
         }
     }
     for line in super::schedules::status_lines(&report.schedules) {

@@ -257,6 +257,16 @@ fn follow(
                     }
                 );
             }
+            Some(FollowEvent::WorkerGone {
+                pid, lease_left_ms, ..
+            }) => {
+                view.pause();
+                eprintln!(
+                    "Sync job #{id}: its worker (pid {pid}) is gone; it is taken over when its \
+                     lease lapses, within {}s.",
+                    (lease_left_ms.max(0) + 999) / 1000
+                );
+            }
             // The executor's log says why an attempt failed; the sync goes on with the retry.
             Some(FollowEvent::Retrying { .. }) | None => {}
             Some(FollowEvent::Finished(job)) => {
