@@ -5,17 +5,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::sync::stat;
 use super::{Factory, T0, entity, eref};
-use crate::{Backend, Change, FileBase, FileStat, Store, SyncOp};
-
-fn stat(size: u64) -> FileStat {
-    FileStat {
-        size,
-        mtime_ns: 1_000 + size as i64,
-        ctime_ns: 2_000 + size as i64,
-        inode: 7 + size,
-    }
-}
+use crate::{Backend, Change, FileBase, Store, SyncOp};
 
 /// The whole feed after `cursor`, read in pages of `page`.
 fn read_all(store: &dyn Store, mut cursor: u64, page: usize) -> (Vec<Change>, u64) {
