@@ -69,6 +69,18 @@ impl JobProgressReporter {
         self.maybe_flush(&mut s, false);
     }
 
+    /// Starts a step with a typed phase but no count (a git job's "Pushing to the remote"):
+    /// `message` says what it does.
+    pub fn step(&self, phase: Phase, message: &str) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.phase = Some(phase);
+        s.progress.phase = Some(phase);
+        s.progress.current = 0;
+        s.progress.total = None;
+        s.progress.message = message.to_string();
+        self.maybe_flush(&mut s, true);
+    }
+
     /// Persists and publishes the latest progress now, if it changed since it was last written
     /// (at phase ends and before finishing).
     pub fn flush(&self) {

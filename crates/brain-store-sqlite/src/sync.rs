@@ -356,24 +356,30 @@ fn dirty_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<DirtyEntity> {
     })
 }
 
+/// One path's base.
+pub(crate) const BASE_OF_SQL: &str =
+    "SELECT path, size, mtime_ns, ctime_ns, inode FROM file_bases WHERE path = ?1";
+
+/// The dirty entity at one path.
+pub(crate) const DIRTY_AT_SQL: &str = "SELECT type, id, path, content_hash, deleted_ms IS NOT NULL
+     FROM entities WHERE path = ?1 AND dirty = 1";
+
+/// Live entities by path key, and the files of synced entities by key (a file is at its base's
+/// path, which an entity renamed in the store but not yet exported no longer has). Both arms
+/// use the partial index `entities_live_key` (path_key of live entities): without
+/// `deleted_ms IS NULL` SQLite would scan every entity once per path.
+pub(crate) const SAME_KEY_SQL: &str =
+    "SELECT path FROM entities WHERE path_key = ?1 AND deleted_ms IS NULL
+     UNION
+     SELECT b.path FROM entities e JOIN file_bases b ON b.entity_rowid = e.rowid
+     WHERE e.path_key = ?1 AND e.deleted_ms IS NULL";
+
 /// The state of `paths` only: one indexed lookup per path for its base, its dirty entity and
 /// the live entities and bases sharing its path key.
 pub(crate) fn state_of(tx: &Transaction<'_>, paths: &[&str]) -> Result<PartialSyncState> {
-    let mut base = tx.prepare_cached(
-        "SELECT path, size, mtime_ns, ctime_ns, inode FROM file_bases WHERE path = ?1",
-    )?;
-    let mut dirty = tx.prepare_cached(
-        "SELECT type, id, path, content_hash, deleted_ms IS NOT NULL
-         FROM entities WHERE path = ?1 AND dirty = 1",
-    )?;
-    // Live entities by key, and the files of synced entities by key (a file is at its base's
-    // path, which an entity renamed in the store but not yet exported no longer has).
-    let mut same_key = tx.prepare_cached(
-        "SELECT path FROM entities WHERE path_key = ?1 AND deleted_ms IS NULL
-         UNION
-         SELECT b.path FROM entities e JOIN file_bases b ON b.entity_rowid = e.rowid
-         WHERE e.path_key = ?1",
-    )?;
+    let mut base = tx.prepare_cached(BASE_OF_SQL)?;
+    let mut dirty = tx.prepare_cached(DIRTY_AT_SQL)?;
+    let mut same_key = tx.prepare_cached(SAME_KEY_SQL)?;
     let wanted: std::collections::HashSet<&str> = paths.iter().copied().collect();
     let mut out = PartialSyncState::default();
     let mut colliding = std::collections::BTreeSet::new();
@@ -426,4 +432,32 @@ pub(crate) fn state(tx: &Transaction<'_>) -> Result<SyncState> {
         dirty: dirty(tx)?,
         live_entities: super::listing::count_live(tx)?,
     })
+}
+
+#[cfg(test)]
+mod plans {
+    //! A sync of a few paths reads by index only: `EXPLAIN QUERY PLAN` shows no scan of a
+    //! table, which would make each saved file cost a pass over the whole vault.
+    use super::{BASE_OF_SQL, DIRTY_AT_SQL, SAME_KEY_SQL};
+    use crate::SqliteStore;
+
+    #[test]
+    fn the_state_of_a_few_paths_is_read_by_index_only() {
+        let store = SqliteStore::open_in_memory().expect("open");
+        let conn = store.lock();
+        for sql in [BASE_OF_SQL, DIRTY_AT_SQL, SAME_KEY_SQL] {
+            let mut stmt = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .expect("explain");
+            let plan: Vec<String> = stmt
+                .query_map(["x.md"], |row| row.get::<_, String>(3))
+                .expect("plan rows")
+                .collect::<rusqlite::Result<_>>()
+                .expect("plan");
+            assert!(
+                plan.iter().all(|step| !step.starts_with("SCAN")),
+                "{sql}: {plan:?}"
+            );
+        }
+    }
 }

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use brain_core::time::{format_compact, format_iso, now_ms};
-use brain_core::{CancelToken, Config, PathMapper};
+use brain_core::{CancelToken, Config, PathMapper, Phase};
 use brain_jobs::progress::JobProgressReporter;
 use brain_store::{ConflictKind, NewConflict, Store, SyncOp};
 use brain_sync::{SyncEngine, SyncMode, SyncOptions, SyncReport};
@@ -153,8 +153,8 @@ impl Steps<'_> {
         })
     }
 
-    fn say(&self, message: &str) {
-        self.progress.set(0, None, message);
+    fn say(&self, phase: Phase, message: &str) {
+        self.progress.step(phase, message);
     }
 }
 
@@ -297,10 +297,13 @@ impl GitSync<'_> {
         if dirty.is_empty() {
             return Ok(0);
         }
-        steps.say(&format!(
-            "Writing {} changed note(s) to their files before committing",
-            dirty.len()
-        ));
+        steps.say(
+            Phase::Exporting,
+            &format!(
+                "Writing {} changed note(s) to their files before committing",
+                dirty.len()
+            ),
+        );
         let export = |e: brain_sync::SyncError| match e {
             brain_sync::SyncError::Cancelled { .. } => GitSyncError::Cancelled,
             other => GitSyncError::Export(other),
@@ -354,10 +357,13 @@ impl GitSync<'_> {
             return Ok(0);
         }
         self.check_mass_delete(repo, &status)?;
-        steps.say(&format!(
-            "Importing {} changed file(s) before committing them",
-            paths.len()
-        ));
+        steps.say(
+            Phase::Importing,
+            &format!(
+                "Importing {} changed file(s) before committing them",
+                paths.len()
+            ),
+        );
         let import = |e: brain_sync::SyncError| match e {
             brain_sync::SyncError::Cancelled { .. } => GitSyncError::Cancelled,
             other => GitSyncError::LocalImport(other),
@@ -389,7 +395,7 @@ impl GitSync<'_> {
             report.waiting_for_resume = self.store.dirty_entities()?.len() as u64;
         }
         report.imported_local += self.import_local_edits(repo, steps)?;
-        steps.say("Committing changed files");
+        steps.say(Phase::Committing, "Committing changed files");
         let template = &self.config.git.commit_message;
         let mut files = 0;
         let mut refused = None;
@@ -522,7 +528,7 @@ impl GitSync<'_> {
         }
         for _ in 0..PUSH_ROUNDS {
             steps.check()?;
-            steps.say("Pushing to the remote");
+            steps.say(Phase::Pushing, "Pushing to the remote");
             match repo
                 .push(spec)
                 .map_err(|source| GitSyncError::Network { source })?

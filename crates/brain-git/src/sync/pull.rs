@@ -16,7 +16,7 @@ impl GitSync<'_> {
         steps: &Steps,
     ) -> Result<(), GitSyncError> {
         steps.check()?;
-        steps.say("Fetching from the remote");
+        steps.say(Phase::Fetching, "Fetching from the remote");
         let fetched = repo
             .fetch(spec)
             .map_err(|source| GitSyncError::Network { source })?;
@@ -51,7 +51,7 @@ impl GitSync<'_> {
         } else {
             before
         };
-        steps.say("Merging the remote's changes");
+        steps.say(Phase::Merging, "Merging the remote's changes");
         // Unrelated histories too: a remote the user pointed us at, whose first commit is not
         // ours, is merged like any other (both versions of a file both have are kept).
         self.merge_and_import(repo, &before, &spec.tracking_ref(), true, report, steps)?;
@@ -240,7 +240,10 @@ impl GitSync<'_> {
         if paths.is_empty() {
             return self.mark_imported(new);
         }
-        steps.say(&format!("Importing {} pulled file(s)", paths.len()));
+        steps.say(
+            Phase::Importing,
+            &format!("Importing {} pulled file(s)", paths.len()),
+        );
         let engine = SyncEngine::new(self.root, self.config, self.store)?;
         // A pull that deletes many notes is someone's commit, not a vanished disk: the mass
         // delete guard would leave the store disagreeing with the files for good. Deletes are
@@ -326,7 +329,7 @@ impl GitSync<'_> {
         report: &mut GitReport,
         steps: &Steps,
     ) -> Result<(), GitSyncError> {
-        steps.say("Checking out the remote's notes");
+        steps.say(Phase::Merging, "Checking out the remote's notes");
         let ours = std::fs::read(self.root.join(".gitignore")).unwrap_or_default();
         let tracking = spec.tracking_ref();
         // Files first, `HEAD` last: a crash in between leaves no history pointing at files that
