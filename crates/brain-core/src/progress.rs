@@ -74,6 +74,14 @@ impl Phase {
 pub trait ProgressSink: Send + Sync {
     /// A phase starts; `total` is the number of steps when known.
     fn start_phase(&self, phase: Phase, total: Option<u64>);
+    /// A phase starts with `done` of its `total` steps already done (the files an import need
+    /// not read), so no view shows it at 0 first.
+    fn start_phase_at(&self, phase: Phase, total: u64, done: u64) {
+        self.start_phase(phase, Some(total));
+        if done > 0 {
+            self.advance(done, "");
+        }
+    }
     /// `n` more steps are done; `item` names the last one (a vault-relative path).
     fn advance(&self, n: u64, item: &str);
     /// The current phase is over.

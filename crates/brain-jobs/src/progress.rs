@@ -69,6 +69,16 @@ impl JobProgressReporter {
         self.maybe_flush(&mut s, false);
     }
 
+    fn start(&self, phase: Phase, total: Option<u64>, done: u64) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.phase = Some(phase);
+        s.progress.phase = Some(phase);
+        s.progress.current = done;
+        s.progress.total = total;
+        s.progress.message = phase.verb().to_string();
+        self.maybe_flush(&mut s, true);
+    }
+
     /// Starts a step with a typed phase but no count (a git job's "Pushing to the remote"):
     /// `message` says what it does.
     pub fn step(&self, phase: Phase, message: &str) {
@@ -113,13 +123,11 @@ impl JobProgressReporter {
 
 impl ProgressSink for JobProgressReporter {
     fn start_phase(&self, phase: Phase, total: Option<u64>) {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        s.phase = Some(phase);
-        s.progress.phase = Some(phase);
-        s.progress.current = 0;
-        s.progress.total = total;
-        s.progress.message = phase.verb().to_string();
-        self.maybe_flush(&mut s, true);
+        self.start(phase, total, 0);
+    }
+
+    fn start_phase_at(&self, phase: Phase, total: u64, done: u64) {
+        self.start(phase, Some(total), done);
     }
 
     fn advance(&self, n: u64, item: &str) {

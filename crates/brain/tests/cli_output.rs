@@ -388,3 +388,37 @@ fn put_and_rm_say_what_the_sync_will_do_with_a_file_edited_on_disk() {
     let r = v.run_stdin(&["put", "note/s"], b"# s2\n");
     assert!(!r.stdout.contains("changed on disk"), "{}", r.stdout);
 }
+
+/// Issue 15 (a new user's finding): a sync of a vault where few notes changed counts the
+/// vault's notes in every view: the piped lines and the job's own progress (`brain jobs show`,
+/// `brain status`, what an MCP client or a late follower reads) say the same numbers, ending at
+/// the vault's note count, never "0/10" in one place and "1,990/2,000" in another.
+#[test]
+fn a_sync_of_a_few_changes_counts_the_vault_in_every_view() {
+    let v = TestVault::generated(2_000, false);
+    v.sync();
+    for i in 0..10 {
+        let rel = format!("edited-{i}.md");
+        v.write(&rel, &format!("# edited {i}\n"));
+    }
+    let r = v.ok(&["sync"]);
+    let lines = progress_lines(&r.stderr);
+    assert_eq!(
+        lines.first(),
+        Some(&"Importing 2000/2010 notes"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        lines.last(),
+        Some(&"Importing 2010/2010 notes"),
+        "{}",
+        r.stderr
+    );
+    let job = v.ok(&["--json", "jobs", "list", "--limit", "1"]).json()[0].clone();
+    assert_eq!(
+        (&job["progress"]["current"], &job["progress"]["total"]),
+        (&serde_json::json!(2010), &serde_json::json!(2010)),
+        "the job's own count is the bar's: {job}"
+    );
+}
