@@ -399,7 +399,7 @@ fn a_sync_of_a_few_changes_counts_the_vault_in_every_view() {
     v.sync();
     for i in 0..10 {
         let rel = format!("edited-{i}.md");
-        v.write(&rel, &format!("# edited {i}\n"));
+        v.write(&rel, format!("# edited {i}\n"));
     }
     let r = v.ok(&["sync"]);
     let lines = progress_lines(&r.stderr);
