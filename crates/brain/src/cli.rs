@@ -243,17 +243,20 @@ pub enum JobsCommand {
     },
     /// One job with its input, progress, result or error.
     Show {
-        /// Job id.
+        /// Job id (`7` or `#7`, as listed).
+        #[arg(value_parser = parse_id)]
         id: i64,
     },
     /// Cancel a job: a queued one at once, a running one within a second.
     Cancel {
-        /// Job id.
+        /// Job id (`7` or `#7`, as listed).
+        #[arg(value_parser = parse_id)]
         id: i64,
     },
     /// Queue a failed or cancelled job again.
     Retry {
-        /// Job id.
+        /// Job id (`7` or `#7`, as listed).
+        #[arg(value_parser = parse_id)]
         id: i64,
     },
 }
@@ -269,12 +272,14 @@ pub enum ConflictsCommand {
     },
     /// One conflict with both versions.
     Show {
-        /// Conflict id from `brain conflicts list`.
+        /// Conflict id from `brain conflicts list` (`1` or `#1`).
+        #[arg(value_parser = parse_id)]
         id: i64,
     },
     /// Mark a conflict as settled (after you merged what you wanted to keep).
     Resolve {
-        /// Conflict id.
+        /// Conflict id (`7` or `#7`, as listed).
+        #[arg(value_parser = parse_id)]
         id: i64,
     },
 }
@@ -465,4 +470,12 @@ pub struct BenchImportArgs {
     /// Repetitions of each timed step; the median is reported.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
+}
+
+/// A job or conflict id as listings print it (`#7`) or bare (`7`).
+fn parse_id(s: &str) -> Result<i64, String> {
+    let digits = s.trim().strip_prefix('#').unwrap_or(s.trim());
+    digits
+        .parse()
+        .map_err(|_| format!("'{s}' is not an id: give the number a listing shows, e.g. 7 or #7"))
 }

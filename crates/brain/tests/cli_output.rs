@@ -422,3 +422,22 @@ fn a_sync_of_a_few_changes_counts_the_vault_in_every_view() {
         "the job's own count is the bar's: {job}"
     );
 }
+
+/// A new user's finding: an id copied from a listing (`#7`) is taken as listed; anything else
+/// is a usage mistake (exit 2) that says what to give.
+#[test]
+fn ids_are_taken_as_listings_print_them() {
+    let v = TestVault::new();
+    v.write("a.md", "# A\n");
+    let id = v.sync()["job"].as_i64().unwrap();
+    let shown = v.ok(&["--json", "jobs", "show", &format!("#{id}")]).json();
+    assert_eq!(shown["id"], id, "{shown}");
+    let r = v.run(&["jobs", "show", "seven"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("'seven' is not an id: give the number a listing shows, e.g. 7 or #7"),
+        "{}",
+        r.stderr
+    );
+}

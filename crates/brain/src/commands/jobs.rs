@@ -118,11 +118,30 @@ fn describe(j: &Job, batch: Option<&BatchStatus>) -> Vec<String> {
             ),
         );
     }
-    field("input", j.input.to_string());
+    field("input", input_text(&j.input));
     if let Some(r) = &j.result {
         field("result", r.to_string());
     }
     lines
+}
+
+/// A job's input for a person: whole when short; a long one (an import of 8,000 paths) cut,
+/// saying how much is left out and where to see it all.
+fn input_text(input: &Value) -> String {
+    const SHOWN: usize = 300;
+    let text = input.to_string();
+    if text.chars().count() <= SHOWN {
+        return text;
+    }
+    let paths = input["paths"]
+        .as_array()
+        .map(|p| format!(" of {} paths", p.len()))
+        .unwrap_or_default();
+    let head: String = text.chars().take(SHOWN).collect();
+    format!(
+        "{head}… ({} characters{paths}; `brain --json jobs show ID` prints it all)",
+        text.chars().count()
+    )
 }
 
 /// Dispatches `brain jobs`, each a call on the facade.
@@ -253,7 +272,7 @@ pub fn status(vault: &Vault, json: bool) -> Result<u8> {
             output::line(format!("          #{} is {stalled}", j.id))?;
         }
     }
-    for line in super::schedules::status_lines(&report.schedules) {
+    for line in super::schedules::status_lines(&report.schedules, daemon.is_some()) {
         output::line(line)?;
     }
     if !recent.is_empty() {
@@ -299,4 +318,21 @@ fn daemon_line(daemon: Option<&Value>) -> String {
         line.push_str(&format!("; MCP at http://{addr}/mcp"));
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_input_is_cut_saying_what_is_left_out() {
+        assert_eq!(input_text(&json!({"mode": "full"})), r#"{"mode":"full"}"#);
+        let paths: Vec<String> = (0..8_000).map(|i| format!("notes/n{i}.md")).collect();
+        let text = input_text(&json!({ "paths": paths }));
+        assert!(text.chars().count() < 450, "{}", text.len());
+        assert!(
+            text.ends_with("of 8000 paths; `brain --json jobs show ID` prints it all)"),
+            "{text}"
+        );
+    }
 }

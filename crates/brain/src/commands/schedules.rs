@@ -111,6 +111,10 @@ pub fn run(vault: &Vault, cmd: &SchedulesCommand, json: bool) -> Result<u8> {
              any [[schedule]] of config.toml, when it starts.",
         )?;
     }
+    if !stored.is_empty() {
+        let daemon = super::daemon::running(&vault.paths).is_some();
+        output::line(heading(daemon))?;
+    }
     for s in &stored {
         output::line(describe(s, now_ms()))?;
     }
@@ -123,15 +127,26 @@ pub fn run(vault: &Vault, cmd: &SchedulesCommand, json: bool) -> Result<u8> {
     Ok(0)
 }
 
-/// One line per schedule for `brain status`, under a heading; none when there are none.
-pub fn status_lines(schedules: &[Schedule]) -> Vec<String> {
+/// One line per schedule for `brain status`, under a heading; none when there are none. The
+/// heading says when no daemon runs them.
+pub fn status_lines(schedules: &[Schedule], daemon: bool) -> Vec<String> {
     if schedules.is_empty() {
         return Vec::new();
     }
     let now = now_ms();
-    let mut lines = vec!["Schedules:".to_string()];
+    let mut lines = vec![heading(daemon).to_string()];
     lines.extend(schedules.iter().map(|s| format!("  {}", describe(s, now))));
     lines
+}
+
+/// What a schedule list is headed with: whether anything fires them now.
+fn heading(daemon: bool) -> &'static str {
+    if daemon {
+        "Schedules:"
+    } else {
+        "Schedules (they fire while `brain serve` runs; none runs now, so a time that passes \
+         meanwhile fires once when it starts):"
+    }
 }
 
 /// `git-sync: git every 300s (replica), next 2026-12-04T19:40:00Z (in 4m), last ... (job #12)`.

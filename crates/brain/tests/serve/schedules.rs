@@ -69,6 +69,11 @@ fn the_verification_scan_and_a_configured_schedule_fire_and_are_listed() {
         "{status}"
     );
     assert_eq!(d.stop(), 0);
+    let status = v.ok(&["status"]).stdout;
+    assert!(
+        status.contains("they fire while `brain serve` runs; none runs now"),
+        "with no daemon, status says nothing fires them: {status}"
+    );
     // Every job a schedule queued ran or waits: none failed.
     let syncs = v.jobs_of("directory-sync");
     assert!(
