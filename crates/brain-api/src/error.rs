@@ -21,6 +21,15 @@ pub enum BrainError {
         /// without `.md`, another case, a typo away (see `Brain::get`).
         suggestion: Option<String>,
     },
+    /// Nothing is imported yet (the store has never held a note): the note is likely on disk,
+    /// waiting for the first sync. Kind `not_found`.
+    #[error(
+        "there is no note {entity}: no note is imported into the store yet; run `brain sync` to import the vault's notes (or `brain serve`, which keeps them imported)"
+    )]
+    NothingImported {
+        /// `type/id`.
+        entity: String,
+    },
     /// The note was deleted (softly: its last text is kept and can be brought back). Its own
     /// variant so a reader is told it is restorable rather than that it never existed; its
     /// kind stays `not_found`, as it is not there to read.
@@ -208,7 +217,9 @@ impl BrainError {
     /// `queue_failed`, `vault_failed`.
     pub fn kind(&self) -> &'static str {
         match self {
-            BrainError::NotFound { .. } | BrainError::Deleted { .. } => "not_found",
+            BrainError::NotFound { .. }
+            | BrainError::Deleted { .. }
+            | BrainError::NothingImported { .. } => "not_found",
             BrainError::Invalid { kind, .. } => kind.as_str(),
             BrainError::TooLarge { .. } => "too_large",
             BrainError::Exists { .. } => "exists",

@@ -198,6 +198,14 @@ impl Brain {
         let changed = self
             .changed_files(paths)
             .or_else(|| self.changed_folder(paths))?;
+        // Notes on disk and none ever stored: there was no "last sync" to be newer than.
+        if self.store.change_cursor().ok() == Some(0) {
+            return Some(format!(
+                "no note is imported into the store yet ({changed}): run `brain sync` to import \
+                 the vault's notes, or keep `brain serve` running so they are imported as they \
+                 change"
+            ));
+        }
         Some(format!(
             "this answer may be stale: {changed} since the last sync; run `brain sync` to \
              import it, or keep `brain serve` running so changes are imported as they happen"
@@ -215,9 +223,26 @@ impl Brain {
             if !meta.is_file() || (len > 0 && len <= max) {
                 return None;
             }
-            let Ok(Some(DiskVersion::Changed(_))) = self.disk_version(path) else {
-                return None;
+            let synced = match self.disk_version(path) {
+                Ok(Some(DiskVersion::Changed(_))) => true,
+                Ok(Some(DiskVersion::Unknown(_))) => false,
+                _ => return None,
             };
+            if !synced {
+                // Never imported: there is no older text to answer with.
+                return Some(if len == 0 {
+                    format!(
+                        "{path} is empty on disk: a sync skips an empty file, so it is not in \
+                         the store; write the note's text in it and run `brain sync`"
+                    )
+                } else {
+                    format!(
+                        "{path} is {len} bytes on disk, over sync.max_file_bytes ({max}): a sync \
+                         skips it, so it is not in the store; shrink it (or raise the limit) and \
+                         run `brain sync`"
+                    )
+                });
+            }
             Some(if len == 0 {
                 format!(
                     "this answer is stale: it is the last text synced for {path}, which is empty on disk now: \

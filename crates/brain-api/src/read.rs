@@ -196,6 +196,9 @@ impl Brain {
                 Ok(e) if e.deleted_ms.is_some() => Err(BrainError::Deleted {
                     entity: r.to_string(),
                 }),
+                _ if self.store.change_cursor()? == 0 => Err(BrainError::NothingImported {
+                    entity: r.to_string(),
+                }),
                 _ => Err(BrainError::NotFound {
                     entity: r.to_string(),
                     suggestion: self.suggest(r).map(|s| s.to_string()),

@@ -219,3 +219,47 @@ fn a_path_typed_as_type_and_id_is_answered_with_the_note_meant() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("unknown type 'nosuch'"), "{}", r.stderr);
 }
+
+/// A new user's findings: a read before the first sync says the notes are not imported yet
+/// (not that a note "may have been deleted", nor "changed since the last sync" when none ran),
+/// and a new note too large to import is told as that, not as a change `brain sync` would pick up.
+#[test]
+fn reads_before_the_first_sync_and_of_an_unimportable_note_say_why() {
+    let v = TestVault::new();
+    v.write("Welcome.md", "# Welcome\n");
+    let r = v.run(&["get", "note/Welcome"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no note is imported into the store yet")
+            && r.stderr.contains("run `brain sync`")
+            && !r.stderr.contains("may have been deleted")
+            && !r.stderr.contains("since the last sync"),
+        "{}",
+        r.stderr
+    );
+    let r = v.ok(&["search", "welcome"]);
+    assert!(
+        r.stderr.contains("no note is imported into the store yet"),
+        "{}",
+        r.stderr
+    );
+
+    v.sync();
+    let big = format!("# big\n{}", "word ".repeat(1_100_000));
+    v.write("big.md", big);
+    let r = v.run(&["get", "note/big"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("big.md is")
+            && r.stderr.contains("over sync.max_file_bytes")
+            && r.stderr
+                .contains("a sync skips it, so it is not in the store"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("run `brain sync` to import it"),
+        "{}",
+        r.stderr
+    );
+}

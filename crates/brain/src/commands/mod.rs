@@ -182,6 +182,7 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
         if let Some(
             brain_api::BrainError::NotFound { .. }
             | brain_api::BrainError::Deleted { .. }
+            | brain_api::BrainError::NothingImported { .. }
             | brain_api::BrainError::UnknownJob(_),
         ) = cause.downcast_ref::<brain_api::BrainError>()
         {
