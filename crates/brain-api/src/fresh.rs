@@ -201,9 +201,9 @@ impl Brain {
         // Notes on disk and none ever stored: there was no "last sync" to be newer than.
         if self.store.change_cursor().ok() == Some(0) {
             return Some(format!(
-                "no note is imported into the store yet ({changed}): run `brain sync` to import \
-                 the vault's notes, or keep `brain serve` running so they are imported as they \
-                 change"
+                "this answer may be stale: no note is imported into the store yet ({changed}): \
+                 run `brain sync` to import the vault's notes, or keep `brain serve` running so \
+                 they are imported as they change"
             ));
         }
         Some(format!(
