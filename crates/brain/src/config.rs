@@ -63,11 +63,17 @@ impl VaultPaths {
     }
 }
 
-/// The config's sections, read from the `Config` type itself so a new section is never
-/// forgotten by the environment overrides.
-fn sections() -> Vec<String> {
+/// The config's sections and their options, read from the `Config` type itself so a new
+/// option is never forgotten by the environment overrides.
+fn sections() -> Vec<(String, Vec<String>)> {
     match toml::Value::try_from(brain_core::Config::default()) {
-        Ok(toml::Value::Table(t)) => t.keys().cloned().collect(),
+        Ok(toml::Value::Table(t)) => t
+            .into_iter()
+            .filter_map(|(section, options)| match options {
+                toml::Value::Table(o) => Some((section, o.keys().cloned().collect())),
+                _ => None,
+            })
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -109,6 +115,12 @@ pub fn layered(
             )
         },
     )?;
+    if let Err(why) = check(&config) {
+        bail!(
+            "invalid setting in {}: {why}; fix it (`brain config default` lists every option)",
+            file.display()
+        );
+    }
     for (name, raw) in env_overrides(vars) {
         apply_env(&mut value, std::iter::once((name.clone(), raw.clone())));
         config = toml::Value::Table(value.clone())
@@ -121,8 +133,33 @@ pub fn layered(
                     one_line(e.message()),
                 )
             })?;
+        if let Err(why) = check(&config) {
+            bail!(
+                "the environment variable {name}={raw:?} is not a valid setting: {why}; unset it \
+                 or give a valid value (it overrides {source}, which is fine)"
+            );
+        }
     }
     Ok(config)
+}
+
+/// The shortest lease a worker may hold: its heartbeat renews it every third of it, and a
+/// lease shorter than a second would lapse under a busy machine and run jobs twice.
+const MIN_LEASE_MS: u64 = 1_000;
+
+/// Checks a well-typed configuration for values that parse but can never work, so they are
+/// refused when the config is read rather than when a job first runs.
+fn check(config: &Config) -> std::result::Result<(), String> {
+    if config.jobs.lease_ms < MIN_LEASE_MS {
+        return Err(format!(
+            "jobs.lease_ms = {} is below the minimum of {MIN_LEASE_MS} ms (a worker renews its \
+             lease every third of it)",
+            config.jobs.lease_ms
+        ));
+    }
+    brain_core::PathMapper::new(config.vault.entity_types.iter().cloned())
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// The `BRAIN_*` variables that override options, in a stable order. An empty one counts as
@@ -153,10 +190,18 @@ fn apply_env(table: &mut toml::Table, vars: impl Iterator<Item = (String, String
             continue;
         };
         let rest = rest.to_ascii_lowercase();
-        let Some(section) = sections.iter().find(|s| rest.starts_with(&format!("{s}_"))) else {
+        // Only `BRAIN_<SECTION>_<OPTION>` names an option: other `BRAIN_*` variables
+        // (`BRAIN_MCP_PYTHON`, `BRAIN_VAULT`, a test's switches) are someone else's and must
+        // not break every command.
+        let Some((section, key)) = sections.iter().find_map(|(s, options)| {
+            let key = rest.strip_prefix(s.as_str())?.strip_prefix('_')?;
+            options
+                .iter()
+                .any(|o| o == key)
+                .then(|| (s, key.to_string()))
+        }) else {
             continue;
         };
-        let key = &rest[section.len() + 1..];
         let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
             .ok()
             .and_then(|mut t| t.remove("v"))
@@ -165,7 +210,7 @@ fn apply_env(table: &mut toml::Table, vars: impl Iterator<Item = (String, String
             .entry(section.to_string())
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         if let toml::Value::Table(t) = entry {
-            t.insert(key.to_string(), value);
+            t.insert(key, value);
         }
     }
 }
@@ -251,6 +296,12 @@ mod tests {
             ("BRAIN_VAULT".to_string(), "/somewhere".to_string()),
             ("BRAIN_SERVE_WATCH_MODE".to_string(), "poll".to_string()),
             ("BRAIN_JOBS_LEASE_MS".to_string(), "2000".to_string()),
+            // Not options, though they start like sections: left alone.
+            (
+                "BRAIN_MCP_PYTHON".to_string(),
+                "/usr/bin/python3".to_string(),
+            ),
+            ("BRAIN_SYNC_TEST_CRASH_VAULT".to_string(), "x".to_string()),
         ];
         apply_env(&mut t, vars.into_iter());
         let c: Config = toml::Value::Table(t).try_into().unwrap();
