@@ -1,7 +1,8 @@
 //! The one place the binary picks a store backend. Everything past here holds an
 //! `Arc<dyn Backend>` (the `Brain` facade, the job queue, the sync and git handlers, `brain
-//! doctor`, `brain bench`) and never learns which backend it is; `scripts/test` checks that no
-//! other file of the binary, the facade, the plugins or the interfaces names a backend type.
+//! doctor`) and never learns which backend it is; `scripts/test` checks that no
+//! other file of the binary (`brain-bench` opens its own scratch SQLite stores, as a
+//! benchmark of that backend), the facade, the plugins or the interfaces names a backend type.
 //!
 //! `[store] backend` says which one a vault uses; this build has SQLite, the embedded default.
 
@@ -39,9 +40,4 @@ pub fn open_read_only(
     match config.backend {
         StoreBackend::Sqlite => Ok(Arc::new(SqliteStore::open_read_only(database)?)),
     }
-}
-
-/// Opens (creating it if needed) a scratch store for a benchmark, with the default settings.
-pub fn open_scratch(database: &Path) -> Result<Arc<dyn Backend>, StoreError> {
-    Ok(Arc::new(SqliteStore::open(database)?))
 }

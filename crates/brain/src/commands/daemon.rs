@@ -87,19 +87,6 @@ pub fn running(paths: &VaultPaths) -> Option<u32> {
     brain_api::daemon_pid(&paths.root)
 }
 
-/// Asks a daemon to stop as Ctrl-C would (SIGTERM): it finishes running jobs, then exits.
-#[allow(unsafe_code)]
-pub fn terminate(pid: u32) {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return;
-    };
-    // SAFETY: kill only sends a signal; a stale pid at worst gets a SIGTERM it ignores or
-    // reports ESRCH.
-    unsafe {
-        libc::kill(pid, libc::SIGTERM);
-    }
-}
-
 /// Where a long-lived process started: its vault folder (with its `.brain/`) and its store
 /// file. A store file gone because its vault folder moved is reported as the folder moved, not
 /// as a store deleted, since the advice differs (serve it where it is now vs. rebuild it).

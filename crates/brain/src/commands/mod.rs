@@ -1,11 +1,5 @@
 //! One module per command family; `run` dispatches.
 
-mod bench;
-mod bench_export;
-mod bench_git;
-mod bench_live;
-mod bench_mcp;
-mod bench_queue;
 mod conflicts;
 mod daemon;
 mod doctor;
@@ -158,7 +152,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Command::Bench(b) => bench::run(&b, cli.json),
+        Command::Bench(b) => Ok(brain_bench::run(&b, cli.json)?),
         Command::Doctor(args) => doctor::run(vault_arg, &args, cli.json),
     }
 }

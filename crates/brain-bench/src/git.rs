@@ -18,12 +18,13 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use super::bench::{find_generator, fresh_dir, generate, median, ms, work_dir};
-use crate::cli::BenchGitArgs;
-use crate::output;
+use crate::args::BenchGitArgs;
+use crate::child::brain_cmd;
+use crate::common::{find_generator, fresh_dir, generate, median, ms, work_dir};
+use crate::error::{Context, Result, fail};
+use crate::out;
 
 const BRANCH: &str = "main";
 const NAME: &str = "brain bench";
@@ -34,11 +35,8 @@ const PLAIN_CHANGED: &str = "git add -A && git commit -q -m x && git push -q";
 
 /// `brain --vault <vault> <args>` with the bench's commit identity.
 fn brain(vault: &Path, args: &[&str]) -> Result<Command> {
-    let mut cmd = Command::new(std::env::current_exe().context("cannot find the brain binary")?);
-    cmd.arg("--vault")
-        .arg(vault)
-        .args(args)
-        .env("BRAIN_GIT_AUTHOR_NAME", NAME)
+    let mut cmd = brain_cmd(vault, args)?;
+    cmd.env("BRAIN_GIT_AUTHOR_NAME", NAME)
         .env("BRAIN_GIT_AUTHOR_EMAIL", EMAIL)
         .env_remove("BRAIN_GIT");
     Ok(cmd)
@@ -62,9 +60,9 @@ fn sh(dir: &Path, script: &str) -> Command {
 /// exits with one of `ok`.
 fn exec(mut cmd: Command, ok: &[i32]) -> Result<String> {
     let what = format!("{cmd:?}");
-    let out = cmd.output().with_context(|| format!("cannot run {what}"))?;
+    let out = cmd.output().ctx(|| format!("cannot run {what}"))?;
     if !out.status.code().is_some_and(|c| ok.contains(&c)) {
-        bail!(
+        fail!(
             "{what} failed ({}): {}{}",
             out.status,
             String::from_utf8_lossy(&out.stderr).trim(),
@@ -90,7 +88,7 @@ fn check_pushed(work: &Path, remote: &Path, what: &str) -> Result<String> {
         &[0],
     )?;
     if head != pushed {
-        bail!(
+        fail!(
             "{what}: {} is at {head} but {BRANCH} in {} is at {pushed}: the push did not happen",
             work.display(),
             remote.display()
@@ -99,7 +97,7 @@ fn check_pushed(work: &Path, remote: &Path, what: &str) -> Result<String> {
     let dirty = exec(git(work, &["status", "--porcelain"]), &[0])?;
     if !dirty.is_empty() {
         let first: Vec<&str> = dirty.lines().take(10).collect();
-        bail!(
+        fail!(
             "{what}: {} has uncommitted changes ({} paths), first:\n{}",
             work.display(),
             dirty.lines().count(),
@@ -120,7 +118,7 @@ fn check_changed(
     let names = exec(git(work, &["diff", "--name-only", before, after]), &[0])?;
     let got = names.lines().count();
     if before == after || got != expected {
-        bail!(
+        fail!(
             "{what}: expected a commit of {expected} changed notes, got {got} ({before}..{after})"
         );
     }
@@ -138,9 +136,9 @@ fn edit(roots: &[&Path], files: &[String], run: usize, changed: usize) -> Result
             let mut f = std::fs::OpenOptions::new()
                 .append(true)
                 .open(&path)
-                .with_context(|| format!("cannot open {}", path.display()))?;
+                .ctx(|| format!("cannot open {}", path.display()))?;
             writeln!(f, "\nbench git: run {run}, edit {i}")
-                .with_context(|| format!("cannot write {}", path.display()))?;
+                .ctx(|| format!("cannot write {}", path.display()))?;
         }
     }
     Ok(())
@@ -158,15 +156,15 @@ fn figure(brain: &[Duration], plain: &[Duration]) -> Value {
 }
 
 /// Runs the git benchmark.
-pub fn run(args: &BenchGitArgs, json_out: bool) -> Result<u8> {
+pub(crate) fn run(args: &BenchGitArgs, json_out: bool) -> Result<u8> {
     if args.changed == 0 {
-        bail!("--changed must be at least 1");
+        fail!("--changed must be at least 1");
     }
     let runs = args.runs.max(1);
     let generator = find_generator(args.generator.as_deref())?;
     let (_temp, base) = work_dir(args.workdir.as_deref(), "brain-bench-git-")?;
     let work = fresh_dir(&base, &format!("git-{}", args.notes))?;
-    std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    std::fs::create_dir_all(&work).ctx(|| format!("cannot create {}", work.display()))?;
     let vault = work.join("vault");
     let remote = work.join("remote.git");
     let plain = work.join("plain");
@@ -183,7 +181,7 @@ pub fn run(args: &BenchGitArgs, json_out: bool) -> Result<u8> {
     )?;
     let url = remote
         .to_str()
-        .context("the work folder's path is not UTF-8")?;
+        .ctx(|| "the work folder's path is not UTF-8".into())?;
     let init = timed(brain(&vault, &["git", "init", "--remote", url])?)?;
     let mut head = check_pushed(&vault, &remote, "brain git init")?;
 
@@ -209,7 +207,7 @@ pub fn run(args: &BenchGitArgs, json_out: bool) -> Result<u8> {
         .map(str::to_owned)
         .collect();
     if files.len() < args.changed {
-        bail!(
+        fail!(
             "--changed {} is more than the {} notes committed",
             args.changed,
             files.len()
@@ -221,7 +219,7 @@ pub fn run(args: &BenchGitArgs, json_out: bool) -> Result<u8> {
         a_brain.push(timed(brain(&vault, &["git", "sync"])?)?);
         let what = format!("no-change brain git sync, run {r}");
         if check_pushed(&vault, &remote, &what)? != head {
-            bail!("{what}: made a commit although nothing changed");
+            fail!("{what}: made a commit although nothing changed");
         }
         a_plain.push(timed(sh(&plain, PLAIN_NO_CHANGE))?);
         check_pushed(&plain, &plain_remote, "no-change plain git")?;
@@ -264,19 +262,19 @@ pub fn run(args: &BenchGitArgs, json_out: bool) -> Result<u8> {
         "workdir": args.workdir.as_ref().map(|_| work.display().to_string()),
     });
     if json_out {
-        output::json(&result)?;
+        out::json(&result)?;
         return Ok(0);
     }
     let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
-    output::line(format!(
+    out::line(format!(
         "git sync, {} notes, git {git_version}, {runs} runs each (median, max):",
         files.len()
     ))?;
-    output::line(format!(
+    out::line(format!(
         "  initial commit+push (brain git init --remote)  {:>9.1} ms",
         ms(init)
     ))?;
-    output::line(format!(
+    out::line(format!(
         "  {:<22} {:>22} {:>22} {:>7}",
         "figure", "brain ms", "plain git ms", "ratio"
     ))?;
@@ -286,14 +284,14 @@ pub fn run(args: &BenchGitArgs, json_out: bool) -> Result<u8> {
     ] {
         let cell =
             |s: &Value| format!("{:>9.1} (max {:>6.1})", f(&s["median_ms"]), f(&s["max_ms"]));
-        output::line(format!(
+        out::line(format!(
             "  {name:<22} {:>22} {:>22} {:>6.2}x",
             cell(&fig["brain"]),
             cell(&fig["plain_git"]),
             f(&fig["ratio"])
         ))?;
     }
-    output::line(
+    out::line(
         "commands measured (VAULT: the brain vault; the plain clone has its own bare remote):",
     )?;
     for key in [
@@ -303,13 +301,13 @@ pub fn run(args: &BenchGitArgs, json_out: bool) -> Result<u8> {
         "plain_no_change",
         "plain_changed",
     ] {
-        output::line(format!(
+        out::line(format!(
             "  {key:<30} {}",
             commands[key].as_str().unwrap_or_default()
         ))?;
     }
     if args.workdir.is_some() {
-        output::line(format!("kept in {}", work.display()))?;
+        out::line(format!("kept in {}", work.display()))?;
     }
     Ok(0)
 }

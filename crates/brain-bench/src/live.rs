@@ -11,32 +11,30 @@
 //! - idle CPU of the daemon: its user + system time over a quiet interval, from /proc.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
 use brain_core::{CancelToken, NoProgress};
 use brain_store::jobs::{JobFilter, JobState};
 use brain_store::{ListFilter, SearchQuery};
 use brain_sync::{SyncEngine, SyncOptions};
 use serde_json::{Value, json};
 
-use super::bench::{find_generator, fresh_dir, generate, ms, percentile, work_dir};
-use super::{Vault, daemon};
-use crate::cli::BenchLiveArgs;
-use crate::output;
+use crate::args::BenchLiveArgs;
+use crate::child::{Daemon, OpenVault, brain_cmd};
+use crate::common::{find_generator, fresh_dir, generate, ms, percentile, work_dir};
+use crate::error::{Context, Result, fail};
+use crate::out;
 
 /// Runs `brain --vault <vault> <args>` to completion.
 fn brain(vault: &Path, args: &[&str]) -> Result<()> {
-    let status = Command::new(std::env::current_exe()?)
-        .arg("--vault")
-        .arg(vault)
-        .args(args)
+    let status = brain_cmd(vault, args)?
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .status()?;
+        .status()
+        .ctx(|| format!("cannot run brain {args:?}"))?;
     if !matches!(status.code(), Some(0 | 3)) {
-        bail!("brain {args:?} failed: {status}");
+        fail!("brain {args:?} failed: {status}");
     }
     Ok(())
 }
@@ -46,7 +44,7 @@ fn poll(limit: Duration, what: &str, mut check: impl FnMut() -> Result<bool>) ->
     let t = Instant::now();
     while !check()? {
         if t.elapsed() > limit {
-            bail!("timed out after {limit:?} waiting for {what}");
+            fail!("timed out after {limit:?} waiting for {what}");
         }
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -55,22 +53,25 @@ fn poll(limit: Duration, what: &str, mut check: impl FnMut() -> Result<bool>) ->
 
 /// Waits until no job is queued or running, then a little longer (the watcher may hold a
 /// change in its debounce window).
-fn settle(vault: &Vault, quiet: Duration) -> Result<()> {
+fn settle(vault: &OpenVault, quiet: Duration) -> Result<()> {
     let mut idle_since = Instant::now();
     let limit = Instant::now() + Duration::from_secs(600);
     loop {
-        let active = vault.store.list_jobs(&JobFilter {
-            states: vec![JobState::Queued, JobState::Running],
-            limit: 1,
-            ..JobFilter::default()
-        })?;
+        let active = vault
+            .store
+            .list_jobs(&JobFilter {
+                states: vec![JobState::Queued, JobState::Running],
+                limit: 1,
+                ..JobFilter::default()
+            })
+            .ctx(|| "listing the jobs brain serve has to run".into())?;
         if !active.is_empty() {
             idle_since = Instant::now();
         } else if idle_since.elapsed() >= quiet {
             return Ok(());
         }
         if Instant::now() > limit {
-            bail!("the daemon did not settle within 10 minutes");
+            fail!("the daemon did not settle within 10 minutes");
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -78,15 +79,16 @@ fn settle(vault: &Vault, quiet: Duration) -> Result<()> {
 
 /// User + system CPU seconds of a process so far, from /proc/<pid>/stat.
 fn cpu_seconds(pid: u32) -> Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let file = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&file).ctx(|| format!("cannot read {file}"))?;
     // Fields after the command name (which may hold spaces) start after the last ')'.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| -> Result<f64> {
-        Ok(fields
+        fields
             .get(i)
-            .context("unexpected /proc stat format")?
-            .parse::<f64>()?)
+            .and_then(|f| f.parse::<f64>().ok())
+            .ctx(|| format!("unexpected format of {file}: no CPU ticks in field {i}"))
     };
     // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the ')'.
     Ok((ticks(11)? + ticks(12)?) / clock_ticks())
@@ -105,45 +107,92 @@ fn stats(mut xs: Vec<Duration>) -> Value {
            "max_ms": ms(*xs.last().unwrap_or(&Duration::ZERO)), "n": xs.len()})
 }
 
+/// Appends a line holding `word` to the note at `path`; returns the new text.
+fn append(path: &Path, word: &str) -> Result<String> {
+    let mut text =
+        std::fs::read_to_string(path).ctx(|| format!("cannot read {}", path.display()))?;
+    text.push_str(&format!("\n{word}\n"));
+    Ok(text)
+}
+
+/// The baseline: the same kind of edit imported directly, no watcher, no queue.
+fn direct_imports(
+    vault: &OpenVault,
+    picked: &[&brain_store::EntitySummary],
+) -> Result<Vec<Duration>> {
+    let what = || format!("importing an edit of {} directly", vault.root.display());
+    let engine = SyncEngine::new(&vault.root, &vault.config, vault.store.as_ref()).ctx(what)?;
+    let mut direct = Vec::new();
+    for (i, row) in picked.iter().enumerate() {
+        let word = format!("livebenchdirect{i}x");
+        let path = vault.root.join(&row.path);
+        let text = append(&path, &word)?;
+        std::fs::write(&path, &text).ctx(|| format!("cannot write {}", path.display()))?;
+        let t = Instant::now();
+        let opts = SyncOptions {
+            only_paths: Some(vec![row.path.clone()]),
+            ..SyncOptions::default()
+        };
+        engine
+            .run(&opts, &NoProgress, &CancelToken::new())
+            .ctx(|| format!("importing {} directly", row.path))?;
+        let found = vault
+            .store
+            .search(&SearchQuery::new(word.clone()))
+            .ctx(|| format!("searching for {word}, imported from {}", row.path))?;
+        if found.is_empty() {
+            fail!("the direct import of {} is not searchable", row.path);
+        }
+        direct.push(t.elapsed());
+    }
+    Ok(direct)
+}
+
 /// Runs the live benchmark.
-pub fn run(args: &BenchLiveArgs, json_out: bool) -> Result<u8> {
+pub(crate) fn run(args: &BenchLiveArgs, json_out: bool) -> Result<u8> {
     let generator = find_generator(args.generator.as_deref())?;
     let (_temp, work) = work_dir(args.workdir.as_deref(), "brain-bench-live-")?;
     let root = fresh_dir(&work, &format!("vault-live-{}", args.notes))?;
     generate(&generator, &root, args.notes)?;
     brain(&root, &["init"])?;
     let config_file = brain_core::VaultLayout::new(&root).config_file();
-    let config = std::fs::read_to_string(&config_file)?.replace(
-        "sync_debounce_ms = 500",
-        &format!("sync_debounce_ms = {}", args.debounce_ms),
-    );
-    std::fs::write(&config_file, config)?;
+    let config = std::fs::read_to_string(&config_file)
+        .ctx(|| format!("cannot read {}", config_file.display()))?
+        .replace(
+            "sync_debounce_ms = 500",
+            &format!("sync_debounce_ms = {}", args.debounce_ms),
+        );
+    std::fs::write(&config_file, config)
+        .ctx(|| format!("cannot write {}", config_file.display()))?;
     brain(&root, &["sync"])?;
-    let vault = Vault::open(Some(&root))?;
+    let vault = OpenVault::open(&root)?;
     let debounce = Duration::from_millis(args.debounce_ms);
 
-    let mut serve: Child = Command::new(std::env::current_exe()?)
-        .arg("--vault")
-        .arg(&root)
-        .arg("serve")
-        // A port of its own: a daemon the user runs may hold the default one.
-        .env("BRAIN_SERVE_HTTP", "127.0.0.1:0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting brain serve")?;
-    let pid = serve.id();
+    let mut serve = Daemon::new(
+        brain_cmd(&root, &["serve"])?
+            // A port of its own: a daemon the user runs may hold the default one.
+            .env("BRAIN_SERVE_HTTP", "127.0.0.1:0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ctx(|| "starting brain serve".into())?,
+    );
+    let pid = serve.pid();
     poll(Duration::from_secs(30), "brain serve to be ready", || {
         Ok(vault
             .store
-            .runtime_state(daemon::STATE_KEY)?
+            .runtime_state(brain_api::SERVE_STATE_KEY)
+            .ctx(|| "reading brain serve's state from the store".into())?
             .is_some_and(|s| s.value["pid"] == pid && s.value["state"] == "ready"))
     })?;
     settle(&vault, Duration::from_secs(1))?;
 
-    let notes = vault.store.list(&ListFilter::default())?;
+    let notes = vault
+        .store
+        .list(&ListFilter::default())
+        .ctx(|| format!("listing the notes of {}", root.display()))?;
     if notes.is_empty() {
-        bail!("the generated vault has no notes");
+        fail!("the generated vault has no notes");
     }
     let step = (notes.len() / args.edits.max(1)).max(1);
     let picked: Vec<_> = notes.iter().step_by(step).take(args.edits).collect();
@@ -153,14 +202,18 @@ pub fn run(args: &BenchLiveArgs, json_out: bool) -> Result<u8> {
     for (i, row) in picked.iter().enumerate() {
         let word = format!("livebenchfile{i}x");
         let path = root.join(&row.path);
-        let mut text = std::fs::read_to_string(&path)?;
-        text.push_str(&format!("\n{word}\n"));
+        let text = append(&path, &word)?;
         let tmp = path.with_file_name(format!(".{i}.bench-save"));
-        std::fs::write(&tmp, &text)?;
-        std::fs::rename(&tmp, &path)?;
+        std::fs::write(&tmp, &text).ctx(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path)
+            .ctx(|| format!("cannot rename {} over {}", tmp.display(), path.display()))?;
         let query = SearchQuery::new(word.clone());
         let took = poll(Duration::from_secs(30), "the edit to be searchable", || {
-            Ok(!vault.store.search(&query)?.is_empty())
+            Ok(!vault
+                .store
+                .search(&query)
+                .ctx(|| format!("searching for {word}, written to {}", row.path))?
+                .is_empty())
         })?;
         to_search.push(took.saturating_sub(debounce));
     }
@@ -168,14 +221,19 @@ pub fn run(args: &BenchLiveArgs, json_out: bool) -> Result<u8> {
 
     // Entity write → file on disk, through the facade as `brain put` and MCP write (the
     // daemon runs the export after its debounce).
-    let facade = vault.brain(vault.queue(), brain_api::Workers::Never);
+    let facade = vault.facade();
     let mut to_file = Vec::new();
     for (i, row) in picked.iter().enumerate() {
         let word = format!("livebenchput{i}x");
-        let current = vault.store.get(&row.entity)?;
+        let current = vault
+            .store
+            .get(&row.entity)
+            .ctx(|| format!("reading {} from the store", row.entity))?;
         let text = format!("{}\n{word}\n", current.content());
         let t = Instant::now();
-        facade.write(&row.entity, text.as_bytes(), brain_api::Expect::Any)?;
+        facade
+            .write(&row.entity, text.as_bytes(), brain_api::Expect::Any)
+            .ctx(|| format!("writing {} through the facade", row.entity))?;
         let path = root.join(&row.path);
         poll(
             Duration::from_secs(30),
@@ -191,36 +249,19 @@ pub fn run(args: &BenchLiveArgs, json_out: bool) -> Result<u8> {
     let (c0, t0) = (cpu_seconds(pid)?, Instant::now());
     std::thread::sleep(idle);
     let idle_cpu_pct = (cpu_seconds(pid)? - c0) / t0.elapsed().as_secs_f64() * 100.0;
-    let jobs = vault.store.list_jobs(&JobFilter::default())?;
+    let jobs = vault
+        .store
+        .list_jobs(&JobFilter::default())
+        .ctx(|| "listing the jobs brain serve ran".into())?;
     let count = |t: &str| jobs.iter().filter(|j| j.job_type == t).count();
     let job_counts = json!({
         "directory-import": count(brain_sync::jobs::DIRECTORY_IMPORT),
         "directory-export": count(brain_sync::jobs::DIRECTORY_EXPORT),
         "directory-sync": count(brain_sync::jobs::DIRECTORY_SYNC),
     });
-    super::daemon::terminate(pid);
-    serve.wait()?;
+    serve.stop()?;
 
-    // Baseline: the same kind of edit imported directly, no watcher, no queue.
-    let engine = SyncEngine::new(&root, &vault.config, vault.store.as_ref())?;
-    let mut direct = Vec::new();
-    for (i, row) in picked.iter().enumerate() {
-        let word = format!("livebenchdirect{i}x");
-        let path = root.join(&row.path);
-        let mut text = std::fs::read_to_string(&path)?;
-        text.push_str(&format!("\n{word}\n"));
-        std::fs::write(&path, &text)?;
-        let t = Instant::now();
-        let opts = SyncOptions {
-            only_paths: Some(vec![row.path.clone()]),
-            ..SyncOptions::default()
-        };
-        engine.run(&opts, &NoProgress, &CancelToken::new())?;
-        if vault.store.search(&SearchQuery::new(word))?.is_empty() {
-            bail!("the direct import of {} is not searchable", row.path);
-        }
-        direct.push(t.elapsed());
-    }
+    let direct = direct_imports(&vault, &picked)?;
 
     let file = stats(to_search);
     let put = stats(to_file);
@@ -242,7 +283,7 @@ pub fn run(args: &BenchLiveArgs, json_out: bool) -> Result<u8> {
         "jobs": job_counts,
     });
     if json_out {
-        output::json(&result)?;
+        out::json(&result)?;
     } else {
         let line = |name: &str, s: &Value| {
             format!(
@@ -252,25 +293,25 @@ pub fn run(args: &BenchLiveArgs, json_out: bool) -> Result<u8> {
                 s["max_ms"].as_f64().unwrap_or(0.0)
             )
         };
-        output::line(format!(
+        out::line(format!(
             "live sync, {} notes, {} edits each way, debounce {} ms (subtracted):",
             notes.len(),
             picked.len(),
             args.debounce_ms
         ))?;
-        output::line(line("file write -> searchable", &file))?;
-        output::line(line("brain put -> file on disk", &put))?;
-        output::line(line("baseline: direct import of the file", &base))?;
-        output::line(format!(
+        out::line(line("file write -> searchable", &file))?;
+        out::line(line("brain put -> file on disk", &put))?;
+        out::line(line("baseline: direct import of the file", &base))?;
+        out::line(format!(
             "ratios of p50 to the baseline: file {:.2}x, put {:.2}x",
             ratio(&file),
             ratio(&put)
         ))?;
-        output::line(format!(
+        out::line(format!(
             "idle CPU of brain serve over {:.0} s: {idle_cpu_pct:.2}%",
             idle.as_secs_f64()
         ))?;
-        output::line(format!("jobs run: {job_counts}"))?;
+        out::line(format!("jobs run: {job_counts}"))?;
     }
     Ok(0)
 }

@@ -6,40 +6,38 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
-use brain_api::{ListRequest, SearchRequest, Workers};
+use brain_api::{ListRequest, SearchRequest};
 use serde_json::{Value, json};
 
-use super::Vault;
-use super::bench::{find_above, find_generator, fresh_dir, generate, ms, percentile, work_dir};
-use crate::cli::BenchMcpArgs;
-use crate::output;
+use crate::args::BenchMcpArgs;
+use crate::child::{Daemon, OpenVault, brain_cmd, brain_exe};
+use crate::common::{find_above, find_generator, fresh_dir, generate, ms, percentile, work_dir};
+use crate::error::{Context, Result, fail};
+use crate::out;
 
 /// The client, built into the binary so the bench runs from any folder.
-const CLIENT: &str = include_str!("../../../../tests/mcp/bench_client.py");
+const CLIENT: &str = include_str!("../../../tests/mcp/bench_client.py");
 
 fn find_python(explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = explicit {
         return Ok(p.to_path_buf());
     }
-    find_above("target/mcp-venv/bin/python").context(
+    find_above("target/mcp-venv/bin/python").ctx(|| {
         "no Python with the MCP SDK found: run scripts/mcp-venv (it makes target/mcp-venv with \
-         the official `mcp` package), or pass --python PATH",
-    )
+         the official `mcp` package), or pass --python PATH"
+            .into()
+    })
 }
 
 fn brain(vault: &Path, args: &[&str]) -> Result<()> {
-    let out = Command::new(std::env::current_exe()?)
-        .arg("--vault")
-        .arg(vault)
-        .args(args)
+    let out = brain_cmd(vault, args)?
         .output()
-        .with_context(|| format!("running brain {}", args.join(" ")))?;
+        .ctx(|| format!("running brain {}", args.join(" ")))?;
     if !out.status.success() {
-        bail!(
+        fail!(
             "brain {} failed: {}",
             args.join(" "),
             String::from_utf8_lossy(&out.stderr)
@@ -61,9 +59,9 @@ fn client(python: &Path, script: &Path, args: &[String]) -> Result<Value> {
         .arg(script)
         .args(args)
         .output()
-        .with_context(|| format!("running {}", python.display()))?;
+        .ctx(|| format!("running {}", python.display()))?;
     if !out.status.success() {
-        bail!(
+        fail!(
             "the MCP bench client failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
@@ -73,40 +71,36 @@ fn client(python: &Path, script: &Path, args: &[String]) -> Result<Value> {
         .lines()
         .rev()
         .find(|l| l.trim_start().starts_with('{'))
-        .context("the MCP bench client printed no JSON")?;
-    Ok(serde_json::from_str(line)?)
+        .ctx(|| "the MCP bench client printed no JSON".into())?;
+    serde_json::from_str(line).ctx(|| format!("the MCP bench client printed bad JSON: {line}"))
 }
 
 /// A `brain serve` on a free loopback port; returns it and its MCP URL.
-fn serve(root: &Path) -> Result<(Child, String)> {
-    let mut child = Command::new(std::env::current_exe()?)
-        .arg("--vault")
-        .arg(root)
-        .args(["--json", "serve"])
+fn serve(root: &Path) -> Result<(Daemon, String)> {
+    let mut child = brain_cmd(root, &["--json", "serve"])?
         .env("BRAIN_SERVE_HTTP", "127.0.0.1:0")
         .env("BRAIN_SERVE_INITIAL_SYNC", "false")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .context("starting brain serve")?;
-    let stdout = child.stdout.take().context("brain serve's stdout")?;
+        .ctx(|| "starting brain serve".into())?;
+    let stdout = child.stdout.take();
+    let daemon = Daemon::new(child);
+    let stdout = stdout.ctx(|| "brain serve's stdout".into())?;
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .ctx(|| "reading brain serve's first line".into())?;
     let ready: Value = serde_json::from_str(&line)
-        .with_context(|| format!("brain serve did not say it was ready: {line}"))?;
+        .ctx(|| format!("brain serve did not say it was ready: {line}"))?;
     let addr = ready["http"]
         .as_str()
-        .context("brain serve started without HTTP")?;
-    Ok((child, format!("http://{addr}/mcp")))
-}
-
-fn stop(child: &mut Child) {
-    super::daemon::terminate(child.id());
-    let _ = child.wait();
+        .ctx(|| "brain serve started without HTTP".into())?;
+    Ok((daemon, format!("http://{addr}/mcp")))
 }
 
 /// Runs the MCP benchmark.
-pub fn run(args: &BenchMcpArgs, json_out: bool) -> Result<u8> {
+pub(crate) fn run(args: &BenchMcpArgs, json_out: bool) -> Result<u8> {
     let python = find_python(args.python.as_deref())?;
     let generator = find_generator(args.generator.as_deref())?;
     let (_temp, work) = work_dir(args.workdir.as_deref(), "brain-bench-mcp-")?;
@@ -117,14 +111,16 @@ pub fn run(args: &BenchMcpArgs, json_out: bool) -> Result<u8> {
 
     // The same notes and queries for every transport: ids spread over the vault, and words
     // taken from their titles.
-    let vault = Vault::open(Some(&root))?;
-    let facade = vault.brain(vault.queue(), Workers::Never);
-    let all = facade.list(&ListRequest {
-        limit: usize::MAX / 2,
-        ..ListRequest::default()
-    })?;
+    let vault = OpenVault::open(&root)?;
+    let facade = vault.facade();
+    let all = facade
+        .list(&ListRequest {
+            limit: usize::MAX / 2,
+            ..ListRequest::default()
+        })
+        .ctx(|| format!("listing the notes of {}", root.display()))?;
     if all.items.is_empty() {
-        bail!("the generated vault has no notes");
+        fail!("the generated vault has no notes");
     }
     let step = (all.items.len() / args.calls.max(1)).max(1);
     let picked: Vec<_> = all.items.iter().step_by(step).take(args.calls).collect();
@@ -140,28 +136,35 @@ pub fn run(args: &BenchMcpArgs, json_out: bool) -> Result<u8> {
         })
         .collect();
     if queries.is_empty() {
-        bail!("no search words in the generated titles");
+        fail!("no search words in the generated titles");
     }
     let script = work.join("bench_client.py");
-    std::fs::write(&script, CLIENT)?;
+    std::fs::write(&script, CLIENT).ctx(|| format!("cannot write {}", script.display()))?;
     let queries_file = work.join("queries.txt");
-    std::fs::write(&queries_file, queries.join("\n"))?;
+    std::fs::write(&queries_file, queries.join("\n"))
+        .ctx(|| format!("cannot write {}", queries_file.display()))?;
 
     // Baseline: the facade calls in this process.
     let mut search_direct = Vec::new();
     let mut get_direct = Vec::new();
     for q in queries.iter().cycle().take(args.calls) {
         let t = Instant::now();
-        facade.search(&SearchRequest {
-            query: q.clone(),
-            ..SearchRequest::default()
-        })?;
+        facade
+            .search(&SearchRequest {
+                query: q.clone(),
+                ..SearchRequest::default()
+            })
+            .ctx(|| format!("searching for {q:?} through the facade"))?;
         search_direct.push(t.elapsed());
     }
     for id in ids.iter().cycle().take(args.calls) {
-        let r: brain_api::EntityRef = id.parse()?;
+        let r: brain_api::EntityRef = id
+            .parse()
+            .ctx(|| format!("{id}, listed by the store, is not a note id"))?;
         let t = Instant::now();
-        facade.get(&r)?;
+        facade
+            .get(&r)
+            .ctx(|| format!("reading {id} through the facade"))?;
         get_direct.push(t.elapsed());
     }
     drop(facade);
@@ -175,7 +178,7 @@ pub fn run(args: &BenchMcpArgs, json_out: bool) -> Result<u8> {
         "--words".to_string(),
         queries_file.display().to_string(),
     ];
-    let exe = std::env::current_exe()?.display().to_string();
+    let exe = brain_exe()?.display().to_string();
     let mut stdio_args = vec![
         "--transport".to_string(),
         "stdio".to_string(),
@@ -200,11 +203,11 @@ pub fn run(args: &BenchMcpArgs, json_out: bool) -> Result<u8> {
     ];
     http_args.extend(common);
     let http = client(&python, &script, &http_args);
-    stop(&mut daemon);
+    daemon.stop()?;
     let http = http?;
 
     let direct = json!({"search": stats(search_direct), "get": stats(get_direct)});
-    let debounce_ms = Vault::open(Some(&root))?.config.serve.sync_debounce_ms;
+    let debounce_ms = OpenVault::open(&root)?.config.serve.sync_debounce_ms;
     let ratio = |t: &Value, tool: &str| {
         let base = direct[tool]["p50_ms"].as_f64().unwrap_or(0.0).max(1e-6);
         t[tool]["p50_ms"].as_f64().unwrap_or(0.0) / base
@@ -223,14 +226,14 @@ pub fn run(args: &BenchMcpArgs, json_out: bool) -> Result<u8> {
         },
     });
     if json_out {
-        return output::json(&result).map(|()| 0);
+        return out::json(&result).map(|()| 0);
     }
-    output::line(format!(
+    out::line(format!(
         "MCP tool-call latency on {} notes, {} calls each, from the Python `mcp` client:",
         all.items.len(),
         args.calls
     ))?;
-    output::line(format!(
+    out::line(format!(
         "{:<28} {:>9} {:>9} {:>9}",
         "", "p50 ms", "p99 ms", "mean ms"
     ))?;
@@ -242,7 +245,7 @@ pub fn run(args: &BenchMcpArgs, json_out: bool) -> Result<u8> {
         ("get over stdio", &result["stdio"]["get"]),
         ("get over HTTP", &result["http"]["get"]),
     ] {
-        output::line(format!(
+        out::line(format!(
             "{name:<28} {:>9.3} {:>9.3} {:>9.3}",
             doc["p50_ms"].as_f64().unwrap_or(0.0),
             doc["p99_ms"].as_f64().unwrap_or(0.0),
@@ -250,7 +253,7 @@ pub fn run(args: &BenchMcpArgs, json_out: bool) -> Result<u8> {
         ))?;
     }
     let w = &result["http_update_to_file"];
-    output::line(format!(
+    out::line(format!(
         "{:<28} {:>9.3} {:>9.3} {:>9.3}   ({} writes; the export waits serve.sync_debounce_ms = {debounce_ms} ms)",
         "update over HTTP → file",
         w["p50_ms"].as_f64().unwrap_or(0.0),
@@ -258,7 +261,7 @@ pub fn run(args: &BenchMcpArgs, json_out: bool) -> Result<u8> {
         w["mean_ms"].as_f64().unwrap_or(0.0),
         args.writes
     ))?;
-    output::line(format!(
+    out::line(format!(
         "p50 over the in-process call: stdio search {:.1}x, get {:.1}x; HTTP search {:.1}x, get {:.1}x",
         ratio(&stdio, "search"),
         ratio(&stdio, "get"),

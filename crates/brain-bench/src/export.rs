@@ -5,27 +5,29 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
 use brain_core::{CancelToken, Config, NoProgress, content_hash};
 use brain_store::ListFilter;
 use brain_sync::{SyncEngine, SyncMode, SyncOptions};
 use serde_json::{Value, json};
 
-use super::bench::median;
+use crate::common::median;
+use crate::error::{Context, Result, fail};
 
 /// Changes every live note of the vault's store (a put of new text for each, as an MCP client's
 /// edits are), then times an export-only sync that writes them all; `runs` times, the median
 /// kept. `import` is the median time the same vault's `imported` files took to import.
-pub(super) fn measure(
+pub(crate) fn measure(
     vault: &Path,
     store: &dyn brain_store::Backend,
     config: &Config,
     runs: usize,
     (imported, import): (usize, Duration),
 ) -> Result<Value> {
-    let notes = store.list(&ListFilter::default())?;
+    let notes = store
+        .list(&ListFilter::default())
+        .ctx(|| format!("listing the notes of {}", vault.display()))?;
     if notes.is_empty() {
-        bail!(
+        fail!(
             "the imported vault {} holds no notes to export",
             vault.display()
         );
@@ -37,13 +39,13 @@ pub(super) fn measure(
         for n in &notes {
             let mut e = store
                 .get(&n.entity)
-                .with_context(|| format!("reading {} back from the store", n.entity))?;
+                .ctx(|| format!("reading {} back from the store", n.entity))?;
             e.body
                 .push_str(&format!("\nEdited by the export benchmark, run {run}.\n"));
             e.content_hash = content_hash(e.content().as_bytes());
             store
                 .put(&e)
-                .with_context(|| format!("changing {} in the store", n.entity))?;
+                .ctx(|| format!("changing {} in the store", n.entity))?;
         }
         put_times.push(t.elapsed());
 
@@ -51,12 +53,15 @@ pub(super) fn measure(
             mode: SyncMode::ExportOnly,
             ..SyncOptions::default()
         };
+        let what = || format!("exporting the changed notes of {}", vault.display());
         let t = Instant::now();
-        let report =
-            SyncEngine::new(vault, config, store)?.run(&opts, &NoProgress, &CancelToken::new())?;
+        let report = SyncEngine::new(vault, config, store)
+            .ctx(what)?
+            .run(&opts, &NoProgress, &CancelToken::new())
+            .ctx(what)?;
         export_times.push(t.elapsed());
         if report.exported != notes.len() as u64 {
-            bail!(
+            fail!(
                 "the export wrote {} of {} changed notes (skipped: {:?}); the figure would not be the time to write them all",
                 report.exported,
                 notes.len(),

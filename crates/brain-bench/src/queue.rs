@@ -4,7 +4,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
 use brain_core::{CancelToken, Config, NoProgress};
 use brain_jobs::handler::TypeConfig;
 use brain_jobs::{
@@ -16,9 +15,10 @@ use brain_sync::jobs::DIRECTORY_SYNC;
 use brain_sync::{SyncEngine, SyncOptions};
 use serde_json::{Value, json};
 
-use super::bench::{find_generator, generate, median, ms, percentile, work_dir};
-use crate::cli::BenchQueueArgs;
-use crate::output;
+use crate::args::BenchQueueArgs;
+use crate::common::{find_generator, fresh_store, generate, median, ms, percentile, work_dir};
+use crate::error::{Context, Result, fail};
+use crate::out;
 
 /// A handler that only counts, or reports when it starts.
 struct Probe {
@@ -83,7 +83,9 @@ fn throughput(
             .iter()
             .map(|i| EnqueueRequest::new("noop", json!({"i": i})))
             .collect();
-        queue.enqueue_many(reqs)?;
+        queue
+            .enqueue_many(reqs)
+            .ctx(|| format!("enqueueing {n} no-op jobs"))?;
     }
     let enqueue = t.elapsed();
     let t = Instant::now();
@@ -91,7 +93,7 @@ fn throughput(
     let deadline = Instant::now() + Duration::from_secs(600);
     while done.load(Ordering::Relaxed) < n {
         if Instant::now() > deadline {
-            bail!("the queue did not finish {n} jobs in 10 minutes");
+            fail!("the queue did not finish {n} jobs in 10 minutes");
         }
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -100,16 +102,8 @@ fn throughput(
     Ok((enqueue, run))
 }
 
-fn fresh_store(dir: &std::path::Path, name: &str) -> Result<Arc<dyn brain_store::Backend>> {
-    let path = dir.join(name);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    Ok(crate::backend::open_scratch(&path)?)
-}
-
 /// Runs the queue benchmark.
-pub fn run(args: &BenchQueueArgs, json_out: bool) -> Result<u8> {
+pub(crate) fn run(args: &BenchQueueArgs, json_out: bool) -> Result<u8> {
     let (_temp, work) = work_dir(args.workdir.as_deref(), "brain-bench-queue-")?;
 
     // Throughput with the default pool (one job claimed per free worker), then with batched
@@ -138,10 +132,13 @@ pub fn run(args: &BenchQueueArgs, json_out: bool) -> Result<u8> {
     let mut lat = Vec::new();
     for i in 0..1_000 {
         let t = Instant::now();
-        queue.enqueue(EnqueueRequest::new("probe", json!({"i": i})))?;
+        queue
+            .enqueue(EnqueueRequest::new("probe", json!({"i": i})))
+            .ctx(|| format!("enqueueing probe job {i}"))?;
         let started = rx
             .recv_timeout(Duration::from_secs(10))
-            .context("a probe job never started")?;
+            .ok()
+            .ctx(|| format!("probe job {i} did not start within 10 s of its enqueue"))?;
         lat.push(started.saturating_duration_since(t));
     }
     workers.shutdown();
@@ -166,37 +163,37 @@ pub fn run(args: &BenchQueueArgs, json_out: bool) -> Result<u8> {
         "import_overhead": overhead,
     });
     if json_out {
-        output::json(&result)?;
+        out::json(&result)?;
         return Ok(0);
     }
     let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
-    output::line(format!(
+    out::line(format!(
         "queue on SQLite, {} no-op jobs, {} workers",
         args.jobs, args.workers
     ))?;
-    output::line(format!(
+    out::line(format!(
         "  enqueue (batches of 1,000)   {:>10.0} jobs/s",
         f(&result["enqueue_jobs_per_s"])
     ))?;
-    output::line(format!(
+    out::line(format!(
         "  claim + run + finish          {:>10.0} jobs/s",
         f(&result["run_jobs_per_s"])
     ))?;
-    output::line(format!(
+    out::line(format!(
         "  enqueue-to-done               {:>10.0} jobs/s (target >= 10,000)",
         f(&result["end_to_end_jobs_per_s"])
     ))?;
-    output::line(format!(
+    out::line(format!(
         "  (claims batched by 64:         {:>10.0} jobs/s claim + run + finish)",
         f(&result["run_jobs_per_s_batched_claims"])
     ))?;
-    output::line(format!(
+    out::line(format!(
         "  claim-to-start latency        p50 {:.2} ms  p99 {:.2} ms",
         f(&result["claim_to_start_ms"]["p50"]),
         f(&result["claim_to_start_ms"]["p99"])
     ))?;
     if let Some(o) = result["import_overhead"].as_object() {
-        output::line(format!(
+        out::line(format!(
             "  {}-note import: direct {:.3} s, as a job {:.3} s, overhead {:.1}% (target < 5%)",
             o["notes"],
             f(&o["direct_s"]),
@@ -218,11 +215,11 @@ fn import_overhead(args: &BenchQueueArgs, work: &std::path::Path) -> Result<Valu
     for _ in 0..args.runs.max(1) {
         let store = fresh_store(work, "direct.db")?;
         let t = Instant::now();
-        SyncEngine::new(&vault, &config, store.as_ref())?.run(
-            &SyncOptions::default(),
-            &NoProgress,
-            &CancelToken::new(),
-        )?;
+        let what = || format!("importing {} directly", vault.display());
+        SyncEngine::new(&vault, &config, store.as_ref())
+            .ctx(what)?
+            .run(&SyncOptions::default(), &NoProgress, &CancelToken::new())
+            .ctx(what)?;
         direct.push(t.elapsed());
 
         let store = fresh_store(work, "job.db")?;
@@ -232,13 +229,16 @@ fn import_overhead(args: &BenchQueueArgs, work: &std::path::Path) -> Result<Valu
         let workers = pool(&queue, 1, 1);
         let t = Instant::now();
         let id = queue
-            .enqueue(EnqueueRequest::new(DIRECTORY_SYNC, json!({})))?
+            .enqueue(EnqueueRequest::new(DIRECTORY_SYNC, json!({})))
+            .ctx(|| format!("enqueueing the import of {} as a job", vault.display()))?
             .id();
-        let job = queue.wait_finished(id, Duration::from_secs(600))?;
+        let job = queue
+            .wait_finished(id, Duration::from_secs(600))
+            .ctx(|| format!("waiting for import job {id} of {}", vault.display()))?;
         as_job.push(t.elapsed());
         workers.shutdown();
         if job.state != JobState::Succeeded {
-            bail!("the import job ended {:?}: {:?}", job.state, job.error);
+            fail!("the import job ended {:?}: {:?}", job.state, job.error);
         }
     }
     let (d, j) = (median(direct), median(as_job));

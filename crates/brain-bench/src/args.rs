@@ -1,0 +1,136 @@
+//! The options of `brain bench` and its benchmarks, parsed by clap in the binary (which embeds
+//! [`BenchCommand`] as its `bench` subcommand), so the flags and their help stay beside the code
+//! that reads them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+/// `brain bench ...`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Initial import, no-change sync, search latency and import memory on generated vaults.
+    Import(BenchImportArgs),
+    /// Queue throughput, enqueue rate, claim-to-start latency and the overhead of running an
+    /// import as a job.
+    Queue(BenchQueueArgs),
+    /// Live sync against a running `brain serve`: file write to searchable, `brain put` to file
+    /// on disk (p50/p99, debounce subtracted), next to a direct import, and the daemon's idle CPU.
+    Live(BenchLiveArgs),
+    /// Git sync: `brain git sync` with no change and with changed notes on a generated vault
+    /// pushed to a bare remote, next to plain `git add -A && git commit && git push` of the same
+    /// change.
+    Git(BenchGitArgs),
+    /// MCP tool-call latency (p50/p99) of `search` and `get` from the official Python MCP
+    /// client, over stdio (`brain mcp`) and HTTP (`brain serve`), next to the same calls made
+    /// in process through the facade.
+    Mcp(BenchMcpArgs),
+}
+
+/// `brain bench mcp` options.
+#[derive(Debug, Args)]
+pub struct BenchMcpArgs {
+    /// Notes in the generated vault.
+    #[arg(long, default_value_t = 10_000)]
+    pub notes: usize,
+    /// Timed calls of each tool on each transport.
+    #[arg(long, default_value_t = 500)]
+    pub calls: usize,
+    /// `update` calls over HTTP timed until the note's file holds the new text (the daemon's
+    /// export, `serve.sync_debounce_ms` included).
+    #[arg(long, default_value_t = 50)]
+    pub writes: usize,
+    /// The Python with the `mcp` SDK (default: $BRAIN_MCP_PYTHON, else target/mcp-venv made by
+    /// scripts/mcp-venv, searched upwards from here).
+    #[arg(long, value_name = "PATH", env = "BRAIN_MCP_PYTHON")]
+    pub python: Option<PathBuf>,
+    /// The vault generator (default: ../shared/bench/gen_vault.py, searched upwards from here).
+    #[arg(long, value_name = "PATH", env = "BRAIN_GEN_VAULT")]
+    pub generator: Option<PathBuf>,
+    /// Where to put the vault (default: a temporary folder).
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+}
+
+/// `brain bench git` options.
+#[derive(Debug, Args)]
+pub struct BenchGitArgs {
+    /// Notes in the generated vault.
+    #[arg(long, default_value_t = 10_000)]
+    pub notes: usize,
+    /// Notes changed for the "with changes" figure.
+    #[arg(long, default_value_t = 100)]
+    pub changed: usize,
+    /// Repetitions of each timed step; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    /// The vault generator (default: ../shared/bench/gen_vault.py, searched upwards from here).
+    #[arg(long, value_name = "PATH", env = "BRAIN_GEN_VAULT")]
+    pub generator: Option<PathBuf>,
+    /// Where to put the vaults and the remote (default: a temporary folder).
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+}
+
+/// `brain bench live` options.
+#[derive(Debug, Args)]
+pub struct BenchLiveArgs {
+    /// Notes in the generated vault.
+    #[arg(long, default_value_t = 10_000)]
+    pub notes: usize,
+    /// Edits measured in each direction.
+    #[arg(long, default_value_t = 200)]
+    pub edits: usize,
+    /// serve.sync_debounce_ms for the run; subtracted from every latency.
+    #[arg(long, default_value_t = 500)]
+    pub debounce_ms: u64,
+    /// Seconds of quiet over which the daemon's idle CPU is measured.
+    #[arg(long, default_value_t = 10)]
+    pub idle_secs: u64,
+    /// The vault generator (default: ../shared/bench/gen_vault.py, searched upwards from here).
+    #[arg(long, value_name = "PATH", env = "BRAIN_GEN_VAULT")]
+    pub generator: Option<PathBuf>,
+    /// Where to put the vault (default: a temporary folder).
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+}
+
+/// `brain bench queue` options.
+#[derive(Debug, Args)]
+pub struct BenchQueueArgs {
+    /// No-op jobs for the throughput figure.
+    #[arg(long, default_value_t = 100_000)]
+    pub jobs: usize,
+    /// Worker threads.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Notes in the vault for the import-overhead figure (0 skips it).
+    #[arg(long, default_value_t = 10_000)]
+    pub notes: usize,
+    /// The vault generator (default: ../shared/bench/gen_vault.py, searched upwards from here).
+    #[arg(long, value_name = "PATH", env = "BRAIN_GEN_VAULT")]
+    pub generator: Option<PathBuf>,
+    /// Where to put the database and vault (default: a temporary folder).
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// Repetitions of the import-overhead measurement; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+}
+
+/// `brain bench import` options.
+#[derive(Debug, Args)]
+pub struct BenchImportArgs {
+    /// Vault sizes to generate and measure (repeatable).
+    #[arg(long = "notes", default_values_t = [1000usize, 10000])]
+    pub notes: Vec<usize>,
+    /// The vault generator (default: ../shared/bench/gen_vault.py, searched upwards from here).
+    #[arg(long, value_name = "PATH", env = "BRAIN_GEN_VAULT")]
+    pub generator: Option<PathBuf>,
+    /// Where to put generated vaults (default: a temporary folder, removed afterwards).
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// Repetitions of each timed step; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+}
