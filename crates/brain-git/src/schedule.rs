@@ -1,5 +1,6 @@
 //! What `brain serve` does on its own when `git.enabled` is on: a sync at start
-//! (`pull_on_start`) and a commit once changes settle (`auto_commit`, `commit_debounce_ms`).
+//! (`pull_on_start`; else a commit of what changed while no daemon ran, with `auto_commit`)
+//! and a commit once changes settle (`auto_commit`, `commit_debounce_ms`).
 //! The sync every `sync_interval_s` is a schedule ([`git_sync_schedule`]), fired by the
 //! daemon's scheduler like any other. It only enqueues `git` jobs; the workers run them.
 //!
@@ -55,6 +56,11 @@ impl GitScheduler {
                 };
                 if config.pull_on_start {
                     enqueue(git_request(sync_op));
+                } else if config.auto_commit {
+                    // Notes changed while no daemon ran (a `brain put`, an edit synced by
+                    // `brain sync`) are before the feed's cursor: a commit at start takes
+                    // them (a commit with nothing to commit changes nothing).
+                    enqueue(commit_request(GitOp::Commit, now_ms()));
                 }
                 // The periodic sync is the daemon's `git-sync` schedule; this thread only
                 // commits once changes settle.

@@ -28,6 +28,9 @@ use crate::{EnqueueRequest, Queue, QueueError};
 /// folder each), every vault is the one replica of its store; replica ids replace this then.
 pub const LOCAL_REPLICA: &str = "replica:local";
 
+/// The longest interval `every` takes: anything longer is a typo or a job for `cron`.
+const MAX_EVERY: Duration = Duration::from_secs(366 * 24 * 3600);
+
 /// Longest a scheduler sleeps between looks at the schedules, so one added by another process
 /// (`brain serve` restarted with a new `[[schedule]]`) is seen within this long.
 pub const LOOK_EVERY: Duration = Duration::from_secs(1);
@@ -78,13 +81,28 @@ pub enum ScheduleError {
         scope: String,
     },
     /// Its job type or input is refused by the queue.
-    #[error("schedule '{name}': {source}")]
+    #[error("schedule '{name}': {refused}")]
     Job {
         /// The schedule.
         name: String,
-        /// What the queue said.
-        #[source]
-        source: QueueError,
+        /// What the queue said (in this message, not as a source, so it is said once).
+        refused: QueueError,
+    },
+    /// Its name is empty, too long or has control characters.
+    #[error(
+        "a schedule's name {name:?} cannot be used: give a short name (1 to 64 characters, no control characters) that logs and `brain schedules list` show"
+    )]
+    BadName {
+        /// As written.
+        name: String,
+    },
+    /// It parses but could never do its work.
+    #[error("schedule '{name}' would never work: {reason}")]
+    Unusable {
+        /// The schedule.
+        name: String,
+        /// Why, and what to do.
+        reason: String,
     },
     /// Two schedules share a name.
     #[error("two schedules are named '{name}': names must be unique")]
@@ -132,13 +150,23 @@ impl Timing {
     }
 
     fn cron(name: &str, expr: &str) -> Result<Timing, ScheduleError> {
-        croner::Cron::from_str(expr.trim())
-            .map(|c| Timing::Cron(Box::new(c)))
-            .map_err(|e| ScheduleError::BadCron {
-                name: name.into(),
-                expr: expr.into(),
-                reason: e.to_string(),
-            })
+        let bad = |reason: String| ScheduleError::BadCron {
+            name: name.into(),
+            expr: expr.into(),
+            reason,
+        };
+        let fields = expr.split_whitespace().count();
+        // Five fields, as crontab has them; croner would also take seconds (six or seven),
+        // which a person reading "0 3 * * *" elsewhere would misread.
+        if fields != 5 && !expr.trim_start().starts_with('@') {
+            return Err(bad(format!("it has {fields} fields")));
+        }
+        let cron = croner::Cron::from_str(expr.trim()).map_err(|e| bad(e.to_string()))?;
+        let timing = Timing::Cron(Box::new(cron));
+        if timing.next_after(0, now_ms()).is_none() {
+            return Err(bad("no date ahead matches it".into()));
+        }
+        Ok(timing)
     }
 
     fn every(name: &str, every: &str) -> Result<Timing, ScheduleError> {
@@ -150,6 +178,14 @@ impl Timing {
         let d = humantime::parse_duration(every.trim()).map_err(|e| bad(e.to_string()))?;
         if d < Duration::from_secs(1) {
             return Err(bad("at least one second".into()));
+        }
+        if d.subsec_nanos() != 0 {
+            return Err(bad("whole seconds only".into()));
+        }
+        if d > MAX_EVERY {
+            return Err(bad(
+                "at most 366 days; use `cron` for rarer times, e.g. \"0 3 1 1 *\"".into(),
+            ));
         }
         Ok(Timing::Every(d))
     }
@@ -204,9 +240,33 @@ pub fn scope_of(name: &str, scope: Option<&str>) -> Result<String, ScheduleError
 /// Nothing is stored unless every one is valid. A schedule already stored with the same
 /// definition keeps its due time.
 pub fn register(queue: &Queue, defs: &[ScheduleDef], source: &str) -> Result<(), ScheduleError> {
+    let checked = check(queue, defs)?;
+    let store = queue.store();
+    for (def, first) in checked {
+        store.put_schedule(def, first)?;
+    }
+    let keep: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+    store.remove_schedules(source, &keep)?;
+    Ok(())
+}
+
+/// Checks `defs` as [`register`] does, storing nothing: each one's first due time, or the
+/// first reason one cannot be used (`brain schedules list` says it without a daemon).
+pub fn check<'a>(
+    queue: &Queue,
+    defs: &'a [ScheduleDef],
+) -> Result<Vec<(&'a ScheduleDef, i64)>, ScheduleError> {
     let now = now_ms();
     let mut checked = Vec::with_capacity(defs.len());
     for (i, def) in defs.iter().enumerate() {
+        if def.name.trim().is_empty()
+            || def.name.chars().count() > 64
+            || def.name.chars().any(char::is_control)
+        {
+            return Err(ScheduleError::BadName {
+                name: def.name.clone(),
+            });
+        }
         if defs[..i].iter().any(|d| d.name == def.name) {
             return Err(ScheduleError::Duplicate {
                 name: def.name.clone(),
@@ -215,20 +275,14 @@ pub fn register(queue: &Queue, defs: &[ScheduleDef], source: &str) -> Result<(),
         let timing = Timing::parse_stored(&def.name, &def.timing)?;
         queue
             .prepare(request(def))
-            .map_err(|source| ScheduleError::Job {
+            .map_err(|refused| ScheduleError::Job {
                 name: def.name.clone(),
-                source,
+                refused,
             })?;
         let first = timing.next_after(now, now).unwrap_or(i64::MAX);
         checked.push((def, first));
     }
-    let store = queue.store();
-    for (def, first) in checked {
-        store.put_schedule(def, first)?;
-    }
-    let keep: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
-    store.remove_schedules(source, &keep)?;
-    Ok(())
+    Ok(checked)
 }
 
 /// What a schedule enqueues: its job, joining one of its own still queued or running, so a
@@ -309,9 +363,9 @@ fn fire_due(
         let prepared = Timing::parse_stored(name, &s.def.timing).and_then(|t| {
             let job = queue
                 .prepare(request(&s.def))
-                .map_err(|source| ScheduleError::Job {
+                .map_err(|refused| ScheduleError::Job {
                     name: name.clone(),
-                    source,
+                    refused,
                 })?;
             Ok((t, job))
         });
@@ -391,6 +445,10 @@ mod tests {
             (Some("* *"), None, "five fields"),
             (None, Some("soon"), "like \"90s\""),
             (None, Some("0s"), "at least one second"),
+            (None, Some("1500ms"), "whole seconds"),
+            (None, Some("400years"), "at most 366 days"),
+            (Some("0 0 3 * * *"), None, "it has 6 fields"),
+            (Some("0 0 30 2 *"), None, "no date ahead"),
             (Some("0 3 * * *"), Some("1h"), "exactly one of"),
         ] {
             let e = Timing::from_config("nightly", cron, every)

@@ -1,5 +1,10 @@
-//! The change feed (`Store::changes_since`): the numbers the `entity_changes` triggers hand out
-//! (migration 0006), read in order with each entity's state now.
+//! The change feed (`Store::changes_since`): numbering each entity change ([`record`]) in the
+//! transaction that makes it, and reading them in order with each entity's state now.
+//!
+//! The numbers are written here rather than by triggers (migration 0008 drops the ones 0006
+//! made): a trigger on `entities` gives every insert a statement journal, and FTS5 flushes its
+//! pending index at each one, which made an import half again as slow. Every row-level write
+//! of `entities` (see `entities.rs` and the archive in `sync.rs`) calls [`record`].
 
 use brain_core::EntityRef;
 use rusqlite::{Transaction, params};
@@ -31,6 +36,19 @@ pub(crate) fn since(tx: &Transaction<'_>, cursor: u64, limit: usize) -> Result<C
     let changes = rows.collect::<rusqlite::Result<Vec<_>>>()?;
     let next = changes.last().map_or(cursor, |c| c.seq);
     Ok(ChangePage { changes, next })
+}
+
+/// Numbers a change of the entity at `rowid`: the next number (one past the highest ever
+/// handed out, taken before the entity's old number is let go, so none is reused), and the
+/// entity's row of the feed moved to it. SQLite has one writer at a time, so numbers are
+/// handed out in commit order and a reader going on from its last number misses nothing.
+pub(crate) fn record(tx: &Transaction<'_>, rowid: i64) -> Result<()> {
+    let next = i64::try_from(cursor(tx)?).unwrap_or(i64::MAX).saturating_add(1);
+    tx.prepare_cached("DELETE FROM entity_changes WHERE entity_rowid = ?1")?
+        .execute([rowid])?;
+    tx.prepare_cached("INSERT INTO entity_changes (seq, entity_rowid) VALUES (?1, ?2)")?
+        .execute(params![next, rowid])?;
+    Ok(())
 }
 
 /// The highest number handed out so far (0 before any change).

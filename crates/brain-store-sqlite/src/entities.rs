@@ -2,12 +2,13 @@
 //! and the row-level writes the sync batch shares.
 //!
 //! Every change to a row's title, body or liveness goes through [`insert`], [`update`],
-//! [`tombstone`] or [`revive`], which keep the full-text index in step (see `fts`).
+//! [`tombstone`] or [`revive`], which keep the full-text index in step (see `fts`) and number
+//! the change in the change feed (see `changes`).
 
 use brain_core::{EntityRef, path_key};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
-use super::fts;
+use super::{changes, fts};
 use brain_store::{Entity, PathCollision, PutOutcome, Result, StoreError};
 
 /// What a write needs to know about the row already holding a reference.
@@ -88,6 +89,7 @@ pub(crate) fn insert(tx: &Transaction<'_>, e: &Entity, enc: &Encoded, dirty: boo
     ])?;
     let rowid = tx.last_insert_rowid();
     fts::add(tx, rowid, &e.title, &e.body)?;
+    changes::record(tx, rowid)?;
     write_tags(tx, rowid, &e.tags, None, &enc.tags)?;
     Ok(rowid)
 }
@@ -137,6 +139,11 @@ pub(crate) fn update(
     if reindex {
         fts::add(tx, old.rowid, &e.title, &e.body)?;
     }
+    // A change a reader of the feed sees: content, place (type, id and path go together) or
+    // liveness; the dirty flag and export bookkeeping are not changes.
+    if old.deleted_ms.is_some() || old.content_hash != e.content_hash || old.path != e.path {
+        changes::record(tx, old.rowid)?;
+    }
     write_tags(tx, old.rowid, &e.tags, Some(&old.tags), &enc.tags)
 }
 
@@ -155,6 +162,9 @@ pub(crate) fn tombstone(
         "UPDATE entities SET deleted_ms = coalesce(deleted_ms, ?2), dirty = ?3 WHERE rowid = ?1",
     )?
     .execute(params![old.rowid, now_ms, dirty])?;
+    if old.deleted_ms.is_none() {
+        changes::record(tx, old.rowid)?;
+    }
     Ok(())
 }
 
@@ -164,6 +174,7 @@ fn revive(tx: &Transaction<'_>, old: &Existing, now_ms: i64) -> Result<()> {
         "UPDATE entities SET deleted_ms = NULL, dirty = 1, updated_ms = ?2 WHERE rowid = ?1",
     )?
     .execute(params![old.rowid, now_ms])?;
+    changes::record(tx, old.rowid)?;
     fts::add_stored(tx, old.rowid)
 }
 

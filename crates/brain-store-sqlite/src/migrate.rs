@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_progress_phase.sql"),
     include_str!("../migrations/0006_change_feed.sql"),
     include_str!("../migrations/0007_schedules.sql"),
+    include_str!("../migrations/0008_change_feed_in_code.sql"),
 ];
 
 /// The schema version this build writes.

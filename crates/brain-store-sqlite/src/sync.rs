@@ -128,7 +128,12 @@ fn archive_tombstone(tx: &Transaction<'_>, rowid: i64, copy: bool) -> Result<()>
              WHERE rowid = ?1 AND deleted_ms IS NOT NULL"
         )
     };
-    tx.prepare_cached(&sql)?.execute([rowid])?;
+    let archived = tx.prepare_cached(&sql)?.execute([rowid])?;
+    // The archived note is a change of its own: under its new name (a move), or a new row
+    // (a copy).
+    if archived == 1 {
+        crate::changes::record(tx, if copy { tx.last_insert_rowid() } else { rowid })?;
+    }
     Ok(())
 }
 

@@ -134,7 +134,7 @@ fn a_schema_1_store_is_upgraded() {
         let conn = rusqlite::Connection::open(&path).expect("raw open");
         conn.execute_batch(
             "DROP TABLE jobs; DROP TABLE job_type_pauses; DROP TABLE runtime_state;
-             DROP TRIGGER entity_changed_on_insert; DROP TRIGGER entity_changed_on_update; DROP TABLE entity_changes; DROP TABLE schedules;
+             DROP TABLE entity_changes; DROP TABLE schedules;
              PRAGMA user_version = 1;",
         )
         .expect("downgrade");
@@ -149,7 +149,7 @@ fn a_schema_1_store_is_upgraded() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .expect("version");
-    assert_eq!(version, 7, "the latest schema");
+    assert_eq!(version, 8, "the latest schema");
 }
 
 /// A schema 3 store whose keys came from the old key function (whole-string lower case, so a
@@ -172,7 +172,7 @@ fn a_schema_3_store_gets_its_path_keys_computed_again() {
             "UPDATE entities SET path_key = 'οδος.md' WHERE id = 'ΟΔΟΣ';
              UPDATE entities SET path_key = lower(path) WHERE id = 'Été';
              ALTER TABLE jobs DROP COLUMN progress_phase;
-             DROP TRIGGER entity_changed_on_insert; DROP TRIGGER entity_changed_on_update; DROP TABLE entity_changes; DROP TABLE schedules;
+             DROP TABLE entity_changes; DROP TABLE schedules;
              PRAGMA user_version = 3;",
         )
         .expect("old keys");
@@ -202,7 +202,7 @@ fn a_schema_2_store_is_upgraded() {
         let conn = rusqlite::Connection::open(&path).expect("raw open");
         conn.execute_batch(
             "DROP TABLE job_type_pauses; DROP TABLE runtime_state;
-             ALTER TABLE jobs DROP COLUMN progress_phase; DROP TRIGGER entity_changed_on_insert; DROP TRIGGER entity_changed_on_update; DROP TABLE entity_changes; DROP TABLE schedules;
+             ALTER TABLE jobs DROP COLUMN progress_phase; DROP TABLE entity_changes; DROP TABLE schedules;
              PRAGMA user_version = 2;",
         )
         .expect("downgrade");
@@ -431,7 +431,7 @@ fn a_schema_4_store_gains_progress_phases() {
     {
         let conn = rusqlite::Connection::open(&path).expect("raw open");
         conn.execute_batch(
-            "ALTER TABLE jobs DROP COLUMN progress_phase; DROP TRIGGER entity_changed_on_insert; DROP TRIGGER entity_changed_on_update; DROP TABLE entity_changes; DROP TABLE schedules; PRAGMA user_version = 4;",
+            "ALTER TABLE jobs DROP COLUMN progress_phase; DROP TABLE entity_changes; DROP TABLE schedules; PRAGMA user_version = 4;",
         )
             .expect("downgrade");
     }
@@ -460,8 +460,7 @@ fn a_schema_5_store_gains_a_change_feed_with_its_entities_numbered() {
     {
         let conn = rusqlite::Connection::open(&path).expect("raw open");
         conn.execute_batch(
-            "DROP TRIGGER entity_changed_on_insert; DROP TRIGGER entity_changed_on_update;
-             DROP TABLE entity_changes; DROP TABLE schedules; PRAGMA user_version = 5;",
+            "DROP TABLE entity_changes; DROP TABLE schedules; PRAGMA user_version = 5;",
         )
         .expect("downgrade");
     }
@@ -475,4 +474,49 @@ fn a_schema_5_store_gains_a_change_feed_with_its_entities_numbered() {
     let after = store.changes_since(page.next, 10).expect("feed");
     assert_eq!(after.changes.len(), 1);
     assert!(after.changes[0].seq > page.next);
+}
+
+/// A store made by the build whose change feed was numbered by triggers (schema 7 with them)
+/// loses them on upgrade: each change is then numbered once, by the store's code.
+#[test]
+fn a_store_with_the_old_feed_triggers_numbers_each_change_once_after_upgrade() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("brain.db");
+    {
+        let store = SqliteStore::open(&path).expect("create");
+        store.put(&entity("note/a", "# A\n", T0)).expect("put");
+    }
+    {
+        let conn = rusqlite::Connection::open(&path).expect("raw open");
+        conn.execute_batch(
+            "CREATE TRIGGER entity_changed_on_insert AFTER INSERT ON entities BEGIN
+                 INSERT OR REPLACE INTO entity_changes (seq, entity_rowid)
+                 VALUES ((SELECT coalesce(max(seq), 0) + 1 FROM entity_changes), NEW.rowid);
+             END;
+             CREATE TRIGGER entity_changed_on_update AFTER UPDATE ON entities BEGIN
+                 INSERT OR REPLACE INTO entity_changes (seq, entity_rowid)
+                 VALUES ((SELECT coalesce(max(seq), 0) + 1 FROM entity_changes), NEW.rowid);
+             END;
+             PRAGMA user_version = 7;",
+        )
+        .expect("downgrade");
+    }
+    let store = SqliteStore::open(&path).expect("upgrade");
+    let before = store.change_cursor().expect("cursor");
+    store.put(&entity("note/b", "# B\n", T0 + 1)).expect("put");
+    store
+        .put(&entity("note/a", "# A again\n", T0 + 2))
+        .expect("put");
+    let page = store.changes_since(before, 10).expect("feed");
+    let seqs: Vec<u64> = page.changes.iter().map(|c| c.seq).collect();
+    assert_eq!(seqs, [before + 1, before + 2], "one number per change");
+    let conn = rusqlite::Connection::open(&path).expect("raw open");
+    let triggers: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'entity_changed%'",
+            [],
+            |row| row.get(0),
+        )
+        .expect("count");
+    assert_eq!(triggers, 0);
 }

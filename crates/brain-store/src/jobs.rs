@@ -250,11 +250,11 @@ impl Job {
         self.error.as_deref() == Some(LEASE_EXPIRED)
     }
 
-    /// The error that is this job's outcome: on a job that succeeded, an error left by an
-    /// earlier attempt is history, not the outcome, so `None`.
+    /// The error that is this job's outcome: on a job that succeeded, or was cancelled, an
+    /// error left by an earlier attempt is history, not the outcome, so `None`.
     pub fn outcome_error(&self) -> Option<&str> {
         match self.state {
-            JobState::Succeeded => None,
+            JobState::Succeeded | JobState::Cancelled => None,
             _ => self.error.as_deref(),
         }
     }

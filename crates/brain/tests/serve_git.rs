@@ -134,6 +134,22 @@ fn saved_notes_are_committed_once_they_settle_and_pushed() {
     assert_eq!(d.stop(), 0);
 }
 
+/// A note put while no daemon ran is before the change feed's cursor when `brain serve`
+/// starts: with no pull at start and no timer, the daemon's start commits it all the same.
+#[test]
+fn a_note_changed_while_no_daemon_ran_is_committed_when_it_starts() {
+    let (remote, v) = connected();
+    v.run_stdin(&["put", "note/offline"], b"# Offline\n\nput with no daemon\n");
+    assert_eq!(commits(remote.path()), 1);
+    let d = v.serve(&serve_env(&[]));
+    wait_for(LIMIT, "the offline put to be committed and pushed", || {
+        let listed = git(remote.path(), &["ls-tree", "--name-only", "main"]);
+        listed.lines().any(|l| l == "offline.md").then_some(())
+    });
+    assert_eq!(commits(remote.path()), 2);
+    assert_eq!(d.stop(), 0);
+}
+
 #[test]
 fn the_remotes_commits_are_pulled_on_a_timer_and_imported_without_commits_of_ours() {
     let (remote, a) = connected();

@@ -85,8 +85,12 @@ fn describe(j: &Job, batch: Option<&BatchStatus>) -> Vec<String> {
     if let Some(t) = j.finished_ms {
         field("finished", format_iso(t));
     }
-    if let Some(w) = &j.worker {
-        field("worker", w.clone());
+    // One worker line: who holds it, and whether that worker is gone or its lease lapsed.
+    match (&j.worker, brain_api::runner::stalled_text(j, now_ms())) {
+        (Some(w), Some(stalled)) => field("worker", format!("{w}: {stalled}")),
+        (Some(w), None) => field("worker", w.clone()),
+        (None, Some(stalled)) => field("worker", stalled),
+        (None, None) => {}
     }
     let progress = progress_text(j);
     if !progress.is_empty() {
@@ -95,15 +99,14 @@ fn describe(j: &Job, batch: Option<&BatchStatus>) -> Vec<String> {
             .unwrap_or_default();
         field("progress", format!("{progress}{eta}"));
     }
-    if let Some(stalled) = brain_api::runner::stalled_text(j, now_ms()) {
-        field("worker", stalled);
-    }
     if j.cancel_requested && !j.state.is_finished() {
         field("cancel", "requested; it stops within a second".into());
     }
     match (&j.error, j.state) {
-        // What an earlier attempt left is history once a later one succeeded.
-        (Some(e), JobState::Succeeded) => {
+        // What an earlier attempt left ("...; retrying") is history once a later one
+        // succeeded, or the job was cancelled before it retried.
+        (Some(e), JobState::Succeeded | JobState::Cancelled) => {
+            let e = e.strip_suffix("; retrying").unwrap_or(e);
             field("earlier", format!("an earlier attempt ended: {e}"))
         }
         (Some(e), _) => field("error", e.clone()),

@@ -35,12 +35,21 @@ pub fn builtin(config: &Config) -> Vec<ScheduleDef> {
     defs
 }
 
-/// The `[[schedule]]` blocks of `config`, with their timing and scope checked.
+/// The `[[schedule]]` blocks of `config`, with their timing and scope checked, and none that
+/// could never work (a git job while git is off).
 pub fn configured(config: &Config) -> Result<Vec<ScheduleDef>, recurring::ScheduleError> {
     config
         .schedule
         .iter()
         .map(|s| {
+            if s.job == brain_git::jobs::GIT_JOB && !config.git.enabled {
+                return Err(recurring::ScheduleError::Unusable {
+                    name: s.name.clone(),
+                    reason: "it runs git jobs, but git is off in this vault ([git] enabled = \
+                             false); run `brain git init` first, or remove the schedule"
+                        .into(),
+                });
+            }
             let timing = Timing::from_config(&s.name, s.cron.as_deref(), s.every.as_deref())?;
             Ok(ScheduleDef {
                 name: s.name.clone(),
@@ -54,34 +63,49 @@ pub fn configured(config: &Config) -> Result<Vec<ScheduleDef>, recurring::Schedu
         .collect()
 }
 
-/// Puts the daemon's schedules in the store and starts firing them. A `[[schedule]]` that
-/// cannot work stops the start with its name and what to fix.
-pub fn start(vault: &Vault, queue: &Queue) -> Result<Scheduler> {
-    let file = vault.paths.config_file();
-    let mut names = builtin(&vault.config)
-        .into_iter()
-        .map(|d| d.name)
-        .collect::<Vec<_>>();
-    recurring::register(queue, &builtin(&vault.config), "builtin")
-        .context("cannot set up the built-in schedules")?;
-    let configured = configured(&vault.config)
+/// The `[[schedule]]` blocks of the vault's config, each checked as the daemon checks it when
+/// it registers them (timing, scope, name unique beside the built-in ones, job type and input
+/// known to the queue), so `brain schedules list` refuses what `brain serve` would.
+fn configured_checked(vault: &Vault, queue: &Queue) -> Result<Vec<ScheduleDef>> {
+    let builtin = builtin(&vault.config);
+    configured(&vault.config)
         .and_then(|defs| {
-            if let Some(d) = defs.iter().find(|d| names.contains(&d.name)) {
+            if let Some(d) = defs
+                .iter()
+                .find(|d| builtin.iter().any(|b| b.name == d.name))
+            {
                 return Err(recurring::ScheduleError::Duplicate {
                     name: d.name.clone(),
                 });
             }
-            names.extend(defs.iter().map(|d| d.name.clone()));
-            recurring::register(queue, &defs, "config")
+            recurring::check(queue, &defs)?;
+            Ok(defs)
         })
         .with_context(|| {
             format!(
-                "{}: a [[schedule]] cannot be used; fix it (see `brain config default`) and start again",
-                file.display()
+                "{}: a [[schedule]] cannot be used; fix it (see `brain config default`) and start `brain serve` again",
+                vault.paths.config_file().display()
             )
-        });
-    configured?;
-    tracing::info!(schedules = names.len(), "schedules registered");
+        })
+}
+
+/// Puts the daemon's schedules in the store and starts firing them. A `[[schedule]]` that
+/// cannot work stops the start with its name and what to fix.
+pub fn start(vault: &Vault, queue: &Queue) -> Result<Scheduler> {
+    let builtin = builtin(&vault.config);
+    recurring::register(queue, &builtin, "builtin")
+        .context("cannot set up the built-in schedules")?;
+    let configured = configured_checked(vault, queue)?;
+    recurring::register(queue, &configured, "config").with_context(|| {
+        format!(
+            "cannot store the [[schedule]]s of {}",
+            vault.paths.config_file().display()
+        )
+    })?;
+    tracing::info!(
+        schedules = builtin.len() + configured.len(),
+        "schedules registered"
+    );
     Ok(Scheduler::start(
         queue.clone(),
         vec![SCOPE_STORE.into(), LOCAL_REPLICA.into()],
@@ -92,17 +116,20 @@ pub fn start(vault: &Vault, queue: &Queue) -> Result<Scheduler> {
 pub fn run(vault: &Vault, cmd: &SchedulesCommand, json: bool) -> Result<u8> {
     let SchedulesCommand::List = cmd;
     let stored = vault.facade().schedules()?;
-    // What config.toml asks for that no daemon has registered yet (or that it refuses).
-    let pending: Vec<String> = match configured(&vault.config) {
+    // What config.toml asks for that no daemon has registered yet; one the daemon would
+    // refuse is refused here too, after the list.
+    let configured = configured_checked(vault, &vault.queue());
+    let pending: Vec<String> = match &configured {
         Ok(defs) => defs
-            .into_iter()
-            .filter(|d| !stored.iter().any(|s| s.def == *d))
-            .map(|d| d.name)
+            .iter()
+            .filter(|d| !stored.iter().any(|s| s.def == **d))
+            .map(|d| d.name.clone())
             .collect(),
-        Err(e) => return Err(e).context(format!("{}", vault.paths.config_file().display())),
+        Err(_) => Vec::new(),
     };
     if json {
         output::json(&json!({"schedules": stored, "not_registered": pending}))?;
+        configured?;
         return Ok(0);
     }
     if stored.is_empty() && pending.is_empty() {
@@ -124,6 +151,7 @@ pub fn run(vault: &Vault, cmd: &SchedulesCommand, json: bool) -> Result<u8> {
             pending.join(", ")
         ))?;
     }
+    configured?;
     Ok(0)
 }
 

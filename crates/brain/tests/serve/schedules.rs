@@ -107,17 +107,43 @@ fn a_schedule_that_cannot_work_stops_the_daemon_naming_it() {
             "name = \"often\"\njob = \"directory-sync\"\nevery = \"now and then\"\n",
             "schedule 'often': every = 'now and then' is not an interval",
         ),
+        (
+            "name = \"push\"\njob = \"git\"\ninput = { op = \"sync\" }\nevery = \"1h\"\n",
+            "schedule 'push' would never work: it runs git jobs, but git is off",
+        ),
+        (
+            "name = \"leap\"\njob = \"directory-sync\"\ncron = \"0 0 30 2 *\"\n",
+            "no date ahead matches it",
+        ),
+        (
+            "name = \"\"\njob = \"directory-sync\"\nevery = \"1h\"\n",
+            "a schedule's name \"\" cannot be used",
+        ),
+        (
+            "name = \"verify-scan\"\njob = \"directory-sync\"\nevery = \"1h\"\n",
+            "two schedules are named 'verify-scan'",
+        ),
     ] {
         let v = TestVault::new();
         add_to_config(&v, &format!("\n[[schedule]]\n{block}"));
+        // `schedules list` refuses what the daemon would, with the same words.
+        let listed = v.run(&["schedules", "list"]);
         let r = v.run(&["serve"]);
-        assert_eq!(r.code, 1, "{}", r.stderr);
-        assert!(
-            r.stderr
-                .contains("config.toml: a [[schedule]] cannot be used")
-                && r.stderr.contains(says),
-            "{}",
-            r.stderr
-        );
+        for r in [&listed, &r] {
+            assert_eq!(r.code, 1, "{}", r.stderr);
+            assert!(
+                r.stderr
+                    .contains("config.toml: a [[schedule]] cannot be used")
+                    && r.stderr.contains(says),
+                "{}",
+                r.stderr
+            );
+            assert_eq!(
+                r.stderr.matches(says).count(),
+                1,
+                "said once: {}",
+                r.stderr
+            );
+        }
     }
 }
