@@ -10,6 +10,7 @@
 //! made it, without reading what jobs report, and nothing polls git or the disk. Files that are
 //! not notes (attachments) are committed by the periodic sync.
 
+use std::path::Path;
 use std::sync::mpsc::{self, Sender};
 use std::thread::JoinHandle;
 
@@ -38,7 +39,16 @@ pub struct GitScheduler {
 impl GitScheduler {
     /// Starts scheduling git jobs on `queue` as `config` asks, learning of changes from `feed`
     /// (the vault's store).
-    pub fn start(queue: Queue, feed: Arc<dyn Store>, config: GitConfig) -> GitScheduler {
+    pub fn start(
+        queue: Queue,
+        feed: Arc<dyn Store>,
+        config: GitConfig,
+        root: &Path,
+    ) -> GitScheduler {
+        // Decided before the daemon says it is ready, so a change made after that is the
+        // feed's business, not the start's.
+        let commit_at_start =
+            !config.pull_on_start && config.auto_commit && changed_before_start(&*feed, root);
         let (tx, rx) = mpsc::channel();
         spawn_change_listener(&queue, feed, tx.clone());
         let thread = std::thread::Builder::new()
@@ -56,10 +66,7 @@ impl GitScheduler {
                 };
                 if config.pull_on_start {
                     enqueue(git_request(sync_op));
-                } else if config.auto_commit {
-                    // Notes changed while no daemon ran (a `brain put`, an edit synced by
-                    // `brain sync`) are before the feed's cursor: a commit at start takes
-                    // them (a commit with nothing to commit changes nothing).
+                } else if commit_at_start {
                     enqueue(commit_request(GitOp::Commit, now_ms()));
                 }
                 // The periodic sync is the daemon's `git-sync` schedule; this thread only
@@ -95,6 +102,33 @@ impl GitScheduler {
 impl Drop for GitScheduler {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// Whether notes changed while no daemon ran (a `brain put`, an edit taken in by `brain sync`)
+/// and wait for a commit: they are before the change feed's cursor, so only a commit at start
+/// takes them. Notes changed in the store and not yet written, or files git sees changed. A
+/// store that cannot be read counts as changed (a commit of nothing changes nothing); a repo
+/// git cannot read does not (the commit would fail the same way, and the sync says so).
+fn changed_before_start(store: &dyn Store, root: &Path) -> bool {
+    match store.dirty_entities() {
+        Ok(dirty) if !dirty.is_empty() => return true,
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the notes waiting for export; committing at start to be safe");
+            return true;
+        }
+    }
+    let status = crate::Git::locate()
+        .and_then(|git| crate::Repo::open(git, root))
+        .and_then(|repo| repo.map(|r| r.status()).transpose());
+    match status {
+        Ok(Some(s)) => !s.changed.is_empty(),
+        Ok(None) => false,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the vault's git status at start");
+            false
+        }
     }
 }
 

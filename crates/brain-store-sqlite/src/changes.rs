@@ -43,7 +43,9 @@ pub(crate) fn since(tx: &Transaction<'_>, cursor: u64, limit: usize) -> Result<C
 /// entity's row of the feed moved to it. SQLite has one writer at a time, so numbers are
 /// handed out in commit order and a reader going on from its last number misses nothing.
 pub(crate) fn record(tx: &Transaction<'_>, rowid: i64) -> Result<()> {
-    let next = i64::try_from(cursor(tx)?).unwrap_or(i64::MAX).saturating_add(1);
+    let next = i64::try_from(cursor(tx)?)
+        .unwrap_or(i64::MAX)
+        .saturating_add(1);
     tx.prepare_cached("DELETE FROM entity_changes WHERE entity_rowid = ?1")?
         .execute([rowid])?;
     tx.prepare_cached("INSERT INTO entity_changes (seq, entity_rowid) VALUES (?1, ?2)")?

@@ -139,7 +139,10 @@ fn saved_notes_are_committed_once_they_settle_and_pushed() {
 #[test]
 fn a_note_changed_while_no_daemon_ran_is_committed_when_it_starts() {
     let (remote, v) = connected();
-    v.run_stdin(&["put", "note/offline"], b"# Offline\n\nput with no daemon\n");
+    v.run_stdin(
+        &["put", "note/offline"],
+        b"# Offline\n\nput with no daemon\n",
+    );
     assert_eq!(commits(remote.path()), 1);
     let d = v.serve(&serve_env(&[]));
     wait_for(LIMIT, "the offline put to be committed and pushed", || {

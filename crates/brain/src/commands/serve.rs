@@ -90,6 +90,7 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
             queue.clone(),
             vault.store.clone(),
             vault.config.git.clone(),
+            &vault.paths.root,
         )
     });
 

@@ -138,12 +138,7 @@ fn a_schedule_that_cannot_work_stops_the_daemon_naming_it() {
                 "{}",
                 r.stderr
             );
-            assert_eq!(
-                r.stderr.matches(says).count(),
-                1,
-                "said once: {}",
-                r.stderr
-            );
+            assert_eq!(r.stderr.matches(says).count(), 1, "said once: {}", r.stderr);
         }
     }
 }
