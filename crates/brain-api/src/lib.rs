@@ -10,14 +10,20 @@
 //!
 //! Every call is blocking (SQLite underneath) and short; async callers run them on a blocking
 //! thread.
+//!
+//! Beside the facade: [`plugin`], the context through which a capability (sync, git, ...)
+//! registers its job types, services, subscriptions and capabilities, and [`runtime`], which
+//! starts and stops what the plugins registered (the daemon).
 
 mod conflicts;
 mod daemon;
 mod error;
 mod fresh;
 mod jobs;
+pub mod plugin;
 mod read;
 pub mod runner;
+pub mod runtime;
 mod schedules;
 mod write;
 
@@ -37,8 +43,10 @@ pub use daemon::{SERVE_STATE_KEY, daemon_pid, serve_lock_path};
 pub use error::{BrainError, InvalidKind, in_cli_words};
 pub use fresh::{DiskVersion, ImportNow};
 pub use jobs::{JobDetail, JobsRequest, SyncPause};
+pub use plugin::{Plugin, PluginContext, PluginError};
 pub use read::{ListPage, ListRequest, SearchPage, SearchRequest, StatusReport};
 pub use runner::Following;
+pub use runtime::{Runtime, RuntimeContext};
 pub use write::{DeleteOutcome, Expect, RestoreOutcome, WriteOutcome};
 
 /// Who runs the jobs that calls on a [`Brain`] queue.
