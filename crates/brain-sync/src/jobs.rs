@@ -103,31 +103,46 @@ pub struct DirectoryHandler {
     pub store: Arc<dyn Store>,
 }
 
-/// Registers the three directory job types for a vault.
-pub fn register(registry: &mut Registry, root: &Path, config: &Config, store: Arc<dyn Store>) {
+/// The three directory job types of a vault, each with its handler and how the queue runs it,
+/// in the order a worker prefers them: what the sync plugin registers.
+pub fn job_types(
+    root: &Path,
+    config: &Config,
+    store: Arc<dyn Store>,
+) -> Vec<(&'static str, DirectoryHandler, TypeConfig)> {
     // A whole-vault sync covers every pending import and export, so it goes first: what it
     // leaves for them is nothing.
-    for (name, kind, priority) in [
+    [
         (DIRECTORY_SYNC, DirectoryJob::Sync, 6),
         (DIRECTORY_IMPORT, DirectoryJob::Import, 5),
         (DIRECTORY_EXPORT, DirectoryJob::Export, 5),
-    ] {
-        registry.register(
-            name,
-            DirectoryHandler {
-                kind,
-                root: root.to_path_buf(),
-                config: config.clone(),
-                store: store.clone(),
-            },
-            TypeConfig {
-                concurrency: 1,
-                max_attempts: 3,
-                priority,
-                backoff_base_ms: 500,
-                backoff_max_ms: 30_000,
-            },
-        );
+    ]
+    .into_iter()
+    .map(|(name, kind, priority)| {
+        let handler = DirectoryHandler {
+            kind,
+            root: root.to_path_buf(),
+            config: config.clone(),
+            store: store.clone(),
+        };
+        let queue = TypeConfig {
+            concurrency: 1,
+            max_attempts: 3,
+            priority,
+            backoff_base_ms: 500,
+            backoff_max_ms: 30_000,
+        };
+        (name, handler, queue)
+    })
+    .collect()
+}
+
+/// Registers the three directory job types for a vault straight into a registry, without a
+/// runtime (tests and benchmarks of directory jobs alone); a runtime registers them through
+/// the sync plugin.
+pub fn register(registry: &mut Registry, root: &Path, config: &Config, store: Arc<dyn Store>) {
+    for (name, handler, queue) in job_types(root, config, store) {
+        registry.register(name, handler, queue);
     }
 }
 

@@ -1,8 +1,10 @@
 //! The plugin runtime (issue 16.2), run for real over a SQLite store: a test plugin's job type
 //! runs, its subscriptions hear of it (the job's `Finished` event; the note it wrote, through
 //! the change feed), its services start in order and stop in reverse, a failing service start
-//! unwinds what started, and capabilities are found by name or refused with what exists.
+//! unwinds what started, and capabilities are found by name or refused with what exists. The
+//! built-in plugins through the same runtime: `builtin`.
 
+mod builtin;
 mod probe;
 
 use std::path::Path;
@@ -21,15 +23,15 @@ use serde_json::json;
 use probe::{Copycat, GREETER, Greeter, LOCKED_JOB, Log, Probe, User, WRITE_JOB};
 
 /// Long enough for a job on a loaded machine; every wait ends as soon as its condition holds.
-const GENEROUS: Duration = Duration::from_secs(60);
+pub(crate) const GENEROUS: Duration = Duration::from_secs(60);
 
 /// A new SQLite store in a vault at `root`.
-fn store(root: &Path) -> Arc<dyn Backend> {
+pub(crate) fn store(root: &Path) -> Arc<dyn Backend> {
     std::fs::create_dir_all(root.join(".brain")).unwrap();
     brain_store_sqlite::testing::at(&root.join(".brain/brain.db")).unwrap()
 }
 
-fn pool() -> PoolConfig {
+pub(crate) fn pool() -> PoolConfig {
     PoolConfig {
         workers: 1,
         ..PoolConfig::default()
