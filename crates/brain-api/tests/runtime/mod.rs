@@ -5,6 +5,7 @@
 //! built-in plugins through the same runtime: `builtin`.
 
 mod builtin;
+mod feed;
 mod probe;
 
 use std::path::Path;
