@@ -10,14 +10,21 @@
 //!
 //! Every call is blocking (SQLite underneath) and short; async callers run them on a blocking
 //! thread.
+//!
+//! Beside the facade: [`plugin`], the context through which a capability (sync, git, ...)
+//! registers its job types, services, subscriptions and capabilities, and [`runtime`], which
+//! starts and stops what the plugins registered (the daemon).
 
+pub mod builtin;
 mod conflicts;
 mod daemon;
 mod error;
 mod fresh;
 mod jobs;
+pub mod plugin;
 mod read;
 pub mod runner;
+pub mod runtime;
 mod schedules;
 mod write;
 
@@ -26,7 +33,7 @@ use std::sync::{Arc, Mutex};
 
 use brain_core::Config;
 use brain_core::time::{format_iso, now_ms};
-use brain_jobs::{EventBus, PoolConfig, Queue, Registry, WorkerPool};
+use brain_jobs::{EventBus, PoolConfig, Queue, WorkerPool};
 use brain_store::Backend;
 use brain_store::jobs::{Enqueued, Job, JobState};
 use serde::Serialize;
@@ -37,8 +44,10 @@ pub use daemon::{SERVE_STATE_KEY, daemon_pid, serve_lock_path};
 pub use error::{BrainError, InvalidKind, in_cli_words};
 pub use fresh::{DiskVersion, ImportNow};
 pub use jobs::{JobDetail, JobsRequest, SyncPause};
+pub use plugin::{Plugin, PluginContext, PluginError};
 pub use read::{ListPage, ListRequest, SearchPage, SearchRequest, StatusReport};
 pub use runner::Following;
+pub use runtime::{Runtime, RuntimeContext};
 pub use write::{DeleteOutcome, Expect, RestoreOutcome, WriteOutcome};
 
 /// Who runs the jobs that calls on a [`Brain`] queue.
@@ -82,12 +91,17 @@ pub struct Brain {
     pool: Mutex<Option<WorkerPool>>,
 }
 
-/// The job queue of a vault with every job type this build can run: directory sync and git
-/// sync. Every process builds it the same way, so any of them can run any queued job.
+/// The job queue of a vault with every job type this build can run, as the built-in plugins
+/// ([`builtin::plugins`]: directory sync and git) register them. Every process builds it the
+/// same way, so any of them can run any queued job; only a [`Runtime`] starts what else the
+/// plugins register (services, subscriptions).
 pub fn queue_for(root: &Path, config: &Config, store: Arc<dyn Backend>) -> Queue {
-    let mut registry = Registry::new();
-    brain_sync::jobs::register(&mut registry, root, config, store.clone());
-    brain_git::jobs::register(&mut registry, root, config, store.clone());
+    // The built-in plugins register fixed, distinct names and use no capability, so this
+    // fails only on a bug of the build (which the crate's tests would catch), never because of
+    // a vault, a file or a user.
+    let registry = runtime::register_all(root, config, store.clone(), &builtin::plugins())
+        .expect("the built-in plugins register distinct job types")
+        .registry;
     let store: Arc<dyn brain_store::JobStore> = store;
     Queue::new(store, registry, EventBus::default())
 }

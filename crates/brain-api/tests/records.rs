@@ -6,6 +6,8 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod common;
+// The plugin runtime's tests (issue 16.2) share this binary: one link for the crate's tests.
+mod runtime;
 
 use std::time::Duration;
 

@@ -78,24 +78,33 @@ pub struct GitHandler {
     store: Arc<dyn Store>,
 }
 
-/// Registers the `git` job type for a vault. Its priority is below directory sync's, so a
-/// worker that has both due writes pending exports to files before it commits them.
+/// The handler of `git` jobs for the vault at `root`: what the git plugin registers.
+pub fn handler(root: &Path, config: &Config, store: Arc<dyn Store>) -> GitHandler {
+    GitHandler {
+        root: root.to_path_buf(),
+        config: config.clone(),
+        store,
+    }
+}
+
+/// How the queue runs `git` jobs: one at a time (across processes), retried with a long
+/// backoff (a network that is down stays down a while). Its priority is below directory
+/// sync's, so a worker that has both due writes pending exports to files before it commits
+/// them.
+pub fn type_config() -> TypeConfig {
+    TypeConfig {
+        concurrency: 1,
+        max_attempts: 6,
+        priority: 4,
+        backoff_base_ms: 2_000,
+        backoff_max_ms: 300_000,
+    }
+}
+
+/// Registers the `git` job type for a vault straight into a registry, without a runtime; a
+/// runtime registers it through the git plugin.
 pub fn register(registry: &mut Registry, root: &Path, config: &Config, store: Arc<dyn Store>) {
-    registry.register(
-        GIT_JOB,
-        GitHandler {
-            root: root.to_path_buf(),
-            config: config.clone(),
-            store,
-        },
-        TypeConfig {
-            concurrency: 1,
-            max_attempts: 6,
-            priority: 4,
-            backoff_base_ms: 2_000,
-            backoff_max_ms: 300_000,
-        },
-    );
+    registry.register(GIT_JOB, handler(root, config, store), type_config());
 }
 
 fn parse(input: &Value) -> Result<(GitOp, Option<String>, Option<String>), String> {
@@ -136,7 +145,7 @@ impl Handler for GitHandler {
             exports_paused,
         };
         let lock = || {
-            brain_sync::jobs::lock_vault(&self.root, ctx).map_err(|e| match e {
+            brain_jobs::vault_lock::lock_vault(&self.root, ctx).map_err(|e| match e {
                 JobError::Cancelled => "cancelled while waiting for the vault lock".to_string(),
                 other => other.to_string(),
             })

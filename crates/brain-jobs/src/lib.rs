@@ -6,7 +6,8 @@
 //! [`heartbeat`] keeps their leases and relays cancel requests; [`reaper`] reclaims jobs whose
 //! worker died and prunes old ones; `watch` wakes idle workers when another process commits;
 //! `idle` decides how long an idle worker sleeps; `signal` is what the pool's threads
-//! sleep on until shutdown; [`progress`] persists and publishes progress; [`bus`] carries
+//! sleep on until shutdown; [`vault_lock`] is the lock every job working on the vault folder
+//! holds; [`progress`] persists and publishes progress; [`bus`] carries
 //! events in-process; [`follow`] turns both into one stream per job for whoever shows it.
 //! States and transitions are drawn in `brain_store::jobs`.
 //!
@@ -27,6 +28,7 @@ pub mod queue;
 mod reaper;
 pub mod recurring;
 mod signal;
+pub mod vault_lock;
 mod watch;
 
 pub use bus::{Event, EventBus};

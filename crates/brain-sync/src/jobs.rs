@@ -12,11 +12,10 @@
 //! process runs them. Refusals (mass delete, unreadable vault, bad config) fail at once: retrying
 //! cannot fix them.
 
-use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use brain_core::{Config, EntityRef, PathMapper, VaultLayout};
+use brain_core::{Config, EntityRef, PathMapper};
 use brain_jobs::handler::TypeConfig;
 use brain_jobs::{EnqueueRequest, Handler, JobContext, JobError, Registry};
 use brain_store::Store;
@@ -104,31 +103,46 @@ pub struct DirectoryHandler {
     pub store: Arc<dyn Store>,
 }
 
-/// Registers the three directory job types for a vault.
-pub fn register(registry: &mut Registry, root: &Path, config: &Config, store: Arc<dyn Store>) {
+/// The three directory job types of a vault, each with its handler and how the queue runs it,
+/// in the order a worker prefers them: what the sync plugin registers.
+pub fn job_types(
+    root: &Path,
+    config: &Config,
+    store: Arc<dyn Store>,
+) -> Vec<(&'static str, DirectoryHandler, TypeConfig)> {
     // A whole-vault sync covers every pending import and export, so it goes first: what it
     // leaves for them is nothing.
-    for (name, kind, priority) in [
+    [
         (DIRECTORY_SYNC, DirectoryJob::Sync, 6),
         (DIRECTORY_IMPORT, DirectoryJob::Import, 5),
         (DIRECTORY_EXPORT, DirectoryJob::Export, 5),
-    ] {
-        registry.register(
-            name,
-            DirectoryHandler {
-                kind,
-                root: root.to_path_buf(),
-                config: config.clone(),
-                store: store.clone(),
-            },
-            TypeConfig {
-                concurrency: 1,
-                max_attempts: 3,
-                priority,
-                backoff_base_ms: 500,
-                backoff_max_ms: 30_000,
-            },
-        );
+    ]
+    .into_iter()
+    .map(|(name, kind, priority)| {
+        let handler = DirectoryHandler {
+            kind,
+            root: root.to_path_buf(),
+            config: config.clone(),
+            store: store.clone(),
+        };
+        let queue = TypeConfig {
+            concurrency: 1,
+            max_attempts: 3,
+            priority,
+            backoff_base_ms: 500,
+            backoff_max_ms: 30_000,
+        };
+        (name, handler, queue)
+    })
+    .collect()
+}
+
+/// Registers the three directory job types for a vault straight into a registry, without a
+/// runtime (tests and benchmarks of directory jobs alone); a runtime registers them through
+/// the sync plugin.
+pub fn register(registry: &mut Registry, root: &Path, config: &Config, store: Arc<dyn Store>) {
+    for (name, handler, queue) in job_types(root, config, store) {
+        registry.register(name, handler, queue);
     }
 }
 
@@ -247,46 +261,11 @@ impl DirectoryHandler {
     }
 }
 
-/// Holds `.brain/sync.lock` while it lives: one directory job per vault at a time, across
-/// processes. Waiting for it can be cancelled, and says what it waits for. Git sync takes it
-/// too while it merges and imports, so no export writes a file under a merge.
-pub fn lock_vault(root: &Path, ctx: &JobContext) -> Result<File, JobError> {
-    let layout = VaultLayout::new(root);
-    let dir = layout.state_dir();
-    std::fs::create_dir_all(dir)
-        .map_err(|e| JobError::Failed(format!("cannot create {}: {e}", dir.display())))?;
-    let path = layout.sync_lock();
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| JobError::Failed(format!("cannot open {}: {e}", path.display())))?;
-    let mut told = false;
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(file),
-            Err(std::fs::TryLockError::WouldBlock) => {
-                if ctx.cancel.is_cancelled() {
-                    return Err(JobError::Cancelled);
-                }
-                if !told {
-                    told = true;
-                    ctx.progress
-                        .set(0, None, "Waiting for another sync of this vault to finish");
-                    ctx.progress.flush();
-                }
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(JobError::Failed(format!(
-                    "cannot lock {}: {e}",
-                    path.display()
-                )));
-            }
-        }
-    }
-}
+/// Holds `.brain/sync.lock` while the file it returns lives: one directory job per vault at a
+/// time, across processes. Git sync takes it too while it merges and imports, so no export
+/// writes a file under a merge. (Now the queue's, so the plugin runtime takes the same lock for
+/// the job types registered as holding it.)
+pub use brain_jobs::vault_lock::lock_vault;
 
 impl Handler for DirectoryHandler {
     fn validate(&self, input: &Value) -> Result<(), String> {
