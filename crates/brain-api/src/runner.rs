@@ -62,13 +62,37 @@ pub fn worker_gone_text(pid: u32, lease_left_ms: i64) -> String {
 /// worker's process is gone. `None` for a job being worked on (or not running).
 pub fn stalled_text(j: &Job, now_ms: i64) -> Option<String> {
     if let Some(ms) = lease_lapsed_ms(j, now_ms) {
-        return Some(lease_lapsed_text(ms));
+        return Some(format!(
+            "running, but its worker stopped responding (lease lapsed {}s ago); {}",
+            (ms.max(0) + 999) / 1000,
+            what_comes_next(j, None)
+        ));
     }
     let pid = worker_gone(j, now_ms)?;
-    Some(worker_gone_text(
-        pid,
-        j.lease_until_ms.map_or(0, |until| until - now_ms),
+    let left_s = (j.lease_until_ms.map_or(0, |until| until - now_ms).max(0) + 999) / 1000;
+    Some(format!(
+        "running, but its worker (pid {pid}) is gone; {}",
+        what_comes_next(j, Some(left_s))
     ))
+}
+
+/// What happens to a job nobody works on, told as it will happen: a cancel asked for is
+/// carried out, a last attempt ends as failed, any other is taken over; each once its lease
+/// lapses (in `left_s` seconds, when it has not yet) and a worker of any process looks.
+fn what_comes_next(j: &Job, left_s: Option<i64>) -> String {
+    let when = left_s.map_or(String::new(), |s| {
+        format!(" when its lease lapses, within {s}s")
+    });
+    if j.cancel_requested {
+        format!("it is marked cancelled{when}, once `brain sync` or `brain serve` runs")
+    } else if j.attempts >= j.max_attempts {
+        format!(
+            "that was its last attempt, so it ends as failed{when}, once `brain sync` or \
+             `brain serve` runs; the next `brain sync` starts a new one"
+        )
+    } else {
+        format!("`brain sync` or `brain serve` takes it over{when}")
+    }
 }
 
 /// What a person reads about a running job whose lease lapsed `lapsed_ms` ago.

@@ -48,7 +48,7 @@ pub enum ScheduleError {
     },
     /// The cron expression does not parse.
     #[error(
-        "schedule '{name}': cron expression '{expr}' is not valid ({reason}); use five fields: minute hour day-of-month month day-of-week, e.g. \"0 3 * * *\""
+        "schedule '{name}': cron expression '{expr}' is not valid ({reason}); a cron expression is five fields, minute hour day-of-month month day-of-week (UTC), e.g. \"0 3 * * *\""
     )]
     BadCron {
         /// The schedule.
@@ -95,6 +95,16 @@ pub enum ScheduleError {
     BadName {
         /// As written.
         name: String,
+    },
+    /// Its name is one a built-in schedule has.
+    #[error(
+        "the schedule name '{name}' is kept for a built-in schedule ({builtin}); give yours another name"
+    )]
+    Reserved {
+        /// As written.
+        name: String,
+        /// The built-in names.
+        builtin: String,
     },
     /// It parses but could never do its work.
     #[error("schedule '{name}' would never work: {reason}")]

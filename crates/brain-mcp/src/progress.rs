@@ -9,8 +9,10 @@
 //!
 //! MCP requires `progress` to increase with every notification. The stream's counter already
 //! never goes back and carries a total once the job knows its size (the notes a scan found),
-//! and that total only grows, so a client can show a percentage from the first notification:
-//! [`ProgressClock`] sends none before there is a total (no `0/0`), drops events that did not
+//! and that total only grows, so a client can show a percentage from the moment the job knows
+//! its size: [`ProgressClock`] sends the first notification at once (the job is queued or
+//! starting), with no total while the job has none (never `0/0`), then only notifications with
+//! a total. It drops events that did not
 //! move the counter (a message-only change waits for the next step), and while the job runs
 //! holds the value one short of the total, so `progress == total` (100%) is said only by the
 //! last notification, when the job has ended, with the job's final state as its message. (A job

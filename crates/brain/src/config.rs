@@ -147,6 +147,9 @@ pub fn layered(
 /// lease shorter than a second would lapse under a busy machine and run jobs twice.
 const MIN_LEASE_MS: u64 = 1_000;
 
+/// The longest built-in timer: the longest interval a schedule takes (366 days).
+const MAX_TIMER_S: u64 = 366 * 24 * 3600;
+
 /// Checks a well-typed configuration for values that parse but can never work, so they are
 /// refused when the config is read rather than when a job first runs.
 fn check(config: &Config) -> std::result::Result<(), String> {
@@ -156,6 +159,18 @@ fn check(config: &Config) -> std::result::Result<(), String> {
              lease every third of it)",
             config.jobs.lease_ms
         ));
+    }
+    // The built-in timers become interval schedules, which take at most a year.
+    for (key, seconds) in [
+        ("serve.verify_interval_s", config.serve.verify_interval_s),
+        ("git.sync_interval_s", config.git.sync_interval_s),
+    ] {
+        if seconds > MAX_TIMER_S {
+            return Err(format!(
+                "{key} = {seconds} is longer than a year ({MAX_TIMER_S} s); give fewer seconds, \
+                 or 0 to turn the timer off"
+            ));
+        }
     }
     brain_core::PathMapper::new(config.vault.entity_types.iter().cloned())
         .map_err(|e| e.to_string())?;

@@ -234,6 +234,38 @@ fn a_worker_killed_within_its_lease_is_shown_gone_everywhere_at_once() {
     );
 }
 
+/// A hostile tester's finding: cancelling a sync whose worker was killed said "it stops within
+/// a second", though nobody works on it. The answer says what happens and when; the job ends
+/// cancelled once a worker looks after its lease lapsed.
+#[test]
+fn cancelling_a_sync_whose_worker_is_gone_says_when_it_ends() {
+    let v = TestVault::generated(6_000, false);
+    let job = kill_a_sync_with_lease(&v, "4000");
+    let id = job.id.to_string();
+    let said = v.ok(&["jobs", "cancel", &id]).stdout;
+    assert!(
+        said.contains(&format!(
+            "Job #{id}: cancel requested. Nobody works on it now"
+        )) && said.contains("it is marked cancelled when its lease lapses")
+            && !said.contains("within a second"),
+        "{said}"
+    );
+    let shown = v.ok(&["jobs", "show", &id]).stdout;
+    assert!(
+        !shown.contains("within a second") && shown.contains("it is marked cancelled"),
+        "{shown}"
+    );
+    let out = v
+        .cmd()
+        .env(SHORT_LEASE.0, "4000")
+        .args(["sync"])
+        .output()
+        .unwrap();
+    let _ = util::Run::from(out);
+    let row = v.store().job(job.id).unwrap();
+    assert_eq!(row.state, JobState::Cancelled, "{row:?}");
+}
+
 /// Issue 15 (a reviewer's finding): a `brain sync` that joined a dead sync and took it over
 /// runs it now, so its Ctrl-C cancels the job cleanly, as for a sync it started; it does not
 /// leave the job running under a worker that is about to die (and spend one more attempt).

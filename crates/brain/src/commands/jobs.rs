@@ -100,7 +100,12 @@ fn describe(j: &Job, batch: Option<&BatchStatus>) -> Vec<String> {
         field("progress", format!("{progress}{eta}"));
     }
     if j.cancel_requested && !j.state.is_finished() {
-        field("cancel", "requested; it stops within a second".into());
+        // With its worker gone the worker line says when it ends; a live worker stops soon.
+        if brain_api::runner::stalled_text(j, now_ms()).is_none() {
+            field("cancel", "requested; it stops within a second".into());
+        } else {
+            field("cancel", "requested".into());
+        }
     }
     match (&j.error, j.state) {
         // What an earlier attempt left ("...; retrying") is history once a later one
@@ -194,6 +199,19 @@ pub fn run(vault: &Vault, cmd: &JobsCommand, json: bool) -> Result<u8> {
             let state = brain.cancel(*id)?;
             if json {
                 return output::json(&json!({"id": id, "state": state})).map(|()| 0);
+            }
+            let stalled = match state {
+                JobState::Running => brain
+                    .job(*id)
+                    .ok()
+                    .and_then(|j| brain_api::runner::stalled_text(&j, now_ms())),
+                _ => None,
+            };
+            if let Some(stalled) = stalled {
+                output::line(format!(
+                    "Job #{id}: cancel requested. Nobody works on it now: it is {stalled}."
+                ))?;
+                return Ok(0);
             }
             let what = match state {
                 JobState::Running => "cancel requested; it stops within a second",

@@ -16,6 +16,9 @@ use super::Vault;
 use crate::cli::SchedulesCommand;
 use crate::output;
 
+/// The names of the built-in schedules, which a `[[schedule]]` may not take.
+const BUILTIN_NAMES: [&str; 2] = ["git-sync", "verify-scan"];
+
 /// The built-in schedules `config` asks for, all in this vault's folder.
 pub fn builtin(config: &Config) -> Vec<ScheduleDef> {
     let mut defs = Vec::new();
@@ -67,15 +70,17 @@ pub fn configured(config: &Config) -> Result<Vec<ScheduleDef>, recurring::Schedu
 /// it registers them (timing, scope, name unique beside the built-in ones, job type and input
 /// known to the queue), so `brain schedules list` refuses what `brain serve` would.
 fn configured_checked(vault: &Vault, queue: &Queue) -> Result<Vec<ScheduleDef>> {
-    let builtin = builtin(&vault.config);
     configured(&vault.config)
         .and_then(|defs| {
+            // The built-in names are kept for the built-in schedules whether or not they run
+            // now, so turning the git timer on never breaks a config that worked.
             if let Some(d) = defs
                 .iter()
-                .find(|d| builtin.iter().any(|b| b.name == d.name))
+                .find(|d| BUILTIN_NAMES.iter().any(|b| b.eq_ignore_ascii_case(&d.name)))
             {
-                return Err(recurring::ScheduleError::Duplicate {
+                return Err(recurring::ScheduleError::Reserved {
                     name: d.name.clone(),
+                    builtin: BUILTIN_NAMES.join(", "),
                 });
             }
             recurring::check(queue, &defs)?;

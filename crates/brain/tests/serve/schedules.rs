@@ -120,8 +120,8 @@ fn a_schedule_that_cannot_work_stops_the_daemon_naming_it() {
             "a schedule's name \"\" cannot be used",
         ),
         (
-            "name = \"verify-scan\"\njob = \"directory-sync\"\nevery = \"1h\"\n",
-            "two schedules are named 'verify-scan'",
+            "name = \"Git-Sync\"\njob = \"directory-sync\"\nevery = \"1h\"\n",
+            "the schedule name 'Git-Sync' is kept for a built-in schedule (git-sync, verify-scan)",
         ),
     ] {
         let v = TestVault::new();
