@@ -97,10 +97,11 @@ fn configured_checked(vault: &Vault, queue: &Queue) -> Result<Vec<ScheduleDef>> 
 /// Puts the daemon's schedules in the store and starts firing them. A `[[schedule]]` that
 /// cannot work stops the start with its name and what to fix.
 pub fn start(vault: &Vault, queue: &Queue) -> Result<Scheduler> {
+    // Checked before anything is stored, so a refused start changes no schedule.
+    let configured = configured_checked(vault, queue)?;
     let builtin = builtin(&vault.config);
     recurring::register(queue, &builtin, "builtin")
         .context("cannot set up the built-in schedules")?;
-    let configured = configured_checked(vault, queue)?;
     recurring::register(queue, &configured, "config").with_context(|| {
         format!(
             "cannot store the [[schedule]]s of {}",
