@@ -107,13 +107,7 @@ fn a_killed_sync_shows_as_lapsed_and_the_next_sync_says_it_takes_it_over() {
 
     // The next sync joins the job, says in words that it takes it over, and its progress goes
     // on from where the killed one was.
-    let out = v
-        .cmd()
-        .env(SHORT_LEASE.0, SHORT_LEASE.1)
-        .arg("sync")
-        .output()
-        .unwrap();
-    let r = util::Run::from(out);
+    let r = sync_with_lease(&v, SHORT_LEASE.1);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stderr.contains(&format!(
@@ -215,13 +209,7 @@ fn a_worker_killed_within_its_lease_is_shown_gone_everywhere_at_once() {
     let shown = v.ok(&["--json", "jobs", "show", &id]).json();
     assert_eq!(shown["worker_gone"], true, "{shown}");
 
-    let out = v
-        .cmd()
-        .env(SHORT_LEASE.0, "4000")
-        .arg("sync")
-        .output()
-        .unwrap();
-    let r = util::Run::from(out);
+    let r = sync_with_lease(&v, "4000");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stderr.contains(&format!(
@@ -255,13 +243,7 @@ fn cancelling_a_sync_whose_worker_is_gone_says_when_it_ends() {
         !shown.contains("within a second") && shown.contains("it is marked cancelled"),
         "{shown}"
     );
-    let out = v
-        .cmd()
-        .env(SHORT_LEASE.0, "4000")
-        .args(["sync"])
-        .output()
-        .unwrap();
-    let _ = util::Run::from(out);
+    let _ = sync_with_lease(&v, "4000");
     let row = v.store().job(job.id).unwrap();
     assert_eq!(row.state, JobState::Cancelled, "{row:?}");
 }
@@ -356,4 +338,15 @@ fn a_sync_out_of_attempts_is_started_afresh_by_the_next_sync() {
     assert_eq!(old.state, JobState::Failed, "{old:?}");
     let notes = v.ok(&["--json", "status"]).json()["notes"].clone();
     assert_eq!(notes, 3_000, "every note is in: {notes}");
+}
+
+/// `brain sync` run with a lease of `lease_ms` (a killed attempt's is taken over that soon).
+fn sync_with_lease(v: &TestVault, lease_ms: &str) -> util::Run {
+    let out = v
+        .cmd()
+        .env(SHORT_LEASE.0, lease_ms)
+        .arg("sync")
+        .output()
+        .unwrap();
+    util::Run::from(out)
 }
