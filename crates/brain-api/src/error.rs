@@ -2,9 +2,10 @@
 //! a chat or on the web page. Every message says what failed, on which note or job, and what to
 //! do next, because the interface shows it as is.
 
+use crate::directory::SyncError;
+use crate::plugin::PluginError;
 use brain_jobs::QueueError;
 use brain_store::StoreError;
-use brain_sync::SyncError;
 
 /// An error from a [`crate::Brain`] call.
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +124,10 @@ pub enum BrainError {
     /// The vault's sync engine could not be set up (an unreadable vault, a bad `.brainignore`).
     #[error("cannot work on the vault: {0}")]
     Sync(#[from] SyncError),
+    /// A plugin this call needs is not part of this build or process (a facade built without
+    /// the directory-sync plugin cannot check a note's text as an import would).
+    #[error("this brain cannot do that: {0}")]
+    Plugin(#[from] PluginError),
 }
 
 /// The "did you mean" part of [`BrainError::NotFound`], empty without a suggestion.
@@ -232,6 +237,7 @@ impl BrainError {
             BrainError::Record(e) => record_kind(e),
             BrainError::Queue(_) => "queue_failed",
             BrainError::Sync(_) => "vault_failed",
+            BrainError::Plugin(_) => "plugin_missing",
         }
     }
 
@@ -242,7 +248,10 @@ impl BrainError {
             BrainError::Record(e) => record_kind(e) != "store_failed",
             other => !matches!(
                 other,
-                BrainError::Store(_) | BrainError::Queue(_) | BrainError::Sync(_)
+                BrainError::Store(_)
+                    | BrainError::Queue(_)
+                    | BrainError::Sync(_)
+                    | BrainError::Plugin(_)
             ),
         }
     }

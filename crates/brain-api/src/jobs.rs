@@ -2,8 +2,8 @@
 //! directory sync paused and resumed. Read from the store, so every interface sees the jobs of
 //! any process (the daemon's, another command's), not only its own.
 
+use crate::directory::{DIRECTORY_EXPORT, DIRECTORY_IMPORT, DIRECTORY_SYNC};
 use brain_store::jobs::{BatchStatus, Job, JobFilter, JobState};
-use brain_sync::jobs::{DIRECTORY_EXPORT, DIRECTORY_IMPORT, DIRECTORY_SYNC};
 use serde::Serialize;
 
 use crate::{Brain, BrainError};

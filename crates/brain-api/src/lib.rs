@@ -15,11 +15,12 @@
 //! registers its job types, services, subscriptions and capabilities, and [`runtime`], which
 //! starts and stops what the plugins registered (the daemon).
 
-pub mod builtin;
 mod conflicts;
 mod daemon;
+pub mod directory;
 mod error;
 mod fresh;
+pub mod git;
 mod jobs;
 pub mod plugin;
 mod read;
@@ -33,18 +34,23 @@ use std::sync::{Arc, Mutex};
 
 use brain_core::Config;
 use brain_core::time::{format_iso, now_ms};
-use brain_jobs::{EventBus, PoolConfig, Queue, WorkerPool};
+use brain_jobs::{EventBus, Queue, WorkerPool};
 use brain_store::Backend;
-use brain_store::jobs::{Enqueued, Job, JobState};
+use brain_store::jobs::Enqueued;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 pub use brain_core::{Entity, EntityRef};
+pub use brain_jobs::PoolConfig;
+/// Job records and the follow stream as interfaces show them, re-exported so an interface
+/// depends on brain-api (and brain-core) only.
+pub use brain_jobs::follow;
+pub use brain_store::jobs::{Job, JobProgress, JobState};
 pub use daemon::{SERVE_STATE_KEY, daemon_pid, serve_lock_path};
+pub use directory::{DiskVersion, ImportNow};
 pub use error::{BrainError, InvalidKind, in_cli_words};
-pub use fresh::{DiskVersion, ImportNow};
 pub use jobs::{JobDetail, JobsRequest, SyncPause};
-pub use plugin::{Plugin, PluginContext, PluginError};
+pub use plugin::{Capabilities, Plugin, PluginContext, PluginError};
 pub use read::{ListPage, ListRequest, SearchPage, SearchRequest, StatusReport};
 pub use runner::Following;
 pub use runtime::{Runtime, RuntimeContext};
@@ -87,40 +93,57 @@ pub struct Brain {
     config: Config,
     store: Arc<dyn Backend>,
     queue: Queue,
+    capabilities: Capabilities,
     workers: Workers,
     pool: Mutex<Option<WorkerPool>>,
 }
 
-/// The job queue of a vault with every job type this build can run, as the built-in plugins
-/// ([`builtin::plugins`]: directory sync and git) register them. Every process builds it the
-/// same way, so any of them can run any queued job; only a [`Runtime`] starts what else the
-/// plugins register (services, subscriptions).
-pub fn queue_for(root: &Path, config: &Config, store: Arc<dyn Backend>) -> Queue {
-    // The built-in plugins register fixed, distinct names and use no capability, so this
-    // fails only on a bug of the build (which the crate's tests would catch), never because of
-    // a vault, a file or a user.
-    let registry = runtime::register_all(root, config, store.clone(), &builtin::plugins())
-        .expect("the built-in plugins register distinct job types")
-        .registry;
-    let store: Arc<dyn brain_store::JobStore> = store;
-    Queue::new(store, registry, EventBus::default())
+/// A vault's queue and the capabilities its plugins provide, as the plugins registered them:
+/// what a [`Brain`] is built on. Every process builds it from the same plugins (the binary
+/// lists them), so any of them can run any queued job; only a [`Runtime`] starts what else the
+/// plugins register (services, subscriptions), and [`Runtime::plugged`] gives its own.
+#[derive(Clone)]
+pub struct Plugged {
+    /// The queue, with every job type the plugins registered.
+    pub queue: Queue,
+    /// What the plugins provide each other and the facade by name.
+    pub capabilities: Capabilities,
+}
+
+/// Registers `plugins` (in order) for the vault at `root` and builds its queue: a [`Plugged`]
+/// for a one-shot command or an interface that runs no services. Fails only when the plugins
+/// clash (a job type or name registered twice, a capability missing), which is a fault of the
+/// build, named in the error.
+pub fn plug(
+    root: &Path,
+    config: &Config,
+    store: Arc<dyn Backend>,
+    plugins: &[Box<dyn Plugin>],
+) -> Result<Plugged, PluginError> {
+    let regs = runtime::register_all(root, config, store.clone(), plugins)?;
+    let jobs: Arc<dyn brain_store::JobStore> = store;
+    Ok(Plugged {
+        queue: Queue::new(jobs, regs.registry, EventBus::default()),
+        capabilities: regs.capabilities,
+    })
 }
 
 impl Brain {
-    /// A facade over an opened vault. `queue` is shared with the daemon's pool when
+    /// A facade over an opened vault. `plugged.queue` is shared with the daemon's pool when
     /// `workers` is [`Workers::Daemon`], so its in-process events reach both.
     pub fn new(
         root: &Path,
         config: Config,
         store: Arc<dyn Backend>,
-        queue: Queue,
+        plugged: Plugged,
         workers: Workers,
     ) -> Self {
         Brain {
             root: root.to_path_buf(),
             config,
             store,
-            queue,
+            queue: plugged.queue,
+            capabilities: plugged.capabilities,
             workers,
             pool: Mutex::new(None),
         }
@@ -187,10 +210,7 @@ impl Brain {
     pub fn finish_writes(&self, timeout: std::time::Duration) {
         let deadline = std::time::Instant::now() + timeout;
         let paused = self.store_paused().unwrap_or_default();
-        if paused
-            .iter()
-            .any(|t| t == brain_sync::jobs::DIRECTORY_EXPORT)
-        {
+        if paused.iter().any(|t| t == directory::DIRECTORY_EXPORT) {
             return;
         }
         let mut started = false;
@@ -227,12 +247,12 @@ impl Brain {
     }
 
     /// Makes the exports waiting out their debounce due now (see
-    /// [`brain_sync::jobs::export_now_request`]): this process is ending, so the time it has
+    /// [`directory::export_now_request`]): this process is ending, so the time it has
     /// left goes to writing files, not to a window no further write will join.
     fn bring_exports_forward(&self) {
         use brain_store::jobs::JobFilter;
         let waiting = self.store.list_jobs(&JobFilter {
-            job_type: Some(brain_sync::jobs::DIRECTORY_EXPORT.into()),
+            job_type: Some(directory::DIRECTORY_EXPORT.into()),
             states: vec![JobState::Queued],
             ..JobFilter::default()
         });
@@ -245,7 +265,7 @@ impl Brain {
         };
         let now = now_ms();
         for job in waiting.iter().filter(|j| j.run_at_ms > now) {
-            let request = brain_sync::jobs::export_now_request(&job.input);
+            let request = directory::export_now_request(&job.input);
             if let Err(e) = self.queue.enqueue(request) {
                 tracing::warn!(job = job.id, error = %e, "cannot bring an export forward; it runs when due");
             }
@@ -259,7 +279,7 @@ impl Brain {
             .store
             .job_counts()?
             .iter()
-            .filter(|c| c.job_type == brain_sync::jobs::DIRECTORY_EXPORT)
+            .filter(|c| c.job_type == directory::DIRECTORY_EXPORT)
             .map(|c| c.count)
             .sum())
     }
@@ -292,7 +312,7 @@ impl Brain {
             )));
         }
         let paused = self.store_paused()?;
-        if paused.iter().any(|t| t == brain_sync::jobs::DIRECTORY_SYNC) {
+        if paused.iter().any(|t| t == directory::DIRECTORY_SYNC) {
             return Err(BrainError::BadRequest(
                 "directory sync is paused (`brain sync pause`), so a sync would wait: run \
                  `brain sync resume` first"
@@ -301,14 +321,14 @@ impl Brain {
         }
         let enqueued = self
             .queue
-            .enqueue(brain_sync::jobs::sync_request(mode, allow_mass_delete))?;
+            .enqueue(directory::sync_request(mode, allow_mass_delete))?;
         self.ensure_workers();
         Ok(enqueued.into())
     }
 
     /// Queues a git operation (`sync`, `pull` or `push`), or joins the equal one queued.
     pub fn start_git(&self, op: &str) -> Result<Started, BrainError> {
-        use brain_git::sync::GitOp;
+        use git::GitOp;
         // The argument first: a caller with a wrong op learns that whatever the vault's setup.
         let op = match op {
             "sync" => GitOp::Sync,
@@ -323,7 +343,7 @@ impl Brain {
         if !self.config.git.enabled {
             return Err(BrainError::GitNotEnabled);
         }
-        let enqueued = self.queue.enqueue(brain_git::jobs::git_request(op))?;
+        let enqueued = self.queue.enqueue(git::git_request(op))?;
         self.ensure_workers();
         Ok(enqueued.into())
     }

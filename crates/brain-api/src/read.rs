@@ -268,12 +268,8 @@ impl Brain {
             doc["pid"] = json!(pid);
             doc
         });
-        let git = Store::runtime_state(store, brain_git::jobs::STATE_KEY)?.map(|s| s.value);
-        let unwritten = brain_sync::unwritten::unwritten_notes(
-            &self.root,
-            self.config.sync.max_file_bytes,
-            store,
-        )?;
+        let git = Store::runtime_state(store, crate::git::STATE_KEY)?.map(|s| s.value);
+        let unwritten = self.sync()?.unwritten()?;
         Ok(StatusReport {
             notes: store.count_live()?,
             open_conflicts: store.conflicts(false)?.len(),
@@ -320,7 +316,7 @@ pub struct StatusReport {
     /// Notes whose edit in the store a sync could not write to their file (a pipe or an
     /// oversized file at the path), with what to do: an acknowledged edit not on disk must be
     /// said where the user looks, not only in a job's result.
-    pub unwritten: Vec<brain_sync::UnwrittenNote>,
+    pub unwritten: Vec<crate::directory::UnwrittenNote>,
     /// The daemon's published state with its pid, if one holds the vault.
     pub daemon: Option<Value>,
     /// Paused job types.

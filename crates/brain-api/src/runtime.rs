@@ -162,6 +162,14 @@ impl Runtime {
         self.context.queue()
     }
 
+    /// The queue and the capabilities, to build the `Brain` facade on (see [`crate::Plugged`]).
+    pub fn plugged(&self) -> crate::Plugged {
+        crate::Plugged {
+            queue: self.context.queue().clone(),
+            capabilities: self.context.capabilities().clone(),
+        }
+    }
+
     /// What services and subscribers get (the store, the queue, the capabilities).
     pub fn context(&self) -> &RuntimeContext {
         &self.context

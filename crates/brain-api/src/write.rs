@@ -3,13 +3,10 @@
 //! frontmatter, a path the vault can hold) before anything is stored, and the entity and its
 //! `directory-export` job commit together.
 
-use brain_core::codec::decode;
-use brain_core::path::PathError;
 use brain_core::time::now_ms;
 use brain_core::{Entity, EntityRef, TrashMode, VaultLayout, keep_in_trash};
 use brain_jobs::EnqueueRequest;
 use brain_store::PutOutcome;
-use brain_sync::SyncEngine;
 use serde::Serialize;
 
 use crate::{Brain, BrainError, InvalidKind};
@@ -77,7 +74,7 @@ impl Brain {
         let due = self
             .jobs_run_here_or_by_daemon()
             .then(|| now_ms() + debounce);
-        brain_sync::jobs::export_request(r, due)
+        crate::directory::export_request(r, due)
     }
 
     /// Checks `content` as an import would check the file, then stores it as note `r` with its
@@ -169,37 +166,9 @@ impl Brain {
         self.check_type(&r.entity_type)
             .map_err(|e| invalid(InvalidKind::UnknownType, e.to_string()))?;
         self.refuse_md_extension(r)?;
-        // The id is checked before the content, so an unsafe id is refused for what it is
-        // whatever was sent with it (an empty stdin included).
-        let engine = SyncEngine::new(&self.root, &self.config, self.store.as_ref())?;
-        let mapper = &engine.builder().mapper;
-        let path = mapper.to_path(r).map_err(|e| {
-            let kind = match e {
-                PathError::UnknownType(_) => InvalidKind::UnknownType,
-                PathError::BadId { .. }
-                | PathError::NoteInTypeFolder { .. }
-                | PathError::NotMarkdown(_)
-                | PathError::BadTypeName(_) => InvalidKind::UnsafeId,
-            };
-            invalid(kind, e.to_string())
-        })?;
-        if let Some(reason) = engine.unwritable(&path) {
-            return Err(invalid(
-                InvalidKind::UnsafeId,
-                format!("{reason}; pick another id"),
-            ));
-        }
-        // The path must read back as `r` (checked here so that the builder below can only
-        // refuse the text, and its refusal is the frontmatter's).
-        mapper
-            .to_ref(&path)
-            .map_err(|e| invalid(InvalidKind::UnsafeId, e.to_string()))?;
-        let text = decode(content).map_err(|e| invalid(InvalidKind::NotText, e.to_string()))?;
-        let now = now_ms();
-        engine
-            .builder()
-            .entity(&path, text, now, now)
-            .map_err(|reason| invalid(InvalidKind::InvalidFrontmatter, reason))
+        // The id is checked before the content (by the sync plugin, as an import checks a
+        // file), so an unsafe id is refused for what it is whatever was sent with it.
+        self.sync()?.note_from(r, content)
     }
 
     /// Before a write brings back a soft-deleted note, copies the deleted note's file (still at

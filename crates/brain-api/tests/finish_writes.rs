@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
+use brain_api::PoolConfig;
 use brain_api::{Brain, Expect, Workers};
 use brain_core::Config;
-use brain_jobs::PoolConfig;
 
 #[test]
 fn ending_a_session_writes_its_exports_without_waiting_out_the_debounce() {
@@ -19,12 +19,16 @@ fn ending_a_session_writes_its_exports_without_waiting_out_the_debounce() {
     // forward.
     config.serve.sync_debounce_ms = 600_000;
     let store = brain_store_sqlite::testing::at(&root.join(".brain/brain.db")).unwrap();
-    let queue = brain_api::queue_for(root, &config, store.clone());
+    let plugins: Vec<Box<dyn brain_api::Plugin>> = vec![
+        Box::new(brain_sync::SyncPlugin),
+        Box::new(brain_git::GitPlugin),
+    ];
+    let plugged = brain_api::plug(root, &config, store.clone(), &plugins).unwrap();
     let brain = Brain::new(
         root,
         config,
         store,
-        queue,
+        plugged,
         Workers::OnDemand(PoolConfig {
             workers: 1,
             ..PoolConfig::default()

@@ -71,15 +71,21 @@ impl OpenVault {
 
     /// The facade over this vault, with every job type this build has and no workers here (the
     /// daemon, or the next command, runs what it queues).
-    pub fn facade(&self) -> Brain {
-        let queue = brain_api::queue_for(&self.root, &self.config, self.store.clone());
-        Brain::new(
+    pub fn facade(&self) -> Result<Brain> {
+        let plugins: Vec<Box<dyn brain_api::Plugin>> = vec![
+            Box::new(brain_sync::SyncPlugin),
+            Box::new(brain_git::GitPlugin),
+        ];
+        let plugged = brain_api::plug(&self.root, &self.config, self.store.clone(), &plugins)
+            .map_err(brain_api::BrainError::from)
+            .ctx(|| "registering the plugins of this build".into())?;
+        Ok(Brain::new(
             &self.root,
             self.config.clone(),
             self.store.clone(),
-            queue,
+            plugged,
             Workers::Never,
-        )
+        ))
     }
 }
 

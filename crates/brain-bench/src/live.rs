@@ -221,7 +221,7 @@ pub(crate) fn run(args: &BenchLiveArgs, json_out: bool) -> Result<u8> {
 
     // Entity write → file on disk, through the facade as `brain put` and MCP write (the
     // daemon runs the export after its debounce).
-    let facade = vault.facade();
+    let facade = vault.facade()?;
     let mut to_file = Vec::new();
     for (i, row) in picked.iter().enumerate() {
         let word = format!("livebenchput{i}x");

@@ -112,7 +112,7 @@ pub(crate) fn run(args: &BenchMcpArgs, json_out: bool) -> Result<u8> {
     // The same notes and queries for every transport: ids spread over the vault, and words
     // taken from their titles.
     let vault = OpenVault::open(&root)?;
-    let facade = vault.facade();
+    let facade = vault.facade()?;
     let all = facade
         .list(&ListRequest {
             limit: usize::MAX / 2,

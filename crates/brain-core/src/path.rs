@@ -208,6 +208,31 @@ pub fn path_key(rel_path: &str) -> String {
     rel_path.nfc().flat_map(char::to_lowercase).collect()
 }
 
+/// The note `rel` is a conflict copy of, if its name has the form `brain_sync::fsio::conflict_copy_path`
+/// (and git sync's merge) gives copies: `dir/name.conflict-YYYYMMDD-HHMMSS.md`, or with `-N` after
+/// the time. A name a person could pick by chance (`x.conflict-notes.md`) is not one.
+pub fn conflict_copy_source(rel: &str) -> Option<String> {
+    let stem = rel.strip_suffix(".md")?;
+    let (note, tail) = stem.rsplit_once(".conflict-")?;
+    let name = note.rsplit('/').next().unwrap_or(note);
+    if name.is_empty() {
+        return None;
+    }
+    let bytes = tail.as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        bytes
+            .get(r)
+            .is_some_and(|d| !d.is_empty() && d.iter().all(u8::is_ascii_digit))
+    };
+    let stamp = bytes.len() >= 15 && digits(0..8) && bytes[8] == b'-' && digits(9..15);
+    let suffix = match bytes.get(15..) {
+        Some([]) => true,
+        Some([b'-', rest @ ..]) => !rest.is_empty() && rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    (stamp && suffix).then(|| format!("{note}.md"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,77 +13,43 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use brain_api::directory::DirectorySync;
 use brain_core::Config;
 use brain_core::time::now_ms;
 use brain_jobs::handler::TypeConfig;
-use brain_jobs::{EnqueueRequest, Handler, JobContext, JobError, Registry};
+use brain_jobs::{Handler, JobContext, JobError};
 use brain_store::Store;
-use brain_store::jobs::DedupePolicy;
 use serde_json::{Value, json};
 
 use crate::Git;
 use crate::sync::{GitOp, GitSync, GitSyncError, Steps};
 
-/// The job type of every git operation.
-pub const GIT_JOB: &str = "git";
-
-/// The runtime-state key the last git job's outcome is published under.
-pub const STATE_KEY: &str = "git";
-
-/// A git job for `op` that joins an identical one already queued or running.
-pub fn git_request(op: GitOp) -> EnqueueRequest {
-    let name = op_name(op);
-    EnqueueRequest::new(GIT_JOB, json!({ "op": name }))
-        .dedupe(format!("{GIT_JOB}:{name}"), DedupePolicy::Skip)
-}
-
-/// A `sync` that commits even when most notes are deleted (`--allow-mass-delete`); never
-/// joined with a plain one.
-pub fn sync_allowing_mass_delete() -> EnqueueRequest {
-    EnqueueRequest::new(GIT_JOB, json!({ "op": "sync", "allow_mass_delete": true })).dedupe(
-        format!("{GIT_JOB}:sync:allow-mass-delete"),
-        DedupePolicy::Skip,
-    )
-}
-
-/// The auto-commit after a change: due at `run_at_ms`, and moved later by every change that
-/// comes before it runs (`Replace`), so a burst of edits is one commit once they settle.
-pub fn commit_request(op: GitOp, run_at_ms: i64) -> EnqueueRequest {
-    let mut request = EnqueueRequest::new(GIT_JOB, json!({ "op": op_name(op) }))
-        .dedupe(format!("{GIT_JOB}:auto-commit"), DedupePolicy::Replace);
-    request.run_at_ms = Some(run_at_ms);
-    request
-}
-
-/// `brain git init`'s job.
-pub fn init_request(remote: &str, branch: &str) -> EnqueueRequest {
-    EnqueueRequest::new(
-        GIT_JOB,
-        json!({"op": "init", "remote": remote, "branch": branch}),
-    )
-    .dedupe(format!("{GIT_JOB}:init"), DedupePolicy::Skip)
-}
-
-fn op_name(op: GitOp) -> String {
-    serde_json::to_value(op)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
+pub use brain_api::git::{
+    GIT_JOB, STATE_KEY, commit_request, git_request, init_request, sync_allowing_mass_delete,
+};
 
 /// Runs git jobs for one vault.
 pub struct GitHandler {
     root: PathBuf,
     config: Config,
     store: Arc<dyn Store>,
+    sync: Arc<dyn DirectorySync>,
 }
 
-/// The handler of `git` jobs for the vault at `root`: what the git plugin registers.
-pub fn handler(root: &Path, config: &Config, store: Arc<dyn Store>) -> GitHandler {
+/// The handler of `git` jobs for the vault at `root`: what the git plugin registers. `sync` is
+/// the directory-sync plugin's engine, which writes the pending exports before a commit and
+/// imports what a pull brought.
+pub fn handler(
+    root: &Path,
+    config: &Config,
+    store: Arc<dyn Store>,
+    sync: Arc<dyn DirectorySync>,
+) -> GitHandler {
     GitHandler {
         root: root.to_path_buf(),
         config: config.clone(),
         store,
+        sync,
     }
 }
 
@@ -99,12 +65,6 @@ pub fn type_config() -> TypeConfig {
         backoff_base_ms: 2_000,
         backoff_max_ms: 300_000,
     }
-}
-
-/// Registers the `git` job type for a vault straight into a registry, without a runtime; a
-/// runtime registers it through the git plugin.
-pub fn register(registry: &mut Registry, root: &Path, config: &Config, store: Arc<dyn Store>) {
-    registry.register(GIT_JOB, handler(root, config, store), type_config());
 }
 
 fn parse(input: &Value) -> Result<(GitOp, Option<String>, Option<String>), String> {
@@ -135,11 +95,12 @@ impl Handler for GitHandler {
             .paused_types()
             .map_err(|e| JobError::Failed(format!("cannot read which job types are paused: {e}")))?
             .iter()
-            .any(|t| t == brain_sync::jobs::DIRECTORY_EXPORT);
+            .any(|t| t == brain_api::directory::DIRECTORY_EXPORT);
         let runner = GitSync {
             root: &self.root,
             config: &config,
             store: self.store.as_ref(),
+            sync: self.sync.as_ref(),
             git,
             allow_mass_delete: ctx.job.input.get("allow_mass_delete") == Some(&Value::Bool(true)),
             exports_paused,

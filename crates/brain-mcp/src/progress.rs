@@ -27,10 +27,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use brain_api::follow::{FollowEvent, Progress};
 use brain_api::{Brain, BrainError};
-use brain_jobs::FollowEvent;
-use brain_jobs::follow::Progress;
-use brain_store::jobs::{Job, JobState};
+use brain_api::{Job, JobState};
 use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::service::RequestContext;
 use rmcp::{Peer, RoleServer};
@@ -298,9 +297,9 @@ impl ProgressClock {
 mod tests {
     //! The clock fed by the follow stream's tally, as a request sees it: one report per step,
     //! of one attempt.
+    use brain_api::JobProgress;
+    use brain_api::follow::{Progress, Tally};
     use brain_core::Phase;
-    use brain_jobs::follow::{Progress, Tally};
-    use brain_store::jobs::JobProgress;
 
     use super::ProgressClock;
 

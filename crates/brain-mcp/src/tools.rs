@@ -9,10 +9,10 @@
 //! says `additionalProperties: false`): a misspelt argument (`limt`, `offest`) is refused by
 //! name instead of being ignored, which would answer a different question than was asked.
 
+use brain_api::JobState;
 use brain_api::{Expect, ListRequest, SearchRequest, Started, job_json};
 use brain_core::EntityRef;
 use brain_core::time::format_iso;
-use brain_store::jobs::JobState;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::service::RequestContext;

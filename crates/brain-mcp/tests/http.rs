@@ -19,8 +19,12 @@ fn server(dir: &std::path::Path) -> BrainMcp {
     std::fs::create_dir_all(dir.join(".brain")).expect(".brain");
     let config = Config::default();
     let store = brain_store_sqlite::testing::at(&dir.join(".brain/brain.db")).expect("store");
-    let queue = brain_api::queue_for(dir, &config, store.clone());
-    let brain = Arc::new(Brain::new(dir, config, store, queue, Workers::Never));
+    let plugins: Vec<Box<dyn brain_api::Plugin>> = vec![
+        Box::new(brain_sync::SyncPlugin),
+        Box::new(brain_git::GitPlugin),
+    ];
+    let plugged = brain_api::plug(dir, &config, store.clone(), &plugins).expect("plugins");
+    let brain = Arc::new(Brain::new(dir, config, store, plugged, Workers::Never));
     BrainMcp::new(brain, McpSettings::default())
 }
 

@@ -8,9 +8,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use brain_api::PoolConfig;
 use brain_api::{Brain, Workers};
 use brain_core::Config;
-use brain_jobs::PoolConfig;
 use brain_mcp::{BrainMcp, McpSettings};
 use rmcp::ServiceExt;
 use serde_json::{Value, json};
@@ -44,8 +44,16 @@ fn vault(n: usize, workers: Workers) -> (tempfile::TempDir, Arc<Brain>) {
 fn brain(root: &Path, workers: Workers) -> Arc<Brain> {
     let config = Config::default();
     let store = brain_store_sqlite::testing::at(&root.join(".brain/brain.db")).expect("store");
-    let queue = brain_api::queue_for(root, &config, store.clone());
-    Arc::new(Brain::new(root, config, store, queue, workers))
+    let plugged = brain_api::plug(root, &config, store.clone(), &plugins()).expect("plugins");
+    Arc::new(Brain::new(root, config, store, plugged, workers))
+}
+
+/// The plugins of this build, as the binary registers them (sync first: git uses its engine).
+pub fn plugins() -> Vec<Box<dyn brain_api::Plugin>> {
+    vec![
+        Box::new(brain_sync::SyncPlugin),
+        Box::new(brain_git::GitPlugin),
+    ]
 }
 
 fn on_demand() -> Workers {

@@ -14,6 +14,7 @@ mod error;
 pub mod fsio;
 pub mod jobs;
 pub mod plan;
+pub mod plugin;
 pub mod read;
 mod report;
 pub mod scan;
@@ -22,6 +23,7 @@ pub mod watch;
 
 pub use engine::{SyncEngine, SyncMode, SyncOptions};
 pub use error::SyncError;
+pub use plugin::{SyncPlugin, VaultSync};
 pub use read::EntityBuilder;
 pub use report::{ConflictNote, SkippedFile, SyncReport};
 pub use unwritten::UnwrittenNote;

@@ -23,20 +23,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::report::SkippedFile;
+pub use brain_api::directory::UnwrittenNote;
 
 /// The runtime-state key of the record of unwritten notes.
 pub const STATE_KEY: &str = "unwritten-notes";
-
-/// A note whose edit in the store is not in its file, and why.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UnwrittenNote {
-    /// The note's file, vault-relative.
-    pub path: String,
-    /// The note (`note/x`).
-    pub entity: String,
-    /// What is in the way and what to do, in words a person can act on.
-    pub reason: String,
-}
 
 /// One entry of the record: the note, and the version of it that was not written.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

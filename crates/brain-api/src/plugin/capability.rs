@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::PluginError;
 
+#[derive(Clone)]
 struct Provided {
     value: Arc<dyn Any + Send + Sync>,
     type_name: &'static str,
@@ -17,7 +18,7 @@ struct Provided {
 
 /// The capabilities plugins provided, by name. Filled while plugins register (each sees those
 /// of the plugins registered before it), then shared read-only with services and subscribers.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Capabilities {
     by_name: BTreeMap<String, Provided>,
 }

@@ -5,16 +5,24 @@
 
 use std::path::Path;
 
+use brain_api::PoolConfig;
 use brain_api::{Brain, Workers};
 use brain_core::Config;
-use brain_jobs::PoolConfig;
 
 /// A vault at `root` (its `.brain/` made here) with a new store, opened through the facade.
 pub fn brain(root: &Path, config: Config, workers: Workers) -> Brain {
     std::fs::create_dir_all(root.join(".brain")).unwrap();
     let store = brain_store_sqlite::testing::at(&root.join(".brain/brain.db")).unwrap();
-    let queue = brain_api::queue_for(root, &config, store.clone());
-    Brain::new(root, config, store, queue, workers)
+    let plugged = brain_api::plug(root, &config, store.clone(), &plugins()).unwrap();
+    Brain::new(root, config, store, plugged, workers)
+}
+
+/// The plugins of this build, as the binary registers them (sync first: git uses its engine).
+pub fn plugins() -> Vec<Box<dyn brain_api::Plugin>> {
+    vec![
+        Box::new(brain_sync::SyncPlugin),
+        Box::new(brain_git::GitPlugin),
+    ]
 }
 
 /// Workers this process starts when a job needs running: one, as `brain mcp` runs them.

@@ -1,24 +1,19 @@
 //! The built-in plugins (directory sync, git) through the runtime: they register the job types
-//! every process's queue runs (`queue_for`), and a runtime of them is a daemon in small: it
+//! every process's queue runs (`brain_api::plug`), and a runtime of them is a daemon in small: it
 //! syncs the vault and writes the notes the facade stores.
 
-use brain_api::{Brain, Expect, Runtime, Workers, builtin};
+use brain_api::{Brain, Expect, Runtime, Workers};
 use brain_core::Config;
 use brain_store::jobs::JobState;
 
 use super::{GENEROUS, pool, store};
+use crate::common::plugins;
 
 #[test]
 fn the_built_in_plugins_register_the_job_types_every_queue_runs() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(dir.path());
-    let runtime = Runtime::new(
-        dir.path(),
-        Config::default(),
-        store.clone(),
-        builtin::plugins(),
-    )
-    .unwrap();
+    let runtime = Runtime::new(dir.path(), Config::default(), store.clone(), plugins()).unwrap();
     let types: Vec<_> = runtime
         .job_types()
         .iter()
@@ -39,12 +34,17 @@ fn the_built_in_plugins_register_the_job_types_every_queue_runs() {
             ("git", "git", true),
         ]
     );
-    let queue = brain_api::queue_for(dir.path(), &Config::default(), store);
+    let queue = brain_api::plug(dir.path(), &Config::default(), store, &plugins())
+        .unwrap()
+        .queue;
     let mut runs: Vec<_> = queue.registry().names().collect();
     let mut registered: Vec<_> = types.iter().map(|t| t.1).collect();
     runs.sort_unstable();
     registered.sort_unstable();
-    assert_eq!(runs, registered, "queue_for runs what the plugins register");
+    assert_eq!(
+        runs, registered,
+        "plug's queue runs what the plugins register"
+    );
 }
 
 #[test]
@@ -54,16 +54,9 @@ fn a_runtime_of_the_built_in_plugins_syncs_the_vault_and_writes_the_facade_s_not
     let store = store(root);
     std::fs::write(root.join("a.md"), "# A\n").unwrap();
     let config = Config::default();
-    let mut runtime =
-        Runtime::new(root, config.clone(), store.clone(), builtin::plugins()).unwrap();
+    let mut runtime = Runtime::new(root, config.clone(), store.clone(), plugins()).unwrap();
     // The facade on the runtime's queue, as the daemon builds it.
-    let brain = Brain::new(
-        root,
-        config,
-        store,
-        runtime.queue().clone(),
-        Workers::Daemon,
-    );
+    let brain = Brain::new(root, config, store, runtime.plugged(), Workers::Daemon);
     runtime.start(pool()).unwrap();
 
     let sync = brain.start_sync("full", false).unwrap();

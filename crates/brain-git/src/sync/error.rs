@@ -29,14 +29,14 @@ pub enum GitSyncError {
         "writing the notes changed in the store to their files before the commit failed, so \
          nothing was committed: {0}"
     )]
-    Export(brain_sync::SyncError),
+    Export(brain_api::directory::SyncError),
     /// Importing the vault files a commit was about to commit (edited on disk since the store
     /// read them) failed: nothing was committed, so no commit holds an edit the store lacks.
     #[error("{}", local_import_text(.0))]
-    LocalImport(brain_sync::SyncError),
+    LocalImport(brain_api::directory::SyncError),
     /// The import of the pulled files failed.
     #[error("importing the pulled files failed: {0}")]
-    Import(brain_sync::SyncError),
+    Import(brain_api::directory::SyncError),
     /// The sync lock could not be taken.
     #[error("{0}")]
     Lock(String),
@@ -205,9 +205,9 @@ fn init_failure_text(f: &InitFailure) -> String {
 /// committed, and what to do. The directory sync's mass-delete refusal is reworded for git sync
 /// (its flag is `brain git sync --allow-mass-delete`) and starts with [`MASS_DELETE_REFUSAL`],
 /// so the CLI exits with the refusal's code.
-fn local_import_text(e: &brain_sync::SyncError) -> String {
+fn local_import_text(e: &brain_api::directory::SyncError) -> String {
     match e {
-        brain_sync::SyncError::MassDelete {
+        brain_api::directory::SyncError::MassDelete {
             would_delete, live, ..
         } => format!(
             "{MASS_DELETE_REFUSAL} {would_delete} of the {live} notes in the store: refused, \
@@ -240,10 +240,10 @@ fn remote_failure_text(source: &GitError) -> String {
     }
 }
 
-impl From<brain_sync::SyncError> for GitSyncError {
-    fn from(e: brain_sync::SyncError) -> GitSyncError {
+impl From<brain_api::directory::SyncError> for GitSyncError {
+    fn from(e: brain_api::directory::SyncError) -> GitSyncError {
         match e {
-            brain_sync::SyncError::Cancelled { .. } => GitSyncError::Cancelled,
+            brain_api::directory::SyncError::Cancelled { .. } => GitSyncError::Cancelled,
             other => GitSyncError::Import(other),
         }
     }
@@ -262,9 +262,9 @@ impl GitSyncError {
             // As a `directory-export` job decides: refusals the user must act on are final.
             GitSyncError::Export(e) | GitSyncError::LocalImport(e) => !matches!(
                 e,
-                brain_sync::SyncError::MassDelete { .. }
-                    | brain_sync::SyncError::VaultUnreadable { .. }
-                    | brain_sync::SyncError::Config(_)
+                brain_api::directory::SyncError::MassDelete { .. }
+                    | brain_api::directory::SyncError::VaultUnreadable { .. }
+                    | brain_api::directory::SyncError::Config(_)
             ),
             GitSyncError::NotARepo(_)
             | GitSyncError::InitFailed(_)

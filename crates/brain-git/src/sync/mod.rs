@@ -15,11 +15,11 @@ use std::fs::File;
 use std::path::Path;
 use std::time::Duration;
 
+use brain_api::directory::{DirectorySync, SyncError, SyncMode, SyncOptions, SyncReport};
 use brain_core::time::{format_compact, format_iso, now_ms};
 use brain_core::{CancelToken, Config, PathMapper, Phase};
 use brain_jobs::progress::JobProgressReporter;
 use brain_store::{ConflictKind, NewConflict, Store, SyncOp};
-use brain_sync::{SyncEngine, SyncMode, SyncOptions, SyncReport};
 use serde::{Deserialize, Serialize};
 
 use crate::remote::{EMPTY_TREE, MergeOutcome, PushOutcome, RemoteSpec, token_header};
@@ -36,21 +36,7 @@ pub use error::{
     GitSyncError, InitFailure, MASS_DELETE_REFUSAL, OriginLeft, is_mass_delete_refusal,
 };
 
-/// What a git job does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum GitOp {
-    /// Commit, pull, import, commit, push.
-    Sync,
-    /// Fetch and merge, then import (commits local changes first when `auto_commit` is on).
-    Pull,
-    /// Push local commits (merging first if the remote moved).
-    Push,
-    /// Commit local changes (and push them when `auto_push` is on).
-    Commit,
-    /// Make the vault a repository connected to the remote (see [`GitSync::init`]).
-    Init,
-}
+pub use brain_api::git::GitOp;
 
 /// One file of a merge kept in two versions.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +100,9 @@ pub struct GitSync<'a> {
     pub config: &'a Config,
     /// Its store.
     pub store: &'a dyn Store,
+    /// The directory-sync plugin's engine (capability `directory-sync`): the exports before a
+    /// commit and the imports after a pull run through it, under this job's vault lock.
+    pub sync: &'a dyn DirectorySync,
     /// The git program.
     pub git: Git,
     /// Commit even if most notes are deleted (`brain git sync --allow-mass-delete`).
@@ -304,18 +293,18 @@ impl GitSync<'_> {
                 dirty.len()
             ),
         );
-        let export = |e: brain_sync::SyncError| match e {
-            brain_sync::SyncError::Cancelled { .. } => GitSyncError::Cancelled,
+        let export = |e: SyncError| match e {
+            SyncError::Cancelled { .. } => GitSyncError::Cancelled,
             other => GitSyncError::Export(other),
         };
-        let engine = SyncEngine::new(self.root, self.config, self.store).map_err(export)?;
         let opts = SyncOptions {
             mode: SyncMode::Outbox,
             // `brain git sync --allow-mass-delete` lets the export of many deletes go too.
             allow_mass_delete: self.allow_mass_delete,
             only_paths: Some(dirty.into_iter().map(|d| d.path).collect()),
         };
-        let done = engine
+        let done = self
+            .sync
             .run(&opts, steps.progress, steps.cancel)
             .map_err(export)?;
         Ok(done.exported + done.trashed)
@@ -364,18 +353,18 @@ impl GitSync<'_> {
                 paths.len()
             ),
         );
-        let import = |e: brain_sync::SyncError| match e {
-            brain_sync::SyncError::Cancelled { .. } => GitSyncError::Cancelled,
+        let import = |e: SyncError| match e {
+            SyncError::Cancelled { .. } => GitSyncError::Cancelled,
             other => GitSyncError::LocalImport(other),
         };
-        let engine = SyncEngine::new(self.root, self.config, self.store).map_err(import)?;
         // What a `directory-import` job of these paths runs.
         let opts = SyncOptions {
             mode: SyncMode::Full,
             allow_mass_delete: self.allow_mass_delete,
             only_paths: Some(paths),
         };
-        let done = engine
+        let done = self
+            .sync
             .run(&opts, steps.progress, steps.cancel)
             .map_err(import)?;
         Ok(done.imported + done.updated + done.renamed + done.deleted)

@@ -221,12 +221,14 @@ impl GitSync<'_> {
         }
         let changed = repo.changed_between(&from, new)?;
         report.changed_paths += changed.len() as u64;
-        let mapper = self.mapper().map_err(brain_sync::SyncError::from)?;
+        let mapper = self
+            .mapper()
+            .map_err(brain_api::directory::SyncError::from)?;
         let pulled_copies: Vec<String> = changed
             .iter()
             .filter(|c| c.kind == ChangeKind::Added)
             .filter(|c| !own_copies.contains(&c.path))
-            .filter(|c| brain_sync::fsio::conflict_copy_source(&c.path).is_some())
+            .filter(|c| brain_core::path::conflict_copy_source(&c.path).is_some())
             .map(|c| c.path.clone())
             .collect();
         let mut paths = Vec::new();
@@ -244,7 +246,6 @@ impl GitSync<'_> {
             Phase::Importing,
             &format!("Importing {} pulled file(s)", paths.len()),
         );
-        let engine = SyncEngine::new(self.root, self.config, self.store)?;
         // A pull that deletes many notes is someone's commit, not a vanished disk: the mass
         // delete guard would leave the store disagreeing with the files for good. Deletes are
         // tombstones either way, restorable with `brain restore`.
@@ -253,7 +254,7 @@ impl GitSync<'_> {
             allow_mass_delete: true,
             only_paths: Some(paths),
         };
-        let sync = engine.run(&opts, steps.progress, steps.cancel)?;
+        let sync = self.sync.run(&opts, steps.progress, steps.cancel)?;
         report.imported += imported_count(&sync);
         self.record_pulled_copies(&mapper, pulled_copies)?;
         self.mark_imported(new)
@@ -281,7 +282,7 @@ impl GitSync<'_> {
             .into_iter()
             .filter(|copy| !named.contains(copy))
             .filter_map(|copy| {
-                let note = brain_sync::fsio::conflict_copy_source(&copy)?;
+                let note = brain_core::path::conflict_copy_source(&copy)?;
                 let text = std::fs::read(self.root.join(&copy))
                     .ok()
                     .and_then(|b| String::from_utf8(b).ok());

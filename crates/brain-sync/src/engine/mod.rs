@@ -23,39 +23,7 @@ use crate::read::{EntityBuilder, read_parallel};
 use crate::report::{ConflictNote, SkippedFile, SyncReport};
 use crate::scan::{DiskFile, ScanOptions, scan, scan_paths};
 
-/// Which directions a sync runs in.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SyncMode {
-    /// Files to store and store to files.
-    #[default]
-    Full,
-    /// Only files to store; entity changes stay pending.
-    ImportOnly,
-    /// Only store to files; file changes stay pending (files are not read).
-    ExportOnly,
-    /// What a `directory-export` job runs: store to files as [`SyncMode::ExportOnly`] does,
-    /// except where a note changed in the store finds its file away from the base too (a stat
-    /// that differs, no base, or no file): that path is settled as a full sync would (the file
-    /// read; equal, a conflict that keeps both, or the file written back). It must not be left
-    /// pending on an event that may never come: a file whose ctime alone moved after an import
-    /// read it (a hard link added or removed, a chmod) raises no event, and a note changed
-    /// during an import (whose ops then skip it) is settled by the export that change queued,
-    /// and nothing else. Other file changes stay pending for the watcher's import, which also
-    /// pairs the two names of a rename.
-    Outbox,
-}
-
-/// Options for one run.
-#[derive(Clone, Debug, Default)]
-pub struct SyncOptions {
-    /// Directions.
-    pub mode: SyncMode,
-    /// Skip the mass-delete guard.
-    pub allow_mass_delete: bool,
-    /// Sync only these vault-relative paths (a `directory-import` of the files a watcher saw,
-    /// a `directory-export` of some entities); `None` syncs the whole vault.
-    pub only_paths: Option<Vec<String>>,
-}
+pub use brain_api::directory::{SyncMode, SyncOptions};
 
 /// Syncs one vault with one store.
 pub struct SyncEngine<'a> {

@@ -24,7 +24,7 @@ fn summary(c: &Conflict) -> serde_json::Value {
 
 /// Dispatches the conflicts subcommands, each a call on the facade.
 pub fn run(vault: &Vault, cmd: &ConflictsCommand, json: bool) -> Result<u8> {
-    let brain = vault.facade();
+    let brain = vault.facade()?;
     match cmd {
         ConflictsCommand::List { all } => {
             let list = brain.conflicts(*all)?;

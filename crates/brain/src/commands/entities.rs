@@ -35,7 +35,10 @@ fn who_writes(brain: &Brain, served: bool) -> String {
 /// A one-shot read has no watcher: without this, a note edited on disk and not synced yet is
 /// answered with its old text and nothing says so.
 fn say_if_stale(vault: &Vault, paths: &[&str]) {
-    let brain = vault.brain(vault.queue(), brain_api::Workers::Never);
+    let Ok(plugged) = vault.plugged() else {
+        return;
+    };
+    let brain = vault.brain(plugged, brain_api::Workers::Never);
     if let Some(hint) = brain.stale_hint(paths) {
         eprintln!("brain: {hint}");
     }
@@ -60,7 +63,7 @@ fn search_marks(json: bool) -> (&'static str, &'static str) {
 /// `brain search`, through the facade as every interface searches. A `--type` the vault does
 /// not have matches nothing and says so on stderr (as MCP's `warning` does).
 pub fn search(vault: &Vault, args: &SearchArgs, json: bool) -> Result<u8> {
-    let brain = vault.brain(vault.queue(), brain_api::Workers::Never);
+    let brain = vault.brain(vault.plugged()?, brain_api::Workers::Never);
     let hits = if let Some(warning) = brain.unknown_types_warning(&args.types) {
         eprintln!("brain: warning: {warning}");
         Vec::new()
@@ -100,7 +103,7 @@ pub fn search(vault: &Vault, args: &SearchArgs, json: bool) -> Result<u8> {
 /// so on stderr, naming the vault's types; an empty listing says "No notes." rather than
 /// printing nothing, which reads like a hang or a failure.
 pub fn list(vault: &Vault, args: &ListArgs, json: bool) -> Result<u8> {
-    let brain = vault.brain(vault.queue(), brain_api::Workers::Never);
+    let brain = vault.brain(vault.plugged()?, brain_api::Workers::Never);
     let asked: Vec<String> = args.entity_type.iter().cloned().collect();
     let rows = if let Some(warning) = brain.unknown_types_warning(&asked) {
         eprintln!("brain: warning: {warning}");
@@ -186,7 +189,7 @@ fn entity_json(e: &Entity) -> serde_json::Value {
 /// answered with the one most likely meant, and a deleted note is said to be restorable.
 pub fn get(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
     let r = parse_ref(entity)?;
-    let brain = vault.brain(vault.queue(), brain_api::Workers::Never);
+    let brain = vault.brain(vault.plugged()?, brain_api::Workers::Never);
     let e = match brain.get(&r) {
         Ok(e) => e,
         Err(err) => {
@@ -246,7 +249,7 @@ pub fn put(vault: &Vault, args: &PutArgs, json: bool) -> Result<u8> {
         (None, false) => brain_api::Expect::Any,
     };
     let served = super::daemon::running(&vault.paths).is_some();
-    let brain = vault.brain(vault.queue(), brain_api::Workers::Never);
+    let brain = vault.brain(vault.plugged()?, brain_api::Workers::Never);
     let written = brain.write(&r, &bytes, expect)?;
     let (outcome, path) = (written.outcome, written.path.clone());
     if json {
@@ -310,7 +313,7 @@ pub fn rm(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
     // The delete and the job that moves its file to the trash commit together (the outbox).
     // Whether a daemon serves the vault decides both when the export is due and what we say.
     let served = super::daemon::running(&vault.paths).is_some();
-    let brain = vault.brain(vault.queue(), brain_api::Workers::Never);
+    let brain = vault.brain(vault.plugged()?, brain_api::Workers::Never);
     // A file edited on disk since the last sync is not deleted by the sync: said now.
     let edited_on_disk = brain.get(&r).ok().and_then(|e| {
         matches!(
@@ -343,7 +346,7 @@ pub fn restore(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
     let r = parse_ref(entity)?;
     // Whether a daemon serves the vault decides both when the export is due and what we say.
     let served = super::daemon::running(&vault.paths).is_some();
-    let brain = vault.brain(vault.queue(), brain_api::Workers::Never);
+    let brain = vault.brain(vault.plugged()?, brain_api::Workers::Never);
     let outcome = brain.restore(&r)?;
     let e = &outcome.entity;
     if json {

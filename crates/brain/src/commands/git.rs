@@ -101,7 +101,8 @@ fn operate(
     what: &str,
     json: bool,
 ) -> Result<u8> {
-    let queue = vault.queue();
+    let plugged = vault.plugged()?;
+    let queue = plugged.queue.clone();
     let id = queue.enqueue(request)?.id();
     // This command says how the job ended, each failed try, and the conflicts it kept.
     crate::logging::command_reports_job(id);
@@ -111,7 +112,7 @@ fn operate(
     // Who runs it is the facade's policy (as for `brain sync`): the daemon, or this process
     // when no daemon holds the vault, taking it over if the daemon stops mid-job.
     let brain = vault.brain(
-        queue.clone(),
+        plugged.clone(),
         brain_api::Workers::OnDemand(vault.pool_config()),
     );
     let job = follow(&brain, id, what, daemon.is_some());

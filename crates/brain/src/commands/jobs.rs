@@ -154,7 +154,7 @@ fn input_text(input: &Value) -> String {
 
 /// Dispatches `brain jobs`, each a call on the facade.
 pub fn run(vault: &Vault, cmd: &JobsCommand, json: bool) -> Result<u8> {
-    let brain = vault.facade();
+    let brain = vault.facade()?;
     match cmd {
         JobsCommand::List { states, limit } => {
             let mut req = JobsRequest {
@@ -235,7 +235,7 @@ pub fn run(vault: &Vault, cmd: &JobsCommand, json: bool) -> Result<u8> {
 
 /// `brain status`: operations running and recently finished, and the vault's counts.
 pub fn status(vault: &Vault, json: bool) -> Result<u8> {
-    let brain = vault.brain(vault.queue(), brain_api::Workers::Never);
+    let brain = vault.brain(vault.plugged()?, brain_api::Workers::Never);
     if json {
         return output::json(&brain.status()?).map(|()| 0);
     }

@@ -69,7 +69,7 @@ pub fn run(vault: Vault) -> Result<u8> {
         ..vault.pool_config()
     };
     let bearings = daemon::Bearings::capture(&vault.paths.root, vault.store.clone())?;
-    let brain = Arc::new(vault.brain(vault.queue(), Workers::OnDemand(pool)));
+    let brain = Arc::new(vault.brain(vault.plugged()?, Workers::OnDemand(pool)));
     let settings = brain_mcp::McpSettings {
         max_body_bytes: usize::try_from(vault.config.mcp.max_body_bytes).unwrap_or(usize::MAX),
     };

@@ -66,19 +66,36 @@ impl Vault {
         })
     }
 
-    /// The job queue of this vault, with every job type this binary can run.
-    pub fn queue(&self) -> Queue {
-        brain_api::queue_for(&self.paths.root, &self.config, self.store.clone())
+    /// The queue and capabilities of this vault as the plugins of this build register them
+    /// ([`plugins`]): every command builds them the same way, so any process can run any
+    /// queued job.
+    pub fn plugged(&self) -> Result<brain_api::Plugged> {
+        brain_api::plug(
+            &self.paths.root,
+            &self.config,
+            self.store.clone(),
+            &plugins(),
+        )
+        .context("registering the plugins of this build")
     }
 
-    /// The facade an interface works through, sharing `queue` (and so its in-process events)
-    /// with whatever runs jobs here.
-    pub fn brain(&self, queue: Queue, workers: brain_api::Workers) -> brain_api::Brain {
+    /// The job queue of this vault, with every job type this binary can run.
+    pub fn queue(&self) -> Result<Queue> {
+        Ok(self.plugged()?.queue)
+    }
+
+    /// The facade an interface works through, sharing `plugged.queue` (and so its in-process
+    /// events) with whatever runs jobs here.
+    pub fn brain(
+        &self,
+        plugged: brain_api::Plugged,
+        workers: brain_api::Workers,
+    ) -> brain_api::Brain {
         brain_api::Brain::new(
             &self.paths.root,
             self.config.clone(),
             self.store.clone(),
-            queue,
+            plugged,
             workers,
         )
     }
@@ -86,8 +103,8 @@ impl Vault {
     /// The facade for a one-shot command that reads or manages the vault and runs no jobs
     /// itself (the daemon, or the next `brain sync`, runs what it queues): every command goes
     /// through it rather than the store, so it works on any backend the binary picks.
-    pub fn facade(&self) -> brain_api::Brain {
-        self.brain(self.queue(), brain_api::Workers::Never)
+    pub fn facade(&self) -> Result<brain_api::Brain> {
+        Ok(self.brain(self.plugged()?, brain_api::Workers::Never))
     }
 
     /// Worker settings for a command that runs jobs itself: a short lease (`jobs.lease_ms`),
@@ -246,4 +263,14 @@ pub fn error_kind(err: &anyhow::Error, code: u8) -> &'static str {
         EXIT_CANCELLED => "cancelled",
         _ => "failed",
     }
+}
+
+/// The plugins of this build, in registration order: directory sync first, since git uses its
+/// engine (capability `directory-sync`) for the exports before a commit and the import after a
+/// pull. The one place the binary names them; the runtime and every command register these.
+pub fn plugins() -> Vec<Box<dyn brain_api::Plugin>> {
+    vec![
+        Box::new(brain_sync::SyncPlugin),
+        Box::new(brain_git::GitPlugin),
+    ]
 }

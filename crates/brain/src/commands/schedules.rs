@@ -121,10 +121,10 @@ pub fn start(vault: &Vault, queue: &Queue) -> Result<Scheduler> {
 /// `brain schedules list`.
 pub fn run(vault: &Vault, cmd: &SchedulesCommand, json: bool) -> Result<u8> {
     let SchedulesCommand::List = cmd;
-    let stored = vault.facade().schedules()?;
+    let stored = vault.facade()?.schedules()?;
     // What config.toml asks for that no daemon has registered yet; one the daemon would
     // refuse is refused here too, after the list.
-    let configured = configured_checked(vault, &vault.queue());
+    let configured = configured_checked(vault, &vault.queue()?);
     let pending: Vec<String> = match &configured {
         Ok(defs) => defs
             .iter()

@@ -63,11 +63,12 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
         .context("cannot install the SIGINT/SIGTERM handler")?;
     }
 
-    let queue = vault.queue();
+    let plugged = vault.plugged()?;
+    let queue = plugged.queue.clone();
     // The HTTP server (MCP at /mcp), before anything else starts: a refused or busy address
     // stops the start-up, since a daemon silently offering no MCP would leave an agent's
     // client failing with no reason.
-    let brain = Arc::new(vault.brain(queue.clone(), brain_api::Workers::Daemon));
+    let brain = Arc::new(vault.brain(plugged.clone(), brain_api::Workers::Daemon));
     let http = super::http::start(brain)?;
     let http_addr = http.as_ref().map(|h| h.addr.to_string());
     let config = pool_config(vault);

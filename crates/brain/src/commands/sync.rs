@@ -23,7 +23,7 @@ use crate::{output, progress};
 
 /// `brain sync pause|resume`, through the facade.
 fn pause_or_resume(vault: &Vault, action: &SyncAction, json: bool) -> Result<u8> {
-    let brain = vault.facade();
+    let brain = vault.facade()?;
     let brain_api::SyncPause {
         paused,
         queued_jobs: waiting,
@@ -66,7 +66,8 @@ pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
              `brain sync resume` first"
         );
     }
-    let queue = vault.queue();
+    let plugged = vault.plugged()?;
+    let queue = plugged.queue.clone();
     // With a daemon serving the vault, its workers run the job; this command only follows.
     let daemon = super::daemon::running(&vault.paths);
     let mode = if args.import_only {
@@ -136,7 +137,7 @@ pub fn run(vault: &Vault, args: &SyncArgs, json: bool) -> Result<u8> {
     // the vault (started while following, so no progress is missed, and again if the daemon
     // stops or the worker running the job dies).
     let brain = vault.brain(
-        queue.clone(),
+        plugged.clone(),
         brain_api::Workers::OnDemand(vault.pool_config()),
     );
     let mut view = progress::JobView::for_stderr(false);
@@ -400,7 +401,8 @@ fn spawn_background_worker(vault: &Vault) -> Result<()> {
 
 /// `brain work`: runs queued jobs here; with `--until-idle`, until none is queued or running.
 pub fn work(vault: &Vault, args: &WorkArgs) -> Result<u8> {
-    let queue = vault.queue();
+    let plugged = vault.plugged()?;
+    let queue = plugged.queue.clone();
     let pool = WorkerPool::start(queue.clone(), vault.pool_config());
     let interrupted = Arc::new(AtomicBool::new(false));
     {
