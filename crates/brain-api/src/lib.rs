@@ -54,6 +54,7 @@ pub use plugin::{Capabilities, Plugin, PluginContext, PluginError};
 pub use read::{ListPage, ListRequest, SearchPage, SearchRequest, StatusReport};
 pub use runner::Following;
 pub use runtime::{Runtime, RuntimeContext};
+pub use schedules::SchedulesPlugin;
 pub use write::{DeleteOutcome, Expect, RestoreOutcome, WriteOutcome};
 
 /// Who runs the jobs that calls on a [`Brain`] queue.

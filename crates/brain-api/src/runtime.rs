@@ -71,6 +71,14 @@ impl RuntimeContext {
     pub fn capability<T: Any + Send + Sync + Clone>(&self, name: &str) -> Result<T, PluginError> {
         self.inner.capabilities.get(name)
     }
+    /// The queue and the capabilities, to build a `Brain` facade on in a service (the HTTP
+    /// server's MCP endpoint).
+    pub fn plugged(&self) -> crate::Plugged {
+        crate::Plugged {
+            queue: self.queue().clone(),
+            capabilities: self.capabilities().clone(),
+        }
+    }
 }
 
 /// Registers `plugins` in order, each seeing the capabilities of those before it. An error
@@ -164,10 +172,7 @@ impl Runtime {
 
     /// The queue and the capabilities, to build the `Brain` facade on (see [`crate::Plugged`]).
     pub fn plugged(&self) -> crate::Plugged {
-        crate::Plugged {
-            queue: self.context.queue().clone(),
-            capabilities: self.context.capabilities().clone(),
-        }
+        self.context.plugged()
     }
 
     /// What services and subscribers get (the store, the queue, the capabilities).

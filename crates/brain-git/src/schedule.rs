@@ -4,9 +4,10 @@
 //! The sync every `sync_interval_s` is a schedule ([`git_sync_schedule`]), fired by the
 //! daemon's scheduler like any other. It only enqueues `git` jobs; the workers run them.
 //!
-//! "Changes" come from the store's change feed (`Store::changes_since`): whenever a job ends
-//! (an import of an edited file, the export of a `brain put`, a pull), the scheduler asks the
-//! feed whether any note changed since it last looked, so it learns of every change whatever
+//! "Changes" come from the store's change feed: the git plugin subscribes to it through the
+//! runtime (`PluginContext::subscribe_changes`), which reads it whenever a job of the daemon
+//! ends (an import of an edited file, the export of a `brain put`, a pull) and on a slow poll,
+//! and tells the timer through [`GitScheduler::changed`], so it learns of every change whatever
 //! made it, without reading what jobs report, and nothing polls git or the disk. Files that are
 //! not notes (attachments) are committed by the periodic sync.
 
@@ -14,13 +15,10 @@ use std::path::Path;
 use std::sync::mpsc::{self, Sender};
 use std::thread::JoinHandle;
 
-use std::sync::Arc;
-
 use brain_core::config::GitConfig;
 use brain_core::time::now_ms;
-use brain_jobs::{Event, Queue};
+use brain_jobs::Queue;
 use brain_store::Store;
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::jobs::{commit_request, git_request};
 use crate::sync::GitOp;
@@ -37,20 +35,14 @@ pub struct GitScheduler {
 }
 
 impl GitScheduler {
-    /// Starts scheduling git jobs on `queue` as `config` asks, learning of changes from `feed`
-    /// (the vault's store).
-    pub fn start(
-        queue: Queue,
-        feed: Arc<dyn Store>,
-        config: GitConfig,
-        root: &Path,
-    ) -> GitScheduler {
+    /// Starts scheduling git jobs on `queue` as `config` asks; `store` is read once, for what
+    /// changed while no daemon ran. Later changes come through [`GitScheduler::changed`].
+    pub fn start(queue: Queue, store: &dyn Store, config: GitConfig, root: &Path) -> GitScheduler {
         // Decided before the daemon says it is ready, so a change made after that is the
         // feed's business, not the start's.
         let commit_at_start =
-            !config.pull_on_start && config.auto_commit && changed_before_start(&*feed, root);
+            !config.pull_on_start && config.auto_commit && changed_before_start(store, root);
         let (tx, rx) = mpsc::channel();
-        spawn_change_listener(&queue, feed, tx.clone());
         let thread = std::thread::Builder::new()
             .name("git-schedule".into())
             .spawn(move || {
@@ -84,6 +76,11 @@ impl GitScheduler {
             })
             .ok();
         GitScheduler { tx, thread }
+    }
+
+    /// Notes changed (the change feed showed some): a commit is due once they settle.
+    pub fn changed(&self) {
+        let _ = self.tx.send(Signal::Changed);
     }
 
     /// Stops the timer (queued git jobs stay queued).
@@ -128,56 +125,6 @@ fn changed_before_start(store: &dyn Store, root: &Path) -> bool {
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the vault's git status at start");
             false
-        }
-    }
-}
-
-/// Tells the scheduler when notes changed: at the end of every job this process runs (and when
-/// events were missed), it reads the change feed from where it last stood. The thread ends at
-/// the first event after the scheduler is gone.
-fn spawn_change_listener(queue: &Queue, feed: Arc<dyn Store>, tx: Sender<Signal>) {
-    let mut events = queue.bus().subscribe();
-    let _ = std::thread::Builder::new()
-        .name("git-changes".into())
-        .spawn(move || {
-            // Changes before the daemon started are the start's pull and sync's business.
-            let mut cursor = feed.change_cursor().unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "cannot read the change feed; the next change commits everything");
-                0
-            });
-            loop {
-                match events.blocking_recv() {
-                    Ok(Event::Finished { .. }) | Err(RecvError::Lagged(_)) => {}
-                    Ok(_) => continue,
-                    Err(RecvError::Closed) => return,
-                }
-                let changed = match read_on(&*feed, &mut cursor) {
-                    Ok(changed) => changed,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot read the change feed; committing to be safe");
-                        true
-                    }
-                };
-                if changed && tx.send(Signal::Changed).is_err() {
-                    return;
-                }
-            }
-        });
-}
-
-/// Reads the feed on from `cursor` to its end, moving `cursor` past what it read (never past a
-/// change it has not seen, so a change committed meanwhile is read next time); whether any note
-/// changed. A git commit exports the notes still waiting for their file first, so a change
-/// whose export has not run yet is committed all the same.
-fn read_on(feed: &dyn Store, cursor: &mut u64) -> brain_store::Result<bool> {
-    const PAGE: usize = 1_000;
-    let mut changed = false;
-    loop {
-        let page = feed.changes_since(*cursor, PAGE)?;
-        changed |= !page.changes.is_empty();
-        *cursor = page.next;
-        if page.changes.len() < PAGE {
-            return Ok(changed);
         }
     }
 }

@@ -29,6 +29,19 @@ use crate::BrainError;
 /// The name the sync plugin provides [`DirectorySync`] under.
 pub const CAPABILITY: &str = "directory-sync";
 
+/// The name the sync plugin provides [`Watching`] under: its file watcher, a service of the
+/// runtime, as the daemon publishes it.
+pub const WATCHER: &str = "directory-sync.watcher";
+
+/// The sync plugin's file watcher as the daemon shows it (`brain status`, the daemon's `idle`).
+pub trait Watching: Send + Sync {
+    /// The watcher's status document (its mode, pending changes, last event and error) and
+    /// whether it holds no change it has not queued yet, or `None` when no watcher runs (the
+    /// runtime is not started, or the watcher failed to start and the daemon goes on without
+    /// it).
+    fn watcher_status(&self) -> Option<(serde_json::Value, bool)>;
+}
+
 /// Which directions a sync runs in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SyncMode {

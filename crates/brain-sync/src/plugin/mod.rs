@@ -3,13 +3,14 @@
 //! neither imports this crate.
 
 mod fresh;
+mod services;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use brain_api::directory::{
-    CAPABILITY, DirectorySync, DiskVersion, ImportNow, SyncReport, UnwrittenNote,
+    CAPABILITY, DirectorySync, DiskVersion, ImportNow, SyncReport, UnwrittenNote, WATCHER, Watching,
 };
 use brain_api::plugin::{JobSettings, Plugin, PluginContext, PluginError};
 use brain_api::{BrainError, InvalidKind};
@@ -22,8 +23,9 @@ use brain_store::{Backend, Store};
 use crate::{SyncEngine, SyncError, SyncOptions};
 
 /// Directory sync: the `directory-sync`, `directory-import` and `directory-export` job types,
-/// and the [`DirectorySync`] capability. Register it before any plugin that uses the
-/// capability (git).
+/// the [`DirectorySync`] capability, and in a daemon the file watcher (capability [`WATCHER`]
+/// for its status) and the initial sync. Register it before any plugin that uses its
+/// capabilities (git).
 pub struct SyncPlugin;
 
 impl Plugin for SyncPlugin {
@@ -48,7 +50,13 @@ impl Plugin for SyncPlugin {
             ctx.config(),
             ctx.store().clone(),
         ));
-        ctx.provide(CAPABILITY, sync)
+        ctx.provide(CAPABILITY, sync)?;
+        // In a daemon: the watcher, then the initial sync (queued once the watch is in place).
+        let watcher = services::Watcher::default();
+        let watching: Arc<dyn Watching> = Arc::new(watcher.clone());
+        ctx.provide(WATCHER, watching)?;
+        ctx.register_service("watcher", watcher)?;
+        ctx.register_service("initial-sync", services::InitialSync)
     }
 }
 

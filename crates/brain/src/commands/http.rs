@@ -22,10 +22,76 @@ use tokio_util::sync::CancellationToken;
 
 /// The running server; [`HttpServer::stop`] ends it.
 pub struct HttpServer {
-    /// The address it listens on (the real port when `serve.http` asked for port 0).
-    pub addr: SocketAddr,
     runtime: tokio::runtime::Runtime,
     stop: CancellationToken,
+}
+
+/// The HTTP server as a plugin of the daemon's runtime, registered before every other so its
+/// service starts first: its one service serves the socket [`bind`] took, through a `Brain`
+/// on the runtime's queue (the daemon's workers run what its MCP tools queue).
+pub struct HttpPlugin {
+    bound: std::sync::Mutex<Option<Listening>>,
+}
+
+impl HttpPlugin {
+    /// The plugin serving `bound`.
+    pub fn new(bound: Listening) -> Self {
+        HttpPlugin {
+            bound: std::sync::Mutex::new(Some(bound)),
+        }
+    }
+}
+
+impl brain_api::Plugin for HttpPlugin {
+    fn name(&self) -> &str {
+        "http"
+    }
+
+    fn register(&self, ctx: &mut brain_api::PluginContext) -> Result<(), brain_api::PluginError> {
+        let bound = self.bound.lock().unwrap_or_else(|p| p.into_inner()).take();
+        ctx.register_service(
+            "mcp",
+            HttpService {
+                bound,
+                running: None,
+            },
+        )
+    }
+}
+
+/// The running side of [`HttpPlugin`].
+struct HttpService {
+    bound: Option<Listening>,
+    running: Option<HttpServer>,
+}
+
+impl brain_api::plugin::Service for HttpService {
+    fn start(
+        &mut self,
+        ctx: &brain_api::RuntimeContext,
+    ) -> Result<(), brain_api::plugin::BoxError> {
+        let Some(bound) = self.bound.take() else {
+            return Err(
+                "the HTTP socket was already used by an earlier start; restart `brain serve`"
+                    .into(),
+            );
+        };
+        let brain = Arc::new(Brain::new(
+            ctx.root(),
+            ctx.config().clone(),
+            ctx.store().clone(),
+            ctx.plugged(),
+            brain_api::Workers::Daemon,
+        ));
+        self.running = Some(serve(bound, brain)?);
+        Ok(())
+    }
+
+    fn stop(&mut self) {
+        if let Some(server) = self.running.take() {
+            server.stop();
+        }
+    }
 }
 
 /// Whether every address `spec` names is loopback, where only this machine's users reach it.
@@ -33,10 +99,28 @@ fn loopback_only(addrs: &[SocketAddr]) -> bool {
     !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())
 }
 
-/// Starts the server `serve.http` and `serve.http_token` describe, or `None` when `serve.http`
-/// is empty. Refuses, before listening, a non-loopback address without a token.
-pub fn start(brain: Arc<Brain>) -> Result<Option<HttpServer>> {
-    let serve = &brain.config().serve;
+/// The socket `serve.http` names, bound before the daemon starts anything, so a refused or
+/// busy address stops the start-up at once: a daemon silently offering no MCP would leave an
+/// agent's client failing with no reason.
+pub struct Listening {
+    listener: StdListener,
+    addr: SocketAddr,
+    spec: String,
+    loopback: bool,
+    token: String,
+}
+
+impl Listening {
+    /// The address it listens on (the real port when `serve.http` asked for port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+/// Binds the address `serve.http` and `serve.http_token` describe, or `None` when
+/// `serve.http` is empty. Refuses, before listening, a non-loopback address without a token.
+pub fn bind(config: &brain_core::Config) -> Result<Option<Listening>> {
+    let serve = &config.serve;
     let spec = serve.http.trim();
     if spec.is_empty() {
         return Ok(None);
@@ -72,7 +156,26 @@ pub fn start(brain: Arc<Brain>) -> Result<Option<HttpServer>> {
     })?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
+    Ok(Some(Listening {
+        listener,
+        addr,
+        spec: spec.to_string(),
+        loopback,
+        token,
+    }))
+}
 
+/// Serves MCP at `/mcp` on `bound`, through `brain`, on a tokio runtime of its own.
+fn serve(bound: Listening, brain: Arc<Brain>) -> Result<HttpServer> {
+    let Listening {
+        listener,
+        addr,
+        spec,
+        loopback,
+        token,
+    } = bound;
+    let serve = &brain.config().serve;
+    let spec = spec.as_str();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("brain-http")
@@ -121,11 +224,7 @@ pub fn start(brain: Arc<Brain>) -> Result<Option<HttpServer>> {
         }
     });
     tracing::info!(%addr, auth = !serve.http_token.is_empty(), "HTTP (MCP at /mcp) listening");
-    Ok(Some(HttpServer {
-        addr,
-        runtime,
-        stop,
-    }))
+    Ok(HttpServer { runtime, stop })
 }
 
 impl HttpServer {

@@ -1,14 +1,14 @@
 //! Schedules: the jobs `brain serve` queues on a timer. Its built-in ones (`git-sync`, the git
 //! timer, and `verify-scan`, the periodic whole-vault sync that catches what the watcher
 //! missed) and the `[[schedule]]` blocks of `config.toml` are put in the store when the daemon
-//! starts ([`start`]), and fired by `brain_jobs::recurring::Scheduler`. `brain schedules list`
+//! starts ([`register`]), and fired by the runtime's `brain_api::SchedulesPlugin`. `brain schedules list`
 //! and `brain status` show them.
 
 use anyhow::{Context, Result};
 use brain_core::Config;
 use brain_core::time::{format_iso, now_ms};
 use brain_jobs::Queue;
-use brain_jobs::recurring::{self, LOCAL_REPLICA, Scheduler, Timing};
+use brain_jobs::recurring::{self, LOCAL_REPLICA, Timing};
 use brain_store::schedules::{SCOPE_STORE, Schedule, ScheduleDef};
 use serde_json::json;
 
@@ -94,9 +94,10 @@ fn configured_checked(vault: &Vault, queue: &Queue) -> Result<Vec<ScheduleDef>> 
         })
 }
 
-/// Puts the daemon's schedules in the store and starts firing them. A `[[schedule]]` that
-/// cannot work stops the start with its name and what to fix.
-pub fn start(vault: &Vault, queue: &Queue) -> Result<Scheduler> {
+/// Puts the daemon's schedules in the store, before its runtime starts (the runtime's
+/// `SchedulesPlugin` fires them). A `[[schedule]]` that cannot work stops the start with its
+/// name and what to fix, and changes no stored schedule.
+pub fn register(vault: &Vault, queue: &Queue) -> Result<()> {
     // Checked before anything is stored, so a refused start changes no schedule.
     let configured = configured_checked(vault, queue)?;
     let builtin = builtin(&vault.config);
@@ -112,10 +113,7 @@ pub fn start(vault: &Vault, queue: &Queue) -> Result<Scheduler> {
         schedules = builtin.len() + configured.len(),
         "schedules registered"
     );
-    Ok(Scheduler::start(
-        queue.clone(),
-        vec![SCOPE_STORE.into(), LOCAL_REPLICA.into()],
-    ))
+    Ok(())
 }
 
 /// `brain schedules list`.

@@ -1,9 +1,10 @@
 //! `brain serve`: the daemon that keeps a vault's files and store in step while both change.
 //!
-//! It holds the vault (`.brain/serve.lock`), runs the job workers, the file watcher (file
-//! changes become debounced `directory-import` jobs) and picks up the exports that any other
-//! process queues with its writes (`brain put`, later MCP): the store's change counter wakes the
-//! workers, so nothing polls the jobs table. It is ready at once; the initial whole-vault sync
+//! It holds the vault (`.brain/serve.lock`) and runs a `brain_api::Runtime` of the plugins:
+//! the job workers, and the services they register (the HTTP server with MCP, the file watcher
+//! whose changes become debounced `directory-import` jobs, the initial sync, git's timer, the
+//! scheduler). The workers pick up the exports that any other process queues with its writes
+//! (`brain put`, MCP): the store's change counter wakes them, so nothing polls the jobs table. It is ready at once; the initial whole-vault sync
 //! is queued, never run before start-up completes. SIGINT or SIGTERM stop the watcher, let
 //! running jobs finish, and exit; a second signal exits at once (the lease hands any unfinished
 //! job to the next worker).
@@ -19,11 +20,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use brain_api::directory::{WATCHER, Watching};
+use brain_api::{Plugin, Runtime};
 use brain_core::time::now_ms;
-use brain_jobs::{PoolConfig, WorkerPool};
+use brain_jobs::PoolConfig;
 use brain_store::jobs::{JobFilter, JobState};
-use brain_sync::jobs::sync_request;
-use brain_sync::watch::{VaultWatcher, WatchSettings};
 use serde_json::{Value, json};
 
 use super::{EXIT_CANCELLED, Vault, daemon};
@@ -63,53 +64,42 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
         .context("cannot install the SIGINT/SIGTERM handler")?;
     }
 
-    let plugged = vault.plugged()?;
-    let queue = plugged.queue.clone();
-    // The HTTP server (MCP at /mcp), before anything else starts: a refused or busy address
-    // stops the start-up, since a daemon silently offering no MCP would leave an agent's
-    // client failing with no reason.
-    let brain = Arc::new(vault.brain(plugged.clone(), brain_api::Workers::Daemon));
-    let http = super::http::start(brain)?;
-    let http_addr = http.as_ref().map(|h| h.addr.to_string());
+    // The HTTP socket first: a refused or busy address stops the start-up before anything
+    // runs, since a daemon silently offering no MCP would leave an agent's client failing with
+    // no reason.
+    let http = super::http::bind(&vault.config)?;
+    let http_addr = http.as_ref().map(|h| h.addr().to_string());
+    // The runtime: the HTTP server's plugin first (its service starts first and stops last),
+    // then the plugins every command registers (sync: the watcher and the initial sync; git:
+    // its timer, woken by the change feed), then the scheduler, so firings start once every
+    // other service runs.
+    let mut plugins: Vec<Box<dyn Plugin>> = Vec::new();
+    let serves_http = http.is_some();
+    if let Some(bound) = http {
+        plugins.push(Box::new(super::http::HttpPlugin::new(bound)));
+    }
+    plugins.extend(super::plugins());
+    plugins.push(Box::new(brain_api::SchedulesPlugin));
+    let mut runtime = Runtime::new(
+        &vault.paths.root,
+        vault.config.clone(),
+        vault.store.clone(),
+        plugins,
+    )
+    .context("registering the daemon's plugins")?;
+    // Jobs on a timer (the git timer, the verification scan, the [[schedule]]s of
+    // config.toml), stored before anything runs: a refused schedule changes none.
+    super::schedules::register(vault, runtime.queue())?;
     let config = pool_config(vault);
     let workers = config.workers;
-    let pool = WorkerPool::start(queue.clone(), config);
-    let settings = WatchSettings::from_config(&vault.paths.root, &vault.config);
-    let watcher = match VaultWatcher::start(settings, vault.store.clone(), queue.clone()) {
-        Ok(w) => Some(w),
-        Err(e) => {
-            // Exports and queued work still run; the periodic scan is the watcher's stand-in.
-            tracing::error!(error = %e, "the file watcher could not start; files are picked up by `brain sync` only");
-            None
-        }
-    };
-
-    // Git sync: commit once changes settle (the timer's pull and push is the `git-sync`
-    // schedule). It only queues `git` jobs; the workers above run them.
-    let git = vault.config.git.enabled.then(|| {
-        brain_git::schedule::GitScheduler::start(
-            queue.clone(),
-            vault.store.clone(),
-            vault.config.git.clone(),
-            &vault.paths.root,
-        )
-    });
-
-    // Jobs on a timer: the git timer, the verification scan, the [[schedule]]s of config.toml.
-    let scheduler = super::schedules::start(vault, &queue)?;
-
-    let serve = &vault.config.serve;
-    if serve.initial_sync {
-        let mut request = sync_request("full", false);
-        request.run_at_ms = Some(now_ms() + serve.initial_sync_delay_ms as i64);
-        let id = queue.enqueue(request)?.id();
-        tracing::info!(job = id, "initial sync queued");
-    }
+    runtime.start(config).context("starting the daemon")?;
+    let watching: Option<Arc<dyn Watching>> = runtime.capability(WATCHER).ok();
 
     let root = vault.paths.root.display().to_string();
-    let mode = watcher
+    let mode = watching
         .as_ref()
-        .map(|w| serde_json::to_value(w.status().mode).unwrap_or_default())
+        .and_then(|w| w.watcher_status())
+        .and_then(|(status, _)| status.get("mode").cloned())
         .unwrap_or_else(|| json!("failed"));
     let mode = mode.as_str().unwrap_or("failed");
     if json {
@@ -147,29 +137,33 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
             lost = Some(changed);
             break;
         }
-        publish(vault, &watcher, "ready", &daemon, &mut published);
+        publish(vault, watching.as_deref(), "ready", &daemon, &mut published);
         std::thread::sleep(PUBLISH_EVERY);
     }
 
-    say(&stopping_line(vault, http.is_some()));
+    say(&stopping_line(vault, serves_http));
     // With its store gone or elsewhere, there is nowhere to publish to: the store would only
     // refuse, in more lines saying the store is gone.
     if lost.is_none() {
-        publish(vault, &watcher, "stopping", &daemon, &mut published);
+        publish(
+            vault,
+            watching.as_deref(),
+            "stopping",
+            &daemon,
+            &mut published,
+        );
     }
-    if let Some(h) = http {
-        h.stop();
-    }
-    if let Some(w) = watcher {
-        w.stop();
-    }
-    scheduler.stop();
-    if let Some(g) = git {
-        g.stop();
-    }
-    pool.shutdown();
+    // Services in reverse (the scheduler, git's timer, the watcher, HTTP), then the workers
+    // (running jobs finish), then the subscriptions.
+    runtime.stop();
     if lost.is_none() {
-        publish(vault, &None, "stopped", &daemon, &mut published);
+        publish(
+            vault,
+            watching.as_deref(),
+            "stopped",
+            &daemon,
+            &mut published,
+        );
     }
     say("Stopped.");
     // Checked every publish tick, so the daemon stops within one; every write in between was
@@ -242,19 +236,17 @@ struct Published {
 /// on its way back as an event).
 fn publish(
     vault: &Vault,
-    watcher: &Option<VaultWatcher>,
+    watching: Option<&dyn Watching>,
     state: &str,
     daemon: &Published,
     last: &mut Option<Value>,
 ) {
     // The watcher first: what it held then is either still pending, or a job by the time the
     // queue is read below.
-    let watcher = watcher.as_ref().map(|w| w.status());
+    let snapshot = watching.and_then(|w| w.watcher_status());
     let paused = vault.store.paused_types().unwrap_or_default();
-    let idle = watcher
-        .as_ref()
-        .is_none_or(|w| w.pending_paths == 0 && !w.rescan_pending)
-        && queue_idle(vault, &paused);
+    let idle = snapshot.as_ref().is_none_or(|(_, settled)| *settled) && queue_idle(vault, &paused);
+    let watcher = snapshot.map(|(status, _)| status);
     let last_job = vault
         .store
         .list_jobs(&JobFilter {
