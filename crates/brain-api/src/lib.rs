@@ -16,7 +16,7 @@
 //! starts and stops what the plugins registered (the daemon).
 
 mod conflicts;
-mod daemon;
+pub mod daemon;
 pub mod directory;
 mod error;
 mod fresh;

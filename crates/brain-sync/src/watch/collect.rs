@@ -18,8 +18,8 @@ use notify::ErrorKind;
 use super::backend::{Msg, Source, TimedEvent, start_native, start_poll};
 use super::filter::{EventFilter, Seen};
 use super::flush::{Flusher, Pending};
-use super::root::{RootChanged, VaultRoot};
 use super::status::{WatcherMode, WatcherStatus};
+use brain_api::daemon::{RootChanged, VaultRoot};
 
 /// How soon a flush held by a running directory job looks again.
 const HOLD_RECHECK: Duration = Duration::from_millis(30);

@@ -21,7 +21,6 @@ mod backend;
 mod collect;
 mod filter;
 mod flush;
-mod root;
 mod status;
 
 use std::path::{Path, PathBuf};
@@ -35,8 +34,8 @@ use brain_core::{Config, PathError, PathMapper, WatchMode};
 use brain_jobs::Queue;
 use brain_store::Store;
 
+pub use brain_api::daemon::{Replacement, RootChanged, VaultRoot};
 pub use filter::FENCE_PREFIX;
-pub use root::{Replacement, RootChanged, VaultRoot};
 pub use status::{WatchErrorNote, WatcherMode, WatcherStatus};
 
 use backend::Msg;

@@ -36,7 +36,7 @@ const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// Returns, with what changed, once the vault folder, its `.brain/` or the store file is not
 /// the one the session started on; never returns otherwise.
-async fn watch_bearings(bearings: &daemon::Bearings) -> daemon::Lost {
+async fn watch_bearings(bearings: &daemon::Bearings) -> brain_api::daemon::Lost {
     let mut tick = tokio::time::interval(CHECK_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -68,7 +68,13 @@ pub fn run(vault: Vault) -> Result<u8> {
         reap_every_ms: 1_000,
         ..vault.pool_config()
     };
-    let bearings = daemon::Bearings::capture(&vault.paths.root, vault.store.clone())?;
+    let bearings =
+        daemon::Bearings::capture(&vault.paths.root, vault.store.clone()).with_context(|| {
+            format!(
+                "cannot read the vault folder {}",
+                vault.paths.root.display()
+            )
+        })?;
     let brain = Arc::new(vault.brain(vault.plugged()?, Workers::OnDemand(pool)));
     let settings = brain_mcp::McpSettings {
         max_body_bytes: usize::try_from(vault.config.mcp.max_body_bytes).unwrap_or(usize::MAX),
@@ -107,7 +113,7 @@ pub fn run(vault: Vault) -> Result<u8> {
             // there are no exports to finish, only running jobs to leave to their lease.
             tracing::error!("{lost}; the MCP session stops");
             let _ = brain.shutdown_within(LET_JOBS_END);
-            Err(bearings.settle(lost).into_error("brain mcp"))
+            Err(daemon::stopped_by(bearings.settle(lost), "brain mcp"))
         }
     }
 }

@@ -13,19 +13,19 @@
 //! other processes; whether it is alive is told by the lock, not by that record. The record
 //! also says whether the daemon is idle, with the newest job id and the watcher's last
 //! `.brain/fence-N`, so a caller (the tests) can wait for the daemon to have handled a change
-//! instead of waiting out a quiet spell (see `publish`).
+//! instead of waiting out a quiet spell (see `brain_api::daemon::StatusPublisher`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use brain_api::directory::{WATCHER, Watching};
+use brain_api::daemon::StatusPublisher;
 use brain_api::{Plugin, Runtime};
 use brain_core::time::now_ms;
 use brain_jobs::PoolConfig;
 use brain_store::jobs::{JobFilter, JobState};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{EXIT_CANCELLED, Vault, daemon};
 use crate::output;
@@ -47,10 +47,16 @@ fn pool_config(vault: &Vault) -> PoolConfig {
 
 /// Runs the daemon until SIGINT or SIGTERM.
 pub fn run(vault: &Vault, json: bool) -> Result<u8> {
-    let _lock = daemon::acquire(&vault.paths)?;
+    let _lock = brain_api::daemon::acquire(&vault.paths.root)?;
     // The vault folder, its `.brain/` and its store as they are now: moved, deleted or
     // replaced later, the daemon stops.
-    let bearings = daemon::Bearings::capture(&vault.paths.root, vault.store.clone())?;
+    let bearings =
+        daemon::Bearings::capture(&vault.paths.root, vault.store.clone()).with_context(|| {
+            format!(
+                "cannot read the vault folder {}",
+                vault.paths.root.display()
+            )
+        })?;
     let started_ms = now_ms();
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -93,15 +99,15 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
     let config = pool_config(vault);
     let workers = config.workers;
     runtime.start(config).context("starting the daemon")?;
-    let watching: Option<Arc<dyn Watching>> = runtime.capability(WATCHER).ok();
+    let mut status = StatusPublisher::new(
+        &runtime,
+        started_ms,
+        http_addr.clone(),
+        vault.config.serve.workers.max(1),
+    );
 
     let root = vault.paths.root.display().to_string();
-    let mode = watching
-        .as_ref()
-        .and_then(|w| w.watcher_status())
-        .and_then(|(status, _)| status.get("mode").cloned())
-        .unwrap_or_else(|| json!("failed"));
-    let mode = mode.as_str().unwrap_or("failed");
+    let mode = status.watcher_mode();
     if json {
         output::json(
             &json!({"ready": true, "pid": std::process::id(), "vault": root,
@@ -122,11 +128,6 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
         ));
     }
 
-    let mut published: Option<Value> = None;
-    let daemon = Published {
-        started_ms,
-        http: http_addr.clone(),
-    };
     let mut lost = None;
     while !stop.load(Ordering::SeqCst) {
         // The vault moved (its store with it), its `.brain/` or its store file was removed or
@@ -137,7 +138,7 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
             lost = Some(changed);
             break;
         }
-        publish(vault, watching.as_deref(), "ready", &daemon, &mut published);
+        status.publish("ready");
         std::thread::sleep(PUBLISH_EVERY);
     }
 
@@ -145,32 +146,20 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
     // With its store gone or elsewhere, there is nowhere to publish to: the store would only
     // refuse, in more lines saying the store is gone.
     if lost.is_none() {
-        publish(
-            vault,
-            watching.as_deref(),
-            "stopping",
-            &daemon,
-            &mut published,
-        );
+        status.publish("stopping");
     }
     // Services in reverse (the scheduler, git's timer, the watcher, HTTP), then the workers
     // (running jobs finish), then the subscriptions.
     runtime.stop();
     if lost.is_none() {
-        publish(
-            vault,
-            watching.as_deref(),
-            "stopped",
-            &daemon,
-            &mut published,
-        );
+        status.publish("stopped");
     }
     say("Stopped.");
     // Checked every publish tick, so the daemon stops within one; every write in between was
     // already refused by the store itself rather than acknowledged into a file nobody opens
     // again.
     match lost {
-        Some(lost) => Err(bearings.settle(lost).into_error("brain serve")),
+        Some(lost) => Err(daemon::stopped_by(bearings.settle(lost), "brain serve")),
         None => Ok(0),
     }
 }
@@ -217,79 +206,4 @@ fn stopping_line(vault: &Vault, http: bool) -> String {
 fn say(line: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "{line}");
-}
-
-/// What the daemon publishes about itself besides its watcher.
-struct Published {
-    started_ms: i64,
-    /// Where its HTTP server listens, for clients and `brain status`.
-    http: Option<String>,
-}
-
-/// Writes the daemon's state to the store when it changed since the last write.
-///
-/// Besides what `brain status` shows, it says whether the daemon is `idle` and the newest job
-/// id (`last_job`), read in that order after the watcher's snapshot, so a caller can wait for
-/// work to end instead of waiting out a quiet spell: once the watcher's `fence` is past the
-/// fence the caller created, `idle` says every change before it was handled, and an unchanged
-/// `last_job` across two such waits says no job ran in between (so no write of ours is still
-/// on its way back as an event).
-fn publish(
-    vault: &Vault,
-    watching: Option<&dyn Watching>,
-    state: &str,
-    daemon: &Published,
-    last: &mut Option<Value>,
-) {
-    // The watcher first: what it held then is either still pending, or a job by the time the
-    // queue is read below.
-    let snapshot = watching.and_then(|w| w.watcher_status());
-    let paused = vault.store.paused_types().unwrap_or_default();
-    let idle = snapshot.as_ref().is_none_or(|(_, settled)| *settled) && queue_idle(vault, &paused);
-    let watcher = snapshot.map(|(status, _)| status);
-    let last_job = vault
-        .store
-        .list_jobs(&JobFilter {
-            limit: 1,
-            ..JobFilter::default()
-        })
-        .ok()
-        .and_then(|jobs| jobs.first().map(|j| j.id));
-    let doc = json!({
-        "state": state,
-        "pid": std::process::id(),
-        "started_ms": daemon.started_ms,
-        "http": daemon.http,
-        "workers": vault.config.serve.workers.max(1),
-        "paused": paused,
-        "watcher": watcher,
-        "idle": idle,
-        "last_job": last_job,
-    });
-    if last.as_ref() == Some(&doc) {
-        return;
-    }
-    match vault
-        .store
-        .set_runtime_state(daemon::STATE_KEY, &doc, now_ms())
-    {
-        Ok(()) => *last = Some(doc),
-        Err(e) => tracing::warn!(error = %e, "cannot publish the daemon's state"),
-    }
-}
-
-/// Whether no job runs and none waits that a worker would run: a queued job of a paused type
-/// waits for `brain sync resume`, not for the daemon; one due later (a debounced export, the
-/// delayed initial sync) is work still to do. `false` when the queue cannot be read.
-fn queue_idle(vault: &Vault, paused: &[String]) -> bool {
-    vault.store.job_counts().is_ok_and(|counts| {
-        counts.iter().all(|c| {
-            c.count == 0
-                || match c.state {
-                    JobState::Running => false,
-                    JobState::Queued => paused.contains(&c.job_type),
-                    _ => true,
-                }
-        })
-    })
 }

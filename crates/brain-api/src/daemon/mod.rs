@@ -1,7 +1,20 @@
-//! Whether a `brain serve` holds a vault: `.brain/serve.lock`, locked by the daemon for as long
-//! as it lives (the kernel releases it when the process dies, even by SIGKILL), with its pid
-//! inside. Every process that needs work done asks [`daemon_pid`]: with a daemon, it only
-//! enqueues and follows; without one, it runs workers itself.
+//! The daemon's parts that are not plugins: whether a `brain serve` holds a vault
+//! (`.brain/serve.lock`, locked by the daemon for as long as it lives (the kernel releases it
+//! when the process dies, even by SIGKILL), with its pid inside), taking it ([`acquire`]),
+//! checking that the vault under a long-lived process is still the one it started on
+//! ([`Bearings`]), and publishing what the daemon does for `brain status` in other processes
+//! ([`StatusPublisher`]). Every process that needs work done asks [`daemon_pid`]: with a
+//! daemon, it only enqueues and follows; without one, it runs workers itself.
+
+mod bearings;
+mod lock;
+pub mod root;
+mod status;
+
+pub use bearings::{Bearings, Lost};
+pub use lock::{DaemonError, DaemonLock, acquire};
+pub use root::{Replacement, RootChanged, VaultRoot};
+pub use status::StatusPublisher;
 
 use std::fs::OpenOptions;
 use std::io::Read;

@@ -1,0 +1,108 @@
+//! What the daemon publishes about itself in the store (runtime state
+//! [`SERVE_STATE_KEY`](super::SERVE_STATE_KEY)) for `brain status` in other processes. Whether
+//! it is alive is told by its lock, not by this record.
+//!
+//! Besides what `brain status` shows, the record says whether the daemon is `idle` and the
+//! newest job id (`last_job`), read in that order after the watcher's snapshot, so a caller
+//! can wait for work to end instead of waiting out a quiet spell: once the watcher's `fence` is
+//! past the fence the caller created, `idle` says every change before it was handled, and an
+//! unchanged `last_job` across two such waits says no job ran in between (so no write of ours
+//! is still on its way back as an event).
+
+use std::sync::Arc;
+
+use brain_core::time::now_ms;
+use brain_store::Backend;
+use brain_store::jobs::{JobFilter, JobState};
+use serde_json::{Value, json};
+
+use super::SERVE_STATE_KEY;
+use crate::directory::{WATCHER, Watching};
+use crate::runtime::Runtime;
+
+/// Writes the daemon's state to the store when it changed since the last write.
+pub struct StatusPublisher {
+    store: Arc<dyn Backend>,
+    watching: Option<Arc<dyn Watching>>,
+    started_ms: i64,
+    http: Option<String>,
+    workers: usize,
+    last: Option<Value>,
+}
+
+impl StatusPublisher {
+    /// A publisher for the daemon running `runtime` with `workers` workers, started at
+    /// `started_ms`, serving HTTP at `http` (for clients and `brain status`).
+    pub fn new(runtime: &Runtime, started_ms: i64, http: Option<String>, workers: usize) -> Self {
+        StatusPublisher {
+            store: runtime.context().store().clone(),
+            watching: runtime.capability(WATCHER).ok(),
+            started_ms,
+            http,
+            workers,
+            last: None,
+        }
+    }
+
+    /// The watcher's mode (`native`, `poll`, ...), or `failed` when no watcher runs.
+    pub fn watcher_mode(&self) -> String {
+        self.watching
+            .as_ref()
+            .and_then(|w| w.watcher_status())
+            .and_then(|(status, _)| status.get("mode")?.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "failed".into())
+    }
+
+    /// Publishes the daemon in `state` (`ready`, `stopping`, `stopped`) if anything changed
+    /// since the last write. A store that refuses is logged: the daemon goes on.
+    pub fn publish(&mut self, state: &str) {
+        // The watcher first: what it held then is either still pending, or a job by the time
+        // the queue is read below.
+        let snapshot = self.watching.as_ref().and_then(|w| w.watcher_status());
+        let store = self.store.as_ref();
+        let paused = store.paused_types().unwrap_or_default();
+        let idle =
+            snapshot.as_ref().is_none_or(|(_, settled)| *settled) && queue_idle(store, &paused);
+        let last_job = store
+            .list_jobs(&JobFilter {
+                limit: 1,
+                ..JobFilter::default()
+            })
+            .ok()
+            .and_then(|jobs| jobs.first().map(|j| j.id));
+        let doc = json!({
+            "state": state,
+            "pid": std::process::id(),
+            "started_ms": self.started_ms,
+            "http": self.http,
+            "workers": self.workers,
+            "paused": paused,
+            "watcher": snapshot.map(|(status, _)| status),
+            "idle": idle,
+            "last_job": last_job,
+        });
+        if self.last.as_ref() == Some(&doc) {
+            return;
+        }
+        match store.set_runtime_state(SERVE_STATE_KEY, &doc, now_ms()) {
+            Ok(()) => self.last = Some(doc),
+            Err(e) => tracing::warn!(error = %e, "cannot publish the daemon's state"),
+        }
+    }
+}
+
+/// Whether no job runs and none waits that a worker would run: a queued job of a paused type
+/// waits for `brain sync resume`, not for the daemon; one due later (a debounced export, the
+/// delayed initial sync) is work still to do. `false` when the queue cannot be read.
+fn queue_idle(store: &dyn Backend, paused: &[String]) -> bool {
+    store.job_counts().is_ok_and(|counts| {
+        counts.iter().all(|c| {
+            c.count == 0
+                || match c.state {
+                    JobState::Running => false,
+                    JobState::Queued => paused.contains(&c.job_type),
+                    _ => true,
+                }
+        })
+    })
+}
