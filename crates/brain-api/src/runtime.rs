@@ -10,16 +10,16 @@
 
 use std::any::Any;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use brain_core::Config;
 use brain_jobs::{EventBus, PoolConfig, Queue, WorkerPool};
-use brain_store::Backend;
+use brain_store::{Backend, ChangePage};
 
 use crate::plugin::{
-    Capabilities, JobTypeInfo, Owned, Plugin, PluginContext, PluginError, Registrations, Service,
-    Subscribers, Subscriptions,
+    Capabilities, FeedStart, FeedSubscription, JobTypeInfo, OnPage, Owned, Plugin, PluginContext,
+    PluginError, Registrations, Service, Subscribers, Subscriptions,
 };
 
 /// How often a change-feed subscriber reads the feed when no job of this process finished:
@@ -135,7 +135,8 @@ impl Runtime {
         store: Arc<dyn Backend>,
         plugins: Vec<Box<dyn Plugin>>,
     ) -> Result<Runtime, PluginError> {
-        let regs = register_all(root, &config, store.clone(), &plugins)?;
+        let mut regs = register_all(root, &config, store.clone(), &plugins)?;
+        regs.subscribers.feeds.push(announce_changes());
         let jobs: Arc<dyn brain_store::JobStore> = store.clone();
         let queue = Queue::new(jobs, regs.registry, EventBus::default());
         Ok(Runtime {
@@ -259,5 +260,32 @@ fn stop_services(services: &mut [Owned<Box<dyn Service>>]) {
     for service in services.iter_mut().rev() {
         tracing::info!(plugin = %service.plugin, service = %service.name, "stopping a service");
         service.item.stop();
+    }
+}
+
+/// The runtime's own change-feed subscription: every change it reads from its start on is
+/// published on the queue's bus as [`brain_jobs::Event::EntityChanged`] (`entity.changed`), in
+/// feed order, so event subscribers and interfaces in this process hear of every entity change
+/// whatever made it. It reads when a job of this process ends and on the feed poll, like any
+/// feed subscriber.
+fn announce_changes() -> Owned<FeedSubscription> {
+    let on_page: OnPage = Box::new(|ctx: &RuntimeContext, page: &ChangePage| {
+        for change in &page.changes {
+            ctx.queue().bus().publish(brain_jobs::Event::EntityChanged {
+                seq: change.seq,
+                entity: change.entity.clone(),
+                path: change.path.clone(),
+                deleted: change.deleted,
+            });
+        }
+        Ok(())
+    });
+    Owned {
+        plugin: "runtime".into(),
+        name: "entity-changed".into(),
+        item: FeedSubscription {
+            start: FeedStart::Now,
+            on_page: Arc::new(Mutex::new(on_page)),
+        },
     }
 }

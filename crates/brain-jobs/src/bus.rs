@@ -1,10 +1,12 @@
-//! The in-process event bus. Interfaces in this process subscribe to follow jobs live; a
-//! process that did not run a job follows it by reading the store instead.
+//! The in-process event bus. Interfaces in this process subscribe to follow jobs live (and,
+//! under a running plugin runtime, to hear of entity changes); a process that did not run a
+//! job follows it by reading the store instead.
 
+use brain_core::EntityRef;
 use brain_store::jobs::{JobProgress, JobState};
 use tokio::sync::broadcast;
 
-/// Something that happened to a job.
+/// Something that happened to a job, or to an entity.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
     /// A job reported progress.
@@ -33,6 +35,34 @@ pub enum Event {
         /// State after the attempt.
         state: JobState,
     },
+    /// `entity.changed`: an entity changed in the store, one event per change of the store's
+    /// change feed, in feed order. A running plugin runtime publishes these as it reads the
+    /// feed (when a job of this process ends, and on its poll for other processes' writes),
+    /// so an in-process listener learns what changed, whatever changed it, without reading
+    /// job results.
+    EntityChanged {
+        /// The change's number in the feed.
+        seq: u64,
+        /// The entity.
+        entity: EntityRef,
+        /// Its vault-relative path now.
+        path: String,
+        /// Whether it is (soft) deleted now.
+        deleted: bool,
+    },
+}
+
+impl Event {
+    /// The event's name as interfaces show it: `job.progress`, `job.started`, `job.finished`,
+    /// `entity.changed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::Progress { .. } => "job.progress",
+            Event::Started { .. } => "job.started",
+            Event::Finished { .. } => "job.finished",
+            Event::EntityChanged { .. } => "entity.changed",
+        }
+    }
 }
 
 /// A broadcast channel of [`Event`]s. Slow subscribers lose old events rather than slow the

@@ -19,8 +19,8 @@ mod error;
 mod subscribe;
 
 pub use capability::Capabilities;
+pub(crate) use context::{FeedSubscription, OnPage, Owned, Registrations, Subscribers};
 pub use context::{JobSettings, JobTypeInfo, PluginContext};
-pub(crate) use context::{Owned, Registrations, Subscribers};
 pub use error::{BoxError, PluginError};
 pub(crate) use subscribe::Subscriptions;
 pub use subscribe::{FEED_PAGE, FeedStart, Heard};

@@ -88,6 +88,27 @@ fn wait_for<T: std::fmt::Debug>(rx: &Receiver<T>, what: &str, found: impl Fn(&T)
     }
 }
 
+/// Whether `heard` is `entity.changed` for live note `id` (and never for the note written
+/// before the runtime started).
+fn is_entity_changed(heard: &Heard, id: &str) -> bool {
+    match heard {
+        Heard::Event(
+            e @ Event::EntityChanged {
+                entity, deleted, ..
+            },
+        ) => {
+            assert_eq!(e.name(), "entity.changed");
+            assert_ne!(
+                entity,
+                &EntityRef::new("note", "before"),
+                "a change from before the start"
+            );
+            *entity == EntityRef::new("note", id) && !deleted
+        }
+        _ => false,
+    }
+}
+
 fn has_note(changes: &[Change], id: &str) -> bool {
     changes
         .iter()
@@ -145,6 +166,12 @@ fn a_plugin_job_runs_its_subscriptions_hear_of_it_and_its_services_stop_in_rever
             state: JobState::Succeeded,
         })
     });
+    // `entity.changed`: the runtime publishes each change it reads from the feed on the bus.
+    wait_for(
+        &heard.events,
+        "entity.changed for the note the job wrote",
+        |h| is_entity_changed(h, "from-job"),
+    );
     wait_for(&heard.changes, "the note the job wrote", |c| {
         assert!(
             !has_note(c, "before"),
@@ -157,6 +184,11 @@ fn a_plugin_job_runs_its_subscriptions_hear_of_it_and_its_services_stop_in_rever
     wait_for(&heard.changes, "the note written to the store", |c| {
         has_note(c, "direct")
     });
+    wait_for(
+        &heard.events,
+        "entity.changed for the note written to the store",
+        |h| is_entity_changed(h, "direct"),
+    );
     // A bad input is refused to the enqueuer, in the handler's words.
     let refused = runtime
         .queue()
