@@ -131,8 +131,31 @@ pub fn run(vault: &Vault, cmd: &SchedulesCommand, json: bool) -> Result<u8> {
             .collect(),
         Err(_) => Vec::new(),
     };
+    // Stored, but no longer asked for (taken out of config.toml, or a built-in turned off):
+    // the daemon that registered it fires it until it restarts, which removes it.
+    let dropped: Vec<String> = match &configured {
+        Ok(defs) => {
+            let builtin_now = builtin(&vault.config);
+            let wanted: Vec<&str> = defs
+                .iter()
+                .chain(builtin_now.iter())
+                .map(|d| d.name.as_str())
+                .collect();
+            stored
+                .iter()
+                .map(|s| s.def.name.as_str())
+                .filter(|name| !wanted.contains(name))
+                .map(str::to_owned)
+                .collect()
+        }
+        Err(_) => Vec::new(),
+    };
     if json {
-        output::json(&json!({"schedules": stored, "not_registered": pending}))?;
+        output::json(&json!({
+            "schedules": stored,
+            "not_registered": pending,
+            "not_in_config": dropped,
+        }))?;
         configured?;
         return Ok(0);
     }
@@ -153,6 +176,18 @@ pub fn run(vault: &Vault, cmd: &SchedulesCommand, json: bool) -> Result<u8> {
         output::line(format!(
             "In config.toml but not registered yet (start or restart `brain serve`): {}",
             pending.join(", ")
+        ))?;
+    }
+    if !dropped.is_empty() {
+        let running = super::daemon::running(&vault.paths).is_some();
+        output::line(format!(
+            "No longer in config.toml: {}. {}",
+            dropped.join(", "),
+            if running {
+                "The running `brain serve` still fires it until it restarts, which removes it."
+            } else {
+                "Nothing fires it; the next `brain serve` start removes it."
+            }
         ))?;
     }
     configured?;

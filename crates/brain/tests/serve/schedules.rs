@@ -85,6 +85,21 @@ fn the_verification_scan_and_a_configured_schedule_fire_and_are_listed() {
     let config = std::fs::read_to_string(v.path(".brain/config.toml")).unwrap();
     let cut = config.find("\n[[schedule]]").unwrap();
     std::fs::write(v.path(".brain/config.toml"), &config[..cut]).unwrap();
+    // Until then the list says it is no longer asked for, and what removes it.
+    let listed = v.ok(&["--json", "schedules", "list"]).json();
+    assert_eq!(
+        listed["not_in_config"],
+        serde_json::json!(["import-pass"]),
+        "{listed}"
+    );
+    let text = v.ok(&["schedules", "list"]).stdout;
+    assert!(
+        text.contains(
+            "No longer in config.toml: import-pass. Nothing fires it; the next `brain serve` \
+             start removes it."
+        ),
+        "{text}"
+    );
     let d = v.serve(&[]);
     let names: Vec<String> = v.ok(&["--json", "schedules", "list"]).json()["schedules"]
         .as_array()
@@ -93,6 +108,8 @@ fn the_verification_scan_and_a_configured_schedule_fire_and_are_listed() {
         .map(|s| s["name"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(names, ["verify-scan"]);
+    let listed = v.ok(&["--json", "schedules", "list"]).json();
+    assert_eq!(listed["not_in_config"], serde_json::json!([]), "{listed}");
     assert_eq!(d.stop(), 0);
 }
 
