@@ -174,7 +174,28 @@ fn check(config: &Config) -> std::result::Result<(), String> {
     }
     brain_core::PathMapper::new(config.vault.entity_types.iter().cloned())
         .map_err(|e| e.to_string())?;
-    Ok(())
+    check_http(&config.serve.http)
+}
+
+/// `serve.http` must be empty or HOST:PORT with a port number, checked where every command
+/// reads the config (not only by `brain serve`, which binds it). The host is resolved only
+/// when the daemon binds.
+fn check_http(spec: &str) -> std::result::Result<(), String> {
+    let spec = spec.trim();
+    if spec.is_empty() {
+        return Ok(());
+    }
+    let port_ok = spec
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if port_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "serve.http = \"{spec}\" is not an address to listen on: use HOST:PORT, such as \
+             127.0.0.1:7433, or \"\" for no HTTP"
+        ))
+    }
 }
 
 /// The `BRAIN_*` variables that override options, in a stable order. An empty one counts as
@@ -293,6 +314,25 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("fancy") && !e.contains('\n'), "{e:?}");
+        // serve.http is checked by every command, blamed on the variable that set it.
+        for bad in ["notanaddr", "127.0.0.1", "127.0.0.1:99999", ":7433"] {
+            let e = layered(default, file, "the file", env(&[("BRAIN_SERVE_HTTP", bad)]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("BRAIN_SERVE_HTTP") && e.contains("HOST:PORT"),
+                "{bad}: {e}"
+            );
+        }
+        for good in ["127.0.0.1:7433", "localhost:0", "[::1]:7433"] {
+            let c = layered(
+                default,
+                file,
+                "the file",
+                env(&[("BRAIN_SERVE_HTTP", good)]),
+            );
+            assert!(c.is_ok(), "{good}: {c:?}");
+        }
     }
 
     #[test]
