@@ -432,3 +432,20 @@ pub fn eta_s(j: &Job) -> Option<u64> {
     }
     Some(((total - p.current) as f64 * elapsed / p.current as f64).round() as u64)
 }
+
+/// Refuses a job input (an object) with a key none of `known` names, naming it and the known
+/// ones: a typo in a `[[schedule]]`'s input (`mod = "import-only"`) would otherwise be ignored,
+/// and the job run with its defaults. Job handlers call it from `validate`, which runs when a
+/// job is queued (not on a job already in the queue).
+pub fn refuse_unknown_keys(input: &Value, known: &[&str]) -> Result<(), String> {
+    let Some(object) = input.as_object() else {
+        return Err("the input must be an object (`{...}`)".into());
+    };
+    match object.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(unknown) => Err(format!(
+            "unknown input key '{unknown}': this job type takes {}",
+            known.join(", ")
+        )),
+        None => Ok(()),
+    }
+}

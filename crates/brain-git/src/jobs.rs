@@ -76,6 +76,7 @@ fn parse(input: &Value) -> Result<(GitOp, Option<String>, Option<String>), Strin
 
 impl Handler for GitHandler {
     fn validate(&self, input: &Value) -> Result<(), String> {
+        brain_api::refuse_unknown_keys(input, &["op", "remote", "branch", "allow_mass_delete"])?;
         parse(input).map(drop)
     }
 

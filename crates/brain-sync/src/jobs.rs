@@ -217,6 +217,12 @@ pub use brain_jobs::vault_lock::lock_vault;
 
 impl Handler for DirectoryHandler {
     fn validate(&self, input: &Value) -> Result<(), String> {
+        let known: &[&str] = match self.kind {
+            DirectoryJob::Sync => &["mode", "allow_mass_delete"],
+            DirectoryJob::Import => &["paths", "allow_mass_delete"],
+            DirectoryJob::Export => &["entities", "types", "all", "allow_mass_delete"],
+        };
+        brain_api::refuse_unknown_keys(input, known)?;
         self.options(input).map(|_| ())
     }
 

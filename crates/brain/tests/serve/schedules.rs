@@ -137,6 +137,11 @@ fn a_schedule_that_cannot_work_stops_the_daemon_naming_it() {
             "a schedule's name \"\" cannot be used",
         ),
         (
+            "name = \"typo\"\njob = \"directory-sync\"\ninput = { mod = \"import-only\" }\n\
+             every = \"1h\"\n",
+            "unknown input key 'mod': this job type takes mode, allow_mass_delete",
+        ),
+        (
             "name = \"Git-Sync\"\njob = \"directory-sync\"\nevery = \"1h\"\n",
             "the schedule name 'Git-Sync' is kept for a built-in schedule (git-sync, verify-scan)",
         ),
