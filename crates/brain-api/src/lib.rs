@@ -410,7 +410,14 @@ pub fn job_json(j: &Job) -> Value {
         "worker_gone": runner::worker_gone(j, now_ms()).is_some(),
         "input": j.input,
         "result": j.result,
-        "error": j.error,
+        // The error that is the job's outcome; one an earlier attempt left on a job that then
+        // succeeded or was cancelled is history, without its "; retrying".
+        "error": j.outcome_error(),
+        "earlier_error": j
+            .outcome_error()
+            .is_none()
+            .then(|| j.error.as_deref().map(|e| e.strip_suffix("; retrying").unwrap_or(e)))
+            .flatten(),
         "parent_id": j.parent_id,
         "cancel_requested": j.cancel_requested,
     })
@@ -447,5 +454,55 @@ pub fn refuse_unknown_keys(input: &Value, known: &[&str]) -> Result<(), String> 
             known.join(", ")
         )),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(state: JobState, error: Option<&str>) -> Job {
+        Job {
+            id: 7,
+            job_type: "directory-sync".into(),
+            input: json!({}),
+            priority: 5,
+            state,
+            attempts: 2,
+            max_attempts: 3,
+            run_at_ms: 0,
+            created_ms: 0,
+            started_ms: Some(0),
+            finished_ms: Some(1),
+            worker: None,
+            lease_until_ms: None,
+            dedupe_key: None,
+            parent_id: None,
+            cancel_requested: false,
+            progress: None,
+            result: None,
+            error: error.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn an_earlier_attempt_s_error_is_history_in_job_json() {
+        let expired = brain_store::jobs::LEASE_EXPIRED;
+        for state in [JobState::Cancelled, JobState::Succeeded] {
+            let doc = job_json(&job(state, Some(expired)));
+            assert_eq!(doc["error"], Value::Null, "{doc}");
+            assert_eq!(
+                doc["earlier_error"], "worker stopped responding (lease expired)",
+                "{doc}"
+            );
+        }
+        // A job that failed, or waits for its retry, has that error as its outcome.
+        let doc = job_json(&job(JobState::Failed, Some("boom")));
+        assert_eq!(
+            (&doc["error"], &doc["earlier_error"]),
+            (&json!("boom"), &Value::Null)
+        );
+        let doc = job_json(&job(JobState::Queued, Some(expired)));
+        assert_eq!(doc["error"], expired, "{doc}");
     }
 }
