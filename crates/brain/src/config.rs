@@ -105,16 +105,13 @@ pub fn layered(
             one_line(e.message())
         )
     })?;
-    let mut config: Config = toml::Value::Table(value.clone()).try_into().map_err(
-        |e: toml::de::Error| {
-            anyhow::anyhow!(
-                "invalid setting in {}: {}; fix or remove it (`brain config default` lists every \
+    let mut config: Config = typed(&value).map_err(|why| {
+        anyhow::anyhow!(
+            "invalid setting in {}: {why}; fix or remove it (`brain config default` lists every \
              option), or upgrade brain if a newer version wrote it",
-                file.display(),
-                one_line(e.message())
-            )
-        },
-    )?;
+            file.display(),
+        )
+    })?;
     if let Err(why) = check(&config) {
         bail!(
             "invalid setting in {}: {why}; fix it (`brain config default` lists every option)",
@@ -123,16 +120,13 @@ pub fn layered(
     }
     for (name, raw) in env_overrides(vars) {
         apply_env(&mut value, std::iter::once((name.clone(), raw.clone())));
-        config = toml::Value::Table(value.clone())
-            .try_into()
-            .map_err(|e: toml::de::Error| {
-                anyhow::anyhow!(
-                    "the environment variable {name}={raw:?} is not a valid setting: {}; unset it \
+        config = typed(&value).map_err(|why| {
+            anyhow::anyhow!(
+                "the environment variable {name}={raw:?} is not a valid setting: {why}; unset it \
                  or give one of the values `brain config default` lists (it overrides {source}, \
                  which is fine)",
-                    one_line(e.message()),
-                )
-            })?;
+            )
+        })?;
         if let Err(why) = check(&config) {
             bail!(
                 "the environment variable {name}={raw:?} is not a valid setting: {why}; unset it \
@@ -141,6 +135,23 @@ pub fn layered(
         }
     }
     Ok(config)
+}
+
+/// The configuration `value` holds, or why not on one line, naming the key
+/// (`sync.max_file_bytes: invalid type: string "big", expected u64`) unless the message already
+/// does.
+fn typed(value: &toml::Table) -> std::result::Result<Config, String> {
+    serde_path_to_error::deserialize(toml::Value::Table(value.clone())).map_err(
+        |e: serde_path_to_error::Error<toml::de::Error>| {
+            let path = e.path().to_string();
+            let why = one_line(e.inner().message());
+            if path == "." || why.contains(&format!("`{path}`")) {
+                why
+            } else {
+                format!("{path}: {why}")
+            }
+        },
+    )
 }
 
 /// The shortest lease a worker may hold: its heartbeat renews it every third of it, and a
@@ -314,6 +325,24 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("fancy") && !e.contains('\n'), "{e:?}");
+        // A value of the wrong type names its key, in the file and in a variable.
+        let bad = default.replace("max_file_bytes = ", "max_file_bytes = \"big\" # ");
+        let e = layered(&bad, file, "the file", env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sync.max_file_bytes: invalid type"), "{e}");
+        let e = layered(
+            default,
+            file,
+            "the file",
+            env(&[("BRAIN_JOBS_LEASE_MS", "soon")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("BRAIN_JOBS_LEASE_MS") && e.contains("jobs.lease_ms: "),
+            "{e}"
+        );
         // serve.http is checked by every command, blamed on the variable that set it.
         for bad in ["notanaddr", "127.0.0.1", "127.0.0.1:99999", ":7433"] {
             let e = layered(default, file, "the file", env(&[("BRAIN_SERVE_HTTP", bad)]))
