@@ -272,6 +272,35 @@ fn issue13_doctor_reports_a_store_that_disagrees_with_its_files() {
     assert!(!r.stdout.contains("a.md"), "{}", r.stdout);
 }
 
+/// A file whose name differs from a note's only by case is skipped by every sync (one file on
+/// macOS and Windows): doctor says so and what to do, never "the next sync imports it", and no
+/// rebuild is advised, since the store is right.
+#[test]
+fn doctor_says_a_case_twin_is_the_user_s_to_rename() {
+    let v = TestVault::new();
+    v.write("Note.md", "# Note\n");
+    v.sync();
+    v.write("note.md", "# other\n");
+    let r = v.run(&["doctor"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(
+            "note.md: a file that differs from 'Note.md' only by letter case or Unicode \
+             normalization: sync skips it"
+        ) && r.stdout.contains("rename one of them"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !r.stdout.contains("imports it") && !r.stdout.contains("--rebuild"),
+        "{}",
+        r.stdout
+    );
+    let doc = v.ok(&["--json", "doctor"]).json();
+    assert_eq!(doc["differences"][0]["needs_you"], true, "{doc}");
+    assert_eq!(doc["healthy"], true, "{doc}");
+}
+
 /// A read-only `.brain/` (run without root's override, as a user would meet it): `list`,
 /// `search` and `get` answer from the store, a write is refused saying the folder is read-only.
 #[test]

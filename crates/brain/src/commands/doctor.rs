@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use brain_core::time::{format_compact, now_ms};
-use brain_core::{CancelToken, Config, NoProgress, VaultLayout, content_hash};
+use brain_core::{CancelToken, Config, NoProgress, VaultLayout, content_hash, path_key};
 use brain_store::Backend;
 use brain_sync::scan::{ScanOptions, scan};
 use brain_sync::{SyncEngine, SyncMode, SyncOptions};
@@ -58,6 +58,9 @@ struct Difference {
     what: String,
     /// A sync settles it (a change on one side since the last sync).
     pending: bool,
+    /// Only the user settles it (two names sync treats as one file): said, not a fault of the
+    /// store, so no rebuild is advised.
+    yours: bool,
 }
 
 /// The check: integrity, index, files against entities.
@@ -66,6 +69,7 @@ fn check(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
     let mut problems: Vec<String> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
     let mut differences = Vec::new();
+    let mut index_checked = false;
     match crate::backend::open_existing(&db, &config.store) {
         Err(e) => problems.push(e.to_string()),
         Ok(store) => {
@@ -83,10 +87,13 @@ fn check(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
                      writes through SQLite's FTS5 interface)"
                         .into(),
                 );
-            } else if let Err(e) = store.check_index() {
-                problems.push(format!(
-                    "the search index does not match the notes ({e}): run `brain doctor --rebuild`"
-                ));
+            } else {
+                index_checked = true;
+                if let Err(e) = store.check_index() {
+                    problems.push(format!(
+                        "the search index does not match the notes ({e}): run `brain doctor --rebuild`"
+                    ));
+                }
             }
             match compare(paths, config, store.as_ref()) {
                 Ok(found) => differences = found,
@@ -94,9 +101,16 @@ fn check(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
             }
         }
     }
-    let unexplained = differences.iter().filter(|d| !d.pending).count();
-    for d in differences.iter().filter(|d| !d.pending) {
-        problems.push(format!("{}: {}", d.path, d.what));
+    let unexplained = differences
+        .iter()
+        .filter(|d| !d.pending && !d.yours)
+        .count();
+    for d in &differences {
+        if d.yours {
+            notes.push(format!("{}: {}", d.path, d.what));
+        } else if !d.pending {
+            problems.push(format!("{}: {}", d.path, d.what));
+        }
     }
     let healthy = problems.is_empty();
     if json {
@@ -107,13 +121,14 @@ fn check(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
             "notes": notes,
             "differences": differences.iter().map(|d| json!({
                 "path": d.path, "what": d.what, "settled_by_sync": d.pending,
+                "needs_you": d.yours,
             })).collect::<Vec<_>>(),
         }))?;
     } else {
         let pending: Vec<_> = differences.iter().filter(|d| d.pending).collect();
         let mut text = format!("Store {}:\n", db.display());
         if healthy {
-            text.push_str(if notes.is_empty() {
+            text.push_str(if index_checked {
                 "  sound: SQLite integrity, search index and files against notes checked.\n"
             } else {
                 "  sound: SQLite integrity and files against notes checked.\n"
@@ -186,11 +201,27 @@ fn compare(paths: &VaultPaths, config: &Config, store: &dyn Backend) -> Result<V
         .into_iter()
         .map(|b| (b.path, b.hash))
         .collect();
+    // Paths that differ only by case or Unicode normalization are one file on macOS and
+    // Windows: sync keeps one and skips the others, so they are not "the next sync imports it".
+    let mut by_key: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for path in &all {
+        by_key.entry(path_key(path)).or_default().push(path);
+    }
     let mut out = Vec::new();
     for path in all {
         let file = on_disk.get(path);
         let entity = live.get(path);
         let base = bases.get(path);
+        // A new file whose name a live note's file already has, up to case or normalization.
+        let twin = (file.is_some() && entity.is_none() && base.is_none())
+            .then(|| {
+                by_key
+                    .get(&path_key(path))?
+                    .iter()
+                    .find(|p| **p != path && live.contains_key(**p))
+                    .copied()
+            })
+            .flatten();
         let (what, pending) = match (file, entity) {
             (Some(hf), Some(e)) if *hf == e.content_hash => continue,
             (Some(_), Some(e)) if e.dirty => (
@@ -214,10 +245,20 @@ fn compare(paths: &VaultPaths, config: &Config, store: &dyn Backend) -> Result<V
                 ),
                 false,
             ),
-            (Some(_), None) if base.is_none() => (
-                "a file no note holds yet; the next sync imports it".to_string(),
-                true,
-            ),
+            (Some(_), None) if base.is_none() => match twin {
+                Some(twin) => (
+                    format!(
+                        "a file that differs from '{twin}' only by letter case or Unicode \
+                         normalization: sync skips it, since on macOS and Windows they are one \
+                         file; rename one of them"
+                    ),
+                    false,
+                ),
+                None => (
+                    "a file no note holds yet; the next sync imports it".to_string(),
+                    true,
+                ),
+            },
             (Some(_), None) => (
                 "a file the store has synced but holds no live note for".to_string(),
                 false,
@@ -249,6 +290,7 @@ fn compare(paths: &VaultPaths, config: &Config, store: &dyn Backend) -> Result<V
             path: path.to_string(),
             what,
             pending,
+            yours: twin.is_some(),
         });
     }
     Ok(out)
