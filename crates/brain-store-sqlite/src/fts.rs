@@ -39,10 +39,13 @@ fn count_live(tx: &Transaction<'_>, delta: i64) -> Result<()> {
     Ok(())
 }
 
+/// Reads the live count: one row by its key.
+pub(crate) const LIVE_COUNT_SQL: &str = "SELECT live FROM live_count WHERE id = 1";
+
 /// The number of live entities, as the index writes above keep it.
 pub(crate) fn live_count(tx: &Transaction<'_>) -> Result<u64> {
     let n: i64 = tx
-        .prepare_cached("SELECT live FROM live_count WHERE id = 1")?
+        .prepare_cached(LIVE_COUNT_SQL)?
         .query_row([], |row| row.get(0))?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
