@@ -90,7 +90,8 @@ pub struct BenchLiveArgs {
     /// The vault generator (default: ../shared/bench/gen_vault.py, searched upwards from here).
     #[arg(long, value_name = "PATH", env = "BRAIN_GEN_VAULT")]
     pub generator: Option<PathBuf>,
-    /// Where to put the vault (default: a temporary folder).
+    /// Where to put the vault (default: a temporary folder). A vault generated and imported
+    /// there by an earlier run is used again.
     #[arg(long, value_name = "DIR")]
     pub workdir: Option<PathBuf>,
 }

@@ -119,12 +119,13 @@ fn append(path: &Path, word: &str) -> Result<String> {
 fn direct_imports(
     vault: &OpenVault,
     picked: &[&brain_store::EntitySummary],
+    run: i64,
 ) -> Result<Vec<Duration>> {
     let what = || format!("importing an edit of {} directly", vault.root.display());
     let engine = SyncEngine::new(&vault.root, &vault.config, vault.store.as_ref()).ctx(what)?;
     let mut direct = Vec::new();
     for (i, row) in picked.iter().enumerate() {
-        let word = format!("livebenchdirect{i}x");
+        let word = format!("livebench{run}direct{i}x");
         let path = vault.root.join(&row.path);
         let text = append(&path, &word)?;
         std::fs::write(&path, &text).ctx(|| format!("cannot write {}", path.display()))?;
@@ -152,19 +153,38 @@ fn direct_imports(
 pub(crate) fn run(args: &BenchLiveArgs, json_out: bool) -> Result<u8> {
     let generator = find_generator(args.generator.as_deref())?;
     let (_temp, work) = work_dir(args.workdir.as_deref(), "brain-bench-live-")?;
-    let root = fresh_dir(&work, &format!("vault-live-{}", args.notes))?;
-    generate(&generator, &root, args.notes)?;
-    brain(&root, &["init"])?;
+    let name = format!("vault-live-{}", args.notes);
+    // A vault an earlier run with this --workdir generated, imported and marked ready is used
+    // again (generating and importing 100,000 notes takes minutes); its notes hold the lines
+    // earlier runs appended, which changes no figure.
+    let ready = work.join(format!("{name}.ready"));
+    let root = work.join(&name);
+    if !(args.workdir.is_some() && ready.is_file() && root.is_dir()) {
+        let _ = std::fs::remove_file(&ready);
+        let root = fresh_dir(&work, &name)?;
+        generate(&generator, &root, args.notes)?;
+        brain(&root, &["init"])?;
+        brain(&root, &["sync"])?;
+        std::fs::write(&ready, b"").ctx(|| format!("cannot write {}", ready.display()))?;
+    }
+    // The debounce of this run, whatever the last run used.
     let config_file = brain_core::VaultLayout::new(&root).config_file();
     let config = std::fs::read_to_string(&config_file)
-        .ctx(|| format!("cannot read {}", config_file.display()))?
-        .replace(
-            "sync_debounce_ms = 500",
-            &format!("sync_debounce_ms = {}", args.debounce_ms),
-        );
+        .ctx(|| format!("cannot read {}", config_file.display()))?;
+    let config = config
+        .lines()
+        .map(|line| {
+            if line.starts_with("sync_debounce_ms = ") {
+                format!("sync_debounce_ms = {}", args.debounce_ms)
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
     std::fs::write(&config_file, config)
         .ctx(|| format!("cannot write {}", config_file.display()))?;
-    brain(&root, &["sync"])?;
     let vault = OpenVault::open(&root)?;
     let debounce = Duration::from_millis(args.debounce_ms);
 
@@ -194,13 +214,15 @@ pub(crate) fn run(args: &BenchLiveArgs, json_out: bool) -> Result<u8> {
     if notes.is_empty() {
         fail!("the generated vault has no notes");
     }
+    // Words no earlier run on a reused vault appended (that note would be found at once).
+    let run = brain_core::time::now_ms();
     let step = (notes.len() / args.edits.max(1)).max(1);
     let picked: Vec<_> = notes.iter().step_by(step).take(args.edits).collect();
 
     // File write → searchable.
     let mut to_search = Vec::new();
     for (i, row) in picked.iter().enumerate() {
-        let word = format!("livebenchfile{i}x");
+        let word = format!("livebench{run}file{i}x");
         let path = root.join(&row.path);
         let text = append(&path, &word)?;
         let tmp = path.with_file_name(format!(".{i}.bench-save"));
@@ -224,7 +246,7 @@ pub(crate) fn run(args: &BenchLiveArgs, json_out: bool) -> Result<u8> {
     let facade = vault.facade()?;
     let mut to_file = Vec::new();
     for (i, row) in picked.iter().enumerate() {
-        let word = format!("livebenchput{i}x");
+        let word = format!("livebench{run}put{i}x");
         let current = vault
             .store
             .get(&row.entity)
@@ -261,7 +283,7 @@ pub(crate) fn run(args: &BenchLiveArgs, json_out: bool) -> Result<u8> {
     });
     serve.stop()?;
 
-    let direct = direct_imports(&vault, &picked)?;
+    let direct = direct_imports(&vault, &picked, run)?;
 
     let file = stats(to_search);
     let put = stats(to_file);

@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_change_feed.sql"),
     include_str!("../migrations/0007_schedules.sql"),
     include_str!("../migrations/0008_change_feed_in_code.sql"),
+    include_str!("../migrations/0009_live_count.sql"),
 ];
 
 /// The schema version this build writes.

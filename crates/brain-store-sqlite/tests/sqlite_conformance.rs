@@ -255,3 +255,33 @@ fn the_index_check_sees_drift() {
         other => panic!("a body changed without the index is drift, got {other:?}"),
     }
 }
+
+/// The live count is kept by the store's writes (migration 0009), so the check compares it with
+/// a real count: a note made live behind the store's back is drift, named with both numbers.
+#[test]
+fn the_index_check_sees_a_live_count_that_drifted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("brain.db");
+    let store = SqliteStore::open(&path).expect("open");
+    for r in ["note/a", "note/b"] {
+        let e = conformance::entity(r, "indexed words\n", conformance::T0);
+        store.put(&e).expect("put");
+    }
+    store
+        .soft_delete(&"note/b".parse().expect("ref"), conformance::T0 + 1)
+        .expect("delete");
+    store
+        .check_index()
+        .expect("consistent after puts and a delete");
+    assert_eq!(store.count_live().expect("count"), 1);
+    let raw = rusqlite::Connection::open(&path).expect("raw open");
+    raw.execute("UPDATE live_count SET live = 5", [])
+        .expect("raw update");
+    match store.check_index() {
+        Err(brain_store::StoreError::Database(source)) => {
+            let said = source.to_string();
+            assert!(said.contains("says 5 but 1 notes are live"), "{said}");
+        }
+        other => panic!("a live count changed behind the store's back is drift, got {other:?}"),
+    }
+}

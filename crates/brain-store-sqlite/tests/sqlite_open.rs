@@ -149,7 +149,7 @@ fn a_schema_1_store_is_upgraded() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .expect("version");
-    assert_eq!(version, 8, "the latest schema");
+    assert_eq!(version, 9, "the latest schema");
 }
 
 /// A schema 3 store whose keys came from the old key function (whole-string lower case, so a
