@@ -334,6 +334,10 @@ impl Store for SqliteStore {
         SqliteStore::live_files(self)
     }
 
+    fn tidy_index(&self) -> Result<bool> {
+        self.write(fts::merge_step)
+    }
+
     fn changes_since(&self, cursor: u64, limit: usize) -> Result<brain_store::ChangePage> {
         self.read(|tx| changes::since(tx, cursor, limit))
     }

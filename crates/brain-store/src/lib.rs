@@ -132,6 +132,15 @@ pub trait Store: Send + Sync {
     /// Every live entity's path and hash, by path, reading no entity's text (`brain doctor`).
     fn live_files(&self) -> Result<Vec<LiveFile>>;
 
+    /// One short step of the upkeep a backend's search index defers (FTS5 merges its index
+    /// segments in slices charged to whichever write crosses its work counter: at 100,000
+    /// notes a save could pay a merge of a megabyte or more). The daemon runs steps while it
+    /// is idle, so saves seldom pay them. Returns whether more is left; a backend with nothing
+    /// to defer returns `false`.
+    fn tidy_index(&self) -> Result<bool> {
+        Ok(false)
+    }
+
     /// The change feed: entities changed after `cursor` (0 reads from the start), oldest change
     /// first, at most `limit`, each listed once, as its latest change left it (a feed of states:
     /// a note changed twice since `cursor` appears once, at its later number). Read on from the

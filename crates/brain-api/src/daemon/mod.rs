@@ -10,11 +10,13 @@ mod bearings;
 mod lock;
 pub mod root;
 mod status;
+mod upkeep;
 
 pub use bearings::{Bearings, Lost};
 pub use lock::{DaemonError, DaemonLock, acquire};
 pub use root::{Replacement, RootChanged, VaultRoot};
 pub use status::StatusPublisher;
+pub use upkeep::UpkeepPlugin;
 
 use std::fs::OpenOptions;
 use std::io::Read;

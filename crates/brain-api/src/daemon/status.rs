@@ -94,7 +94,7 @@ impl StatusPublisher {
 /// Whether no job runs and none waits that a worker would run: a queued job of a paused type
 /// waits for `brain sync resume`, not for the daemon; one due later (a debounced export, the
 /// delayed initial sync) is work still to do. `false` when the queue cannot be read.
-fn queue_idle(store: &dyn Backend, paused: &[String]) -> bool {
+pub(super) fn queue_idle(store: &dyn Backend, paused: &[String]) -> bool {
     store.job_counts().is_ok_and(|counts| {
         counts.iter().all(|c| {
             c.count == 0

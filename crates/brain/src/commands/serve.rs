@@ -77,14 +77,15 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
     let http_addr = http.as_ref().map(|h| h.addr().to_string());
     // The runtime: the HTTP server's plugin first (its service starts first and stops last),
     // then the plugins every command registers (sync: the watcher and the initial sync; git:
-    // its timer, woken by the change feed), then the scheduler, so firings start once every
-    // other service runs.
+    // its timer, woken by the change feed), the index upkeep done while idle, then the
+    // scheduler, so firings start once every other service runs.
     let mut plugins: Vec<Box<dyn Plugin>> = Vec::new();
     let serves_http = http.is_some();
     if let Some(bound) = http {
         plugins.push(Box::new(super::http::HttpPlugin::new(bound)));
     }
     plugins.extend(super::plugins());
+    plugins.push(Box::new(brain_api::daemon::UpkeepPlugin));
     plugins.push(Box::new(brain_api::SchedulesPlugin));
     let mut runtime = Runtime::new(
         &vault.paths.root,
