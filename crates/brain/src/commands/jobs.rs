@@ -249,8 +249,8 @@ pub fn status(vault: &Vault, json: bool) -> Result<u8> {
     ))?;
     if conflicts > 0 {
         output::line(format!(
-            "  {conflicts} note(s) changed on both sides: both versions are kept; see \
-             `brain conflicts list`"
+            "  {conflicts} conflict(s) wait for you (a note changed on both sides, or two files \
+             that are one on macOS and Windows); nothing was lost, see `brain conflicts list`"
         ))?;
     }
     if !report.unwritten.is_empty() {
