@@ -51,7 +51,7 @@ pub use directory::{DiskVersion, ImportNow};
 pub use error::{BrainError, InvalidKind, in_cli_words};
 pub use jobs::{JobDetail, JobsRequest, SyncPause};
 pub use plugin::{Capabilities, Plugin, PluginContext, PluginError};
-pub use read::{ListPage, ListRequest, SearchPage, SearchRequest, StatusReport};
+pub use read::{ListPage, ListRequest, MAX_SEARCH_LIMIT, SearchPage, SearchRequest, StatusReport};
 pub use runner::Following;
 pub use runtime::{Runtime, RuntimeContext};
 pub use schedules::SchedulesPlugin;

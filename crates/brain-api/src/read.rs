@@ -63,8 +63,9 @@ pub struct ListPage {
     pub next_offset: Option<usize>,
 }
 
-/// The most hits a search returns, whatever is asked: a page an agent can read.
-const MAX_SEARCH_LIMIT: usize = 500;
+/// The most hits a search returns, whatever is asked: a page an agent can read. The CLI refuses
+/// a larger `--limit` rather than silently return fewer.
+pub const MAX_SEARCH_LIMIT: usize = 500;
 
 fn tag(t: &str) -> String {
     t.trim().trim_start_matches('#').to_lowercase()
@@ -270,6 +271,12 @@ impl Brain {
         });
         let git = Store::runtime_state(store, crate::git::STATE_KEY)?.map(|s| s.value);
         let unwritten = self.sync()?.unwritten()?;
+        let known: Vec<&str> = self.queue().registry().names().collect();
+        let unhandled = queue
+            .iter()
+            .filter(|(t, c)| c["queued"].as_u64().unwrap_or(0) > 0 && !known.contains(&t.as_str()))
+            .map(|(t, _)| t.clone())
+            .collect();
         Ok(StatusReport {
             notes: store.count_live()?,
             open_conflicts: store.conflicts(false)?.len(),
@@ -282,6 +289,7 @@ impl Brain {
             git_enabled: self.config.git.enabled,
             git,
             schedules: store.schedules()?,
+            unhandled,
         })
     }
 
@@ -301,6 +309,7 @@ impl Brain {
             "recent": r.recent.iter().map(job_json).collect::<Vec<_>>(),
             "git": {"enabled": r.git_enabled, "last": r.git},
             "schedules": r.schedules,
+            "unhandled_types": r.unhandled,
         }))
     }
 }
@@ -333,4 +342,7 @@ pub struct StatusReport {
     pub git: Option<Value>,
     /// Every schedule with its next and last run.
     pub schedules: Vec<brain_store::schedules::Schedule>,
+    /// Job types with queued jobs that no plugin of this build runs (written by another build
+    /// or a plugin no longer loaded): they wait until cancelled, which must be said.
+    pub unhandled: Vec<String>,
 }

@@ -258,8 +258,18 @@ fn execute(queue: &Queue, worker: &str, job: Job) {
         ),
         queue: queue.clone(),
     };
+    // The input is checked again as it is run, not only when it was enqueued: a row written by
+    // another build, an older version or by hand may hold what this handler would misread.
+    let refused = handler.validate(&ctx.job.input).err().map(|why| {
+        JobError::Permanent(format!(
+            "job #{id} ({}) was not run: its stored input is not valid for this build: {why};              queue it again with a valid input",
+            ctx.job.job_type
+        ))
+    });
     let result = if token.is_cancelled() {
         Ok(Err(JobError::Cancelled))
+    } else if let Some(refused) = refused {
+        Ok(Err(refused))
     } else {
         catch_unwind(AssertUnwindSafe(|| handler.run(&ctx)))
     };

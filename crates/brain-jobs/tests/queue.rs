@@ -163,6 +163,44 @@ fn bad_jobs_are_refused_at_enqueue() {
 }
 
 #[test]
+fn a_stored_input_the_handler_refuses_fails_once_without_running() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let counter = ran.clone();
+    let mut registry = Registry::new();
+    registry.register(
+        "echo",
+        FnHandler(move |_: &JobContext| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok(json!({}))
+        }),
+        fast(),
+    );
+    let (queue, _dir) = queue_with(registry);
+    // Written past the queue's check, as another build or a hand-edited row would.
+    let row = NewJob {
+        job_type: "echo".into(),
+        input: json!({"bad": 1}),
+        priority: 5,
+        run_at_ms: now_ms(),
+        max_attempts: 3,
+        dedupe: None,
+        parent_id: None,
+    };
+    let id = queue.store().enqueue(&[row], now_ms()).unwrap()[0].id();
+    let pool = WorkerPool::start(queue.clone(), pool_config(1));
+    let job = wait(&queue, id);
+    pool.shutdown();
+    assert_eq!(job.state, JobState::Failed, "{job:?}");
+    assert_eq!(job.attempts, 1, "refused at once, not retried: {job:?}");
+    let error = job.error.clone().unwrap_or_default();
+    assert!(
+        error.contains("was not run") && error.contains("the 'bad' key is refused"),
+        "{error}"
+    );
+    assert_eq!(ran.load(Ordering::SeqCst), 0, "the handler never ran");
+}
+
+#[test]
 fn errors_and_panics_are_retried_then_failed_while_others_go_on() {
     let mut registry = Registry::new();
     registry.register(

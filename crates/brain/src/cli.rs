@@ -158,8 +158,8 @@ pub struct SearchArgs {
     /// Only notes with this tag (repeatable: all must match).
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
-    /// At most this many hits, at least 1 (default: search.default_limit).
-    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    /// At most this many hits, 1 to 500 (default: search.default_limit).
+    #[arg(long, value_name = "N", value_parser = search_limit)]
     pub limit: Option<usize>,
 }
 
@@ -193,6 +193,19 @@ fn at_least_one(s: &str) -> Result<usize, String> {
         Ok(0) => Err("a limit must be at least 1 (leave --limit out for no limit)".into()),
         Ok(n) => Ok(n),
         Err(e) => Err(format!("{e}: give a whole number of at least 1")),
+    }
+}
+
+/// A search `--limit`: [`at_least_one`], and no more than a search returns
+/// ([`brain_api::MAX_SEARCH_LIMIT`]), so a larger one is refused instead of quietly cut.
+fn search_limit(s: &str) -> Result<usize, String> {
+    let max = brain_api::MAX_SEARCH_LIMIT;
+    match at_least_one(s)? {
+        n if n > max => Err(format!(
+            "a search returns at most {max} hits: give --limit {max} or less, and narrow the \
+             query (more words, --type, --tag) to see the rest"
+        )),
+        n => Ok(n),
     }
 }
 

@@ -342,3 +342,30 @@ fn issue13_a_read_of_a_note_whose_file_a_sync_skips_says_what_to_do_instead_of_s
     v.run(&["sync"]);
     assert_eq!(v.ok(&["get", "note/a"]).stdout, "# A\n\nas synced\n");
 }
+
+/// A file that differs from a synced note's only by letter case is skipped by every sync (one
+/// file on macOS and Windows): a read of it, or of a note beside it after its folder changed,
+/// never says "run `brain sync` to import it", which would never help. The read of the twin
+/// says why it is not synced and where the conflict is.
+#[test]
+fn a_read_never_says_sync_imports_a_case_twin() {
+    let v = TestVault::new();
+    v.write("Note.md", "# Note\n\nupper\n");
+    v.sync();
+    v.write("note.md", "# note\n\nlower\n");
+    v.run(&["sync"]);
+    let twin = v.run(&["get", "note/note"]);
+    assert_eq!(twin.code, 4, "{}", twin.stderr);
+    assert!(
+        twin.stderr.contains("note.md is not synced")
+            && twin.stderr.contains("only by letter case")
+            && twin.stderr.contains("conflict #1")
+            && !twin.stderr.contains("brain sync"),
+        "{}",
+        twin.stderr
+    );
+    // The folder moves on (a file that is not a note): the twin is still not "added".
+    v.write("picture.png", "not a note");
+    let get = v.ok(&["get", "note/Note"]);
+    assert!(stale_lines(&get).is_empty(), "{}", get.stderr);
+}

@@ -27,6 +27,8 @@ pub struct StatusPublisher {
     started_ms: i64,
     http: Option<String>,
     workers: usize,
+    /// The job types this daemon's plugins registered.
+    known: Vec<String>,
     last: Option<Value>,
 }
 
@@ -40,6 +42,12 @@ impl StatusPublisher {
             started_ms,
             http,
             workers,
+            known: runtime
+                .queue()
+                .registry()
+                .names()
+                .map(str::to_owned)
+                .collect(),
             last: None,
         }
     }
@@ -61,8 +69,8 @@ impl StatusPublisher {
         let snapshot = self.watching.as_ref().and_then(|w| w.watcher_status());
         let store = self.store.as_ref();
         let paused = store.paused_types().unwrap_or_default();
-        let idle =
-            snapshot.as_ref().is_none_or(|(_, settled)| *settled) && queue_idle(store, &paused);
+        let idle = snapshot.as_ref().is_none_or(|(_, settled)| *settled)
+            && queue_idle(store, &paused, &self.known);
         let last_job = store
             .list_jobs(&JobFilter {
                 limit: 1,
@@ -92,15 +100,18 @@ impl StatusPublisher {
 }
 
 /// Whether no job runs and none waits that a worker would run: a queued job of a paused type
-/// waits for `brain sync resume`, not for the daemon; one due later (a debounced export, the
-/// delayed initial sync) is work still to do. `false` when the queue cannot be read.
-pub(super) fn queue_idle(store: &dyn Backend, paused: &[String]) -> bool {
+/// waits for `brain sync resume`, not for the daemon, and one of a type no plugin here handles
+/// (`known` are the types that are) waits for a build that has it; one due later (a debounced
+/// export, the delayed initial sync) is work still to do. `false` when the queue cannot be read.
+pub(super) fn queue_idle(store: &dyn Backend, paused: &[String], known: &[String]) -> bool {
     store.job_counts().is_ok_and(|counts| {
         counts.iter().all(|c| {
             c.count == 0
                 || match c.state {
                     JobState::Running => false,
-                    JobState::Queued => paused.contains(&c.job_type),
+                    JobState::Queued => {
+                        paused.contains(&c.job_type) || !known.contains(&c.job_type)
+                    }
                     _ => true,
                 }
         })

@@ -90,5 +90,6 @@ fn idle(ctx: &RuntimeContext, watching: Option<&dyn Watching>) -> bool {
         .and_then(|w| w.watcher_status())
         .is_none_or(|(_, settled)| settled);
     let store = ctx.store().as_ref();
-    settled && queue_idle(store, &store.paused_types().unwrap_or_default())
+    let known: Vec<String> = ctx.queue().registry().names().map(str::to_owned).collect();
+    settled && queue_idle(store, &store.paused_types().unwrap_or_default(), &known)
 }

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use brain_api::BrainError;
 use brain_api::directory::{DiskVersion, ImportNow};
 use brain_core::{CancelToken, NoProgress, VaultLayout, content_hash};
-use brain_store::ListFilter;
 use brain_store::jobs::{JobFilter, JobState};
+use brain_store::{Conflict, ConflictKind, ListFilter};
 
 use super::VaultSync;
 use crate::scan::{ScanOptions, scan_paths, stat_of};
@@ -149,9 +149,17 @@ impl VaultSync {
         if let Some(skipped) = self.unimportable_file(paths) {
             return Some(skipped);
         }
+        let twins = self.open_twins();
+        if let Some(twin) = twins.iter().find(|t| paths.contains(&t.path.as_str())) {
+            // A sync skips it every time: "run `brain sync`" would be advice that never helps.
+            return Some(format!(
+                "{} is not synced: {} (conflict #{}; `brain conflicts list` shows it)",
+                twin.path, twin.detail, twin.id
+            ));
+        }
         let changed = self
             .changed_files(paths)
-            .or_else(|| self.changed_folder(paths))?;
+            .or_else(|| self.changed_folder(paths, &twins))?;
         // Notes on disk and none ever stored: there was no "last sync" to be newer than.
         if self.store.change_cursor().ok() == Some(0) {
             return Some(format!(
@@ -164,6 +172,20 @@ impl VaultSync {
             "this answer may be stale: {changed} since the last sync; run `brain sync` to \
              import it, or keep `brain serve` running so changes are imported as they happen"
         ))
+    }
+
+    /// The open conflicts of files a sync skips as twins of a synced one (differing only by
+    /// letter case or Unicode normalization): they are never imported until renamed, so they
+    /// do not make an answer stale. Few, and read only when a hint is being made.
+    fn open_twins(&self) -> Vec<Conflict> {
+        self.store
+            .conflicts(false)
+            .map(|all| {
+                all.into_iter()
+                    .filter(|c| c.kind == ConflictKind::PathCollision)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The first of `paths` whose file moved on to what a sync will not import (emptied, or
@@ -237,7 +259,7 @@ impl VaultSync {
     /// a note. A dot entry (`.git/`, `.obsidian/`, an editor's swap file), a file that is not
     /// Markdown, a path `.brainignore` excludes, a link, an empty or too large file: none is a
     /// note a sync imports, and none makes an answer stale.
-    fn changed_folder(&self, paths: &[&str]) -> Option<String> {
+    fn changed_folder(&self, paths: &[&str], twins: &[Conflict]) -> Option<String> {
         let synced_ms = self.last_directory_job_ms().unwrap_or(0);
         let mut folders: Vec<&str> = vec![""];
         for p in paths {
@@ -257,7 +279,7 @@ impl VaultSync {
             if i64::try_from(ms).ok()? <= synced_ms {
                 return None;
             }
-            self.unsynced_note_in(folder)
+            self.unsynced_note_in(folder, twins)
         })
     }
 
@@ -265,7 +287,7 @@ impl VaultSync {
     /// that a sync would import and the store has never imported, described. Reads the
     /// folder's entries; a folder too large to look through (over [`FOLDER_ENTRIES`]) is said
     /// to have changed rather than read whole.
-    fn unsynced_note_in(&self, folder: &str) -> Option<String> {
+    fn unsynced_note_in(&self, folder: &str, twins: &[Conflict]) -> Option<String> {
         let shown = if folder.is_empty() {
             "the vault's top folder".to_string()
         } else {
@@ -326,7 +348,7 @@ impl VaultSync {
         };
         notes
             .into_iter()
-            .find(|p| !known.contains(*p))
+            .find(|p| !known.contains(*p) && !twins.iter().any(|t| t.path == *p))
             .map(|p| format!("{p} was added"))
     }
 

@@ -194,6 +194,15 @@ pub fn run(vault: &Vault, cmd: &JobsCommand, json: bool) -> Result<u8> {
             for line in describe(&j, batch.as_ref()) {
                 output::line(line)?;
             }
+            if j.state == JobState::Queued
+                && !brain.queue().registry().names().any(|t| t == j.job_type)
+            {
+                output::line(format!(
+                    "  No plugin of this build runs {} jobs: it waits until a build that has \
+                     one runs, or `brain jobs cancel {id}` removes it.",
+                    j.job_type
+                ))?;
+            }
         }
         JobsCommand::Cancel { id } => {
             let state = brain.cancel(*id)?;
@@ -236,8 +245,12 @@ pub fn run(vault: &Vault, cmd: &JobsCommand, json: bool) -> Result<u8> {
 /// `brain status`: operations running and recently finished, and the vault's counts.
 pub fn status(vault: &Vault, json: bool) -> Result<u8> {
     let brain = vault.brain(vault.plugged()?, brain_api::Workers::Never);
+    // A [[schedule]] `brain serve` would refuse is said here, where the user looks first.
+    let schedule_problem = super::schedules::config_problem(vault, brain.queue());
     if json {
-        return output::json(&brain.status()?).map(|()| 0);
+        let mut doc = brain.status()?;
+        doc["schedule_error"] = json!(schedule_problem);
+        return output::json(&doc).map(|()| 0);
     }
     let report = brain.status_report()?;
     let (notes, conflicts) = (report.notes, report.open_conflicts);
@@ -272,6 +285,14 @@ pub fn status(vault: &Vault, json: bool) -> Result<u8> {
             .collect();
         output::line(format!("Queue: {}", parts.join("; ")))?;
     }
+    if !report.unhandled.is_empty() {
+        output::line(format!(
+            "Waiting for a plugin this build does not have: {} (queued by another build or a \
+             plugin no longer loaded; nothing here runs them: `brain jobs list --state queued` \
+             shows them, `brain jobs cancel ID` removes one)",
+            report.unhandled.join(", ")
+        ))?;
+    }
     if !paused.is_empty() {
         output::line(format!(
             "Paused: {} (changes are queued; `brain sync resume` applies them)",
@@ -295,6 +316,9 @@ pub fn status(vault: &Vault, json: bool) -> Result<u8> {
     }
     for line in super::schedules::status_lines(&report.schedules, daemon.is_some()) {
         output::line(line)?;
+    }
+    if let Some(problem) = schedule_problem {
+        output::line(format!("Schedules: {problem}"))?;
     }
     if !recent.is_empty() {
         output::line("Recently finished:")?;

@@ -11,6 +11,7 @@ use brain_jobs::Queue;
 use brain_jobs::recurring::{self, LOCAL_REPLICA, Timing};
 use brain_store::schedules::{SCOPE_STORE, Schedule, ScheduleDef};
 use serde_json::json;
+use std::io::Write;
 
 use super::Vault;
 use crate::cli::SchedulesCommand;
@@ -116,6 +117,14 @@ pub fn register(vault: &Vault, queue: &Queue) -> Result<()> {
     Ok(())
 }
 
+/// Why the vault's `[[schedule]]`s cannot be used (the words `brain serve` would stop with), for
+/// `brain status`; `None` when they can.
+pub fn config_problem(vault: &Vault, queue: &Queue) -> Option<String> {
+    configured_checked(vault, queue)
+        .err()
+        .map(|e| brain_api::in_cli_words(&format!("{e:#}")))
+}
+
 /// `brain schedules list`.
 pub fn run(vault: &Vault, cmd: &SchedulesCommand, json: bool) -> Result<u8> {
     let SchedulesCommand::List = cmd;
@@ -151,13 +160,25 @@ pub fn run(vault: &Vault, cmd: &SchedulesCommand, json: bool) -> Result<u8> {
         Err(_) => Vec::new(),
     };
     if json {
-        output::json(&json!({
+        // One document: a [[schedule]] the daemon would refuse is said in it (as the error
+        // document of any failed command says it), not as a second document after the list.
+        let mut doc = json!({
             "schedules": stored,
             "not_registered": pending,
             "not_in_config": dropped,
-        }))?;
-        configured?;
-        return Ok(0);
+        });
+        let Err(err) = configured else {
+            output::json(&doc)?;
+            return Ok(0);
+        };
+        let code = super::exit_code_for(&err);
+        let message = brain_api::in_cli_words(&format!("{err:#}"));
+        doc["error"] = json!(message);
+        doc["kind"] = json!(super::error_kind(&err, code));
+        doc["exit_code"] = json!(code);
+        output::json(&doc)?;
+        let _ = writeln!(std::io::stderr(), "error: {message}");
+        return Ok(code);
     }
     if stored.is_empty() && pending.is_empty() {
         output::line(

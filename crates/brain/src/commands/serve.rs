@@ -37,7 +37,7 @@ const PUBLISH_EVERY: Duration = Duration::from_millis(250);
 /// jobs other processes enqueue.
 fn pool_config(vault: &Vault) -> PoolConfig {
     PoolConfig {
-        workers: vault.config.serve.workers.max(1),
+        workers: vault.config.serve.workers,
         watch_store_ms: Some(10),
         idle_poll_ms: 2_000,
         reap_every_ms: 1_000,
@@ -47,6 +47,13 @@ fn pool_config(vault: &Vault) -> PoolConfig {
 
 /// Runs the daemon until SIGINT or SIGTERM.
 pub fn run(vault: &Vault, json: bool) -> Result<u8> {
+    if vault.config.serve.workers == 0 {
+        anyhow::bail!(
+            "{}: serve.workers = 0, but a daemon with no worker would run no job: set it to 1 \
+             or more (the default is 2)",
+            vault.paths.config_file().display()
+        );
+    }
     let _lock = brain_api::daemon::acquire(&vault.paths.root)?;
     // The vault folder, its `.brain/` and its store as they are now: moved, deleted or
     // replaced later, the daemon stops.
@@ -100,12 +107,7 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
     let config = pool_config(vault);
     let workers = config.workers;
     runtime.start(config).context("starting the daemon")?;
-    let mut status = StatusPublisher::new(
-        &runtime,
-        started_ms,
-        http_addr.clone(),
-        vault.config.serve.workers.max(1),
-    );
+    let mut status = StatusPublisher::new(&runtime, started_ms, http_addr.clone(), workers);
 
     let root = vault.paths.root.display().to_string();
     let mode = status.watcher_mode();
@@ -137,6 +139,8 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
         if let Err(changed) = bearings.check() {
             tracing::error!("{changed}; stopping");
             lost = Some(changed);
+            // Stopping already: a Ctrl-C from here on leaves at once, as a second one would.
+            stop.store(true, Ordering::SeqCst);
             break;
         }
         status.publish("ready");
@@ -166,7 +170,7 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
 }
 
 /// What the daemon waits for once asked to stop, and how not to: the jobs its own workers run
-/// (their progress), or that nothing runs; and that a second Ctrl-C leaves at once.
+/// (their progress) and that a Ctrl-C leaves at once, or that nothing runs.
 fn stopping_line(vault: &Vault, http: bool) -> String {
     let ours = format!("pid{}-", std::process::id());
     let running: Vec<String> = vault
@@ -184,21 +188,18 @@ fn stopping_line(vault: &Vault, http: bool) -> String {
             p => format!("#{} {}, {p}", j.id, j.job_type),
         })
         .collect();
-    let waits = if running.is_empty() {
-        format!(
-            "no job is running; closing {}the watcher",
+    if running.is_empty() {
+        return format!(
+            "Stopping: no job is running; closing {}the watcher.",
             if http { "the HTTP server and " } else { "" }
-        )
-    } else {
-        format!(
-            "waiting for {} running job(s) to finish: {}",
-            running.len(),
-            running.join("; ")
-        )
-    };
+        );
+    }
     format!(
-        "Stopping: {waits}. Press Ctrl-C again to leave at once (an unfinished job is taken \
-         over after its lease by the next `brain sync` or `brain serve`)."
+        "Stopping: waiting for {} running job(s) to finish: {}. Press Ctrl-C to leave at once \
+         (an unfinished job is taken over after its lease by the next `brain sync` or \
+         `brain serve`).",
+        running.len(),
+        running.join("; ")
     )
 }
 

@@ -162,5 +162,26 @@ fn a_schedule_that_cannot_work_stops_the_daemon_naming_it() {
             );
             assert_eq!(r.stderr.matches(says).count(), 1, "said once: {}", r.stderr);
         }
+        // With --json: one document, the list with the refusal in it, not the list and then
+        // an error document.
+        let listed = v.run(&["--json", "schedules", "list"]);
+        assert_eq!(listed.code, 1, "{}", listed.stderr);
+        let doc: serde_json::Value = serde_json::from_str(listed.stdout.trim())
+            .unwrap_or_else(|e| panic!("one JSON document ({e}): {}", listed.stdout));
+        assert!(doc["schedules"].is_array(), "{doc}");
+        assert!(doc["error"].as_str().unwrap().contains(says), "{doc}");
+        assert_eq!(doc["exit_code"], 1, "{doc}");
+        // `brain status` says it too, where the user looks first.
+        let status = v.ok(&["status"]);
+        assert!(
+            status.stdout.contains("Schedules: ") && status.stdout.contains(says),
+            "{}",
+            status.stdout
+        );
+        let status = v.ok(&["--json", "status"]).json();
+        assert!(
+            status["schedule_error"].as_str().unwrap().contains(says),
+            "{status}"
+        );
     }
 }
