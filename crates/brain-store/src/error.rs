@@ -174,12 +174,33 @@ pub enum StoreError {
         /// The error the database or the system gave.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The database server could not be reached, or the connection was lost or the
+    /// transaction rolled back by the server (a restart, a network cut, a serialization
+    /// failure): nothing of the call was committed, and the same call can be made again.
+    #[error(
+        "the store's database {database} did not answer ({source}): nothing was written; \
+         check that the server runs and can be reached, then run the command again"
+    )]
+    Unavailable {
+        /// The database, without its password.
+        database: String,
+        /// The client's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Any other failure of the backend's database, as the backend reported it.
     #[error("database error: {0}")]
     Database(Box<dyn std::error::Error + Send + Sync>),
     /// Stored JSON could not be read back.
     #[error("stored metadata is not valid JSON: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+impl StoreError {
+    /// Whether the same call may succeed if made again (the server was unreachable or the
+    /// connection was lost; nothing was committed): job workers retry such an attempt.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Unavailable { .. })
+    }
 }
 
 /// The expected side of a [`StoreError::Stale`], for people.

@@ -1,0 +1,282 @@
+//! Entity rows: reading them back, writes from interfaces (`put`, `soft_delete`, `restore`),
+//! and the row-level writes the sync batch shares.
+//!
+//! Every change to a row's content, place or liveness goes through [`insert`], [`update`],
+//! [`tombstone`] or [`revive`], which write the row's search text with it (`tsv`, NULL on a
+//! tombstone) and record the change in the feed (see `changes`).
+
+use brain_core::{EntityRef, path_key};
+use postgres::Row;
+
+use crate::changes;
+use crate::db::{Db, get};
+use crate::tokens::tsvector_text;
+use brain_store::{Entity, PathCollision, PutOutcome, Result, StoreError};
+
+/// What a write needs to know about the row already holding a reference.
+pub(crate) struct Existing {
+    pub row_id: i64,
+    pub path: String,
+    pub content_hash: String,
+    pub tags: String,
+    pub deleted_ms: Option<i64>,
+    pub dirty: bool,
+}
+
+impl Existing {
+    /// Whether the row is as a sync planner saw it: unchanged by any interface, or changed
+    /// with exactly the content hash the planner saw (`seen_dirty_hash`).
+    pub fn as_planned(&self, seen_dirty_hash: Option<&str>) -> bool {
+        !self.dirty || seen_dirty_hash == Some(self.content_hash.as_str())
+    }
+}
+
+/// The row holding `r`, live or not, locked until the transaction ends: a concurrent writer of
+/// the same entity waits here rather than writing over what this one is about to decide on.
+pub(crate) fn existing(db: &mut Db<'_>, r: &EntityRef) -> Result<Option<Existing>> {
+    let row = db.query_opt(
+        "SELECT row_id, path, content_hash, tags, deleted_ms, dirty FROM entities
+         WHERE type = $1 AND id = $2 FOR UPDATE",
+        &[&r.entity_type, &r.id],
+    )?;
+    row.map(|row| {
+        Ok(Existing {
+            row_id: get(&row, 0)?,
+            path: get(&row, 1)?,
+            content_hash: get(&row, 2)?,
+            tags: get(&row, 3)?,
+            deleted_ms: get(&row, 4)?,
+            dirty: get(&row, 5)?,
+        })
+    })
+    .transpose()
+}
+
+/// The JSON stored for an entity's tags and metadata.
+pub(crate) struct Encoded {
+    pub tags: String,
+    pub metadata: String,
+}
+
+impl Encoded {
+    pub(crate) fn of(e: &Entity) -> Result<Self> {
+        Ok(Self {
+            tags: serde_json::to_string(&e.tags)?,
+            metadata: serde_json::to_string(&e.metadata)?,
+        })
+    }
+}
+
+/// Inserts a live row for `e` with its search text; returns its id. Tags are written too.
+pub(crate) fn insert(db: &mut Db<'_>, e: &Entity, enc: &Encoded, dirty: bool) -> Result<i64> {
+    let row = db.query_one(
+        "INSERT INTO entities (type, id, path, path_key, content_hash, created_ms, updated_ms,
+                               deleted_ms, dirty, title, tags, metadata, frontmatter, body, tsv)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $10, $11, $12, $13, $14::text::tsvector)
+         RETURNING row_id",
+        &[
+            &e.entity_ref.entity_type,
+            &e.entity_ref.id,
+            &e.path,
+            &path_key(&e.path),
+            &e.content_hash,
+            &e.created_ms,
+            &e.updated_ms,
+            &dirty,
+            &e.title,
+            &enc.tags,
+            &enc.metadata,
+            &e.frontmatter,
+            &e.body,
+            &tsvector_text(&e.title, &e.body),
+        ],
+    )?;
+    let row_id: i64 = get(&row, 0)?;
+    changes::record(db, row_id)?;
+    write_tags(db, row_id, &e.tags, None, &enc.tags)?;
+    Ok(row_id)
+}
+
+/// Rewrites row `old.row_id` with `e`'s reference and content, live, keeping `created_ms`.
+/// The search text is rewritten only when the content changed or the row comes back.
+pub(crate) fn update(
+    db: &mut Db<'_>,
+    old: &Existing,
+    e: &Entity,
+    enc: &Encoded,
+    dirty: bool,
+) -> Result<()> {
+    let reindex = old.deleted_ms.is_some() || old.content_hash != e.content_hash;
+    let tsv = reindex.then(|| tsvector_text(&e.title, &e.body));
+    db.execute(
+        "UPDATE entities SET type = $2, id = $3, path = $4, path_key = $5, content_hash = $6,
+                updated_ms = $7, deleted_ms = NULL, dirty = $8, title = $9, tags = $10,
+                metadata = $11, frontmatter = $12, body = $13,
+                tsv = coalesce($14::text::tsvector, tsv)
+         WHERE row_id = $1",
+        &[
+            &old.row_id,
+            &e.entity_ref.entity_type,
+            &e.entity_ref.id,
+            &e.path,
+            &path_key(&e.path),
+            &e.content_hash,
+            &e.updated_ms,
+            &dirty,
+            &e.title,
+            &enc.tags,
+            &enc.metadata,
+            &e.frontmatter,
+            &e.body,
+            &tsv,
+        ],
+    )?;
+    // A change a reader of the feed sees: content, place or liveness; the dirty flag and
+    // export bookkeeping are not changes.
+    if old.deleted_ms.is_some() || old.content_hash != e.content_hash || old.path != e.path {
+        changes::record(db, old.row_id)?;
+    }
+    write_tags(db, old.row_id, &e.tags, Some(&old.tags), &enc.tags)
+}
+
+/// Soft-deletes a row if it is live (out of the index, `deleted_ms` set; a tombstone keeps its
+/// first deletion time) and sets its dirty flag either way.
+pub(crate) fn tombstone(db: &mut Db<'_>, old: &Existing, now_ms: i64, dirty: bool) -> Result<()> {
+    db.execute(
+        "UPDATE entities SET deleted_ms = coalesce(deleted_ms, $2), dirty = $3, tsv = NULL
+         WHERE row_id = $1",
+        &[&old.row_id, &now_ms, &dirty],
+    )?;
+    if old.deleted_ms.is_none() {
+        changes::record(db, old.row_id)?;
+    }
+    Ok(())
+}
+
+/// Brings a tombstoned row back (indexed again, dirty, `updated_ms` now).
+fn revive(db: &mut Db<'_>, old: &Existing, now_ms: i64) -> Result<()> {
+    let row = db.query_one(
+        "SELECT title, body FROM entities WHERE row_id = $1",
+        &[&old.row_id],
+    )?;
+    let (title, body): (String, String) = (get(&row, 0)?, get(&row, 1)?);
+    db.execute(
+        "UPDATE entities SET deleted_ms = NULL, dirty = true, updated_ms = $2,
+                tsv = $3::text::tsvector
+         WHERE row_id = $1",
+        &[&old.row_id, &now_ms, &tsvector_text(&title, &body)],
+    )?;
+    changes::record(db, old.row_id)
+}
+
+/// Replaces the tag rows of `row_id` unless the stored JSON says they are already these.
+fn write_tags(
+    db: &mut Db<'_>,
+    row_id: i64,
+    tags: &[String],
+    old_json: Option<&str>,
+    new_json: &str,
+) -> Result<()> {
+    if old_json == Some(new_json) {
+        return Ok(());
+    }
+    if old_json.is_some() {
+        db.execute("DELETE FROM entity_tags WHERE entity_id = $1", &[&row_id])?;
+    }
+    if !tags.is_empty() {
+        db.execute(
+            "INSERT INTO entity_tags (tag, entity_id) SELECT DISTINCT t, $2::bigint FROM unnest($1::text[]) t
+             ON CONFLICT DO NOTHING",
+            &[&tags, &row_id],
+        )?;
+    }
+    Ok(())
+}
+
+/// Refuses `path` for `wanted` when another live entity's path has the same collision key.
+pub(crate) fn check_collision(db: &mut Db<'_>, wanted: &EntityRef, path: &str) -> Result<()> {
+    let other = db.query_opt(
+        "SELECT type, id, path FROM entities
+         WHERE path_key = $1 AND deleted_ms IS NULL AND NOT (type = $2 AND id = $3)
+         LIMIT 1",
+        &[&path_key(path), &wanted.entity_type, &wanted.id],
+    )?;
+    match other {
+        Some(row) => Err(StoreError::PathCollision(Box::new(PathCollision {
+            wanted: wanted.clone(),
+            path: path.to_string(),
+            existing: EntityRef::new(get::<String>(&row, 0)?, get::<String>(&row, 1)?),
+            existing_path: get(&row, 2)?,
+        }))),
+        None => Ok(()),
+    }
+}
+
+/// The entity holding `r`, live or soft-deleted.
+pub(crate) fn load(db: &mut Db<'_>, r: &EntityRef) -> Result<Option<Entity>> {
+    let row = db.query_opt(
+        "SELECT path, title, tags, metadata, frontmatter, body, content_hash,
+                created_ms, updated_ms, deleted_ms
+         FROM entities WHERE type = $1 AND id = $2",
+        &[&r.entity_type, &r.id],
+    )?;
+    row.map(|row| decode(&row, r.clone())).transpose()
+}
+
+fn decode(row: &Row, entity_ref: EntityRef) -> Result<Entity> {
+    Ok(Entity {
+        entity_ref,
+        path: get(row, 0)?,
+        title: get(row, 1)?,
+        tags: serde_json::from_str(get(row, 2)?)?,
+        metadata: serde_json::from_str(get(row, 3)?)?,
+        frontmatter: get(row, 4)?,
+        body: get(row, 5)?,
+        content_hash: get(row, 6)?,
+        created_ms: get(row, 7)?,
+        updated_ms: get(row, 8)?,
+        deleted_ms: get(row, 9)?,
+    })
+}
+
+/// Creates or replaces `e` as an interface write: always live, always dirty.
+pub(crate) fn put(db: &mut Db<'_>, e: &Entity) -> Result<PutOutcome> {
+    check_collision(db, &e.entity_ref, &e.path)?;
+    let enc = Encoded::of(e)?;
+    match existing(db, &e.entity_ref)? {
+        None => {
+            insert(db, e, &enc, true)?;
+            Ok(PutOutcome::Created)
+        }
+        Some(old) if old.deleted_ms.is_none() && old.content_hash == e.content_hash => {
+            Ok(PutOutcome::Unchanged)
+        }
+        Some(old) => {
+            update(db, &old, e, &enc, true)?;
+            Ok(if old.deleted_ms.is_some() {
+                PutOutcome::Created
+            } else {
+                PutOutcome::Updated
+            })
+        }
+    }
+}
+
+/// Tombstones a live entity and marks it dirty, so the next sync moves its file to the trash.
+pub(crate) fn soft_delete(db: &mut Db<'_>, r: &EntityRef, now_ms: i64) -> Result<()> {
+    match existing(db, r)? {
+        Some(old) if old.deleted_ms.is_none() => tombstone(db, &old, now_ms, true),
+        _ => Err(StoreError::NotFound(r.clone())),
+    }
+}
+
+/// Brings a tombstone back (a live entity is returned as it is). Refused with
+/// [`StoreError::PathCollision`] if another live entity took its path meanwhile.
+pub(crate) fn restore(db: &mut Db<'_>, r: &EntityRef, now_ms: i64) -> Result<Entity> {
+    let old = existing(db, r)?.ok_or_else(|| StoreError::NotFound(r.clone()))?;
+    if old.deleted_ms.is_some() {
+        check_collision(db, r, &old.path)?;
+        revive(db, &old, now_ms)?;
+    }
+    load(db, r)?.ok_or_else(|| StoreError::NotFound(r.clone()))
+}

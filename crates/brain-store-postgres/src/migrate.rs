@@ -1,0 +1,47 @@
+//! Schema versions, numbered like SQLite's (`migrations/NNNN_name.sql`): a table `brain_schema`
+//! holds the version; every migration past it runs in the opening transaction, under an
+//! advisory lock so two processes opening a new database at once migrate it once.
+
+use brain_store::{Result, StoreError};
+
+use crate::db::{Db, get};
+
+/// Every migration, in order; the version of the schema is the number of them applied.
+const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("../migrations/0001_init.sql"))];
+
+/// The advisory lock migrations hold (any fixed number; "brainmig" in ASCII).
+const MIGRATE_LOCK: i64 = 0x6272_6169_6e6d_6967;
+
+/// Brings the schema in the first schema of the search path up to date.
+pub(crate) fn run(db: &mut Db<'_>) -> Result<()> {
+    db.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK])?;
+    db.batch("CREATE TABLE IF NOT EXISTS brain_schema (version INTEGER NOT NULL)")?;
+    let row = db.query_opt("SELECT version FROM brain_schema", &[])?;
+    let found: i32 = match row {
+        Some(row) => get(&row, 0)?,
+        None => {
+            db.execute("INSERT INTO brain_schema (version) VALUES (0)", &[])?;
+            0
+        }
+    };
+    let supported = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
+    if found > supported {
+        let database: String = get(&db.query_one("SELECT current_database()", &[])?, 0)?;
+        return Err(StoreError::TooNew {
+            path: database,
+            found: i64::from(found),
+            supported: i64::from(supported),
+        });
+    }
+    for (n, (name, sql)) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
+        tracing::info!(migration = name, "migrating the PostgreSQL store");
+        db.batch(sql)?;
+        let version = i32::try_from(n + 1).unwrap_or(i32::MAX);
+        db.execute("UPDATE brain_schema SET version = $1", &[&version])?;
+    }
+    Ok(())
+}
