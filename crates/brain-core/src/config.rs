@@ -62,6 +62,9 @@ pub struct StoreConfig {
     /// Which backend holds the store. Picked once, where the binary opens the vault; nothing
     /// past that point knows which one it is.
     pub backend: StoreBackend,
+    /// The database of the `postgres` backend (`postgres://USER@HOST:PORT/DB?sslmode=...`),
+    /// never with a password in it: that comes from `PGPASSWORD`, `~/.pgpass` or a service file.
+    pub url: Option<String>,
     /// How far a commit is flushed before a write is acknowledged.
     pub synchronous: Synchronous,
 }
@@ -73,6 +76,8 @@ pub enum StoreBackend {
     /// One SQLite file in the vault (`.brain/brain.db`): the embedded default.
     #[default]
     Sqlite,
+    /// A PostgreSQL database (`store.url`), for a brain shared by several machines.
+    Postgres,
 }
 
 /// How far SQLite flushes a commit before it returns (its `synchronous` setting, in WAL mode).
@@ -487,8 +492,11 @@ timeout_s = 120
 max_body_bytes = 1048576
 
 [store]
-# Where the brain lives: "sqlite" (one file, .brain/brain.db, in the vault).
+# Where the brain lives: "sqlite" (one file, .brain/brain.db, in the vault) or "postgres"
+# (the database `url` names; `brain init --store postgres://USER@HOST/DB` sets both).
 backend = "sqlite"
+# The PostgreSQL database, without a password (give it in PGPASSWORD or ~/.pgpass):
+# url = "postgres://me@db.example/brain?sslmode=verify-full"
 # "normal": every acknowledged write survives the process being killed; a power loss or an
 # operating-system crash may drop the last few (the next sync restores notes from their files,
 # but a write not yet written to its file is lost). "full": every acknowledged write is flushed

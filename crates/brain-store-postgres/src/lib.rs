@@ -14,11 +14,13 @@
 mod changes;
 mod conflicts;
 pub mod connect;
+mod copy;
 mod db;
 mod entities;
 mod jobs;
 mod listing;
 mod migrate;
+pub mod replica;
 mod runtime;
 mod search;
 mod sync;
@@ -221,5 +223,15 @@ impl Store for PgStore {
 
     fn change_cursor(&self) -> Result<u64> {
         self.pool.read(changes::cursor)
+    }
+
+    fn dump(&self) -> Result<brain_store::StoreDump> {
+        self.pool.read(|db| copy::dump(db, &self.replica))
+    }
+
+    fn load_dump(&self, dump: &brain_store::StoreDump, replace: bool) -> Result<()> {
+        let shown = self.shown().to_string();
+        self.pool
+            .write(|db| copy::load(db, &self.replica, dump, replace, &shown))
     }
 }

@@ -17,6 +17,7 @@
 mod changes;
 mod check;
 mod conflicts;
+mod copy;
 mod entities;
 mod fts;
 pub mod fts_query;
@@ -344,5 +345,17 @@ impl Store for SqliteStore {
 
     fn change_cursor(&self) -> Result<u64> {
         self.read(changes::cursor)
+    }
+
+    fn dump(&self) -> Result<brain_store::StoreDump> {
+        self.read(copy::dump)
+    }
+
+    fn load_dump(&self, dump: &brain_store::StoreDump, replace: bool) -> Result<()> {
+        let shown = self
+            .file
+            .as_ref()
+            .map_or_else(|| ":memory:".to_string(), |f| f.shown().to_string());
+        self.write(|tx| copy::load(tx, dump, replace, &shown))
     }
 }

@@ -56,6 +56,12 @@ impl Store for Checked {
     fn change_cursor(&self) -> Result<u64> {
         self.0.change_cursor()
     }
+    fn dump(&self) -> Result<brain_store::StoreDump> {
+        self.0.dump()
+    }
+    fn load_dump(&self, dump: &brain_store::StoreDump, replace: bool) -> Result<()> {
+        self.0.load_dump(dump, replace)
+    }
     fn sync_state(&self) -> Result<SyncState> {
         self.0.sync_state()
     }

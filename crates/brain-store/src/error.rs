@@ -187,6 +187,17 @@ pub enum StoreError {
         /// The client's error.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A copy into a store that already holds a brain, which it would overwrite.
+    #[error(
+        "the target store {store} is not empty ({what}): copying into it would overwrite that \
+         brain; copy into an empty one, or pass --force to replace what it holds"
+    )]
+    NotEmpty {
+        /// The store, as shown to people.
+        store: String,
+        /// What it holds.
+        what: String,
+    },
     /// Any other failure of the backend's database, as the backend reported it.
     #[error("database error: {0}")]
     Database(Box<dyn std::error::Error + Send + Sync>),

@@ -12,6 +12,7 @@
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod dump;
 mod error;
 pub mod jobs;
 pub mod schedules;
@@ -19,6 +20,7 @@ pub mod search_query;
 pub mod snippet;
 mod types;
 
+pub use dump::{DumpFingerprint, DumpedEntity, StoreDump};
 pub use error::{PathCollision, StoreError};
 pub use jobs::JobStore;
 pub use types::*;
@@ -157,4 +159,13 @@ pub trait Store: Send + Sync {
 
     /// The feed's end now: a consumer that wants only changes from now on starts here.
     fn change_cursor(&self) -> Result<u64>;
+
+    /// Everything this store holds of its vault, read in one snapshot (`brain store copy`).
+    fn dump(&self) -> Result<StoreDump>;
+
+    /// Fills this store with `dump` in one transaction: every entity with its feed number,
+    /// dirty flag and times, every base and conflict (ids kept), the feed going on after
+    /// `dump.change_cursor`. A store holding any entity or conflict is refused with
+    /// [`StoreError::NotEmpty`], unless `replace`, which removes what it holds first.
+    fn load_dump(&self, dump: &StoreDump, replace: bool) -> Result<()>;
 }

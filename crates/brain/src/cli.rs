@@ -42,7 +42,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Make this folder a vault: create .brain/ with config.toml, brain.db and a .gitignore.
-    Init,
+    Init(InitArgs),
     /// Bring files and store in step (import changed files, write notes changed through brain to their files).
     Sync(SyncArgs),
     /// Full-text search, ranked by BM25, with highlighted snippets.
@@ -135,6 +135,16 @@ pub enum SyncAction {
     Pause,
     /// Apply what was queued while paused, and go on syncing.
     Resume,
+}
+
+/// `brain init` options.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Keep the brain in this PostgreSQL database (postgres://USER@HOST[:PORT]/DB, the schema
+    /// made on first use) instead of .brain/brain.db. No password in the URL: give it in
+    /// PGPASSWORD, ~/.pgpass or a service file.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
 }
 
 /// `brain work` options.

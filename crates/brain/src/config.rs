@@ -281,12 +281,12 @@ mod tests {
             default,
             file,
             "the file",
-            env(&[("BRAIN_STORE_BACKEND", "postgres")]),
+            env(&[("BRAIN_STORE_BACKEND", "mysql")]),
         )
         .unwrap_err()
         .to_string();
         assert!(
-            e.contains("BRAIN_STORE_BACKEND=\"postgres\"")
+            e.contains("BRAIN_STORE_BACKEND=\"mysql\"")
                 && e.contains("sqlite")
                 && e.contains("it overrides the file, which is fine"),
             "{e}"

@@ -16,6 +16,8 @@ pub mod changes;
 #[doc(hidden)]
 pub mod conflicts;
 #[doc(hidden)]
+pub mod copy;
+#[doc(hidden)]
 pub mod entities;
 #[doc(hidden)]
 pub mod jobs;
@@ -84,6 +86,10 @@ macro_rules! conformance_tests {
             }
             runtime {
                 set_read_and_replace => runtime::set_read_and_replace,
+            }
+            copy {
+                a_dump_loads_into_an_empty_store_unchanged => copy::a_dump_loads_into_an_empty_store_unchanged,
+                a_store_holding_a_brain_is_replaced_only_when_asked => copy::a_store_holding_a_brain_is_replaced_only_when_asked,
             }
             changes {
                 every_change_is_numbered_once_in_order => changes::every_change_is_numbered_once_in_order,

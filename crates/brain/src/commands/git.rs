@@ -46,7 +46,7 @@ pub fn run(vault_arg: Option<&std::path::Path>, cmd: &GitCommand, json: bool) ->
 }
 
 fn init(vault_arg: Option<&std::path::Path>, args: &GitInitArgs, json: bool) -> Result<u8> {
-    super::init::create(vault_arg)?;
+    super::init::create(vault_arg, None)?;
     let vault = Vault::open(vault_arg)?;
     let remote = args.remote.clone().unwrap_or_default();
     if remote.starts_with("http://") || remote.starts_with("https://") {

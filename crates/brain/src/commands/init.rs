@@ -11,8 +11,9 @@ use crate::output;
 /// Creates the vault's state if missing (what `brain init` does, silently); returns its paths
 /// and whether it was already a vault. `brain git init` starts with it, so cloning into a new
 /// folder is one command.
-pub fn create(vault: Option<&Path>) -> Result<(VaultPaths, bool)> {
+pub fn create(vault: Option<&Path>, store: Option<&str>) -> Result<(VaultPaths, bool)> {
     let paths = VaultPaths::new(vault)?;
+    let new_config = config_text(store)?;
     if paths.root.is_file() {
         anyhow::bail!(
             "{} is a file, not a folder: a vault is a folder of notes; pass a folder (--vault DIR)",
@@ -23,7 +24,7 @@ pub fn create(vault: Option<&Path>) -> Result<(VaultPaths, bool)> {
     // `BRAIN_*` variable leaves no half-made vault behind.
     if !paths.config_file().is_file() {
         crate::config::layered(
-            brain_core::config::DEFAULT_CONFIG_TOML,
+            &new_config,
             &paths.config_file(),
             "the default configuration",
             std::env::vars(),
@@ -41,6 +42,18 @@ pub fn create(vault: Option<&Path>) -> Result<(VaultPaths, bool)> {
         )
     })?;
     let existed = paths.config_file().is_file();
+    if existed && let Some(url) = store {
+        let config = crate::config::load(&paths)?;
+        if config.store.url.as_deref() != Some(url) {
+            anyhow::bail!(
+                "{} is already a brain vault with its store ({}): `brain init --store` only \
+                 sets up a new vault; to move this vault's brain to {url}, run `brain store copy \
+                 --to {url}`",
+                paths.root.display(),
+                config.store.url.as_deref().unwrap_or(".brain/brain.db")
+            );
+        }
+    }
     if !existed && let Some(outer) = super::locate::enclosing_vault(&paths.root) {
         // Both vaults would then sync the notes in here, each as its own.
         anyhow::bail!(
@@ -52,10 +65,22 @@ pub fn create(vault: Option<&Path>) -> Result<(VaultPaths, bool)> {
             outer.display()
         );
     }
+    if !existed && store.is_some() {
+        // The database first: one that cannot be reached, or that already belongs to another
+        // folder, leaves no `.brain/` behind pointing at it.
+        let config = crate::config::layered(
+            &new_config,
+            &paths.config_file(),
+            "the default configuration",
+            std::env::vars(),
+        )?;
+        crate::backend::create(&paths.database(), &config.store)
+            .with_context(|| format!("setting up the store of {}", paths.root.display()))?;
+    }
     fs::create_dir_all(&paths.state)
         .with_context(|| format!("cannot create {}", paths.state.display()))?;
     if !existed {
-        fs::write(paths.config_file(), brain_core::config::DEFAULT_CONFIG_TOML)
+        fs::write(paths.config_file(), &new_config)
             .with_context(|| format!("cannot write {}", paths.config_file().display()))?;
     }
     let ignore = paths.layout.state_gitignore();
@@ -70,13 +95,35 @@ pub fn create(vault: Option<&Path>) -> Result<(VaultPaths, bool)> {
     Ok((paths, existed))
 }
 
+/// The config.toml of a new vault: the commented default, with `[store]` set to the PostgreSQL
+/// database `store` names. A URL with a password in it is refused before anything is written,
+/// so the password never reaches config.toml.
+fn config_text(store: Option<&str>) -> Result<String> {
+    let Some(url) = store else {
+        return Ok(brain_core::config::DEFAULT_CONFIG_TOML.to_string());
+    };
+    if !crate::backend::is_postgres_url(url) {
+        anyhow::bail!(
+            "--store {url}: give a PostgreSQL URL (postgres://USER@HOST[:PORT]/DATABASE); \
+             leave --store out for the embedded SQLite store"
+        );
+    }
+    brain_store_postgres::connect::refuse_password(url)?;
+    let mut doc: toml_edit::DocumentMut = brain_core::config::DEFAULT_CONFIG_TOML
+        .parse()
+        .context("the built-in default configuration does not parse")?;
+    doc["store"]["backend"] = toml_edit::value("postgres");
+    doc["store"]["url"] = toml_edit::value(url);
+    Ok(doc.to_string())
+}
+
 /// Opens the store of a vault that has one, creates it for a new vault. A vault already set up
 /// (its config is there) whose store is missing is refused like any other command refuses it:
 /// creating an empty store there would pass for the lost one, with its unwritten edits gone.
 fn open_or_create_store(paths: &VaultPaths, existed: bool) -> Result<()> {
     let config = crate::config::load(paths)?;
     let db = paths.database();
-    if existed || db.exists() {
+    if existed || db.exists() || config.store.backend != brain_core::config::StoreBackend::Sqlite {
         crate::backend::open_existing(&db, &config.store)
             .with_context(|| format!("opening the store of {}", paths.root.display()))?;
     } else {
@@ -88,8 +135,8 @@ fn open_or_create_store(paths: &VaultPaths, existed: bool) -> Result<()> {
 
 /// Creates `.brain/` with a commented config, the database and a `.gitignore`. Running it again
 /// changes nothing and says so.
-pub fn run(vault: Option<&Path>, json: bool) -> Result<u8> {
-    let (paths, existed) = create(vault)?;
+pub fn run(vault: Option<&Path>, store: Option<&str>, json: bool) -> Result<u8> {
+    let (paths, existed) = create(vault, store)?;
     if json {
         output::json(&serde_json::json!({
             "vault": paths.root,

@@ -127,7 +127,7 @@ impl Vault {
 pub fn run(cli: Cli) -> Result<u8> {
     let vault_arg = cli.vault.as_deref();
     match cli.command {
-        Command::Init => init::run(vault_arg, cli.json),
+        Command::Init(args) => init::run(vault_arg, args.store.as_deref(), cli.json),
         Command::Sync(args) => sync::run(&Vault::open(vault_arg)?, &args, cli.json),
         Command::Work(args) => sync::work(&Vault::open(vault_arg)?, &args),
         Command::Search(args) => entities::search(&Vault::open(vault_arg)?, &args, cli.json),
