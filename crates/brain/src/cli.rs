@@ -43,6 +43,9 @@ pub struct Cli {
 pub enum Command {
     /// Make this folder a vault: create .brain/ with config.toml, brain.db and a .gitignore.
     Init(InitArgs),
+    /// The store itself: move the brain to another backend.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Bring files and store in step (import changed files, write notes changed through brain to their files).
     Sync(SyncArgs),
     /// Full-text search, ranked by BM25, with highlighted snippets.
@@ -135,6 +138,23 @@ pub enum SyncAction {
     Pause,
     /// Apply what was queued while paused, and go on syncing.
     Resume,
+}
+
+/// `brain store` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy the whole brain (notes, deleted ones, conflicts, file bases, the change feed's
+    /// position) to another store, verify it, and switch this vault to it. The old store is
+    /// left as it was.
+    Copy {
+        /// Where to: a PostgreSQL URL (postgres://USER@HOST[:PORT]/DB, no password in it) or
+        /// `sqlite` (.brain/brain.db).
+        #[arg(long, value_name = "URL|sqlite")]
+        to: String,
+        /// Replace what the target holds (a SQLite file is moved aside first, not deleted).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// `brain init` options.

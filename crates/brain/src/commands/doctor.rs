@@ -326,26 +326,18 @@ fn rebuild(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
             paths.root.display()
         );
     }
+    if config.store.backend != brain_core::config::StoreBackend::Sqlite {
+        bail!(
+            "`brain doctor --rebuild` builds a new SQLite store from the note files, but {} \
+             keeps its brain in PostgreSQL (store.url): the server keeps its own data safe; to \
+             start over from the files, copy the brain to SQLite (`brain store copy --to \
+             sqlite`) and rebuild that",
+            paths.root.display()
+        );
+    }
     let stamp = format_compact(now_ms());
     let db = paths.database();
-    let old = free_old_name(&paths.layout, &stamp);
-    let mut moved = Vec::new();
-    for suffix in ["", "-wal", "-shm"] {
-        let from = with_suffix(&db, suffix);
-        if from.exists() {
-            let to = with_suffix(&old, suffix);
-            std::fs::rename(&from, &to).with_context(|| {
-                format!(
-                    "cannot move the old store file {} to {}: nothing was changed besides the \
-                     files already moved ({}); check the folder's permissions",
-                    from.display(),
-                    to.display(),
-                    moved.join(", ")
-                )
-            })?;
-            moved.push(to.display().to_string());
-        }
-    }
+    let (old, moved) = move_store_aside(paths, &stamp)?;
     let recovery = if old.exists() {
         recover(paths, config, &old, &stamp)
     } else {
@@ -452,6 +444,33 @@ fn rebuild(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
     text.push_str(NOT_RECOVERED);
     output::line(text)?;
     Ok(0)
+}
+
+/// Moves the SQLite store's files (the database, its `-wal` and `-shm`) to
+/// `.brain/brain.db.old-STAMP` (see [`free_old_name`]) and returns that path and the files
+/// moved: a store replaced by a rebuild or a copy is kept, never deleted. A move that fails
+/// names what was moved.
+pub(super) fn move_store_aside(paths: &VaultPaths, stamp: &str) -> Result<(PathBuf, Vec<String>)> {
+    let db = paths.database();
+    let old = free_old_name(&paths.layout, stamp);
+    let mut moved = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let from = with_suffix(&db, suffix);
+        if from.exists() {
+            let to = with_suffix(&old, suffix);
+            std::fs::rename(&from, &to).with_context(|| {
+                format!(
+                    "cannot move the old store file {} to {}: nothing was changed besides the \
+                     files already moved ({}); check the folder's permissions",
+                    from.display(),
+                    to.display(),
+                    moved.join(", ")
+                )
+            })?;
+            moved.push(to.display().to_string());
+        }
+    }
+    Ok((old, moved))
 }
 
 /// `.brain/brain.db.old-STAMP`, or with `-2`, `-3`... when a rebuild in the same second

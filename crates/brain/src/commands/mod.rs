@@ -12,6 +12,7 @@ mod locate;
 mod mcp;
 mod schedules;
 mod serve;
+mod store;
 mod sync;
 
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use brain_jobs::{PoolConfig, Queue};
 use brain_store::{Backend, StoreError};
 use brain_sync::SyncError;
 
-use crate::cli::{Cli, Command, ConfigCommand};
+use crate::cli::{Cli, Command, ConfigCommand, StoreCommand};
 use crate::config::{self, VaultPaths};
 use crate::output;
 
@@ -128,6 +129,9 @@ pub fn run(cli: Cli) -> Result<u8> {
     let vault_arg = cli.vault.as_deref();
     match cli.command {
         Command::Init(args) => init::run(vault_arg, args.store.as_deref(), cli.json),
+        Command::Store(StoreCommand::Copy { to, force }) => {
+            store::copy(&Vault::open(vault_arg)?, &to, force, cli.json)
+        }
         Command::Sync(args) => sync::run(&Vault::open(vault_arg)?, &args, cli.json),
         Command::Work(args) => sync::work(&Vault::open(vault_arg)?, &args),
         Command::Search(args) => entities::search(&Vault::open(vault_arg)?, &args, cli.json),

@@ -1,0 +1,213 @@
+//! `brain store copy --to URL|sqlite`: moves a vault's whole brain to the other backend.
+//!
+//! Everything a store holds of the vault ([`brain_store::StoreDump`]: every entity, deleted
+//! ones too, with its feed number and dirty flag, the file bases, every conflict with its id,
+//! the feed's position) is read in one snapshot and written to the target in one transaction,
+//! then read back and compared by counts and a digest. Only then does config.toml point at the
+//! target. The source is left as it was, so going back is editing `[store]` again. Runs with
+//! the vault's sync lock held and no daemon running, so no write lands between the read and the
+//! switch. The job queue is not copied: queued work is said, and `brain sync` redoes it.
+
+use std::fs::OpenOptions;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use brain_store::jobs::{JobFilter, JobState};
+use brain_store::{Backend, StoreError};
+use serde_json::json;
+
+use super::{Vault, daemon};
+use crate::output;
+
+/// Copies the vault's brain to `to` (a PostgreSQL URL or `sqlite`) and switches the vault to it.
+pub fn copy(vault: &Vault, to: &str, force: bool, json: bool) -> Result<u8> {
+    if let Some(pid) = daemon::running(&vault.paths) {
+        bail!(
+            "`brain serve` (pid {pid}) is running on {}: stop it first, so no write lands \
+             between the copy and the switch",
+            vault.paths.root.display()
+        );
+    }
+    let lock_path = vault.paths.layout.sync_lock();
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {}", lock_path.display()))?;
+    if lock.try_lock().is_err() {
+        bail!(
+            "a sync holds {}: wait for it to end (`brain status`), then run the copy again",
+            lock_path.display()
+        );
+    }
+    let running = vault.store.list_jobs(&JobFilter {
+        states: vec![JobState::Running],
+        limit: 10,
+        ..JobFilter::default()
+    })?;
+    if !running.is_empty() {
+        bail!(
+            "job #{} ({}) is running: wait for it to end (`brain status`), then run the copy \
+             again",
+            running[0].id,
+            running[0].job_type
+        );
+    }
+    let queued = vault
+        .store
+        .job_counts()?
+        .iter()
+        .filter(|c| c.state == JobState::Queued)
+        .map(|c| c.count)
+        .sum::<u64>();
+
+    let (target, shown, new_store) = open_target(vault, to, force)?;
+    let dump = vault.store.dump().context("reading the vault's store")?;
+    let want = dump.fingerprint();
+    match target.load_dump(&dump, force) {
+        Err(e @ StoreError::NotEmpty { .. }) => return Err(e.into()),
+        other => other.with_context(|| format!("writing the brain into {shown}"))?,
+    }
+    let got = target
+        .dump()
+        .with_context(|| format!("reading back the copy in {shown}"))?
+        .fingerprint();
+    if got != want {
+        bail!(
+            "the copy in {shown} does not match the vault's store (source {want:?}, copy \
+             {got:?}): the vault still uses its old store, nothing in it changed; run the copy \
+             again with --force to replace the partial copy"
+        );
+    }
+    switch_config(vault, &new_store)?;
+    drop(lock);
+    if json {
+        output::json(&json!({
+            "from": source_shown(vault),
+            "to": shown,
+            "copied": got,
+            "verified": true,
+            "queued_jobs_not_copied": queued,
+        }))?;
+        return Ok(0);
+    }
+    output::line(format!(
+        "Copied {} notes ({} deleted kept), {} file bases and {} conflicts to {shown}; the \
+         change feed goes on after {}.\nVerified: counts and digest {} match.\n{} now uses \
+         {shown}; its old store ({}) is left as it was.",
+        got.live,
+        got.deleted,
+        got.bases,
+        got.conflicts,
+        got.change_cursor,
+        &got.digest[..16],
+        vault.paths.root.display(),
+        source_shown(vault),
+    ))?;
+    if queued > 0 {
+        output::line(format!(
+            "{queued} queued job(s) stay in the old store: run `brain sync` to redo the work."
+        ))?;
+    }
+    Ok(0)
+}
+
+/// What the vault's config will say after the switch.
+enum NewStore {
+    Sqlite,
+    Postgres(String),
+}
+
+fn source_shown(vault: &Vault) -> String {
+    match &vault.config.store.url {
+        Some(url) if vault.config.store.backend == brain_core::config::StoreBackend::Postgres => {
+            brain_store_postgres::connect::without_password(url)
+        }
+        _ => vault.paths.database().display().to_string(),
+    }
+}
+
+fn open_target(
+    vault: &Vault,
+    to: &str,
+    force: bool,
+) -> Result<(Arc<dyn Backend>, String, NewStore)> {
+    use brain_core::config::StoreBackend;
+    if to == "sqlite" {
+        if vault.config.store.backend == StoreBackend::Sqlite {
+            bail!(
+                "{} already uses SQLite: nothing to copy",
+                vault.paths.root.display()
+            );
+        }
+        let db = vault.paths.database();
+        if db.exists() && force {
+            // Replaced, never lost: the old file is kept beside it.
+            let stamp = brain_core::time::format_compact(brain_core::time::now_ms());
+            super::doctor::move_store_aside(&vault.paths, &stamp)?;
+        }
+        let store = if db.exists() {
+            crate::backend::open_existing(&db, &brain_core::config::StoreConfig::default())?
+        } else {
+            crate::backend::create(&db, &brain_core::config::StoreConfig::default())?
+        };
+        return Ok((store, db.display().to_string(), NewStore::Sqlite));
+    }
+    if !crate::backend::is_postgres_url(to) {
+        bail!(
+            "--to {to}: give a PostgreSQL URL (postgres://USER@HOST[:PORT]/DATABASE) or `sqlite`"
+        );
+    }
+    if vault.config.store.url.as_deref() == Some(to) {
+        bail!(
+            "{} already uses {to}: nothing to copy",
+            vault.paths.root.display()
+        );
+    }
+    let config = brain_core::config::StoreConfig {
+        backend: StoreBackend::Postgres,
+        url: Some(to.to_string()),
+        ..vault.config.store.clone()
+    };
+    let store = crate::backend::create(&vault.paths.database(), &config).with_context(|| {
+        format!(
+            "setting up {} as this vault's store",
+            brain_store_postgres::connect::without_password(to)
+        )
+    })?;
+    Ok((
+        store,
+        brain_store_postgres::connect::without_password(to),
+        NewStore::Postgres(to.to_string()),
+    ))
+}
+
+/// Points `[store]` of config.toml at the new store, keeping every comment and other setting.
+fn switch_config(vault: &Vault, new_store: &NewStore) -> Result<()> {
+    let file = vault.paths.config_file();
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .with_context(|| format!("{} is not valid TOML", file.display()))?;
+    let store = doc
+        .entry("store")
+        .or_insert(toml_edit::table())
+        .as_table_mut()
+        .with_context(|| format!("[store] of {} is not a table", file.display()))?;
+    match new_store {
+        NewStore::Sqlite => {
+            store.insert("backend", toml_edit::value("sqlite"));
+            store.remove("url");
+        }
+        NewStore::Postgres(url) => {
+            store.insert("backend", toml_edit::value("postgres"));
+            store.insert("url", toml_edit::value(url.as_str()));
+        }
+    }
+    let tmp = file.with_extension("toml.new");
+    std::fs::write(&tmp, doc.to_string())
+        .and_then(|()| std::fs::rename(&tmp, &file))
+        .with_context(|| format!("cannot write {}", file.display()))
+}
