@@ -109,8 +109,10 @@ pub(crate) fn search(db: &mut Db<'_>, q: &SearchQuery) -> Result<Vec<SearchHit>>
             "updated_ms DESC, path COLLATE \"C\"",
         ),
     };
+    let body = if q.snippets { "true" } else { "false" };
     let mut sql = format!(
-        "SELECT {score}, type, id, title, path, body FROM entities
+        "SELECT {score}, type, id, title, path, CASE WHEN {body} THEN body ELSE '' END
+         FROM entities
          WHERE deleted_ms IS NULL{filters} ORDER BY {order}"
     );
     if q.limit > 0 {
@@ -127,9 +129,13 @@ pub(crate) fn search(db: &mut Db<'_>, q: &SearchQuery) -> Result<Vec<SearchHit>>
         .map(|row| {
             let title: String = get(row, 3)?;
             let body: String = get(row, 5)?;
-            let snippet = snippet(&body, &needles, SNIPPET_TOKENS, mark)
-                .or_else(|| snippet(&title, &needles, SNIPPET_TOKENS, mark))
-                .unwrap_or_else(|| escape(&lead(&body), mark));
+            let snippet = if q.snippets {
+                snippet(&body, &needles, SNIPPET_TOKENS, mark)
+                    .or_else(|| snippet(&title, &needles, SNIPPET_TOKENS, mark))
+                    .unwrap_or_else(|| escape(&lead(&body), mark))
+            } else {
+                String::new()
+            };
             Ok(SearchHit {
                 entity: EntityRef::new(get::<String>(row, 1)?, get::<String>(row, 2)?),
                 title,

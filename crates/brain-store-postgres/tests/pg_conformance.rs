@@ -8,3 +8,6 @@ fn fresh_store() -> Box<dyn Backend> {
 }
 
 brain_store::conformance_tests!(crate::fresh_store);
+
+#[path = "pg/search_equivalence.rs"]
+mod search_equivalence;

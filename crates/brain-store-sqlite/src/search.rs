@@ -44,9 +44,13 @@ pub(crate) fn search(tx: &Transaction<'_>, q: &SearchQuery) -> Result<Vec<Search
             let body: String = row.get(4)?;
             // The best window of the body, else of the title (as when only the title
             // matched), else the note's first words.
-            let snippet = snippet(&body, &needles, SNIPPET_TOKENS, mark)
-                .or_else(|| snippet(&title, &needles, SNIPPET_TOKENS, mark))
-                .unwrap_or_else(|| escape(&lead(&body), mark));
+            let snippet = if q.snippets {
+                snippet(&body, &needles, SNIPPET_TOKENS, mark)
+                    .or_else(|| snippet(&title, &needles, SNIPPET_TOKENS, mark))
+                    .unwrap_or_else(|| escape(&lead(&body), mark))
+            } else {
+                String::new()
+            };
             Ok(SearchHit {
                 entity: EntityRef::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?),
                 title,

@@ -304,6 +304,10 @@ pub struct SearchQuery {
     /// note's own text is written twice in the snippet (see [`crate::snippet`]), so a reader
     /// can always tell a mark from the text.
     pub highlight: (String, String),
+    /// Whether hits carry snippets. A caller that only wants which notes match (a batch
+    /// selecting every match, a comparison of backends) turns them off: a snippet reads the
+    /// whole text of each hit.
+    pub snippets: bool,
 }
 
 /// The marks [`SearchQuery::new`] puts around matched words: `⟦` and `⟧` (U+27E6, U+27E7).
@@ -312,7 +316,7 @@ pub struct SearchQuery {
 pub const HIGHLIGHT: (&str, &str) = ("\u{27E6}", "\u{27E7}");
 
 impl SearchQuery {
-    /// A query with no filters, the first 20 hits, and [`HIGHLIGHT`] marks.
+    /// A query with no filters, the first 20 hits, with snippets marked by [`HIGHLIGHT`].
     pub fn new(text: impl Into<String>) -> Self {
         Self {
             text: text.into(),
@@ -321,6 +325,7 @@ impl SearchQuery {
             limit: 20,
             offset: 0,
             highlight: (HIGHLIGHT.0.into(), HIGHLIGHT.1.into()),
+            snippets: true,
         }
     }
 }
