@@ -118,6 +118,7 @@ struct Running {
 pub struct Runtime {
     context: RuntimeContext,
     job_types: Vec<JobTypeInfo>,
+    left_to_folder: Vec<String>,
     services: Vec<Owned<Box<dyn Service>>>,
     subscribers: Subscribers,
     feed_poll: Duration,
@@ -150,11 +151,30 @@ impl Runtime {
                 }),
             },
             job_types: regs.job_types,
+            left_to_folder: regs.left_to_folder,
             services: regs.services,
             subscribers: regs.subscribers,
             feed_poll: DEFAULT_FEED_POLL,
             running: None,
         })
+    }
+
+    /// A runtime with no vault folder, for a machine that runs a store's jobs without holding
+    /// any of its folders (`brain work --store URL`): job types bound to a replica or holding
+    /// the vault lock are not registered ([`PluginContext::has_folder`]), so their jobs stay
+    /// queued for a worker that has the folder ([`Runtime::left_to_folder`] lists them).
+    pub fn without_folder(
+        config: Config,
+        store: Arc<dyn Backend>,
+        plugins: Vec<Box<dyn Plugin>>,
+    ) -> Result<Runtime, PluginError> {
+        Runtime::new(Path::new(""), config, store, plugins)
+    }
+
+    /// The job types this runtime left to a worker with the vault folder (see
+    /// [`Runtime::without_folder`]).
+    pub fn left_to_folder(&self) -> &[String] {
+        &self.left_to_folder
     }
 
     /// With change-feed subscribers reading the feed every `every` when no job of this process

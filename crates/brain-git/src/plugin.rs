@@ -38,7 +38,7 @@ impl Plugin for GitPlugin {
             handler(ctx.root(), ctx.config(), store, sync),
             settings,
         )?;
-        if !ctx.config().git.enabled {
+        if !ctx.config().git.enabled || !ctx.has_folder() {
             return Ok(());
         }
         let timer = Timer::default();

@@ -173,6 +173,10 @@ pub struct WorkArgs {
     /// Exit once no job is queued or running.
     #[arg(long)]
     pub until_idle: bool,
+    /// Run the jobs of this PostgreSQL store (postgres://USER@HOST/DB) without a vault folder:
+    /// jobs that need one (a sync, an import, a git sync) are left to a machine that has it.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
 }
 
 /// `brain search` arguments.

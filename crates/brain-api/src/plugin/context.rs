@@ -92,6 +92,8 @@ pub(crate) struct Registrations {
     pub services: Vec<Owned<Box<dyn Service>>>,
     pub subscribers: Subscribers,
     pub capabilities: Capabilities,
+    /// Job types not registered because they need the vault folder this runtime lacks.
+    pub left_to_folder: Vec<String>,
 }
 
 /// What a plugin gets at start-up: the vault it serves, and generic ways to add to the runtime
@@ -100,6 +102,8 @@ pub(crate) struct Registrations {
 /// editing the runtime.
 pub struct PluginContext {
     root: PathBuf,
+    /// Whether the runtime has a vault folder (`false` for `brain work --store`).
+    folder: bool,
     config: Config,
     store: Arc<dyn Backend>,
     /// The plugin registering now: what it registers is recorded as this plugin's.
@@ -111,6 +115,7 @@ impl PluginContext {
     /// A context for registering plugins of the vault at `root`.
     pub(crate) fn new(root: &Path, config: Config, store: Arc<dyn Backend>) -> Self {
         PluginContext {
+            folder: !root.as_os_str().is_empty(),
             root: root.to_path_buf(),
             config,
             store,
@@ -124,9 +129,17 @@ impl PluginContext {
         self.plugin = plugin.to_string();
     }
 
-    /// The vault's folder.
+    /// The vault's folder (empty when [`PluginContext::has_folder`] is false).
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Whether this runtime works on a vault folder. A runtime without one (a worker of a
+    /// store on a machine that has none of its folders) does not register job types bound to
+    /// a replica or holding the vault lock: those jobs are left to a machine with the folder.
+    /// A plugin whose services need the folder registers none of them then.
+    pub fn has_folder(&self) -> bool {
+        self.folder
     }
 
     /// The vault's layered configuration.
@@ -159,6 +172,11 @@ impl PluginContext {
                 plugin: self.plugin.clone(),
                 by: first.plugin.clone(),
             });
+        }
+        if !self.folder && (settings.holds_vault_lock || settings.bound_to_replica) {
+            tracing::debug!(job_type, plugin = %self.plugin, "left to a worker with the vault folder");
+            regs.left_to_folder.push(job_type.to_string());
+            return Ok(());
         }
         if settings.holds_vault_lock {
             let handler = HoldsVaultLock {

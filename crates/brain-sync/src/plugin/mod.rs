@@ -51,6 +51,10 @@ impl Plugin for SyncPlugin {
             ctx.store().clone(),
         ));
         ctx.provide(CAPABILITY, sync)?;
+        if !ctx.has_folder() {
+            // A worker of the store on a machine without this folder: nothing to watch.
+            return Ok(());
+        }
         // In a daemon: the watcher, then the initial sync (queued once the watch is in place).
         let watcher = services::Watcher::default();
         let watching: Arc<dyn Watching> = Arc::new(watcher.clone());

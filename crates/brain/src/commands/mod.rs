@@ -133,7 +133,10 @@ pub fn run(cli: Cli) -> Result<u8> {
             store::copy(&Vault::open(vault_arg)?, &to, force, cli.json)
         }
         Command::Sync(args) => sync::run(&Vault::open(vault_arg)?, &args, cli.json),
-        Command::Work(args) => sync::work(&Vault::open(vault_arg)?, &args),
+        Command::Work(args) => match &args.store {
+            Some(url) => sync::work_store(url, &args, cli.json),
+            None => sync::work(&Vault::open(vault_arg)?, &args),
+        },
         Command::Search(args) => entities::search(&Vault::open(vault_arg)?, &args, cli.json),
         Command::List(args) => entities::list(&Vault::open(vault_arg)?, &args, cli.json),
         Command::Get(r) => entities::get(&Vault::open(vault_arg)?, &r.entity, cli.json),

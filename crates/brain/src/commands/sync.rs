@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use brain_jobs::{FollowEvent, Queue, WorkerPool};
+use brain_jobs::{FollowEvent, PoolConfig, Queue, WorkerPool};
 use brain_store::jobs::{Enqueued, Job, JobFilter, JobState, LEASE_EXPIRED_LAST};
 use brain_sync::SyncReport;
 use brain_sync::jobs::DIRECTORY_SYNC;
@@ -423,6 +423,92 @@ pub fn work(vault: &Vault, args: &WorkArgs) -> Result<u8> {
         bail!("stopped by a signal; running jobs were finished or will be retried");
     }
     Ok(0)
+}
+
+/// `brain work --store URL`: the store's jobs that need no vault folder, on a machine that has
+/// none of its folders (the runtime of [`brain_api::Runtime::without_folder`], with every
+/// plugin: their folder-bound job types are left to the folder's machine and said so).
+pub fn work_store(url: &str, args: &WorkArgs, json: bool) -> Result<u8> {
+    let store = crate::backend::open_url(url)?;
+    let shown = brain_store_postgres::connect::without_password(url);
+    let config = brain_core::Config::default();
+    let mut runtime =
+        brain_api::Runtime::without_folder(config.clone(), store.clone(), super::plugins())
+            .context("registering the plugins")?;
+    let runs: Vec<String> = runtime
+        .job_types()
+        .iter()
+        .map(|t| t.job_type.clone())
+        .filter(|t| !runtime.left_to_folder().contains(t))
+        .collect();
+    let left = runtime.left_to_folder().to_vec();
+    if !json {
+        output::line(format!(
+            "Working on {shown}: {}; left to the machines with the vault folder: {}.",
+            if runs.is_empty() {
+                "no job type of this build runs without a vault folder".to_string()
+            } else {
+                format!("running {}", runs.join(", "))
+            },
+            if left.is_empty() {
+                "none".to_string()
+            } else {
+                left.join(", ")
+            }
+        ))?;
+    }
+    let pool = PoolConfig {
+        watch_store_ms: Some(10),
+        ..PoolConfig::default()
+    };
+    runtime.start(pool).context("starting the workers")?;
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let flag = interrupted.clone();
+        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    }
+    let queue = runtime.queue().clone();
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        if interrupted.load(Ordering::SeqCst) {
+            break;
+        }
+        if args.until_idle && !store_busy(store.as_ref(), &queue)? {
+            break;
+        }
+    }
+    runtime.stop();
+    if json {
+        output::json(&serde_json::json!({"store": shown, "ran": runs, "left_to_folder": left}))?;
+    }
+    if interrupted.load(Ordering::SeqCst) {
+        bail!("stopped by a signal; running jobs were finished or will be retried");
+    }
+    Ok(0)
+}
+
+/// Whether a job of a type `queue` runs is queued (due now) or running in `store`.
+fn store_busy(store: &dyn brain_store::Backend, queue: &Queue) -> Result<bool> {
+    let now = brain_core::time::now_ms();
+    let paused = store.paused_types()?;
+    for job_type in queue.registry().names() {
+        if paused.iter().any(|p| p == job_type) {
+            continue;
+        }
+        let jobs = store.list_jobs(&JobFilter {
+            states: vec![JobState::Queued, JobState::Running],
+            job_type: Some(job_type.to_string()),
+            limit: 100,
+            ..JobFilter::default()
+        })?;
+        if jobs
+            .iter()
+            .any(|j| j.state == JobState::Running || j.run_at_ms <= now)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 fn print_report(report: &SyncReport, json: bool, headline: &str) -> Result<()> {
