@@ -51,7 +51,6 @@ pub struct PgStore {
     /// File bases read so far (see `brain_store_sqlite::SqliteStore::base_reads`).
     base_reads: AtomicU64,
     /// What wakes idle workers (LISTEN on the store's channel), started on first use.
-    #[allow(dead_code)]
     notifier: jobs::notify::Notifier,
 }
 

@@ -1,99 +1,249 @@
-//! The job queue on PostgreSQL ([`brain_store::JobStore`]).
+//! The job queue on PostgreSQL ([`JobStore`] for [`PgStore`]), the SQLite queue's transitions
+//! over concurrent writers.
+//!
+//! Every transition is one conditional `UPDATE` (still `running`, lease still held by the
+//! reporting worker), so a late report from a worker whose job was reclaimed changes nothing.
+//! What differs from SQLite, where one writer at a time makes a claim trivially safe: claims
+//! select with `FOR UPDATE SKIP LOCKED` (two claimers never take the same job nor wait on each
+//! other's rows) under a transaction-level advisory lock per job type, so the running count a
+//! per-type limit is checked against cannot change under the claim (`claim.rs`); and every
+//! commit that gives workers something to do sends `NOTIFY` on the store's channel, which
+//! idle workers of other processes hear (`notify.rs`).
 
+mod admin;
+mod claim;
+mod enqueue;
 pub(crate) mod notify;
+mod recurring;
 
-use brain_core::EntityRef;
+use postgres::Row;
+use serde_json::Value;
+
+use crate::PgStore;
+use crate::db::{Db, get};
 use brain_store::jobs::{
     BatchStatus, ChangeNotifier, Enqueued, Job, JobCount, JobFilter, JobProgress, JobState,
     JobStore, NewJob, Outcome, WriteTx,
 };
 use brain_store::schedules::{Schedule, ScheduleDef};
-use brain_store::{Entity, PutOutcome, Result, StoreError};
+use brain_store::{Result, StoreError};
 
-use crate::PgStore;
+/// The columns [`from_row`] reads, in its order; shared by every `SELECT` and `RETURNING`.
+const COLUMNS: &str = "id, job_type, state, priority, attempts, max_attempts, run_at_ms,
+    created_ms, started_ms, finished_ms, worker, lease_until_ms, dedupe_key, parent_id,
+    cancel_requested, progress_current, progress_total, progress_message, progress_ms, error,
+    input, result, progress_phase";
 
-fn not_yet() -> StoreError {
-    StoreError::Database("the PostgreSQL job queue is not built yet".into())
+/// Tells idle workers of every process that there is something to claim (sent at commit).
+pub(crate) fn notify(db: &mut Db<'_>) -> Result<()> {
+    db.execute(
+        &format!("SELECT pg_notify({}, '')", notify::CHANNEL_SQL),
+        &[],
+    )?;
+    Ok(())
+}
+
+fn state_of(s: &str) -> Result<JobState> {
+    // An unknown state can only come from a newer brain sharing the database.
+    JobState::parse(s)
+        .ok_or_else(|| StoreError::Database(format!("unknown job state '{s}'").into()))
+}
+
+fn counter(row: &Row, idx: usize) -> Result<Option<u64>> {
+    Ok(get::<Option<i64>>(row, idx)?.map(|v| u64::try_from(v).unwrap_or(0)))
+}
+
+/// A counter as stored; past `i64::MAX` (never in practice) it sticks at the top.
+fn stored_counter(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn from_row(row: &Row) -> Result<Job> {
+    let progress = match get::<Option<i64>>(row, 18)? {
+        None => None,
+        Some(updated_ms) => Some(JobProgress {
+            current: counter(row, 15)?.unwrap_or_default(),
+            total: counter(row, 16)?,
+            message: get::<Option<String>>(row, 17)?.unwrap_or_default(),
+            updated_ms,
+            phase: get::<Option<String>>(row, 22)?
+                .as_deref()
+                .and_then(brain_core::Phase::parse),
+        }),
+    };
+    let input: String = get(row, 20)?;
+    let result: Option<String> = get(row, 21)?;
+    Ok(Job {
+        id: get(row, 0)?,
+        job_type: get(row, 1)?,
+        state: state_of(get(row, 2)?)?,
+        priority: u8::try_from(get::<i32>(row, 3)?).unwrap_or(1),
+        attempts: u32::try_from(get::<i32>(row, 4)?).unwrap_or(0),
+        max_attempts: u32::try_from(get::<i32>(row, 5)?).unwrap_or(1),
+        run_at_ms: get(row, 6)?,
+        created_ms: get(row, 7)?,
+        started_ms: get(row, 8)?,
+        finished_ms: get(row, 9)?,
+        worker: get(row, 10)?,
+        lease_until_ms: get(row, 11)?,
+        dedupe_key: get(row, 12)?,
+        parent_id: get(row, 13)?,
+        cancel_requested: get(row, 14)?,
+        progress,
+        error: get(row, 19)?,
+        input: serde_json::from_str::<Value>(&input)?,
+        result: result.map(|r| serde_json::from_str(&r)).transpose()?,
+    })
 }
 
 impl JobStore for PgStore {
-    fn enqueue(&self, _: &[NewJob], _: i64) -> Result<Vec<Enqueued>> {
-        Err(not_yet())
+    fn enqueue(&self, jobs: &[NewJob], now_ms: i64) -> Result<Vec<Enqueued>> {
+        for j in jobs {
+            j.validate()?;
+        }
+        self.pool.write(|db| {
+            let out = jobs
+                .iter()
+                .map(|j| enqueue::enqueue_one(db, j, now_ms))
+                .collect::<Result<Vec<_>>>()?;
+            notify(db)?;
+            Ok(out)
+        })
     }
-    fn claim(&self, _: &str, _: &[(String, u32)], _: usize, _: i64, _: i64) -> Result<Vec<Job>> {
-        Err(not_yet())
+
+    fn claim(
+        &self,
+        worker: &str,
+        types: &[(String, u32)],
+        limit: usize,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<Job>> {
+        self.pool
+            .write(|db| claim::claim(db, worker, types, limit, now_ms, lease_ms))
     }
-    fn heartbeat(&self, _: &str, _: &[i64], _: i64) -> Result<Vec<i64>> {
-        Err(not_yet())
+
+    fn heartbeat(&self, worker: &str, ids: &[i64], until_ms: i64) -> Result<Vec<i64>> {
+        self.pool
+            .write(|db| claim::heartbeat(db, worker, ids, until_ms))
     }
-    fn set_progress(&self, _: i64, _: &str, _: &JobProgress) -> Result<()> {
-        Err(not_yet())
+
+    fn set_progress(&self, id: i64, worker: &str, progress: &JobProgress) -> Result<()> {
+        self.pool
+            .write(|db| claim::set_progress(db, id, worker, progress))
     }
-    fn finish(&self, _: i64, _: &str, _: &Outcome, _: i64) -> Result<bool> {
-        Err(not_yet())
+
+    fn finish(&self, id: i64, worker: &str, outcome: &Outcome, now_ms: i64) -> Result<bool> {
+        self.pool
+            .write(|db| claim::finish(db, id, worker, outcome, now_ms))
     }
-    fn cancel(&self, _: i64, _: i64) -> Result<JobState> {
-        Err(not_yet())
+
+    fn cancel(&self, id: i64, now_ms: i64) -> Result<JobState> {
+        self.pool.write(|db| admin::cancel(db, id, now_ms))
     }
-    fn retry(&self, _: i64, _: i64) -> Result<Job> {
-        Err(not_yet())
+
+    fn retry(&self, id: i64, now_ms: i64) -> Result<Job> {
+        self.pool.write(|db| {
+            let job = admin::retry(db, id, now_ms)?;
+            notify(db)?;
+            Ok(job)
+        })
     }
-    fn reap(&self, _: i64) -> Result<Vec<i64>> {
-        Err(not_yet())
+
+    fn reap(&self, now_ms: i64) -> Result<Vec<i64>> {
+        self.pool.write(|db| {
+            let ids = claim::reap(db, now_ms)?;
+            if !ids.is_empty() {
+                notify(db)?;
+            }
+            Ok(ids)
+        })
     }
-    fn prune(&self, _: i64) -> Result<u64> {
-        Err(not_yet())
+
+    fn prune(&self, before_ms: i64) -> Result<u64> {
+        self.pool.write(|db| admin::prune(db, before_ms))
     }
-    fn job(&self, _: i64) -> Result<Job> {
-        Err(not_yet())
+
+    fn job(&self, id: i64) -> Result<Job> {
+        self.pool.read(|db| admin::job(db, id))
     }
-    fn list_jobs(&self, _: &JobFilter) -> Result<Vec<Job>> {
-        Err(not_yet())
+
+    fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>> {
+        self.pool.read(|db| admin::list_jobs(db, filter))
     }
-    fn batch_status(&self, _: i64) -> Result<BatchStatus> {
-        Err(not_yet())
+
+    fn batch_status(&self, parent_id: i64) -> Result<BatchStatus> {
+        self.pool.read(|db| admin::batch_status(db, parent_id))
     }
-    fn transaction(&self, _: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
-        Err(not_yet())
+
+    fn transaction(&self, body: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
+        self.pool.write(|db| {
+            let mut tx = enqueue::PgWriteTx {
+                db,
+                enqueued: false,
+            };
+            body(&mut tx)?;
+            if tx.enqueued {
+                notify(tx.db)?;
+            }
+            Ok(())
+        })
     }
-    fn pause_types(&self, _: &[&str], _: i64) -> Result<()> {
-        Err(not_yet())
+
+    fn pause_types(&self, types: &[&str], now_ms: i64) -> Result<()> {
+        self.pool.write(|db| admin::pause(db, types, now_ms))
     }
-    fn resume_types(&self, _: &[&str]) -> Result<()> {
-        Err(not_yet())
+
+    fn resume_types(&self, types: &[&str]) -> Result<()> {
+        self.pool.write(|db| {
+            admin::resume(db, types)?;
+            notify(db)
+        })
     }
+
     fn paused_types(&self) -> Result<Vec<String>> {
-        Err(not_yet())
+        self.pool.read(admin::paused_types)
     }
-    fn next_run_at(&self, _: &[String]) -> Result<Option<i64>> {
-        Err(not_yet())
+
+    fn next_run_at(&self, types: &[String]) -> Result<Option<i64>> {
+        self.pool.read(|db| admin::next_run_at(db, types))
     }
+
     fn change_notifier(&self) -> Option<&dyn ChangeNotifier> {
-        None
+        Some(&self.notifier)
     }
+
     fn job_counts(&self) -> Result<Vec<JobCount>> {
-        Err(not_yet())
+        self.pool.read(admin::job_counts)
     }
-    fn put_schedule(&self, _: &ScheduleDef, _: i64) -> Result<()> {
-        Err(not_yet())
+
+    fn put_schedule(&self, def: &ScheduleDef, next_run_ms: i64) -> Result<()> {
+        self.pool.write(|db| recurring::put(db, def, next_run_ms))
     }
-    fn remove_schedules(&self, _: &str, _: &[&str]) -> Result<u64> {
-        Err(not_yet())
+
+    fn remove_schedules(&self, source: &str, keep: &[&str]) -> Result<u64> {
+        self.pool.write(|db| recurring::remove(db, source, keep))
     }
+
     fn schedules(&self) -> Result<Vec<Schedule>> {
-        Err(not_yet())
+        self.pool.read(recurring::list)
     }
+
     fn fire_schedule(
         &self,
-        _: &str,
-        _: i64,
-        _: i64,
-        _: &NewJob,
-        _: i64,
+        name: &str,
+        due_ms: i64,
+        next_ms: i64,
+        job: &NewJob,
+        now_ms: i64,
     ) -> Result<Option<Enqueued>> {
-        Err(not_yet())
+        job.validate()?;
+        self.pool.write(|db| {
+            let fired = recurring::fire(db, name, due_ms, next_ms, job, now_ms)?;
+            if fired.is_some() {
+                notify(db)?;
+            }
+            Ok(fired)
+        })
     }
 }
-
-#[allow(dead_code)]
-fn unused(_: EntityRef, _: Entity, _: PutOutcome) {}

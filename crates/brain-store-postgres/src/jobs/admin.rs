@@ -1,0 +1,215 @@
+//! What is done to jobs from outside a worker (cancel down a batch, retry, prune), the reads
+//! (one job, a filtered list, a batch's counts, the queue depth), and pausing types.
+
+use std::collections::HashSet;
+
+use crate::db::{Db, get};
+use brain_store::jobs::{BatchStatus, Job, JobCount, JobFilter, JobState};
+use brain_store::{Result, StoreError};
+
+use super::{COLUMNS, from_row, state_of};
+
+fn state(db: &mut Db<'_>, id: i64, lock: bool) -> Result<JobState> {
+    let sql = if lock {
+        "SELECT state FROM jobs WHERE id = $1 FOR UPDATE"
+    } else {
+        "SELECT state FROM jobs WHERE id = $1"
+    };
+    match db.query_opt(sql, &[&id])? {
+        Some(row) => state_of(get(&row, 0)?),
+        None => Err(StoreError::JobNotFound(id)),
+    }
+}
+
+pub(super) fn cancel(db: &mut Db<'_>, id: i64, now_ms: i64) -> Result<JobState> {
+    let out = match state(db, id, true)? {
+        JobState::Queued => {
+            db.execute(
+                "UPDATE jobs SET state = 'cancelled', finished_ms = $2 WHERE id = $1",
+                &[&id, &now_ms],
+            )?;
+            JobState::Cancelled
+        }
+        JobState::Running => {
+            db.execute(
+                "UPDATE jobs SET cancel_requested = true WHERE id = $1",
+                &[&id],
+            )?;
+            JobState::Running
+        }
+        finished => finished,
+    };
+    db.execute(
+        "WITH RECURSIVE under(id) AS (
+             SELECT id FROM jobs WHERE parent_id = $1
+             UNION SELECT jobs.id FROM jobs JOIN under ON jobs.parent_id = under.id)
+         UPDATE jobs SET state = 'cancelled', finished_ms = $2
+         WHERE state = 'queued' AND id IN (SELECT id FROM under)",
+        &[&id, &now_ms],
+    )?;
+    db.execute(
+        "WITH RECURSIVE under(id) AS (
+             SELECT id FROM jobs WHERE parent_id = $1
+             UNION SELECT jobs.id FROM jobs JOIN under ON jobs.parent_id = under.id)
+         UPDATE jobs SET cancel_requested = true
+         WHERE state = 'running' AND id IN (SELECT id FROM under)",
+        &[&id],
+    )?;
+    Ok(out)
+}
+
+pub(super) fn retry(db: &mut Db<'_>, id: i64, now_ms: i64) -> Result<Job> {
+    let s = state(db, id, true)?;
+    if !matches!(s, JobState::Failed | JobState::Cancelled) {
+        return Err(StoreError::JobState {
+            id,
+            state: s.as_str(),
+            what: "only failed or cancelled jobs can be retried",
+        });
+    }
+    let row = db.query_one(
+        &format!(
+            "UPDATE jobs SET state = 'queued', attempts = 0, run_at_ms = $2, finished_ms = NULL,
+                             cancel_requested = false, worker = NULL, lease_until_ms = NULL
+             WHERE id = $1
+             RETURNING {COLUMNS}"
+        ),
+        &[&id, &now_ms],
+    )?;
+    from_row(&row)
+}
+
+pub(super) fn prune(db: &mut Db<'_>, before_ms: i64) -> Result<u64> {
+    db.execute(
+        "WITH RECURSIVE keep(id) AS (
+             SELECT parent_id FROM jobs
+             WHERE parent_id IS NOT NULL AND (finished_ms IS NULL OR finished_ms >= $1)
+             UNION SELECT jobs.parent_id FROM jobs JOIN keep ON jobs.id = keep.id
+             WHERE jobs.parent_id IS NOT NULL)
+         DELETE FROM jobs
+         WHERE finished_ms < $1
+           AND state IN ('succeeded', 'failed', 'cancelled')
+           AND id NOT IN (SELECT id FROM keep WHERE id IS NOT NULL)",
+        &[&before_ms],
+    )
+}
+
+pub(super) fn job(db: &mut Db<'_>, id: i64) -> Result<Job> {
+    match db.query_opt(&format!("SELECT {COLUMNS} FROM jobs WHERE id = $1"), &[&id])? {
+        Some(row) => from_row(&row),
+        None => Err(StoreError::JobNotFound(id)),
+    }
+}
+
+pub(super) fn list_jobs(db: &mut Db<'_>, filter: &JobFilter) -> Result<Vec<Job>> {
+    let states: Vec<&str> = filter.states.iter().map(|s| s.as_str()).collect();
+    let limit = if filter.limit == 0 {
+        i64::MAX
+    } else {
+        i64::try_from(filter.limit).unwrap_or(i64::MAX)
+    };
+    let rows = db.query(
+        &format!(
+            "SELECT {COLUMNS} FROM jobs
+             WHERE (cardinality($1::text[]) = 0 OR state = ANY($1))
+               AND ($2::text IS NULL OR job_type = $2)
+               AND ($3::bigint IS NULL OR parent_id = $3)
+             ORDER BY id DESC LIMIT $4"
+        ),
+        &[&states, &filter.job_type, &filter.parent_id, &limit],
+    )?;
+    rows.iter().map(from_row).collect()
+}
+
+pub(super) fn batch_status(db: &mut Db<'_>, parent_id: i64) -> Result<BatchStatus> {
+    state(db, parent_id, false)?;
+    let rows = db.query(
+        "SELECT state, count(*) FROM jobs WHERE parent_id = $1 GROUP BY state",
+        &[&parent_id],
+    )?;
+    let mut status = BatchStatus::default();
+    for row in &rows {
+        let n = u64::try_from(get::<i64>(row, 1)?).unwrap_or_default();
+        match state_of(get(row, 0)?)? {
+            JobState::Queued => status.queued = n,
+            JobState::Running => status.running = n,
+            JobState::Succeeded => status.succeeded = n,
+            JobState::Failed => status.failed = n,
+            JobState::Cancelled => status.cancelled = n,
+        }
+    }
+    Ok(status)
+}
+
+/// Queued and running jobs counted by type, each half from its partial index.
+pub(super) fn job_counts(db: &mut Db<'_>) -> Result<Vec<JobCount>> {
+    let rows = db.query(
+        "SELECT job_type, state, n FROM (
+             SELECT job_type, 'queued' AS state, count(*) AS n FROM jobs
+             WHERE state = 'queued' GROUP BY job_type
+             UNION ALL
+             SELECT job_type, 'running' AS state, count(*) AS n FROM jobs
+             WHERE state = 'running' GROUP BY job_type) counts
+         ORDER BY job_type COLLATE \"C\", state",
+        &[],
+    )?;
+    rows.iter()
+        .map(|row| {
+            Ok(JobCount {
+                job_type: get(row, 0)?,
+                state: state_of(get(row, 1)?)?,
+                count: u64::try_from(get::<i64>(row, 2)?).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// The paused types, as a set for the claim to filter by.
+pub(super) fn paused(db: &mut Db<'_>) -> Result<HashSet<String>> {
+    db.query("SELECT job_type FROM job_type_pauses", &[])?
+        .iter()
+        .map(|r| get(r, 0))
+        .collect()
+}
+
+pub(super) fn pause(db: &mut Db<'_>, types: &[&str], now_ms: i64) -> Result<()> {
+    for job_type in types {
+        db.execute(
+            "INSERT INTO job_type_pauses (job_type, paused_ms) VALUES ($1, $2)
+             ON CONFLICT (job_type) DO NOTHING",
+            &[job_type, &now_ms],
+        )?;
+    }
+    Ok(())
+}
+
+pub(super) fn resume(db: &mut Db<'_>, types: &[&str]) -> Result<()> {
+    db.execute(
+        "DELETE FROM job_type_pauses WHERE job_type = ANY($1)",
+        &[&types],
+    )?;
+    Ok(())
+}
+
+pub(super) fn paused_types(db: &mut Db<'_>) -> Result<Vec<String>> {
+    db.query(
+        "SELECT job_type FROM job_type_pauses ORDER BY job_type COLLATE \"C\"",
+        &[],
+    )?
+    .iter()
+    .map(|r| get(r, 0))
+    .collect()
+}
+
+pub(super) fn next_run_at(db: &mut Db<'_>, types: &[String]) -> Result<Option<i64>> {
+    if types.is_empty() {
+        return Ok(None);
+    }
+    let row = db.query_one(
+        "SELECT min(run_at_ms) FROM jobs
+         WHERE state = 'queued' AND job_type = ANY($1)
+           AND job_type NOT IN (SELECT job_type FROM job_type_pauses)",
+        &[&types],
+    )?;
+    get(&row, 0)
+}
