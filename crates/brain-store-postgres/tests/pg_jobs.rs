@@ -78,10 +78,16 @@ fn concurrent_claimers_take_each_job_once_within_each_type_s_limit() {
                         *m = (*m).max(running_two);
                     }
                     for j in got {
-                        assert!(claimed.lock().unwrap().insert(j.id), "job #{} claimed twice", j.id);
-                        assert!(store
-                            .finish(j.id, &worker, &Outcome::Succeeded(json!({})), T0)
-                            .unwrap());
+                        assert!(
+                            claimed.lock().unwrap().insert(j.id),
+                            "job #{} claimed twice",
+                            j.id
+                        );
+                        assert!(
+                            store
+                                .finish(j.id, &worker, &Outcome::Succeeded(json!({})), T0)
+                                .unwrap()
+                        );
                     }
                 }
             })
@@ -148,7 +154,10 @@ fn a_connection_lost_in_a_transaction_is_a_retryable_error_and_nothing_is_kept()
     assert!(err.is_retryable(), "{err:?}");
     assert!(err.to_string().contains("run the command again"), "{err}");
     // The pool replaced the dead connection; nothing of the transaction was kept.
-    assert!(matches!(store.get(&eref("note/lost")), Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.get(&eref("note/lost")),
+        Err(StoreError::NotFound(_))
+    ));
     assert!(store.list_jobs(&JobFilter::default()).unwrap().is_empty());
     store.put(&entity("note/next", "# Next\n", T0)).unwrap();
 }
@@ -179,7 +188,10 @@ fn a_change_committed_last_by_the_transaction_that_began_first_is_not_missed() {
     late.put(&entity("note/second", "# Second\n", T0)).unwrap();
     let page = late.changes_since(0, 100).unwrap();
     assert_eq!(
-        page.changes.iter().map(|c| c.entity.to_string()).collect::<Vec<_>>(),
+        page.changes
+            .iter()
+            .map(|c| c.entity.to_string())
+            .collect::<Vec<_>>(),
         ["note/second"],
         "an uncommitted change is not in the feed"
     );
@@ -187,7 +199,10 @@ fn a_change_committed_last_by_the_transaction_that_began_first_is_not_missed() {
     writer.join().unwrap();
     let next = late.changes_since(page.next, 100).unwrap();
     assert_eq!(
-        next.changes.iter().map(|c| c.entity.to_string()).collect::<Vec<_>>(),
+        next.changes
+            .iter()
+            .map(|c| c.entity.to_string())
+            .collect::<Vec<_>>(),
         ["note/first"],
         "the late commit is read on from where the reader was"
     );

@@ -117,9 +117,27 @@ impl TestVault {
         daemon
     }
 
-    /// The vault's store, opened beside whatever process runs.
+    /// The vault's store, opened beside whatever process runs: its SQLite file, or the
+    /// PostgreSQL database its config names.
     pub fn store(&self) -> Arc<dyn Backend> {
-        testing::at(&self.path(".brain/brain.db")).expect("store opens")
+        let config: toml::Table = std::fs::read_to_string(self.path(".brain/config.toml"))
+            .ok()
+            .and_then(|t| toml::from_str(&t).ok())
+            .unwrap_or_default();
+        let url = config
+            .get("store")
+            .and_then(|s| s.get("url"))
+            .and_then(|u| u.as_str());
+        match url {
+            Some(url)
+                if config["store"].get("backend").and_then(|b| b.as_str()) == Some("postgres") =>
+            {
+                let options =
+                    brain_store_postgres::ConnectOptions::parse(url).expect("the url parses");
+                Arc::new(brain_store_postgres::PgStore::open(&options).expect("store opens"))
+            }
+            _ => testing::at(&self.path(".brain/brain.db")).expect("store opens"),
+        }
     }
 
     /// Every job of `job_type`, oldest first.
