@@ -14,6 +14,9 @@ pub enum BenchCommand {
     /// Queue throughput, enqueue rate, claim-to-start latency and the overhead of running an
     /// import as a job.
     Queue(BenchQueueArgs),
+    /// The second process of `brain bench queue --store` (not for direct use).
+    #[command(hide = true)]
+    QueueWorker(BenchQueueWorkerArgs),
     /// Live sync against a running `brain serve`: file write to searchable, `brain put` to file
     /// on disk (p50/p99, debounce subtracted), next to a direct import, and the daemon's idle CPU.
     Live(BenchLiveArgs),
@@ -117,6 +120,25 @@ pub struct BenchQueueArgs {
     /// Repetitions of the import-overhead measurement; the median is reported.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
+    /// Measure the PostgreSQL queue in this database instead (postgres://USER@HOST/DB; the
+    /// bench works in scratch schemas it drops): enqueue-to-done with 1, 4 and 16 workers over
+    /// two processes next to pgbench's simple-update rate, and claim-to-start through NOTIFY.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+}
+
+/// `brain bench queue-worker`: the second process of `brain bench queue --store` (hidden).
+#[derive(Debug, Args)]
+pub struct BenchQueueWorkerArgs {
+    /// The database.
+    #[arg(long)]
+    pub store: String,
+    /// The scratch schema the parent made.
+    #[arg(long)]
+    pub schema: String,
+    /// Worker threads.
+    #[arg(long)]
+    pub workers: usize,
 }
 
 /// `brain bench import` options.
@@ -134,4 +156,9 @@ pub struct BenchImportArgs {
     /// Repetitions of each timed step; the median is reported.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
+    /// Measure the PostgreSQL store in this database instead (postgres://USER@HOST/DB; the
+    /// bench works in scratch schemas it drops): the import next to `COPY` of the same rows
+    /// plus the same index, and search next to SQLite's on the same vault.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
 }

@@ -83,6 +83,24 @@ pub enum BenchError {
         #[source]
         source: brain_core::RefParseError,
     },
+    /// A PostgreSQL call of a `--store` bench failed.
+    #[error("{what}")]
+    Postgres {
+        /// The step.
+        what: String,
+        /// The client's error.
+        #[source]
+        source: postgres::Error,
+    },
+    /// The `--store` URL cannot be used.
+    #[error("{what}")]
+    Connect {
+        /// The step.
+        what: String,
+        /// Why.
+        #[source]
+        source: brain_store_postgres::connect::ConnectError,
+    },
     /// A check of the run failed (a child exited non-zero, a push did not land, a wait timed
     /// out); the message says which and what was seen.
     #[error("{0}")]
@@ -117,6 +135,8 @@ cause! {
     rusqlite::Error => Sqlite,
     serde_json::Error => Json,
     brain_core::RefParseError => Ref,
+    postgres::Error => Postgres,
+    brain_store_postgres::connect::ConnectError => Connect,
 }
 
 /// Names the step a library call was, as `anyhow::Context` does in the binary.

@@ -24,7 +24,7 @@ use crate::error::{Context, Result, fail};
 use crate::out;
 
 /// Every `.md` path under `root`, skipping dot-folders: the same set brain syncs here.
-fn walk_md(root: &Path, out: &mut Vec<PathBuf>, stat: bool) -> Result<u64> {
+pub(crate) fn walk_md(root: &Path, out: &mut Vec<PathBuf>, stat: bool) -> Result<u64> {
     let mut bytes = 0;
     let what = || format!("cannot list {}", root.display());
     for entry in std::fs::read_dir(root).ctx(what)? {
@@ -223,7 +223,7 @@ fn measure(generator: &Path, work: &Path, n: usize, runs: usize, config: &Config
 }
 
 /// Search latency in process over the generator's planted words: (p50, p99, per query).
-fn search_latency(
+pub(crate) fn search_latency(
     store: &dyn Backend,
     manifest: &Value,
 ) -> Result<(Duration, Duration, Vec<Value>)> {

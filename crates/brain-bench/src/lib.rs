@@ -19,10 +19,12 @@ mod import;
 mod live;
 mod mcp;
 mod out;
+mod pg;
 mod queue;
 
 pub use args::{
     BenchCommand, BenchGitArgs, BenchImportArgs, BenchLiveArgs, BenchMcpArgs, BenchQueueArgs,
+    BenchQueueWorkerArgs,
 };
 pub use error::{BenchError, Result};
 
@@ -32,8 +34,15 @@ pub use error::{BenchError, Result};
 /// [`std::env::current_exe`].
 pub fn run(cmd: &BenchCommand, json_out: bool) -> Result<u8> {
     match cmd {
-        BenchCommand::Import(args) => import::run(args, json_out),
-        BenchCommand::Queue(args) => queue::run(args, json_out),
+        BenchCommand::Import(args) => match &args.store {
+            Some(url) => pg::import(args, url, json_out),
+            None => import::run(args, json_out),
+        },
+        BenchCommand::Queue(args) => match &args.store {
+            Some(url) => pg::queue(args, url, json_out),
+            None => queue::run(args, json_out),
+        },
+        BenchCommand::QueueWorker(args) => pg::queue_worker(args),
         BenchCommand::Live(args) => live::run(args, json_out),
         BenchCommand::Git(args) => git::run(args, json_out),
         BenchCommand::Mcp(args) => mcp::run(args, json_out),

@@ -44,8 +44,14 @@ pub(crate) fn run(queue: &Queue, signal: &PoolSignal, config: &PoolConfig, start
             }
             Err(_) => {}
         }
-        if signal.wait_stopped(every) {
-            return;
+        // A notifier that is told of commits wakes this loop itself; one that is only polled
+        // is read again after `every`.
+        let waited = last.and_then(|seen| notifier.wait_change(seen, every));
+        match waited {
+            Some(_) if signal.is_stopped() => return,
+            Some(_) => {}
+            None if signal.wait_stopped(every) => return,
+            None => {}
         }
     }
 }

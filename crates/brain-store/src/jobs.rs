@@ -561,4 +561,13 @@ pub trait ChangeNotifier: Send + Sync {
     /// not for this store's own commits (so a busy daemon does not wake itself). Cheap enough
     /// to read every few milliseconds; only equality between two readings means anything.
     fn version(&self) -> Result<i64>;
+
+    /// Waits until the version differs from `seen`, at most `timeout`, and returns it: a
+    /// notifier that is told of commits (PostgreSQL's `LISTEN`) returns as soon as it hears
+    /// one, so a job another process enqueued starts within the notification's delivery, not
+    /// within a poll interval. `None` (the default) means this notifier can only be polled.
+    fn wait_change(&self, seen: i64, timeout: std::time::Duration) -> Option<Result<i64>> {
+        let _ = (seen, timeout);
+        None
+    }
 }

@@ -11,7 +11,7 @@
 //! are heard too: a busy worker looks once more after its own finish, which costs one claim.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use brain_store::Result;
@@ -37,6 +37,17 @@ struct State {
     heard: AtomicI64,
     listening: AtomicBool,
     stop: AtomicBool,
+    /// Signalled at each notification, for [`ChangeNotifier::wait_change`].
+    lock: Mutex<()>,
+    heard_one: Condvar,
+}
+
+impl State {
+    fn hear(&self) {
+        self.heard.fetch_add(1, Ordering::SeqCst);
+        let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        self.heard_one.notify_all();
+    }
 }
 
 impl Notifier {
@@ -69,6 +80,29 @@ impl Drop for Notifier {
 }
 
 impl ChangeNotifier for Notifier {
+    fn wait_change(&self, seen: i64, timeout: Duration) -> Option<Result<i64>> {
+        self.start();
+        if !self.state.listening.load(Ordering::SeqCst) {
+            // Polling until the listener is up: one look per interval.
+            std::thread::sleep(timeout);
+            return Some(self.version());
+        }
+        let guard = self
+            .state
+            .lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let _woken = self
+            .state
+            .heard_one
+            .wait_timeout_while(guard, timeout, |_| {
+                self.state.heard.load(Ordering::SeqCst) == seen
+                    && self.state.listening.load(Ordering::SeqCst)
+            })
+            .unwrap_or_else(PoisonError::into_inner);
+        Some(self.version())
+    }
+
     fn version(&self) -> Result<i64> {
         self.start();
         if self.state.listening.load(Ordering::SeqCst) {
@@ -111,13 +145,13 @@ fn listen_once(options: &ConnectOptions, state: &State) -> std::result::Result<(
         .map_err(|e| e.to_string())?;
     state.listening.store(true, Ordering::SeqCst);
     // What was committed while not listening: one more look.
-    state.heard.fetch_add(1, Ordering::SeqCst);
+    state.hear();
     while !state.stop.load(Ordering::SeqCst) {
         {
             let mut notifications = client.notifications();
             let mut heard = notifications.timeout_iter(Duration::from_millis(250));
             while heard.next().map_err(|e| e.to_string())?.is_some() {
-                state.heard.fetch_add(1, Ordering::SeqCst);
+                state.hear();
             }
         }
         if client.is_closed() {
