@@ -6,6 +6,7 @@
 
 mod builtin;
 mod feed;
+mod folderless;
 mod probe;
 
 use std::path::Path;
