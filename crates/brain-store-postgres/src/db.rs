@@ -193,6 +193,16 @@ impl Pool {
         }
     }
 
+    /// Runs one statement as its own transaction (no `BEGIN`/`COMMIT` round trips): for the
+    /// queue's hot path (a claim, a finish, a heartbeat), each a single statement whose
+    /// atomicity is the statement's own. Not retried: a caller that races reports it.
+    pub(crate) fn single<T>(&self, f: impl FnOnce(&mut Single<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.get()?;
+        let Conn { client, statements } = &mut *conn;
+        let mut one = Single { client, statements };
+        f(&mut one).map_err(|e| self.explain(e))
+    }
+
     /// A client error as a store error: a lost connection is [`StoreError::Unavailable`].
     pub(crate) fn error(&self, e: postgres::Error) -> StoreError {
         let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
@@ -303,6 +313,35 @@ impl Db<'_> {
     /// Runs statements with no parameters and no cache (the schema's migrations).
     pub(crate) fn batch(&mut self, sql: &str) -> Result<()> {
         self.tx.batch_execute(sql).map_err(db_err)
+    }
+}
+
+/// A connection outside a transaction, for [`Pool::single`].
+pub(crate) struct Single<'a> {
+    client: &'a mut postgres::Client,
+    statements: &'a mut HashMap<String, Statement>,
+}
+
+impl Single<'_> {
+    fn statement(&mut self, sql: &str) -> Result<Statement> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql).map_err(db_err)?;
+        self.statements.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+
+    /// Every row of `sql`, committed as one statement.
+    pub(crate) fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        let s = self.statement(sql)?;
+        self.client.query(&s, params).map_err(db_err)
+    }
+
+    /// Runs `sql`, committed as one statement; the rows it changed.
+    pub(crate) fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        let s = self.statement(sql)?;
+        self.client.execute(&s, params).map_err(db_err)
     }
 }
 

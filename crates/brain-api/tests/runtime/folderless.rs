@@ -7,8 +7,8 @@ use std::sync::Arc;
 use brain_api::Runtime;
 use brain_core::{Config, EntityRef};
 use brain_jobs::EnqueueRequest;
-use brain_store::jobs::{JobState, NewJob};
 use brain_store::Backend;
+use brain_store::jobs::{JobState, NewJob};
 use serde_json::json;
 
 use super::probe::{LOCKED_JOB, WRITE_JOB};

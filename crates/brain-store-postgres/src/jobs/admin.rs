@@ -1,8 +1,6 @@
 //! What is done to jobs from outside a worker (cancel down a batch, retry, prune), the reads
 //! (one job, a filtered list, a batch's counts, the queue depth), and pausing types.
 
-use std::collections::HashSet;
-
 use crate::db::{Db, get};
 use brain_store::jobs::{BatchStatus, Job, JobCount, JobFilter, JobState};
 use brain_store::{Result, StoreError};
@@ -161,14 +159,6 @@ pub(super) fn job_counts(db: &mut Db<'_>) -> Result<Vec<JobCount>> {
                 count: u64::try_from(get::<i64>(row, 2)?).unwrap_or_default(),
             })
         })
-        .collect()
-}
-
-/// The paused types, as a set for the claim to filter by.
-pub(super) fn paused(db: &mut Db<'_>) -> Result<HashSet<String>> {
-    db.query("SELECT job_type FROM job_type_pauses", &[])?
-        .iter()
-        .map(|r| get(r, 0))
         .collect()
 }
 

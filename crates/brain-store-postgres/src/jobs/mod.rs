@@ -120,22 +120,22 @@ impl JobStore for PgStore {
         lease_ms: i64,
     ) -> Result<Vec<Job>> {
         self.pool
-            .write(|db| claim::claim(db, worker, types, limit, now_ms, lease_ms))
+            .single(|one| claim::claim(one, worker, types, limit, now_ms, lease_ms))
     }
 
     fn heartbeat(&self, worker: &str, ids: &[i64], until_ms: i64) -> Result<Vec<i64>> {
         self.pool
-            .write(|db| claim::heartbeat(db, worker, ids, until_ms))
+            .single(|one| claim::heartbeat(one, worker, ids, until_ms))
     }
 
     fn set_progress(&self, id: i64, worker: &str, progress: &JobProgress) -> Result<()> {
         self.pool
-            .write(|db| claim::set_progress(db, id, worker, progress))
+            .single(|one| claim::set_progress(one, id, worker, progress))
     }
 
     fn finish(&self, id: i64, worker: &str, outcome: &Outcome, now_ms: i64) -> Result<bool> {
         self.pool
-            .write(|db| claim::finish(db, id, worker, outcome, now_ms))
+            .single(|one| claim::finish(one, id, worker, outcome, now_ms))
     }
 
     fn cancel(&self, id: i64, now_ms: i64) -> Result<JobState> {
