@@ -139,6 +139,9 @@ pub struct BenchQueueWorkerArgs {
     /// Worker threads.
     #[arg(long)]
     pub workers: usize,
+    /// Jobs each worker claims at once.
+    #[arg(long, default_value_t = 1)]
+    pub claim_batch: usize,
 }
 
 /// `brain bench import` options.

@@ -118,11 +118,12 @@ fn noop_queue(store: Arc<PgStore>, started: Option<mpsc::Sender<Instant>>) -> Qu
     Queue::new(store, registry, EventBus::default())
 }
 
-fn pool(queue: &Queue, workers: usize) -> WorkerPool {
+fn pool(queue: &Queue, workers: usize, claim_batch: usize) -> WorkerPool {
     WorkerPool::start(
         queue.clone(),
         PoolConfig {
             workers,
+            claim_batch,
             idle_poll_ms: 50,
             watch_store_ms: Some(10),
             ..PoolConfig::default()
@@ -155,14 +156,15 @@ pub(crate) fn queue_worker(args: &BenchQueueWorkerArgs) -> Result<u8> {
         .with_options(&format!("-c search_path={}", args.schema));
     let store = Arc::new(PgStore::open(&options).ctx(|| "opening the bench schema".into())?);
     let queue = noop_queue(store.clone(), None);
-    let workers = pool(&queue, args.workers);
+    let workers = pool(&queue, args.workers, args.claim_batch);
     drained(&store, Duration::from_secs(600))?;
     workers.shutdown();
     Ok(0)
 }
 
-/// Enqueue-to-done of `n` no-op jobs with `workers` workers (half in a child process).
-fn throughput(url: &str, n: usize, workers: usize) -> Result<(f64, f64)> {
+/// Enqueue-to-done of `n` no-op jobs with `workers` workers (half in a child process), each
+/// claiming `claim_batch` jobs at a time.
+fn throughput(url: &str, n: usize, workers: usize, claim_batch: usize) -> Result<(f64, f64)> {
     let scratch = Scratch::new(url, &format!("q{workers}"))?;
     let store = scratch.store()?;
     let t = Instant::now();
@@ -192,6 +194,7 @@ fn throughput(url: &str, n: usize, workers: usize) -> Result<(f64, f64)> {
                 .args(["bench", "queue-worker", "--store", url, "--schema"])
                 .arg(&scratch.name)
                 .args(["--workers", &(workers / 2).to_string()])
+                .args(["--claim-batch", &claim_batch.to_string()])
                 .stdout(Stdio::null())
                 .spawn()
                 .ctx(|| "cannot start the second worker process".into())?,
@@ -200,7 +203,7 @@ fn throughput(url: &str, n: usize, workers: usize) -> Result<(f64, f64)> {
         None
     };
     let queue = noop_queue(store.clone(), None);
-    let pool = pool(&queue, here);
+    let pool = pool(&queue, here, claim_batch);
     drained(&store, Duration::from_secs(600))?;
     let run = t.elapsed();
     pool.shutdown();
@@ -272,7 +275,7 @@ fn latency(url: &str, jobs: usize) -> Result<(f64, f64)> {
     let enqueuer = scratch.store()?;
     let (tx, rx) = mpsc::channel();
     let queue = noop_queue(worker_store, Some(tx));
-    let pool = pool(&queue, 1);
+    let pool = pool(&queue, 1, 1);
     // Let the listener connect before measuring.
     std::thread::sleep(Duration::from_millis(500));
     let mut lat = Vec::with_capacity(jobs);
@@ -308,14 +311,17 @@ pub(crate) fn queue(args: &BenchQueueArgs, url: &str, json_out: bool) -> Result<
     let n = args.jobs.min(50_000);
     let mut rows = Vec::new();
     for workers in [1usize, 4, 16] {
-        let (enqueue, run) = throughput(url, n, workers)?;
+        let (enqueue, run) = throughput(url, n, workers, 1)?;
+        let (_, batched) = throughput(url, n, workers, 64)?;
         let tps = pgbench(url, workers)?;
         rows.push(json!({
             "workers": workers,
             "enqueue_jobs_per_s": enqueue,
             "jobs_per_s": run,
+            "jobs_per_s_batched_claims": batched,
             "pgbench_tps": tps,
             "ratio": run / tps,
+            "ratio_batched_claims": batched / tps,
         }));
     }
     let (p50, p99) = latency(url, 300)?;
@@ -334,12 +340,14 @@ pub(crate) fn queue(args: &BenchQueueArgs, url: &str, json_out: bool) -> Result<
     for r in &rows {
         let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
         out::line(format!(
-            "  {:>2} workers: {:>8.0} jobs/s claim+run+finish, pgbench -N -c {:<2} {:>8.0} tps, ratio {:.2} (target >= 0.5); enqueue {:.0} jobs/s",
+            "  {:>2} workers: {:>7.0} jobs/s ({:>7.0} with claims batched by 64), pgbench -N -c {:<2} {:>7.0} tps: ratio {:.2} ({:.2}) (target >= 0.5); enqueue {:.0} jobs/s",
             r["workers"],
             f("jobs_per_s"),
+            f("jobs_per_s_batched_claims"),
             r["workers"],
             f("pgbench_tps"),
             f("ratio"),
+            f("ratio_batched_claims"),
             f("enqueue_jobs_per_s")
         ))?;
     }
