@@ -88,7 +88,7 @@ fn a_bad_store_backend_variable_is_named_and_init_with_it_makes_nothing() {
     let v = TestVault::uninitialized();
     let out = v
         .cmd()
-        .env("BRAIN_STORE_BACKEND", "postgres")
+        .env("BRAIN_STORE_BACKEND", "mysql")
         .args(["--json", "init"])
         .output()
         .unwrap();
@@ -96,8 +96,8 @@ fn a_bad_store_backend_variable_is_named_and_init_with_it_makes_nothing() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     let error = r.json()["error"].as_str().unwrap().to_string();
     assert!(
-        error.starts_with("the environment variable BRAIN_STORE_BACKEND=\"postgres\"")
-            && error.contains("expected `sqlite`")
+        error.starts_with("the environment variable BRAIN_STORE_BACKEND=\"mysql\"")
+            && error.contains("expected `sqlite` or `postgres`")
             && error.contains("unset it"),
         "{error}"
     );
@@ -107,6 +107,17 @@ fn a_bad_store_backend_variable_is_named_and_init_with_it_makes_nothing() {
         "a refused init leaves no half-made vault"
     );
 
+    // A real backend with no database named: said, and nothing made either.
+    let out = v
+        .cmd()
+        .env("BRAIN_STORE_BACKEND", "postgres")
+        .arg("init")
+        .output()
+        .unwrap();
+    let r = util::Run::from(out);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("store.url is not set"), "{}", r.stderr);
+    assert!(!v.path(".brain").exists(), "nothing made: {}", r.stderr);
     let out = v
         .cmd()
         .env("BRAIN_STORE_BACKEND", "")

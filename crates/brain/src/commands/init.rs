@@ -65,17 +65,20 @@ pub fn create(vault: Option<&Path>, store: Option<&str>) -> Result<(VaultPaths, 
             outer.display()
         );
     }
-    if !existed && store.is_some() {
-        // The database first: one that cannot be reached, or that already belongs to another
-        // folder, leaves no `.brain/` behind pointing at it.
+    if !existed {
+        // A database first (from --store, or BRAIN_STORE_* in the environment): one that
+        // cannot be reached, is not named, or already belongs to another folder leaves no
+        // `.brain/` behind pointing at it.
         let config = crate::config::layered(
             &new_config,
             &paths.config_file(),
             "the default configuration",
             std::env::vars(),
         )?;
-        crate::backend::create(&paths.database(), &config.store)
-            .with_context(|| format!("setting up the store of {}", paths.root.display()))?;
+        if config.store.backend != brain_core::config::StoreBackend::Sqlite {
+            crate::backend::create(&paths.database(), &config.store)
+                .with_context(|| format!("setting up the store of {}", paths.root.display()))?;
+        }
     }
     fs::create_dir_all(&paths.state)
         .with_context(|| format!("cannot create {}", paths.state.display()))?;
