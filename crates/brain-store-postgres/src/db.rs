@@ -61,6 +61,18 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
+/// r2d2's failed connection attempts, logged at debug: while a server is down the pool retries
+/// in a loop, and the call that waits for it reports the outage once, as
+/// [`StoreError::Unavailable`] (r2d2's own handler logged every attempt as an error).
+#[derive(Debug)]
+struct QuietErrors;
+
+impl r2d2::HandleError<postgres::Error> for QuietErrors {
+    fn handle_error(&self, error: postgres::Error) {
+        tracing::debug!(%error, "a connection to the store's database failed");
+    }
+}
+
 /// The store's connections.
 pub(crate) struct Pool {
     pool: r2d2::Pool<Manager>,
@@ -84,7 +96,7 @@ impl Pool {
             .max_size(POOL_SIZE)
             .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(30))
-            .error_handler(Box::new(r2d2::LoggingErrorHandler))
+            .error_handler(Box::new(QuietErrors))
             .build(manager)
             .map_err(|e| StoreError::Unavailable {
                 database: shown.clone(),
@@ -247,14 +259,17 @@ enum WriteError {
 use WriteError::{Failed, Raced};
 
 fn open_error(shown: &str, e: postgres::Error) -> StoreError {
-    let source: Box<dyn std::error::Error + Send + Sync> = match e.as_db_error() {
+    match e.as_db_error() {
         // The server's own words (no such database, password authentication failed...).
-        Some(db) => db.message().to_string().into(),
-        None => Box::new(e),
-    };
-    StoreError::Open {
-        path: shown.to_string(),
-        source,
+        Some(db) => StoreError::Open {
+            path: shown.to_string(),
+            source: db.message().to_string().into(),
+        },
+        // No server answered (refused, unreachable, TLS failed): said with what to check.
+        None => StoreError::Unavailable {
+            database: shown.to_string(),
+            source: Box::new(e),
+        },
     }
 }
 
