@@ -80,6 +80,13 @@ fn every_command_works_on_a_postgres_vault() {
     assert!(jobs.as_array().unwrap().len() >= 4, "{jobs}");
     let status = v.ok(&["status"]);
     assert!(status.stdout.contains("3 notes"), "{}", status.stdout);
+    assert!(
+        status
+            .stdout
+            .contains(&format!("store: {url} (PostgreSQL)")),
+        "status says where the brain is: {}",
+        status.stdout
+    );
     // A conflict: changed on both sides before a sync.
     v.write("dir/b.md", "# Beta\n\nfile side\n");
     v.run_stdin(&["put", "note/dir/b"], b"# Beta\n\nstore side\n");

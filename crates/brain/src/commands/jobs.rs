@@ -250,6 +250,7 @@ pub fn status(vault: &Vault, json: bool) -> Result<u8> {
     if json {
         let mut doc = brain.status()?;
         doc["schedule_error"] = json!(schedule_problem);
+        doc["store"] = json!(store_shown(vault));
         return output::json(&doc).map(|()| 0);
     }
     let report = brain.status_report()?;
@@ -260,6 +261,7 @@ pub fn status(vault: &Vault, json: bool) -> Result<u8> {
         "{}: {notes} notes, {conflicts} open conflict(s)",
         vault.paths.root.display()
     ))?;
+    output::line(format!("  store: {}", store_shown(vault)))?;
     if conflicts > 0 {
         output::line(format!(
             "  {conflicts} conflict(s) wait for you (a note changed on both sides, or two files \
@@ -328,6 +330,18 @@ pub fn status(vault: &Vault, json: bool) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// Where the vault's brain is, as people may see it: the SQLite file, or the PostgreSQL URL
+/// (which never holds a password: one is refused before it is written).
+fn store_shown(vault: &Vault) -> String {
+    match (&vault.config.store.backend, &vault.config.store.url) {
+        (brain_core::config::StoreBackend::Postgres, Some(url)) => format!(
+            "{} (PostgreSQL)",
+            brain_store_postgres::connect::without_password(url)
+        ),
+        _ => format!("{} (SQLite)", vault.paths.database().display()),
+    }
 }
 
 /// One line on the daemon: whether it runs, how it watches, its last event and error.
