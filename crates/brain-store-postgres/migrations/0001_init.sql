@@ -14,6 +14,14 @@ CREATE TABLE replicas (
     created_ms BIGINT NOT NULL
 );
 
+-- Each replica's export cursor: the change-feed number up to which its folder holds what the
+-- store holds. Unused while a store has one folder (the dirty flag serves it); it is here from
+-- the start so that attaching folders (issue 18) needs no migration of existing stores.
+CREATE TABLE replica_cursors (
+    replica     TEXT   PRIMARY KEY REFERENCES replicas (id),
+    exported_to BIGINT NOT NULL DEFAULT 0
+);
+
 CREATE TABLE entities (
     row_id       BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     type         TEXT    NOT NULL,

@@ -52,6 +52,10 @@ impl PgStore {
                 "INSERT INTO replicas (id, root, host, created_ms) VALUES ($1, $2, $3, $4)",
                 &[&replica, &root, &host, &now_ms],
             )?;
+            db.execute(
+                "INSERT INTO replica_cursors (replica) VALUES ($1) ON CONFLICT DO NOTHING",
+                &[&replica],
+            )?;
             Ok(())
         })
     }
