@@ -33,7 +33,8 @@ pub(crate) fn dump(tx: &Transaction<'_>) -> Result<StoreDump> {
         });
     }
     let mut stmt = tx.prepare(
-        "SELECT path, size, mtime_ns, ctime_ns, inode, hash, type, id FROM file_bases ORDER BY path",
+        "SELECT path, size, mtime_ns, ctime_ns, inode, hash, type, id FROM file_bases
+         WHERE replica = 'local' ORDER BY path",
     )?;
     out.bases = stmt
         .query_map([], |row| {

@@ -170,7 +170,7 @@ fn rename(
     let enc = Encoded::of(e)?;
     entities::update(tx, &old, e, &enc, false)?;
     // A base still naming the old reference (there should be none left) would now be wrong.
-    tx.prepare_cached("DELETE FROM file_bases WHERE entity_rowid = ?1")?
+    tx.prepare_cached("DELETE FROM file_bases WHERE replica = 'local' AND entity_rowid = ?1")?
         .execute([old.rowid])?;
     write_base(tx, &e.path, stat, &e.content_hash, old.rowid, &e.entity_ref)
 }
@@ -269,7 +269,7 @@ fn write_base(
 }
 
 fn delete_base(tx: &Transaction<'_>, path: &str) -> Result<()> {
-    tx.prepare_cached("DELETE FROM file_bases WHERE path = ?1")?
+    tx.prepare_cached("DELETE FROM file_bases WHERE replica = 'local' AND path = ?1")?
         .execute([path])?;
     Ok(())
 }
@@ -322,7 +322,7 @@ pub(crate) fn bases(tx: &Transaction<'_>, paths: &[&str]) -> Result<Vec<FileBase
         let marks = vec!["?"; chunk.len()].join(", ");
         let mut stmt = tx.prepare_cached(&format!(
             "SELECT path, size, mtime_ns, ctime_ns, inode, hash, type, id FROM file_bases
-             WHERE path IN ({marks})"
+             WHERE replica = 'local' AND path IN ({marks})"
         ))?;
         let rows = stmt.query_map(rusqlite::params_from_iter(chunk.iter()), |row| {
             Ok(FileBase {
@@ -362,8 +362,8 @@ fn dirty_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<DirtyEntity> {
 }
 
 /// One path's base.
-pub(crate) const BASE_OF_SQL: &str =
-    "SELECT path, size, mtime_ns, ctime_ns, inode FROM file_bases WHERE path = ?1";
+pub(crate) const BASE_OF_SQL: &str = "SELECT path, size, mtime_ns, ctime_ns, inode FROM file_bases
+     WHERE replica = 'local' AND path = ?1";
 
 /// The dirty entity at one path.
 pub(crate) const DIRTY_AT_SQL: &str = "SELECT type, id, path, content_hash, deleted_ms IS NOT NULL
@@ -377,7 +377,7 @@ pub(crate) const SAME_KEY_SQL: &str =
     "SELECT path FROM entities WHERE path_key = ?1 AND deleted_ms IS NULL
      UNION
      SELECT b.path FROM entities e JOIN file_bases b ON b.entity_rowid = e.rowid
-     WHERE e.path_key = ?1 AND e.deleted_ms IS NULL";
+     WHERE e.path_key = ?1 AND e.deleted_ms IS NULL AND b.replica = 'local'";
 
 /// The state of `paths` only: one indexed lookup per path for its base, its dirty entity and
 /// the live entities and bases sharing its path key.
@@ -422,7 +422,8 @@ pub(crate) fn state_of(tx: &Transaction<'_>, paths: &[&str]) -> Result<PartialSy
 
 pub(crate) fn state(tx: &Transaction<'_>) -> Result<SyncState> {
     let mut stmt = tx.prepare_cached(
-        "SELECT path, size, mtime_ns, ctime_ns, inode FROM file_bases ORDER BY path",
+        "SELECT path, size, mtime_ns, ctime_ns, inode FROM file_bases
+         WHERE replica = 'local' ORDER BY path",
     )?;
     let bases = stmt
         .query_map([], |row| {

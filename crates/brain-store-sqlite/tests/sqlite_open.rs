@@ -149,7 +149,7 @@ fn a_schema_1_store_is_upgraded() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .expect("version");
-    assert_eq!(version, 9, "the latest schema");
+    assert_eq!(version, 10, "the latest schema");
 }
 
 /// A schema 3 store whose keys came from the old key function (whole-string lower case, so a
@@ -563,4 +563,65 @@ fn index_upkeep_finishes_deferred_merges_and_keeps_the_index_exact() {
         .expect("the index holds exactly the live notes");
     let hits = store.search(&SearchQuery::new("word17")).expect("search");
     assert_eq!(hits.len(), 1);
+}
+
+/// Schema 10 keys file bases and runtime state by replica (`local`, a SQLite store's only
+/// one), as on PostgreSQL: a schema 9 store keeps every base and published state through it.
+#[test]
+fn a_schema_9_store_keeps_its_bases_and_runtime_state_keyed_by_replica() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("brain.db");
+    let a = entity("note/a", "# A\nsynced\n", T0);
+    {
+        let store = SqliteStore::open(&path).expect("create");
+        let stat = FileStat {
+            size: 11,
+            mtime_ns: 1,
+            ctime_ns: 2,
+            inode: 3,
+        };
+        store
+            .apply(&[SyncOp::Import {
+                entity: a.clone(),
+                stat,
+                seen_dirty_hash: None,
+            }])
+            .expect("import");
+        store
+            .set_runtime_state("serve", &serde_json::json!({"state": "ready"}), T0)
+            .expect("publish");
+    }
+    {
+        // Back to schema 9's shape: bases and runtime state keyed by path and key alone.
+        let conn = rusqlite::Connection::open(&path).expect("raw open");
+        conn.execute_batch(
+            "CREATE TABLE old_bases (path TEXT PRIMARY KEY, size INTEGER NOT NULL,
+                 mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
+                 hash TEXT NOT NULL, entity_rowid INTEGER NOT NULL, type TEXT NOT NULL,
+                 id TEXT NOT NULL) WITHOUT ROWID;
+             INSERT INTO old_bases SELECT path, size, mtime_ns, ctime_ns, inode, hash,
+                 entity_rowid, type, id FROM file_bases;
+             DROP TABLE file_bases; ALTER TABLE old_bases RENAME TO file_bases;
+             CREATE TABLE old_state (key TEXT PRIMARY KEY, value TEXT NOT NULL,
+                 updated_ms INTEGER NOT NULL) WITHOUT ROWID;
+             INSERT INTO old_state SELECT key, value, updated_ms FROM runtime_state;
+             DROP TABLE runtime_state; ALTER TABLE old_state RENAME TO runtime_state;
+             DROP TABLE replicas; DROP TABLE replica_cursors;
+             PRAGMA user_version = 9;",
+        )
+        .expect("downgrade");
+    }
+    let store = SqliteStore::open(&path).expect("upgrade");
+    let bases = store.bases(&["a.md"]).expect("bases");
+    assert_eq!(bases.len(), 1, "the base is kept");
+    assert_eq!(bases[0].hash, a.content_hash);
+    let state = store.runtime_state("serve").expect("read").expect("kept");
+    assert_eq!(state.value["state"], "ready");
+    store
+        .set_runtime_state("serve", &serde_json::json!({"state": "stopped"}), T0 + 1)
+        .expect("publish again");
+    assert_eq!(
+        store.runtime_state("serve").unwrap().unwrap().value["state"],
+        "stopped"
+    );
 }
