@@ -44,7 +44,20 @@ pub enum CodecError {
     /// The frontmatter parses but is a list or a scalar, not key/value pairs.
     #[error("frontmatter must be a map of keys to values, found {0}")]
     NotAMap(&'static str),
+    /// A frontmatter value (or key) holds a NUL character, written as an escape (`"\0"`,
+    /// `"\u0000"`): no text column of PostgreSQL can hold it, so no backend takes it, and a
+    /// brain stays movable between them.
+    #[error(
+        "the frontmatter property '{0}' holds a NUL character (an escape such as \\0 or \\u0000): remove it"
+    )]
+    NulInFrontmatter(String),
 }
+
+/// The longest tag kept, in bytes (after lower-casing). A longer "tag" is a blob that starts
+/// with `#` or an accident, not a label anyone filters by; it is left out of the note's tags
+/// (its words stay searchable) rather than refusing the note, and an index row stays within
+/// what both backends can index.
+pub const MAX_TAG_BYTES: usize = 255;
 
 /// A parsed note.
 #[derive(Clone, Debug, PartialEq)]
@@ -96,6 +109,7 @@ impl Document {
                 let (line, next) = line_at(text, pos);
                 if line.trim_end() == "---" {
                     let metadata = parse_yaml(&text[yaml_start..pos])?;
+                    refuse_nul(&metadata)?;
                     return Ok(Document {
                         frontmatter: text[..next].to_string(),
                         body: text[next..].to_string(),
@@ -167,6 +181,32 @@ impl Document {
     }
 }
 
+/// Refuses a NUL character anywhere in the metadata, naming the top-level property.
+fn refuse_nul(metadata: &Map<String, Value>) -> Result<(), CodecError> {
+    fn has_nul(v: &Value) -> bool {
+        match v {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(items) => items.iter().any(has_nul),
+            Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+            _ => false,
+        }
+    }
+    match metadata
+        .iter()
+        .find(|(k, v)| k.contains('\0') || has_nul(v))
+    {
+        Some((key, _)) => Err(CodecError::NulInFrontmatter(key.replace('\0', "\\0"))),
+        None => Ok(()),
+    }
+}
+
+/// Adds a tag unless it is longer than [`MAX_TAG_BYTES`].
+fn keep_tag(tag: String, out: &mut Vec<String>) {
+    if tag.len() <= MAX_TAG_BYTES {
+        out.push(tag);
+    }
+}
+
 fn scalar_text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
@@ -181,7 +221,7 @@ fn push_tag(t: &str, out: &mut Vec<String>) {
     let t = t.trim().trim_start_matches('#');
     let t = t.trim_start_matches("[[").trim_end_matches("]]").trim();
     if !t.is_empty() {
-        out.push(t.to_lowercase());
+        keep_tag(t.to_lowercase(), out);
     }
 }
 
@@ -243,7 +283,7 @@ fn inline_tags(body: &str, out: &mut Vec<String>) {
                     .unwrap_or(rest.len());
                 let tag = &rest[..end];
                 if !tag.is_empty() && !tag.chars().all(|ch| ch.is_ascii_digit()) {
-                    out.push(tag.to_lowercase());
+                    keep_tag(tag.to_lowercase(), out);
                 }
                 while chars.peek().is_some_and(|(j, _)| *j <= i + end) {
                     chars.next();

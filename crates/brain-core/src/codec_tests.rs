@@ -79,6 +79,41 @@ fn bad_input_is_refused_with_a_reason() {
     );
 }
 
+/// A NUL written as a YAML escape passes the byte checks but no PostgreSQL text can hold it:
+/// the note is refused, naming the property, on every backend alike.
+#[test]
+fn a_nul_escape_in_frontmatter_is_refused_naming_the_property() {
+    assert_eq!(
+        Document::parse("---\ntitle: \"evil\\0title\"\n---\nbody\n"),
+        Err(CodecError::NulInFrontmatter("title".into()))
+    );
+    assert_eq!(
+        Document::parse("---\nok: 1\ntags: [\"a\\u0000b\"]\n---\nbody\n"),
+        Err(CodecError::NulInFrontmatter("tags".into()))
+    );
+    assert_eq!(
+        Document::parse("---\nnested: {inner: \"x\\0\"}\n---\n"),
+        Err(CodecError::NulInFrontmatter("nested".into()))
+    );
+    let e = Document::parse("---\nnested: {inner: \"x\\0\"}\n---\n").unwrap_err();
+    assert!(e.to_string().contains("'nested' holds a NUL"), "{e}");
+    // Text that only spells a backslash and a zero is not a NUL.
+    assert!(Document::parse("---\ntitle: 'a\\0b'\n---\n").is_ok());
+}
+
+/// A "tag" longer than MAX_TAG_BYTES is not kept as a tag (its words stay in the text); one of
+/// exactly that length is.
+#[test]
+fn an_overlong_tag_is_left_out_of_the_tags() {
+    let long = "a".repeat(MAX_TAG_BYTES + 1);
+    let edge = "b".repeat(MAX_TAG_BYTES);
+    let doc = Document::parse(&format!(
+        "---\ntags: [{long}, {edge}, ok]\n---\nx #{long}2 #fine\n"
+    ))
+    .unwrap();
+    assert_eq!(doc.tags(), vec![edge, "fine".to_string(), "ok".to_string()]);
+}
+
 #[test]
 fn horizontal_rule_later_is_body() {
     let d = Document::parse("text\n---\nmore\n").unwrap();

@@ -44,6 +44,7 @@ const STATE_GITIGNORE: &str = ".gitignore";
 const SYNC_LOCK: &str = "sync.lock";
 /// The lock `brain serve` holds for as long as it lives, with its pid inside.
 const SERVE_LOCK: &str = "serve.lock";
+const STORE_LOCK: &str = "store.lock";
 /// The folder deleted notes' files move to, one sub-folder per sync (its time stamp).
 const TRASH_DIR: &str = "trash";
 /// The name of the conflicts folder inside the state folder.
@@ -117,6 +118,13 @@ impl VaultLayout {
     /// `.brain/serve.lock`: held by the running `brain serve`, its pid inside.
     pub fn serve_lock(&self) -> PathBuf {
         self.state.join(SERVE_LOCK)
+    }
+
+    /// `.brain/store.lock`: every process using the vault's store holds it shared, and `brain
+    /// store copy` exclusively while it copies and switches, so no write lands in a store the
+    /// vault is leaving.
+    pub fn store_lock(&self) -> PathBuf {
+        self.state.join(STORE_LOCK)
     }
 
     /// `.brain/trash`: every deleted note's file, kept until a person removes it.

@@ -18,6 +18,12 @@ pub const NOTE_TYPE: &str = "note";
 /// Longest file-name component most file systems accept, in bytes.
 const MAX_SEGMENT_BYTES: usize = 255;
 
+/// The longest id, in bytes. Linux allows paths of 4,096 bytes, but a key longer than about
+/// 2,700 bytes cannot be indexed by PostgreSQL (a btree row's limit), and its case-folded form
+/// can be half as long again; 1,024 (macOS's PATH_MAX) keeps every backend able to hold every
+/// note another one holds.
+pub const MAX_ID_BYTES: usize = 1024;
+
 /// Why a path or an id cannot be mapped.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PathError {
@@ -146,6 +152,9 @@ pub fn validate_id(id: &str) -> Result<(), PathError> {
     if id.contains('\0') {
         return bad("it contains a NUL byte");
     }
+    if id.len() > MAX_ID_BYTES {
+        return bad("its path is longer than 1024 bytes; shorten its folder or file names");
+    }
     if id.contains('\\') {
         return bad("it contains a backslash; use '/' between folders");
     }
@@ -240,6 +249,21 @@ mod tests {
 
     fn mapper() -> PathMapper {
         PathMapper::new(["topic", "person"]).unwrap()
+    }
+
+    /// An id longer than MAX_ID_BYTES is refused (no backend index could hold it on
+    /// PostgreSQL); one of exactly that length maps.
+    #[test]
+    fn an_overlong_id_is_refused() {
+        let folder = "f".repeat(200);
+        let mut id = [folder.as_str(); 6].join("/");
+        id.push_str("/n");
+        assert!(id.len() > MAX_ID_BYTES);
+        let e = validate_id(&id).unwrap_err();
+        assert!(e.to_string().contains("longer than 1024 bytes"), "{e}");
+        let fits = &id[..MAX_ID_BYTES];
+        assert!(validate_id(fits).is_ok(), "{}", fits.len());
+        assert!(mapper().to_ref(&format!("{id}.md")).is_err());
     }
 
     #[test]

@@ -134,7 +134,7 @@ impl ConnectOptions {
         };
         let from_url = postgres::Config::from_str(&rebuilt).map_err(|e| ConnectError::BadUrl {
             shown: shown.clone(),
-            reason: e.to_string(),
+            reason: with_causes(&e),
         })?;
         // A service's settings are defaults the URL's own override, as in libpq.
         let mut config = match &service {
@@ -147,7 +147,34 @@ impl ConnectOptions {
             }
             None => from_url,
         };
-        let tls = tls.unwrap_or(Tls::Prefer);
+        let explicit_root = root_cert.is_some() || std::env::var_os("PGSSLROOTCERT").is_some();
+        let tls = match tls.unwrap_or(Tls::Prefer) {
+            // libpq never uses TLS on a Unix-domain socket: the server may have none there,
+            // and the socket is already private to the machine.
+            _ if all_unix_sockets(&config) => Tls::Disable,
+            // libpq: "if a root CA file exists, sslmode=require behaves like verify-ca", so
+            // someone who gave one gets it checked rather than ignored.
+            Tls::Require if explicit_root || default_root().is_some_and(|p| p.exists()) => {
+                Tls::VerifyCa
+            }
+            other => other,
+        };
+        // An acknowledged write is in the server's log before the call returns, whatever the
+        // server's default (a cluster tuned for speed may run synchronous_commit=off, and lose
+        // the last acknowledged commits in a crash). First, so `options` in the URL can still
+        // say otherwise.
+        let given = config.get_options().unwrap_or_default().to_string();
+        config.options(format!("-c synchronous_commit=on {given}").trim_end());
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+        }
+        // A connection to a machine that went away (a network cut, a powered-off server) is
+        // found dead in about a minute, not after the system's two hours.
+        config
+            .keepalives(true)
+            .keepalives_idle(std::time::Duration::from_secs(30))
+            .keepalives_interval(std::time::Duration::from_secs(10))
+            .keepalives_retries(3);
         config.ssl_mode(match tls {
             Tls::Disable => SslMode::Disable,
             Tls::Prefer => SslMode::Prefer,
@@ -166,7 +193,7 @@ impl ConnectOptions {
         if root_cert.is_none() && matches!(tls, Tls::VerifyCa | Tls::VerifyFull) {
             root_cert = std::env::var_os("PGSSLROOTCERT")
                 .map(PathBuf::from)
-                .or_else(|| home().map(|h| h.join(".postgresql/root.crt")));
+                .or_else(default_root);
         }
         Ok(Self {
             config,
@@ -181,11 +208,24 @@ impl ConnectOptions {
         &self.shown
     }
 
-    /// The same options with `options` (libpq's `-c name=value` run-time settings) added, such
-    /// as a `search_path` that puts a test's own schema first.
+    /// The same options with `options` (libpq's `-c name=value` run-time settings) added to
+    /// those the URL gave, such as a `search_path` that puts a test's own schema first.
     pub fn with_options(mut self, options: &str) -> Self {
-        self.config.options(options);
+        let all = match self.config.get_options() {
+            Some(given) if !given.trim().is_empty() => format!("{given} {options}"),
+            _ => options.to_string(),
+        };
+        self.config.options(&all);
         self
+    }
+
+    /// How long connecting may take before the server counts as not answering: the URL's
+    /// `connect_timeout`, else [`DEFAULT_CONNECT_TIMEOUT`].
+    pub fn connect_timeout(&self) -> std::time::Duration {
+        self.config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT)
     }
 
     /// The TLS connector for [`ConnectOptions::tls`].
@@ -265,11 +305,29 @@ impl ConnectOptions {
     }
 }
 
+/// How long connecting may take when the URL gives no `connect_timeout` (libpq waits forever,
+/// which leaves a command hanging on a server that accepts connections and never answers).
+pub const DEFAULT_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Parameters whose value is a secret, never shown.
+const SECRET_KEYS: [&str; 2] = ["password", "sslpassword"];
+
 /// Refuses a URL that carries a password: written to config.toml it would be read by anyone
-/// who can read the vault, and shown wherever the URL is.
+/// who can read the vault, and shown wherever the URL is. A libpq `key=value` string with a
+/// `password=` in it is refused the same way.
 pub fn refuse_password(url: &str) -> Result<(), ConnectError> {
+    if !url.contains("://") {
+        if conninfo_words(url).any(|(k, _)| SECRET_KEYS.contains(&k)) {
+            return Err(ConnectError::PasswordInUrl {
+                shown: without_password(url),
+            });
+        }
+        return Ok(());
+    }
     let (base, params) = split_params(url);
-    let in_params = params.iter().any(|(k, _)| k == "password");
+    let in_params = params
+        .iter()
+        .any(|(k, _)| SECRET_KEYS.contains(&k.as_str()));
     let in_authority = authority(base).is_some_and(|(userinfo, _)| userinfo.contains(':'));
     if in_params || in_authority {
         return Err(ConnectError::PasswordInUrl {
@@ -279,8 +337,23 @@ pub fn refuse_password(url: &str) -> Result<(), ConnectError> {
     Ok(())
 }
 
-/// `url` with any password (in the user info or a `password=` parameter) replaced by `***`.
+/// `url` with any password (in the user info or a `password=` parameter, or in a libpq
+/// `key=value` string) replaced by `***`.
 pub fn without_password(url: &str) -> String {
+    if !url.contains("://") {
+        return conninfo_words(url)
+            .map(|(k, v)| {
+                if SECRET_KEYS.contains(&k) {
+                    format!("{k}=***")
+                } else if k.is_empty() {
+                    v.to_string()
+                } else {
+                    format!("{k}={v}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
     let (base, params) = split_params(url);
     let base = match authority(base) {
         Some((userinfo, rest)) => match userinfo.split_once(':') {
@@ -298,7 +371,7 @@ pub fn without_password(url: &str) -> String {
     let shown: Vec<String> = params
         .into_iter()
         .map(|(k, v)| {
-            if k == "password" {
+            if SECRET_KEYS.contains(&k.as_str()) {
                 format!("{k}=***")
             } else {
                 format!("{k}={v}")
@@ -362,6 +435,71 @@ fn parse_sslmode(value: &str) -> Result<Tls, ConnectError> {
         "verify-full" => Tls::VerifyFull,
         other => return Err(ConnectError::BadSslMode(other.to_string())),
     })
+}
+
+/// The words of a libpq `key=value` string (`host=h password='a b'`): each key and its value,
+/// a quoted value whole. A word with no `=` comes back with an empty key.
+fn conninfo_words(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    let mut rest = text.trim_start();
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let key_end = rest
+            .find(|c: char| c == '=' || c.is_whitespace())
+            .unwrap_or(rest.len());
+        if !rest[key_end..].starts_with('=') {
+            let (word, tail) = rest.split_at(key_end);
+            rest = tail.trim_start();
+            return Some(("", word));
+        }
+        let key = rest[..key_end].trim();
+        let after = rest[key_end + 1..].trim_start();
+        let value_len = if let Some(quoted) = after.strip_prefix('\'') {
+            let mut escaped = false;
+            let close = quoted.char_indices().find(|&(_, c)| {
+                let end = c == '\'' && !escaped;
+                escaped = c == '\\' && !escaped;
+                end
+            });
+            close.map_or(after.len(), |(i, _)| i + 2)
+        } else {
+            after.find(char::is_whitespace).unwrap_or(after.len())
+        };
+        let (value, tail) = after.split_at(value_len);
+        rest = tail.trim_start();
+        Some((key, value))
+    })
+}
+
+/// Whether every host the config names is a Unix-domain socket.
+fn all_unix_sockets(config: &postgres::Config) -> bool {
+    let hosts = config.get_hosts();
+    #[cfg(unix)]
+    let unix = |h: &Host| matches!(h, Host::Unix(_));
+    #[cfg(not(unix))]
+    let unix = |_: &Host| false;
+    !hosts.is_empty() && hosts.iter().all(unix)
+}
+
+/// libpq's default file of trusted roots.
+fn default_root() -> Option<PathBuf> {
+    home().map(|h| h.join(".postgresql/root.crt"))
+}
+
+/// An error with its causes, each once (the client's `Display` leaves them out).
+pub(crate) fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 fn home() -> Option<PathBuf> {
@@ -698,6 +836,60 @@ mod tests {
         assert!(refuse_password("postgres://ann@db/notes").is_ok());
         let e = refuse_password("postgres://ann:topsecret@db/notes").unwrap_err();
         assert!(!e.to_string().contains("topsecret"), "{e}");
+        // libpq's key=value form, and sslpassword in a URL.
+        assert_eq!(
+            without_password("host=db port=5 password=s3cret dbname=a"),
+            "host=db port=5 password=*** dbname=a"
+        );
+        assert_eq!(
+            without_password("host=db password='a b\\' c' user=x"),
+            "host=db password=*** user=x"
+        );
+        assert!(refuse_password("host=db password=s3cret").is_err());
+        assert!(refuse_password("host=db user=x").is_ok());
+        assert_eq!(
+            without_password("postgres://ann@db/n?sslpassword=k"),
+            "postgres://ann@db/n?sslpassword=***"
+        );
+        assert!(refuse_password("postgres://ann@db/n?sslpassword=k").is_err());
+    }
+
+    /// TLS as libpq chooses it: never on a Unix-domain socket; `require` with a root given
+    /// checks the certificate against it.
+    #[test]
+    fn tls_follows_libpq_for_sockets_and_given_roots() {
+        let socket =
+            ConnectOptions::parse("postgres:///notes?host=/run/postgresql&user=ann").unwrap();
+        assert_eq!(socket.tls, Tls::Disable);
+        let socket_require =
+            ConnectOptions::parse("postgres://ann@%2Frun%2Fpostgresql/notes?sslmode=require")
+                .unwrap();
+        assert_eq!(socket_require.tls, Tls::Disable);
+        let tcp = ConnectOptions::parse("postgres://ann@db/notes").unwrap();
+        assert_eq!(tcp.tls, Tls::Prefer);
+        let rooted =
+            ConnectOptions::parse("postgres://ann@db/notes?sslmode=require&sslrootcert=/x.crt")
+                .unwrap();
+        assert_eq!(rooted.tls, Tls::VerifyCa);
+    }
+
+    /// Every session asks for synchronous commits (first, so the URL's own options win), and
+    /// a connect timeout is set when the URL gives none.
+    #[test]
+    fn sessions_commit_synchronously_and_connecting_has_a_timeout() {
+        let plain = ConnectOptions::parse("postgres://ann@db/notes").unwrap();
+        assert_eq!(plain.config.get_options(), Some("-c synchronous_commit=on"));
+        assert_eq!(plain.connect_timeout(), DEFAULT_CONNECT_TIMEOUT);
+        let own = ConnectOptions::parse(
+            "postgres://ann@db/notes?options=-c%20synchronous_commit%3Doff&connect_timeout=3",
+        )
+        .unwrap()
+        .with_options("-c search_path=s");
+        assert_eq!(
+            own.config.get_options(),
+            Some("-c synchronous_commit=on -c synchronous_commit=off -c search_path=s")
+        );
+        assert_eq!(own.connect_timeout(), std::time::Duration::from_secs(3));
     }
 
     #[test]

@@ -90,12 +90,11 @@ impl Pool {
         };
         // Tried once first, so the error is the server's (no such database, wrong password),
         // not r2d2's timeout.
-        let first = r2d2::ManageConnection::connect(&manager).map_err(|e| open_error(&shown, e))?;
-        drop(first);
+        first_connection(&manager, &shown)?;
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(0))
-            .connection_timeout(Duration::from_secs(30))
+            .connection_timeout(options.connect_timeout())
             .error_handler(Box::new(QuietErrors))
             .build(manager)
             .map_err(|e| StoreError::Unavailable {
@@ -237,7 +236,7 @@ impl Pool {
                 source: Box::new(e),
             };
         }
-        StoreError::Database(Box::new(e))
+        StoreError::Database(Box::new(ServerError::new(e)))
     }
 
     /// A store error from a call's body, with a client error in it made [`Pool::error`]'s.
@@ -258,12 +257,47 @@ enum WriteError {
 }
 use WriteError::{Failed, Raced};
 
+/// The first connection, within the connect timeout. The client's own `connect_timeout` only
+/// bounds reaching the socket; a server that accepts and then never answers (stopped with
+/// SIGSTOP, a stuck proxy) would hang its start-up forever, so the attempt runs on a thread
+/// this one stops waiting for (it ends when the socket does).
+fn first_connection(manager: &Manager, shown: &str) -> Result<()> {
+    let attempt = Manager {
+        options: manager.options.clone(),
+        tls: manager.tls.clone(),
+    };
+    let timeout = manager.options.connect_timeout();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("brain-pg-connect".into())
+        .spawn(move || {
+            let _ = tx.send(r2d2::ManageConnection::connect(&attempt).map(drop));
+        })
+        .map_err(|e| StoreError::Unavailable {
+            database: shown.to_string(),
+            source: Box::new(e),
+        })?;
+    match rx.recv_timeout(timeout + Duration::from_millis(500)) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(open_error(shown, e)),
+        Err(_) => Err(StoreError::Unavailable {
+            database: shown.to_string(),
+            source: format!(
+                "it accepted no session within {} s (connect_timeout in the URL sets how long \
+                 to wait)",
+                timeout.as_secs_f64()
+            )
+            .into(),
+        }),
+    }
+}
+
 fn open_error(shown: &str, e: postgres::Error) -> StoreError {
     match e.as_db_error() {
         // The server's own words (no such database, password authentication failed...).
-        Some(db) => StoreError::Open {
+        Some(_) => StoreError::Open {
             path: shown.to_string(),
-            source: db.message().to_string().into(),
+            source: Box::new(ServerError::new(e)),
         },
         // No server answered (refused, unreachable, TLS failed): said with what to check.
         None => StoreError::Unavailable {
@@ -272,6 +306,51 @@ fn open_error(shown: &str, e: postgres::Error) -> StoreError {
         },
     }
 }
+
+/// A client error in the server's own words.
+///
+/// The client's `Display` of a statement the server refused is only "db error"; the reason
+/// (permission denied for schema public, invalid byte sequence, statement timeout...) is in
+/// its `DbError`, which this shows with its detail, hint and SQLSTATE, so a person or agent
+/// can act on it.
+#[derive(Debug)]
+pub struct ServerError {
+    text: String,
+    error: postgres::Error,
+}
+
+impl ServerError {
+    pub(crate) fn new(error: postgres::Error) -> Self {
+        let text = match error.as_db_error() {
+            Some(db) => {
+                let mut text = format!("the server said: {}", db.message());
+                if let Some(detail) = db.detail() {
+                    text.push_str(&format!(" ({detail})"));
+                }
+                if let Some(hint) = db.hint() {
+                    text.push_str(&format!("; hint: {hint}"));
+                }
+                text.push_str(&format!(" [SQLSTATE {}]", db.code().code()));
+                text
+            }
+            None => crate::connect::with_causes(&error),
+        };
+        Self { text, error }
+    }
+
+    /// The SQLSTATE of the server's error, if the server sent one.
+    pub fn code(&self) -> Option<&SqlState> {
+        self.error.code()
+    }
+}
+
+impl std::fmt::Display for ServerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for ServerError {}
 
 /// One transaction, with the connection's prepared statements.
 pub(crate) struct Db<'a> {

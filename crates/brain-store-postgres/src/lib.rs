@@ -38,6 +38,7 @@ use brain_store::{
 
 pub use connect::ConnectOptions;
 use db::Pool;
+pub use db::ServerError;
 
 /// The replica id of a store opened without one: the only vault folder of a store until
 /// replicas attach more (issue 18). Per-replica state (file bases, runtime state) is keyed by it.
@@ -68,7 +69,9 @@ impl PgStore {
     /// on first use). Fails with [`StoreError::TooNew`] when a newer brain wrote the schema.
     pub fn open(options: &ConnectOptions) -> Result<Self> {
         let pool = Pool::connect(options)?;
-        pool.write(migrate::run)?;
+        if !pool.read(migrate::is_current)? {
+            pool.write(migrate::run)?;
+        }
         Ok(Self {
             notifier: jobs::notify::Notifier::new(options.clone()),
             pool,
@@ -210,6 +213,10 @@ impl Store for PgStore {
 
     fn check_index(&self) -> Result<()> {
         self.pool.read(search::check_index)
+    }
+
+    fn reindex(&self) -> Result<u64> {
+        self.pool.write(search::reindex)
     }
 
     fn live_files(&self) -> Result<Vec<LiveFile>> {

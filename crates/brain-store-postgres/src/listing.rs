@@ -99,8 +99,41 @@ pub(crate) fn live_files(db: &mut Db<'_>) -> Result<Vec<LiveFile>> {
 /// What the store can check of itself: every live entity has its search text and no
 /// tombstone keeps one, and every file base points at a live-or-deleted entity of the same
 /// reference. (The server checks its own pages; `amcheck` is an extension a user may lack.)
+/// The schema's tables, each checked for by `brain doctor`.
+const TABLES: &[&str] = &[
+    "brain_schema",
+    "replicas",
+    "replica_cursors",
+    "entities",
+    "entity_tags",
+    "file_bases",
+    "conflicts",
+    "runtime_state",
+    "entity_changes",
+    "jobs",
+    "job_type_pauses",
+    "schedules",
+];
+
 pub(crate) fn integrity_problems(db: &mut Db<'_>) -> Result<Vec<String>> {
     let mut problems = Vec::new();
+    let missing = db.query(
+        "SELECT t FROM unnest($1::text[]) AS t WHERE to_regclass(t) IS NULL",
+        &[&TABLES.to_vec()],
+    )?;
+    if !missing.is_empty() {
+        let names = missing
+            .iter()
+            .map(|row| get::<String>(row, 0))
+            .collect::<Result<Vec<_>>>()?;
+        // The rest of the checks read those tables: said alone, plainly.
+        return Ok(vec![format!(
+            "the table(s) {} of the schema are missing (dropped by hand?): copy what is left \
+             to a new database (`brain store copy --to URL`) or restore the database from a \
+             backup",
+            names.join(", ")
+        )]);
+    }
     let row = db.query_one(
         "SELECT count(*) FILTER (WHERE deleted_ms IS NULL AND tsv IS NULL),
                 count(*) FILTER (WHERE deleted_ms IS NOT NULL AND tsv IS NOT NULL)

@@ -7,10 +7,48 @@ use brain_store::{Result, StoreError};
 use crate::db::{Db, get};
 
 /// Every migration, in order; the version of the schema is the number of them applied.
-const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("../migrations/0001_init.sql")),
+    (
+        "0002_folder_identity",
+        include_str!("../migrations/0002_folder_identity.sql"),
+    ),
+];
 
 /// The advisory lock migrations hold (any fixed number; "brainmig" in ASCII).
 const MIGRATE_LOCK: i64 = 0x6272_6169_6e6d_6967;
+
+/// Whether the schema needs no migration (read without writing, so a role that may only read,
+/// or a hot standby, opens a store that is up to date); refuses a database whose encoding is
+/// not UTF-8, where a note with a character outside it would fail every sync.
+pub(crate) fn is_current(db: &mut Db<'_>) -> Result<bool> {
+    let row = db.query_one(
+        "SELECT current_setting('server_encoding'), current_database(), \
+                to_regclass('brain_schema') IS NOT NULL",
+        &[],
+    )?;
+    let (encoding, database, has_schema): (String, String, bool) =
+        (get(&row, 0)?, get(&row, 1)?, get(&row, 2)?);
+    if encoding != "UTF8" {
+        return Err(StoreError::Open {
+            path: database,
+            source: format!(
+                "the database's encoding is {encoding}, and a brain needs UTF8 (notes hold \
+                 any Unicode text): create the database with ENCODING 'UTF8' (for example \
+                 `createdb -E UTF8 -T template0 NAME`) and use that one"
+            )
+            .into(),
+        });
+    }
+    if !has_schema {
+        return Ok(false);
+    }
+    let found: i32 = match db.query_opt("SELECT version FROM brain_schema", &[])? {
+        Some(row) => get(&row, 0)?,
+        None => return Ok(false),
+    };
+    Ok(usize::try_from(found).is_ok_and(|f| f == MIGRATIONS.len()))
+}
 
 /// Brings the schema in the first schema of the search path up to date.
 pub(crate) fn run(db: &mut Db<'_>) -> Result<()> {

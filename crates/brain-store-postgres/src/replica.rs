@@ -1,11 +1,40 @@
 //! The vault folders attached to a store (`replicas`). Until replicas (issue 18) a store has
 //! one folder: a second `brain init --store` against a store that has one is refused, saying
 //! which folder it is, rather than letting two folders overwrite each other's file bases.
+//!
+//! Every open checks that the folder is the attached one, not only `brain init`: a copy of a
+//! vault folder (a backup restored beside it, an rsync to another machine) carries the same
+//! `.brain/config.toml` and would otherwise share the store, each sync reading the other
+//! folder's notes as deleted. A folder is known by its root folder's inode as well as its path:
+//! a move keeps the inode (the store follows it), a copy does not (refused, with what to do).
 
 use brain_store::{Result, StoreError};
 
 use crate::PgStore;
-use crate::db::get;
+use crate::db::{Db, get};
+
+/// A vault folder as the store records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Folder {
+    /// Its root, as its machine names it.
+    pub root: String,
+    /// Its machine.
+    pub host: String,
+    /// Its root folder's inode, where the system has one.
+    pub inode: Option<i64>,
+}
+
+impl Folder {
+    /// Whether `self` (what the store recorded) is the folder `here`: the same inode on the
+    /// same machine or at the same path (moved, or the machine renamed); without an inode on
+    /// either side, the same path on the same machine.
+    fn is(&self, here: &Folder) -> bool {
+        match (self.inode, here.inode) {
+            (Some(a), Some(b)) => a == b && (self.host == here.host || self.root == here.root),
+            _ => self.root == here.root && self.host == here.host,
+        }
+    }
+}
 
 /// Why a folder cannot be attached.
 #[derive(Debug, thiserror::Error)]
@@ -23,40 +52,140 @@ pub struct AlreadyAttached {
     pub host: String,
 }
 
+/// A command run in a folder that is not the one its store belongs to.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the store {database} belongs to the vault folder {root} on {host}, and {here} is not that \
+     folder (a copy of it, or it restored from a backup): two folders on one store would undo \
+     each other's changes, so nothing was done. If this folder took the other one's place (you \
+     moved or restored it), run `brain store reattach` here; if it is a copy, give it a store \
+     of its own: move its .brain/ aside and run `brain init` (its notes are imported from its \
+     files)"
+)]
+pub struct NotThisFolder {
+    /// The database, without its password.
+    pub database: String,
+    /// The folder it belongs to.
+    pub root: String,
+    /// Its machine.
+    pub host: String,
+    /// The folder the command ran in.
+    pub here: String,
+}
+
 impl PgStore {
-    /// Records `root` on `host` as this store's vault folder (replica id
-    /// [`crate::DEFAULT_REPLICA`]); the same folder again changes nothing. Another folder is
-    /// refused with [`AlreadyAttached`] inside a [`StoreError::Database`].
-    pub fn attach(&self, root: &str, host: &str, now_ms: i64) -> Result<()> {
-        let replica = self.replica.clone();
+    /// Records `folder` as this store's vault folder (replica id [`crate::DEFAULT_REPLICA`]);
+    /// the same folder again changes nothing (a moved one is recorded where it is now).
+    /// Another folder is refused with [`AlreadyAttached`] inside a [`StoreError::Refused`].
+    pub fn attach(&self, folder: &Folder, now_ms: i64) -> Result<()> {
         let database = self.shown().to_string();
-        self.pool.write(|db| {
-            db.execute("LOCK TABLE replicas IN EXCLUSIVE MODE", &[])?;
-            let attached = db.query_opt(
-                "SELECT id, root, host FROM replicas ORDER BY id LIMIT 1",
-                &[],
-            )?;
-            if let Some(row) = attached {
-                let (id, r, h): (String, String, String) =
-                    (get(&row, 0)?, get(&row, 1)?, get(&row, 2)?);
-                if id == replica && r == root && h == host {
-                    return Ok(());
-                }
-                return Err(StoreError::Database(Box::new(AlreadyAttached {
-                    database: database.clone(),
-                    root: r,
-                    host: h,
-                })));
-            }
-            db.execute(
-                "INSERT INTO replicas (id, root, host, created_ms) VALUES ($1, $2, $3, $4)",
-                &[&replica, &root, &host, &now_ms],
-            )?;
-            db.execute(
-                "INSERT INTO replica_cursors (replica) VALUES ($1) ON CONFLICT DO NOTHING",
-                &[&replica],
-            )?;
-            Ok(())
+        self.pool.write(|db| match self.locked_folder(db)? {
+            Some(attached) if attached.is(folder) => self.record(db, &attached, folder),
+            Some(attached) => Err(StoreError::Refused(Box::new(AlreadyAttached {
+                database: database.clone(),
+                root: attached.root,
+                host: attached.host,
+            }))),
+            None => self.insert(db, folder, now_ms),
         })
+    }
+
+    /// Checks that `here` is the folder this store belongs to, on every open of a vault; a
+    /// store with no folder yet gets this one. Reads only, unless the record needs filling (a
+    /// folder attached before inodes were kept, or one that moved).
+    pub fn check_folder(&self, here: &Folder, now_ms: i64) -> Result<()> {
+        let recorded = self.pool.read(|db| self.folder_in(db))?;
+        match recorded {
+            Some(f) if f == *here => Ok(()),
+            Some(f) if !f.is(here) => Err(self.not_this_folder(f, here)),
+            _ => self.pool.write(|db| match self.locked_folder(db)? {
+                Some(f) if f.is(here) => self.record(db, &f, here),
+                Some(f) => Err(self.not_this_folder(f, here)),
+                None => self.insert(db, here, now_ms),
+            }),
+        }
+    }
+
+    /// Makes `here` this store's folder in place of the one recorded (`brain store reattach`:
+    /// the folder was moved, restored or copied to replace it). Returns the folder it replaced.
+    pub fn reattach(&self, here: &Folder, now_ms: i64) -> Result<Option<Folder>> {
+        self.pool.write(|db| {
+            let before = self.locked_folder(db)?;
+            match &before {
+                Some(f) => self.record(db, f, here)?,
+                None => self.insert(db, here, now_ms)?,
+            }
+            Ok(before)
+        })
+    }
+
+    /// The folder this store belongs to, if one is attached.
+    pub fn folder(&self) -> Result<Option<Folder>> {
+        self.pool.read(|db| self.folder_in(db))
+    }
+
+    /// This store's own id (made with its schema): the same for every URL that reaches it.
+    pub fn store_id(&self) -> Result<String> {
+        self.pool
+            .read(|db| get(&db.query_one("SELECT store_id FROM brain_schema", &[])?, 0))
+    }
+
+    fn folder_in(&self, db: &mut Db<'_>) -> Result<Option<Folder>> {
+        let row = db.query_opt(
+            "SELECT root, host, folder_inode FROM replicas WHERE id = $1",
+            &[&self.replica],
+        )?;
+        row.map(|row| {
+            Ok(Folder {
+                root: get(&row, 0)?,
+                host: get(&row, 1)?,
+                inode: get(&row, 2)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn locked_folder(&self, db: &mut Db<'_>) -> Result<Option<Folder>> {
+        db.execute("LOCK TABLE replicas IN EXCLUSIVE MODE", &[])?;
+        self.folder_in(db)
+    }
+
+    fn record(&self, db: &mut Db<'_>, was: &Folder, now: &Folder) -> Result<()> {
+        if was != now {
+            tracing::info!(from = %was.root, to = %now.root, "the store's folder is recorded where it is now");
+            db.execute(
+                "UPDATE replicas SET root = $2, host = $3, folder_inode = $4 WHERE id = $1",
+                &[&self.replica, &now.root, &now.host, &now.inode],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn insert(&self, db: &mut Db<'_>, folder: &Folder, now_ms: i64) -> Result<()> {
+        db.execute(
+            "INSERT INTO replicas (id, root, host, folder_inode, created_ms)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &self.replica,
+                &folder.root,
+                &folder.host,
+                &folder.inode,
+                &now_ms,
+            ],
+        )?;
+        db.execute(
+            "INSERT INTO replica_cursors (replica) VALUES ($1) ON CONFLICT DO NOTHING",
+            &[&self.replica],
+        )?;
+        Ok(())
+    }
+
+    fn not_this_folder(&self, recorded: Folder, here: &Folder) -> StoreError {
+        StoreError::Refused(Box::new(NotThisFolder {
+            database: self.shown().to_string(),
+            root: recorded.root,
+            host: recorded.host,
+            here: here.root.clone(),
+        }))
     }
 }

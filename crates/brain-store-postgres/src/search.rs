@@ -159,6 +159,38 @@ fn lead(body: &str) -> String {
 
 /// Verifies that every live entity's search text is its title's and body's, and that no
 /// tombstone keeps one: a mismatch is an error saying how many drifted.
+/// Computes every live note's search text again where it differs, and clears a deleted
+/// note's (see [`brain_store::Store::reindex`]); the notes it changed.
+pub(crate) fn reindex(db: &mut Db<'_>) -> Result<u64> {
+    let rows = db.query(
+        "SELECT row_id, title, body FROM entities WHERE deleted_ms IS NULL ORDER BY row_id",
+        &[],
+    )?;
+    let mut changed = 0;
+    for chunk in rows.chunks(500) {
+        let mut ids = Vec::with_capacity(chunk.len());
+        let mut texts = Vec::with_capacity(chunk.len());
+        for row in chunk {
+            ids.push(get::<i64>(row, 0)?);
+            texts.push(tsvector_text(
+                &get::<String>(row, 1)?,
+                &get::<String>(row, 2)?,
+            ));
+        }
+        changed += db.execute(
+            "UPDATE entities e SET tsv = x.t::tsvector
+             FROM unnest($1::bigint[], $2::text[]) AS x(id, t)
+             WHERE e.row_id = x.id AND e.tsv IS DISTINCT FROM x.t::tsvector",
+            &[&ids, &texts],
+        )?;
+    }
+    changed += db.execute(
+        "UPDATE entities SET tsv = NULL WHERE deleted_ms IS NOT NULL AND tsv IS NOT NULL",
+        &[],
+    )?;
+    Ok(changed)
+}
+
 pub(crate) fn check_index(db: &mut Db<'_>) -> Result<()> {
     let rows = db.query(
         "SELECT row_id, title, body FROM entities WHERE deleted_ms IS NULL ORDER BY row_id",
@@ -193,7 +225,7 @@ pub(crate) fn check_index(db: &mut Db<'_>) -> Result<()> {
             format!(
                 "the search index drifted from the notes: {drifted} live note(s) with other \
                  search text than their own, {dead} deleted note(s) still searchable; run \
-                 `brain doctor --rebuild` to build a new store from the note files"
+                 `brain doctor --rebuild` to compute it again"
             )
             .into(),
         ));

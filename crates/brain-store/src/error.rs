@@ -199,6 +199,10 @@ pub enum StoreError {
         /// What it holds.
         what: String,
     },
+    /// The backend refused the call for a reason its message says in full, with what to do
+    /// (this folder is not the store's, the store is set up wrong): shown as it is.
+    #[error("{0}")]
+    Refused(Box<dyn std::error::Error + Send + Sync>),
     /// Any other failure of the backend's database, as the backend reported it.
     #[error("database error: {0}")]
     Database(Box<dyn std::error::Error + Send + Sync>),

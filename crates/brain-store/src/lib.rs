@@ -143,6 +143,18 @@ pub trait Store: Send + Sync {
         Ok(false)
     }
 
+    /// Recomputes every note's search text in place from the note as stored, and makes
+    /// deleted notes unsearchable: what `brain doctor --rebuild` does on a backend whose store
+    /// is not rebuilt from the note files (PostgreSQL: the server keeps its own data safe).
+    /// Returns how many notes it changed. A backend rebuilt from the files (SQLite) refuses.
+    fn reindex(&self) -> Result<u64> {
+        Err(StoreError::Refused(
+            "this store is rebuilt from the note files (`brain doctor --rebuild`), not \
+             reindexed in place"
+                .into(),
+        ))
+    }
+
     /// The change feed: entities changed after `cursor` (0 reads from the start), oldest change
     /// first, at most `limit`, each listed once, as its latest change left it (a feed of states:
     /// a note changed twice since `cursor` appears once, at its later number). Read on from the

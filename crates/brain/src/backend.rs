@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use brain_core::config::{StoreBackend, StoreConfig};
 use brain_store::{Backend, StoreError};
+use brain_store_postgres::replica::Folder;
 use brain_store_postgres::{ConnectOptions, PgStore, connect};
 use brain_store_sqlite::SqliteStore;
 
@@ -23,7 +24,11 @@ pub fn open_existing(
 ) -> Result<Arc<dyn Backend>, StoreError> {
     match config.backend {
         StoreBackend::Sqlite => Ok(Arc::new(SqliteStore::open_existing(database, config)?)),
-        StoreBackend::Postgres => Ok(Arc::new(open_postgres(config)?)),
+        StoreBackend::Postgres => {
+            let store = open_postgres(config)?;
+            store.check_folder(&folder_of(database), brain_core::time::now_ms())?;
+            Ok(Arc::new(store))
+        }
     }
 }
 
@@ -35,17 +40,68 @@ pub fn create(database: &Path, config: &StoreConfig) -> Result<Arc<dyn Backend>,
         StoreBackend::Sqlite => Ok(Arc::new(SqliteStore::create(database, config)?)),
         StoreBackend::Postgres => {
             let store = open_postgres(config)?;
-            // `.brain/brain.db` is where a SQLite store would be: its folder is the vault's.
-            let root = database
-                .parent()
-                .and_then(Path::parent)
-                .unwrap_or(database)
-                .display()
-                .to_string();
-            store.attach(&root, &hostname(), brain_core::time::now_ms())?;
+            store.attach(&folder_of(database), brain_core::time::now_ms())?;
             Ok(Arc::new(store))
         }
     }
+}
+
+/// Makes the vault folder of `database` its PostgreSQL store's folder in place of the one
+/// recorded (`brain store reattach`); returns the folder it replaced. Refused on SQLite, whose
+/// store is inside the folder.
+pub fn reattach(database: &Path, config: &StoreConfig) -> Result<Option<Folder>, StoreError> {
+    match config.backend {
+        StoreBackend::Sqlite => Err(StoreError::Refused(
+            "this vault keeps its brain in SQLite, inside the folder (.brain/brain.db): a \
+             copied or moved folder takes its store with it, so there is nothing to reattach"
+                .into(),
+        )),
+        StoreBackend::Postgres => {
+            open_postgres(config)?.reattach(&folder_of(database), brain_core::time::now_ms())
+        }
+    }
+}
+
+/// The vault folder a PostgreSQL store records as its own (`None` on SQLite, or with none yet).
+pub fn recorded_folder(config: &StoreConfig) -> Result<Option<Folder>, StoreError> {
+    match config.backend {
+        StoreBackend::Sqlite => Ok(None),
+        StoreBackend::Postgres => open_postgres(config)?.folder(),
+    }
+}
+
+/// The vault folder of `database` (where a SQLite store would be, `.brain/brain.db`), as a
+/// PostgreSQL store records the folder it belongs to.
+pub fn folder_of(database: &Path) -> Folder {
+    let root = database.parent().and_then(Path::parent).unwrap_or(database);
+    Folder {
+        root: root.display().to_string(),
+        host: hostname(),
+        inode: inode(root),
+    }
+}
+
+#[cfg(unix)]
+fn inode(path: &Path) -> Option<i64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| m.ino().cast_signed())
+}
+
+#[cfg(not(unix))]
+fn inode(_path: &Path) -> Option<i64> {
+    None
+}
+
+/// Whether the PostgreSQL database `url` is the store `config` names under another spelling
+/// (another host name for the same server, a service file): the same store id.
+pub fn is_same_store(config: &StoreConfig, url: &str) -> Result<bool, StoreError> {
+    if config.backend != StoreBackend::Postgres {
+        return Ok(false);
+    }
+    let ours = open_postgres(config)?.store_id()?;
+    connect::refuse_password(url)?;
+    let theirs = PgStore::open(&ConnectOptions::parse(url)?)?.store_id()?;
+    Ok(ours == theirs)
 }
 
 /// Opens a store only to read it (an old store set aside by `brain doctor --rebuild`).
@@ -78,7 +134,7 @@ fn open_postgres(config: &StoreConfig) -> Result<PgStore, StoreError> {
         .as_deref()
         .filter(|u| !u.trim().is_empty())
         .ok_or_else(|| {
-            StoreError::Database(
+            StoreError::Refused(
                 "store.backend is \"postgres\" but store.url is not set: give the database as \
              url = \"postgres://USER@HOST/DB\" under [store] in .brain/config.toml"
                     .into(),

@@ -155,6 +155,16 @@ pub enum StoreCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Make this folder the vault folder of its PostgreSQL store in place of the one the store
+    /// records: after moving the folder to another machine or restoring it from a backup.
+    /// Every command refuses a folder that is not the recorded one, so that a copy never
+    /// shares the store of the folder it was copied from.
+    Reattach {
+        /// Reattach even though the recorded folder is still there on this machine with its
+        /// .brain/ (it will then be refused in turn).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// `brain init` options.

@@ -66,17 +66,28 @@ impl VaultPaths {
 /// The config's sections and their options, read from the `Config` type itself so a new
 /// option is never forgotten by the environment overrides.
 fn sections() -> Vec<(String, Vec<String>)> {
-    match toml::Value::try_from(brain_core::Config::default()) {
-        Ok(toml::Value::Table(t)) => t
-            .into_iter()
-            .filter_map(|(section, options)| match options {
-                toml::Value::Table(o) => Some((section, o.keys().cloned().collect())),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
+    let mut sections: Vec<(String, Vec<String>)> =
+        match toml::Value::try_from(brain_core::Config::default()) {
+            Ok(toml::Value::Table(t)) => t
+                .into_iter()
+                .filter_map(|(section, options)| match options {
+                    toml::Value::Table(o) => Some((section, o.keys().cloned().collect())),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+    // Options unset by default are not in the serialized default.
+    for (section, option) in UNSET_BY_DEFAULT {
+        if let Some((_, options)) = sections.iter_mut().find(|(s, _)| s == section) {
+            options.push((*option).to_string());
+        }
     }
+    sections
 }
+
+/// Options whose default is unset (`None`), which [`sections`] cannot see in the default.
+const UNSET_BY_DEFAULT: &[(&str, &str)] = &[("store", "url")];
 
 /// Reads the layered configuration.
 pub fn load(paths: &VaultPaths) -> Result<Config> {

@@ -31,7 +31,7 @@ fn main() -> ExitCode {
             }
             let code = commands::exit_code_for(&err);
             // The library words its errors for agents (MCP tools); a person here runs commands.
-            let message = brain_api::in_cli_words(&format!("{err:#}"));
+            let message = brain_api::in_cli_words(&error_text(&err));
             if json {
                 let kind = commands::error_kind(&err, code);
                 let doc = serde_json::json!({ "error": message, "kind": kind, "exit_code": code });
@@ -41,6 +41,24 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// The error and its causes, joined by ": ", each cause left out when the text already says
+/// it: many errors quote their source in their own message (a store error with the server's
+/// words), and `{:#}` would print those words twice.
+pub(crate) fn error_text(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

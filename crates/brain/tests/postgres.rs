@@ -11,6 +11,8 @@ mod git_util;
 
 #[path = "postgres/credentials.rs"]
 mod credentials;
+#[path = "postgres/hostile.rs"]
+mod hostile;
 #[path = "postgres/moving.rs"]
 mod moving;
 

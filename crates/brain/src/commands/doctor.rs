@@ -70,15 +70,19 @@ fn check(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
     let mut notes: Vec<String> = Vec::new();
     let mut differences = Vec::new();
     let mut index_checked = false;
+    let on_postgres = config.store.backend == brain_core::config::StoreBackend::Postgres;
+    let shown = super::store::shown(paths, config);
     match crate::backend::open_existing(&db, &config.store) {
         Err(e) => problems.push(e.to_string()),
         Ok(store) => {
             match store.integrity_problems() {
-                Ok(found) => {
-                    problems.extend(found.into_iter().map(|p| {
+                Ok(found) => problems.extend(found.into_iter().map(|p| {
+                    if on_postgres {
+                        format!("PostgreSQL integrity check: {p}")
+                    } else {
                         format!("SQLite integrity check: {p}: run `brain doctor --rebuild`")
-                    }))
-                }
+                    }
+                })),
                 Err(e) => problems.push(e.to_string()),
             }
             if store.is_read_only() {
@@ -115,7 +119,7 @@ fn check(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
     let healthy = problems.is_empty();
     if json {
         output::json(&json!({
-            "store": db,
+            "store": shown,
             "healthy": healthy,
             "problems": problems,
             "notes": notes,
@@ -126,12 +130,15 @@ fn check(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
         }))?;
     } else {
         let pending: Vec<_> = differences.iter().filter(|d| d.pending).collect();
-        let mut text = format!("Store {}:\n", db.display());
+        let mut text = format!("Store {shown}:\n");
+        let kind = if on_postgres { "PostgreSQL" } else { "SQLite" };
         if healthy {
-            text.push_str(if index_checked {
-                "  sound: SQLite integrity, search index and files against notes checked.\n"
+            text.push_str(&if index_checked {
+                format!(
+                    "  sound: {kind} integrity, search index and files against notes checked.\n"
+                )
             } else {
-                "  sound: SQLite integrity and files against notes checked.\n"
+                format!("  sound: {kind} integrity and files against notes checked.\n")
             });
         }
         for p in &problems {
@@ -149,7 +156,14 @@ fn check(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
                 text.push_str(&format!("    {}: {}\n", d.path, d.what));
             }
         }
-        if !healthy {
+        if !healthy && on_postgres {
+            text.push_str(&format!(
+                "{} problem(s): `brain doctor --rebuild` computes every note's search text \
+                 again in the PostgreSQL store (the store itself is kept); `brain sync` settles \
+                 files and notes that disagree.",
+                problems.len()
+            ));
+        } else if !healthy {
             text.push_str(&format!(
                 "{} problem(s){}: `brain doctor --rebuild` builds a new store from the note \
                  files, keeping this one beside it.",
@@ -318,6 +332,29 @@ struct Recovery {
 }
 
 /// The rebuild: old store aside, edits recovered to files, every file imported.
+/// `brain doctor --rebuild` on PostgreSQL: the server keeps its own data safe, so the store is
+/// kept and what can drift (the search text) is computed again in place. To start over from
+/// the files, copy the brain to SQLite (`brain store copy --to sqlite`) and rebuild that.
+fn reindex(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
+    let shown = super::store::shown(paths, config);
+    let store = crate::backend::open_existing(&paths.database(), &config.store)
+        .with_context(|| format!("opening the store of {}", paths.root.display()))?;
+    let changed = store
+        .reindex()
+        .with_context(|| format!("computing the search text again in {shown}"))?;
+    if json {
+        output::json(&json!({ "store": shown, "reindexed": changed }))?;
+    } else {
+        output::line(format!(
+            "Computed the search text of every note in {shown} again: {changed} note(s) had \
+             drifted and are searchable as they are now. The store itself was kept (to start \
+             over from the note files, copy it to SQLite with `brain store copy --to sqlite` \
+             and rebuild that); run `brain doctor` to check."
+        ))?;
+    }
+    Ok(0)
+}
+
 fn rebuild(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
     if let Some(pid) = daemon::running(paths) {
         bail!(
@@ -327,13 +364,7 @@ fn rebuild(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
         );
     }
     if config.store.backend != brain_core::config::StoreBackend::Sqlite {
-        bail!(
-            "`brain doctor --rebuild` builds a new SQLite store from the note files, but {} \
-             keeps its brain in PostgreSQL (store.url): the server keeps its own data safe; to \
-             start over from the files, copy the brain to SQLite (`brain store copy --to \
-             sqlite`) and rebuild that",
-            paths.root.display()
-        );
+        return reindex(paths, config, json);
     }
     let stamp = format_compact(now_ms());
     let db = paths.database();

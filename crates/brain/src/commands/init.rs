@@ -13,6 +13,14 @@ use crate::output;
 /// folder is one command.
 pub fn create(vault: Option<&Path>, store: Option<&str>) -> Result<(VaultPaths, bool)> {
     let paths = VaultPaths::new(vault)?;
+    // A PostgreSQL store named in the environment (BRAIN_STORE_BACKEND, BRAIN_STORE_URL) is
+    // written to config.toml as --store would be: otherwise the next command, run without
+    // those variables, would look for a SQLite store that was never made.
+    let from_env = match store {
+        None if !paths.config_file().is_file() => store_from_environment(&paths)?,
+        _ => None,
+    };
+    let store = store.or(from_env.as_deref());
     let new_config = config_text(store)?;
     if paths.root.is_file() {
         anyhow::bail!(
@@ -96,6 +104,21 @@ pub fn create(vault: Option<&Path>, store: Option<&str>) -> Result<(VaultPaths, 
     }
     open_or_create_store(&paths, existed)?;
     Ok((paths, existed))
+}
+
+/// The PostgreSQL URL the `BRAIN_STORE_*` variables give a new vault, if they choose that
+/// backend.
+fn store_from_environment(paths: &VaultPaths) -> Result<Option<String>> {
+    let config = crate::config::layered(
+        brain_core::config::DEFAULT_CONFIG_TOML,
+        &paths.config_file(),
+        "the default configuration",
+        std::env::vars(),
+    )?;
+    Ok(match config.store.backend {
+        brain_core::config::StoreBackend::Postgres => config.store.url,
+        brain_core::config::StoreBackend::Sqlite => None,
+    })
 }
 
 /// The config.toml of a new vault: the commented default, with `[store]` set to the PostgreSQL

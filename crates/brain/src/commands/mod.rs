@@ -48,6 +48,9 @@ pub struct Vault {
     pub config: Config,
     /// Its store, shared with the job workers of this process.
     pub store: Arc<dyn Backend>,
+    /// `.brain/store.lock`, held shared while the vault is open (see [`store::share_store`]);
+    /// `None` where the folder cannot be written (a read-only vault writes nothing).
+    pub store_lock: Option<std::fs::File>,
 }
 
 impl Vault {
@@ -57,6 +60,8 @@ impl Vault {
     pub fn open(cli_vault: Option<&std::path::Path>) -> Result<Self> {
         let paths = locate::vault_paths(cli_vault)?;
         paths.require_initialized()?;
+        // Before the config is read: a `brain store copy` running now may switch it.
+        let store_lock = store::share_store(&paths)?;
         let config = config::load(&paths)?;
         let store = crate::backend::open_existing(&paths.database(), &config.store)
             .with_context(|| format!("opening the store of {}", paths.root.display()))?;
@@ -64,6 +69,7 @@ impl Vault {
             paths,
             config,
             store,
+            store_lock,
         })
     }
 
@@ -132,6 +138,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Store(StoreCommand::Copy { to, force }) => {
             store::copy(&Vault::open(vault_arg)?, &to, force, cli.json)
         }
+        Command::Store(StoreCommand::Reattach { force }) => {
+            store::reattach(vault_arg, force, cli.json)
+        }
         Command::Sync(args) => sync::run(&Vault::open(vault_arg)?, &args, cli.json),
         Command::Work(args) => match &args.store {
             Some(url) => sync::work_store(url, &args, cli.json),
@@ -168,6 +177,9 @@ pub fn run(cli: Cli) -> Result<u8> {
             }
             if !config.serve.http_token.is_empty() {
                 config.serve.http_token = "***".into();
+            }
+            if let Some(url) = &config.store.url {
+                config.store.url = Some(brain_store_postgres::connect::without_password(url));
             }
             if cli.json {
                 output::json(&config)?;

@@ -122,7 +122,7 @@ pub fn register(vault: &Vault, queue: &Queue) -> Result<()> {
 pub fn config_problem(vault: &Vault, queue: &Queue) -> Option<String> {
     configured_checked(vault, queue)
         .err()
-        .map(|e| brain_api::in_cli_words(&format!("{e:#}")))
+        .map(|e| brain_api::in_cli_words(&crate::error_text(&e)))
 }
 
 /// `brain schedules list`.
@@ -172,7 +172,7 @@ pub fn run(vault: &Vault, cmd: &SchedulesCommand, json: bool) -> Result<u8> {
             return Ok(0);
         };
         let code = super::exit_code_for(&err);
-        let message = brain_api::in_cli_words(&format!("{err:#}"));
+        let message = brain_api::in_cli_words(&crate::error_text(&err));
         doc["error"] = json!(message);
         doc["kind"] = json!(super::error_kind(&err, code));
         doc["exit_code"] = json!(code);

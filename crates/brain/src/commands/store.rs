@@ -21,6 +21,19 @@ use crate::output;
 
 /// Copies the vault's brain to `to` (a PostgreSQL URL or `sqlite`) and switches the vault to it.
 pub fn copy(vault: &Vault, to: &str, force: bool, json: bool) -> Result<u8> {
+    // Every other process with this vault open holds the store lock shared: taking it
+    // whole means none is writing, and any that starts now waits for the switch, then opens
+    // the store the vault has moved to.
+    if let Some(store_lock) = &vault.store_lock
+        && store_lock.try_lock().is_err()
+    {
+        bail!(
+            "another brain process has {} open (`brain mcp`, `brain put`, a sync...): a write \
+             it makes during the copy would stay in the old store; stop it or let it end, then \
+             run the copy again",
+            vault.paths.root.display()
+        );
+    }
     if let Some(pid) = daemon::running(&vault.paths) {
         bail!(
             "`brain serve` (pid {pid}) is running on {}: stop it first, so no write lands \
@@ -113,6 +126,95 @@ pub fn copy(vault: &Vault, to: &str, force: bool, json: bool) -> Result<u8> {
     Ok(0)
 }
 
+/// `.brain/store.lock` held shared (see [`Vault::store_lock`]), waiting for a `brain store
+/// copy` that holds it whole; `None` where the folder cannot be written (nothing there writes).
+pub fn share_store(paths: &crate::config::VaultPaths) -> Result<Option<std::fs::File>> {
+    let path = paths.layout.store_lock();
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .or_else(|_| OpenOptions::new().read(true).open(&path));
+    let Ok(file) = file else {
+        return Ok(None);
+    };
+    match file.try_lock_shared() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            eprintln!(
+                "Waiting for `brain store copy` to finish moving the brain of {}...",
+                paths.root.display()
+            );
+            file.lock_shared()
+                .with_context(|| format!("cannot lock {}", path.display()))?;
+            Ok(Some(file))
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            tracing::debug!(path = %path.display(), error = %e, "the store lock is not available");
+            Ok(None)
+        }
+    }
+}
+
+/// `brain store reattach`: this folder becomes its PostgreSQL store's folder in place of the
+/// recorded one. Refused while the recorded folder is still on this machine, the same folder
+/// by its inode, unless `force`: this folder is then a copy of it.
+pub fn reattach(cli_vault: Option<&std::path::Path>, force: bool, json: bool) -> Result<u8> {
+    let paths = super::locate::vault_paths(cli_vault)?;
+    paths.require_initialized()?;
+    let config = crate::config::load(&paths)?;
+    let here = crate::backend::folder_of(&paths.database());
+    let shown = config
+        .store
+        .url
+        .as_deref()
+        .map(brain_store_postgres::connect::without_password)
+        .unwrap_or_default();
+    if !force
+        && let Some(recorded) = crate::backend::recorded_folder(&config.store)?
+        && recorded.host == here.host
+        && recorded.root != here.root
+        && std::path::Path::new(&recorded.root)
+            .join(".brain/config.toml")
+            .exists()
+        && crate::backend::folder_of(&std::path::Path::new(&recorded.root).join(".brain/brain.db"))
+            .inode
+            == recorded.inode
+    {
+        bail!(
+            "{} is still there and is the folder of the store {shown}: if {} is a copy of it, \
+             give the copy a store of its own (move its .brain/ aside and run `brain init`); \
+             to make this folder the store's folder all the same (the other one is then \
+             refused), pass --force",
+            recorded.root,
+            here.root
+        );
+    }
+    let before = crate::backend::reattach(&paths.database(), &config.store)
+        .with_context(|| format!("reattaching {} to {shown}", paths.root.display()))?;
+    let was = before
+        .as_ref()
+        .filter(|b| **b != here)
+        .map(|b| format!("{} on {}", b.root, b.host));
+    if json {
+        output::json(&json!({ "store": shown, "folder": here.root, "replaced": was }))?;
+        return Ok(0);
+    }
+    match was {
+        Some(was) => output::line(format!(
+            "{} is now the vault folder of {shown} (it was {was}). Run `brain sync` to bring \
+             them in step.",
+            here.root
+        ))?,
+        None => output::line(format!(
+            "{} already is the vault folder of {shown}: nothing changed.",
+            here.root
+        ))?,
+    }
+    Ok(0)
+}
+
 /// What the vault's config will say after the switch.
 enum NewStore {
     Sqlite,
@@ -120,11 +222,17 @@ enum NewStore {
 }
 
 fn source_shown(vault: &Vault) -> String {
-    match &vault.config.store.url {
-        Some(url) if vault.config.store.backend == brain_core::config::StoreBackend::Postgres => {
+    shown(&vault.paths, &vault.config)
+}
+
+/// The vault's store as shown to people: the SQLite file, or the PostgreSQL URL without its
+/// password.
+pub fn shown(paths: &crate::config::VaultPaths, config: &brain_core::Config) -> String {
+    match &config.store.url {
+        Some(url) if config.store.backend == brain_core::config::StoreBackend::Postgres => {
             brain_store_postgres::connect::without_password(url)
         }
-        _ => vault.paths.database().display().to_string(),
+        _ => paths.database().display().to_string(),
     }
 }
 
@@ -159,10 +267,21 @@ fn open_target(
             "--to {to}: give a PostgreSQL URL (postgres://USER@HOST[:PORT]/DATABASE) or `sqlite`"
         );
     }
-    if vault.config.store.url.as_deref() == Some(to) {
+    if vault.config.store.url.as_deref() == Some(to)
+        || crate::backend::is_same_store(&vault.config.store, to).unwrap_or(false)
+    {
         bail!(
-            "{} already uses {to}: nothing to copy",
-            vault.paths.root.display()
+            "{} already uses {}{}: nothing to copy",
+            vault.paths.root.display(),
+            brain_store_postgres::connect::without_password(to),
+            if vault.config.store.url.as_deref() == Some(to) {
+                String::new()
+            } else {
+                format!(
+                    " (the same database as {}, named another way)",
+                    source_shown(vault)
+                )
+            }
         );
     }
     let config = brain_core::config::StoreConfig {

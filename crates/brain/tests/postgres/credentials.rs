@@ -186,6 +186,24 @@ fn tls_verify_full_checks_the_server_certificate() {
         "{}",
         r.stderr
     );
+    // sslmode=require with a root given checks against it, as libpq does (verify-ca).
+    let v4 = TestVault::uninitialized();
+    let r = v4.run(&[
+        "init",
+        "--store",
+        &format!(
+            "{}?sslmode=require&sslrootcert={}",
+            fresh_database(),
+            fake_ca.display()
+        ),
+    ]);
+    assert_ne!(r.code, 0, "sslmode=require ignored the root it was given");
+    assert!(
+        !r.stderr
+            .contains("error performing TLS handshake: error performing"),
+        "{}",
+        r.stderr
+    );
     // sslmode=require encrypts without checking.
     let v3 = TestVault::uninitialized();
     v3.ok(&[
