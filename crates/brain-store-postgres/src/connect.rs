@@ -104,7 +104,7 @@ pub enum ConnectError {
 
 impl From<ConnectError> for StoreError {
     fn from(e: ConnectError) -> Self {
-        StoreError::Database(Box::new(e))
+        StoreError::Refused(Box::new(e))
     }
 }
 
@@ -136,6 +136,15 @@ impl ConnectOptions {
             shown: shown.clone(),
             reason: with_causes(&e),
         })?;
+        if from_url.get_hosts().is_empty()
+            && from_url.get_hostaddrs().is_empty()
+            && service.is_none()
+        {
+            return Err(ConnectError::BadUrl {
+                shown,
+                reason: "it names no host".into(),
+            });
+        }
         // A service's settings are defaults the URL's own override, as in libpq.
         let mut config = match &service {
             Some(name) => {
@@ -493,7 +502,11 @@ pub(crate) fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = e.source();
     while let Some(c) = cause {
         let more = c.to_string();
-        if !text.contains(&more) {
+        if more.starts_with(&text) {
+            // The cause says it all, starting with what was said ("invalid configuration" and
+            // "invalid configuration: password missing").
+            text = more;
+        } else if !text.contains(&more) {
             text.push_str(": ");
             text.push_str(&more);
         }

@@ -220,7 +220,7 @@ impl Pool {
         if e.is_closed() || io {
             return StoreError::Unavailable {
                 database: self.shown.clone(),
-                source: Box::new(e),
+                source: Box::new(ServerError::new(e)),
             };
         }
         if e.code().is_some_and(|c| {
@@ -233,7 +233,7 @@ impl Pool {
         }) {
             return StoreError::Unavailable {
                 database: self.shown.clone(),
-                source: Box::new(e),
+                source: Box::new(ServerError::new(e)),
             };
         }
         StoreError::Database(Box::new(ServerError::new(e)))
@@ -302,7 +302,7 @@ fn open_error(shown: &str, e: postgres::Error) -> StoreError {
         // No server answered (refused, unreachable, TLS failed): said with what to check.
         None => StoreError::Unavailable {
             database: shown.to_string(),
-            source: Box::new(e),
+            source: Box::new(ServerError::new(e)),
         },
     }
 }

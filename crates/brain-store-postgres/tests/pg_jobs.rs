@@ -125,6 +125,21 @@ fn an_idle_worker_hears_another_process_enqueue() {
     wait_for(Duration::from_secs(10), "the NOTIFY to be heard", || {
         notifier.version().unwrap() != before
     });
+    // Its own enqueue does not wake it (the contract): committed first, then another
+    // handle's, and only the second one counts. Notifications arrive in commit order.
+    let before = notifier.version().unwrap();
+    idle.enqueue(&[job("free", 1)], T0).unwrap();
+    other.enqueue(&[job("free", 1)], T0).unwrap();
+    wait_for(
+        Duration::from_secs(10),
+        "the other NOTIFY to be heard",
+        || notifier.version().unwrap() != before,
+    );
+    assert_eq!(
+        notifier.version().unwrap(),
+        before + 1,
+        "the store's own commit woke it"
+    );
 }
 
 #[test]

@@ -77,18 +77,42 @@ pub(super) fn retry(db: &mut Db<'_>, id: i64, now_ms: i64) -> Result<Job> {
     from_row(&row)
 }
 
+/// [`brain_store::JobStore::prune`] in two statements. The first locks the finished jobs old
+/// enough to go (`FOR UPDATE SKIP LOCKED`: one that a retry, or an enqueue naming it as
+/// parent, holds is left for the next prune). The second, whose snapshot is taken after those
+/// locks, deletes them except every ancestor of a job that stays, so a batch root with a
+/// running child, a child finished later or a child left locked stays with it. A child
+/// committed under a root before the second statement is in its snapshot; one not yet
+/// committed holds the root (`FOR KEY SHARE`), so the root was not locked here; one enqueued
+/// later waits for this commit and finds its parent gone. A delete so never breaks the parent
+/// key, which one statement could (its snapshot predates a child committed while it locked).
 pub(super) fn prune(db: &mut Db<'_>, before_ms: i64) -> Result<u64> {
+    let rows = db.query(
+        "SELECT id FROM jobs
+         WHERE finished_ms < $1 AND state IN ('succeeded', 'failed', 'cancelled')
+         FOR UPDATE SKIP LOCKED",
+        &[&before_ms],
+    )?;
+    let ids = rows
+        .iter()
+        .map(|row| get::<i64>(row, 0))
+        .collect::<Result<Vec<_>>>()?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    // Joined against the array (`unnest`), not searched with `= ANY`, so a long history is
+    // hashed once rather than scanned for every row.
     db.execute(
-        "WITH RECURSIVE keep(id) AS (
-             SELECT parent_id FROM jobs
-             WHERE parent_id IS NOT NULL AND (finished_ms IS NULL OR finished_ms >= $1)
+        "WITH RECURSIVE going(id) AS MATERIALIZED (SELECT unnest($1::bigint[])),
+         keep(id) AS (
+             SELECT j.parent_id FROM jobs j
+             WHERE j.parent_id IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM going g WHERE g.id = j.id)
              UNION SELECT jobs.parent_id FROM jobs JOIN keep ON jobs.id = keep.id
              WHERE jobs.parent_id IS NOT NULL)
          DELETE FROM jobs
-         WHERE finished_ms < $1
-           AND state IN ('succeeded', 'failed', 'cancelled')
-           AND id NOT IN (SELECT id FROM keep WHERE id IS NOT NULL)",
-        &[&before_ms],
+         WHERE id IN (SELECT id FROM going) AND id NOT IN (SELECT id FROM keep)",
+        &[&ids],
     )
 }
 

@@ -34,11 +34,12 @@ const COLUMNS: &str = "id, job_type, state, priority, attempts, max_attempts, ru
     cancel_requested, progress_current, progress_total, progress_message, progress_ms, error,
     input, result, progress_phase";
 
-/// Tells idle workers of every process that there is something to claim (sent at commit).
-pub(crate) fn notify(db: &mut Db<'_>) -> Result<()> {
+/// Tells idle workers of every other store handle that there is something to claim (sent at
+/// commit), marked with `token`, this handle's own, which its own listener skips.
+pub(crate) fn notify(db: &mut Db<'_>, token: &str) -> Result<()> {
     db.execute(
-        &format!("SELECT pg_notify({}, '')", notify::CHANNEL_SQL),
-        &[],
+        &format!("SELECT pg_notify({}, $1::text)", notify::CHANNEL_SQL),
+        &[&token],
     )?;
     Ok(())
 }
@@ -106,7 +107,7 @@ impl JobStore for PgStore {
                 .iter()
                 .map(|j| enqueue::enqueue_one(db, j, now_ms))
                 .collect::<Result<Vec<_>>>()?;
-            notify(db)?;
+            notify(db, self.notifier.token())?;
             Ok(out)
         })
     }
@@ -145,7 +146,7 @@ impl JobStore for PgStore {
     fn retry(&self, id: i64, now_ms: i64) -> Result<Job> {
         self.pool.write(|db| {
             let job = admin::retry(db, id, now_ms)?;
-            notify(db)?;
+            notify(db, self.notifier.token())?;
             Ok(job)
         })
     }
@@ -154,7 +155,7 @@ impl JobStore for PgStore {
         self.pool.write(|db| {
             let ids = claim::reap(db, now_ms)?;
             if !ids.is_empty() {
-                notify(db)?;
+                notify(db, self.notifier.token())?;
             }
             Ok(ids)
         })
@@ -184,7 +185,7 @@ impl JobStore for PgStore {
             };
             body(&mut tx)?;
             if tx.enqueued {
-                notify(tx.db)?;
+                notify(tx.db, self.notifier.token())?;
             }
             Ok(())
         })
@@ -197,7 +198,7 @@ impl JobStore for PgStore {
     fn resume_types(&self, types: &[&str]) -> Result<()> {
         self.pool.write(|db| {
             admin::resume(db, types)?;
-            notify(db)
+            notify(db, self.notifier.token())
         })
     }
 
@@ -241,7 +242,7 @@ impl JobStore for PgStore {
         self.pool.write(|db| {
             let fired = recurring::fire(db, name, due_ms, next_ms, job, now_ms)?;
             if fired.is_some() {
-                notify(db)?;
+                notify(db, self.notifier.token())?;
             }
             Ok(fired)
         })

@@ -7,8 +7,9 @@
 //! The listening thread starts on the first call and reconnects with backoff when its
 //! connection drops. While it is not listening, `version` changes at every call, so the
 //! worker pool falls back to looking at each of its watch ticks: a missed notification costs
-//! a poll, never a job left waiting. Unlike SQLite's `data_version`, this store's own commits
-//! are heard too: a busy worker looks once more after its own finish, which costs one claim.
+//! a poll, never a job left waiting. Each store handle marks what it sends with a token of its
+//! own, and its listener skips those, as the contract asks (a busy daemon's own commits do not
+//! wake it); another handle, in this process or another, is another connection and does.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
@@ -28,6 +29,7 @@ pub(crate) const CHANNEL_SQL: &str = "'brain_jobs_' || left(md5(current_schema()
 /// Counts the notifications of the store's channel (see the module doc).
 pub(crate) struct Notifier {
     options: ConnectOptions,
+    token: Arc<str>,
     state: Arc<State>,
     started: OnceLock<()>,
 }
@@ -52,8 +54,11 @@ impl State {
 
 impl Notifier {
     pub(crate) fn new(options: ConnectOptions) -> Self {
+        static HANDLES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let handle = HANDLES.fetch_add(1, Ordering::Relaxed);
         Self {
             options,
+            token: format!("{}.{handle}", std::process::id()).into(),
             state: Arc::new(State::default()),
             started: OnceLock::new(),
         }
@@ -63,13 +68,21 @@ impl Notifier {
         self.started.get_or_init(|| {
             let options = self.options.clone();
             let state = self.state.clone();
+            let token = self.token.clone();
             let spawned = std::thread::Builder::new()
                 .name("brain-pg-listen".into())
-                .spawn(move || listen(&options, &state));
+                .spawn(move || listen(&options, &state, &token));
             if let Err(e) = spawned {
                 tracing::warn!(error = %e, "cannot start the listener; workers poll instead");
             }
         });
+    }
+}
+
+impl Notifier {
+    /// What this handle's notifications carry, so its own listener skips them.
+    pub(crate) fn token(&self) -> &str {
+        &self.token
     }
 }
 
@@ -115,10 +128,10 @@ impl ChangeNotifier for Notifier {
 }
 
 /// Listens until the store is dropped, reconnecting with backoff (50 ms up to 5 s).
-fn listen(options: &ConnectOptions, state: &State) {
+fn listen(options: &ConnectOptions, state: &State, token: &str) {
     let mut backoff = Duration::from_millis(50);
     while !state.stop.load(Ordering::SeqCst) {
-        match listen_once(options, state) {
+        match listen_once(options, state, token) {
             Ok(()) => return,
             Err(e) => {
                 state.listening.store(false, Ordering::SeqCst);
@@ -130,7 +143,11 @@ fn listen(options: &ConnectOptions, state: &State) {
     }
 }
 
-fn listen_once(options: &ConnectOptions, state: &State) -> std::result::Result<(), String> {
+fn listen_once(
+    options: &ConnectOptions,
+    state: &State,
+    token: &str,
+) -> std::result::Result<(), String> {
     let mut client = match options.connector().map_err(|e| e.to_string())? {
         Some(tls) => options.config.connect(tls),
         None => options.config.connect(NoTls),
@@ -150,8 +167,10 @@ fn listen_once(options: &ConnectOptions, state: &State) -> std::result::Result<(
         {
             let mut notifications = client.notifications();
             let mut heard = notifications.timeout_iter(Duration::from_millis(250));
-            while heard.next().map_err(|e| e.to_string())?.is_some() {
-                state.hear();
+            while let Some(n) = heard.next().map_err(|e| e.to_string())? {
+                if n.payload() != token {
+                    state.hear();
+                }
             }
         }
         if client.is_closed() {

@@ -75,8 +75,11 @@ pub fn copy(vault: &Vault, to: &str, force: bool, json: bool) -> Result<u8> {
         .map(|c| c.count)
         .sum::<u64>();
 
-    let (target, shown, new_store) = open_target(vault, to, force)?;
     let dump = vault.store.dump().context("reading the vault's store")?;
+    if to != "sqlite" {
+        refuse_unholdable(&dump)?;
+    }
+    let (target, shown, new_store) = open_target(vault, to, force)?;
     let want = dump.fingerprint();
     match target.load_dump(&dump, force) {
         Err(e @ StoreError::NotEmpty { .. }) => return Err(e.into()),
@@ -213,6 +216,42 @@ pub fn reattach(cli_vault: Option<&std::path::Path>, force: bool, json: bool) ->
         ))?,
     }
     Ok(0)
+}
+
+/// The longest path PostgreSQL indexes: a btree row holds about 2,700 bytes, and `path_key` (its
+/// case-folded form) can be longer than the path. Files longer than `MAX_ID_BYTES` are no
+/// longer imported at all; a SQLite store may still hold one from before.
+const MAX_POSTGRES_PATH_BYTES: usize = 1_800;
+
+/// Refuses a copy to PostgreSQL of a brain holding notes it cannot hold (a NUL character in a
+/// title or tag, kept by SQLite from a frontmatter escape before such notes were refused; a
+/// path too long to index), naming each with what to do, before anything is written.
+fn refuse_unholdable(dump: &brain_store::StoreDump) -> Result<()> {
+    let mut found = Vec::new();
+    for d in &dump.entities {
+        let e = &d.entity;
+        let why = if e.title.contains('\0') || e.tags.iter().any(|t| t.contains('\0')) {
+            "its frontmatter holds a NUL character (an escape such as \\0)"
+        } else if e.path.len() > MAX_POSTGRES_PATH_BYTES {
+            "its path is too long to index"
+        } else {
+            continue;
+        };
+        let state = if e.deleted_ms.is_some() {
+            "deleted: `brain restore` it, fix its file, sync, then `brain rm` it again"
+        } else {
+            "fix its file and run `brain sync`"
+        };
+        found.push(format!("{} ({why}; {state})", e.entity_ref));
+    }
+    if found.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "{} note(s) of this brain cannot be held by PostgreSQL, so nothing was copied: {}",
+        found.len(),
+        found.join("; ")
+    )
 }
 
 /// What the vault's config will say after the switch.

@@ -300,3 +300,36 @@ fn the_store_url_can_come_from_the_environment() {
     v.write("a.md", "# A\n");
     assert_eq!(v.sync()["imported"], 1);
 }
+
+/// F13 (cont.): a SQLite brain holding a note PostgreSQL cannot hold (a NUL in its title, kept
+/// from before such notes were refused) is not copied: the copy names it and what to do, and
+/// writes nothing.
+#[test]
+fn a_copy_to_postgres_names_the_notes_it_cannot_hold() {
+    let v = TestVault::new();
+    v.write("a.md", "# A\n");
+    v.write("b.md", "# B\n");
+    v.ok(&["sync"]);
+    let poke = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); \
+             c.execute(\"UPDATE entities SET title = 'evil' || char(0) || 'title' WHERE id = 'b'\"); \
+             c.commit()",
+        )
+        .arg(v.path(".brain/brain.db"))
+        .status()
+        .unwrap();
+    assert!(poke.success());
+    let url = fresh_database();
+    let r = v.run(&["store", "copy", "--to", &url]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("note/b (its frontmatter holds a NUL")
+            && r.stderr.contains("nothing was copied"),
+        "{}",
+        r.stderr
+    );
+    let config = std::fs::read_to_string(v.path(".brain/config.toml")).unwrap();
+    assert!(!config.contains(&url), "the vault switched: {config}");
+}
