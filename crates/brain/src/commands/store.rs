@@ -21,6 +21,13 @@ use crate::output;
 
 /// Copies the vault's brain to `to` (a PostgreSQL URL or `sqlite`) and switches the vault to it.
 pub fn copy(vault: &Vault, to: &str, force: bool, json: bool) -> Result<u8> {
+    if let Some(pid) = daemon::running(&vault.paths) {
+        bail!(
+            "`brain serve` (pid {pid}) is running on {}: stop it first, so no write lands \
+             between the copy and the switch",
+            vault.paths.root.display()
+        );
+    }
     // Every other process with this vault open holds the store lock shared: taking it
     // whole means none is writing, and any that starts now waits for the switch, then opens
     // the store the vault has moved to.
@@ -31,13 +38,6 @@ pub fn copy(vault: &Vault, to: &str, force: bool, json: bool) -> Result<u8> {
             "another brain process has {} open (`brain mcp`, `brain put`, a sync...): a write \
              it makes during the copy would stay in the old store; stop it or let it end, then \
              run the copy again",
-            vault.paths.root.display()
-        );
-    }
-    if let Some(pid) = daemon::running(&vault.paths) {
-        bail!(
-            "`brain serve` (pid {pid}) is running on {}: stop it first, so no write lands \
-             between the copy and the switch",
             vault.paths.root.display()
         );
     }
