@@ -66,6 +66,14 @@ pub struct TypeConfig {
     pub backoff_max_ms: i64,
 }
 
+impl TypeConfig {
+    /// A `concurrency` that sets no limit. A limited type's claims wait on each other where a
+    /// store serves several processes (PostgreSQL takes a lock per type so the limit holds
+    /// across machines); an unlimited type's claims do not, so a type whose jobs may all run
+    /// at once says so with this rather than with a large number.
+    pub const UNLIMITED: u32 = u32::MAX;
+}
+
 impl Default for TypeConfig {
     fn default() -> Self {
         Self {

@@ -13,6 +13,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_folder_identity",
         include_str!("../migrations/0002_folder_identity.sql"),
     ),
+    (
+        "0003_unlimited_types",
+        include_str!("../migrations/0003_unlimited_types.sql"),
+    ),
 ];
 
 /// The advisory lock migrations hold (any fixed number; "brainmig" in ASCII).

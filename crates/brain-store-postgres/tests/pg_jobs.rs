@@ -41,8 +41,9 @@ fn wait_for(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
 fn concurrent_claimers_take_each_job_once_within_each_type_s_limit() {
     let options = fresh_schema();
     let first = PgStore::open(&options).unwrap();
-    let jobs: Vec<NewJob> = (0..300)
+    let jobs: Vec<NewJob> = (0..200)
         .map(|n| job("free", n))
+        .chain((0..100).map(|n| job("unlimited", n)))
         .chain((0..100).map(|n| job("two", n)))
         .collect();
     first.enqueue(&jobs, T0).unwrap();
@@ -55,7 +56,13 @@ fn concurrent_claimers_take_each_job_once_within_each_type_s_limit() {
             let most = most_running_two.clone();
             std::thread::spawn(move || {
                 let worker = format!("worker-{w}");
-                let types = [("free".to_string(), 100), ("two".to_string(), 2)];
+                // "unlimited" (brain_jobs' TypeConfig::UNLIMITED) is claimed without the
+                // type's lock: still each job once.
+                let types = [
+                    ("free".to_string(), 100),
+                    ("two".to_string(), 2),
+                    ("unlimited".to_string(), u32::MAX),
+                ];
                 loop {
                     let got = store.claim(&worker, &types, 5, T0, 60_000).unwrap();
                     if got.is_empty() {

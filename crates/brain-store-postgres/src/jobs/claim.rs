@@ -4,7 +4,9 @@
 //! transaction-level advisory lock (types in sorted order, so two claimers never wait on each
 //! other in a cycle): the count of that type's running jobs, the choice of rows and their
 //! update then happen with no other claim of the type in between, so a per-type limit holds
-//! across every worker of every machine. Claims of different types run side by side. Rows
+//! across every worker of every machine. Claims of different types run side by side, and so do
+//! claims of a type with no limit (`i32::MAX`, which brain_jobs' `TypeConfig::UNLIMITED`
+//! becomes here): it takes no lock and counts nothing (migration 0003). Rows
 //! are chosen `FOR UPDATE SKIP LOCKED`, so a claim never waits on a row another transaction
 //! holds (a cancel, a dedupe replace): it takes the next one.
 
