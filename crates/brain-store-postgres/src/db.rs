@@ -299,6 +299,18 @@ fn open_error(shown: &str, e: postgres::Error) -> StoreError {
             path: shown.to_string(),
             source: Box::new(ServerError::new(e)),
         },
+        // The server asked for a password and none was found: it did answer.
+        None if e.to_string().contains("password missing")
+            || crate::connect::with_causes(&e).contains("password missing") =>
+        {
+            StoreError::Open {
+                path: shown.to_string(),
+                source: "the server asks for a password and none was given: put it in \
+                         PGPASSWORD, in ~/.pgpass (or PGPASSFILE) or in a service file \
+                         (PGSERVICE), never in the URL"
+                    .into(),
+            }
+        }
         // No server answered (refused, unreachable, TLS failed): said with what to check.
         None => StoreError::Unavailable {
             database: shown.to_string(),

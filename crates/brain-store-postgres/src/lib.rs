@@ -80,6 +80,31 @@ impl PgStore {
         })
     }
 
+    /// Opens the store of a vault that has one: a database holding no brain (its tables
+    /// dropped, or an empty database made under the same name) is refused rather than set up
+    /// afresh, so an empty store is never taken for the vault's (which its files would then
+    /// fill again, while its edits not yet in files were lost), as SQLite refuses a missing
+    /// file.
+    pub fn open_existing(options: &ConnectOptions) -> Result<Self> {
+        let pool = Pool::connect(options)?;
+        if !pool.read(migrate::has_schema)? {
+            return Err(StoreError::Refused(
+                format!(
+                    "the database {} holds no brain (its tables are gone: dropped, or an empty \
+                     database made under that name), so nothing was done rather than take an \
+                     empty store for this vault's; restore the database from a backup, or \
+                     start over from the note files: move .brain/ aside and run `brain init \
+                     --store URL` (edits not yet written to files are lost with the old \
+                     database)",
+                    pool.shown()
+                )
+                .into(),
+            ));
+        }
+        drop(pool);
+        Self::open(options)
+    }
+
     /// The same store seen as replica `replica` (its own file bases and runtime state).
     pub fn with_replica(mut self, replica: impl Into<String>) -> Self {
         self.replica = replica.into();

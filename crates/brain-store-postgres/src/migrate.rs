@@ -54,6 +54,14 @@ pub(crate) fn is_current(db: &mut Db<'_>) -> Result<bool> {
     Ok(usize::try_from(found).is_ok_and(|f| f == MIGRATIONS.len()))
 }
 
+/// Whether the database holds a brain's schema at all (of any version).
+pub(crate) fn has_schema(db: &mut Db<'_>) -> Result<bool> {
+    get(
+        &db.query_one("SELECT to_regclass('brain_schema') IS NOT NULL", &[])?,
+        0,
+    )
+}
+
 /// Brings the schema in the first schema of the search path up to date.
 pub(crate) fn run(db: &mut Db<'_>) -> Result<()> {
     db.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK])?;

@@ -25,7 +25,7 @@ pub fn open_existing(
     match config.backend {
         StoreBackend::Sqlite => Ok(Arc::new(SqliteStore::open_existing(database, config)?)),
         StoreBackend::Postgres => {
-            let store = open_postgres(config)?;
+            let store = open_postgres_existing(config)?;
             store.check_folder(&folder_of(database), brain_core::time::now_ms())?;
             Ok(Arc::new(store))
         }
@@ -84,7 +84,11 @@ pub fn folder_of(database: &Path) -> Folder {
 #[cfg(unix)]
 fn inode(path: &Path) -> Option<i64> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| m.ino().cast_signed())
+    // The device too: roots of file systems share inode numbers (2 on ext4, 1 on tmpfs), so a
+    // copy at the root of another one would pass for the folder.
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| (m.dev().rotate_left(32) ^ m.ino()).cast_signed())
 }
 
 #[cfg(not(unix))]
@@ -128,7 +132,12 @@ pub fn is_postgres_url(spec: &str) -> bool {
     spec.starts_with("postgres://") || spec.starts_with("postgresql://")
 }
 
-fn open_postgres(config: &StoreConfig) -> Result<PgStore, StoreError> {
+fn open_postgres_existing(config: &StoreConfig) -> Result<PgStore, StoreError> {
+    let url = store_url(config)?;
+    PgStore::open_existing(&ConnectOptions::parse(url)?)
+}
+
+fn store_url(config: &StoreConfig) -> Result<&str, StoreError> {
     let url = config
         .url
         .as_deref()
@@ -136,12 +145,16 @@ fn open_postgres(config: &StoreConfig) -> Result<PgStore, StoreError> {
         .ok_or_else(|| {
             StoreError::Refused(
                 "store.backend is \"postgres\" but store.url is not set: give the database as \
-             url = \"postgres://USER@HOST/DB\" under [store] in .brain/config.toml"
+                 url = \"postgres://USER@HOST/DB\" under [store] in .brain/config.toml"
                     .into(),
             )
         })?;
     connect::refuse_password(url)?;
-    PgStore::open(&ConnectOptions::parse(url)?)
+    Ok(url)
+}
+
+fn open_postgres(config: &StoreConfig) -> Result<PgStore, StoreError> {
+    PgStore::open(&ConnectOptions::parse(store_url(config)?)?)
 }
 
 /// This machine's name, for the folder a store is attached to.

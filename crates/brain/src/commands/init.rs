@@ -130,8 +130,9 @@ fn config_text(store: Option<&str>) -> Result<String> {
     };
     if !crate::backend::is_postgres_url(url) {
         anyhow::bail!(
-            "--store {url}: give a PostgreSQL URL (postgres://USER@HOST[:PORT]/DATABASE); \
-             leave --store out for the embedded SQLite store"
+            "the store {}: give a PostgreSQL URL (postgres://USER@HOST[:PORT]/DATABASE), from \
+             --store or BRAIN_STORE_URL; leave both out for the embedded SQLite store",
+            brain_store_postgres::connect::without_password(url)
         );
     }
     brain_store_postgres::connect::refuse_password(url)?;

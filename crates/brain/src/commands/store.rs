@@ -303,7 +303,8 @@ fn open_target(
     }
     if !crate::backend::is_postgres_url(to) {
         bail!(
-            "--to {to}: give a PostgreSQL URL (postgres://USER@HOST[:PORT]/DATABASE) or `sqlite`"
+            "--to {}: give a PostgreSQL URL (postgres://USER@HOST[:PORT]/DATABASE) or `sqlite`",
+            brain_store_postgres::connect::without_password(to)
         );
     }
     if vault.config.store.url.as_deref() == Some(to)

@@ -4,7 +4,7 @@
 use super::{TestVault, fresh_database};
 
 /// A role with a password on a database of its own; the URL without the password.
-fn role_with_password(password: &str) -> (String, String) {
+pub(super) fn role_with_password(password: &str) -> (String, String) {
     let admin_url = brain_store_postgres::testing::cluster_url();
     let db_url = fresh_database();
     let db = db_url.rsplit('/').next().unwrap().to_string();

@@ -333,3 +333,36 @@ fn a_copy_to_postgres_names_the_notes_it_cannot_hold() {
     let config = std::fs::read_to_string(v.path(".brain/config.toml")).unwrap();
     assert!(!config.contains(&url), "the vault switched: {config}");
 }
+
+/// A database emptied behind the vault's back (dropped and made again) is refused, not taken
+/// for the vault's store; a key=value connection string is never echoed with its password; a
+/// missing password is said as such, not as a server that did not answer.
+#[test]
+fn an_emptied_database_is_refused_and_credentials_are_said_plainly() {
+    let (v, url) = pg_vault();
+    v.write("a.md", "# A\n");
+    v.ok(&["sync"]);
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    admin
+        .batch_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        .unwrap();
+    let r = v.run(&["status"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("holds no brain"), "{}", r.stderr);
+    let r = v.run(&["search", "a"]);
+    assert!(r.stderr.contains("holds no brain"), "{}", r.stderr);
+
+    let fresh = TestVault::uninitialized();
+    let r = fresh.run(&["init", "--store", "host=db password=s3cretPW dbname=a"]);
+    assert_ne!(r.code, 0);
+    assert!(!r.stderr.contains("s3cretPW"), "{}", r.stderr);
+
+    let (role_url, _role) = super::credentials::role_with_password("pw-elsewhere");
+    let r = fresh.run(&["init", "--store", &role_url]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("PGPASSWORD") && !r.stderr.contains("did not answer"),
+        "{}",
+        r.stderr
+    );
+}
