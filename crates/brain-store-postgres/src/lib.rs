@@ -53,6 +53,8 @@ pub struct PgStore {
     base_reads: AtomicU64,
     /// What wakes idle workers (LISTEN on the store's channel), started on first use.
     notifier: jobs::notify::Notifier,
+    /// The folder `check_folder` found this store to be, and when it last looked.
+    checked_folder: std::sync::Mutex<Option<(replica::Folder, std::time::Instant)>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -77,6 +79,7 @@ impl PgStore {
             pool,
             replica: DEFAULT_REPLICA.to_string(),
             base_reads: AtomicU64::new(0),
+            checked_folder: std::sync::Mutex::new(None),
         })
     }
 
@@ -228,8 +231,9 @@ impl Store for PgStore {
 
     fn verify_identity(&self) -> Result<()> {
         // A database has no file to be deleted under us; one dropped or unreachable fails the
-        // next statement with an error that says so.
-        Ok(())
+        // next statement with an error that says so. What can change is whose store it is:
+        // another folder reattached (see `replica::PgStore::folder_still_ours`).
+        self.folder_still_ours()
     }
 
     fn integrity_problems(&self) -> Result<Vec<String>> {

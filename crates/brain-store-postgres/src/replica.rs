@@ -94,6 +94,39 @@ impl PgStore {
     /// store with no folder yet gets this one. Reads only, unless the record needs filling (a
     /// folder attached before inodes were kept, or one that moved).
     pub fn check_folder(&self, here: &Folder, now_ms: i64) -> Result<()> {
+        self.check_folder_once(here, now_ms)?;
+        if let Ok(mut checked) = self.checked_folder.lock() {
+            *checked = Some((here.clone(), std::time::Instant::now()));
+        }
+        Ok(())
+    }
+
+    /// For a long-running process (`Store::verify_identity`, every quarter second; looks at
+    /// the record at most every two seconds): fails with [`StoreError::Replaced`] once another
+    /// folder was made the store's (`brain store reattach` there), so a daemon of this folder
+    /// stops rather than run that folder's jobs on this one. A store that cannot be read now
+    /// is not a verdict: the next look decides.
+    pub(crate) fn folder_still_ours(&self) -> Result<()> {
+        let Ok(mut checked) = self.checked_folder.lock() else {
+            return Ok(());
+        };
+        let Some((ours, last)) = checked.as_mut() else {
+            return Ok(());
+        };
+        if last.elapsed() < std::time::Duration::from_secs(2) {
+            return Ok(());
+        }
+        *last = std::time::Instant::now();
+        match self.pool.read(|db| self.folder_in(db)) {
+            Ok(Some(recorded)) if !recorded.is(ours) => Err(StoreError::Replaced {
+                path: self.shown().to_string(),
+                what: "taken over by another vault folder (`brain store reattach` there)",
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_folder_once(&self, here: &Folder, now_ms: i64) -> Result<()> {
         let recorded = self.pool.read(|db| self.folder_in(db))?;
         match recorded {
             Some(f) if f == *here => Ok(()),
@@ -108,6 +141,12 @@ impl PgStore {
 
     /// Makes `here` this store's folder in place of the one recorded (`brain store reattach`:
     /// the folder was moved, restored or copied to replace it). Returns the folder it replaced.
+    ///
+    /// The folder's file bases are dropped: its files may be older than the store (a backup)
+    /// or newer, and with no base the next sync takes neither side for the other's past. A
+    /// file that differs from its note is kept both ways as a conflict, a note with no file is
+    /// written out, and nothing is imported over a newer note or deleted because an older
+    /// folder lacks it.
     pub fn reattach(&self, here: &Folder, now_ms: i64) -> Result<Option<Folder>> {
         self.pool.write(|db| {
             let before = self.locked_folder(db)?;
@@ -115,6 +154,13 @@ impl PgStore {
                 Some(f) => self.record(db, f, here)?,
                 None => self.insert(db, here, now_ms)?,
             }
+            db.execute(
+                "DELETE FROM file_bases WHERE replica = $1",
+                &[&self.replica],
+            )?;
+            // Every note as if changed through brain: with no base, a file that differs is
+            // a change on both sides (kept both ways), and a note with no file is written.
+            db.execute("UPDATE entities SET dirty = true WHERE NOT dirty", &[])?;
             Ok(before)
         })
     }

@@ -57,12 +57,48 @@ fn a_copied_folder_is_refused_and_a_moved_one_goes_on() {
     std::fs::rename(&copy, &moved).unwrap();
     let r = brain_in(&moved, &["status"]);
     assert_eq!(r.code, 1, "a moved copy is still a copy: {}", r.stderr);
+    // Meanwhile the original goes on: an edit and a new note the copy (an older folder) lacks.
+    v.write("a.md", "# A\n\nalpha, edited later\n");
+    v.write("b.md", "# B\n");
+    v.ok(&["sync"]);
     let r = brain_in(&moved, &["store", "reattach", "--force"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("is now the vault folder"), "{}", r.stdout);
-    // Now the copy is the store's folder and the original is refused in turn.
-    let r = brain_in(&moved, &["sync"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Now the copy is the store's folder and the original is refused in turn. Its older
+    // files override nothing: the newer note is written out, the edit kept both ways.
+    let r = brain_in(&moved, &["--json", "sync"]);
+    assert!(r.code == 0 || r.code == 3, "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(moved.join("b.md")).ok().as_deref(),
+        Some("# B\n"),
+        "{} {}",
+        r.stdout,
+        r.stderr
+    );
+    let listed = brain_in(&moved, &["--json", "list"]);
+    assert!(
+        !listed.stdout.contains("\"deleted_ms\":1"),
+        "{}",
+        listed.stdout
+    );
+    let conflicts = brain_in(&moved, &["--json", "conflicts", "list"]);
+    assert!(
+        conflicts.stdout.contains("a.md"),
+        "{} {}",
+        conflicts.stdout,
+        r.stdout
+    );
+    // Both versions of a.md are kept: one as the note, the other beside it.
+    let kept: String = std::fs::read_dir(&moved)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with('a'))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert!(
+        kept.contains("edited later") && kept.contains("alpha\n"),
+        "{kept}"
+    );
     let r = v.run(&["status"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("is not that folder"), "{}", r.stderr);
@@ -364,5 +400,56 @@ fn an_emptied_database_is_refused_and_credentials_are_said_plainly() {
         r.stderr.contains("PGPASSWORD") && !r.stderr.contains("did not answer"),
         "{}",
         r.stderr
+    );
+}
+
+/// A daemon of the folder a store was taken from (`brain store reattach --force` in another
+/// folder) stops, saying why, rather than run the new folder's jobs on its own.
+#[test]
+fn a_daemon_stops_when_another_folder_takes_its_store() {
+    let (v, _url) = pg_vault();
+    v.write("a.md", "# A\n");
+    v.ok(&["sync"]);
+    let parent = tempfile::tempdir().unwrap();
+    let copy = parent.path().join("copy");
+    let cp = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(v.root())
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    let mut serve = v
+        .cmd()
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + LIMIT;
+    while !v.run(&["status"]).stdout.contains("Daemon") {
+        assert!(Instant::now() < deadline, "the daemon did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let r = brain_in(&copy, &["store", "reattach", "--force"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let stopped = loop {
+        if let Some(status) = serve.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the daemon went on");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(!stopped.success());
+    let mut said = String::new();
+    serve
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut said)
+        .unwrap();
+    assert!(
+        said.contains("taken over by another vault folder"),
+        "{said}"
     );
 }
