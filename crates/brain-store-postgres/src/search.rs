@@ -157,26 +157,34 @@ fn lead(body: &str) -> String {
     s
 }
 
-/// Verifies that every live entity's search text is its title's and body's, and that no
-/// tombstone keeps one: a mismatch is an error saying how many drifted.
-/// Computes every live note's search text again where it differs, and clears a deleted
-/// note's (see [`brain_store::Store::reindex`]); the notes it changed.
-pub(crate) fn reindex(db: &mut Db<'_>) -> Result<u64> {
+/// Every live entity's row id and the search text its title and body make, in chunks of 500
+/// (what `reindex` writes and `check_index` compares).
+fn live_texts(db: &mut Db<'_>) -> Result<Vec<(Vec<i64>, Vec<String>)>> {
     let rows = db.query(
         "SELECT row_id, title, body FROM entities WHERE deleted_ms IS NULL ORDER BY row_id",
         &[],
     )?;
+    rows.chunks(500)
+        .map(|chunk| {
+            let mut ids = Vec::with_capacity(chunk.len());
+            let mut texts = Vec::with_capacity(chunk.len());
+            for row in chunk {
+                ids.push(get::<i64>(row, 0)?);
+                texts.push(tsvector_text(
+                    &get::<String>(row, 1)?,
+                    &get::<String>(row, 2)?,
+                ));
+            }
+            Ok((ids, texts))
+        })
+        .collect()
+}
+
+/// Computes every live note's search text again where it differs, and clears a deleted
+/// note's (see [`brain_store::Store::reindex`]); the notes it changed.
+pub(crate) fn reindex(db: &mut Db<'_>) -> Result<u64> {
     let mut changed = 0;
-    for chunk in rows.chunks(500) {
-        let mut ids = Vec::with_capacity(chunk.len());
-        let mut texts = Vec::with_capacity(chunk.len());
-        for row in chunk {
-            ids.push(get::<i64>(row, 0)?);
-            texts.push(tsvector_text(
-                &get::<String>(row, 1)?,
-                &get::<String>(row, 2)?,
-            ));
-        }
+    for (ids, texts) in live_texts(db)? {
         changed += db.execute(
             "UPDATE entities e SET tsv = x.t::tsvector
              FROM unnest($1::bigint[], $2::text[]) AS x(id, t)
@@ -191,22 +199,11 @@ pub(crate) fn reindex(db: &mut Db<'_>) -> Result<u64> {
     Ok(changed)
 }
 
+/// Verifies that every live entity's search text is its title's and body's, and that no
+/// tombstone keeps one: a mismatch is an error saying how many drifted.
 pub(crate) fn check_index(db: &mut Db<'_>) -> Result<()> {
-    let rows = db.query(
-        "SELECT row_id, title, body FROM entities WHERE deleted_ms IS NULL ORDER BY row_id",
-        &[],
-    )?;
     let mut drifted = 0i64;
-    for chunk in rows.chunks(500) {
-        let mut ids = Vec::with_capacity(chunk.len());
-        let mut texts = Vec::with_capacity(chunk.len());
-        for row in chunk {
-            ids.push(get::<i64>(row, 0)?);
-            texts.push(tsvector_text(
-                &get::<String>(row, 1)?,
-                &get::<String>(row, 2)?,
-            ));
-        }
+    for (ids, texts) in live_texts(db)? {
         let row = db.query_one(
             "SELECT count(*) FROM unnest($1::bigint[], $2::text[]) AS x(id, t)
              JOIN entities e ON e.row_id = x.id
