@@ -478,6 +478,7 @@ mod tests {
             lease_until_ms: None,
             dedupe_key: None,
             parent_id: None,
+            replica: None,
             cancel_requested: false,
             progress: None,
             result: None,

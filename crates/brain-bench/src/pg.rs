@@ -181,6 +181,7 @@ fn throughput(url: &str, n: usize, workers: usize, claim_batch: usize) -> Result
                 max_attempts: 3,
                 dedupe: None,
                 parent_id: None,
+                bound_to_replica: false,
             })
             .collect();
         store
@@ -295,6 +296,7 @@ fn latency(url: &str, jobs: usize) -> Result<(f64, f64)> {
                     max_attempts: 1,
                     dedupe: None,
                     parent_id: None,
+                    bound_to_replica: false,
                 }],
                 brain_core::time::now_ms(),
             )

@@ -127,6 +127,12 @@ impl VaultLayout {
         self.state.join(STORE_LOCK)
     }
 
+    /// `.brain/replica`: this folder's replica id on a store several folders share
+    /// (PostgreSQL). Written by `brain init`; a folder without one is the default replica.
+    pub fn replica_file(&self) -> PathBuf {
+        self.state.join("replica")
+    }
+
     /// `.brain/trash`: every deleted note's file, kept until a person removes it.
     pub fn trash_dir(&self) -> PathBuf {
         self.state.join(TRASH_DIR)

@@ -64,6 +64,8 @@ pub fn type_config() -> TypeConfig {
         priority: 4,
         backoff_base_ms: 2_000,
         backoff_max_ms: 300_000,
+        // Git runs in one folder, the one configured with the remote.
+        bound_to_replica: true,
     }
 }
 

@@ -31,7 +31,6 @@ impl Plugin for GitPlugin {
             queue: type_config(),
             // Only its merge and import need the folder to themselves; it takes the lock then.
             holds_vault_lock: false,
-            bound_to_replica: true,
         };
         ctx.register_job_type(
             GIT_JOB,

@@ -63,7 +63,7 @@ impl Default for PoolConfig {
             idle_poll_ms: 200,
             reap_every_ms: 5_000,
             retention_ms: 7 * 24 * 3_600_000,
-            worker_id: format!("pid{}-{}", std::process::id(), now_ms()),
+            worker_id: crate::liveness::pool_id(now_ms()),
             watch_store_ms: None,
         }
     }

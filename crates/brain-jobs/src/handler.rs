@@ -64,6 +64,11 @@ pub struct TypeConfig {
     pub backoff_base_ms: i64,
     /// Longest retry delay.
     pub backoff_max_ms: i64,
+    /// Whether its jobs work on one vault folder (an import, an export, a git sync) and must
+    /// be run by the workers of the replica that enqueued them, as opposed to store-wide work
+    /// any worker may do (an embedding). Only a store with several folders (PostgreSQL) tells
+    /// them apart: its claim gives a worker its own folder's jobs and store-wide ones.
+    pub bound_to_replica: bool,
 }
 
 impl TypeConfig {
@@ -82,6 +87,7 @@ impl Default for TypeConfig {
             priority: 5,
             backoff_base_ms: 1_000,
             backoff_max_ms: 600_000,
+            bound_to_replica: false,
         }
     }
 }

@@ -7,8 +7,9 @@
 //! Only "known gone" is ever answered: a process that runs, an id of another form, or a system
 //! without `/proc` all read as "not known gone", and the lease decides as before. A pid taken by
 //! a newer process is told apart by its start time (a process that started after the worker's
-//! pool cannot be it). Worker ids will name their host once a store is shared by several
-//! machines; until then every worker of a store runs on the machine that holds its file.
+//! pool cannot be it). A worker id names its machine too (`pid{PID}-{START}@{HOST}-{N}`), since
+//! a PostgreSQL store is shared by several: a worker of another machine is never judged from
+//! this one's `/proc` (its lease decides).
 
 use std::path::Path;
 
@@ -19,9 +20,35 @@ const USER_HZ: i64 = 100;
 /// still be it (the boot time is given in whole seconds).
 const START_SLACK_MS: i64 = 2_000;
 
+/// This machine's name, as worker ids and replicas record it.
+pub fn this_host() -> &'static str {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "this machine".into())
+    })
+}
+
+/// A worker pool id for this process: `pid{PID}-{START_MS}@{HOST}`.
+pub fn pool_id(started_ms: i64) -> String {
+    format!("pid{}-{started_ms}@{}", std::process::id(), this_host())
+}
+
+/// The machine a worker id names (`None` for an id of an older form, which ran here).
+pub fn worker_host(worker: &str) -> Option<&str> {
+    let (_, host) = worker.strip_prefix("pid")?.split_once('@')?;
+    // The worker thread's number follows the host.
+    Some(host.rsplit_once('-').map_or(host, |(h, _)| h))
+}
+
 /// The pid a worker id names and when its pool started (ms since the epoch).
 pub fn parse_worker(worker: &str) -> Option<(u32, i64)> {
     let rest = worker.strip_prefix("pid")?;
+    let rest = rest.split_once('@').map_or(rest, |(process, _)| process);
     let mut parts = rest.split('-');
     let pid = parts.next()?.parse().ok()?;
     let started = parts.next()?.parse().ok()?;
@@ -31,6 +58,9 @@ pub fn parse_worker(worker: &str) -> Option<(u32, i64)> {
 /// The pid of `worker` when its process is known gone from this machine, `None` when it runs
 /// or this cannot be told.
 pub fn worker_gone(worker: &str) -> Option<u32> {
+    if worker_host(worker).is_some_and(|host| host != this_host()) {
+        return None;
+    }
     let (pid, pool_started_ms) = parse_worker(worker)?;
     gone(Path::new("/proc"), pid, pool_started_ms).then_some(pid)
 }
@@ -88,6 +118,14 @@ mod tests {
         // process cannot be this process: its pid was taken again.
         let me = std::process::id();
         assert_eq!(worker_gone(&format!("pid{me}-1000-0")), Some(me));
+        let host = this_host();
+        assert_eq!(worker_gone(&format!("pid{me}-1000@{host}-0")), Some(me));
+        assert_eq!(
+            worker_gone(&format!("pid{me}-1000@another-machine-0")),
+            None,
+            "another machine's worker is never judged from here"
+        );
+        assert_eq!(worker_host(&format!("pid{me}-1000@{host}-3")), Some(host));
     }
 
     #[test]

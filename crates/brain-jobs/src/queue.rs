@@ -134,6 +134,7 @@ impl Queue {
             max_attempts: registered.config.max_attempts.max(1),
             dedupe: req.dedupe,
             parent_id: req.parent_id,
+            bound_to_replica: registered.config.bound_to_replica,
         })
     }
 

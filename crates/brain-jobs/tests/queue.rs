@@ -185,6 +185,7 @@ fn a_stored_input_the_handler_refuses_fails_once_without_running() {
         max_attempts: 3,
         dedupe: None,
         parent_id: None,
+        bound_to_replica: false,
     };
     let id = queue.store().enqueue(&[row], now_ms()).unwrap()[0].id();
     let pool = WorkerPool::start(queue.clone(), pool_config(1));
@@ -589,6 +590,7 @@ fn a_job_from_another_process_starts_promptly_with_the_store_watch() {
             max_attempts: 1,
             dedupe: None,
             parent_id: None,
+            bound_to_replica: false,
         };
         let id = cli.enqueue(&[job], now_ms()).unwrap()[0].id();
         let job = queue.wait_finished(id, Duration::from_secs(60)).unwrap();

@@ -26,8 +26,10 @@ pub(crate) fn record(db: &mut Db<'_>, row_id: i64) -> Result<()> {
     Ok(())
 }
 
-/// Numbers this transaction's changes, last thing before its commit (see the module doc).
-pub(crate) fn number_pending(db: &mut Db<'_>) -> Result<()> {
+/// Numbers this transaction's changes, last thing before its commit (see the module doc), and
+/// tells the other store handles at commit (`NOTIFY`, marked with `token`): a daemon of another
+/// folder reads the feed on at once instead of at its next poll.
+pub(crate) fn number_pending(db: &mut Db<'_>, token: &str) -> Result<()> {
     db.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])?;
     db.execute(
         "UPDATE entity_changes c SET seq = n.seq, pending = NULL
@@ -37,7 +39,7 @@ pub(crate) fn number_pending(db: &mut Db<'_>) -> Result<()> {
          WHERE c.entity_id = n.entity_id",
         &[],
     )?;
-    Ok(())
+    crate::jobs::notify(db, token)
 }
 
 /// Entities changed after `cursor`, oldest change first, at most `limit`.

@@ -11,9 +11,12 @@ use brain_store::{DumpedEntity, FileBase, FileStat, Result, StoreDump, StoreErro
 /// Everything in one snapshot, this replica's bases.
 pub(crate) fn dump(db: &mut Db<'_>, replica: &str) -> Result<StoreDump> {
     let rows = db.query(
-        "SELECT e.type, e.id, e.dirty, c.seq FROM entities e
-         LEFT JOIN entity_changes c ON c.entity_id = e.row_id ORDER BY e.row_id",
-        &[],
+        &format!(
+            "SELECT e.type, e.id, {}, c.seq FROM entities e
+             LEFT JOIN entity_changes c ON c.entity_id = e.row_id ORDER BY e.row_id",
+            crate::dirty::is_behind_sql(1)
+        ),
+        &[&replica],
     )?;
     let mut out = StoreDump::default();
     for row in &rows {
@@ -82,9 +85,9 @@ pub(crate) fn load(
             .then(|| tsvector_text(&e.title, &e.body));
         let row = db.query_one(
             "INSERT INTO entities (type, id, path, path_key, content_hash, created_ms, updated_ms,
-                                   deleted_ms, dirty, title, tags, metadata, frontmatter, body, tsv)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                     $15::text::tsvector)
+                                   deleted_ms, title, tags, metadata, frontmatter, body, tsv)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                     $14::text::tsvector)
              RETURNING row_id",
             &[
                 &e.entity_ref.entity_type,
@@ -95,7 +98,6 @@ pub(crate) fn load(
                 &e.created_ms,
                 &e.updated_ms,
                 &e.deleted_ms,
-                &d.dirty,
                 &e.title,
                 &serde_json::to_string(&e.tags)?,
                 &serde_json::to_string(&e.metadata)?,
@@ -105,6 +107,12 @@ pub(crate) fn load(
             ],
         )?;
         let row_id: i64 = get(&row, 0)?;
+        if d.dirty {
+            db.execute(
+                "INSERT INTO entity_dirty (replica, entity_id) VALUES ($1, $2)",
+                &[&replica, &row_id],
+            )?;
+        }
         if !e.tags.is_empty() {
             db.execute(
                 "INSERT INTO entity_tags (tag, entity_id)

@@ -77,6 +77,9 @@ impl r2d2::HandleError<postgres::Error> for QuietErrors {
 pub(crate) struct Pool {
     pool: r2d2::Pool<Manager>,
     shown: String,
+    /// What this handle's notifications carry (see `jobs::notify`), so its own listener
+    /// skips the ones its writes send.
+    notify_token: String,
 }
 
 impl Pool {
@@ -101,7 +104,17 @@ impl Pool {
                 database: shown.clone(),
                 source: Box::new(e),
             })?;
-        Ok(Self { pool, shown })
+        Ok(Self {
+            pool,
+            shown,
+            notify_token: String::new(),
+        })
+    }
+
+    /// Marks this pool's notifications with `token` (its store handle's).
+    pub(crate) fn with_notify_token(mut self, token: &str) -> Self {
+        self.notify_token = token.to_string();
+        self
     }
 
     /// The database without its password.
@@ -174,7 +187,8 @@ impl Pool {
             Err(e) => return Err(Failed(self.explain(e))),
         };
         if db.changed {
-            crate::changes::number_pending(&mut db).map_err(|e| self.reclassify(e))?;
+            crate::changes::number_pending(&mut db, &self.notify_token)
+                .map_err(|e| self.reclassify(e))?;
         }
         db.tx.commit().map_err(|e| self.classify(e))?;
         Ok(out)

@@ -10,6 +10,7 @@ use postgres::Row;
 
 use crate::changes;
 use crate::db::{Db, get};
+use crate::dirty::{self, Writer};
 use crate::tokens::tsvector_text;
 use brain_store::{Entity, PathCollision, PutOutcome, Result, StoreError};
 
@@ -20,6 +21,8 @@ pub(crate) struct Existing {
     pub content_hash: String,
     pub tags: String,
     pub deleted_ms: Option<i64>,
+    /// Whether the reading replica's folder is behind on it (changed since that folder's
+    /// last sync, by an interface or another folder).
     pub dirty: bool,
 }
 
@@ -33,11 +36,15 @@ impl Existing {
 
 /// The row holding `r`, live or not, locked until the transaction ends: a concurrent writer of
 /// the same entity waits here rather than writing over what this one is about to decide on.
-pub(crate) fn existing(db: &mut Db<'_>, r: &EntityRef) -> Result<Option<Existing>> {
+/// `dirty` is as `replica` sees it.
+pub(crate) fn existing(db: &mut Db<'_>, r: &EntityRef, replica: &str) -> Result<Option<Existing>> {
     let row = db.query_opt(
-        "SELECT row_id, path, content_hash, tags, deleted_ms, dirty FROM entities
-         WHERE type = $1 AND id = $2 FOR UPDATE",
-        &[&r.entity_type, &r.id],
+        &format!(
+            "SELECT e.row_id, e.path, e.content_hash, e.tags, e.deleted_ms, {} FROM entities e
+             WHERE e.type = $1 AND e.id = $2 FOR UPDATE",
+            dirty::is_behind_sql(3)
+        ),
+        &[&r.entity_type, &r.id, &replica],
     )?;
     row.map(|row| {
         Ok(Existing {
@@ -68,11 +75,11 @@ impl Encoded {
 }
 
 /// Inserts a live row for `e` with its search text; returns its id. Tags are written too.
-pub(crate) fn insert(db: &mut Db<'_>, e: &Entity, enc: &Encoded, dirty: bool) -> Result<i64> {
+pub(crate) fn insert(db: &mut Db<'_>, e: &Entity, enc: &Encoded, w: &Writer<'_>) -> Result<i64> {
     let row = db.query_one(
         "INSERT INTO entities (type, id, path, path_key, content_hash, created_ms, updated_ms,
-                               deleted_ms, dirty, title, tags, metadata, frontmatter, body, tsv)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $10, $11, $12, $13, $14::text::tsvector)
+                               deleted_ms, title, tags, metadata, frontmatter, body, tsv)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $10, $11, $12, $13::text::tsvector)
          RETURNING row_id",
         &[
             &e.entity_ref.entity_type,
@@ -82,7 +89,6 @@ pub(crate) fn insert(db: &mut Db<'_>, e: &Entity, enc: &Encoded, dirty: bool) ->
             &e.content_hash,
             &e.created_ms,
             &e.updated_ms,
-            &dirty,
             &e.title,
             &enc.tags,
             &enc.metadata,
@@ -93,6 +99,7 @@ pub(crate) fn insert(db: &mut Db<'_>, e: &Entity, enc: &Encoded, dirty: bool) ->
     )?;
     let row_id: i64 = get(&row, 0)?;
     changes::record(db, row_id)?;
+    w.changed(db, row_id)?;
     write_tags(db, row_id, &e.tags, None, &enc.tags)?;
     Ok(row_id)
 }
@@ -104,15 +111,15 @@ pub(crate) fn update(
     old: &Existing,
     e: &Entity,
     enc: &Encoded,
-    dirty: bool,
+    w: &Writer<'_>,
 ) -> Result<()> {
     let reindex = old.deleted_ms.is_some() || old.content_hash != e.content_hash;
     let tsv = reindex.then(|| tsvector_text(&e.title, &e.body));
     db.execute(
         "UPDATE entities SET type = $2, id = $3, path = $4, path_key = $5, content_hash = $6,
-                updated_ms = $7, deleted_ms = NULL, dirty = $8, title = $9, tags = $10,
-                metadata = $11, frontmatter = $12, body = $13,
-                tsv = coalesce($14::text::tsvector, tsv)
+                updated_ms = $7, deleted_ms = NULL, title = $8, tags = $9,
+                metadata = $10, frontmatter = $11, body = $12,
+                tsv = coalesce($13::text::tsvector, tsv)
          WHERE row_id = $1",
         &[
             &old.row_id,
@@ -122,7 +129,6 @@ pub(crate) fn update(
             &path_key(&e.path),
             &e.content_hash,
             &e.updated_ms,
-            &dirty,
             &e.title,
             &enc.tags,
             &enc.metadata,
@@ -131,42 +137,52 @@ pub(crate) fn update(
             &tsv,
         ],
     )?;
-    // A change a reader of the feed sees: content, place or liveness; the dirty flag and
-    // export bookkeeping are not changes.
+    // A change a reader of the feed sees: content, place or liveness; which folders are
+    // behind and export bookkeeping are not changes.
     if old.deleted_ms.is_some() || old.content_hash != e.content_hash || old.path != e.path {
         changes::record(db, old.row_id)?;
+        w.changed(db, old.row_id)?;
+    } else {
+        w.in_step(db, old.row_id)?;
     }
     write_tags(db, old.row_id, &e.tags, Some(&old.tags), &enc.tags)
 }
 
 /// Soft-deletes a row if it is live (out of the index, `deleted_ms` set; a tombstone keeps its
-/// first deletion time) and sets its dirty flag either way.
-pub(crate) fn tombstone(db: &mut Db<'_>, old: &Existing, now_ms: i64, dirty: bool) -> Result<()> {
+/// first deletion time); the folders behind on it are as `w` says.
+pub(crate) fn tombstone(
+    db: &mut Db<'_>,
+    old: &Existing,
+    now_ms: i64,
+    w: &Writer<'_>,
+) -> Result<()> {
     db.execute(
-        "UPDATE entities SET deleted_ms = coalesce(deleted_ms, $2), dirty = $3, tsv = NULL
+        "UPDATE entities SET deleted_ms = coalesce(deleted_ms, $2), tsv = NULL
          WHERE row_id = $1",
-        &[&old.row_id, &now_ms, &dirty],
+        &[&old.row_id, &now_ms],
     )?;
     if old.deleted_ms.is_none() {
         changes::record(db, old.row_id)?;
+        w.changed(db, old.row_id)
+    } else {
+        w.in_step(db, old.row_id)
     }
-    Ok(())
 }
 
-/// Brings a tombstoned row back (indexed again, dirty, `updated_ms` now).
-fn revive(db: &mut Db<'_>, old: &Existing, now_ms: i64) -> Result<()> {
+/// Brings a tombstoned row back (indexed again, new to every folder, `updated_ms` now).
+fn revive(db: &mut Db<'_>, old: &Existing, now_ms: i64, w: &Writer<'_>) -> Result<()> {
     let row = db.query_one(
         "SELECT title, body FROM entities WHERE row_id = $1",
         &[&old.row_id],
     )?;
     let (title, body): (String, String) = (get(&row, 0)?, get(&row, 1)?);
     db.execute(
-        "UPDATE entities SET deleted_ms = NULL, dirty = true, updated_ms = $2,
-                tsv = $3::text::tsvector
+        "UPDATE entities SET deleted_ms = NULL, updated_ms = $2, tsv = $3::text::tsvector
          WHERE row_id = $1",
         &[&old.row_id, &now_ms, &tsvector_text(&title, &body)],
     )?;
-    changes::record(db, old.row_id)
+    changes::record(db, old.row_id)?;
+    w.changed(db, old.row_id)
 }
 
 /// Replaces the tag rows of `row_id` unless the stored JSON says they are already these.
@@ -239,20 +255,21 @@ fn decode(row: &Row, entity_ref: EntityRef) -> Result<Entity> {
     })
 }
 
-/// Creates or replaces `e` as an interface write: always live, always dirty.
-pub(crate) fn put(db: &mut Db<'_>, e: &Entity) -> Result<PutOutcome> {
+/// Creates or replaces `e` as an interface write: always live, new to every folder.
+pub(crate) fn put(db: &mut Db<'_>, e: &Entity, replica: &str) -> Result<PutOutcome> {
     check_collision(db, &e.entity_ref, &e.path)?;
     let enc = Encoded::of(e)?;
-    match existing(db, &e.entity_ref)? {
+    let w = Writer::interface(db, replica)?;
+    match existing(db, &e.entity_ref, replica)? {
         None => {
-            insert(db, e, &enc, true)?;
+            insert(db, e, &enc, &w)?;
             Ok(PutOutcome::Created)
         }
         Some(old) if old.deleted_ms.is_none() && old.content_hash == e.content_hash => {
             Ok(PutOutcome::Unchanged)
         }
         Some(old) => {
-            update(db, &old, e, &enc, true)?;
+            update(db, &old, e, &enc, &w)?;
             Ok(if old.deleted_ms.is_some() {
                 PutOutcome::Created
             } else {
@@ -262,21 +279,34 @@ pub(crate) fn put(db: &mut Db<'_>, e: &Entity) -> Result<PutOutcome> {
     }
 }
 
-/// Tombstones a live entity and marks it dirty, so the next sync moves its file to the trash.
-pub(crate) fn soft_delete(db: &mut Db<'_>, r: &EntityRef, now_ms: i64) -> Result<()> {
-    match existing(db, r)? {
-        Some(old) if old.deleted_ms.is_none() => tombstone(db, &old, now_ms, true),
+/// Tombstones a live entity, new to every folder, so each folder's next sync moves its file to
+/// the trash.
+pub(crate) fn soft_delete(
+    db: &mut Db<'_>,
+    r: &EntityRef,
+    now_ms: i64,
+    replica: &str,
+) -> Result<()> {
+    let w = Writer::interface(db, replica)?;
+    match existing(db, r, replica)? {
+        Some(old) if old.deleted_ms.is_none() => tombstone(db, &old, now_ms, &w),
         _ => Err(StoreError::NotFound(r.clone())),
     }
 }
 
 /// Brings a tombstone back (a live entity is returned as it is). Refused with
 /// [`StoreError::PathCollision`] if another live entity took its path meanwhile.
-pub(crate) fn restore(db: &mut Db<'_>, r: &EntityRef, now_ms: i64) -> Result<Entity> {
-    let old = existing(db, r)?.ok_or_else(|| StoreError::NotFound(r.clone()))?;
+pub(crate) fn restore(
+    db: &mut Db<'_>,
+    r: &EntityRef,
+    now_ms: i64,
+    replica: &str,
+) -> Result<Entity> {
+    let w = Writer::interface(db, replica)?;
+    let old = existing(db, r, replica)?.ok_or_else(|| StoreError::NotFound(r.clone()))?;
     if old.deleted_ms.is_some() {
         check_collision(db, r, &old.path)?;
-        revive(db, &old, now_ms)?;
+        revive(db, &old, now_ms, &w)?;
     }
     load(db, r)?.ok_or_else(|| StoreError::NotFound(r.clone()))
 }

@@ -16,6 +16,7 @@ mod conflicts;
 pub mod connect;
 mod copy;
 mod db;
+mod dirty;
 mod entities;
 mod jobs;
 mod listing;
@@ -74,9 +75,10 @@ impl PgStore {
         if !pool.read(migrate::is_current)? {
             pool.write(migrate::run)?;
         }
+        let notifier = jobs::notify::Notifier::new(options.clone());
         Ok(Self {
-            notifier: jobs::notify::Notifier::new(options.clone()),
-            pool,
+            pool: pool.with_notify_token(notifier.token()),
+            notifier,
             replica: DEFAULT_REPLICA.to_string(),
             base_reads: AtomicU64::new(0),
             checked_folder: std::sync::Mutex::new(None),
@@ -151,7 +153,7 @@ impl Store for PgStore {
     }
 
     fn dirty_entities(&self) -> Result<Vec<DirtyEntity>> {
-        self.pool.read(sync::dirty)
+        self.pool.read(|db| sync::dirty(db, &self.replica))
     }
 
     fn apply(&self, ops: &[SyncOp]) -> Result<()> {
@@ -180,15 +182,18 @@ impl Store for PgStore {
     }
 
     fn put(&self, entity: &Entity) -> Result<PutOutcome> {
-        self.pool.write(|db| entities::put(db, entity))
+        self.pool
+            .write(|db| entities::put(db, entity, &self.replica))
     }
 
     fn soft_delete(&self, r: &EntityRef, now_ms: i64) -> Result<()> {
-        self.pool.write(|db| entities::soft_delete(db, r, now_ms))
+        self.pool
+            .write(|db| entities::soft_delete(db, r, now_ms, &self.replica))
     }
 
     fn restore(&self, r: &EntityRef, now_ms: i64) -> Result<Entity> {
-        self.pool.write(|db| entities::restore(db, r, now_ms))
+        self.pool
+            .write(|db| entities::restore(db, r, now_ms, &self.replica))
     }
 
     fn list(&self, filter: &ListFilter) -> Result<Vec<EntitySummary>> {
@@ -248,8 +253,16 @@ impl Store for PgStore {
         self.pool.write(search::reindex)
     }
 
+    fn replicas(&self) -> Result<Vec<brain_store::ReplicaInfo>> {
+        self.list()
+    }
+
+    fn replica_id(&self) -> Option<String> {
+        Some(self.replica.clone())
+    }
+
     fn live_files(&self) -> Result<Vec<LiveFile>> {
-        self.pool.read(listing::live_files)
+        self.pool.read(|db| listing::live_files(db, &self.replica))
     }
 
     fn changes_since(&self, cursor: u64, limit: usize) -> Result<ChangePage> {

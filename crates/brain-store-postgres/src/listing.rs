@@ -78,11 +78,14 @@ pub(crate) fn count_live(db: &mut Db<'_>) -> Result<u64> {
 }
 
 /// Every live entity's path and hash, by path, reading no entity's text.
-pub(crate) fn live_files(db: &mut Db<'_>) -> Result<Vec<LiveFile>> {
+pub(crate) fn live_files(db: &mut Db<'_>, replica: &str) -> Result<Vec<LiveFile>> {
     let rows = db.query(
-        "SELECT type, id, path, content_hash, dirty FROM entities
-         WHERE deleted_ms IS NULL ORDER BY path COLLATE \"C\"",
-        &[],
+        &format!(
+            "SELECT e.type, e.id, e.path, e.content_hash, {} FROM entities e
+             WHERE e.deleted_ms IS NULL ORDER BY e.path COLLATE \"C\"",
+            crate::dirty::is_behind_sql(1)
+        ),
+        &[&replica],
     )?;
     rows.iter()
         .map(|row| {
@@ -110,6 +113,7 @@ const TABLES: &[&str] = &[
     "conflicts",
     "runtime_state",
     "entity_changes",
+    "entity_dirty",
     "jobs",
     "job_type_pauses",
     "schedules",

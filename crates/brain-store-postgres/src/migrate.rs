@@ -17,6 +17,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_unlimited_types",
         include_str!("../migrations/0003_unlimited_types.sql"),
     ),
+    (
+        "0004_replicas",
+        include_str!("../migrations/0004_replicas.sql"),
+    ),
 ];
 
 /// The advisory lock migrations hold (any fixed number; "brainmig" in ASCII).

@@ -1,6 +1,10 @@
-//! The vault folders attached to a store (`replicas`). Until replicas (issue 18) a store has
-//! one folder: a second `brain init --store` against a store that has one is refused, saying
-//! which folder it is, rather than letting two folders overwrite each other's file bases.
+//! The vault folders attached to a store (`replicas`). Each folder is a replica with an id of
+//! its own (kept in its `.brain/replica`; a folder attached before replicas has none and is
+//! [`crate::DEFAULT_REPLICA`]), its own file bases and runtime state, and its own record of
+//! which entities it is behind on (`dirty`). A new folder (`brain init --store` in a second
+//! folder, on this machine or another) is attached as a new replica, behind on everything: its
+//! first sync writes out every note it lacks and merges the notes it has (same content is one
+//! note; different content under one name is kept both ways as a conflict).
 //!
 //! Every open checks that the folder is the attached one, not only `brain init`: a copy of a
 //! vault folder (a backup restored beside it, an rsync to another machine) carries the same
@@ -36,22 +40,6 @@ impl Folder {
     }
 }
 
-/// Why a folder cannot be attached.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "the store {database} already belongs to the vault folder {root} on {host}: one store \
-     holds one vault folder for now (attaching more is coming with replicas); use another \
-     database for this folder, or `brain init` without --store for an embedded SQLite store"
-)]
-pub struct AlreadyAttached {
-    /// The database, without its password.
-    pub database: String,
-    /// The folder it belongs to.
-    pub root: String,
-    /// Its machine.
-    pub host: String,
-}
-
 /// A command run in a folder that is not the one its store belongs to.
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -74,20 +62,32 @@ pub struct NotThisFolder {
 }
 
 impl PgStore {
-    /// Records `folder` as this store's vault folder (replica id [`crate::DEFAULT_REPLICA`]);
-    /// the same folder again changes nothing (a moved one is recorded where it is now).
-    /// Another folder is refused with [`AlreadyAttached`] inside a [`StoreError::Refused`].
-    pub fn attach(&self, folder: &Folder, now_ms: i64) -> Result<()> {
-        let database = self.shown().to_string();
-        self.pool.write(|db| match self.locked_folder(db)? {
-            Some(attached) if attached.is(folder) => self.record(db, &attached, folder),
-            Some(attached) => Err(StoreError::Refused(Box::new(AlreadyAttached {
-                database: database.clone(),
-                root: attached.root,
-                host: attached.host,
-            }))),
-            None => self.insert(db, folder, now_ms),
+    /// Attaches `folder` as this handle's replica: a new replica is recorded and marked behind
+    /// on every entity the store holds; the same folder again changes nothing (a moved one is
+    /// recorded where it is now). A replica id recorded for another folder (its `.brain/`
+    /// copied here) is refused with [`NotThisFolder`]. Returns how many other folders the
+    /// store serves.
+    pub fn attach(&self, folder: &Folder, now_ms: i64) -> Result<usize> {
+        self.pool.write(|db| {
+            match self.locked_folder(db)? {
+                Some(attached) if attached.is(folder) => self.record(db, &attached, folder)?,
+                Some(attached) => return Err(self.not_this_folder(attached, folder)),
+                None => self.insert(db, folder, now_ms)?,
+            }
+            let others: i64 = get(
+                &db.query_one(
+                    "SELECT count(*) FROM replicas WHERE id <> $1",
+                    &[&self.replica],
+                )?,
+                0,
+            )?;
+            Ok(usize::try_from(others).unwrap_or(0))
         })
+    }
+
+    /// This handle's replica id.
+    pub fn replica(&self) -> &str {
+        &self.replica
     }
 
     /// Checks that `here` is the folder this store belongs to, on every open of a vault; a
@@ -160,7 +160,7 @@ impl PgStore {
             )?;
             // Every note as if changed through brain: with no base, a file that differs is
             // a change on both sides (kept both ways), and a note with no file is written.
-            db.execute("UPDATE entities SET dirty = true WHERE NOT dirty", &[])?;
+            crate::dirty::mark_everything(db, &self.replica)?;
             Ok(before)
         })
     }
@@ -168,6 +168,31 @@ impl PgStore {
     /// The folder this store belongs to, if one is attached.
     pub fn folder(&self) -> Result<Option<Folder>> {
         self.pool.read(|db| self.folder_in(db))
+    }
+
+    /// Every folder the store serves, with how many notes each is behind on.
+    pub(crate) fn list(&self) -> Result<Vec<brain_store::ReplicaInfo>> {
+        self.pool.read(|db| {
+            let rows = db.query(
+                "SELECT r.id, r.root, r.host, r.created_ms,
+                        (SELECT count(*) FROM entity_dirty d WHERE d.replica = r.id)
+                 FROM replicas r ORDER BY r.created_ms, r.id",
+                &[],
+            )?;
+            rows.iter()
+                .map(|row| {
+                    let id: String = get(row, 0)?;
+                    Ok(brain_store::ReplicaInfo {
+                        this: id == self.replica,
+                        id,
+                        root: get(row, 1)?,
+                        host: get(row, 2)?,
+                        attached_ms: get(row, 3)?,
+                        behind: u64::try_from(get::<i64>(row, 4)?).unwrap_or(0),
+                    })
+                })
+                .collect()
+        })
     }
 
     /// This store's own id (made with its schema): the same for every URL that reaches it.
@@ -207,6 +232,7 @@ impl PgStore {
         Ok(())
     }
 
+    /// Records a new replica, behind on everything the store holds.
     fn insert(&self, db: &mut Db<'_>, folder: &Folder, now_ms: i64) -> Result<()> {
         db.execute(
             "INSERT INTO replicas (id, root, host, folder_inode, created_ms)
@@ -223,7 +249,7 @@ impl PgStore {
             "INSERT INTO replica_cursors (replica) VALUES ($1) ON CONFLICT DO NOTHING",
             &[&self.replica],
         )?;
-        Ok(())
+        crate::dirty::mark_everything(db, &self.replica)
     }
 
     fn not_this_folder(&self, recorded: Folder, here: &Folder) -> StoreError {

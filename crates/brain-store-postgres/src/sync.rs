@@ -7,6 +7,7 @@ use brain_core::EntityRef;
 use postgres::Row;
 
 use crate::db::{Db, get};
+use crate::dirty::{self, Writer};
 use crate::entities::{self, Encoded, Existing};
 use brain_store::{
     BaseStat, DirtyEntity, Entity, FileBase, FileStat, NewConflict, PartialSyncState, Result,
@@ -15,6 +16,8 @@ use brain_store::{
 
 /// Applies `ops` in order inside the caller's transaction.
 pub(crate) fn apply(db: &mut Db<'_>, replica: &str, ops: &[SyncOp]) -> Result<()> {
+    let w = Writer::folder(db, replica)?;
+    let w = &w;
     for op in ops {
         match op {
             SyncOp::Import {
@@ -22,8 +25,8 @@ pub(crate) fn apply(db: &mut Db<'_>, replica: &str, ops: &[SyncOp]) -> Result<()
                 stat,
                 seen_dirty_hash,
             } => {
-                if still_as_planned(db, &entity.entity_ref, seen_dirty_hash.as_deref())? {
-                    import(db, replica, entity, stat)?;
+                if still_as_planned(db, replica, &entity.entity_ref, seen_dirty_hash.as_deref())? {
+                    import(db, w, entity, stat)?;
                 }
             }
             SyncOp::Rename {
@@ -33,17 +36,17 @@ pub(crate) fn apply(db: &mut Db<'_>, replica: &str, ops: &[SyncOp]) -> Result<()
                 stat,
                 seen_dirty_hash,
             } => {
-                let from_ok = still_as_planned(db, from, seen_dirty_hash.as_deref())?;
-                let to_ok =
-                    from == &entity.entity_ref || still_as_planned(db, &entity.entity_ref, None)?;
+                let from_ok = still_as_planned(db, replica, from, seen_dirty_hash.as_deref())?;
+                let to_ok = from == &entity.entity_ref
+                    || still_as_planned(db, replica, &entity.entity_ref, None)?;
                 if from_ok && to_ok {
-                    rename(db, replica, from, from_path, entity, stat)?;
+                    rename(db, w, from, from_path, entity, stat)?;
                 } else if from_ok {
                     tracing::info!(from = %from, to = %entity.entity_ref, "rename target changed during the sync; source tombstoned");
-                    tombstone(db, replica, from, from_path, entity.updated_ms)?;
+                    tombstone(db, w, from, from_path, entity.updated_ms)?;
                 } else if to_ok && from_path != &entity.path {
                     tracing::info!(from = %from, to = %entity.entity_ref, "rename source changed during the sync; new name imported");
-                    import(db, replica, entity, stat)?;
+                    import(db, w, entity, stat)?;
                 }
             }
             SyncOp::Tombstone {
@@ -52,8 +55,8 @@ pub(crate) fn apply(db: &mut Db<'_>, replica: &str, ops: &[SyncOp]) -> Result<()
                 now_ms,
                 seen_dirty_hash,
             } => {
-                if still_as_planned(db, entity, seen_dirty_hash.as_deref())? {
-                    tombstone(db, replica, entity, path, *now_ms)?;
+                if still_as_planned(db, replica, entity, seen_dirty_hash.as_deref())? {
+                    tombstone(db, w, entity, path, *now_ms)?;
                 }
             }
             SyncOp::SetBase { base } => set_base(db, replica, base)?,
@@ -65,8 +68,13 @@ pub(crate) fn apply(db: &mut Db<'_>, replica: &str, ops: &[SyncOp]) -> Result<()
 }
 
 /// Whether the entity is as the planner saw it; if not, the op is skipped (and logged).
-fn still_as_planned(db: &mut Db<'_>, r: &EntityRef, seen: Option<&str>) -> Result<bool> {
-    let ok = entities::existing(db, r)?.is_none_or(|old| old.as_planned(seen));
+fn still_as_planned(
+    db: &mut Db<'_>,
+    replica: &str,
+    r: &EntityRef,
+    seen: Option<&str>,
+) -> Result<bool> {
+    let ok = entities::existing(db, r, replica)?.is_none_or(|old| old.as_planned(seen));
     if !ok {
         tracing::info!(entity = %r, "changed during the sync; left for the next sync");
     }
@@ -74,15 +82,16 @@ fn still_as_planned(db: &mut Db<'_>, r: &EntityRef, seen: Option<&str>) -> Resul
 }
 
 /// Upsert by reference, then the file's state becomes the base.
-fn import(db: &mut Db<'_>, replica: &str, e: &Entity, stat: &FileStat) -> Result<()> {
+fn import(db: &mut Db<'_>, w: &Writer<'_>, e: &Entity, stat: &FileStat) -> Result<()> {
+    let replica = w.replica();
     let enc = Encoded::of(e)?;
-    let row_id = match entities::existing(db, &e.entity_ref)? {
-        None => entities::insert(db, e, &enc, false)?,
+    let row_id = match entities::existing(db, &e.entity_ref, replica)? {
+        None => entities::insert(db, e, &enc, w)?,
         Some(old) => {
             if old.deleted_ms.is_some() && old.content_hash != e.content_hash {
                 archive_tombstone(db, old.row_id, true)?;
             }
-            entities::update(db, &old, e, &enc, false)?;
+            entities::update(db, &old, e, &enc, w)?;
             if old.path != e.path {
                 delete_base(db, replica, &old.path)?;
             }
@@ -130,8 +139,8 @@ fn archive_tombstone(db: &mut Db<'_>, row_id: i64, copy: bool) -> Result<()> {
     let archived = if copy {
         let r = db.query_one(
             "INSERT INTO entities (type, id, path, path_key, content_hash, created_ms, updated_ms,
-                                   deleted_ms, dirty, title, tags, metadata, frontmatter, body)
-             SELECT type, $2, $3, $4, content_hash, created_ms, updated_ms, deleted_ms, false,
+                                   deleted_ms, title, tags, metadata, frontmatter, body)
+             SELECT type, $2, $3, $4, content_hash, created_ms, updated_ms, deleted_ms,
                     title, tags, metadata, frontmatter, body
              FROM entities WHERE row_id = $1
              RETURNING row_id",
@@ -140,10 +149,10 @@ fn archive_tombstone(db: &mut Db<'_>, row_id: i64, copy: bool) -> Result<()> {
         get::<i64>(&r, 0)?
     } else {
         db.execute(
-            "UPDATE entities SET id = $2, path = $3, path_key = $4, dirty = false
-             WHERE row_id = $1",
+            "UPDATE entities SET id = $2, path = $3, path_key = $4 WHERE row_id = $1",
             &[&row_id, &new_id, &new_path, &new_key],
         )?;
+        dirty::clear_all(db, row_id)?;
         row_id
     };
     crate::changes::record(db, archived)
@@ -152,28 +161,29 @@ fn archive_tombstone(db: &mut Db<'_>, row_id: i64, copy: bool) -> Result<()> {
 /// Moves the row at `from` to `e`'s reference, path and content, keeping its history.
 fn rename(
     db: &mut Db<'_>,
-    replica: &str,
+    w: &Writer<'_>,
     from: &EntityRef,
     from_path: &str,
     e: &Entity,
     stat: &FileStat,
 ) -> Result<()> {
+    let replica = w.replica();
     delete_base(db, replica, from_path)?;
-    let Some(old) = entities::existing(db, from)? else {
-        return import(db, replica, e, stat);
+    let Some(old) = entities::existing(db, from, replica)? else {
+        return import(db, w, e, stat);
     };
     if *from != e.entity_ref {
-        match entities::existing(db, &e.entity_ref)? {
+        match entities::existing(db, &e.entity_ref, replica)? {
             Some(target) if target.deleted_ms.is_none() => {
-                entities::tombstone(db, &old, e.updated_ms, false)?;
-                return import(db, replica, e, stat);
+                entities::tombstone(db, &old, e.updated_ms, w)?;
+                return import(db, w, e, stat);
             }
             Some(target) => archive_tombstone(db, target.row_id, false)?,
             None => {}
         }
     }
     let enc = Encoded::of(e)?;
-    entities::update(db, &old, e, &enc, false)?;
+    entities::update(db, &old, e, &enc, w)?;
     db.execute(
         "DELETE FROM file_bases WHERE replica = $1 AND entity_id = $2",
         &[&replica, &old.row_id],
@@ -190,16 +200,27 @@ fn rename(
 }
 
 /// The file is gone: tombstone the entity if it is live, and forget the base.
-fn tombstone(db: &mut Db<'_>, replica: &str, r: &EntityRef, path: &str, now_ms: i64) -> Result<()> {
-    if let Some(old) = entities::existing(db, r)? {
-        entities::tombstone(db, &old, now_ms, false)?;
+fn tombstone(
+    db: &mut Db<'_>,
+    w: &Writer<'_>,
+    r: &EntityRef,
+    path: &str,
+    now_ms: i64,
+) -> Result<()> {
+    if let Some(old) = entities::existing(db, r, w.replica())? {
+        entities::tombstone(db, &old, now_ms, w)?;
     }
-    delete_base(db, replica, path)
+    delete_base(db, w.replica(), path)
 }
 
-/// File and entity agree: record the base and clear the dirty flag.
+/// File and entity agree: record the base; this folder holds the entity now.
 fn set_base(db: &mut Db<'_>, replica: &str, base: &FileBase) -> Result<()> {
-    let Some(Existing { row_id, .. }) = entities::existing(db, &base.entity)? else {
+    let Some(Existing {
+        row_id,
+        content_hash,
+        ..
+    }) = entities::existing(db, &base.entity, replica)?
+    else {
         return Err(StoreError::NotFound(base.entity.clone()));
     };
     write_base(
@@ -211,22 +232,21 @@ fn set_base(db: &mut Db<'_>, replica: &str, base: &FileBase) -> Result<()> {
         row_id,
         &base.entity,
     )?;
-    db.execute(
-        "UPDATE entities SET dirty = false
-         WHERE type = $1 AND id = $2 AND dirty AND content_hash = $3",
-        &[&base.entity.entity_type, &base.entity.id, &base.hash],
-    )?;
+    if content_hash == base.hash {
+        dirty::clear(db, replica, row_id)?;
+    }
     Ok(())
 }
 
-/// The file went to the trash after a soft delete: forget the base, clear the dirty flag.
+/// The file went to the trash after a soft delete (or the entity moved away from `path`):
+/// forget the base; a deleted entity is then held by this folder as it is.
 fn drop_base(db: &mut Db<'_>, replica: &str, r: &EntityRef, path: &str) -> Result<()> {
     delete_base(db, replica, path)?;
-    db.execute(
-        "UPDATE entities SET dirty = false
-         WHERE type = $1 AND id = $2 AND dirty AND deleted_ms IS NOT NULL",
-        &[&r.entity_type, &r.id],
-    )?;
+    if let Some(old) = entities::existing(db, r, replica)?
+        && old.deleted_ms.is_some()
+    {
+        dirty::clear(db, replica, old.row_id)?;
+    }
     Ok(())
 }
 
@@ -330,15 +350,25 @@ pub(crate) fn bases(db: &mut Db<'_>, replica: &str, paths: &[&str]) -> Result<Ve
         .collect()
 }
 
-/// Every dirty entity.
-pub(crate) fn dirty(db: &mut Db<'_>) -> Result<Vec<DirtyEntity>> {
-    let rows = db.query(
-        "SELECT type, id, path, content_hash, deleted_ms IS NOT NULL
-         FROM entities WHERE dirty",
-        &[],
+/// Every entity `replica`'s folder is behind on. An entity that moved (renamed in another
+/// folder) is listed twice: at its path, and as deleted at the path this folder's file of it
+/// still has, so the sync moves that file to the trash and writes the new one.
+pub(crate) fn dirty(db: &mut Db<'_>, replica: &str) -> Result<Vec<DirtyEntity>> {
+    let mut rows = db.query(
+        "SELECT e.type, e.id, e.path, e.content_hash, e.deleted_ms IS NOT NULL
+         FROM entity_dirty d JOIN entities e ON e.row_id = d.entity_id
+         WHERE d.replica = $1",
+        &[&replica],
     )?;
+    rows.extend(db.query(MOVED_AWAY, &[&replica])?);
     rows.iter().map(dirty_of).collect()
 }
+
+/// This folder's files of live entities it is behind on that now live at another path.
+const MOVED_AWAY: &str = "SELECT e.type, e.id, b.path, b.hash, true
+     FROM entity_dirty d JOIN entities e ON e.row_id = d.entity_id
+     JOIN file_bases b ON b.replica = d.replica AND b.entity_id = e.row_id
+     WHERE d.replica = $1 AND e.deleted_ms IS NULL AND b.path <> e.path";
 
 fn dirty_of(row: &Row) -> Result<DirtyEntity> {
     Ok(DirtyEntity {
@@ -365,11 +395,16 @@ pub(crate) fn state_of(db: &mut Db<'_>, replica: &str, paths: &[&str]) -> Result
             stat: stat_of(row, 1)?,
         });
     }
-    let rows = db.query(
-        "SELECT type, id, path, content_hash, deleted_ms IS NOT NULL
-         FROM entities WHERE path = ANY($1) AND dirty",
-        &[&paths],
+    let mut rows = db.query(
+        "SELECT e.type, e.id, e.path, e.content_hash, e.deleted_ms IS NOT NULL
+         FROM entities e JOIN entity_dirty d ON d.entity_id = e.row_id AND d.replica = $2
+         WHERE e.path = ANY($1)",
+        &[&paths, &replica],
     )?;
+    rows.extend(db.query(
+        &format!("{MOVED_AWAY} AND b.path = ANY($2)"),
+        &[&replica, &paths],
+    )?);
     for row in &rows {
         out.state.dirty.push(dirty_of(row)?);
     }
@@ -418,7 +453,7 @@ pub(crate) fn state(db: &mut Db<'_>, replica: &str) -> Result<SyncState> {
     bases.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(SyncState {
         bases,
-        dirty: dirty(db)?,
+        dirty: dirty(db, replica)?,
         live_entities: crate::listing::count_live(db)?,
     })
 }

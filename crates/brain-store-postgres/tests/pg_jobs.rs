@@ -25,6 +25,7 @@ fn job(job_type: &str, n: usize) -> NewJob {
         max_attempts: 3,
         dedupe: None,
         parent_id: None,
+        bound_to_replica: false,
     }
 }
 

@@ -23,6 +23,7 @@ fn job(n: usize) -> NewJob {
         max_attempts: 1,
         dedupe: None,
         parent_id: None,
+        bound_to_replica: false,
     }
 }
 

@@ -112,6 +112,7 @@ fn queued_job() -> brain_store::jobs::NewJob {
         max_attempts: 1,
         dedupe: None,
         parent_id: None,
+        bound_to_replica: false,
     }
 }
 

@@ -113,6 +113,10 @@ pub struct NewJob {
     pub dedupe: Option<(String, DedupePolicy)>,
     /// The batch root this job belongs to.
     pub parent_id: Option<i64>,
+    /// Whether it works on the enqueuing store handle's vault folder (a directory sync, an
+    /// export, git), so only that replica's workers may claim it. A store with one folder
+    /// (SQLite) has nothing to tell apart; PostgreSQL binds it to the handle's replica.
+    pub bound_to_replica: bool,
 }
 
 impl NewJob {
@@ -233,6 +237,8 @@ pub struct Job {
     pub dedupe_key: Option<String>,
     /// Batch root.
     pub parent_id: Option<i64>,
+    /// The replica (vault folder) whose workers alone may run it; `None`: any worker.
+    pub replica: Option<String>,
     /// A cancel was requested while it ran.
     pub cancel_requested: bool,
     /// Last persisted progress.

@@ -134,6 +134,17 @@ pub trait Store: Send + Sync {
     /// Every live entity's path and hash, by path, reading no entity's text (`brain doctor`).
     fn live_files(&self) -> Result<Vec<LiveFile>>;
 
+    /// The vault folders this store serves (`brain status`), none for a store that lives in
+    /// its one folder.
+    fn replicas(&self) -> Result<Vec<ReplicaInfo>> {
+        Ok(Vec::new())
+    }
+
+    /// The replica this handle reads and writes as, on a store several folders share.
+    fn replica_id(&self) -> Option<String> {
+        None
+    }
+
     /// One short step of the upkeep a backend's search index defers (FTS5 merges its index
     /// segments in slices charged to whichever write crosses its work counter: at 100,000
     /// notes a save could pay a merge of a megabyte or more). The daemon runs steps while it

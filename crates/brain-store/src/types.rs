@@ -372,6 +372,24 @@ pub struct LiveFile {
     pub dirty: bool,
 }
 
+/// A vault folder a store serves ([`crate::Store::replicas`]): a store several folders share
+/// (PostgreSQL) lists each; SQLite, whose store lives in its one folder, lists none.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ReplicaInfo {
+    /// Its id (the folder's `.brain/replica`).
+    pub id: String,
+    /// Its folder, as its machine names it.
+    pub root: String,
+    /// Its machine.
+    pub host: String,
+    /// When it was attached (ms since the epoch).
+    pub attached_ms: i64,
+    /// Notes changed in the store that its folder does not hold yet.
+    pub behind: u64,
+    /// Whether it is the replica of the store handle that answered.
+    pub this: bool,
+}
+
 /// One entry of the change feed ([`Store::changes_since`]): an entity as its latest change left
 /// it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -79,6 +79,8 @@ pub fn job_types(
             priority,
             backoff_base_ms: 500,
             backoff_max_ms: 30_000,
+            // They read and write this folder: only its own workers may run them.
+            bound_to_replica: true,
         };
         (name, handler, queue)
     })

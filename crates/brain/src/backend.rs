@@ -13,7 +13,7 @@ use std::sync::Arc;
 use brain_core::config::{StoreBackend, StoreConfig};
 use brain_store::{Backend, StoreError};
 use brain_store_postgres::replica::Folder;
-use brain_store_postgres::{ConnectOptions, PgStore, connect};
+use brain_store_postgres::{ConnectOptions, DEFAULT_REPLICA, PgStore, connect};
 use brain_store_sqlite::SqliteStore;
 
 /// Opens the store of an initialized vault. A missing store is refused with how to recover,
@@ -25,21 +25,107 @@ pub fn open_existing(
     match config.backend {
         StoreBackend::Sqlite => Ok(Arc::new(SqliteStore::open_existing(database, config)?)),
         StoreBackend::Postgres => {
-            let store = open_postgres_existing(config)?;
+            let store = open_postgres_existing(config)?.with_replica(replica_of(database)?);
             store.check_folder(&folder_of(database), brain_core::time::now_ms())?;
             Ok(Arc::new(store))
         }
     }
 }
 
-/// Creates the store of a new vault (`brain init`, `brain doctor --rebuild`); refuses where one
-/// (or what a deleted one left) is already there. On PostgreSQL the vault folder is attached to
-/// the database, and a database that already has another folder is refused.
-pub fn create(database: &Path, config: &StoreConfig) -> Result<Arc<dyn Backend>, StoreError> {
+/// The replica id of the vault folder of `database`: its `.brain/replica`, or
+/// [`DEFAULT_REPLICA`] for a folder that has none (attached before replicas, or never given
+/// one). A damaged file is refused rather than taken for another replica.
+pub fn replica_of(database: &Path) -> Result<String, StoreError> {
+    let state = database.parent().unwrap_or(database);
+    let file = brain_core::layout::VaultLayout::new(state.parent().unwrap_or(state)).replica_file();
+    match std::fs::read_to_string(&file) {
+        Ok(text) => {
+            let id = text.trim();
+            if is_replica_id(id) {
+                Ok(id.to_string())
+            } else {
+                Err(StoreError::Refused(
+                    format!(
+                        "{} does not hold a replica id (letters, digits, '.', '_' or '-', 1 to                          64 of them): it names this folder on its shared store; restore it from                          a backup, or if it is lost, move .brain/ aside and run `brain init                          --store URL` to attach this folder again (its notes are merged)",
+                        file.display()
+                    )
+                    .into(),
+                ))
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DEFAULT_REPLICA.to_string()),
+        Err(e) => Err(StoreError::Open {
+            path: file.display().to_string(),
+            source: Box::new(e),
+        }),
+    }
+}
+
+fn is_replica_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// A new replica id for the folder `root`: its name (for people reading `brain status`) and
+/// six hex digits of a hash of the machine, the folder, the process and the time.
+pub fn new_replica_id(root: &Path) -> String {
+    let name: String = root
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(24)
+        .collect();
+    let name = name.trim_matches('-');
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let seed = format!(
+        "{}|{}|{}|{nanos}",
+        hostname(),
+        root.display(),
+        std::process::id()
+    );
+    let hash = brain_core::hash::content_hash(seed.as_bytes());
+    let digits: String = hash
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(6)
+        .collect();
+    if name.is_empty() {
+        format!("vault-{digits}")
+    } else {
+        format!("{name}-{digits}")
+    }
+}
+
+/// Creates the store of a new vault (`brain init`, `brain doctor --rebuild`, `brain store
+/// copy`); refuses where one (or what a deleted one left) is already there. On PostgreSQL the
+/// vault folder is attached to the database as `replica` (else as its `.brain/replica` says):
+/// a store that already serves other folders gains this one, behind on every note it holds.
+pub fn create(
+    database: &Path,
+    config: &StoreConfig,
+    replica: Option<&str>,
+) -> Result<Arc<dyn Backend>, StoreError> {
     match config.backend {
         StoreBackend::Sqlite => Ok(Arc::new(SqliteStore::create(database, config)?)),
         StoreBackend::Postgres => {
-            let store = open_postgres(config)?;
+            let id = match replica {
+                Some(id) => id.to_string(),
+                None => replica_of(database)?,
+            };
+            let store = open_postgres(config)?.with_replica(id);
             store.attach(&folder_of(database), brain_core::time::now_ms())?;
             Ok(Arc::new(store))
         }
@@ -56,17 +142,23 @@ pub fn reattach(database: &Path, config: &StoreConfig) -> Result<Option<Folder>,
              copied or moved folder takes its store with it, so there is nothing to reattach"
                 .into(),
         )),
-        StoreBackend::Postgres => {
-            open_postgres(config)?.reattach(&folder_of(database), brain_core::time::now_ms())
-        }
+        StoreBackend::Postgres => open_postgres(config)?
+            .with_replica(replica_of(database)?)
+            .reattach(&folder_of(database), brain_core::time::now_ms()),
     }
 }
 
-/// The vault folder a PostgreSQL store records as its own (`None` on SQLite, or with none yet).
-pub fn recorded_folder(config: &StoreConfig) -> Result<Option<Folder>, StoreError> {
+/// The vault folder a PostgreSQL store records for the replica of `database`'s folder (`None`
+/// on SQLite, or with none yet).
+pub fn recorded_folder(
+    database: &Path,
+    config: &StoreConfig,
+) -> Result<Option<Folder>, StoreError> {
     match config.backend {
         StoreBackend::Sqlite => Ok(None),
-        StoreBackend::Postgres => open_postgres(config)?.folder(),
+        StoreBackend::Postgres => open_postgres(config)?
+            .with_replica(replica_of(database)?)
+            .folder(),
     }
 }
 
@@ -157,12 +249,7 @@ fn open_postgres(config: &StoreConfig) -> Result<PgStore, StoreError> {
     PgStore::open(&ConnectOptions::parse(store_url(config)?)?)
 }
 
-/// This machine's name, for the folder a store is attached to.
+/// This machine's name, for the folder a store is attached to (as worker ids name it).
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "this machine".into())
+    brain_jobs::liveness::this_host().to_string()
 }

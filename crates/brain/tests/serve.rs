@@ -614,6 +614,7 @@ fn a_job_no_plugin_runs_is_said_and_does_not_keep_the_daemon_busy() {
         max_attempts: 1,
         dedupe: None,
         parent_id: None,
+        bound_to_replica: false,
     };
     let id = v.store().enqueue(&[row], 0).unwrap()[0].id();
     let status = v.ok(&["status"]);

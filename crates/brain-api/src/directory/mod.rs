@@ -20,8 +20,8 @@ use brain_core::{CancelToken, Entity, EntityRef, ProgressSink};
 pub use error::SyncError;
 pub use report::{ConflictNote, SkippedFile, SyncReport, UnwrittenNote};
 pub use requests::{
-    DIRECTORY_EXPORT, DIRECTORY_IMPORT, DIRECTORY_SYNC, export_now_request, export_request,
-    import_request, sync_dedupe_key, sync_request,
+    DIRECTORY_EXPORT, DIRECTORY_IMPORT, DIRECTORY_SYNC, export_behind_request, export_now_request,
+    export_request, import_request, sync_dedupe_key, sync_request,
 };
 
 use crate::BrainError;

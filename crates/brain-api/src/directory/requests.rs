@@ -51,6 +51,14 @@ pub fn export_request(entity: &EntityRef, run_at_ms: Option<i64>) -> EnqueueRequ
     request
 }
 
+/// A `directory-export` of every note this folder is behind on, due now, merged into an export
+/// still queued: what a daemon queues when another folder of its store changed notes (the
+/// change already waited out that folder's debounce).
+pub fn export_behind_request() -> EnqueueRequest {
+    EnqueueRequest::new(DIRECTORY_EXPORT, json!({"all": true}))
+        .dedupe(DIRECTORY_EXPORT, DedupePolicy::Coalesce)
+}
+
 /// Brings a queued `directory-export` forward to now: its own input merged into it again (which
 /// adds nothing) with an earlier due time, since a merge keeps the earlier of the two. A
 /// session that is ending has no more writes to gather into the debounce window, so the

@@ -30,12 +30,6 @@ pub struct JobSettings {
     /// of its run only (git: its merge and import, not its push) leaves this off and takes the
     /// lock itself with [`brain_jobs::vault_lock::lock_vault`].
     pub holds_vault_lock: bool,
-    /// Whether its jobs work on this replica's folder (an import, an export, a git sync) and
-    /// must be run by this replica's workers, as opposed to store-wide work any worker may do
-    /// (an embedding). Recorded and listed today: a SQLite store has exactly one replica, so
-    /// every worker is this replica's; the claim honours it once jobs carry a replica (the
-    /// PostgreSQL store, several folders on one store).
-    pub bound_to_replica: bool,
 }
 
 /// A job type as registered, for listing (`brain status`, the web page).
@@ -173,7 +167,7 @@ impl PluginContext {
                 by: first.plugin.clone(),
             });
         }
-        if !self.folder && (settings.holds_vault_lock || settings.bound_to_replica) {
+        if !self.folder && (settings.holds_vault_lock || settings.queue.bound_to_replica) {
             tracing::debug!(job_type, plugin = %self.plugin, "left to a worker with the vault folder");
             regs.left_to_folder.push(job_type.to_string());
             return Ok(());

@@ -168,6 +168,14 @@ impl Subscriptions {
                 gone: false,
             });
         }
+        let feed_wakes: Vec<SyncSender<Mail>> = sinks
+            .iter()
+            .filter(|s| s.feed)
+            .map(|s| s.tx.clone())
+            .collect();
+        if !feed_wakes.is_empty() {
+            watch_store(ctx, feed_wakes, running.pump_stop.clone())?;
+        }
         let stop = running.pump_stop.clone();
         let pump = std::thread::Builder::new()
             .name("brain-event-pump".into())
@@ -221,6 +229,49 @@ impl Drop for Subscriptions {
     fn drop(&mut self) {
         self.stop_now();
     }
+}
+
+/// Wakes the change-feed subscribers when the store says another process committed (a store
+/// told of commits, PostgreSQL's `LISTEN`): a note another folder's sync imported reaches this
+/// folder's subscribers within the notification's delivery, not at the next poll. A store that
+/// can only be polled has no such thread; its subscribers read at each poll.
+fn watch_store(
+    ctx: &RuntimeContext,
+    wakes: Vec<SyncSender<Mail>>,
+    stop: Arc<AtomicBool>,
+) -> Result<(), PluginError> {
+    let store = ctx.store().clone();
+    let Some(notifier) = store.change_notifier() else {
+        return Ok(());
+    };
+    let Some(Ok(mut seen)) = notifier.wait_change(i64::MIN, Duration::ZERO) else {
+        return Ok(());
+    };
+    std::thread::Builder::new()
+        .name("brain-feed-watch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let Some(notifier) = store.change_notifier() else {
+                    return;
+                };
+                match notifier.wait_change(seen, Duration::from_millis(500)) {
+                    Some(Ok(now)) if now != seen => {
+                        seen = now;
+                        // A full mailbox already holds a wake that covers this one.
+                        for tx in &wakes {
+                            let _ = tx.try_send(Mail::Heard(Heard::Missed));
+                        }
+                    }
+                    Some(_) => {}
+                    None => return,
+                }
+            }
+        })
+        .map_err(|source| PluginError::Thread {
+            what: "the change-feed store watch".into(),
+            source,
+        })?;
+    Ok(())
 }
 
 /// Starts a subscriber's thread, named after its plugin and subscription.

@@ -21,7 +21,7 @@ fn the_built_in_plugins_register_the_job_types_every_queue_runs() {
             (
                 t.plugin.as_str(),
                 t.job_type.as_str(),
-                t.settings.bound_to_replica,
+                t.settings.queue.bound_to_replica,
             )
         })
         .collect();

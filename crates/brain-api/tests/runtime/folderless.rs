@@ -38,6 +38,7 @@ fn a_runtime_without_a_folder_runs_what_needs_none_and_leaves_the_rest() {
                 max_attempts: 1,
                 dedupe: None,
                 parent_id: None,
+                bound_to_replica: false,
             }],
             0,
         )

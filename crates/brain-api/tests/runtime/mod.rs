@@ -307,7 +307,7 @@ fn a_job_type_that_holds_the_vault_lock_runs_under_it() {
         .iter()
         .find(|t| t.job_type == LOCKED_JOB)
         .unwrap();
-    assert!(info.settings.holds_vault_lock && info.settings.bound_to_replica);
+    assert!(info.settings.holds_vault_lock && info.settings.queue.bound_to_replica);
     runtime.start(pool()).unwrap();
     let id = runtime
         .queue()

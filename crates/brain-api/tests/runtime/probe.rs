@@ -65,8 +65,10 @@ impl Plugin for Probe {
             },
             JobSettings {
                 holds_vault_lock: true,
-                bound_to_replica: true,
-                ..JobSettings::default()
+                queue: brain_jobs::handler::TypeConfig {
+                    bound_to_replica: true,
+                    ..Default::default()
+                },
             },
         )?;
         for name in ["first", "second"] {

@@ -27,6 +27,7 @@ pub(super) fn claim(
     limit: usize,
     now_ms: i64,
     lease_ms: i64,
+    replica: &str,
 ) -> Result<Vec<Job>> {
     if limit == 0 || types.is_empty() {
         return Ok(Vec::new());
@@ -47,8 +48,16 @@ pub(super) fn claim(
     let limit = i32::try_from(limit).unwrap_or(i32::MAX);
     let lease_until = now_ms.saturating_add(lease_ms);
     let rows = one.query(
-        &format!("SELECT {COLUMNS} FROM brain_claim($1, $2, $3, $4, $5, $6)"),
-        &[&worker, &names, &maxes, &limit, &now_ms, &lease_until],
+        &format!("SELECT {COLUMNS} FROM brain_claim($1, $2, $3, $4, $5, $6, $7)"),
+        &[
+            &worker,
+            &names,
+            &maxes,
+            &limit,
+            &now_ms,
+            &lease_until,
+            &replica,
+        ],
     )?;
     let mut claimed = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
     claimed.sort_unstable_by_key(|j| (Reverse(j.priority), j.id));

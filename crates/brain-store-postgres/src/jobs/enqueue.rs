@@ -20,15 +20,20 @@ struct Duplicate {
 }
 
 /// The oldest queued job with the key, else a running one whose cancel was not requested.
-fn duplicate(db: &mut Db<'_>, job_type: &str, key: &str) -> Result<Option<Duplicate>> {
+fn duplicate(
+    db: &mut Db<'_>,
+    job_type: &str,
+    key: &str,
+    replica: Option<&str>,
+) -> Result<Option<Duplicate>> {
     let row = db.query_opt(
         "SELECT id, state = 'queued', input, priority, run_at_ms, max_attempts FROM jobs
          WHERE job_type = $1 AND dedupe_key = $2 AND state IN ('queued', 'running')
-           AND NOT cancel_requested
+           AND NOT cancel_requested AND replica IS NOT DISTINCT FROM $3
          ORDER BY state = 'running', id
          LIMIT 1
          FOR UPDATE",
-        &[&job_type, &key],
+        &[&job_type, &key, &replica],
     )?;
     row.map(|row| {
         Ok(Duplicate {
@@ -63,8 +68,16 @@ fn coalesce_into(old: &mut Map<String, Value>, new: &Map<String, Value>) {
 }
 
 /// Enqueues one job, applying its dedupe policy.
-pub(super) fn enqueue_one(db: &mut Db<'_>, job: &NewJob, now_ms: i64) -> Result<Enqueued> {
+/// Enqueues one job, applying its dedupe policy. A job bound to a folder
+/// ([`NewJob::bound_to_replica`]) is `replica`'s, and dedupes only with that replica's jobs.
+pub(super) fn enqueue_one(
+    db: &mut Db<'_>,
+    job: &NewJob,
+    now_ms: i64,
+    replica: &str,
+) -> Result<Enqueued> {
     job.validate()?;
+    let bound = job.bound_to_replica.then_some(replica);
     let priority = i32::from(job.priority);
     let max_attempts = i32::try_from(job.max_attempts).unwrap_or(i32::MAX);
     if let Some(parent) = job.parent_id
@@ -82,10 +95,11 @@ pub(super) fn enqueue_one(db: &mut Db<'_>, job: &NewJob, now_ms: i64) -> Result<
         // Two enqueuers of one key, each finding none, would both insert: the key is locked
         // for the rest of the transaction first.
         db.execute(
-            "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':' || $1 || ':' || $2))",
-            &[&job.job_type, &key],
+            "SELECT pg_advisory_xact_lock(
+                 hashtext(current_schema() || ':' || $1 || ':' || $2 || ':' || coalesce($3, '')))",
+            &[&job.job_type, &key, &bound],
         )?;
-        if let Some(dup) = duplicate(db, &job.job_type, key)? {
+        if let Some(dup) = duplicate(db, &job.job_type, key, bound)? {
             match policy {
                 DedupePolicy::Skip => return Ok(Enqueued::Existing(dup.id)),
                 DedupePolicy::Replace if dup.queued => {
@@ -131,8 +145,8 @@ pub(super) fn enqueue_one(db: &mut Db<'_>, job: &NewJob, now_ms: i64) -> Result<
     }
     let row = db.query_one(
         "INSERT INTO jobs (job_type, state, priority, max_attempts, run_at_ms, created_ms,
-                           dedupe_key, parent_id, input)
-         VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, $8)
+                           dedupe_key, parent_id, input, replica)
+         VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9)
          RETURNING id",
         &[
             &job.job_type,
@@ -143,14 +157,15 @@ pub(super) fn enqueue_one(db: &mut Db<'_>, job: &NewJob, now_ms: i64) -> Result<
             &job.dedupe.as_ref().map(|(key, _)| key.as_str()),
             &job.parent_id,
             &serde_json::to_string(&job.input)?,
+            &bound,
         ],
     )?;
     Ok(Enqueued::Created(get(&row, 0)?))
 }
 
 /// The compare of [`WriteTx::put`]'s compare-and-set, on the row locked by `existing`.
-fn check_expected(db: &mut Db<'_>, entity: &Entity, expected: &str) -> Result<()> {
-    let actual = entities::existing(db, &entity.entity_ref)?
+fn check_expected(db: &mut Db<'_>, entity: &Entity, expected: &str, replica: &str) -> Result<()> {
+    let actual = entities::existing(db, &entity.entity_ref, replica)?
         .filter(|e| e.deleted_ms.is_none())
         .map(|e| e.content_hash);
     let matches = match actual.as_deref() {
@@ -171,6 +186,8 @@ fn check_expected(db: &mut Db<'_>, entity: &Entity, expected: &str) -> Result<()
 /// Entity writes and enqueues on one transaction, for [`brain_store::JobStore::transaction`].
 pub(super) struct PgWriteTx<'a, 'c> {
     pub(super) db: &'a mut Db<'c>,
+    /// The replica of the store handle writing.
+    pub(super) replica: &'a str,
     /// Whether a job was enqueued (workers are told at commit).
     pub(super) enqueued: bool,
 }
@@ -178,21 +195,21 @@ pub(super) struct PgWriteTx<'a, 'c> {
 impl WriteTx for PgWriteTx<'_, '_> {
     fn put(&mut self, entity: &Entity, expected_hash: Option<&str>) -> Result<PutOutcome> {
         if let Some(expected) = expected_hash {
-            check_expected(self.db, entity, expected)?;
+            check_expected(self.db, entity, expected, self.replica)?;
         }
-        entities::put(self.db, entity)
+        entities::put(self.db, entity, self.replica)
     }
 
     fn soft_delete(&mut self, r: &brain_core::EntityRef, now_ms: i64) -> Result<()> {
-        entities::soft_delete(self.db, r, now_ms)
+        entities::soft_delete(self.db, r, now_ms, self.replica)
     }
 
     fn restore(&mut self, r: &brain_core::EntityRef, now_ms: i64) -> Result<Entity> {
-        entities::restore(self.db, r, now_ms)
+        entities::restore(self.db, r, now_ms, self.replica)
     }
 
     fn enqueue(&mut self, job: &NewJob, now_ms: i64) -> Result<Enqueued> {
         self.enqueued = true;
-        enqueue_one(self.db, job, now_ms)
+        enqueue_one(self.db, job, now_ms, self.replica)
     }
 }

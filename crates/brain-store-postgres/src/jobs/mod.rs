@@ -32,7 +32,7 @@ use brain_store::{Result, StoreError};
 const COLUMNS: &str = "id, job_type, state, priority, attempts, max_attempts, run_at_ms,
     created_ms, started_ms, finished_ms, worker, lease_until_ms, dedupe_key, parent_id,
     cancel_requested, progress_current, progress_total, progress_message, progress_ms, error,
-    input, result, progress_phase";
+    input, result, progress_phase, replica";
 
 /// Tells idle workers of every other store handle that there is something to claim (sent at
 /// commit), marked with `token`, this handle's own, which its own listener skips.
@@ -89,6 +89,7 @@ fn from_row(row: &Row) -> Result<Job> {
         lease_until_ms: get(row, 11)?,
         dedupe_key: get(row, 12)?,
         parent_id: get(row, 13)?,
+        replica: get(row, 23)?,
         cancel_requested: get(row, 14)?,
         progress,
         error: get(row, 19)?,
@@ -105,7 +106,7 @@ impl JobStore for PgStore {
         self.pool.write(|db| {
             let out = jobs
                 .iter()
-                .map(|j| enqueue::enqueue_one(db, j, now_ms))
+                .map(|j| enqueue::enqueue_one(db, j, now_ms, &self.replica))
                 .collect::<Result<Vec<_>>>()?;
             notify(db, self.notifier.token())?;
             Ok(out)
@@ -121,7 +122,7 @@ impl JobStore for PgStore {
         lease_ms: i64,
     ) -> Result<Vec<Job>> {
         self.pool
-            .single(|one| claim::claim(one, worker, types, limit, now_ms, lease_ms))
+            .single(|one| claim::claim(one, worker, types, limit, now_ms, lease_ms, &self.replica))
     }
 
     fn heartbeat(&self, worker: &str, ids: &[i64], until_ms: i64) -> Result<Vec<i64>> {
@@ -181,6 +182,7 @@ impl JobStore for PgStore {
         self.pool.write(|db| {
             let mut tx = enqueue::PgWriteTx {
                 db,
+                replica: &self.replica,
                 enqueued: false,
             };
             body(&mut tx)?;
@@ -240,7 +242,7 @@ impl JobStore for PgStore {
     ) -> Result<Option<Enqueued>> {
         job.validate()?;
         self.pool.write(|db| {
-            let fired = recurring::fire(db, name, due_ms, next_ms, job, now_ms)?;
+            let fired = recurring::fire(db, name, due_ms, next_ms, job, now_ms, &self.replica)?;
             if fired.is_some() {
                 notify(db, self.notifier.token())?;
             }

@@ -74,6 +74,7 @@ pub(super) fn fire(
     next_ms: i64,
     job: &NewJob,
     now_ms: i64,
+    replica: &str,
 ) -> Result<Option<Enqueued>> {
     let claimed = db.query_opt(
         "UPDATE schedules SET next_run_ms = $3, last_run_ms = $4
@@ -84,7 +85,7 @@ pub(super) fn fire(
     if claimed.is_none() {
         return Ok(None);
     }
-    let enqueued = enqueue::enqueue_one(db, job, now_ms)?;
+    let enqueued = enqueue::enqueue_one(db, job, now_ms, replica)?;
     db.execute(
         "UPDATE schedules SET last_job_id = $2 WHERE name = $1",
         &[&name, &enqueued.id()],

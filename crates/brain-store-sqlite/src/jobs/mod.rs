@@ -103,6 +103,8 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
         lease_until_ms: row.get(11)?,
         dedupe_key: row.get(12)?,
         parent_id: row.get(13)?,
+        // One folder per SQLite store: no job is bound to another.
+        replica: None,
         cancel_requested: row.get(14)?,
         progress,
         error: row.get(19)?,

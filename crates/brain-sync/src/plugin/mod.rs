@@ -12,7 +12,7 @@ use std::time::Duration;
 use brain_api::directory::{
     CAPABILITY, DirectorySync, DiskVersion, ImportNow, SyncReport, UnwrittenNote, WATCHER, Watching,
 };
-use brain_api::plugin::{JobSettings, Plugin, PluginContext, PluginError};
+use brain_api::plugin::{FeedStart, JobSettings, Plugin, PluginContext, PluginError};
 use brain_api::{BrainError, InvalidKind};
 use brain_core::codec::decode;
 use brain_core::path::PathError;
@@ -41,7 +41,6 @@ impl Plugin for SyncPlugin {
                 // The handler takes `.brain/sync.lock` itself: `crate::jobs::register` runs it
                 // without a runtime too (this crate's tests, the benchmarks).
                 holds_vault_lock: false,
-                bound_to_replica: true,
             };
             ctx.register_job_type(job_type, handler, settings)?;
         }
@@ -60,7 +59,12 @@ impl Plugin for SyncPlugin {
         let watching: Arc<dyn Watching> = Arc::new(watcher.clone());
         ctx.provide(WATCHER, watching)?;
         ctx.register_service("watcher", watcher)?;
-        ctx.register_service("initial-sync", services::InitialSync)
+        ctx.register_service("initial-sync", services::InitialSync)?;
+        if ctx.store().replica_id().is_some() {
+            // A store other folders share: what they change reaches this folder at once.
+            ctx.subscribe_changes("other-folders", FeedStart::Now, services::export_behind)?;
+        }
+        Ok(())
     }
 }
 

@@ -4,10 +4,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use brain_api::directory::{Watching, sync_request};
+use brain_api::directory::{Watching, export_behind_request, sync_request};
 use brain_api::plugin::{BoxError, Service};
 use brain_api::runtime::RuntimeContext;
 use brain_core::time::now_ms;
+use brain_store::ChangePage;
 
 use crate::watch::{VaultWatcher, WatchSettings};
 
@@ -50,6 +51,23 @@ impl Watching for Watcher {
         let settled = status.pending_paths == 0 && !status.rescan_pending;
         Some((serde_json::to_value(&status).ok()?, settled))
     }
+}
+
+/// After changes in the store's feed: queues an export of every note this folder is behind on
+/// (changed by another folder of a shared store, or an interface), if there is any. The
+/// folder's own imports leave it behind on nothing, so they queue nothing.
+pub(super) fn export_behind(ctx: &RuntimeContext, _page: &ChangePage) -> Result<(), BoxError> {
+    let behind = ctx.store().dirty_entities()?;
+    if behind.is_empty() {
+        return Ok(());
+    }
+    let id = ctx.queue().enqueue(export_behind_request())?.id();
+    tracing::debug!(
+        job = id,
+        notes = behind.len(),
+        "export of what other folders changed queued"
+    );
+    Ok(())
 }
 
 /// Queues the whole-vault sync a daemon starts with (`serve.initial_sync`), due after

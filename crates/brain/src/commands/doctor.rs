@@ -374,7 +374,7 @@ fn rebuild(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
     } else {
         Recovery::default()
     };
-    let store = crate::backend::create(&db, &config.store)
+    let store = crate::backend::create(&db, &config.store, None)
         .with_context(|| format!("creating the new store of {}", paths.root.display()))?;
     let engine = SyncEngine::new(&paths.root, config, store.as_ref())?;
     let report = engine

@@ -12,6 +12,21 @@ use crate::output;
 /// and whether it was already a vault. `brain git init` starts with it, so cloning into a new
 /// folder is one command.
 pub fn create(vault: Option<&Path>, store: Option<&str>) -> Result<(VaultPaths, bool)> {
+    create_vault(vault, store).map(|(paths, existed, _)| (paths, existed))
+}
+
+/// What `brain init` set up: a new folder on a PostgreSQL store is a replica of it.
+pub struct Joined {
+    /// This folder's replica id.
+    pub replica: String,
+    /// How many other folders the store serves.
+    pub others: usize,
+}
+
+fn create_vault(
+    vault: Option<&Path>,
+    store: Option<&str>,
+) -> Result<(VaultPaths, bool, Option<Joined>)> {
     let paths = VaultPaths::new(vault)?;
     // A PostgreSQL store named in the environment (BRAIN_STORE_BACKEND, BRAIN_STORE_URL) is
     // written to config.toml as --store would be: otherwise the next command, run without
@@ -73,10 +88,12 @@ pub fn create(vault: Option<&Path>, store: Option<&str>) -> Result<(VaultPaths, 
             outer.display()
         );
     }
+    let mut joined = None;
     if !existed {
         // A database first (from --store, or BRAIN_STORE_* in the environment): one that
-        // cannot be reached, is not named, or already belongs to another folder leaves no
-        // `.brain/` behind pointing at it.
+        // cannot be reached or is not named leaves no `.brain/` behind pointing at it. The
+        // folder is attached as a new replica of it (a store other folders already use gains
+        // this one).
         let config = crate::config::layered(
             &new_config,
             &paths.config_file(),
@@ -84,12 +101,20 @@ pub fn create(vault: Option<&Path>, store: Option<&str>) -> Result<(VaultPaths, 
             std::env::vars(),
         )?;
         if config.store.backend != brain_core::config::StoreBackend::Sqlite {
-            crate::backend::create(&paths.database(), &config.store)
+            let replica = crate::backend::new_replica_id(&paths.root);
+            let store = crate::backend::create(&paths.database(), &config.store, Some(&replica))
                 .with_context(|| format!("setting up the store of {}", paths.root.display()))?;
+            let others = store_others(&store);
+            joined = Some(Joined { replica, others });
         }
     }
     fs::create_dir_all(&paths.state)
         .with_context(|| format!("cannot create {}", paths.state.display()))?;
+    if let Some(j) = &joined {
+        let file = paths.layout.replica_file();
+        fs::write(&file, format!("{}\n", j.replica))
+            .with_context(|| format!("cannot write {}", file.display()))?;
+    }
     if !existed {
         fs::write(paths.config_file(), &new_config)
             .with_context(|| format!("cannot write {}", paths.config_file().display()))?;
@@ -103,7 +128,15 @@ pub fn create(vault: Option<&Path>, store: Option<&str>) -> Result<(VaultPaths, 
         .with_context(|| format!("cannot write {}", ignore.display()))?;
     }
     open_or_create_store(&paths, existed)?;
-    Ok((paths, existed))
+    Ok((paths, existed, joined))
+}
+
+/// How many other folders the store serves (0 when it cannot say).
+fn store_others(store: &std::sync::Arc<dyn brain_store::Backend>) -> usize {
+    store
+        .replicas()
+        .map(|r| r.len().saturating_sub(1))
+        .unwrap_or(0)
 }
 
 /// The PostgreSQL URL the `BRAIN_STORE_*` variables give a new vault, if they choose that
@@ -154,7 +187,7 @@ fn open_or_create_store(paths: &VaultPaths, existed: bool) -> Result<()> {
         crate::backend::open_existing(&db, &config.store)
             .with_context(|| format!("opening the store of {}", paths.root.display()))?;
     } else {
-        crate::backend::create(&db, &config.store)
+        crate::backend::create(&db, &config.store, None)
             .with_context(|| format!("creating the store of {}", paths.root.display()))?;
     }
     Ok(())
@@ -163,12 +196,14 @@ fn open_or_create_store(paths: &VaultPaths, existed: bool) -> Result<()> {
 /// Creates `.brain/` with a commented config, the database and a `.gitignore`. Running it again
 /// changes nothing and says so.
 pub fn run(vault: Option<&Path>, store: Option<&str>, json: bool) -> Result<u8> {
-    let (paths, existed) = create(vault, store)?;
+    let (paths, existed, joined) = create_vault(vault, store)?;
     if json {
         output::json(&serde_json::json!({
             "vault": paths.root,
             "created": !existed,
             "config": paths.config_file(),
+            "replica": joined.as_ref().map(|j| &j.replica),
+            "other_replicas": joined.as_ref().map(|j| j.others),
         }))?;
     } else if existed {
         output::line(format!(
@@ -181,8 +216,19 @@ pub fn run(vault: Option<&Path>, store: Option<&str>, json: bool) -> Result<u8> 
             Some(_) => format!("brain --vault {}", shell_word(&paths.root)),
             None => "brain".to_string(),
         };
+        let next = match &joined {
+            Some(j) if j.others > 0 => format!(
+                "  replica: {} (the store serves {} other folder(s))\nNext: `{brain} sync` writes the store's notes here and merges this folder's own (the same note in both is kept once; different text under one name is kept both ways as a conflict); `{brain} serve` keeps this folder in step.",
+                j.replica, j.others
+            ),
+            Some(j) => format!(
+                "  replica: {}\nNext: `{brain} sync` to import the notes.",
+                j.replica
+            ),
+            None => format!("Next: `{brain} sync` to import the notes."),
+        };
         output::line(format!(
-            "Initialized a brain vault in {}\n  config: {}\nNext: `{brain} sync` to import the notes.",
+            "Initialized a brain vault in {}\n  config: {}\n{next}",
             paths.root.display(),
             paths.config_file().display()
         ))?;

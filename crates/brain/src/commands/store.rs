@@ -175,7 +175,7 @@ pub fn reattach(cli_vault: Option<&std::path::Path>, force: bool, json: bool) ->
         .map(brain_store_postgres::connect::without_password)
         .unwrap_or_default();
     if !force
-        && let Some(recorded) = crate::backend::recorded_folder(&config.store)?
+        && let Some(recorded) = crate::backend::recorded_folder(&paths.database(), &config.store)?
         && recorded.host == here.host
         && recorded.root != here.root
         && std::path::Path::new(&recorded.root)
@@ -297,7 +297,7 @@ fn open_target(
         let store = if db.exists() {
             crate::backend::open_existing(&db, &brain_core::config::StoreConfig::default())?
         } else {
-            crate::backend::create(&db, &brain_core::config::StoreConfig::default())?
+            crate::backend::create(&db, &brain_core::config::StoreConfig::default(), None)?
         };
         return Ok((store, db.display().to_string(), NewStore::Sqlite));
     }
@@ -329,12 +329,13 @@ fn open_target(
         url: Some(to.to_string()),
         ..vault.config.store.clone()
     };
-    let store = crate::backend::create(&vault.paths.database(), &config).with_context(|| {
-        format!(
-            "setting up {} as this vault's store",
-            brain_store_postgres::connect::without_password(to)
-        )
-    })?;
+    let store =
+        crate::backend::create(&vault.paths.database(), &config, None).with_context(|| {
+            format!(
+                "setting up {} as this vault's store",
+                brain_store_postgres::connect::without_password(to)
+            )
+        })?;
     Ok((
         store,
         brain_store_postgres::connect::without_password(to),

@@ -59,7 +59,7 @@ fn a_brain_moves_to_postgres_and_back_with_nothing_lost() {
     let r = other.run(&["store", "copy", "--to", &url]);
     assert_ne!(r.code, 0);
     assert!(
-        r.stderr.contains("already belongs to the vault folder"),
+        r.stderr.contains("belongs to the vault folder"),
         "{}",
         r.stderr
     );

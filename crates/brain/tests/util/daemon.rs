@@ -134,7 +134,15 @@ impl TestVault {
             {
                 let options =
                     brain_store_postgres::ConnectOptions::parse(url).expect("the url parses");
-                Arc::new(brain_store_postgres::PgStore::open(&options).expect("store opens"))
+                // As this folder's replica: its own runtime state and file bases.
+                let replica = std::fs::read_to_string(self.path(".brain/replica"))
+                    .map(|r| r.trim().to_string())
+                    .unwrap_or_else(|_| brain_store_postgres::DEFAULT_REPLICA.to_string());
+                Arc::new(
+                    brain_store_postgres::PgStore::open(&options)
+                        .expect("store opens")
+                        .with_replica(replica),
+                )
             }
             _ => testing::at(&self.path(".brain/brain.db")).expect("store opens"),
         }

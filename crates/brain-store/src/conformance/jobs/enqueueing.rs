@@ -47,6 +47,7 @@ pub fn enqueue_and_read_back(make: Factory<'_>) {
         lease_until_ms: None,
         dedupe_key: Some("vault".into()),
         parent_id: None,
+        replica: None,
         cancel_requested: false,
         progress: None,
         result: None,

@@ -36,6 +36,7 @@ fn new_job(t: &str, input: Value) -> NewJob {
         max_attempts: 3,
         dedupe: None,
         parent_id: None,
+        bound_to_replica: false,
     }
 }
 
