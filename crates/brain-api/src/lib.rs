@@ -420,7 +420,31 @@ pub fn job_json(j: &Job) -> Value {
             .flatten(),
         "parent_id": j.parent_id,
         "cancel_requested": j.cancel_requested,
+        // Which folder's workers may run it (null: any worker of the store), and who does.
+        "replica": j.replica,
+        "worker": j.worker,
+        "worker_host": j.worker.as_deref().and_then(brain_jobs::liveness::worker_host),
+        "worker_pid": j.worker.as_deref().and_then(brain_jobs::liveness::parse_worker).map(|(pid, _)| pid),
     })
+}
+
+/// Who runs a job, for a person: `pid 123 on host` (its worker, while it runs or from its last
+/// attempt), and the folder it is bound to (`in replica notes-3fa91c`), when a store has
+/// several; empty when neither is known.
+pub fn worker_text(j: &Job) -> String {
+    let mut parts = Vec::new();
+    if let Some(w) = j.worker.as_deref()
+        && let Some((pid, _)) = brain_jobs::liveness::parse_worker(w)
+    {
+        match brain_jobs::liveness::worker_host(w) {
+            Some(host) => parts.push(format!("pid {pid} on {host}")),
+            None => parts.push(format!("pid {pid}")),
+        }
+    }
+    if let Some(r) = &j.replica {
+        parts.push(format!("in replica {r}"));
+    }
+    parts.join(" ")
 }
 
 /// Seconds left at the current rate, for a running job with a known total. None for a job

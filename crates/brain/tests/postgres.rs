@@ -15,6 +15,8 @@ mod credentials;
 mod hostile;
 #[path = "postgres/moving.rs"]
 mod moving;
+#[path = "postgres/replicas.rs"]
+mod replicas;
 
 use std::time::Duration;
 

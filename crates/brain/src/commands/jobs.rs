@@ -31,7 +31,7 @@ pub(super) fn progress_text(j: &Job) -> String {
 }
 
 /// The column heads of [`row`], so a table explains itself.
-const HEADER: &str = "JOB     TYPE             STATE      TRIES    SINCE                 DETAIL";
+const HEADER: &str = "JOB     TYPE             STATE      TRIES    SINCE                 WHERE                             DETAIL";
 
 /// "1 of 3": attempts made of those allowed.
 fn tries(j: &Job) -> String {
@@ -51,12 +51,13 @@ fn row(j: &Job) -> String {
         _ => String::new(),
     };
     format!(
-        "#{:<6} {:<16} {:<10} {:<8} {}  {}",
+        "#{:<6} {:<16} {:<10} {:<8} {}  {:<33} {}",
         j.id,
         clip(&j.job_type, 16),
         j.state.as_str(),
         tries(j),
         format_iso(j.started_ms.unwrap_or(j.created_ms)),
+        clip(&brain_api::worker_text(j), 33),
         clip(&tail, 80)
     )
     .trim_end()
@@ -86,6 +87,12 @@ fn describe(j: &Job, batch: Option<&BatchStatus>) -> Vec<String> {
         field("finished", format_iso(t));
     }
     // One worker line: who holds it, and whether that worker is gone or its lease lapsed.
+    if let Some(r) = &j.replica {
+        field(
+            "replica",
+            format!("{r} (only that folder's workers run it)"),
+        );
+    }
     match (&j.worker, brain_api::runner::stalled_text(j, now_ms())) {
         (Some(w), Some(stalled)) => field("worker", format!("{w}: {stalled}")),
         (Some(w), None) => field("worker", w.clone()),
@@ -251,6 +258,7 @@ pub fn status(vault: &Vault, json: bool) -> Result<u8> {
         let mut doc = brain.status()?;
         doc["schedule_error"] = json!(schedule_problem);
         doc["store"] = json!(store_shown(vault));
+        doc["replicas"] = json!(vault.store.replicas()?);
         return output::json(&doc).map(|()| 0);
     }
     let report = brain.status_report()?;
@@ -262,6 +270,21 @@ pub fn status(vault: &Vault, json: bool) -> Result<u8> {
         vault.paths.root.display()
     ))?;
     output::line(format!("  store: {}", store_shown(vault)))?;
+    let replicas = vault.store.replicas()?;
+    if replicas.len() > 1 {
+        output::line(format!("  folders on this store ({}):", replicas.len()))?;
+        for r in &replicas {
+            let behind = match r.behind {
+                0 => "in step".to_string(),
+                n => format!("{n} note(s) to write"),
+            };
+            let this = if r.this { " (this folder)" } else { "" };
+            output::line(format!(
+                "    {} {}:{}{this}: {behind}",
+                r.id, r.host, r.root
+            ))?;
+        }
+    }
     if conflicts > 0 {
         output::line(format!(
             "  {conflicts} conflict(s) wait for you (a note changed on both sides, or two files \

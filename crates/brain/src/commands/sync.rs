@@ -305,8 +305,10 @@ fn busy(vault: &Vault, queue: &Queue, include_future: bool) -> Result<bool> {
             ..JobFilter::default()
         };
         let jobs = vault.store.list_jobs(&filter)?;
+        let mine = this_replica(vault.store.as_ref());
         if jobs
             .iter()
+            .filter(|j| mine(j))
             .any(|j| j.state == JobState::Running || include_future || j.run_at_ms <= now)
         {
             return Ok(true);
@@ -501,14 +503,24 @@ fn store_busy(store: &dyn brain_store::Backend, queue: &Queue) -> Result<bool> {
             limit: 100,
             ..JobFilter::default()
         })?;
+        let mine = this_replica(store);
         if jobs
             .iter()
+            .filter(|j| mine(j))
             .any(|j| j.state == JobState::Running || j.run_at_ms <= now)
         {
             return Ok(true);
         }
     }
     Ok(false)
+}
+
+/// Whether a job is this store handle's to run: store-wide, or bound to its own folder. A job
+/// of another folder sharing the store is that folder's workers' (a worker waiting for the
+/// queue to empty does not wait for it).
+fn this_replica(store: &dyn brain_store::Backend) -> impl Fn(&Job) -> bool {
+    let replica = store.replica_id();
+    move |job| job.replica.is_none() || job.replica == replica
 }
 
 fn print_report(report: &SyncReport, json: bool, headline: &str) -> Result<()> {

@@ -1,0 +1,246 @@
+//! Issue 18: several vault folders ("machines": folders and processes of this machine with
+//! replica ids of their own) on one PostgreSQL store, kept in step.
+
+use std::collections::BTreeMap;
+
+use crate::util::TestVault;
+use crate::util::daemon::wait_for;
+use crate::{LIMIT, pg_vault};
+
+/// The notes of a folder: every `.md` file outside `.brain/`, with its text.
+fn notes(v: &TestVault) -> BTreeMap<String, String> {
+    v.snapshot()
+        .into_iter()
+        .filter(|(p, _)| p.ends_with(".md") && !p.starts_with(".brain/"))
+        .map(|(p, b)| (p, String::from_utf8_lossy(&b).into_owned()))
+        .collect()
+}
+
+fn replica_id(v: &TestVault) -> String {
+    std::fs::read_to_string(v.path(".brain/replica"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn a_second_folder_joins_the_store_and_its_notes_are_merged_with_nothing_lost() {
+    let (a, url) = pg_vault();
+    a.write("alpha.md", "# Alpha\n\nonly in a\n");
+    a.write("same.md", "# Same\n\nin both\n");
+    a.write("clash.md", "# Clash\n\nthe a version\n");
+    a.ok(&["sync"]);
+    let b = TestVault::uninitialized();
+    b.write("same.md", "# Same\n\nin both\n");
+    b.write("clash.md", "# Clash\n\nthe b version\n");
+    b.write("beta.md", "# Beta\n\nonly in b\n");
+    let init = b.ok(&["--json", "init", "--store", &url]).json();
+    assert_eq!(init["other_replicas"], 1, "{init}");
+    assert_ne!(
+        replica_id(&a),
+        replica_id(&b),
+        "each folder is a replica of its own"
+    );
+    assert_eq!(init["replica"], replica_id(&b));
+
+    let report = b.run(&["--json", "sync"]);
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    // Same content is one note; different content under one name is kept both ways.
+    let in_b = notes(&b);
+    assert_eq!(in_b["alpha.md"], "# Alpha\n\nonly in a\n");
+    assert_eq!(in_b["same.md"], "# Same\n\nin both\n");
+    let versions: Vec<&String> = in_b
+        .iter()
+        .filter(|(p, _)| p.starts_with("clash"))
+        .map(|(_, t)| t)
+        .collect();
+    assert_eq!(versions.len(), 2, "{in_b:?}");
+    assert!(
+        versions.iter().any(|t| t.contains("the a version")),
+        "{in_b:?}"
+    );
+    assert!(
+        versions.iter().any(|t| t.contains("the b version")),
+        "{in_b:?}"
+    );
+    let conflicts = b.ok(&["--json", "conflicts", "list"]).json();
+    assert_eq!(conflicts.as_array().map(Vec::len), Some(1), "{conflicts}");
+
+    // The first folder gets the second's notes, and both end with the same files.
+    a.ok(&["sync"]);
+    assert_eq!(notes(&a), notes(&b));
+    let search = a.ok(&["--json", "search", "only"]).json();
+    assert_eq!(search.as_array().map(Vec::len), Some(2), "{search}");
+
+    // A third, empty folder is written every note.
+    let c = join_empty(&url, 2);
+    c.ok(&["sync"]);
+    assert_eq!(notes(&c), notes(&a));
+    let status = c.ok(&["--json", "status"]).json();
+    let replicas = status["replicas"].as_array().unwrap();
+    assert_eq!(replicas.len(), 3, "{status}");
+    assert!(
+        replicas
+            .iter()
+            .all(|r| r["behind"] == 0 || r["this"] == false),
+        "{status}"
+    );
+}
+
+/// An empty folder attached to the store of `url`, which serves `others` folders already.
+fn join_empty(url: &str, others: u64) -> TestVault {
+    let v = TestVault::uninitialized();
+    let r = v.ok(&["--json", "init", "--store", url]).json();
+    assert_eq!(r["other_replicas"], others, "{r}");
+    v
+}
+
+#[test]
+fn an_edit_of_one_note_in_two_folders_before_either_syncs_keeps_both() {
+    let (a, url) = pg_vault();
+    a.write("n.md", "# N\n\nfirst\n");
+    a.ok(&["sync"]);
+    let b = join_empty(&url, 1);
+    b.ok(&["sync"]);
+    a.write("n.md", "# N\n\nedited in a\n");
+    b.write("n.md", "# N\n\nedited in b\n");
+    a.ok(&["sync"]);
+    b.ok(&["sync"]);
+    a.ok(&["sync"]);
+    for v in [&a, &b] {
+        let all: Vec<String> = notes(v).into_values().collect();
+        assert!(all.iter().any(|t| t.contains("edited in a")), "{all:?}");
+        assert!(all.iter().any(|t| t.contains("edited in b")), "{all:?}");
+    }
+    assert_eq!(notes(&a), notes(&b));
+}
+
+#[test]
+fn two_daemons_keep_their_folders_in_step_both_ways() {
+    let (a, url) = pg_vault();
+    a.write("start.md", "# Start\n");
+    a.ok(&["sync"]);
+    let b = join_empty(&url, 1);
+    b.ok(&["sync"]);
+    let (da, db) = (a.serve(&[]), b.serve(&[]));
+
+    // Saved in a: written in b.
+    a.write("saved.md", "# Saved\n\nin a\n");
+    wait_for(LIMIT, "a's save to reach b", || {
+        (b.path("saved.md").exists() && b.read("saved.md") == b"# Saved\n\nin a\n").then_some(())
+    });
+    // Edited in b: written in a.
+    b.write("saved.md", "# Saved\n\nin a, then b\n");
+    wait_for(LIMIT, "b's edit to reach a", || {
+        (a.read("saved.md") == b"# Saved\n\nin a, then b\n").then_some(())
+    });
+    // Written through an interface of a: both folders.
+    a.run_stdin(&["put", "note/put"], b"# Put\n\nthrough a\n");
+    wait_for(LIMIT, "a's put to reach both folders", || {
+        (a.path("put.md").exists() && b.path("put.md").exists()).then_some(())
+    });
+    // Renamed in a: moved in b, the old name's file in b's trash.
+    std::fs::rename(a.path("start.md"), a.path("started.md")).unwrap();
+    wait_for(LIMIT, "a's rename to reach b", || {
+        (b.path("started.md").exists() && !b.path("start.md").exists()).then_some(())
+    });
+    // Deleted in a: b's file goes to b's trash, never away.
+    std::fs::remove_file(a.path("saved.md")).unwrap();
+    wait_for(LIMIT, "a's delete to reach b", || {
+        (!b.path("saved.md").exists()).then_some(())
+    });
+    let trashed = files_under(&b.path(".brain/trash"));
+    assert!(
+        trashed.iter().any(|t| t == "# Saved\n\nin a, then b\n"),
+        "{trashed:?}"
+    );
+    assert!(trashed.iter().any(|t| t == "# Start\n"), "{trashed:?}");
+    assert_eq!(da.stop(), 0);
+    assert_eq!(db.stop(), 0);
+    assert_eq!(notes(&a), notes(&b));
+}
+
+#[test]
+fn a_folder_s_jobs_run_only_in_that_folder() {
+    let (a, url) = pg_vault();
+    let b = join_empty(&url, 1);
+    // No daemon: the put queues a's export, which only a worker of a may run.
+    a.run_stdin(&["put", "note/mine"], b"# Mine\n");
+    let queued = a
+        .ok(&["--json", "jobs", "list", "--state", "queued"])
+        .json();
+    let export = queued
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["type"] == "directory-export")
+        .cloned()
+        .unwrap_or_else(|| panic!("{queued}"));
+    assert_eq!(export["replica"], replica_id(&a), "{export}");
+    // b's worker and a worker with no folder each find nothing of theirs to do, and leave.
+    b.ok(&["work", "--until-idle"]);
+    let r = b.ok(&["--json", "work", "--until-idle", "--store", &url]);
+    assert_eq!(r.code, 0);
+    assert!(!b.path("mine.md").exists() && !a.path("mine.md").exists());
+    let still = a
+        .ok(&["--json", "jobs", "show", &export["id"].to_string()])
+        .json();
+    assert_eq!(still["state"], "queued", "{still}");
+    // a's worker runs it, in a's folder only.
+    a.ok(&["work", "--until-idle"]);
+    assert_eq!(a.read("mine.md"), b"# Mine\n");
+    assert!(!b.path("mine.md").exists());
+    let done = a
+        .ok(&["--json", "jobs", "show", &export["id"].to_string()])
+        .json();
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert!(done["worker_pid"].is_u64(), "{done}");
+    assert!(done["worker_host"].is_string(), "{done}");
+    // b gets the note from its own sync.
+    b.ok(&["sync"]);
+    assert_eq!(b.read("mine.md"), b"# Mine\n");
+}
+
+#[test]
+fn a_copied_folder_does_not_pass_for_the_replica_it_was_copied_from() {
+    let (a, url) = pg_vault();
+    a.write("n.md", "# N\n");
+    a.ok(&["sync"]);
+    let b = join_empty(&url, 1);
+    // b's .brain/ copied into a third folder: the same replica id, another folder.
+    let c = TestVault::uninitialized();
+    copy_dir(&b.path(".brain"), &c.path(".brain"));
+    let r = c.run(&["sync"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("is not that folder"), "{}", r.stderr);
+    // A damaged replica file is refused, not taken for another replica.
+    std::fs::write(b.path(".brain/replica"), "not a replica id!\n").unwrap();
+    let r = b.run(&["sync"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains(".brain/replica"), "{}", r.stderr);
+}
+
+/// The text of every file under `dir`, at any depth.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            out.extend(files_under(&entry.path()));
+        } else {
+            out.push(String::from_utf8_lossy(&std::fs::read(entry.path()).unwrap()).into_owned());
+        }
+    }
+    out
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
