@@ -24,8 +24,9 @@ use chrono::{DateTime, Utc};
 
 use crate::{EnqueueRequest, Queue, QueueError};
 
-/// The replica scope of this vault's folder. Until a store holds several replicas (a vault
-/// folder each), every vault is the one replica of its store; replica ids replace this then.
+/// The scope "this vault's folder", as every caller gives it: a store several folders share
+/// (PostgreSQL) keeps it as the folder's own (`replica:<id>`), so each folder has its own
+/// schedules of that scope and fires only those.
 pub const LOCAL_REPLICA: &str = "replica:local";
 
 /// The longest interval `every` takes: anything longer is a typo or a job for `cron`.

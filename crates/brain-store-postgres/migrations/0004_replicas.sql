@@ -95,3 +95,8 @@ BEGIN
     RETURNING jobs.*;
 END
 $$;
+
+-- A schedule of one folder (scope `replica:<id>`: the git timer, the verification scan) is that
+-- folder's own: each folder has its `verify-scan`, so the key is the name within a scope.
+ALTER TABLE schedules DROP CONSTRAINT schedules_pkey;
+ALTER TABLE schedules ADD PRIMARY KEY (name, scope);

@@ -16,6 +16,9 @@ use brain_store_postgres::PgStore;
 use brain_store_postgres::testing::{cluster_url, fresh_schema, unique_name};
 use serde_json::json;
 
+#[path = "pg_jobs/replicas.rs"]
+mod replicas;
+
 fn job(job_type: &str, n: usize) -> NewJob {
     NewJob {
         job_type: job_type.into(),

@@ -221,15 +221,17 @@ impl JobStore for PgStore {
     }
 
     fn put_schedule(&self, def: &ScheduleDef, next_run_ms: i64) -> Result<()> {
-        self.pool.write(|db| recurring::put(db, def, next_run_ms))
+        self.pool
+            .write(|db| recurring::put(db, def, next_run_ms, &self.replica))
     }
 
     fn remove_schedules(&self, source: &str, keep: &[&str]) -> Result<u64> {
-        self.pool.write(|db| recurring::remove(db, source, keep))
+        self.pool
+            .write(|db| recurring::remove(db, source, keep, &self.replica))
     }
 
     fn schedules(&self) -> Result<Vec<Schedule>> {
-        self.pool.read(recurring::list)
+        self.pool.read(|db| recurring::list(db, &self.replica))
     }
 
     fn fire_schedule(
