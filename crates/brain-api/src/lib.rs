@@ -428,21 +428,21 @@ pub fn job_json(j: &Job) -> Value {
     })
 }
 
-/// Who runs a job, for a person: `pid 123 on host` (its worker, while it runs or from its last
-/// attempt), and the folder it is bound to (`in replica notes-3fa91c`), when a store has
-/// several; empty when neither is known.
+/// Where a job runs, for a person: the folder it is bound to (`notes-3fa91c`, on a store
+/// several folders share) and its worker (`pid 123@host`, while it runs or from its last
+/// attempt); empty when neither is known.
 pub fn worker_text(j: &Job) -> String {
     let mut parts = Vec::new();
+    if let Some(r) = &j.replica {
+        parts.push(r.clone());
+    }
     if let Some(w) = j.worker.as_deref()
         && let Some((pid, _)) = brain_jobs::liveness::parse_worker(w)
     {
         match brain_jobs::liveness::worker_host(w) {
-            Some(host) => parts.push(format!("pid {pid} on {host}")),
+            Some(host) => parts.push(format!("pid {pid}@{host}")),
             None => parts.push(format!("pid {pid}")),
         }
-    }
-    if let Some(r) = &j.replica {
-        parts.push(format!("in replica {r}"));
     }
     parts.join(" ")
 }

@@ -129,6 +129,26 @@ impl Pool {
         })
     }
 
+    /// Whether the server answers within `limit` (a connection from the pool, and `SELECT 1`):
+    /// a cheap look for a process that must not wait out the connect timeout to learn that
+    /// the server is away.
+    pub(crate) fn answers_within(&self, limit: std::time::Duration) -> Result<()> {
+        let mut conn = self
+            .pool
+            .get_timeout(limit)
+            .map_err(|e| StoreError::Unavailable {
+                database: self.shown.clone(),
+                source: Box::new(e),
+            })?;
+        conn.client
+            .simple_query("SELECT 1")
+            .map(|_| ())
+            .map_err(|e| StoreError::Unavailable {
+                database: self.shown.clone(),
+                source: Box::new(e),
+            })
+    }
+
     /// Runs `f` in one read-only snapshot.
     pub(crate) fn read<T>(&self, f: impl FnOnce(&mut Db<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.get()?;

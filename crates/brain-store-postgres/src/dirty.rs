@@ -59,10 +59,14 @@ impl<'a> Writer<'a> {
     }
 
     /// Entity `row_id` changed (content, place or liveness): every folder that does not hold
-    /// the change now is marked behind.
-    pub(crate) fn changed(&self, db: &mut Db<'_>, row_id: i64) -> Result<()> {
+    /// the change now is marked behind. `was_behind`: whether the writer's folder was marked
+    /// (read with the row), so a folder's import of a note it was not behind on costs no
+    /// statement here.
+    pub(crate) fn changed(&self, db: &mut Db<'_>, row_id: i64, was_behind: bool) -> Result<()> {
         if self.from_folder {
-            clear(db, self.replica, row_id)?;
+            if was_behind {
+                clear(db, self.replica, row_id)?;
+            }
         } else if self.attached {
             mark(db, &[self.replica.to_string()], row_id)?;
         }
@@ -70,8 +74,8 @@ impl<'a> Writer<'a> {
     }
 
     /// Entity `row_id` was written with what it already held: the writing folder holds it.
-    pub(crate) fn in_step(&self, db: &mut Db<'_>, row_id: i64) -> Result<()> {
-        if self.from_folder {
+    pub(crate) fn in_step(&self, db: &mut Db<'_>, row_id: i64, was_behind: bool) -> Result<()> {
+        if self.from_folder && was_behind {
             clear(db, self.replica, row_id)?;
         }
         Ok(())

@@ -99,7 +99,7 @@ pub(crate) fn insert(db: &mut Db<'_>, e: &Entity, enc: &Encoded, w: &Writer<'_>)
     )?;
     let row_id: i64 = get(&row, 0)?;
     changes::record(db, row_id)?;
-    w.changed(db, row_id)?;
+    w.changed(db, row_id, false)?;
     write_tags(db, row_id, &e.tags, None, &enc.tags)?;
     Ok(row_id)
 }
@@ -141,9 +141,9 @@ pub(crate) fn update(
     // behind and export bookkeeping are not changes.
     if old.deleted_ms.is_some() || old.content_hash != e.content_hash || old.path != e.path {
         changes::record(db, old.row_id)?;
-        w.changed(db, old.row_id)?;
+        w.changed(db, old.row_id, old.dirty)?;
     } else {
-        w.in_step(db, old.row_id)?;
+        w.in_step(db, old.row_id, old.dirty)?;
     }
     write_tags(db, old.row_id, &e.tags, Some(&old.tags), &enc.tags)
 }
@@ -163,9 +163,9 @@ pub(crate) fn tombstone(
     )?;
     if old.deleted_ms.is_none() {
         changes::record(db, old.row_id)?;
-        w.changed(db, old.row_id)
+        w.changed(db, old.row_id, old.dirty)
     } else {
-        w.in_step(db, old.row_id)
+        w.in_step(db, old.row_id, old.dirty)
     }
 }
 
@@ -182,7 +182,7 @@ fn revive(db: &mut Db<'_>, old: &Existing, now_ms: i64, w: &Writer<'_>) -> Resul
         &[&old.row_id, &now_ms, &tsvector_text(&title, &body)],
     )?;
     changes::record(db, old.row_id)?;
-    w.changed(db, old.row_id)
+    w.changed(db, old.row_id, old.dirty)
 }
 
 /// Replaces the tag rows of `row_id` unless the stored JSON says they are already these.

@@ -253,6 +253,10 @@ impl Store for PgStore {
         self.pool.write(search::reindex)
     }
 
+    fn ping(&self) -> Result<()> {
+        self.pool.answers_within(std::time::Duration::from_secs(1))
+    }
+
     fn replicas(&self) -> Result<Vec<brain_store::ReplicaInfo>> {
         self.list()
     }

@@ -117,6 +117,14 @@ impl PgStore {
             return Ok(());
         }
         *last = std::time::Instant::now();
+        // A server away is not a verdict, and is not waited for here.
+        if self
+            .pool
+            .answers_within(std::time::Duration::from_secs(1))
+            .is_err()
+        {
+            return Ok(());
+        }
         match self.pool.read(|db| self.folder_in(db)) {
             Ok(Some(recorded)) if !recorded.is(ours) => Err(StoreError::Replaced {
                 path: self.shown().to_string(),

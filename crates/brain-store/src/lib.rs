@@ -134,6 +134,13 @@ pub trait Store: Send + Sync {
     /// Every live entity's path and hash, by path, reading no entity's text (`brain doctor`).
     fn live_files(&self) -> Result<Vec<LiveFile>>;
 
+    /// Whether the store answers now, within about a second ([`StoreError::Unavailable`] if
+    /// not): how a daemon learns that a server went away without waiting out a connect
+    /// timeout. A store in a local file always answers.
+    fn ping(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// The vault folders this store serves (`brain status`), none for a store that lives in
     /// its one folder.
     fn replicas(&self) -> Result<Vec<ReplicaInfo>> {

@@ -8,6 +8,7 @@
 
 mod bearings;
 mod lock;
+pub mod offline;
 pub mod root;
 mod status;
 mod upkeep;

@@ -23,6 +23,9 @@ use crate::runtime::Runtime;
 /// Writes the daemon's state to the store when it changed since the last write.
 pub struct StatusPublisher {
     store: Arc<dyn Backend>,
+    queue: brain_jobs::Queue,
+    /// Whether the store answers, and the local record `brain status` reads when it does not.
+    connectivity: super::offline::Connectivity,
     watching: Option<Arc<dyn Watching>>,
     started_ms: i64,
     http: Option<String>,
@@ -38,6 +41,8 @@ impl StatusPublisher {
     pub fn new(runtime: &Runtime, started_ms: i64, http: Option<String>, workers: usize) -> Self {
         StatusPublisher {
             store: runtime.context().store().clone(),
+            queue: runtime.queue().clone(),
+            connectivity: super::offline::Connectivity::new(runtime.context().root(), started_ms),
             watching: runtime.capability(WATCHER).ok(),
             started_ms,
             http,
@@ -66,9 +71,25 @@ impl StatusPublisher {
     pub fn publish(&mut self, state: &str) {
         // The watcher first: what it held then is either still pending, or a job by the time
         // the queue is read below.
+        if state == "stopped" {
+            self.connectivity.stopped();
+        }
         let snapshot = self.watching.as_ref().and_then(|w| w.watcher_status());
         let store = self.store.as_ref();
+        let pending = snapshot
+            .as_ref()
+            .and_then(|(s, _)| s.get("pending_paths")?.as_u64())
+            .unwrap_or(0);
+        let answer = store.ping();
+        if !self
+            .connectivity
+            .saw(answer.as_ref().map(|_| ()), pending, &self.queue)
+        {
+            // Offline: nothing to publish to; the local record says it.
+            return;
+        }
         let paused = store.paused_types().unwrap_or_default();
+
         let idle = snapshot.as_ref().is_none_or(|(_, settled)| *settled)
             && queue_idle(store, &paused, &self.known);
         let last_job = store

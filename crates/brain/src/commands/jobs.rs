@@ -249,6 +249,57 @@ pub fn run(vault: &Vault, cmd: &JobsCommand, json: bool) -> Result<u8> {
     Ok(0)
 }
 
+/// `brain status` when the store cannot be reached (a PostgreSQL server stopped or out of
+/// reach): what the daemon of this folder recorded locally, since the store cannot answer.
+/// Exits 1: the status of the store itself is unknown.
+pub fn offline_status(
+    cli_vault: Option<&std::path::Path>,
+    error: &anyhow::Error,
+    json: bool,
+) -> Result<u8> {
+    let paths = super::locate::vault_paths(cli_vault)?;
+    let daemon = brain_api::daemon::daemon_pid(&paths.root);
+    let record = daemon
+        .and_then(|_| brain_api::daemon::offline::read_record(&paths.root))
+        .filter(|r| r["pid"].as_u64() == daemon.map(u64::from));
+    let said = crate::error_text(error);
+    if json {
+        output::json(&json!({
+            "vault": paths.root,
+            "store_reachable": false,
+            "error": said,
+            "daemon": record,
+        }))?;
+        return Ok(1);
+    }
+    output::line(format!(
+        "{}: the store does not answer, so its notes and jobs cannot be shown: {said}",
+        paths.root.display()
+    ))?;
+    let line = match (daemon, &record) {
+        (Some(pid), Some(r)) if r["store"] == "offline" => {
+            let since = r["offline_since_ms"].as_i64().unwrap_or_default();
+            let waiting = r["pending_changes"].as_u64().unwrap_or(0);
+            format!(
+                "Daemon: pid {pid}, offline since {} ({}s): it goes on watching the files ({waiting} \
+                 change(s) waiting) and catches up with the store when it answers again; \
+                 nothing saved meanwhile is lost",
+                format_iso(since),
+                (now_ms() - since).max(0) / 1000
+            )
+        }
+        (Some(pid), _) => format!(
+            "Daemon: pid {pid} runs; it says offline within a few seconds and catches up when \
+             the store answers again"
+        ),
+        (None, _) => "No daemon runs here: start `brain serve` to keep watching files while \
+                      the store is away, or run `brain sync` once it answers"
+            .to_string(),
+    };
+    output::line(line)?;
+    Ok(1)
+}
+
 /// `brain status`: operations running and recently finished, and the vault's counts.
 pub fn status(vault: &Vault, json: bool) -> Result<u8> {
     let brain = vault.brain(vault.plugged()?, brain_api::Workers::Never);

@@ -153,7 +153,11 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Rm(r) => entities::rm(&Vault::open(vault_arg)?, &r.entity, cli.json),
         Command::Restore(r) => entities::restore(&Vault::open(vault_arg)?, &r.entity, cli.json),
         Command::Serve => serve::run(&Vault::open(vault_arg)?, cli.json),
-        Command::Status => jobs::status(&Vault::open(vault_arg)?, cli.json),
+        Command::Status => match Vault::open(vault_arg) {
+            Ok(vault) => jobs::status(&vault, cli.json),
+            Err(e) if store_unreachable(&e) => jobs::offline_status(vault_arg, &e, cli.json),
+            Err(e) => Err(e),
+        },
         Command::Mcp => mcp::run(Vault::open(vault_arg)?),
         Command::Jobs(c) => jobs::run(&Vault::open(vault_arg)?, &c, cli.json),
         Command::Conflicts(c) => conflicts::run(&Vault::open(vault_arg)?, &c, cli.json),
@@ -292,4 +296,12 @@ pub fn plugins() -> Vec<Box<dyn brain_api::Plugin>> {
         Box::new(brain_sync::SyncPlugin),
         Box::new(brain_git::GitPlugin),
     ]
+}
+
+/// Whether `e` failed because the store could not be reached (worth another try later).
+fn store_unreachable(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<StoreError>()
+            .is_some_and(StoreError::is_retryable)
+    })
 }
