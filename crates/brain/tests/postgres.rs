@@ -15,6 +15,8 @@ mod credentials;
 mod hostile;
 #[path = "postgres/moving.rs"]
 mod moving;
+#[path = "postgres/outage.rs"]
+mod outage;
 #[path = "postgres/replicas.rs"]
 mod replicas;
 

@@ -1,0 +1,222 @@
+//! Issue 18's faults: the server away while daemons of two folders run, and restarted in the
+//! middle of a sync. Each test runs a cluster of its own (`scripts/pg`, in a folder of its own),
+//! since the shared one must stay up for the other tests. How long the server stays away is
+//! `BRAIN_TEST_OUTAGE_S` (3 s by default, what CI runs; a benchmark-length outage is a
+//! minute).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::LIMIT;
+use crate::util::TestVault;
+use crate::util::daemon::wait_for;
+
+/// How long the server is away.
+fn outage() -> Duration {
+    let secs = std::env::var("BRAIN_TEST_OUTAGE_S")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    Duration::from_secs(secs)
+}
+
+/// A throwaway cluster of this test's own, removed when dropped.
+struct OwnCluster {
+    dir: PathBuf,
+    url: String,
+}
+
+impl OwnCluster {
+    fn start() -> Self {
+        let dir =
+            std::env::temp_dir().join(brain_store_postgres::testing::unique_name("brain-pg-own"));
+        let out = pg(&["start"], &dir);
+        let url = out.lines().last().unwrap_or_default().trim().to_string();
+        assert!(
+            url.starts_with("postgres://"),
+            "scripts/pg start said: {out}"
+        );
+        OwnCluster { dir, url }
+    }
+
+    /// A new database of this cluster; its URL.
+    fn database(&self, name: &str) -> String {
+        let mut admin = postgres::Client::connect(&self.url, postgres::NoTls).unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        let (base, _) = self.url.rsplit_once('/').unwrap();
+        format!("{base}/{name}")
+    }
+
+    /// The server stops as a crash would; its data and port are kept.
+    fn pause(&self) {
+        pg(&["pause"], &self.dir);
+    }
+
+    fn resume(&self) {
+        pg(&["resume"], &self.dir);
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = Command::new(script())
+            .args(["stop"])
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg")
+}
+
+/// Runs `scripts/pg ARGS DIR`; its output, or a failure naming what it said.
+fn pg(args: &[&str], dir: &Path) -> String {
+    let out = Command::new(script()).args(args).arg(dir).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "scripts/pg {args:?} failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+#[test]
+fn daemons_go_on_while_the_server_is_away_and_catch_up_with_nothing_lost() {
+    let cluster = OwnCluster::start();
+    let url = cluster.database("away");
+    let a = TestVault::uninitialized();
+    a.write("before.md", "# Before\n");
+    a.ok(&["init", "--store", &url]);
+    a.ok(&["sync"]);
+    let b = TestVault::uninitialized();
+    b.ok(&["init", "--store", &url]);
+    b.ok(&["sync"]);
+    let (da, db) = (a.serve(&[]), b.serve(&[]));
+
+    cluster.pause();
+    a.write(
+        "while-away-a.md",
+        "# Saved in a while the server was away\n",
+    );
+    b.write(
+        "while-away-b.md",
+        "# Saved in b while the server was away\n",
+    );
+    // brain status answers from the daemon's own record, and says it is offline.
+    let said = wait_for(LIMIT, "a's status to say offline", || {
+        let r = a.run(&["--json", "status"]);
+        (r.code == 1 && r.json()["daemon"]["store"] == "offline").then_some(r)
+    });
+    assert_eq!(said.json()["store_reachable"], false, "{}", said.stdout);
+    let text = a.run(&["status"]);
+    assert!(text.stdout.contains("offline since"), "{}", text.stdout);
+    // The outage itself, as long as the test is told.
+    std::thread::sleep(outage());
+    cluster.resume();
+
+    let all = ["before.md", "while-away-a.md", "while-away-b.md"];
+    wait_for(LIMIT, "both folders to catch up", || {
+        all.iter()
+            .all(|f| a.path(f).exists() && b.path(f).exists())
+            .then_some(())
+    });
+    wait_for(LIMIT, "a's status to read the store again", || {
+        (a.run(&["status"]).code == 0).then_some(())
+    });
+    assert_eq!(da.stop(), 0);
+    assert_eq!(db.stop(), 0);
+    let found = a.ok(&["--json", "search", "while server away"]).json();
+    assert_eq!(found.as_array().map(Vec::len), Some(2), "{found}");
+}
+
+#[test]
+fn a_sync_the_server_restarts_under_completes_with_every_note() {
+    let cluster = OwnCluster::start();
+    let url = cluster.database("restarted");
+    let v = TestVault::uninitialized();
+    let generated = Command::new("python3")
+        .arg(crate::util::generator())
+        .arg(v.root())
+        .args(["--notes", "1500"])
+        .output()
+        .unwrap();
+    assert!(generated.status.success());
+    v.ok(&["init", "--store", &url]);
+    let files = v.snapshot().keys().filter(|p| p.ends_with(".md")).count();
+    let sync = v
+        .cmd()
+        .args(["--json", "sync"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the import is under way, the server goes away for a while and comes back.
+    wait_for(LIMIT, "the import to be under way", || {
+        let jobs = v.run(&["--json", "jobs", "list"]);
+        let list = jobs.json();
+        list.as_array()?
+            .iter()
+            .any(|j| j["state"] == "running" && j["progress"]["current"].as_u64() > Some(0))
+            .then_some(())
+    });
+    cluster.pause();
+    std::thread::sleep(outage());
+    cluster.resume();
+    let out = sync.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = v.ok(&["--json", "status"]).json();
+    assert_eq!(status["notes"].as_u64(), Some(files as u64), "{status}");
+}
+
+#[test]
+fn a_sync_whose_worker_is_killed_is_taken_over_by_another_worker_of_its_folder() {
+    let url = crate::fresh_database();
+    let v = TestVault::uninitialized();
+    let generated = Command::new("python3")
+        .arg(crate::util::generator())
+        .arg(v.root())
+        .args(["--notes", "1500"])
+        .output()
+        .unwrap();
+    assert!(generated.status.success());
+    v.ok(&["init", "--store", &url]);
+    let b = TestVault::uninitialized();
+    b.ok(&["init", "--store", &url]);
+    let mut first = v
+        .cmd()
+        .args(["sync"])
+        .env("BRAIN_JOBS_LEASE_MS", "2000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(LIMIT, "the import to be under way", || {
+        let list = v.run(&["--json", "jobs", "list"]).json();
+        list.as_array()?
+            .iter()
+            .any(|j| j["state"] == "running" && j["progress"]["current"].as_u64() > Some(0))
+            .then_some(())
+    });
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    // Another folder's worker never takes it; this folder's next one does.
+    b.ok(&["work", "--until-idle"]);
+    assert!(b.snapshot().is_empty(), "b's worker ran a's sync in b");
+    let r = v.ok(&["--json", "sync"]).json();
+    assert_eq!(r["taken_over"], true, "{r}");
+    let files = v.snapshot().keys().filter(|p| p.ends_with(".md")).count();
+    let status = v.ok(&["--json", "status"]).json();
+    assert_eq!(status["notes"].as_u64(), Some(files as u64), "{status}");
+}
