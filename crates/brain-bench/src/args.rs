@@ -28,6 +28,10 @@ pub enum BenchCommand {
     /// client, over stdio (`brain mcp`) and HTTP (`brain serve`), next to the same calls made
     /// in process through the facade.
     Mcp(BenchMcpArgs),
+    /// Folders of one PostgreSQL store kept in step by their daemons: save in one folder to
+    /// written in another (2 and 4 folders), and a folder's catch-up after 1,000 missed
+    /// changes, beside one folder's save-to-searchable from the same run
+    Replicas(BenchReplicasArgs),
 }
 
 /// `brain bench mcp` options.
@@ -71,6 +75,36 @@ pub struct BenchGitArgs {
     #[arg(long, value_name = "PATH", env = "BRAIN_GEN_VAULT")]
     pub generator: Option<PathBuf>,
     /// Where to put the vaults and the remote (default: a temporary folder).
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+}
+
+/// `brain bench replicas` options.
+#[derive(Debug, Args)]
+pub struct BenchReplicasArgs {
+    /// A PostgreSQL server (a role that may create databases): each folder count gets a new
+    /// database on it, `brain_bench_replicas_N`.
+    #[arg(long, value_name = "URL")]
+    pub store: String,
+    /// Notes in the generated vault.
+    #[arg(long, default_value_t = 2_000)]
+    pub notes: usize,
+    /// Saves measured per folder count.
+    #[arg(long, default_value_t = 50)]
+    pub edits: usize,
+    /// Folder counts to measure.
+    #[arg(long, value_delimiter = ',', default_values_t = [2, 4])]
+    pub replicas: Vec<usize>,
+    /// Changes a folder misses while its daemon is away (the catch-up figure).
+    #[arg(long, default_value_t = 1_000)]
+    pub missed: usize,
+    /// serve.sync_debounce_ms of every daemon; subtracted from every latency.
+    #[arg(long, default_value_t = 200)]
+    pub debounce_ms: u64,
+    /// The vault generator (default: ../shared/bench/gen_vault.py, searched upwards from here).
+    #[arg(long, value_name = "PATH", env = "BRAIN_GEN_VAULT")]
+    pub generator: Option<PathBuf>,
+    /// Where to put the folders (default: a temporary folder).
     #[arg(long, value_name = "DIR")]
     pub workdir: Option<PathBuf>,
 }

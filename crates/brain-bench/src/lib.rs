@@ -21,10 +21,11 @@ mod mcp;
 mod out;
 mod pg;
 mod queue;
+mod replicas;
 
 pub use args::{
     BenchCommand, BenchGitArgs, BenchImportArgs, BenchLiveArgs, BenchMcpArgs, BenchQueueArgs,
-    BenchQueueWorkerArgs,
+    BenchQueueWorkerArgs, BenchReplicasArgs,
 };
 pub use error::{BenchError, Result};
 
@@ -46,5 +47,6 @@ pub fn run(cmd: &BenchCommand, json_out: bool) -> Result<u8> {
         BenchCommand::Live(args) => live::run(args, json_out),
         BenchCommand::Git(args) => git::run(args, json_out),
         BenchCommand::Mcp(args) => mcp::run(args, json_out),
+        BenchCommand::Replicas(args) => replicas::run(args, json_out),
     }
 }
