@@ -262,7 +262,8 @@ fn execute(queue: &Queue, worker: &str, job: Job) {
     // another build, an older version or by hand may hold what this handler would misread.
     let refused = handler.validate(&ctx.job.input).err().map(|why| {
         JobError::Permanent(format!(
-            "job #{id} ({}) was not run: its stored input is not valid for this build: {why};              queue it again with a valid input",
+            "job #{id} ({}) was not run: its stored input is not valid for this build: {why}; \
+             queue it again with a valid input",
             ctx.job.job_type
         ))
     });

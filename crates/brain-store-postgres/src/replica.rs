@@ -178,6 +178,61 @@ impl PgStore {
         self.pool.read(|db| self.folder_in(db))
     }
 
+    /// Removes the replica `id` (a folder deleted, or a machine gone for good) from the store:
+    /// its record, file bases, behind marks, runtime state and folder schedules, and cancels
+    /// its queued jobs, so the store stops keeping changes for a folder that will never come
+    /// back. The notes stay. Refused for this handle's own replica and for an unknown id
+    /// (naming the known ones). Returns how many queued jobs were cancelled.
+    pub fn forget(&self, id: &str, now_ms: i64) -> Result<u64> {
+        if id == self.replica {
+            return Err(StoreError::Refused(
+                format!(
+                    "{id} is this folder's own replica: run `brain store forget` from another \
+                     folder of the store, or move this folder's .brain/ aside"
+                )
+                .into(),
+            ));
+        }
+        self.pool.write(|db| {
+            db.execute("LOCK TABLE replicas IN EXCLUSIVE MODE", &[])?;
+            if db
+                .query_opt("SELECT 1 FROM replicas WHERE id = $1", &[&id])?
+                .is_none()
+            {
+                let known: Vec<String> = db
+                    .query("SELECT id FROM replicas ORDER BY id", &[])?
+                    .iter()
+                    .map(|r| get(r, 0))
+                    .collect::<Result<_>>()?;
+                return Err(StoreError::Refused(
+                    format!(
+                        "the store has no replica {id}; its folders are: {}",
+                        known.join(", ")
+                    )
+                    .into(),
+                ));
+            }
+            let scope = format!("replica:{id}");
+            for sql in [
+                "DELETE FROM file_bases WHERE replica = $1",
+                "DELETE FROM entity_dirty WHERE replica = $1",
+                "DELETE FROM runtime_state WHERE replica = $1",
+                "DELETE FROM replica_cursors WHERE replica = $1",
+                "DELETE FROM replicas WHERE id = $1",
+            ] {
+                db.execute(sql, &[&id])?;
+            }
+            db.execute("DELETE FROM schedules WHERE scope = $1", &[&scope])?;
+            db.execute(
+                "UPDATE jobs SET state = 'cancelled', finished_ms = $2,
+                        error = 'its folder was removed from the store (brain store forget)'
+                 WHERE replica = $1
+                   AND (state = 'queued' OR (state = 'running' AND lease_until_ms < $2))",
+                &[&id, &now_ms],
+            )
+        })
+    }
+
     /// Every folder the store serves, with how many notes each is behind on.
     pub(crate) fn list(&self) -> Result<Vec<brain_store::ReplicaInfo>> {
         self.pool.read(|db| {

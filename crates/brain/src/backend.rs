@@ -46,7 +46,10 @@ pub fn replica_of(database: &Path) -> Result<String, StoreError> {
             } else {
                 Err(StoreError::Refused(
                     format!(
-                        "{} does not hold a replica id (letters, digits, '.', '_' or '-', 1 to                          64 of them): it names this folder on its shared store; restore it from                          a backup, or if it is lost, move .brain/ aside and run `brain init                          --store URL` to attach this folder again (its notes are merged)",
+                        "{} does not hold a replica id (letters, digits, '.', '_' or '-', 1 to \
+                         64 of them): it names this folder on its shared store; restore it from \
+                         a backup, or if it is lost, move .brain/ aside and run `brain init \
+                         --store URL` to attach this folder again (its notes are merged)",
                         file.display()
                     )
                     .into(),
@@ -146,6 +149,42 @@ pub fn reattach(database: &Path, config: &StoreConfig) -> Result<Option<Folder>,
             .with_replica(replica_of(database)?)
             .reattach(&folder_of(database), brain_core::time::now_ms()),
     }
+}
+
+/// Removes replica `id` from the PostgreSQL store of the vault of `database` (`brain store
+/// forget`); returns how many of its queued jobs were cancelled. Unless `force`, refused while
+/// a daemon of that replica published its state within the last minute (it still runs).
+pub fn forget_replica(
+    database: &Path,
+    config: &StoreConfig,
+    id: &str,
+    force: bool,
+) -> Result<u64, StoreError> {
+    if config.backend == StoreBackend::Sqlite {
+        return Err(StoreError::Refused(
+            "this vault keeps its brain in SQLite, which serves one folder: there is no other \
+             folder to forget"
+                .into(),
+        ));
+    }
+    let store = open_postgres_existing(config)?.with_replica(replica_of(database)?);
+    if !force {
+        let theirs = open_postgres_existing(config)?.with_replica(id);
+        if let Some(state) = brain_store::Store::runtime_state(&theirs, "serve")?
+            && brain_core::time::now_ms() - state.updated_ms < 60_000
+            && state.value["state"] != "stopped"
+        {
+            return Err(StoreError::Refused(
+                format!(
+                    "a daemon of replica {id} published its state {} s ago, so its folder is \
+                     still in use: stop it first, or pass --force",
+                    (brain_core::time::now_ms() - state.updated_ms) / 1000
+                )
+                .into(),
+            ));
+        }
+    }
+    store.forget(id, brain_core::time::now_ms())
 }
 
 /// The vault folder a PostgreSQL store records for the replica of `database`'s folder (`None`

@@ -42,6 +42,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Make this folder a vault: create .brain/ with config.toml, brain.db and a .gitignore.
+    /// With --store URL the brain is in PostgreSQL, and a store other folders already use gains
+    /// this one as a replica: its first `brain sync` writes the store's notes here and merges
+    /// this folder's own (differences kept both ways as conflicts).
     Init(InitArgs),
     /// The store itself: move the brain to another backend.
     #[command(subcommand)]
@@ -155,13 +158,24 @@ pub enum StoreCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Make this folder the vault folder of its PostgreSQL store in place of the one the store
-    /// records: after moving the folder to another machine or restoring it from a backup.
-    /// Every command refuses a folder that is not the recorded one, so that a copy never
-    /// shares the store of the folder it was copied from.
+    /// Make this folder its replica's folder on its PostgreSQL store in place of the one the
+    /// store records: after moving the folder to another machine or restoring it from a
+    /// backup. Every command refuses a folder that is not the recorded one, so that a copy
+    /// never shares the replica of the folder it was copied from.
     Reattach {
         /// Reattach even though the recorded folder is still there on this machine with its
         /// .brain/ (it will then be refused in turn).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove another folder (replica) from this vault's PostgreSQL store, for a folder deleted
+    /// or a machine gone for good: its file bases, schedules and record of notes to write go,
+    /// and its queued jobs are cancelled, so the store stops keeping changes for it. The notes
+    /// stay. `brain status` lists the replicas.
+    Forget {
+        /// The replica id, as `brain status` lists it.
+        replica: String,
+        /// Forget it even though its daemon published its state within the last minute.
         #[arg(long)]
         force: bool,
     },

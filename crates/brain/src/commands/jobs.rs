@@ -31,7 +31,10 @@ pub(super) fn progress_text(j: &Job) -> String {
 }
 
 /// The column heads of [`row`], so a table explains itself.
-const HEADER: &str = "JOB     TYPE             STATE      TRIES    SINCE                 WHERE                             DETAIL";
+const HEADER: &str = concat!(
+    "JOB     TYPE             STATE      TRIES    SINCE                 ",
+    "WHERE                             DETAIL"
+);
 
 /// "1 of 3": attempts made of those allowed.
 fn tries(j: &Job) -> String {

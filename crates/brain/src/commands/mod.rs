@@ -141,6 +141,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Store(StoreCommand::Reattach { force }) => {
             store::reattach(vault_arg, force, cli.json)
         }
+        Command::Store(StoreCommand::Forget { replica, force }) => {
+            store::forget(vault_arg, &replica, force, cli.json)
+        }
         Command::Sync(args) => sync::run(&Vault::open(vault_arg)?, &args, cli.json),
         Command::Work(args) => match &args.store {
             Some(url) => sync::work_store(url, &args, cli.json),

@@ -160,6 +160,31 @@ pub fn share_store(paths: &crate::config::VaultPaths) -> Result<Option<std::fs::
     }
 }
 
+/// `brain store forget REPLICA`: another folder leaves this vault's PostgreSQL store.
+pub fn forget(
+    cli_vault: Option<&std::path::Path>,
+    replica: &str,
+    force: bool,
+    json: bool,
+) -> Result<u8> {
+    let paths = super::locate::vault_paths(cli_vault)?;
+    paths.require_initialized()?;
+    let config = crate::config::load(&paths)?;
+    let cancelled =
+        crate::backend::forget_replica(&paths.database(), &config.store, replica, force)
+            .with_context(|| format!("forgetting the replica {replica}"))?;
+    if json {
+        output::json(&json!({ "forgotten": replica, "cancelled_jobs": cancelled }))?;
+    } else {
+        output::line(format!(
+            "The store no longer serves the replica {replica}; {cancelled} of its queued job(s) \
+             cancelled. If its folder is used again, it joins as a new folder: its notes are \
+             merged with the store's, differences kept both ways."
+        ))?;
+    }
+    Ok(0)
+}
+
 /// `brain store reattach`: this folder becomes its PostgreSQL store's folder in place of the
 /// recorded one. Refused while the recorded folder is still on this machine, the same folder
 /// by its inode, unless `force`: this folder is then a copy of it.

@@ -244,3 +244,52 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+#[test]
+fn a_folder_gone_for_good_is_forgotten_and_its_notes_stay() {
+    let (a, url) = pg_vault();
+    a.write("n.md", "# N\n");
+    a.ok(&["sync"]);
+    let b = join_empty(&url, 1);
+    b.ok(&["sync"]);
+    let gone = replica_id(&b);
+    a.write("later.md", "# Later\n");
+    a.ok(&["sync"]);
+    let status = a.ok(&["--json", "status"]).json();
+    let behind: Vec<_> = status["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["id"] == gone)
+        .map(|r| r["behind"].clone())
+        .collect();
+    assert_eq!(behind, [1], "{status}");
+    // Its own folder cannot forget itself; an unknown id is refused, naming the known ones.
+    let r = b.run(&["store", "forget", &gone]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("own replica"), "{}", r.stderr);
+    let r = a.run(&["store", "forget", "no-such-folder"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains(&gone),
+        "the known ones are named: {}",
+        r.stderr
+    );
+    // b put a note, then its folder went away for good.
+    b.run_stdin(&["put", "note/queued-in-b"], b"# Queued in b\n");
+    drop(b);
+    let r = a.ok(&["--json", "store", "forget", &gone]).json();
+    assert_eq!(r["cancelled_jobs"], 1, "b's export is cancelled: {r}");
+    let status = a.ok(&["--json", "status"]).json();
+    assert_eq!(
+        status["replicas"].as_array().map(Vec::len),
+        Some(1),
+        "{status}"
+    );
+    a.ok(&["sync"]);
+    assert_eq!(
+        a.read("queued-in-b.md"),
+        b"# Queued in b\n",
+        "the notes stay"
+    );
+}
