@@ -4,11 +4,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use brain_api::directory::{Watching, export_behind_request, sync_request};
+use brain_api::directory::{DIRECTORY_EXPORT, Watching, export_behind_request, sync_request};
 use brain_api::plugin::{BoxError, Service};
 use brain_api::runtime::RuntimeContext;
 use brain_core::time::now_ms;
 use brain_store::ChangePage;
+use brain_store::jobs::{JobFilter, JobState};
 
 use crate::watch::{VaultWatcher, WatchSettings};
 
@@ -56,9 +57,31 @@ impl Watching for Watcher {
 /// After changes in the store's feed: queues an export of every note this folder is behind on
 /// (changed by another folder of a shared store, or an interface), if there is any. The
 /// folder's own imports leave it behind on nothing, so they queue nothing.
+///
+/// A note this folder's own interfaces wrote is left to the export they queued, due after the
+/// debounce, so a burst of writes to one note still writes its file once.
 pub(super) fn export_behind(ctx: &RuntimeContext, _page: &ChangePage) -> Result<(), BoxError> {
     let behind = ctx.store().dirty_entities()?;
     if behind.is_empty() {
+        return Ok(());
+    }
+    let mine = ctx.store().replica_id();
+    let queued = ctx.store().list_jobs(&JobFilter {
+        states: vec![JobState::Queued],
+        job_type: Some(DIRECTORY_EXPORT.to_string()),
+        limit: 100,
+        ..JobFilter::default()
+    })?;
+    let covered: std::collections::HashSet<&str> = queued
+        .iter()
+        .filter(|j| j.replica == mine)
+        .flat_map(|j| j.input["entities"].as_array().into_iter().flatten())
+        .filter_map(serde_json::Value::as_str)
+        .collect();
+    if behind
+        .iter()
+        .all(|d| covered.contains(d.entity.to_string().as_str()))
+    {
         return Ok(());
     }
     let id = ctx.queue().enqueue(export_behind_request())?.id();
