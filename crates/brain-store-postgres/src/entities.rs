@@ -10,7 +10,7 @@ use postgres::Row;
 
 use crate::changes;
 use crate::db::{Db, get};
-use crate::dirty::{self, Writer};
+use crate::dirty::Writer;
 use crate::tokens::tsvector_text;
 use brain_store::{Entity, PathCollision, PutOutcome, Result, StoreError};
 
@@ -37,26 +37,34 @@ impl Existing {
 /// The row holding `r`, live or not, locked until the transaction ends: a concurrent writer of
 /// the same entity waits here rather than writing over what this one is about to decide on.
 /// `dirty` is as `replica` sees it.
+///
+/// Whether `replica` is behind is read by a statement of its own, after the lock is held: a
+/// writer this one waited for (another folder's import of the same note) committed its marks
+/// before the lock was released, and only a statement begun after that sees them. Read in the
+/// locking statement, they would come from its snapshot, taken before the wait, and this
+/// folder's import would overwrite the other folder's version instead of keeping both.
 pub(crate) fn existing(db: &mut Db<'_>, r: &EntityRef, replica: &str) -> Result<Option<Existing>> {
     let row = db.query_opt(
-        &format!(
-            "SELECT e.row_id, e.path, e.content_hash, e.tags, e.deleted_ms, {} FROM entities e
-             WHERE e.type = $1 AND e.id = $2 FOR UPDATE",
-            dirty::is_behind_sql(3)
-        ),
-        &[&r.entity_type, &r.id, &replica],
+        "SELECT row_id, path, content_hash, tags, deleted_ms FROM entities
+         WHERE type = $1 AND id = $2 FOR UPDATE",
+        &[&r.entity_type, &r.id],
     )?;
-    row.map(|row| {
-        Ok(Existing {
-            row_id: get(&row, 0)?,
-            path: get(&row, 1)?,
-            content_hash: get(&row, 2)?,
-            tags: get(&row, 3)?,
-            deleted_ms: get(&row, 4)?,
-            dirty: get(&row, 5)?,
-        })
-    })
-    .transpose()
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let row_id: i64 = get(&row, 0)?;
+    let behind = db.query_one(
+        "SELECT EXISTS (SELECT 1 FROM entity_dirty WHERE replica = $1 AND entity_id = $2)",
+        &[&replica, &row_id],
+    )?;
+    Ok(Some(Existing {
+        row_id,
+        path: get(&row, 1)?,
+        content_hash: get(&row, 2)?,
+        tags: get(&row, 3)?,
+        deleted_ms: get(&row, 4)?,
+        dirty: get(&behind, 0)?,
+    }))
 }
 
 /// The JSON stored for an entity's tags and metadata.

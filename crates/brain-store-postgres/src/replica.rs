@@ -40,17 +40,42 @@ impl Folder {
     }
 }
 
+/// A folder whose replica id (its `.brain/replica`) the store does not know, while the store
+/// serves other folders: the file was changed or removed, or the replica was forgotten.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the store {database} has no folder with the replica id '{replica}' that {here} names (in \
+     its .brain/replica; a folder without that file counts as 'local'), so nothing was done: \
+     the file was changed or removed, or that folder was forgotten (`brain store forget`). The \
+     store's folders are: {known}. If this folder is one of them, put its id back in \
+     .brain/replica; to join the store as a new folder, move .brain/ aside and run `brain init \
+     --store URL` (its notes are merged with the store's)"
+)]
+pub struct UnknownReplica {
+    /// The database, without its password.
+    pub database: String,
+    /// The id the folder gave.
+    pub replica: String,
+    /// The folder the command ran in.
+    pub here: String,
+    /// The store's folders: `id (root on host)`, comma-separated.
+    pub known: String,
+}
+
 /// A command run in a folder that is not the one its store belongs to.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "the store {database} belongs to the vault folder {root} on {host}, and {here} is not that \
-     folder (a copy of it, or it restored from a backup): two folders on one store would undo \
-     each other's changes, so nothing was done. If this folder took the other one's place (you \
-     moved or restored it), run `brain store reattach` here; if it is a copy, give it a store \
-     of its own: move its .brain/ aside and run `brain init` (its notes are imported from its \
-     files)"
+    "the store {database} belongs to the vault folder {root} on {host} as replica '{replica}' \
+     (the id in .brain/replica), and {here} is not that folder (a copy of it, or it restored \
+     from a backup): two folders as one replica would undo each other's changes, so nothing \
+     was done. If this folder took the other one's place (you moved or restored it), run \
+     `brain store reattach` here; if it is a copy, move its .brain/ aside and run `brain init \
+     --store URL` to join the store as a folder of its own (its notes are merged), or `brain \
+     init` for a store of its own"
 )]
 pub struct NotThisFolder {
+    /// This folder's replica id.
+    pub replica: String,
     /// The database, without its password.
     pub database: String,
     /// The folder it belongs to.
@@ -142,7 +167,17 @@ impl PgStore {
             _ => self.pool.write(|db| match self.locked_folder(db)? {
                 Some(f) if f.is(here) => self.record(db, &f, here),
                 Some(f) => Err(self.not_this_folder(f, here)),
-                None => self.insert(db, here, now_ms),
+                // A store with no folder yet takes this one (a vault attached before folders
+                // were recorded); one that serves others does not take an id it never gave.
+                None => match self.known_folders(db)? {
+                    known if known.is_empty() => self.insert(db, here, now_ms),
+                    known => Err(StoreError::Refused(Box::new(UnknownReplica {
+                        database: self.shown().to_string(),
+                        replica: self.replica.clone(),
+                        here: here.root.clone(),
+                        known: known.join(", "),
+                    }))),
+                },
             }),
         }
     }
@@ -315,8 +350,24 @@ impl PgStore {
         crate::dirty::mark_everything(db, &self.replica)
     }
 
+    /// Every folder of the store: `id (root on host)`.
+    fn known_folders(&self, db: &mut Db<'_>) -> Result<Vec<String>> {
+        db.query("SELECT id, root, host FROM replicas ORDER BY id", &[])?
+            .iter()
+            .map(|r| {
+                Ok(format!(
+                    "{} ({} on {})",
+                    get::<String>(r, 0)?,
+                    get::<String>(r, 1)?,
+                    get::<String>(r, 2)?
+                ))
+            })
+            .collect()
+    }
+
     fn not_this_folder(&self, recorded: Folder, here: &Folder) -> StoreError {
         StoreError::Refused(Box::new(NotThisFolder {
+            replica: self.replica.clone(),
             database: self.shown().to_string(),
             root: recorded.root,
             host: recorded.host,

@@ -5,9 +5,9 @@ use brain_store::conformance::{T0, entity, eref};
 use brain_store::jobs::{DedupePolicy, JobStore, NewJob};
 use brain_store::schedules::{SCOPE_STORE, ScheduleDef};
 use brain_store::{FileBase, FileStat, Store, SyncOp};
-use brain_store_postgres::PgStore;
 use brain_store_postgres::replica::Folder;
 use brain_store_postgres::testing::fresh_schema;
+use brain_store_postgres::{ConnectOptions, PgStore};
 use serde_json::json;
 
 use super::job;
@@ -15,19 +15,24 @@ use super::job;
 /// Two folders attached to one new store, and a handle with no folder.
 fn two_folders() -> (PgStore, PgStore, PgStore) {
     let options = fresh_schema();
-    let folder = |id: &str| {
-        let store = PgStore::open(&options).unwrap().with_replica(id);
-        let here = Folder {
-            root: format!("/vaults/{id}"),
-            host: "test".into(),
-            inode: None,
-        };
-        store.attach(&here, T0).unwrap();
-        store
-    };
-    let (a, b) = (folder("a"), folder("b"));
+    let (a, b) = (attached(&options, "a"), attached(&options, "b"));
     let none = PgStore::open(&options).unwrap().with_replica("no-folder");
     (a, b, none)
+}
+
+/// The store of `options` as replica `id`, attached at `/vaults/<id>`.
+fn attached(options: &ConnectOptions, id: &str) -> PgStore {
+    let store = PgStore::open(options).unwrap().with_replica(id);
+    store.attach(&folder(id), T0).unwrap();
+    store
+}
+
+fn folder(id: &str) -> Folder {
+    Folder {
+        root: format!("/vaults/{id}"),
+        host: "test".into(),
+        inode: None,
+    }
 }
 
 fn bound(job_type: &str, n: usize) -> NewJob {
@@ -168,4 +173,84 @@ fn a_change_is_new_to_every_folder_but_the_one_it_came_from() {
             .collect::<Vec<_>>(),
         [("a", 1, true), ("b", 0, false)]
     );
+}
+
+#[test]
+fn an_import_that_waited_for_another_folder_s_import_of_the_note_sees_it_and_keeps_both() {
+    let options = fresh_schema();
+    let (a, b) = (attached(&options, "a"), attached(&options, "b"));
+    let first = entity("note/n", "# N\n\nfirst\n", T0);
+    a.put(&first).unwrap();
+    let base = FileBase {
+        path: first.path.clone(),
+        stat: FileStat::default(),
+        hash: first.content_hash.clone(),
+        entity: eref("note/n"),
+    };
+    a.apply(&[SyncOp::SetBase { base: base.clone() }]).unwrap();
+    b.apply(&[SyncOp::SetBase { base }]).unwrap();
+    assert!(a.dirty_entities().unwrap().is_empty() && b.dirty_entities().unwrap().is_empty());
+
+    // b's import of its edit is under way: it holds the note's row.
+    let mut raw = options.config.connect(postgres::NoTls).unwrap();
+    let mut tx = raw.transaction().unwrap();
+    tx.query("SELECT 1 FROM entities WHERE id = 'n' FOR UPDATE", &[])
+        .unwrap();
+    // a's import of its own edit, planned when a was behind on nothing, waits for that row.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let a_edit = entity("note/n", "# N\n\nedited in a\n", T0 + 1);
+    let waiting = std::thread::spawn(move || {
+        let r = a.apply(&[SyncOp::Import {
+            entity: a_edit,
+            stat: FileStat::default(),
+            seen_dirty_hash: None,
+        }]);
+        done_tx.send(()).unwrap();
+        r.map(|()| a)
+    });
+    assert!(
+        done_rx
+            .recv_timeout(std::time::Duration::from_millis(300))
+            .is_err(),
+        "a's import waits for b's"
+    );
+    // b's import commits: its text, and a marked behind.
+    let b_edit = entity("note/n", "# N\n\nedited in b\n", T0 + 1);
+    tx.execute(
+        "UPDATE entities SET content_hash = $1, body = $2 WHERE id = 'n'",
+        &[&b_edit.content_hash, &b_edit.body],
+    )
+    .unwrap();
+    tx.execute(
+        "INSERT INTO entity_dirty (replica, entity_id) SELECT 'a', row_id FROM entities WHERE id = 'n'",
+        &[],
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    let a = waiting.join().unwrap().unwrap();
+    // a's import saw the mark and left the note to its next sync (which keeps both versions):
+    // b's version was not written over.
+    let stored = b.get(&eref("note/n")).unwrap();
+    assert_eq!(stored.content_hash, b_edit.content_hash);
+    assert_eq!(
+        a.dirty_entities().unwrap().len(),
+        1,
+        "a is still behind on b's edit"
+    );
+}
+
+#[test]
+fn a_folder_with_an_id_the_store_never_gave_is_refused_naming_the_store_s_folders() {
+    let options = fresh_schema();
+    let (a, _b) = (attached(&options, "a"), attached(&options, "b"));
+    let stranger = PgStore::open(&options).unwrap().with_replica("zz-999999");
+    let e = stranger
+        .check_folder(&folder("c"), T0)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("zz-999999") && e.contains("/vaults/a") && e.contains(".brain/replica"),
+        "{e}"
+    );
+    assert_eq!(a.replicas().unwrap().len(), 2, "nothing was attached");
 }

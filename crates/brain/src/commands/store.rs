@@ -178,8 +178,8 @@ pub fn forget(
     } else {
         output::line(format!(
             "The store no longer serves the replica {replica}; {cancelled} of its queued job(s) \
-             cancelled. If its folder is used again, it joins as a new folder: its notes are \
-             merged with the store's, differences kept both ways."
+             cancelled. If its folder is used again it is refused, until it joins anew (`brain \
+             init --store URL` there after moving its .brain/ aside; its notes are merged)."
         ))?;
     }
     Ok(0)
