@@ -15,6 +15,12 @@ use brain_store::{
 };
 
 /// Applies `ops` in order inside the caller's transaction.
+///
+/// Each entity an op writes is read once, locked (`entities::existing`), checked against what
+/// the planner saw, and written from that same reading: read again, a row another folder's
+/// sync inserted and committed in between would be written over unchecked (a note created in
+/// two folders at once would lose one version). A row inserted meanwhile that this op then
+/// inserts too fails on the unique key, and the whole write runs again, seeing it.
 pub(crate) fn apply(db: &mut Db<'_>, replica: &str, ops: &[SyncOp]) -> Result<()> {
     let w = Writer::folder(db, replica)?;
     let w = &w;
@@ -25,8 +31,9 @@ pub(crate) fn apply(db: &mut Db<'_>, replica: &str, ops: &[SyncOp]) -> Result<()
                 stat,
                 seen_dirty_hash,
             } => {
-                if still_as_planned(db, replica, &entity.entity_ref, seen_dirty_hash.as_deref())? {
-                    import(db, w, entity, stat)?;
+                let row = entities::existing(db, &entity.entity_ref, replica)?;
+                if as_planned(&row, &entity.entity_ref, seen_dirty_hash.as_deref()) {
+                    import(db, w, entity, stat, row)?;
                 }
             }
             SyncOp::Rename {
@@ -36,17 +43,23 @@ pub(crate) fn apply(db: &mut Db<'_>, replica: &str, ops: &[SyncOp]) -> Result<()
                 stat,
                 seen_dirty_hash,
             } => {
-                let from_ok = still_as_planned(db, replica, from, seen_dirty_hash.as_deref())?;
-                let to_ok = from == &entity.entity_ref
-                    || still_as_planned(db, replica, &entity.entity_ref, None)?;
+                let from_row = entities::existing(db, from, replica)?;
+                let from_ok = as_planned(&from_row, from, seen_dirty_hash.as_deref());
+                let same = from == &entity.entity_ref;
+                let to_row = if same {
+                    None
+                } else {
+                    entities::existing(db, &entity.entity_ref, replica)?
+                };
+                let to_ok = same || as_planned(&to_row, &entity.entity_ref, None);
                 if from_ok && to_ok {
-                    rename(db, w, from, from_path, entity, stat)?;
+                    rename(db, w, from_path, entity, stat, from_row, to_row)?;
                 } else if from_ok {
                     tracing::info!(from = %from, to = %entity.entity_ref, "rename target changed during the sync; source tombstoned");
-                    tombstone(db, w, from, from_path, entity.updated_ms)?;
+                    tombstone(db, w, from_row, from_path, entity.updated_ms)?;
                 } else if to_ok && from_path != &entity.path {
                     tracing::info!(from = %from, to = %entity.entity_ref, "rename source changed during the sync; new name imported");
-                    import(db, w, entity, stat)?;
+                    import(db, w, entity, stat, to_row)?;
                 }
             }
             SyncOp::Tombstone {
@@ -55,8 +68,9 @@ pub(crate) fn apply(db: &mut Db<'_>, replica: &str, ops: &[SyncOp]) -> Result<()
                 now_ms,
                 seen_dirty_hash,
             } => {
-                if still_as_planned(db, replica, entity, seen_dirty_hash.as_deref())? {
-                    tombstone(db, w, entity, path, *now_ms)?;
+                let row = entities::existing(db, entity, replica)?;
+                if as_planned(&row, entity, seen_dirty_hash.as_deref()) {
+                    tombstone(db, w, row, path, *now_ms)?;
                 }
             }
             SyncOp::SetBase { base } => set_base(db, replica, base)?,
@@ -67,25 +81,27 @@ pub(crate) fn apply(db: &mut Db<'_>, replica: &str, ops: &[SyncOp]) -> Result<()
     Ok(())
 }
 
-/// Whether the entity is as the planner saw it; if not, the op is skipped (and logged).
-fn still_as_planned(
-    db: &mut Db<'_>,
-    replica: &str,
-    r: &EntityRef,
-    seen: Option<&str>,
-) -> Result<bool> {
-    let ok = entities::existing(db, r, replica)?.is_none_or(|old| old.as_planned(seen));
+/// Whether the entity (`row`, as just read and locked) is as the planner saw it; if not, the
+/// op is skipped (and logged).
+fn as_planned(row: &Option<Existing>, r: &EntityRef, seen: Option<&str>) -> bool {
+    let ok = row.as_ref().is_none_or(|old| old.as_planned(seen));
     if !ok {
         tracing::info!(entity = %r, "changed during the sync; left for the next sync");
     }
-    Ok(ok)
+    ok
 }
 
 /// Upsert by reference, then the file's state becomes the base.
-fn import(db: &mut Db<'_>, w: &Writer<'_>, e: &Entity, stat: &FileStat) -> Result<()> {
+fn import(
+    db: &mut Db<'_>,
+    w: &Writer<'_>,
+    e: &Entity,
+    stat: &FileStat,
+    row: Option<Existing>,
+) -> Result<()> {
     let replica = w.replica();
     let enc = Encoded::of(e)?;
-    let row_id = match entities::existing(db, &e.entity_ref, replica)? {
+    let row_id = match row {
         None => entities::insert(db, e, &enc, w)?,
         Some(old) => {
             if old.deleted_ms.is_some() && old.content_hash != e.content_hash {
@@ -158,29 +174,29 @@ fn archive_tombstone(db: &mut Db<'_>, row_id: i64, copy: bool) -> Result<()> {
     crate::changes::record(db, archived)
 }
 
-/// Moves the row at `from` to `e`'s reference, path and content, keeping its history.
+/// Moves the row at `from` (`from_row`) to `e`'s reference, path and content, keeping its
+/// history; `to_row` is the row at `e`'s reference when it is another one.
 fn rename(
     db: &mut Db<'_>,
     w: &Writer<'_>,
-    from: &EntityRef,
     from_path: &str,
     e: &Entity,
     stat: &FileStat,
+    from_row: Option<Existing>,
+    to_row: Option<Existing>,
 ) -> Result<()> {
     let replica = w.replica();
     delete_base(db, replica, from_path)?;
-    let Some(old) = entities::existing(db, from, replica)? else {
-        return import(db, w, e, stat);
+    let Some(old) = from_row else {
+        return import(db, w, e, stat, to_row);
     };
-    if *from != e.entity_ref {
-        match entities::existing(db, &e.entity_ref, replica)? {
-            Some(target) if target.deleted_ms.is_none() => {
-                entities::tombstone(db, &old, e.updated_ms, w)?;
-                return import(db, w, e, stat);
-            }
-            Some(target) => archive_tombstone(db, target.row_id, false)?,
-            None => {}
+    match to_row {
+        Some(target) if target.deleted_ms.is_none() => {
+            entities::tombstone(db, &old, e.updated_ms, w)?;
+            return import(db, w, e, stat, Some(target));
         }
+        Some(target) => archive_tombstone(db, target.row_id, false)?,
+        None => {}
     }
     let enc = Encoded::of(e)?;
     entities::update(db, &old, e, &enc, w)?;
@@ -203,11 +219,11 @@ fn rename(
 fn tombstone(
     db: &mut Db<'_>,
     w: &Writer<'_>,
-    r: &EntityRef,
+    row: Option<Existing>,
     path: &str,
     now_ms: i64,
 ) -> Result<()> {
-    if let Some(old) = entities::existing(db, r, w.replica())? {
+    if let Some(old) = row {
         entities::tombstone(db, &old, now_ms, w)?;
     }
     delete_base(db, w.replica(), path)
