@@ -38,8 +38,9 @@ pub fn open_existing(
 pub fn replica_of(database: &Path) -> Result<String, StoreError> {
     let state = database.parent().unwrap_or(database);
     let file = brain_core::layout::VaultLayout::new(state.parent().unwrap_or(state)).replica_file();
-    match std::fs::read_to_string(&file) {
-        Ok(text) => {
+    match std::fs::read(&file) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
             let id = text.trim();
             if is_replica_id(id) {
                 Ok(id.to_string())
@@ -48,8 +49,9 @@ pub fn replica_of(database: &Path) -> Result<String, StoreError> {
                     format!(
                         "{} does not hold a replica id (letters, digits, '.', '_' or '-', 1 to \
                          64 of them): it names this folder on its shared store; restore it from \
-                         a backup, or if it is lost, move .brain/ aside and run `brain init \
-                         --store URL` to attach this folder again (its notes are merged)",
+                         a backup (`brain status` in another folder of the store lists the \
+                         ids), or if it is lost, move .brain/ aside and run `brain init --store \
+                         URL` to join the store again (its notes are merged)",
                         file.display()
                     )
                     .into(),
@@ -57,10 +59,14 @@ pub fn replica_of(database: &Path) -> Result<String, StoreError> {
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DEFAULT_REPLICA.to_string()),
-        Err(e) => Err(StoreError::Open {
-            path: file.display().to_string(),
-            source: Box::new(e),
-        }),
+        Err(e) => Err(StoreError::Refused(
+            format!(
+                "cannot read {} (this folder's replica id on its shared store): {e}; check its \
+                 permissions",
+                file.display()
+            )
+            .into(),
+        )),
     }
 }
 
