@@ -293,3 +293,50 @@ fn a_folder_gone_for_good_is_forgotten_and_its_notes_stay() {
         "the notes stay"
     );
 }
+
+#[test]
+fn one_name_created_or_edited_in_two_served_folders_at_once_keeps_both_versions() {
+    let (a, url) = pg_vault();
+    let b = join_empty(&url, 1);
+    let (da, db) = (a.serve(&[]), b.serve(&[]));
+    let both = |name: &str, in_a: &str, in_b: &str| {
+        // Both folders end holding both versions (one of them in a conflict copy).
+        wait_for(
+            LIMIT,
+            &format!("both versions of {name} in both folders"),
+            || {
+                [&a, &b]
+                    .iter()
+                    .all(|v| {
+                        let texts: Vec<String> = notes(v).into_values().collect();
+                        texts.iter().any(|t| t.contains(in_a))
+                            && texts.iter().any(|t| t.contains(in_b))
+                    })
+                    .then_some(())
+            },
+        );
+    };
+    for round in 0..4 {
+        let name = format!("new{round}.md");
+        let (in_a, in_b) = (
+            format!("created in a {round}"),
+            format!("created in b {round}"),
+        );
+        std::thread::scope(|s| {
+            s.spawn(|| a.write(&name, format!("# New\n\n{in_a}\n")));
+            s.spawn(|| b.write(&name, format!("# New\n\n{in_b}\n")));
+        });
+        both(&name, &in_a, &in_b);
+        let (ea, eb) = (
+            format!("edited in a {round}"),
+            format!("edited in b {round}"),
+        );
+        std::thread::scope(|s| {
+            s.spawn(|| a.write(&name, format!("# New\n\n{ea}\n")));
+            s.spawn(|| b.write(&name, format!("# New\n\n{eb}\n")));
+        });
+        both(&name, &ea, &eb);
+    }
+    assert_eq!(da.stop(), 0);
+    assert_eq!(db.stop(), 0);
+}
