@@ -115,3 +115,40 @@ pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
 pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
+
+/// Runs `brain --vault <vault> <args>` to completion; an exit other than 0 or 3 (done with
+/// skipped files) fails the bench.
+pub(crate) fn brain(vault: &Path, args: &[&str]) -> Result<()> {
+    let status = crate::child::brain_cmd(vault, args)?
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .ctx(|| format!("cannot run brain {args:?} in {}", vault.display()))?;
+    if !matches!(status.code(), Some(0 | 3)) {
+        fail!("brain {args:?} in {} failed: {status}", vault.display());
+    }
+    Ok(())
+}
+
+/// Waits for `check`, polling every millisecond, up to `limit`; how long it took.
+pub(crate) fn poll(
+    limit: Duration,
+    what: &str,
+    mut check: impl FnMut() -> Result<bool>,
+) -> Result<Duration> {
+    let t = std::time::Instant::now();
+    while !check()? {
+        if t.elapsed() > limit {
+            fail!("timed out after {limit:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(t.elapsed())
+}
+
+/// p50, p99, max (ms) and count of `xs`.
+pub(crate) fn stats(mut xs: Vec<Duration>) -> Value {
+    xs.sort();
+    serde_json::json!({"p50_ms": ms(percentile(&xs, 0.5)), "p99_ms": ms(percentile(&xs, 0.99)),
+           "max_ms": ms(*xs.last().unwrap_or(&Duration::ZERO)), "n": xs.len()})
+}

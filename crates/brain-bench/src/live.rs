@@ -22,34 +22,9 @@ use serde_json::{Value, json};
 
 use crate::args::BenchLiveArgs;
 use crate::child::{Daemon, OpenVault, brain_cmd};
-use crate::common::{find_generator, fresh_dir, generate, ms, percentile, work_dir};
+use crate::common::{brain, find_generator, fresh_dir, generate, poll, stats, work_dir};
 use crate::error::{Context, Result, fail};
 use crate::out;
-
-/// Runs `brain --vault <vault> <args>` to completion.
-fn brain(vault: &Path, args: &[&str]) -> Result<()> {
-    let status = brain_cmd(vault, args)?
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .ctx(|| format!("cannot run brain {args:?}"))?;
-    if !matches!(status.code(), Some(0 | 3)) {
-        fail!("brain {args:?} failed: {status}");
-    }
-    Ok(())
-}
-
-/// Waits for `check`, polling every millisecond, up to `limit`.
-fn poll(limit: Duration, what: &str, mut check: impl FnMut() -> Result<bool>) -> Result<Duration> {
-    let t = Instant::now();
-    while !check()? {
-        if t.elapsed() > limit {
-            fail!("timed out after {limit:?} waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    Ok(t.elapsed())
-}
 
 /// Waits until no job is queued or running, then a little longer (the watcher may hold a
 /// change in its debounce window).
@@ -99,12 +74,6 @@ fn clock_ticks() -> f64 {
     // SAFETY: sysconf only reads a constant of the running system.
     let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     if t > 0 { t as f64 } else { 100.0 }
-}
-
-fn stats(mut xs: Vec<Duration>) -> Value {
-    xs.sort();
-    json!({"p50_ms": ms(percentile(&xs, 0.5)), "p99_ms": ms(percentile(&xs, 0.99)),
-           "max_ms": ms(*xs.last().unwrap_or(&Duration::ZERO)), "n": xs.len()})
 }
 
 /// Appends a line holding `word` to the note at `path`; returns the new text.

@@ -21,40 +21,9 @@ use serde_json::{Value, json};
 
 use crate::args::BenchReplicasArgs;
 use crate::child::{Daemon, brain_cmd};
-use crate::common::{find_generator, fresh_dir, generate, ms, percentile, work_dir};
+use crate::common::{brain, find_generator, fresh_dir, generate, ms, poll, stats, work_dir};
 use crate::error::{Context, Result, fail};
 use crate::out;
-
-/// Runs `brain --vault <vault> <args>` to completion.
-fn brain(vault: &Path, args: &[&str]) -> Result<()> {
-    let status = brain_cmd(vault, args)?
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .ctx(|| format!("cannot run brain {args:?} in {}", vault.display()))?;
-    if !matches!(status.code(), Some(0 | 3)) {
-        fail!("brain {args:?} in {} failed: {status}", vault.display());
-    }
-    Ok(())
-}
-
-/// Polls `check` every millisecond until it holds; how long that took.
-fn poll(limit: Duration, what: &str, mut check: impl FnMut() -> Result<bool>) -> Result<Duration> {
-    let t = Instant::now();
-    while !check()? {
-        if t.elapsed() > limit {
-            fail!("timed out after {limit:?} waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    Ok(t.elapsed())
-}
-
-fn stats(mut xs: Vec<Duration>) -> Value {
-    xs.sort();
-    json!({"p50_ms": ms(percentile(&xs, 0.5)), "p99_ms": ms(percentile(&xs, 0.99)),
-           "max_ms": ms(*xs.last().unwrap_or(&Duration::ZERO)), "n": xs.len()})
-}
 
 /// A new database on the server of `url`; its URL.
 fn new_database(url: &str, name: &str) -> Result<String> {

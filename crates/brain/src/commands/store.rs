@@ -21,6 +21,26 @@ use crate::output;
 
 /// Copies the vault's brain to `to` (a PostgreSQL URL or `sqlite`) and switches the vault to it.
 pub fn copy(vault: &Vault, to: &str, force: bool, json: bool) -> Result<u8> {
+    // A store other folders share would keep serving them: only this folder would move, and
+    // the two stores would drift apart from then on.
+    let others: Vec<String> = vault
+        .store
+        .replicas()?
+        .into_iter()
+        .filter(|r| !r.this)
+        .map(|r| format!("{} ({} on {})", r.id, r.root, r.host))
+        .collect();
+    if !others.is_empty() {
+        bail!(
+            "the store of {} is shared with other folders: {}. A copy would move only this \
+             folder, and the others would go on with the old store; nothing was copied. Move \
+             them too by joining each to the new store (move its .brain/ aside, `brain init \
+             --store URL`; its notes are merged), or remove the ones gone for good with `brain \
+             store forget ID` first",
+            vault.paths.root.display(),
+            others.join(", ")
+        );
+    }
     if let Some(pid) = daemon::running(&vault.paths) {
         bail!(
             "`brain serve` (pid {pid}) is running on {}: stop it first, so no write lands \

@@ -87,6 +87,20 @@ fn pg(args: &[&str], dir: &Path) -> String {
     text
 }
 
+/// A vault of 1,500 generated notes, initialized on the store of `url` (not yet synced).
+fn generated_on(url: &str) -> TestVault {
+    let v = TestVault::uninitialized();
+    let generated = Command::new("python3")
+        .arg(crate::util::generator())
+        .arg(v.root())
+        .args(["--notes", "1500"])
+        .output()
+        .unwrap();
+    assert!(generated.status.success());
+    v.ok(&["init", "--store", url]);
+    v
+}
+
 #[test]
 fn daemons_go_on_while_the_server_is_away_and_catch_up_with_nothing_lost() {
     let cluster = OwnCluster::start();
@@ -140,15 +154,7 @@ fn daemons_go_on_while_the_server_is_away_and_catch_up_with_nothing_lost() {
 fn a_sync_the_server_restarts_under_completes_with_every_note() {
     let cluster = OwnCluster::start();
     let url = cluster.database("restarted");
-    let v = TestVault::uninitialized();
-    let generated = Command::new("python3")
-        .arg(crate::util::generator())
-        .arg(v.root())
-        .args(["--notes", "1500"])
-        .output()
-        .unwrap();
-    assert!(generated.status.success());
-    v.ok(&["init", "--store", &url]);
+    let v = generated_on(&url);
     let files = v.snapshot().keys().filter(|p| p.ends_with(".md")).count();
     let sync = v
         .cmd()
@@ -183,15 +189,7 @@ fn a_sync_the_server_restarts_under_completes_with_every_note() {
 #[test]
 fn a_sync_whose_worker_is_killed_is_taken_over_by_another_worker_of_its_folder() {
     let url = crate::fresh_database();
-    let v = TestVault::uninitialized();
-    let generated = Command::new("python3")
-        .arg(crate::util::generator())
-        .arg(v.root())
-        .args(["--notes", "1500"])
-        .output()
-        .unwrap();
-    assert!(generated.status.success());
-    v.ok(&["init", "--store", &url]);
+    let v = generated_on(&url);
     let b = TestVault::uninitialized();
     b.ok(&["init", "--store", &url]);
     let mut first = v

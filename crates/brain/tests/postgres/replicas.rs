@@ -340,3 +340,18 @@ fn one_name_created_or_edited_in_two_served_folders_at_once_keeps_both_versions(
     assert_eq!(da.stop(), 0);
     assert_eq!(db.stop(), 0);
 }
+
+#[test]
+fn a_store_copy_is_refused_while_other_folders_share_the_store() {
+    let (a, url) = pg_vault();
+    let b = join_empty(&url, 1);
+    let r = a.run(&["store", "copy", "--to", "sqlite"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("shared with other folders") && r.stderr.contains(&replica_id(&b)),
+        "{}",
+        r.stderr
+    );
+    let config = std::fs::read_to_string(a.path(".brain/config.toml")).unwrap();
+    assert!(config.contains("postgres"), "the vault stays on its store");
+}
