@@ -85,7 +85,8 @@ impl Brain {
         self.store.paused_types().map_err(BrainError::record)
     }
 
-    /// Pauses directory sync in every process: file changes and note writes keep queuing (and
+    /// Pauses directory sync of this folder in every process (on a shared store, the other
+    /// folders go on): file changes and note writes keep queuing (and
     /// can be cancelled) but no worker runs them, nor a new sync, until
     /// [`Brain::resume_sync`]. A job already running finishes.
     pub fn pause_sync(&self) -> Result<SyncPause, BrainError> {

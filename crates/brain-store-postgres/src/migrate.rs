@@ -21,6 +21,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_replicas",
         include_str!("../migrations/0004_replicas.sql"),
     ),
+    (
+        "0005_folder_pauses",
+        include_str!("../migrations/0005_folder_pauses.sql"),
+    ),
 ];
 
 /// The advisory lock migrations hold (any fixed number; "brainmig" in ASCII).

@@ -253,6 +253,7 @@ impl PgStore {
                 "DELETE FROM entity_dirty WHERE replica = $1",
                 "DELETE FROM runtime_state WHERE replica = $1",
                 "DELETE FROM replica_cursors WHERE replica = $1",
+                "DELETE FROM job_type_pauses WHERE replica = $1",
                 "DELETE FROM replicas WHERE id = $1",
             ] {
                 db.execute(sql, &[&id])?;
@@ -271,9 +272,13 @@ impl PgStore {
     /// Every folder the store serves, with how many notes each is behind on.
     pub(crate) fn list(&self) -> Result<Vec<brain_store::ReplicaInfo>> {
         self.pool.read(|db| {
+            let paused = crate::jobs::paused_replicas(db)?;
             let rows = db.query(
                 "SELECT r.id, r.root, r.host, r.created_ms,
-                        (SELECT count(*) FROM entity_dirty d WHERE d.replica = r.id)
+                        (SELECT count(*) FROM entity_dirty d WHERE d.replica = r.id),
+                        (SELECT s.updated_ms FROM runtime_state s
+                         WHERE s.replica = r.id AND s.key = 'serve'
+                           AND s.value::jsonb ->> 'state' <> 'stopped')
                  FROM replicas r ORDER BY r.created_ms, r.id",
                 &[],
             )?;
@@ -282,11 +287,13 @@ impl PgStore {
                     let id: String = get(row, 0)?;
                     Ok(brain_store::ReplicaInfo {
                         this: id == self.replica,
+                        sync_paused: paused.contains(&id),
                         id,
                         root: get(row, 1)?,
                         host: get(row, 2)?,
                         attached_ms: get(row, 3)?,
                         behind: u64::try_from(get::<i64>(row, 4)?).unwrap_or(0),
+                        daemon_seen_ms: get(row, 5)?,
                     })
                 })
                 .collect()

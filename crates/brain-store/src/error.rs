@@ -178,9 +178,9 @@ pub enum StoreError {
     /// transaction rolled back by the server (a restart, a network cut, a serialization
     /// failure): nothing of the call was committed, and the same call can be made again.
     #[error(
-        "the store's database {database} did not answer ({source}): the step it was taking \
-         was not committed (what committed before it is kept); check that the server runs and \
-         can be reached, then run the command again"
+        "the store's database {database} did not answer ({source}): check that the server runs \
+         and can be reached, then run the command again (a change this command was making was \
+         not committed; what committed before it is kept)"
     )]
     Unavailable {
         /// The database, without its password.

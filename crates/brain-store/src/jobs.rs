@@ -472,7 +472,9 @@ pub trait JobStore: Send + Sync {
     /// Pauses these job types: no worker in any process claims their jobs until they are
     /// resumed (`brain sync pause`, so a user can edit a vault without syncs running under
     /// them). Enqueue, dedupe and cancel go on as usual; running jobs are not stopped.
-    /// Pausing a paused type changes nothing (it keeps its first `paused_ms`).
+    /// Pausing a paused type changes nothing (it keeps its first `paused_ms`). On a store that
+    /// several vault folders share, the pause is the calling folder's: its workers claim no job
+    /// of these types (so its folder's jobs wait), and the other folders' workers go on.
     fn pause_types(&self, types: &[&str], now_ms: i64) -> Result<()>;
 
     /// Lets these job types be claimed again (resuming a type that is not paused changes
@@ -495,7 +497,8 @@ pub trait JobStore: Send + Sync {
     fn change_notifier(&self) -> Option<&dyn ChangeNotifier>;
 
     /// Queued and running jobs counted by type and state (one row per pair that has any),
-    /// sorted by type then state: the queue depth for `brain status`.
+    /// sorted by type then state: the queue depth for `brain status`. On a store several vault
+    /// folders share, the calling folder's jobs and the store-wide ones (not other folders').
     fn job_counts(&self) -> Result<Vec<JobCount>>;
 
     /// Adds a schedule, or replaces the one of the same name. A schedule whose definition is

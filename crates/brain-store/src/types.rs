@@ -388,6 +388,13 @@ pub struct ReplicaInfo {
     pub behind: u64,
     /// Whether it is the replica of the store handle that answered.
     pub this: bool,
+    /// Whether its directory sync is paused (`brain sync pause` in that folder): its file
+    /// changes and note writes wait until it is resumed there.
+    pub sync_paused: bool,
+    /// When its daemon (`brain serve`) last published that it runs (ms since the epoch), or
+    /// `None` if none has, or the last one stopped. A running daemon publishes at least every
+    /// 20 s, so an older time means it is gone (killed, or its machine is off).
+    pub daemon_seen_ms: Option<i64>,
 }
 
 /// One entry of the change feed ([`Store::changes_since`]): an entity as its latest change left

@@ -416,7 +416,23 @@ pub fn move_to_trash(
         Ok(_) => return Err(WriteError::ChangedMeanwhile),
         Err(e) => return Err(WriteError::Io(e)),
     }
-    Ok(keep_in_trash(vault, rel, trash_root, TrashMode::Move)?)
+    let dest = keep_in_trash(vault, rel, trash_root, TrashMode::Move)?;
+    remove_emptied_folders(vault, rel);
+    Ok(dest)
+}
+
+/// Removes the folders on the way to `rel` that its trashing left empty, deepest first and
+/// never the vault itself, as git does for a file it removes: a folder renamed or deleted in
+/// another folder of a shared store leaves no empty tree behind here. A folder holding
+/// anything (a hidden file included) stays; failing to remove one is of no consequence.
+fn remove_emptied_folders(vault: &Path, rel: &str) {
+    let mut dir = Path::new(rel).parent();
+    while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+        if std::fs::remove_dir(vault.join(d)).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
 }
 
 /// A free name beside `rel` for the other side of a conflict:

@@ -64,7 +64,10 @@ pub fn decide(base: Option<&str>, disk: DiskSide<'_>, store: StoreSide<'_>) -> A
         // changed entity must not be dropped either: only keeping both is safe.
         (None, DiskSide::SameAsBase, StoreSide::Changed(_)) => Conflict,
         (None, DiskSide::SameAsBase, StoreSide::Clean | StoreSide::Deleted) => Nothing,
-        (None, DiskSide::Read(_), StoreSide::Clean | StoreSide::Deleted) => Import,
+        (None, DiskSide::Read(_), StoreSide::Clean) => Import,
+        // A file this folder never synced, of a note deleted in the store: brought back, and
+        // said to be (a copy with the deleted text itself is trashed before this is asked).
+        (None, DiskSide::Read(_), StoreSide::Deleted) => ReviveFromFile,
         (None, DiskSide::Read(h), StoreSide::Changed(e)) => {
             if h == e {
                 AdoptBase

@@ -177,7 +177,8 @@ pub fn forget_replica(
     if !force {
         let theirs = open_postgres_existing(config)?.with_replica(id);
         if let Some(state) = brain_store::Store::runtime_state(&theirs, "serve")?
-            && brain_core::time::now_ms() - state.updated_ms < 60_000
+            && brain_core::time::now_ms() - state.updated_ms
+                < brain_api::daemon::DAEMON_SEEN_WITHIN_MS
             && state.value["state"] != "stopped"
         {
             return Err(StoreError::Refused(

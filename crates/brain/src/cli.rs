@@ -65,17 +65,23 @@ pub enum Command {
     Restore(RefArg),
     /// Keep files and store in step while both change: file watcher, job workers, writing the
     /// files of notes changed by any interface, and MCP over HTTP at serve.http
-    /// (127.0.0.1:7433/mcp by default). Runs until SIGINT or SIGTERM.
+    /// (127.0.0.1:7433/mcp by default). Runs until SIGINT or SIGTERM. On a PostgreSQL store
+    /// that several folders share, it also writes here what the other folders change (their
+    /// deletes move this folder's file to .brain/trash/), and while the server does not answer
+    /// it goes on watching files and catches up when it does.
     Serve,
-    /// What is running and what recently finished, and the daemon's watcher.
+    /// What is running and what recently finished, and the daemon's watcher. On a PostgreSQL
+    /// store that several folders share, also every folder: how many notes it is behind on,
+    /// whether its sync is paused and whether its daemon runs; when the server does not
+    /// answer, since when this folder's daemon has been offline.
     Status,
     /// Serve the Model Context Protocol on stdin/stdout, for an AI agent's client (Claude
     /// Desktop, an IDE, any MCP client): search, read, write and sync this vault, with progress.
     /// With no daemon serving the vault, this process runs the jobs (exports, syncs) itself.
     /// `brain serve` offers the same over HTTP at http://ADDRESS/mcp.
     Mcp,
-    /// Run queued jobs in this process (used by `brain sync --detach`).
-    #[command(hide = true)]
+    /// Run queued jobs in this process until stopped, or with --until-idle until none is left
+    /// (`brain sync --detach` starts one); with --store, a store's jobs without a vault folder.
     Work(WorkArgs),
     /// Jobs in the queue.
     #[command(subcommand)]
@@ -104,10 +110,12 @@ pub enum Command {
 /// `brain doctor` flags.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// Build a new store from the note files. The old store is moved to
+    /// Build a new store from the note files. On SQLite, the old store is moved to
     /// .brain/brain.db.old-STAMP (with its -wal and -shm); no note file is changed, and edits
     /// the old store had not yet written to files are written to their own path (when nothing
-    /// is there) or beside it as a conflict copy (when that file holds other text).
+    /// is there) or beside it as a conflict copy (when that file holds other text). On
+    /// PostgreSQL the store is kept (other folders may share it) and its search text is
+    /// computed again from the notes.
     #[arg(long)]
     pub rebuild: bool,
 }
@@ -137,7 +145,8 @@ pub struct SyncArgs {
 #[derive(Debug, Subcommand)]
 pub enum SyncAction {
     /// Stop applying changes: file changes and note writes are still queued (as jobs), and
-    /// nothing is imported or exported until `brain sync resume`. Holds across processes.
+    /// nothing is imported or exported until `brain sync resume`. Holds across processes. On a
+    /// store several folders share, only this folder pauses: the others go on.
     Pause,
     /// Apply what was queued while paused, and go on syncing.
     Resume,
@@ -186,7 +195,10 @@ pub enum StoreCommand {
 pub struct InitArgs {
     /// Keep the brain in this PostgreSQL database (postgres://USER@HOST[:PORT]/DB, the schema
     /// made on first use) instead of .brain/brain.db. No password in the URL: give it in
-    /// PGPASSWORD, ~/.pgpass or a service file.
+    /// PGPASSWORD, ~/.pgpass or a service file. A store that other folders already use is
+    /// joined: this folder becomes one more replica (its id in .brain/replica), and its first
+    /// `brain sync` writes the store's notes here and merges this folder's own (different text
+    /// under one name is kept both ways, the store's at the name).
     #[arg(long, value_name = "URL")]
     pub store: Option<String>,
 }

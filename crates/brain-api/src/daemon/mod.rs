@@ -16,7 +16,7 @@ mod upkeep;
 pub use bearings::{Bearings, Lost};
 pub use lock::{DaemonError, DaemonLock, acquire};
 pub use root::{Replacement, RootChanged, VaultRoot};
-pub use status::StatusPublisher;
+pub use status::{DAEMON_SEEN_WITHIN_MS, StatusPublisher};
 pub use upkeep::UpkeepPlugin;
 
 use std::fs::OpenOptions;

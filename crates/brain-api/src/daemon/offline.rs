@@ -77,7 +77,9 @@ impl Connectivity {
                 if let Some(since) = self.offline_since.take() {
                     let request = sync_request("full", false);
                     match queue.enqueue(request) {
-                        Ok(job) => tracing::info!(
+                        // A warning like the one that said it went offline, so a log kept
+                        // at the default level says both.
+                        Ok(job) => tracing::warn!(
                             job = job.id(),
                             offline_s = (now - since) / 1000,
                             "the store answers again; catching up with a whole-vault sync"

@@ -32,8 +32,18 @@ pub struct StatusPublisher {
     workers: usize,
     /// The job types this daemon's plugins registered.
     known: Vec<String>,
-    last: Option<Value>,
+    /// What was published last, and when (ms): the same state is written again after
+    /// [`REPUBLISH_MS`], so its time says the daemon is alive to other folders of the store.
+    last: Option<(Value, i64)>,
 }
+
+/// How often a daemon whose state did not change writes it again. Other folders' `brain status`
+/// and `brain store forget` judge a daemon gone when its state is older than
+/// [`DAEMON_SEEN_WITHIN_MS`].
+pub const REPUBLISH_MS: i64 = 20_000;
+
+/// A daemon whose published state is younger than this is taken to be running.
+pub const DAEMON_SEEN_WITHIN_MS: i64 = 60_000;
 
 impl StatusPublisher {
     /// A publisher for the daemon running `runtime` with `workers` workers, started at
@@ -110,11 +120,16 @@ impl StatusPublisher {
             "idle": idle,
             "last_job": last_job,
         });
-        if self.last.as_ref() == Some(&doc) {
+        let now = now_ms();
+        if self
+            .last
+            .as_ref()
+            .is_some_and(|(last, at)| *last == doc && now - at < REPUBLISH_MS)
+        {
             return;
         }
-        match store.set_runtime_state(SERVE_STATE_KEY, &doc, now_ms()) {
-            Ok(()) => self.last = Some(doc),
+        match store.set_runtime_state(SERVE_STATE_KEY, &doc, now) {
+            Ok(()) => self.last = Some((doc, now)),
             Err(e) => tracing::warn!(error = %e, "cannot publish the daemon's state"),
         }
     }

@@ -56,6 +56,12 @@ pub struct SyncReport {
     /// before it existed.
     #[serde(default)]
     pub unwritten: Vec<UnwrittenNote>,
+    /// Notes of the store (made in another folder that shares it, or before a `.brainignore`
+    /// line) at paths this folder excludes from sync (`.brainignore`, a dot folder, Logseq's
+    /// `logseq/`): not written here, by this folder's own choice, so neither skipped nor
+    /// pending. Removing the exclusion and running `brain sync` writes them.
+    #[serde(default)]
+    pub excluded_here: Vec<String>,
     /// Wall time in milliseconds.
     pub duration_ms: u64,
 }

@@ -164,16 +164,17 @@ pub(super) fn batch_status(db: &mut Db<'_>, parent_id: i64) -> Result<BatchStatu
 }
 
 /// Queued and running jobs counted by type, each half from its partial index.
-pub(super) fn job_counts(db: &mut Db<'_>) -> Result<Vec<JobCount>> {
+/// The queue depth this folder sees: store-wide jobs and its own (not other folders').
+pub(super) fn job_counts(db: &mut Db<'_>, replica: &str) -> Result<Vec<JobCount>> {
     let rows = db.query(
         "SELECT job_type, state, n FROM (
              SELECT job_type, 'queued' AS state, count(*) AS n FROM jobs
-             WHERE state = 'queued' GROUP BY job_type
+             WHERE state = 'queued' AND (replica IS NULL OR replica = $1) GROUP BY job_type
              UNION ALL
              SELECT job_type, 'running' AS state, count(*) AS n FROM jobs
-             WHERE state = 'running' GROUP BY job_type) counts
+             WHERE state = 'running' AND (replica IS NULL OR replica = $1) GROUP BY job_type) counts
          ORDER BY job_type COLLATE \"C\", state",
-        &[],
+        &[&replica],
     )?;
     rows.iter()
         .map(|row| {
@@ -186,28 +187,43 @@ pub(super) fn job_counts(db: &mut Db<'_>) -> Result<Vec<JobCount>> {
         .collect()
 }
 
-pub(super) fn pause(db: &mut Db<'_>, types: &[&str], now_ms: i64) -> Result<()> {
+/// Pauses `types` for this folder (migration 0005): its workers claim no job of those types.
+pub(super) fn pause(db: &mut Db<'_>, types: &[&str], now_ms: i64, replica: &str) -> Result<()> {
     for job_type in types {
         db.execute(
-            "INSERT INTO job_type_pauses (job_type, paused_ms) VALUES ($1, $2)
-             ON CONFLICT (job_type) DO NOTHING",
-            &[job_type, &now_ms],
+            "INSERT INTO job_type_pauses (job_type, replica, paused_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (job_type, replica) DO NOTHING",
+            &[job_type, &replica, &now_ms],
         )?;
     }
     Ok(())
 }
 
-pub(super) fn resume(db: &mut Db<'_>, types: &[&str]) -> Result<()> {
+/// Lifts this folder's pause of `types`, and a store-wide one made before migration 0005.
+pub(super) fn resume(db: &mut Db<'_>, types: &[&str], replica: &str) -> Result<()> {
     db.execute(
-        "DELETE FROM job_type_pauses WHERE job_type = ANY($1)",
-        &[&types],
+        "DELETE FROM job_type_pauses WHERE job_type = ANY($1) AND replica IN ('', $2)",
+        &[&types, &replica],
     )?;
     Ok(())
 }
 
-pub(super) fn paused_types(db: &mut Db<'_>) -> Result<Vec<String>> {
+/// The types paused for this folder (its own pauses and store-wide ones).
+pub(super) fn paused_types(db: &mut Db<'_>, replica: &str) -> Result<Vec<String>> {
     db.query(
-        "SELECT job_type FROM job_type_pauses ORDER BY job_type COLLATE \"C\"",
+        "SELECT DISTINCT job_type COLLATE \"C\" FROM job_type_pauses WHERE replica IN ('', $1)
+         ORDER BY 1",
+        &[&replica],
+    )?
+    .iter()
+    .map(|r| get(r, 0))
+    .collect()
+}
+
+/// The folders (replica ids) with a pause of their own, for the folder list of `brain status`.
+pub(crate) fn paused_replicas(db: &mut Db<'_>) -> Result<Vec<String>> {
+    db.query(
+        "SELECT DISTINCT replica FROM job_type_pauses WHERE replica <> ''",
         &[],
     )?
     .iter()
@@ -215,15 +231,20 @@ pub(super) fn paused_types(db: &mut Db<'_>) -> Result<Vec<String>> {
     .collect()
 }
 
-pub(super) fn next_run_at(db: &mut Db<'_>, types: &[String]) -> Result<Option<i64>> {
+/// The earliest due time among the queued jobs this folder's workers may claim: store-wide
+/// ones and its own, of types not paused for them.
+pub(super) fn next_run_at(db: &mut Db<'_>, types: &[String], replica: &str) -> Result<Option<i64>> {
     if types.is_empty() {
         return Ok(None);
     }
     let row = db.query_one(
-        "SELECT min(run_at_ms) FROM jobs
-         WHERE state = 'queued' AND job_type = ANY($1)
-           AND job_type NOT IN (SELECT job_type FROM job_type_pauses)",
-        &[&types],
+        "SELECT min(run_at_ms) FROM jobs j
+         WHERE j.state = 'queued' AND j.job_type = ANY($1)
+           AND (j.replica IS NULL OR j.replica = $2)
+           AND NOT EXISTS (
+               SELECT 1 FROM job_type_pauses p
+               WHERE p.job_type = j.job_type AND p.replica IN ('', $2))",
+        &[&types, &replica],
     )?;
     get(&row, 0)
 }

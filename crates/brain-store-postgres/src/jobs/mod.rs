@@ -15,6 +15,7 @@ mod claim;
 mod enqueue;
 pub(crate) mod notify;
 mod recurring;
+pub(crate) use admin::paused_replicas;
 
 use postgres::Row;
 use serde_json::Value;
@@ -194,22 +195,24 @@ impl JobStore for PgStore {
     }
 
     fn pause_types(&self, types: &[&str], now_ms: i64) -> Result<()> {
-        self.pool.write(|db| admin::pause(db, types, now_ms))
+        self.pool
+            .write(|db| admin::pause(db, types, now_ms, &self.replica))
     }
 
     fn resume_types(&self, types: &[&str]) -> Result<()> {
         self.pool.write(|db| {
-            admin::resume(db, types)?;
+            admin::resume(db, types, &self.replica)?;
             notify(db, self.notifier.token())
         })
     }
 
     fn paused_types(&self) -> Result<Vec<String>> {
-        self.pool.read(admin::paused_types)
+        self.pool.read(|db| admin::paused_types(db, &self.replica))
     }
 
     fn next_run_at(&self, types: &[String]) -> Result<Option<i64>> {
-        self.pool.read(|db| admin::next_run_at(db, types))
+        self.pool
+            .read(|db| admin::next_run_at(db, types, &self.replica))
     }
 
     fn change_notifier(&self) -> Option<&dyn ChangeNotifier> {
@@ -217,7 +220,7 @@ impl JobStore for PgStore {
     }
 
     fn job_counts(&self) -> Result<Vec<JobCount>> {
-        self.pool.read(admin::job_counts)
+        self.pool.read(|db| admin::job_counts(db, &self.replica))
     }
 
     fn put_schedule(&self, def: &ScheduleDef, next_run_ms: i64) -> Result<()> {

@@ -92,6 +92,17 @@ impl Run<'_, '_> {
                 seen_dirty_hash,
             });
         }
+        // A folder that never held this path (one joining a shared store, or restored from an
+        // old backup) has the text of a note deleted in the store since: the deletion stands,
+        // and this copy goes to the trash here as it went in the folders that saw the delete.
+        // A text that differs is news the deletion never saw: it is imported again, as a
+        // conflict (`ReviveFromFile`).
+        if base.is_none() && side == StoreSide::Deleted && d.is_some_and(|d| d.content_hash == hash)
+        {
+            tracing::info!(path = %file.path, entity = %note.entity.entity_ref, "the note was deleted in the store: this folder's copy of the same text goes to the trash");
+            self.trash(note.entity.entity_ref, file.path.clone(), note.stat);
+            return Ok(());
+        }
         let action = decide(base.map(|b| b.hash.as_str()), DiskSide::Read(&hash), side);
         tracing::debug!(path = %file.path, ?action, "decided");
         match action {
@@ -131,6 +142,11 @@ impl Run<'_, '_> {
                 Ok(())
             }
             Action::ReviveFromFile => {
+                let detail = if base.is_none() {
+                    "the note was deleted in the store, and this folder (which had not synced it) holds a different text: the file was imported again"
+                } else {
+                    "the note was deleted in the store while its file changed: the file was imported again"
+                };
                 self.report.updated += 1;
                 let entity = note.entity.entity_ref.clone();
                 let file_content = note.entity.content();
@@ -146,7 +162,7 @@ impl Run<'_, '_> {
                     store_content: None,
                     file_content: Some(file_content),
                     copy_path: None,
-                    detail: "the note was deleted in the store while its file changed: the file was imported again".into(),
+                    detail: detail.into(),
                     now_ms: self.now,
                 })
             }
@@ -155,7 +171,9 @@ impl Run<'_, '_> {
                 self.report.pending += 1;
                 Ok(())
             }
-            Action::Conflict => self.both_changed(file, note, seen_dirty_hash),
+            Action::Conflict => {
+                self.both_changed(file, note, seen_dirty_hash, base.is_none() && self.joining)
+            }
             other => {
                 unreachable_action(other, &file.path);
                 Ok(())

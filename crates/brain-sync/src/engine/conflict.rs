@@ -32,11 +32,19 @@ impl Run<'_, '_> {
     }
 
     /// Both the file and the entity changed: settle by policy, keeping the losing side.
+    ///
+    /// `never_synced`: this folder never held the path and is joining the store (its first
+    /// whole sync, `Run::joining`). Keeping both then leaves the store's text at the name, as
+    /// every other folder holds it, and this folder's text goes to the conflict copy: a folder
+    /// that joins never replaces an established note in every folder. Otherwise (a file saved
+    /// here while a note of that name waited to be written) the file keeps the name, as the
+    /// person editing it expects.
     pub(super) fn both_changed(
         &mut self,
         file: &DiskFile,
         note: ReadNote,
         seen_dirty_hash: Option<String>,
+        never_synced: bool,
     ) -> Result<(), Stop> {
         let stored = self.store().get_any(&note.entity.entity_ref)?;
         let store_content = stored.content();
@@ -68,6 +76,28 @@ impl Run<'_, '_> {
                     stat: note.stat,
                     seen_dirty_hash,
                 });
+            }
+            _ if never_synced => {
+                let (copy, import) = self.write_conflict_copy(&file.path, &file_content);
+                group.extend(import);
+                // A copy on disk (beside the note, or under `.brain/conflicts/`) holds this
+                // folder's text; one that could not be written leaves the file as it is.
+                if !copy.starts_with("(not written") {
+                    // The store's text goes to the file only once the copy holding this
+                    // folder's text is recorded (exports run after the ops commit), and only
+                    // if the file is still as read.
+                    self.export(&entity, &file.path, Some(note.stat.clone()));
+                    detail = format!(
+                        "this folder's file and the store held different text under one name (the folder had not synced it before): the store's version, which the other folders hold, stays at '{}'; this folder's version was written to '{}'",
+                        file.path, copy
+                    );
+                } else {
+                    // The copy could not be written: the file keeps its text, untouched.
+                    detail = format!(
+                        "this folder's file and the store held different text under one name (the folder had not synced it before); the copy of this folder's version could not be written to '{copy}', so the file was left as it is: the store's version is kept in this record"
+                    );
+                }
+                copy_path = Some(copy);
             }
             _ => {
                 self.report.updated += 1;

@@ -93,6 +93,12 @@ impl Run<'_, '_> {
                 progress.advance(1, &w.path);
                 continue;
             };
+            if self.engine.excluded_here(&w.path) {
+                progress.advance(1, &w.path);
+                tracing::info!(path = %w.path, entity = %w.entity, "not written: this folder excludes its path from sync");
+                self.report.excluded_here.push(w.path);
+                continue;
+            }
             if let Some(reason) = self.engine.unreachable_path(&w.path) {
                 progress.advance(1, &w.path);
                 self.report.pending += 1;

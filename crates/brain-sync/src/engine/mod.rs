@@ -94,6 +94,16 @@ impl<'a> SyncEngine<'a> {
         })
     }
 
+    /// Whether this folder's scan leaves `rel` out (`.brainignore`, a dot folder, Logseq's
+    /// `logseq/`, a folder that is a vault of its own): a note there is not this folder's.
+    fn excluded_here(&self, rel: &str) -> bool {
+        let opts = ScanOptions {
+            skip_logseq_dir: self.logseq,
+            threads: 1,
+        };
+        crate::scan::is_ignored(&self.root, rel, &opts)
+    }
+
     /// [`SyncEngine::unwritable`] without the size of a file already there: an export may
     /// replace a large file it knows (its base), and a pipe or a device at the path is refused
     /// either way.
@@ -172,6 +182,7 @@ impl<'a> SyncEngine<'a> {
         progress.finish_phase();
 
         let now = now_ms();
+        let joining = opts.only_paths.is_none() && state.bases.is_empty();
         let mut run = Run {
             engine: self,
             opts,
@@ -188,6 +199,7 @@ impl<'a> SyncEngine<'a> {
                 .collect(),
             held_copies: Vec::new(),
             settled_later: HashSet::new(),
+            joining,
             report: SyncReport {
                 scanned: scanned.files.len() as u64,
                 skipped: scanned.skipped,
@@ -264,6 +276,12 @@ struct Run<'r, 'a> {
     /// Paths skipped because their file changed during this run: the next sync reads and
     /// settles them, so their skip is not an edit left unwritten.
     settled_later: HashSet<String>,
+    /// A whole-vault sync of a folder that holds no file bases yet: one joining a store that
+    /// other folders fill (or attached to a store made elsewhere). Where its files and the
+    /// store disagree under one name, the store's text is the established one and keeps the
+    /// name ([`Run::both_changed`]). A first sync cut short leaves bases, and the rest of it
+    /// then keeps the file's text at the name instead: both versions are kept either way.
+    joining: bool,
     report: SyncReport,
 }
 

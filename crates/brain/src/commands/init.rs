@@ -218,7 +218,7 @@ pub fn run(vault: Option<&Path>, store: Option<&str>, json: bool) -> Result<u8> 
         };
         let next = match &joined {
             Some(j) if j.others > 0 => format!(
-                "  replica: {} (the store serves {} other folder(s))\nNext: `{brain} sync` writes the store's notes here and merges this folder's own (the same note in both is kept once; different text under one name is kept both ways as a conflict); `{brain} serve` keeps this folder in step.",
+                "  replica: {} (the store serves {} other folder(s))\nNext: `{brain} sync` writes the store's notes here and merges this folder's own (the same note in both is kept once; different text under one name is kept both ways as a conflict: the store's text keeps the name, this folder's goes to a conflict copy; a note the others deleted stays deleted, this folder's copy going to .brain/trash/); `{brain} serve` keeps this folder in step.",
                 j.replica, j.others
             ),
             Some(j) => format!(

@@ -303,6 +303,40 @@ pub fn offline_status(
     Ok(1)
 }
 
+/// One folder of a shared store as `brain status` lists it: how far behind it is, whether its
+/// sync is paused there, and whether its daemon runs (a daemon republishes every 20 s).
+fn folder_state(r: &brain_store::ReplicaInfo, now_ms: i64) -> String {
+    let mut parts = vec![match r.behind {
+        0 => "in step".to_string(),
+        n => format!("behind on {n} note(s) (new, changed or deleted)"),
+    }];
+    if r.sync_paused {
+        parts.push("sync paused there (`brain sync resume` in that folder)".into());
+    }
+    parts.push(match r.daemon_seen_ms {
+        Some(at) if now_ms - at < brain_api::daemon::DAEMON_SEEN_WITHIN_MS => {
+            "its daemon runs".into()
+        }
+        Some(at) => format!(
+            "no daemon seen for {}: it catches up at its next `brain sync` or `brain serve`",
+            age_text(now_ms - at)
+        ),
+        None => "no daemon: it catches up at its next `brain sync` or `brain serve`".into(),
+    });
+    parts.join("; ")
+}
+
+/// A duration in ms as a person reads it: `42 s`, `7 min`, `3 h`, `2 days`.
+fn age_text(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..120 => format!("{s} s"),
+        120..7_200 => format!("{} min", s / 60),
+        7_200..172_800 => format!("{} h", s / 3_600),
+        _ => format!("{} days", s / 86_400),
+    }
+}
+
 /// `brain status`: operations running and recently finished, and the vault's counts.
 pub fn status(vault: &Vault, json: bool) -> Result<u8> {
     let brain = vault.brain(vault.plugged()?, brain_api::Workers::Never);
@@ -327,15 +361,15 @@ pub fn status(vault: &Vault, json: bool) -> Result<u8> {
     let replicas = vault.store.replicas()?;
     if replicas.len() > 1 {
         output::line(format!("  folders on this store ({}):", replicas.len()))?;
+        let now = brain_core::time::now_ms();
         for r in &replicas {
-            let behind = match r.behind {
-                0 => "in step".to_string(),
-                n => format!("{n} note(s) to write"),
-            };
             let this = if r.this { " (this folder)" } else { "" };
             output::line(format!(
-                "    {} {}:{}{this}: {behind}",
-                r.id, r.host, r.root
+                "    {} {}:{}{this}: {}",
+                r.id,
+                r.host,
+                r.root,
+                folder_state(r, now)
             ))?;
         }
     }

@@ -34,10 +34,15 @@ fn pause_or_resume(vault: &Vault, action: &SyncAction, json: bool) -> Result<u8>
     if json {
         return output::json(&json!({"paused": paused, "queued_jobs": waiting})).map(|()| 0);
     }
+    let others = vault.store.replicas()?.iter().filter(|r| !r.this).count();
+    let others = match others {
+        0 => String::new(),
+        n => format!(" The {n} other folder(s) on this store go on syncing."),
+    };
     output::line(if paused {
         format!(
-            "Directory sync paused: file changes and note writes are queued ({waiting} job(s) \
-             waiting) and applied on `brain sync resume`."
+            "Directory sync paused in this folder: file changes and note writes are queued \
+             ({waiting} job(s) waiting) and applied on `brain sync resume` here.{others}"
         )
     } else if super::daemon::running(&vault.paths).is_some() {
         format!("Directory sync resumed: `brain serve` runs the {waiting} queued job(s) now.")
@@ -553,6 +558,23 @@ fn print_report(report: &SyncReport, json: bool, headline: &str) -> Result<()> {
         ))?;
         for c in &report.conflicts {
             output::line(format!("  {}: {}", c.path, c.detail))?;
+        }
+    }
+    if !report.excluded_here.is_empty() {
+        output::line(format!(
+            "{} note(s) not written here: this folder excludes their paths from sync \
+             (.brainignore, a dot folder, or Logseq's logseq/ folder); they stay in the store, \
+             and removing the exclusion then `brain sync` writes them:",
+            report.excluded_here.len()
+        ))?;
+        for p in report.excluded_here.iter().take(10) {
+            output::line(format!("  {p}"))?;
+        }
+        if report.excluded_here.len() > 10 {
+            output::line(format!(
+                "  ... and {} more",
+                report.excluded_here.len() - 10
+            ))?;
         }
     }
     if !report.skipped.is_empty() {

@@ -49,26 +49,23 @@ fn a_second_folder_joins_the_store_and_its_notes_are_merged_with_nothing_lost() 
     let in_b = notes(&b);
     assert_eq!(in_b["alpha.md"], "# Alpha\n\nonly in a\n");
     assert_eq!(in_b["same.md"], "# Same\n\nin both\n");
-    let versions: Vec<&String> = in_b
+    // The store's text (the one folder a holds) keeps the name; the joining folder's goes to
+    // the conflict copy, so a join never replaces an established note in every folder.
+    assert_eq!(in_b["clash.md"], "# Clash\n\nthe a version\n", "{in_b:?}");
+    let copies: Vec<&String> = in_b
         .iter()
-        .filter(|(p, _)| p.starts_with("clash"))
+        .filter(|(p, _)| p.starts_with("clash.conflict-"))
         .map(|(_, t)| t)
         .collect();
-    assert_eq!(versions.len(), 2, "{in_b:?}");
-    assert!(
-        versions.iter().any(|t| t.contains("the a version")),
-        "{in_b:?}"
-    );
-    assert!(
-        versions.iter().any(|t| t.contains("the b version")),
-        "{in_b:?}"
-    );
+    assert_eq!(copies, ["# Clash\n\nthe b version\n"], "{in_b:?}");
     let conflicts = b.ok(&["--json", "conflicts", "list"]).json();
     assert_eq!(conflicts.as_array().map(Vec::len), Some(1), "{conflicts}");
 
-    // The first folder gets the second's notes, and both end with the same files.
+    // The first folder gets the second's notes, and both end with the same files: its own
+    // clash.md untouched.
     a.ok(&["sync"]);
     assert_eq!(notes(&a), notes(&b));
+    assert_eq!(notes(&a)["clash.md"], "# Clash\n\nthe a version\n");
     let search = a.ok(&["--json", "search", "only"]).json();
     assert_eq!(search.as_array().map(Vec::len), Some(2), "{search}");
 
@@ -119,6 +116,7 @@ fn an_edit_of_one_note_in_two_folders_before_either_syncs_keeps_both() {
 fn two_daemons_keep_their_folders_in_step_both_ways() {
     let (a, url) = pg_vault();
     a.write("start.md", "# Start\n");
+    a.write("Projects/Work/plan.md", "# Plan\n");
     a.ok(&["sync"]);
     let b = join_empty(&url, 1);
     b.ok(&["sync"]);
@@ -143,6 +141,11 @@ fn two_daemons_keep_their_folders_in_step_both_ways() {
     std::fs::rename(a.path("start.md"), a.path("started.md")).unwrap();
     wait_for(LIMIT, "a's rename to reach b", || {
         (b.path("started.md").exists() && !b.path("start.md").exists()).then_some(())
+    });
+    // A folder renamed in a: its note moves in b, and no empty old folder stays behind.
+    std::fs::rename(a.path("Projects"), a.path("Proj")).unwrap();
+    wait_for(LIMIT, "a's folder rename to reach b", || {
+        (b.path("Proj/Work/plan.md").exists() && !b.path("Projects").exists()).then_some(())
     });
     // Deleted in a: b's file goes to b's trash, never away.
     std::fs::remove_file(a.path("saved.md")).unwrap();
@@ -354,4 +357,129 @@ fn a_store_copy_is_refused_while_other_folders_share_the_store() {
     );
     let config = std::fs::read_to_string(a.path(".brain/config.toml")).unwrap();
     assert!(config.contains("postgres"), "the vault stays on its store");
+}
+
+/// A folder that joins with old copies of notes the others deleted (an old laptop, a backup)
+/// does not bring them back unseen: a copy of the deleted text itself goes to its trash, and a
+/// different text is brought back as a conflict that says so.
+#[test]
+fn a_joining_folder_does_not_silently_revive_deleted_notes() {
+    let (a, url) = pg_vault();
+    a.write("gone.md", "# Gone\n\ndeleted later\n");
+    a.write("edited.md", "# Edited\n\nas it was\n");
+    a.ok(&["sync"]);
+    a.ok(&["rm", "note/gone"]);
+    a.ok(&["rm", "note/edited"]);
+    a.ok(&["sync"]);
+    assert!(!a.path("gone.md").exists());
+
+    let c = TestVault::uninitialized();
+    c.write("gone.md", "# Gone\n\ndeleted later\n");
+    c.write("edited.md", "# Edited\n\nchanged on the old laptop\n");
+    c.ok(&["init", "--store", &url]);
+    let report = c.ok(&["--json", "sync"]).json();
+    assert_eq!(report["trashed"], 1, "{report}");
+    assert!(
+        !c.path("gone.md").exists(),
+        "the copy of the deleted text is trashed"
+    );
+    let trashed = files_under(&c.path(".brain/trash"));
+    assert!(
+        trashed.iter().any(|t| t.contains("deleted later")),
+        "{trashed:?}"
+    );
+    let missing = c.run(&["get", "note/gone"]);
+    assert_eq!(
+        missing.code, 4,
+        "the note stays deleted: {}",
+        missing.stdout
+    );
+
+    let conflicts = report["conflicts"].as_array().unwrap();
+    assert_eq!(conflicts.len(), 1, "{report}");
+    assert_eq!(conflicts[0]["kind"], "deleted_in_store", "{report}");
+    assert!(c.ok(&["get", "note/edited"]).stdout.contains("old laptop"));
+    a.ok(&["sync"]);
+    assert!(
+        a.path("edited.md").exists(),
+        "the revived note reaches the other folder"
+    );
+    assert!(!a.path("gone.md").exists());
+}
+
+/// `brain sync pause` in one folder holds back that folder's sync, not the others'.
+#[test]
+fn a_sync_pause_holds_back_only_its_own_folder() {
+    let (a, url) = pg_vault();
+    let b = join_empty(&url, 1);
+    let paused = a.ok(&["sync", "pause"]);
+    assert!(
+        paused.stdout.contains("in this folder") && paused.stdout.contains("1 other folder"),
+        "{}",
+        paused.stdout
+    );
+    b.write("from_b.md", "# From b\n");
+    b.ok(&["sync"]);
+    let refused = a.run(&["sync"]);
+    assert_ne!(refused.code, 0, "a's sync is paused: {}", refused.stdout);
+
+    let status = b.ok(&["status"]).stdout;
+    let line_of = |id: &str| {
+        status
+            .lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        line_of(&replica_id(&a)).contains("sync paused there"),
+        "{status}"
+    );
+    assert!(!line_of(&replica_id(&b)).contains("paused"), "{status}");
+    assert!(
+        !status.contains("Paused:"),
+        "b itself is not paused: {status}"
+    );
+
+    a.ok(&["sync", "resume"]);
+    a.ok(&["sync"]);
+    assert_eq!(notes(&a), notes(&b));
+}
+
+/// A note another folder made under a path this folder's `.brainignore` excludes is left out
+/// here by choice: the sync succeeds and says so (no skip, no "make it writable"), and
+/// removing the line writes it.
+#[test]
+fn a_note_this_folder_excludes_is_left_out_without_failing_its_syncs() {
+    let (a, url) = pg_vault();
+    let b = join_empty(&url, 1);
+    b.write(".brainignore", "drafts/\n");
+    b.ok(&["sync"]);
+    a.write("drafts/x.md", "# Draft\n\nfrom a\n");
+    a.ok(&["sync"]);
+
+    let report = b.run(&["--json", "sync"]);
+    assert_eq!(report.code, 0, "{}{}", report.stdout, report.stderr);
+    let report = report.json();
+    assert_eq!(
+        report["excluded_here"],
+        serde_json::json!(["drafts/x.md"]),
+        "{report}"
+    );
+    assert_eq!(report["skipped"], serde_json::json!([]), "{report}");
+    assert!(!b.path("drafts/x.md").exists());
+    let human = b.ok(&["sync"]).stdout;
+    assert!(
+        human.contains("not written here") && human.contains("drafts/x.md"),
+        "{human}"
+    );
+    let status = b.ok(&["status"]).stdout;
+    assert!(!status.contains("not written to its file"), "{status}");
+
+    b.write(".brainignore", "");
+    b.ok(&["sync"]);
+    assert_eq!(
+        std::fs::read_to_string(b.path("drafts/x.md")).unwrap(),
+        "# Draft\n\nfrom a\n"
+    );
 }
