@@ -83,7 +83,29 @@ impl Brain {
         if daemon_pid(&self.root).is_some() {
             return None;
         }
-        self.sync().ok()?.stale_hint(paths)
+        self.sync()
+            .ok()?
+            .stale_hint(paths)
+            .or_else(|| self.behind_hint())
+    }
+
+    /// On a store several folders share: that this folder's files are older than the store
+    /// on notes other folders changed (the answer is the store's newer text), with the fix.
+    fn behind_hint(&self) -> Option<String> {
+        let replicas = self.store.replicas().ok()?;
+        if replicas.len() < 2 {
+            return None;
+        }
+        let this = replicas.into_iter().find(|r| r.this)?;
+        (this.behind > 0).then(|| {
+            format!(
+                "this folder's files are behind the store on {} note(s) (changed in another \
+                 folder, or through brain, and not written here yet): this answer is the \
+                 store's, newer than those files; `brain sync` (or a running `brain serve`) \
+                 writes them",
+                this.behind
+            )
+        })
     }
 
     /// Refuses a careful write (`expect` a hash, or nothing) when the file at the note's

@@ -71,7 +71,17 @@ fn a_second_folder_joins_the_store_and_its_notes_are_merged_with_nothing_lost() 
 
     // A third, empty folder is written every note.
     let c = join_empty(&url, 2);
+    // A read before its first sync answers the store's text and says the files lag.
+    let read = c.ok(&["get", "note/alpha"]);
+    assert!(read.stdout.contains("only in a"), "{}", read.stdout);
+    assert!(
+        read.stderr.contains("behind the store on"),
+        "{}",
+        read.stderr
+    );
     c.ok(&["sync"]);
+    let read = c.ok(&["get", "note/alpha"]);
+    assert!(!read.stderr.contains("behind the store"), "{}", read.stderr);
     assert_eq!(notes(&c), notes(&a));
     let status = c.ok(&["--json", "status"]).json();
     let replicas = status["replicas"].as_array().unwrap();
