@@ -7,7 +7,7 @@
 //! own mark once its file holds the entity (`SetBase`, `DropBase`).
 
 use crate::db::{Db, get};
-use brain_store::Result;
+use brain_store::{ChangeWhy, Result};
 
 /// Who is writing in this transaction, and which folders a change must reach.
 pub(crate) struct Writer<'a> {
@@ -19,17 +19,24 @@ pub(crate) struct Writer<'a> {
     others: Vec<String>,
     /// Whether `replica` is a folder of the store (or the store has none yet).
     attached: bool,
+    /// What the versions this write makes are made by (history).
+    why: ChangeWhy,
 }
 
 impl<'a> Writer<'a> {
     /// A write through an interface: each change is new to every folder, this handle's too.
-    pub(crate) fn interface(db: &mut Db<'_>, replica: &'a str) -> Result<Self> {
-        Self::new(db, replica, false)
+    pub(crate) fn interface(db: &mut Db<'_>, replica: &'a str, why: &ChangeWhy) -> Result<Self> {
+        Self::new(db, replica, false, why.clone())
     }
 
     /// A write by `replica`'s sync: its folder holds what it writes.
     pub(crate) fn folder(db: &mut Db<'_>, replica: &'a str) -> Result<Self> {
-        Self::new(db, replica, true)
+        Self::new(db, replica, true, ChangeWhy::file())
+    }
+
+    /// What the versions this write makes are made by.
+    pub(crate) fn why(&self) -> &ChangeWhy {
+        &self.why
     }
 
     /// Reads the attached replicas under a share lock on `replicas`, held to the commit: a
@@ -39,7 +46,7 @@ impl<'a> Writer<'a> {
     /// An interface write marks this handle's replica too only when it is a folder of the
     /// store, or the store has none yet (its first folder takes the marks): a worker with no
     /// folder (`brain work --store`) has nothing to export to.
-    fn new(db: &mut Db<'_>, replica: &'a str, from_folder: bool) -> Result<Self> {
+    fn new(db: &mut Db<'_>, replica: &'a str, from_folder: bool, why: ChangeWhy) -> Result<Self> {
         db.execute("LOCK TABLE replicas IN ROW SHARE MODE", &[])?;
         let rows = db.query("SELECT id FROM replicas", &[])?;
         let all: Vec<String> = rows.iter().map(|r| get(r, 0)).collect::<Result<_>>()?;
@@ -50,6 +57,7 @@ impl<'a> Writer<'a> {
             from_folder,
             others,
             attached,
+            why,
         })
     }
 

@@ -11,8 +11,9 @@ use postgres::Row;
 use crate::changes;
 use crate::db::{Db, get};
 use crate::dirty::Writer;
+use crate::history;
 use crate::tokens::tsvector_text;
-use brain_store::{Entity, PathCollision, PutOutcome, Result, StoreError};
+use brain_store::{ChangeWhy, Entity, PathCollision, PutOutcome, Result, StoreError};
 
 /// What a write needs to know about the row already holding a reference.
 pub(crate) struct Existing {
@@ -84,10 +85,13 @@ impl Encoded {
 
 /// Inserts a live row for `e` with its search text; returns its id. Tags are written too.
 pub(crate) fn insert(db: &mut Db<'_>, e: &Entity, enc: &Encoded, w: &Writer<'_>) -> Result<i64> {
+    let why = w.why();
     let row = db.query_one(
         "INSERT INTO entities (type, id, path, path_key, content_hash, created_ms, updated_ms,
-                               deleted_ms, title, tags, metadata, frontmatter, body, tsv)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $10, $11, $12, $13::text::tsvector)
+                               deleted_ms, title, tags, metadata, frontmatter, body, tsv,
+                               version, source, message)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $10, $11, $12, $13::text::tsvector,
+                 1, $14, $15)
          RETURNING row_id",
         &[
             &e.entity_ref.entity_type,
@@ -103,6 +107,8 @@ pub(crate) fn insert(db: &mut Db<'_>, e: &Entity, enc: &Encoded, w: &Writer<'_>)
             &e.frontmatter,
             &e.body,
             &tsvector_text(&e.title, &e.body),
+            &why.source,
+            &why.message,
         ],
     )?;
     let row_id: i64 = get(&row, 0)?;
@@ -122,6 +128,10 @@ pub(crate) fn update(
     w: &Writer<'_>,
 ) -> Result<()> {
     let reindex = old.deleted_ms.is_some() || old.content_hash != e.content_hash;
+    let changed = reindex || old.path != e.path;
+    if changed {
+        history::keep(db, old.row_id, Some(&e.content()), w.why())?;
+    }
     let tsv = reindex.then(|| tsvector_text(&e.title, &e.body));
     db.execute(
         "UPDATE entities SET type = $2, id = $3, path = $4, path_key = $5, content_hash = $6,
@@ -147,7 +157,7 @@ pub(crate) fn update(
     )?;
     // A change a reader of the feed sees: content, place or liveness; which folders are
     // behind and export bookkeeping are not changes.
-    if old.deleted_ms.is_some() || old.content_hash != e.content_hash || old.path != e.path {
+    if changed {
         changes::record(db, old.row_id)?;
         w.changed(db, old.row_id, old.dirty)?;
     } else {
@@ -164,6 +174,9 @@ pub(crate) fn tombstone(
     now_ms: i64,
     w: &Writer<'_>,
 ) -> Result<()> {
+    if old.deleted_ms.is_none() {
+        history::keep(db, old.row_id, None, w.why())?;
+    }
     db.execute(
         "UPDATE entities SET deleted_ms = coalesce(deleted_ms, $2), tsv = NULL
          WHERE row_id = $1",
@@ -179,6 +192,7 @@ pub(crate) fn tombstone(
 
 /// Brings a tombstoned row back (indexed again, new to every folder, `updated_ms` now).
 fn revive(db: &mut Db<'_>, old: &Existing, now_ms: i64, w: &Writer<'_>) -> Result<()> {
+    history::keep(db, old.row_id, None, w.why())?;
     let row = db.query_one(
         "SELECT title, body FROM entities WHERE row_id = $1",
         &[&old.row_id],
@@ -264,10 +278,15 @@ fn decode(row: &Row, entity_ref: EntityRef) -> Result<Entity> {
 }
 
 /// Creates or replaces `e` as an interface write: always live, new to every folder.
-pub(crate) fn put(db: &mut Db<'_>, e: &Entity, replica: &str) -> Result<PutOutcome> {
+pub(crate) fn put(
+    db: &mut Db<'_>,
+    e: &Entity,
+    replica: &str,
+    why: &ChangeWhy,
+) -> Result<PutOutcome> {
     check_collision(db, &e.entity_ref, &e.path)?;
     let enc = Encoded::of(e)?;
-    let w = Writer::interface(db, replica)?;
+    let w = Writer::interface(db, replica, why)?;
     match existing(db, &e.entity_ref, replica)? {
         None => {
             insert(db, e, &enc, &w)?;
@@ -294,8 +313,9 @@ pub(crate) fn soft_delete(
     r: &EntityRef,
     now_ms: i64,
     replica: &str,
+    why: &ChangeWhy,
 ) -> Result<()> {
-    let w = Writer::interface(db, replica)?;
+    let w = Writer::interface(db, replica, why)?;
     match existing(db, r, replica)? {
         Some(old) if old.deleted_ms.is_none() => tombstone(db, &old, now_ms, &w),
         _ => Err(StoreError::NotFound(r.clone())),
@@ -309,8 +329,9 @@ pub(crate) fn restore(
     r: &EntityRef,
     now_ms: i64,
     replica: &str,
+    why: &ChangeWhy,
 ) -> Result<Entity> {
-    let w = Writer::interface(db, replica)?;
+    let w = Writer::interface(db, replica, why)?;
     let old = existing(db, r, replica)?.ok_or_else(|| StoreError::NotFound(r.clone()))?;
     if old.deleted_ms.is_some() {
         check_collision(db, r, &old.path)?;

@@ -18,6 +18,7 @@ mod copy;
 mod db;
 mod dirty;
 mod entities;
+mod history;
 mod jobs;
 mod listing;
 mod migrate;
@@ -32,9 +33,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use brain_core::EntityRef;
 use brain_store::{
-    ChangePage, Conflict, DirtyEntity, Entity, EntitySummary, FileBase, ListFilter, LiveFile,
-    PartialSyncState, PutOutcome, Result, RuntimeState, SearchHit, SearchQuery, Store, StoreError,
-    SyncOp, SyncState,
+    ChangePage, ChangeWhy, Conflict, DirtyEntity, Entity, EntitySummary, FileBase, ListFilter,
+    LiveFile, PartialSyncState, PutOutcome, Result, RuntimeState, SearchHit, SearchQuery, Store,
+    StoreError, SyncOp, SyncState, Version,
 };
 
 pub use connect::ConnectOptions;
@@ -44,6 +45,10 @@ pub use db::ServerError;
 /// The replica id of a store opened without one: the only vault folder of a store until
 /// replicas attach more (issue 18). Per-replica state (file bases, runtime state) is keyed by it.
 pub const DEFAULT_REPLICA: &str = "local";
+
+/// The source of a change an interface made without naming itself (`Store::put` outside a
+/// transaction that said, with [`brain_store::jobs::WriteTx::set_why`]).
+pub(crate) const BRAIN: &str = "brain";
 
 /// A [`Store`] in a PostgreSQL database (the schema first on the connection's search path).
 pub struct PgStore {
@@ -183,21 +188,29 @@ impl Store for PgStore {
 
     fn put(&self, entity: &Entity) -> Result<PutOutcome> {
         self.pool
-            .write(|db| entities::put(db, entity, &self.replica))
+            .write(|db| entities::put(db, entity, &self.replica, &ChangeWhy::by(BRAIN)))
     }
 
     fn soft_delete(&self, r: &EntityRef, now_ms: i64) -> Result<()> {
         self.pool
-            .write(|db| entities::soft_delete(db, r, now_ms, &self.replica))
+            .write(|db| entities::soft_delete(db, r, now_ms, &self.replica, &ChangeWhy::by(BRAIN)))
     }
 
     fn restore(&self, r: &EntityRef, now_ms: i64) -> Result<Entity> {
         self.pool
-            .write(|db| entities::restore(db, r, now_ms, &self.replica))
+            .write(|db| entities::restore(db, r, now_ms, &self.replica, &ChangeWhy::by(BRAIN)))
     }
 
     fn list(&self, filter: &ListFilter) -> Result<Vec<EntitySummary>> {
         self.pool.read(|db| listing::list(db, filter))
+    }
+
+    fn history(&self, r: &EntityRef) -> Result<Vec<Version>> {
+        self.pool.read(|db| history::list(db, r))
+    }
+
+    fn version_text(&self, r: &EntityRef, number: u64) -> Result<String> {
+        self.pool.read(|db| history::text(db, r, number))
     }
 
     fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {

@@ -114,6 +114,7 @@ const TABLES: &[&str] = &[
     "runtime_state",
     "entity_changes",
     "entity_dirty",
+    "entity_versions",
     "jobs",
     "job_type_pauses",
     "schedules",

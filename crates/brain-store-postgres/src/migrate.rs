@@ -25,6 +25,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_folder_pauses",
         include_str!("../migrations/0005_folder_pauses.sql"),
     ),
+    (
+        "0006_history",
+        include_str!("../migrations/0006_history.sql"),
+    ),
 ];
 
 /// The advisory lock migrations hold (any fixed number; "brainmig" in ASCII).

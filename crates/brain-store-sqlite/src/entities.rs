@@ -8,8 +8,8 @@
 use brain_core::{EntityRef, path_key};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
-use super::{changes, fts};
-use brain_store::{Entity, PathCollision, PutOutcome, Result, StoreError};
+use super::{changes, fts, history};
+use brain_store::{ChangeWhy, Entity, PathCollision, PutOutcome, Result, StoreError};
 
 /// What a write needs to know about the row already holding a reference.
 pub(crate) struct Existing {
@@ -65,12 +65,20 @@ impl Encoded {
     }
 }
 
-/// Inserts a live row for `e` and indexes it; returns its rowid. Tags are written too.
-pub(crate) fn insert(tx: &Transaction<'_>, e: &Entity, enc: &Encoded, dirty: bool) -> Result<i64> {
+/// Inserts a live row for `e` (its version 1, made by `why`) and indexes it; returns its
+/// rowid. Tags are written too.
+pub(crate) fn insert(
+    tx: &Transaction<'_>,
+    e: &Entity,
+    enc: &Encoded,
+    dirty: bool,
+    why: &ChangeWhy,
+) -> Result<i64> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO entities (type, id, path, path_key, content_hash, created_ms, updated_ms,
-                               deleted_ms, dirty, title, tags, metadata, frontmatter, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9, ?10, ?11, ?12, ?13)",
+                               deleted_ms, dirty, title, tags, metadata, frontmatter, body,
+                               version, source, message)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9, ?10, ?11, ?12, ?13, 1, ?14, ?15)",
     )?;
     stmt.execute(params![
         e.entity_ref.entity_type,
@@ -86,6 +94,8 @@ pub(crate) fn insert(tx: &Transaction<'_>, e: &Entity, enc: &Encoded, dirty: boo
         enc.metadata,
         e.frontmatter,
         e.body,
+        why.source,
+        why.message,
     ])?;
     let rowid = tx.last_insert_rowid();
     fts::add(tx, rowid, &e.title, &e.body)?;
@@ -95,6 +105,8 @@ pub(crate) fn insert(tx: &Transaction<'_>, e: &Entity, enc: &Encoded, dirty: boo
 }
 
 /// Rewrites row `old.rowid` with `e`'s reference and content, live, keeping `created_ms`.
+/// A change of content, place or liveness keeps the row as it was as a version first
+/// ([`history::keep`]) and makes a new one, by `why`.
 ///
 /// The index is rewritten only when the title or body really changed (or the row comes back
 /// from a tombstone), so re-importing an unchanged note costs no re-tokenization.
@@ -104,7 +116,17 @@ pub(crate) fn update(
     e: &Entity,
     enc: &Encoded,
     dirty: bool,
+    why: &ChangeWhy,
 ) -> Result<()> {
+    let changed =
+        old.deleted_ms.is_some() || old.content_hash != e.content_hash || old.path != e.path;
+    if changed {
+        let version = history::keep(tx, old.rowid, Some(&e.content()))?;
+        tx.prepare_cached(
+            "UPDATE entities SET version = ?2, source = ?3, message = ?4 WHERE rowid = ?1",
+        )?
+        .execute(params![old.rowid, version, why.source, why.message])?;
+    }
     let reindex = if old.deleted_ms.is_some() {
         true
     } else {
@@ -141,7 +163,7 @@ pub(crate) fn update(
     }
     // A change a reader of the feed sees: content, place (type, id and path go together) or
     // liveness; the dirty flag and export bookkeeping are not changes.
-    if old.deleted_ms.is_some() || old.content_hash != e.content_hash || old.path != e.path {
+    if changed {
         changes::record(tx, old.rowid)?;
     }
     write_tags(tx, old.rowid, &e.tags, Some(&old.tags), &enc.tags)
@@ -154,9 +176,15 @@ pub(crate) fn tombstone(
     old: &Existing,
     now_ms: i64,
     dirty: bool,
+    why: &ChangeWhy,
 ) -> Result<()> {
     if old.deleted_ms.is_none() {
         fts::remove_stored(tx, old.rowid)?;
+        let version = history::keep(tx, old.rowid, None)?;
+        tx.prepare_cached(
+            "UPDATE entities SET version = ?2, source = ?3, message = ?4 WHERE rowid = ?1",
+        )?
+        .execute(params![old.rowid, version, why.source, why.message])?;
     }
     tx.prepare_cached(
         "UPDATE entities SET deleted_ms = coalesce(deleted_ms, ?2), dirty = ?3 WHERE rowid = ?1",
@@ -168,12 +196,15 @@ pub(crate) fn tombstone(
     Ok(())
 }
 
-/// Brings a tombstoned row back (indexed again, dirty, `updated_ms` now).
-fn revive(tx: &Transaction<'_>, old: &Existing, now_ms: i64) -> Result<()> {
+/// Brings a tombstoned row back (indexed again, dirty, `updated_ms` now), as a new version.
+fn revive(tx: &Transaction<'_>, old: &Existing, now_ms: i64, why: &ChangeWhy) -> Result<()> {
+    let version = history::keep(tx, old.rowid, None)?;
     tx.prepare_cached(
-        "UPDATE entities SET deleted_ms = NULL, dirty = 1, updated_ms = ?2 WHERE rowid = ?1",
+        "UPDATE entities SET deleted_ms = NULL, dirty = 1, updated_ms = ?2, version = ?3,
+                             source = ?4, message = ?5
+         WHERE rowid = ?1",
     )?
-    .execute(params![old.rowid, now_ms])?;
+    .execute(params![old.rowid, now_ms, version, why.source, why.message])?;
     changes::record(tx, old.rowid)?;
     fts::add_stored(tx, old.rowid)
 }
@@ -297,19 +328,19 @@ impl RawEntity {
 ///
 /// `e.deleted_ms` is ignored (deleting is `soft_delete`), and so is `e.created_ms` when a row
 /// already exists: the first time an entity was seen never moves.
-pub(crate) fn put(tx: &Transaction<'_>, e: &Entity) -> Result<PutOutcome> {
+pub(crate) fn put(tx: &Transaction<'_>, e: &Entity, why: &ChangeWhy) -> Result<PutOutcome> {
     check_collision(tx, &e.entity_ref, &e.path)?;
     let enc = Encoded::of(e)?;
     match existing(tx, &e.entity_ref)? {
         None => {
-            insert(tx, e, &enc, true)?;
+            insert(tx, e, &enc, true, why)?;
             Ok(PutOutcome::Created)
         }
         Some(old) if old.deleted_ms.is_none() && old.content_hash == e.content_hash => {
             Ok(PutOutcome::Unchanged)
         }
         Some(old) => {
-            update(tx, &old, e, &enc, true)?;
+            update(tx, &old, e, &enc, true, why)?;
             Ok(if old.deleted_ms.is_some() {
                 PutOutcome::Created
             } else {
@@ -320,20 +351,30 @@ pub(crate) fn put(tx: &Transaction<'_>, e: &Entity) -> Result<PutOutcome> {
 }
 
 /// Tombstones a live entity and marks it dirty, so the next sync moves its file to the trash.
-pub(crate) fn soft_delete(tx: &Transaction<'_>, r: &EntityRef, now_ms: i64) -> Result<()> {
+pub(crate) fn soft_delete(
+    tx: &Transaction<'_>,
+    r: &EntityRef,
+    now_ms: i64,
+    why: &ChangeWhy,
+) -> Result<()> {
     match existing(tx, r)? {
-        Some(old) if old.deleted_ms.is_none() => tombstone(tx, &old, now_ms, true),
+        Some(old) if old.deleted_ms.is_none() => tombstone(tx, &old, now_ms, true, why),
         _ => Err(StoreError::NotFound(r.clone())),
     }
 }
 
 /// Brings a tombstone back (a live entity is returned as it is). Refused with
 /// [`StoreError::PathCollision`] if another live entity took its path meanwhile.
-pub(crate) fn restore(tx: &Transaction<'_>, r: &EntityRef, now_ms: i64) -> Result<Entity> {
+pub(crate) fn restore(
+    tx: &Transaction<'_>,
+    r: &EntityRef,
+    now_ms: i64,
+    why: &ChangeWhy,
+) -> Result<Entity> {
     let old = existing(tx, r)?.ok_or_else(|| StoreError::NotFound(r.clone()))?;
     if old.deleted_ms.is_some() {
         check_collision(tx, r, &old.path)?;
-        revive(tx, &old, now_ms)?;
+        revive(tx, &old, now_ms, why)?;
     }
     load(tx, r)?.ok_or_else(|| StoreError::NotFound(r.clone()))
 }

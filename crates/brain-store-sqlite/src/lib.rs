@@ -21,6 +21,7 @@ mod copy;
 mod entities;
 mod fts;
 pub mod fts_query;
+mod history;
 mod jobs;
 mod listing;
 mod migrate;
@@ -38,9 +39,13 @@ use brain_core::EntityRef;
 use rusqlite::{Connection, TransactionBehavior};
 
 use brain_store::{
-    Conflict, Entity, EntitySummary, FileBase, ListFilter, PutOutcome, Result, RuntimeState,
-    SearchHit, SearchQuery, Store, StoreError, SyncOp, SyncState,
+    ChangeWhy, Conflict, Entity, EntitySummary, FileBase, ListFilter, PutOutcome, Result,
+    RuntimeState, SearchHit, SearchQuery, Store, StoreError, SyncOp, SyncState, Version,
 };
+
+/// The source of a change an interface made without naming itself (`Store::put` outside a
+/// transaction that said, with [`brain_store::jobs::WriteTx::set_why`]).
+pub(crate) const BRAIN: &str = "brain";
 
 /// Settings applied to every writing connection before migrating: see
 /// [`open::write_pragmas`]. `synchronous=NORMAL` is durable across application crashes in WAL
@@ -272,19 +277,27 @@ impl Store for SqliteStore {
     }
 
     fn put(&self, entity: &Entity) -> Result<PutOutcome> {
-        self.write(|tx| entities::put(tx, entity))
+        self.write(|tx| entities::put(tx, entity, &ChangeWhy::by(BRAIN)))
     }
 
     fn soft_delete(&self, r: &EntityRef, now_ms: i64) -> Result<()> {
-        self.write(|tx| entities::soft_delete(tx, r, now_ms))
+        self.write(|tx| entities::soft_delete(tx, r, now_ms, &ChangeWhy::by(BRAIN)))
     }
 
     fn restore(&self, r: &EntityRef, now_ms: i64) -> Result<Entity> {
-        self.write(|tx| entities::restore(tx, r, now_ms))
+        self.write(|tx| entities::restore(tx, r, now_ms, &ChangeWhy::by(BRAIN)))
     }
 
     fn list(&self, filter: &ListFilter) -> Result<Vec<EntitySummary>> {
         self.read(|tx| listing::list(tx, filter))
+    }
+
+    fn history(&self, r: &EntityRef) -> Result<Vec<Version>> {
+        self.read(|tx| history::list(tx, r))
+    }
+
+    fn version_text(&self, r: &EntityRef, number: u64) -> Result<String> {
+        self.read(|tx| history::text(tx, r, number))
     }
 
     fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {

@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0008_change_feed_in_code.sql"),
     include_str!("../migrations/0009_live_count.sql"),
     include_str!("../migrations/0010_replica_keys.sql"),
+    include_str!("../migrations/0011_history.sql"),
 ];
 
 /// The schema version this build writes.

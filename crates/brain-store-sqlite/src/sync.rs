@@ -19,6 +19,10 @@ use brain_store::{
     StoreError, SyncOp, SyncState,
 };
 
+/// What a sync's changes are made by, for the versions they make (history).
+static FILE: std::sync::LazyLock<brain_store::ChangeWhy> =
+    std::sync::LazyLock::new(brain_store::ChangeWhy::file);
+
 /// Applies `ops` in order inside the caller's transaction.
 pub(crate) fn apply(tx: &Transaction<'_>, ops: &[SyncOp]) -> Result<()> {
     for op in ops {
@@ -84,12 +88,12 @@ fn still_as_planned(tx: &Transaction<'_>, r: &EntityRef, seen: Option<&str>) -> 
 fn import(tx: &Transaction<'_>, e: &Entity, stat: &FileStat) -> Result<()> {
     let enc = Encoded::of(e)?;
     let rowid = match entities::existing(tx, &e.entity_ref)? {
-        None => entities::insert(tx, e, &enc, false)?,
+        None => entities::insert(tx, e, &enc, false, &FILE)?,
         Some(old) => {
             if old.deleted_ms.is_some() && old.content_hash != e.content_hash {
                 archive_tombstone(tx, old.rowid, true)?;
             }
-            entities::update(tx, &old, e, &enc, false)?;
+            entities::update(tx, &old, e, &enc, false, &FILE)?;
             if old.path != e.path {
                 delete_base(tx, &old.path)?;
             }
@@ -157,7 +161,7 @@ fn rename(
     if *from != e.entity_ref {
         match entities::existing(tx, &e.entity_ref)? {
             Some(target) if target.deleted_ms.is_none() => {
-                entities::tombstone(tx, &old, e.updated_ms, false)?;
+                entities::tombstone(tx, &old, e.updated_ms, false, &FILE)?;
                 return import(tx, e, stat);
             }
             Some(target) => {
@@ -168,7 +172,7 @@ fn rename(
         }
     }
     let enc = Encoded::of(e)?;
-    entities::update(tx, &old, e, &enc, false)?;
+    entities::update(tx, &old, e, &enc, false, &FILE)?;
     // A base still naming the old reference (there should be none left) would now be wrong.
     tx.prepare_cached("DELETE FROM file_bases WHERE replica = 'local' AND entity_rowid = ?1")?
         .execute([old.rowid])?;
@@ -209,7 +213,7 @@ fn rename_in_part(
 /// The file is gone: tombstone the entity if it is live, and forget the base.
 fn tombstone(tx: &Transaction<'_>, r: &EntityRef, path: &str, now_ms: i64) -> Result<()> {
     if let Some(old) = entities::existing(tx, r)? {
-        entities::tombstone(tx, &old, now_ms, false)?;
+        entities::tombstone(tx, &old, now_ms, false, &FILE)?;
     }
     delete_base(tx, path)
 }

@@ -98,6 +98,12 @@ impl Store for Checked {
     fn list(&self, filter: &ListFilter) -> Result<Vec<EntitySummary>> {
         self.0.list(filter)
     }
+    fn history(&self, r: &EntityRef) -> Result<Vec<brain_store::Version>> {
+        self.0.history(r)
+    }
+    fn version_text(&self, r: &EntityRef, number: u64) -> Result<String> {
+        self.0.version_text(r, number)
+    }
     fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
         self.0.search(query)
     }

@@ -136,7 +136,7 @@ fn a_schema_1_store_is_upgraded() {
         conn.execute_batch(
             "DROP TABLE jobs; DROP TABLE job_type_pauses; DROP TABLE runtime_state;
              DROP TABLE entity_changes; DROP TABLE schedules;
-             PRAGMA user_version = 1;",
+             DROP TABLE entity_versions; ALTER TABLE entities DROP COLUMN version; ALTER TABLE entities DROP COLUMN source; ALTER TABLE entities DROP COLUMN message; PRAGMA user_version = 1;",
         )
         .expect("downgrade");
     }
@@ -150,7 +150,7 @@ fn a_schema_1_store_is_upgraded() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .expect("version");
-    assert_eq!(version, 10, "the latest schema");
+    assert_eq!(version, 11, "the latest schema");
 }
 
 /// A schema 3 store whose keys came from the old key function (whole-string lower case, so a
@@ -174,7 +174,7 @@ fn a_schema_3_store_gets_its_path_keys_computed_again() {
              UPDATE entities SET path_key = lower(path) WHERE id = 'Été';
              ALTER TABLE jobs DROP COLUMN progress_phase;
              DROP TABLE entity_changes; DROP TABLE schedules;
-             PRAGMA user_version = 3;",
+             DROP TABLE entity_versions; ALTER TABLE entities DROP COLUMN version; ALTER TABLE entities DROP COLUMN source; ALTER TABLE entities DROP COLUMN message; PRAGMA user_version = 3;",
         )
         .expect("old keys");
     }
@@ -204,7 +204,7 @@ fn a_schema_2_store_is_upgraded() {
         conn.execute_batch(
             "DROP TABLE job_type_pauses; DROP TABLE runtime_state;
              ALTER TABLE jobs DROP COLUMN progress_phase; DROP TABLE entity_changes; DROP TABLE schedules;
-             PRAGMA user_version = 2;",
+             DROP TABLE entity_versions; ALTER TABLE entities DROP COLUMN version; ALTER TABLE entities DROP COLUMN source; ALTER TABLE entities DROP COLUMN message; PRAGMA user_version = 2;",
         )
         .expect("downgrade");
     }
@@ -432,7 +432,7 @@ fn a_schema_4_store_gains_progress_phases() {
     {
         let conn = rusqlite::Connection::open(&path).expect("raw open");
         conn.execute_batch(
-            "ALTER TABLE jobs DROP COLUMN progress_phase; DROP TABLE entity_changes; DROP TABLE schedules; PRAGMA user_version = 4;",
+            "ALTER TABLE jobs DROP COLUMN progress_phase; DROP TABLE entity_changes; DROP TABLE schedules; DROP TABLE entity_versions; ALTER TABLE entities DROP COLUMN version; ALTER TABLE entities DROP COLUMN source; ALTER TABLE entities DROP COLUMN message; PRAGMA user_version = 4;",
         )
             .expect("downgrade");
     }
@@ -461,7 +461,7 @@ fn a_schema_5_store_gains_a_change_feed_with_its_entities_numbered() {
     {
         let conn = rusqlite::Connection::open(&path).expect("raw open");
         conn.execute_batch(
-            "DROP TABLE entity_changes; DROP TABLE schedules; PRAGMA user_version = 5;",
+            "DROP TABLE entity_changes; DROP TABLE schedules; DROP TABLE entity_versions; ALTER TABLE entities DROP COLUMN version; ALTER TABLE entities DROP COLUMN source; ALTER TABLE entities DROP COLUMN message; PRAGMA user_version = 5;",
         )
         .expect("downgrade");
     }
@@ -498,7 +498,7 @@ fn a_store_with_the_old_feed_triggers_numbers_each_change_once_after_upgrade() {
                  INSERT OR REPLACE INTO entity_changes (seq, entity_rowid)
                  VALUES ((SELECT coalesce(max(seq), 0) + 1 FROM entity_changes), NEW.rowid);
              END;
-             PRAGMA user_version = 7;",
+             DROP TABLE entity_versions; ALTER TABLE entities DROP COLUMN version; ALTER TABLE entities DROP COLUMN source; ALTER TABLE entities DROP COLUMN message; PRAGMA user_version = 7;",
         )
         .expect("downgrade");
     }
@@ -608,7 +608,7 @@ fn a_schema_9_store_keeps_its_bases_and_runtime_state_keyed_by_replica() {
              INSERT INTO old_state SELECT key, value, updated_ms FROM runtime_state;
              DROP TABLE runtime_state; ALTER TABLE old_state RENAME TO runtime_state;
              DROP TABLE replicas; DROP TABLE replica_cursors;
-             PRAGMA user_version = 9;",
+             DROP TABLE entity_versions; ALTER TABLE entities DROP COLUMN version; ALTER TABLE entities DROP COLUMN source; ALTER TABLE entities DROP COLUMN message; PRAGMA user_version = 9;",
         )
         .expect("downgrade");
     }

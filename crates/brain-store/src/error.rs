@@ -45,6 +45,33 @@ pub enum StoreError {
     /// No conflict by that id.
     #[error("no conflict #{0}: see `brain conflicts list`")]
     ConflictNotFound(i64),
+    /// A version number the entity's history does not hold (never made, or dropped by the
+    /// retention rules).
+    #[error(
+        "{entity} has no version {number}: its versions are listed by `brain history {entity}` \
+         (1 to {latest}, less those the retention rules dropped)"
+    )]
+    VersionNotFound {
+        /// The entity.
+        entity: EntityRef,
+        /// The number asked for.
+        number: u64,
+        /// Its current version's number.
+        latest: u64,
+    },
+    /// A kept version cannot be read back: its stored bytes are damaged.
+    #[error(
+        "version {number} of {entity} cannot be read back ({reason}); the versions after it \
+         and the note itself are unaffected: `brain doctor` checks the store"
+    )]
+    DamagedVersion {
+        /// The entity.
+        entity: EntityRef,
+        /// The version.
+        number: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Another live entity's file path differs from this one only by case or Unicode form.
     #[error("{0}")]
     PathCollision(Box<PathCollision>),

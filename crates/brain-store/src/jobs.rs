@@ -529,6 +529,10 @@ pub trait JobStore: Send + Sync {
 
 /// What [`JobStore::transaction`]'s body writes: entities and jobs, committed together.
 pub trait WriteTx {
+    /// What the changes this transaction makes from here on are made by, and why: each version
+    /// they make keeps it (history). Unsaid, an interface write is by `brain`.
+    fn set_why(&mut self, why: &crate::ChangeWhy);
+
     /// Stores an entity as an interface write (as [`crate::Store::put`]: dirty, so the next
     /// sync writes its file). `expected_hash` makes it a compare-and-set, so a writer on top of
     /// what it read never overwrites a change it did not see: `None` writes whatever is there;

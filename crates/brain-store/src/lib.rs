@@ -14,6 +14,7 @@
 pub mod conformance;
 mod dump;
 mod error;
+pub mod history;
 pub mod jobs;
 pub mod schedules;
 pub mod search_query;
@@ -89,6 +90,14 @@ pub trait Store: Send + Sync {
 
     /// Entities in path order, filtered.
     fn list(&self, filter: &ListFilter) -> Result<Vec<EntitySummary>>;
+
+    /// Every version of an entity, live or deleted, oldest first and the current one last:
+    /// the ones its changes replaced (history) and the entity as it is.
+    fn history(&self, r: &EntityRef) -> Result<Vec<Version>>;
+
+    /// The text (frontmatter and body, as its file held it) of version `number` of an entity.
+    /// A number its history does not hold is [`StoreError::VersionNotFound`].
+    fn version_text(&self, r: &EntityRef, number: u64) -> Result<String>;
 
     /// Full-text search ranked by BM25 (best first) with highlighted snippets.
     fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>>;

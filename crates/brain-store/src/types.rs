@@ -424,3 +424,52 @@ pub struct ChangePage {
     /// none.
     pub next: u64,
 }
+
+/// What made a change and why, kept with the version it makes (see [`crate::history`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeWhy {
+    /// What wrote it: `file` (a sync import), `cli`, `mcp`, `web`, `matrix`, `git`, `batch N`.
+    pub source: String,
+    /// Why, when the writer said (`brain put --message`, an agent's reason, a batch's op).
+    pub message: Option<String>,
+}
+
+impl ChangeWhy {
+    /// A change made by `source`, with no message.
+    pub fn by(source: impl Into<String>) -> Self {
+        Self {
+            source: source.into(),
+            message: None,
+        }
+    }
+
+    /// A note file's change, imported by a sync.
+    pub fn file() -> Self {
+        Self::by("file")
+    }
+
+    /// The same, with a message.
+    pub fn saying(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+}
+
+/// One version of an entity, as `brain history` lists it: the kept ones and the current one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Version {
+    /// Its number: 1 for the first the store kept, increasing by one with each change.
+    pub number: u64,
+    /// Its file path then.
+    pub path: String,
+    /// Its content hash then.
+    pub content_hash: String,
+    /// Whether it was the note deleted.
+    pub deleted: bool,
+    /// When it was written (or deleted), ms since the epoch.
+    pub made_ms: i64,
+    /// What made it, and why.
+    pub why: ChangeWhy,
+    /// Whether it is the entity as it is now.
+    pub current: bool,
+}

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::db::{Db, get};
 use crate::entities;
 use brain_store::jobs::{DedupePolicy, Enqueued, NewJob, WriteTx};
-use brain_store::{Entity, PutOutcome, Result, StoreError};
+use brain_store::{ChangeWhy, Entity, PutOutcome, Result, StoreError};
 
 struct Duplicate {
     id: i64,
@@ -190,22 +190,28 @@ pub(super) struct PgWriteTx<'a, 'c> {
     pub(super) replica: &'a str,
     /// Whether a job was enqueued (workers are told at commit).
     pub(super) enqueued: bool,
+    /// What the versions this transaction makes are made by ([`WriteTx::set_why`]).
+    pub(super) why: ChangeWhy,
 }
 
 impl WriteTx for PgWriteTx<'_, '_> {
+    fn set_why(&mut self, why: &ChangeWhy) {
+        self.why = why.clone();
+    }
+
     fn put(&mut self, entity: &Entity, expected_hash: Option<&str>) -> Result<PutOutcome> {
         if let Some(expected) = expected_hash {
             check_expected(self.db, entity, expected, self.replica)?;
         }
-        entities::put(self.db, entity, self.replica)
+        entities::put(self.db, entity, self.replica, &self.why)
     }
 
     fn soft_delete(&mut self, r: &brain_core::EntityRef, now_ms: i64) -> Result<()> {
-        entities::soft_delete(self.db, r, now_ms, self.replica)
+        entities::soft_delete(self.db, r, now_ms, self.replica, &self.why)
     }
 
     fn restore(&mut self, r: &brain_core::EntityRef, now_ms: i64) -> Result<Entity> {
-        entities::restore(self.db, r, now_ms, self.replica)
+        entities::restore(self.db, r, now_ms, self.replica, &self.why)
     }
 
     fn enqueue(&mut self, job: &NewJob, now_ms: i64) -> Result<Enqueued> {

@@ -185,6 +185,7 @@ impl JobStore for PgStore {
                 db,
                 replica: &self.replica,
                 enqueued: false,
+                why: brain_store::ChangeWhy::by(crate::BRAIN),
             };
             body(&mut tx)?;
             if tx.enqueued {

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use crate::entities;
 use brain_store::jobs::WriteTx;
 use brain_store::jobs::{DedupePolicy, Enqueued, NewJob};
-use brain_store::{Entity, PutOutcome, Result, StoreError};
+use brain_store::{ChangeWhy, Entity, PutOutcome, Result, StoreError};
 
 /// A queued or running job with the same type and dedupe key.
 struct Duplicate {
@@ -179,22 +179,28 @@ fn check_expected(tx: &Transaction<'_>, entity: &Entity, expected: &str) -> Resu
 /// and enqueues on one SQLite transaction, committed once by the caller.
 pub(super) struct SqliteWriteTx<'a, 'conn> {
     pub(super) tx: &'a Transaction<'conn>,
+    /// What the versions this transaction makes are made by ([`WriteTx::set_why`]).
+    pub(super) why: ChangeWhy,
 }
 
 impl WriteTx for SqliteWriteTx<'_, '_> {
+    fn set_why(&mut self, why: &ChangeWhy) {
+        self.why = why.clone();
+    }
+
     fn put(&mut self, entity: &Entity, expected_hash: Option<&str>) -> Result<PutOutcome> {
         if let Some(expected) = expected_hash {
             check_expected(self.tx, entity, expected)?;
         }
-        entities::put(self.tx, entity)
+        entities::put(self.tx, entity, &self.why)
     }
 
     fn soft_delete(&mut self, r: &brain_core::EntityRef, now_ms: i64) -> Result<()> {
-        entities::soft_delete(self.tx, r, now_ms)
+        entities::soft_delete(self.tx, r, now_ms, &self.why)
     }
 
     fn restore(&mut self, r: &brain_core::EntityRef, now_ms: i64) -> Result<Entity> {
-        entities::restore(self.tx, r, now_ms)
+        entities::restore(self.tx, r, now_ms, &self.why)
     }
 
     fn enqueue(&mut self, job: &NewJob, now_ms: i64) -> Result<Enqueued> {

@@ -23,12 +23,12 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use serde_json::Value;
 
 use super::SqliteStore;
-use brain_store::Result;
 use brain_store::jobs::{
     BatchStatus, ChangeNotifier, Enqueued, Job, JobCount, JobFilter, JobProgress, JobState,
     JobStore, NewJob, Outcome, WriteTx,
 };
 use brain_store::schedules::{Schedule, ScheduleDef};
+use brain_store::{ChangeWhy, Result};
 
 /// The columns [`from_row`] reads, in its order; shared by every `SELECT` and `RETURNING`.
 const COLUMNS: &str = "id, job_type, state, priority, attempts, max_attempts, run_at_ms,
@@ -174,7 +174,12 @@ impl JobStore for SqliteStore {
     }
 
     fn transaction(&self, body: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
-        self.write(|tx| body(&mut enqueue::SqliteWriteTx { tx }))
+        self.write(|tx| {
+            body(&mut enqueue::SqliteWriteTx {
+                tx,
+                why: ChangeWhy::by(crate::BRAIN),
+            })
+        })
     }
 
     fn pause_types(&self, types: &[&str], now_ms: i64) -> Result<()> {

@@ -20,6 +20,8 @@ pub mod copy;
 #[doc(hidden)]
 pub mod entities;
 #[doc(hidden)]
+pub mod history;
+#[doc(hidden)]
 pub mod jobs;
 #[doc(hidden)]
 pub mod runtime;
@@ -86,6 +88,12 @@ macro_rules! conformance_tests {
             }
             runtime {
                 set_read_and_replace => runtime::set_read_and_replace,
+            }
+            history {
+                every_change_keeps_the_version_it_replaced => history::every_change_keeps_the_version_it_replaced,
+                unchanged_writes_make_no_version_and_unknown_ones_are_refused => history::unchanged_writes_make_no_version_and_unknown_ones_are_refused,
+                a_rename_keeps_the_history => history::a_rename_keeps_the_history,
+                a_transaction_without_entity_writes_makes_no_version => history::a_transaction_without_entity_writes_makes_no_version,
             }
             copy {
                 a_dump_loads_into_an_empty_store_unchanged => copy::a_dump_loads_into_an_empty_store_unchanged,

@@ -27,7 +27,7 @@ use crate::jobs::{DedupePolicy, Enqueued, Job, JobState, NewJob, Outcome};
 const LEASE: i64 = 30_000;
 
 /// A job of type `t` with `input`, priority 5, due at `T0`, three attempts.
-fn new_job(t: &str, input: Value) -> NewJob {
+pub(crate) fn new_job(t: &str, input: Value) -> NewJob {
     NewJob {
         job_type: t.into(),
         input,

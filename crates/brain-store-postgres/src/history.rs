@@ -1,0 +1,139 @@
+//! History (migration 0006), as the SQLite backend keeps it: the version a change replaces,
+//! kept in the change's transaction, and versions read back. The entity row is the newest
+//! version; `entity_versions` holds the ones before it, each stored against the one after it
+//! ([`brain_store::history`]).
+
+use brain_core::EntityRef;
+
+use crate::db::{Db, get};
+use crate::entities;
+use brain_store::{ChangeWhy, Result, StoreError, Version, history};
+
+/// Keeps row `row_id` as it is now as a version of its own, stored against `newer` (the text
+/// replacing it; `None`: the same text, as a delete or a restore keeps it), and gives the row
+/// its next number made by `why`.
+pub(crate) fn keep(
+    db: &mut Db<'_>,
+    row_id: i64,
+    newer: Option<&str>,
+    why: &ChangeWhy,
+) -> Result<()> {
+    let row = db.query_one(
+        "SELECT version, path, content_hash, deleted_ms, updated_ms, source, message,
+                frontmatter || body
+         FROM entities WHERE row_id = $1",
+        &[&row_id],
+    )?;
+    let version: i64 = get(&row, 0)?;
+    let deleted_ms: Option<i64> = get(&row, 3)?;
+    let updated_ms: i64 = get(&row, 4)?;
+    let text: String = get(&row, 7)?;
+    let stored = history::encode(&text, newer.unwrap_or(&text));
+    db.execute(
+        "INSERT INTO entity_versions (entity_id, version, path, content_hash, deleted, made_ms,
+                                      source, message, stored)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &[
+            &row_id,
+            &version,
+            &get::<String>(&row, 1)?,
+            &get::<String>(&row, 2)?,
+            &deleted_ms.is_some(),
+            &deleted_ms.unwrap_or(updated_ms),
+            &get::<String>(&row, 5)?,
+            &get::<Option<String>>(&row, 6)?,
+            &stored,
+        ],
+    )?;
+    db.execute(
+        "UPDATE entities SET version = $2, source = $3, message = $4 WHERE row_id = $1",
+        &[&row_id, &(version + 1), &why.source, &why.message],
+    )?;
+    Ok(())
+}
+
+/// Every version of `r`, oldest first, the current one last.
+pub(crate) fn list(db: &mut Db<'_>, r: &EntityRef) -> Result<Vec<Version>> {
+    let row_id = row_id_of(db, r)?;
+    let rows = db.query(
+        "SELECT version, path, content_hash, deleted, made_ms, source, message, false
+         FROM entity_versions WHERE entity_id = $1
+         UNION ALL
+         SELECT version, path, content_hash, deleted_ms IS NOT NULL,
+                coalesce(deleted_ms, updated_ms), source, message, true
+         FROM entities WHERE row_id = $1
+         ORDER BY 1",
+        &[&row_id],
+    )?;
+    rows.iter()
+        .map(|row| {
+            Ok(Version {
+                number: u64::try_from(get::<i64>(row, 0)?).unwrap_or(0),
+                path: get(row, 1)?,
+                content_hash: get(row, 2)?,
+                deleted: get(row, 3)?,
+                made_ms: get(row, 4)?,
+                why: ChangeWhy {
+                    source: get(row, 5)?,
+                    message: get(row, 6)?,
+                },
+                current: get(row, 7)?,
+            })
+        })
+        .collect()
+}
+
+/// The text of version `number` of `r`: walked back from the entity through every version
+/// after it.
+pub(crate) fn text(db: &mut Db<'_>, r: &EntityRef, number: u64) -> Result<String> {
+    let entity = entities::load(db, r)?.ok_or_else(|| StoreError::NotFound(r.clone()))?;
+    let row = db.query_one(
+        "SELECT row_id, version FROM entities WHERE type = $1 AND id = $2",
+        &[&r.entity_type, &r.id],
+    )?;
+    let row_id: i64 = get(&row, 0)?;
+    let latest = u64::try_from(get::<i64>(&row, 1)?).unwrap_or(0);
+    let missing = || StoreError::VersionNotFound {
+        entity: r.clone(),
+        number,
+        latest,
+    };
+    if number == latest {
+        return Ok(entity.content());
+    }
+    let wanted = i64::try_from(number).map_err(|_| missing())?;
+    if number > latest || number == 0 {
+        return Err(missing());
+    }
+    let kept = db.query(
+        "SELECT version, stored FROM entity_versions
+         WHERE entity_id = $1 AND version >= $2 ORDER BY version DESC",
+        &[&row_id, &wanted],
+    )?;
+    let mut versions = Vec::with_capacity(kept.len());
+    for row in &kept {
+        versions.push((get::<i64>(row, 0)?, get::<Vec<u8>>(row, 1)?));
+    }
+    if versions.last().is_none_or(|(v, _)| *v != wanted) {
+        return Err(missing());
+    }
+    let mut text = entity.content();
+    for (v, stored) in versions {
+        text = history::decode(&stored, &text).map_err(|e| StoreError::DamagedVersion {
+            entity: r.clone(),
+            number: u64::try_from(v).unwrap_or(0),
+            reason: e.0.to_string(),
+        })?;
+    }
+    Ok(text)
+}
+
+fn row_id_of(db: &mut Db<'_>, r: &EntityRef) -> Result<i64> {
+    let row = db.query_opt(
+        "SELECT row_id FROM entities WHERE type = $1 AND id = $2",
+        &[&r.entity_type, &r.id],
+    )?;
+    row.map(|row| get(&row, 0))
+        .transpose()?
+        .ok_or_else(|| StoreError::NotFound(r.clone()))
+}

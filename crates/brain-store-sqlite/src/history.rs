@@ -1,0 +1,143 @@
+//! History (migration 0011): the version a change replaces, kept in the change's transaction,
+//! and versions read back. The entity row is the newest version; `entity_versions` holds the
+//! ones before it, each stored against the one after it ([`brain_store::history`]).
+
+use brain_core::EntityRef;
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use brain_store::{ChangeWhy, Result, StoreError, Version, history};
+
+use crate::entities;
+
+/// Keeps row `rowid` as it is now as a version of its own, stored against `newer` (the text
+/// replacing it; `None`: the same text, as a delete or a restore keeps it); returns the number
+/// the row's new version takes.
+pub(crate) fn keep(tx: &Transaction<'_>, rowid: i64, newer: Option<&str>) -> Result<i64> {
+    let mut read = tx.prepare_cached(
+        "SELECT version, path, content_hash, deleted_ms, updated_ms, source, message,
+                frontmatter, body
+         FROM entities WHERE rowid = ?1",
+    )?;
+    let (version, path, hash, deleted_ms, updated_ms, source, message, frontmatter, body): (
+        i64,
+        String,
+        String,
+        Option<i64>,
+        i64,
+        String,
+        Option<String>,
+        String,
+        String,
+    ) = read.query_row([rowid], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+            r.get(7)?,
+            r.get(8)?,
+        ))
+    })?;
+    let mut text = frontmatter;
+    text.push_str(&body);
+    let stored = history::encode(&text, newer.unwrap_or(&text));
+    tx.prepare_cached(
+        "INSERT INTO entity_versions (entity_rowid, version, path, content_hash, deleted,
+                                      made_ms, source, message, stored)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        rowid,
+        version,
+        path,
+        hash,
+        deleted_ms.is_some(),
+        deleted_ms.unwrap_or(updated_ms),
+        source,
+        message,
+        stored,
+    ])?;
+    Ok(version + 1)
+}
+
+/// Every version of `r`, oldest first, the current one last.
+pub(crate) fn list(tx: &Transaction<'_>, r: &EntityRef) -> Result<Vec<Version>> {
+    let rowid = rowid_of(tx, r)?;
+    let mut stmt = tx.prepare_cached(
+        "SELECT version, path, content_hash, deleted, made_ms, source, message, 0
+         FROM entity_versions WHERE entity_rowid = ?1
+         UNION ALL
+         SELECT version, path, content_hash, deleted_ms IS NOT NULL,
+                coalesce(deleted_ms, updated_ms), source, message, 1
+         FROM entities WHERE rowid = ?1
+         ORDER BY 1",
+    )?;
+    let rows = stmt.query_map([rowid], |row| {
+        Ok(Version {
+            number: row.get::<_, i64>(0)?.max(0) as u64,
+            path: row.get(1)?,
+            content_hash: row.get(2)?,
+            deleted: row.get(3)?,
+            made_ms: row.get(4)?,
+            why: ChangeWhy {
+                source: row.get(5)?,
+                message: row.get(6)?,
+            },
+            current: row.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The text of version `number` of `r`: walked back from the entity through every version
+/// after it.
+pub(crate) fn text(tx: &Transaction<'_>, r: &EntityRef, number: u64) -> Result<String> {
+    let entity = entities::load(tx, r)?.ok_or_else(|| StoreError::NotFound(r.clone()))?;
+    let rowid = rowid_of(tx, r)?;
+    let latest: i64 = tx
+        .prepare_cached("SELECT version FROM entities WHERE rowid = ?1")?
+        .query_row([rowid], |row| row.get(0))?;
+    let latest = latest.max(0) as u64;
+    let missing = || StoreError::VersionNotFound {
+        entity: r.clone(),
+        number,
+        latest,
+    };
+    if number == latest {
+        return Ok(entity.content());
+    }
+    if number > latest || number == 0 {
+        return Err(missing());
+    }
+    let mut stmt = tx.prepare_cached(
+        "SELECT version, stored FROM entity_versions
+         WHERE entity_rowid = ?1 AND version >= ?2 ORDER BY version DESC",
+    )?;
+    let kept = stmt
+        .query_map(params![rowid, number as i64], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if kept.last().is_none_or(|(v, _)| *v as u64 != number) {
+        return Err(missing());
+    }
+    let mut text = entity.content();
+    for (v, stored) in kept {
+        text = history::decode(&stored, &text).map_err(|e| StoreError::DamagedVersion {
+            entity: r.clone(),
+            number: v.max(0) as u64,
+            reason: e.0.to_string(),
+        })?;
+    }
+    Ok(text)
+}
+
+fn rowid_of(tx: &Transaction<'_>, r: &EntityRef) -> Result<i64> {
+    tx.prepare_cached("SELECT rowid FROM entities WHERE type = ?1 AND id = ?2")?
+        .query_row(params![r.entity_type, r.id], |row| row.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(r.clone()))
+}

@@ -1,0 +1,142 @@
+//! History: every change of an entity keeps the version it replaced, in the same transaction,
+//! with what made it; every version reads back exactly.
+
+use super::sync::stat;
+use super::{Factory, T0, entity, eref};
+use crate::{ChangeWhy, StoreError, SyncOp};
+
+fn hash(text: &str) -> String {
+    brain_core::content_hash(text.as_bytes())
+}
+
+pub fn every_change_keeps_the_version_it_replaced(make: Factory<'_>) {
+    let store = make();
+    let r = eref("note/plan");
+    let texts = ["# Plan\none\n", "# Plan\none\ntwo\n", "# Plan\nthree\n"];
+    store
+        .apply(&[SyncOp::Import {
+            entity: entity("note/plan", texts[0], T0),
+            stat: stat(1),
+            seen_dirty_hash: None,
+        }])
+        .expect("import");
+    store
+        .transaction(&mut |tx| {
+            tx.set_why(&ChangeWhy::by("mcp").saying("add a line"));
+            tx.put(&entity("note/plan", texts[1], T0 + 10), None)?;
+            Ok(())
+        })
+        .expect("put");
+    store
+        .apply(&[SyncOp::Import {
+            entity: entity("note/plan", texts[2], T0 + 20),
+            stat: stat(2),
+            seen_dirty_hash: Some(hash(texts[1])),
+        }])
+        .expect("import again");
+    store.soft_delete(&r, T0 + 30).expect("delete");
+    store.restore(&r, T0 + 40).expect("restore");
+
+    let versions = store.history(&r).expect("history");
+    let numbers: Vec<u64> = versions.iter().map(|v| v.number).collect();
+    assert_eq!(numbers, [1, 2, 3, 4, 5], "{versions:?}");
+    let sources: Vec<&str> = versions.iter().map(|v| v.why.source.as_str()).collect();
+    assert_eq!(sources, ["file", "mcp", "file", "brain", "brain"]);
+    assert_eq!(versions[1].why.message.as_deref(), Some("add a line"));
+    assert_eq!(versions[1].made_ms, T0 + 10);
+    let deleted: Vec<bool> = versions.iter().map(|v| v.deleted).collect();
+    assert_eq!(deleted, [false, false, false, true, false]);
+    let current: Vec<bool> = versions.iter().map(|v| v.current).collect();
+    assert_eq!(current, [false, false, false, false, true]);
+    for (n, want) in [
+        (1, texts[0]),
+        (2, texts[1]),
+        (3, texts[2]),
+        (4, texts[2]),
+        (5, texts[2]),
+    ] {
+        assert_eq!(
+            store.version_text(&r, n).expect("version"),
+            want,
+            "version {n}"
+        );
+    }
+    assert_eq!(
+        versions[1].content_hash,
+        hash(texts[1]),
+        "each version keeps its hash"
+    );
+}
+
+pub fn unchanged_writes_make_no_version_and_unknown_ones_are_refused(make: Factory<'_>) {
+    let store = make();
+    let r = eref("note/a");
+    let e = entity("note/a", "# A\n", T0);
+    store.put(&e).expect("put");
+    store.put(&e).expect("put again, unchanged");
+    assert_eq!(store.history(&r).expect("history").len(), 1);
+    match store.version_text(&r, 2) {
+        Err(StoreError::VersionNotFound { number, latest, .. }) => {
+            assert_eq!((number, latest), (2, 1));
+        }
+        other => panic!("version 2 of a note with one gave {other:?}"),
+    }
+    assert!(matches!(
+        store.version_text(&r, 0),
+        Err(StoreError::VersionNotFound { .. })
+    ));
+    assert!(matches!(
+        store.history(&eref("note/nope")),
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+pub fn a_rename_keeps_the_history(make: Factory<'_>) {
+    let store = make();
+    let old = entity("note/a", "# A\nfirst\n", T0);
+    store
+        .apply(&[SyncOp::Import {
+            entity: old.clone(),
+            stat: stat(1),
+            seen_dirty_hash: None,
+        }])
+        .expect("import");
+    store
+        .apply(&[SyncOp::Import {
+            entity: entity("note/a", "# A\nsecond\n", T0 + 1),
+            stat: stat(2),
+            seen_dirty_hash: None,
+        }])
+        .expect("edit");
+    let moved = entity("note/b", "# A\nsecond\n", T0 + 2);
+    store
+        .apply(&[SyncOp::Rename {
+            from: old.entity_ref.clone(),
+            from_path: "a.md".into(),
+            entity: moved.clone(),
+            stat: stat(3),
+            seen_dirty_hash: None,
+        }])
+        .expect("rename");
+    let versions = store.history(&moved.entity_ref).expect("history");
+    let paths: Vec<&str> = versions.iter().map(|v| v.path.as_str()).collect();
+    assert_eq!(paths, ["a.md", "a.md", "b.md"]);
+    assert_eq!(
+        store.version_text(&moved.entity_ref, 1).expect("v1"),
+        "# A\nfirst\n"
+    );
+}
+
+/// A job enqueued alone changes no entity and makes no version.
+pub fn a_transaction_without_entity_writes_makes_no_version(make: Factory<'_>) {
+    let store = make();
+    store.put(&entity("note/a", "# A\n", T0)).expect("put");
+    store
+        .transaction(&mut |tx| {
+            tx.set_why(&ChangeWhy::by("cli"));
+            tx.enqueue(&super::jobs::new_job("t", serde_json::json!({})), T0)?;
+            Ok(())
+        })
+        .expect("enqueue");
+    assert_eq!(store.history(&eref("note/a")).expect("history").len(), 1);
+}
