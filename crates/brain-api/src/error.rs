@@ -94,6 +94,9 @@ pub enum BrainError {
     /// A request the facade refuses as given (bad mode, bad limit, empty query...).
     #[error("{0}")]
     BadRequest(String),
+    /// A version of a note its history does not hold. Kind `not_found`.
+    #[error("{0}")]
+    NoSuchVersion(String),
     /// A type that is neither `note` nor one of the vault's `vault.entity_types`, in a read or
     /// a filter (a write names it in [`BrainError::Invalid`], as "not stored").
     #[error("unknown type '{name}': this vault has {known} (set `vault.entity_types` to add one)")]
@@ -195,6 +198,7 @@ impl From<StoreError> for BrainError {
                  lone - does not count): give at least one word"
                     .into(),
             ),
+            e @ StoreError::VersionNotFound { .. } => BrainError::NoSuchVersion(e.to_string()),
             e @ (StoreError::PathCollision(_) | StoreError::JobState { .. }) => {
                 BrainError::BadRequest(e.to_string())
             }
@@ -224,7 +228,8 @@ impl BrainError {
         match self {
             BrainError::NotFound { .. }
             | BrainError::Deleted { .. }
-            | BrainError::NothingImported { .. } => "not_found",
+            | BrainError::NothingImported { .. }
+            | BrainError::NoSuchVersion(_) => "not_found",
             BrainError::Invalid { kind, .. } => kind.as_str(),
             BrainError::TooLarge { .. } => "too_large",
             BrainError::Exists { .. } => "exists",

@@ -99,10 +99,12 @@ impl Brain {
     /// Lets directory sync run again: the jobs queued meanwhile run as soon as a worker (the
     /// daemon's, or the next `brain sync`) is free.
     pub fn resume_sync(&self) -> Result<SyncPause, BrainError> {
+        // Counted before the resume: a running daemon claims them the moment it is lifted.
+        let waiting = self.sync_pause(false)?;
         self.queue
             .resume_types(&DIRECTORY_TYPES)
             .map_err(BrainError::record)?;
-        self.sync_pause(false)
+        Ok(waiting)
     }
 
     fn sync_pause(&self, paused: bool) -> Result<SyncPause, BrainError> {

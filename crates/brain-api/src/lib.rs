@@ -21,6 +21,7 @@ pub mod directory;
 mod error;
 mod fresh;
 pub mod git;
+mod history;
 mod jobs;
 pub mod plugin;
 mod read;
@@ -97,6 +98,9 @@ pub struct Brain {
     capabilities: Capabilities,
     workers: Workers,
     pool: Mutex<Option<WorkerPool>>,
+    /// The interface this facade serves (`cli`, `mcp`, `web`, ...): each version its writes
+    /// make says it (history).
+    source: String,
 }
 
 /// A vault's queue and the capabilities its plugins provide, as the plugins registered them:
@@ -147,7 +151,20 @@ impl Brain {
             capabilities: plugged.capabilities,
             workers,
             pool: Mutex::new(None),
+            source: "brain".into(),
         }
+    }
+
+    /// The same facade, naming the interface it serves (`cli`, `mcp`, `web`, `matrix`): the
+    /// versions its writes make say so in `brain history`.
+    pub fn with_source(mut self, source: impl Into<String>) -> Self {
+        self.source = source.into();
+        self
+    }
+
+    /// What this facade's writes are made by, for the versions they make.
+    pub(crate) fn why(&self) -> brain_store::ChangeWhy {
+        brain_store::ChangeWhy::by(&self.source)
     }
 
     /// The vault's folder.

@@ -86,25 +86,26 @@ impl Brain {
         expect: Expect,
     ) -> Result<WriteOutcome, BrainError> {
         if expect != Expect::Present {
-            return self.write_expecting(r, content, expect);
+            return self.write_expecting(r, content, expect, &self.why());
         }
         // The store's compare-and-set knows "this hash" and "nothing": write against the hash
         // read now, and read again if another write lands in between.
         let mut tries = 1;
         loop {
             let current = self.get(r)?.content_hash;
-            match self.write_expecting(r, content, Expect::Hash(current)) {
+            match self.write_expecting(r, content, Expect::Hash(current), &self.why()) {
                 Err(BrainError::Stale { .. }) if tries < PRESENT_TRIES => tries += 1,
                 written => return written,
             }
         }
     }
 
-    fn write_expecting(
+    pub(crate) fn write_expecting(
         &self,
         r: &EntityRef,
         content: &[u8],
         expect: Expect,
+        why: &brain_store::ChangeWhy,
     ) -> Result<WriteOutcome, BrainError> {
         let max = self.config.sync.max_file_bytes;
         if content.len() as u64 > max {
@@ -136,9 +137,9 @@ impl Brain {
         if matches!(expect, Expect::Any | Expect::Absent) {
             self.keep_deleted_file(r);
         }
-        let (outcome, export) = self
-            .store
-            .put_and_enqueue(&entity, expected, &job, now_ms())?;
+        let (outcome, export) =
+            self.store
+                .put_and_enqueue(&entity, expected, &job, now_ms(), why)?;
         if export.is_some() {
             // The job went in through the store on this process's connection, which the
             // daemon's store watch does not see: wake the workers here.
@@ -210,7 +211,9 @@ impl Brain {
             });
         }
         let job = self.queue.prepare(self.export_request(r))?;
-        let (entity, _) = self.store.restore_and_enqueue(r, &job, now_ms())?;
+        let (entity, _) = self
+            .store
+            .restore_and_enqueue(r, &job, now_ms(), &self.why())?;
         self.queue.notify();
         self.ensure_workers();
         tracing::info!(entity = %r, path = %entity.path, "note restored through the facade");
@@ -225,7 +228,9 @@ impl Brain {
     pub fn delete(&self, r: &EntityRef) -> Result<DeleteOutcome, BrainError> {
         let path = self.get(r)?.path;
         let job = self.queue.prepare(self.export_request(r))?;
-        let enqueued = self.store.soft_delete_and_enqueue(r, &job, now_ms())?;
+        let enqueued = self
+            .store
+            .soft_delete_and_enqueue(r, &job, now_ms(), &self.why())?;
         self.queue.notify();
         self.ensure_workers();
         tracing::info!(entity = %r, %path, "note deleted through the facade");

@@ -94,7 +94,7 @@ pub(crate) fn text(db: &mut Db<'_>, r: &EntityRef, number: u64) -> Result<String
     let row_id: i64 = get(&row, 0)?;
     let latest = u64::try_from(get::<i64>(&row, 1)?).unwrap_or(0);
     let missing = || StoreError::VersionNotFound {
-        entity: r.clone(),
+        entity: r.to_string(),
         number,
         latest,
     };
@@ -120,7 +120,7 @@ pub(crate) fn text(db: &mut Db<'_>, r: &EntityRef, number: u64) -> Result<String
     let mut text = entity.content();
     for (v, stored) in versions {
         text = history::decode(&stored, &text).map_err(|e| StoreError::DamagedVersion {
-            entity: r.clone(),
+            entity: r.to_string(),
             number: u64::try_from(v).unwrap_or(0),
             reason: e.0.to_string(),
         })?;

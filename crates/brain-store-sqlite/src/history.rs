@@ -102,7 +102,7 @@ pub(crate) fn text(tx: &Transaction<'_>, r: &EntityRef, number: u64) -> Result<S
         .query_row([rowid], |row| row.get(0))?;
     let latest = latest.max(0) as u64;
     let missing = || StoreError::VersionNotFound {
-        entity: r.clone(),
+        entity: r.to_string(),
         number,
         latest,
     };
@@ -127,7 +127,7 @@ pub(crate) fn text(tx: &Transaction<'_>, r: &EntityRef, number: u64) -> Result<S
     let mut text = entity.content();
     for (v, stored) in kept {
         text = history::decode(&stored, &text).map_err(|e| StoreError::DamagedVersion {
-            entity: r.clone(),
+            entity: r.to_string(),
             number: v.max(0) as u64,
             reason: e.0.to_string(),
         })?;

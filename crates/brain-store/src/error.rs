@@ -52,8 +52,8 @@ pub enum StoreError {
          (1 to {latest}, less those the retention rules dropped)"
     )]
     VersionNotFound {
-        /// The entity.
-        entity: EntityRef,
+        /// The entity, as `type/id`.
+        entity: String,
         /// The number asked for.
         number: u64,
         /// Its current version's number.
@@ -65,8 +65,8 @@ pub enum StoreError {
          and the note itself are unaffected: `brain doctor` checks the store"
     )]
     DamagedVersion {
-        /// The entity.
-        entity: EntityRef,
+        /// The entity, as `type/id`.
+        entity: String,
         /// The version.
         number: u64,
         /// What is wrong with it.

@@ -56,6 +56,19 @@ pub fn decode(stored: &[u8], newer: &str) -> Result<String, DamagedVersion> {
     String::from_utf8(bytes).map_err(|_| DamagedVersion("not UTF-8"))
 }
 
+/// A unified diff from `old` to `new` (three lines of context), headed `--- old_name` and
+/// `+++ new_name`; empty when the texts are equal.
+pub fn unified_diff(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
+    if old == new {
+        return String::new();
+    }
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(old_name, new_name)
+        .to_string()
+}
+
 /// Byte ranges of each line of `text`, its newline included.
 fn lines(text: &str) -> (Vec<&str>, Vec<usize>) {
     let lines: Vec<&str> = text.split_inclusive('\n').collect();

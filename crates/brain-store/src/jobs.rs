@@ -409,10 +409,12 @@ pub trait JobStore: Send + Sync {
         r: &brain_core::EntityRef,
         job: &NewJob,
         now_ms: i64,
+        why: &crate::ChangeWhy,
     ) -> Result<Enqueued> {
         job.validate()?;
         let mut out = None;
         self.transaction(&mut |tx| {
+            tx.set_why(why);
             tx.soft_delete(r, now_ms)?;
             out = Some(tx.enqueue(job, now_ms)?);
             Ok(())
@@ -427,10 +429,12 @@ pub trait JobStore: Send + Sync {
         r: &brain_core::EntityRef,
         job: &NewJob,
         now_ms: i64,
+        why: &crate::ChangeWhy,
     ) -> Result<(crate::Entity, Enqueued)> {
         job.validate()?;
         let mut out = None;
         self.transaction(&mut |tx| {
+            tx.set_why(why);
             let entity = tx.restore(r, now_ms)?;
             out = Some((entity, tx.enqueue(job, now_ms)?));
             Ok(())
@@ -439,7 +443,8 @@ pub trait JobStore: Send + Sync {
     }
 
     /// Stores an entity (as [`crate::Store::put`]) and enqueues `job` in the same transaction:
-    /// the outbox, so a crash can never leave a written entity without its export.
+    /// the outbox, so a crash can never leave a written entity without its export. The version
+    /// it makes is by `why` (history).
     ///
     /// `expected_hash` makes it a compare-and-set (see [`WriteTx::put`]). The job is enqueued
     /// only when the put changed something: an `Unchanged` put returns `None`, since the
@@ -451,11 +456,13 @@ pub trait JobStore: Send + Sync {
         expected_hash: Option<&str>,
         job: &NewJob,
         now_ms: i64,
+        why: &crate::ChangeWhy,
     ) -> Result<(crate::PutOutcome, Option<Enqueued>)> {
         // Refused before the put, so an `Unchanged` put does not hide it.
         job.validate()?;
         let mut out = None;
         self.transaction(&mut |tx| {
+            tx.set_why(why);
             let outcome = tx.put(entity, expected_hash)?;
             let enqueued = match outcome {
                 crate::PutOutcome::Unchanged => None,

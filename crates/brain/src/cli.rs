@@ -55,8 +55,17 @@ pub enum Command {
     Search(SearchArgs),
     /// List notes.
     List(ListArgs),
-    /// Print a note's file, as the store holds it.
-    Get(RefArg),
+    /// Print a note's file, as the store holds it (an earlier version with --version).
+    #[command(disable_version_flag = true)]
+    Get(GetArgs),
+    /// A note's versions, oldest first, the current one last: when, by what (file, cli, mcp,
+    /// git...) and why. Every change keeps the version it replaced.
+    History(RefArg),
+    /// A unified diff from version FROM to version TO of a note (numbers from `brain history`).
+    Diff(DiffArgs),
+    /// Write an earlier version of a note back as a new change (its file follows, and the
+    /// version it replaces is kept too); a deleted note comes back.
+    Revert(RevertArgs),
     /// Create or update a note from stdin or --file; queues the export that writes its file.
     Put(PutArgs),
     /// Delete a note (restorable with `brain restore`); queues moving its file to .brain/trash.
@@ -285,6 +294,43 @@ pub struct RefArg {
     /// The note, as TYPE/ID (e.g. note/Projects/plan).
     #[arg(value_name = "TYPE/ID")]
     pub entity: String,
+}
+
+/// `brain get` arguments.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// The note, as TYPE/ID (e.g. note/Projects/plan).
+    #[arg(value_name = "TYPE/ID")]
+    pub entity: String,
+    /// Print this version instead of the current one (`brain history` lists them).
+    #[arg(long, value_name = "N")]
+    pub version: Option<u64>,
+}
+
+/// `brain diff` arguments.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The note, as TYPE/ID.
+    #[arg(value_name = "TYPE/ID")]
+    pub entity: String,
+    /// The older version's number.
+    pub from: u64,
+    /// The newer version's number.
+    pub to: u64,
+}
+
+/// `brain revert` arguments.
+#[derive(Debug, Args)]
+pub struct RevertArgs {
+    /// The note, as TYPE/ID.
+    #[arg(value_name = "TYPE/ID")]
+    pub entity: String,
+    /// The version to write back (`brain history` lists them).
+    #[arg(long, value_name = "N")]
+    pub to: u64,
+    /// Why, kept with the new version.
+    #[arg(long, short = 'm')]
+    pub message: Option<String>,
 }
 
 /// `brain put` arguments.

@@ -263,3 +263,6 @@ fn reads_before_the_first_sync_and_of_an_unimportable_note_say_why() {
         r.stderr
     );
 }
+
+#[path = "read_commands/history.rs"]
+mod history;

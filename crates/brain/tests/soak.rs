@@ -273,10 +273,13 @@ impl Soak {
             let now = now_ms();
             let entity = engine.builder().entity(&rel, &text, now, now).unwrap();
             let job = self.export_job(&r);
-            match self
-                .store
-                .put_and_enqueue(&entity, Some(&expected), &job, now)
-            {
+            match self.store.put_and_enqueue(
+                &entity,
+                Some(&expected),
+                &job,
+                now,
+                &brain_store::ChangeWhy::by("cli"),
+            ) {
                 Ok(_) => {
                     self.log.push(format!(
                         "{} entity put {r} {token} (expected {expected:.8})",
@@ -300,7 +303,12 @@ impl Soak {
         let r = Self::entity_ref(&rel);
         let job = self.export_job(&r);
         let seen = self.live(&r);
-        match self.store.soft_delete_and_enqueue(&r, &job, now_ms()) {
+        match self.store.soft_delete_and_enqueue(
+            &r,
+            &job,
+            now_ms(),
+            &brain_store::ChangeWhy::by("cli"),
+        ) {
             Ok(_) => {}
             // No live entity (the daemon has not imported the file yet, or synced its delete or
             // rename first): nothing was deleted, so nothing was replaced. Only this error means

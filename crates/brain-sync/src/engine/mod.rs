@@ -514,11 +514,21 @@ impl Run<'_, '_> {
             }
         }
 
+        // A synced file the scan no longer reads because this folder now excludes its path
+        // (a `.brainignore` line, a dot folder) is not a deleted file: its note stays in the
+        // store for every other folder sharing it, and this folder only stops syncing it.
+        let (excluded, gone): (Vec<&str>, Vec<&str>) = if gone.is_empty() {
+            (Vec::new(), gone)
+        } else {
+            let mut rules = crate::scan::IgnoreRules::new(&self.engine.root, self.engine.logseq);
+            gone.into_iter().partition(|p| rules.is_ignored(p, false))
+        };
+
         // Classify without reading: most files are unchanged by stat and need nothing more.
         // The rest need their full base (hash, entity), fetched in one call.
         let mut to_read: Vec<&DiskFile> = Vec::new();
         let mut same_but_dirty: Vec<&str> = Vec::new();
-        let mut need: Vec<&str> = gone.clone();
+        let mut need: Vec<&str> = gone.iter().chain(&excluded).copied().collect();
         for &(f, base) in &pairs {
             if !losers.is_empty() && losers.contains(f.path.as_str()) {
                 continue;
@@ -557,6 +567,17 @@ impl Run<'_, '_> {
             self.engine.store.bases(&need)?
         };
         let full: HashMap<&str, &FileBase> = full.iter().map(|b| (b.path.as_str(), b)).collect();
+
+        for path in excluded {
+            if let Some(b) = full.get(path) {
+                tracing::info!(path, entity = %b.entity, "now excluded from sync in this folder: its note stays in the store");
+                self.push(SyncOp::DropBase {
+                    entity: b.entity.clone(),
+                    path: b.path.clone(),
+                })?;
+                self.report.excluded_here.push(path.to_string());
+            }
+        }
 
         for path in same_but_dirty {
             if let Some(b) = full.get(path) {

@@ -33,7 +33,9 @@ fn put(root: &Path, store: &dyn Backend, queue: &Queue, rel: &str, text: &str) {
     let job = queue
         .prepare(brain_sync::jobs::export_request(&entity.entity_ref, None))
         .unwrap();
-    store.put_and_enqueue(&entity, None, &job, now).unwrap();
+    store
+        .put_and_enqueue(&entity, None, &job, now, &brain_store::ChangeWhy::by("cli"))
+        .unwrap();
 }
 
 /// Writes `rel` and runs the import a watcher would queue for it.

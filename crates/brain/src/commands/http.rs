@@ -76,13 +76,16 @@ impl brain_api::plugin::Service for HttpService {
                     .into(),
             );
         };
-        let brain = Arc::new(Brain::new(
-            ctx.root(),
-            ctx.config().clone(),
-            ctx.store().clone(),
-            ctx.plugged(),
-            brain_api::Workers::Daemon,
-        ));
+        let brain = Arc::new(
+            Brain::new(
+                ctx.root(),
+                ctx.config().clone(),
+                ctx.store().clone(),
+                ctx.plugged(),
+                brain_api::Workers::Daemon,
+            )
+            .with_source("mcp"),
+        );
         self.running = Some(serve(bound, brain)?);
         Ok(())
     }

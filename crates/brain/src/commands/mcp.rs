@@ -75,7 +75,11 @@ pub fn run(vault: Vault) -> Result<u8> {
                 vault.paths.root.display()
             )
         })?;
-    let brain = Arc::new(vault.brain(vault.plugged()?, Workers::OnDemand(pool)));
+    let brain = Arc::new(
+        vault
+            .brain(vault.plugged()?, Workers::OnDemand(pool))
+            .with_source("mcp"),
+    );
     let settings = brain_mcp::McpSettings {
         max_body_bytes: usize::try_from(vault.config.mcp.max_body_bytes).unwrap_or(usize::MAX),
     };

@@ -5,6 +5,7 @@ mod daemon;
 mod doctor;
 mod entities;
 mod git;
+mod history;
 mod http;
 mod init;
 mod jobs;
@@ -105,6 +106,7 @@ impl Vault {
             plugged,
             workers,
         )
+        .with_source("cli")
     }
 
     /// The facade for a one-shot command that reads or manages the vault and runs no jobs
@@ -151,7 +153,13 @@ pub fn run(cli: Cli) -> Result<u8> {
         },
         Command::Search(args) => entities::search(&Vault::open(vault_arg)?, &args, cli.json),
         Command::List(args) => entities::list(&Vault::open(vault_arg)?, &args, cli.json),
-        Command::Get(r) => entities::get(&Vault::open(vault_arg)?, &r.entity, cli.json),
+        Command::Get(args) => match args.version {
+            None => entities::get(&Vault::open(vault_arg)?, &args.entity, cli.json),
+            Some(n) => history::get_version(&Vault::open(vault_arg)?, &args.entity, n, cli.json),
+        },
+        Command::History(r) => history::list(&Vault::open(vault_arg)?, &r.entity, cli.json),
+        Command::Diff(args) => history::diff(&Vault::open(vault_arg)?, &args, cli.json),
+        Command::Revert(args) => history::revert(&Vault::open(vault_arg)?, &args, cli.json),
         Command::Put(args) => entities::put(&Vault::open(vault_arg)?, &args, cli.json),
         Command::Rm(r) => entities::rm(&Vault::open(vault_arg)?, &r.entity, cli.json),
         Command::Restore(r) => entities::restore(&Vault::open(vault_arg)?, &r.entity, cli.json),
@@ -212,6 +220,7 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
                 StoreError::NotFound(_)
                     | StoreError::ConflictNotFound(_)
                     | StoreError::JobNotFound(_)
+                    | StoreError::VersionNotFound { .. }
             )
         {
             return EXIT_NOT_FOUND;
@@ -220,7 +229,8 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
             brain_api::BrainError::NotFound { .. }
             | brain_api::BrainError::Deleted { .. }
             | brain_api::BrainError::NothingImported { .. }
-            | brain_api::BrainError::UnknownJob(_),
+            | brain_api::BrainError::UnknownJob(_)
+            | brain_api::BrainError::NoSuchVersion(_),
         ) = cause.downcast_ref::<brain_api::BrainError>()
         {
             return EXIT_NOT_FOUND;

@@ -462,9 +462,28 @@ fn a_sync_pause_holds_back_only_its_own_folder() {
 #[test]
 fn a_note_this_folder_excludes_is_left_out_without_failing_its_syncs() {
     let (a, url) = pg_vault();
+    a.write("drafts/y.md", "# Older draft\n\nsynced everywhere\n");
+    a.ok(&["sync"]);
     let b = join_empty(&url, 1);
-    b.write(".brainignore", "drafts/\n");
     b.ok(&["sync"]);
+    assert!(b.path("drafts/y.md").exists());
+    // Excluding a folder that held synced notes is not deleting them: they stay in the store
+    // and in the other folders, and the file here is left as it is.
+    b.write(".brainignore", "drafts/\n");
+    let report = b.ok(&["--json", "sync"]).json();
+    assert_eq!(report["deleted"], 0, "{report}");
+    assert_eq!(
+        report["excluded_here"],
+        serde_json::json!(["drafts/y.md"]),
+        "{report}"
+    );
+    assert!(b.path("drafts/y.md").exists());
+    a.ok(&["sync"]);
+    assert!(
+        a.path("drafts/y.md").exists(),
+        "the other folder keeps the note"
+    );
+    a.ok(&["get", "note/drafts/y"]);
     a.write("drafts/x.md", "# Draft\n\nfrom a\n");
     a.ok(&["sync"]);
 

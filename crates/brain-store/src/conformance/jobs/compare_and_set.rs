@@ -17,14 +17,20 @@ pub fn put_only_over_the_expected_version(make: Factory<'_>) {
     let export = new_job("export", json!({}));
     let v1 = entity("note/x", "# X\none\n", T0);
     let (outcome, job) = store
-        .put_and_enqueue(&v1, Some(""), &export, T0)
+        .put_and_enqueue(&v1, Some(""), &export, T0, &crate::ChangeWhy::by("cli"))
         .expect("create where nothing is");
     assert_eq!(outcome, PutOutcome::Created);
     assert!(matches!(job, Some(Enqueued::Created(_))));
 
     let v2 = entity("note/x", "# X\ntwo\n", T0 + 1);
     let (outcome, job) = store
-        .put_and_enqueue(&v2, Some(&v1.content_hash), &export, T0 + 1)
+        .put_and_enqueue(
+            &v2,
+            Some(&v1.content_hash),
+            &export,
+            T0 + 1,
+            &crate::ChangeWhy::by("cli"),
+        )
         .expect("the expected version is there");
     assert_eq!(outcome, PutOutcome::Updated);
     assert!(job.is_some(), "its job is enqueued");
@@ -34,7 +40,13 @@ pub fn put_only_over_the_expected_version(make: Factory<'_>) {
 
     // Written over v1 again, by someone who did not see v2: refused, nothing changes.
     let v3 = entity("note/x", "# X\nthree\n", T0 + 2);
-    match store.put_and_enqueue(&v3, Some(&v1.content_hash), &export, T0 + 2) {
+    match store.put_and_enqueue(
+        &v3,
+        Some(&v1.content_hash),
+        &export,
+        T0 + 2,
+        &crate::ChangeWhy::by("cli"),
+    ) {
         Err(StoreError::Stale {
             entity,
             expected,
@@ -49,14 +61,20 @@ pub fn put_only_over_the_expected_version(make: Factory<'_>) {
     assert_eq!(hash_now(&*store), v2.content_hash, "unchanged");
     assert_eq!(job_count(&*store), jobs, "no job for a refused put");
     let e = store
-        .put_and_enqueue(&v3, Some(""), &export, T0 + 2)
+        .put_and_enqueue(&v3, Some(""), &export, T0 + 2, &crate::ChangeWhy::by("cli"))
         .expect_err("a live entity is not absent");
     assert!(e.to_string().contains("read it again"), "{e}");
 
     // A soft-deleted entity never matches a hash, and counts as absent.
     store.soft_delete(&v2.entity_ref, T0 + 3).expect("delete");
     assert!(matches!(
-        store.put_and_enqueue(&v3, Some(&v2.content_hash), &export, T0 + 4),
+        store.put_and_enqueue(
+            &v3,
+            Some(&v2.content_hash),
+            &export,
+            T0 + 4,
+            &crate::ChangeWhy::by("cli")
+        ),
         Err(StoreError::Stale { actual: None, .. })
     ));
     assert!(
@@ -64,7 +82,7 @@ pub fn put_only_over_the_expected_version(make: Factory<'_>) {
         "a refused put leaves the entity deleted"
     );
     let (outcome, _) = store
-        .put_and_enqueue(&v3, Some(""), &export, T0 + 4)
+        .put_and_enqueue(&v3, Some(""), &export, T0 + 4, &crate::ChangeWhy::by("cli"))
         .expect("recreate over a tombstone");
     assert_eq!(outcome, PutOutcome::Created);
     assert_eq!(hash_now(&*store), v3.content_hash);

@@ -19,7 +19,13 @@ pub fn put_and_enqueue_is_one_transaction(make: Factory<'_>) {
         )
     };
     let (outcome, enqueued) = store
-        .put_and_enqueue(&note, None, &export("a.md"), T0)
+        .put_and_enqueue(
+            &note,
+            None,
+            &export("a.md"),
+            T0,
+            &crate::ChangeWhy::by("cli"),
+        )
         .expect("put and enqueue");
     assert_eq!(outcome, PutOutcome::Created);
     let Some(Enqueued::Created(id)) = enqueued else {
@@ -32,7 +38,13 @@ pub fn put_and_enqueue_is_one_transaction(make: Factory<'_>) {
     );
 
     let (outcome, enqueued) = store
-        .put_and_enqueue(&note, None, &export("a.md"), T0 + 1)
+        .put_and_enqueue(
+            &note,
+            None,
+            &export("a.md"),
+            T0 + 1,
+            &crate::ChangeWhy::by("cli"),
+        )
         .expect("put and enqueue");
     assert_eq!(
         (outcome, enqueued),
@@ -41,7 +53,13 @@ pub fn put_and_enqueue_is_one_transaction(make: Factory<'_>) {
     );
     let b = entity("note/b", "# B\n", T0);
     let (outcome, enqueued) = store
-        .put_and_enqueue(&b, None, &export("b.md"), T0 + 2)
+        .put_and_enqueue(
+            &b,
+            None,
+            &export("b.md"),
+            T0 + 2,
+            &crate::ChangeWhy::by("cli"),
+        )
         .expect("put and enqueue");
     assert_eq!(
         (outcome, enqueued),
@@ -57,13 +75,13 @@ pub fn put_and_enqueue_is_one_transaction(make: Factory<'_>) {
     let c = entity("note/c", "# C\n", T0);
     let bad = with_priority(export("c.md"), 0);
     assert!(matches!(
-        store.put_and_enqueue(&c, None, &bad, T0),
+        store.put_and_enqueue(&c, None, &bad, T0, &crate::ChangeWhy::by("cli")),
         Err(StoreError::InvalidJob(_))
     ));
     // ... and refused inside the transaction, after the put: the put is rolled back too.
     let orphan = child_of(export("c.md"), 4242);
     assert!(matches!(
-        store.put_and_enqueue(&c, None, &orphan, T0),
+        store.put_and_enqueue(&c, None, &orphan, T0, &crate::ChangeWhy::by("cli")),
         Err(StoreError::InvalidJob(_))
     ));
     assert!(
@@ -74,7 +92,13 @@ pub fn put_and_enqueue_is_one_transaction(make: Factory<'_>) {
     let mut clash = entity("note/A", "# shouting\n", T0);
     clash.path = "A.md".into();
     assert!(matches!(
-        store.put_and_enqueue(&clash, None, &new_job("export", json!({})), T0),
+        store.put_and_enqueue(
+            &clash,
+            None,
+            &new_job("export", json!({})),
+            T0,
+            &crate::ChangeWhy::by("cli")
+        ),
         Err(StoreError::PathCollision(_))
     ));
     assert_eq!(
@@ -84,7 +108,13 @@ pub fn put_and_enqueue_is_one_transaction(make: Factory<'_>) {
     );
     let changed = entity("note/a", "# A\nsecond\n", T0 + 3);
     let (outcome, enqueued) = store
-        .put_and_enqueue(&changed, None, &new_job("index", json!({})), T0 + 3)
+        .put_and_enqueue(
+            &changed,
+            None,
+            &new_job("index", json!({})),
+            T0 + 3,
+            &crate::ChangeWhy::by("cli"),
+        )
         .expect("put and enqueue");
     assert_eq!(outcome, PutOutcome::Updated);
     assert!(matches!(enqueued, Some(Enqueued::Created(_))));
@@ -103,7 +133,12 @@ pub fn delete_and_restore_are_one_transaction_with_their_job(make: Factory<'_>) 
 
     let orphan = child_of(export.clone(), 4242);
     assert!(matches!(
-        store.soft_delete_and_enqueue(&note.entity_ref, &orphan, T0 + 1),
+        store.soft_delete_and_enqueue(
+            &note.entity_ref,
+            &orphan,
+            T0 + 1,
+            &crate::ChangeWhy::by("cli")
+        ),
         Err(StoreError::InvalidJob(_))
     ));
     assert_eq!(
@@ -116,7 +151,7 @@ pub fn delete_and_restore_are_one_transaction_with_their_job(make: Factory<'_>) 
 
     let missing = entity("note/missing", "x\n", T0).entity_ref;
     assert!(matches!(
-        store.soft_delete_and_enqueue(&missing, &export, T0 + 1),
+        store.soft_delete_and_enqueue(&missing, &export, T0 + 1, &crate::ChangeWhy::by("cli")),
         Err(StoreError::NotFound(_))
     ));
     assert_eq!(
@@ -126,7 +161,12 @@ pub fn delete_and_restore_are_one_transaction_with_their_job(make: Factory<'_>) 
     );
 
     let deleted = store
-        .soft_delete_and_enqueue(&note.entity_ref, &export, T0 + 2)
+        .soft_delete_and_enqueue(
+            &note.entity_ref,
+            &export,
+            T0 + 2,
+            &crate::ChangeWhy::by("cli"),
+        )
         .expect("delete and enqueue");
     assert!(
         matches!(store.get(&note.entity_ref), Err(StoreError::NotFound(r)) if r == note.entity_ref),
@@ -146,7 +186,12 @@ pub fn delete_and_restore_are_one_transaction_with_their_job(make: Factory<'_>) 
     );
 
     let (restored, job) = store
-        .restore_and_enqueue(&note.entity_ref, &export, T0 + 3)
+        .restore_and_enqueue(
+            &note.entity_ref,
+            &export,
+            T0 + 3,
+            &crate::ChangeWhy::by("cli"),
+        )
         .expect("restore and enqueue");
     assert_eq!(restored.body, "# A\n");
     assert_eq!(
@@ -155,7 +200,7 @@ pub fn delete_and_restore_are_one_transaction_with_their_job(make: Factory<'_>) 
     );
     assert_eq!(store.job(job.id()).expect("its job").input, export.input);
     assert!(matches!(
-        store.restore_and_enqueue(&missing, &export, T0 + 4),
+        store.restore_and_enqueue(&missing, &export, T0 + 4, &crate::ChangeWhy::by("cli")),
         Err(StoreError::NotFound(_))
     ));
     assert_eq!(jobs_now(&*store), 2);

@@ -1,0 +1,91 @@
+//! Issue 19: `brain history`, `get --version`, `diff` and `revert`: every change of a note, from
+//! any writer, keeps the version it replaced, and any version can be read, compared and
+//! written back.
+
+use crate::util::TestVault;
+
+#[test]
+fn every_change_is_kept_and_any_version_can_be_read_compared_and_written_back() {
+    let v = TestVault::new();
+    v.write("plan.md", "# Plan\n\nfirst line\n");
+    v.sync();
+    v.run_stdin(
+        &["put", "note/plan"],
+        b"# Plan\n\nfirst line\nsecond line\n",
+    );
+    v.sync();
+    v.write("plan.md", "# Plan\n\nrewritten in the editor\n");
+    v.sync();
+    v.ok(&["rm", "note/plan"]);
+    v.sync();
+    v.ok(&["restore", "note/plan"]);
+    v.sync();
+
+    let history = v.ok(&["--json", "history", "note/plan"]).json();
+    let versions = history.as_array().unwrap();
+    let sources: Vec<&str> = versions
+        .iter()
+        .map(|x| x["why"]["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["file", "cli", "file", "cli", "cli"], "{history}");
+    assert_eq!(versions[3]["deleted"], true);
+    assert_eq!(versions[4]["current"], true);
+    let human = v.ok(&["history", "note/plan"]).stdout;
+    assert!(
+        human.contains("5 version(s)") && human.contains("deleted"),
+        "{human}"
+    );
+
+    let first = v.ok(&["get", "note/plan", "--version", "1"]).stdout;
+    assert_eq!(first, "# Plan\n\nfirst line\n");
+    let diff = v.ok(&["diff", "note/plan", "2", "3"]).stdout;
+    assert!(
+        diff.contains("-first line") && diff.contains("+rewritten in the editor"),
+        "{diff}"
+    );
+    let same = v.ok(&["diff", "note/plan", "3", "5"]).stdout;
+    assert!(same.contains("the same text"), "{same}");
+
+    let reverted = v
+        .ok(&[
+            "--json",
+            "revert",
+            "note/plan",
+            "--to",
+            "2",
+            "-m",
+            "undo the rewrite",
+        ])
+        .json();
+    assert_eq!(reverted["outcome"], "updated", "{reverted}");
+    v.sync();
+    assert_eq!(v.read("plan.md"), b"# Plan\n\nfirst line\nsecond line\n");
+    let history = v.ok(&["--json", "history", "note/plan"]).json();
+    let last = history.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["number"], 6, "{history}");
+    assert_eq!(
+        last["why"]["message"],
+        "revert to version 2: undo the rewrite"
+    );
+    // The version the revert replaced is kept too.
+    let before = v.ok(&["get", "note/plan", "--version", "5"]).stdout;
+    assert_eq!(before, "# Plan\n\nrewritten in the editor\n");
+}
+
+#[test]
+fn a_version_that_is_not_there_is_not_found_with_the_range() {
+    let v = TestVault::new();
+    v.write("a.md", "# A\n");
+    v.sync();
+    for args in [
+        &["get", "note/a", "--version", "9"][..],
+        &["diff", "note/a", "1", "9"],
+        &["revert", "note/a", "--to", "0"],
+    ] {
+        let r = v.run(args);
+        assert_eq!(r.code, 4, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains("brain history note/a"), "{}", r.stderr);
+    }
+    let r = v.run(&["history", "note/nope"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+}
