@@ -18,3 +18,5 @@ CREATE TABLE entity_versions (
     stored       BYTEA   NOT NULL,
     PRIMARY KEY (entity_id, version)
 );
+-- A joining folder's old copy of a note moved since is found by its old path.
+CREATE INDEX entity_versions_path ON entity_versions (path);

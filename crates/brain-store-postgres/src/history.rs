@@ -137,3 +137,25 @@ fn row_id_of(db: &mut Db<'_>, r: &EntityRef) -> Result<i64> {
         .transpose()?
         .ok_or_else(|| StoreError::NotFound(r.clone()))
 }
+
+/// The entity whose earlier version was at `path` with `content_hash`, when it is elsewhere
+/// now (moved, renamed, or deleted after a move).
+pub(crate) fn moved_from(
+    db: &mut Db<'_>,
+    path: &str,
+    content_hash: &str,
+) -> Result<Option<EntityRef>> {
+    let row = db.query_opt(
+        "SELECT e.type, e.id FROM entity_versions v JOIN entities e ON e.row_id = v.entity_id
+         WHERE v.path = $1 AND v.content_hash = $2 AND e.path <> $1
+         ORDER BY v.made_ms DESC LIMIT 1",
+        &[&path, &content_hash],
+    )?;
+    row.map(|row| {
+        Ok(EntityRef::new(
+            get::<String>(&row, 0)?,
+            get::<String>(&row, 1)?,
+        ))
+    })
+    .transpose()
+}

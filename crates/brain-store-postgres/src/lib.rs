@@ -213,6 +213,11 @@ impl Store for PgStore {
         self.pool.read(|db| history::text(db, r, number))
     }
 
+    fn moved_from(&self, path: &str, content_hash: &str) -> Result<Option<EntityRef>> {
+        self.pool
+            .read(|db| history::moved_from(db, path, content_hash))
+    }
+
     fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
         self.pool.read(|db| search::search(db, query))
     }

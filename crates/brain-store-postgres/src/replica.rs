@@ -155,6 +155,13 @@ impl PgStore {
                 path: self.shown().to_string(),
                 what: "taken over by another vault folder (`brain store reattach` there)",
             }),
+            // Its record is gone: `brain store forget` removed this folder, and whatever it
+            // wrote now would go to a replica the store no longer keeps anything for.
+            Ok(None) => Err(StoreError::Replaced {
+                path: self.shown().to_string(),
+                what: "left by this folder: `brain store forget` removed it from the store (to \
+                       join again, move .brain/ aside and run `brain init --store URL`)",
+            }),
             _ => Ok(()),
         }
     }
@@ -354,7 +361,14 @@ impl PgStore {
             "INSERT INTO replica_cursors (replica) VALUES ($1) ON CONFLICT DO NOTHING",
             &[&self.replica],
         )?;
-        crate::dirty::mark_everything(db, &self.replica)
+        crate::dirty::mark_everything(db, &self.replica)?;
+        crate::runtime::set(
+            db,
+            &self.replica,
+            brain_store::JOINING_KEY,
+            &serde_json::Value::Bool(true),
+            now_ms,
+        )
     }
 
     /// Every folder of the store: `id (root on host)`.

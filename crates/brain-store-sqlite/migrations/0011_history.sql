@@ -20,3 +20,5 @@ CREATE TABLE entity_versions (
     stored       BLOB    NOT NULL, -- its text against the next version's text
     PRIMARY KEY (entity_rowid, version)
 ) WITHOUT ROWID;
+-- A joining folder's old copy of a note moved since is found by its old path.
+CREATE INDEX entity_versions_path ON entity_versions (path);

@@ -141,3 +141,26 @@ fn rowid_of(tx: &Transaction<'_>, r: &EntityRef) -> Result<i64> {
         .optional()?
         .ok_or_else(|| StoreError::NotFound(r.clone()))
 }
+
+/// The entity whose earlier version was at `path` with `content_hash`, when it is elsewhere
+/// now (moved, renamed, or deleted after a move).
+pub(crate) fn moved_from(
+    tx: &Transaction<'_>,
+    path: &str,
+    content_hash: &str,
+) -> Result<Option<EntityRef>> {
+    let found = tx
+        .prepare_cached(
+            "SELECT e.type, e.id FROM entity_versions v JOIN entities e ON e.rowid = v.entity_rowid
+             WHERE v.path = ?1 AND v.content_hash = ?2 AND e.path <> ?1
+             ORDER BY v.made_ms DESC LIMIT 1",
+        )?
+        .query_row(params![path, content_hash], |row| {
+            Ok(EntityRef::new(
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+            ))
+        })
+        .optional()?;
+    Ok(found)
+}

@@ -300,6 +300,10 @@ impl Store for SqliteStore {
         self.read(|tx| history::text(tx, r, number))
     }
 
+    fn moved_from(&self, path: &str, content_hash: &str) -> Result<Option<EntityRef>> {
+        self.read(|tx| history::moved_from(tx, path, content_hash))
+    }
+
     fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
         self.read(|tx| search::search(tx, query))
     }

@@ -104,6 +104,9 @@ impl Store for Checked {
     fn version_text(&self, r: &EntityRef, number: u64) -> Result<String> {
         self.0.version_text(r, number)
     }
+    fn moved_from(&self, path: &str, content_hash: &str) -> Result<Option<EntityRef>> {
+        self.0.moved_from(path, content_hash)
+    }
     fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
         self.0.search(query)
     }

@@ -99,6 +99,11 @@ pub trait Store: Send + Sync {
     /// A number its history does not hold is [`StoreError::VersionNotFound`].
     fn version_text(&self, r: &EntityRef, number: u64) -> Result<String>;
 
+    /// The entity one of whose earlier versions was at `path` with this content hash (a note
+    /// moved or renamed since), if any: a folder joining with an old copy of it must not bring
+    /// it back under its old name.
+    fn moved_from(&self, path: &str, content_hash: &str) -> Result<Option<EntityRef>>;
+
     /// Full-text search ranked by BM25 (best first) with highlighted snippets.
     fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>>;
 

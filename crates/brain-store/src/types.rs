@@ -425,6 +425,12 @@ pub struct ChangePage {
     pub next: u64,
 }
 
+/// The runtime-state key (per replica) saying a folder attached to a store that other folders
+/// fill has not finished its first whole sync: until one completes with nothing skipped, its
+/// syncs settle a name held differently here and in the store as a join does (the store's
+/// text keeps the name). Set `true` by the attach, `false` by the sync that completes it.
+pub const JOINING_KEY: &str = "joining";
+
 /// What made a change and why, kept with the version it makes (see [`crate::history`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeWhy {

@@ -103,6 +103,19 @@ impl Run<'_, '_> {
             self.trash(note.entity.entity_ref, file.path.clone(), note.stat);
             return Ok(());
         }
+        // A joining folder's old copy of a note moved or renamed since (its text is exactly
+        // an earlier version's at this path): the move stands, as a delete does above, and
+        // the copy goes to the trash here rather than coming back under its old name.
+        if base.is_none()
+            && self.joining
+            && side == StoreSide::Clean
+            && let Some(now_at) = self.store().moved_from(&file.path, &hash)?
+            && now_at != note.entity.entity_ref
+        {
+            tracing::info!(path = %file.path, now = %now_at, "this folder's copy of a note moved since goes to the trash");
+            self.trash(note.entity.entity_ref, file.path.clone(), note.stat);
+            return Ok(());
+        }
         let action = decide(base.map(|b| b.hash.as_str()), DiskSide::Read(&hash), side);
         tracing::debug!(path = %file.path, ?action, "decided");
         match action {

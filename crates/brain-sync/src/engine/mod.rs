@@ -182,7 +182,13 @@ impl<'a> SyncEngine<'a> {
         progress.finish_phase();
 
         let now = now_ms();
-        let joining = opts.only_paths.is_none() && state.bases.is_empty();
+        // A first whole sync of a folder with no bases, or any sync of one whose join has not
+        // completed yet (cut short, or with files skipped): see `JOINING_KEY`.
+        let join_unfinished = self
+            .store
+            .runtime_state(brain_store::JOINING_KEY)?
+            .is_some_and(|s| s.value == serde_json::Value::Bool(true));
+        let joining = join_unfinished || (opts.only_paths.is_none() && state.bases.is_empty());
         let mut run = Run {
             engine: self,
             opts,
@@ -222,6 +228,22 @@ impl<'a> SyncEngine<'a> {
         run.report.skipped.sort_by(|a, b| a.path.cmp(&b.path));
         if !matches!(result, Err(Stop::Store(_))) {
             run.note_unwritten(&state.dirty);
+        }
+        // The join is complete once a whole sync of the folder ran through with every file
+        // settled: later syncs keep a file's text at its name as the person editing expects.
+        if result.is_ok()
+            && join_unfinished
+            && opts.only_paths.is_none()
+            && opts.mode == SyncMode::Full
+            && run.report.skipped.is_empty()
+            && run.report.pending == 0
+            && let Err(e) = self.store.set_runtime_state(
+                brain_store::JOINING_KEY,
+                &serde_json::Value::Bool(false),
+                now,
+            )
+        {
+            tracing::warn!(error = %e, "cannot record that this folder's join is complete; the next sync completes it again");
         }
         match result {
             Ok(()) => Ok(run.report),

@@ -311,7 +311,11 @@ fn folder_state(r: &brain_store::ReplicaInfo, now_ms: i64) -> String {
         n => format!("behind on {n} note(s) (new, changed or deleted)"),
     }];
     if r.sync_paused {
-        parts.push("sync paused there (`brain sync resume` in that folder)".into());
+        parts.push(if r.this {
+            "sync paused here (`brain sync resume` lifts it)".into()
+        } else {
+            "sync paused there (`brain sync resume` in that folder)".into()
+        });
     }
     parts.push(match r.daemon_seen_ms {
         Some(at) if now_ms - at < brain_api::daemon::DAEMON_SEEN_WITHIN_MS => {

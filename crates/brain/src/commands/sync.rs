@@ -24,6 +24,7 @@ use crate::{output, progress};
 /// `brain sync pause|resume`, through the facade.
 fn pause_or_resume(vault: &Vault, action: &SyncAction, json: bool) -> Result<u8> {
     let brain = vault.facade()?;
+    let was_paused = !brain.paused_types()?.is_empty();
     let brain_api::SyncPause {
         paused,
         queued_jobs: waiting,
@@ -39,7 +40,11 @@ fn pause_or_resume(vault: &Vault, action: &SyncAction, json: bool) -> Result<u8>
         0 => String::new(),
         n => format!(" The {n} other folder(s) on this store go on syncing."),
     };
-    output::line(if paused {
+    output::line(if !paused && !was_paused {
+        "Directory sync was not paused in this folder: nothing to resume (a pause holds only \
+         the folder it was made in; `brain status` there says so)."
+            .to_string()
+    } else if paused {
         format!(
             "Directory sync paused in this folder: file changes and note writes are queued \
              ({waiting} job(s) waiting) and applied on `brain sync resume` here.{others}"

@@ -377,18 +377,26 @@ fn a_joining_folder_does_not_silently_revive_deleted_notes() {
     let (a, url) = pg_vault();
     a.write("gone.md", "# Gone\n\ndeleted later\n");
     a.write("edited.md", "# Edited\n\nas it was\n");
+    a.write("Old/moved.md", "# Moved\n\nmoved later\n");
     a.ok(&["sync"]);
     a.ok(&["rm", "note/gone"]);
     a.ok(&["rm", "note/edited"]);
+    std::fs::create_dir_all(a.path("New")).unwrap();
+    std::fs::rename(a.path("Old/moved.md"), a.path("New/moved.md")).unwrap();
     a.ok(&["sync"]);
     assert!(!a.path("gone.md").exists());
 
     let c = TestVault::uninitialized();
     c.write("gone.md", "# Gone\n\ndeleted later\n");
     c.write("edited.md", "# Edited\n\nchanged on the old laptop\n");
+    c.write("Old/moved.md", "# Moved\n\nmoved later\n");
     c.ok(&["init", "--store", &url]);
     let report = c.ok(&["--json", "sync"]).json();
-    assert_eq!(report["trashed"], 1, "{report}");
+    // The deleted note's copy and the moved note's copy at its old name go to the trash.
+    assert_eq!(report["trashed"], 2, "{report}");
+    assert!(!c.path("Old/moved.md").exists());
+    assert!(c.path("New/moved.md").exists());
+    assert_eq!(c.run(&["get", "note/Old/moved"]).code, 4);
     assert!(
         !c.path("gone.md").exists(),
         "the copy of the deleted text is trashed"
@@ -415,6 +423,10 @@ fn a_joining_folder_does_not_silently_revive_deleted_notes() {
         "the revived note reaches the other folder"
     );
     assert!(!a.path("gone.md").exists());
+    assert!(
+        !a.path("Old/moved.md").exists(),
+        "nor does a moved note come back"
+    );
 }
 
 /// `brain sync pause` in one folder holds back that folder's sync, not the others'.
@@ -511,4 +523,42 @@ fn a_note_this_folder_excludes_is_left_out_without_failing_its_syncs() {
         std::fs::read_to_string(b.path("drafts/x.md")).unwrap(),
         "# Draft\n\nfrom a\n"
     );
+}
+
+/// A join cut short (or with files it had to skip) is still a join at the next sync: a name
+/// held differently here and in the store keeps the store's text, however many bases the first
+/// attempt recorded, until a whole sync settles every file.
+#[test]
+fn a_join_that_did_not_finish_is_still_a_join_at_the_next_sync() {
+    let (a, url) = pg_vault();
+    a.write("first.md", "# First\n\nfrom a\n");
+    a.ok(&["sync"]);
+    let c = TestVault::uninitialized();
+    c.write("first.md", "# First\n\nfrom c\n");
+    c.write("broken.md", [0xff, 0xfe, b'x']);
+    c.ok(&["init", "--store", &url]);
+    assert_eq!(c.run(&["sync"]).code, 3, "broken.md is skipped");
+    assert_eq!(c.read("first.md"), b"# First\n\nfrom a\n");
+
+    // The join is not complete: a name both hold differently still keeps the store's text.
+    a.write("second.md", "# Second\n\nfrom a\n");
+    a.ok(&["sync"]);
+    c.write("second.md", "# Second\n\nfrom c\n");
+    assert_eq!(c.run(&["sync"]).code, 3);
+    assert_eq!(c.read("second.md"), b"# Second\n\nfrom a\n");
+
+    // Once every file is settled the join is over: a file saved here keeps its name.
+    std::fs::remove_file(c.path("broken.md")).unwrap();
+    c.ok(&["sync"]);
+    a.write("third.md", "# Third\n\nfrom a\n");
+    a.ok(&["sync"]);
+    c.write("third.md", "# Third\n\nfrom c\n");
+    c.ok(&["sync"]);
+    assert_eq!(c.read("third.md"), b"# Third\n\nfrom c\n");
+    let copies: Vec<String> = notes(&c)
+        .into_iter()
+        .filter(|(p, _)| p.starts_with("third.conflict-"))
+        .map(|(_, t)| t)
+        .collect();
+    assert_eq!(copies, ["# Third\n\nfrom a\n"]);
 }
