@@ -41,6 +41,8 @@ TOOLS = (
     "status",
     "job_status",
     "cancel_job",
+    "history",
+    "revert",
 )
 
 # The size of the vault most scenarios run on.

@@ -26,6 +26,8 @@ REQUIRED = {
     "status": set(),
     "job_status": {"id"},
     "cancel_job": {"id"},
+    "history": {"type", "id"},
+    "revert": {"type", "id", "version"},
 }
 # Every argument of the spec, required or not.
 PROPERTIES = {
@@ -40,6 +42,8 @@ PROPERTIES = {
     "status": set(),
     "job_status": {"id"},
     "cancel_job": {"id"},
+    "history": {"type", "id", "version"},
+    "revert": {"type", "id", "version", "message"},
 }
 
 

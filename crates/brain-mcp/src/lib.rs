@@ -28,6 +28,7 @@
 //! streamable HTTP), `fresh` (the watch that keeps answers up to date with the files).
 
 mod fresh;
+mod history_tools;
 mod kinds;
 mod progress;
 mod resources;
@@ -182,7 +183,7 @@ impl BrainMcp {
             fresh: Arc::new(fresh::Freshness::new(&brain)),
             brain,
             settings,
-            tool_router: Self::tool_router(),
+            tool_router: Self::tool_router() + Self::history_router(),
         }
     }
 

@@ -29,6 +29,26 @@ const DEFAULT_LIST_LIMIT: usize = 100;
 /// ... and never more than this many.
 const MAX_LIST_LIMIT: usize = 1000;
 
+/// A successful result with `warning` (a stale-read hint) added when there is one.
+pub(crate) fn ok_value(value: Value, warning: Option<String>) -> CallToolResult {
+    ok(with_warning(value, warning))
+}
+
+/// The tool error of a failed facade call.
+pub(crate) fn fail_with(e: &Failure) -> CallToolResult {
+    failed(e)
+}
+
+/// A facade call's serializable answer (with its stale-read hint), or its tool error.
+pub(crate) fn result_of<T: serde::Serialize>(
+    answer: Result<(T, Option<String>), Failure>,
+) -> CallToolResult {
+    match answer {
+        Ok((value, stale)) => with_warning_result(to_result(&value), stale),
+        Err(e) => failed(&e),
+    }
+}
+
 /// A successful result: `value` as structured content and as text.
 fn ok(value: Value) -> CallToolResult {
     CallToolResult::structured(value)

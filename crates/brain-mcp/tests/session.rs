@@ -242,7 +242,9 @@ async fn tools_resources_and_bad_input() {
     }
     assert_eq!(required("job_status"), ["id"]);
     assert_eq!(required("cancel_job"), ["id"]);
-    assert_eq!(tools.len(), 11);
+    assert_eq!(required("history"), ["id", "type"]);
+    assert_eq!(required("revert"), ["id", "type", "version"]);
+    assert_eq!(tools.len(), 13);
 
     // A write, read back; a stale hash refused.
     let good = "---\ntitle: Fine\n---\nbody\n";
@@ -584,3 +586,6 @@ async fn cancelling_the_request_cancels_the_job() {
 // highlights, one copy of the text, deleted notes.
 #[path = "session/issue14.rs"]
 mod issue14;
+
+#[path = "session/history.rs"]
+mod history;

@@ -11,7 +11,7 @@ async fn issue14_unknown_arguments_are_refused_by_name() {
     let mut c = Client::connect(brain).await;
     let (resp, _) = c.request("tools/list", json!({})).await;
     let tools = resp["result"]["tools"].as_array().expect("tools").clone();
-    assert_eq!(tools.len(), 11);
+    assert_eq!(tools.len(), 13);
     for t in &tools {
         assert_eq!(
             t["inputSchema"]["additionalProperties"],
@@ -44,6 +44,14 @@ async fn issue14_unknown_arguments_are_refused_by_name() {
         ("status", json!({"verbose": true})),
         ("job_status", json!({"id": 1, "job": 1})),
         ("cancel_job", json!({"id": 1, "why": "x"})),
+        (
+            "history",
+            json!({"type": "note", "id": "f0/n0", "all": true}),
+        ),
+        (
+            "revert",
+            json!({"type": "note", "id": "f0/n0", "version": 1, "force": true}),
+        ),
     ];
     for (tool, args) in calls {
         let unknown = args

@@ -1,0 +1,55 @@
+//! Issue 19: the `history` and `revert` tools, as an agent meets them.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_lists_versions_reads_one_and_reverts_to_it() {
+    let (_dir, brain) = vault(2, Workers::Never);
+    let mut c = Client::connect(brain).await;
+    let note = json!({"type": "note", "id": "f0/n0"});
+    let first = c.ok("get", note.clone()).await;
+    let hash = first["content_hash"].as_str().expect("hash").to_string();
+    let original = first["content"].as_str().expect("content").to_string();
+    c.ok(
+        "update",
+        json!({"type": "note", "id": "f0/n0", "content": "# Rewritten\n", "expected_hash": hash}),
+    )
+    .await;
+
+    let h = c
+        .ok(
+            "history",
+            json!({"type": "note", "id": "f0/n0", "version": 1}),
+        )
+        .await;
+    let versions = h["versions"].as_array().expect("versions");
+    assert_eq!(versions.len(), 2, "{h}");
+    assert_eq!(versions[0]["source"], "file", "{h}");
+    assert_eq!(versions[1]["current"], true, "{h}");
+    assert_eq!(h["content"], json!(original), "{h}");
+
+    let r = c
+        .ok(
+            "revert",
+            json!({"type": "note", "id": "f0/n0", "version": 1, "message": "the rewrite was wrong"}),
+        )
+        .await;
+    assert_eq!(r["outcome"], "updated", "{r}");
+    let now = c.ok("get", note.clone()).await;
+    assert_eq!(now["content"], json!(original));
+    let h = c.ok("history", note).await;
+    let last = h["versions"].as_array().expect("versions").last().cloned();
+    assert_eq!(
+        last.expect("a version")["message"],
+        "revert to version 1: the rewrite was wrong"
+    );
+
+    let msg = c
+        .error(
+            "revert",
+            json!({"type": "note", "id": "f0/n0", "version": 42}),
+            "not_found",
+        )
+        .await;
+    assert!(msg.contains("has no version 42"), "{msg}");
+}
