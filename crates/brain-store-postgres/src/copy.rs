@@ -12,7 +12,7 @@ use brain_store::{DumpedEntity, FileBase, FileStat, Result, StoreDump, StoreErro
 pub(crate) fn dump(db: &mut Db<'_>, replica: &str) -> Result<StoreDump> {
     let rows = db.query(
         &format!(
-            "SELECT e.type, e.id, {}, c.seq FROM entities e
+            "SELECT e.type, e.id, {}, c.seq, e.row_id FROM entities e
              LEFT JOIN entity_changes c ON c.entity_id = e.row_id ORDER BY e.row_id",
             crate::dirty::is_behind_sql(1)
         ),
@@ -23,10 +23,14 @@ pub(crate) fn dump(db: &mut Db<'_>, replica: &str) -> Result<StoreDump> {
         let r = EntityRef::new(get::<String>(row, 0)?, get::<String>(row, 1)?);
         let entity =
             crate::entities::load(db, &r)?.ok_or_else(|| StoreError::NotFound(r.clone()))?;
+        let (version, why, versions) = crate::history::dump_of(db, get(row, 4)?)?;
         out.entities.push(DumpedEntity {
             entity,
             dirty: get(row, 2)?,
             seq: get::<Option<i64>>(row, 3)?.and_then(|s| u64::try_from(s).ok()),
+            version,
+            why,
+            versions,
         });
     }
     let rows = db.query(
@@ -74,7 +78,7 @@ pub(crate) fn load(
         }
         db.batch(
             "DELETE FROM file_bases; DELETE FROM entity_tags; DELETE FROM entity_changes;
-             DELETE FROM conflicts; DELETE FROM entities;",
+             DELETE FROM entity_versions; DELETE FROM conflicts; DELETE FROM entities;",
         )?;
     }
     for d in &dump.entities {
@@ -126,6 +130,7 @@ pub(crate) fn load(
                 &[&row_id, &i64::try_from(seq).unwrap_or(i64::MAX)],
             )?;
         }
+        crate::history::load_into(db, row_id, d)?;
     }
     for b in &dump.bases {
         db.execute(

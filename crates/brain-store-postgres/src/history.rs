@@ -159,3 +159,72 @@ pub(crate) fn moved_from(
     })
     .transpose()
 }
+
+/// Row `row_id`'s current version number and maker, and its kept versions, for a dump.
+pub(crate) fn dump_of(
+    db: &mut Db<'_>,
+    row_id: i64,
+) -> Result<(u64, ChangeWhy, Vec<brain_store::KeptVersion>)> {
+    let row = db.query_one(
+        "SELECT version, source, message FROM entities WHERE row_id = $1",
+        &[&row_id],
+    )?;
+    let version = u64::try_from(get::<i64>(&row, 0)?).unwrap_or(0);
+    let why = ChangeWhy {
+        source: get(&row, 1)?,
+        message: get(&row, 2)?,
+    };
+    let rows = db.query(
+        "SELECT version, path, content_hash, deleted, made_ms, source, message, stored
+         FROM entity_versions WHERE entity_id = $1 ORDER BY version",
+        &[&row_id],
+    )?;
+    let mut kept = Vec::with_capacity(rows.len());
+    for r in &rows {
+        kept.push(brain_store::KeptVersion {
+            number: u64::try_from(get::<i64>(r, 0)?).unwrap_or(0),
+            path: get(r, 1)?,
+            content_hash: get(r, 2)?,
+            deleted: get(r, 3)?,
+            made_ms: get(r, 4)?,
+            why: ChangeWhy {
+                source: get(r, 5)?,
+                message: get(r, 6)?,
+            },
+            stored: get(r, 7)?,
+        });
+    }
+    Ok((version, why, kept))
+}
+
+/// Writes a dumped entity's history onto row `row_id` (just inserted by the load).
+pub(crate) fn load_into(db: &mut Db<'_>, row_id: i64, d: &brain_store::DumpedEntity) -> Result<()> {
+    db.execute(
+        "UPDATE entities SET version = $2, source = $3, message = $4 WHERE row_id = $1",
+        &[
+            &row_id,
+            &i64::try_from(d.version).unwrap_or(i64::MAX),
+            &d.why.source,
+            &d.why.message,
+        ],
+    )?;
+    for v in &d.versions {
+        db.execute(
+            "INSERT INTO entity_versions (entity_id, version, path, content_hash, deleted,
+                                          made_ms, source, message, stored)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &row_id,
+                &i64::try_from(v.number).unwrap_or(i64::MAX),
+                &v.path,
+                &v.content_hash,
+                &v.deleted,
+                &v.made_ms,
+                &v.why.source,
+                &v.why.message,
+                &v.stored,
+            ],
+        )?;
+    }
+    Ok(())
+}

@@ -11,7 +11,7 @@ use brain_store::{DumpedEntity, FileBase, FileStat, Result, StoreDump, StoreErro
 /// Everything in one snapshot.
 pub(crate) fn dump(tx: &Transaction<'_>) -> Result<StoreDump> {
     let mut stmt = tx.prepare(
-        "SELECT e.type, e.id, e.dirty, c.seq FROM entities e
+        "SELECT e.type, e.id, e.dirty, c.seq, e.rowid FROM entities e
          LEFT JOIN entity_changes c ON c.entity_rowid = e.rowid ORDER BY e.rowid",
     )?;
     let rows = stmt
@@ -20,16 +20,21 @@ pub(crate) fn dump(tx: &Transaction<'_>) -> Result<StoreDump> {
                 EntityRef::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?),
                 row.get::<_, bool>(2)?,
                 row.get::<_, Option<i64>>(3)?,
+                row.get::<_, i64>(4)?,
             ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut out = StoreDump::default();
-    for (r, dirty, seq) in rows {
+    for (r, dirty, seq, rowid) in rows {
         let entity = entities::load(tx, &r)?.ok_or_else(|| StoreError::NotFound(r.clone()))?;
+        let (version, why, versions) = crate::history::dump_of(tx, rowid)?;
         out.entities.push(DumpedEntity {
             entity,
             dirty,
             seq: seq.and_then(|s| u64::try_from(s).ok()),
+            version,
+            why,
+            versions,
         });
     }
     let mut stmt = tx.prepare(
@@ -78,7 +83,8 @@ pub(crate) fn load(
         tx.execute_batch(
             "INSERT INTO entity_fts (entity_fts) VALUES ('delete-all');
              DELETE FROM file_bases; DELETE FROM entity_tags; DELETE FROM entity_changes;
-             DELETE FROM conflicts; DELETE FROM entities; UPDATE live_count SET live = 0;",
+             DELETE FROM entity_versions; DELETE FROM conflicts; DELETE FROM entities;
+             UPDATE live_count SET live = 0;",
         )?;
     }
     let mut insert = tx.prepare(
@@ -118,6 +124,7 @@ pub(crate) fn load(
         if let Some(seq) = d.seq {
             change.execute(params![i64::try_from(seq).unwrap_or(i64::MAX), rowid])?;
         }
+        crate::history::load_into(tx, rowid, d)?;
     }
     let mut base = tx.prepare(
         "INSERT INTO file_bases (path, size, mtime_ns, ctime_ns, inode, hash, entity_rowid, type, id)

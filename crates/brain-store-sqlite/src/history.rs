@@ -164,3 +164,70 @@ pub(crate) fn moved_from(
         .optional()?;
     Ok(found)
 }
+
+/// Row `rowid`'s current version number and maker, and its kept versions, for a dump.
+pub(crate) fn dump_of(
+    tx: &Transaction<'_>,
+    rowid: i64,
+) -> Result<(u64, ChangeWhy, Vec<brain_store::KeptVersion>)> {
+    let (version, source, message): (i64, String, Option<String>) = tx
+        .prepare_cached("SELECT version, source, message FROM entities WHERE rowid = ?1")?
+        .query_row([rowid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let mut stmt = tx.prepare_cached(
+        "SELECT version, path, content_hash, deleted, made_ms, source, message, stored
+         FROM entity_versions WHERE entity_rowid = ?1 ORDER BY version",
+    )?;
+    let kept = stmt
+        .query_map([rowid], |r| {
+            Ok(brain_store::KeptVersion {
+                number: r.get::<_, i64>(0)?.max(0) as u64,
+                path: r.get(1)?,
+                content_hash: r.get(2)?,
+                deleted: r.get(3)?,
+                made_ms: r.get(4)?,
+                why: ChangeWhy {
+                    source: r.get(5)?,
+                    message: r.get(6)?,
+                },
+                stored: r.get(7)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok((version.max(0) as u64, ChangeWhy { source, message }, kept))
+}
+
+/// Writes a dumped entity's history onto row `rowid` (just inserted by the load).
+pub(crate) fn load_into(
+    tx: &Transaction<'_>,
+    rowid: i64,
+    d: &brain_store::DumpedEntity,
+) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE entities SET version = ?2, source = ?3, message = ?4 WHERE rowid = ?1",
+    )?
+    .execute(params![
+        rowid,
+        i64::try_from(d.version).unwrap_or(i64::MAX),
+        d.why.source,
+        d.why.message
+    ])?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO entity_versions (entity_rowid, version, path, content_hash, deleted,
+                                      made_ms, source, message, stored)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for v in &d.versions {
+        insert.execute(params![
+            rowid,
+            i64::try_from(v.number).unwrap_or(i64::MAX),
+            v.path,
+            v.content_hash,
+            v.deleted,
+            v.made_ms,
+            v.why.source,
+            v.why.message,
+            v.stored,
+        ])?;
+    }
+    Ok(())
+}

@@ -1,7 +1,7 @@
 //! A whole store as data, for `brain store copy`: moving a vault's brain from one backend to
 //! the other with nothing lost and nothing renumbered that a reader relies on.
 
-use crate::{Conflict, Entity, FileBase};
+use crate::{ChangeWhy, Conflict, Entity, FileBase};
 
 /// Everything a store holds of a vault (the job queue and schedules are not part of it: the
 /// queue is work in flight, and a daemon registers its schedules when it starts).
@@ -27,6 +27,32 @@ pub struct DumpedEntity {
     pub dirty: bool,
     /// Its number in the change feed (`None`: never numbered, which a store never leaves).
     pub seq: Option<u64>,
+    /// Its current version's number and what made it (history).
+    pub version: u64,
+    /// What made its current version, and why.
+    pub why: ChangeWhy,
+    /// The versions before it, oldest first, as the store keeps them.
+    pub versions: Vec<KeptVersion>,
+}
+
+/// One earlier version of an entity as a store keeps it: its stored bytes
+/// ([`crate::history::encode`] against the version after it) copy unchanged between backends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeptVersion {
+    /// Its number.
+    pub number: u64,
+    /// Its file path then.
+    pub path: String,
+    /// Its content hash then.
+    pub content_hash: String,
+    /// Whether it was the note deleted.
+    pub deleted: bool,
+    /// When it was written, ms since the epoch.
+    pub made_ms: i64,
+    /// What made it, and why.
+    pub why: ChangeWhy,
+    /// Its text, stored against the next version's.
+    pub stored: Vec<u8>,
 }
 
 impl StoreDump {
@@ -37,8 +63,21 @@ impl StoreDump {
             .entities
             .iter()
             .map(|d| {
+                let versions: Vec<String> = d
+                    .versions
+                    .iter()
+                    .map(|v| {
+                        format!(
+                            "{}:{}:{}:{}",
+                            v.number,
+                            v.content_hash,
+                            v.why.source,
+                            blake3::hash(&v.stored)
+                        )
+                    })
+                    .collect();
                 format!(
-                    "{}\t{}\t{}\t{:?}\t{}\t{:?}\t{}\t{}",
+                    "{}\t{}\t{}\t{:?}\t{}\t{:?}\t{}\t{}\t{}\t{}",
                     d.entity.entity_ref,
                     d.entity.path,
                     d.entity.content_hash,
@@ -46,7 +85,9 @@ impl StoreDump {
                     d.dirty,
                     d.seq,
                     d.entity.created_ms,
-                    d.entity.updated_ms
+                    d.entity.updated_ms,
+                    d.version,
+                    versions.join(",")
                 )
             })
             .collect();

@@ -21,7 +21,7 @@ pub mod search_query;
 pub mod snippet;
 mod types;
 
-pub use dump::{DumpFingerprint, DumpedEntity, StoreDump};
+pub use dump::{DumpFingerprint, DumpedEntity, KeptVersion, StoreDump};
 pub use error::{PathCollision, StoreError};
 pub use jobs::JobStore;
 pub use types::*;

@@ -60,6 +60,20 @@ pub fn a_dump_loads_into_an_empty_store_unchanged(make: Factory<'_>) {
     b.load_dump(&dump, false).expect("load into an empty store");
     let again = b.dump().expect("dump the copy");
     assert_eq!(again.fingerprint(), dump.fingerprint());
+    // History comes along: every version reads back the same in the copy.
+    for r in [eref("note/a"), eref("note/gone")] {
+        let versions = a.history(&r).expect("history");
+        assert_eq!(b.history(&r).expect("history of the copy"), versions);
+        assert!(versions.len() >= 2, "{r}: {versions:?}");
+        for v in &versions {
+            assert_eq!(
+                b.version_text(&r, v.number).expect("copied version"),
+                a.version_text(&r, v.number).expect("version"),
+                "{r} version {}",
+                v.number
+            );
+        }
+    }
     // What a reader of the copy sees is the original's.
     assert_eq!(b.count_live().expect("count"), 2);
     let hits = b.search(&SearchQuery::new("edited")).expect("search");
