@@ -26,6 +26,8 @@ pub struct Config {
     pub mcp: McpConfig,
     /// The store file (`.brain/brain.db`): how hard each write is flushed to disk.
     pub store: StoreConfig,
+    /// How long earlier versions of notes are kept.
+    pub history: HistoryConfig,
     /// Jobs `brain serve` runs on a timer (`[[schedule]]`, any number).
     pub schedule: Vec<ScheduleConfig>,
 }
@@ -53,6 +55,28 @@ pub struct ScheduleConfig {
 
 fn empty_input() -> serde_json::Value {
     serde_json::Value::Object(serde_json::Map::new())
+}
+
+/// `[history]`: which earlier versions of a note are kept. Every version for `keep_all_days`,
+/// then the last of each day until `daily_days`, then the last of each month; a note's current
+/// version (a deleted note's last text included) is never dropped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HistoryConfig {
+    /// Days during which every version is kept.
+    pub keep_all_days: u32,
+    /// Days (from the version's making) during which one version per day is kept; older ones
+    /// keep one per month.
+    pub daily_days: u32,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        Self {
+            keep_all_days: 30,
+            daily_days: 365,
+        }
+    }
 }
 
 /// `[store]`
@@ -502,6 +526,14 @@ backend = "sqlite"
 # but a write not yet written to its file is lost). "full": every acknowledged write is flushed
 # to disk first, so it survives a power loss too, at the cost of a slower write.
 synchronous = "normal"
+
+[history]
+# Every change of a note keeps the version it replaced (`brain history`). Every version is
+# kept for this many days...
+keep_all_days = 30
+# ...then the last of each day until this many days, then the last of each month. A note's
+# current version, a deleted note's last text included, is always kept.
+daily_days = 365
 
 # Jobs `brain serve` queues on a timer, as many [[schedule]] blocks as you like (none by
 # default; the git timer and the verification scan above are built-in schedules). Give a

@@ -34,7 +34,8 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-fn parts(ms: i64) -> (i64, u32, u32, i64, i64, i64) {
+/// A time in ms since the epoch as UTC `(year, month, day, hour, minute, second)`.
+pub fn parts(ms: i64) -> (i64, u32, u32, i64, i64, i64) {
     let secs = ms.div_euclid(1000);
     let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);

@@ -228,3 +228,65 @@ pub(crate) fn load_into(db: &mut Db<'_>, row_id: i64, d: &brain_store::DumpedEnt
     }
     Ok(())
 }
+
+/// The entities with a kept version made before `before_ms`: those retention may thin.
+pub(crate) fn prune_candidates(db: &mut Db<'_>, before_ms: i64) -> Result<Vec<i64>> {
+    db.query(
+        "SELECT DISTINCT entity_id FROM entity_versions WHERE made_ms < $1",
+        &[&before_ms],
+    )?
+    .iter()
+    .map(|r| get(r, 0))
+    .collect()
+}
+
+/// Applies `rules` to row `row_id`'s kept versions (locked with the row); returns how many
+/// were dropped.
+pub(crate) fn prune_one(
+    db: &mut Db<'_>,
+    row_id: i64,
+    now_ms: i64,
+    rules: history::Retention,
+) -> Result<u64> {
+    let Some(row) = db.query_opt(
+        "SELECT frontmatter || body, type, id FROM entities WHERE row_id = $1 FOR UPDATE",
+        &[&row_id],
+    )?
+    else {
+        return Ok(0);
+    };
+    let current: String = get(&row, 0)?;
+    let r = EntityRef::new(get::<String>(&row, 1)?, get::<String>(&row, 2)?);
+    let rows = db.query(
+        "SELECT version, made_ms, stored FROM entity_versions WHERE entity_id = $1
+         ORDER BY version",
+        &[&row_id],
+    )?;
+    let mut kept = Vec::with_capacity(rows.len());
+    for row in &rows {
+        kept.push(history::Stored {
+            number: u64::try_from(get::<i64>(row, 0)?).unwrap_or(0),
+            made_ms: get(row, 1)?,
+            stored: get(row, 2)?,
+        });
+    }
+    let pruned =
+        history::prune(&current, &kept, now_ms, rules).map_err(|e| StoreError::DamagedVersion {
+            entity: r.to_string(),
+            number: 0,
+            reason: e.0.to_string(),
+        })?;
+    for n in &pruned.dropped {
+        db.execute(
+            "DELETE FROM entity_versions WHERE entity_id = $1 AND version = $2",
+            &[&row_id, &i64::try_from(*n).unwrap_or(i64::MAX)],
+        )?;
+    }
+    for (n, stored) in &pruned.rewritten {
+        db.execute(
+            "UPDATE entity_versions SET stored = $3 WHERE entity_id = $1 AND version = $2",
+            &[&row_id, &i64::try_from(*n).unwrap_or(i64::MAX), stored],
+        )?;
+    }
+    Ok(pruned.dropped.len() as u64)
+}

@@ -218,6 +218,17 @@ impl Store for PgStore {
             .read(|db| history::moved_from(db, path, content_hash))
     }
 
+    fn prune_history(&self, now_ms: i64, rules: brain_store::history::Retention) -> Result<u64> {
+        let before = now_ms - i64::from(rules.keep_all_days) * 86_400_000;
+        let mut dropped = 0;
+        for row_id in self.pool.read(|db| history::prune_candidates(db, before))? {
+            dropped += self
+                .pool
+                .write(|db| history::prune_one(db, row_id, now_ms, rules))?;
+        }
+        Ok(dropped)
+    }
+
     fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
         self.pool.read(|db| search::search(db, query))
     }

@@ -231,3 +231,65 @@ pub(crate) fn load_into(
     }
     Ok(())
 }
+
+/// The entities with a kept version made before `before_ms`: those retention may thin.
+pub(crate) fn prune_candidates(tx: &Transaction<'_>, before_ms: i64) -> Result<Vec<i64>> {
+    let mut stmt =
+        tx.prepare("SELECT DISTINCT entity_rowid FROM entity_versions WHERE made_ms < ?1")?;
+    let rows = stmt
+        .query_map([before_ms], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    Ok(rows)
+}
+
+/// Applies `rules` to row `rowid`'s kept versions; returns how many were dropped.
+pub(crate) fn prune_one(
+    tx: &Transaction<'_>,
+    rowid: i64,
+    now_ms: i64,
+    rules: history::Retention,
+) -> Result<u64> {
+    let Some((current, r)): Option<(String, EntityRef)> = tx
+        .prepare_cached("SELECT frontmatter || body, type, id FROM entities WHERE rowid = ?1")?
+        .query_row([rowid], |row| {
+            Ok((
+                row.get(0)?,
+                EntityRef::new(row.get::<_, String>(1)?, row.get::<_, String>(2)?),
+            ))
+        })
+        .optional()?
+    else {
+        return Ok(0);
+    };
+    let mut stmt = tx.prepare_cached(
+        "SELECT version, made_ms, stored FROM entity_versions WHERE entity_rowid = ?1
+         ORDER BY version",
+    )?;
+    let kept = stmt
+        .query_map([rowid], |row| {
+            Ok(history::Stored {
+                number: row.get::<_, i64>(0)?.max(0) as u64,
+                made_ms: row.get(1)?,
+                stored: row.get(2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let pruned =
+        history::prune(&current, &kept, now_ms, rules).map_err(|e| StoreError::DamagedVersion {
+            entity: r.to_string(),
+            number: 0,
+            reason: e.0.to_string(),
+        })?;
+    let mut drop =
+        tx.prepare_cached("DELETE FROM entity_versions WHERE entity_rowid = ?1 AND version = ?2")?;
+    for n in &pruned.dropped {
+        drop.execute(params![rowid, *n as i64])?;
+    }
+    let mut rewrite = tx.prepare_cached(
+        "UPDATE entity_versions SET stored = ?3 WHERE entity_rowid = ?1 AND version = ?2",
+    )?;
+    for (n, stored) in &pruned.rewritten {
+        rewrite.execute(params![rowid, *n as i64, stored])?;
+    }
+    Ok(pruned.dropped.len() as u64)
+}

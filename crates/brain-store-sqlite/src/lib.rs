@@ -304,6 +304,15 @@ impl Store for SqliteStore {
         self.read(|tx| history::moved_from(tx, path, content_hash))
     }
 
+    fn prune_history(&self, now_ms: i64, rules: brain_store::history::Retention) -> Result<u64> {
+        let before = now_ms - i64::from(rules.keep_all_days) * 86_400_000;
+        let mut dropped = 0;
+        for rowid in self.read(|tx| history::prune_candidates(tx, before))? {
+            dropped += self.write(|tx| history::prune_one(tx, rowid, now_ms, rules))?;
+        }
+        Ok(dropped)
+    }
+
     fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
         self.read(|tx| search::search(tx, query))
     }

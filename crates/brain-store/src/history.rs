@@ -56,6 +56,97 @@ pub fn decode(stored: &[u8], newer: &str) -> Result<String, DamagedVersion> {
     String::from_utf8(bytes).map_err(|_| DamagedVersion("not UTF-8"))
 }
 
+/// How long versions are kept (`[history]`): every one for `keep_all_days`, then the last of
+/// each day until `daily_days`, then the last of each month.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Days during which every version is kept.
+    pub keep_all_days: u32,
+    /// Days during which the last version of each day is kept.
+    pub daily_days: u32,
+}
+
+/// One kept version as a store holds it, for [`prune`].
+#[derive(Clone, Debug)]
+pub struct Stored {
+    /// Its number.
+    pub number: u64,
+    /// When it was made, ms since the epoch.
+    pub made_ms: i64,
+    /// Its text against the version after it.
+    pub stored: Vec<u8>,
+}
+
+/// What [`prune`] decided for one entity: the versions to delete, and the new stored bytes
+/// of those kept whose next version is now another one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Numbers of the versions to delete.
+    pub dropped: Vec<u64>,
+    /// `(number, stored)` to write for versions kept.
+    pub rewritten: Vec<(u64, Vec<u8>)>,
+}
+
+/// Applies `rules` at `now_ms` to one entity's kept versions (`kept`, oldest first; its
+/// current text is `current`, always kept): in each day past `keep_all_days`, and each month
+/// past `daily_days`, only the last version stays. A version whose next one is dropped is
+/// stored again against the one now after it, so every version left reads back exactly.
+pub fn prune(
+    current: &str,
+    kept: &[Stored],
+    now_ms: i64,
+    rules: Retention,
+) -> Result<Pruned, DamagedVersion> {
+    const DAY_MS: i64 = 86_400_000;
+    let all_until = now_ms - i64::from(rules.keep_all_days) * DAY_MS;
+    let daily_until = now_ms - i64::from(rules.daily_days) * DAY_MS;
+    // The bucket a version falls in, or None when every version of its age is kept.
+    let bucket = |made: i64| -> Option<(u8, i64)> {
+        if made >= all_until {
+            None
+        } else if made >= daily_until {
+            Some((0, made.div_euclid(DAY_MS)))
+        } else {
+            let (y, m, ..) = brain_core::time::parts(made);
+            Some((1, y * 12 + i64::from(m)))
+        }
+    };
+    let mut keep = vec![true; kept.len()];
+    for i in 0..kept.len() {
+        if let Some(b) = bucket(kept[i].made_ms)
+            && kept
+                .get(i + 1)
+                .is_some_and(|next| bucket(next.made_ms) == Some(b))
+        {
+            keep[i] = false;
+        }
+    }
+    if keep.iter().all(|k| *k) {
+        return Ok(Pruned::default());
+    }
+    // Every text, newest first, from the current one back.
+    let mut texts = vec![String::new(); kept.len()];
+    let mut next = current.to_string();
+    for i in (0..kept.len()).rev() {
+        texts[i] = decode(&kept[i].stored, &next)?;
+        next.clone_from(&texts[i]);
+    }
+    let mut out = Pruned::default();
+    for i in 0..kept.len() {
+        if !keep[i] {
+            out.dropped.push(kept[i].number);
+            continue;
+        }
+        let successor = (i + 1..kept.len()).find(|&j| keep[j]);
+        if successor != Some(i + 1) && !(successor.is_none() && i + 1 == kept.len()) {
+            let newer = successor.map_or(current, |j| texts[j].as_str());
+            out.rewritten
+                .push((kept[i].number, encode(&texts[i], newer)));
+        }
+    }
+    Ok(out)
+}
+
 /// A unified diff from `old` to `new` (three lines of context), headed `--- old_name` and
 /// `+++ new_name`; empty when the texts are equal.
 pub fn unified_diff(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
@@ -200,6 +291,66 @@ mod tests {
         ] {
             assert!(decode(bad, "newer").is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn retention_keeps_every_recent_version_and_the_last_of_each_older_day_and_month() {
+        const DAY: i64 = 86_400_000;
+        let now = 1_800_000_000_000;
+        // Versions 1..=8: two on one day 400 days ago and one 390 days ago (one month?), two
+        // on one day 100 days ago, one 99 days ago, two 3 days ago.
+        let made = [
+            now - 400 * DAY,
+            now - 400 * DAY + 1000,
+            now - 100 * DAY,
+            now - 100 * DAY + 1000,
+            now - 99 * DAY,
+            now - 3 * DAY,
+            now - 3 * DAY + 1000,
+        ];
+        let texts: Vec<String> = (1..=made.len())
+            .map(|n| format!("# N\n\nversion {n}\n"))
+            .collect();
+        let current = "# N\n\nnow\n";
+        let mut kept = Vec::new();
+        for (i, t) in texts.iter().enumerate() {
+            let newer = texts.get(i + 1).map_or(current, String::as_str);
+            kept.push(Stored {
+                number: i as u64 + 1,
+                made_ms: made[i],
+                stored: encode(t, newer),
+            });
+        }
+        let rules = Retention {
+            keep_all_days: 30,
+            daily_days: 365,
+        };
+        let pruned = prune(current, &kept, now, rules).unwrap();
+        assert_eq!(
+            pruned.dropped,
+            [1, 3],
+            "the earlier of each same-day pair past 30 days"
+        );
+        // What is left reads back exactly, through the rewritten versions.
+        let mut left: Vec<Stored> = kept
+            .into_iter()
+            .filter(|k| !pruned.dropped.contains(&k.number))
+            .collect();
+        for (n, stored) in pruned.rewritten {
+            left.iter_mut().find(|k| k.number == n).unwrap().stored = stored;
+        }
+        let mut next = current.to_string();
+        for k in left.iter().rev() {
+            next = decode(&k.stored, &next).unwrap();
+            assert_eq!(next, texts[k.number as usize - 1]);
+        }
+        assert!(
+            prune(current, &left, now, rules)
+                .unwrap()
+                .dropped
+                .is_empty(),
+            "stable"
+        );
     }
 
     proptest! {

@@ -104,6 +104,11 @@ pub trait Store: Send + Sync {
     /// it back under its old name.
     fn moved_from(&self, path: &str, content_hash: &str) -> Result<Option<EntityRef>>;
 
+    /// Thins every entity's kept versions by `rules` at `now_ms` (see
+    /// [`history::prune`]), one short transaction per entity so other writes keep flowing;
+    /// returns how many versions were dropped. A note's current version is never touched.
+    fn prune_history(&self, now_ms: i64, rules: history::Retention) -> Result<u64>;
+
     /// Full-text search ranked by BM25 (best first) with highlighted snippets.
     fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>>;
 

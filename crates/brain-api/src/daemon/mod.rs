@@ -17,7 +17,7 @@ pub use bearings::{Bearings, Lost};
 pub use lock::{DaemonError, DaemonLock, acquire};
 pub use root::{Replacement, RootChanged, VaultRoot};
 pub use status::{DAEMON_SEEN_WITHIN_MS, StatusPublisher};
-pub use upkeep::UpkeepPlugin;
+pub use upkeep::{HISTORY_PRUNE, UpkeepPlugin};
 
 use std::fs::OpenOptions;
 use std::io::Read;

@@ -18,8 +18,13 @@ const LOOK_EVERY: Duration = Duration::from_millis(250);
 /// The most time one look spends on steps, so a save arriving meanwhile waits little.
 const STEPS_FOR: Duration = Duration::from_millis(50);
 
-/// Index upkeep as a plugin: one service (`index-upkeep`). Register it after the sync plugin,
-/// whose watcher it asks whether changes are pending.
+/// The job type that thins earlier versions of notes by `[history]` (a built-in schedule
+/// queues it daily, once for the store).
+pub const HISTORY_PRUNE: &str = "history-prune";
+
+/// Store upkeep as a plugin: one service (`index-upkeep`) and one job type
+/// ([`HISTORY_PRUNE`]). Register it after the sync plugin, whose watcher it asks whether
+/// changes are pending.
 pub struct UpkeepPlugin;
 
 impl Plugin for UpkeepPlugin {
@@ -28,7 +33,51 @@ impl Plugin for UpkeepPlugin {
     }
 
     fn register(&self, ctx: &mut PluginContext) -> Result<(), PluginError> {
+        let prune = HistoryPrune {
+            store: ctx.store().clone(),
+            rules: brain_store::history::Retention {
+                keep_all_days: ctx.config().history.keep_all_days,
+                daily_days: ctx.config().history.daily_days,
+            },
+        };
+        let settings = crate::plugin::JobSettings {
+            queue: brain_jobs::handler::TypeConfig {
+                concurrency: 1,
+                max_attempts: 3,
+                priority: 1,
+                backoff_base_ms: 60_000,
+                backoff_max_ms: 3_600_000,
+                // The store's versions, not a folder's files: any worker of the store runs it.
+                bound_to_replica: false,
+            },
+            holds_vault_lock: false,
+        };
+        ctx.register_job_type(HISTORY_PRUNE, prune, settings)?;
         ctx.register_service("index-upkeep", Upkeep(None))
+    }
+}
+
+/// Runs [`brain_store::Store::prune_history`]: short transactions, one per note.
+struct HistoryPrune {
+    store: std::sync::Arc<dyn brain_store::Backend>,
+    rules: brain_store::history::Retention,
+}
+
+impl brain_jobs::Handler for HistoryPrune {
+    fn validate(&self, input: &serde_json::Value) -> Result<(), String> {
+        crate::refuse_unknown_keys(input, &[])
+    }
+
+    fn run(
+        &self,
+        _ctx: &brain_jobs::JobContext,
+    ) -> Result<serde_json::Value, brain_jobs::JobError> {
+        let dropped = self
+            .store
+            .prune_history(brain_core::time::now_ms(), self.rules)
+            .map_err(|e| brain_jobs::JobError::Failed(format!("thinning note history: {e}")))?;
+        tracing::info!(dropped, "history thinned by the [history] retention rules");
+        Ok(serde_json::json!({ "dropped_versions": dropped }))
     }
 }
 

@@ -140,3 +140,56 @@ pub fn a_transaction_without_entity_writes_makes_no_version(make: Factory<'_>) {
         .expect("enqueue");
     assert_eq!(store.history(&eref("note/a")).expect("history").len(), 1);
 }
+
+/// Retention thins old versions (the last of each day past 30 days, of each month past a
+/// year) and every version left still reads back exactly.
+pub fn retention_thins_old_versions_and_the_rest_read_back(make: Factory<'_>) {
+    const DAY: i64 = 86_400_000;
+    let store = make();
+    let r = eref("note/old");
+    let now = T0;
+    let times = [
+        now - 400 * DAY,
+        now - 400 * DAY + 1000,
+        now - 100 * DAY,
+        now - 100 * DAY + 1000,
+        now - 3 * DAY,
+        now - DAY,
+    ];
+    let texts: Vec<String> = (1..=times.len())
+        .map(|n| format!("# Old\n\nversion {n}\n"))
+        .collect();
+    for (i, (t, text)) in times.iter().zip(&texts).enumerate() {
+        store
+            .apply(&[SyncOp::Import {
+                entity: entity("note/old", text, *t),
+                stat: stat(i as u64 + 1),
+                seen_dirty_hash: None,
+            }])
+            .expect("import");
+    }
+    let rules = crate::history::Retention {
+        keep_all_days: 30,
+        daily_days: 365,
+    };
+    assert_eq!(store.prune_history(now, rules).expect("prune"), 2);
+    let numbers: Vec<u64> = store
+        .history(&r)
+        .expect("history")
+        .iter()
+        .map(|v| v.number)
+        .collect();
+    assert_eq!(numbers, [2, 4, 5, 6]);
+    for n in numbers {
+        assert_eq!(
+            store.version_text(&r, n).expect("version"),
+            texts[n as usize - 1],
+            "version {n}"
+        );
+    }
+    assert!(matches!(
+        store.version_text(&r, 1),
+        Err(StoreError::VersionNotFound { .. })
+    ));
+    assert_eq!(store.prune_history(now, rules).expect("again"), 0);
+}

@@ -94,6 +94,7 @@ macro_rules! conformance_tests {
                 unchanged_writes_make_no_version_and_unknown_ones_are_refused => history::unchanged_writes_make_no_version_and_unknown_ones_are_refused,
                 a_rename_keeps_the_history => history::a_rename_keeps_the_history,
                 a_transaction_without_entity_writes_makes_no_version => history::a_transaction_without_entity_writes_makes_no_version,
+                retention_thins_old_versions_and_the_rest_read_back => history::retention_thins_old_versions_and_the_rest_read_back,
             }
             copy {
                 a_dump_loads_into_an_empty_store_unchanged => copy::a_dump_loads_into_an_empty_store_unchanged,

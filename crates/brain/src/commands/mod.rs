@@ -308,6 +308,9 @@ pub fn plugins() -> Vec<Box<dyn brain_api::Plugin>> {
     vec![
         Box::new(brain_sync::SyncPlugin),
         Box::new(brain_git::GitPlugin),
+        // After sync, whose watcher its idle upkeep asks; its history-prune jobs are the
+        // store's, so any worker (`brain work --store` included) runs them.
+        Box::new(brain_api::daemon::UpkeepPlugin),
     ]
 }
 

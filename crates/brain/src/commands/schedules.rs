@@ -18,7 +18,7 @@ use crate::cli::SchedulesCommand;
 use crate::output;
 
 /// The names of the built-in schedules, which a `[[schedule]]` may not take.
-const BUILTIN_NAMES: [&str; 2] = ["git-sync", "verify-scan"];
+const BUILTIN_NAMES: [&str; 3] = ["git-sync", "verify-scan", "history-prune"];
 
 /// The built-in schedules `config` asks for, all in this vault's folder.
 pub fn builtin(config: &Config) -> Vec<ScheduleDef> {
@@ -36,6 +36,15 @@ pub fn builtin(config: &Config) -> Vec<ScheduleDef> {
             source: "builtin".into(),
         });
     }
+    // Thinning old versions by `[history]`: once a day, once for the store.
+    defs.push(ScheduleDef {
+        name: "history-prune".into(),
+        job_type: brain_api::daemon::HISTORY_PRUNE.into(),
+        input: json!({}),
+        timing: "every 86400s".into(),
+        scope: SCOPE_STORE.into(),
+        source: "builtin".into(),
+    });
     defs
 }
 

@@ -92,7 +92,6 @@ pub fn run(vault: &Vault, json: bool) -> Result<u8> {
         plugins.push(Box::new(super::http::HttpPlugin::new(bound)));
     }
     plugins.extend(super::plugins());
-    plugins.push(Box::new(brain_api::daemon::UpkeepPlugin));
     plugins.push(Box::new(brain_api::SchedulesPlugin));
     let mut runtime = Runtime::new(
         &vault.paths.root,

@@ -38,9 +38,18 @@ fn the_verification_scan_and_a_configured_schedule_fire_and_are_listed() {
     let listed = wait_for(LIMIT, "both schedules to have fired", || {
         let doc = v.ok(&["--json", "schedules", "list"]).json();
         let all = doc["schedules"].as_array()?.clone();
-        (all.len() == 2 && all.iter().all(|s| s["last_job"].is_i64())).then_some(doc)
+        // The daily thinning of history is listed too, due a day after the start.
+        let timed: Vec<_> = all
+            .iter()
+            .filter(|s| s["name"] != "history-prune")
+            .collect();
+        (all.len() == 3 && timed.len() == 2 && timed.iter().all(|s| s["last_job"].is_i64()))
+            .then_some(doc)
     });
     let all = listed["schedules"].as_array().unwrap();
+    let prune = all.iter().find(|s| s["name"] == "history-prune").unwrap();
+    assert_eq!(prune["job_type"], "history-prune", "{prune}");
+    assert_eq!(prune["timing"], "every 86400s", "{prune}");
     let verify = all.iter().find(|s| s["name"] == "verify-scan").unwrap();
     assert_eq!(
         (&verify["job_type"], &verify["timing"], &verify["source"]),
@@ -107,7 +116,7 @@ fn the_verification_scan_and_a_configured_schedule_fire_and_are_listed() {
         .iter()
         .map(|s| s["name"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(names, ["verify-scan"]);
+    assert_eq!(names, ["history-prune", "verify-scan"]);
     let listed = v.ok(&["--json", "schedules", "list"]).json();
     assert_eq!(listed["not_in_config"], serde_json::json!([]), "{listed}");
     assert_eq!(d.stop(), 0);
@@ -143,7 +152,7 @@ fn a_schedule_that_cannot_work_stops_the_daemon_naming_it() {
         ),
         (
             "name = \"Git-Sync\"\njob = \"directory-sync\"\nevery = \"1h\"\n",
-            "the schedule name 'Git-Sync' is kept for a built-in schedule (git-sync, verify-scan)",
+            "the schedule name 'Git-Sync' is kept for a built-in schedule (git-sync, verify-scan, history-prune)",
         ),
     ] {
         let v = TestVault::new();
