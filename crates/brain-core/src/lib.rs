@@ -10,6 +10,8 @@
 pub mod cancel;
 pub mod codec;
 pub mod config;
+pub mod edit;
+mod edit_meta;
 pub mod entity;
 pub mod hash;
 pub mod layout;

@@ -51,6 +51,18 @@ impl<'a> Writer<'a> {
         let rows = db.query("SELECT id FROM replicas", &[])?;
         let all: Vec<String> = rows.iter().map(|r| get(r, 0)).collect::<Result<_>>()?;
         let attached = all.is_empty() || all.iter().any(|id| id == replica);
+        if from_folder && !attached {
+            // `brain store forget` removed this folder while one of its processes ran on: what
+            // it would write now belongs to a replica the store keeps nothing for.
+            return Err(brain_store::StoreError::Refused(
+                format!(
+                    "this folder (replica {replica}) was removed from the store by `brain store \
+                     forget`, so nothing of it is written; to join again, move .brain/ aside \
+                     and run `brain init --store URL`"
+                )
+                .into(),
+            ));
+        }
         let others = all.into_iter().filter(|id| id != replica).collect();
         Ok(Writer {
             replica,

@@ -290,3 +290,16 @@ pub(crate) fn prune_one(
     }
     Ok(pruned.dropped.len() as u64)
 }
+
+/// Whether an earlier version of `r` had `content_hash`.
+pub(crate) fn held_before(db: &mut Db<'_>, r: &EntityRef, content_hash: &str) -> Result<bool> {
+    get(
+        &db.query_one(
+            "SELECT EXISTS (SELECT 1 FROM entity_versions v JOIN entities e
+                            ON e.row_id = v.entity_id
+                            WHERE e.type = $1 AND e.id = $2 AND v.content_hash = $3)",
+            &[&r.entity_type, &r.id, &content_hash],
+        )?,
+        0,
+    )
+}

@@ -218,6 +218,11 @@ impl Store for PgStore {
             .read(|db| history::moved_from(db, path, content_hash))
     }
 
+    fn held_before(&self, r: &EntityRef, content_hash: &str) -> Result<bool> {
+        self.pool
+            .read(|db| history::held_before(db, r, content_hash))
+    }
+
     fn prune_history(&self, now_ms: i64, rules: brain_store::history::Retention) -> Result<u64> {
         let before = now_ms - i64::from(rules.keep_all_days) * 86_400_000;
         let mut dropped = 0;

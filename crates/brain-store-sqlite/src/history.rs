@@ -293,3 +293,14 @@ pub(crate) fn prune_one(
     }
     Ok(pruned.dropped.len() as u64)
 }
+
+/// Whether an earlier version of `r` had `content_hash`.
+pub(crate) fn held_before(tx: &Transaction<'_>, r: &EntityRef, content_hash: &str) -> Result<bool> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM entity_versions v JOIN entities e
+                            ON e.rowid = v.entity_rowid
+                            WHERE e.type = ?1 AND e.id = ?2 AND v.content_hash = ?3)",
+        )?
+        .query_row(params![r.entity_type, r.id, content_hash], |row| row.get(0))?)
+}

@@ -304,6 +304,10 @@ impl Store for SqliteStore {
         self.read(|tx| history::moved_from(tx, path, content_hash))
     }
 
+    fn held_before(&self, r: &EntityRef, content_hash: &str) -> Result<bool> {
+        self.read(|tx| history::held_before(tx, r, content_hash))
+    }
+
     fn prune_history(&self, now_ms: i64, rules: brain_store::history::Retention) -> Result<u64> {
         let before = now_ms - i64::from(rules.keep_all_days) * 86_400_000;
         let mut dropped = 0;

@@ -107,6 +107,9 @@ impl Store for Checked {
     fn moved_from(&self, path: &str, content_hash: &str) -> Result<Option<EntityRef>> {
         self.0.moved_from(path, content_hash)
     }
+    fn held_before(&self, r: &EntityRef, content_hash: &str) -> Result<bool> {
+        self.0.held_before(r, content_hash)
+    }
     fn prune_history(&self, now_ms: i64, rules: brain_store::history::Retention) -> Result<u64> {
         self.0.prune_history(now_ms, rules)
     }

@@ -104,6 +104,10 @@ pub trait Store: Send + Sync {
     /// it back under its old name.
     fn moved_from(&self, path: &str, content_hash: &str) -> Result<Option<EntityRef>>;
 
+    /// Whether one of `r`'s earlier versions had this content hash: a file holding it is an
+    /// old copy of the note, not an edit made beside the store's.
+    fn held_before(&self, r: &EntityRef, content_hash: &str) -> Result<bool>;
+
     /// Thins every entity's kept versions by `rules` at `now_ms` (see
     /// [`history::prune`]), one short transaction per entity so other writes keep flowing;
     /// returns how many versions were dropped. A note's current version is never touched.

@@ -254,3 +254,24 @@ fn a_folder_with_an_id_the_store_never_gave_is_refused_naming_the_store_s_folder
     );
     assert_eq!(a.replicas().unwrap().len(), 2, "nothing was attached");
 }
+
+/// A process of a folder `brain store forget` removed writes nothing more: its sync's writes
+/// are refused, naming the forget, and the notes stay as they were.
+#[test]
+fn a_forgotten_folder_s_sync_writes_nothing() {
+    let (a, b, _) = two_folders();
+    a.forget("b", T0).unwrap();
+    let e = entity("note/late", "# Late\n\nfrom the forgotten folder\n", T0);
+    let refused = b
+        .apply(&[SyncOp::Import {
+            entity: e,
+            stat: FileStat::default(),
+            seen_dirty_hash: None,
+        }])
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("brain store forget"),
+        "{refused}"
+    );
+    assert!(a.get(&eref("note/late")).is_err(), "nothing was written");
+}

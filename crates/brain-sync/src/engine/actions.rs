@@ -116,6 +116,19 @@ impl Run<'_, '_> {
             self.trash(note.entity.entity_ref, file.path.clone(), note.stat);
             return Ok(());
         }
+        // A file this folder holds no base for, whose text is an earlier version of the note
+        // (a folder's copy left behind by an exclusion it lifted, a backup restored): an old
+        // copy, not an edit beside the store's. The store's text is written over it; the old
+        // text stays in the note's history.
+        if base.is_none()
+            && let StoreSide::Changed(now) = side
+            && now != hash
+            && self.store().held_before(&note.entity.entity_ref, &hash)?
+        {
+            tracing::info!(path = %file.path, entity = %note.entity.entity_ref, "this folder's file holds an earlier version of the note: the store's text is written over it (the old one stays in its history)");
+            self.export(&note.entity.entity_ref, &file.path, Some(note.stat));
+            return Ok(());
+        }
         let action = decide(base.map(|b| b.hash.as_str()), DiskSide::Read(&hash), side);
         tracing::debug!(path = %file.path, ?action, "decided");
         match action {

@@ -496,6 +496,8 @@ fn a_note_this_folder_excludes_is_left_out_without_failing_its_syncs() {
         "the other folder keeps the note"
     );
     a.ok(&["get", "note/drafts/y"]);
+    // Edited in a while b excludes it: b's untouched copy is an old version, not an edit.
+    a.write("drafts/y.md", "# Older draft\n\nedited in a meanwhile\n");
     a.write("drafts/x.md", "# Draft\n\nfrom a\n");
     a.ok(&["sync"]);
 
@@ -504,7 +506,7 @@ fn a_note_this_folder_excludes_is_left_out_without_failing_its_syncs() {
     let report = report.json();
     assert_eq!(
         report["excluded_here"],
-        serde_json::json!(["drafts/x.md"]),
+        serde_json::json!(["drafts/x.md", "drafts/y.md"]),
         "{report}"
     );
     assert_eq!(report["skipped"], serde_json::json!([]), "{report}");
@@ -518,10 +520,21 @@ fn a_note_this_folder_excludes_is_left_out_without_failing_its_syncs() {
     assert!(!status.contains("not written to its file"), "{status}");
 
     b.write(".brainignore", "");
-    b.ok(&["sync"]);
+    let back = b.ok(&["--json", "sync"]).json();
+    assert_eq!(back["conflicts"], serde_json::json!([]), "{back}");
     assert_eq!(
         std::fs::read_to_string(b.path("drafts/x.md")).unwrap(),
         "# Draft\n\nfrom a\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(b.path("drafts/y.md")).unwrap(),
+        "# Older draft\n\nedited in a meanwhile\n",
+        "b's stale copy takes the newer text; the old one is in the history"
+    );
+    a.ok(&["sync"]);
+    assert_eq!(
+        std::fs::read_to_string(a.path("drafts/y.md")).unwrap(),
+        "# Older draft\n\nedited in a meanwhile\n"
     );
 }
 

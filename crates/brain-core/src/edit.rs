@@ -1,0 +1,308 @@
+//! Partial edits of a note's text (`brain edit`, MCP `edit`): the change a person or an agent
+//! means (append a line, replace one section, set one frontmatter key) made on the text itself,
+//! everything else left byte for byte. Pure: the facade reads the note, applies the edit here
+//! and writes the result through the usual compare-and-set.
+
+use serde_json::Value;
+
+use crate::codec::{Document, FrontmatterKind};
+
+/// One partial edit.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Edit {
+    /// Add text at the end of the note.
+    Append(String),
+    /// Add text at the start of the body (after the frontmatter or page properties).
+    Prepend(String),
+    /// Replace the text under a heading, up to the next heading of the same or a higher level
+    /// (the heading line itself stays).
+    ReplaceSection {
+        /// The heading's text, with or without its `#` marks.
+        heading: String,
+        /// The new text of the section.
+        text: String,
+    },
+    /// Replace every occurrence of `find`, only if there are exactly `expected` of them.
+    FindReplace {
+        /// The text to find (not empty).
+        find: String,
+        /// What replaces it.
+        replace: String,
+        /// How many occurrences the caller expects.
+        expected: usize,
+    },
+    /// Set one metadata key (YAML frontmatter, or a Logseq `key:: value` page property).
+    SetMeta {
+        /// The key.
+        key: String,
+        /// Its value; a list replaces the old value whole.
+        value: Value,
+    },
+    /// Remove one metadata key.
+    RemoveMeta {
+        /// The key.
+        key: String,
+    },
+}
+
+/// Why an edit was refused; nothing is written.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EditError {
+    /// No heading with that text.
+    #[error("there is no section headed '{heading}': the headings are {}", names(.existing))]
+    NoSuchSection {
+        /// The heading asked for.
+        heading: String,
+        /// The headings there are.
+        existing: Vec<String>,
+    },
+    /// The text to find occurs another number of times than expected.
+    #[error(
+        "'{find}' occurs {found} time(s), not the {expected} expected, so nothing was replaced: read the note again and give the count it has"
+    )]
+    WrongCount {
+        /// The text to find.
+        find: String,
+        /// How often it occurs.
+        found: usize,
+        /// How often the caller expected it.
+        expected: usize,
+    },
+    /// The text to find is empty.
+    #[error("the text to find is empty: give the text to replace")]
+    EmptyFind,
+    /// No such metadata key.
+    #[error("there is no metadata key '{key}': the keys are {}", names(.existing))]
+    NoSuchKey {
+        /// The key asked for.
+        key: String,
+        /// The keys there are.
+        existing: Vec<String>,
+    },
+    /// A key that cannot be written as one (empty, or with a `:` or a newline).
+    #[error("'{0}' cannot be a metadata key: give a name without ':', '#' or line breaks")]
+    BadKey(String),
+    /// The note does not parse as a note (its frontmatter is broken): edit it whole.
+    #[error("the note's frontmatter cannot be read ({0}): fix it with a whole update first")]
+    Unreadable(String),
+    /// The edited text would not read back as asked (a value YAML turns into something else).
+    #[error(
+        "setting '{key}' would not read back as the value given ({reason}); pass it as a string"
+    )]
+    NotReadBack {
+        /// The key.
+        key: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+fn names(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items
+            .iter()
+            .map(|i| format!("'{i}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// A value given on a command line: read as a YAML scalar or flow list (`3` is a number,
+/// `true` a boolean, `[a, b]` a list), unless `as_string`.
+pub fn value_of(raw: &str, as_string: bool) -> Value {
+    if as_string {
+        return Value::String(raw.to_string());
+    }
+    serde_norway::from_str::<Value>(raw)
+        .ok()
+        .filter(|v| !v.is_null() || raw.trim().is_empty() || raw.trim() == "null")
+        .unwrap_or_else(|| Value::String(raw.to_string()))
+}
+
+/// `text` with `edit` applied. `logseq`: the vault is a Logseq graph, so a note without
+/// metadata gains a `key:: value` property line rather than a YAML block.
+pub fn apply(text: &str, edit: &Edit, logseq: bool) -> Result<String, EditError> {
+    let doc = Document::parse(text).map_err(|e| EditError::Unreadable(e.to_string()))?;
+    match edit {
+        Edit::Append(add) => {
+            let mut out = text.to_string();
+            if !out.is_empty() && !out.ends_with('\n') {
+                out.push('\n');
+            }
+            push_line(&mut out, add);
+            Ok(out)
+        }
+        Edit::Prepend(add) => {
+            let mut out = doc.frontmatter.clone();
+            push_line(&mut out, add);
+            out.push_str(&doc.body);
+            Ok(out)
+        }
+        Edit::ReplaceSection { heading, text: new } => {
+            replace_section(&doc, heading, new).map(|body| format!("{}{body}", doc.frontmatter))
+        }
+        Edit::FindReplace {
+            find,
+            replace,
+            expected,
+        } => {
+            if find.is_empty() {
+                return Err(EditError::EmptyFind);
+            }
+            let found = text.matches(find.as_str()).count();
+            if found != *expected {
+                return Err(EditError::WrongCount {
+                    find: find.clone(),
+                    found,
+                    expected: *expected,
+                });
+            }
+            Ok(text.replace(find.as_str(), replace))
+        }
+        Edit::SetMeta { key, value } => {
+            check_key(key)?;
+            let out = crate::edit_meta::set(text, &doc, key, value, logseq)?;
+            read_back(&out, key, Some(value), &doc.kind)?;
+            Ok(out)
+        }
+        Edit::RemoveMeta { key } => {
+            let out = crate::edit_meta::remove(text, &doc, key)?;
+            read_back(&out, key, None, &doc.kind)?;
+            Ok(out)
+        }
+    }
+}
+
+fn push_line(out: &mut String, add: &str) {
+    out.push_str(add);
+    if !add.ends_with('\n') {
+        out.push('\n');
+    }
+}
+
+fn check_key(key: &str) -> Result<(), EditError> {
+    let bad = key.trim().is_empty()
+        || key != key.trim()
+        || key.contains([':', '\n', '\r', '#'])
+        || key.starts_with(['-', '[', '{', '"', '\'']);
+    if bad {
+        Err(EditError::BadKey(key.to_string()))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks the edited note parses and holds `key` as asked (absent for `None`). A Logseq
+/// property reads back as text (or a list for tags), so only its presence is checked there.
+fn read_back(
+    out: &str,
+    key: &str,
+    want: Option<&Value>,
+    kind: &FrontmatterKind,
+) -> Result<(), EditError> {
+    let not = |reason: String| EditError::NotReadBack {
+        key: key.to_string(),
+        reason,
+    };
+    let doc = Document::parse(out).map_err(|e| not(e.to_string()))?;
+    let lookup = if doc.kind == FrontmatterKind::LogseqProperties {
+        key.to_ascii_lowercase()
+    } else {
+        key.to_string()
+    };
+    let got = doc.metadata.get(&lookup);
+    match (want, got) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err(not("it is still there".into())),
+        (Some(_), None) => Err(not("it is missing".into())),
+        (Some(w), Some(g))
+            if doc.kind == FrontmatterKind::Yaml || *kind == FrontmatterKind::Yaml =>
+        {
+            if w == g {
+                Ok(())
+            } else {
+                Err(not(format!("it reads back as {g}")))
+            }
+        }
+        (Some(_), Some(_)) => Ok(()),
+    }
+}
+
+/// An ATX heading line outside code: its level and text.
+fn heading(line: &str) -> Option<(usize, String)> {
+    let trimmed = line.trim_end_matches(['\n', '\r']);
+    let indent = trimmed.len() - trimmed.trim_start_matches(' ').len();
+    if indent > 3 {
+        return None;
+    }
+    let rest = &trimmed[indent..];
+    let level = rest.bytes().take_while(|b| *b == b'#').count();
+    if !(1..=6).contains(&level) {
+        return None;
+    }
+    let after = &rest[level..];
+    if !(after.is_empty() || after.starts_with([' ', '\t'])) {
+        return None;
+    }
+    let text = after.trim().trim_end_matches('#').trim_end();
+    Some((level, text.to_string()))
+}
+
+fn replace_section(doc: &Document, wanted: &str, new: &str) -> Result<String, EditError> {
+    let wanted = wanted.trim().trim_start_matches('#').trim();
+    let body = doc.body.as_str();
+    // Each line with its start offset, and whether it is a heading outside a code fence.
+    let mut headings: Vec<(usize, usize, usize, String)> = Vec::new(); // (start, end, level, text)
+    let mut fence: Option<String> = None;
+    let mut pos = 0;
+    for line in body.split_inclusive('\n') {
+        let start = pos;
+        pos += line.len();
+        let t = line.trim_start();
+        let marker: String = t.chars().take_while(|c| *c == '`' || *c == '~').collect();
+        if marker.len() >= 3
+            && marker
+                .chars()
+                .all(|c| c == marker.chars().next().unwrap_or('`'))
+        {
+            match &fence {
+                Some(open) if marker.starts_with(open.as_str()) => fence = None,
+                None => fence = Some(marker),
+                Some(_) => {}
+            }
+            continue;
+        }
+        if fence.is_none()
+            && let Some((level, text)) = heading(line)
+        {
+            headings.push((start, pos, level, text));
+        }
+    }
+    let Some(i) = headings.iter().position(|h| h.3 == wanted) else {
+        return Err(EditError::NoSuchSection {
+            heading: wanted.to_string(),
+            existing: headings.iter().map(|h| h.3.clone()).collect(),
+        });
+    };
+    let (_, from, level, _) = headings[i];
+    let to = headings[i + 1..]
+        .iter()
+        .find(|h| h.2 <= level)
+        .map_or(body.len(), |h| h.0);
+    let old = &body[from..to];
+    let mut section = new.to_string();
+    if !section.is_empty() && !section.ends_with('\n') {
+        section.push('\n');
+    }
+    // A blank line before the next heading stays when there was one.
+    if to < body.len() && old.ends_with("\n\n") && !section.ends_with("\n\n") {
+        section.push('\n');
+    }
+    Ok(format!("{}{section}{}", &body[..from], &body[to..]))
+}
+
+#[cfg(test)]
+#[path = "edit_tests.rs"]
+mod tests;

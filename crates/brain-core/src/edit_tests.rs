@@ -1,0 +1,155 @@
+use super::*;
+use serde_json::json;
+
+const NOTE: &str = "---\ntitle: Plan  # kept as written\ntags:\n  - work\n  - q3\nstatus: draft\n---\n# Plan\n\nintro\n\n## Tasks\n\n- one\n\n### Sub\n\nsub text\n\n## Notes\n\n```\n## not a heading\n```\n";
+
+#[test]
+fn append_and_prepend_keep_the_rest() {
+    let out = apply("# A\n\nbody", &Edit::Append("- new".into()), false).unwrap();
+    assert_eq!(out, "# A\n\nbody\n- new\n");
+    let out = apply(NOTE, &Edit::Prepend("First line.".into()), false).unwrap();
+    assert!(out.starts_with("---\ntitle: Plan  # kept as written\n"));
+    assert!(out.contains("---\nFirst line.\n# Plan\n"), "{out}");
+}
+
+#[test]
+fn a_section_is_replaced_to_the_next_heading_of_its_level() {
+    let out = apply(
+        NOTE,
+        &Edit::ReplaceSection {
+            heading: "## Tasks".into(),
+            text: "- done".into(),
+        },
+        false,
+    )
+    .unwrap();
+    assert!(out.contains("## Tasks\n- done\n\n## Notes\n"), "{out}");
+    assert!(
+        !out.contains("### Sub"),
+        "a subsection belongs to the section"
+    );
+    let err = apply(
+        NOTE,
+        &Edit::ReplaceSection {
+            heading: "not a heading".into(),
+            text: String::new(),
+        },
+        false,
+    )
+    .unwrap_err();
+    match err {
+        EditError::NoSuchSection { existing, .. } => {
+            assert_eq!(existing, ["Plan", "Tasks", "Sub", "Notes"]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn find_replace_needs_the_expected_count() {
+    let edit = |expected| Edit::FindReplace {
+        find: "one".into(),
+        replace: "two".into(),
+        expected,
+    };
+    assert!(matches!(
+        apply(NOTE, &edit(2), false),
+        Err(EditError::WrongCount { found: 1, .. })
+    ));
+    let out = apply(NOTE, &edit(1), false).unwrap();
+    assert!(out.contains("- two\n"));
+}
+
+#[test]
+fn set_meta_changes_one_key_and_keeps_every_other_byte() {
+    let set = |key: &str, value: Value| Edit::SetMeta {
+        key: key.into(),
+        value,
+    };
+    let out = apply(NOTE, &set("status", json!("done")), false).unwrap();
+    assert_eq!(out, NOTE.replace("status: draft", "status: done"));
+    let out = apply(NOTE, &set("tags", json!(["home"])), false).unwrap();
+    assert_eq!(
+        out,
+        NOTE.replace("tags:\n  - work\n  - q3\n", "tags:\n- home\n")
+    );
+    let out = apply(NOTE, &set("count", value_of("3", false)), false).unwrap();
+    assert!(out.contains("status: draft\ncount: 3\n---\n"), "{out}");
+    let doc = Document::parse(&out).unwrap();
+    assert_eq!(doc.metadata["count"], json!(3));
+    let out = apply(NOTE, &set("count", value_of("3", true)), false).unwrap();
+    assert_eq!(Document::parse(&out).unwrap().metadata["count"], json!("3"));
+    let tricky = apply(NOTE, &set("title", json!("a: b # c")), false).unwrap();
+    assert_eq!(
+        Document::parse(&tricky).unwrap().metadata["title"],
+        json!("a: b # c")
+    );
+}
+
+#[test]
+fn remove_meta_and_missing_keys() {
+    let out = apply(NOTE, &Edit::RemoveMeta { key: "tags".into() }, false).unwrap();
+    assert_eq!(out, NOTE.replace("tags:\n  - work\n  - q3\n", ""));
+    match apply(NOTE, &Edit::RemoveMeta { key: "nope".into() }, false).unwrap_err() {
+        EditError::NoSuchKey { existing, .. } => {
+            assert_eq!(existing, ["title", "tags", "status"]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_note_without_metadata_gains_a_block_or_a_property_line() {
+    let set = Edit::SetMeta {
+        key: "status".into(),
+        value: json!("done"),
+    };
+    assert_eq!(
+        apply("# A\n", &set, false).unwrap(),
+        "---\nstatus: done\n---\n# A\n"
+    );
+    assert_eq!(apply("# A\n", &set, true).unwrap(), "status:: done\n# A\n");
+}
+
+#[test]
+fn logseq_page_properties_are_edited_in_place() {
+    let page = "title:: Plan\nstatus:: draft\n\n- a block\n";
+    let set = Edit::SetMeta {
+        key: "status".into(),
+        value: json!("done"),
+    };
+    assert_eq!(
+        apply(page, &set, true).unwrap(),
+        "title:: Plan\nstatus:: done\n\n- a block\n"
+    );
+    let add = Edit::SetMeta {
+        key: "tags".into(),
+        value: json!(["a", "b"]),
+    };
+    assert_eq!(
+        apply(page, &add, true).unwrap(),
+        "title:: Plan\nstatus:: draft\ntags:: a, b\n\n- a block\n"
+    );
+    let rm = Edit::RemoveMeta {
+        key: "title".into(),
+    };
+    assert_eq!(
+        apply(page, &rm, true).unwrap(),
+        "status:: draft\n\n- a block\n"
+    );
+}
+
+#[test]
+fn crlf_notes_stay_crlf() {
+    let note = "---\r\nstatus: draft\r\n---\r\nbody\r\n";
+    let out = apply(
+        note,
+        &Edit::SetMeta {
+            key: "owner".into(),
+            value: json!("me"),
+        },
+        false,
+    )
+    .unwrap();
+    assert_eq!(out, "---\r\nstatus: draft\r\nowner: me\r\n---\r\nbody\r\n");
+}
