@@ -18,6 +18,7 @@
 mod conflicts;
 pub mod daemon;
 pub mod directory;
+mod edit;
 mod error;
 mod fresh;
 pub mod git;

@@ -292,7 +292,13 @@ fn replace_section(doc: &Document, wanted: &str, new: &str) -> Result<String, Ed
         .find(|h| h.2 <= level)
         .map_or(body.len(), |h| h.0);
     let old = &body[from..to];
-    let mut section = new.to_string();
+    // The blank line under the heading, and the one before the next heading, stay as they
+    // were.
+    let mut section = String::new();
+    if old.starts_with('\n') && !new.starts_with('\n') && !new.is_empty() {
+        section.push('\n');
+    }
+    section.push_str(new);
     if !section.is_empty() && !section.ends_with('\n') {
         section.push('\n');
     }

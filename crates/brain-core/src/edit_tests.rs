@@ -23,7 +23,7 @@ fn a_section_is_replaced_to_the_next_heading_of_its_level() {
         false,
     )
     .unwrap();
-    assert!(out.contains("## Tasks\n- done\n\n## Notes\n"), "{out}");
+    assert!(out.contains("## Tasks\n\n- done\n\n## Notes\n"), "{out}");
     assert!(
         !out.contains("### Sub"),
         "a subsection belongs to the section"

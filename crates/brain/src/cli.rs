@@ -63,6 +63,11 @@ pub enum Command {
     History(RefArg),
     /// A unified diff from version FROM to version TO of a note (numbers from `brain history`).
     Diff(DiffArgs),
+    /// Change part of a note without sending it whole: append or prepend text, replace the text
+    /// under a heading, find and replace (with the count you expect), set or remove one
+    /// frontmatter key (or Logseq page property). Everything else stays byte for byte; it goes
+    /// through the same compare-and-set as `put`, and its file follows.
+    Edit(EditArgs),
     /// Write an earlier version of a note back as a new change (its file follows, and the
     /// version it replaces is kept too); a deleted note comes back.
     Revert(RevertArgs),
@@ -305,6 +310,59 @@ pub struct GetArgs {
     /// Print this version instead of the current one (`brain history` lists them).
     #[arg(long, value_name = "N")]
     pub version: Option<u64>,
+}
+
+/// `brain edit` arguments: one operation.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("operation").required(true)
+    .args(["append", "prepend", "section", "find", "set", "unset"])))]
+pub struct EditArgs {
+    /// The note, as TYPE/ID.
+    #[arg(value_name = "TYPE/ID")]
+    pub entity: String,
+    /// Add TEXT at the end of the note (`-`: read it from stdin).
+    #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
+    pub append: Option<String>,
+    /// Add TEXT at the start of the body, after the frontmatter (`-`: stdin).
+    #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
+    pub prepend: Option<String>,
+    /// Replace the text under this heading, up to the next heading of its level or higher,
+    /// with --text (the heading line stays).
+    #[arg(long, value_name = "HEADING", requires = "text")]
+    pub section: Option<String>,
+    /// The new text of --section (`-`: stdin).
+    #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
+    pub text: Option<String>,
+    /// Replace this text with --replace, only if it occurs exactly --count times.
+    #[arg(
+        long,
+        value_name = "TEXT",
+        requires = "replace",
+        allow_hyphen_values = true
+    )]
+    pub find: Option<String>,
+    /// What replaces --find.
+    #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
+    pub replace: Option<String>,
+    /// How many times --find must occur.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub count: usize,
+    /// Set one metadata key: KEY=VALUE, the value read as YAML (`3` is a number, `[a, b]` a
+    /// list, which replaces the old one whole) unless --string.
+    #[arg(long, value_name = "KEY=VALUE", allow_hyphen_values = true)]
+    pub set: Option<String>,
+    /// Keep --set's value as text.
+    #[arg(long, requires = "set")]
+    pub string: bool,
+    /// Remove one metadata key.
+    #[arg(long, value_name = "KEY")]
+    pub unset: Option<String>,
+    /// Edit only if the note still has this content_hash (from `brain get --json`).
+    #[arg(long, value_name = "HASH")]
+    pub expected_hash: Option<String>,
+    /// Why, kept with the new version.
+    #[arg(long, short = 'm')]
+    pub message: Option<String>,
 }
 
 /// `brain diff` arguments.

@@ -266,3 +266,6 @@ fn reads_before_the_first_sync_and_of_an_unimportable_note_say_why() {
 
 #[path = "read_commands/history.rs"]
 mod history;
+
+#[path = "read_commands/edit.rs"]
+mod edit;

@@ -1,0 +1,111 @@
+//! Issue 19: `brain edit`: a part of a note changed the way one thinks of the change, every
+//! other byte kept, through the same compare-and-set as a whole write.
+
+use crate::util::TestVault;
+
+const PLAN: &str = "---\ntitle: Plan # as typed\nstatus: draft\n---\n# Plan\n\n## Tasks\n\n- one\n\n## Notes\n\nx\n";
+
+fn versions(v: &TestVault) -> usize {
+    v.ok(&["--json", "history", "note/plan"])
+        .json()
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+#[test]
+fn each_partial_edit_changes_only_its_part() {
+    let v = TestVault::new();
+    v.write("plan.md", PLAN);
+    v.sync();
+    v.ok(&["edit", "note/plan", "--set", "count=3"]);
+    v.ok(&[
+        "edit",
+        "note/plan",
+        "--set",
+        "status=done",
+        "-m",
+        "finished",
+    ]);
+    v.ok(&["edit", "note/plan", "--append", "- appended"]);
+    v.ok(&[
+        "edit",
+        "note/plan",
+        "--section",
+        "Tasks",
+        "--text",
+        "- done",
+    ]);
+    v.ok(&["edit", "note/plan", "--find", "x", "--replace", "y"]);
+    v.sync();
+    assert_eq!(
+        String::from_utf8(v.read("plan.md")).unwrap(),
+        "---\ntitle: Plan # as typed\nstatus: done\ncount: 3\n---\n# Plan\n\n## Tasks\n\n- done\n\n## Notes\n\ny\n- appended\n"
+    );
+    let got = v.ok(&["--json", "get", "note/plan"]).json();
+    assert_eq!(got["metadata"]["count"], 3, "a YAML scalar: {got}");
+    let history = v.ok(&["--json", "history", "note/plan"]).json();
+    let v3 = &history.as_array().unwrap()[2];
+    assert_eq!(v3["why"]["message"], "finished", "{history}");
+    assert_eq!(v3["why"]["source"], "cli");
+
+    v.ok(&["edit", "note/plan", "--unset", "count"]);
+    v.ok(&["edit", "note/plan", "--set", "count=3", "--string"]);
+    let got = v.ok(&["--json", "get", "note/plan"]).json();
+    assert_eq!(got["metadata"]["count"], "3", "{got}");
+}
+
+#[test]
+fn a_refused_edit_writes_nothing_and_names_what_exists() {
+    let v = TestVault::new();
+    v.write("plan.md", PLAN);
+    v.sync();
+    let before = versions(&v);
+    for (args, says) in [
+        (
+            &["--section", "Nope", "--text", "z"][..],
+            "the headings are 'Plan', 'Tasks', 'Notes'",
+        ),
+        (&["--unset", "nope"], "the keys are 'title', 'status'"),
+        (
+            &["--find", "x", "--replace", "y", "--count", "2"],
+            "occurs 1 time(s), not the 2",
+        ),
+        (
+            &["--set", "status=done", "--expected-hash", "abc"],
+            "changed since you read it",
+        ),
+    ] {
+        let mut all = vec!["edit", "note/plan"];
+        all.extend_from_slice(args);
+        let r = v.run(&all);
+        assert_ne!(r.code, 0, "{args:?}");
+        assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
+    }
+    assert_eq!(versions(&v), before, "nothing was written");
+    let hash = v.ok(&["--json", "get", "note/plan"]).json()["content_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    v.ok(&[
+        "edit",
+        "note/plan",
+        "--set",
+        "status=done",
+        "--expected-hash",
+        &hash,
+    ]);
+    assert_eq!(versions(&v), before + 1);
+}
+
+#[test]
+fn a_logseq_page_gains_a_property_line() {
+    let v = TestVault::new();
+    v.write("logseq/config.edn", "{}\n");
+    v.write("pages/plan.md", "- a block\n");
+    v.sync();
+    let r = "note/pages/plan";
+    v.ok(&["edit", r, "--set", "status=done"]);
+    v.ok(&["edit", r, "--set", "status=later"]);
+    let text = v.ok(&["get", r]).stdout;
+    assert_eq!(text, "status:: later\n- a block\n");
+}
