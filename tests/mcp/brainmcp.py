@@ -43,6 +43,7 @@ TOOLS = (
     "cancel_job",
     "history",
     "revert",
+    "edit",
 )
 
 # The size of the vault most scenarios run on.

@@ -28,6 +28,7 @@ REQUIRED = {
     "cancel_job": {"id"},
     "history": {"type", "id"},
     "revert": {"type", "id", "version"},
+    "edit": {"type", "id", "op"},
 }
 # Every argument of the spec, required or not.
 PROPERTIES = {
@@ -44,6 +45,7 @@ PROPERTIES = {
     "cancel_job": {"id"},
     "history": {"type", "id", "version"},
     "revert": {"type", "id", "version", "message"},
+    "edit": {"type", "id", "op", "text", "heading", "find", "replace", "count", "key", "value", "expected_hash", "message"},
 }
 
 

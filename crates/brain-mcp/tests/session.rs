@@ -244,7 +244,8 @@ async fn tools_resources_and_bad_input() {
     assert_eq!(required("cancel_job"), ["id"]);
     assert_eq!(required("history"), ["id", "type"]);
     assert_eq!(required("revert"), ["id", "type", "version"]);
-    assert_eq!(tools.len(), 13);
+    assert_eq!(required("edit"), ["id", "op", "type"]);
+    assert_eq!(tools.len(), 14);
 
     // A write, read back; a stale hash refused.
     let good = "---\ntitle: Fine\n---\nbody\n";

@@ -53,3 +53,54 @@ async fn an_agent_lists_versions_reads_one_and_reverts_to_it() {
         .await;
     assert!(msg.contains("has no version 42"), "{msg}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_edits_part_of_a_note_with_the_hash_it_read() {
+    let (_dir, brain) = vault(2, Workers::Never);
+    let mut c = Client::connect(brain).await;
+    let note = json!({"type": "note", "id": "f0/n0"});
+    let first = c.ok("get", note.clone()).await;
+    let hash = first["content_hash"].as_str().expect("hash").to_string();
+    let set = c
+        .ok(
+            "edit",
+            json!({"type": "note", "id": "f0/n0", "op": "set_meta", "key": "status",
+                   "value": "done", "expected_hash": hash}),
+        )
+        .await;
+    assert_eq!(set["outcome"], "updated", "{set}");
+    let now = c.ok("get", note.clone()).await;
+    assert_eq!(now["metadata"]["status"], "done", "{now}");
+    assert!(
+        now["content"]
+            .as_str()
+            .expect("content")
+            .ends_with("word0 common\n"),
+        "the body is untouched: {now}"
+    );
+    // The hash read first is stale now: refused, nothing written.
+    c.error(
+        "edit",
+        json!({"type": "note", "id": "f0/n0", "op": "append", "text": "x",
+               "expected_hash": hash}),
+        "stale",
+    )
+    .await;
+    let msg = c
+        .error(
+            "edit",
+            json!({"type": "note", "id": "f0/n0", "op": "replace_section",
+                   "heading": "Nope", "text": "x"}),
+            "bad_argument",
+        )
+        .await;
+    assert!(msg.contains("the headings are 'Note 0'"), "{msg}");
+    let msg = c
+        .error(
+            "edit",
+            json!({"type": "note", "id": "f0/n0", "op": "set_meta", "key": "k"}),
+            "bad_argument",
+        )
+        .await;
+    assert!(msg.contains("needs `value`"), "{msg}");
+}

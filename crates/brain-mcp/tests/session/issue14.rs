@@ -11,7 +11,7 @@ async fn issue14_unknown_arguments_are_refused_by_name() {
     let mut c = Client::connect(brain).await;
     let (resp, _) = c.request("tools/list", json!({})).await;
     let tools = resp["result"]["tools"].as_array().expect("tools").clone();
-    assert_eq!(tools.len(), 13);
+    assert_eq!(tools.len(), 14);
     for t in &tools {
         assert_eq!(
             t["inputSchema"]["additionalProperties"],
@@ -51,6 +51,10 @@ async fn issue14_unknown_arguments_are_refused_by_name() {
         (
             "revert",
             json!({"type": "note", "id": "f0/n0", "version": 1, "force": true}),
+        ),
+        (
+            "edit",
+            json!({"type": "note", "id": "f0/n0", "op": "append", "text": "x", "where": "end"}),
         ),
     ];
     for (tool, args) in calls {
