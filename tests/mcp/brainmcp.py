@@ -44,6 +44,7 @@ TOOLS = (
     "history",
     "revert",
     "edit",
+    "move",
 )
 
 # The size of the vault most scenarios run on.

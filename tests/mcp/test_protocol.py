@@ -29,6 +29,7 @@ REQUIRED = {
     "history": {"type", "id"},
     "revert": {"type", "id", "version"},
     "edit": {"type", "id", "op"},
+    "move": {"type", "id", "new_id"},
 }
 # Every argument of the spec, required or not.
 PROPERTIES = {
@@ -46,6 +47,7 @@ PROPERTIES = {
     "history": {"type", "id", "version"},
     "revert": {"type", "id", "version", "message"},
     "edit": {"type", "id", "op", "text", "heading", "find", "replace", "count", "key", "value", "expected_hash", "message"},
+    "move": {"type", "id", "new_type", "new_id", "message"},
 }
 
 

@@ -56,3 +56,73 @@ impl Brain {
         }
     }
 }
+
+/// A note moved (`brain mv`, MCP `move`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct MoveOutcome {
+    /// Where it was.
+    pub from: String,
+    /// Where it is now.
+    pub to: String,
+    /// Its old file, vault-relative.
+    pub from_path: String,
+    /// Its new file.
+    pub path: String,
+    /// Its content hash (unchanged by the move).
+    pub content_hash: String,
+    /// The `directory-export` job that writes the new file and trashes the old one.
+    pub export_job: Option<i64>,
+    /// What the move did not do: links that point at the note are left as they are.
+    pub links: &'static str,
+}
+
+impl Brain {
+    /// Moves note `from` to `to` (another id, or another type: a draft promoted to a note):
+    /// the same entity, so its history and creation time go with it; its file moves at the
+    /// next export (the old one to the trash, the new one written). Refused when `to` exists
+    /// (a note, or a file not yet synced there) or differs from another note's path only by
+    /// case or Unicode form.
+    pub fn move_note(
+        &self,
+        from: &EntityRef,
+        to: &EntityRef,
+        message: Option<&str>,
+    ) -> Result<MoveOutcome, BrainError> {
+        let current = self.get(from)?;
+        let moved = self.entity_from(to, current.content().as_bytes())?;
+        if self.store.get(to).is_ok() {
+            return Err(BrainError::Exists {
+                entity: to.to_string(),
+            });
+        }
+        if std::fs::symlink_metadata(self.root.join(&moved.path)).is_ok() {
+            return Err(BrainError::Exists {
+                entity: format!("{to} (a file {} is on disk, not yet synced)", moved.path),
+            });
+        }
+        let mut why = ChangeWhy::by(&self.source);
+        why.message = message.map(str::to_owned);
+        let mut request = self.export_request(to);
+        request.input = serde_json::json!({"entities": [from.to_string(), to.to_string()]});
+        let job = self.queue.prepare(request)?;
+        let mut enqueued = None;
+        self.store.transaction(&mut |tx| {
+            tx.set_why(&why);
+            tx.move_to(from, &moved)?;
+            enqueued = Some(tx.enqueue(&job, brain_core::time::now_ms())?);
+            Ok(())
+        })?;
+        self.queue.notify();
+        self.ensure_workers();
+        tracing::info!(from = %from, to = %to, "note moved through the facade");
+        Ok(MoveOutcome {
+            from: from.to_string(),
+            to: to.to_string(),
+            from_path: current.path,
+            path: moved.path,
+            content_hash: moved.content_hash,
+            export_job: enqueued.map(|e| e.id()),
+            links: "links that point at the note were left as they are (link support comes later)",
+        })
+    }
+}

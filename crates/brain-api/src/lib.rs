@@ -50,6 +50,7 @@ pub use brain_jobs::follow;
 pub use brain_store::jobs::{Job, JobProgress, JobState};
 pub use daemon::{SERVE_STATE_KEY, daemon_pid, serve_lock_path};
 pub use directory::{DiskVersion, ImportNow};
+pub use edit::MoveOutcome;
 pub use error::{BrainError, InvalidKind, in_cli_words};
 pub use jobs::{JobDetail, JobsRequest, SyncPause};
 pub use plugin::{Capabilities, Plugin, PluginContext, PluginError};

@@ -69,7 +69,7 @@ pub struct RestoreOutcome {
 impl Brain {
     /// The export of `r`, due after the debounce when something runs jobs now (merged into an
     /// export still queued), so a burst of writes to one note writes its file once.
-    fn export_request(&self, r: &EntityRef) -> EnqueueRequest {
+    pub(crate) fn export_request(&self, r: &EntityRef) -> EnqueueRequest {
         let debounce = i64::try_from(self.config.serve.sync_debounce_ms).unwrap_or(0);
         let due = self
             .jobs_run_here_or_by_daemon()
@@ -158,7 +158,7 @@ impl Brain {
 
     /// The entity `content` makes as note `r`, or why it cannot be one, with the
     /// [`InvalidKind`] of the check that refused it.
-    fn entity_from(&self, r: &EntityRef, content: &[u8]) -> Result<Entity, BrainError> {
+    pub(crate) fn entity_from(&self, r: &EntityRef, content: &[u8]) -> Result<Entity, BrainError> {
         let invalid = |kind: InvalidKind, reason: String| BrainError::Invalid {
             entity: r.to_string(),
             reason,

@@ -41,6 +41,23 @@ pub(crate) struct RevertArgs {
     message: Option<String>,
 }
 
+/// `move` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MoveArgs {
+    /// The note's type.
+    #[serde(rename = "type")]
+    entity_type: String,
+    /// The note's id.
+    id: String,
+    /// The type it moves to (default: the same).
+    new_type: Option<String>,
+    /// The id it moves to; for `note`, its new vault path without `.md`.
+    new_id: String,
+    /// Why, kept with the new version.
+    message: Option<String>,
+}
+
 /// `edit` arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -197,5 +214,25 @@ impl BrainMcp {
         let (number, message) = (args.version, args.message);
         let written = fresh_blocking(self, move |b| b.revert(&r, number, message.as_deref())).await;
         result_of(written)
+    }
+
+    #[tool(
+        name = "move",
+        description = "Move a note to another id or type (e.g. promote a draft into the notes): the same note, its history and creation time kept; its file moves shortly after (the old one to .brain/trash). Refused when the target exists, or differs from another note's path only by case or Unicode form. Links that point at it are left as they are. Returns {from, to, from_path, path, content_hash, export_job, links}.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn r#move(&self, Parameters(args): Parameters<MoveArgs>) -> CallToolResult {
+        let new_type = args.new_type.unwrap_or_else(|| args.entity_type.clone());
+        let from = EntityRef::new(args.entity_type, args.id);
+        let to = EntityRef::new(new_type, args.new_id);
+        let message = args.message;
+        let moved =
+            fresh_blocking(self, move |b| b.move_note(&from, &to, message.as_deref())).await;
+        result_of(moved)
     }
 }

@@ -245,7 +245,8 @@ async fn tools_resources_and_bad_input() {
     assert_eq!(required("history"), ["id", "type"]);
     assert_eq!(required("revert"), ["id", "type", "version"]);
     assert_eq!(required("edit"), ["id", "op", "type"]);
-    assert_eq!(tools.len(), 14);
+    assert_eq!(required("move"), ["id", "new_id", "type"]);
+    assert_eq!(tools.len(), 15);
 
     // A write, read back; a stale hash refused.
     let good = "---\ntitle: Fine\n---\nbody\n";

@@ -339,3 +339,36 @@ pub(crate) fn restore(
     }
     load(db, r)?.ok_or_else(|| StoreError::NotFound(r.clone()))
 }
+
+/// Moves live entity `from` to `to`'s reference and path (`brain mv`), as the SQLite backend
+/// does: the same row, history and `created_ms` kept, new to every folder (each folder's file
+/// at the old path is listed as moved away and trashed by its export).
+pub(crate) fn move_to(
+    db: &mut Db<'_>,
+    from: &EntityRef,
+    to: &Entity,
+    replica: &str,
+    why: &ChangeWhy,
+) -> Result<()> {
+    let w = Writer::interface(db, replica, why)?;
+    let old = match existing(db, from, replica)? {
+        Some(old) if old.deleted_ms.is_none() => old,
+        _ => return Err(StoreError::NotFound(from.clone())),
+    };
+    if let Some(target) = existing(db, &to.entity_ref, replica)? {
+        if target.deleted_ms.is_none() {
+            return Err(StoreError::Stale {
+                entity: to.entity_ref.to_string(),
+                expected: String::new(),
+                actual: Some(target.content_hash),
+            });
+        }
+        crate::sync::archive_tombstone(db, target.row_id, false)?;
+    }
+    check_collision(db, &to.entity_ref, &to.path).or_else(|e| match &e {
+        StoreError::PathCollision(c) if c.existing == *from => Ok(()),
+        _ => Err(e),
+    })?;
+    let enc = Encoded::of(to)?;
+    update(db, &old, to, &enc, &w)
+}

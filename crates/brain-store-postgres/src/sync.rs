@@ -128,7 +128,7 @@ fn import(
 /// Keeps a soft-deleted note whose name a new note is taking, as a deleted entity of its own
 /// (`<id>.deleted-<n>`), so no version is ever lost. With `copy` the row stays (it is about
 /// to be revived with new content) and a copy is archived; without, the row itself moves.
-fn archive_tombstone(db: &mut Db<'_>, row_id: i64, copy: bool) -> Result<()> {
+pub(crate) fn archive_tombstone(db: &mut Db<'_>, row_id: i64, copy: bool) -> Result<()> {
     let Some(row) = db.query_opt(
         "SELECT type, id, path, content_hash, created_ms, updated_ms, deleted_ms, title, tags,
                 metadata, frontmatter, body

@@ -378,3 +378,38 @@ pub(crate) fn restore(
     }
     load(tx, r)?.ok_or_else(|| StoreError::NotFound(r.clone()))
 }
+
+/// Moves live entity `from` to `to`'s reference and path (`brain mv`): the same row, so its
+/// history and `created_ms` go with it, and the move is a version of its own. A live entity at
+/// the target is refused ([`StoreError::Stale`] expecting none, as a create over one is); a
+/// deleted one there is kept aside under another name, as a rename over it keeps it; a path
+/// another live note holds in another case or Unicode form is refused.
+pub(crate) fn move_to(
+    tx: &Transaction<'_>,
+    from: &EntityRef,
+    to: &Entity,
+    why: &ChangeWhy,
+) -> Result<()> {
+    let old = match existing(tx, from)? {
+        Some(old) if old.deleted_ms.is_none() => old,
+        _ => return Err(StoreError::NotFound(from.clone())),
+    };
+    if let Some(target) = existing(tx, &to.entity_ref)? {
+        if target.deleted_ms.is_none() {
+            return Err(StoreError::Stale {
+                entity: to.entity_ref.to_string(),
+                expected: String::new(),
+                actual: Some(target.content_hash),
+            });
+        }
+        crate::sync::archive_tombstone(tx, target.rowid, false)?;
+    }
+    // The note itself may hold a path of the same key (a move that changes case only): it is
+    // another note's path only if another note holds it.
+    check_collision(tx, &to.entity_ref, &to.path).or_else(|e| match &e {
+        StoreError::PathCollision(c) if c.existing == *from => Ok(()),
+        _ => Err(e),
+    })?;
+    let enc = Encoded::of(to)?;
+    update(tx, &old, to, &enc, true, why)
+}

@@ -107,7 +107,7 @@ fn import(tx: &Transaction<'_>, e: &Entity, stat: &FileStat) -> Result<()> {
 /// `<id>.deleted-<rowid>` (restorable with `brain restore`), so no version is ever lost. With
 /// `copy` the row stays (it is about to be revived with new content) and a copy is archived;
 /// without, the row itself moves aside.
-fn archive_tombstone(tx: &Transaction<'_>, rowid: i64, copy: bool) -> Result<()> {
+pub(crate) fn archive_tombstone(tx: &Transaction<'_>, rowid: i64, copy: bool) -> Result<()> {
     // The suffix is a row number no archive has used: the row's own for a move, the copy's
     // new one (one past the highest) for a copy, since the same row can be archived again later.
     let n = if copy {
@@ -350,11 +350,22 @@ pub(crate) fn dirty(tx: &Transaction<'_>) -> Result<Vec<DirtyEntity>> {
         "SELECT type, id, path, content_hash, deleted_ms IS NOT NULL
          FROM entities WHERE dirty = 1",
     )?;
-    let dirty = stmt
+    let mut dirty = stmt
         .query_map([], dirty_of)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut moved = tx.prepare_cached(MOVED_AWAY_SQL)?;
+    for d in moved.query_map([], dirty_of)? {
+        dirty.push(d?);
+    }
     Ok(dirty)
 }
+
+/// The files of live entities moved through an interface (`brain mv`) and not yet exported:
+/// each listed at its old path as deleted, so the export moves it to the trash there while it
+/// writes the note at its new path.
+const MOVED_AWAY_SQL: &str = "SELECT e.type, e.id, b.path, b.hash, 1
+     FROM file_bases b JOIN entities e ON e.rowid = b.entity_rowid
+     WHERE b.replica = 'local' AND e.dirty = 1 AND e.deleted_ms IS NULL AND b.path <> e.path";
 
 fn dirty_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<DirtyEntity> {
     Ok(DirtyEntity {
@@ -389,6 +400,7 @@ pub(crate) fn state_of(tx: &Transaction<'_>, paths: &[&str]) -> Result<PartialSy
     let mut base = tx.prepare_cached(BASE_OF_SQL)?;
     let mut dirty = tx.prepare_cached(DIRTY_AT_SQL)?;
     let mut same_key = tx.prepare_cached(SAME_KEY_SQL)?;
+    let mut moved_at = tx.prepare_cached(&format!("{MOVED_AWAY_SQL} AND b.path = ?1"))?;
     let wanted: std::collections::HashSet<&str> = paths.iter().copied().collect();
     let mut out = PartialSyncState::default();
     let mut colliding = std::collections::BTreeSet::new();
@@ -406,6 +418,9 @@ pub(crate) fn state_of(tx: &Transaction<'_>, paths: &[&str]) -> Result<PartialSy
             out.state.bases.push(b);
         }
         for d in dirty.query_map([p], dirty_of)? {
+            out.state.dirty.push(d?);
+        }
+        for d in moved_at.query_map([p], dirty_of)? {
             out.state.dirty.push(d?);
         }
         let key = brain_core::path_key(p);

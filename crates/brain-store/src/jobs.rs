@@ -556,6 +556,13 @@ pub trait WriteTx {
     /// Soft-deletes a live entity (as [`crate::Store::soft_delete`]).
     fn soft_delete(&mut self, r: &brain_core::EntityRef, now_ms: i64) -> Result<()>;
 
+    /// Moves live entity `from` to `to`'s reference and path, content as `to` holds it: the
+    /// same entity, so its history and `created_ms` go with it (`brain mv`). A live entity at
+    /// the target is refused ([`crate::StoreError::Stale`] expecting none); a deleted one there
+    /// is kept under another name; another note's path in another case or Unicode form is
+    /// refused ([`crate::StoreError::PathCollision`]).
+    fn move_to(&mut self, from: &brain_core::EntityRef, to: &crate::Entity) -> Result<()>;
+
     /// Brings back a soft-deleted entity (as [`crate::Store::restore`]).
     fn restore(&mut self, r: &brain_core::EntityRef, now_ms: i64) -> Result<crate::Entity>;
 

@@ -68,6 +68,10 @@ pub enum Command {
     /// frontmatter key (or Logseq page property). Everything else stays byte for byte; it goes
     /// through the same compare-and-set as `put`, and its file follows.
     Edit(EditArgs),
+    /// Move a note to another id or type (a draft promoted: `brain mv draft/plan
+    /// note/Projects/plan`): the same note, its history and creation time kept; its file moves
+    /// at the next sync. Refused when the target exists. Links to it are left as they are.
+    Mv(MvArgs),
     /// Write an earlier version of a note back as a new change (its file follows, and the
     /// version it replaces is kept too); a deleted note comes back.
     Revert(RevertArgs),
@@ -360,6 +364,20 @@ pub struct EditArgs {
     /// Edit only if the note still has this content_hash (from `brain get --json`).
     #[arg(long, value_name = "HASH")]
     pub expected_hash: Option<String>,
+    /// Why, kept with the new version.
+    #[arg(long, short = 'm')]
+    pub message: Option<String>,
+}
+
+/// `brain mv` arguments.
+#[derive(Debug, Args)]
+pub struct MvArgs {
+    /// The note, as TYPE/ID.
+    #[arg(value_name = "TYPE/ID")]
+    pub from: String,
+    /// Where it goes, as TYPE/ID.
+    #[arg(value_name = "NEW_TYPE/NEW_ID")]
+    pub to: String,
     /// Why, kept with the new version.
     #[arg(long, short = 'm')]
     pub message: Option<String>,

@@ -104,3 +104,40 @@ async fn an_agent_edits_part_of_a_note_with_the_hash_it_read() {
         .await;
     assert!(msg.contains("needs `value`"), "{msg}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_moves_a_note_with_its_history() {
+    let (_dir, brain) = vault(2, Workers::Never);
+    let mut c = Client::connect(brain).await;
+    let moved = c
+        .ok(
+            "move",
+            json!({"type": "note", "id": "f0/n0", "new_id": "archive/n0", "message": "done with it"}),
+        )
+        .await;
+    assert_eq!(moved["path"], "archive/n0.md", "{moved}");
+    assert!(
+        moved["links"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("left as they are"),
+        "{moved}"
+    );
+    c.error("get", json!({"type": "note", "id": "f0/n0"}), "not_found")
+        .await;
+    let h = c
+        .ok("history", json!({"type": "note", "id": "archive/n0"}))
+        .await;
+    let versions = h["versions"].as_array().expect("versions");
+    assert_eq!(versions.len(), 2, "{h}");
+    assert_eq!(versions[0]["path"], "f0/n0.md");
+    assert_eq!(versions[1]["message"], "done with it");
+    let msg = c
+        .error(
+            "move",
+            json!({"type": "note", "id": "archive/n0", "new_id": "f1/n1"}),
+            "exists",
+        )
+        .await;
+    assert!(msg.contains("already exists"), "{msg}");
+}

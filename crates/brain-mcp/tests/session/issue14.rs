@@ -11,7 +11,7 @@ async fn issue14_unknown_arguments_are_refused_by_name() {
     let mut c = Client::connect(brain).await;
     let (resp, _) = c.request("tools/list", json!({})).await;
     let tools = resp["result"]["tools"].as_array().expect("tools").clone();
-    assert_eq!(tools.len(), 14);
+    assert_eq!(tools.len(), 15);
     for t in &tools {
         assert_eq!(
             t["inputSchema"]["additionalProperties"],
@@ -55,6 +55,10 @@ async fn issue14_unknown_arguments_are_refused_by_name() {
         (
             "edit",
             json!({"type": "note", "id": "f0/n0", "op": "append", "text": "x", "where": "end"}),
+        ),
+        (
+            "move",
+            json!({"type": "note", "id": "f0/n0", "new_id": "x", "overwrite": true}),
         ),
     ];
     for (tool, args) in calls {

@@ -210,6 +210,10 @@ impl WriteTx for PgWriteTx<'_, '_> {
         entities::soft_delete(self.db, r, now_ms, self.replica, &self.why)
     }
 
+    fn move_to(&mut self, from: &brain_core::EntityRef, to: &Entity) -> Result<()> {
+        entities::move_to(self.db, from, to, self.replica, &self.why)
+    }
+
     fn restore(&mut self, r: &brain_core::EntityRef, now_ms: i64) -> Result<Entity> {
         entities::restore(self.db, r, now_ms, self.replica, &self.why)
     }

@@ -199,6 +199,10 @@ impl WriteTx for SqliteWriteTx<'_, '_> {
         entities::soft_delete(self.tx, r, now_ms, &self.why)
     }
 
+    fn move_to(&mut self, from: &brain_core::EntityRef, to: &Entity) -> Result<()> {
+        entities::move_to(self.tx, from, to, &self.why)
+    }
+
     fn restore(&mut self, r: &brain_core::EntityRef, now_ms: i64) -> Result<Entity> {
         entities::restore(self.tx, r, now_ms, &self.why)
     }

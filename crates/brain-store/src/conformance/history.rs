@@ -193,3 +193,75 @@ pub fn retention_thins_old_versions_and_the_rest_read_back(make: Factory<'_>) {
     ));
     assert_eq!(store.prune_history(now, rules).expect("again"), 0);
 }
+
+/// `brain mv`: the same entity at a new reference and path, its history and creation time
+/// kept, its file at the old path listed as moved away; a target that exists is refused.
+pub fn a_move_keeps_the_entity_and_its_history(make: Factory<'_>) {
+    let store = make();
+    store
+        .apply(&[SyncOp::Import {
+            entity: entity("note/a", "# A\nfirst\n", T0),
+            stat: stat(1),
+            seen_dirty_hash: None,
+        }])
+        .expect("import");
+    store
+        .put(&entity("note/a", "# A\nsecond\n", T0 + 1))
+        .expect("edit");
+    store
+        .put(&entity("note/taken", "# Taken\n", T0 + 1))
+        .expect("another note");
+    let moved = entity("note/dir/b", "# A\nsecond\n", T0 + 2);
+    let refused = store.transaction(&mut |tx| {
+        tx.move_to(
+            &eref("note/a"),
+            &entity("note/taken", "# A\nsecond\n", T0 + 2),
+        )
+    });
+    assert!(
+        matches!(refused, Err(StoreError::Stale { .. })),
+        "{refused:?}"
+    );
+    let clash = store.transaction(&mut |tx| {
+        tx.move_to(
+            &eref("note/a"),
+            &entity("note/Taken", "# A\nsecond\n", T0 + 2),
+        )
+    });
+    assert!(
+        matches!(clash, Err(StoreError::PathCollision(_))),
+        "{clash:?}"
+    );
+    store
+        .transaction(&mut |tx| {
+            tx.set_why(&ChangeWhy::by("cli").saying("tidy up"));
+            tx.move_to(&eref("note/a"), &moved)
+        })
+        .expect("move");
+    assert!(matches!(
+        store.get(&eref("note/a")),
+        Err(StoreError::NotFound(_))
+    ));
+    let got = store.get(&eref("note/dir/b")).expect("moved");
+    assert_eq!(got.created_ms, T0, "created is kept");
+    assert_eq!(got.path, "dir/b.md");
+    let versions = store.history(&eref("note/dir/b")).expect("history");
+    let paths: Vec<&str> = versions.iter().map(|v| v.path.as_str()).collect();
+    assert_eq!(paths, ["a.md", "a.md", "dir/b.md"]);
+    assert_eq!(versions[2].why.message.as_deref(), Some("tidy up"));
+    assert_eq!(
+        store.version_text(&eref("note/dir/b"), 1).expect("v1"),
+        "# A\nfirst\n"
+    );
+    let dirty = store.dirty_entities().expect("dirty");
+    assert!(
+        dirty
+            .iter()
+            .any(|d| d.path == "a.md" && d.deleted && d.entity == eref("note/dir/b")),
+        "the old file is listed as moved away: {dirty:?}"
+    );
+    assert!(
+        dirty.iter().any(|d| d.path == "dir/b.md" && !d.deleted),
+        "{dirty:?}"
+    );
+}

@@ -9,7 +9,7 @@ use brain_store::PutOutcome;
 use serde_json::json;
 
 use super::Vault;
-use crate::cli::EditArgs;
+use crate::cli::{EditArgs, MvArgs};
 use crate::output;
 
 /// `TEXT`, or stdin for `-`.
@@ -81,5 +81,23 @@ pub fn run(vault: &Vault, args: &EditArgs, json: bool) -> Result<u8> {
             written.path
         ),
     })?;
+    Ok(0)
+}
+
+/// `brain mv TYPE/ID NEW_TYPE/NEW_ID`.
+pub fn mv(vault: &Vault, args: &MvArgs, json: bool) -> Result<u8> {
+    let from: EntityRef = args.from.parse()?;
+    let to: EntityRef = args.to.parse()?;
+    let moved = vault
+        .facade()?
+        .move_note(&from, &to, args.message.as_deref())?;
+    if json {
+        return output::json(&moved).map(|()| 0);
+    }
+    output::line(format!(
+        "Moved {from} to {to} ({} → {}); the next sync or a running `brain serve` moves the \
+         file (the old one to .brain/trash/). Its history came along (`brain history {to}`); {}.",
+        moved.from_path, moved.path, moved.links
+    ))?;
     Ok(0)
 }

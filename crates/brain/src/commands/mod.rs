@@ -162,6 +162,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Diff(args) => history::diff(&Vault::open(vault_arg)?, &args, cli.json),
         Command::Revert(args) => history::revert(&Vault::open(vault_arg)?, &args, cli.json),
         Command::Edit(args) => edit::run(&Vault::open(vault_arg)?, &args, cli.json),
+        Command::Mv(args) => edit::mv(&Vault::open(vault_arg)?, &args, cli.json),
         Command::Put(args) => entities::put(&Vault::open(vault_arg)?, &args, cli.json),
         Command::Rm(r) => entities::rm(&Vault::open(vault_arg)?, &r.entity, cli.json),
         Command::Restore(r) => entities::restore(&Vault::open(vault_arg)?, &r.entity, cli.json),

@@ -109,3 +109,36 @@ fn a_logseq_page_gains_a_property_line() {
     let text = v.ok(&["get", r]).stdout;
     assert_eq!(text, "status:: later\n- a block\n");
 }
+
+/// `brain mv`: the same note at a new id, its history and creation time kept; the file moves
+/// at the next sync (the old one to the trash); a target that exists, or differs from another
+/// note's path only by case, is refused.
+#[test]
+fn a_move_keeps_the_note_and_moves_its_file() {
+    let v = TestVault::new();
+    v.write("plan.md", PLAN);
+    v.write("taken.md", "# Taken\n");
+    v.sync();
+    v.ok(&["edit", "note/plan", "--set", "status=doing"]);
+    let created = v.ok(&["--json", "get", "note/plan"]).json()["created"].clone();
+    let out = v
+        .ok(&["mv", "note/plan", "note/Projects/plan", "-m", "file it"])
+        .stdout;
+    assert!(out.contains("left as they are"), "{out}");
+    v.sync();
+    assert!(!v.path("plan.md").exists());
+    assert!(v.path("Projects/plan.md").exists());
+    let got = v.ok(&["--json", "get", "note/Projects/plan"]).json();
+    assert_eq!(got["created"], created);
+    let history = v.ok(&["--json", "history", "note/Projects/plan"]).json();
+    assert_eq!(history.as_array().unwrap().len(), 3, "{history}");
+    assert_eq!(v.run(&["get", "note/plan"]).code, 4);
+    for target in ["note/taken", "note/Taken"] {
+        let r = v.run(&["mv", "note/Projects/plan", target]);
+        assert_ne!(r.code, 0, "{target}: {}", r.stdout);
+    }
+    assert!(
+        v.path("Projects/plan.md").exists(),
+        "a refused move moves nothing"
+    );
+}
