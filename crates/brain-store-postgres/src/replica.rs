@@ -283,10 +283,14 @@ impl PgStore {
             let rows = db.query(
                 "SELECT r.id, r.root, r.host, r.created_ms,
                         (SELECT count(*) FROM entity_dirty d WHERE d.replica = r.id),
-                        (SELECT s.updated_ms FROM runtime_state s
-                         WHERE s.replica = r.id AND s.key = 'serve'
-                           AND s.value::jsonb ->> 'state' <> 'stopped')
-                 FROM replicas r ORDER BY r.created_ms, r.id",
+                        s.updated_ms,
+                        (s.value::jsonb ->> 'pid')::bigint,
+                        (s.value::jsonb ->> 'started_ms')::bigint
+                 FROM replicas r
+                 LEFT JOIN runtime_state s
+                   ON s.replica = r.id AND s.key = 'serve'
+                  AND s.value::jsonb ->> 'state' <> 'stopped'
+                 ORDER BY r.created_ms, r.id",
                 &[],
             )?;
             rows.iter()
@@ -301,6 +305,9 @@ impl PgStore {
                         attached_ms: get(row, 3)?,
                         behind: u64::try_from(get::<i64>(row, 4)?).unwrap_or(0),
                         daemon_seen_ms: get(row, 5)?,
+                        daemon_process: get::<Option<i64>>(row, 6)?
+                            .and_then(|p| u32::try_from(p).ok())
+                            .zip(get::<Option<i64>>(row, 7)?),
                     })
                 })
                 .collect()

@@ -395,6 +395,9 @@ pub struct ReplicaInfo {
     /// `None` if none has, or the last one stopped. A running daemon publishes at least every
     /// 20 s, so an older time means it is gone (killed, or its machine is off).
     pub daemon_seen_ms: Option<i64>,
+    /// That daemon's pid and start time (ms), as it published them: on its own machine a
+    /// reader can tell a daemon killed without a word from one that runs.
+    pub daemon_process: Option<(u32, i64)>,
 }
 
 /// One entry of the change feed ([`Store::changes_since`]): an entity as its latest change left

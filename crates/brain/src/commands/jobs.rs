@@ -317,7 +317,17 @@ fn folder_state(r: &brain_store::ReplicaInfo, now_ms: i64) -> String {
             "sync paused there (`brain sync resume` in that folder)".into()
         });
     }
+    // On this machine a daemon killed without a word is told from /proc at once, not after
+    // a minute of silence.
+    let killed = r.daemon_process.and_then(|(pid, started)| {
+        brain_jobs::liveness::worker_gone(&format!("pid{pid}-{started}@{}-0", r.host))
+    });
     parts.push(match r.daemon_seen_ms {
+        Some(_) if killed.is_some() => format!(
+            "its daemon (pid {}) is gone without stopping: it catches up at its next `brain \
+             sync` or `brain serve`",
+            killed.unwrap_or_default()
+        ),
         Some(at) if now_ms - at < brain_api::daemon::DAEMON_SEEN_WITHIN_MS => {
             "its daemon runs".into()
         }

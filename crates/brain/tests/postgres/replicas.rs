@@ -575,3 +575,29 @@ fn a_join_that_did_not_finish_is_still_a_join_at_the_next_sync() {
         .collect();
     assert_eq!(copies, ["# Third\n\nfrom a\n"]);
 }
+
+/// The folder list tells a running daemon from one killed without a word on this machine at
+/// once (from /proc), not after a minute of silence.
+#[test]
+fn a_daemon_killed_on_this_machine_is_shown_gone_at_once() {
+    let (a, url) = pg_vault();
+    a.ok(&["sync"]);
+    let b = join_empty(&url, 1);
+    b.ok(&["sync"]);
+    let id = replica_id(&b);
+    let line_of = |v: &TestVault| {
+        v.ok(&["status"])
+            .stdout
+            .lines()
+            .find(|l| l.contains(&id))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let db = b.serve(&[]);
+    wait_for(LIMIT, "b's daemon to be listed as running", || {
+        line_of(&a).contains("its daemon runs").then_some(())
+    });
+    db.kill();
+    let line = line_of(&a);
+    assert!(line.contains("is gone without stopping"), "{line}");
+}
