@@ -176,7 +176,17 @@ pub fn forget_replica(
     let store = open_postgres_existing(config)?.with_replica(replica_of(database)?);
     if !force {
         let theirs = open_postgres_existing(config)?.with_replica(id);
+        // A daemon of this machine known gone from /proc (killed) does not hold it back.
+        let killed_here = brain_store::Store::replicas(&store)?
+            .iter()
+            .find(|r| r.id == id)
+            .and_then(|r| {
+                let (pid, started) = r.daemon_process?;
+                brain_jobs::liveness::worker_gone(&format!("pid{pid}-{started}@{}-0", r.host))
+            })
+            .is_some();
         if let Some(state) = brain_store::Store::runtime_state(&theirs, "serve")?
+            && !killed_here
             && brain_core::time::now_ms() - state.updated_ms
                 < brain_api::daemon::DAEMON_SEEN_WITHIN_MS
             && state.value["state"] != "stopped"

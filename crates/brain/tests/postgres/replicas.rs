@@ -600,4 +600,6 @@ fn a_daemon_killed_on_this_machine_is_shown_gone_at_once() {
     db.kill();
     let line = line_of(&a);
     assert!(line.contains("is gone without stopping"), "{line}");
+    // Nor does it hold back `brain store forget` for a minute.
+    a.ok(&["store", "forget", &id]);
 }
