@@ -119,11 +119,8 @@ pub(crate) fn text(db: &mut Db<'_>, r: &EntityRef, number: u64) -> Result<String
     }
     let mut text = entity.content();
     for (v, stored) in versions {
-        text = history::decode(&stored, &text).map_err(|e| StoreError::DamagedVersion {
-            entity: r.to_string(),
-            number: u64::try_from(v).unwrap_or(0),
-            reason: e.0.to_string(),
-        })?;
+        text =
+            history::decode(&stored, &text).map_err(|e| e.of(r, u64::try_from(v).unwrap_or(0)))?;
     }
     Ok(text)
 }
@@ -270,12 +267,7 @@ pub(crate) fn prune_one(
             stored: get(row, 2)?,
         });
     }
-    let pruned =
-        history::prune(&current, &kept, now_ms, rules).map_err(|e| StoreError::DamagedVersion {
-            entity: r.to_string(),
-            number: 0,
-            reason: e.0.to_string(),
-        })?;
+    let pruned = history::prune(&current, &kept, now_ms, rules).map_err(|e| e.of(&r, 0))?;
     for n in &pruned.dropped {
         db.execute(
             "DELETE FROM entity_versions WHERE entity_id = $1 AND version = $2",

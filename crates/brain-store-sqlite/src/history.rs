@@ -126,11 +126,7 @@ pub(crate) fn text(tx: &Transaction<'_>, r: &EntityRef, number: u64) -> Result<S
     }
     let mut text = entity.content();
     for (v, stored) in kept {
-        text = history::decode(&stored, &text).map_err(|e| StoreError::DamagedVersion {
-            entity: r.to_string(),
-            number: v.max(0) as u64,
-            reason: e.0.to_string(),
-        })?;
+        text = history::decode(&stored, &text).map_err(|e| e.of(r, v.max(0) as u64))?;
     }
     Ok(text)
 }
@@ -274,12 +270,7 @@ pub(crate) fn prune_one(
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let pruned =
-        history::prune(&current, &kept, now_ms, rules).map_err(|e| StoreError::DamagedVersion {
-            entity: r.to_string(),
-            number: 0,
-            reason: e.0.to_string(),
-        })?;
+    let pruned = history::prune(&current, &kept, now_ms, rules).map_err(|e| e.of(&r, 0))?;
     let mut drop =
         tx.prepare_cached("DELETE FROM entity_versions WHERE entity_rowid = ?1 AND version = ?2")?;
     for n in &pruned.dropped {

@@ -31,6 +31,17 @@ const DIFF_DEADLINE: std::time::Duration = std::time::Duration::from_millis(200)
 #[error("a stored version of the note is damaged ({0}): it cannot be read back")]
 pub struct DamagedVersion(pub &'static str);
 
+impl DamagedVersion {
+    /// The store error for version `number` of `entity` (0: one of its versions) being damaged.
+    pub fn of(self, entity: &brain_core::EntityRef, number: u64) -> crate::StoreError {
+        crate::StoreError::DamagedVersion {
+            entity: entity.to_string(),
+            number,
+            reason: self.0.to_string(),
+        }
+    }
+}
+
 /// `old` stored against `newer`, the version that replaced it: a delta, or the whole text when
 /// the delta would not be smaller.
 pub fn encode(old: &str, newer: &str) -> Vec<u8> {
