@@ -32,6 +32,38 @@ pub enum BenchCommand {
     /// written in another (2 and 4 folders), and a folder's catch-up after 1,000 missed
     /// changes, beside one folder's save-to-searchable from the same run
     Replicas(BenchReplicasArgs),
+    /// What keeping history costs: a fresh import next to a build from before history
+    /// (`--before`) and to an FTS5 insert, a re-import of every note changed with history on
+    /// and off, `brain edit --append` p50/p99 next to `brain get`, and bytes per kept version
+    /// after ten edits of every note next to the raw text.
+    History(BenchHistoryArgs),
+}
+
+/// `brain bench history` options.
+#[derive(Debug, Args)]
+pub struct BenchHistoryArgs {
+    /// Notes in the generated vault.
+    #[arg(long, default_value_t = 10_000)]
+    pub notes: usize,
+    /// Repetitions of the import and re-import figures; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Notes edited (and read) as a process for the `brain edit --append` figure.
+    #[arg(long, default_value_t = 200)]
+    pub edits: usize,
+    /// Edits of every note for the storage figure.
+    #[arg(long, default_value_t = 10)]
+    pub versions: usize,
+    /// A `brain` executable built before history, whose fresh `brain sync` the import figure
+    /// is held against (without it, only the FTS5 baseline is measured).
+    #[arg(long, value_name = "BIN")]
+    pub before: Option<PathBuf>,
+    /// The vault generator (default: ../shared/bench/gen_vault.py, searched upwards from here).
+    #[arg(long, value_name = "PATH", env = "BRAIN_GEN_VAULT")]
+    pub generator: Option<PathBuf>,
+    /// Where to put the vault (default: a temporary folder).
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
 }
 
 /// `brain bench mcp` options.

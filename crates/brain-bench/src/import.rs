@@ -49,7 +49,7 @@ pub(crate) fn walk_md(root: &Path, out: &mut Vec<PathBuf>, stat: bool) -> Result
     Ok(bytes)
 }
 
-fn baseline_import(vault: &Path, db: &Path) -> Result<Duration> {
+pub(crate) fn baseline_import(vault: &Path, db: &Path) -> Result<Duration> {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
@@ -78,7 +78,7 @@ fn baseline_import(vault: &Path, db: &Path) -> Result<Duration> {
     Ok(t.elapsed())
 }
 
-fn fresh_brain(vault: &Path) -> Result<Arc<dyn Backend>> {
+pub(crate) fn fresh_brain(vault: &Path) -> Result<Arc<dyn Backend>> {
     let layout = VaultLayout::new(vault);
     let state = layout.state_dir();
     if state.exists() {
@@ -88,7 +88,7 @@ fn fresh_brain(vault: &Path) -> Result<Arc<dyn Backend>> {
     open_scratch(&layout.database())
 }
 
-fn brain_sync(vault: &Path, store: &dyn Backend, config: &Config) -> Result<Duration> {
+pub(crate) fn brain_sync(vault: &Path, store: &dyn Backend, config: &Config) -> Result<Duration> {
     let what = || format!("syncing {} in process", vault.display());
     let t = Instant::now();
     let engine = SyncEngine::new(vault, config, store).ctx(what)?;
@@ -135,26 +135,32 @@ pub(crate) fn run(args: &BenchImportArgs, json_out: bool) -> Result<u8> {
     Ok(0)
 }
 
-/// The figures of one vault size.
-fn measure(generator: &Path, work: &Path, n: usize, runs: usize, config: &Config) -> Result<Value> {
+/// The generated vault of `n` notes in `work` (`vault-N`) and its manifest: generated once,
+/// then used again by every later run in the same `--workdir`.
+pub(crate) fn cached_vault(generator: &Path, work: &Path, n: usize) -> Result<(PathBuf, Value)> {
     let vault = work.join(format!("vault-{n}"));
     let manifest_file = work.join(format!("vault-{n}.json"));
-    let manifest: Value = if vault.is_dir() && manifest_file.is_file() {
+    if vault.is_dir() && manifest_file.is_file() {
         let raw = std::fs::read(&manifest_file)
             .ctx(|| format!("cannot read {}", manifest_file.display()))?;
-        serde_json::from_slice(&raw).ctx(|| {
+        let manifest = serde_json::from_slice(&raw).ctx(|| {
             format!(
                 "{} is not the generator's manifest: delete it to generate the vault again",
                 manifest_file.display()
             )
-        })?
-    } else {
-        let m = generate(generator, &vault, n)?;
-        let raw = serde_json::to_vec(&m).ctx(|| "writing the manifest".into())?;
-        std::fs::write(&manifest_file, raw)
-            .ctx(|| format!("cannot write {}", manifest_file.display()))?;
-        m
-    };
+        })?;
+        return Ok((vault, manifest));
+    }
+    let manifest = generate(generator, &vault, n)?;
+    let raw = serde_json::to_vec(&manifest).ctx(|| "writing the manifest".into())?;
+    std::fs::write(&manifest_file, raw)
+        .ctx(|| format!("cannot write {}", manifest_file.display()))?;
+    Ok((vault, manifest))
+}
+
+/// The figures of one vault size.
+fn measure(generator: &Path, work: &Path, n: usize, runs: usize, config: &Config) -> Result<Value> {
+    let (vault, manifest) = cached_vault(generator, work, n)?;
     let mut files = Vec::new();
     let bytes = walk_md(&vault, &mut files, true)?;
     let db = work.join(format!("baseline-{n}.db"));

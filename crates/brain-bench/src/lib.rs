@@ -15,6 +15,7 @@ mod common;
 mod error;
 mod export;
 mod git;
+mod history;
 mod import;
 mod live;
 mod mcp;
@@ -24,8 +25,8 @@ mod queue;
 mod replicas;
 
 pub use args::{
-    BenchCommand, BenchGitArgs, BenchImportArgs, BenchLiveArgs, BenchMcpArgs, BenchQueueArgs,
-    BenchQueueWorkerArgs, BenchReplicasArgs,
+    BenchCommand, BenchGitArgs, BenchHistoryArgs, BenchImportArgs, BenchLiveArgs, BenchMcpArgs,
+    BenchQueueArgs, BenchQueueWorkerArgs, BenchReplicasArgs,
 };
 pub use error::{BenchError, Result};
 
@@ -46,6 +47,7 @@ pub fn run(cmd: &BenchCommand, json_out: bool) -> Result<u8> {
         BenchCommand::QueueWorker(args) => pg::queue_worker(args),
         BenchCommand::Live(args) => live::run(args, json_out),
         BenchCommand::Git(args) => git::run(args, json_out),
+        BenchCommand::History(args) => history::run(args, json_out),
         BenchCommand::Mcp(args) => mcp::run(args, json_out),
         BenchCommand::Replicas(args) => replicas::run(args, json_out),
     }

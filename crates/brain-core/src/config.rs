@@ -63,6 +63,10 @@ fn empty_input() -> serde_json::Value {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HistoryConfig {
+    /// Whether a change keeps the version it replaces. Off, nothing earlier than a note's
+    /// current text can be read back (`brain history` lists only what was kept while it was
+    /// on): only for a vault whose past lives elsewhere, such as git.
+    pub keep: bool,
     /// Days during which every version is kept.
     pub keep_all_days: u32,
     /// Days (from the version's making) during which one version per day is kept; older ones
@@ -73,6 +77,7 @@ pub struct HistoryConfig {
 impl Default for HistoryConfig {
     fn default() -> Self {
         Self {
+            keep: true,
             keep_all_days: 30,
             daily_days: 365,
         }
@@ -528,8 +533,10 @@ backend = "sqlite"
 synchronous = "normal"
 
 [history]
-# Every change of a note keeps the version it replaced (`brain history`). Every version is
-# kept for this many days...
+# Every change of a note keeps the version it replaced (`brain history`). `false` keeps none
+# from then on (versions kept before stay): only for a vault whose past lives elsewhere (git).
+keep = true
+# Every version is kept for this many days...
 keep_all_days = 30
 # ...then the last of each day until this many days, then the last of each month. A note's
 # current version, a deleted note's last text included, is always kept.

@@ -80,6 +80,8 @@ pub(crate) struct Pool {
     /// What this handle's notifications carry (see `jobs::notify`), so its own listener
     /// skips the ones its writes send.
     notify_token: String,
+    /// Whether changes keep the versions they replace (`Store::keep_history`).
+    keeps_history: std::sync::atomic::AtomicBool,
 }
 
 impl Pool {
@@ -108,7 +110,14 @@ impl Pool {
             pool,
             shown,
             notify_token: String::new(),
+            keeps_history: std::sync::atomic::AtomicBool::new(true),
         })
+    }
+
+    /// Turns keeping history on or off for the transactions started from now on.
+    pub(crate) fn keep_history(&self, on: bool) {
+        self.keeps_history
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Marks this pool's notifications with `token` (its store handle's).
@@ -163,6 +172,9 @@ impl Pool {
             tx,
             statements,
             changed: false,
+            keeps_history: self
+                .keeps_history
+                .load(std::sync::atomic::Ordering::Relaxed),
         };
         let out = f(&mut db).map_err(|e| self.explain(e))?;
         db.tx.commit().map_err(|e| self.error(e))?;
@@ -195,6 +207,9 @@ impl Pool {
             tx,
             statements,
             changed: false,
+            keeps_history: self
+                .keeps_history
+                .load(std::sync::atomic::Ordering::Relaxed),
         };
         let out = match f(&mut db) {
             Ok(out) => out,
@@ -404,6 +419,8 @@ pub(crate) struct Db<'a> {
     statements: &'a mut HashMap<String, Statement>,
     /// Whether an entity change was recorded (numbered before the commit).
     pub(crate) changed: bool,
+    /// Whether a change keeps the version it replaces (`[history] keep`).
+    pub(crate) keeps_history: bool,
 }
 
 /// `?` on a client call inside a store call.

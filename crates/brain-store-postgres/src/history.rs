@@ -18,6 +18,10 @@ pub(crate) fn keep(
     newer: Option<&str>,
     why: &ChangeWhy,
 ) -> Result<()> {
+    if !db.keeps_history {
+        // History off: the version number still moves on (below), the replaced text is not kept.
+        return skip(db, row_id, newer, why);
+    }
     let row = db.query_one(
         "SELECT version, path, content_hash, deleted_ms, updated_ms, source, message,
                 frontmatter || body
@@ -45,6 +49,40 @@ pub(crate) fn keep(
             &stored,
         ],
     )?;
+    db.execute(
+        "UPDATE entities SET version = $2, source = $3, message = $4 WHERE row_id = $1",
+        &[&row_id, &(version + 1), &why.source, &why.message],
+    )?;
+    Ok(())
+}
+
+/// A change with history off: only the number moves on. The newest kept version (from when
+/// history was on) is stored against the text being replaced, so it is stored again against
+/// `newer`, or it would no longer decode; one that no longer decodes stays as it is.
+fn skip(db: &mut Db<'_>, row_id: i64, newer: Option<&str>, why: &ChangeWhy) -> Result<()> {
+    let row = db.query_one(
+        "SELECT version, frontmatter || body FROM entities WHERE row_id = $1",
+        &[&row_id],
+    )?;
+    let version: i64 = get(&row, 0)?;
+    let current: String = get(&row, 1)?;
+    if let Some(newer) = newer.filter(|n| *n != current) {
+        let newest = db.query(
+            "SELECT version, stored FROM entity_versions WHERE entity_id = $1
+             ORDER BY version DESC LIMIT 1",
+            &[&row_id],
+        )?;
+        if let Some(row) = newest.first() {
+            let kept: i64 = get(row, 0)?;
+            let stored: Vec<u8> = get(row, 1)?;
+            if let Ok(text) = history::decode(&stored, &current) {
+                db.execute(
+                    "UPDATE entity_versions SET stored = $3 WHERE entity_id = $1 AND version = $2",
+                    &[&row_id, &kept, &history::encode(&text, newer)],
+                )?;
+            }
+        }
+    }
     db.execute(
         "UPDATE entities SET version = $2, source = $3, message = $4 WHERE row_id = $1",
         &[&row_id, &(version + 1), &why.source, &why.message],

@@ -223,6 +223,10 @@ impl Store for PgStore {
             .read(|db| history::held_before(db, r, content_hash))
     }
 
+    fn keep_history(&self, on: bool) {
+        self.pool.keep_history(on);
+    }
+
     fn prune_history(&self, now_ms: i64, rules: brain_store::history::Retention) -> Result<u64> {
         let before = now_ms - i64::from(rules.keep_all_days) * 86_400_000;
         let mut dropped = 0;

@@ -5,6 +5,7 @@
 //! [`tombstone`] or [`revive`], which keep the full-text index in step (see `fts`) and number
 //! the change in the change feed (see `changes`).
 
+use crate::tx::StoreTx;
 use brain_core::{EntityRef, path_key};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
@@ -111,7 +112,7 @@ pub(crate) fn insert(
 /// The index is rewritten only when the title or body really changed (or the row comes back
 /// from a tombstone), so re-importing an unchanged note costs no re-tokenization.
 pub(crate) fn update(
-    tx: &Transaction<'_>,
+    tx: &StoreTx<'_>,
     old: &Existing,
     e: &Entity,
     enc: &Encoded,
@@ -172,7 +173,7 @@ pub(crate) fn update(
 /// Soft-deletes a row if it is live (out of the index, `deleted_ms` set; a tombstone keeps its
 /// first deletion time) and sets its dirty flag either way.
 pub(crate) fn tombstone(
-    tx: &Transaction<'_>,
+    tx: &StoreTx<'_>,
     old: &Existing,
     now_ms: i64,
     dirty: bool,
@@ -197,7 +198,7 @@ pub(crate) fn tombstone(
 }
 
 /// Brings a tombstoned row back (indexed again, dirty, `updated_ms` now), as a new version.
-fn revive(tx: &Transaction<'_>, old: &Existing, now_ms: i64, why: &ChangeWhy) -> Result<()> {
+fn revive(tx: &StoreTx<'_>, old: &Existing, now_ms: i64, why: &ChangeWhy) -> Result<()> {
     let version = history::keep(tx, old.rowid, None)?;
     tx.prepare_cached(
         "UPDATE entities SET deleted_ms = NULL, dirty = 1, updated_ms = ?2, version = ?3,
@@ -328,7 +329,7 @@ impl RawEntity {
 ///
 /// `e.deleted_ms` is ignored (deleting is `soft_delete`), and so is `e.created_ms` when a row
 /// already exists: the first time an entity was seen never moves.
-pub(crate) fn put(tx: &Transaction<'_>, e: &Entity, why: &ChangeWhy) -> Result<PutOutcome> {
+pub(crate) fn put(tx: &StoreTx<'_>, e: &Entity, why: &ChangeWhy) -> Result<PutOutcome> {
     check_collision(tx, &e.entity_ref, &e.path)?;
     let enc = Encoded::of(e)?;
     match existing(tx, &e.entity_ref)? {
@@ -352,7 +353,7 @@ pub(crate) fn put(tx: &Transaction<'_>, e: &Entity, why: &ChangeWhy) -> Result<P
 
 /// Tombstones a live entity and marks it dirty, so the next sync moves its file to the trash.
 pub(crate) fn soft_delete(
-    tx: &Transaction<'_>,
+    tx: &StoreTx<'_>,
     r: &EntityRef,
     now_ms: i64,
     why: &ChangeWhy,
@@ -366,7 +367,7 @@ pub(crate) fn soft_delete(
 /// Brings a tombstone back (a live entity is returned as it is). Refused with
 /// [`StoreError::PathCollision`] if another live entity took its path meanwhile.
 pub(crate) fn restore(
-    tx: &Transaction<'_>,
+    tx: &StoreTx<'_>,
     r: &EntityRef,
     now_ms: i64,
     why: &ChangeWhy,
@@ -385,7 +386,7 @@ pub(crate) fn restore(
 /// deleted one there is kept aside under another name, as a rename over it keeps it; a path
 /// another live note holds in another case or Unicode form is refused.
 pub(crate) fn move_to(
-    tx: &Transaction<'_>,
+    tx: &StoreTx<'_>,
     from: &EntityRef,
     to: &Entity,
     why: &ChangeWhy,

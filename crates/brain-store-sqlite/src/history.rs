@@ -8,11 +8,16 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use brain_store::{ChangeWhy, Result, StoreError, Version, history};
 
 use crate::entities;
+use crate::tx::StoreTx;
 
 /// Keeps row `rowid` as it is now as a version of its own, stored against `newer` (the text
 /// replacing it; `None`: the same text, as a delete or a restore keeps it); returns the number
-/// the row's new version takes.
-pub(crate) fn keep(tx: &Transaction<'_>, rowid: i64, newer: Option<&str>) -> Result<i64> {
+/// the row's new version takes. With history off ([`StoreTx::keeps_history`]) only the
+/// number moves on.
+pub(crate) fn keep(tx: &StoreTx<'_>, rowid: i64, newer: Option<&str>) -> Result<i64> {
+    if !tx.keeps_history() {
+        return skip(tx, rowid, newer);
+    }
     let mut read = tx.prepare_cached(
         "SELECT version, path, content_hash, deleted_ms, updated_ms, source, message,
                 frontmatter, body
@@ -60,6 +65,34 @@ pub(crate) fn keep(tx: &Transaction<'_>, rowid: i64, newer: Option<&str>) -> Res
         message,
         stored,
     ])?;
+    Ok(version + 1)
+}
+
+/// A change with history off: only the number moves on. The newest kept version (from when
+/// history was on) is stored against the text being replaced, so it is stored again against
+/// `newer`, or it would no longer decode.
+fn skip(tx: &StoreTx<'_>, rowid: i64, newer: Option<&str>) -> Result<i64> {
+    let (version, current): (i64, String) = tx
+        .prepare_cached("SELECT version, frontmatter || body FROM entities WHERE rowid = ?1")?
+        .query_row([rowid], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    if let Some(newer) = newer.filter(|n| *n != current) {
+        let newest: Option<(i64, Vec<u8>)> = tx
+            .prepare_cached(
+                "SELECT version, stored FROM entity_versions WHERE entity_rowid = ?1
+                 ORDER BY version DESC LIMIT 1",
+            )?
+            .query_row([rowid], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        // A version that no longer decodes stays as it is: the change goes on either way.
+        if let Some((kept, Ok(text))) =
+            newest.map(|(kept, stored)| (kept, history::decode(&stored, &current)))
+        {
+            tx.prepare_cached(
+                "UPDATE entity_versions SET stored = ?3 WHERE entity_rowid = ?1 AND version = ?2",
+            )?
+            .execute(params![rowid, kept, history::encode(&text, newer)])?;
+        }
+    }
     Ok(version + 1)
 }
 

@@ -30,6 +30,7 @@ mod runtime;
 mod search;
 mod sync;
 pub mod testing;
+mod tx;
 
 use std::path::Path;
 
@@ -81,6 +82,8 @@ pub struct SqliteStore {
     /// The file it was opened from (`None` in memory): its identity and whether it is
     /// read-only.
     file: Option<open::StoreFile>,
+    /// Whether a change keeps the version it replaces (`[history] keep`; on by default).
+    keeps_history: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -155,6 +158,7 @@ impl SqliteStore {
             conn: Mutex::new(conn),
             base_reads: Default::default(),
             file,
+            keeps_history: std::sync::atomic::AtomicBool::new(true),
         })
     }
 
@@ -174,7 +178,7 @@ impl SqliteStore {
     pub fn check_index(&self) -> Result<()> {
         // Drift is what this call looks for, so it comes back as SQLite said it, not with the
         // advice a damaged store gets elsewhere.
-        self.write(fts::check).map_err(|e| match e {
+        self.write(|tx| fts::check(tx)).map_err(|e| match e {
             StoreError::Damaged { source, .. } => StoreError::Database(source),
             other => other,
         })
@@ -187,7 +191,7 @@ impl SqliteStore {
     /// it committed: a write into a store deleted or replaced under this process would be
     /// acknowledged and then lost with the last handle on it, so it is an error instead
     /// ([`StoreError::Replaced`]). A read-only store refuses before anything starts.
-    fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+    fn write<T>(&self, f: impl FnOnce(&tx::StoreTx<'_>) -> Result<T>) -> Result<T> {
         if let Some(file) = &self.file {
             if file.read_only() {
                 return Err(file.read_only_error());
@@ -196,7 +200,11 @@ impl SqliteStore {
         }
         let mut conn = self.lock();
         let out = (|| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = tx::StoreTx::new(
+                conn.transaction_with_behavior(TransactionBehavior::Immediate)?,
+                self.keeps_history
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            );
             let out = f(&tx)?;
             tx.commit()?;
             Ok(out)
@@ -308,6 +316,11 @@ impl Store for SqliteStore {
         self.read(|tx| history::held_before(tx, r, content_hash))
     }
 
+    fn keep_history(&self, on: bool) {
+        self.keeps_history
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn prune_history(&self, now_ms: i64, rules: brain_store::history::Retention) -> Result<u64> {
         let before = now_ms - i64::from(rules.keep_all_days) * 86_400_000;
         let mut dropped = 0;
@@ -366,7 +379,7 @@ impl Store for SqliteStore {
     }
 
     fn tidy_index(&self) -> Result<bool> {
-        self.write(fts::merge_step)
+        self.write(|tx| fts::merge_step(tx))
     }
 
     fn changes_since(&self, cursor: u64, limit: usize) -> Result<brain_store::ChangePage> {

@@ -10,6 +10,7 @@
 //! That is why a base is written as a delete and an insert rather than an upsert, whose
 //! update of a foreign-key column would need one.
 
+use crate::tx::StoreTx;
 use brain_core::EntityRef;
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -24,7 +25,7 @@ static FILE: std::sync::LazyLock<brain_store::ChangeWhy> =
     std::sync::LazyLock::new(brain_store::ChangeWhy::file);
 
 /// Applies `ops` in order inside the caller's transaction.
-pub(crate) fn apply(tx: &Transaction<'_>, ops: &[SyncOp]) -> Result<()> {
+pub(crate) fn apply(tx: &StoreTx<'_>, ops: &[SyncOp]) -> Result<()> {
     for op in ops {
         match op {
             SyncOp::Import {
@@ -85,7 +86,7 @@ fn still_as_planned(tx: &Transaction<'_>, r: &EntityRef, seen: Option<&str>) -> 
 
 /// Upsert by reference: a new row, or the existing one (live or tombstoned) rewritten with the
 /// file's content, keeping its rowid and `created_ms`. Then the file's state becomes the base.
-fn import(tx: &Transaction<'_>, e: &Entity, stat: &FileStat) -> Result<()> {
+fn import(tx: &StoreTx<'_>, e: &Entity, stat: &FileStat) -> Result<()> {
     let enc = Encoded::of(e)?;
     let rowid = match entities::existing(tx, &e.entity_ref)? {
         None => entities::insert(tx, e, &enc, false, &FILE)?,
@@ -148,7 +149,7 @@ pub(crate) fn archive_tombstone(tx: &Transaction<'_>, rowid: i64, copy: bool) ->
 /// whole batch: if `from` has no row, this is an import; if a LIVE entity holds the new
 /// reference, its content is replaced as by an import and `from` is tombstoned (restorable).
 fn rename(
-    tx: &Transaction<'_>,
+    tx: &StoreTx<'_>,
     from: &EntityRef,
     from_path: &str,
     e: &Entity,
@@ -191,7 +192,7 @@ fn rename(
 ///   base stay, so the export its put queued finds its file gone and writes it back.
 /// - Both changed: nothing; each put's export settles its own path.
 fn rename_in_part(
-    tx: &Transaction<'_>,
+    tx: &StoreTx<'_>,
     from: &EntityRef,
     from_path: &str,
     e: &Entity,
@@ -211,7 +212,7 @@ fn rename_in_part(
 }
 
 /// The file is gone: tombstone the entity if it is live, and forget the base.
-fn tombstone(tx: &Transaction<'_>, r: &EntityRef, path: &str, now_ms: i64) -> Result<()> {
+fn tombstone(tx: &StoreTx<'_>, r: &EntityRef, path: &str, now_ms: i64) -> Result<()> {
     if let Some(old) = entities::existing(tx, r)? {
         entities::tombstone(tx, &old, now_ms, false, &FILE)?;
     }

@@ -113,6 +113,9 @@ impl Store for Checked {
     fn prune_history(&self, now_ms: i64, rules: brain_store::history::Retention) -> Result<u64> {
         self.0.prune_history(now_ms, rules)
     }
+    fn keep_history(&self, on: bool) {
+        self.0.keep_history(on)
+    }
     fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
         self.0.search(query)
     }

@@ -113,6 +113,11 @@ pub trait Store: Send + Sync {
     /// returns how many versions were dropped. A note's current version is never touched.
     fn prune_history(&self, now_ms: i64, rules: history::Retention) -> Result<u64>;
 
+    /// Whether this handle's changes keep the versions they replace (`[history] keep`, on
+    /// unless a vault's config turns it off). Off, a change still numbers its version, but the
+    /// text it replaced is gone: only for a vault whose past lives elsewhere (git).
+    fn keep_history(&self, on: bool);
+
     /// Full-text search ranked by BM25 (best first) with highlighted snippets.
     fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>>;
 

@@ -9,6 +9,7 @@
 //! [`JobStore::enqueue`]: brain_store::JobStore::enqueue
 //! [`JobStore::transaction`]: brain_store::JobStore::transaction
 
+use crate::tx::StoreTx;
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
 
@@ -178,7 +179,7 @@ fn check_expected(tx: &Transaction<'_>, entity: &Entity, expected: &str) -> Resu
 /// The write transaction [`brain_store::JobStore::transaction`] hands its body: entity writes
 /// and enqueues on one SQLite transaction, committed once by the caller.
 pub(super) struct SqliteWriteTx<'a, 'conn> {
-    pub(super) tx: &'a Transaction<'conn>,
+    pub(super) tx: &'a StoreTx<'conn>,
     /// What the versions this transaction makes are made by ([`WriteTx::set_why`]).
     pub(super) why: ChangeWhy,
 }

@@ -265,3 +265,69 @@ pub fn a_move_keeps_the_entity_and_its_history(make: Factory<'_>) {
         "{dirty:?}"
     );
 }
+
+pub fn with_history_off_versions_are_numbered_not_kept(make: Factory<'_>) {
+    let store = make();
+    let r = eref("note/plan");
+    let texts = [
+        "# Plan\none\n",
+        "# Plan\none\ntwo\n",
+        "# Plan\nthree\n",
+        "# Plan\nfour\n",
+        "# Plan\nfive\n",
+    ];
+    store
+        .put(&entity("note/plan", texts[0], T0))
+        .expect("put 1");
+    store
+        .put(&entity("note/plan", texts[1], T0 + 10))
+        .expect("put 2");
+    store.keep_history(false);
+    store
+        .put(&entity("note/plan", texts[2], T0 + 20))
+        .expect("put 3, history off");
+    store
+        .apply(&[SyncOp::Import {
+            entity: entity("note/plan", texts[3], T0 + 30),
+            stat: stat(1),
+            seen_dirty_hash: Some(hash(texts[2])),
+        }])
+        .expect("import 4, history off");
+    store.soft_delete(&r, T0 + 40).expect("delete, history off");
+    store.restore(&r, T0 + 50).expect("restore, history off");
+    let numbers: Vec<u64> = store
+        .history(&r)
+        .expect("history")
+        .iter()
+        .map(|v| v.number)
+        .collect();
+    // Version 1 was kept while history was on; 2 to 5 were replaced with it off.
+    assert_eq!(numbers, [1, 6]);
+    assert_eq!(
+        store.version_text(&r, 1).expect("version 1"),
+        texts[0],
+        "a version kept before history was turned off still reads back"
+    );
+    assert!(matches!(
+        store.version_text(&r, 2),
+        Err(StoreError::VersionNotFound { .. })
+    ));
+    store.keep_history(true);
+    store
+        .put(&entity("note/plan", texts[4], T0 + 60))
+        .expect("put 5, history on again");
+    let numbers: Vec<u64> = store
+        .history(&r)
+        .expect("history")
+        .iter()
+        .map(|v| v.number)
+        .collect();
+    assert_eq!(numbers, [1, 6, 7]);
+    for (n, want) in [(1, texts[0]), (6, texts[3]), (7, texts[4])] {
+        assert_eq!(
+            store.version_text(&r, n).expect("version"),
+            want,
+            "version {n}"
+        );
+    }
+}

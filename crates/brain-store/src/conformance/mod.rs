@@ -96,6 +96,7 @@ macro_rules! conformance_tests {
                 a_transaction_without_entity_writes_makes_no_version => history::a_transaction_without_entity_writes_makes_no_version,
                 retention_thins_old_versions_and_the_rest_read_back => history::retention_thins_old_versions_and_the_rest_read_back,
                 a_move_keeps_the_entity_and_its_history => history::a_move_keeps_the_entity_and_its_history,
+                with_history_off_versions_are_numbered_not_kept => history::with_history_off_versions_are_numbered_not_kept,
             }
             copy {
                 a_dump_loads_into_an_empty_store_unchanged => copy::a_dump_loads_into_an_empty_store_unchanged,

@@ -67,6 +67,7 @@ impl Vault {
         let config = config::load(&paths)?;
         let store = crate::backend::open_existing(&paths.database(), &config.store)
             .with_context(|| format!("opening the store of {}", paths.root.display()))?;
+        store.keep_history(config.history.keep);
         Ok(Self {
             paths,
             config,
