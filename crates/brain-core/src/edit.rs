@@ -79,6 +79,11 @@ pub enum EditError {
         /// The keys there are.
         existing: Vec<String>,
     },
+    /// A Logseq property value with a line break: a property is one line.
+    #[error(
+        "'{0}' is a Logseq page property, which holds one line: give a value without line breaks"
+    )]
+    MultiLineProperty(String),
     /// A key that cannot be written as one (empty, or with a `:` or a newline).
     #[error("'{0}' cannot be a metadata key: give a name without ':', '#' or line breaks")]
     BadKey(String),
@@ -109,16 +114,29 @@ fn names(items: &[String]) -> String {
     }
 }
 
-/// A value given on a command line: read as a YAML scalar or flow list (`3` is a number,
-/// `true` a boolean, `[a, b]` a list), unless `as_string`.
+/// A value given on a command line: `3` is a number, `true` a boolean, `null` (or nothing)
+/// null, `[a, b]` a list and `{a: 1}` a map, as YAML reads them; anything else, or with
+/// `as_string`, is the text exactly as given. A value YAML would read as something other than
+/// what was typed stays text: `1.10` (YAML's 1.1), `0x1F` (31), `Plan #work` (a comment would
+/// drop `#work`), a line break (folded into a space).
 pub fn value_of(raw: &str, as_string: bool) -> Value {
-    if as_string {
-        return Value::String(raw.to_string());
+    let text = || Value::String(raw.to_string());
+    let t = raw.trim();
+    if as_string || raw.contains(['\n', '\r']) {
+        return text();
     }
-    serde_norway::from_str::<Value>(raw)
-        .ok()
-        .filter(|v| !v.is_null() || raw.trim().is_empty() || raw.trim() == "null")
-        .unwrap_or_else(|| Value::String(raw.to_string()))
+    if t.is_empty() || t == "null" || t == "~" {
+        return Value::Null;
+    }
+    let flow =
+        |open: char, close: char| t.starts_with(open) && t.ends_with(close) && !t.contains('#');
+    match serde_norway::from_str::<Value>(t) {
+        Ok(Value::Bool(b)) if t == "true" || t == "false" => Value::Bool(b),
+        Ok(Value::Number(n)) if n.to_string() == t => Value::Number(n),
+        Ok(v @ Value::Array(_)) if flow('[', ']') => v,
+        Ok(v @ Value::Object(_)) if flow('{', '}') => v,
+        _ => text(),
+    }
 }
 
 /// `text` with `edit` applied. `logseq`: the vault is a Logseq graph, so a note without

@@ -34,7 +34,7 @@ pub(crate) fn set(
         }
         FrontmatterKind::LogseqProperties => {
             let nl = newline_of(&doc.frontmatter);
-            let line = property_line(key, value, nl);
+            let line = property_line(key, value, nl)?;
             let fm = &doc.frontmatter;
             let new_fm = match property_span(fm, key) {
                 Some((from, to)) => format!("{}{line}{}", &fm[..from], &fm[to..]),
@@ -55,7 +55,7 @@ pub(crate) fn set(
             if logseq {
                 Ok(format!(
                     "{bom}{}{}",
-                    property_line(key, value, nl),
+                    property_line(key, value, nl)?,
                     doc.body
                 ))
             } else {
@@ -174,15 +174,18 @@ fn yaml_entry(key: &str, value: &Value, nl: &str) -> Result<String, EditError> {
     })?;
     let rendered = rendered.trim_end_matches('\n');
     Ok(match value {
-        Value::Array(items) if !items.is_empty() => block(key, rendered, nl),
-        Value::Object(map) if !map.is_empty() => block(key, rendered, nl),
+        Value::Array(items) if !items.is_empty() => block(key, rendered, "", nl),
+        Value::Object(map) if !map.is_empty() => block(key, rendered, "  ", nl),
         _ => format!("{key}: {rendered}{nl}"),
     })
 }
 
-fn block(key: &str, rendered: &str, nl: &str) -> String {
+/// `key:` and `rendered` under it, each line after `indent` (a map's entries must be indented
+/// under their key; a list's `- ` items may stand at the key's column, as YAML writers do).
+fn block(key: &str, rendered: &str, indent: &str, nl: &str) -> String {
     let mut out = format!("{key}:{nl}");
     for line in rendered.lines() {
+        out.push_str(indent);
         out.push_str(line);
         out.push_str(nl);
     }
@@ -205,7 +208,10 @@ fn property_span(block: &str, key: &str) -> Option<(usize, usize)> {
 }
 
 /// `key:: value` (a list as `a, b`, as Logseq writes tags).
-fn property_line(key: &str, value: &Value, nl: &str) -> String {
+fn property_line(key: &str, value: &Value, nl: &str) -> Result<String, EditError> {
+    if matches!(value, Value::String(s) if s.contains(['\n', '\r'])) {
+        return Err(EditError::MultiLineProperty(key.to_string()));
+    }
     let text = match value {
         Value::String(s) => s.clone(),
         Value::Array(items) => items
@@ -219,5 +225,5 @@ fn property_line(key: &str, value: &Value, nl: &str) -> String {
         Value::Null => String::new(),
         other => other.to_string(),
     };
-    format!("{key}:: {text}{nl}")
+    Ok(format!("{key}:: {text}{nl}"))
 }

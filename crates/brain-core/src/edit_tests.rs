@@ -153,3 +153,54 @@ fn crlf_notes_stay_crlf() {
     .unwrap();
     assert_eq!(out, "---\r\nstatus: draft\r\nowner: me\r\n---\r\nbody\r\n");
 }
+
+#[test]
+fn a_command_line_value_is_yaml_only_where_yaml_reads_what_was_typed() {
+    assert_eq!(value_of("3", false), json!(3));
+    assert_eq!(value_of("-2.5", false), json!(-2.5));
+    assert_eq!(value_of("true", false), json!(true));
+    assert_eq!(value_of("null", false), Value::Null);
+    assert_eq!(value_of("", false), Value::Null);
+    assert_eq!(value_of("[a, b]", false), json!(["a", "b"]));
+    assert_eq!(value_of("{a: 1}", false), json!({"a": 1}));
+    for kept in [
+        "Plan #work",
+        "1.10",
+        "0x1F",
+        "1e3",
+        "yes",
+        "a: b",
+        "[a, #b]",
+        "two\nlines",
+        "  padded ",
+    ] {
+        assert_eq!(value_of(kept, false), json!(kept), "{kept:?}");
+    }
+}
+
+#[test]
+fn a_map_value_is_written_indented_and_reads_back() {
+    let set = Edit::SetMeta {
+        key: "meta".into(),
+        value: value_of("{a: 1, b: x}", false),
+    };
+    let out = apply(NOTE, &set, false).unwrap();
+    assert!(out.contains("meta:\n  a: 1\n  b: x\n---\n"), "{out}");
+    assert_eq!(
+        Document::parse(&out).unwrap().metadata["meta"],
+        json!({"a": 1, "b": "x"})
+    );
+    let lines = Edit::SetMeta {
+        key: "summary".into(),
+        value: value_of("first\nsecond", false),
+    };
+    let out = apply(NOTE, &lines, false).unwrap();
+    assert_eq!(
+        Document::parse(&out).unwrap().metadata["summary"],
+        json!("first\nsecond")
+    );
+    match apply("title:: Plan\n\n- a\n", &lines, true).unwrap_err() {
+        EditError::MultiLineProperty(key) => assert_eq!(key, "summary"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -261,6 +261,90 @@ pub(crate) fn load_into(
     Ok(())
 }
 
+/// [`brain_store::Store::graft_history`]: `earlier` under row `r`, each stored against the
+/// next (the last against the entity's text), and the entity renumbered after them.
+pub(crate) fn graft(
+    tx: &Transaction<'_>,
+    r: &EntityRef,
+    earlier: &[(Version, String)],
+    same_as_current: Option<&Version>,
+) -> Result<()> {
+    let rowid = rowid_of(tx, r)?;
+    let (current, deleted, kept): (String, Option<i64>, i64) = tx
+        .prepare_cached(
+            "SELECT frontmatter || body, deleted_ms,
+                    (SELECT count(*) FROM entity_versions WHERE entity_rowid = ?1)
+             FROM entities WHERE rowid = ?1",
+        )?
+        .query_row([rowid], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+    if deleted.is_some() || kept > 0 {
+        return Err(StoreError::Refused(
+            format!(
+                "{r} is deleted or already has history here: earlier versions are only added to a \
+             note just imported"
+            )
+            .into(),
+        ));
+    }
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO entity_versions (entity_rowid, version, path, content_hash, deleted,
+                                      made_ms, source, message, stored)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    let mut last = 0;
+    for (i, (v, text)) in earlier.iter().enumerate() {
+        if v.number <= last {
+            return Err(StoreError::Refused(
+                format!(
+                    "the versions given for {r} are not in increasing order ({} after {last})",
+                    v.number
+                )
+                .into(),
+            ));
+        }
+        last = v.number;
+        let newer = earlier
+            .get(i + 1)
+            .map_or(current.as_str(), |(_, t)| t.as_str());
+        insert.execute(params![
+            rowid,
+            i64::try_from(v.number).unwrap_or(i64::MAX),
+            v.path,
+            v.content_hash,
+            v.deleted,
+            v.made_ms,
+            v.why.source,
+            v.why.message,
+            history::encode(text, newer),
+        ])?;
+    }
+    let (number, why) = match same_as_current {
+        Some(v) if v.number > last => (v.number, Some(&v.why)),
+        Some(v) => {
+            return Err(StoreError::Refused(
+                format!(
+                    "the current version given for {r} ({}) is not after its earlier ones ({last})",
+                    v.number
+                )
+                .into(),
+            ));
+        }
+        None => (last + 1, None),
+    };
+    tx.prepare_cached(
+        "UPDATE entities SET version = ?2,
+                source = coalesce(?3, source), message = CASE WHEN ?3 IS NULL THEN message ELSE ?4 END
+         WHERE rowid = ?1",
+    )?
+    .execute(params![
+        rowid,
+        i64::try_from(number).unwrap_or(i64::MAX),
+        why.map(|w| w.source.as_str()),
+        why.and_then(|w| w.message.as_deref()),
+    ])?;
+    Ok(())
+}
+
 /// The entities with a kept version made before `before_ms`: those retention may thin.
 pub(crate) fn prune_candidates(tx: &Transaction<'_>, before_ms: i64) -> Result<Vec<i64>> {
     let mut stmt =

@@ -316,6 +316,15 @@ impl Store for SqliteStore {
         self.read(|tx| history::held_before(tx, r, content_hash))
     }
 
+    fn graft_history(
+        &self,
+        r: &EntityRef,
+        earlier: &[(Version, String)],
+        same_as_current: Option<&Version>,
+    ) -> Result<()> {
+        self.write(|tx| history::graft(tx, r, earlier, same_as_current))
+    }
+
     fn keep_history(&self, on: bool) {
         self.keeps_history
             .store(on, std::sync::atomic::Ordering::Relaxed);

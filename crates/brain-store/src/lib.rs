@@ -189,6 +189,24 @@ pub trait Store: Send + Sync {
         Ok(false)
     }
 
+    /// Gives entity `r`, live here with no kept versions yet (just imported by `brain doctor
+    /// --rebuild`), the earlier versions `earlier` read from the store it replaces: oldest
+    /// first, each with its text, numbered below the entity's new number. `same_as_current` is
+    /// the old store's current version when the entity holds its exact text: the entity takes
+    /// its number and maker. Each version is stored against the one after it, as every kept
+    /// version is. A backend that is not rebuilt from the note files (PostgreSQL) refuses.
+    fn graft_history(
+        &self,
+        r: &EntityRef,
+        earlier: &[(Version, String)],
+        same_as_current: Option<&Version>,
+    ) -> Result<()> {
+        let _ = (r, earlier, same_as_current);
+        Err(StoreError::Refused(
+            "this store keeps its history in place; it is not rebuilt from the note files".into(),
+        ))
+    }
+
     /// Recomputes every note's search text in place from the note as stored, and makes
     /// deleted notes unsearchable: what `brain doctor --rebuild` does on a backend whose store
     /// is not rebuilt from the note files (PostgreSQL: the server keeps its own data safe).

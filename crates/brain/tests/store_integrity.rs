@@ -390,3 +390,77 @@ fn issue13_brain_mcp_exits_when_its_store_is_deleted() {
     v.ok(&["doctor", "--rebuild"]);
     assert_eq!(util::listed(&v, &[]), ["note/a"]);
 }
+
+/// Issue 19: a rebuild gives every note the earlier versions the old store kept, as far as it
+/// reads: a note whose file holds the old store's current text keeps its version number; one
+/// whose file holds other text gains the old current version as an earlier one.
+#[test]
+fn doctor_rebuild_recovers_each_note_s_history() {
+    let v = TestVault::new();
+    v.write("a.md", "# A\none\n");
+    v.write("b.md", "# B\nfirst\n");
+    v.write("d.md", "# D\ngone\n");
+    v.sync();
+    v.write("a.md", "# A\ntwo\n");
+    v.write("b.md", "# B\nsecond\n");
+    v.sync();
+    v.ok(&["rm", "note/d"]);
+    v.sync();
+    v.ok(&["sync", "pause"]);
+    v.ok(&[
+        "edit",
+        "note/a",
+        "--append",
+        "three",
+        "-m",
+        "the store's edit",
+    ]);
+    assert_eq!(
+        v.read("a.md"),
+        b"# A\ntwo\n",
+        "the edit is in the store only"
+    );
+
+    let r = v.ok(&["--json", "doctor", "--rebuild"]).json();
+    assert_eq!(r["history_recovered"]["notes"], 2, "{r}");
+    assert_eq!(r["history_recovered"]["versions"], 4, "{r}");
+    assert_eq!(r["history_not_recovered"], serde_json::json!([]), "{r}");
+    assert_eq!(
+        r["history_of_deleted_notes_left"],
+        serde_json::json!(["note/d"])
+    );
+
+    let numbers = |id: &str| -> Vec<u64> {
+        let h = v.ok(&["--json", "history", id]).json();
+        h.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["number"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(numbers("note/a"), [1, 2, 3, 4]);
+    assert_eq!(numbers("note/b"), [1, 2]);
+    let text = |id: &str, n: &str| v.ok(&["get", id, "--version", n]).stdout;
+    assert_eq!(text("note/a", "1"), "# A\none\n");
+    assert_eq!(text("note/a", "2"), "# A\ntwo\n");
+    assert_eq!(text("note/a", "3"), "# A\ntwo\nthree\n");
+    assert_eq!(
+        text("note/a", "4"),
+        "# A\ntwo\n",
+        "the rebuilt note is the file's text"
+    );
+    assert_eq!(text("note/b", "1"), "# B\nfirst\n");
+    assert_eq!(text("note/b", "2"), "# B\nsecond\n");
+    let h = v.ok(&["history", "note/a"]).stdout;
+    assert!(
+        h.contains("the store's edit"),
+        "the maker and message come along:\n{h}"
+    );
+
+    let said = v.ok(&["doctor", "--rebuild"]).stdout;
+    assert!(
+        said.contains("earlier version(s) of 2 note(s) recovered"),
+        "a second rebuild recovers the history the first one wrote:\n{said}"
+    );
+    assert_eq!(numbers("note/a"), [1, 2, 3, 4]);
+}

@@ -13,7 +13,8 @@
 //! old store (read-only) for edits not yet written to files and writes each where it cannot
 //! overwrite anything: to its own path when no file is there, else beside it as a conflict
 //! copy (`NAME.conflict-STAMP.md`) for a person to merge. The new store then imports those
-//! too. What a rebuild cannot bring back is printed every time.
+//! too. Last, every rebuilt note gets the earlier versions the old store kept of it, as far as
+//! they read ([`doctor_history`]). What a rebuild cannot bring back is printed every time.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::OpenOptions;
@@ -28,14 +29,15 @@ use brain_sync::scan::{ScanOptions, scan};
 use brain_sync::{SyncEngine, SyncMode, SyncOptions};
 use serde_json::json;
 
-use super::{EXIT_FAILED, daemon, locate};
+use super::{EXIT_FAILED, daemon, doctor_history, locate};
 use crate::cli::DoctorArgs;
 use crate::config::{self, VaultPaths};
 use crate::output;
 
 /// What a rebuild cannot bring back, said by every rebuild.
 const NOT_RECOVERED: &str = "A rebuild cannot bring back: the job history (`brain jobs list` \
-     starts empty), the conflict records (`brain conflicts list` starts empty; conflict copies \
+     starts empty), the history of notes deleted in the old store (it stays in the old store), \
+     the conflict records (`brain conflicts list` starts empty; conflict copies \
      on disk stay notes), the record of soft-deleted notes (their files in .brain/trash stay), \
      and deletions not yet applied to files (those files are notes again). Edits not yet \
      written to files are recovered from the old store where it can be read, as listed above.";
@@ -395,6 +397,11 @@ fn rebuild(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
                 old.display()
             )
         })?;
+    let history = if old.exists() {
+        doctor_history::recover(&old, config, store.as_ref())
+    } else {
+        doctor_history::HistoryRecovery::default()
+    };
     let live = store.count_live()?;
     if json {
         output::json(&json!({
@@ -410,6 +417,9 @@ fn rebuild(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
             "deletions_not_applied": recovery.deletions,
             "not_recovered": recovery.failed,
             "old_store_unreadable": recovery.unreadable,
+            "history_recovered": {"notes": history.notes, "versions": history.versions},
+            "history_not_recovered": history.failed,
+            "history_of_deleted_notes_left": history.deleted_left,
             "cannot_bring_back": NOT_RECOVERED,
         }))?;
         return Ok(0);
@@ -465,6 +475,9 @@ fn rebuild(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
     for f in &recovery.failed {
         text.push_str(&format!("  not recovered: {f}\n"));
     }
+    if !moved.is_empty() {
+        text.push_str(&history_lines(&history));
+    }
     if !recovery.deletions.is_empty() {
         text.push_str(&format!(
             "  Deletions the old store had not yet applied to files (those notes are back; \
@@ -475,6 +488,31 @@ fn rebuild(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
     text.push_str(NOT_RECOVERED);
     output::line(text)?;
     Ok(0)
+}
+
+/// What became of the notes' history, for the rebuild's report.
+fn history_lines(h: &doctor_history::HistoryRecovery) -> String {
+    let mut text = match &h.unreadable {
+        Some(why) => format!(
+            "  The history of the notes could not be read from the old store ({why}): \
+             `brain history` starts from the rebuilt notes.\n"
+        ),
+        None => format!(
+            "  History: {} earlier version(s) of {} note(s) recovered from the old store \
+             (`brain history TYPE/ID`).\n",
+            h.versions, h.notes
+        ),
+    };
+    for f in &h.failed {
+        text.push_str(&format!("  history not recovered: {f}\n"));
+    }
+    if !h.deleted_left.is_empty() {
+        text.push_str(&format!(
+            "  {} note(s) deleted in the old store keep their history there only.\n",
+            h.deleted_left.len()
+        ));
+    }
+    text
 }
 
 /// Moves the SQLite store's files (the database, its `-wal` and `-shm`) to

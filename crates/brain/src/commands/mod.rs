@@ -3,6 +3,7 @@
 mod conflicts;
 mod daemon;
 mod doctor;
+mod doctor_history;
 mod edit;
 mod entities;
 mod git;
