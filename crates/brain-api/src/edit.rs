@@ -35,6 +35,13 @@ impl Brain {
         let mut tries = 1;
         loop {
             let current = self.get(r)?;
+            self.require_synced_file(
+                r,
+                &current.path,
+                &current.content_hash,
+                ("edited", "edit"),
+                false,
+            )?;
             if let Some(h) = expected_hash
                 && h != current.content_hash
             {
@@ -89,6 +96,13 @@ impl Brain {
         message: Option<&str>,
     ) -> Result<MoveOutcome, BrainError> {
         let current = self.get(from)?;
+        self.require_synced_file(
+            from,
+            &current.path,
+            &current.content_hash,
+            ("moved", "move"),
+            true,
+        )?;
         let moved = self.entity_from(to, current.content().as_bytes())?;
         if self.store.get(to).is_ok() {
             return Err(BrainError::Exists {

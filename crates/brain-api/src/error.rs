@@ -86,6 +86,24 @@ pub enum BrainError {
         /// The hash now, or "absent (never created, or deleted)".
         actual: String,
     },
+    /// A change made on a note whose file was edited (or deleted) on disk since the last sync:
+    /// stored, it would meet the person's edit at its export and end up as a conflict copy
+    /// while the note kept the person's text. Nothing was stored.
+    #[error(
+        "{entity} was not {action}: its file {path} was {how} on disk since the last sync, and the store does not hold that yet; run `brain sync` (over MCP, the `sync` tool) to import it, then run the same {action_noun} again"
+    )]
+    FileEdited {
+        /// `type/id`.
+        entity: String,
+        /// Its file, vault-relative.
+        path: String,
+        /// `edited` or `deleted`.
+        how: &'static str,
+        /// What was not done: `edited`, `reverted`, `moved`.
+        action: &'static str,
+        /// The same as a noun: `edit`, `revert`, `move`.
+        action_noun: &'static str,
+    },
     /// No job by that id (or it was pruned after the retention period).
     #[error(
         "there is no job #{0} (finished jobs are pruned after `jobs.retention_days`): see the `status` tool for current jobs"
@@ -233,7 +251,7 @@ impl BrainError {
             BrainError::Invalid { kind, .. } => kind.as_str(),
             BrainError::TooLarge { .. } => "too_large",
             BrainError::Exists { .. } => "exists",
-            BrainError::Stale { .. } => "stale",
+            BrainError::Stale { .. } | BrainError::FileEdited { .. } => "stale",
             BrainError::UnknownJob(_) => "unknown_job",
             BrainError::BadRequest(_) => "bad_argument",
             BrainError::UnknownType { .. } => InvalidKind::UnknownType.as_str(),

@@ -108,6 +108,36 @@ impl Brain {
         })
     }
 
+    /// Refuses `action` (an edit, a revert, a move: changes built on the store's copy of a
+    /// note) when the note's file at `path` holds other text than `current_hash` since the
+    /// last sync, or is gone from disk (unless `gone_is_fine`, as for a move): the person's
+    /// edit is newer than the copy the change was made on.
+    pub(crate) fn require_synced_file(
+        &self,
+        r: &brain_core::EntityRef,
+        path: &str,
+        current_hash: &str,
+        action: (&'static str, &'static str),
+        gone_is_fine: bool,
+    ) -> Result<(), BrainError> {
+        let how = match self.disk_version(path)? {
+            None => return Ok(()),
+            Some(DiskVersion::Changed(d) | DiskVersion::Unknown(d)) if d == current_hash => {
+                return Ok(());
+            }
+            Some(DiskVersion::Gone) if gone_is_fine => return Ok(()),
+            Some(DiskVersion::Gone) => "deleted",
+            Some(_) => "edited",
+        };
+        Err(BrainError::FileEdited {
+            entity: r.to_string(),
+            path: path.to_string(),
+            how,
+            action: action.0,
+            action_noun: action.1,
+        })
+    }
+
     /// Refuses a careful write (`expect` a hash, or nothing) when the file at the note's
     /// `path` moved on from what the store last synced and no longer holds what the writer
     /// expects: stored, the write would be acknowledged and then, at its export, find the

@@ -45,6 +45,21 @@ impl Brain {
             None => format!("revert to version {number}"),
         };
         let why = ChangeWhy::by(&self.source).saying(said);
-        self.write_expecting(r, text.as_bytes(), Expect::Any, &why)
+        // A live note is reverted over the text it has now, and only if its file holds that
+        // too; a deleted one is brought back.
+        let expect = match self.store.get(r) {
+            Ok(current) => {
+                self.require_synced_file(
+                    r,
+                    &current.path,
+                    &current.content_hash,
+                    ("reverted", "revert"),
+                    false,
+                )?;
+                Expect::Hash(current.content_hash)
+            }
+            Err(_) => Expect::Any,
+        };
+        self.write_expecting(r, text.as_bytes(), expect, &why)
     }
 }

@@ -56,6 +56,18 @@ pub enum EditError {
         /// The headings there are.
         existing: Vec<String>,
     },
+    /// More than one section has that heading.
+    #[error(
+        "{} sections are headed '{heading}' (at levels {}), so nothing was replaced: give the heading with its level (`## {heading}`) if that tells them apart, else use find and replace",
+        .levels.len(),
+        .levels.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    AmbiguousSection {
+        /// The heading asked for.
+        heading: String,
+        /// The levels of the sections it names.
+        levels: Vec<usize>,
+    },
     /// The text to find occurs another number of times than expected.
     #[error(
         "'{find}' occurs {found} time(s), not the {expected} expected, so nothing was replaced: read the note again and give the count it has"
@@ -269,6 +281,7 @@ fn heading(line: &str) -> Option<(usize, String)> {
 }
 
 fn replace_section(doc: &Document, wanted: &str, new: &str) -> Result<String, EditError> {
+    let hashes = wanted.trim().chars().take_while(|c| *c == '#').count();
     let wanted = wanted.trim().trim_start_matches('#').trim();
     let body = doc.body.as_str();
     // Each line with its start offset, and whether it is a heading outside a code fence.
@@ -298,7 +311,16 @@ fn replace_section(doc: &Document, wanted: &str, new: &str) -> Result<String, Ed
             headings.push((start, pos, level, text));
         }
     }
-    let Some(i) = headings.iter().position(|h| h.3 == wanted) else {
+    let matching: Vec<usize> = (0..headings.len())
+        .filter(|&i| headings[i].3 == wanted && (hashes == 0 || headings[i].2 == hashes))
+        .collect();
+    if matching.len() > 1 {
+        return Err(EditError::AmbiguousSection {
+            heading: wanted.to_string(),
+            levels: matching.iter().map(|&i| headings[i].2).collect(),
+        });
+    }
+    let Some(&i) = matching.first() else {
         return Err(EditError::NoSuchSection {
             heading: wanted.to_string(),
             existing: headings.iter().map(|h| h.3.clone()).collect(),

@@ -204,3 +204,25 @@ fn a_map_value_is_written_indented_and_reads_back() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_heading_that_names_two_sections_is_refused_unless_its_level_tells_them_apart() {
+    let note = "# Plan\n\n## Notes\n\na\n\n### Notes\n\nb\n\n## Notes\n\nc\n";
+    let section = |heading: &str| Edit::ReplaceSection {
+        heading: heading.into(),
+        text: "new".into(),
+    };
+    match apply(note, &section("Notes"), false).unwrap_err() {
+        EditError::AmbiguousSection { levels, .. } => assert_eq!(levels, [2, 3, 2]),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        apply(note, &section("## Notes"), false).unwrap_err(),
+        EditError::AmbiguousSection { .. }
+    ));
+    let out = apply(note, &section("### Notes"), false).unwrap();
+    assert_eq!(
+        out,
+        "# Plan\n\n## Notes\n\na\n\n### Notes\n\nnew\n\n## Notes\n\nc\n"
+    );
+}

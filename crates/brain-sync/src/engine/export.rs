@@ -93,6 +93,13 @@ impl Run<'_, '_> {
                 progress.advance(1, &w.path);
                 continue;
             };
+            // Moved since the plan (`brain mv` between the plan and this read): its old path
+            // is not its file any more, and the export of its new one writes it.
+            if e.path != w.path {
+                progress.advance(1, &w.path);
+                tracing::debug!(path = %w.path, now = %e.path, entity = %w.entity, "not written: moved since the plan");
+                continue;
+            }
             if self.engine.excluded_here(&w.path) {
                 progress.advance(1, &w.path);
                 tracing::info!(path = %w.path, entity = %w.entity, "not written: this folder excludes its path from sync");

@@ -142,3 +142,40 @@ fn a_move_keeps_the_note_and_moves_its_file() {
         "a refused move moves nothing"
     );
 }
+
+/// An edit, a revert and a move made on the store's copy of a note whose file a person edited
+/// since the last sync are refused, with what to do, and nothing is written; after a sync they
+/// go through (hostile review F15, new-user M1 and M5).
+#[test]
+fn changes_over_an_unsynced_file_edit_are_refused_until_a_sync() {
+    let v = TestVault::new();
+    v.write("plan.md", PLAN);
+    v.sync();
+    v.ok(&["edit", "note/plan", "--append", "- two"]);
+    v.sync();
+    let person = format!("{PLAN}- two\nthe person's line\n");
+    v.write("plan.md", &person);
+    let before = versions(&v);
+    for args in [
+        &["edit", "note/plan", "--append", "x"][..],
+        &["revert", "note/plan", "--to", "1"],
+        &["mv", "note/plan", "note/done/plan"],
+    ] {
+        let r = v.run(args);
+        assert_ne!(r.code, 0, "{args:?}: {}", r.stdout);
+        assert!(
+            r.stderr
+                .contains("plan.md was edited on disk since the last sync")
+                && r.stderr.contains("run `brain sync`"),
+            "{args:?}: {}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains("expected hash"), "{}", r.stderr);
+    }
+    assert_eq!(versions(&v), before, "nothing was written");
+    assert_eq!(v.read("plan.md"), person.as_bytes());
+    v.sync();
+    v.ok(&["revert", "note/plan", "--to", "1"]);
+    v.sync();
+    assert_eq!(v.read("plan.md"), PLAN.as_bytes());
+}
