@@ -39,7 +39,7 @@ impl Brain {
                 r,
                 &current.path,
                 &current.content_hash,
-                ("edited", "edit"),
+                crate::error::ChangeKind::Edit,
                 false,
             )?;
             if let Some(h) = expected_hash
@@ -100,7 +100,7 @@ impl Brain {
             from,
             &current.path,
             &current.content_hash,
-            ("moved", "move"),
+            crate::error::ChangeKind::Move,
             true,
         )?;
         let moved = self.entity_from(to, current.content().as_bytes())?;

@@ -90,19 +90,20 @@ pub enum BrainError {
     /// stored, it would meet the person's edit at its export and end up as a conflict copy
     /// while the note kept the person's text. Nothing was stored.
     #[error(
-        "{entity} was not {action}: its file {path} was {how} on disk since the last sync, and the store does not hold that yet; run `brain sync` (over MCP, the `sync` tool) to import it, then run the same {action_noun} again"
+        "{entity} was not {}: its file {path} was {} on disk since the last sync, and the store does not hold that yet; run `brain sync` (over MCP, the `sync` tool) to import it, then run the same {} again",
+        .action.done(),
+        if *.deleted { "deleted" } else { "edited" },
+        .action.noun()
     )]
     FileEdited {
         /// `type/id`.
         entity: String,
         /// Its file, vault-relative.
         path: String,
-        /// `edited` or `deleted`.
-        how: &'static str,
-        /// What was not done: `edited`, `reverted`, `moved`.
-        action: &'static str,
-        /// The same as a noun: `edit`, `revert`, `move`.
-        action_noun: &'static str,
+        /// The file is gone rather than changed.
+        deleted: bool,
+        /// What was not done.
+        action: ChangeKind,
     },
     /// No job by that id (or it was pruned after the retention period).
     #[error(
@@ -533,6 +534,37 @@ mod tests {
             let error = BrainError::from(store);
             assert_eq!(error.kind(), kind, "{shown} became {error:?}");
             assert_eq!(error.is_bad_input(), kind != "store_failed", "{shown}");
+        }
+    }
+}
+
+/// A change built on the store's copy of a note, as [`BrainError::FileEdited`] names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// `brain edit`, MCP `edit`.
+    Edit,
+    /// `brain revert`, MCP `revert`.
+    Revert,
+    /// `brain mv`, MCP `move`.
+    Move,
+}
+
+impl ChangeKind {
+    /// "edited", "reverted", "moved".
+    pub fn done(self) -> &'static str {
+        match self {
+            ChangeKind::Edit => "edited",
+            ChangeKind::Revert => "reverted",
+            ChangeKind::Move => "moved",
+        }
+    }
+
+    /// "edit", "revert", "move".
+    pub fn noun(self) -> &'static str {
+        match self {
+            ChangeKind::Edit => "edit",
+            ChangeKind::Revert => "revert",
+            ChangeKind::Move => "move",
         }
     }
 }

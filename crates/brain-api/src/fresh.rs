@@ -117,24 +117,23 @@ impl Brain {
         r: &brain_core::EntityRef,
         path: &str,
         current_hash: &str,
-        action: (&'static str, &'static str),
+        action: crate::error::ChangeKind,
         gone_is_fine: bool,
     ) -> Result<(), BrainError> {
-        let how = match self.disk_version(path)? {
+        let deleted = match self.disk_version(path)? {
             None => return Ok(()),
             Some(DiskVersion::Changed(d) | DiskVersion::Unknown(d)) if d == current_hash => {
                 return Ok(());
             }
             Some(DiskVersion::Gone) if gone_is_fine => return Ok(()),
-            Some(DiskVersion::Gone) => "deleted",
-            Some(_) => "edited",
+            Some(DiskVersion::Gone) => true,
+            Some(_) => false,
         };
         Err(BrainError::FileEdited {
             entity: r.to_string(),
             path: path.to_string(),
-            how,
-            action: action.0,
-            action_noun: action.1,
+            deleted,
+            action,
         })
     }
 

@@ -53,7 +53,7 @@ impl Brain {
                     r,
                     &current.path,
                     &current.content_hash,
-                    ("reverted", "revert"),
+                    crate::error::ChangeKind::Revert,
                     false,
                 )?;
                 Expect::Hash(current.content_hash)

@@ -51,7 +51,7 @@ pub use brain_store::jobs::{Job, JobProgress, JobState};
 pub use daemon::{SERVE_STATE_KEY, daemon_pid, serve_lock_path};
 pub use directory::{DiskVersion, ImportNow};
 pub use edit::MoveOutcome;
-pub use error::{BrainError, InvalidKind, in_cli_words};
+pub use error::{BrainError, ChangeKind, InvalidKind, in_cli_words};
 pub use jobs::{JobDetail, JobsRequest, SyncPause};
 pub use plugin::{Capabilities, Plugin, PluginContext, PluginError};
 pub use read::{ListPage, ListRequest, MAX_SEARCH_LIMIT, SearchPage, SearchRequest, StatusReport};
