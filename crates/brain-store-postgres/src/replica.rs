@@ -285,13 +285,16 @@ impl PgStore {
                         (SELECT count(*) FROM entity_dirty d WHERE d.replica = r.id),
                         s.updated_ms,
                         (s.value::jsonb ->> 'pid')::bigint,
-                        (s.value::jsonb ->> 'started_ms')::bigint
+                        (s.value::jsonb ->> 'started_ms')::bigint,
+                        h.value
                  FROM replicas r
                  LEFT JOIN runtime_state s
                    ON s.replica = r.id AND s.key = 'serve'
                   AND s.value::jsonb ->> 'state' <> 'stopped'
+                 LEFT JOIN runtime_state h
+                   ON h.replica = r.id AND h.key = $1
                  ORDER BY r.created_ms, r.id",
-                &[],
+                &[&brain_store::history::RETENTION_KEY],
             )?;
             rows.iter()
                 .map(|row| {
@@ -308,6 +311,10 @@ impl PgStore {
                         daemon_process: get::<Option<i64>>(row, 6)?
                             .and_then(|p| u32::try_from(p).ok())
                             .zip(get::<Option<i64>>(row, 7)?),
+                        // A value that does not read as rules (written by a newer brain) is
+                        // left out rather than failing the list.
+                        history_rules: get::<Option<String>>(row, 8)?
+                            .and_then(|v| serde_json::from_str(&v).ok()),
                     })
                 })
                 .collect()

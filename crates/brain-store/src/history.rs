@@ -69,13 +69,29 @@ pub fn decode(stored: &[u8], newer: &str) -> Result<String, DamagedVersion> {
 
 /// How long versions are kept (`[history]`): every one for `keep_all_days`, then the last of
 /// each day until `daily_days`, then the last of each month.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Retention {
     /// Days during which every version is kept.
     pub keep_all_days: u32,
     /// Days during which the last version of each day is kept.
     pub daily_days: u32,
 }
+
+impl Retention {
+    /// The rules that keep every version either of `self` and `other` keeps: on a store several
+    /// folders share, a prune never drops what one folder's `[history]` promised to keep.
+    pub fn keeping_most(self, other: Retention) -> Retention {
+        Retention {
+            keep_all_days: self.keep_all_days.max(other.keep_all_days),
+            daily_days: self.daily_days.max(other.daily_days),
+        }
+    }
+}
+
+/// The runtime-state key under which a folder of a shared store publishes its `[history]`
+/// retention ([`Retention`] as JSON), read back for every folder by
+/// [`crate::Store::replicas`].
+pub const RETENTION_KEY: &str = "history";
 
 /// One kept version as a store holds it, for [`prune`].
 #[derive(Clone, Debug)]

@@ -398,6 +398,9 @@ pub struct ReplicaInfo {
     /// That daemon's pid and start time (ms), as it published them: on its own machine a
     /// reader can tell a daemon killed without a word from one that runs.
     pub daemon_process: Option<(u32, i64)>,
+    /// The `[history]` retention it published ([`crate::history::RETENTION_KEY`]), if it has:
+    /// a prune of the shared store keeps what every folder's rules keep.
+    pub history_rules: Option<crate::history::Retention>,
 }
 
 /// One entry of the change feed ([`Store::changes_since`]): an entity as its latest change left

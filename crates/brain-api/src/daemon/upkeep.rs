@@ -33,12 +33,17 @@ impl Plugin for UpkeepPlugin {
     }
 
     fn register(&self, ctx: &mut PluginContext) -> Result<(), PluginError> {
+        let rules = brain_store::history::Retention {
+            keep_all_days: ctx.config().history.keep_all_days,
+            daily_days: ctx.config().history.daily_days,
+        };
+        if ctx.has_folder() {
+            publish_rules(ctx.store().as_ref(), rules);
+        }
         let prune = HistoryPrune {
             store: ctx.store().clone(),
-            rules: brain_store::history::Retention {
-                keep_all_days: ctx.config().history.keep_all_days,
-                daily_days: ctx.config().history.daily_days,
-            },
+            // A worker with no folder (`brain work --store`) has no `[history]` of its own.
+            rules: ctx.has_folder().then_some(rules),
         };
         let settings = crate::plugin::JobSettings {
             queue: brain_jobs::handler::TypeConfig {
@@ -60,7 +65,57 @@ impl Plugin for UpkeepPlugin {
 /// Runs [`brain_store::Store::prune_history`]: short transactions, one per note.
 struct HistoryPrune {
     store: std::sync::Arc<dyn brain_store::Backend>,
-    rules: brain_store::history::Retention,
+    /// This folder's `[history]` rules (`None`: a worker with no folder).
+    rules: Option<brain_store::history::Retention>,
+}
+
+/// On a store several folders share, publishes this folder's retention for the prune, which
+/// may run in any folder's process (written only when it changed: one read per command). A
+/// store of one folder, or one this process cannot write, publishes nothing.
+fn publish_rules(store: &dyn brain_store::Backend, rules: brain_store::history::Retention) {
+    use brain_store::history::RETENTION_KEY;
+    if store.replica_id().is_none() || store.is_read_only() {
+        return;
+    }
+    let Ok(value) = serde_json::to_value(rules) else {
+        return;
+    };
+    let published = store
+        .runtime_state(RETENTION_KEY)
+        .map(|s| s.map(|s| s.value));
+    if matches!(&published, Ok(Some(v)) if *v == value) {
+        return;
+    }
+    if let Err(e) = published
+        .and_then(|_| store.set_runtime_state(RETENTION_KEY, &value, brain_core::time::now_ms()))
+    {
+        tracing::warn!(error = %e, "could not publish this folder's [history] retention to the shared store: a prune run elsewhere keeps by the other folders' rules until it is");
+    }
+}
+
+impl HistoryPrune {
+    /// The rules this run keeps by: this process's, and on a shared store every folder's
+    /// published ones, the most keeping of each.
+    fn rules(&self) -> Result<brain_store::history::Retention, brain_jobs::JobError> {
+        let folders = self.store.replicas().map_err(|e| {
+            brain_jobs::JobError::Failed(format!(
+                "reading the folders' [history] rules before thinning history (nothing was \
+                 dropped; the job runs again): {e}"
+            ))
+        })?;
+        let published = folders.iter().filter_map(|f| f.history_rules);
+        let most = published
+            .chain(self.rules)
+            .reduce(brain_store::history::Retention::keeping_most);
+        // Nobody said: the defaults of `[history]`.
+        Ok(most.unwrap_or_else(|| {
+            let d = brain_core::config::HistoryConfig::default();
+            brain_store::history::Retention {
+                keep_all_days: d.keep_all_days,
+                daily_days: d.daily_days,
+            }
+        }))
+    }
 }
 
 impl brain_jobs::Handler for HistoryPrune {
@@ -74,7 +129,7 @@ impl brain_jobs::Handler for HistoryPrune {
     ) -> Result<serde_json::Value, brain_jobs::JobError> {
         let dropped = self
             .store
-            .prune_history(brain_core::time::now_ms(), self.rules)
+            .prune_history(brain_core::time::now_ms(), self.rules()?)
             .map_err(|e| brain_jobs::JobError::Failed(format!("thinning note history: {e}")))?;
         tracing::info!(dropped, "history thinned by the [history] retention rules");
         Ok(serde_json::json!({ "dropped_versions": dropped }))

@@ -603,3 +603,77 @@ fn a_daemon_killed_on_this_machine_is_shown_gone_at_once() {
     // Nor does it hold back `brain store forget` for a minute.
     a.ok(&["store", "forget", &id]);
 }
+
+/// Queues a store-wide `history-prune` job on the store at `url`; its id.
+fn queue_prune(url: &str) -> i64 {
+    use brain_store::JobStore;
+    let options = brain_store_postgres::ConnectOptions::parse(url).unwrap();
+    let store = brain_store_postgres::PgStore::open(&options).unwrap();
+    let job = brain_store::jobs::NewJob {
+        job_type: "history-prune".into(),
+        input: serde_json::json!({}),
+        priority: 5,
+        run_at_ms: 0,
+        max_attempts: 1,
+        dedupe: None,
+        parent_id: None,
+        bound_to_replica: false,
+    };
+    store.enqueue(&[job], 0).unwrap()[0].id()
+}
+
+/// Sets a folder's `[history]` retention in its config.toml.
+fn keep_history_for(v: &TestVault, keep_all_days: u32, daily_days: u32) {
+    let file = v.path(".brain/config.toml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    let config = config
+        .replace(
+            "keep_all_days = 30",
+            &format!("keep_all_days = {keep_all_days}"),
+        )
+        .replace("daily_days = 365", &format!("daily_days = {daily_days}"));
+    std::fs::write(&file, config).unwrap();
+}
+
+/// On a shared store, a prune keeps every version some folder's `[history]` keeps, whichever
+/// folder's process runs it (hostile review F17): a folder that keeps nothing does not thin
+/// the history another folder keeps for 30 days.
+#[test]
+fn a_prune_of_a_shared_store_keeps_what_any_folder_s_rules_keep() {
+    let (a, url) = pg_vault();
+    keep_history_for(&a, 0, 0);
+    a.write("log.md", "# Log\n\n1\n");
+    a.ok(&["sync"]);
+    for i in 2..=5 {
+        a.ok(&["edit", "note/log", "--append", &i.to_string()]);
+    }
+    let b = TestVault::uninitialized();
+    b.ok(&["init", "--store", &url]);
+    b.ok(&["sync"]);
+    let versions = |v: &TestVault| {
+        v.ok(&["--json", "history", "note/log"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(versions(&a), 5);
+
+    let job = queue_prune(&url);
+    a.ok(&["work", "--until-idle"]);
+    let shown = a.ok(&["--json", "jobs", "show", &job.to_string()]).json();
+    assert_eq!(shown["state"], "succeeded", "{shown}");
+    assert_eq!(shown["result"]["dropped_versions"], 0, "{shown}");
+    assert_eq!(versions(&b), 5, "b's rules keep today's versions");
+
+    keep_history_for(&b, 0, 0);
+    b.ok(&["status"]);
+    let job = queue_prune(&url);
+    a.ok(&["work", "--until-idle"]);
+    let shown = a.ok(&["--json", "jobs", "show", &job.to_string()]).json();
+    assert_eq!(shown["state"], "succeeded", "{shown}");
+    assert!(
+        versions(&b) < 5,
+        "once no folder keeps them, they are thinned: {shown}"
+    );
+}
