@@ -13,7 +13,7 @@ pub enum BrainError {
     /// No live entity by that reference.
     #[error(
         "there is no note {entity} (it may have been deleted): {}check the type and id with the `list` or `search` tool",
-        did_you_mean(.suggestion)
+        did_you_mean(.entity, .suggestion)
     )]
     NotFound {
         /// `type/id`.
@@ -21,6 +21,17 @@ pub enum BrainError {
         /// The live note the caller most likely meant (`type/id`), when one stands out: the id
         /// without `.md`, another case, a typo away (see `Brain::get`).
         suggestion: Option<String>,
+    },
+    /// The note that was at this id was moved (`brain mv`, or its file renamed): it is `now`.
+    /// Kind `not_found`.
+    #[error(
+        "there is no note {entity} any more: it was moved to {now}; use that id (`brain history {now}` lists its versions, the move included)"
+    )]
+    Moved {
+        /// `type/id` asked for.
+        entity: String,
+        /// `type/id` it has now.
+        now: String,
     },
     /// Nothing is imported yet (the store has never held a note): the note is likely on disk,
     /// waiting for the first sync. Kind `not_found`.
@@ -153,11 +164,16 @@ pub enum BrainError {
 }
 
 /// The "did you mean" part of [`BrainError::NotFound`], empty without a suggestion.
-fn did_you_mean(suggestion: &Option<String>) -> String {
-    suggestion
-        .as_ref()
-        .map(|s| format!("did you mean {s}? Otherwise "))
-        .unwrap_or_default()
+fn did_you_mean(entity: &str, suggestion: &Option<String>) -> String {
+    match suggestion {
+        Some(s) if brain_core::path::differs_only_in_unicode_form(entity, s) => format!(
+            "did you mean {s}? It looks the same, but its name is in another Unicode form \
+             (decomposed accents, as macOS names files): copy its id from `list` or `search`. \
+             Otherwise "
+        ),
+        Some(s) => format!("did you mean {s}? Otherwise "),
+        None => String::new(),
+    }
 }
 
 /// Which check refused a note's content or name ([`BrainError::Invalid`]).
@@ -246,6 +262,7 @@ impl BrainError {
     pub fn kind(&self) -> &'static str {
         match self {
             BrainError::NotFound { .. }
+            | BrainError::Moved { .. }
             | BrainError::Deleted { .. }
             | BrainError::NothingImported { .. }
             | BrainError::NoSuchVersion(_) => "not_found",

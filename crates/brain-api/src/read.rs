@@ -200,6 +200,10 @@ impl Brain {
                 _ if self.store.change_cursor()? == 0 => Err(BrainError::NothingImported {
                     entity: r.to_string(),
                 }),
+                _ if let Some(now) = self.moved_to(r) => Err(BrainError::Moved {
+                    entity: r.to_string(),
+                    now: now.to_string(),
+                }),
                 _ => Err(BrainError::NotFound {
                     entity: r.to_string(),
                     suggestion: self.suggest(r).map(|s| s.to_string()),
@@ -207,6 +211,14 @@ impl Brain {
             },
             found => Ok(found?),
         }
+    }
+
+    /// Where the note that was `r` went: one of its versions was at the path `r` names, and
+    /// it is elsewhere now (`brain mv`, a rename on disk).
+    fn moved_to(&self, r: &EntityRef) -> Option<EntityRef> {
+        // A stand-in text: only the path the id maps to is used.
+        let path = self.entity_from(r, b"#\n").ok()?.path;
+        self.store.moved_from(&path, None).ok().flatten()
     }
 
     /// A page of notes in path order: live ones, and deleted ones too if asked.

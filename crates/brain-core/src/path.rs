@@ -217,6 +217,13 @@ pub fn path_key(rel_path: &str) -> String {
     rel_path.nfc().flat_map(char::to_lowercase).collect()
 }
 
+/// Whether `a` and `b` are the same text in different Unicode normalization forms (`café` typed
+/// as NFC, a file name macOS wrote as NFD): they print alike, so a message naming one for the
+/// other must say how they differ.
+pub fn differs_only_in_unicode_form(a: &str, b: &str) -> bool {
+    a != b && a.nfc().eq(b.nfc())
+}
+
 /// The note `rel` is a conflict copy of, if its name has the form `brain_sync::fsio::conflict_copy_path`
 /// (and git sync's merge) gives copies: `dir/name.conflict-YYYYMMDD-HHMMSS.md`, or with `-N` after
 /// the time. A name a person could pick by chance (`x.conflict-notes.md`) is not one.

@@ -178,11 +178,11 @@ fn row_id_of(db: &mut Db<'_>, r: &EntityRef) -> Result<i64> {
 pub(crate) fn moved_from(
     db: &mut Db<'_>,
     path: &str,
-    content_hash: &str,
+    content_hash: Option<&str>,
 ) -> Result<Option<EntityRef>> {
     let row = db.query_opt(
         "SELECT e.type, e.id FROM entity_versions v JOIN entities e ON e.row_id = v.entity_id
-         WHERE v.path = $1 AND v.content_hash = $2 AND e.path <> $1
+         WHERE v.path = $1 AND ($2::text IS NULL OR v.content_hash = $2::text) AND e.path <> $1
          ORDER BY v.made_ms DESC LIMIT 1",
         &[&path, &content_hash],
     )?;

@@ -213,7 +213,7 @@ impl Store for PgStore {
         self.pool.read(|db| history::text(db, r, number))
     }
 
-    fn moved_from(&self, path: &str, content_hash: &str) -> Result<Option<EntityRef>> {
+    fn moved_from(&self, path: &str, content_hash: Option<&str>) -> Result<Option<EntityRef>> {
         self.pool
             .read(|db| history::moved_from(db, path, content_hash))
     }

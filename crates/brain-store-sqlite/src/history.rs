@@ -176,12 +176,12 @@ fn rowid_of(tx: &Transaction<'_>, r: &EntityRef) -> Result<i64> {
 pub(crate) fn moved_from(
     tx: &Transaction<'_>,
     path: &str,
-    content_hash: &str,
+    content_hash: Option<&str>,
 ) -> Result<Option<EntityRef>> {
     let found = tx
         .prepare_cached(
             "SELECT e.type, e.id FROM entity_versions v JOIN entities e ON e.rowid = v.entity_rowid
-             WHERE v.path = ?1 AND v.content_hash = ?2 AND e.path <> ?1
+             WHERE v.path = ?1 AND (?2 IS NULL OR v.content_hash = ?2) AND e.path <> ?1
              ORDER BY v.made_ms DESC LIMIT 1",
         )?
         .query_row(params![path, content_hash], |row| {

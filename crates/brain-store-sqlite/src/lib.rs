@@ -308,7 +308,7 @@ impl Store for SqliteStore {
         self.read(|tx| history::text(tx, r, number))
     }
 
-    fn moved_from(&self, path: &str, content_hash: &str) -> Result<Option<EntityRef>> {
+    fn moved_from(&self, path: &str, content_hash: Option<&str>) -> Result<Option<EntityRef>> {
         self.read(|tx| history::moved_from(tx, path, content_hash))
     }
 

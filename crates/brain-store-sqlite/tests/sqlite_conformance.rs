@@ -104,7 +104,7 @@ impl Store for Checked {
     fn version_text(&self, r: &EntityRef, number: u64) -> Result<String> {
         self.0.version_text(r, number)
     }
-    fn moved_from(&self, path: &str, content_hash: &str) -> Result<Option<EntityRef>> {
+    fn moved_from(&self, path: &str, content_hash: Option<&str>) -> Result<Option<EntityRef>> {
         self.0.moved_from(path, content_hash)
     }
     fn held_before(&self, r: &EntityRef, content_hash: &str) -> Result<bool> {

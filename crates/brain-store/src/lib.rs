@@ -99,10 +99,11 @@ pub trait Store: Send + Sync {
     /// A number its history does not hold is [`StoreError::VersionNotFound`].
     fn version_text(&self, r: &EntityRef, number: u64) -> Result<String>;
 
-    /// The entity one of whose earlier versions was at `path` with this content hash (a note
-    /// moved or renamed since), if any: a folder joining with an old copy of it must not bring
-    /// it back under its old name.
-    fn moved_from(&self, path: &str, content_hash: &str) -> Result<Option<EntityRef>>;
+    /// The entity one of whose earlier versions was at `path` (with this content hash, when
+    /// given) and which is elsewhere now (a note moved or renamed since), if any, the latest
+    /// such version deciding: a folder joining with an old copy of it must not bring it back
+    /// under its old name, and a reader asking for the old id is told where it went.
+    fn moved_from(&self, path: &str, content_hash: Option<&str>) -> Result<Option<EntityRef>>;
 
     /// Whether one of `r`'s earlier versions had this content hash: a file holding it is an
     /// old copy of the note, not an edit made beside the store's.

@@ -264,6 +264,28 @@ pub fn a_move_keeps_the_entity_and_its_history(make: Factory<'_>) {
         dirty.iter().any(|d| d.path == "dir/b.md" && !d.deleted),
         "{dirty:?}"
     );
+    assert_eq!(
+        store.moved_from("a.md", None).expect("moved from"),
+        Some(eref("note/dir/b")),
+        "where the note once at a.md is now"
+    );
+    assert_eq!(
+        store
+            .moved_from("a.md", Some(&hash("# A\nfirst\n")))
+            .expect("moved from, by hash"),
+        Some(eref("note/dir/b"))
+    );
+    assert_eq!(
+        store
+            .moved_from("a.md", Some("not-a-hash"))
+            .expect("moved from"),
+        None
+    );
+    assert_eq!(
+        store.moved_from("dir/b.md", None).expect("moved from"),
+        None,
+        "it is there"
+    );
 }
 
 pub fn with_history_off_versions_are_numbered_not_kept(make: Factory<'_>) {

@@ -109,7 +109,7 @@ impl Run<'_, '_> {
         if base.is_none()
             && self.joining
             && side == StoreSide::Clean
-            && let Some(now_at) = self.store().moved_from(&file.path, &hash)?
+            && let Some(now_at) = self.store().moved_from(&file.path, Some(&hash))?
             && now_at != note.entity.entity_ref
         {
             tracing::info!(path = %file.path, now = %now_at, "this folder's copy of a note moved since goes to the trash");

@@ -132,7 +132,13 @@ fn a_move_keeps_the_note_and_moves_its_file() {
     assert_eq!(got["created"], created);
     let history = v.ok(&["--json", "history", "note/Projects/plan"]).json();
     assert_eq!(history.as_array().unwrap().len(), 3, "{history}");
-    assert_eq!(v.run(&["get", "note/plan"]).code, 4);
+    let old_id = v.run(&["get", "note/plan"]);
+    assert_eq!(old_id.code, 4);
+    assert!(
+        old_id.stderr.contains("it was moved to note/Projects/plan"),
+        "the old id says where the note went: {}",
+        old_id.stderr
+    );
     for target in ["note/taken", "note/Taken"] {
         let r = v.run(&["mv", "note/Projects/plan", target]);
         assert_ne!(r.code, 0, "{target}: {}", r.stdout);

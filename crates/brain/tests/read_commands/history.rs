@@ -89,3 +89,21 @@ fn a_version_that_is_not_there_is_not_found_with_the_range() {
     let r = v.run(&["history", "note/nope"]);
     assert_eq!(r.code, 4, "{}", r.stderr);
 }
+
+/// A note whose file name is in decomposed Unicode (as macOS writes names) is not found by the
+/// composed id a keyboard types; the hint that names it says why the two look alike (hostile
+/// review F18).
+#[test]
+fn a_decomposed_name_is_named_with_why_it_looks_the_same() {
+    let v = TestVault::new();
+    v.write("cafe\u{301}.md", "# Café\n");
+    v.sync();
+    let r = v.run(&["get", "note/caf\u{e9}"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("did you mean note/cafe\u{301}?")
+            && r.stderr.contains("another Unicode form"),
+        "{}",
+        r.stderr
+    );
+}
