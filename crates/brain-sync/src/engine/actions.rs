@@ -168,10 +168,21 @@ impl Run<'_, '_> {
                 Ok(())
             }
             Action::ReviveFromFile => {
-                let detail = if base.is_none() {
-                    "the note was deleted in the store, and this folder (which had not synced it) holds a different text: the file was imported again"
-                } else {
-                    "the note was deleted in the store while its file changed: the file was imported again"
+                // Moved rather than deleted (`brain mv`, a rename in another folder): say where
+                // the note is, so the two can be merged.
+                let moved = self
+                    .store()
+                    .moved_from(&file.path, None)?
+                    .filter(|now| self.store().get(now).is_ok());
+                let detail = match &moved {
+                    Some(now) => format!(
+                        "the note was moved to {now} while its old file {} changed here: the \
+                         changed file was imported as a note of its own, {}; merge what it adds \
+                         into {now} and delete it",
+                        file.path, note.entity.entity_ref
+                    ),
+                    None if base.is_none() => "the note was deleted in the store, and this folder (which had not synced it) holds a different text: the file was imported again".into(),
+                    None => "the note was deleted in the store while its file changed: the file was imported again".into(),
                 };
                 self.report.updated += 1;
                 let entity = note.entity.entity_ref.clone();
@@ -188,7 +199,7 @@ impl Run<'_, '_> {
                     store_content: None,
                     file_content: Some(file_content),
                     copy_path: None,
-                    detail: detail.into(),
+                    detail,
                     now_ms: self.now,
                 })
             }

@@ -185,3 +185,27 @@ fn changes_over_an_unsynced_file_edit_are_refused_until_a_sync() {
     v.sync();
     assert_eq!(v.read("plan.md"), PLAN.as_bytes());
 }
+
+/// A person's edit of a note's old file after `brain mv` and before the sync that moves it is
+/// kept as a note of its own, and the conflict says the note was moved, and where, not that
+/// it was deleted (hostile review F9, new-user M7).
+#[test]
+fn an_edit_of_the_old_file_after_a_move_is_kept_and_said_to_be_a_move() {
+    let v = TestVault::new();
+    v.write("inbox/m.md", "# M\n\noriginal\n");
+    v.sync();
+    v.ok(&["mv", "note/inbox/m", "note/Projects/m"]);
+    v.write("inbox/m.md", "# M\n\noriginal\nthe person's line\n");
+    v.sync();
+    assert_eq!(v.read("Projects/m.md"), b"# M\n\noriginal\n");
+    assert_eq!(
+        v.read("inbox/m.md"),
+        b"# M\n\noriginal\nthe person's line\n"
+    );
+    let conflicts = v.ok(&["--json", "conflicts", "list"]).json();
+    let detail = conflicts[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("moved to note/Projects/m") && !detail.contains("deleted"),
+        "{conflicts}"
+    );
+}
