@@ -280,6 +280,43 @@ fn heading(line: &str) -> Option<(usize, String)> {
     Some((level, text.to_string()))
 }
 
+/// The level of a setext heading's underline (`===` 1, `---` 2), when `line` is one.
+fn setext(line: &str) -> Option<usize> {
+    let t = line.trim_end_matches(['\n', '\r']);
+    let indent = t.len() - t.trim_start_matches(' ').len();
+    let t = t.trim();
+    if indent > 3 || t.is_empty() {
+        return None;
+    }
+    if t.bytes().all(|b| b == b'=') {
+        Some(1)
+    } else if t.bytes().all(|b| b == b'-') {
+        Some(2)
+    } else {
+        None
+    }
+}
+
+/// `line`'s text when it can be a setext heading's text: a plain paragraph line (not blank, not
+/// a heading, list item, quote, table row or fence).
+fn paragraph_line(line: &str) -> Option<String> {
+    let t = line.trim_end_matches(['\n', '\r']);
+    let indent = t.len() - t.trim_start_matches(' ').len();
+    let t = t.trim();
+    let list_item = t.starts_with(['-', '*', '+']) && t[1..].starts_with([' ', '\t'])
+        || t.split_once(['.', ')'])
+            .is_some_and(|(n, rest)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && rest.starts_with(' '));
+    if indent > 3
+        || t.is_empty()
+        || t.starts_with(['#', '>', '|', '`', '~'])
+        || list_item
+        || setext(line).is_some()
+    {
+        return None;
+    }
+    Some(t.to_string())
+}
+
 fn replace_section(doc: &Document, wanted: &str, new: &str) -> Result<String, EditError> {
     let hashes = wanted.trim().chars().take_while(|c| *c == '#').count();
     let wanted = wanted.trim().trim_start_matches('#').trim();
@@ -288,9 +325,19 @@ fn replace_section(doc: &Document, wanted: &str, new: &str) -> Result<String, Ed
     let mut headings: Vec<(usize, usize, usize, String)> = Vec::new(); // (start, end, level, text)
     let mut fence: Option<String> = None;
     let mut pos = 0;
+    // The line before, while it may be a setext heading's text: (start, text).
+    let mut paragraph: Option<(usize, String)> = None;
     for line in body.split_inclusive('\n') {
         let start = pos;
         pos += line.len();
+        let last_paragraph = paragraph.take();
+        if fence.is_none() {
+            if let (Some((text_start, text)), Some(level)) = (&last_paragraph, setext(line)) {
+                headings.push((*text_start, pos, level, text.clone()));
+                continue;
+            }
+            paragraph = paragraph_line(line).map(|t| (start, t));
+        }
         let t = line.trim_start();
         let marker: String = t.chars().take_while(|c| *c == '`' || *c == '~').collect();
         if marker.len() >= 3

@@ -226,3 +226,26 @@ fn a_heading_that_names_two_sections_is_refused_unless_its_level_tells_them_apar
         "# Plan\n\n## Notes\n\na\n\n### Notes\n\nnew\n\n## Notes\n\nc\n"
     );
 }
+
+#[test]
+fn setext_headings_are_sections_too() {
+    let note = "Plan\n====\n\nintro\n\nGoals\n-----\n\nold goals\n\n---\n\n## Later\n\nlater text\n";
+    let section = |heading: &str, text: &str| Edit::ReplaceSection {
+        heading: heading.into(),
+        text: text.into(),
+    };
+    let out = apply(note, &section("Goals", "new goals"), false).unwrap();
+    assert_eq!(
+        out,
+        "Plan\n====\n\nintro\n\nGoals\n-----\n\nnew goals\n\n## Later\n\nlater text\n"
+    );
+    // The level-1 setext heading runs to the end; the `---` after a blank line is a rule.
+    let out = apply(note, &section("Plan", "all new"), false).unwrap();
+    assert_eq!(out, "Plan\n====\n\nall new\n");
+    match apply(note, &section("Nope", ""), false).unwrap_err() {
+        EditError::NoSuchSection { existing, .. } => {
+            assert_eq!(existing, ["Plan", "Goals", "Later"]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
