@@ -80,6 +80,10 @@ pub enum EditError {
         /// How often the caller expected it.
         expected: usize,
     },
+    /// An append or prepend of nothing (or only blank space): it would make a version that
+    /// changes nothing a reader sees.
+    #[error("the text to add is empty: give the text to append or prepend")]
+    NothingToAdd,
     /// The text to find is empty.
     #[error("the text to find is empty: give the text to replace")]
     EmptyFind,
@@ -156,6 +160,9 @@ pub fn value_of(raw: &str, as_string: bool) -> Value {
 pub fn apply(text: &str, edit: &Edit, logseq: bool) -> Result<String, EditError> {
     let doc = Document::parse(text).map_err(|e| EditError::Unreadable(e.to_string()))?;
     match edit {
+        Edit::Append(add) | Edit::Prepend(add) if add.trim().is_empty() => {
+            Err(EditError::NothingToAdd)
+        }
         Edit::Append(add) => {
             let mut out = text.to_string();
             if !out.is_empty() && !out.ends_with('\n') {
@@ -304,8 +311,9 @@ fn paragraph_line(line: &str) -> Option<String> {
     let indent = t.len() - t.trim_start_matches(' ').len();
     let t = t.trim();
     let list_item = t.starts_with(['-', '*', '+']) && t[1..].starts_with([' ', '\t'])
-        || t.split_once(['.', ')'])
-            .is_some_and(|(n, rest)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && rest.starts_with(' '));
+        || t.split_once(['.', ')']).is_some_and(|(n, rest)| {
+            !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && rest.starts_with(' ')
+        });
     if indent > 3
         || t.is_empty()
         || t.starts_with(['#', '>', '|', '`', '~'])

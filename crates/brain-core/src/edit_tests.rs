@@ -229,7 +229,8 @@ fn a_heading_that_names_two_sections_is_refused_unless_its_level_tells_them_apar
 
 #[test]
 fn setext_headings_are_sections_too() {
-    let note = "Plan\n====\n\nintro\n\nGoals\n-----\n\nold goals\n\n---\n\n## Later\n\nlater text\n";
+    let note =
+        "Plan\n====\n\nintro\n\nGoals\n-----\n\nold goals\n\n---\n\n## Later\n\nlater text\n";
     let section = |heading: &str, text: &str| Edit::ReplaceSection {
         heading: heading.into(),
         text: text.into(),
@@ -247,5 +248,15 @@ fn setext_headings_are_sections_too() {
             assert_eq!(existing, ["Plan", "Goals", "Later"]);
         }
         other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_empty_append_or_prepend_is_refused() {
+    for edit in [Edit::Append(String::new()), Edit::Prepend(" \n".into())] {
+        assert!(matches!(
+            apply(NOTE, &edit, false).unwrap_err(),
+            EditError::NothingToAdd
+        ));
     }
 }

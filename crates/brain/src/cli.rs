@@ -391,8 +391,8 @@ pub struct DiffArgs {
     pub entity: String,
     /// The older version's number.
     pub from: u64,
-    /// The newer version's number.
-    pub to: u64,
+    /// The newer version's number (default: the current version).
+    pub to: Option<u64>,
 }
 
 /// `brain revert` arguments.

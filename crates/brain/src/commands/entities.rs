@@ -34,7 +34,7 @@ fn who_writes(brain: &Brain, served: bool) -> String {
 /// notes at `paths` may be older than the files (see `Brain::stale_hint` for what it can tell).
 /// A one-shot read has no watcher: without this, a note edited on disk and not synced yet is
 /// answered with its old text and nothing says so.
-fn say_if_stale(vault: &Vault, paths: &[&str]) {
+pub(super) fn say_if_stale(vault: &Vault, paths: &[&str]) {
     let Ok(plugged) = vault.plugged() else {
         return;
     };

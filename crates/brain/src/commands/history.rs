@@ -20,6 +20,10 @@ fn parse_ref(s: &str) -> Result<EntityRef> {
 pub fn list(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
     let r = parse_ref(entity)?;
     let versions = vault.facade()?.history(&r)?;
+    // The current version is the store's: a file edited since the last sync is newer.
+    if let Some(current) = versions.last().filter(|v| !v.deleted) {
+        super::entities::say_if_stale(vault, &[current.path.as_str()]);
+    }
     if json {
         return output::json(&versions).map(|()| 0);
     }
@@ -77,18 +81,26 @@ pub fn get_version(vault: &Vault, entity: &str, number: u64, json: bool) -> Resu
 /// `brain diff TYPE/ID FROM TO`: a unified diff; exit 0 either way (empty when equal).
 pub fn diff(vault: &Vault, args: &DiffArgs, json: bool) -> Result<u8> {
     let r = parse_ref(&args.entity)?;
-    let diff = vault.facade()?.diff_versions(&r, args.from, args.to)?;
+    let brain = vault.facade()?;
+    let to = match args.to {
+        Some(n) => n,
+        None => brain
+            .history(&r)?
+            .last()
+            .map_or(args.from, |current| current.number),
+    };
+    let diff = brain.diff_versions(&r, args.from, to)?;
     if json {
         return output::json(&json!({
-            "type": r.entity_type, "id": r.id, "from": args.from, "to": args.to,
+            "type": r.entity_type, "id": r.id, "from": args.from, "to": to,
             "same": diff.is_empty(), "diff": diff,
         }))
         .map(|()| 0);
     }
     if diff.is_empty() {
         output::line(format!(
-            "Versions {} and {} of {r} hold the same text.",
-            args.from, args.to
+            "Versions {} and {to} of {r} hold the same text.",
+            args.from
         ))?;
     } else {
         let mut out = std::io::stdout().lock();
@@ -111,10 +123,26 @@ pub fn revert(vault: &Vault, args: &RevertArgs, json: bool) -> Result<u8> {
         }))
         .map(|()| 0);
     }
+    let moved_since = match written.outcome {
+        PutOutcome::Unchanged => brain
+            .history(&r)?
+            .into_iter()
+            .find(|v| v.number == args.to)
+            .filter(|v| v.path != written.path)
+            .map(|v| {
+                format!(
+                    " Version {} was at {}, and the note is at {} now: a revert writes back text, \
+                     not a place; `brain mv` moves it.",
+                    args.to, v.path, written.path
+                )
+            }),
+        _ => None,
+    };
     output::line(match written.outcome {
         PutOutcome::Unchanged => format!(
-            "{r} already holds version {}'s text: nothing was written.",
-            args.to
+            "{r} already holds version {}'s text: nothing was written.{}",
+            args.to,
+            moved_since.unwrap_or_default()
         ),
         _ => format!(
             "Reverted {r} to version {}'s text as a new version (the one it replaced is kept: \

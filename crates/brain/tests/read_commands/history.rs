@@ -107,3 +107,30 @@ fn a_decomposed_name_is_named_with_why_it_looks_the_same() {
         r.stderr
     );
 }
+
+/// `diff N` compares with the current version; a revert to a version from before a move says
+/// that a revert writes text, not a place; `history` over a file edited since the last sync
+/// says the current version is the store's (new-user L1, M8, M9).
+#[test]
+fn diff_to_current_revert_across_a_move_and_history_of_an_unsynced_file() {
+    let v = TestVault::new();
+    v.write("two.md", "# Two\n\nfirst\n");
+    v.sync();
+    v.ok(&["edit", "note/two", "--append", "second"]);
+    let diff = v.ok(&["diff", "note/two", "1"]).stdout;
+    assert!(diff.contains("+second"), "{diff}");
+    v.ok(&["mv", "note/two", "note/archive/two"]);
+    v.sync();
+    let r = v.ok(&["revert", "note/archive/two", "--to", "2"]);
+    assert!(
+        r.stdout.contains("was at two.md") && r.stdout.contains("`brain mv`"),
+        "{}",
+        r.stdout
+    );
+    v.write(
+        "archive/two.md",
+        "# Two\n\nfirst\nsecond\nthird, unsynced\n",
+    );
+    let h = v.ok(&["history", "note/archive/two"]);
+    assert!(h.stderr.contains("brain sync"), "{}", h.stderr);
+}
