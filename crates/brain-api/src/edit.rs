@@ -81,6 +81,10 @@ pub struct MoveOutcome {
     pub export_job: Option<i64>,
     /// What the move did not do: links that point at the note are left as they are.
     pub links: &'static str,
+    /// A deleted note had the target id: it is kept under another id (listed with the
+    /// deleted notes), said here so the user knows where it went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_note_set_aside: Option<String>,
 }
 
 impl Brain {
@@ -105,15 +109,32 @@ impl Brain {
         )?;
         let moved = self.entity_from(to, current.content().as_bytes())?;
         if self.store.get(to).is_ok() {
-            return Err(BrainError::Exists {
-                entity: to.to_string(),
+            return Err(BrainError::MoveTargetTaken {
+                to: to.to_string(),
+                why: String::new(),
             });
         }
         if std::fs::symlink_metadata(self.root.join(&moved.path)).is_ok() {
-            return Err(BrainError::Exists {
-                entity: format!("{to} (a file {} is on disk, not yet synced)", moved.path),
+            return Err(BrainError::MoveTargetTaken {
+                to: to.to_string(),
+                why: format!(
+                    ": the file {} is on disk there and not a synced note (run `brain sync` to \
+                     import it, or `brain sync` says why it is skipped)",
+                    moved.path
+                ),
             });
         }
+        let set_aside = self
+            .store
+            .get_any(to)
+            .ok()
+            .filter(|e| e.deleted_ms.is_some())
+            .map(|_| {
+                format!(
+                    "a deleted note had the id {to}: it is kept under another id (`list` with \
+                     deleted notes shows it)"
+                )
+            });
         let mut why = ChangeWhy::by(&self.source);
         why.message = message.map(str::to_owned);
         let mut request = self.export_request(to);
@@ -137,6 +158,7 @@ impl Brain {
             content_hash: moved.content_hash,
             export_job: enqueued.map(|e| e.id()),
             links: "links that point at the note were left as they are (link support comes later)",
+            deleted_note_set_aside: set_aside,
         })
     }
 }

@@ -84,6 +84,17 @@ pub enum BrainError {
         /// `type/id`.
         entity: String,
     },
+    /// A move onto a note that exists, or onto a file not yet synced. Nothing was moved. Kind
+    /// `exists`.
+    #[error(
+        "{to} is taken{why}, so nothing was moved: pick another id, or move that note away (or delete it) first"
+    )]
+    MoveTargetTaken {
+        /// `type/id` asked for.
+        to: String,
+        /// What holds it, when not a note (`: the file X is on disk, not yet synced`).
+        why: String,
+    },
     /// An update whose expected hash is not the note's hash now: someone changed it since it was
     /// read. Nothing was stored.
     #[error(
@@ -268,7 +279,7 @@ impl BrainError {
             | BrainError::NoSuchVersion(_) => "not_found",
             BrainError::Invalid { kind, .. } => kind.as_str(),
             BrainError::TooLarge { .. } => "too_large",
-            BrainError::Exists { .. } => "exists",
+            BrainError::Exists { .. } | BrainError::MoveTargetTaken { .. } => "exists",
             BrainError::Stale { .. } | BrainError::FileEdited { .. } => "stale",
             BrainError::UnknownJob(_) => "unknown_job",
             BrainError::BadRequest(_) => "bad_argument",

@@ -157,7 +157,37 @@ pub fn value_of(raw: &str, as_string: bool) -> Value {
 
 /// `text` with `edit` applied. `logseq`: the vault is a Logseq graph, so a note without
 /// metadata gains a `key:: value` property line rather than a YAML block.
+///
+/// A note whose every line ends in CRLF stays so: the edit is made on its LF form (the text
+/// given converted alike, so a multi-line `find` matches) and every line ending is CRLF again.
 pub fn apply(text: &str, edit: &Edit, logseq: bool) -> Result<String, EditError> {
+    let all_crlf = text.contains("\r\n") && !text.replace("\r\n", "").contains('\n');
+    if !all_crlf {
+        return apply_lf(text, edit, logseq);
+    }
+    let lf = |t: &str| t.replace("\r\n", "\n");
+    let edit = match edit {
+        Edit::Append(t) => Edit::Append(lf(t)),
+        Edit::Prepend(t) => Edit::Prepend(lf(t)),
+        Edit::ReplaceSection { heading, text } => Edit::ReplaceSection {
+            heading: heading.clone(),
+            text: lf(text),
+        },
+        Edit::FindReplace {
+            find,
+            replace,
+            expected,
+        } => Edit::FindReplace {
+            find: lf(find),
+            replace: lf(replace),
+            expected: *expected,
+        },
+        other => other.clone(),
+    };
+    apply_lf(&lf(text), &edit, logseq).map(|out| out.replace('\n', "\r\n"))
+}
+
+fn apply_lf(text: &str, edit: &Edit, logseq: bool) -> Result<String, EditError> {
     let doc = Document::parse(text).map_err(|e| EditError::Unreadable(e.to_string()))?;
     match edit {
         Edit::Append(add) | Edit::Prepend(add) if add.trim().is_empty() => {

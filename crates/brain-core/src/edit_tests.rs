@@ -152,6 +152,26 @@ fn crlf_notes_stay_crlf() {
     )
     .unwrap();
     assert_eq!(out, "---\r\nstatus: draft\r\nowner: me\r\n---\r\nbody\r\n");
+    let note = "# A\r\n\r\n## S\r\n\r\nold\r\n\r\n## T\r\n\r\nt\r\n";
+    let out = apply(note, &Edit::Append("x\ny".into()), false).unwrap();
+    assert_eq!(out, format!("{note}x\r\ny\r\n"));
+    let out = apply(note, &Edit::Prepend("first".into()), false).unwrap();
+    assert_eq!(out, format!("first\r\n{note}"));
+    let section = Edit::ReplaceSection {
+        heading: "S".into(),
+        text: "new".into(),
+    };
+    let out = apply(note, &section, false).unwrap();
+    assert_eq!(out, "# A\r\n\r\n## S\r\n\r\nnew\r\n\r\n## T\r\n\r\nt\r\n");
+    let find = Edit::FindReplace {
+        find: "old\n".into(),
+        replace: "older\n".into(),
+        expected: 1,
+    };
+    assert_eq!(
+        apply(note, &find, false).unwrap(),
+        note.replace("old\r\n", "older\r\n")
+    );
 }
 
 #[test]

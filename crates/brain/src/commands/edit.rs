@@ -18,7 +18,12 @@ fn text_of(arg: &str) -> Result<String> {
         return Ok(arg.to_string());
     }
     let mut s = String::new();
-    std::io::stdin().read_to_string(&mut s)?;
+    std::io::stdin().read_to_string(&mut s).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read the text to write from standard input ({e}): nothing was written; \
+             give UTF-8 text"
+        )
+    })?;
     Ok(s)
 }
 
@@ -99,5 +104,8 @@ pub fn mv(vault: &Vault, args: &MvArgs, json: bool) -> Result<u8> {
          file (the old one to .brain/trash/). Its history came along (`brain history {to}`); {}.",
         moved.from_path, moved.path, moved.links
     ))?;
+    if let Some(aside) = &moved.deleted_note_set_aside {
+        output::line(format!("Note: {aside}."))?;
+    }
     Ok(0)
 }

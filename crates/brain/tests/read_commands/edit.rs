@@ -209,3 +209,28 @@ fn an_edit_of_the_old_file_after_a_move_is_kept_and_said_to_be_a_move() {
         "{conflicts}"
     );
 }
+
+/// A move onto a live note says the id is taken and what to do (not `put`'s advice); a move
+/// onto a deleted note's id says where the deleted note went (hostile F10, F11; new-user L7,
+/// L8).
+#[test]
+fn a_move_onto_a_taken_or_deleted_id_says_so() {
+    let v = TestVault::new();
+    v.write("a.md", "# A\n");
+    v.write("b.md", "# B\n");
+    v.write("old.md", "# Old\n");
+    v.sync();
+    let r = v.run(&["mv", "note/a", "note/b"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("note/b is taken") && !r.stderr.contains("put"),
+        "{}",
+        r.stderr
+    );
+    v.ok(&["rm", "note/old"]);
+    v.sync();
+    let out = v.ok(&["mv", "note/a", "note/old"]).stdout;
+    assert!(out.contains("a deleted note had the id note/old"), "{out}");
+    v.sync();
+    assert_eq!(v.read("old.md"), b"# A\n");
+}
