@@ -84,12 +84,19 @@ fn import_figure(vault: &Path, work: &Path, runs: usize, before: Option<&Path>) 
     let mut now_times = Vec::new();
     let mut before_times = Vec::new();
     let mut base_times = Vec::new();
-    for _ in 0..runs {
+    for run in 0..runs {
         base_times.push(baseline_import(vault, &work.join("history-baseline.db"))?);
+        // The order swapped each run, so a machine that slows down or speeds up mid-run
+        // weighs on both builds alike.
+        if run % 2 == 1 {
+            now_times.push(fresh_process_import(&this, vault)?);
+        }
         if let Some(old) = before {
             before_times.push(fresh_process_import(old, vault)?);
         }
-        now_times.push(fresh_process_import(&this, vault)?);
+        if run % 2 == 0 {
+            now_times.push(fresh_process_import(&this, vault)?);
+        }
     }
     let now = median(now_times).as_secs_f64();
     let base = median(base_times).as_secs_f64();
