@@ -139,5 +139,5 @@ async fn an_agent_moves_a_note_with_its_history() {
             "exists",
         )
         .await;
-    assert!(msg.contains("already exists"), "{msg}");
+    assert!(msg.contains("is taken, so nothing was moved"), "{msg}");
 }
