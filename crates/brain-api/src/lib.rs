@@ -103,6 +103,8 @@ pub struct Brain {
     /// The interface this facade serves (`cli`, `mcp`, `web`, ...): each version its writes
     /// make says it (history).
     source: String,
+    /// Why, for every write of this facade (`with_message`).
+    message: Option<String>,
 }
 
 /// A vault's queue and the capabilities its plugins provide, as the plugins registered them:
@@ -154,6 +156,7 @@ impl Brain {
             workers,
             pool: Mutex::new(None),
             source: "brain".into(),
+            message: None,
         }
     }
 
@@ -164,9 +167,18 @@ impl Brain {
         self
     }
 
-    /// What this facade's writes are made by, for the versions they make.
+    /// The same facade, saying why for each write it makes (`brain put -m`, `brain rm -m`):
+    /// kept with the versions they make.
+    pub fn with_message(mut self, message: Option<String>) -> Self {
+        self.message = message;
+        self
+    }
+
+    /// What this facade's writes are made by, and why, for the versions they make.
     pub(crate) fn why(&self) -> brain_store::ChangeWhy {
-        brain_store::ChangeWhy::by(&self.source)
+        let mut why = brain_store::ChangeWhy::by(&self.source);
+        why.message = self.message.clone();
+        why
     }
 
     /// The vault's folder.

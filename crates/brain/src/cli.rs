@@ -78,9 +78,9 @@ pub enum Command {
     /// Create or update a note from stdin or --file; queues the export that writes its file.
     Put(PutArgs),
     /// Delete a note (restorable with `brain restore`); queues moving its file to .brain/trash.
-    Rm(RefArg),
+    Rm(RefMessageArgs),
     /// Bring back a deleted note; queues writing its file again.
-    Restore(RefArg),
+    Restore(RefMessageArgs),
     /// Keep files and store in step while both change: file watcher, job workers, writing the
     /// files of notes changed by any interface, and MCP over HTTP at serve.http
     /// (127.0.0.1:7433/mcp by default). Runs until SIGINT or SIGTERM. On a PostgreSQL store
@@ -425,6 +425,20 @@ pub struct PutArgs {
     /// Store it only if there is no such note yet, and no file at its path.
     #[arg(long)]
     pub if_absent: bool,
+    /// Why, kept with the version this makes (`brain history`).
+    #[arg(long, short = 'm')]
+    pub message: Option<String>,
+}
+
+/// `brain rm` and `brain restore` arguments.
+#[derive(Debug, Args)]
+pub struct RefMessageArgs {
+    /// The note, as TYPE/ID (e.g. note/Projects/plan).
+    #[arg(value_name = "TYPE/ID")]
+    pub entity: String,
+    /// Why, kept with the version this makes (`brain history`).
+    #[arg(long, short = 'm')]
+    pub message: Option<String>,
 }
 
 /// `brain schedules ...`

@@ -11,7 +11,7 @@ use brain_sync::jobs::DIRECTORY_EXPORT;
 use serde_json::json;
 
 use super::Vault;
-use crate::cli::{ListArgs, PutArgs, SearchArgs};
+use crate::cli::{ListArgs, PutArgs, RefMessageArgs, SearchArgs};
 use crate::output::{self, clip};
 
 /// Who will carry a store change to the vault, and when, for the message after a write.
@@ -249,7 +249,9 @@ pub fn put(vault: &Vault, args: &PutArgs, json: bool) -> Result<u8> {
         (None, false) => brain_api::Expect::Any,
     };
     let served = super::daemon::running(&vault.paths).is_some();
-    let brain = vault.brain(vault.plugged()?, brain_api::Workers::Never);
+    let brain = vault
+        .brain(vault.plugged()?, brain_api::Workers::Never)
+        .with_message(args.message.clone());
     let written = brain.write(&r, &bytes, expect)?;
     let (outcome, path) = (written.outcome, written.path.clone());
     if json {
@@ -308,12 +310,14 @@ fn settled_how(vault: &Vault, path: &str) -> String {
 }
 
 /// `brain rm`: soft delete.
-pub fn rm(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
-    let r = parse_ref(entity)?;
+pub fn rm(vault: &Vault, args: &RefMessageArgs, json: bool) -> Result<u8> {
+    let r = parse_ref(&args.entity)?;
     // The delete and the job that moves its file to the trash commit together (the outbox).
     // Whether a daemon serves the vault decides both when the export is due and what we say.
     let served = super::daemon::running(&vault.paths).is_some();
-    let brain = vault.brain(vault.plugged()?, brain_api::Workers::Never);
+    let brain = vault
+        .brain(vault.plugged()?, brain_api::Workers::Never)
+        .with_message(args.message.clone());
     // A file edited on disk since the last sync is not deleted by the sync: said now.
     let edited_on_disk = brain.get(&r).ok().and_then(|e| {
         matches!(
@@ -342,11 +346,13 @@ pub fn rm(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
 }
 
 /// `brain restore`: undo a soft delete.
-pub fn restore(vault: &Vault, entity: &str, json: bool) -> Result<u8> {
-    let r = parse_ref(entity)?;
+pub fn restore(vault: &Vault, args: &RefMessageArgs, json: bool) -> Result<u8> {
+    let r = parse_ref(&args.entity)?;
     // Whether a daemon serves the vault decides both when the export is due and what we say.
     let served = super::daemon::running(&vault.paths).is_some();
-    let brain = vault.brain(vault.plugged()?, brain_api::Workers::Never);
+    let brain = vault
+        .brain(vault.plugged()?, brain_api::Workers::Never)
+        .with_message(args.message.clone());
     let outcome = brain.restore(&r)?;
     let e = &outcome.entity;
     if json {

@@ -166,8 +166,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Edit(args) => edit::run(&Vault::open(vault_arg)?, &args, cli.json),
         Command::Mv(args) => edit::mv(&Vault::open(vault_arg)?, &args, cli.json),
         Command::Put(args) => entities::put(&Vault::open(vault_arg)?, &args, cli.json),
-        Command::Rm(r) => entities::rm(&Vault::open(vault_arg)?, &r.entity, cli.json),
-        Command::Restore(r) => entities::restore(&Vault::open(vault_arg)?, &r.entity, cli.json),
+        Command::Rm(r) => entities::rm(&Vault::open(vault_arg)?, &r, cli.json),
+        Command::Restore(r) => entities::restore(&Vault::open(vault_arg)?, &r, cli.json),
         Command::Serve => serve::run(&Vault::open(vault_arg)?, cli.json),
         Command::Status => match Vault::open(vault_arg) {
             Ok(vault) => jobs::status(&vault, cli.json),

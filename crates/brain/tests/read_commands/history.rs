@@ -134,3 +134,25 @@ fn diff_to_current_revert_across_a_move_and_history_of_an_unsynced_file() {
     let h = v.ok(&["history", "note/archive/two"]);
     assert!(h.stderr.contains("brain sync"), "{}", h.stderr);
 }
+
+/// `put`, `rm` and `restore` take a message, kept with the version each makes (new-user L16).
+#[test]
+fn put_rm_and_restore_say_why() {
+    let v = TestVault::new();
+    let r = v.run_stdin(&["put", "note/why", "-m", "first draft"], b"# Why\n");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    v.ok(&["rm", "note/why", "-m", "not needed"]);
+    v.ok(&["restore", "note/why", "-m", "needed after all"]);
+    let h = v.ok(&["--json", "history", "note/why"]).json();
+    let messages: Vec<&str> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["why"]["message"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        messages,
+        ["first draft", "not needed", "needed after all"],
+        "{h}"
+    );
+}
