@@ -230,6 +230,13 @@ fn tombstone(
 }
 
 /// File and entity agree: record the base; this folder holds the entity now.
+///
+/// An export names the entity by the reference it read it under. A move committed since
+/// (`brain mv`, in this folder or another) leaves no entity there, but the file holds the moved
+/// entity's text: the base is recorded against it ([`moved_since_read`]), and this folder stays
+/// behind on it, so the move's export finds the file as synced and moves it to the trash.
+/// Refused instead, the file stayed written with its old base, and the next sync took it for an
+/// edit of a note deleted in the store and brought it back as a second note (hostile F13).
 fn set_base(db: &mut Db<'_>, replica: &str, base: &FileBase) -> Result<()> {
     let Some(Existing {
         row_id,
@@ -237,7 +244,13 @@ fn set_base(db: &mut Db<'_>, replica: &str, base: &FileBase) -> Result<()> {
         ..
     }) = entities::existing(db, &base.entity, replica)?
     else {
-        return Err(StoreError::NotFound(base.entity.clone()));
+        let Some((row_id, now)) = moved_since_read(db, replica, base)? else {
+            return Err(StoreError::NotFound(base.entity.clone()));
+        };
+        tracing::info!(path = %base.path, read_as = %base.entity, now = %now, "the note moved after the export read it: its file's base follows it");
+        return write_base(
+            db, replica, &base.path, &base.stat, &base.hash, row_id, &now,
+        );
     };
     write_base(
         db,
@@ -252,6 +265,47 @@ fn set_base(db: &mut Db<'_>, replica: &str, base: &FileBase) -> Result<()> {
         dirty::clear(db, replica, row_id)?;
     }
     Ok(())
+}
+
+/// The live entity a [`SetBase`](SyncOp::SetBase) names by a reference it no longer has, now at
+/// another path, with its row id and reference, locked: the one this folder's base at the path
+/// names under that reference (the file was synced before), or else the one whose history holds
+/// this very text at this path (a note first written here, moved before its base was recorded;
+/// found only while history is kept).
+fn moved_since_read(
+    db: &mut Db<'_>,
+    replica: &str,
+    base: &FileBase,
+) -> Result<Option<(i64, EntityRef)>> {
+    let mut row = db.query_opt(
+        "SELECT e.row_id, e.type, e.id FROM file_bases b JOIN entities e ON e.row_id = b.entity_id
+         WHERE b.replica = $1 AND b.path = $2 AND b.type = $3 AND b.id = $4
+           AND e.deleted_ms IS NULL AND e.path <> $2
+         FOR UPDATE OF e",
+        &[
+            &replica,
+            &base.path,
+            &base.entity.entity_type,
+            &base.entity.id,
+        ],
+    )?;
+    if row.is_none() {
+        row = db.query_opt(
+            "SELECT e.row_id, e.type, e.id FROM entity_versions v
+             JOIN entities e ON e.row_id = v.entity_id
+             WHERE v.path = $1 AND v.content_hash = $2 AND e.path <> $1 AND e.deleted_ms IS NULL
+             ORDER BY v.made_ms DESC LIMIT 1
+             FOR UPDATE OF e",
+            &[&base.path, &base.hash],
+        )?;
+    }
+    row.map(|row| {
+        Ok((
+            get::<i64>(&row, 0)?,
+            EntityRef::new(get::<String>(&row, 1)?, get::<String>(&row, 2)?),
+        ))
+    })
+    .transpose()
 }
 
 /// The file went to the trash after a soft delete (or the entity moved away from `path`):

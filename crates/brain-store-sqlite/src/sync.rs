@@ -221,9 +221,19 @@ fn tombstone(tx: &StoreTx<'_>, r: &EntityRef, path: &str, now_ms: i64) -> Result
 
 /// File and entity agree: record the base and clear the dirty flag. A base for an entity that
 /// has no row is refused ([`StoreError::NotFound`]): it would point at nothing.
+///
+/// An export names the entity by the reference it read it under. A move committed since
+/// (`brain mv`) leaves no entity there, but the file holds the moved entity's text: the base is
+/// recorded against it ([`moved_since_read`]) and its dirty flag stays, so the move's export
+/// finds the file as synced and moves it to the trash. Refused instead, the file stayed written
+/// with its old base, and the next sync brought it back as a second note (hostile F13).
 fn set_base(tx: &Transaction<'_>, base: &FileBase) -> Result<()> {
     let Some(Existing { rowid, .. }) = entities::existing(tx, &base.entity)? else {
-        return Err(StoreError::NotFound(base.entity.clone()));
+        let Some((rowid, now)) = moved_since_read(tx, base)? else {
+            return Err(StoreError::NotFound(base.entity.clone()));
+        };
+        tracing::info!(path = %base.path, read_as = %base.entity, now = %now, "the note moved after the export read it: its file's base follows it");
+        return write_base(tx, &base.path, &base.stat, &base.hash, rowid, &now);
     };
     write_base(tx, &base.path, &base.stat, &base.hash, rowid, &base.entity)?;
     tx.prepare_cached(
@@ -232,6 +242,45 @@ fn set_base(tx: &Transaction<'_>, base: &FileBase) -> Result<()> {
     )?
     .execute(params![base.entity.entity_type, base.entity.id, base.hash])?;
     Ok(())
+}
+
+/// The live entity a [`SetBase`](SyncOp::SetBase) names by a reference it no longer has, now at
+/// another path, with its rowid and reference: the one this folder's base at the path names
+/// under that reference (the file was synced before), or else the one whose history holds this
+/// very text at this path (a note first written here, moved before its base was recorded; found
+/// only while history is kept).
+fn moved_since_read(tx: &Transaction<'_>, base: &FileBase) -> Result<Option<(i64, EntityRef)>> {
+    let row = |row: &rusqlite::Row<'_>| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            EntityRef::new(row.get::<_, String>(1)?, row.get::<_, String>(2)?),
+        ))
+    };
+    let by_base = tx
+        .prepare_cached(
+            "SELECT e.rowid, e.type, e.id FROM file_bases b JOIN entities e
+             ON e.rowid = b.entity_rowid
+             WHERE b.replica = 'local' AND b.path = ?1 AND b.type = ?2 AND b.id = ?3
+               AND e.deleted_ms IS NULL AND e.path <> ?1",
+        )?
+        .query_row(
+            params![base.path, base.entity.entity_type, base.entity.id],
+            row,
+        )
+        .optional()?;
+    if by_base.is_some() {
+        return Ok(by_base);
+    }
+    let by_history = tx
+        .prepare_cached(
+            "SELECT e.rowid, e.type, e.id FROM entity_versions v
+             JOIN entities e ON e.rowid = v.entity_rowid
+             WHERE v.path = ?1 AND v.content_hash = ?2 AND e.path <> ?1 AND e.deleted_ms IS NULL
+             ORDER BY v.made_ms DESC LIMIT 1",
+        )?
+        .query_row(params![base.path, base.hash], row)
+        .optional()?;
+    Ok(by_history)
 }
 
 /// The file went to the trash after a soft delete: forget the base, clear the dirty flag.

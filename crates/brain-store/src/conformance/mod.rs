@@ -29,6 +29,8 @@ pub mod runtime;
 pub mod search;
 #[doc(hidden)]
 pub mod sync;
+#[doc(hidden)]
+pub mod sync_moved;
 
 use brain_core::{Document, Entity, EntityRef, content_hash};
 
@@ -71,6 +73,8 @@ macro_rules! conformance_tests {
                 interface_writes_are_dirty => sync::interface_writes_are_dirty,
                 a_failing_batch_changes_nothing => sync::a_failing_batch_changes_nothing,
                 state_of_some_paths_is_the_whole_state_cut_down => sync::state_of_some_paths_is_the_whole_state_cut_down,
+                a_base_set_after_a_move_follows_the_note => sync_moved::a_base_set_after_a_move_follows_the_note,
+                a_first_base_set_after_a_move_follows_the_note => sync_moved::a_first_base_set_after_a_move_follows_the_note,
             }
             search {
                 query_language => search::query_language,

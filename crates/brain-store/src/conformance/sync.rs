@@ -19,7 +19,7 @@ pub(super) fn stat(size: u64) -> FileStat {
 }
 
 /// Every full base, sorted by path, through the two calls a sync uses.
-fn full_bases(store: &dyn Store) -> Vec<FileBase> {
+pub(super) fn full_bases(store: &dyn Store) -> Vec<FileBase> {
     let s = store.sync_state().expect("sync_state");
     let paths: Vec<&str> = s.bases.iter().map(|b| b.path.as_str()).collect();
     assert!(paths.is_sorted(), "sync_state returns bases in path order");
@@ -36,7 +36,7 @@ fn full_bases(store: &dyn Store) -> Vec<FileBase> {
     full
 }
 
-fn state(store: &dyn Store) -> SyncState {
+pub(super) fn state(store: &dyn Store) -> SyncState {
     let mut s = store.sync_state().expect("sync_state");
     s.bases.sort_by(|a, b| a.path.cmp(&b.path));
     s.dirty.sort_by(|a, b| a.path.cmp(&b.path));
