@@ -677,3 +677,58 @@ fn a_prune_of_a_shared_store_keeps_what_any_folder_s_rules_keep() {
         "once no folder keeps them, they are thinned: {shown}"
     );
 }
+
+/// A note edited and then moved at once through one folder's CLI, with both folders' daemons
+/// running: each folder ends with the note at its new path only, its old file in that folder's
+/// trash, one history, and no conflict (issue 19; hostile review F13, where the other folder's
+/// export raced the move and brought the old note back).
+#[test]
+fn an_edit_then_a_move_reaches_every_served_folder_as_one_note() {
+    let (a, url) = pg_vault();
+    for i in 0..5 {
+        a.write(
+            &format!("u{i}.md"),
+            format!("---\nstatus: a\n---\n# U{i}\n"),
+        );
+    }
+    a.ok(&["sync"]);
+    let b = join_empty(&url, 1);
+    b.ok(&["sync"]);
+    let (da, db) = (a.serve(&[]), b.serve(&[]));
+    for i in 0..5 {
+        a.ok(&["edit", &format!("note/u{i}"), "--set", "status=b"]);
+        a.ok(&[
+            "mv",
+            &format!("note/u{i}"),
+            &format!("note/moved/u{i}"),
+            "-m",
+            "filed",
+        ]);
+    }
+    for v in [&a, &b] {
+        wait_for(LIMIT, "the moves to reach the folder", || {
+            (0..5)
+                .all(|i| {
+                    v.path(&format!("moved/u{i}.md")).exists()
+                        && !v.path(&format!("u{i}.md")).exists()
+                })
+                .then_some(())
+        });
+    }
+    assert_eq!(da.stop(), 0);
+    assert_eq!(db.stop(), 0);
+    for v in [&a, &b] {
+        let all = notes(v);
+        assert_eq!(all.len(), 5, "{all:?}");
+        for i in 0..5 {
+            assert_eq!(
+                all[&format!("moved/u{i}.md")],
+                format!("---\nstatus: b\n---\n# U{i}\n")
+            );
+        }
+        let conflicts = v.ok(&["--json", "conflicts", "list"]).json();
+        assert_eq!(conflicts, serde_json::json!([]), "{conflicts}");
+    }
+    let h = b.ok(&["--json", "history", "note/moved/u0"]).json();
+    assert_eq!(h.as_array().unwrap().len(), 3, "{h}");
+}
