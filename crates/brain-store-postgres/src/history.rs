@@ -49,9 +49,14 @@ pub(crate) fn keep(
             &stored,
         ],
     )?;
+    number_next(db, row_id, version + 1, why)
+}
+
+/// Gives row `row_id` its new version's number and maker.
+fn number_next(db: &mut Db<'_>, row_id: i64, number: i64, why: &ChangeWhy) -> Result<()> {
     db.execute(
         "UPDATE entities SET version = $2, source = $3, message = $4 WHERE row_id = $1",
-        &[&row_id, &(version + 1), &why.source, &why.message],
+        &[&row_id, &number, &why.source, &why.message],
     )?;
     Ok(())
 }
@@ -83,11 +88,7 @@ fn skip(db: &mut Db<'_>, row_id: i64, newer: Option<&str>, why: &ChangeWhy) -> R
             }
         }
     }
-    db.execute(
-        "UPDATE entities SET version = $2, source = $3, message = $4 WHERE row_id = $1",
-        &[&row_id, &(version + 1), &why.source, &why.message],
-    )?;
-    Ok(())
+    number_next(db, row_id, version + 1, why)
 }
 
 /// Every version of `r`, oldest first, the current one last.

@@ -240,24 +240,30 @@ pub(crate) fn load_into(
         d.why.source,
         d.why.message
     ])?;
-    let mut insert = tx.prepare_cached(
+    for v in &d.versions {
+        insert_kept(tx, rowid, v)?;
+    }
+    Ok(())
+}
+
+/// Writes `v` as a kept version of row `rowid`, its stored bytes as they are.
+fn insert_kept(tx: &Transaction<'_>, rowid: i64, v: &brain_store::KeptVersion) -> Result<()> {
+    tx.prepare_cached(
         "INSERT INTO entity_versions (entity_rowid, version, path, content_hash, deleted,
                                       made_ms, source, message, stored)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?;
-    for v in &d.versions {
-        insert.execute(params![
-            rowid,
-            i64::try_from(v.number).unwrap_or(i64::MAX),
-            v.path,
-            v.content_hash,
-            v.deleted,
-            v.made_ms,
-            v.why.source,
-            v.why.message,
-            v.stored,
-        ])?;
-    }
+    )?
+    .execute(params![
+        rowid,
+        i64::try_from(v.number).unwrap_or(i64::MAX),
+        v.path,
+        v.content_hash,
+        v.deleted,
+        v.made_ms,
+        v.why.source,
+        v.why.message,
+        v.stored,
+    ])?;
     Ok(())
 }
 
@@ -286,11 +292,6 @@ pub(crate) fn graft(
             .into(),
         ));
     }
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO entity_versions (entity_rowid, version, path, content_hash, deleted,
-                                      made_ms, source, message, stored)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?;
     let mut last = 0;
     for (i, (v, text)) in earlier.iter().enumerate() {
         if v.number <= last {
@@ -306,17 +307,16 @@ pub(crate) fn graft(
         let newer = earlier
             .get(i + 1)
             .map_or(current.as_str(), |(_, t)| t.as_str());
-        insert.execute(params![
-            rowid,
-            i64::try_from(v.number).unwrap_or(i64::MAX),
-            v.path,
-            v.content_hash,
-            v.deleted,
-            v.made_ms,
-            v.why.source,
-            v.why.message,
-            history::encode(text, newer),
-        ])?;
+        let kept = brain_store::KeptVersion {
+            number: v.number,
+            path: v.path.clone(),
+            content_hash: v.content_hash.clone(),
+            deleted: v.deleted,
+            made_ms: v.made_ms,
+            why: v.why.clone(),
+            stored: history::encode(text, newer),
+        };
+        insert_kept(tx, rowid, &kept)?;
     }
     let (number, why) = match same_as_current {
         Some(v) if v.number > last => (v.number, Some(&v.why)),
