@@ -351,8 +351,10 @@ pub struct EditArgs {
     /// How many times --find must occur.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub count: usize,
-    /// Set one metadata key: KEY=VALUE, the value read as YAML (`3` is a number, `[a, b]` a
-    /// list, which replaces the old one whole) unless --string.
+    /// Set one top-level metadata key (a dot is part of its name): KEY=VALUE. `3` is a number,
+    /// `true` a boolean, `[a, b]` a list (replacing the old one whole), `{a: 1}` a map; any
+    /// other value, or one YAML would read otherwise (`1.10`, `Plan #work`), is kept as typed
+    /// text, as every value is with --string.
     #[arg(long, value_name = "KEY=VALUE", allow_hyphen_values = true)]
     pub set: Option<String>,
     /// Keep --set's value as text.
