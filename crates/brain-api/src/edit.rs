@@ -105,7 +105,7 @@ impl Brain {
             &current.path,
             &current.content_hash,
             crate::error::ChangeKind::Move,
-            true,
+            false,
         )?;
         let moved = self.entity_from(to, current.content().as_bytes())?;
         if self.store.get(to).is_ok() {

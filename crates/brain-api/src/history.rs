@@ -11,12 +11,27 @@ use crate::{Brain, BrainError, Expect, WriteOutcome};
 impl Brain {
     /// Every version of note `r`, live or deleted, oldest first and the current one last.
     pub fn history(&self, r: &EntityRef) -> Result<Vec<Version>, BrainError> {
-        Ok(self.store.history(r)?)
+        self.store.history(r).map_err(|e| self.moved_or(r, e))
     }
 
     /// The text of version `number` of note `r`, as its file held it.
     pub fn version_text(&self, r: &EntityRef, number: u64) -> Result<String, BrainError> {
-        Ok(self.store.version_text(r, number)?)
+        self.store
+            .version_text(r, number)
+            .map_err(|e| self.moved_or(r, e))
+    }
+
+    /// `e`, unless it says there is no `r` and `r` was moved: then where it went.
+    fn moved_or(&self, r: &EntityRef, e: brain_store::StoreError) -> BrainError {
+        if matches!(e, brain_store::StoreError::NotFound(_))
+            && let Some(now) = self.moved_to(r)
+        {
+            return BrainError::Moved {
+                entity: r.to_string(),
+                now: now.to_string(),
+            };
+        }
+        e.into()
     }
 
     /// A unified diff from version `from` to version `to` of note `r` (empty when equal).

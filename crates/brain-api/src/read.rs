@@ -215,7 +215,7 @@ impl Brain {
 
     /// Where the note that was `r` went: one of its versions was at the path `r` names, and
     /// it is elsewhere now (`brain mv`, a rename on disk).
-    fn moved_to(&self, r: &EntityRef) -> Option<EntityRef> {
+    pub(crate) fn moved_to(&self, r: &EntityRef) -> Option<EntityRef> {
         // A stand-in text: only the path the id maps to is used.
         let path = self.entity_from(r, b"#\n").ok()?.path;
         self.store.moved_from(&path, None).ok().flatten()

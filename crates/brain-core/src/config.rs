@@ -65,7 +65,8 @@ fn empty_input() -> serde_json::Value {
 pub struct HistoryConfig {
     /// Whether a change keeps the version it replaces. Off, nothing earlier than a note's
     /// current text can be read back (`brain history` lists only what was kept while it was
-    /// on): only for a vault whose past lives elsewhere, such as git.
+    /// on): only for a vault whose past lives elsewhere, such as git. Ignored on a store
+    /// several folders share, whose history is every folder's.
     pub keep: bool,
     /// Days during which every version is kept.
     pub keep_all_days: u32,
@@ -535,6 +536,8 @@ synchronous = "normal"
 [history]
 # Every change of a note keeps the version it replaced (`brain history`). `false` keeps none
 # from then on (versions kept before stay): only for a vault whose past lives elsewhere (git).
+# A PostgreSQL store keeps history whatever this says: it belongs to every folder sharing it,
+# and its daily thinning keeps what the most keeping folder's rules below keep.
 keep = true
 # Every version is kept for this many days...
 keep_all_days = 30

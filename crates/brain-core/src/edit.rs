@@ -147,12 +147,20 @@ pub fn value_of(raw: &str, as_string: bool) -> Value {
     let flow =
         |open: char, close: char| t.starts_with(open) && t.ends_with(close) && !t.contains('#');
     match serde_norway::from_str::<Value>(t) {
+        // Quoted the YAML way (`"alex: the boss"`): the text inside the quotes.
+        Ok(v @ Value::String(_)) if quoted(t) => v,
         Ok(Value::Bool(b)) if t == "true" || t == "false" => Value::Bool(b),
         Ok(Value::Number(n)) if n.to_string() == t => Value::Number(n),
         Ok(v @ Value::Array(_)) if flow('[', ']') => v,
         Ok(v @ Value::Object(_)) if flow('{', '}') => v,
         _ => text(),
     }
+}
+
+/// Whether `t` is one YAML quoted scalar ("..." or '...').
+fn quoted(t: &str) -> bool {
+    t.len() >= 2
+        && ((t.starts_with('"') && t.ends_with('"')) || (t.starts_with('\'') && t.ends_with('\'')))
 }
 
 /// `text` with `edit` applied. `logseq`: the vault is a Logseq graph, so a note without

@@ -183,6 +183,12 @@ fn a_command_line_value_is_yaml_only_where_yaml_reads_what_was_typed() {
     assert_eq!(value_of("", false), Value::Null);
     assert_eq!(value_of("[a, b]", false), json!(["a", "b"]));
     assert_eq!(value_of("{a: 1}", false), json!({"a": 1}));
+    assert_eq!(
+        value_of("\"alex: the boss\"", false),
+        json!("alex: the boss")
+    );
+    assert_eq!(value_of("'3'", false), json!("3"));
+    assert_eq!(value_of("\"a\" b \"c\"", false), json!("\"a\" b \"c\""));
     for kept in [
         "Plan #work",
         "1.10",

@@ -145,21 +145,25 @@ pub(crate) fn text(db: &mut Db<'_>, r: &EntityRef, number: u64) -> Result<String
         return Err(missing());
     }
     let kept = db.query(
-        "SELECT version, stored FROM entity_versions
+        "SELECT version, stored, content_hash FROM entity_versions
          WHERE entity_id = $1 AND version >= $2 ORDER BY version DESC",
         &[&row_id, &wanted],
     )?;
     let mut versions = Vec::with_capacity(kept.len());
     for row in &kept {
-        versions.push((get::<i64>(row, 0)?, get::<Vec<u8>>(row, 1)?));
+        versions.push((
+            get::<i64>(row, 0)?,
+            get::<Vec<u8>>(row, 1)?,
+            get::<String>(row, 2)?,
+        ));
     }
-    if versions.last().is_none_or(|(v, _)| *v != wanted) {
+    if versions.last().is_none_or(|(v, ..)| *v != wanted) {
         return Err(missing());
     }
     let mut text = entity.content();
-    for (v, stored) in versions {
-        text =
-            history::decode(&stored, &text).map_err(|e| e.of(r, u64::try_from(v).unwrap_or(0)))?;
+    for (v, stored, hash) in versions {
+        text = history::decode_checked(&stored, &text, &hash)
+            .map_err(|e| e.of(r, u64::try_from(v).unwrap_or(0)))?;
     }
     Ok(text)
 }

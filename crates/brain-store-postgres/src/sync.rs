@@ -434,11 +434,12 @@ pub(crate) fn dirty(db: &mut Db<'_>, replica: &str) -> Result<Vec<DirtyEntity>> 
     rows.iter().map(dirty_of).collect()
 }
 
-/// This folder's files of live entities it is behind on that now live at another path.
+/// This folder's files of entities it is behind on that now live at another path (or were
+/// deleted there after a move).
 const MOVED_AWAY: &str = "SELECT e.type, e.id, b.path, b.hash, true
      FROM entity_dirty d JOIN entities e ON e.row_id = d.entity_id
      JOIN file_bases b ON b.replica = d.replica AND b.entity_id = e.row_id
-     WHERE d.replica = $1 AND e.deleted_ms IS NULL AND b.path <> e.path";
+     WHERE d.replica = $1 AND b.path <> e.path";
 
 fn dirty_of(row: &Row) -> Result<DirtyEntity> {
     Ok(DirtyEntity {

@@ -146,20 +146,25 @@ pub(crate) fn text(tx: &Transaction<'_>, r: &EntityRef, number: u64) -> Result<S
         return Err(missing());
     }
     let mut stmt = tx.prepare_cached(
-        "SELECT version, stored FROM entity_versions
+        "SELECT version, stored, content_hash FROM entity_versions
          WHERE entity_rowid = ?1 AND version >= ?2 ORDER BY version DESC",
     )?;
     let kept = stmt
         .query_map(params![rowid, number as i64], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, Vec<u8>>(1)?,
+                row.get::<_, String>(2)?,
+            ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    if kept.last().is_none_or(|(v, _)| *v as u64 != number) {
+    if kept.last().is_none_or(|(v, ..)| *v as u64 != number) {
         return Err(missing());
     }
     let mut text = entity.content();
-    for (v, stored) in kept {
-        text = history::decode(&stored, &text).map_err(|e| e.of(r, v.max(0) as u64))?;
+    for (v, stored, hash) in kept {
+        text =
+            history::decode_checked(&stored, &text, &hash).map_err(|e| e.of(r, v.max(0) as u64))?;
     }
     Ok(text)
 }

@@ -410,12 +410,12 @@ pub(crate) fn dirty(tx: &Transaction<'_>) -> Result<Vec<DirtyEntity>> {
     Ok(dirty)
 }
 
-/// The files of live entities moved through an interface (`brain mv`) and not yet exported:
-/// each listed at its old path as deleted, so the export moves it to the trash there while it
-/// writes the note at its new path.
+/// The files of entities moved through an interface (`brain mv`) and not yet exported: each
+/// listed at its old path as deleted, so the export moves it to the trash there while it
+/// writes the note at its new path (or, deleted since the move, trashes that one too).
 const MOVED_AWAY_SQL: &str = "SELECT e.type, e.id, b.path, b.hash, 1
      FROM file_bases b JOIN entities e ON e.rowid = b.entity_rowid
-     WHERE b.replica = 'local' AND e.dirty = 1 AND e.deleted_ms IS NULL AND b.path <> e.path";
+     WHERE b.replica = 'local' AND e.dirty = 1 AND b.path <> e.path";
 
 fn dirty_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<DirtyEntity> {
     Ok(DirtyEntity {

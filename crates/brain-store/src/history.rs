@@ -67,6 +67,20 @@ pub fn decode(stored: &[u8], newer: &str) -> Result<String, DamagedVersion> {
     String::from_utf8(bytes).map_err(|_| DamagedVersion("not UTF-8"))
 }
 
+/// [`decode`], and the text checked against the content hash the version was kept with: a
+/// damaged row that still decodes (another version's bytes, say) is an error, never another
+/// text passed off as this version's.
+pub fn decode_checked(stored: &[u8], newer: &str, hash: &str) -> Result<String, DamagedVersion> {
+    let text = decode(stored, newer)?;
+    if brain_core::content_hash(text.as_bytes()) == hash {
+        Ok(text)
+    } else {
+        Err(DamagedVersion(
+            "its text does not match the hash it was kept with",
+        ))
+    }
+}
+
 /// How long versions are kept (`[history]`): every one for `keep_all_days`, then the last of
 /// each day until `daily_days`, then the last of each month.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -105,6 +105,7 @@ fn check(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
                 Ok(found) => differences = found,
                 Err(e) => problems.push(format!("files against notes: {e:#}")),
             }
+            problems.extend(doctor_history::check(store.as_ref(), on_postgres));
         }
     }
     let unexplained = differences
@@ -137,10 +138,14 @@ fn check(paths: &VaultPaths, config: &Config, json: bool) -> Result<u8> {
         if healthy {
             text.push_str(&if index_checked {
                 format!(
-                    "  sound: {kind} integrity, search index and files against notes checked.\n"
+                    "  sound: {kind} integrity, search index, every kept version and files \
+                     against notes checked.\n"
                 )
             } else {
-                format!("  sound: {kind} integrity and files against notes checked.\n")
+                format!(
+                    "  sound: {kind} integrity, every kept version and files against notes \
+                     checked.\n"
+                )
             });
         }
         for p in &problems {

@@ -68,7 +68,15 @@ impl Vault {
         let config = config::load(&paths)?;
         let store = crate::backend::open_existing(&paths.database(), &config.store)
             .with_context(|| format!("opening the store of {}", paths.root.display()))?;
-        store.keep_history(config.history.keep);
+        // A store several folders share keeps one history for all of them: one folder's
+        // `keep = false` must not drop the versions the others make.
+        let shared = store.replica_id().is_some();
+        if !config.history.keep && shared {
+            tracing::warn!(
+                "[history] keep = false is ignored on a PostgreSQL store: its history belongs to every folder that shares it"
+            );
+        }
+        store.keep_history(config.history.keep || shared);
         Ok(Self {
             paths,
             config,

@@ -732,3 +732,25 @@ fn an_edit_then_a_move_reaches_every_served_folder_as_one_note() {
     let h = b.ok(&["--json", "history", "note/moved/u0"]).json();
     assert_eq!(h.as_array().unwrap().len(), 3, "{h}");
 }
+
+/// One folder's `[history] keep = false` does not drop the versions of a store other folders
+/// share: an edit through it keeps the version it replaced like any other (re-check N2).
+#[test]
+fn history_off_in_one_folder_is_ignored_on_a_shared_store() {
+    let (a, url) = pg_vault();
+    let b = join_empty(&url, 1);
+    let file = a.path(".brain/config.toml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    assert!(config.contains("keep = true"), "{config}");
+    std::fs::write(&file, config.replace("keep = true", "keep = false")).unwrap();
+    b.write("shared.md", "# Shared\n\nwritten in b\n");
+    b.ok(&["sync"]);
+    a.ok(&["sync"]);
+    let r = a.run(&["edit", "note/shared", "--append", "edited in a"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("keep = false is ignored"), "{}", r.stderr);
+    assert_eq!(
+        b.ok(&["get", "note/shared", "--version", "1"]).stdout,
+        "# Shared\n\nwritten in b\n"
+    );
+}

@@ -139,6 +139,20 @@ fn a_move_keeps_the_note_and_moves_its_file() {
         "the old id says where the note went: {}",
         old_id.stderr
     );
+    for args in [
+        &["history", "note/plan"][..],
+        &["get", "note/plan", "--version", "1"],
+        &["diff", "note/plan", "1"],
+        &["revert", "note/plan", "--to", "1"],
+    ] {
+        let r = v.run(args);
+        assert_eq!(r.code, 4, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("moved to note/Projects/plan"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
     for target in ["note/taken", "note/Taken"] {
         let r = v.run(&["mv", "note/Projects/plan", target]);
         assert_ne!(r.code, 0, "{target}: {}", r.stdout);
@@ -233,4 +247,32 @@ fn a_move_onto_a_taken_or_deleted_id_says_so() {
     assert!(out.contains("a deleted note had the id note/old"), "{out}");
     v.sync();
     assert_eq!(v.read("old.md"), b"# A\n");
+}
+
+/// A note moved and then deleted before a sync: the sync moves its old file to the trash too,
+/// so no file of it stays a note; a move of a note whose file was deleted on disk since the
+/// last sync is refused (re-check N3, N4).
+#[test]
+fn a_note_moved_then_deleted_leaves_no_file_and_a_deleted_file_is_not_moved_back() {
+    let v = TestVault::new();
+    v.write("x.md", "# X\n");
+    v.write("z.md", "# Z\n");
+    v.sync();
+    v.ok(&["mv", "note/x", "note/y"]);
+    v.ok(&["rm", "note/y"]);
+    v.sync();
+    assert!(!v.path("x.md").exists() && !v.path("y.md").exists());
+    let listed = crate::util::listed(&v, &[]);
+    assert!(
+        !listed.iter().any(|l| l == "note/x" || l == "note/y"),
+        "{listed:?}"
+    );
+    std::fs::remove_file(v.path("z.md")).unwrap();
+    let r = v.run(&["mv", "note/z", "note/zz"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("z.md was deleted on disk"),
+        "{}",
+        r.stderr
+    );
 }

@@ -156,3 +156,39 @@ fn put_rm_and_restore_say_why() {
         "{h}"
     );
 }
+
+/// A stored version that decodes but is not the text it was kept as (a damaged row holding
+/// another version's bytes) is refused as damaged, never printed as that version (re-check N1).
+#[test]
+fn a_version_that_reads_back_as_other_text_is_refused_as_damaged() {
+    let v = TestVault::new();
+    v.write("d.md", "# D\n\none\n");
+    v.sync();
+    v.ok(&["edit", "note/d", "--append", "two"]);
+    v.ok(&["edit", "note/d", "--append", "three"]);
+    {
+        let conn = rusqlite::Connection::open(v.path(".brain/brain.db")).unwrap();
+        // Version 2's delta in version 1's place: it decodes, to version 2's text.
+        conn.execute(
+            "UPDATE entity_versions SET stored =
+                (SELECT stored FROM entity_versions WHERE version = 2)
+             WHERE version = 1",
+            [],
+        )
+        .unwrap();
+    }
+    let r = v.run(&["get", "note/d", "--version", "1"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(r.stderr.contains("cannot be read back"), "{}", r.stderr);
+    assert_eq!(
+        v.ok(&["get", "note/d", "--version", "2"]).stdout,
+        "# D\n\none\ntwo\n"
+    );
+    let doctor = v.run(&["doctor"]);
+    assert_eq!(doctor.code, 1, "{}", doctor.stdout);
+    assert!(
+        doctor.stdout.contains("history of note/d") && doctor.stdout.contains("--rebuild"),
+        "{}",
+        doctor.stdout
+    );
+}
