@@ -98,7 +98,7 @@ pub enum BrainError {
     /// An update whose expected hash is not the note's hash now: someone changed it since it was
     /// read. Nothing was stored.
     #[error(
-        "{entity} changed since you read it (expected hash {expected}, it is now {actual}): nothing was stored; `get` it again, merge your change into what is there, and update with the new hash"
+        "{entity} changed since you read it (expected hash {expected}, it is now {actual}): nothing was stored; `get` it again and make your change on what is there now, passing its new hash"
     )]
     Stale {
         /// `type/id`.

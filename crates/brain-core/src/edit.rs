@@ -365,7 +365,13 @@ fn paragraph_line(line: &str) -> Option<String> {
 
 fn replace_section(doc: &Document, wanted: &str, new: &str) -> Result<String, EditError> {
     let hashes = wanted.trim().chars().take_while(|c| *c == '#').count();
-    let wanted = wanted.trim().trim_start_matches('#').trim();
+    // `## X ##` (closing hashes, as ATX allows) names the section `X` too.
+    let wanted = wanted
+        .trim()
+        .trim_start_matches('#')
+        .trim()
+        .trim_end_matches('#')
+        .trim_end();
     let body = doc.body.as_str();
     // Each line with its start offset, and whether it is a heading outside a code fence.
     let mut headings: Vec<(usize, usize, usize, String)> = Vec::new(); // (start, end, level, text)
@@ -414,9 +420,22 @@ fn replace_section(doc: &Document, wanted: &str, new: &str) -> Result<String, Ed
         });
     }
     let Some(&i) = matching.first() else {
+        // Asked with a level: the headings are named with theirs, so one of another level
+        // does not look like the one said to be missing.
+        let named = |h: &(usize, usize, usize, String)| {
+            if hashes > 0 {
+                format!("{} {}", "#".repeat(h.2), h.3)
+            } else {
+                h.3.clone()
+            }
+        };
         return Err(EditError::NoSuchSection {
-            heading: wanted.to_string(),
-            existing: headings.iter().map(|h| h.3.clone()).collect(),
+            heading: if hashes > 0 {
+                format!("{} {wanted}", "#".repeat(hashes))
+            } else {
+                wanted.to_string()
+            },
+            existing: headings.iter().map(named).collect(),
         });
     };
     let (_, from, level, _) = headings[i];

@@ -246,6 +246,17 @@ fn a_heading_that_names_two_sections_is_refused_unless_its_level_tells_them_apar
         apply(note, &section("## Notes"), false).unwrap_err(),
         EditError::AmbiguousSection { .. }
     ));
+    match apply(note, &section("#### Notes"), false).unwrap_err() {
+        EditError::NoSuchSection { heading, existing } => {
+            assert_eq!(heading, "#### Notes");
+            assert_eq!(existing, ["# Plan", "## Notes", "### Notes", "## Notes"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        apply(note, &section("### Notes ###"), false).unwrap(),
+        apply(note, &section("### Notes"), false).unwrap()
+    );
     let out = apply(note, &section("### Notes"), false).unwrap();
     assert_eq!(
         out,

@@ -123,21 +123,19 @@ pub fn revert(vault: &Vault, args: &RevertArgs, json: bool) -> Result<u8> {
         }))
         .map(|()| 0);
     }
-    let moved_since = match written.outcome {
-        PutOutcome::Unchanged => brain
-            .history(&r)?
-            .into_iter()
-            .find(|v| v.number == args.to)
-            .filter(|v| v.path != written.path)
-            .map(|v| {
-                format!(
-                    " Version {} was at {}, and the note is at {} now: a revert writes back text, \
-                     not a place; `brain mv` moves it.",
-                    args.to, v.path, written.path
-                )
-            }),
-        _ => None,
-    };
+    // A revert writes back text, not a place: said when the version was elsewhere.
+    let moved_since = brain
+        .history(&r)?
+        .into_iter()
+        .find(|v| v.number == args.to)
+        .filter(|v| v.path != written.path)
+        .map(|v| {
+            format!(
+                " Version {} was at {}, and the note stays at {}: a revert writes back text, \
+                 not a place; `brain mv` moves it.",
+                args.to, v.path, written.path
+            )
+        });
     output::line(match written.outcome {
         PutOutcome::Unchanged => format!(
             "{r} already holds version {}'s text: nothing was written.{}",
@@ -147,8 +145,10 @@ pub fn revert(vault: &Vault, args: &RevertArgs, json: bool) -> Result<u8> {
         _ => format!(
             "Reverted {r} to version {}'s text as a new version (the one it replaced is kept: \
              `brain history {r}`); its file {} is written by the next sync or a running \
-             `brain serve`.",
-            args.to, written.path
+             `brain serve`.{}",
+            args.to,
+            written.path,
+            moved_since.unwrap_or_default()
         ),
     })?;
     Ok(0)
