@@ -370,8 +370,8 @@ const CLI_WORDS: &[(&str, &str)] = &[
         "read it with `brain get --json` and change it with `brain put --expected-hash HASH` instead",
     ),
     (
-        "`get` it again, merge your change into what is there, and update with the new hash",
-        "run `brain sync` (without `brain serve` running, the file's newer text reaches the store only then), read it again with `brain get --json`, merge your change into what is there, and put it with `brain put --expected-hash` and the new hash",
+        "`get` it again and make your change on what is there now, passing its new hash",
+        "run `brain sync` (without `brain serve` running, the file's newer text reaches the store only then), read it again with `brain get --json`, and make your change on what is there now, passing its new hash with `--expected-hash`",
     ),
     (
         "a person can bring it back with `brain restore",
