@@ -174,6 +174,15 @@ impl Brain {
         self
     }
 
+    /// [`Brain::why`], with `message` in place of the facade's own when given.
+    pub(crate) fn why_saying(&self, message: Option<&str>) -> brain_store::ChangeWhy {
+        let mut why = self.why();
+        if let Some(m) = message {
+            why.message = Some(m.to_string());
+        }
+        why
+    }
+
     /// What this facade's writes are made by, and why, for the versions they make.
     pub(crate) fn why(&self) -> brain_store::ChangeWhy {
         let mut why = brain_store::ChangeWhy::by(&self.source);

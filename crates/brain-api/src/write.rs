@@ -85,15 +85,27 @@ impl Brain {
         content: &[u8],
         expect: Expect,
     ) -> Result<WriteOutcome, BrainError> {
+        self.write_saying(r, content, expect, None)
+    }
+
+    /// [`Brain::write`], with why (kept with the version it makes) when the caller says.
+    pub fn write_saying(
+        &self,
+        r: &EntityRef,
+        content: &[u8],
+        expect: Expect,
+        message: Option<&str>,
+    ) -> Result<WriteOutcome, BrainError> {
+        let why = self.why_saying(message);
         if expect != Expect::Present {
-            return self.write_expecting(r, content, expect, &self.why());
+            return self.write_expecting(r, content, expect, &why);
         }
         // The store's compare-and-set knows "this hash" and "nothing": write against the hash
         // read now, and read again if another write lands in between.
         let mut tries = 1;
         loop {
             let current = self.get(r)?.content_hash;
-            match self.write_expecting(r, content, Expect::Hash(current), &self.why()) {
+            match self.write_expecting(r, content, Expect::Hash(current), &why) {
                 Err(BrainError::Stale { .. }) if tries < PRESENT_TRIES => tries += 1,
                 written => return written,
             }
@@ -226,11 +238,20 @@ impl Brain {
     /// Deletes note `r` softly: its file moves to `.brain/trash/` and `brain restore` brings
     /// it back.
     pub fn delete(&self, r: &EntityRef) -> Result<DeleteOutcome, BrainError> {
+        self.delete_saying(r, None)
+    }
+
+    /// [`Brain::delete`], with why (kept with the version it makes) when the caller says.
+    pub fn delete_saying(
+        &self,
+        r: &EntityRef,
+        message: Option<&str>,
+    ) -> Result<DeleteOutcome, BrainError> {
         let path = self.get(r)?.path;
         let job = self.queue.prepare(self.export_request(r))?;
-        let enqueued = self
-            .store
-            .soft_delete_and_enqueue(r, &job, now_ms(), &self.why())?;
+        let enqueued =
+            self.store
+                .soft_delete_and_enqueue(r, &job, now_ms(), &self.why_saying(message))?;
         self.queue.notify();
         self.ensure_workers();
         tracing::info!(entity = %r, %path, "note deleted through the facade");

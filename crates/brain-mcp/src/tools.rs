@@ -163,6 +163,8 @@ pub(crate) struct CreateArgs {
     id: String,
     /// The whole Markdown file: optional YAML frontmatter between `---` lines, then the body.
     content: String,
+    /// Why you make this change, kept with the version it makes (`history` shows it).
+    message: Option<String>,
 }
 
 /// `update` arguments.
@@ -180,6 +182,21 @@ pub(crate) struct UpdateArgs {
     /// `create`/`update`). If the note changed since, nothing is stored and you are told to
     /// merge. Omit it only to overwrite whatever the note holds now.
     expected_hash: Option<String>,
+    /// Why you make this change, kept with the version it makes (`history` shows it).
+    message: Option<String>,
+}
+
+/// `delete` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeleteArgs {
+    /// The note's type.
+    #[serde(rename = "type")]
+    entity_type: String,
+    /// The note's id.
+    id: String,
+    /// Why you make this change, kept with the version it makes (`history` shows it).
+    message: Option<String>,
 }
 
 /// `sync` arguments.
@@ -322,7 +339,8 @@ impl BrainMcp {
     )]
     async fn create(&self, Parameters(args): Parameters<CreateArgs>) -> CallToolResult {
         let r = EntityRef::new(args.entity_type, args.id);
-        self.write(r, args.content, Expect::Absent).await
+        self.write(r, args.content, Expect::Absent, args.message)
+            .await
     }
 
     #[tool(
@@ -341,7 +359,7 @@ impl BrainMcp {
             // Overwrite whatever is there, but only if something is: `update` never creates.
             None => Expect::Present,
         };
-        self.write(r, args.content, expect).await
+        self.write(r, args.content, expect, args.message).await
     }
 
     #[tool(
@@ -353,9 +371,10 @@ impl BrainMcp {
             open_world_hint = false
         )
     )]
-    async fn delete(&self, Parameters(args): Parameters<RefArgs>) -> CallToolResult {
+    async fn delete(&self, Parameters(args): Parameters<DeleteArgs>) -> CallToolResult {
         let r = EntityRef::new(args.entity_type, args.id);
-        match fresh_blocking(self, move |b| b.delete(&r)).await {
+        let message = args.message;
+        match fresh_blocking(self, move |b| b.delete_saying(&r, message.as_deref())).await {
             Ok((outcome, stale)) => with_warning_result(to_result(&outcome), stale),
             Err(e) => failed(&e),
         }
@@ -450,7 +469,13 @@ impl BrainMcp {
     }
 
     /// `create` and `update`: the size limit of this interface first, then the facade.
-    async fn write(&self, r: EntityRef, content: String, expect: Expect) -> CallToolResult {
+    async fn write(
+        &self,
+        r: EntityRef,
+        content: String,
+        expect: Expect,
+        why: Option<String>,
+    ) -> CallToolResult {
         let limit = self.settings.max_body_bytes;
         if content.len() > limit {
             let message = format!(
@@ -463,7 +488,10 @@ impl BrainMcp {
         }
         // The files first: a person's save the store has not imported yet makes an update
         // with the hash read before it stale, instead of landing in a conflict copy later.
-        let written = fresh_blocking(self, move |b| b.write(&r, content.as_bytes(), expect)).await;
+        let written = fresh_blocking(self, move |b| {
+            b.write_saying(&r, content.as_bytes(), expect, why.as_deref())
+        })
+        .await;
         match written {
             Ok((outcome, stale)) => with_warning_result(to_result(&outcome), stale),
             Err(e) => failed(&e),

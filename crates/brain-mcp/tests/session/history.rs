@@ -141,3 +141,35 @@ async fn an_agent_moves_a_note_with_its_history() {
         .await;
     assert!(msg.contains("is taken, so nothing was moved"), "{msg}");
 }
+
+/// `create`, `update` and `delete` take a `message`, kept with the version each makes
+/// (new-user L16).
+#[tokio::test(flavor = "multi_thread")]
+async fn whole_note_writes_say_why() {
+    let (_dir, brain) = vault(1, Workers::Never);
+    let mut c = Client::connect(brain).await;
+    let note = json!({"type": "note", "id": "why"});
+    c.ok(
+        "create",
+        json!({"type": "note", "id": "why", "content": "# Why\n", "message": "a new idea"}),
+    )
+    .await;
+    c.ok(
+        "update",
+        json!({"type": "note", "id": "why", "content": "# Why\n\nmore\n", "message": "grown"}),
+    )
+    .await;
+    c.ok(
+        "delete",
+        json!({"type": "note", "id": "why", "message": "not needed"}),
+    )
+    .await;
+    let h = c.ok("history", note).await;
+    let messages: Vec<&str> = h["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|v| v["message"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(messages, ["a new idea", "grown", "not needed"], "{h}");
+}
