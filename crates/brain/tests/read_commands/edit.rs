@@ -276,3 +276,33 @@ fn a_note_moved_then_deleted_leaves_no_file_and_a_deleted_file_is_not_moved_back
         r.stderr
     );
 }
+
+/// A move to another type moves the note into that type's folder: a draft promoted into the
+/// notes keeps its history and creation time (issue 19).
+#[test]
+fn a_draft_is_promoted_into_the_notes_with_its_history() {
+    let v = TestVault::new();
+    v.set_config("[vault]\nentity_types = [\"draft\"]\n");
+    v.write("draft/plan.md", "# Plan\n\nrough\n");
+    v.sync();
+    v.ok(&["edit", "draft/plan", "--append", "less rough"]);
+    let created = v.ok(&["--json", "get", "draft/plan"]).json()["created"].clone();
+    v.ok(&["mv", "draft/plan", "note/Projects/plan", "-m", "ready"]);
+    v.sync();
+    assert!(!v.path("draft/plan.md").exists());
+    assert_eq!(v.read("Projects/plan.md"), b"# Plan\n\nrough\nless rough\n");
+    let got = v.ok(&["--json", "get", "note/Projects/plan"]).json();
+    assert_eq!(got["created"], created);
+    let h = v.ok(&["--json", "history", "note/Projects/plan"]).json();
+    let paths: Vec<&str> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        ["draft/plan.md", "draft/plan.md", "Projects/plan.md"],
+        "{h}"
+    );
+}
