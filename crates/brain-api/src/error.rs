@@ -33,6 +33,17 @@ pub enum BrainError {
         /// `type/id` it has now.
         now: String,
     },
+    /// No such note, but a file is at its path: one the sync skips (unreadable, too large,
+    /// broken frontmatter) or one not synced yet. Kind `not_found`.
+    #[error(
+        "there is no note {entity}: its file {path} is on disk but not imported (the sync skips it, or has not run since it appeared); `brain sync` imports it or says why it is skipped"
+    )]
+    NotImported {
+        /// `type/id` asked for.
+        entity: String,
+        /// The file, vault-relative.
+        path: String,
+    },
     /// Nothing is imported yet (the store has never held a note): the note is likely on disk,
     /// waiting for the first sync. Kind `not_found`.
     #[error(
@@ -274,6 +285,7 @@ impl BrainError {
         match self {
             BrainError::NotFound { .. }
             | BrainError::Moved { .. }
+            | BrainError::NotImported { .. }
             | BrainError::Deleted { .. }
             | BrainError::NothingImported { .. }
             | BrainError::NoSuchVersion(_) => "not_found",
@@ -371,7 +383,7 @@ const CLI_WORDS: &[(&str, &str)] = &[
     ),
     (
         "`get` it again and make your change on what is there now, passing its new hash",
-        "run `brain sync` (without `brain serve` running, the file's newer text reaches the store only then), read it again with `brain get --json`, and make your change on what is there now, passing its new hash with `--expected-hash`",
+        "run `brain sync` (without `brain serve` running, the file's newer text reaches the store only then), read it again with `brain get --json`, and make your change on what is there now, passing its new hash (`brain put --expected-hash`, or `--expected-hash` of the `brain edit` you ran)",
     ),
     (
         "a person can bring it back with `brain restore",

@@ -204,6 +204,10 @@ impl Brain {
                     entity: r.to_string(),
                     now: now.to_string(),
                 }),
+                _ if let Some(path) = self.unimported_file(r) => Err(BrainError::NotImported {
+                    entity: r.to_string(),
+                    path,
+                }),
                 _ => Err(BrainError::NotFound {
                     entity: r.to_string(),
                     suggestion: self.suggest(r).map(|s| s.to_string()),
@@ -211,6 +215,13 @@ impl Brain {
             },
             found => Ok(found?),
         }
+    }
+
+    /// The file at the path `r` names, when one is there though the store has no such note (a
+    /// file the sync skips, or one not synced yet).
+    fn unimported_file(&self, r: &EntityRef) -> Option<String> {
+        let path = self.entity_from(r, b"#\n").ok()?.path;
+        self.root.join(&path).is_file().then_some(path)
     }
 
     /// Where the note that was `r` went: one of its versions was at the path `r` names, and

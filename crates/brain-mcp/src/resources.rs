@@ -147,9 +147,9 @@ fn to_error(f: Failure) -> ErrorData {
     let message = f.to_string();
     let data = Some(json!({ "kind": f.kind() }));
     match f {
-        Failure::Brain(BrainError::NotFound { .. } | BrainError::Moved { .. }) => {
-            ErrorData::resource_not_found(message, data)
-        }
+        Failure::Brain(
+            BrainError::NotFound { .. } | BrainError::Moved { .. } | BrainError::NotImported { .. },
+        ) => ErrorData::resource_not_found(message, data),
         Failure::Brain(e) if e.is_bad_input() => ErrorData::invalid_params(message, data),
         _ => ErrorData::internal_error(message, data),
     }

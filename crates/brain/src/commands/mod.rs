@@ -241,6 +241,7 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
         if let Some(
             brain_api::BrainError::NotFound { .. }
             | brain_api::BrainError::Moved { .. }
+            | brain_api::BrainError::NotImported { .. }
             | brain_api::BrainError::Deleted { .. }
             | brain_api::BrainError::NothingImported { .. }
             | brain_api::BrainError::UnknownJob(_)

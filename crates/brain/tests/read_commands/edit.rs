@@ -306,3 +306,26 @@ fn a_draft_is_promoted_into_the_notes_with_its_history() {
         "{h}"
     );
 }
+
+/// A note whose file the sync skips (broken frontmatter) is not "maybe deleted": the answer
+/// names the file and says `brain sync` tells why (hostile F16).
+#[test]
+fn a_skipped_file_s_note_is_said_to_be_on_disk_but_not_imported() {
+    let v = TestVault::new();
+    v.write("ok.md", "# Ok\n");
+    v.write("broken.md", "---\ntitle: [unclosed\n---\n# Broken\n");
+    let r = v.run(&["sync"]);
+    assert_eq!(r.code, 3, "the broken file is skipped: {}", r.stderr);
+    let r = v.run(&["edit", "note/broken", "--append", "x"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("broken.md is on disk but not imported")
+            && r.stderr.contains("brain sync"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        v.read("broken.md"),
+        b"---\ntitle: [unclosed\n---\n# Broken\n"
+    );
+}
