@@ -11,7 +11,7 @@ use crate::{Brain, BrainError, Expect, WriteOutcome};
 
 /// How many times an edit with no `expected_hash` is applied again when another write lands
 /// between its read and its write.
-const EDIT_TRIES: u32 = 3;
+const EDIT_TRIES: u32 = 5;
 
 impl Brain {
     /// Applies `edit` to note `r` and stores the result as a new version. With
@@ -35,13 +35,20 @@ impl Brain {
         let mut tries = 1;
         loop {
             let current = self.get(r)?;
-            self.require_synced_file(
+            match self.require_synced_file(
                 r,
                 &current.path,
                 &current.content_hash,
                 crate::error::ChangeKind::Edit,
                 false,
-            )?;
+            ) {
+                // Another writer's change reached the file meanwhile: read it again.
+                Err(BrainError::Stale { .. }) if expected_hash.is_none() && tries < EDIT_TRIES => {
+                    tries += 1;
+                    continue;
+                }
+                checked => checked?,
+            }
             if let Some(h) = expected_hash
                 && h != current.content_hash
             {

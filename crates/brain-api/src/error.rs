@@ -44,6 +44,15 @@ pub enum BrainError {
         /// The file, vault-relative.
         path: String,
     },
+    /// The store's copy of a note does not match the hash it was stored with: the store is
+    /// damaged. Nothing was read or written. Kind `store_failed`.
+    #[error(
+        "the store's copy of {entity} does not match the hash it was stored with (the store is damaged): nothing was read or written; run `brain doctor`, and `brain doctor --rebuild` to rebuild the store from the note files"
+    )]
+    DamagedNote {
+        /// `type/id`.
+        entity: String,
+    },
     /// Nothing is imported yet (the store has never held a note): the note is likely on disk,
     /// waiting for the first sync. Kind `not_found`.
     #[error(
@@ -297,7 +306,7 @@ impl BrainError {
             BrainError::BadRequest(_) => "bad_argument",
             BrainError::UnknownType { .. } => InvalidKind::UnknownType.as_str(),
             BrainError::GitNotEnabled => "git_not_configured",
-            BrainError::Store(_) => "store_failed",
+            BrainError::Store(_) | BrainError::DamagedNote { .. } => "store_failed",
             BrainError::Record(e) => record_kind(e),
             BrainError::Queue(_) => "queue_failed",
             BrainError::Sync(_) => "vault_failed",
@@ -313,6 +322,7 @@ impl BrainError {
             other => !matches!(
                 other,
                 BrainError::Store(_)
+                    | BrainError::DamagedNote { .. }
                     | BrainError::Queue(_)
                     | BrainError::Sync(_)
                     | BrainError::Plugin(_)

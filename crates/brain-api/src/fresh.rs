@@ -125,6 +125,17 @@ impl Brain {
             Some(DiskVersion::Changed(d) | DiskVersion::Unknown(d)) if d == current_hash => {
                 return Ok(());
             }
+            // The file holds what the store holds now: another writer's change, exported
+            // since `current_hash` was read, not a person's edit. Stale, so an edit reads again.
+            Some(DiskVersion::Changed(d) | DiskVersion::Unknown(d))
+                if self.store.get(r).is_ok_and(|now| now.content_hash == d) =>
+            {
+                return Err(BrainError::Stale {
+                    entity: r.to_string(),
+                    expected: current_hash.to_string(),
+                    actual: d,
+                });
+            }
             Some(DiskVersion::Gone) if gone_is_fine => return Ok(()),
             Some(DiskVersion::Gone) => true,
             Some(_) => false,

@@ -213,7 +213,16 @@ impl Brain {
                     suggestion: self.suggest(r).map(|s| s.to_string()),
                 }),
             },
-            found => Ok(found?),
+            found => {
+                let e = found?;
+                // A damaged copy is never served, nor edited and written over the file.
+                if brain_core::content_hash(e.content().as_bytes()) != e.content_hash {
+                    return Err(BrainError::DamagedNote {
+                        entity: r.to_string(),
+                    });
+                }
+                Ok(e)
+            }
         }
     }
 

@@ -160,12 +160,10 @@ pub(crate) fn text(db: &mut Db<'_>, r: &EntityRef, number: u64) -> Result<String
     if versions.last().is_none_or(|(v, ..)| *v != wanted) {
         return Err(missing());
     }
-    let mut text = entity.content();
-    for (v, stored, hash) in versions {
-        text = history::decode_checked(&stored, &text, &hash)
-            .map_err(|e| e.of(r, u64::try_from(v).unwrap_or(0)))?;
-    }
-    Ok(text)
+    let kept = versions
+        .into_iter()
+        .map(|(v, stored, hash)| (u64::try_from(v).unwrap_or(0), stored, hash));
+    history::walk_back(entity.content(), kept).map_err(|(v, e)| e.of(r, v))
 }
 
 fn row_id_of(db: &mut Db<'_>, r: &EntityRef) -> Result<i64> {

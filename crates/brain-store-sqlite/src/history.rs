@@ -161,12 +161,10 @@ pub(crate) fn text(tx: &Transaction<'_>, r: &EntityRef, number: u64) -> Result<S
     if kept.last().is_none_or(|(v, ..)| *v as u64 != number) {
         return Err(missing());
     }
-    let mut text = entity.content();
-    for (v, stored, hash) in kept {
-        text =
-            history::decode_checked(&stored, &text, &hash).map_err(|e| e.of(r, v.max(0) as u64))?;
-    }
-    Ok(text)
+    let kept = kept
+        .into_iter()
+        .map(|(v, stored, hash)| (v.max(0) as u64, stored, hash));
+    history::walk_back(entity.content(), kept).map_err(|(v, e)| e.of(r, v))
 }
 
 fn rowid_of(tx: &Transaction<'_>, r: &EntityRef) -> Result<i64> {

@@ -81,6 +81,33 @@ pub fn decode_checked(stored: &[u8], newer: &str, hash: &str) -> Result<String, 
     }
 }
 
+/// The text of the oldest of `kept` (newest first: number, stored bytes, content hash), walked
+/// back from `current`, the entity's text. A version stored whole needs no newer text, so one
+/// is read even when a version after it is damaged; the error is that of the first damaged
+/// version on the way when the oldest could not be read.
+pub fn walk_back(
+    current: String,
+    kept: impl IntoIterator<Item = (u64, Vec<u8>, String)>,
+) -> Result<String, (u64, DamagedVersion)> {
+    let mut text = Some(current);
+    let mut first_damage = None;
+    for (number, stored, hash) in kept {
+        let newer = match (&text, stored.first()) {
+            (_, Some(&WHOLE)) => "",
+            (Some(t), _) => t.as_str(),
+            (None, _) => continue,
+        };
+        match decode_checked(&stored, newer, &hash) {
+            Ok(t) => text = Some(t),
+            Err(e) => {
+                text = None;
+                first_damage.get_or_insert((number, e));
+            }
+        }
+    }
+    text.ok_or_else(|| first_damage.unwrap_or((0, DamagedVersion("no version to read"))))
+}
+
 /// How long versions are kept (`[history]`): every one for `keep_all_days`, then the last of
 /// each day until `daily_days`, then the last of each month.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -318,6 +345,23 @@ mod tests {
         let stored = encode("abc", "xyz\n");
         assert_eq!(stored[0], WHOLE);
         assert_eq!(decode(&stored, "anything").unwrap(), "abc");
+    }
+
+    #[test]
+    fn a_whole_version_reads_past_a_damaged_newer_one() {
+        let hash = |t: &str| brain_core::content_hash(t.as_bytes());
+        let (v1, v2, v3) = ("short", "# Two\nline\n", "# Three\nline\n");
+        let whole = {
+            let mut w = vec![WHOLE];
+            w.extend_from_slice(v1.as_bytes());
+            w
+        };
+        let damaged_v2 = vec![DELTA, 9, 9, 9];
+        let kept = vec![(2, damaged_v2, hash(v2)), (1, whole.clone(), hash(v1))];
+        assert_eq!(walk_back(v3.to_string(), kept).expect("v1"), v1);
+        let kept = vec![(2, encode(v2, v3), hash(v2)), (1, whole, hash("other"))];
+        let (number, _) = walk_back(v3.to_string(), kept).expect_err("wrong hash");
+        assert_eq!(number, 1);
     }
 
     #[test]

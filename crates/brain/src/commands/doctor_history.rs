@@ -28,6 +28,18 @@ pub(super) fn check(store: &dyn Backend, on_postgres: bool) -> Vec<String> {
         "`brain doctor --rebuild` keeps its versions that still read back"
     };
     let mut problems = Vec::new();
+    for note in &notes {
+        // The note itself first: a damaged current text is the store's fault, not history's.
+        if let Ok(e) = store.get_any(&note.entity)
+            && brain_core::content_hash(e.content().as_bytes()) != e.content_hash
+        {
+            problems.push(format!(
+                "{}: the store's text does not match the hash it was stored with; \
+                 `brain doctor --rebuild` builds the note again from its file",
+                note.entity
+            ));
+        }
+    }
     for note in notes {
         let oldest = match store.history(&note.entity) {
             Ok(v) if v.len() > 1 => v[0].number,
@@ -94,10 +106,14 @@ pub(super) fn recover(old: &Path, config: &Config, new: &dyn Backend) -> History
             }
         };
         match one(old.as_ref(), new, &r, &now.content_hash) {
-            Ok(0) => {}
-            Ok(n) => {
-                out.notes += 1;
-                out.versions += n;
+            Ok((n, lost)) => {
+                if n > 0 {
+                    out.notes += 1;
+                    out.versions += n;
+                }
+                if let Some(lost) = lost {
+                    out.failed.push(format!("{r}: {lost}"));
+                }
             }
             Err(e) => out.failed.push(format!("{r}: {e}")),
         }
@@ -105,16 +121,17 @@ pub(super) fn recover(old: &Path, config: &Config, new: &dyn Backend) -> History
     out
 }
 
-/// Grafts `r`'s old versions onto the new note (whose text has `hash`); returns how many.
+/// Grafts `r`'s old versions onto the new note (whose text has `hash`); returns how many, and
+/// which could not be read.
 fn one(
     old: &dyn Backend,
     new: &dyn Backend,
     r: &brain_core::EntityRef,
     hash: &str,
-) -> Result<usize, brain_store::StoreError> {
+) -> Result<(usize, Option<String>), brain_store::StoreError> {
     let versions = old.history(r)?;
     let Some((current, kept)) = versions.split_last() else {
-        return Ok(0);
+        return Ok((0, None));
     };
     let same = !current.deleted && current.content_hash == hash;
     let wanted: Vec<&Version> = if same {
@@ -123,32 +140,30 @@ fn one(
         versions.iter().collect()
     };
     if wanted.is_empty() {
-        return Ok(0);
+        return Ok((0, None));
     }
-    // Newest first: a version that no longer reads takes the ones before it with it (each is
-    // stored against the next), never the ones after.
+    // Each version on its own: one that no longer reads is left out, and the ones before it
+    // still come along where they read (a version stored whole needs no newer one).
     let mut earlier = Vec::with_capacity(wanted.len());
-    let mut lost = None;
-    for v in wanted.iter().rev() {
+    let mut lost = Vec::new();
+    let mut first_error = None;
+    for v in wanted {
         match old.version_text(r, v.number) {
-            Ok(text) => earlier.push(((*v).clone(), text)),
+            Ok(text) => earlier.push((v.clone(), text)),
             Err(e) => {
-                lost = Some((v.number, e));
-                break;
+                lost.push(v.number.to_string());
+                first_error.get_or_insert(e);
             }
         }
     }
-    earlier.reverse();
     new.graft_history(r, &earlier, same.then_some(current))?;
-    match lost {
-        Some((number, e)) => Err(brain_store::StoreError::Refused(
-            format!(
-                "versions 1 to {number} could not be read from the old store ({e}); the {} \
-                 after them were recovered",
-                earlier.len()
-            )
-            .into(),
-        )),
-        None => Ok(earlier.len()),
-    }
+    let lost = first_error.map(|e| {
+        format!(
+            "version(s) {} could not be read from the old store ({e}); the {} other(s) were \
+             recovered",
+            lost.join(", "),
+            earlier.len()
+        )
+    });
+    Ok((earlier.len(), lost))
 }

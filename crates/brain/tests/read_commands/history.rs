@@ -192,3 +192,38 @@ fn a_version_that_reads_back_as_other_text_is_refused_as_damaged() {
         doctor.stdout
     );
 }
+
+/// A note whose text in the store no longer matches its hash (a damaged store) is neither
+/// served nor edited and written over its file; `brain doctor` names it (second re-check R5).
+#[test]
+fn a_damaged_current_text_is_neither_served_nor_edited() {
+    let v = TestVault::new();
+    v.write("a.md", "# A\n\na line 5\n");
+    v.sync();
+    {
+        let conn = rusqlite::Connection::open(v.path(".brain/brain.db")).unwrap();
+        conn.execute(
+            "UPDATE entities SET body = replace(body, 'line', 'LINE') WHERE id = 'a'",
+            [],
+        )
+        .unwrap();
+    }
+    let r = v.run(&["get", "note/a"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(r.stderr.contains("does not match the hash"), "{}", r.stderr);
+    let r = v.run(&["edit", "note/a", "--append", "x"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    v.sync();
+    assert_eq!(
+        v.read("a.md"),
+        b"# A\n\na line 5\n",
+        "the file keeps its text"
+    );
+    let doctor = v.run(&["doctor"]);
+    assert_eq!(doctor.code, 1, "{}", doctor.stdout);
+    assert!(
+        doctor.stdout.contains("note/a: the store's text"),
+        "{}",
+        doctor.stdout
+    );
+}
