@@ -204,14 +204,24 @@ impl Brain {
                     entity: r.to_string(),
                     now: now.to_string(),
                 }),
-                _ if let Some(path) = self.unimported_file(r) => Err(BrainError::NotImported {
-                    entity: r.to_string(),
-                    path,
-                }),
-                _ => Err(BrainError::NotFound {
-                    entity: r.to_string(),
-                    suggestion: self.suggest(r).map(|s| s.to_string()),
-                }),
+                _ => {
+                    let suggestion = self.suggest(r);
+                    // A file that is another note's name in another case or Unicode form is
+                    // never imported: naming that note says more than "run a sync".
+                    let twin = suggestion.as_ref().is_some_and(|s| {
+                        brain_core::path_key(&s.id) == brain_core::path_key(&r.id)
+                    });
+                    match self.unimported_file(r) {
+                        Some(path) if !twin => Err(BrainError::NotImported {
+                            entity: r.to_string(),
+                            path,
+                        }),
+                        _ => Err(BrainError::NotFound {
+                            entity: r.to_string(),
+                            suggestion: suggestion.map(|s| s.to_string()),
+                        }),
+                    }
+                }
             },
             found => {
                 let e = found?;
