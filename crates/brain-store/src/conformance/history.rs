@@ -5,6 +5,16 @@ use super::sync::stat;
 use super::{Factory, T0, entity, eref};
 use crate::{ChangeWhy, StoreError, SyncOp};
 
+/// The numbers of `r`'s versions, oldest first.
+fn numbers_of(store: &dyn crate::Backend, r: &brain_core::EntityRef) -> Vec<u64> {
+    store
+        .history(r)
+        .expect("history")
+        .iter()
+        .map(|v| v.number)
+        .collect()
+}
+
 fn hash(text: &str) -> String {
     brain_core::content_hash(text.as_bytes())
 }
@@ -173,12 +183,7 @@ pub fn retention_thins_old_versions_and_the_rest_read_back(make: Factory<'_>) {
         daily_days: 365,
     };
     assert_eq!(store.prune_history(now, rules).expect("prune"), 2);
-    let numbers: Vec<u64> = store
-        .history(&r)
-        .expect("history")
-        .iter()
-        .map(|v| v.number)
-        .collect();
+    let numbers = numbers_of(store.as_ref(), &r);
     assert_eq!(numbers, [2, 4, 5, 6]);
     for n in numbers {
         assert_eq!(
@@ -317,12 +322,7 @@ pub fn with_history_off_versions_are_numbered_not_kept(make: Factory<'_>) {
         .expect("import 4, history off");
     store.soft_delete(&r, T0 + 40).expect("delete, history off");
     store.restore(&r, T0 + 50).expect("restore, history off");
-    let numbers: Vec<u64> = store
-        .history(&r)
-        .expect("history")
-        .iter()
-        .map(|v| v.number)
-        .collect();
+    let numbers = numbers_of(store.as_ref(), &r);
     // Version 1 was kept while history was on; 2 to 5 were replaced with it off.
     assert_eq!(numbers, [1, 6]);
     assert_eq!(
@@ -338,12 +338,7 @@ pub fn with_history_off_versions_are_numbered_not_kept(make: Factory<'_>) {
     store
         .put(&entity("note/plan", texts[4], T0 + 60))
         .expect("put 5, history on again");
-    let numbers: Vec<u64> = store
-        .history(&r)
-        .expect("history")
-        .iter()
-        .map(|v| v.number)
-        .collect();
+    let numbers = numbers_of(store.as_ref(), &r);
     assert_eq!(numbers, [1, 6, 7]);
     for (n, want) in [(1, texts[0]), (6, texts[3]), (7, texts[4])] {
         assert_eq!(
