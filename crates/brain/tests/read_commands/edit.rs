@@ -329,3 +329,19 @@ fn a_skipped_file_s_note_is_said_to_be_on_disk_but_not_imported() {
         b"---\ntitle: [unclosed\n---\n# Broken\n"
     );
 }
+
+/// A move onto an id whose path differs from another note's only by Unicode normalization
+/// (NFD against NFC: one file on macOS) is refused and moves nothing (issue 19, bad input).
+#[test]
+fn a_move_onto_another_note_s_name_in_another_unicode_form_is_refused() {
+    let v = TestVault::new();
+    v.write("caf\u{e9}.md", "# Café\n");
+    v.write("plan.md", "# Plan\n");
+    v.sync();
+    let r = v.run(&["mv", "note/plan", "note/cafe\u{301}"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    v.sync();
+    assert_eq!(v.read("plan.md"), b"# Plan\n", "nothing was moved");
+    assert_eq!(v.read("caf\u{e9}.md"), "# Café\n".as_bytes());
+    assert!(!v.path("cafe\u{301}.md").exists());
+}
