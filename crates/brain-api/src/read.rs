@@ -143,14 +143,7 @@ impl Brain {
         req: &SearchRequest,
         marks: (&str, &str),
     ) -> Result<SearchPage, BrainError> {
-        for t in &req.types {
-            self.check_type(t)?;
-        }
-        if req.query.trim().is_empty() {
-            return Err(BrainError::BadRequest(
-                "the search query is empty: give at least one word".into(),
-            ));
-        }
+        let q = self.search_query(req)?;
         if req.limit == Some(0) {
             return Err(BrainError::BadRequest(
                 "a search limit of 0 asks for no hits: give a limit of at least 1, or none for \
@@ -162,9 +155,7 @@ impl Brain {
             .limit
             .unwrap_or(self.config.search.default_limit)
             .clamp(1, MAX_SEARCH_LIMIT);
-        let mut q = SearchQuery::new(req.query.clone());
-        q.types = req.types.clone();
-        q.tags = req.tags.iter().map(|t| tag(t)).collect();
+        let mut q = q;
         // One more than asked tells whether there is a next page.
         q.limit = limit + 1;
         q.offset = req.offset;
@@ -173,6 +164,32 @@ impl Brain {
         let next_offset = (hits.len() > limit).then(|| req.offset + limit);
         hits.truncate(limit);
         Ok(SearchPage { hits, next_offset })
+    }
+
+    /// The store's query for `req`: its words, and the filters typed in them (`type:`, `tag:`,
+    /// `path:`, `meta.KEY:`) with those given apart. Refused when it holds neither words nor
+    /// filters, or names an unknown type.
+    pub(crate) fn search_query(&self, req: &SearchRequest) -> Result<SearchQuery, BrainError> {
+        let (words, filters) = brain_store::search_query::split_filters(&req.query)
+            .map_err(|e| BrainError::BadRequest(format!("the search query was not run: {e}")))?;
+        let mut q = SearchQuery::new(words);
+        q.types = req.types.clone();
+        q.types.extend(filters.types);
+        q.tags = req.tags.iter().map(|t| tag(t)).collect();
+        q.tags.extend(filters.tags);
+        q.paths = filters.paths;
+        q.meta = filters.meta;
+        for t in &q.types {
+            self.check_type(t)?;
+        }
+        if q.text.trim().is_empty() && !q.has_filters() {
+            return Err(BrainError::BadRequest(
+                "the search query is empty: give at least one word, or a filter (`type:T`, \
+                 `tag:T`, `path:FOLDER`, `meta.KEY:VALUE`)"
+                    .into(),
+            ));
+        }
+        Ok(q)
     }
 
     /// A live note. A soft-deleted one is [`BrainError::Deleted`], which says it can be

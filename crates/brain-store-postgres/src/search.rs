@@ -73,7 +73,15 @@ fn render(q: &Query) -> Rendered {
 
 /// Ranked hits for `q`, best first, from `q.offset` on; `q.limit == 0` means no limit.
 pub(crate) fn search(db: &mut Db<'_>, q: &SearchQuery) -> Result<Vec<SearchHit>> {
-    let query = brain_store::search_query::parse(&q.text).ok_or(StoreError::EmptyQuery)?;
+    let query = match brain_store::search_query::parse(&q.text) {
+        Some(query) => query,
+        // Filters alone select every live entity they hold.
+        None if q.has_filters() => Query {
+            groups: Vec::new(),
+            excluded: Vec::new(),
+        },
+        None => return Err(StoreError::EmptyQuery),
+    };
     let r = render(&query);
     let mut args: Vec<Box<dyn ToSql + Sync>> = Vec::new();
     let mut arg = |v: Box<dyn ToSql + Sync>| {
@@ -89,6 +97,32 @@ pub(crate) fn search(db: &mut Db<'_>, q: &SearchQuery) -> Result<Vec<SearchHit>>
         let n = arg(Box::new(tag.clone()));
         filters.push_str(&format!(
             " AND row_id IN (SELECT entity_id FROM entity_tags WHERE tag = {n})"
+        ));
+    }
+    if !q.paths.is_empty() {
+        // A folder is a range on `path` in byte order (as `list --folder`), or one note's
+        // exact path.
+        let mut any = Vec::new();
+        for folder in &q.paths {
+            let lo = arg(Box::new(format!("{folder}/")));
+            let hi = arg(Box::new(format!("{folder}0")));
+            let exact = arg(Box::new(folder.clone()));
+            any.push(format!(
+                "(path COLLATE \"C\" >= {lo} AND path COLLATE \"C\" < {hi}) OR path = {exact}"
+            ));
+        }
+        filters.push_str(&format!(" AND ({})", any.join(" OR ")));
+    }
+    for (key, value) in &q.meta {
+        // A scalar as a list of one, so both are compared element by element as text.
+        let k = arg(Box::new(key.clone()));
+        let v = arg(Box::new(value.clone()));
+        filters.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(
+                 CASE jsonb_typeof(metadata::jsonb -> {k})
+                   WHEN 'array' THEN metadata::jsonb -> {k}
+                   ELSE jsonb_build_array(metadata::jsonb -> {k}) END) AS m(v)
+               WHERE m.v = {v})"
         ));
     }
     if let Some(neg) = &r.negative {

@@ -24,7 +24,15 @@ const SNIPPET_TOKENS: usize = 12;
 /// Ranked hits for `q`, best first, from `q.offset` on. `q.limit == 0` means no limit, as in
 /// `list`.
 pub(crate) fn search(tx: &Transaction<'_>, q: &SearchQuery) -> Result<Vec<SearchHit>> {
-    let query = brain_store::search_query::parse(&q.text).ok_or(StoreError::EmptyQuery)?;
+    let query = match brain_store::search_query::parse(&q.text) {
+        Some(query) => query,
+        // Filters alone select every live entity they hold.
+        None if q.has_filters() => brain_store::search_query::Query {
+            groups: Vec::new(),
+            excluded: Vec::new(),
+        },
+        None => return Err(StoreError::EmptyQuery),
+    };
     let parsed = fts_query::render(&query);
     let (sql, args) = top_query(q, &parsed);
     let mut stmt = tx.prepare_cached(&sql)?;
@@ -87,6 +95,31 @@ fn top_query(q: &SearchQuery, parsed: &FtsQuery) -> (String, Vec<SqlValue>) {
         filters.push_str(" AND +rowid IN (SELECT entity_rowid FROM entity_tags WHERE tag = ?)");
         args.push(text(tag));
     }
+    if !q.paths.is_empty() {
+        // A folder is a range on `path` (as `list --folder`), or one note's exact path.
+        let mut any = Vec::new();
+        for folder in &q.paths {
+            any.push("(path >= ? AND path < ?) OR path = ?");
+            args.push(text(&format!("{folder}/")));
+            args.push(text(&format!("{folder}0")));
+            args.push(text(folder));
+        }
+        filters.push_str(&format!(
+            " AND +rowid IN (SELECT rowid FROM entities WHERE {})",
+            any.join(" OR ")
+        ));
+    }
+    for (key, value) in &q.meta {
+        // A scalar is one row of `json_each`, a list one row per element; booleans compared
+        // as `true`/`false`, as PostgreSQL's text of them.
+        filters.push_str(
+            " AND +rowid IN (SELECT e.rowid FROM entities e, json_each(e.metadata, ?) m
+               WHERE CASE m.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'
+                     ELSE CAST(m.value AS TEXT) END = ?)",
+        );
+        args.push(text(&format!("$.\"{key}\"")));
+        args.push(text(value));
+    }
     let limit = match q.limit {
         0 => -1,
         n => i64::try_from(n).unwrap_or(i64::MAX),
@@ -99,6 +132,12 @@ fn top_query(q: &SearchQuery, parsed: &FtsQuery) -> (String, Vec<SqlValue>) {
                  ORDER BY rank LIMIT ? OFFSET ?"
             )
         }
+        // Filters alone: every live entity they select.
+        FtsQuery::Exclude(expr) if expr.is_empty() => format!(
+            "SELECT rowid, 0.0 FROM entities
+             WHERE deleted_ms IS NULL {filters}
+             ORDER BY updated_ms DESC, path LIMIT ? OFFSET ?"
+        ),
         FtsQuery::Exclude(expr) => {
             args.insert(0, text(expr));
             format!(

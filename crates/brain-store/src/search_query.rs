@@ -177,3 +177,166 @@ fn group(tokens: Vec<Token>) -> (Vec<Vec<Term>>, Vec<Term>) {
     }
     (groups, negatives)
 }
+
+/// The filters a query may carry beside its words (`type:T`, `tag:T`, `path:FOLDER`,
+/// `meta.KEY:VALUE`), taken out of the text by [`split_filters`]. A value with spaces is quoted:
+/// `meta.owner:"Ann Lee"`, `path:"My Notes"`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Filters {
+    /// `type:T`: only these types (any of them).
+    pub types: Vec<String>,
+    /// `tag:T`: only notes with all of these tags (lower case, no `#`).
+    pub tags: Vec<String>,
+    /// `path:P`: only notes in one of these folders (and below), or at exactly this path.
+    pub paths: Vec<String>,
+    /// `meta.KEY:VALUE`: only notes whose frontmatter or page property `KEY` is `VALUE` (or is
+    /// a list holding it), compared as text, exactly. All of them must hold.
+    pub meta: Vec<(String, String)>,
+}
+
+impl Filters {
+    /// Whether no filter was given.
+    pub fn is_empty(&self) -> bool {
+        self.types.is_empty()
+            && self.tags.is_empty()
+            && self.paths.is_empty()
+            && self.meta.is_empty()
+    }
+}
+
+/// Takes the filters out of a query: returns the words left (for [`parse`]) and the filters.
+/// A filter with no value, a negated filter (`-tag:x`) or a metadata key holding `"` is
+/// refused with what to write instead. Any other `word:word` is text, as before.
+pub fn split_filters(text: &str) -> Result<(String, Filters), String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut rest = String::new();
+    let mut filters = Filters::default();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_whitespace() {
+            rest.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        // A quoted phrase is text, spaces and all.
+        if chars[i] == '"' || (chars[i] == '-' && chars.get(i + 1) == Some(&'"')) {
+            i += if chars[i] == '-' { 2 } else { 1 };
+            while i < chars.len() && chars[i] != '"' {
+                i += 1;
+            }
+            i = (i + 1).min(chars.len());
+            while i < chars.len() && !chars[i].is_whitespace() {
+                i += 1;
+            }
+            rest.extend(&chars[start..i]);
+            continue;
+        }
+        // The token up to its first `:`, if it names a filter.
+        let word_end = (i..chars.len())
+            .find(|&j| chars[j].is_whitespace() || chars[j] == ':' || chars[j] == '"')
+            .unwrap_or(chars.len());
+        let name: String = chars[i..word_end].iter().collect();
+        let negated = name.starts_with('-');
+        let bare = name.trim_start_matches('-');
+        let is_filter = chars.get(word_end) == Some(&':')
+            && (matches!(bare, "type" | "tag" | "path") || bare.starts_with("meta."));
+        if !is_filter {
+            while i < chars.len() && !chars[i].is_whitespace() {
+                i += 1;
+            }
+            rest.extend(&chars[start..i]);
+            continue;
+        }
+        if negated {
+            return Err(format!(
+                "'{name}:' cannot be negated: filters select notes, they do not exclude them (leave out the `-`)"
+            ));
+        }
+        // The value: quoted (spaces allowed), or up to the next space.
+        i = word_end + 1;
+        let value: String = if chars.get(i) == Some(&'"') {
+            let from = i + 1;
+            let to = (from..chars.len()).find(|&j| chars[j] == '"');
+            let Some(to) = to else {
+                return Err(format!(
+                    "the value of '{bare}:' opens a quote it never closes: close it (`{bare}:\"...\"`)"
+                ));
+            };
+            i = to + 1;
+            chars[from..to].iter().collect()
+        } else {
+            let from = i;
+            while i < chars.len() && !chars[i].is_whitespace() {
+                i += 1;
+            }
+            chars[from..i].iter().collect()
+        };
+        if value.trim().is_empty() {
+            return Err(format!(
+                "'{bare}:' has no value: write it without a space (`{bare}:VALUE`), quoted if the value has spaces"
+            ));
+        }
+        match bare {
+            "type" => filters.types.push(value),
+            "tag" => filters
+                .tags
+                .push(value.trim().trim_start_matches('#').to_lowercase()),
+            "path" => {
+                let folder = value.trim().trim_matches('/').to_string();
+                if folder.is_empty() {
+                    return Err("'path:/' names the whole vault: leave the filter out".into());
+                }
+                filters.paths.push(folder)
+            }
+            _ => {
+                let key = &bare["meta.".len()..];
+                if key.is_empty() {
+                    return Err(
+                        "'meta.:' names no key: write `meta.KEY:VALUE` (`meta.status:done`)".into(),
+                    );
+                }
+                if key.contains('"') || key.chars().any(char::is_control) {
+                    return Err(format!(
+                        "the metadata key '{key}' holds a quote or control character: no filter can name it"
+                    ));
+                }
+                filters.meta.push((key.to_string(), value));
+            }
+        }
+    }
+    Ok((rest.trim().to_string(), filters))
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::*;
+
+    #[test]
+    fn filters_come_out_and_words_stay() {
+        let (rest, f) = split_filters(
+            r#"rust type:note tag:#Work path:/Projects/ "a b:c" meta.owner:"Ann Lee" x:y"#,
+        )
+        .expect("parses");
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        assert_eq!(words, ["rust", "\"a", "b:c\"", "x:y"]);
+        assert_eq!(f.types, ["note"]);
+        assert_eq!(f.tags, ["work"]);
+        assert_eq!(f.paths, ["Projects"]);
+        assert_eq!(f.meta, [("owner".to_string(), "Ann Lee".to_string())]);
+    }
+
+    #[test]
+    fn bad_filters_are_refused_with_what_to_write() {
+        for (q, says) in [
+            ("tag:", "has no value"),
+            ("-tag:x", "cannot be negated"),
+            ("meta.:x", "names no key"),
+            ("meta.a:\"open", "never closes"),
+            ("path:/", "whole vault"),
+        ] {
+            let err = split_filters(q).expect_err(q);
+            assert!(err.contains(says), "{q}: {err}");
+        }
+    }
+}

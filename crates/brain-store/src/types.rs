@@ -296,6 +296,12 @@ pub struct SearchQuery {
     pub types: Vec<String>,
     /// Only entities with all of these tags.
     pub tags: Vec<String>,
+    /// Only entities in one of these folders (and below), or at exactly one of these paths
+    /// (`path:` filters, slashes trimmed).
+    pub paths: Vec<String>,
+    /// Only entities whose metadata key holds the value, compared as text, or is a list
+    /// holding it (`meta.KEY:VALUE` filters); all must hold.
+    pub meta: Vec<(String, String)>,
     /// At most this many hits (0 = no limit, as in [`ListFilter`]).
     pub limit: usize,
     /// Skip this many of the ranked hits first: the next page starts where the last ended.
@@ -316,12 +322,23 @@ pub struct SearchQuery {
 pub const HIGHLIGHT: (&str, &str) = ("\u{27E6}", "\u{27E7}");
 
 impl SearchQuery {
+    /// Whether any filter beside the words is set: a query of filters alone (no words) lists
+    /// every live entity they select, newest first.
+    pub fn has_filters(&self) -> bool {
+        !(self.types.is_empty()
+            && self.tags.is_empty()
+            && self.paths.is_empty()
+            && self.meta.is_empty())
+    }
+
     /// A query with no filters, the first 20 hits, with snippets marked by [`HIGHLIGHT`].
     pub fn new(text: impl Into<String>) -> Self {
         Self {
             text: text.into(),
             types: Vec::new(),
             tags: Vec::new(),
+            paths: Vec::new(),
+            meta: Vec::new(),
             limit: 20,
             offset: 0,
             highlight: (HIGHLIGHT.0.into(), HIGHLIGHT.1.into()),

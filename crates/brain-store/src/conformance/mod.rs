@@ -79,6 +79,7 @@ macro_rules! conformance_tests {
             search {
                 query_language => search::query_language,
                 filters_and_limit => search::filters_and_limit,
+                path_and_meta_filters => search::path_and_meta_filters,
                 pages_follow_the_ranking => search::pages_follow_the_ranking,
                 snippets_are_highlighted => search::snippets_are_highlighted,
                 index_follows_every_write => search::index_follows_every_write,

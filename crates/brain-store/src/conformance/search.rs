@@ -158,6 +158,103 @@ pub fn filters_and_limit(make: Factory<'_>) {
     assert_eq!(search(&*store, q).len(), 4, "limit 0 means no limit");
 }
 
+/// Folder and metadata filters, with words and alone (a batch selects by filters only, every
+/// match, with no limit): the same set on every backend.
+pub fn path_and_meta_filters(make: Factory<'_>) {
+    let store = make();
+    put_all(
+        &*store,
+        &[
+            (
+                "note/Projects/a",
+                "---\nstatus: open\nowner: Ann Lee\n---\nplan\n",
+            ),
+            (
+                "note/Projects/Sub/b",
+                "---\nstatus: done\ntags: [x]\n---\nplan\n",
+            ),
+            ("note/Projects-old/c", "---\nstatus: open\n---\nplan\n"),
+            (
+                "note/Projects",
+                "---\nstatus: [open, later]\npriority: 3\ndone: true\n---\nplan\n",
+            ),
+            ("note/other", "---\nstatus: Open\n---\nsomething else\n"),
+        ],
+    );
+    let with = |text: &str, paths: &[&str], meta: &[(&str, &str)]| -> Vec<String> {
+        let mut q = SearchQuery::new(text);
+        q.paths = paths.iter().map(|s| s.to_string()).collect();
+        q.meta = meta
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        q.limit = 0;
+        let mut v: Vec<String> = search(&*store, q)
+            .into_iter()
+            .map(|h| h.entity.id)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        with("plan", &["Projects"], &[]),
+        ["Projects/Sub/b", "Projects/a"],
+        "a folder and below; not Projects-old, nor the note Projects.md beside it"
+    );
+    assert_eq!(
+        with("plan", &["Projects.md"], &[]),
+        ["Projects"],
+        "one note by its path"
+    );
+    assert_eq!(
+        with("", &["Projects/Sub"], &[]),
+        ["Projects/Sub/b"],
+        "filters alone"
+    );
+    assert_eq!(
+        with("", &[], &[("status", "open")]),
+        ["Projects", "Projects-old/c", "Projects/a"],
+        "a scalar or a list holding it, compared exactly (not `Open`)"
+    );
+    assert_eq!(
+        with("", &[], &[("priority", "3")]),
+        ["Projects"],
+        "a number as text"
+    );
+    assert_eq!(
+        with("", &[], &[("done", "true")]),
+        ["Projects"],
+        "a boolean as text"
+    );
+    assert_eq!(with("", &[], &[("owner", "Ann Lee")]), ["Projects/a"]);
+    assert_eq!(
+        with(
+            "",
+            &["Projects"],
+            &[("status", "open"), ("owner", "Ann Lee")]
+        ),
+        ["Projects/a"],
+        "every filter must hold"
+    );
+    assert_eq!(with("", &[], &[("missing", "open")]), Vec::<String>::new());
+    assert_eq!(
+        with("else", &[], &[("status", "open")]),
+        Vec::<String>::new()
+    );
+    let mut q = SearchQuery::new("");
+    q.tags = vec!["x".into()];
+    assert_eq!(search(&*store, q).len(), 1, "a tag alone is a filter too");
+    // A deleted note is never selected.
+    store
+        .soft_delete(&"note/Projects/a".parse().expect("ref"), T0 + 1)
+        .expect("delete");
+    assert_eq!(with("", &[], &[("owner", "Ann Lee")]), Vec::<String>::new());
+    assert!(matches!(
+        store.search(&SearchQuery::new("")),
+        Err(StoreError::EmptyQuery)
+    ));
+}
+
 pub fn snippets_are_highlighted(make: Factory<'_>) {
     let store = make();
     put_all(
