@@ -14,6 +14,16 @@ use crate::{Brain, BrainError, Expect, WriteOutcome};
 const EDIT_TRIES: u32 = 5;
 
 impl Brain {
+    /// Whether the vault is a Logseq graph (said in its config, or found by its
+    /// `logseq/config.edn`): metadata is written as `key:: value` page properties then.
+    pub(crate) fn is_logseq(&self) -> bool {
+        match self.config.vault.format {
+            VaultFormat::Logseq => true,
+            VaultFormat::Auto => self.root.join("logseq").join("config.edn").is_file(),
+            VaultFormat::Obsidian | VaultFormat::Plain => false,
+        }
+    }
+
     /// Applies `edit` to note `r` and stores the result as a new version. With
     /// `expected_hash`, refused as stale if the note changed since that version; without, it
     /// is applied to the note as it is now (read again if a write lands in between). Refused,
@@ -27,11 +37,7 @@ impl Brain {
     ) -> Result<WriteOutcome, BrainError> {
         let mut why = ChangeWhy::by(&self.source);
         why.message = message.map(str::to_owned);
-        let logseq = match self.config.vault.format {
-            VaultFormat::Logseq => true,
-            VaultFormat::Auto => self.root.join("logseq").join("config.edn").is_file(),
-            VaultFormat::Obsidian | VaultFormat::Plain => false,
-        };
+        let logseq = self.is_logseq();
         let mut tries = 1;
         loop {
             let current = self.get(r)?;

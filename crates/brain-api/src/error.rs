@@ -155,6 +155,13 @@ pub enum BrainError {
     /// A request the facade refuses as given (bad mode, bad limit, empty query...).
     #[error("{0}")]
     BadRequest(String),
+    /// No batch by that id (no job, or a job that is not a batch's root). Kind `not_found`.
+    #[error("{0}")]
+    NoSuchBatch(String),
+    /// A batch request refused for what the batch is now (rolled back already, still running).
+    /// Kind `refused`.
+    #[error("{0}")]
+    BatchRefused(String),
     /// A version of a note its history does not hold. Kind `not_found`.
     #[error("{0}")]
     NoSuchVersion(String),
@@ -297,7 +304,9 @@ impl BrainError {
             | BrainError::NotImported { .. }
             | BrainError::Deleted { .. }
             | BrainError::NothingImported { .. }
-            | BrainError::NoSuchVersion(_) => "not_found",
+            | BrainError::NoSuchVersion(_)
+            | BrainError::NoSuchBatch(_) => "not_found",
+            BrainError::BatchRefused(_) => "refused",
             BrainError::Invalid { kind, .. } => kind.as_str(),
             BrainError::TooLarge { .. } => "too_large",
             BrainError::Exists { .. } | BrainError::MoveTargetTaken { .. } => "exists",

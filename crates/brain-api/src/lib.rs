@@ -15,6 +15,7 @@
 //! registers its job types, services, subscriptions and capabilities, and [`runtime`], which
 //! starts and stops what the plugins registered (the daemon).
 
+pub mod batch;
 mod conflicts;
 pub mod daemon;
 pub mod directory;

@@ -336,6 +336,15 @@ impl Brain {
             .filter(|(t, c)| c["queued"].as_u64().unwrap_or(0) > 0 && !known.contains(&t.as_str()))
             .map(|(t, _)| t.clone())
             .collect();
+        // Batches under way: looked up only while batch children are queued or running.
+        let batches = if queue.contains_key(crate::batch::BATCH_NOTES) {
+            self.batches(20)?
+                .into_iter()
+                .filter(|b| !b.is_finished())
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(StatusReport {
             notes: store.count_live()?,
             open_conflicts: store.conflicts(false)?.len(),
@@ -349,6 +358,7 @@ impl Brain {
             git,
             schedules: store.schedules()?,
             unhandled,
+            batches,
         })
     }
 
@@ -369,6 +379,7 @@ impl Brain {
             "git": {"enabled": r.git_enabled, "last": r.git},
             "schedules": r.schedules,
             "unhandled_types": r.unhandled,
+            "batches": r.batches,
         }))
     }
 }
@@ -404,4 +415,6 @@ pub struct StatusReport {
     /// Job types with queued jobs that no plugin of this build runs (written by another build
     /// or a plugin no longer loaded): they wait until cancelled, which must be said.
     pub unhandled: Vec<String>,
+    /// Batches under way (`brain batch`), with their progress.
+    pub batches: Vec<crate::batch::BatchReport>,
 }

@@ -62,6 +62,26 @@ impl RuntimeContext {
         &self.inner.queue
     }
 
+    /// Enqueues a batch: `root`, then `children` under it, in one transaction; returns the
+    /// root's id, which is the batch's. A plugin's service queues many related jobs this way
+    /// and follows them as one ([`RuntimeContext::batch_status`]); cancelling the root cancels
+    /// them all.
+    pub fn enqueue_batch(
+        &self,
+        root: brain_jobs::EnqueueRequest,
+        children: Vec<brain_jobs::EnqueueRequest>,
+    ) -> Result<i64, brain_jobs::QueueError> {
+        Ok(self.inner.queue.enqueue_batch(root, children)?.0)
+    }
+
+    /// The children of batch `id` counted by state.
+    pub fn batch_status(
+        &self,
+        id: i64,
+    ) -> Result<brain_store::jobs::BatchStatus, brain_jobs::QueueError> {
+        self.inner.queue.batch_status(id)
+    }
+
     /// The capabilities the plugins provided.
     pub fn capabilities(&self) -> &Capabilities {
         &self.inner.capabilities

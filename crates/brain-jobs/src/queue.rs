@@ -155,35 +155,40 @@ impl Queue {
         Ok(out)
     }
 
-    /// Enqueues a batch: `root`, then `children` under it. The root is an ordinary job (its type
-    /// decides what it does; it may be a no-op marker); the batch's status is its children's,
-    /// counted by [`Queue::batch_status`], and cancelling the root cancels them all. If the
-    /// children cannot be enqueued, the root is cancelled, so no half batch runs.
+    /// Enqueues a batch: `root`, then `children` under it, in one transaction (a crash never
+    /// leaves a root without its children, or some children without the rest). The root is an
+    /// ordinary job (its type decides what it does; it may be a no-op marker); the batch's
+    /// status is its children's, counted by [`Queue::batch_status`], and cancelling the root
+    /// cancels them all. Everything is validated before anything is stored.
     pub fn enqueue_batch(
         &self,
         root: EnqueueRequest,
         children: Vec<EnqueueRequest>,
     ) -> Result<(i64, Vec<Enqueued>), QueueError> {
-        // Validate everything before storing anything.
         let root_job = self.prepare(root)?;
-        let mut prepared = children
+        let prepared = children
             .into_iter()
             .map(|c| self.prepare(c))
             .collect::<Result<Vec<_>, _>>()?;
-        let root_id = self.inner.store.enqueue(&[root_job], now_ms())?[0].id();
-        for c in &mut prepared {
-            c.parent_id = Some(root_id);
-        }
-        match self.inner.store.enqueue(&prepared, now_ms()) {
-            Ok(out) => {
-                self.notify();
-                Ok((root_id, out))
+        let now = now_ms();
+        let mut out = None;
+        self.inner.store.transaction(&mut |tx| {
+            let root_id = tx.enqueue(&root_job, now)?.id();
+            let mut enqueued = Vec::with_capacity(prepared.len());
+            for c in &prepared {
+                let mut c = c.clone();
+                c.parent_id = Some(root_id);
+                enqueued.push(tx.enqueue(&c, now)?);
             }
-            Err(e) => {
-                let _ = self.inner.store.cancel(root_id, now_ms());
-                Err(e.into())
-            }
-        }
+            out = Some((root_id, enqueued));
+            Ok(())
+        })?;
+        self.notify();
+        out.ok_or_else(|| {
+            QueueError::Store(brain_store::StoreError::Database(
+                "the store committed a batch without running its body".into(),
+            ))
+        })
     }
 
     /// A batch's children counted by state.

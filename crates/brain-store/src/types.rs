@@ -189,6 +189,9 @@ pub enum ConflictKind {
     /// A git pull merged a file both devices changed (or one deleted): one version stays at
     /// the path, the other in a conflict copy; the record holds both.
     GitMerge,
+    /// A batch rollback found the note changed after the batch: the note was kept as it is,
+    /// and the version from before the batch is the record's other side.
+    Rollback,
 }
 
 impl ConflictKind {
@@ -200,6 +203,7 @@ impl ConflictKind {
             ConflictKind::DeletedInStore => "deleted_in_store",
             ConflictKind::PathCollision => "path_collision",
             ConflictKind::GitMerge => "git_merge",
+            ConflictKind::Rollback => "rollback",
         }
     }
 
@@ -211,6 +215,7 @@ impl ConflictKind {
             ConflictKind::DeletedInStore,
             ConflictKind::PathCollision,
             ConflictKind::GitMerge,
+            ConflictKind::Rollback,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

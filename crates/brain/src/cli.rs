@@ -101,6 +101,12 @@ pub enum Command {
     /// Run queued jobs in this process until stopped, or with --until-idle until none is left
     /// (`brain sync --detach` starts one); with --store, a store's jobs without a vault folder.
     Work(WorkArgs),
+    /// Change every note a query selects in one go, as a batch of jobs you can watch, cancel
+    /// and roll back: `brain batch set status=done --where "tag:project-x"`. The query is the
+    /// search language with filters `type:T`, `tag:T`, `path:FOLDER`, `meta.KEY:VALUE`
+    /// (filters alone select every match). Returns at once with the batch's id.
+    #[command(subcommand)]
+    Batch(BatchCommand),
     /// Jobs in the queue.
     #[command(subcommand)]
     Jobs(JobsCommand),
@@ -571,4 +577,99 @@ fn parse_id(s: &str) -> Result<i64, String> {
     digits
         .parse()
         .map_err(|_| format!("'{s}' is not an id: give the number a listing shows, e.g. 7 or #7"))
+}
+
+/// Which notes a batch changes, and whether only to show it.
+#[derive(Debug, Args)]
+pub struct BatchWhere {
+    /// The notes: search words and filters (`type:T`, `tag:T`, `path:FOLDER`,
+    /// `meta.KEY:VALUE`; quote a value with spaces: `meta.owner:"Ann Lee"`). Filters alone
+    /// select every match.
+    #[arg(long = "where", value_name = "QUERY")]
+    pub query: String,
+    /// Print how many notes it selects and the diff of each, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `brain batch` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BatchCommand {
+    /// Set a frontmatter key (or Logseq page property) on every selected note.
+    Set {
+        /// KEY=VALUE; the value is read as YAML where YAML reads back what was typed (`3`,
+        /// `true`, `[a, b]`), else kept as text.
+        #[arg(value_name = "KEY=VALUE")]
+        assignment: String,
+        /// Keep the value as text, whatever it looks like.
+        #[arg(long)]
+        string: bool,
+        #[command(flatten)]
+        select: BatchWhere,
+    },
+    /// Remove a frontmatter key from every selected note.
+    Unset {
+        /// The key.
+        key: String,
+        #[command(flatten)]
+        select: BatchWhere,
+    },
+    /// Add or remove a tag in the frontmatter (or page properties) of every selected note.
+    /// Inline #tags in the text are left as they are.
+    Tag {
+        /// `add` or `remove`.
+        #[arg(value_parser = ["add", "remove"])]
+        action: String,
+        /// The tag (`#` optional).
+        tag: String,
+        #[command(flatten)]
+        select: BatchWhere,
+    },
+    /// Move every selected note into a folder, keeping its file name (history kept).
+    Mv {
+        /// The folder, vault-relative (`Archive/2026`).
+        #[arg(long, value_name = "FOLDER")]
+        to: String,
+        #[command(flatten)]
+        select: BatchWhere,
+    },
+    /// Replace every occurrence of OLD with NEW in every selected note.
+    Replace {
+        /// The text to find.
+        old: String,
+        /// What replaces it.
+        new: String,
+        #[command(flatten)]
+        select: BatchWhere,
+    },
+    /// Delete every selected note (each restorable with `brain restore`).
+    Rm {
+        #[command(flatten)]
+        select: BatchWhere,
+    },
+    /// A batch's progress and outcome: notes changed, left, failed (with why).
+    Status {
+        /// The batch's id.
+        id: i64,
+        /// Follow it until it ends.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Undo a batch: every note it changed gets its version from before the batch, as a batch
+    /// of its own. A note changed since is kept as it is, with a conflict holding both.
+    Rollback {
+        /// The batch's id.
+        id: i64,
+    },
+    /// Cancel a batch: notes not yet reached are left as they are; those changed stay so.
+    Cancel {
+        /// The batch's id.
+        id: i64,
+    },
+    /// The newest batches.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
 }

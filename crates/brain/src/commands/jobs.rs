@@ -412,6 +412,13 @@ pub fn status(vault: &Vault, json: bool) -> Result<u8> {
             .collect();
         output::line(format!("Queue: {}", parts.join("; ")))?;
     }
+    for b in &report.batches {
+        output::line(format!(
+            "Batch {} ({}): {} on {} notes, {} done ({} changed, {} failed): `brain batch \
+             status {}`",
+            b.batch_id, b.state, b.op, b.total, b.done, b.changed, b.failed, b.batch_id
+        ))?;
+    }
     if !report.unhandled.is_empty() {
         output::line(format!(
             "Waiting for a plugin this build does not have: {} (queued by another build or a \

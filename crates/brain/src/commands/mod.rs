@@ -1,5 +1,6 @@
 //! One module per command family; `run` dispatches.
 
+mod batch;
 mod conflicts;
 mod daemon;
 mod doctor;
@@ -183,6 +184,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             Err(e) => Err(e),
         },
         Command::Mcp => mcp::run(Vault::open(vault_arg)?),
+        Command::Batch(c) => batch::run(&Vault::open(vault_arg)?, &c, cli.json),
         Command::Jobs(c) => jobs::run(&Vault::open(vault_arg)?, &c, cli.json),
         Command::Conflicts(c) => conflicts::run(&Vault::open(vault_arg)?, &c, cli.json),
         Command::Schedules(c) => schedules::run(&Vault::open(vault_arg)?, &c, cli.json),
@@ -245,7 +247,8 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
             | brain_api::BrainError::Deleted { .. }
             | brain_api::BrainError::NothingImported { .. }
             | brain_api::BrainError::UnknownJob(_)
-            | brain_api::BrainError::NoSuchVersion(_),
+            | brain_api::BrainError::NoSuchVersion(_)
+            | brain_api::BrainError::NoSuchBatch(_),
         ) = cause.downcast_ref::<brain_api::BrainError>()
         {
             return EXIT_NOT_FOUND;
@@ -323,6 +326,8 @@ pub fn plugins() -> Vec<Box<dyn brain_api::Plugin>> {
     vec![
         Box::new(brain_sync::SyncPlugin),
         Box::new(brain_git::GitPlugin),
+        // After sync, whose capability its children write notes through.
+        Box::new(brain_api::batch::BatchPlugin),
         // After sync, whose watcher its idle upkeep asks; its history-prune jobs are the
         // store's, so any worker (`brain work --store` included) runs them.
         Box::new(brain_api::daemon::UpkeepPlugin),

@@ -395,7 +395,7 @@ fn finish(job: &Job, json: bool, seen: &Seen) -> Result<u8> {
 
 /// Starts `brain work --until-idle` for this vault in the background, detached from this
 /// terminal, so a detached sync runs without a daemon.
-fn spawn_background_worker(vault: &Vault) -> Result<()> {
+pub(crate) fn spawn_background_worker(vault: &Vault) -> Result<()> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe().context("cannot find the brain executable")?;
     std::process::Command::new(exe)

@@ -1,0 +1,218 @@
+//! Undoing a batch (`brain batch rollback ID`): a batch of its own over the same notes, each
+//! given back the version from before the batch, read from its history. A note changed since
+//! the batch is kept as it is, and the version from before the batch is recorded beside it as a
+//! conflict, so nothing anyone wrote after the batch is lost.
+
+use brain_core::EntityRef;
+use brain_core::time::now_ms;
+use brain_store::jobs::JobFilter;
+use brain_store::{ConflictKind, NewConflict, SyncOp};
+
+use super::run::NoteDone;
+use super::{BATCH, BatchOp, BatchQueued, ChildInput};
+use crate::{Brain, BrainError, Expect};
+
+impl Brain {
+    /// Queues the rollback of batch `id`: every note it changed gets its version from before
+    /// it. Refused when `id` is no batch, or was rolled back already (naming that rollback,
+    /// unless it was cancelled before it finished).
+    pub fn rollback_batch(&self, id: i64) -> Result<BatchQueued, BrainError> {
+        let root = self.batch_root(id)?;
+        let report = self.batch_report(id)?;
+        if report.state == "running" || report.state == "queued" {
+            return Err(BrainError::BatchRefused(format!(
+                "batch {id} is still running: wait for it to end (`brain batch status {id} \
+                 --wait`), or cancel it (`brain batch cancel {id}`), then roll it back"
+            )));
+        }
+        for earlier in self.rollbacks_of(id)? {
+            let state = self.batch_report(earlier)?.state;
+            if state != "cancelled" {
+                return Err(BrainError::BatchRefused(format!(
+                    "batch {id} was rolled back already, by batch {earlier} ({state}): to undo \
+                     that rollback, run `brain batch rollback {earlier}`"
+                )));
+            }
+        }
+        let mut refs = Vec::new();
+        for child in self.batch_children(id)? {
+            let Ok(input) = serde_json::from_value::<ChildInput>(child.input) else {
+                continue;
+            };
+            refs.extend(
+                input
+                    .notes
+                    .iter()
+                    .filter_map(|n| n.parse::<EntityRef>().ok()),
+            );
+        }
+        let op = BatchOp::Rollback { of: id };
+        let query = format!("the notes of batch {id}");
+        tracing::info!(batch = id, op = ?root.input.get("op"), "rollback asked");
+        self.queue_batch(op, &query, refs, Some(id))
+    }
+
+    /// The batches that roll back batch `id`, oldest first.
+    pub(crate) fn rollbacks_of(&self, id: i64) -> Result<Vec<i64>, BrainError> {
+        let roots = self
+            .store
+            .list_jobs(&JobFilter {
+                job_type: Some(BATCH.into()),
+                ..JobFilter::default()
+            })
+            .map_err(BrainError::record)?;
+        let mut out: Vec<i64> = roots
+            .iter()
+            .filter(|j| j.input.get("rollback_of").and_then(|v| v.as_i64()) == Some(id))
+            .map(|j| j.id)
+            .collect();
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// Gives note `r` back its version from before batch `of`, as part of batch `batch`.
+    pub(crate) fn roll_back_note(
+        &self,
+        r: &EntityRef,
+        of: i64,
+        batch: i64,
+        mapper: &brain_core::PathMapper,
+    ) -> NoteDone {
+        let entity = r.to_string();
+        let failed = |reason: String| NoteDone::Failed {
+            entity: entity.clone(),
+            reason,
+        };
+        let now = match self.store.get_any(r) {
+            Ok(_) => r.clone(),
+            Err(_) => match self.moved_to(r) {
+                Some(now) => now,
+                None => return failed(format!("there is no note {r} any more")),
+            },
+        };
+        let versions = match self.store.history(&now) {
+            Ok(v) => v,
+            Err(e) => return failed(e.to_string()),
+        };
+        let source = format!("batch {of}");
+        let Some(made) = versions.iter().rev().find(|v| v.why.source == source) else {
+            return NoteDone::Unchanged {
+                entity,
+                why: format!("batch {of} did not change it"),
+            };
+        };
+        let Some(before) = versions.iter().find(|v| v.number + 1 == made.number) else {
+            return failed(format!(
+                "its version from before batch {of} (version {}) is no longer kept: history \
+                 was thinned or is off",
+                made.number.saturating_sub(1)
+            ));
+        };
+        let Some(current) = versions.last() else {
+            return failed("its history is empty".into());
+        };
+        if current.number != made.number {
+            if current.content_hash == before.content_hash
+                && current.path == before.path
+                && current.deleted == before.deleted
+            {
+                return NoteDone::Unchanged {
+                    entity,
+                    why: format!("it is as it was before batch {of} already"),
+                };
+            }
+            return self.keep_both(&now, of, batch, before.number, current);
+        }
+        let message = self.message.clone();
+        let written = if made.deleted && !before.deleted {
+            self.restore(&now).map(|_| None)
+        } else if before.deleted && !made.deleted {
+            // Rolling back the rollback of a delete: deleted again.
+            self.delete_saying(&now, None).map(|_| None)
+        } else if made.path != before.path {
+            match mapper.to_ref(&before.path) {
+                Ok(back) => self
+                    .move_note(&now, &back, message.as_deref())
+                    .map(|_| Some(back.to_string())),
+                Err(e) => return failed(format!("it cannot move back to {}: {e}", before.path)),
+            }
+        } else {
+            let text = match self.store.version_text(&now, before.number) {
+                Ok(t) => t,
+                Err(e) => return failed(e.to_string()),
+            };
+            self.require_synced_file(
+                &now,
+                &current.path,
+                &current.content_hash,
+                crate::error::ChangeKind::Revert,
+                false,
+            )
+            .and_then(|()| {
+                self.write_expecting(
+                    &now,
+                    text.as_bytes(),
+                    Expect::Hash(current.content_hash.clone()),
+                    &self.why(),
+                )
+            })
+            .map(|_| None)
+        };
+        match written {
+            Ok(to) => NoteDone::Changed { entity, to },
+            // Changed between the read of its history and the write: keep both.
+            Err(BrainError::Stale { .. }) => match self.store.history(&now) {
+                Ok(v) => match v.last() {
+                    Some(latest) => self.keep_both(&now, of, batch, before.number, latest),
+                    None => failed("its history is empty".into()),
+                },
+                Err(e) => failed(e.to_string()),
+            },
+            Err(e) => failed(e.to_string()),
+        }
+    }
+
+    /// A note changed after batch `of`: left as it is, with its version from before the batch
+    /// recorded beside it as a conflict (`brain conflicts show` has both texts).
+    fn keep_both(
+        &self,
+        r: &EntityRef,
+        of: i64,
+        batch: i64,
+        before: u64,
+        current: &brain_store::Version,
+    ) -> NoteDone {
+        let entity = r.to_string();
+        let failed = |reason: String| NoteDone::Failed {
+            entity: entity.clone(),
+            reason,
+        };
+        let (now_text, before_text) = match (
+            self.store.version_text(r, current.number),
+            self.store.version_text(r, before),
+        ) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => return failed(e.to_string()),
+        };
+        let why = format!(
+            "it changed after batch {of} (version {} by {}): kept as it is; its version from \
+             before batch {of} (version {before}) is the conflict's other side, and `brain \
+             revert {r} {before}` brings it back",
+            current.number, current.why.source
+        );
+        let conflict = NewConflict {
+            kind: ConflictKind::Rollback,
+            path: current.path.clone(),
+            entity: Some(r.clone()),
+            store_content: Some(now_text),
+            file_content: Some(before_text),
+            copy_path: None,
+            detail: format!("batch {batch} (rollback of batch {of}) left {r} as it is: {why}"),
+            now_ms: now_ms(),
+        };
+        match self.store.apply(&[SyncOp::RecordConflict(conflict)]) {
+            Ok(()) => NoteDone::Conflict { entity, why },
+            Err(e) => failed(format!("the conflict could not be recorded: {e}")),
+        }
+    }
+}

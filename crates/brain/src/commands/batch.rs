@@ -1,0 +1,265 @@
+//! `brain batch`: one operation over every note a query selects, as a batch of jobs
+//! (`brain_api::batch`), with its dry run, status, cancel and rollback.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use brain_api::batch::{BatchOp, BatchPreview, BatchQueued, BatchReport};
+use brain_core::edit::value_of;
+
+use super::Vault;
+use crate::cli::{BatchCommand, BatchWhere};
+use crate::output;
+
+/// The op a subcommand names, and the notes it selects.
+fn op_of(c: &BatchCommand) -> Result<Option<(BatchOp, &BatchWhere)>> {
+    Ok(Some(match c {
+        BatchCommand::Set {
+            assignment,
+            string,
+            select,
+        } => {
+            let Some((key, value)) = assignment.split_once('=') else {
+                bail!("set takes KEY=VALUE (e.g. `set status=done`); '{assignment}' has no '='");
+            };
+            (
+                BatchOp::Set {
+                    key: key.trim().to_string(),
+                    value: value_of(value, *string),
+                },
+                select,
+            )
+        }
+        BatchCommand::Unset { key, select } => (BatchOp::Unset { key: key.clone() }, select),
+        BatchCommand::Tag {
+            action,
+            tag,
+            select,
+        } => {
+            let tag = tag.clone();
+            let op = if action == "add" {
+                BatchOp::TagAdd { tag }
+            } else {
+                BatchOp::TagRemove { tag }
+            };
+            (op, select)
+        }
+        BatchCommand::Mv { to, select } => (BatchOp::Move { to: to.clone() }, select),
+        BatchCommand::Replace { old, new, select } => (
+            BatchOp::Replace {
+                old: old.clone(),
+                new: new.clone(),
+            },
+            select,
+        ),
+        BatchCommand::Rm { select } => (BatchOp::Delete, select),
+        _ => return Ok(None),
+    }))
+}
+
+/// Runs a `brain batch` subcommand.
+pub fn run(vault: &Vault, c: &BatchCommand, json: bool) -> Result<u8> {
+    let brain = vault.facade()?;
+    if let Some((op, select)) = op_of(c)? {
+        if select.dry_run {
+            let preview = brain.preview_batch(&op, &select.query)?;
+            return if json {
+                output::json(&preview).map(|()| 0)
+            } else {
+                print_preview(&preview).map(|()| 0)
+            };
+        }
+        let queued = brain.start_batch(&op, &select.query)?;
+        return queued_said(vault, &queued, json);
+    }
+    match c {
+        BatchCommand::Status { id, wait } => status(&brain, *id, *wait, json),
+        BatchCommand::Rollback { id } => {
+            let queued = brain.rollback_batch(*id)?;
+            queued_said(vault, &queued, json)
+        }
+        BatchCommand::Cancel { id } => {
+            let report = brain.cancel_batch(*id)?;
+            if json {
+                return output::json(&report).map(|()| 0);
+            }
+            output::line(format!(
+                "Batch {id} cancelled: notes not yet reached stay as they are; the {} changed \
+                 stay changed (`brain batch rollback {id}` undoes them once it has stopped).",
+                report.changed
+            ))?;
+            Ok(0)
+        }
+        BatchCommand::List { limit } => {
+            let reports = brain.batches(*limit)?;
+            if json {
+                return output::json(&reports).map(|()| 0);
+            }
+            if reports.is_empty() {
+                output::line("No batches.")?;
+            }
+            for r in &reports {
+                output::line(summary(r))?;
+            }
+            Ok(0)
+        }
+        _ => unreachable_subcommand(),
+    }
+}
+
+/// Every subcommand is handled above; clap cannot produce another.
+fn unreachable_subcommand() -> Result<u8> {
+    bail!("unknown batch subcommand: `brain batch --help` lists them")
+}
+
+/// Says what was queued, and starts a worker when no daemon will run it.
+fn queued_said(vault: &Vault, queued: &BatchQueued, json: bool) -> Result<u8> {
+    if queued.batch_id.is_some() && brain_api::daemon_pid(&vault.paths.root).is_none() {
+        super::sync::spawn_background_worker(vault)?;
+    }
+    if json {
+        return output::json(queued).map(|()| 0);
+    }
+    output::line(&queued.message)?;
+    if let Some(id) = queued.batch_id {
+        output::line(format!(
+            "Follow it with `brain batch status {id} --wait`; undo it with `brain batch rollback {id}`."
+        ))?;
+    }
+    if let Some(w) = &queued.warning {
+        eprintln!("warning: {w}");
+    }
+    Ok(0)
+}
+
+fn print_preview(p: &BatchPreview) -> Result<()> {
+    output::line(format!(
+        "Dry run: {} on {} matching `{}`; {} would change. Nothing was written.",
+        p.op,
+        notes(p.count as u64),
+        p.query,
+        p.would_change
+    ))?;
+    for n in &p.notes {
+        match n.change {
+            "edit" => output::line(n.diff.as_deref().unwrap_or_default().trim_end())?,
+            "move" => output::line(format!(
+                "move {} → {}",
+                n.entity,
+                n.to.as_deref().unwrap_or_default()
+            ))?,
+            "delete" => output::line(format!("delete {} ({})", n.entity, n.path))?,
+            other => output::line(format!(
+                "{other} {}: {}",
+                n.entity,
+                n.why.as_deref().unwrap_or_default()
+            ))?,
+        }
+    }
+    if let Some(note) = &p.note {
+        output::line(format!("Note: {note}."))?;
+    }
+    if let Some(w) = &p.warning {
+        eprintln!("warning: {w}");
+    }
+    Ok(())
+}
+
+fn notes(n: u64) -> String {
+    if n == 1 {
+        "1 note".into()
+    } else {
+        format!("{n} notes")
+    }
+}
+
+/// One line for a batch: `Batch 17 (succeeded): set status=done on 312 notes; 310 changed...`.
+fn summary(r: &BatchReport) -> String {
+    let mut s = format!(
+        "Batch {} ({}): {} on {}: {} of {} done, {} changed, {} unchanged",
+        r.batch_id,
+        r.state,
+        r.op,
+        notes(r.total),
+        r.done,
+        r.total,
+        r.changed,
+        r.unchanged
+    );
+    if r.conflicts > 0 {
+        s.push_str(&format!(", {} kept both ways as conflicts", r.conflicts));
+    }
+    if r.failed > 0 {
+        s.push_str(&format!(", {} failed", r.failed));
+    }
+    if r.not_done > 0 {
+        s.push_str(&format!(", {} not reached", r.not_done));
+    }
+    if let Some(of) = r.rollback_of {
+        s.push_str(&format!(" (rolls back batch {of})"));
+    }
+    if !r.rolled_back_by.is_empty() {
+        let by: Vec<String> = r.rolled_back_by.iter().map(|b| b.to_string()).collect();
+        s.push_str(&format!(" (rolled back by batch {})", by.join(", ")));
+    }
+    s
+}
+
+fn print_report(r: &BatchReport) -> Result<()> {
+    output::line(summary(r))?;
+    output::line(format!("  query: {}", r.query))?;
+    for f in &r.failures {
+        output::line(format!("  failed {}: {}", f.entity, f.reason))?;
+    }
+    for k in &r.kept_both {
+        output::line(format!("  kept both {}: {}", k.entity, k.reason))?;
+    }
+    if r.failed as usize > r.failures.len() {
+        output::line(format!(
+            "  ... and {} more failed (`--json` lists the first 100)",
+            r.failed as usize - r.failures.len()
+        ))?;
+    }
+    if r.conflicts > 0 {
+        output::line("  `brain conflicts list` shows the conflicts, with both texts.")?;
+    }
+    Ok(())
+}
+
+/// `brain batch status ID [--wait]`.
+fn status(brain: &brain_api::Brain, id: i64, wait: bool, json: bool) -> Result<u8> {
+    let mut report = brain.batch_report(id)?;
+    if wait {
+        let tty = std::io::stderr().is_terminal();
+        let mut last_said = None;
+        while !report.is_finished() {
+            let now = (report.done, report.state);
+            if !json && last_said != Some(now) {
+                if tty {
+                    eprint!(
+                        "\r\x1b[2KBatch {id}: {} of {} notes",
+                        report.done, report.total
+                    );
+                } else {
+                    eprintln!("Batch {id}: {} of {} notes", report.done, report.total);
+                }
+                last_said = Some(now);
+            }
+            std::thread::sleep(Duration::from_millis(250));
+            report = brain.batch_report(id)?;
+        }
+        if tty && !json && last_said.is_some() {
+            eprintln!();
+        }
+    }
+    if json {
+        output::json(&report)?;
+    } else {
+        print_report(&report)?;
+    }
+    Ok(match (wait, report.state) {
+        (true, "failed" | "cancelled") => 1,
+        _ => 0,
+    })
+}
