@@ -5,6 +5,8 @@
 //! with the kind the facade gives that failure everywhere.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+// Batch operations (issue 20) share this binary too.
+mod batch;
 mod common;
 // The plugin runtime's tests (issue 16.2) share this binary: one link for the crate's tests.
 mod runtime;

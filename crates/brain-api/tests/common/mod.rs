@@ -22,6 +22,7 @@ pub fn plugins() -> Vec<Box<dyn brain_api::Plugin>> {
     vec![
         Box::new(brain_sync::SyncPlugin),
         Box::new(brain_git::GitPlugin),
+        Box::new(brain_api::batch::BatchPlugin),
     ]
 }
 

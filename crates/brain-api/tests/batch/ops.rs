@@ -1,0 +1,254 @@
+//! Each batch operation and its rollback; a note a batch cannot change; cancel; a child taken
+//! over from a worker that died mid-way.
+
+use std::time::{Duration, Instant};
+
+use brain_api::Workers;
+use brain_api::batch::BatchOp;
+use brain_core::time::now_ms;
+
+use super::{GENEROUS, note, run, text, vault, wait, with_workers};
+
+#[test]
+fn tags_are_changed_in_the_frontmatter_only_and_inline_tags_are_left() {
+    let (_dir, brain) = vault(3);
+    let add = BatchOp::TagAdd {
+        tag: "#Review".into(),
+    };
+    let report = run(&brain, add, "path:projects");
+    assert_eq!(
+        (report.state, report.changed),
+        ("succeeded", 3),
+        "{report:?}"
+    );
+    let p0 = brain.get(&note("note/projects/p0")).unwrap();
+    assert!(p0.tags.contains(&"review".to_string()), "{:?}", p0.tags);
+    assert!(
+        p0.content().contains("tags: [proj, Review]") || p0.content().contains("- Review"),
+        "{}",
+        p0.content()
+    );
+    // Adding it again changes nothing.
+    let again = run(
+        &brain,
+        BatchOp::TagAdd {
+            tag: "review".into(),
+        },
+        "path:projects",
+    );
+    assert_eq!((again.changed, again.unchanged), (0, 3), "{again:?}");
+
+    // An inline #tag is not the frontmatter's: the dry run says so, and the batch leaves it.
+    let remove = BatchOp::TagRemove {
+        tag: "inline".into(),
+    };
+    let preview = brain.preview_batch(&remove, "tag:inline").unwrap();
+    assert!(
+        preview.note.as_deref().unwrap().contains("inline #tags"),
+        "{preview:?}"
+    );
+    assert_eq!(preview.would_change, 0);
+    assert!(
+        preview.notes[0]
+            .why
+            .as_deref()
+            .unwrap()
+            .contains("#inline is in its text")
+    );
+    let removed = run(
+        &brain,
+        BatchOp::TagRemove { tag: "proj".into() },
+        "tag:proj",
+    );
+    assert_eq!(removed.changed, 3, "{removed:?}");
+    let p0 = brain.get(&note("note/projects/p0")).unwrap();
+    assert!(!p0.tags.contains(&"proj".to_string()) && p0.tags.contains(&"inline".to_string()));
+}
+
+#[test]
+fn moves_replaces_and_deletes_are_undone_by_their_rollbacks() {
+    let (dir, brain) = vault(3);
+    let root = dir.path();
+    let moved = run(
+        &brain,
+        BatchOp::Move {
+            to: "Archive/2026".into(),
+        },
+        "path:projects",
+    );
+    assert_eq!((moved.state, moved.changed), ("succeeded", 3), "{moved:?}");
+    assert!(brain.get(&note("note/Archive/2026/p1")).is_ok());
+    assert!(root.join("Archive/2026/p1.md").is_file() && !root.join("projects/p1.md").exists());
+    let back = wait(
+        &brain,
+        brain
+            .rollback_batch(moved.batch_id)
+            .unwrap()
+            .batch_id
+            .unwrap(),
+    );
+    assert_eq!((back.state, back.changed), ("succeeded", 3), "{back:?}");
+    assert!(brain.get(&note("note/projects/p1")).is_ok());
+    assert!(root.join("projects/p1.md").is_file() && !root.join("Archive/2026/p1.md").exists());
+
+    let original = text(&brain, "note/other");
+    let replaced = run(
+        &brain,
+        BatchOp::Replace {
+            old: "Alice".into(),
+            new: "Alice Martin".into(),
+        },
+        "Alice",
+    );
+    assert_eq!(replaced.changed, 4, "{replaced:?}");
+    assert_eq!(text(&brain, "note/other"), "# Other\n\nAlice Martin too.\n");
+    wait(
+        &brain,
+        brain
+            .rollback_batch(replaced.batch_id)
+            .unwrap()
+            .batch_id
+            .unwrap(),
+    );
+    assert_eq!(text(&brain, "note/other"), original);
+
+    let deleted = run(&brain, BatchOp::Delete, "path:projects");
+    assert_eq!(deleted.changed, 3, "{deleted:?}");
+    assert!(brain.get(&note("note/projects/p2")).is_err());
+    assert!(
+        !root.join("projects/p2.md").exists(),
+        "its file went to the trash"
+    );
+    let restored = wait(
+        &brain,
+        brain
+            .rollback_batch(deleted.batch_id)
+            .unwrap()
+            .batch_id
+            .unwrap(),
+    );
+    assert_eq!(restored.changed, 3, "{restored:?}");
+    assert!(brain.get(&note("note/projects/p2")).is_ok());
+    assert!(root.join("projects/p2.md").is_file(), "its file is back");
+}
+
+#[test]
+fn a_note_that_cannot_be_changed_is_reported_with_why_and_the_rest_go_on() {
+    let (dir, brain) = vault(3);
+    // Edited on disk and not synced yet: a batch must not write over it.
+    std::fs::write(
+        dir.path().join("projects/p1.md"),
+        "---\ntags: [proj]\n---\n# P1\n\nTyped in the editor.\n",
+    )
+    .unwrap();
+    let set = BatchOp::Set {
+        key: "status".into(),
+        value: "done".into(),
+    };
+    let report = run(&brain, set, "tag:proj");
+    assert_eq!(report.state, "failed", "{report:?}");
+    assert_eq!((report.changed, report.failed), (2, 1), "{report:?}");
+    assert_eq!(report.failures[0].entity, "note/projects/p1");
+    assert!(
+        report.failures[0].reason.contains("brain sync"),
+        "{report:?}"
+    );
+    let on_disk = std::fs::read_to_string(dir.path().join("projects/p1.md")).unwrap();
+    assert!(
+        on_disk.contains("Typed in the editor."),
+        "the person's edit is kept"
+    );
+}
+
+#[test]
+fn a_cancelled_batch_keeps_what_it_changed_and_counts_what_it_did_not_reach() {
+    let (_dir, brain) = vault(600);
+    let set = BatchOp::Set {
+        key: "status".into(),
+        value: "done".into(),
+    };
+    let id = brain
+        .start_batch(&set, "tag:proj")
+        .unwrap()
+        .batch_id
+        .unwrap();
+    let deadline = Instant::now() + GENEROUS;
+    while brain.batch_report(id).unwrap().done == 0 {
+        assert!(Instant::now() < deadline, "the batch never started");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    brain.cancel_batch(id).unwrap();
+    let report = wait(&brain, id);
+    assert_eq!(report.state, "cancelled", "{report:?}");
+    assert!(report.changed >= 1 && report.not_done >= 1, "{report:?}");
+    assert_eq!(
+        report.changed + report.unchanged + report.not_done,
+        600,
+        "{report:?}"
+    );
+    let with_status = brain.select_notes("meta.status:done").unwrap().len() as u64;
+    assert_eq!(
+        with_status, report.changed,
+        "what it says it changed is what changed"
+    );
+}
+
+#[test]
+fn a_child_taken_over_from_a_dead_worker_changes_each_note_once() {
+    let (dir, brain) = vault(100);
+    drop(brain);
+    let root = dir.path();
+    let idle = with_workers(root, Workers::Never);
+    let op = BatchOp::Replace {
+        old: "Alice".into(),
+        new: "Alice Alice".into(),
+    };
+    let id = idle
+        .start_batch(&op, "path:projects")
+        .unwrap()
+        .batch_id
+        .unwrap();
+    // A worker claims the child, changes 30 notes as the batch would, and dies.
+    let store = idle.queue().store().clone();
+    let claimed = store
+        .claim("dead-worker", &[("batch-notes".into(), 1)], 1, now_ms(), 1)
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let dead = with_workers(root, Workers::Never).with_source(format!("batch {id}"));
+    for i in 0..30 {
+        let r = note(&format!("note/projects/p{i}"));
+        let replaced = dead
+            .get(&r)
+            .unwrap()
+            .content()
+            .replace("Alice", "Alice Alice");
+        dead.write(&r, replaced.as_bytes(), brain_api::Expect::Any)
+            .unwrap();
+    }
+    assert_eq!(store.reap(now_ms() + 10).unwrap(), vec![claimed[0].id]);
+    // Another worker takes the child over.
+    let brain = with_workers(root, super::common::on_demand());
+    brain.ensure_workers();
+    let report = wait(&brain, id);
+    assert_eq!(
+        (report.state, report.changed),
+        ("succeeded", 100),
+        "{report:?}"
+    );
+    for i in 0..100 {
+        let r = format!("note/projects/p{i}");
+        assert!(
+            text(&brain, &r).contains("\nAlice Alice wrote"),
+            "{r}: {}",
+            text(&brain, &r)
+        );
+        let by_batch = brain
+            .history(&note(&r))
+            .unwrap()
+            .iter()
+            .filter(|v| v.why.source == format!("batch {id}"))
+            .count();
+        assert_eq!(by_batch, 1, "{r} changed once");
+    }
+    drop(idle);
+}
