@@ -242,7 +242,9 @@ pub struct WorkArgs {
 /// `brain search` arguments.
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// Words (ANDed), "a phrase", prefix*, -excluded, a OR b. Quote a query with -terms
+    /// Words (ANDed), "a phrase", prefix*, -excluded, a OR b, and filters: type:T, tag:T,
+    /// path:FOLDER, meta.KEY:VALUE (quote a value with spaces: meta.owner:"Ann Lee"; filters
+    /// alone list every match, newest first). Quote a query with -terms
     /// (`brain search 'crab -recipe'`) or put `--` before it.
     #[arg(required = true, num_args = 1..)]
     pub query: Vec<String>,
@@ -585,7 +587,7 @@ pub struct BatchWhere {
     /// The notes: search words and filters (`type:T`, `tag:T`, `path:FOLDER`,
     /// `meta.KEY:VALUE`; quote a value with spaces: `meta.owner:"Ann Lee"`). Filters alone
     /// select every match.
-    #[arg(long = "where", value_name = "QUERY")]
+    #[arg(long = "where", value_name = "QUERY", allow_hyphen_values = true)]
     pub query: String,
     /// Print how many notes it selects and the diff of each, and write nothing.
     #[arg(long)]

@@ -5,6 +5,10 @@
 
 mod util;
 
+// `brain batch` (issue 20): batches are jobs, so their tests share this binary.
+#[path = "jobs_cli/batch.rs"]
+mod batch;
+
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};

@@ -129,6 +129,7 @@ macro_rules! conformance_tests {
                 cancel_requests_reach_the_worker => jobs::cancel_retry::cancel_requests_reach_the_worker,
                 cancelling_a_batch_root_cascades => jobs::cancel_retry::cancelling_a_batch_root_cascades,
                 batch_status_counts_children => jobs::cancel_retry::batch_status_counts_children,
+                a_batch_is_enqueued_whole_or_not_at_all => jobs::cancel_retry::a_batch_is_enqueued_whole_or_not_at_all,
                 retry_only_failed_or_cancelled => jobs::cancel_retry::retry_only_failed_or_cancelled,
                 dedupe_skip => jobs::dedupe::dedupe_skip,
                 dedupe_replace => jobs::dedupe::dedupe_replace,

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{LEASE, child_of, claim, enqueue, enqueue_one, failed, ids, new_job, state};
 use crate::StoreError;
 use crate::conformance::{Factory, T0};
-use crate::jobs::{BatchStatus, JobState, NewJob, Outcome};
+use crate::jobs::{BatchStatus, JobFilter, JobState, NewJob, Outcome};
 
 pub fn cancel_by_state(make: Factory<'_>) {
     let store = make();
@@ -292,4 +292,48 @@ pub fn retry_only_failed_or_cancelled(make: Factory<'_>) {
         store.retry(waits + 1000, T0),
         Err(StoreError::JobNotFound(_))
     ));
+}
+
+/// A batch enqueued in one transaction (its root, then children naming the root's new id, as
+/// `Queue::enqueue_batch` does): all of it, or, when any child is refused, none of it.
+pub fn a_batch_is_enqueued_whole_or_not_at_all(make: Factory<'_>) {
+    let store = make();
+    let enqueue_batch = |children: Vec<NewJob>| {
+        let mut root = None;
+        let done = store.transaction(&mut |tx| {
+            let id = tx.enqueue(&new_job("batch", json!({"op": "x"})), T0)?.id();
+            root = Some(id);
+            for c in &children {
+                tx.enqueue(&child_of(c.clone(), id), T0)?;
+            }
+            Ok(())
+        });
+        (root, done)
+    };
+    let (root, done) = enqueue_batch(vec![new_job("kid", json!({"n": 1})); 3]);
+    done.expect("a whole batch commits");
+    let root = root.expect("the body ran");
+    assert_eq!(store.batch_status(root).expect("status").queued, 3);
+    let kids = store
+        .list_jobs(&JobFilter {
+            parent_id: Some(root),
+            ..JobFilter::default()
+        })
+        .expect("list");
+    assert!(kids.iter().all(|k| k.parent_id == Some(root)), "{kids:?}");
+    let before = store.list_jobs(&JobFilter::default()).expect("list").len();
+    let bad = NewJob {
+        priority: 0,
+        ..new_job("kid", json!({}))
+    };
+    let (_, refused) = enqueue_batch(vec![new_job("kid", json!({})), bad]);
+    assert!(
+        matches!(refused, Err(crate::StoreError::InvalidJob(_))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.list_jobs(&JobFilter::default()).expect("list").len(),
+        before,
+        "neither the root nor the first child stays"
+    );
 }

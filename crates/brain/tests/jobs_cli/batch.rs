@@ -1,0 +1,165 @@
+//! `brain batch` through the real binary (issue 20): the dry run, a batch that returns at once
+//! and runs in a background worker, its status, rollback, refusals and exit codes; and the
+//! search filters the batch query shares with `brain search`.
+
+use std::time::Duration;
+
+use super::util::TestVault;
+use super::util::daemon::wait_for;
+
+const GENEROUS: Duration = Duration::from_secs(120);
+
+fn tagged_vault() -> TestVault {
+    let v = TestVault::new();
+    for i in 0..3 {
+        v.write(
+            &format!("projects/p{i}.md"),
+            format!("---\ntags: [x]\n---\n# P{i}\n\nBody #inline\n"),
+        );
+    }
+    v.write("other.md", "# Other\n\nBody\n");
+    v.ok(&["sync"]);
+    v
+}
+
+#[test]
+fn a_batch_is_previewed_queued_watched_and_rolled_back_from_the_command_line() {
+    let v = tagged_vault();
+    let before = v.snapshot();
+
+    let dry = v.ok(&[
+        "batch",
+        "set",
+        "status=done",
+        "--where",
+        "tag:x",
+        "--dry-run",
+    ]);
+    assert!(
+        dry.stdout.starts_with(
+            "Dry run: set status=done on 3 notes matching `tag:x`; 3 would change. Nothing was written."
+        ),
+        "{}",
+        dry.stdout
+    );
+    assert!(dry.stdout.contains("+status: done"), "{}", dry.stdout);
+    assert_eq!(v.snapshot(), before, "a dry run writes nothing");
+    let dry = v
+        .ok(&[
+            "--json",
+            "batch",
+            "tag",
+            "remove",
+            "inline",
+            "--where",
+            "tag:x",
+            "--dry-run",
+        ])
+        .json();
+    assert_eq!(
+        (dry["count"].as_u64(), dry["would_change"].as_u64()),
+        (Some(3), Some(0))
+    );
+    assert!(
+        dry["note"].as_str().unwrap().contains("inline #tags"),
+        "{dry}"
+    );
+
+    let queued = v
+        .ok(&["--json", "batch", "set", "status=done", "--where", "tag:x"])
+        .json();
+    let id = queued["batch_id"].as_i64().expect("a batch id");
+    assert_eq!(queued["count"], 3);
+    let status = v
+        .ok(&["--json", "batch", "status", &id.to_string(), "--wait"])
+        .json();
+    assert_eq!(status["state"], "succeeded", "{status}");
+    assert_eq!(status["changed"], 3, "{status}");
+    // The background worker writes the files too.
+    wait_for(GENEROUS, "the batch's files", || {
+        (0..3)
+            .all(|i| {
+                String::from_utf8_lossy(&v.read(&format!("projects/p{i}.md")))
+                    .contains("status: done")
+            })
+            .then_some(())
+    });
+    let found = v
+        .ok(&["--json", "search", "meta.status:done path:projects"])
+        .json();
+    assert_eq!(found.as_array().unwrap().len(), 3, "{found}");
+
+    let said = v.ok(&["batch", "rollback", &id.to_string()]);
+    let rb: i64 = said
+        .stdout
+        .lines()
+        .next()
+        .and_then(|l| {
+            l.strip_prefix(&format!(
+                "Queued: rollback of batch {id} on 3 notes. Batch "
+            ))
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{}", said.stdout));
+    let done = v.run(&["batch", "status", &rb.to_string(), "--wait"]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    assert!(
+        done.stdout.contains(&format!("Batch {rb} (succeeded)")),
+        "{}",
+        done.stdout
+    );
+    wait_for(GENEROUS, "the files as before", || {
+        (v.snapshot() == before).then_some(())
+    });
+    let again = v.run(&["batch", "rollback", &id.to_string()]);
+    assert_eq!(again.code, 1, "{}", again.stderr);
+    assert!(
+        again.stderr.contains(&format!("by batch {rb}")),
+        "{}",
+        again.stderr
+    );
+    let listed = v.ok(&["batch", "list"]);
+    assert!(
+        listed
+            .stdout
+            .contains(&format!("(rolled back by batch {rb})")),
+        "{}",
+        listed.stdout
+    );
+}
+
+#[test]
+fn a_batch_selecting_nothing_or_no_batch_at_all_says_so() {
+    let v = tagged_vault();
+    let none = v.ok(&["batch", "rm", "--where", "tag:nothing"]);
+    assert!(
+        none.stdout
+            .starts_with("No note matches `tag:nothing`: nothing was queued"),
+        "{}",
+        none.stdout
+    );
+    let none = v
+        .ok(&["--json", "batch", "rm", "--where", "tag:nothing"])
+        .json();
+    assert!(none["batch_id"].is_null(), "{none}");
+    assert!(
+        v.ok(&["--json", "batch", "list"])
+            .json()
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let missing = v.run(&["batch", "status", "4242"]);
+    assert_eq!(missing.code, 4, "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("there is no batch 4242"),
+        "{}",
+        missing.stderr
+    );
+    let bad = v.run(&["batch", "set", "status", "--where", "tag:x"]);
+    assert_eq!(bad.code, 1, "{}", bad.stderr);
+    assert!(bad.stderr.contains("has no '='"), "{}", bad.stderr);
+    let bad = v.run(&["batch", "rm", "--where", "-tag:x"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("cannot be negated"), "{}", bad.stderr);
+}
