@@ -177,3 +177,60 @@ fn a_worker_without_a_folder_leaves_folder_jobs_to_the_folder_s_machine() {
         "run by the folder's worker: {job}"
     );
 }
+
+/// Issue 20: a batch and its rollback on a PostgreSQL store, through the binary: the batch's
+/// jobs, its record in history and the conflict a rollback keeps live in the store.
+#[test]
+fn a_batch_runs_and_rolls_back_on_a_postgres_store() {
+    let (v, _url) = pg_vault();
+    for i in 0..3 {
+        v.write(
+            &format!("work/w{i}.md"),
+            format!("---\nowner: Ann Lee\n---\n# W{i}\n"),
+        );
+    }
+    v.write("home.md", "# Home\n");
+    v.ok(&["sync"]);
+    let queued = v
+        .ok(&[
+            "--json",
+            "batch",
+            "set",
+            "status=done",
+            "--where",
+            "meta.owner:\"Ann Lee\"",
+        ])
+        .json();
+    let id = queued["batch_id"].as_i64().expect("a batch id").to_string();
+    let done = v.ok(&["--json", "batch", "status", &id, "--wait"]).json();
+    assert_eq!(
+        (&done["state"], &done["changed"]),
+        (&"succeeded".into(), &3.into()),
+        "{done}"
+    );
+    let history = v.ok(&["--json", "history", "note/work/w0"]).json();
+    assert!(
+        history.to_string().contains(&format!("batch {id}")),
+        "{history}"
+    );
+    // A later edit of one note: the rollback keeps it, with a conflict.
+    v.run_stdin(
+        &["put", "note/work/w1"],
+        b"---\nowner: Ann Lee\nstatus: done\n---\n# W1\n\nlater\n",
+    );
+    let rb = v.ok(&["--json", "batch", "rollback", &id]).json();
+    let rb = rb["batch_id"].as_i64().expect("a rollback id").to_string();
+    let undone = v.ok(&["--json", "batch", "status", &rb, "--wait"]).json();
+    assert_eq!(
+        (&undone["changed"], &undone["conflicts"]),
+        (&2.into(), &1.into()),
+        "{undone}"
+    );
+    assert_eq!(
+        v.ok(&["get", "note/work/w0"]).stdout,
+        "---\nowner: Ann Lee\n---\n# W0\n"
+    );
+    assert!(v.ok(&["get", "note/work/w1"]).stdout.contains("later"));
+    let conflicts = v.ok(&["--json", "conflicts", "list"]).json();
+    assert!(conflicts.to_string().contains("rollback"), "{conflicts}");
+}
