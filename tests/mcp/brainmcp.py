@@ -45,6 +45,10 @@ TOOLS = (
     "revert",
     "edit",
     "move",
+    "batch",
+    "batch_status",
+    "batch_rollback",
+    "batch_cancel",
 )
 
 # The size of the vault most scenarios run on.

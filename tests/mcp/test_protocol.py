@@ -30,6 +30,10 @@ REQUIRED = {
     "revert": {"type", "id", "version"},
     "edit": {"type", "id", "op"},
     "move": {"type", "id", "new_id"},
+    "batch": {"op", "where"},
+    "batch_status": {"id"},
+    "batch_rollback": {"id"},
+    "batch_cancel": {"id"},
 }
 # Every argument of the spec, required or not.
 PROPERTIES = {
@@ -48,6 +52,10 @@ PROPERTIES = {
     "revert": {"type", "id", "version", "message"},
     "edit": {"type", "id", "op", "text", "heading", "find", "replace", "count", "key", "value", "expected_hash", "message"},
     "move": {"type", "id", "new_type", "new_id", "message"},
+    "batch": {"op", "where", "key", "value", "tag", "to", "old", "new", "dry_run"},
+    "batch_status": {"id", "wait"},
+    "batch_rollback": {"id"},
+    "batch_cancel": {"id"},
 }
 
 

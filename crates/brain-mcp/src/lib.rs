@@ -27,6 +27,7 @@
 //! (`entity://` and `brain://types`), `progress` (following a job), `transport` (stdio and
 //! streamable HTTP), `fresh` (the watch that keeps answers up to date with the files).
 
+mod batch_tools;
 mod fresh;
 mod history_tools;
 mod kinds;
@@ -183,7 +184,7 @@ impl BrainMcp {
             fresh: Arc::new(fresh::Freshness::new(&brain)),
             brain,
             settings,
-            tool_router: Self::tool_router() + Self::history_router(),
+            tool_router: Self::tool_router() + Self::history_router() + Self::batch_router(),
         }
     }
 

@@ -53,6 +53,7 @@ pub fn plugins() -> Vec<Box<dyn brain_api::Plugin>> {
     vec![
         Box::new(brain_sync::SyncPlugin),
         Box::new(brain_git::GitPlugin),
+        Box::new(brain_api::batch::BatchPlugin),
     ]
 }
 
@@ -246,7 +247,11 @@ async fn tools_resources_and_bad_input() {
     assert_eq!(required("revert"), ["id", "type", "version"]);
     assert_eq!(required("edit"), ["id", "op", "type"]);
     assert_eq!(required("move"), ["id", "new_id", "type"]);
-    assert_eq!(tools.len(), 15);
+    assert_eq!(required("batch"), ["op", "where"]);
+    assert_eq!(required("batch_status"), ["id"]);
+    assert_eq!(required("batch_rollback"), ["id"]);
+    assert_eq!(required("batch_cancel"), ["id"]);
+    assert_eq!(tools.len(), 19);
 
     // A write, read back; a stale hash refused.
     let good = "---\ntitle: Fine\n---\nbody\n";
@@ -591,3 +596,6 @@ mod issue14;
 
 #[path = "session/history.rs"]
 mod history;
+
+#[path = "session/batch.rs"]
+mod batch;

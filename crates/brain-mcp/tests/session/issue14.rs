@@ -11,7 +11,7 @@ async fn issue14_unknown_arguments_are_refused_by_name() {
     let mut c = Client::connect(brain).await;
     let (resp, _) = c.request("tools/list", json!({})).await;
     let tools = resp["result"]["tools"].as_array().expect("tools").clone();
-    assert_eq!(tools.len(), 15);
+    assert_eq!(tools.len(), 19);
     for t in &tools {
         assert_eq!(
             t["inputSchema"]["additionalProperties"],
@@ -60,6 +60,13 @@ async fn issue14_unknown_arguments_are_refused_by_name() {
             "move",
             json!({"type": "note", "id": "f0/n0", "new_id": "x", "overwrite": true}),
         ),
+        (
+            "batch",
+            json!({"op": "delete", "where": "f0", "zz_all": true}),
+        ),
+        ("batch_status", json!({"id": 1, "wait": true, "wait_s": 5})),
+        ("batch_rollback", json!({"id": 1, "why": "x"})),
+        ("batch_cancel", json!({"id": 1, "why": "x"})),
     ];
     for (tool, args) in calls {
         let unknown = args

@@ -1,0 +1,110 @@
+//! Issue 20: the `batch`, `batch_status`, `batch_rollback` and `batch_cancel` tools, and the
+//! filters `search` gained, as an agent meets them.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_previews_runs_watches_and_rolls_back_a_batch() {
+    let (_dir, brain) = vault(300, on_demand());
+    let mut c = Client::connect(brain).await;
+    c.ok("sync", json!({})).await;
+    let set = json!({"op": "set", "where": "tag:t0", "key": "status", "value": "done"});
+
+    let mut dry = set.clone();
+    dry["dry_run"] = json!(true);
+    let preview = c.ok("batch", dry).await;
+    assert_eq!(
+        (&preview["count"], &preview["would_change"]),
+        (&json!(100), &json!(100))
+    );
+    assert!(
+        preview["notes"][0]["diff"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("+status: done")
+    );
+    let found = c.ok("search", json!({"query": "meta.status:done"})).await;
+    assert_eq!(found["hits"], json!([]), "a dry run writes nothing");
+
+    let queued = c.ok("batch", set).await;
+    let id = queued["batch_id"].as_i64().expect("a batch id");
+    assert_eq!(
+        queued["message"],
+        format!("Queued: set status=done on 100 notes. Batch {id}")
+    );
+
+    let (resp, notes) = c
+        .request(
+            "tools/call",
+            json!({"name": "batch_status", "arguments": {"id": id, "wait": true},
+                   "_meta": {"progressToken": "b"}}),
+        )
+        .await;
+    let (is_error, report, _) = tool_result(&resp);
+    assert!(!is_error, "{report}");
+    assert_eq!(
+        (&report["state"], &report["changed"]),
+        (&json!("succeeded"), &json!(100))
+    );
+    let progress: Vec<f64> = notes
+        .iter()
+        .filter(|n| n["method"] == "notifications/progress")
+        .filter_map(|n| n["params"]["progress"].as_f64())
+        .collect();
+    assert!(!progress.is_empty(), "{notes:?}");
+    assert!(progress.windows(2).all(|w| w[1] > w[0]), "{progress:?}");
+    assert_eq!(progress.last().copied(), Some(100.0), "100% when it ended");
+
+    let found = c
+        .ok(
+            "search",
+            json!({"query": "meta.status:done tag:t0", "limit": 500}),
+        )
+        .await;
+    assert_eq!(found["hits"].as_array().map(Vec::len), Some(100), "{found}");
+
+    let rb = c.ok("batch_rollback", json!({"id": id})).await;
+    let rb = rb["batch_id"].as_i64().expect("a rollback id");
+    let undone = c.ok("batch_status", json!({"id": rb, "wait": true})).await;
+    assert_eq!(undone["changed"], 100, "{undone}");
+    let again = c
+        .error("batch_rollback", json!({"id": id}), "refused")
+        .await;
+    assert!(again.contains(&format!("by batch {rb}")), "{again}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_batches_are_refused_and_an_empty_selection_queues_nothing() {
+    let (_dir, brain) = vault(3, on_demand());
+    let mut c = Client::connect(brain).await;
+    c.ok("sync", json!({})).await;
+    c.error(
+        "batch",
+        json!({"op": "paint", "where": "tag:t0"}),
+        "bad_argument",
+    )
+    .await;
+    c.error(
+        "batch",
+        json!({"op": "set", "where": "tag:t0", "key": "k"}),
+        "bad_argument",
+    )
+    .await;
+    c.error(
+        "batch",
+        json!({"op": "delete", "where": "tag:"}),
+        "bad_argument",
+    )
+    .await;
+    let none = c
+        .ok(
+            "batch",
+            json!({"op": "delete", "where": "tag:nothing-has-it"}),
+        )
+        .await;
+    assert!(none["batch_id"].is_null(), "{none}");
+    c.error("batch_status", json!({"id": 4242}), "not_found")
+        .await;
+    c.error("batch_cancel", json!({"id": 4242}), "not_found")
+        .await;
+}

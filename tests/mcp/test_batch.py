@@ -1,0 +1,55 @@
+"""Issue 20: a batch through a real MCP client: the dry run, a batch that returns at once,
+batch_status streaming progress until it ends, the files following, and a rollback."""
+
+from __future__ import annotations
+
+import pytest
+
+from brainmcp import Server, Vault, eventually
+
+pytestmark = pytest.mark.anyio
+
+EXPORT_LIMIT_S = 60.0
+
+
+async def test_a_batch_is_previewed_run_watched_and_rolled_back(server: Server, vault: Vault) -> None:
+    before = vault.snapshot()
+    query = "tag:book path:projects"
+    async with server.session() as sess:
+        dry = await sess.ok("batch", {"op": "set", "where": query, "key": "status", "value": "done", "dry_run": True})
+        count = dry["count"]
+        assert count > 0 and dry["would_change"] == count, dry
+        assert "+status: done" in dry["notes"][0]["diff"], dry["notes"][0]
+        assert vault.snapshot() == before, "a dry run writes nothing"
+
+        queued = await sess.ok("batch", {"op": "set", "where": query, "key": "status", "value": "done"})
+        batch = queued["batch_id"]
+        assert queued["message"] == f"Queued: set status=done on {count} notes. Batch {batch}", queued
+
+        events: list[tuple[float, float | None]] = []
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            events.append((progress, total))
+
+        report = await sess.ok("batch_status", {"id": batch, "wait": True}, progress_callback=on_progress)
+        assert report["state"] == "succeeded" and report["changed"] == count, report
+        assert events, "no progress notification"
+        values = [e[0] for e in events]
+        assert all(b > a for a, b in zip(values, values[1:])), f"progress does not increase: {events}"
+        assert events[-1] == (count, count), f"the last notification reaches the total: {events}"
+
+        def all_written() -> bool:
+            now = vault.snapshot()
+            return sum(1 for p in before if now.get(p) != before[p]) == count
+
+        await eventually(all_written, EXPORT_LIMIT_S, f"{count} files with status: done")
+        now = vault.snapshot()
+        changed = [p for p in before if now.get(p) != before[p]]
+        assert all(b"status: done" in vault.file(p).read_bytes() for p in changed)
+
+        rollback = await sess.ok("batch_rollback", {"id": batch})
+        undone = await sess.ok("batch_status", {"id": rollback["batch_id"], "wait": True})
+        assert undone["changed"] == count, undone
+        await eventually(lambda: vault.snapshot() == before, EXPORT_LIMIT_S, "every file as before the batch")
+        msg = await sess.error("batch_rollback", {"id": batch}, "refused")
+        assert f"by batch {rollback['batch_id']}" in msg, msg
