@@ -37,6 +37,28 @@ pub enum BenchCommand {
     /// and off, `brain edit --append` p50/p99 next to `brain get`, and bytes per kept version
     /// after ten edits of every note next to the raw text.
     History(BenchHistoryArgs),
+    /// What a batch over the whole vault costs: `brain batch set` over every note (store and
+    /// files, notes/s) next to the import rate of the same run, `brain put` p50/p99 while it
+    /// runs, and the batch's rollback.
+    Batch(BenchBatchArgs),
+}
+
+/// `brain bench batch` options.
+#[derive(Debug, Args)]
+pub struct BenchBatchArgs {
+    /// Notes in the generated vault.
+    #[arg(long, default_value_t = 10_000)]
+    pub notes: usize,
+    /// `brain put` runs timed with nothing else running, the baseline of those during the
+    /// batch.
+    #[arg(long, default_value_t = 50)]
+    pub puts: usize,
+    /// The vault generator (default: ../shared/bench/gen_vault.py, searched upwards from here).
+    #[arg(long, value_name = "PATH", env = "BRAIN_GEN_VAULT")]
+    pub generator: Option<PathBuf>,
+    /// Where to put the vault (default: a temporary folder).
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
 }
 
 /// `brain bench history` options.

@@ -75,6 +75,7 @@ impl OpenVault {
         let plugins: Vec<Box<dyn brain_api::Plugin>> = vec![
             Box::new(brain_sync::SyncPlugin),
             Box::new(brain_git::GitPlugin),
+            Box::new(brain_api::batch::BatchPlugin),
         ];
         let plugged = brain_api::plug(&self.root, &self.config, self.store.clone(), &plugins)
             .map_err(brain_api::BrainError::from)

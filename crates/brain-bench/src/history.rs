@@ -49,7 +49,7 @@ pub(crate) fn run(args: &BenchHistoryArgs, json_out: bool) -> Result<u8> {
 
 /// `bin --vault vault sync` on a vault with a new, empty store (made by `bin init`): the wall
 /// time of the sync alone.
-fn fresh_process_import(bin: &Path, vault: &Path) -> Result<Duration> {
+pub(crate) fn fresh_process_import(bin: &Path, vault: &Path) -> Result<Duration> {
     let state = VaultLayout::new(vault).state_dir().to_path_buf();
     if state.exists() {
         std::fs::remove_dir_all(&state).ctx(|| format!("cannot clear {}", state.display()))?;

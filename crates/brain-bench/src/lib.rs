@@ -10,6 +10,7 @@
 //! from as a child process.
 
 mod args;
+mod batch;
 mod child;
 mod common;
 mod error;
@@ -25,8 +26,8 @@ mod queue;
 mod replicas;
 
 pub use args::{
-    BenchCommand, BenchGitArgs, BenchHistoryArgs, BenchImportArgs, BenchLiveArgs, BenchMcpArgs,
-    BenchQueueArgs, BenchQueueWorkerArgs, BenchReplicasArgs,
+    BenchBatchArgs, BenchCommand, BenchGitArgs, BenchHistoryArgs, BenchImportArgs, BenchLiveArgs,
+    BenchMcpArgs, BenchQueueArgs, BenchQueueWorkerArgs, BenchReplicasArgs,
 };
 pub use error::{BenchError, Result};
 
@@ -48,6 +49,7 @@ pub fn run(cmd: &BenchCommand, json_out: bool) -> Result<u8> {
         BenchCommand::Live(args) => live::run(args, json_out),
         BenchCommand::Git(args) => git::run(args, json_out),
         BenchCommand::History(args) => history::run(args, json_out),
+        BenchCommand::Batch(args) => batch::run(args, json_out),
         BenchCommand::Mcp(args) => mcp::run(args, json_out),
         BenchCommand::Replicas(args) => replicas::run(args, json_out),
     }
