@@ -56,6 +56,8 @@ fn every_failure_has_its_published_kind() {
         ),
         (BrainError::UnknownJob(7), "unknown_job"),
         (BrainError::BadRequest("no".into()), "bad_argument"),
+        (BrainError::NoSuchBatch("no batch 7".into()), "not_found"),
+        (BrainError::BatchRefused("rolled back".into()), "refused"),
         (
             BrainError::UnknownType {
                 name: "t".into(),

@@ -7,7 +7,8 @@
 //!
 //! | kind | what |
 //! |---|---|
-//! | `not_found` | no live note by that type and id (a deleted one: the message says it can be restored) |
+//! | `not_found` | no live note by that type and id (a deleted one: the message says it can be restored), or no batch by that id |
+//! | `refused` | a batch request refused for what the batch is now: rolled back already (the message names the rollback), or still running |
 //! | `unknown_type` | the type is neither `note` nor one of the vault's types |
 //! | `unsafe_id` | the id would leave the vault, land where sync never reads, or read back as another note |
 //! | `not_text` | the content is empty or binary |

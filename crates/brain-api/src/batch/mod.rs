@@ -248,7 +248,9 @@ impl Brain {
     }
 
     fn history_off_warning(&self) -> Option<String> {
-        (!self.config.history.keep).then(|| {
+        // A shared store keeps its history whatever one folder's config says.
+        let kept = self.config.history.keep || self.store.replica_id().is_some();
+        (!kept).then(|| {
             "history is off (`[history] keep = false`): this batch cannot be rolled back".into()
         })
     }

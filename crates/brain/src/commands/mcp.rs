@@ -56,6 +56,19 @@ fn wind_down(brain: &brain_api::Brain) {
              takes them over"
         );
     }
+    // A batch an agent queued goes on after the session ends, as one queued from the command
+    // line does: with no daemon to run it, a background worker does.
+    let unfinished = brain
+        .batches(20)
+        .is_ok_and(|b| b.iter().any(|r| !r.is_finished()));
+    if unfinished && brain_api::daemon_pid(brain.root()).is_none() {
+        match super::sync::spawn_worker_for(brain.root()) {
+            Ok(()) => tracing::info!("a batch is still under way: a background worker finishes it"),
+            Err(e) => {
+                tracing::warn!(error = %e, "a batch is still under way and no worker could be started: the next brain command or brain serve runs it")
+            }
+        }
+    }
 }
 
 /// Serves until the client closes stdin.

@@ -396,11 +396,16 @@ fn finish(job: &Job, json: bool, seen: &Seen) -> Result<u8> {
 /// Starts `brain work --until-idle` for this vault in the background, detached from this
 /// terminal, so a detached sync runs without a daemon.
 pub(crate) fn spawn_background_worker(vault: &Vault) -> Result<()> {
+    spawn_worker_for(&vault.paths.root)
+}
+
+/// [`spawn_background_worker`] for the vault at `root`.
+pub(crate) fn spawn_worker_for(root: &std::path::Path) -> Result<()> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe().context("cannot find the brain executable")?;
     std::process::Command::new(exe)
         .arg("--vault")
-        .arg(&vault.paths.root)
+        .arg(root)
         .args(["work", "--until-idle"])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
