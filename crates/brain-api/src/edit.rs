@@ -151,7 +151,12 @@ impl Brain {
         let mut why = ChangeWhy::by(&self.source);
         why.message = message.map(str::to_owned);
         let mut request = self.export_request(to);
-        request.input = serde_json::json!({"entities": [from.to_string(), to.to_string()]});
+        if !self.export_all {
+            // Both paths: the old file goes to the trash, the new one is written. (Everything
+            // the folder is behind on covers both: the old path is in its dirty set as moved
+            // away.)
+            request.input = serde_json::json!({"entities": [from.to_string(), to.to_string()]});
+        }
         let job = self.queue.prepare(request)?;
         let mut enqueued = None;
         self.store.transaction(&mut |tx| {

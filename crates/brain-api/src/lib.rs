@@ -106,6 +106,10 @@ pub struct Brain {
     source: String,
     /// Why, for every write of this facade (`with_message`).
     message: Option<String>,
+    /// Each write queues the export of every note this folder is behind on, not of its own
+    /// note: a batch's thousands of writes then merge into one export of constant size, where
+    /// a list of their notes would grow with each (`exporting_all`).
+    export_all: bool,
 }
 
 /// A vault's queue and the capabilities its plugins provide, as the plugins registered them:
@@ -158,7 +162,15 @@ impl Brain {
             pool: Mutex::new(None),
             source: "brain".into(),
             message: None,
+            export_all: false,
         }
+    }
+
+    /// The same facade, its writes queuing the export of everything this folder is behind on
+    /// (a batch's child: see the `export_all` field).
+    pub(crate) fn exporting_all(mut self) -> Self {
+        self.export_all = true;
+        self
     }
 
     /// The same facade, naming the interface it serves (`cli`, `mcp`, `web`, `matrix`): the

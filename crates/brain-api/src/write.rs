@@ -74,6 +74,11 @@ impl Brain {
         let due = self
             .jobs_run_here_or_by_daemon()
             .then(|| now_ms() + debounce);
+        if self.export_all {
+            let mut request = crate::directory::export_behind_request();
+            request.run_at_ms = due;
+            return request;
+        }
         crate::directory::export_request(r, due)
     }
 

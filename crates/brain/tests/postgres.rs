@@ -233,4 +233,28 @@ fn a_batch_runs_and_rolls_back_on_a_postgres_store() {
     assert!(v.ok(&["get", "note/work/w1"]).stdout.contains("later"));
     let conflicts = v.ok(&["--json", "conflicts", "list"]).json();
     assert!(conflicts.to_string().contains("rollback"), "{conflicts}");
+    // A move: the files follow (the old one to the trash), and back again.
+    let mv = v
+        .ok(&[
+            "--json",
+            "batch",
+            "mv",
+            "--to",
+            "Archive",
+            "--where",
+            "path:work",
+        ])
+        .json();
+    let mv = mv["batch_id"].as_i64().expect("a batch id").to_string();
+    v.ok(&["batch", "status", &mv, "--wait"]);
+    v.ok(&["sync"]);
+    assert!(v.path("Archive/w2.md").is_file() && !v.path("work/w2.md").exists());
+    let back = v.ok(&["--json", "batch", "rollback", &mv]).json();
+    let back = back["batch_id"]
+        .as_i64()
+        .expect("a rollback id")
+        .to_string();
+    v.ok(&["batch", "status", &back, "--wait"]);
+    v.ok(&["sync"]);
+    assert!(v.path("work/w2.md").is_file() && !v.path("Archive/w2.md").exists());
 }

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 pub use plan::Planned;
-pub use report::{BatchReport, NoteFailure};
+pub use report::{BatchReport, ChildSummary, NoteFailure};
 pub use run::BatchPlugin;
 
 use crate::{Brain, BrainError, SearchRequest};

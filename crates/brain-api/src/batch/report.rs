@@ -20,6 +20,19 @@ pub struct NoteFailure {
     pub reason: String,
 }
 
+/// One child job of a batch, as its report lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChildSummary {
+    /// The job's id (`brain jobs show ID`).
+    pub job: i64,
+    /// Its state.
+    pub state: JobState,
+    /// Notes it was given.
+    pub notes: u64,
+    /// Notes it changed (once it ended; a running one's are counted at its end).
+    pub changed: u64,
+}
+
 /// A batch's progress and outcome.
 #[derive(Clone, Debug, Serialize)]
 pub struct BatchReport {
@@ -51,6 +64,8 @@ pub struct BatchReport {
     pub kept_both: Vec<NoteFailure>,
     /// Child jobs by state (each changes up to 100 notes).
     pub jobs: brain_store::jobs::BatchStatus,
+    /// Each child job: a cancelled batch's finished ones are done, and stay so.
+    pub children: Vec<ChildSummary>,
     /// The batch this one rolls back.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollback_of: Option<i64>,
@@ -130,6 +145,7 @@ impl Brain {
             failures: Vec::new(),
             kept_both: Vec::new(),
             jobs: brain_store::jobs::BatchStatus::default(),
+            children: Vec::new(),
             rollback_of: root.input.get("rollback_of").and_then(Value::as_i64),
             rolled_back_by: self.rollbacks_of(id)?,
             created: format_iso(root.created_ms),
@@ -154,6 +170,7 @@ impl Brain {
             }
             started |= child.state != JobState::Queued || child.attempts > 0;
             last_end = last_end.max(child.finished_ms);
+            let changed_before = report.changed;
             match child.state {
                 JobState::Succeeded => {
                     let result = child.result.clone().unwrap_or(Value::Null);
@@ -184,6 +201,12 @@ impl Brain {
                 }
                 JobState::Queued => {}
             }
+            report.children.push(ChildSummary {
+                job: child.id,
+                state: child.state,
+                notes: n_notes,
+                changed: report.changed - changed_before,
+            });
         }
         let unfinished = report.jobs.queued + report.jobs.running > 0;
         report.state = if unfinished {

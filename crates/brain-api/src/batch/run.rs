@@ -139,7 +139,8 @@ impl Handler for Children {
             Workers::Daemon,
         )
         .with_source(format!("batch {batch}"))
-        .with_message(Some(child.op.describe()));
+        .with_message(Some(child.op.describe()))
+        .exporting_all();
         let mapper = brain
             .path_mapper()
             .map_err(|e| JobError::Permanent(e.to_string()))?;

@@ -186,6 +186,19 @@ fn a_cancelled_batch_keeps_what_it_changed_and_counts_what_it_did_not_reach() {
         600,
         "{report:?}"
     );
+    let finished: Vec<_> = report
+        .children
+        .iter()
+        .filter(|c| c.state == brain_store::jobs::JobState::Succeeded)
+        .collect();
+    assert!(
+        !finished.is_empty(),
+        "the children that ended are listed: {report:?}"
+    );
+    assert_eq!(
+        report.children.iter().map(|c| c.changed).sum::<u64>(),
+        report.changed
+    );
     let with_status = brain.select_notes("meta.status:done").unwrap().len() as u64;
     assert_eq!(
         with_status, report.changed,

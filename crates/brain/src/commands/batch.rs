@@ -224,6 +224,17 @@ fn print_report(r: &BatchReport) -> Result<()> {
     if r.conflicts > 0 {
         output::line("  `brain conflicts list` shows the conflicts, with both texts.")?;
     }
+    if r.state == "cancelled" {
+        for c in &r.children {
+            output::line(format!(
+                "  job {} ({}): {} of its {} changed",
+                c.job,
+                c.state.as_str(),
+                c.changed,
+                notes(c.notes)
+            ))?;
+        }
+    }
     Ok(())
 }
 
