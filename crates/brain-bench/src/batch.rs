@@ -7,8 +7,8 @@
 //!   store holds every change (the batch's report ends) and until every file is written (no
 //!   export queued and no note left unwritten), run by the background worker the command
 //!   starts, as a user's batch is;
-//! - `brain put` as a process while that batch runs, one after another: p50/p99 (target under
-//!   100 ms), next to the same `brain put` with nothing else running;
+//! - `brain put` as a process while that batch runs, one started every 100 ms: p50/p99 (target
+//!   under 100 ms), next to the same `brain put` with nothing else running (after the batches);
 //! - `brain batch rollback` of that batch: notes per second, store and files.
 
 use std::io::Write;
@@ -28,6 +28,13 @@ use crate::history::fresh_process_import;
 use crate::import::cached_vault;
 use crate::out;
 
+/// Where the timed `brain put`s write, in the vault.
+const PUT_FOLDER: &str = "bench-put";
+
+/// How often a `brain put` starts while a batch runs: a person or an agent writing now and
+/// then, not a second batch of back-to-back writes.
+const PUT_EVERY: Duration = Duration::from_millis(100);
+
 /// The longest a batch of the bench may take before the bench gives up on it.
 const LIMIT: Duration = Duration::from_secs(3_600);
 
@@ -36,6 +43,12 @@ pub(crate) fn run(args: &BenchBatchArgs, json_out: bool) -> Result<u8> {
     let generator = find_generator(args.generator.as_deref())?;
     let (_temp, work) = work_dir(args.workdir.as_deref(), "brain-bench-batch-")?;
     let (vault, _manifest) = cached_vault(&generator, &work, args.notes)?;
+    // The notes an earlier run put are not the generated vault's.
+    let put_folder = vault.join(PUT_FOLDER);
+    if put_folder.exists() {
+        std::fs::remove_dir_all(&put_folder)
+            .ctx(|| format!("cannot remove {}", put_folder.display()))?;
+    }
     let import_s = fresh_process_import(&brain_exe()?, &vault)?.as_secs_f64();
     let open = OpenVault::open(&vault)?;
     let notes = open
@@ -44,9 +57,6 @@ pub(crate) fn run(args: &BenchBatchArgs, json_out: bool) -> Result<u8> {
         .ctx(|| "counting the notes".into())? as f64;
     let brain = open.facade()?;
 
-    let idle_puts = (0..args.puts)
-        .map(|i| timed_put(&vault, &format!("idle-{i}")))
-        .collect::<Result<Vec<_>>>()?;
     let set = timed_batch(
         &vault,
         (&brain, open.store.as_ref()),
@@ -60,6 +70,10 @@ pub(crate) fn run(args: &BenchBatchArgs, json_out: bool) -> Result<u8> {
         &["batch", "rollback", &id],
         false,
     )?;
+    // With nothing else running, after the batches: the baseline of the puts during one.
+    let idle_puts = (0..args.puts)
+        .map(|i| timed_put(&vault, &format!("idle-{i}")))
+        .collect::<Result<Vec<_>>>()?;
     let rate = |s: f64| notes / s;
     let result = json!({
         "bench": "batch", "notes": notes as u64,
@@ -138,10 +152,12 @@ fn timed_batch(
             fail!("batch {id} did not end within {} s", LIMIT.as_secs());
         }
         if puts {
+            let began = Instant::now();
             put_times.push(timed_put(
                 vault,
                 &format!("during-{id}-{}", put_times.len()),
             )?);
+            std::thread::sleep(PUT_EVERY.saturating_sub(began.elapsed()));
         } else {
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -187,7 +203,7 @@ fn wait_for_files(store: &dyn Backend, start: Instant) -> Result<()> {
 
 /// `brain put note/bench-put/NAME` with a small text on stdin, as a process; its wall time.
 fn timed_put(vault: &Path, name: &str) -> Result<Duration> {
-    let r = format!("note/bench-put/{name}");
+    let r = format!("note/{PUT_FOLDER}/{name}");
     let t = Instant::now();
     let mut child = brain_cmd(vault, &["put", &r])?
         .stdin(Stdio::piped())
