@@ -417,6 +417,14 @@ const MOVED_AWAY_SQL: &str = "SELECT e.type, e.id, b.path, b.hash, 1
      FROM file_bases b JOIN entities e ON e.rowid = b.entity_rowid
      WHERE b.replica = 'local' AND e.dirty = 1 AND b.path <> e.path";
 
+/// [`MOVED_AWAY_SQL`] at one path. `CROSS JOIN` keeps the base found by its path the outer
+/// loop: left to itself SQLite walked every dirty entity (the `entities_dirty` index) once per
+/// path, so an export of the 10,000 notes a batch changed read 10,000 × 10,000 rows in one
+/// read transaction, minutes during which the worker's heartbeat could not reach the store.
+pub(crate) const MOVED_AWAY_AT_SQL: &str = "SELECT e.type, e.id, b.path, b.hash, 1
+     FROM file_bases b CROSS JOIN entities e ON e.rowid = b.entity_rowid
+     WHERE b.replica = 'local' AND b.path = ?1 AND e.dirty = 1 AND b.path <> e.path";
+
 fn dirty_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<DirtyEntity> {
     Ok(DirtyEntity {
         entity: EntityRef::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?),
@@ -430,18 +438,22 @@ fn dirty_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<DirtyEntity> {
 pub(crate) const BASE_OF_SQL: &str = "SELECT path, size, mtime_ns, ctime_ns, inode FROM file_bases
      WHERE replica = 'local' AND path = ?1";
 
-/// The dirty entity at one path.
+/// The dirty entity at one path. `+dirty`: found by its path (`entities_path`); SQLite chose
+/// the `entities_dirty` index for `dirty = 1` and walked every dirty entity once per path, so
+/// an export of the thousands of notes a batch changed was quadratic.
 pub(crate) const DIRTY_AT_SQL: &str = "SELECT type, id, path, content_hash, deleted_ms IS NOT NULL
-     FROM entities WHERE path = ?1 AND dirty = 1";
+     FROM entities WHERE path = ?1 AND +dirty = 1";
 
 /// Live entities by path key, and the files of synced entities by key (a file is at its base's
 /// path, which an entity renamed in the store but not yet exported no longer has). Both arms
 /// use the partial index `entities_live_key` (path_key of live entities): without
-/// `deleted_ms IS NULL` SQLite would scan every entity once per path.
+/// `deleted_ms IS NULL` SQLite would scan every entity once per path; and `CROSS JOIN` keeps
+/// the entities found by key the outer loop (left to itself, SQLite walked every base of the
+/// folder, `replica = ?` alone, once per path).
 pub(crate) const SAME_KEY_SQL: &str =
     "SELECT path FROM entities WHERE path_key = ?1 AND deleted_ms IS NULL
      UNION
-     SELECT b.path FROM entities e JOIN file_bases b ON b.entity_rowid = e.rowid
+     SELECT b.path FROM entities e CROSS JOIN file_bases b ON b.entity_rowid = e.rowid
      WHERE e.path_key = ?1 AND e.deleted_ms IS NULL AND b.replica = 'local'";
 
 /// The state of `paths` only: one indexed lookup per path for its base, its dirty entity and
@@ -450,7 +462,7 @@ pub(crate) fn state_of(tx: &Transaction<'_>, paths: &[&str]) -> Result<PartialSy
     let mut base = tx.prepare_cached(BASE_OF_SQL)?;
     let mut dirty = tx.prepare_cached(DIRTY_AT_SQL)?;
     let mut same_key = tx.prepare_cached(SAME_KEY_SQL)?;
-    let mut moved_at = tx.prepare_cached(&format!("{MOVED_AWAY_SQL} AND b.path = ?1"))?;
+    let mut moved_at = tx.prepare_cached(MOVED_AWAY_AT_SQL)?;
     let wanted: std::collections::HashSet<&str> = paths.iter().copied().collect();
     let mut out = PartialSyncState::default();
     let mut colliding = std::collections::BTreeSet::new();
@@ -513,7 +525,7 @@ pub(crate) fn state(tx: &Transaction<'_>) -> Result<SyncState> {
 mod plans {
     //! A sync of a few paths reads by index only: `EXPLAIN QUERY PLAN` shows no scan of a
     //! table, which would make each saved file cost a pass over the whole vault.
-    use super::{BASE_OF_SQL, DIRTY_AT_SQL, SAME_KEY_SQL};
+    use super::{BASE_OF_SQL, DIRTY_AT_SQL, MOVED_AWAY_AT_SQL, SAME_KEY_SQL};
     use crate::SqliteStore;
 
     #[test]
@@ -533,7 +545,39 @@ mod plans {
                 plan.iter().all(|step| !step.starts_with("SCAN")),
                 "{sql}: {plan:?}"
             );
+            // A search on `replica` alone, or on the dirty flag, reads every base or every
+            // dirty note: a scan in all but name, once per path.
+            assert!(
+                plan.iter()
+                    .all(|step| !step.ends_with("(replica=?)") && !step.contains("entities_dirty")),
+                "{sql}: {plan:?}"
+            );
         }
+    }
+
+    /// A path's moved-away note is looked up from the path's base, never from the dirty set:
+    /// a batch leaves thousands of notes dirty, and each path of its export would walk them all.
+    #[test]
+    fn a_moved_note_is_looked_up_by_its_old_path_not_among_the_dirty() {
+        let store = SqliteStore::open_in_memory().expect("open");
+        let conn = store.lock();
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {MOVED_AWAY_AT_SQL}"))
+            .expect("explain");
+        let plan: Vec<String> = stmt
+            .query_map(["x.md"], |row| row.get::<_, String>(3))
+            .expect("plan rows")
+            .collect::<rusqlite::Result<_>>()
+            .expect("plan");
+        assert!(
+            plan.first()
+                .is_some_and(|s| s.starts_with("SEARCH b") && s.contains("path=?")),
+            "{plan:?}"
+        );
+        assert!(
+            plan.iter().all(|step| !step.contains("entities_dirty")),
+            "{plan:?}"
+        );
     }
 
     /// The live count every partial sync reports is one row read, not a count of the live
