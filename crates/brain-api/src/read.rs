@@ -172,6 +172,16 @@ impl Brain {
     pub(crate) fn search_query(&self, req: &SearchRequest) -> Result<SearchQuery, BrainError> {
         let (words, filters) = brain_store::search_query::split_filters(&req.query)
             .map_err(|e| BrainError::BadRequest(format!("the search query was not run: {e}")))?;
+        for t in &filters.types {
+            // `type:meeting` typed by someone whose notes say `type: meeting` in frontmatter.
+            if self.check_type(t).is_err() {
+                return Err(BrainError::BadRequest(format!(
+                    "the search query was not run: `type:{t}` names an entity type, and this \
+                     vault's are {}; for a frontmatter key `type`, write `meta.type:{t}`",
+                    self.entity_types().join(", ")
+                )));
+            }
+        }
         let mut q = SearchQuery::new(words);
         q.types = req.types.clone();
         q.types.extend(filters.types);

@@ -584,9 +584,9 @@ fn parse_id(s: &str) -> Result<i64, String> {
 /// Which notes a batch changes, and whether only to show it.
 #[derive(Debug, Args)]
 pub struct BatchWhere {
-    /// The notes: search words and filters (`type:T`, `tag:T`, `path:FOLDER`,
-    /// `meta.KEY:VALUE`; quote a value with spaces: `meta.owner:"Ann Lee"`). Filters alone
-    /// select every match.
+    /// The notes: search words and filters (`type:T` the entity type, `tag:T`, `path:FOLDER`,
+    /// `meta.KEY:VALUE` a frontmatter key; quote a value with spaces: `meta.owner:"Ann Lee"`).
+    /// Filters alone select every match.
     #[arg(long = "where", value_name = "QUERY", allow_hyphen_values = true)]
     pub query: String,
     /// Print how many notes it selects and the diff of each, and write nothing.

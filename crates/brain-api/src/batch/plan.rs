@@ -110,13 +110,14 @@ pub fn plan(
                 return Ok(Planned::Unchanged(format!("it is already tagged {tag}")));
             }
             tags.push(Value::String(tag.clone()));
-            changed_or(
-                edited(Edit::SetMeta {
+            let new = match list_item_added(&text, key, tag, &tags) {
+                Some(t) => t,
+                None => edited(Edit::SetMeta {
                     key: key.into(),
                     value: Value::Array(tags),
                 })?,
-                format!("it is already tagged {tag}"),
-            )
+            };
+            changed_or(new, format!("it is already tagged {tag}"))
         }
         BatchOp::TagRemove { tag } => {
             let key = tag_key(note);
@@ -138,10 +139,14 @@ pub fn plan(
             } else {
                 Edit::SetMeta {
                     key: key.into(),
-                    value: Value::Array(kept),
+                    value: Value::Array(kept.clone()),
                 }
             };
-            changed_or(edited(edit)?, format!("it is not tagged {tag}"))
+            let new = match list_items_removed(&text, key, tag, &kept) {
+                Some(t) if !kept.is_empty() => t,
+                _ => edited(edit)?,
+            };
+            changed_or(new, format!("it is not tagged {tag}"))
         }
         BatchOp::Replace { old, new } => {
             let found = text.matches(old.as_str()).count();
@@ -178,10 +183,126 @@ pub fn plan(
     })
 }
 
+/// The lines of a YAML block list under top-level `key:` in `text`'s frontmatter: the byte
+/// range of its item lines, and their indentation (`"  "` for `  - a`). `None` when the key's
+/// value is not a block list of one-line items.
+fn block_list(text: &str, key: &str) -> Option<(usize, usize, String)> {
+    let mut lines = text.split_inclusive('\n');
+    let first = lines.next()?;
+    if first.trim_end() != "---" {
+        return None;
+    }
+    let mut pos = first.len();
+    let mut start = None;
+    let mut indent = None;
+    for line in lines {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        if start.is_none() {
+            if bare == "---" {
+                return None;
+            }
+            if bare.trim_end() == format!("{key}:") {
+                start = Some(pos + line.len());
+            }
+        } else {
+            let trimmed = bare.trim_start();
+            let this = &bare[..bare.len() - trimmed.len()];
+            let item = trimmed.starts_with("- ") && !trimmed[2..].trim().is_empty();
+            if !item || indent.as_deref().is_some_and(|i: &str| i != this) {
+                let from = start?;
+                return (pos > from).then(|| (from, pos, indent.unwrap_or_default()));
+            }
+            indent = Some(this.to_string());
+        }
+        pos += line.len();
+    }
+    None
+}
+
+/// Whether `text`'s metadata reads back with `key` holding exactly `expected`.
+fn reads_back(text: &str, key: &str, expected: &[Value]) -> bool {
+    brain_core::codec::Document::parse(text)
+        .is_ok_and(|d| d.metadata.get(key) == Some(&Value::Array(expected.to_vec())))
+}
+
+/// `text` with `- tag` added as the last item of its block list `key`, in the list's own
+/// indentation and line ending, everything else byte for byte; `None` when the list is not a
+/// plain block list or the result would not read back as `expected`.
+fn list_item_added(text: &str, key: &str, tag: &str, expected: &[Value]) -> Option<String> {
+    let (_, end, indent) = block_list(text, key)?;
+    let eol = if text[..end].ends_with("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    let new = format!("{}{indent}- {tag}{eol}{}", &text[..end], &text[end..]);
+    reads_back(&new, key, expected).then_some(new)
+}
+
+/// `text` with the item lines of block list `key` naming `tag` taken out, everything else byte
+/// for byte; `None` as for [`list_item_added`].
+fn list_items_removed(text: &str, key: &str, tag: &str, expected: &[Value]) -> Option<String> {
+    let (from, end, _) = block_list(text, key)?;
+    let kept: String = text[from..end]
+        .split_inclusive('\n')
+        .filter(|line| {
+            let item = line.trim().trim_start_matches('-').trim();
+            !same_tag(&Value::String(item.to_string()), tag)
+        })
+        .collect();
+    let new = format!("{}{kept}{}", &text[..from], &text[end..]);
+    reads_back(&new, key, expected).then_some(new)
+}
+
 /// A value as a person typed it: text bare, anything else as JSON.
 pub(crate) fn shown(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(items: &[&str]) -> Vec<Value> {
+        items.iter().map(|t| Value::String(t.to_string())).collect()
+    }
+
+    #[test]
+    fn a_tag_is_added_and_removed_in_the_list_s_own_indentation() {
+        let text = "---\ntitle: T\ntags:\n  - a\n  - b\nstatus: x\n---\nbody\n";
+        let added = list_item_added(text, "tags", "c", &tags(&["a", "b", "c"])).unwrap();
+        assert_eq!(
+            added,
+            "---\ntitle: T\ntags:\n  - a\n  - b\n  - c\nstatus: x\n---\nbody\n"
+        );
+        let removed = list_items_removed(text, "tags", "#A", &tags(&["b"])).unwrap();
+        assert_eq!(
+            removed,
+            "---\ntitle: T\ntags:\n  - b\nstatus: x\n---\nbody\n"
+        );
+        let crlf = text.replace('\n', "\r\n");
+        let added = list_item_added(&crlf, "tags", "c", &tags(&["a", "b", "c"])).unwrap();
+        assert_eq!(added, crlf.replace("  - b\r\n", "  - b\r\n  - c\r\n"));
+    }
+
+    #[test]
+    fn anything_but_a_plain_block_list_is_left_to_the_metadata_edit() {
+        let expected = tags(&["a", "c"]);
+        for text in [
+            "---\ntags: [a]\n---\n",
+            "---\ntags:\n---\n",
+            "---\ntitle: x\n---\n",
+            "no frontmatter\n",
+            "---\ntags:\n  - a\n    - nested\n---\n",
+        ] {
+            assert_eq!(
+                list_item_added(text, "tags", "c", &expected),
+                None,
+                "{text:?}"
+            );
+        }
     }
 }

@@ -267,7 +267,7 @@ fn bad_requests_are_refused_before_anything_is_queued() {
         ),
         (BatchOp::Delete, "", "query is empty"),
         (BatchOp::Delete, "tag:", "has no value"),
-        (BatchOp::Delete, "type:nosuchtype", "nosuchtype"),
+        (BatchOp::Delete, "type:nosuchtype", "meta.type:nosuchtype"),
     ];
     for (op, query, says) in bad {
         let err = brain.start_batch(&op, query).unwrap_err();

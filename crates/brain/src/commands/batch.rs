@@ -134,13 +134,16 @@ fn queued_said(vault: &Vault, queued: &BatchQueued, json: bool) -> Result<u8> {
 }
 
 fn print_preview(p: &BatchPreview) -> Result<()> {
-    output::line(format!(
+    let headline = format!(
         "Dry run: {} on {} matching `{}`; {} would change. Nothing was written.",
         p.op,
         notes(p.count as u64),
         p.query,
         p.would_change
-    ))?;
+    );
+    output::line(&headline)?;
+    // Each change in full; the notes left as they are, by reason, once each reason.
+    let mut left: Vec<(&str, &str, Vec<&str>)> = Vec::new();
     for n in &p.notes {
         match n.change {
             "edit" => output::line(n.diff.as_deref().unwrap_or_default().trim_end())?,
@@ -150,15 +153,33 @@ fn print_preview(p: &BatchPreview) -> Result<()> {
                 n.to.as_deref().unwrap_or_default()
             ))?,
             "delete" => output::line(format!("delete {} ({})", n.entity, n.path))?,
-            other => output::line(format!(
-                "{other} {}: {}",
-                n.entity,
-                n.why.as_deref().unwrap_or_default()
-            ))?,
+            other => {
+                let why = n.why.as_deref().unwrap_or_default();
+                match left.iter_mut().find(|(c, w, _)| *c == other && *w == why) {
+                    Some((_, _, list)) => list.push(&n.entity),
+                    None => left.push((other, why, vec![&n.entity])),
+                }
+            }
         }
+    }
+    for (change, why, list) in &left {
+        let shown: Vec<&str> = list.iter().take(3).copied().collect();
+        let more = if list.len() > shown.len() {
+            format!(", and {} more", list.len() - shown.len())
+        } else {
+            String::new()
+        };
+        output::line(format!(
+            "{change}: {} ({}{more}): {why}",
+            notes(list.len() as u64),
+            shown.join(", ")
+        ))?;
     }
     if let Some(note) = &p.note {
         output::line(format!("Note: {note}."))?;
+    }
+    if p.notes.len() > 20 {
+        output::line(&headline)?;
     }
     if let Some(w) = &p.warning {
         eprintln!("warning: {w}");
