@@ -263,6 +263,8 @@ impl Brain {
         let mapper = self.path_mapper()?;
         let logseq = self.is_logseq();
         let mut notes = Vec::with_capacity(hits.len());
+        // Where the moves land: two notes of the batch on one name would make the second fail.
+        let mut targets = std::collections::HashMap::new();
         for hit in &hits {
             let r = &hit.entity;
             let mut preview = NotePreview {
@@ -297,10 +299,13 @@ impl Brain {
                         Err(e) => preview.why = Some(e.to_string()),
                     }
                 }
-                Ok(Planned::Move(to)) => {
-                    preview.change = "move";
-                    preview.to = Some(to.to_string());
-                }
+                Ok(Planned::Move(to)) => match self.move_refusal(&to, &mut targets, r) {
+                    Some(why) => preview.why = Some(why),
+                    None => {
+                        preview.change = "move";
+                        preview.to = Some(to.to_string());
+                    }
+                },
                 Ok(Planned::Delete) => preview.change = "delete",
                 Ok(Planned::Unchanged(why)) => {
                     preview.change = "unchanged";
@@ -396,6 +401,35 @@ impl Brain {
             op: described.clone(),
             message: format!("Queued: {described} on {}. Batch {id}", notes(count)),
             warning: self.history_off_warning(),
+        })
+    }
+
+    /// Why moving note `from` to `to` in a batch would fail: a note (or a file not synced)
+    /// is there, or another note of the batch lands there first (`targets`, filled as the
+    /// preview goes); `None` when it would move.
+    fn move_refusal(
+        &self,
+        to: &EntityRef,
+        targets: &mut std::collections::HashMap<String, String>,
+        from: &EntityRef,
+    ) -> Option<String> {
+        let key = brain_core::path_key(&to.id);
+        if let Some(first) = targets.get(&key) {
+            return Some(format!(
+                "{first} of this batch moves to {to} first: rename one of them, or choose \
+                 another --to folder"
+            ));
+        }
+        targets.insert(key, from.to_string());
+        let taken = self.store.get(to).is_ok()
+            || self
+                .entity_from(to, b"#\n")
+                .is_ok_and(|e| std::fs::symlink_metadata(self.root.join(&e.path)).is_ok());
+        taken.then(|| {
+            format!(
+                "{to} is taken (a note or a file is there): rename one of them, or choose \
+                 another --to folder"
+            )
         })
     }
 

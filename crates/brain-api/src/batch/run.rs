@@ -259,6 +259,12 @@ impl Brain {
             match written {
                 Ok(to) => return NoteDone::Changed { entity, to },
                 Err(BrainError::Stale { .. }) if tries < NOTE_TRIES => tries += 1,
+                Err(BrainError::MoveTargetTaken { to, why }) => {
+                    return failed(format!(
+                        "{to} is taken{why}, so it was not moved: rename one of them, or choose \
+                         another --to folder"
+                    ));
+                }
                 Err(e) => return failed(e.to_string()),
             }
         }

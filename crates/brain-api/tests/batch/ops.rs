@@ -265,3 +265,36 @@ fn a_child_taken_over_from_a_dead_worker_changes_each_note_once() {
     }
     drop(idle);
 }
+
+#[test]
+fn a_move_onto_a_taken_name_is_foreseen_by_the_dry_run_and_refused_by_the_run() {
+    let (dir, brain) = vault(3);
+    std::fs::create_dir_all(dir.path().join("Archive")).unwrap();
+    std::fs::write(dir.path().join("Archive/p0.md"), "# Already here\n").unwrap();
+    brain.import_now(&[], true, super::GENEROUS).unwrap();
+    let mv = BatchOp::Move {
+        to: "Archive".into(),
+    };
+    let preview = brain.preview_batch(&mv, "path:projects").unwrap();
+    assert_eq!(preview.would_change, 2, "{preview:?}");
+    let p0 = preview
+        .notes
+        .iter()
+        .find(|n| n.entity == "note/projects/p0")
+        .unwrap();
+    assert_eq!(p0.change, "refused");
+    assert!(p0.why.as_deref().unwrap().contains("is taken"), "{p0:?}");
+    let report = run(&brain, mv, "path:projects");
+    assert_eq!((report.changed, report.failed), (2, 1), "{report:?}");
+    assert!(
+        report.failures[0]
+            .reason
+            .contains("choose another --to folder"),
+        "{report:?}"
+    );
+    assert_eq!(
+        text(&brain, "note/Archive/p0"),
+        "# Already here\n",
+        "nothing overwritten"
+    );
+}

@@ -197,10 +197,13 @@ fn notes(n: u64) -> String {
 
 /// One line for a batch: `Batch 17 (succeeded): set status=done on 312 notes; 310 changed...`.
 fn summary(r: &BatchReport) -> String {
+    let state = match r.state {
+        "failed" if r.changed > 0 => format!("failed: {} of {} not changed", r.failed, r.total),
+        other => other.to_string(),
+    };
     let mut s = format!(
-        "Batch {} ({}): {} on {}: {} of {} done, {} changed, {} unchanged",
+        "Batch {} ({state}): {} on {}: {} of {} done, {} changed, {} unchanged",
         r.batch_id,
-        r.state,
         r.op,
         notes(r.total),
         r.done,
