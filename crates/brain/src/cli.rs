@@ -653,7 +653,8 @@ pub enum BatchCommand {
     Status {
         /// The batch's id.
         id: i64,
-        /// Follow it until it ends.
+        /// Follow it until it ends; then exit 1 if it ended failed (some notes could not be
+        /// changed: listed with why) or cancelled.
         #[arg(long)]
         wait: bool,
     },

@@ -197,7 +197,7 @@ impl Brain {
         let why = format!(
             "it changed after batch {of} (version {} by {}): kept as it is; its version from \
              before batch {of} (version {before}) is the conflict's other side, and `brain \
-             revert {r} {before}` brings it back",
+             revert {r} --to {before}` brings it back",
             current.number, current.why.source
         );
         let conflict = NewConflict {

@@ -80,13 +80,27 @@ pub fn run(vault: &Vault, c: &BatchCommand, json: bool) -> Result<u8> {
             queued_said(vault, &queued, json)
         }
         BatchCommand::Cancel { id } => {
-            let report = brain.cancel_batch(*id)?;
+            let before = brain.batch_report(*id)?;
+            let report = if before.is_finished() {
+                before.clone()
+            } else {
+                brain.cancel_batch(*id)?
+            };
             if json {
                 return output::json(&report).map(|()| 0);
             }
+            if before.is_finished() {
+                output::line(format!(
+                    "Batch {id} had already ended ({}): there was nothing to cancel.",
+                    before.state
+                ))?;
+                return Ok(0);
+            }
             output::line(format!(
-                "Batch {id} cancelled: notes not yet reached stay as they are; the {} changed \
-                 stay changed (`brain batch rollback {id}` undoes them once it has stopped).",
+                "Batch {id} cancelled: notes not yet reached stay as they are. {} changed so \
+                 far stay changed, and a job already under way stops within about a second \
+                 (at most its 100 notes); `brain batch status {id} --wait` shows where it \
+                 ended, and `brain batch rollback {id}` undoes the changes then.",
                 report.changed
             ))?;
             Ok(0)

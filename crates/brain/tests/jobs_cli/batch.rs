@@ -118,6 +118,14 @@ fn a_batch_is_previewed_queued_watched_and_rolled_back_from_the_command_line() {
         "{}",
         again.stderr
     );
+    let cancel = v.ok(&["batch", "cancel", &id.to_string()]);
+    assert!(
+        cancel
+            .stdout
+            .contains("had already ended (succeeded): there was nothing to cancel"),
+        "{}",
+        cancel.stdout
+    );
     let listed = v.ok(&["batch", "list"]);
     assert!(
         listed
