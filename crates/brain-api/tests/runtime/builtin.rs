@@ -1,4 +1,4 @@
-//! The built-in plugins (directory sync, git) through the runtime: they register the job types
+//! The built-in plugins (directory sync, git, batch) through the runtime: they register the job types
 //! every process's queue runs (`brain_api::plug`), and a runtime of them is a daemon in small: it
 //! syncs the vault and writes the notes the facade stores.
 
@@ -32,6 +32,8 @@ fn the_built_in_plugins_register_the_job_types_every_queue_runs() {
             ("sync", "directory-import", true),
             ("sync", "directory-export", true),
             ("git", "git", true),
+            ("batch", "batch", false),
+            ("batch", "batch-notes", true),
         ]
     );
     let queue = brain_api::plug(dir.path(), &Config::default(), store, &plugins())
