@@ -111,7 +111,13 @@ impl Brain {
         let Some(current) = versions.last() else {
             return failed("its history is empty".into());
         };
-        if current.number != made.number {
+        // Unchanged since the batch means the same text, place and liveness as the version it
+        // made, not the same version number: a later batch's rollback (batches undone newest
+        // first) brings that text back as a version of its own.
+        let as_the_batch_left_it = current.content_hash == made.content_hash
+            && current.path == made.path
+            && current.deleted == made.deleted;
+        if !as_the_batch_left_it {
             if current.content_hash == before.content_hash
                 && current.path == before.path
                 && current.deleted == before.deleted

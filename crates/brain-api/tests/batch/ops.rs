@@ -298,3 +298,37 @@ fn a_move_onto_a_taken_name_is_foreseen_by_the_dry_run_and_refused_by_the_run() 
         "nothing overwritten"
     );
 }
+
+#[test]
+fn batches_rolled_back_newest_first_are_all_undone() {
+    let (_dir, brain) = vault(3);
+    let original: Vec<String> = (0..3)
+        .map(|i| text(&brain, &format!("note/projects/p{i}")))
+        .collect();
+    let first = run(
+        &brain,
+        BatchOp::Set {
+            key: "a".into(),
+            value: "1".into(),
+        },
+        "path:projects",
+    );
+    let second = run(
+        &brain,
+        BatchOp::TagAdd {
+            tag: "later".into(),
+        },
+        "path:projects",
+    );
+    for b in [second.batch_id, first.batch_id] {
+        let undone = wait(&brain, brain.rollback_batch(b).unwrap().batch_id.unwrap());
+        assert_eq!((undone.changed, undone.conflicts), (3, 0), "{undone:?}");
+    }
+    for (i, o) in original.iter().enumerate() {
+        assert_eq!(
+            &text(&brain, &format!("note/projects/p{i}")),
+            o,
+            "p{i} as before both"
+        );
+    }
+}
