@@ -528,19 +528,25 @@ mod plans {
     use super::{BASE_OF_SQL, DIRTY_AT_SQL, MOVED_AWAY_AT_SQL, SAME_KEY_SQL};
     use crate::SqliteStore;
 
+    /// The steps of `EXPLAIN QUERY PLAN` for `sql` with `args`.
+    fn plan_of(conn: &rusqlite::Connection, sql: &str, args: &[&str]) -> Vec<String> {
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("explain");
+        stmt.query_map(rusqlite::params_from_iter(args), |row| {
+            row.get::<_, String>(3)
+        })
+        .expect("plan rows")
+        .collect::<rusqlite::Result<_>>()
+        .expect("plan")
+    }
+
     #[test]
     fn the_state_of_a_few_paths_is_read_by_index_only() {
         let store = SqliteStore::open_in_memory().expect("open");
         let conn = store.lock();
         for sql in [BASE_OF_SQL, DIRTY_AT_SQL, SAME_KEY_SQL] {
-            let mut stmt = conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .expect("explain");
-            let plan: Vec<String> = stmt
-                .query_map(["x.md"], |row| row.get::<_, String>(3))
-                .expect("plan rows")
-                .collect::<rusqlite::Result<_>>()
-                .expect("plan");
+            let plan = plan_of(&conn, sql, &["x.md"]);
             assert!(
                 plan.iter().all(|step| !step.starts_with("SCAN")),
                 "{sql}: {plan:?}"
@@ -561,14 +567,7 @@ mod plans {
     fn a_moved_note_is_looked_up_by_its_old_path_not_among_the_dirty() {
         let store = SqliteStore::open_in_memory().expect("open");
         let conn = store.lock();
-        let mut stmt = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {MOVED_AWAY_AT_SQL}"))
-            .expect("explain");
-        let plan: Vec<String> = stmt
-            .query_map(["x.md"], |row| row.get::<_, String>(3))
-            .expect("plan rows")
-            .collect::<rusqlite::Result<_>>()
-            .expect("plan");
+        let plan = plan_of(&conn, MOVED_AWAY_AT_SQL, &["x.md"]);
         assert!(
             plan.first()
                 .is_some_and(|s| s.starts_with("SEARCH b") && s.contains("path=?")),
@@ -587,14 +586,7 @@ mod plans {
         let store = SqliteStore::open_in_memory().expect("open");
         let conn = store.lock();
         let sql = crate::fts::LIVE_COUNT_SQL;
-        let mut stmt = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .expect("explain");
-        let plan: Vec<String> = stmt
-            .query_map([], |row| row.get::<_, String>(3))
-            .expect("plan rows")
-            .collect::<rusqlite::Result<_>>()
-            .expect("plan");
+        let plan = plan_of(&conn, sql, &[]);
         assert!(
             plan.iter().all(|step| step.starts_with("SEARCH")),
             "{sql}: {plan:?}"
