@@ -467,7 +467,13 @@ pub(crate) fn state_of(tx: &Transaction<'_>, paths: &[&str]) -> Result<PartialSy
     let mut out = PartialSyncState::default();
     let mut colliding = std::collections::BTreeSet::new();
     let mut keys = std::collections::HashSet::new();
+    let mut done = std::collections::HashSet::with_capacity(paths.len());
     for &p in paths {
+        // A path given twice would be two bases, and the second one, with no file left to
+        // pair with, a file deleted from disk.
+        if !done.insert(p) {
+            continue;
+        }
         if let Some(b) = base
             .query_row([p], |row| {
                 Ok(BaseStat {

@@ -207,6 +207,9 @@ impl DirectoryHandler {
                 .filter(|d| all || types.contains(&d.entity.entity_type.as_str()))
                 .map(|d| d.path),
         );
+        // A named entity that is also a changed one is one path.
+        let mut seen = std::collections::HashSet::with_capacity(paths.len());
+        paths.retain(|p| seen.insert(p.clone()));
         Ok(())
     }
 }

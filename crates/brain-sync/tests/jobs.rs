@@ -1,4 +1,5 @@
-//! The directory job handlers on a real queue: an import of given paths touches only them.
+//! The directory job handlers on a real queue: an import of given paths touches only them; an
+//! export that names a note also among the changed ones writes it once, with no conflict.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -55,6 +56,63 @@ fn import_of_given_paths_touches_only_them() {
         .map(|e| e.entity.id)
         .collect();
     assert_eq!(names, ["a", "c"]);
+}
+
+/// A batch's `{"all": true}` export merges with a `brain edit`'s export of one note, which is
+/// among the changed notes `all` adds: the note's path was asked for twice, and its second base
+/// read as a file deleted from disk (a false `deleted_on_disk` conflict, hostile review F1).
+#[test]
+fn an_export_naming_a_changed_note_twice_writes_it_once_without_a_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.md"), "# a\n").unwrap();
+    std::fs::write(dir.path().join("b.md"), "# b\n").unwrap();
+    let (queue, store) = queue_for(dir.path());
+    let pool = WorkerPool::start(
+        queue.clone(),
+        PoolConfig {
+            workers: 1,
+            idle_poll_ms: 10,
+            ..PoolConfig::default()
+        },
+    );
+    let run = |t: &str, input: serde_json::Value| {
+        let id = queue.enqueue(EnqueueRequest::new(t, input)).unwrap().id();
+        let job = queue.wait_finished(id, Duration::from_secs(20)).unwrap();
+        assert_eq!(job.state, JobState::Succeeded, "{t}: {:?}", job.error);
+        job.result.unwrap()
+    };
+    run("directory-sync", json!({"mode": "full"}));
+    let builder = brain_sync::EntityBuilder {
+        mapper: brain_core::PathMapper::new(Config::default().vault.entity_types).unwrap(),
+        logseq: false,
+        max_file_bytes: Config::default().sync.max_file_bytes,
+    };
+    for id in ["a", "b"] {
+        let text = format!("# {id}\nedited\n");
+        let now = brain_core::time::now_ms();
+        store
+            .put(
+                &builder
+                    .entity(&format!("{id}.md"), &text, now, now)
+                    .unwrap(),
+            )
+            .unwrap();
+    }
+    let report = run(
+        "directory-export",
+        json!({"all": true, "entities": ["note/a"]}),
+    );
+    pool.shutdown();
+    assert_eq!(report["conflicts"], json!([]), "{report}");
+    assert_eq!(report["skipped"], json!([]), "{report}");
+    assert_eq!(report["exported"], 2, "{report}");
+    for id in ["a", "b"] {
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(format!("{id}.md"))).unwrap(),
+            format!("# {id}\nedited\n")
+        );
+    }
+    assert!(store.conflicts(false).unwrap().is_empty());
 }
 
 #[test]

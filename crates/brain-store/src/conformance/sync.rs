@@ -603,6 +603,19 @@ pub fn state_of_some_paths_is_the_whole_state_cut_down(make: Factory<'_>) {
     assert_eq!(got.state.live_entities, whole.live_entities);
     assert!(got.colliding.is_empty(), "{:?}", got.colliding);
 
+    // A path asked for twice (an export of a note that is also among the changed ones) is
+    // one base and one dirty entity: a second copy of a base looks like a file gone from disk.
+    let got = store
+        .sync_state_of(&["b.md", "dir/c.md", "b.md"])
+        .expect("sync_state_of with a path twice");
+    assert_eq!(
+        paths(&got.state.bases),
+        ["b.md", "dir/c.md"],
+        "each base once"
+    );
+    let dirty: Vec<&str> = got.state.dirty.iter().map(|d| d.path.as_str()).collect();
+    assert_eq!(dirty, ["b.md"], "each dirty entity once");
+
     // A new file differing from synced ones only by case or normalization: they are named.
     let nfd = "Cafe\u{301}.md";
     let got = store
