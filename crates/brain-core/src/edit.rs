@@ -103,6 +103,12 @@ pub enum EditError {
     /// A key that cannot be written as one (empty, or with a `:` or a newline).
     #[error("'{0}' cannot be a metadata key: give a name without ':', '#' or line breaks")]
     BadKey(String),
+    /// A key Logseq would not read as a page property name (a space, a non-ASCII letter).
+    #[error(
+        "'{0}' cannot be a Logseq page property name: a name holds only ASCII letters, digits, '-' and '_'{hint}",
+        hint = property_name_hint(.0)
+    )]
+    BadPropertyName(String),
     /// The note does not parse as a note (its frontmatter is broken): edit it whole.
     #[error("the note's frontmatter cannot be read ({0}): fix it with a whole update first")]
     Unreadable(String),
@@ -116,6 +122,16 @@ pub enum EditError {
         /// What went wrong.
         reason: String,
     },
+}
+
+/// `key` with spaces as `-`, offered when that makes a property name.
+fn property_name_hint(key: &str) -> String {
+    let dashed = key.trim().replace(' ', "-");
+    if crate::logseq::is_property_name(&dashed) {
+        format!(" (such as '{dashed}')")
+    } else {
+        String::new()
+    }
 }
 
 fn names(items: &[String]) -> String {

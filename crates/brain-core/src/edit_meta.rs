@@ -209,6 +209,9 @@ fn property_span(block: &str, key: &str) -> Option<(usize, usize)> {
 
 /// `key:: value` (a list as `a, b`, as Logseq writes tags).
 fn property_line(key: &str, value: &Value, nl: &str) -> Result<String, EditError> {
+    if !crate::logseq::is_property_name(key) {
+        return Err(EditError::BadPropertyName(key.to_string()));
+    }
     if matches!(value, Value::String(s) if s.contains(['\n', '\r'])) {
         return Err(EditError::MultiLineProperty(key.to_string()));
     }

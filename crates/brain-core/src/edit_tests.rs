@@ -229,6 +229,26 @@ fn a_map_value_is_written_indented_and_reads_back() {
         EditError::MultiLineProperty(key) => assert_eq!(key, "summary"),
         other => panic!("{other:?}"),
     }
+    // A key Logseq would not read back as a property is refused by name, with a spelling
+    // that works, in a page with properties and in one without.
+    let spaced = Edit::SetMeta {
+        key: "due date".into(),
+        value: value_of("friday", false),
+    };
+    for page in ["title:: Plan\n\n- a\n", "- a\n"] {
+        let err = apply(page, &spaced, true).unwrap_err();
+        assert!(
+            matches!(&err, EditError::BadPropertyName(k) if k == "due date"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("'due-date'"), "{err}");
+    }
+    // The same key in YAML frontmatter is fine.
+    let out = apply(NOTE, &spaced, false).unwrap();
+    assert_eq!(
+        Document::parse(&out).unwrap().metadata["due date"],
+        json!("friday")
+    );
 }
 
 #[test]

@@ -10,13 +10,17 @@ use serde_json::{Map, Value};
 /// Property keys whose values Logseq treats as lists of page references.
 const LIST_KEYS: &[&str] = &["tags", "alias"];
 
-fn property_line(line: &str) -> Option<(&str, &str)> {
-    let (key, value) = line.split_once("::")?;
-    let key_ok = !key.is_empty()
+/// Whether Logseq reads `key` as a page property name: ASCII letters, digits, `-` and `_`.
+pub(crate) fn is_property_name(key: &str) -> bool {
+    !key.is_empty()
         && key
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !key_ok || !(value.is_empty() || value.starts_with(' ')) {
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn property_line(line: &str) -> Option<(&str, &str)> {
+    let (key, value) = line.split_once("::")?;
+    if !is_property_name(key) || !(value.is_empty() || value.starts_with(' ')) {
         return None;
     }
     Some((key, value.trim()))

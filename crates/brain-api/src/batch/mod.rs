@@ -93,16 +93,41 @@ pub enum BatchOp {
     },
 }
 
+/// How many characters of a value an operation's description shows.
+pub const SHOWN_CHARS: usize = 60;
+
+/// `text` on one line (a line break shown as `⏎`), cut to [`SHOWN_CHARS`] characters with `…`.
+fn clip(text: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == SHOWN_CHARS {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\n' => out.push('⏎'),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 impl BatchOp {
-    /// The operation as a person typed it: `set status=done`.
+    /// The operation as a person typed it, on one line: `set status=done`. Each value is cut
+    /// to [`SHOWN_CHARS`] characters, so a 100 kB value does not fill every status line.
     pub fn describe(&self) -> String {
         match self {
-            BatchOp::Set { key, value } => format!("set {key}={}", plan::shown(value)),
-            BatchOp::Unset { key } => format!("unset {key}"),
-            BatchOp::TagAdd { tag } => format!("tag add {tag}"),
-            BatchOp::TagRemove { tag } => format!("tag remove {tag}"),
-            BatchOp::Move { to } => format!("mv --to {to}"),
-            BatchOp::Replace { old, new } => format!("replace '{old}' with '{new}'"),
+            BatchOp::Set { key, value } => {
+                format!("set {}={}", clip(key), clip(&plan::shown(value)))
+            }
+            BatchOp::Unset { key } => format!("unset {}", clip(key)),
+            BatchOp::TagAdd { tag } => format!("tag add {}", clip(tag)),
+            BatchOp::TagRemove { tag } => format!("tag remove {}", clip(tag)),
+            BatchOp::Move { to } => format!("mv --to {}", clip(to)),
+            BatchOp::Replace { old, new } => {
+                format!("replace '{}' with '{}'", clip(old), clip(new))
+            }
             BatchOp::Delete => "rm".into(),
             BatchOp::Rollback { of } => format!("rollback of batch {of}"),
         }

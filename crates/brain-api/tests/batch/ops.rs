@@ -332,3 +332,30 @@ fn batches_rolled_back_newest_first_are_all_undone() {
         );
     }
 }
+
+/// A huge or multi-line value is shown cut short on one line in what a person is told (the
+/// queued message, `batch list`, `batch status`), while the notes get all of it.
+#[test]
+fn an_operation_is_described_on_one_short_line() {
+    let long = "L".repeat(100_000);
+    let set = BatchOp::Set {
+        key: "long".into(),
+        value: serde_json::Value::String(long.clone()),
+    };
+    let shown = set.describe();
+    assert!(shown.starts_with("set long=LLL"), "{shown}");
+    assert!(shown.ends_with('…'), "{shown}");
+    assert!(shown.chars().count() < 80, "{shown}");
+    let lines = BatchOp::Replace {
+        old: "a\r\nb".into(),
+        new: "ü".repeat(61),
+    };
+    assert_eq!(
+        lines.describe(),
+        format!("replace 'a⏎b' with '{}…'", "ü".repeat(60))
+    );
+    assert_eq!(
+        BatchOp::TagAdd { tag: "work".into() }.describe(),
+        "tag add work"
+    );
+}
