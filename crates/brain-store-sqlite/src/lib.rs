@@ -29,6 +29,7 @@ mod open;
 mod runtime;
 mod search;
 mod sync;
+mod sync_state;
 pub mod testing;
 mod tx;
 
@@ -239,25 +240,25 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     fn sync_state(&self) -> Result<SyncState> {
-        let state = self.read(sync::state)?;
+        let state = self.read(sync_state::state)?;
         self.count_base_reads(state.bases.len());
         Ok(state)
     }
 
     fn bases(&self, paths: &[&str]) -> Result<Vec<FileBase>> {
-        let bases = self.read(|tx| sync::bases(tx, paths))?;
+        let bases = self.read(|tx| sync_state::bases(tx, paths))?;
         self.count_base_reads(bases.len());
         Ok(bases)
     }
 
     fn sync_state_of(&self, paths: &[&str]) -> Result<brain_store::PartialSyncState> {
-        let partial = self.read(|tx| sync::state_of(tx, paths))?;
+        let partial = self.read(|tx| sync_state::state_of(tx, paths))?;
         self.count_base_reads(partial.state.bases.len());
         Ok(partial)
     }
 
     fn dirty_entities(&self) -> Result<Vec<brain_store::DirtyEntity>> {
-        self.read(sync::dirty)
+        self.read(sync_state::dirty)
     }
 
     fn apply(&self, ops: &[SyncOp]) -> Result<()> {
