@@ -30,6 +30,7 @@
 mod batch_tools;
 mod fresh;
 mod history_tools;
+mod job_tools;
 mod kinds;
 mod progress;
 mod resources;
@@ -184,7 +185,10 @@ impl BrainMcp {
             fresh: Arc::new(fresh::Freshness::new(&brain)),
             brain,
             settings,
-            tool_router: Self::tool_router() + Self::history_router() + Self::batch_router(),
+            tool_router: Self::tool_router()
+                + Self::job_router()
+                + Self::history_router()
+                + Self::batch_router(),
         }
     }
 
