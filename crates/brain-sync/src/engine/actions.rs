@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use brain_core::EntityRef;
 use brain_store::{ConflictKind, DirtyEntity, FileBase, FileStat, NewConflict, SyncOp};
 
-use super::{Deferred, Run, Stop, SyncMode, store_side, unreachable_action};
+use super::execute::unreachable_action;
+use super::{Deferred, Run, Stop, SyncMode, store_side};
 use crate::plan::{Action, DiskSide, StoreSide, decide};
 use crate::read::ReadNote;
 use crate::scan::DiskFile;
