@@ -36,13 +36,22 @@ const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// Returns, with what changed, once the vault folder, its `.brain/` or the store file is not
 /// the one the session started on; never returns otherwise.
-async fn watch_bearings(bearings: &daemon::Bearings) -> brain_api::daemon::Lost {
+///
+/// Each check runs on a blocking thread: it reads the store, and a PostgreSQL store's client
+/// is synchronous, running a runtime of its own that cannot start inside this one (it
+/// panicked, and the session aborted, on the first check that had to open a connection).
+async fn watch_bearings(bearings: Arc<daemon::Bearings>) -> brain_api::daemon::Lost {
     let mut tick = tokio::time::interval(CHECK_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(lost) = bearings.check() {
-            return lost;
+        let b = bearings.clone();
+        match tokio::task::spawn_blocking(move || b.check()).await {
+            Ok(Err(lost)) => return lost,
+            Ok(Ok(())) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "the check that the vault is still where it was did not finish; checking again");
+            }
         }
     }
 }
@@ -81,13 +90,14 @@ pub fn run(vault: Vault) -> Result<u8> {
         reap_every_ms: 1_000,
         ..vault.pool_config()
     };
-    let bearings =
+    let bearings = Arc::new(
         daemon::Bearings::capture(&vault.paths.root, vault.store.clone()).with_context(|| {
             format!(
                 "cannot read the vault folder {}",
                 vault.paths.root.display()
             )
-        })?;
+        })?,
+    );
     let brain = Arc::new(
         vault
             .brain(vault.plugged()?, Workers::OnDemand(pool))
@@ -115,7 +125,7 @@ pub fn run(vault: Vault) -> Result<u8> {
     let served = runtime.block_on(async {
         tokio::select! {
             served = brain_mcp::serve_stdio(server) => Ok(served),
-            lost = watch_bearings(&bearings) => Err(lost),
+            lost = watch_bearings(bearings.clone()) => Err(lost),
         }
     });
     runtime.shutdown_timeout(DRAIN_ANSWERS);

@@ -218,3 +218,82 @@ fn a_sync_whose_worker_is_killed_is_taken_over_by_another_worker_of_its_folder()
     let status = v.ok(&["--json", "status"]).json();
     assert_eq!(status["notes"].as_u64(), Some(files as u64), "{status}");
 }
+
+/// A `brain mcp` session on a PostgreSQL store outlives the server being away: the session's
+/// check that its folder is still the store's ran on the async runtime, and the synchronous
+/// client, reconnecting, started a runtime inside it and aborted the process (hostile review
+/// of issue 20, H1). After the outage the session answers again.
+#[test]
+fn an_mcp_session_outlives_the_server_being_away() {
+    use std::io::{BufRead, BufReader, Write};
+    let cluster = OwnCluster::start();
+    let url = cluster.database("mcpaway");
+    let v = TestVault::uninitialized();
+    v.write("a.md", "# A\nbefore the outage\n");
+    v.ok(&["init", "--store", &url]);
+    v.ok(&["sync"]);
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("mcp.err");
+    let child = v
+        .cmd()
+        .arg("mcp")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut server = crate::util::daemon::Daemon { child };
+    let mut stdin = server.child.stdin.take().unwrap();
+    let mut lines = BufReader::new(server.child.stdout.take().unwrap()).lines();
+    let mut ask = |id: i64, method: &str, params: serde_json::Value| {
+        let msg =
+            serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        writeln!(stdin, "{msg}").unwrap();
+        stdin.flush().unwrap();
+        loop {
+            let Some(Ok(line)) = lines.next() else {
+                return None;
+            };
+            let answer: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if answer["id"] == id {
+                return Some(answer);
+            }
+        }
+    };
+    let init = ask(
+        1,
+        "initialize",
+        serde_json::json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "outage", "version": "0"}}),
+    );
+    assert!(init.is_some_and(|i| i["result"]["capabilities"].is_object()));
+    let get = serde_json::json!({"name": "get", "arguments": {"type": "note", "id": "a"}});
+    let before = ask(2, "tools/call", get.clone()).unwrap();
+    assert_eq!(before["result"]["isError"], false, "{before}");
+
+    cluster.pause();
+    // The outage, then the server back: the session checks its folder about once a second
+    // all along, and must still be there to answer.
+    std::thread::sleep(outage());
+    cluster.resume();
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "brain mcp died while the server was away:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let after = wait_for(LIMIT, "the session to read the store again", || {
+        let answer = ask(3, "tools/call", get.clone()).unwrap_or_else(|| {
+            panic!(
+                "brain mcp died after the outage:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        });
+        (answer["result"]["isError"] == false).then_some(answer)
+    });
+    assert!(
+        after["result"]["structuredContent"]["content"]
+            .as_str()
+            .is_some_and(|c| c.contains("before the outage")),
+        "{after}"
+    );
+}
