@@ -323,6 +323,16 @@ impl BrainError {
         }
     }
 
+    /// Whether the store did not answer (a PostgreSQL server away, a lost connection), with
+    /// nothing committed: the same call may succeed later, unlike every other failure here.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            BrainError::Store(e) | BrainError::Record(e) => e.is_retryable(),
+            BrainError::Queue(QueueError::Store(e)) => e.is_retryable(),
+            _ => false,
+        }
+    }
+
     /// Whether the caller's input was at fault (an agent should change its request), as opposed
     /// to the vault or store failing.
     pub fn is_bad_input(&self) -> bool {

@@ -22,6 +22,7 @@ mod plan;
 mod report;
 mod rollback;
 mod run;
+mod tend;
 
 use brain_core::EntityRef;
 use brain_jobs::EnqueueRequest;

@@ -85,6 +85,9 @@ impl Brain {
         };
         let now = match self.store.get_any(r) {
             Ok(_) => r.clone(),
+            Err(e) if e.is_retryable() => {
+                return NoteDone::failed_by(&entity, &BrainError::Store(e));
+            }
             Err(_) => match self.moved_to(r) {
                 Some(now) => now,
                 None => return failed(format!("there is no note {r} any more")),
@@ -92,7 +95,7 @@ impl Brain {
         };
         let versions = match self.store.history(&now) {
             Ok(v) => v,
-            Err(e) => return failed(e.to_string()),
+            Err(e) => return NoteDone::failed_by(&entity, &BrainError::Store(e)),
         };
         let source = format!("batch {of}");
         let Some(made) = versions.iter().rev().find(|v| v.why.source == source) else {
@@ -145,7 +148,7 @@ impl Brain {
         } else {
             let text = match self.store.version_text(&now, before.number) {
                 Ok(t) => t,
-                Err(e) => return failed(e.to_string()),
+                Err(e) => return NoteDone::failed_by(&entity, &BrainError::Store(e)),
             };
             self.require_synced_file(
                 &now,
@@ -172,9 +175,9 @@ impl Brain {
                     Some(latest) => self.keep_both(&now, of, batch, before.number, latest),
                     None => failed("its history is empty".into()),
                 },
-                Err(e) => failed(e.to_string()),
+                Err(e) => NoteDone::failed_by(&entity, &BrainError::Store(e)),
             },
-            Err(e) => failed(e.to_string()),
+            Err(e) => NoteDone::failed_by(&entity, &e),
         }
     }
 
@@ -198,7 +201,9 @@ impl Brain {
             self.store.version_text(r, before),
         ) {
             (Ok(a), Ok(b)) => (a, b),
-            (Err(e), _) | (_, Err(e)) => return failed(e.to_string()),
+            (Err(e), _) | (_, Err(e)) => {
+                return NoteDone::failed_by(&entity, &BrainError::Store(e));
+            }
         };
         let why = format!(
             "it changed after batch {of} (version {} by {}): kept as it is; its version from \
@@ -218,6 +223,7 @@ impl Brain {
         };
         match self.store.apply(&[SyncOp::RecordConflict(conflict)]) {
             Ok(()) => NoteDone::Conflict { entity, why },
+            Err(e) if e.is_retryable() => NoteDone::failed_by(&entity, &BrainError::Store(e)),
             Err(e) => failed(format!("the conflict could not be recorded: {e}")),
         }
     }

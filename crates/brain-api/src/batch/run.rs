@@ -37,6 +37,24 @@ pub(crate) enum NoteDone {
     Conflict { entity: String, why: String },
     /// Could not be changed, and why.
     Failed { entity: String, reason: String },
+    /// The store did not answer while this note was worked on: the child stops and is tried
+    /// again, the notes it changed skipped by their history. Never part of a child's result.
+    #[serde(skip)]
+    StoreAway { entity: String, reason: String },
+}
+
+impl NoteDone {
+    /// A note `e` kept from changing: [`NoteDone::StoreAway`] when the store did not answer
+    /// (worth another attempt), [`NoteDone::Failed`] with `e`'s words otherwise.
+    pub(crate) fn failed_by(entity: &str, e: &BrainError) -> NoteDone {
+        let entity = entity.to_string();
+        let reason = e.to_string();
+        if e.is_retryable() {
+            NoteDone::StoreAway { entity, reason }
+        } else {
+            NoteDone::Failed { entity, reason }
+        }
+    }
 }
 
 /// The batch plugin: registers the two job types. Register it after the sync plugin, whose
@@ -75,7 +93,10 @@ impl Plugin for BatchPlugin {
                     // One child at a time: each note is its own write, and two children would
                     // only wait on each other's transactions.
                     concurrency: 1,
-                    max_attempts: 3,
+                    // Each attempt after the first skips the notes done (by their history),
+                    // so a store away for a while (retried after 1, 2, 4 ... 64 s) costs
+                    // nothing but the wait.
+                    max_attempts: 8,
                     // Works on this folder's files (the checks against them, the exports).
                     bound_to_replica: true,
                     ..TypeConfig::default()
@@ -175,6 +196,14 @@ impl Handler for Children {
                 BatchOp::Rollback { of } => brain.roll_back_note(&r, *of, batch, &mapper),
                 op => brain.apply_to_note(op, &r, logseq, &mapper),
             };
+            if let NoteDone::StoreAway { entity, reason } = &outcome {
+                return Err(JobError::Failed(format!(
+                    "the store did not answer while {entity} was changed ({reason}); the {} \
+                     notes this job dealt with are kept, and it goes on from {entity} when \
+                     it runs again",
+                    done.len()
+                )));
+            }
             if let NoteDone::Failed { entity, reason } = &outcome {
                 tracing::warn!(job = ctx.job.id, batch, entity = %entity, reason = %reason, "batch left a note unchanged");
             }
@@ -221,7 +250,7 @@ impl Brain {
         loop {
             let note = match self.get(r) {
                 Ok(note) => note,
-                Err(e) => return failed(e.to_string()),
+                Err(e) => return NoteDone::failed_by(&entity, &e),
             };
             let planned = match plan(op, &note, logseq, mapper) {
                 Ok(p) => p,
@@ -265,7 +294,7 @@ impl Brain {
                          another --to folder"
                     ));
                 }
-                Err(e) => return failed(e.to_string()),
+                Err(e) => return NoteDone::failed_by(&entity, &e),
             }
         }
     }

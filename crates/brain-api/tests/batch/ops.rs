@@ -239,9 +239,18 @@ fn a_child_taken_over_from_a_dead_worker_changes_each_note_once() {
             .unwrap();
     }
     assert_eq!(store.reap(now_ms() + 10).unwrap(), vec![claimed[0].id]);
-    // Another worker takes the child over.
+    // Nobody works on it now: a process that waits for the batch and may run jobs takes it
+    // up (`brain batch status --wait`), once it has sat idle a few seconds; one that may not
+    // run jobs never does.
+    assert!(!idle.tend_batch(id).unwrap(), "Workers::Never runs nothing");
     let brain = with_workers(root, super::common::on_demand());
-    brain.ensure_workers();
+    let deadline = Instant::now() + GENEROUS;
+    while !brain.tend_batch(id).unwrap() {
+        assert!(Instant::now() < deadline, "nobody took the batch up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(brain.runs_jobs_here());
+    assert!(!brain.tend_batch(id).unwrap(), "started once");
     let report = wait(&brain, id);
     assert_eq!(
         (report.state, report.changed),

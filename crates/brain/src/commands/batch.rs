@@ -74,7 +74,22 @@ pub fn run(vault: &Vault, c: &BatchCommand, json: bool) -> Result<u8> {
         return queued_said(vault, &queued, json);
     }
     match c {
-        BatchCommand::Status { id, wait } => status(&brain, *id, *wait, json),
+        BatchCommand::Status { id, wait: false } => status(&brain, *id, false, json),
+        BatchCommand::Status { id, wait: true } => {
+            // A wait may run the batch here when nobody else does (its worker was killed, or
+            // stopped after the store was away too long).
+            let brain = vault.brain(
+                vault.plugged()?,
+                brain_api::Workers::OnDemand(vault.pool_config()),
+            );
+            let code = status(&brain, *id, true, json);
+            if brain.runs_jobs_here() {
+                // The files of the notes it changed, before leaving.
+                brain.finish_writes(FINISH_WRITES);
+                let _ = brain.shutdown_within(Duration::from_secs(2));
+            }
+            code
+        }
         BatchCommand::Rollback { id } => {
             let queued = brain.rollback_batch(*id)?;
             queued_said(vault, &queued, json)
@@ -215,8 +230,15 @@ fn summary(r: &BatchReport) -> String {
         "failed" if r.changed > 0 => format!("failed: {} of {} not changed", r.failed, r.total),
         other => other.to_string(),
     };
+    // Under way, a running job's notes are counted in `done` as it goes, but by outcome only
+    // when it ends.
+    let counted = if r.is_finished() {
+        ","
+    } else {
+        "; in its jobs that ended:"
+    };
     let mut s = format!(
-        "Batch {} ({state}): {} on {}: {} of {} done, {} changed, {} unchanged",
+        "Batch {} ({state}): {} on {}: {} of {} done{counted} {} changed, {} unchanged",
         r.batch_id,
         r.op,
         notes(r.total),
@@ -276,12 +298,17 @@ fn print_report(r: &BatchReport) -> Result<()> {
     Ok(())
 }
 
+/// How long `batch status --wait` gives the exports of a batch it ran itself.
+const FINISH_WRITES: Duration = Duration::from_secs(60);
+
 /// `brain batch status ID [--wait]`.
 fn status(brain: &brain_api::Brain, id: i64, wait: bool, json: bool) -> Result<u8> {
     let mut report = brain.batch_report(id)?;
     if wait {
         let tty = std::io::stderr().is_terminal();
         let mut last_said = None;
+        let mut store_away = false;
+        let mut last_tended = std::time::Instant::now();
         while !report.is_finished() {
             let now = (report.done, report.state);
             if !json && last_said != Some(now) {
@@ -296,7 +323,36 @@ fn status(brain: &brain_api::Brain, id: i64, wait: bool, json: bool) -> Result<u
                 last_said = Some(now);
             }
             std::thread::sleep(Duration::from_millis(250));
-            report = brain.batch_report(id)?;
+            if last_tended.elapsed() >= Duration::from_secs(1) {
+                last_tended = std::time::Instant::now();
+                if let Ok(true) = brain.tend_batch(id) {
+                    eprintln!(
+                        "{}Nobody was working on batch {id} (its worker stopped): this command runs it now.",
+                        if tty { "\n" } else { "" }
+                    );
+                }
+            }
+            // A store away for a while (a PostgreSQL server restarting) is waited out, said
+            // once; the batch's jobs wait it out too.
+            match brain.batch_report(id) {
+                Ok(r) => {
+                    if store_away {
+                        eprintln!("The store answers again.");
+                        store_away = false;
+                    }
+                    report = r;
+                }
+                Err(e) if e.is_retryable() => {
+                    if !store_away {
+                        eprintln!(
+                            "{}The store does not answer ({e}); waiting for it (Ctrl-C stops waiting, not the batch).",
+                            if tty { "\n" } else { "" }
+                        );
+                        store_away = true;
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         if tty && !json && last_said.is_some() {
             eprintln!();

@@ -416,6 +416,9 @@ pub(crate) fn spawn_worker_for(root: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
+/// How long `brain work --until-idle` waits for a store that does not answer before it stops.
+const STORE_AWAY_LIMIT: Duration = Duration::from_secs(600);
+
 /// `brain work`: runs queued jobs here; with `--until-idle`, until none is queued or running.
 pub fn work(vault: &Vault, args: &WorkArgs) -> Result<u8> {
     let plugged = vault.plugged()?;
@@ -426,13 +429,31 @@ pub fn work(vault: &Vault, args: &WorkArgs) -> Result<u8> {
         let flag = interrupted.clone();
         let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
     }
+    let mut away_since: Option<std::time::Instant> = None;
     loop {
         std::thread::sleep(Duration::from_millis(200));
         if interrupted.load(Ordering::SeqCst) {
             break;
         }
-        if args.until_idle && !busy(vault, &queue, true)? {
-            break;
+        if args.until_idle {
+            match busy(vault, &queue, true) {
+                Ok(true) => away_since = None,
+                Ok(false) => break,
+                // A store away for a moment (a PostgreSQL server restarting) is waited out, as
+                // the jobs' own retries wait it out: this worker is what finishes a batch no
+                // daemon runs. Away for longer, the next command or `brain serve` takes over.
+                Err(e) => {
+                    let since = *away_since.get_or_insert_with(std::time::Instant::now);
+                    if since.elapsed() >= STORE_AWAY_LIMIT {
+                        pool.shutdown();
+                        return Err(e.context(format!(
+                            "the store did not answer for {}s, so this worker stops; the jobs                              left are run by the next brain command or `brain serve`",
+                            STORE_AWAY_LIMIT.as_secs()
+                        )));
+                    }
+                    tracing::warn!(error = %e, "the store does not answer; waiting for it");
+                }
+            }
         }
     }
     pool.shutdown();

@@ -297,3 +297,52 @@ fn an_mcp_session_outlives_the_server_being_away() {
         "{after}"
     );
 }
+
+/// A batch the server goes away under finishes once it is back, each note changed once: the
+/// note a child was on when the store stopped answering is not a failure of the batch but a
+/// reason to try the child again (which skips the notes it did), and the background worker
+/// waits for the store instead of leaving the batch half done (hostile review of issue 20,
+/// M3 and L1).
+#[test]
+fn a_batch_the_server_goes_away_under_finishes_with_every_note_changed_once() {
+    let cluster = OwnCluster::start();
+    let url = cluster.database("batchaway");
+    let v = generated_on(&url);
+    v.ok(&["sync"]);
+    let notes = v.ok(&["--json", "status"]).json()["notes"]
+        .as_u64()
+        .unwrap();
+    let queued = v
+        .ok(&[
+            "--json",
+            "batch",
+            "set",
+            "outage=survived",
+            "--where",
+            "type:note",
+        ])
+        .json();
+    let id = queued["batch_id"].as_i64().expect("a batch id").to_string();
+    wait_for(LIMIT, "the batch to be under way", || {
+        let r = v.run(&["--json", "batch", "status", &id]).json();
+        (r["done"].as_u64() > Some(0)).then_some(())
+    });
+    cluster.pause();
+    std::thread::sleep(outage());
+    cluster.resume();
+    let done = v.ok(&["--json", "batch", "status", &id, "--wait"]).json();
+    assert_eq!(
+        (
+            &done["state"],
+            done["changed"].as_u64(),
+            done["failed"].as_u64()
+        ),
+        (&"succeeded".into(), Some(notes), Some(0)),
+        "{done}"
+    );
+    // Each note once: one version by the batch, and the value once in its file.
+    for f in v.snapshot().keys().filter(|p| p.ends_with(".md")).take(50) {
+        let text = String::from_utf8(v.read(f)).unwrap();
+        assert_eq!(text.matches("outage: survived").count(), 1, "{f}:\n{text}");
+    }
+}

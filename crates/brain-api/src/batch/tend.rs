@@ -1,0 +1,54 @@
+//! Who works on a batch: a batch nobody works on (its background worker killed, or stopped by a
+//! store away for too long) is taken up by the process waiting for it, as a command following
+//! a job takes the job over (`Brain::follow`).
+
+use brain_core::time::now_ms;
+use brain_store::jobs::JobState;
+
+use crate::{Brain, BrainError, Workers, daemon_pid, runner};
+
+/// How long a batch's due children may wait with none running and none ending before nobody is
+/// taken to work on it: longer than a worker takes between two children.
+const IDLE_BEFORE_TENDED_MS: i64 = 3_000;
+
+impl Brain {
+    /// Starts this process's workers if nobody works on batch `id`: it has children left, no
+    /// daemon holds the vault, no child runs under a live lease of a live worker, and none
+    /// ended or was due within the last few seconds. Only a facade that may run jobs
+    /// (`Workers::OnDemand`) starts them. Returns whether it started them now.
+    pub fn tend_batch(&self, id: i64) -> Result<bool, BrainError> {
+        if !matches!(self.workers, Workers::OnDemand(_))
+            || self.runs_workers()
+            || daemon_pid(&self.root).is_some()
+        {
+            return Ok(false);
+        }
+        let children = self.batch_children(id)?;
+        let now = now_ms();
+        let mut left = false;
+        let mut last_event = 0;
+        for c in &children {
+            last_event = last_event.max(c.finished_ms.unwrap_or(0));
+            match c.state {
+                JobState::Running
+                    if runner::lease_lapsed_ms(c, now).is_none()
+                        && runner::worker_gone(c, now).is_none() =>
+                {
+                    return Ok(false);
+                }
+                JobState::Running => left = true,
+                JobState::Queued => {
+                    left = true;
+                    last_event = last_event.max(c.run_at_ms);
+                }
+                _ => {}
+            }
+        }
+        if !left || now - last_event < IDLE_BEFORE_TENDED_MS {
+            return Ok(false);
+        }
+        tracing::info!(batch = id, "nobody works on this batch: running it here");
+        self.ensure_workers();
+        Ok(self.runs_workers())
+    }
+}
