@@ -26,12 +26,8 @@ impl Brain {
             )));
         }
         for earlier in self.rollbacks_of(id)? {
-            let state = self.batch_report(earlier)?.state;
-            if state != "cancelled" {
-                return Err(BrainError::BatchRefused(format!(
-                    "batch {id} was rolled back already, by batch {earlier} ({state}): to undo \
-                     that rollback, run `brain batch rollback {earlier}`"
-                )));
+            if let Some(refusal) = self.standing_rollback(id, earlier)? {
+                return Err(BrainError::BatchRefused(refusal));
             }
         }
         let mut refs = Vec::new();
@@ -50,6 +46,37 @@ impl Brain {
         let query = format!("the notes of batch {id}");
         tracing::info!(batch = id, op = ?root.input.get("op"), "rollback asked");
         self.queue_batch(op, &query, refs, Some(id))
+    }
+
+    /// Why rollback `earlier` of batch `id` keeps `id` from being rolled back again, if it
+    /// does. It does not when it was cancelled, when it changed no note (every note had
+    /// changed since, so it only recorded conflicts: rolling back again is what a person does
+    /// once they undid the later change), or when it was itself rolled back (which brought the
+    /// batch's versions back).
+    fn standing_rollback(&self, id: i64, earlier: i64) -> Result<Option<String>, BrainError> {
+        let e = self.batch_report(earlier)?;
+        if e.state == "cancelled" || (e.is_finished() && e.changed == 0) {
+            return Ok(None);
+        }
+        for undo in self.rollbacks_of(earlier)? {
+            let u = self.batch_report(undo)?;
+            if u.state != "cancelled" && u.changed > 0 {
+                return Ok(None);
+            }
+        }
+        let conflicts = if e.conflicts > 0 {
+            format!(
+                "; the {} notes it kept both ways are in `brain conflicts list`",
+                e.conflicts
+            )
+        } else {
+            String::new()
+        };
+        Ok(Some(format!(
+            "batch {id} was rolled back already, by batch {earlier} ({}, {} changed): to undo \
+             that rollback, run `brain batch rollback {earlier}`{conflicts}",
+            e.state, e.changed
+        )))
     }
 
     /// The batches that roll back batch `id`, oldest first.
@@ -208,7 +235,7 @@ impl Brain {
         let why = format!(
             "it changed after batch {of} (version {} by {}): kept as it is; its version from \
              before batch {of} (version {before}) is the conflict's other side, and `brain \
-             revert {r} --to {before}` brings it back",
+             revert {r} --to {before}` brings it back (dropping what changed since)",
             current.number, current.why.source
         );
         let conflict = NewConflict {

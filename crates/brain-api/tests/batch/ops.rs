@@ -342,6 +342,65 @@ fn batches_rolled_back_newest_first_are_all_undone() {
     }
 }
 
+/// Rolling back the first of two overlapping batches keeps every note (a later batch changed
+/// them) as conflicts and changes nothing; once the later batch is undone, the first can be
+/// rolled back again, which a rollback that changed nothing does not stand in the way of. One
+/// that changed notes does, until it is rolled back itself (hostile review of issue 20, M4).
+#[test]
+fn a_rollback_that_changed_nothing_does_not_stand_in_the_way_of_another() {
+    let (_dir, brain) = vault(3);
+    let original: Vec<String> = (0..3)
+        .map(|i| text(&brain, &format!("note/projects/p{i}")))
+        .collect();
+    let set = BatchOp::Set {
+        key: "ovl".into(),
+        value: "1".into(),
+    };
+    let first = run(&brain, set, "path:projects").batch_id;
+    let tag = BatchOp::TagAdd { tag: "t".into() };
+    let second = run(&brain, tag, "path:projects").batch_id;
+    let kept = wait(
+        &brain,
+        brain.rollback_batch(first).unwrap().batch_id.unwrap(),
+    );
+    assert_eq!((kept.changed, kept.conflicts), (0, 3), "{kept:?}");
+    wait(
+        &brain,
+        brain.rollback_batch(second).unwrap().batch_id.unwrap(),
+    );
+    let again = wait(
+        &brain,
+        brain.rollback_batch(first).unwrap().batch_id.unwrap(),
+    );
+    assert_eq!((again.changed, again.conflicts), (3, 0), "{again:?}");
+    for (i, o) in original.iter().enumerate() {
+        assert_eq!(&text(&brain, &format!("note/projects/p{i}")), o, "p{i}");
+    }
+    // This one changed the notes: a third rollback is refused, naming it...
+    let refused = brain.rollback_batch(first).unwrap_err().to_string();
+    assert!(
+        refused.contains(&format!("by batch {}", again.batch_id)) && refused.contains("3 changed"),
+        "{refused}"
+    );
+    // ...until it is rolled back itself, which brings the first batch's versions back.
+    let redo = wait(
+        &brain,
+        brain
+            .rollback_batch(again.batch_id)
+            .unwrap()
+            .batch_id
+            .unwrap(),
+    );
+    assert_eq!(redo.changed, 3, "{redo:?}");
+    assert!(text(&brain, "note/projects/p0").contains("ovl:"));
+    let last = wait(
+        &brain,
+        brain.rollback_batch(first).unwrap().batch_id.unwrap(),
+    );
+    assert_eq!(last.changed, 3, "{last:?}");
+    assert_eq!(&text(&brain, "note/projects/p0"), &original[0]);
+}
+
 /// A huge or multi-line value is shown cut short on one line in what a person is told (the
 /// queued message, `batch list`, `batch status`), while the notes get all of it.
 #[test]
