@@ -53,3 +53,22 @@ async def test_a_batch_is_previewed_run_watched_and_rolled_back(server: Server, 
         await eventually(lambda: vault.snapshot() == before, EXPORT_LIMIT_S, "every file as before the batch")
         msg = await sess.error("batch_rollback", {"id": batch}, "refused")
         assert f"by batch {rollback['batch_id']}" in msg, msg
+
+
+async def test_a_batch_works_on_what_a_person_saved_just_before(server: Server, vault: Vault) -> None:
+    """A note saved on disk before the call is part of the batch's selection and is changed as
+    saved, like every other call's answer (no `sync` in between): the batch does not refuse it
+    as edited on disk, and its dry run says what the run does."""
+    rel = sorted(p for p in vault.md_files() if p.startswith("projects/"))[0]
+    ident = rel[: -len(".md")]
+    async with server.session() as sess:
+        await sess.ok("get", {"type": "note", "id": ident})
+        with open(vault.file(rel), "w", encoding="utf-8") as f:
+            f.write("---\ntags: [savedjustnow]\n---\n# Saved by a person\n\nwombatfresh\n")
+        dry = await sess.ok("batch", {"op": "set", "where": "tag:savedjustnow", "key": "seen", "value": "yes", "dry_run": True})
+        assert dry["count"] == 1 and dry["would_change"] == 1, dry
+        queued = await sess.ok("batch", {"op": "set", "where": "tag:savedjustnow", "key": "seen", "value": "yes"})
+        report = await sess.ok("batch_status", {"id": queued["batch_id"], "wait": True})
+        assert report["changed"] == 1 and report["failed"] == 0, report
+        got = await sess.ok("get", {"type": "note", "id": ident})
+        assert "wombatfresh" in got["content"] and "seen: yes" in got["content"], got["content"]

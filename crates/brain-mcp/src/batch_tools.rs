@@ -5,20 +5,22 @@
 
 use std::time::Duration;
 
-use brain_api::batch::{BatchOp, BatchReport};
+use brain_api::batch::{BatchOp, BatchPreview, BatchReport, NotePreview};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ProgressNotificationParam};
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::tools::{fail, fail_with, ok_value};
-use crate::{BrainMcp, blocking, kinds};
+use crate::{BrainMcp, blocking, fresh_blocking, kinds};
 
 /// How often a waiting `batch_status` reads the batch again.
 const POLL: Duration = Duration::from_millis(250);
+/// How often it looks whether anybody works on the batch.
+const TEND_EVERY: Duration = Duration::from_secs(1);
 
 /// `batch` arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -47,10 +49,70 @@ pub(crate) struct BatchArgs {
     new: Option<String>,
     /// Return the count and each note's diff, and write nothing. Default: false.
     dry_run: Option<bool>,
+    /// Dry run: how many notes' changes to return (1 to 500). Default: 50.
+    limit: Option<usize>,
+    /// Dry run: skip this many notes first: pass the `next_offset` of the previous page.
+    /// Default: 0.
+    offset: Option<usize>,
 }
 
+/// The notes' changes a dry run returns when `limit` is not given, and at most.
+const PREVIEW_PAGE: usize = 50;
+const PREVIEW_MAX: usize = 500;
+/// The most characters of one note's diff a dry run returns.
+const DIFF_CHARS: usize = 8_000;
+
 impl BatchArgs {
+    /// The arguments given that `self.op` does not take: refused by name, as an unknown
+    /// argument is, rather than ignored.
+    fn foreign(&self) -> Vec<&'static str> {
+        let takes: &[&str] = match self.op.as_str() {
+            "set" => &["key", "value"],
+            "unset" => &["key"],
+            "tag_add" | "tag_remove" => &["tag"],
+            "move" => &["to"],
+            "replace" => &["old", "new"],
+            _ => &[],
+        };
+        [
+            ("key", self.key.is_some()),
+            ("value", self.value.is_some()),
+            ("tag", self.tag.is_some()),
+            ("to", self.to.is_some()),
+            ("old", self.old.is_some()),
+            ("new", self.new.is_some()),
+        ]
+        .into_iter()
+        .filter(|(name, given)| *given && !takes.contains(name))
+        .map(|(name, _)| name)
+        .collect()
+    }
+
     fn op(&self) -> Result<BatchOp, String> {
+        let foreign = self.foreign();
+        let known = matches!(
+            self.op.as_str(),
+            "set" | "unset" | "tag_add" | "tag_remove" | "move" | "replace" | "delete"
+        );
+        // An unknown op is said below, whatever else was given.
+        if known && !foreign.is_empty() {
+            return Err(format!(
+                "op `{}` does not take `{}`: give only its own arguments (set: key, value; \
+                 unset: key; tag_add, tag_remove: tag; move: to; replace: old, new; delete: \
+                 none)",
+                self.op,
+                foreign.join("`, `")
+            ));
+        }
+        if !self.dry_run.unwrap_or(false) && (self.limit.is_some() || self.offset.is_some()) {
+            return Err(
+                "`limit` and `offset` page a dry run's changes: give them with dry_run: true"
+                    .into(),
+            );
+        }
+        if self.limit == Some(0) || self.limit.is_some_and(|l| l > PREVIEW_MAX) {
+            return Err(format!("`limit` is 1 to {PREVIEW_MAX}"));
+        }
         let need = |v: &Option<String>, what: &str| {
             v.clone()
                 .ok_or_else(|| format!("op `{}` needs `{what}`", self.op))
@@ -109,6 +171,44 @@ pub(crate) struct BatchIdArgs {
     id: i64,
 }
 
+/// One page of a dry run: the notes `offset..offset + limit` with their diffs (each cut at
+/// [`DIFF_CHARS`]), and `next_offset` while more are left. A dry run over thousands of notes,
+/// or with a long value, would otherwise answer with megabytes an agent cannot read.
+fn preview_page(p: BatchPreview, offset: usize, limit: usize) -> Value {
+    let listed = p.notes.len();
+    let end = offset.saturating_add(limit).min(listed);
+    let mut page = p;
+    let notes: Vec<NotePreview> = page
+        .notes
+        .drain(..)
+        .skip(offset)
+        .take(limit)
+        .map(|mut n| {
+            if let Some(diff) = &n.diff
+                && diff.chars().count() > DIFF_CHARS
+            {
+                let cut: String = diff.chars().take(DIFF_CHARS).collect();
+                n.diff = Some(format!("{cut}\n… (diff cut at {DIFF_CHARS} characters)"));
+            }
+            n
+        })
+        .collect();
+    page.notes = notes;
+    let mut value = serde_json::to_value(page).unwrap_or(Value::Null);
+    if let Value::Object(o) = &mut value {
+        o.insert("offset".into(), json!(offset));
+        o.insert(
+            "next_offset".into(),
+            if end < listed {
+                json!(end)
+            } else {
+                Value::Null
+            },
+        );
+    }
+    value
+}
+
 fn report_value(r: &BatchReport) -> Value {
     serde_json::to_value(r).unwrap_or(Value::Null)
 }
@@ -116,7 +216,7 @@ fn report_value(r: &BatchReport) -> Value {
 #[tool_router(router = batch_router, vis = "pub(crate)")]
 impl BrainMcp {
     #[tool(
-        description = "Change every note a query selects in one go: op set (key, value), unset (key), tag_add / tag_remove (tag; frontmatter tags only, inline #tags are left), move (to: a folder), replace (old → new), delete. `where` is the search language with filters type:T, tag:T, path:FOLDER, meta.KEY:VALUE; filters alone select every match. With dry_run returns {op, query, count, would_change, notes: [{entity, path, change, diff, to, why}]} and writes nothing. Otherwise returns at once with {batch_id, count, op, message}: the batch runs as jobs; follow it with batch_status (wait: true streams progress), undo it with batch_rollback. A query selecting no note queues nothing (batch_id null).",
+        description = "Change every note a query selects in one go: op set (key, value), unset (key), tag_add / tag_remove (tag; frontmatter tags only, inline #tags are left), move (to: a folder), replace (old → new), delete. `where` is the search language with filters type:T, tag:T, path:FOLDER, meta.KEY:VALUE; filters alone select every match. With dry_run returns {op, query, count, would_change, notes: [{entity, path, change, diff, to, why}], offset, next_offset} and writes nothing: `notes` is one page (limit, default 50; each diff cut at 8,000 characters), call again with offset = next_offset for the next. Arguments of another op are refused. Otherwise returns at once with {batch_id, count, op, message}: the batch runs as jobs; follow it with batch_status (wait: true streams progress), undo it with batch_rollback. A query selecting no note queues nothing (batch_id null).",
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -130,14 +230,17 @@ impl BrainMcp {
             Err(why) => return fail(kinds::BAD_ARGUMENT, why),
         };
         let query = args.query.clone();
+        // What a person saved before the call is imported first, as for every other call: the
+        // selection and each note's change are worked out on it.
         if args.dry_run.unwrap_or(false) {
-            return match blocking(&self.brain, move |b| b.preview_batch(&op, &query)).await {
-                Ok(p) => ok_value(serde_json::to_value(p).unwrap_or(Value::Null), None),
+            let (offset, limit) = (args.offset.unwrap_or(0), args.limit.unwrap_or(PREVIEW_PAGE));
+            return match fresh_blocking(self, move |b| b.preview_batch(&op, &query)).await {
+                Ok((p, stale)) => ok_value(preview_page(p, offset, limit), stale),
                 Err(e) => fail_with(&e),
             };
         }
-        match blocking(&self.brain, move |b| b.start_batch(&op, &query)).await {
-            Ok(q) => ok_value(serde_json::to_value(q).unwrap_or(Value::Null), None),
+        match fresh_blocking(self, move |b| b.start_batch(&op, &query)).await {
+            Ok((q, stale)) => ok_value(serde_json::to_value(q).unwrap_or(Value::Null), stale),
             Err(e) => fail_with(&e),
         }
     }
@@ -154,7 +257,14 @@ impl BrainMcp {
         let id = args.id;
         let token = ctx.meta.get_progress_token();
         let mut last_sent = None;
+        let mut last_tended = tokio::time::Instant::now();
         loop {
+            // Waiting, this session runs a batch nobody works on (the worker that ran it
+            // stopped), as `brain batch status --wait` does.
+            if args.wait.unwrap_or(false) && last_tended.elapsed() >= TEND_EVERY {
+                last_tended = tokio::time::Instant::now();
+                let _ = blocking(&self.brain, move |b| b.tend_batch(id)).await;
+            }
             let report = match blocking(&self.brain, move |b| b.batch_report(id)).await {
                 Ok(r) => r,
                 Err(e) => return fail_with(&e),
@@ -215,7 +325,7 @@ impl BrainMcp {
     }
 
     #[tool(
-        description = "Cancel a batch: notes not yet reached stay as they are, notes it changed stay changed (batch_rollback undoes them once it has stopped). Returns the batch's status.",
+        description = "Cancel a batch: notes not yet reached stay as they are, notes it changed stay changed (batch_rollback undoes them once it has stopped). Returns the batch's status with a `message` saying what happened, and `already_ended: true` when it had ended before (nothing was cancelled).",
         annotations(
             read_only_hint = false,
             destructive_hint = false,
@@ -225,8 +335,35 @@ impl BrainMcp {
     )]
     async fn batch_cancel(&self, Parameters(args): Parameters<BatchIdArgs>) -> CallToolResult {
         let id = args.id;
-        match blocking(&self.brain, move |b| b.cancel_batch(id)).await {
-            Ok(r) => ok_value(report_value(&r), None),
+        let cancelled = blocking(&self.brain, move |b| {
+            let before = b.batch_report(id)?;
+            if before.is_finished() {
+                return Ok((before, true));
+            }
+            b.cancel_batch(id).map(|r| (r, false))
+        })
+        .await;
+        match cancelled {
+            Ok((r, ended)) => {
+                let mut value = report_value(&r);
+                if let Value::Object(o) = &mut value {
+                    let message = if ended {
+                        format!(
+                            "batch {id} had already ended ({}): there was nothing to cancel",
+                            r.state
+                        )
+                    } else {
+                        format!(
+                            "batch {id} is cancelled: notes not reached stay as they are, a job \
+                             under way stops within about a second, and the notes changed stay \
+                             changed (batch_rollback undoes them once it has stopped)"
+                        )
+                    };
+                    o.insert("message".into(), json!(message));
+                    o.insert("already_ended".into(), json!(ended));
+                }
+                ok_value(value, None)
+            }
             Err(e) => fail_with(&e),
         }
     }

@@ -160,6 +160,11 @@ impl BatchOp {
             BatchOp::Replace { old, .. } if old.is_empty() => {
                 bad("the text to replace is empty: give the text to find".into())
             }
+            BatchOp::Move { to } if to.trim().is_empty() => bad(
+                "the folder to move to is empty: give a vault-relative folder (`Archive/2026`), \
+                 or `/` for the vault's top folder"
+                    .into(),
+            ),
             BatchOp::Move { to } if to.contains(['\n', '\r', '\\']) || to.contains("..") => {
                 bad(format!(
                     "'{to}' is not a folder of the vault: give a vault-relative folder with `/` \

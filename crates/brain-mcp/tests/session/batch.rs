@@ -25,6 +25,32 @@ async fn an_agent_previews_runs_watches_and_rolls_back_a_batch() {
     );
     let found = c.ok("search", json!({"query": "meta.status:done"})).await;
     assert_eq!(found["hits"], json!([]), "a dry run writes nothing");
+    // One page at a time: 50 notes' changes by default, then from next_offset.
+    assert_eq!(preview["notes"].as_array().map(Vec::len), Some(50));
+    assert_eq!(preview["next_offset"], 50, "{}", preview["next_offset"]);
+    let mut rest = set.clone();
+    rest["dry_run"] = json!(true);
+    rest["offset"] = json!(90);
+    rest["limit"] = json!(20);
+    let last = c.ok("batch", rest).await;
+    assert_eq!(last["notes"].as_array().map(Vec::len), Some(10));
+    assert!(last["next_offset"].is_null(), "{}", last["next_offset"]);
+    assert_eq!(last["count"], 100, "the count is the whole selection's");
+    // A long value: each diff is cut, the answer stays small.
+    let long = json!({"op": "set", "where": "tag:t0", "key": "long",
+                      "value": "L".repeat(200_000), "dry_run": true, "limit": 3});
+    let cut = c.ok("batch", long).await;
+    let diff = cut["notes"][0]["diff"].as_str().unwrap_or_default();
+    assert!(
+        diff.ends_with("(diff cut at 8000 characters)"),
+        "{}",
+        &diff[diff.len() - 80..]
+    );
+    assert!(
+        cut.to_string().len() < 40_000,
+        "{} bytes",
+        cut.to_string().len()
+    );
 
     let queued = c.ok("batch", set).await;
     let id = queued["batch_id"].as_i64().expect("a batch id");
@@ -71,6 +97,16 @@ async fn an_agent_previews_runs_watches_and_rolls_back_a_batch() {
         .error("batch_rollback", json!({"id": id}), "refused")
         .await;
     assert!(again.contains(&format!("by batch {rb}")), "{again}");
+    // Cancelling a batch that ended says nothing was cancelled.
+    let ended = c.ok("batch_cancel", json!({"id": id})).await;
+    assert_eq!(ended["already_ended"], true, "{ended}");
+    assert_eq!(ended["state"], "succeeded", "{ended}");
+    assert!(
+        ended["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("nothing to cancel")),
+        "{ended}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -93,6 +129,34 @@ async fn bad_batches_are_refused_and_an_empty_selection_queues_nothing() {
     c.error(
         "batch",
         json!({"op": "delete", "where": "tag:"}),
+        "bad_argument",
+    )
+    .await;
+    // An argument of another op is refused by name, not ignored.
+    let foreign = c
+        .error(
+            "batch",
+            json!({"op": "delete", "where": "tag:t0", "key": "status"}),
+            "bad_argument",
+        )
+        .await;
+    assert!(foreign.contains("does not take `key`"), "{foreign}");
+    c.error(
+        "batch",
+        json!({"op": "set", "where": "tag:t0", "key": "k", "value": 1, "tag": "x"}),
+        "bad_argument",
+    )
+    .await;
+    // Paging is for a dry run; an empty folder is no folder.
+    c.error(
+        "batch",
+        json!({"op": "delete", "where": "tag:t0", "limit": 5}),
+        "bad_argument",
+    )
+    .await;
+    c.error(
+        "batch",
+        json!({"op": "move", "where": "tag:t0", "to": " "}),
         "bad_argument",
     )
     .await;
