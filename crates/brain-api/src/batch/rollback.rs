@@ -32,15 +32,7 @@ impl Brain {
         }
         let mut refs = Vec::new();
         for child in self.batch_children(id)? {
-            let Ok(input) = serde_json::from_value::<ChildInput>(child.input) else {
-                continue;
-            };
-            refs.extend(
-                input
-                    .notes
-                    .iter()
-                    .filter_map(|n| n.parse::<EntityRef>().ok()),
-            );
+            refs.extend(notes_it_may_have_changed(&child));
         }
         let op = BatchOp::Rollback { of: id };
         let query = format!("the notes of batch {id}");
@@ -253,5 +245,44 @@ impl Brain {
             Err(e) if e.is_retryable() => NoteDone::failed_by(&entity, &BrainError::Store(e)),
             Err(e) => failed(format!("the conflict could not be recorded: {e}")),
         }
+    }
+}
+
+/// The notes batch child `child` may have changed, which its rollback visits: none if it never
+/// ran (cancelled while queued), the ones its record says it changed if it ended with one, and
+/// every note it was given otherwise (it failed, or its record is unreadable), since the
+/// rollback of a note the batch did not change leaves it as it is anyway. A cancelled batch
+/// over 10,000 notes that changed 135 is undone over those 135.
+fn notes_it_may_have_changed(child: &brain_store::jobs::Job) -> Vec<EntityRef> {
+    use brain_store::jobs::JobState;
+    let Ok(input) = serde_json::from_value::<ChildInput>(child.input.clone()) else {
+        return Vec::new();
+    };
+    let given = || {
+        input
+            .notes
+            .iter()
+            .filter_map(|n| n.parse::<EntityRef>().ok())
+            .collect()
+    };
+    match child.state {
+        JobState::Cancelled if child.attempts == 0 => Vec::new(),
+        JobState::Succeeded => {
+            let Some(notes) = child
+                .result
+                .as_ref()
+                .and_then(|r| r.get("notes"))
+                .and_then(serde_json::Value::as_array)
+            else {
+                return given();
+            };
+            notes
+                .iter()
+                .filter(|n| n.get("outcome").and_then(|o| o.as_str()) == Some("changed"))
+                .filter_map(|n| n.get("entity").and_then(|e| e.as_str()))
+                .filter_map(|e| e.parse::<EntityRef>().ok())
+                .collect()
+        }
+        _ => given(),
     }
 }

@@ -204,6 +204,14 @@ fn a_cancelled_batch_keeps_what_it_changed_and_counts_what_it_did_not_reach() {
         with_status, report.changed,
         "what it says it changed is what changed"
     );
+    // Its rollback visits the notes it changed, not the 600 it was given.
+    let undone = wait(&brain, brain.rollback_batch(id).unwrap().batch_id.unwrap());
+    assert_eq!(
+        (undone.total, undone.changed),
+        (report.changed, report.changed),
+        "{undone:?}"
+    );
+    assert!(brain.select_notes("meta.status:done").unwrap().is_empty());
 }
 
 #[test]
