@@ -38,6 +38,27 @@ pub struct ScanResult {
     /// Vault-relative folders and files the walk could not see into; the notes known there
     /// are not deletions.
     pub unreadable: Vec<String>,
+    /// Our own temp files (`.<name>.brain-tmp-<pid>-<n>`) older than [`STALE_TEMP_AGE`]: a
+    /// write that was killed between its temp file and its rename left them. A full sync
+    /// removes them (their text is the store's).
+    pub stale_temps: Vec<String>,
+}
+
+/// How old one of our temp files must be to be a leftover: a write renames its temp file
+/// within moments, and a folder shared with another machine may hold one of its writes now.
+pub const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Whether `name` is one of our temp files' names: `.<name>.brain-tmp-<pid>-<n>`.
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.')
+        && name.rsplit_once(".brain-tmp-").is_some_and(|(_, tail)| {
+            tail.split_once('-').is_some_and(|(pid, n)| {
+                !pid.is_empty()
+                    && !n.is_empty()
+                    && pid.bytes().all(|b| b.is_ascii_digit())
+                    && n.bytes().all(|b| b.is_ascii_digit())
+            })
+        })
 }
 
 /// How to walk.
@@ -89,6 +110,7 @@ struct Found {
     files: Vec<DiskFile>,
     skipped: Vec<SkippedFile>,
     unreadable: Vec<String>,
+    stale_temps: Vec<String>,
 }
 
 /// The shared work list of a parallel walk: folders to list and how many are being listed.
@@ -173,6 +195,7 @@ pub fn scan(root: &Path, opts: &ScanOptions) -> ScanResult {
         out.files.append(&mut f.files);
         out.skipped.append(&mut f.skipped);
         out.unreadable.append(&mut f.unreadable);
+        out.stale_temps.append(&mut f.stale_temps);
     }
     out.files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     out.skipped.sort_by(|a, b| a.path.cmp(&b.path));
@@ -431,6 +454,15 @@ fn list_dir(job: DirJob, opts: &ScanOptions, found: &mut Found) -> Vec<DirJob> {
             continue;
         };
         if name.starts_with('.') {
+            if is_temp_name(name)
+                && entry.file_type().is_ok_and(|t| t.is_file())
+                && entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= STALE_TEMP_AGE))
+            {
+                found.stale_temps.push(join_rel(&job.rel, name));
+            }
             continue;
         }
         let rel = join_rel(&job.rel, name);
@@ -500,6 +532,26 @@ mod tests {
         ScanOptions {
             skip_logseq_dir: true,
             threads: 2,
+        }
+    }
+
+    #[test]
+    fn our_temp_names_are_told_apart() {
+        for ours in [
+            ".a.md.brain-tmp-12-0",
+            ".x y.md.brain-tmp-1-99",
+            ".gitignore.brain-tmp-7-3",
+        ] {
+            assert!(is_temp_name(ours), "{ours}");
+        }
+        for not in [
+            "a.md.brain-tmp-12-0",
+            ".a.md.brain-tmp-12",
+            ".a.md.brain-tmp-x-1",
+            ".a.md.brain-tmp-1-",
+            ".a.md",
+        ] {
+            assert!(!is_temp_name(not), "{not}");
         }
     }
 

@@ -377,3 +377,54 @@ mod settled;
 
 #[path = "engine/issue13.rs"]
 mod issue13;
+
+/// A temp file a killed write left (`.<name>.brain-tmp-<pid>-<n>`, hidden, never a note) is
+/// removed by the next full sync once it is older than any write takes; a recent one (another
+/// machine's write in progress, on a shared folder) and a dot file of the person's are kept,
+/// and a one-way sync removes nothing.
+#[test]
+fn a_full_sync_removes_the_temp_files_of_killed_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let store = testing::in_memory().unwrap();
+    write(root, "a.md", b"# A\n");
+    write(root, "sub/.b.md.brain-tmp-4242-7", b"# B half written\n");
+    write(root, ".a.md.brain-tmp-4243-1", b"# A in progress\n");
+    write(root, ".notes.brain-tmp-x", b"a person's dot file\n");
+    let old = std::time::SystemTime::now() - brain_sync::scan::STALE_TEMP_AGE * 2;
+    for rel in ["sub/.b.md.brain-tmp-4242-7", ".notes.brain-tmp-x"] {
+        fs::File::options()
+            .write(true)
+            .open(root.join(rel))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    let one_way = SyncOptions {
+        mode: SyncMode::ImportOnly,
+        ..SyncOptions::default()
+    };
+    SyncEngine::new(root, &Config::default(), store.as_ref())
+        .unwrap()
+        .run(&one_way, &NoProgress, &CancelToken::new())
+        .unwrap();
+    assert!(
+        root.join("sub/.b.md.brain-tmp-4242-7").exists(),
+        "import-only removes nothing"
+    );
+    let report = sync(root, store.as_ref(), &Config::default());
+    assert_eq!(report.scanned, 1, "temp files are never notes: {report:?}");
+    assert!(
+        !root.join("sub/.b.md.brain-tmp-4242-7").exists(),
+        "the old temp file is removed"
+    );
+    assert!(
+        root.join(".a.md.brain-tmp-4243-1").exists(),
+        "a recent one is kept"
+    );
+    assert!(
+        root.join(".notes.brain-tmp-x").exists(),
+        "not our name: kept"
+    );
+    assert_eq!(entity_at(store.as_ref(), "a.md"), "# A\n");
+}

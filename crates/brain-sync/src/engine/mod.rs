@@ -219,6 +219,9 @@ impl<'a> SyncEngine<'a> {
             progress,
             cancel,
         );
+        if result.is_ok() && opts.mode == SyncMode::Full {
+            self.remove_stale_temps(&scanned.stale_temps);
+        }
         tracing::debug!(
             elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
             "sync finished"
@@ -256,6 +259,21 @@ impl<'a> SyncEngine<'a> {
                 report: Box::new(run.report),
             }),
             Err(Stop::Store(e)) => Err(SyncError::Store(e)),
+        }
+    }
+
+    /// Removes our temp files a killed write left (see [`crate::scan::STALE_TEMP_AGE`]): each
+    /// holds a copy of a note's text the store has, written by a process that never renamed it.
+    /// Only a full sync does, once it has settled every note.
+    fn remove_stale_temps(&self, stale: &[String]) {
+        for rel in stale {
+            match std::fs::remove_file(self.root.join(rel)) {
+                Ok(()) => tracing::info!(path = %rel, "removed a temp file a killed write left"),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(path = %rel, error = %e, "cannot remove a temp file a killed write left");
+                }
+            }
         }
     }
 
