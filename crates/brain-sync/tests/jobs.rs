@@ -23,6 +23,18 @@ fn queue_for(root: &std::path::Path) -> (Queue, Arc<dyn Backend>) {
     )
 }
 
+/// One worker that looks for jobs often.
+fn one_worker(queue: &Queue) -> WorkerPool {
+    WorkerPool::start(
+        queue.clone(),
+        PoolConfig {
+            workers: 1,
+            idle_poll_ms: 10,
+            ..PoolConfig::default()
+        },
+    )
+}
+
 #[test]
 fn import_of_given_paths_touches_only_them() {
     let dir = tempfile::tempdir().unwrap();
@@ -30,14 +42,7 @@ fn import_of_given_paths_touches_only_them() {
         std::fs::write(dir.path().join(name), format!("# {name}\n")).unwrap();
     }
     let (queue, store) = queue_for(dir.path());
-    let pool = WorkerPool::start(
-        queue.clone(),
-        PoolConfig {
-            workers: 1,
-            idle_poll_ms: 10,
-            ..PoolConfig::default()
-        },
-    );
+    let pool = one_worker(&queue);
     let id = queue
         .enqueue(EnqueueRequest::new(
             "directory-import",
@@ -67,14 +72,7 @@ fn an_export_naming_a_changed_note_twice_writes_it_once_without_a_conflict() {
     std::fs::write(dir.path().join("a.md"), "# a\n").unwrap();
     std::fs::write(dir.path().join("b.md"), "# b\n").unwrap();
     let (queue, store) = queue_for(dir.path());
-    let pool = WorkerPool::start(
-        queue.clone(),
-        PoolConfig {
-            workers: 1,
-            idle_poll_ms: 10,
-            ..PoolConfig::default()
-        },
-    );
+    let pool = one_worker(&queue);
     let run = |t: &str, input: serde_json::Value| {
         let id = queue.enqueue(EnqueueRequest::new(t, input)).unwrap().id();
         let job = queue.wait_finished(id, Duration::from_secs(20)).unwrap();
