@@ -398,7 +398,15 @@ impl Brain {
                 batch_id: None,
                 count: 0,
                 op: described.clone(),
-                message: format!("No note matches `{query}`: nothing was queued ({described})."),
+                message: match rollback_of {
+                    Some(of) => format!(
+                        "Batch {of} changed no note, so there is nothing to roll back: nothing \
+                         was queued."
+                    ),
+                    None => {
+                        format!("No note matches `{query}`: nothing was queued ({described}).")
+                    }
+                },
                 warning: None,
             });
         }

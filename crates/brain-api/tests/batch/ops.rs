@@ -372,6 +372,12 @@ fn a_rollback_that_changed_nothing_does_not_stand_in_the_way_of_another() {
         brain.rollback_batch(first).unwrap().batch_id.unwrap(),
     );
     assert_eq!((kept.changed, kept.conflicts), (0, 3), "{kept:?}");
+    // Rolling back the rollback that changed nothing has nothing to do, and says so.
+    let nothing = brain.rollback_batch(kept.batch_id).unwrap();
+    assert!(
+        nothing.batch_id.is_none() && nothing.message.contains("changed no note"),
+        "{nothing:?}"
+    );
     wait(
         &brain,
         brain.rollback_batch(second).unwrap().batch_id.unwrap(),
