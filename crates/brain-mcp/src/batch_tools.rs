@@ -59,8 +59,6 @@ pub(crate) struct BatchArgs {
 /// The notes' changes a dry run returns when `limit` is not given, and at most.
 const PREVIEW_PAGE: usize = 50;
 const PREVIEW_MAX: usize = 500;
-/// The most characters of one note's diff a dry run returns.
-const DIFF_CHARS: usize = 8_000;
 
 impl BatchArgs {
     /// The arguments given that `self.op` does not take: refused by name, as an unknown
@@ -171,28 +169,14 @@ pub(crate) struct BatchIdArgs {
     id: i64,
 }
 
-/// One page of a dry run: the notes `offset..offset + limit` with their diffs (each cut at
-/// [`DIFF_CHARS`]), and `next_offset` while more are left. A dry run over thousands of notes,
+/// One page of a dry run: the notes `offset..offset + limit` with their diffs (each cut by
+/// the facade), and `next_offset` while more are left. A dry run over thousands of notes,
 /// or with a long value, would otherwise answer with megabytes an agent cannot read.
 fn preview_page(p: BatchPreview, offset: usize, limit: usize) -> Value {
     let listed = p.notes.len();
     let end = offset.saturating_add(limit).min(listed);
     let mut page = p;
-    let notes: Vec<NotePreview> = page
-        .notes
-        .drain(..)
-        .skip(offset)
-        .take(limit)
-        .map(|mut n| {
-            if let Some(diff) = &n.diff
-                && diff.chars().count() > DIFF_CHARS
-            {
-                let cut: String = diff.chars().take(DIFF_CHARS).collect();
-                n.diff = Some(format!("{cut}\n… (diff cut at {DIFF_CHARS} characters)"));
-            }
-            n
-        })
-        .collect();
+    let notes: Vec<NotePreview> = page.notes.drain(..).skip(offset).take(limit).collect();
     page.notes = notes;
     let mut value = serde_json::to_value(page).unwrap_or(Value::Null);
     if let Value::Object(o) = &mut value {
@@ -234,7 +218,10 @@ impl BrainMcp {
         // selection and each note's change are worked out on it.
         if args.dry_run.unwrap_or(false) {
             let (offset, limit) = (args.offset.unwrap_or(0), args.limit.unwrap_or(PREVIEW_PAGE));
-            return match fresh_blocking(self, move |b| b.preview_batch(&op, &query)).await {
+            let page = offset..offset.saturating_add(limit);
+            return match fresh_blocking(self, move |b| b.preview_batch_diffing(&op, &query, page))
+                .await
+            {
                 Ok((p, stale)) => ok_value(preview_page(p, offset, limit), stale),
                 Err(e) => fail_with(&e),
             };

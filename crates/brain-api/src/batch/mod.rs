@@ -94,6 +94,21 @@ pub enum BatchOp {
     },
 }
 
+/// The most characters of one note's diff a dry run shows.
+pub const DIFF_CHARS: usize = 8_000;
+
+/// `diff` cut at [`DIFF_CHARS`] characters, saying so: a long value makes a diff of megabytes
+/// that no person or agent reads whole (the run writes it whole).
+fn cut_diff(diff: String) -> String {
+    match diff.char_indices().nth(DIFF_CHARS) {
+        Some((end, _)) => format!(
+            "{}\n… (diff cut at {DIFF_CHARS} characters; the run writes the whole change)",
+            &diff[..end]
+        ),
+        None => diff,
+    }
+}
+
 /// How many characters of a value an operation's description shows.
 pub const SHOWN_CHARS: usize = 60;
 
@@ -145,8 +160,9 @@ impl BatchOp {
                 if key.contains([':', '\n', '\r', '#']) || key.trim() != key =>
             {
                 bad(format!(
-                    "'{key}' is not a frontmatter key: a key has no ':', '#', line break or \
-                     surrounding space"
+                    "'{}' is not a frontmatter key: a key has no ':', '#', line break or \
+                     surrounding space",
+                    clip(key)
                 ))
             }
             BatchOp::TagAdd { tag } | BatchOp::TagRemove { tag }
@@ -154,7 +170,8 @@ impl BatchOp {
                     || tag.contains([',', '\n', '\r']) =>
             {
                 bad(format!(
-                    "'{tag}' is not a tag: give one tag, without commas (`tag add project-x`)"
+                    "'{}' is not a tag: give one tag, without commas (`tag add project-x`)",
+                    clip(tag)
                 ))
             }
             BatchOp::Replace { old, .. } if old.is_empty() => {
@@ -167,8 +184,9 @@ impl BatchOp {
             ),
             BatchOp::Move { to } if to.contains(['\n', '\r', '\\']) || to.contains("..") => {
                 bad(format!(
-                    "'{to}' is not a folder of the vault: give a vault-relative folder with `/` \
-                     between its parts"
+                    "'{}' is not a folder of the vault: give a vault-relative folder with `/` \
+                     between its parts",
+                    clip(to)
                 ))
             }
             BatchOp::Rollback { .. } => bad(
@@ -288,6 +306,18 @@ impl Brain {
 
     /// What `op` would do to every note `query` selects, with nothing written.
     pub fn preview_batch(&self, op: &BatchOp, query: &str) -> Result<BatchPreview, BrainError> {
+        self.preview_batch_diffing(op, query, 0..usize::MAX)
+    }
+
+    /// [`Brain::preview_batch`] with the diffs worked out only for the notes at `diffs` (by
+    /// their place in the selection), the others' changes named without one: a page of a
+    /// dry run over thousands of notes with a long value costs that page's diffs only.
+    pub fn preview_batch_diffing(
+        &self,
+        op: &BatchOp,
+        query: &str,
+        diffs: std::ops::Range<usize>,
+    ) -> Result<BatchPreview, BrainError> {
         op.check()?;
         let op = op.normalized();
         let hits = self.select_notes(query)?;
@@ -296,7 +326,7 @@ impl Brain {
         let mut notes = Vec::with_capacity(hits.len());
         // Where the moves land: two notes of the batch on one name would make the second fail.
         let mut targets = std::collections::HashMap::new();
-        for hit in &hits {
+        for (at, hit) in hits.iter().enumerate() {
             let r = &hit.entity;
             let mut preview = NotePreview {
                 entity: r.to_string(),
@@ -320,12 +350,14 @@ impl Brain {
                     match self.entity_from(r, text.as_bytes()) {
                         Ok(_) => {
                             preview.change = "edit";
-                            preview.diff = Some(brain_store::history::unified_diff(
-                                &note.content(),
-                                &text,
-                                &format!("{r} now"),
-                                &format!("{r} after"),
-                            ));
+                            preview.diff = diffs.contains(&at).then(|| {
+                                cut_diff(brain_store::history::unified_diff(
+                                    &note.content(),
+                                    &text,
+                                    &format!("{r} now"),
+                                    &format!("{r} after"),
+                                ))
+                            });
                         }
                         Err(e) => preview.why = Some(e.to_string()),
                     }

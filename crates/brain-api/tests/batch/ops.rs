@@ -441,3 +441,24 @@ fn an_operation_is_described_on_one_short_line() {
         "tag add work"
     );
 }
+
+/// A dry run works out the diffs of the notes asked for only, and cuts each at
+/// `DIFF_CHARS`: a long value over many notes is megabytes of diff nobody reads whole.
+#[test]
+fn a_dry_run_diffs_only_the_notes_asked_for_each_cut_short() {
+    let (_dir, brain) = vault(5);
+    let long = BatchOp::Set {
+        key: "long".into(),
+        value: serde_json::Value::String("L".repeat(100_000)),
+    };
+    let p = brain
+        .preview_batch_diffing(&long, "path:projects", 1..3)
+        .unwrap();
+    assert_eq!((p.count, p.would_change), (5, 5));
+    let diffed: Vec<usize> = (0..5).filter(|i| p.notes[*i].diff.is_some()).collect();
+    assert_eq!(diffed, [1, 2]);
+    assert!(p.notes.iter().all(|n| n.change == "edit"));
+    let diff = p.notes[1].diff.as_deref().unwrap();
+    assert!(diff.chars().count() < brain_api::batch::DIFF_CHARS + 100);
+    assert!(diff.contains("(diff cut at 8000 characters"), "{diff}");
+}

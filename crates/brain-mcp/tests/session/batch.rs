@@ -42,10 +42,17 @@ async fn an_agent_previews_runs_watches_and_rolls_back_a_batch() {
     let cut = c.ok("batch", long).await;
     let diff = cut["notes"][0]["diff"].as_str().unwrap_or_default();
     assert!(
-        diff.ends_with("(diff cut at 8000 characters)"),
+        diff.ends_with("(diff cut at 8000 characters; the run writes the whole change)"),
         "{}",
         &diff[diff.len() - 80..]
     );
+    // Only the page's notes have their diff worked out.
+    let mut far = set.clone();
+    far["dry_run"] = json!(true);
+    far["offset"] = json!(10);
+    far["limit"] = json!(2);
+    let far = c.ok("batch", far).await;
+    assert!(far["notes"][0]["diff"].is_string(), "{far}");
     assert!(
         cut.to_string().len() < 40_000,
         "{} bytes",

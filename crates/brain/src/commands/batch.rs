@@ -309,16 +309,20 @@ fn status(brain: &brain_api::Brain, id: i64, wait: bool, json: bool) -> Result<u
         let mut last_said = None;
         let mut store_away = false;
         let mut last_tended = std::time::Instant::now();
+        // A child taken over from a dead worker starts its count again: what was shown stays
+        // the floor, so the count never goes back.
+        let mut shown_done = 0;
         while !report.is_finished() {
-            let now = (report.done, report.state);
+            shown_done = shown_done.max(report.done);
+            let now = (shown_done, report.state);
             if !json && last_said != Some(now) {
                 if tty {
                     eprint!(
-                        "\r\x1b[2KBatch {id}: {} of {} notes",
-                        report.done, report.total
+                        "\r\x1b[2KBatch {id}: {shown_done} of {} notes",
+                        report.total
                     );
                 } else {
-                    eprintln!("Batch {id}: {} of {} notes", report.done, report.total);
+                    eprintln!("Batch {id}: {shown_done} of {} notes", report.total);
                 }
                 last_said = Some(now);
             }
