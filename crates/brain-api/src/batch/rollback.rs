@@ -96,6 +96,7 @@ impl Brain {
         of: i64,
         batch: i64,
         mapper: &brain_core::PathMapper,
+        open: &mut OpenRollbackConflicts,
     ) -> NoteDone {
         let entity = r.to_string();
         let failed = |reason: String| NoteDone::Failed {
@@ -144,12 +145,13 @@ impl Brain {
                 && current.path == before.path
                 && current.deleted == before.deleted
             {
+                open.settle(self, &now, of);
                 return NoteDone::Unchanged {
                     entity,
                     why: format!("it is as it was before batch {of} already"),
                 };
             }
-            return self.keep_both(&now, of, batch, before.number, current);
+            return self.keep_both(&now, of, batch, before.number, current, open);
         }
         let message = self.message.clone();
         let written = if made.deleted && !before.deleted {
@@ -187,11 +189,15 @@ impl Brain {
             .map(|_| None)
         };
         match written {
-            Ok(to) => NoteDone::Changed { entity, to },
+            Ok(to) => {
+                // Its conflicts were recorded where it was found, as this rollback found it.
+                open.settle(self, &now, of);
+                NoteDone::Changed { entity, to }
+            }
             // Changed between the read of its history and the write: keep both.
             Err(BrainError::Stale { .. }) => match self.store.history(&now) {
                 Ok(v) => match v.last() {
-                    Some(latest) => self.keep_both(&now, of, batch, before.number, latest),
+                    Some(latest) => self.keep_both(&now, of, batch, before.number, latest, open),
                     None => failed("its history is empty".into()),
                 },
                 Err(e) => NoteDone::failed_by(&entity, &BrainError::Store(e)),
@@ -209,6 +215,7 @@ impl Brain {
         batch: i64,
         before: u64,
         current: &brain_store::Version,
+        open: &mut OpenRollbackConflicts,
     ) -> NoteDone {
         let entity = r.to_string();
         let failed = |reason: String| NoteDone::Failed {
@@ -230,6 +237,13 @@ impl Brain {
              revert {r} --to {before}` brings it back (dropping what changed since)",
             current.number, current.why.source
         );
+        // A rollback of the same batch that met the same two texts recorded them already.
+        if let Some(id) = open.same(self, r, of, &now_text, &before_text) {
+            return NoteDone::Conflict {
+                entity,
+                why: format!("{why} (recorded already, as conflict {id})"),
+            };
+        }
         let conflict = NewConflict {
             kind: ConflictKind::Rollback,
             path: current.path.clone(),
@@ -284,5 +298,76 @@ fn notes_it_may_have_changed(child: &brain_store::jobs::Job) -> Vec<EntityRef> {
                 .collect()
         }
         _ => given(),
+    }
+}
+
+/// The open conflicts of kind `rollback`, read once per child when a note first needs them:
+/// a rollback that meets the texts an earlier rollback of the same batch recorded does not
+/// record them again, and one that brings a note back to its version from before the batch
+/// resolves the conflicts about that (what they kept is the note's text again).
+#[derive(Default)]
+pub(crate) struct OpenRollbackConflicts(Option<Vec<brain_store::Conflict>>);
+
+impl OpenRollbackConflicts {
+    /// The open rollback conflicts (none if they cannot be read: the worst outcome is a
+    /// conflict recorded twice or left open).
+    fn all(&mut self, brain: &Brain) -> &mut Vec<brain_store::Conflict> {
+        self.0.get_or_insert_with(|| match brain.store.conflicts(false) {
+            Ok(all) => all
+                .into_iter()
+                .filter(|c| c.kind == ConflictKind::Rollback)
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the open conflicts; a rollback conflict may be recorded twice");
+                Vec::new()
+            }
+        })
+    }
+
+    /// Whether conflict `c` is about note `r` and a rollback of batch `of`.
+    fn about(c: &brain_store::Conflict, r: &EntityRef, of: i64) -> bool {
+        c.entity.as_ref() == Some(r)
+            && c.detail
+                .contains(&format!("(rollback of batch {of}) left {r} "))
+    }
+
+    /// The open conflict holding these two texts for `r` and batch `of`, if any.
+    fn same(
+        &mut self,
+        brain: &Brain,
+        r: &EntityRef,
+        of: i64,
+        now: &str,
+        before: &str,
+    ) -> Option<i64> {
+        self.all(brain)
+            .iter()
+            .find(|c| {
+                Self::about(c, r, of)
+                    && c.store_content.as_deref() == Some(now)
+                    && c.file_content.as_deref() == Some(before)
+            })
+            .map(|c| c.id)
+    }
+
+    /// Resolves the open conflicts about `r` and batch `of`: the note holds its version from
+    /// before the batch again.
+    fn settle(&mut self, brain: &Brain, r: &EntityRef, of: i64) {
+        let now = now_ms();
+        self.all(brain).retain(|c| {
+            if !Self::about(c, r, of) {
+                return true;
+            }
+            match brain.store.resolve_conflict(c.id, now) {
+                Ok(()) => {
+                    tracing::info!(conflict = c.id, entity = %r, batch = of, "resolved: the note holds its version from before the batch again");
+                    false
+                }
+                Err(e) => {
+                    tracing::warn!(conflict = c.id, error = %e, "cannot resolve a rollback conflict the note no longer needs");
+                    true
+                }
+            }
+        });
     }
 }

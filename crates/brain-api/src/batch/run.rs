@@ -172,6 +172,7 @@ impl Handler for Children {
         let total = child.notes.len() as u64;
         let mut done = Vec::with_capacity(child.notes.len());
         let mut not_done = Vec::new();
+        let mut open_conflicts = super::rollback::OpenRollbackConflicts::default();
         for (i, name) in child.notes.iter().enumerate() {
             if ctx.cancel.is_cancelled() {
                 not_done.extend(child.notes[i..].iter().cloned());
@@ -193,7 +194,9 @@ impl Handler for Children {
                 continue;
             }
             let outcome = match &child.op {
-                BatchOp::Rollback { of } => brain.roll_back_note(&r, *of, batch, &mapper),
+                BatchOp::Rollback { of } => {
+                    brain.roll_back_note(&r, *of, batch, &mapper, &mut open_conflicts)
+                }
                 op => brain.apply_to_note(op, &r, logseq, &mapper),
             };
             if let NoteDone::StoreAway { entity, reason } = &outcome {

@@ -378,6 +378,18 @@ fn a_rollback_that_changed_nothing_does_not_stand_in_the_way_of_another() {
         nothing.batch_id.is_none() && nothing.message.contains("changed no note"),
         "{nothing:?}"
     );
+    // Rolled back again while the later batch stands: the same conflicts, not recorded twice.
+    let twice = wait(
+        &brain,
+        brain.rollback_batch(first).unwrap().batch_id.unwrap(),
+    );
+    assert_eq!((twice.changed, twice.conflicts), (0, 3), "{twice:?}");
+    assert!(
+        twice.kept_both[0].reason.contains("recorded already"),
+        "{twice:?}"
+    );
+    let open = |brain: &brain_api::Brain| brain.conflicts(false).unwrap().len();
+    assert_eq!(open(&brain), 3, "one conflict a note");
     wait(
         &brain,
         brain.rollback_batch(second).unwrap().batch_id.unwrap(),
@@ -385,6 +397,11 @@ fn a_rollback_that_changed_nothing_does_not_stand_in_the_way_of_another() {
     let again = wait(
         &brain,
         brain.rollback_batch(first).unwrap().batch_id.unwrap(),
+    );
+    assert_eq!(
+        open(&brain),
+        0,
+        "the notes hold what the conflicts kept: resolved"
     );
     assert_eq!((again.changed, again.conflicts), (3, 0), "{again:?}");
     for (i, o) in original.iter().enumerate() {
