@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 const LIST_KEYS: &[&str] = &["tags", "alias"];
 
 /// Whether Logseq reads `key` as a page property name: ASCII letters, digits, `-` and `_`.
-pub(crate) fn is_property_name(key: &str) -> bool {
+pub fn is_property_name(key: &str) -> bool {
     !key.is_empty()
         && key
             .bytes()

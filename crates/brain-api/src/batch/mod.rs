@@ -284,6 +284,20 @@ pub(crate) fn notes(n: usize) -> String {
 }
 
 impl Brain {
+    /// `op`'s own checks, and in a Logseq graph a key that is no page property name: refused
+    /// before anything is queued, rather than note by note as the batch runs.
+    fn check_batch_op(&self, op: &BatchOp) -> Result<(), BrainError> {
+        op.check()?;
+        if let BatchOp::Set { key, .. } | BatchOp::Unset { key } = op
+            && self.is_logseq()
+            && !brain_core::logseq::is_property_name(key)
+        {
+            return Err(BrainError::BadRequest(
+                brain_core::edit::EditError::BadPropertyName(clip(key)).to_string(),
+            ));
+        }
+        Ok(())
+    }
     /// Every live note `query` selects (its words and filters), best first for words and newest
     /// first for filters alone, with no limit.
     pub fn select_notes(&self, query: &str) -> Result<Vec<brain_store::SearchHit>, BrainError> {
@@ -318,7 +332,7 @@ impl Brain {
         query: &str,
         diffs: std::ops::Range<usize>,
     ) -> Result<BatchPreview, BrainError> {
-        op.check()?;
+        self.check_batch_op(op)?;
         let op = op.normalized();
         let hits = self.select_notes(query)?;
         let mapper = self.path_mapper()?;
@@ -402,7 +416,7 @@ impl Brain {
     /// up to [`NOTES_PER_CHILD`] notes, and returns at once. A query selecting no note
     /// queues nothing and says so.
     pub fn start_batch(&self, op: &BatchOp, query: &str) -> Result<BatchQueued, BrainError> {
-        op.check()?;
+        self.check_batch_op(op)?;
         let op = op.normalized();
         // Checked now, so a folder no note could move to is refused before anything is queued.
         if let BatchOp::Move { to } = &op {

@@ -171,3 +171,31 @@ fn a_batch_selecting_nothing_or_no_batch_at_all_says_so() {
     assert_eq!(bad.code, 2, "{}", bad.stderr);
     assert!(bad.stderr.contains("cannot be negated"), "{}", bad.stderr);
 }
+
+/// In a Logseq graph, a key that is no page property name is refused before anything is
+/// queued, with a spelling that works, instead of failing note by note as the batch runs.
+#[test]
+fn a_logseq_key_that_is_no_property_name_is_refused_before_queueing() {
+    let v = TestVault::new();
+    v.write("logseq/config.edn", "{}\n");
+    v.write("pages/plan.md", "tags:: work\n\n- first\n");
+    v.sync();
+    let refused = v.run(&["batch", "set", "due date=friday", "--where", "tag:work"]);
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    assert!(
+        refused
+            .stderr
+            .contains("cannot be a Logseq page property name")
+            && refused.stderr.contains("'due-date'"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        v.ok(&["--json", "batch", "list"])
+            .json()
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "nothing was queued"
+    );
+}
