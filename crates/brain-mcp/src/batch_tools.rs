@@ -19,6 +19,8 @@ use crate::{BrainMcp, blocking, fresh_blocking, kinds};
 
 /// How often a waiting `batch_status` reads the batch again.
 const POLL: Duration = Duration::from_millis(250);
+/// How long a waiting `batch_status` waits for the files of a batch that ended.
+const FILES_WAIT: Duration = Duration::from_secs(60);
 /// How often it looks whether anybody works on the batch.
 const TEND_EVERY: Duration = Duration::from_secs(1);
 
@@ -233,7 +235,7 @@ impl BrainMcp {
     }
 
     #[tool(
-        description = "A batch's progress and outcome: {batch_id, op, query, state (queued, running, succeeded, failed, cancelled), total, done, changed, unchanged, conflicts, failed, not_done, failures: [{entity, reason}], kept_both, jobs, rollback_of, rolled_back_by}. With wait: true, returns when the batch has ended, sending progress notifications (done of total notes) meanwhile.",
+        description = "A batch's progress and outcome: {batch_id, op, query, state (queued, running, succeeded, failed, cancelled), total, done, changed, unchanged, conflicts, failed, not_done, failures: [{entity, reason}], kept_both, jobs, rollback_of, rolled_back_by}. With wait: true, returns when the batch has ended and its files are written (`files_written`: false if they were not within a minute), sending progress notifications (done of total notes) meanwhile.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn batch_status(
@@ -265,7 +267,17 @@ impl BrainMcp {
                         .with_message(format!("batch {id} {}", report.state));
                     let _ = ctx.peer.notify_progress(param).await;
                 }
-                return ok_value(report_value(&report), None);
+                let mut value = report_value(&report);
+                if args.wait.unwrap_or(false) {
+                    // Ended is in the store; the answer waits for the files too.
+                    let written = blocking(&self.brain, |b| Ok(b.wait_files_written(FILES_WAIT)))
+                        .await
+                        .unwrap_or(false);
+                    if let Value::Object(o) = &mut value {
+                        o.insert("files_written".into(), json!(written));
+                    }
+                }
+                return ok_value(value, None);
             }
             // Progress must grow with every notification, and 100% is said only at the end.
             let at = report.done.min(report.total.saturating_sub(1));

@@ -41,13 +41,16 @@ impl Brain {
     }
 
     /// Why rollback `earlier` of batch `id` keeps `id` from being rolled back again, if it
-    /// does. It does not when it was cancelled, when it changed no note (every note had
+    /// does. It does not when it was cancelled or could not change some notes, when it changed no note (every note had
     /// changed since, so it only recorded conflicts: rolling back again is what a person does
     /// once they undid the later change), or when it was itself rolled back (which brought the
     /// batch's versions back).
     fn standing_rollback(&self, id: i64, earlier: i64) -> Result<Option<String>, BrainError> {
         let e = self.batch_report(earlier)?;
-        if e.state == "cancelled" || (e.is_finished() && e.changed == 0) {
+        // A rollback that could not change some notes (one was edited on disk and not synced)
+        // is finished by rolling the batch back again: the notes it restored are as before
+        // the batch already, and are left as they are.
+        if matches!(e.state, "cancelled" | "failed") || (e.is_finished() && e.changed == 0) {
             return Ok(None);
         }
         for undo in self.rollbacks_of(earlier)? {

@@ -1,6 +1,7 @@
 //! Who works on a batch: a batch nobody works on (its background worker killed, or stopped by a
 //! store away for too long) is taken up by the process waiting for it, as a command following
-//! a job takes the job over (`Brain::follow`).
+//! a job takes the job over (`Brain::follow`); and a wait for a batch that ends once its files
+//! are written too.
 
 use brain_core::time::now_ms;
 use brain_store::jobs::JobState;
@@ -50,5 +51,36 @@ impl Brain {
         tracing::info!(batch = id, "nobody works on this batch: running it here");
         self.ensure_workers();
         Ok(self.runs_workers())
+    }
+}
+
+impl Brain {
+    /// Waits (up to `timeout`) until no export of this vault is queued or running, whoever
+    /// writes them (a daemon, a background worker, or this process's workers, started when
+    /// no daemon would): a batch that ended has changed the store, and its files follow in an
+    /// export. Returns whether they were all written; `false` at once when exports are paused.
+    pub fn wait_files_written(&self, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        if self
+            .store_paused()
+            .is_ok_and(|p| p.iter().any(|t| t == crate::directory::DIRECTORY_EXPORT))
+        {
+            return false;
+        }
+        self.finish_writes(timeout);
+        loop {
+            match self.pending_exports() {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the queue to see the files written");
+                    return false;
+                }
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 }

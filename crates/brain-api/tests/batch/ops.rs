@@ -158,6 +158,28 @@ fn a_note_that_cannot_be_changed_is_reported_with_why_and_the_rest_go_on() {
         on_disk.contains("Typed in the editor."),
         "the person's edit is kept"
     );
+    // The same for a rollback, which the person finishes once the edit is synced: rolling
+    // the batch back again is allowed, since the first rollback could not change every note.
+    let id = run(&brain, BatchOp::TagAdd { tag: "t".into() }, "tag:proj").batch_id;
+    std::fs::write(
+        dir.path().join("projects/p2.md"),
+        "---
+tags: [proj, t]
+---
+# P2
+
+Typed again.
+",
+    )
+    .unwrap();
+    let first = wait(&brain, brain.rollback_batch(id).unwrap().batch_id.unwrap());
+    assert_eq!((first.state, first.failed), ("failed", 1), "{first:?}");
+    brain.import_now(&[], true, super::GENEROUS).unwrap();
+    let second = wait(&brain, brain.rollback_batch(id).unwrap().batch_id.unwrap());
+    assert_eq!(second.state, "succeeded", "{second:?}");
+    assert_eq!((second.changed, second.conflicts), (0, 1), "{second:?}");
+    assert!(text(&brain, "note/projects/p2").contains("Typed again."));
+    assert!(!text(&brain, "note/projects/p0").contains("- t"));
 }
 
 #[test]

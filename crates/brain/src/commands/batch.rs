@@ -84,8 +84,6 @@ pub fn run(vault: &Vault, c: &BatchCommand, json: bool) -> Result<u8> {
             );
             let code = status(&brain, *id, true, json);
             if brain.runs_jobs_here() {
-                // The files of the notes it changed, before leaving.
-                brain.finish_writes(FINISH_WRITES);
                 let _ = brain.shutdown_within(Duration::from_secs(2));
             }
             code
@@ -298,7 +296,7 @@ fn print_report(r: &BatchReport) -> Result<()> {
     Ok(())
 }
 
-/// How long `batch status --wait` gives the exports of a batch it ran itself.
+/// How long `batch status --wait` waits for the files of a batch that ended.
 const FINISH_WRITES: Duration = Duration::from_secs(60);
 
 /// `brain batch status ID [--wait]`.
@@ -360,6 +358,14 @@ fn status(brain: &brain_api::Brain, id: i64, wait: bool, json: bool) -> Result<u
         }
         if tty && !json && last_said.is_some() {
             eprintln!();
+        }
+        // Ended is in the store; what is said is the files too, so `--wait && git commit`
+        // commits what the batch did.
+        if !brain.wait_files_written(FINISH_WRITES) {
+            eprintln!(
+                "The store holds what batch {id} did; some of its files are not written yet \
+                 (`brain status` shows the export; `brain sync` writes them)."
+            );
         }
     }
     if json {

@@ -75,15 +75,15 @@ fn a_batch_is_previewed_queued_watched_and_rolled_back_from_the_command_line() {
         .json();
     assert_eq!(status["state"], "succeeded", "{status}");
     assert_eq!(status["changed"], 3, "{status}");
-    // The background worker writes the files too.
-    wait_for(GENEROUS, "the batch's files", || {
-        (0..3)
-            .all(|i| {
-                String::from_utf8_lossy(&v.read(&format!("projects/p{i}.md")))
-                    .contains("status: done")
-            })
-            .then_some(())
-    });
+    // `--wait` ends once the files are written too: `batch status --wait && git commit`
+    // commits what the batch did.
+    for i in 0..3 {
+        let file = String::from_utf8_lossy(&v.read(&format!("projects/p{i}.md"))).into_owned();
+        assert!(
+            file.contains("status: done"),
+            "p{i} right after --wait:\n{file}"
+        );
+    }
     let found = v
         .ok(&["--json", "search", "meta.status:done path:projects"])
         .json();
