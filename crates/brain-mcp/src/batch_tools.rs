@@ -45,13 +45,14 @@ pub(crate) struct BatchArgs {
     tag: Option<String>,
     /// The folder, for move (vault-relative, `Archive/2026`).
     to: Option<String>,
-    /// The text to find, for replace.
+    /// The text to find, for replace (exact: letter case counts; frontmatter included).
     old: Option<String>,
     /// What replaces it, for replace.
     new: Option<String>,
     /// Return the count and each note's diff, and write nothing. Default: false.
     dry_run: Option<bool>,
     /// Dry run: how many notes' changes to return (1 to 500). Default: 50.
+    #[schemars(range(min = 1, max = 500))]
     limit: Option<usize>,
     /// Dry run: skip this many notes first: pass the `next_offset` of the previous page.
     /// Default: 0.

@@ -244,7 +244,8 @@ pub struct WorkArgs {
 pub struct SearchArgs {
     /// Words (ANDed), "a phrase", prefix*, -excluded, a OR b, and filters: type:T, tag:T,
     /// path:FOLDER, meta.KEY:VALUE (quote a value with spaces: meta.owner:"Ann Lee"; filters
-    /// alone list every match, newest first). Quote a query with -terms
+    /// alone list every match, newest first; repeated type: and path: mean any of them, tag:
+    /// and meta. all of them; path: and meta. values count letter case). Quote a query with -terms
     /// (`brain search 'crab -recipe'`) or put `--` before it.
     #[arg(required = true, num_args = 1..)]
     pub query: Vec<String>,
@@ -586,7 +587,9 @@ fn parse_id(s: &str) -> Result<i64, String> {
 pub struct BatchWhere {
     /// The notes: search words and filters (`type:T` the entity type, `tag:T`, `path:FOLDER`,
     /// `meta.KEY:VALUE` a frontmatter key; quote a value with spaces: `meta.owner:"Ann Lee"`).
-    /// Filters alone select every match.
+    /// Filters alone select every match. Repeated, `type:` and `path:` mean any of them,
+    /// `tag:` and `meta.` all of them; words and `tag:` ignore letter case, `path:` and
+    /// `meta.` values do not.
     #[arg(long = "where", value_name = "QUERY", allow_hyphen_values = true)]
     pub query: String,
     /// Print how many notes it selects and the diff of each, and write nothing.
@@ -635,7 +638,9 @@ pub enum BatchCommand {
         #[command(flatten)]
         select: BatchWhere,
     },
-    /// Replace every occurrence of OLD with NEW in every selected note.
+    /// Replace every occurrence of OLD with NEW in every selected note, frontmatter included.
+    /// The match is exact: letter case counts (a note the search found as `Alice` is left as
+    /// it is if it holds only `alice`).
     Replace {
         /// The text to find.
         old: String,
