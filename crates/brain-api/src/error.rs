@@ -162,6 +162,23 @@ pub enum BrainError {
     /// Kind `refused`.
     #[error("{0}")]
     BatchRefused(String),
+    /// A batch `rm` that would delete more of the vault's notes than `sync.mass_delete_share`
+    /// (and more than `sync.mass_delete_min`), asked without `allow_mass_delete`: the same
+    /// guard a sync has. Kind `mass_delete`; CLI exit 5.
+    #[error(
+        "this batch would delete {would_delete} of the vault's {live} notes (more than the \
+         configured share {share}, `sync.mass_delete_share`); nothing was queued. Check the \
+         selection with a dry run; if you mean it, run it again allowing a mass delete \
+         (`--allow-mass-delete`; `brain batch rollback` undoes it)"
+    )]
+    BatchMassDelete {
+        /// Notes the batch selects.
+        would_delete: u64,
+        /// Live notes in the vault.
+        live: u64,
+        /// The configured share.
+        share: f64,
+    },
     /// A version of a note its history does not hold. Kind `not_found`.
     #[error("{0}")]
     NoSuchVersion(String),
@@ -295,7 +312,8 @@ impl BrainError {
     /// is for people and changes. Once published a kind keeps its meaning; new failures get new
     /// kinds. The kinds: `not_found`, `unknown_type`, `unsafe_id`, `not_text`,
     /// `invalid_frontmatter`, `too_large`, `exists`, `stale`, `unknown_job`, `bad_argument`,
-    /// `git_not_configured`, and for failures that are not the caller's input: `store_failed`,
+    /// `git_not_configured`, `refused`, `mass_delete`, and for failures that are not the
+    /// caller's input: `store_failed`,
     /// `queue_failed`, `vault_failed`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -307,6 +325,7 @@ impl BrainError {
             | BrainError::NoSuchVersion(_)
             | BrainError::NoSuchBatch(_) => "not_found",
             BrainError::BatchRefused(_) => "refused",
+            BrainError::BatchMassDelete { .. } => "mass_delete",
             BrainError::Invalid { kind, .. } => kind.as_str(),
             BrainError::TooLarge { .. } => "too_large",
             BrainError::Exists { .. } | BrainError::MoveTargetTaken { .. } => "exists",

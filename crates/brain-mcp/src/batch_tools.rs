@@ -51,6 +51,9 @@ pub(crate) struct BatchArgs {
     new: Option<String>,
     /// Return the count and each note's diff, and write nothing. Default: false.
     dry_run: Option<bool>,
+    /// For delete: go on when that is most of the vault's notes (more than the configured
+    /// share), which is refused otherwise (kind `mass_delete`). Default: false.
+    allow_mass_delete: Option<bool>,
     /// Dry run: how many notes' changes to return (1 to 500). Default: 50.
     #[schemars(range(min = 1, max = 500))]
     limit: Option<usize>,
@@ -73,6 +76,7 @@ impl BatchArgs {
             "tag_add" | "tag_remove" => &["tag"],
             "move" => &["to"],
             "replace" => &["old", "new"],
+            "delete" => &["allow_mass_delete"],
             _ => &[],
         };
         [
@@ -82,6 +86,7 @@ impl BatchArgs {
             ("to", self.to.is_some()),
             ("old", self.old.is_some()),
             ("new", self.new.is_some()),
+            ("allow_mass_delete", self.allow_mass_delete.is_some()),
         ]
         .into_iter()
         .filter(|(name, given)| *given && !takes.contains(name))
@@ -100,7 +105,7 @@ impl BatchArgs {
             return Err(format!(
                 "op `{}` does not take `{}`: give only its own arguments (set: key, value; \
                  unset: key; tag_add, tag_remove: tag; move: to; replace: old, new; delete: \
-                 none)",
+                 allow_mass_delete)",
                 self.op,
                 foreign.join("`, `")
             ));
@@ -229,7 +234,8 @@ impl BrainMcp {
                 Err(e) => fail_with(&e),
             };
         }
-        match fresh_blocking(self, move |b| b.start_batch(&op, &query)).await {
+        let allow = args.allow_mass_delete.unwrap_or(false);
+        match fresh_blocking(self, move |b| b.start_batch_allowing(&op, &query, allow)).await {
             Ok((q, stale)) => ok_value(serde_json::to_value(q).unwrap_or(Value::Null), stale),
             Err(e) => fail_with(&e),
         }

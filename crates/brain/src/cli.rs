@@ -653,6 +653,10 @@ pub enum BatchCommand {
     Rm {
         #[command(flatten)]
         select: BatchWhere,
+        /// Delete even when that is most of the vault's notes (more than
+        /// `sync.mass_delete_share`), which is refused otherwise (exit 5), as a sync is.
+        #[arg(long)]
+        allow_mass_delete: bool,
     },
     /// A batch's progress and outcome: notes changed, left, failed (with why).
     Status {

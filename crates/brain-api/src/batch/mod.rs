@@ -416,6 +416,18 @@ impl Brain {
     /// up to [`NOTES_PER_CHILD`] notes, and returns at once. A query selecting no note
     /// queues nothing and says so.
     pub fn start_batch(&self, op: &BatchOp, query: &str) -> Result<BatchQueued, BrainError> {
+        self.start_batch_allowing(op, query, false)
+    }
+
+    /// [`Brain::start_batch`], with `allow_mass_delete` lifting the guard a `rm` over most
+    /// of the vault meets ([`BrainError::BatchMassDelete`]), as `brain sync
+    /// --allow-mass-delete` does for a sync.
+    pub fn start_batch_allowing(
+        &self,
+        op: &BatchOp,
+        query: &str,
+        allow_mass_delete: bool,
+    ) -> Result<BatchQueued, BrainError> {
         self.check_batch_op(op)?;
         let op = op.normalized();
         // Checked now, so a folder no note could move to is refused before anything is queued.
@@ -426,6 +438,20 @@ impl Brain {
         }
         let hits = self.select_notes(query)?;
         let refs: Vec<EntityRef> = hits.into_iter().map(|h| h.entity).collect();
+        if op == BatchOp::Delete && !allow_mass_delete {
+            let would_delete = refs.len() as u64;
+            let live = self.store.sync_state_of(&[])?.state.live_entities;
+            let sync = &self.config.sync;
+            if would_delete > sync.mass_delete_min
+                && would_delete as f64 > sync.mass_delete_share * live as f64
+            {
+                return Err(BrainError::BatchMassDelete {
+                    would_delete,
+                    live,
+                    share: sync.mass_delete_share,
+                });
+            }
+        }
         self.queue_batch(op, query, refs, None)
     }
 

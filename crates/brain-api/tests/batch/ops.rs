@@ -501,3 +501,31 @@ fn a_dry_run_diffs_only_the_notes_asked_for_each_cut_short() {
     assert!(diff.chars().count() < brain_api::batch::DIFF_CHARS + 100);
     assert!(diff.contains("(diff cut at 8000 characters"), "{diff}");
 }
+
+/// A `rm` over most of the vault is refused as a sync's mass delete is, queueing nothing,
+/// unless allowed; below the configured share or minimum it runs.
+#[test]
+fn a_batch_rm_of_most_of_the_vault_is_refused_unless_allowed() {
+    let (_dir, brain) = vault(12);
+    let err = brain
+        .start_batch(&BatchOp::Delete, "path:projects")
+        .unwrap_err();
+    assert_eq!(err.kind(), "mass_delete", "{err}");
+    assert!(
+        err.to_string().contains("12 of the vault's 14 notes"),
+        "{err}"
+    );
+    assert!(brain.batches(10).unwrap().is_empty(), "nothing was queued");
+    let report = wait(
+        &brain,
+        brain
+            .start_batch_allowing(&BatchOp::Delete, "path:projects", true)
+            .unwrap()
+            .batch_id
+            .unwrap(),
+    );
+    assert_eq!(report.changed, 12, "{report:?}");
+    // A few notes are below the minimum: no guard.
+    let few = run(&brain, BatchOp::Delete, "path:other.md path:third.md");
+    assert_eq!(few.state, "succeeded", "{few:?}");
+}

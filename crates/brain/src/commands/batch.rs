@@ -53,7 +53,7 @@ fn op_of(c: &BatchCommand) -> Result<Option<(BatchOp, &BatchWhere)>> {
             },
             select,
         ),
-        BatchCommand::Rm { select } => (BatchOp::Delete, select),
+        BatchCommand::Rm { select, .. } => (BatchOp::Delete, select),
         _ => return Ok(None),
     }))
 }
@@ -70,7 +70,14 @@ pub fn run(vault: &Vault, c: &BatchCommand, json: bool) -> Result<u8> {
                 print_preview(&preview).map(|()| 0)
             };
         }
-        let queued = brain.start_batch(&op, &select.query)?;
+        let allow = matches!(
+            c,
+            BatchCommand::Rm {
+                allow_mass_delete: true,
+                ..
+            }
+        );
+        let queued = brain.start_batch_allowing(&op, &select.query, allow)?;
         return queued_said(vault, &queued, json);
     }
     match c {

@@ -253,6 +253,11 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
         {
             return EXIT_NOT_FOUND;
         }
+        if let Some(brain_api::BrainError::BatchMassDelete { .. }) =
+            cause.downcast_ref::<brain_api::BrainError>()
+        {
+            return EXIT_REFUSED;
+        }
         if let Some(e) = cause.downcast_ref::<SyncError>() {
             match e {
                 SyncError::MassDelete { .. } => return EXIT_REFUSED,

@@ -199,3 +199,36 @@ fn a_logseq_key_that_is_no_property_name_is_refused_before_queueing() {
         "nothing was queued"
     );
 }
+
+/// `batch rm` over most of the vault exits 5 and queues nothing, as a sync's mass delete does;
+/// `--allow-mass-delete` runs it.
+#[test]
+fn a_batch_rm_of_most_of_the_vault_exits_5_unless_allowed() {
+    let v = TestVault::new();
+    for i in 0..12 {
+        v.write(&format!("old/n{i}.md"), &format!("# N{i}\n"));
+    }
+    v.sync();
+    let refused = v.run(&["batch", "rm", "--where", "path:old"]);
+    assert_eq!(refused.code, 5, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("--allow-mass-delete"),
+        "{}",
+        refused.stderr
+    );
+    let json = v.run(&["--json", "batch", "rm", "--where", "path:old"]);
+    assert_eq!(json.json()["kind"], "mass_delete", "{}", json.stdout);
+    let queued = v
+        .ok(&[
+            "--json",
+            "batch",
+            "rm",
+            "--where",
+            "path:old",
+            "--allow-mass-delete",
+        ])
+        .json();
+    let id = queued["batch_id"].as_i64().expect("queued").to_string();
+    let done = v.ok(&["--json", "batch", "status", &id, "--wait"]).json();
+    assert_eq!(done["changed"], 12, "{done}");
+}
