@@ -206,7 +206,7 @@ fn a_logseq_key_that_is_no_property_name_is_refused_before_queueing() {
 fn a_batch_rm_of_most_of_the_vault_exits_5_unless_allowed() {
     let v = TestVault::new();
     for i in 0..12 {
-        v.write(&format!("old/n{i}.md"), &format!("# N{i}\n"));
+        v.write(&format!("old/n{i}.md"), format!("# N{i}\n"));
     }
     v.sync();
     let refused = v.run(&["batch", "rm", "--where", "path:old"]);
