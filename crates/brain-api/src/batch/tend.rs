@@ -20,8 +20,20 @@ impl Brain {
     pub fn tend_batch(&self, id: i64) -> Result<bool, BrainError> {
         if !matches!(self.workers, Workers::OnDemand(_))
             || self.runs_workers()
-            || daemon_pid(&self.root).is_some()
+            || !self.batch_unattended(id)?
         {
+            return Ok(false);
+        }
+        tracing::info!(batch = id, "nobody works on this batch: running it here");
+        self.ensure_workers();
+        Ok(self.runs_workers())
+    }
+
+    /// Whether nobody works on batch `id` now: it has children left, no daemon holds the
+    /// vault, no child runs under a live lease of a live worker, and none ended or was due
+    /// within the last few seconds. `brain batch status` says so rather than "running".
+    pub fn batch_unattended(&self, id: i64) -> Result<bool, BrainError> {
+        if daemon_pid(&self.root).is_some() {
             return Ok(false);
         }
         let children = self.batch_children(id)?;
@@ -45,12 +57,7 @@ impl Brain {
                 _ => {}
             }
         }
-        if !left || now - last_event < IDLE_BEFORE_TENDED_MS {
-            return Ok(false);
-        }
-        tracing::info!(batch = id, "nobody works on this batch: running it here");
-        self.ensure_workers();
-        Ok(self.runs_workers())
+        Ok(left && now - last_event >= IDLE_BEFORE_TENDED_MS)
     }
 }
 

@@ -272,6 +272,11 @@ fn a_child_taken_over_from_a_dead_worker_changes_each_note_once() {
     // Nobody works on it now: a process that waits for the batch and may run jobs takes it
     // up (`brain batch status --wait`), once it has sat idle a few seconds; one that may not
     // run jobs never does.
+    let deadline = Instant::now() + GENEROUS;
+    while !idle.batch_unattended(id).unwrap() {
+        assert!(Instant::now() < deadline, "never seen as unattended");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert!(!idle.tend_batch(id).unwrap(), "Workers::Never runs nothing");
     let brain = with_workers(root, super::common::on_demand());
     let deadline = Instant::now() + GENEROUS;
@@ -282,6 +287,10 @@ fn a_child_taken_over_from_a_dead_worker_changes_each_note_once() {
     assert!(brain.runs_jobs_here());
     assert!(!brain.tend_batch(id).unwrap(), "started once");
     let report = wait(&brain, id);
+    assert!(
+        !brain.batch_unattended(id).unwrap(),
+        "an ended batch needs nobody"
+    );
     assert_eq!(
         (report.state, report.changed),
         ("succeeded", 100),

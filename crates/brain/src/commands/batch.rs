@@ -379,6 +379,12 @@ fn status(brain: &brain_api::Brain, id: i64, wait: bool, json: bool) -> Result<u
         output::json(&report)?;
     } else {
         print_report(&report)?;
+        if !report.is_finished() && brain.batch_unattended(id).unwrap_or(false) {
+            output::line(format!(
+                "  Nobody is working on it now (its worker stopped): `brain batch status {id} \
+                 --wait` runs it here, as `brain serve` does."
+            ))?;
+        }
     }
     Ok(match (wait, report.state) {
         (true, "failed" | "cancelled") => 1,
