@@ -8,6 +8,8 @@
 // Batch operations (issue 20) share this binary too.
 mod batch;
 mod common;
+// So do a session's last writes (one link, not two).
+mod finish_writes;
 // The plugin runtime's tests (issue 16.2) share this binary: one link for the crate's tests.
 mod runtime;
 
