@@ -72,3 +72,22 @@ async def test_a_batch_works_on_what_a_person_saved_just_before(server: Server, 
         assert report["changed"] == 1 and report["failed"] == 0, report
         got = await sess.ok("get", {"type": "note", "id": ident})
         assert "wombatfresh" in got["content"] and "seen: yes" in got["content"], got["content"]
+
+
+async def test_a_folder_in_another_letter_case_and_a_whole_tag_list_are_said(server: Server, vault: Vault) -> None:
+    """`path:` counts letter case: a search or a batch selecting nothing because of it names
+    the folder as the vault spells it. A `set tags=` batch says it replaces the whole list, and
+    the refusal of a second rollback names the MCP tool that undoes the first, not a command."""
+    async with server.session() as sess:
+        found = await sess.ok("search", {"query": "path:PROJECTS"})
+        assert found["hits"] == [] and "`path:projects` would" in found["hint"], found
+        none = await sess.ok("batch", {"op": "delete", "where": "path:PROJECTS"})
+        assert none["batch_id"] is None and "`path:projects` would" in none["message"], none
+        dry = await sess.ok("batch", {"op": "set", "where": "path:projects", "key": "tags", "value": "solo", "dry_run": True})
+        assert "replaces each note's whole tag list" in dry["note"], dry
+        queued = await sess.ok("batch", {"op": "set", "where": "path:projects", "key": "seen", "value": "yes"})
+        await sess.ok("batch_status", {"id": queued["batch_id"], "wait": True})
+        rollback = await sess.ok("batch_rollback", {"id": queued["batch_id"]})
+        await sess.ok("batch_status", {"id": rollback["batch_id"], "wait": True})
+        msg = await sess.error("batch_rollback", {"id": queued["batch_id"]}, "refused")
+        assert f"`batch_rollback` with id {rollback['batch_id']}" in msg, msg

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::{Brain, BrainError, SERVE_STATE_KEY, daemon_pid, job_json};
 
+mod path_hint;
 mod suggest;
 
 /// A full-text search, as an interface asks it.
@@ -34,6 +35,10 @@ pub struct SearchPage {
     pub hits: Vec<SearchHit>,
     /// The `offset` of the next page; `None` on the last one.
     pub next_offset: Option<usize>,
+    /// On a first page with no hit: the folder a `path:` filter meant in another letter case
+    /// ([`Brain::path_case_hint`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 /// A page of a listing, as an interface asks it.
@@ -163,7 +168,14 @@ impl Brain {
         let mut hits = self.store.search(&q)?;
         let next_offset = (hits.len() > limit).then(|| req.offset + limit);
         hits.truncate(limit);
-        Ok(SearchPage { hits, next_offset })
+        let hint = (hits.is_empty() && req.offset == 0)
+            .then(|| self.path_case_hint(&req.query))
+            .flatten();
+        Ok(SearchPage {
+            hits,
+            next_offset,
+            hint,
+        })
     }
 
     /// The store's query for `req`: its words, and the filters typed in them (`type:`, `tag:`,

@@ -202,7 +202,7 @@ pub(crate) struct DeleteArgs {
 #[tool_router(vis = "pub(crate)")]
 impl BrainMcp {
     #[tool(
-        description = "Full-text search over every note, best match first, one page at a time. Returns {\"hits\": [{type, id, title, path, score, snippet}], \"next_offset\": number or null}; call again with offset = next_offset for the next page. In a snippet, matched words are wrapped in ⟦ and ⟧ (U+27E6, U+27E7), e.g. ⟦crab⟧; a ⟦ or ⟧ the note itself holds is written twice (⟦⟦, ⟧⟧), so anything else, such as **bold**, is the note's own text. Read a hit with `get`.",
+        description = "Full-text search over every note, best match first, one page at a time. Returns {\"hits\": [{type, id, title, path, score, snippet}], \"next_offset\": number or null, \"hint\" when nothing matched and a path: filter names a folder in another letter case}; call again with offset = next_offset for the next page. In a snippet, matched words are wrapped in ⟦ and ⟧ (U+27E6, U+27E7), e.g. ⟦crab⟧; a ⟦ or ⟧ the note itself holds is written twice (⟦⟦, ⟧⟧), so anything else, such as **bold**, is the note's own text. Read a hit with `get`.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn search(&self, Parameters(args): Parameters<SearchArgs>) -> CallToolResult {
@@ -222,7 +222,7 @@ impl BrainMcp {
         };
         match fresh_blocking(self, move |b| b.search(&req)).await {
             Ok((page, stale)) => ok(with_warning(
-                json!({ "hits": page.hits, "next_offset": page.next_offset }),
+                serde_json::to_value(&page).unwrap_or(Value::Null),
                 join_warnings(warning, stale),
             )),
             Err(e) => failed(&e),

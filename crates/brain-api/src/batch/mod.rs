@@ -130,6 +130,33 @@ fn clip(text: &str) -> String {
 }
 
 impl BatchOp {
+    /// What a person should know before this op runs that its description does not say: that
+    /// tags are the frontmatter's only, that `set tags=` replaces the whole list, that
+    /// `set KEY=` writes a null rather than removing the key. Said by the dry run and when it
+    /// is queued, since a real run is queued without a dry run first.
+    pub fn note(&self) -> Option<String> {
+        match self {
+            BatchOp::TagAdd { .. } | BatchOp::TagRemove { .. } => Some(
+                "tags are changed in the frontmatter (or page properties) only: inline #tags in \
+                 the text are left as they are"
+                    .to_string(),
+            ),
+            BatchOp::Set { key, .. } if key.eq_ignore_ascii_case("tags") => Some(format!(
+                "`set {}=...` replaces each note's whole tag list; to add or remove one tag, \
+                 use `tag add` or `tag remove`",
+                clip(key)
+            )),
+            BatchOp::Set {
+                key,
+                value: Value::Null,
+            } => Some(format!(
+                "`set {k}=` writes `{k}: null`; `unset {k}` removes the key instead",
+                k = clip(key)
+            )),
+            _ => None,
+        }
+    }
+
     /// The operation as a person typed it, on one line: `set status=done`. Each value is cut
     /// to [`SHOWN_CHARS`] characters, so a 100 kB value does not fill every status line.
     pub fn describe(&self) -> String {
@@ -243,7 +270,7 @@ pub struct BatchPreview {
     pub would_change: usize,
     /// Each note, in the selection's order.
     pub notes: Vec<NotePreview>,
-    /// Said when the op is about tags: inline `#tags` in the text are left as they are.
+    /// What the op does that its description does not say ([`BatchOp::note`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     /// Said when history is off: the batch could not be rolled back.
@@ -262,6 +289,9 @@ pub struct BatchQueued {
     pub op: String,
     /// What a person is told: "Queued: set status=done on 312 notes. Batch 17".
     pub message: String,
+    /// What the op does that its description does not say ([`BatchOp::note`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// Said when history is off: the batch cannot be rolled back.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
@@ -396,11 +426,11 @@ impl Brain {
             .iter()
             .filter(|n| matches!(n.change, "edit" | "move" | "delete"))
             .count();
-        let note = matches!(op, BatchOp::TagAdd { .. } | BatchOp::TagRemove { .. }).then(|| {
-            "tags are changed in the frontmatter (or page properties) only: inline #tags in the \
-             text are left as they are"
-                .to_string()
-        });
+        // Selecting nothing, what the op would do matters less than why nothing was selected.
+        let note = match hits.is_empty() {
+            true => self.path_case_hint(query).or_else(|| op.note()),
+            false => self.batch_note(&op),
+        };
         Ok(BatchPreview {
             op: op.describe(),
             query: query.to_string(),
@@ -410,6 +440,16 @@ impl Brain {
             note,
             warning: self.history_off_warning(),
         })
+    }
+
+    /// What a person should know of `op` before it runs: [`BatchOp::note`], or for a move
+    /// into a folder that differs from one the vault has only in letter case, that
+    /// ([`Brain::move_case_hint`]).
+    fn batch_note(&self, op: &BatchOp) -> Option<String> {
+        match op {
+            BatchOp::Move { to } => self.move_case_hint(to),
+            _ => op.note(),
+        }
     }
 
     /// Queues `op` over every note `query` selects, as a batch whose children each change
@@ -476,9 +516,16 @@ impl Brain {
                          was queued."
                     ),
                     None => {
-                        format!("No note matches `{query}`: nothing was queued ({described}).")
+                        let hint = self
+                            .path_case_hint(query)
+                            .map(|h| format!(" {h}."))
+                            .unwrap_or_default();
+                        format!(
+                            "No note matches `{query}`: nothing was queued ({described}).{hint}"
+                        )
                     }
                 },
+                note: None,
                 warning: None,
             });
         }
@@ -511,6 +558,10 @@ impl Brain {
             count,
             op: described.clone(),
             message: format!("Queued: {described} on {}. Batch {id}", notes(count)),
+            note: rollback_of
+                .is_none()
+                .then(|| self.batch_note(&op))
+                .flatten(),
             warning: self.history_off_warning(),
         })
     }

@@ -101,7 +101,8 @@ impl Brain {
         })?;
         if job.job_type != BATCH {
             return Err(BrainError::NoSuchBatch(format!(
-                "job {id} is a {} job, not a batch: `brain jobs show {id}` shows it",
+                "job {id} is a {} job, not a batch: `brain jobs show {id}` shows it (over MCP, \
+                 `job_status` with id {id})",
                 job.job_type
             )));
         }

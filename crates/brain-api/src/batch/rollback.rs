@@ -69,7 +69,8 @@ impl Brain {
         };
         Ok(Some(format!(
             "batch {id} was rolled back already, by batch {earlier} ({}, {} changed): to undo \
-             that rollback, run `brain batch rollback {earlier}`{conflicts}",
+             that rollback, run `brain batch rollback {earlier}` (over MCP, `batch_rollback` with \
+             id {earlier}){conflicts}",
             e.state, e.changed
         )))
     }

@@ -55,6 +55,28 @@ fn tags_are_changed_in_the_frontmatter_only_and_inline_tags_are_left() {
             .unwrap()
             .contains("#inline is in its text")
     );
+    // `set tags=` is no tag add, and `set KEY=` no unset: the dry run and the queued batch
+    // both say so.
+    let set_tags = BatchOp::Set {
+        key: "tags".into(),
+        value: serde_json::json!("solo"),
+    };
+    let said = brain
+        .preview_batch(&set_tags, "path:projects")
+        .unwrap()
+        .note;
+    assert!(said.as_deref().unwrap().contains("tag add"), "{said:?}");
+    let set_null = BatchOp::Set {
+        key: "title".into(),
+        value: serde_json::Value::Null,
+    };
+    let queued = brain.start_batch(&set_null, "path:projects/p0.md").unwrap();
+    assert!(
+        queued.note.as_deref().unwrap().contains("`unset title`"),
+        "{queued:?}"
+    );
+    let nulled = wait(&brain, queued.batch_id.unwrap());
+    assert_eq!(nulled.changed, 1, "{nulled:?}");
     let removed = run(
         &brain,
         BatchOp::TagRemove { tag: "proj".into() },
@@ -537,4 +559,69 @@ fn a_batch_rm_of_most_of_the_vault_is_refused_unless_allowed() {
     // A few notes are below the minimum: no guard.
     let few = run(&brain, BatchOp::Delete, "path:other.md path:third.md");
     assert_eq!(few.state, "succeeded", "{few:?}");
+}
+
+/// `path:` counts letter case; a query that selects nothing because of it names the folder as
+/// the vault spells it, and one whose folder exists as typed gets no hint.
+#[test]
+fn a_path_filter_in_another_letter_case_is_named_as_the_vault_spells_it() {
+    let (_dir, brain) = vault(2);
+    let queued = brain
+        .start_batch(&BatchOp::Delete, "path:Projects")
+        .unwrap();
+    assert_eq!(queued.batch_id, None);
+    assert!(
+        queued
+            .message
+            .contains("`path:Projects` selects no note, but `path:projects` would"),
+        "{}",
+        queued.message
+    );
+    let preview = brain
+        .preview_batch(&BatchOp::Delete, "path:PROJECTS/p1.md")
+        .unwrap();
+    assert!(
+        preview
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("`path:projects/p1.md` would"),
+        "{preview:?}"
+    );
+    let req = |query: &str| brain_api::SearchRequest {
+        query: query.into(),
+        ..brain_api::SearchRequest::default()
+    };
+    let page = brain.search(&req("path:PROJECTS")).unwrap();
+    assert!(page.hits.is_empty() && page.hint.is_some(), "{page:?}");
+    // The folder is there as typed: the words are what found nothing.
+    let page = brain.search(&req("path:projects nowhere")).unwrap();
+    assert!(page.hits.is_empty() && page.hint.is_none(), "{page:?}");
+    // No folder in any case.
+    let page = brain.search(&req("path:elsewhere")).unwrap();
+    assert_eq!(page.hint, None);
+
+    // A move into `Projects/old` beside `projects/` says it makes a second folder.
+    let into = |to: &str| BatchOp::Move { to: to.into() };
+    let said = brain
+        .preview_batch(&into("Projects/old"), "path:other.md")
+        .unwrap();
+    assert!(
+        said.note
+            .as_deref()
+            .unwrap()
+            .contains("`Projects` differs from it only in letter case"),
+        "{said:?}"
+    );
+    assert!(said.note.unwrap().contains("`projects/old`"));
+    let queued = brain
+        .start_batch(&into("PROJECTS"), "path:third.md")
+        .unwrap();
+    assert!(queued.note.is_some(), "{queued:?}");
+    wait(&brain, queued.batch_id.unwrap());
+    // Into the folder as spelt, or a new one: nothing to say.
+    for to in ["projects/old", "elsewhere"] {
+        let said = brain.preview_batch(&into(to), "path:other.md").unwrap();
+        assert_eq!(said.note, None, "{to}");
+    }
 }

@@ -156,6 +156,9 @@ fn queued_said(vault: &Vault, queued: &BatchQueued, json: bool) -> Result<u8> {
         return output::json(queued).map(|()| 0);
     }
     output::line(&queued.message)?;
+    if let Some(note) = &queued.note {
+        output::line(format!("Note: {note}."))?;
+    }
     if let Some(id) = queued.batch_id {
         output::line(format!(
             "Follow it with `brain batch status {id} --wait`; undo it with `brain batch rollback {id}`."

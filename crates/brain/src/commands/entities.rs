@@ -64,6 +64,7 @@ fn search_marks(json: bool) -> (&'static str, &'static str) {
 /// not have matches nothing and says so on stderr (as MCP's `warning` does).
 pub fn search(vault: &Vault, args: &SearchArgs, json: bool) -> Result<u8> {
     let brain = vault.brain(vault.plugged()?, brain_api::Workers::Never);
+    let mut hint = None;
     let hits = if let Some(warning) = brain.unknown_types_warning(&args.types) {
         eprintln!("brain: warning: {warning}");
         Vec::new()
@@ -75,15 +76,23 @@ pub fn search(vault: &Vault, args: &SearchArgs, json: bool) -> Result<u8> {
             limit: args.limit,
             offset: 0,
         };
-        brain.search_with_marks(&req, search_marks(json))?.hits
+        let page = brain.search_with_marks(&req, search_marks(json))?;
+        hint = page.hint;
+        page.hits
     };
     let paths: Vec<&str> = hits.iter().map(|h| h.path.as_str()).collect();
     say_if_stale(vault, &paths);
     if json {
+        if let Some(hint) = &hint {
+            eprintln!("brain: hint: {hint}");
+        }
         return output::json(&hits).map(|()| 0);
     }
     if hits.is_empty() {
         output::line("No matches.")?;
+        if let Some(hint) = &hint {
+            output::line(format!("Hint: {hint}."))?;
+        }
     }
     for (i, h) in hits.iter().enumerate() {
         output::line(format!(

@@ -146,6 +146,30 @@ fn a_batch_selecting_nothing_or_no_batch_at_all_says_so() {
         "{}",
         none.stdout
     );
+    // `path:` counts letter case: a folder typed in another case is named as the vault
+    // spells it, by the batch, its dry run and a search.
+    let cased = v.ok(&["batch", "rm", "--where", "path:Projects"]);
+    assert!(
+        cased
+            .stdout
+            .contains("`path:Projects` selects no note, but `path:projects` would"),
+        "{}",
+        cased.stdout
+    );
+    let cased = v.ok(&["batch", "rm", "--where", "path:PROJECTS", "--dry-run"]);
+    assert!(
+        cased.stdout.contains("`path:projects` would"),
+        "{}",
+        cased.stdout
+    );
+    let cased = v.ok(&["search", "path:Projects"]);
+    assert!(
+        cased
+            .stdout
+            .starts_with("No matches.\nHint: `path:Projects` selects no note"),
+        "{}",
+        cased.stdout
+    );
     let none = v
         .ok(&["--json", "batch", "rm", "--where", "tag:nothing"])
         .json();
