@@ -5,6 +5,12 @@ use std::path::PathBuf;
 use brain_bench::BenchCommand;
 use clap::{Args, Parser, Subcommand};
 
+mod batch;
+mod git;
+
+pub use batch::{BatchCommand, BatchWhere};
+pub use git::{GitCommand, GitInitArgs, GitLogArgs};
+
 /// Exit codes, shown in `brain --help`.
 pub const EXIT_CODES: &str = "\
 Exit codes:
@@ -515,56 +521,6 @@ pub enum ConflictsCommand {
     },
 }
 
-/// `brain git ...`. Every operation but `status` and `log` runs as a `git` job (one at a time
-/// per vault); with `brain serve` running, its workers run it and this command follows.
-#[derive(Debug, Subcommand)]
-pub enum GitCommand {
-    /// Make the vault a git repository connected to REMOTE: clone into an empty vault, connect
-    /// an existing one (its notes are committed and merged with the remote's, keeping both
-    /// versions of a file both have), or start an empty remote's history. Turns on git sync in
-    /// `brain serve` (git.enabled).
-    Init(GitInitArgs),
-    /// Branch, commits ahead of and behind the remote, changed files, last sync, conflicts.
-    Status,
-    /// Commit, pull (fetch and merge, keeping both sides of a conflict), import what changed,
-    /// push.
-    Sync {
-        /// Commit even if it deletes most notes (refused by default: an emptied or unmounted
-        /// vault folder must not delete every device's notes).
-        #[arg(long)]
-        allow_mass_delete: bool,
-    },
-    /// Fetch and merge the remote's commits, then import the notes they changed.
-    Pull,
-    /// Push the commits the remote lacks (merging first if it moved).
-    Push,
-    /// The history of the vault, or of one note.
-    Log(GitLogArgs),
-}
-
-/// `brain git init` options.
-#[derive(Debug, Args)]
-pub struct GitInitArgs {
-    /// The remote's URL (https://, ssh, or a path). Without it the history stays local. Put a
-    /// token in BRAIN_GIT_TOKEN (or git.token), never in the URL.
-    #[arg(long, value_name = "URL")]
-    pub remote: Option<String>,
-    /// The branch to sync.
-    #[arg(long, default_value = "main")]
-    pub branch: String,
-}
-
-/// `brain git log` options.
-#[derive(Debug, Args)]
-pub struct GitLogArgs {
-    /// Only the commits that changed this note (following its renames).
-    #[arg(value_name = "TYPE/ID")]
-    pub entity: Option<String>,
-    /// At most this many commits.
-    #[arg(short = 'n', long, default_value_t = 20)]
-    pub limit: usize,
-}
-
 /// `brain config ...`
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
@@ -580,108 +536,4 @@ fn parse_id(s: &str) -> Result<i64, String> {
     digits
         .parse()
         .map_err(|_| format!("'{s}' is not an id: give the number a listing shows, e.g. 7 or #7"))
-}
-
-/// Which notes a batch changes, and whether only to show it.
-#[derive(Debug, Args)]
-pub struct BatchWhere {
-    /// The notes: search words and filters (`type:T` the entity type, `tag:T`, `path:FOLDER`,
-    /// `meta.KEY:VALUE` a frontmatter key; quote a value with spaces: `meta.owner:"Ann Lee"`).
-    /// Filters alone select every match. Repeated, `type:` and `path:` mean any of them,
-    /// `tag:` and `meta.` all of them; words and `tag:` ignore letter case, `path:` and
-    /// `meta.` values do not.
-    #[arg(long = "where", value_name = "QUERY", allow_hyphen_values = true)]
-    pub query: String,
-    /// Print how many notes it selects and the diff of each, and write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-}
-
-/// `brain batch` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum BatchCommand {
-    /// Set a frontmatter key (or Logseq page property) on every selected note.
-    Set {
-        /// KEY=VALUE; the value is read as YAML where YAML reads back what was typed (`3`,
-        /// `true`, `[a, b]`), else kept as text.
-        #[arg(value_name = "KEY=VALUE")]
-        assignment: String,
-        /// Keep the value as text, whatever it looks like.
-        #[arg(long)]
-        string: bool,
-        #[command(flatten)]
-        select: BatchWhere,
-    },
-    /// Remove a frontmatter key from every selected note.
-    Unset {
-        /// The key.
-        key: String,
-        #[command(flatten)]
-        select: BatchWhere,
-    },
-    /// Add or remove a tag in the frontmatter (or page properties) of every selected note.
-    /// Inline #tags in the text are left as they are.
-    Tag {
-        /// `add` or `remove`.
-        #[arg(value_parser = ["add", "remove"])]
-        action: String,
-        /// The tag (`#` optional).
-        tag: String,
-        #[command(flatten)]
-        select: BatchWhere,
-    },
-    /// Move every selected note into a folder, keeping its file name (history kept).
-    Mv {
-        /// The folder, vault-relative (`Archive/2026`).
-        #[arg(long, value_name = "FOLDER")]
-        to: String,
-        #[command(flatten)]
-        select: BatchWhere,
-    },
-    /// Replace every occurrence of OLD with NEW in every selected note, frontmatter included.
-    /// The match is exact: letter case counts (a note the search found as `Alice` is left as
-    /// it is if it holds only `alice`).
-    Replace {
-        /// The text to find.
-        old: String,
-        /// What replaces it.
-        new: String,
-        #[command(flatten)]
-        select: BatchWhere,
-    },
-    /// Delete every selected note (each restorable with `brain restore`).
-    Rm {
-        #[command(flatten)]
-        select: BatchWhere,
-        /// Delete even when that is most of the vault's notes (more than
-        /// `sync.mass_delete_share`), which is refused otherwise (exit 5), as a sync is.
-        #[arg(long)]
-        allow_mass_delete: bool,
-    },
-    /// A batch's progress and outcome: notes changed, left, failed (with why).
-    Status {
-        /// The batch's id.
-        id: i64,
-        /// Follow it until it ends; then exit 1 if it ended failed (some notes could not be
-        /// changed: listed with why) or cancelled.
-        #[arg(long)]
-        wait: bool,
-    },
-    /// Undo a batch: every note it changed gets its version from before the batch, as a batch
-    /// of its own. A note changed since is kept as it is, with a conflict holding both.
-    Rollback {
-        /// The batch's id.
-        id: i64,
-    },
-    /// Cancel a batch: notes not yet reached are left as they are; those changed stay so.
-    Cancel {
-        /// The batch's id.
-        id: i64,
-    },
-    /// The newest batches.
-    List {
-        /// At most this many.
-        #[arg(long, default_value_t = 20)]
-        limit: usize,
-    },
 }

@@ -150,7 +150,7 @@ fn unreachable_subcommand() -> Result<u8> {
 /// Says what was queued, and starts a worker when no daemon will run it.
 fn queued_said(vault: &Vault, queued: &BatchQueued, json: bool) -> Result<u8> {
     if queued.batch_id.is_some() && brain_api::daemon_pid(&vault.paths.root).is_none() {
-        super::sync::spawn_background_worker(vault)?;
+        super::work::spawn_background_worker(vault)?;
     }
     if json {
         return output::json(queued).map(|()| 0);

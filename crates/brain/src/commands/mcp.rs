@@ -71,7 +71,7 @@ fn wind_down(brain: &brain_api::Brain) {
         .batches(20)
         .is_ok_and(|b| b.iter().any(|r| !r.is_finished()));
     if unfinished && brain_api::daemon_pid(brain.root()).is_none() {
-        match super::sync::spawn_worker_for(brain.root()) {
+        match super::work::spawn_worker_for(brain.root()) {
             Ok(()) => tracing::info!("a batch is still under way: a background worker finishes it"),
             Err(e) => {
                 tracing::warn!(error = %e, "a batch is still under way and no worker could be started: the next brain command or brain serve runs it")

@@ -5,6 +5,7 @@ mod conflicts;
 mod daemon;
 mod doctor;
 mod doctor_history;
+mod doctor_rebuild;
 mod edit;
 mod entities;
 mod git;
@@ -18,6 +19,7 @@ mod schedules;
 mod serve;
 mod store;
 mod sync;
+mod work;
 
 use std::sync::Arc;
 
@@ -160,8 +162,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         }
         Command::Sync(args) => sync::run(&Vault::open(vault_arg)?, &args, cli.json),
         Command::Work(args) => match &args.store {
-            Some(url) => sync::work_store(url, &args, cli.json),
-            None => sync::work(&Vault::open(vault_arg)?, &args),
+            Some(url) => work::work_store(url, &args, cli.json),
+            None => work::work(&Vault::open(vault_arg)?, &args),
         },
         Command::Search(args) => entities::search(&Vault::open(vault_arg)?, &args, cli.json),
         Command::List(args) => entities::list(&Vault::open(vault_arg)?, &args, cli.json),

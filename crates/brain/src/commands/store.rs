@@ -337,7 +337,7 @@ fn open_target(
         if db.exists() && force {
             // Replaced, never lost: the old file is kept beside it.
             let stamp = brain_core::time::format_compact(brain_core::time::now_ms());
-            super::doctor::move_store_aside(&vault.paths, &stamp)?;
+            super::doctor_rebuild::move_store_aside(&vault.paths, &stamp)?;
         }
         let store = if db.exists() {
             crate::backend::open_existing(&db, &brain_core::config::StoreConfig::default())?
