@@ -3,6 +3,7 @@
 //! of a rollback), cancel, a note that cannot be changed, and a child taken over from a worker
 //! that died mid-way.
 
+mod hints;
 mod ops;
 
 use std::path::Path;
