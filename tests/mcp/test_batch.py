@@ -80,13 +80,14 @@ async def test_a_folder_in_another_letter_case_and_a_whole_tag_list_are_said(ser
     the refusal of a second rollback names the MCP tool that undoes the first, not a command."""
     async with server.session() as sess:
         found = await sess.ok("search", {"query": "path:PROJECTS"})
-        assert found["hits"] == [] and "`path:projects` would" in found["hint"], found
+        assert found["hits"] == [] and "spells it `path:projects`" in found["hint"], found
         none = await sess.ok("batch", {"op": "delete", "where": "path:PROJECTS"})
-        assert none["batch_id"] is None and "`path:projects` would" in none["message"], none
+        assert none["batch_id"] is None and "spells it `path:projects`" in none["message"], none
         dry = await sess.ok("batch", {"op": "set", "where": "path:projects", "key": "tags", "value": "solo", "dry_run": True})
         assert "replaces each note's whole tag list" in dry["note"], dry
         queued = await sess.ok("batch", {"op": "set", "where": "path:projects", "key": "seen", "value": "yes"})
-        await sess.ok("batch_status", {"id": queued["batch_id"], "wait": True})
+        # `batch_id`, the name `batch` answers with, is taken as the id.
+        await sess.ok("batch_status", {"batch_id": queued["batch_id"], "wait": True})
         rollback = await sess.ok("batch_rollback", {"id": queued["batch_id"]})
         await sess.ok("batch_status", {"id": rollback["batch_id"], "wait": True})
         msg = await sess.error("batch_rollback", {"id": queued["batch_id"]}, "refused")

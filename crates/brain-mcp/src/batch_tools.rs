@@ -162,7 +162,8 @@ impl BatchArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BatchStatusArgs {
-    /// The batch id `batch` returned.
+    /// The batch id `batch` returned (`batch_id`, as `batch` names it, is taken too).
+    #[serde(alias = "batch_id")]
     id: i64,
     /// Wait until the batch ends, sending progress notifications when the request has a
     /// progress token. Cancelling the request stops the wait, not the batch. Default: false.
@@ -173,7 +174,8 @@ pub(crate) struct BatchStatusArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BatchIdArgs {
-    /// The batch id.
+    /// The batch id (`batch_id`, as `batch` names it, is taken too).
+    #[serde(alias = "batch_id")]
     id: i64,
 }
 

@@ -131,26 +131,44 @@ fn clip(text: &str) -> String {
 
 impl BatchOp {
     /// What a person should know before this op runs that its description does not say: that
-    /// tags are the frontmatter's only, that `set tags=` replaces the whole list, that
-    /// `set KEY=` writes a null rather than removing the key. Said by the dry run and when it
-    /// is queued, since a real run is queued without a dry run first.
-    pub fn note(&self) -> Option<String> {
+    /// tags are the frontmatter's only, that `set tags=` replaces the whole list (and that
+    /// `set Tags=` in Markdown is another key), that an empty value writes a null rather than
+    /// removing the key. `logseq`: the vault is a Logseq graph, whose property names ignore
+    /// letter case. Said by the dry run and when it is queued, since a real run is queued
+    /// without a dry run first.
+    pub fn note(&self, logseq: bool) -> Option<String> {
+        const ONE_TAG: &str = "to add or remove one tag, use `tag add` or `tag remove` (over \
+                               MCP, op `tag_add` or `tag_remove`)";
         match self {
             BatchOp::TagAdd { .. } | BatchOp::TagRemove { .. } => Some(
                 "tags are changed in the frontmatter (or page properties) only: inline #tags in \
                  the text are left as they are"
                     .to_string(),
             ),
+            BatchOp::Set { key, .. }
+                if key == "tags" || logseq && key.eq_ignore_ascii_case("tags") =>
+            {
+                Some(format!(
+                    "`set {}=...` replaces each note's whole tag list; {ONE_TAG}",
+                    clip(key)
+                ))
+            }
             BatchOp::Set { key, .. } if key.eq_ignore_ascii_case("tags") => Some(format!(
-                "`set {}=...` replaces each note's whole tag list; to add or remove one tag, \
-                 use `tag add` or `tag remove`",
+                "`{}` is a key of its own beside `tags`: the notes' tags stay as they are (`set \
+                 tags=...` replaces them; {ONE_TAG})",
                 clip(key)
             )),
             BatchOp::Set {
                 key,
                 value: Value::Null,
             } => Some(format!(
-                "`set {k}=` writes `{k}: null`; `unset {k}` removes the key instead",
+                "an empty value sets `{k}` to nothing (writing {}) rather than removing it; \
+                 `unset {k}` (over MCP, op `unset`) removes the key",
+                if logseq {
+                    format!("an empty `{}::`", clip(key))
+                } else {
+                    format!("`{}: null`", clip(key))
+                },
                 k = clip(key)
             )),
             _ => None,
@@ -161,9 +179,11 @@ impl BatchOp {
     /// to [`SHOWN_CHARS`] characters, so a 100 kB value does not fill every status line.
     pub fn describe(&self) -> String {
         match self {
-            BatchOp::Set { key, value } => {
-                format!("set {}={}", clip(key), clip(&plan::shown(value)))
-            }
+            BatchOp::Set { key, value } => match value {
+                // Told apart from `set KEY=` (a null).
+                Value::String(s) if s.is_empty() => format!("set {}=\"\"", clip(key)),
+                _ => format!("set {}={}", clip(key), clip(&plan::shown(value))),
+            },
             BatchOp::Unset { key } => format!("unset {}", clip(key)),
             BatchOp::TagAdd { tag } => format!("tag add {}", clip(tag)),
             BatchOp::TagRemove { tag } => format!("tag remove {}", clip(tag)),
@@ -364,6 +384,7 @@ impl Brain {
     ) -> Result<BatchPreview, BrainError> {
         self.check_batch_op(op)?;
         let op = op.normalized();
+        self.check_move_target(&op)?;
         let hits = self.select_notes(query)?;
         let mapper = self.path_mapper()?;
         let logseq = self.is_logseq();
@@ -427,9 +448,29 @@ impl Brain {
             .filter(|n| matches!(n.change, "edit" | "move" | "delete"))
             .count();
         // Selecting nothing, what the op would do matters less than why nothing was selected.
+        let moving: Vec<String> = hits.iter().map(|h| h.path.clone()).collect();
         let note = match hits.is_empty() {
-            true => self.path_case_hint(query).or_else(|| op.note()),
-            false => self.batch_note(&op),
+            true => self.empty_selection_hint(query).or_else(|| op.note(logseq)),
+            false => self.batch_note(&op, &moving),
+        };
+        // The real run's refusal, said by its dry run too.
+        let refused = match op {
+            BatchOp::Delete => self.mass_delete_refusal(hits.len() as u64)?,
+            _ => None,
+        }
+        .and_then(|e| match e {
+            BrainError::BatchMassDelete {
+                would_delete, live, ..
+            } => Some(format!(
+                "the real run would be refused (exit 5): it deletes {would_delete} of the \
+                 vault's {live} notes, more than `sync.mass_delete_share` allows; allow it with \
+                 `--allow-mass-delete` (over MCP, `allow_mass_delete`) if you mean it"
+            )),
+            _ => None,
+        });
+        let warning = match (refused, self.history_off_warning()) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
         };
         Ok(BatchPreview {
             op: op.describe(),
@@ -438,17 +479,63 @@ impl Brain {
             would_change,
             notes,
             note,
-            warning: self.history_off_warning(),
+            warning,
         })
     }
 
     /// What a person should know of `op` before it runs: [`BatchOp::note`], or for a move
-    /// into a folder that differs from one the vault has only in letter case, that
-    /// ([`Brain::move_case_hint`]).
-    fn batch_note(&self, op: &BatchOp) -> Option<String> {
+    /// of the notes at `moving` into a folder that differs from one the vault has only in
+    /// letter case, that ([`Brain::move_case_hint`]).
+    fn batch_note(&self, op: &BatchOp, moving: &[String]) -> Option<String> {
         match op {
-            BatchOp::Move { to } => self.move_case_hint(to),
-            _ => op.note(),
+            BatchOp::Move { to } => self.move_case_hint(to, moving),
+            _ => op.note(self.is_logseq()),
+        }
+    }
+
+    /// Why a query selected no note, when something says more than "no note matches": no
+    /// note is imported yet, or a `path:` filter names a folder in another letter case.
+    fn empty_selection_hint(&self, query: &str) -> Option<String> {
+        if self.store.change_cursor().is_ok_and(|c| c == 0) {
+            return Some(
+                "no note is imported into the store yet: run `brain sync` (over MCP, the `sync` \
+                 tool) first"
+                    .into(),
+            );
+        }
+        self.path_case_hint(query)
+    }
+
+    /// The refusal a `rm` of `would_delete` notes meets when that is most of the vault (as a
+    /// sync's mass delete is), or `None`.
+    fn mass_delete_refusal(&self, would_delete: u64) -> Result<Option<BrainError>, BrainError> {
+        let live = self.store.sync_state_of(&[])?.state.live_entities;
+        let sync = &self.config.sync;
+        Ok((would_delete > sync.mass_delete_min
+            && would_delete as f64 > sync.mass_delete_share * live as f64)
+            .then_some(BrainError::BatchMassDelete {
+                would_delete,
+                live,
+                share: sync.mass_delete_share,
+            }))
+    }
+
+    /// Refuses a move into a folder no note can be in (outside the vault, an empty folder
+    /// name, a folder sync excludes), before anything is selected or queued; its dry run
+    /// refuses it the same way.
+    fn check_move_target(&self, op: &BatchOp) -> Result<(), BrainError> {
+        let BatchOp::Move { to } = op else {
+            return Ok(());
+        };
+        let refused =
+            |why: String| BrainError::BadRequest(format!("no note can move to {to}: {why}"));
+        let target = self
+            .path_mapper()?
+            .to_ref(&format!("{}/NOTE.md", to.trim_matches('/')))
+            .map_err(|e| refused(e.to_string()))?;
+        match self.entity_from(&target, b"#\n") {
+            Err(BrainError::Invalid { reason, .. }) => Err(refused(reason)),
+            _ => Ok(()),
         }
     }
 
@@ -471,28 +558,20 @@ impl Brain {
         self.check_batch_op(op)?;
         let op = op.normalized();
         // Checked now, so a folder no note could move to is refused before anything is queued.
-        if let BatchOp::Move { to } = &op {
-            self.path_mapper()?
-                .to_ref(&format!("{}/x.md", to.trim_matches('/')))
-                .map_err(|e| BrainError::BadRequest(format!("no note can move to {to}: {e}")))?;
-        }
+        self.check_move_target(&op)?;
         let hits = self.select_notes(query)?;
+        let moving: Vec<String> = hits.iter().map(|h| h.path.clone()).collect();
         let refs: Vec<EntityRef> = hits.into_iter().map(|h| h.entity).collect();
-        if op == BatchOp::Delete && !allow_mass_delete {
-            let would_delete = refs.len() as u64;
-            let live = self.store.sync_state_of(&[])?.state.live_entities;
-            let sync = &self.config.sync;
-            if would_delete > sync.mass_delete_min
-                && would_delete as f64 > sync.mass_delete_share * live as f64
-            {
-                return Err(BrainError::BatchMassDelete {
-                    would_delete,
-                    live,
-                    share: sync.mass_delete_share,
-                });
-            }
+        if op == BatchOp::Delete
+            && !allow_mass_delete
+            && let Some(refused) = self.mass_delete_refusal(refs.len() as u64)?
+        {
+            return Err(refused);
         }
-        self.queue_batch(op, query, refs, None)
+        let note = (!refs.is_empty())
+            .then(|| self.batch_note(&op, &moving))
+            .flatten();
+        self.queue_batch(op, query, refs, None, note)
     }
 
     /// Queues a batch of `op` over `refs` (in that order). Shared by [`Brain::start_batch`]
@@ -503,6 +582,7 @@ impl Brain {
         query: &str,
         refs: Vec<EntityRef>,
         rollback_of: Option<i64>,
+        note: Option<String>,
     ) -> Result<BatchQueued, BrainError> {
         let described = op.describe();
         if refs.is_empty() {
@@ -517,7 +597,7 @@ impl Brain {
                     ),
                     None => {
                         let hint = self
-                            .path_case_hint(query)
+                            .empty_selection_hint(query)
                             .map(|h| format!(" {h}."))
                             .unwrap_or_default();
                         format!(
@@ -558,10 +638,7 @@ impl Brain {
             count,
             op: described.clone(),
             message: format!("Queued: {described} on {}. Batch {id}", notes(count)),
-            note: rollback_of
-                .is_none()
-                .then(|| self.batch_note(&op))
-                .flatten(),
+            note,
             warning: self.history_off_warning(),
         })
     }
@@ -583,6 +660,9 @@ impl Brain {
             ));
         }
         targets.insert(key, from.to_string());
+        if let Err(BrainError::Invalid { reason, .. }) = self.entity_from(to, b"#\n") {
+            return Some(reason);
+        }
         let taken = self.store.get(to).is_ok()
             || self
                 .entity_from(to, b"#\n")

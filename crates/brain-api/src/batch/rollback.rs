@@ -37,7 +37,7 @@ impl Brain {
         let op = BatchOp::Rollback { of: id };
         let query = format!("the notes of batch {id}");
         tracing::info!(batch = id, op = ?root.input.get("op"), "rollback asked");
-        self.queue_batch(op, &query, refs, Some(id))
+        self.queue_batch(op, &query, refs, Some(id), None)
     }
 
     /// Why rollback `earlier` of batch `id` keeps `id` from being rolled back again, if it

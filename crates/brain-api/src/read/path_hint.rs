@@ -1,11 +1,15 @@
-//! "Did you mean" for a `path:` filter: `path:Projects` counts letter case, so in a vault
-//! whose folder is `projects/` it selects nothing, and a person (or a batch) told only
-//! "No matches" takes the folder for empty. The hint names the folder as the vault spells it.
+//! "Did you mean" for a folder typed in another letter case. `path:Projects` counts letter
+//! case, so in a vault whose folder is `projects/` it selects nothing, and a person (or a
+//! batch) told only "No matches" takes the folder for empty; `mv --to Archive` beside
+//! `archive/` makes a second folder that macOS and Windows show as one. The hints name the
+//! folder as the vault spells it.
 //!
-//! Only when a query selected nothing: it reads every live note's path (no text), which is
-//! one indexed scan of a column, not a search.
+//! Only on those answers, and only when a folder does not exist as typed (one ranged lookup of
+//! the path index per filter): then every live note's path is read once (no text), and
+//! compared segment by segment in a caseless, Unicode-normalized form.
 
-use std::collections::BTreeSet;
+use brain_core::path_key;
+use brain_store::{LiveFile, SearchQuery};
 
 use crate::Brain;
 
@@ -14,78 +18,136 @@ const SHOWN: usize = 3;
 
 impl Brain {
     /// For a query that selected no note: the folders its `path:` filters name in another
-    /// letter case, as "`path:Projects` selects no note, but `path:projects` would (path:
-    /// counts letter case)". `None` when the query has no such filter, when a filter's folder
-    /// exists as typed (the words or other filters are what selected nothing), or when no
-    /// folder matches in any case. Errors count as nothing: this only words an answer.
+    /// letter case (or Unicode form), as "`path:Projects` names nothing in the vault, which
+    /// spells it `path:projects` (path: counts letter case)". `None` when the query has no
+    /// such filter, when each filter's folder exists as typed (the words or other filters are
+    /// what selected nothing), or when no folder matches in any case. Errors count as nothing:
+    /// this only words an answer.
     pub fn path_case_hint(&self, query: &str) -> Option<String> {
         let (_, filters) = brain_store::search_query::split_filters(query).ok()?;
-        if filters.paths.is_empty() {
+        let mut missing: Vec<&String> = Vec::new();
+        for folder in &filters.paths {
+            if !missing.contains(&folder) && !self.holds_path(folder) {
+                missing.push(folder);
+            }
+        }
+        if missing.is_empty() {
             return None;
         }
         let files = self.store.live_files().ok()?;
-        let mut said = Vec::new();
-        for folder in &filters.paths {
-            if files.iter().any(|f| under(&f.path, folder)) {
-                continue;
-            }
-            let wanted = folder.to_lowercase();
-            let chars = folder.chars().count();
-            let mut spellings = BTreeSet::new();
-            for f in &files {
-                let head: String = f.path.chars().take(chars).collect();
-                let rest = &f.path[head.len()..];
-                if head.to_lowercase() == wanted && (rest.is_empty() || rest.starts_with('/')) {
-                    spellings.insert(head);
-                }
-            }
-            if spellings.is_empty() {
-                continue;
-            }
-            let shown: Vec<String> = spellings
-                .iter()
-                .take(SHOWN)
-                .map(|s| format!("`path:{s}`"))
-                .collect();
-            said.push(format!(
-                "`path:{folder}` selects no note, but {} would (path: counts letter case)",
-                shown.join(" or ")
-            ));
-        }
+        let said: Vec<String> = missing
+            .into_iter()
+            .filter_map(|folder| {
+                let spellings = spellings(files.iter(), folder);
+                (!spellings.is_empty()).then(|| {
+                    let shown: Vec<String> =
+                        spellings.iter().take(SHOWN).map(|s| filter(s)).collect();
+                    format!(
+                        "{} names nothing in the vault, which spells it {} (path: counts letter \
+                         case)",
+                        filter(folder),
+                        shown.join(" or ")
+                    )
+                })
+            })
+            .collect();
         (!said.is_empty()).then(|| said.join("; "))
     }
 
-    /// For a move into `to`: the folder the vault already has that `to` (or a folder above
-    /// it) differs from only in letter case, as "`Archive` is not `archive`: ...". A person who
-    /// typed `Archive/2026` next to `archive/` gets a second folder, which macOS and Windows
-    /// then show as one. `None` when every folder of `to` is new or exists as typed.
-    pub fn move_case_hint(&self, to: &str) -> Option<String> {
+    /// For a move of the notes at `moving` into `to`: the folder the vault already has that
+    /// `to` (or a folder above it) differs from only in letter case, with `to` as the vault
+    /// spells it. `None` when every folder of `to` is new or exists as typed, or when the
+    /// folder spelt otherwise holds only notes of the move (a case rename).
+    pub fn move_case_hint(&self, to: &str, moving: &[String]) -> Option<String> {
         let to = to.trim_matches('/');
         let files = self.store.live_files().ok()?;
-        let mut typed = String::new();
-        for segment in to.split('/') {
-            if !typed.is_empty() {
-                typed.push('/');
-            }
-            typed.push_str(segment);
-            if files.iter().any(|f| in_folder(&f.path, &typed)) {
+        let others: Vec<&LiveFile> = files.iter().filter(|f| !moving.contains(&f.path)).collect();
+        let segments: Vec<&str> = to.split('/').collect();
+        let mut spelt: Vec<String> = Vec::new();
+        let mut first_twin = None;
+        for (i, segment) in segments.iter().enumerate() {
+            let mut candidate = spelt.clone();
+            candidate.push((*segment).to_string());
+            let typed = candidate.join("/");
+            if others.iter().any(|f| in_folder(&f.path, &typed)) {
+                spelt = candidate;
                 continue;
             }
-            let wanted = typed.to_lowercase();
-            let chars = typed.chars().count();
-            let twin = files.iter().find_map(|f| {
-                let head: String = f.path.chars().take(chars).collect();
-                (head.to_lowercase() == wanted && f.path[head.len()..].starts_with('/'))
-                    .then_some(head)
-            })?;
-            return Some(format!(
-                "the vault has a folder `{twin}`, and `{typed}` differs from it only in letter \
-                 case: the notes go to a new folder `{to}` beside it (macOS and Windows show the \
-                 two as one); to move them into it, give the folder as `{twin}{}`",
-                &to[typed.len()..]
-            ));
+            let twin = spellings(others.iter().copied(), &typed)
+                .into_iter()
+                .find(|s| s != &typed && others.iter().any(|f| in_folder(&f.path, s)));
+            match twin {
+                Some(twin) => {
+                    first_twin.get_or_insert((segments[..=i].join("/"), twin.clone()));
+                    spelt = twin.split('/').map(str::to_string).collect();
+                }
+                None => {
+                    spelt.extend(segments[i..].iter().map(|s| (*s).to_string()));
+                    break;
+                }
+            }
         }
-        None
+        let (typed, twin) = first_twin?;
+        Some(format!(
+            "the vault spells `{typed}` as `{twin}`: these notes would go to a new folder `{to}` \
+             beside it (macOS and Windows show the two as one); to move them into the vault's \
+             folder, give it as `{}`",
+            spelt.join("/")
+        ))
+    }
+
+    /// Whether any live note is in `folder` or has that path, by the store's own `path:`
+    /// filter: one ranged lookup.
+    fn holds_path(&self, folder: &str) -> bool {
+        let mut q = SearchQuery::new(String::new());
+        q.paths = vec![folder.to_string()];
+        q.limit = 1;
+        // A store error reads as "there": no hint rather than a wrong one.
+        self.store.search(&q).map_or(true, |hits| !hits.is_empty())
+    }
+}
+
+/// The spellings in `files` of `typed` (a folder or a note's path) in another letter case or
+/// Unicode form: the first segments of each path, compared by [`caseless`] segment by segment.
+fn spellings<'a>(
+    files: impl Iterator<Item = &'a LiveFile>,
+    typed: &str,
+) -> std::collections::BTreeSet<String> {
+    let wanted: Vec<String> = typed.split('/').map(caseless).collect();
+    let mut out = std::collections::BTreeSet::new();
+    for f in files {
+        let segments: Vec<&str> = f.path.split('/').collect();
+        if segments.len() >= wanted.len()
+            && segments.iter().zip(&wanted).all(|(s, w)| caseless(s) == *w)
+        {
+            let spelt = segments[..wanted.len()].join("/");
+            if spelt != typed {
+                out.insert(spelt);
+            }
+        }
+    }
+    out
+}
+
+/// A path segment as a person may type it: NFC, lower case ([`path_key`]), with the case
+/// mappings `to_lowercase` leaves apart made one (final `ς` is `σ`, `ß` is `ss`, the dot
+/// `İ` lowers to is dropped).
+fn caseless(segment: &str) -> String {
+    let key = path_key(segment);
+    if key.is_ascii() {
+        return key;
+    }
+    key.replace('ς', "σ")
+        .replace('ß', "ss")
+        .replace('\u{307}', "")
+}
+
+/// `path:FOLDER` as it can be typed back: quoted when it holds a space.
+fn filter(folder: &str) -> String {
+    if folder.chars().any(char::is_whitespace) {
+        format!("`path:\"{folder}\"`")
+    } else {
+        format!("`path:{folder}`")
     }
 }
 
@@ -95,21 +157,30 @@ fn in_folder(path: &str, folder: &str) -> bool {
         .is_some_and(|rest| rest.starts_with('/'))
 }
 
-/// Whether `path` is in `folder` or is that note's own path, as the stores' `path:` filter
-/// takes it.
-fn under(path: &str, folder: &str) -> bool {
-    path == folder || in_folder(path, folder)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::under;
+    use super::{caseless, filter, in_folder};
 
     #[test]
-    fn a_folder_holds_its_notes_and_a_path_is_its_own() {
-        assert!(under("projects/a.md", "projects"));
-        assert!(under("projects/a.md", "projects/a.md"));
-        assert!(!under("projects-old/a.md", "projects"));
-        assert!(!under("Projects/a.md", "projects"));
+    fn a_folder_holds_its_notes_only() {
+        assert!(in_folder("projects/a.md", "projects"));
+        assert!(!in_folder("projects-old/a.md", "projects"));
+        assert!(!in_folder("Projects/a.md", "projects"));
+    }
+
+    #[test]
+    fn spellings_people_type_compare_equal() {
+        assert_eq!(caseless("Projects"), caseless("PROJECTS"));
+        assert_eq!(caseless("ΟΔΟΣ"), caseless("οδος"));
+        assert_eq!(caseless("İstanbul"), caseless("istanbul"));
+        assert_eq!(caseless("Straße"), caseless("STRASSE"));
+        assert_eq!(caseless("Re\u{301}sume\u{301}"), caseless("Résumé"));
+        assert_ne!(caseless("proj"), caseless("projects"));
+    }
+
+    #[test]
+    fn a_filter_with_a_space_is_quoted() {
+        assert_eq!(filter("My Notes"), "`path:\"My Notes\"`");
+        assert_eq!(filter("projects"), "`path:projects`");
     }
 }

@@ -15,9 +15,9 @@ fn a_path_filter_in_another_letter_case_is_named_as_the_vault_spells_it() {
         .unwrap();
     assert_eq!(queued.batch_id, None);
     assert!(
-        queued
-            .message
-            .contains("`path:Projects` selects no note, but `path:projects` would"),
+        queued.message.contains(
+            "`path:Projects` names nothing in the vault, which spells it `path:projects`"
+        ),
         "{}",
         queued.message
     );
@@ -29,7 +29,7 @@ fn a_path_filter_in_another_letter_case_is_named_as_the_vault_spells_it() {
             .note
             .as_deref()
             .unwrap()
-            .contains("`path:projects/p1.md` would"),
+            .contains("spells it `path:projects/p1.md`"),
         "{preview:?}"
     );
     let req = |query: &str| brain_api::SearchRequest {
@@ -54,18 +54,74 @@ fn a_path_filter_in_another_letter_case_is_named_as_the_vault_spells_it() {
         said.note
             .as_deref()
             .unwrap()
-            .contains("`Projects` differs from it only in letter case"),
+            .contains("the vault spells `Projects` as `projects`"),
         "{said:?}"
     );
     assert!(said.note.unwrap().contains("`projects/old`"));
     let queued = brain
-        .start_batch(&into("PROJECTS"), "path:third.md")
+        .start_batch(&into("projects/old"), "path:third.md")
         .unwrap();
-    assert!(queued.note.is_some(), "{queued:?}");
+    assert_eq!(queued.note, None, "{queued:?}");
     wait(&brain, queued.batch_id.unwrap());
+    // A twin deeper down is spelt as the vault does too, so one retry is enough.
+    let said = brain
+        .preview_batch(&into("PROJECTS/OLD"), "path:other.md")
+        .unwrap();
+    assert!(
+        said.note
+            .as_deref()
+            .unwrap()
+            .contains("give it as `projects/old`"),
+        "{said:?}"
+    );
+    // Moving every note of `projects` to `Projects` renames the folder: no twin is left.
+    let said = brain
+        .preview_batch(&into("Projects"), "path:projects")
+        .unwrap();
+    assert_eq!(said.note, None, "{said:?}");
     // Into the folder as spelt, or a new one: nothing to say.
     for to in ["projects/old", "elsewhere"] {
         let said = brain.preview_batch(&into(to), "path:other.md").unwrap();
         assert_eq!(said.note, None, "{to}");
     }
+}
+
+/// A move into a folder sync excludes is refused before anything is selected, by the dry run
+/// as by the real run; a `rm` the real run refuses as a mass delete is said by its dry run.
+#[test]
+fn what_the_real_run_refuses_its_dry_run_says() {
+    let (dir, brain) = vault(12);
+    std::fs::write(dir.path().join(".brainignore"), "drafts/\n").unwrap();
+    let into_hidden = BatchOp::Move {
+        to: "drafts".into(),
+    };
+    for refused in [
+        brain
+            .preview_batch(&into_hidden, "path:projects")
+            .unwrap_err(),
+        brain
+            .start_batch(&into_hidden, "path:projects")
+            .unwrap_err(),
+    ] {
+        assert_eq!(refused.kind(), "bad_argument", "{refused}");
+        assert!(
+            refused.to_string().contains("excluded from sync"),
+            "{refused}"
+        );
+    }
+    assert!(brain.batches(10).unwrap().is_empty(), "nothing was queued");
+    let dry = brain
+        .preview_batch(&BatchOp::Delete, "path:projects")
+        .unwrap();
+    assert!(
+        dry.warning
+            .as_deref()
+            .unwrap()
+            .contains("the real run would be refused (exit 5)"),
+        "{dry:?}"
+    );
+    let few = brain
+        .preview_batch(&BatchOp::Delete, "path:other.md")
+        .unwrap();
+    assert_eq!(few.warning, None);
 }

@@ -290,7 +290,9 @@ fn print_report(r: &BatchReport) -> Result<()> {
         ))?;
     }
     if r.conflicts > 0 {
-        output::line("  `brain conflicts list` shows the conflicts, with both texts.")?;
+        output::line(
+            "  `brain conflicts list` lists the conflicts; `brain conflicts show ID` shows both texts of one.",
+        )?;
     }
     if r.state == "cancelled" {
         for c in &r.children {

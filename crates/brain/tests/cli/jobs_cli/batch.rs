@@ -150,15 +150,15 @@ fn a_batch_selecting_nothing_or_no_batch_at_all_says_so() {
     // spells it, by the batch, its dry run and a search.
     let cased = v.ok(&["batch", "rm", "--where", "path:Projects"]);
     assert!(
-        cased
-            .stdout
-            .contains("`path:Projects` selects no note, but `path:projects` would"),
+        cased.stdout.contains(
+            "`path:Projects` names nothing in the vault, which spells it `path:projects`"
+        ),
         "{}",
         cased.stdout
     );
     let cased = v.ok(&["batch", "rm", "--where", "path:PROJECTS", "--dry-run"]);
     assert!(
-        cased.stdout.contains("`path:projects` would"),
+        cased.stdout.contains("spells it `path:projects`"),
         "{}",
         cased.stdout
     );
@@ -166,9 +166,20 @@ fn a_batch_selecting_nothing_or_no_batch_at_all_says_so() {
     assert!(
         cased
             .stdout
-            .starts_with("No matches.\nHint: `path:Projects` selects no note"),
+            .starts_with("No matches.\nHint: `path:Projects` names nothing in the vault"),
         "{}",
         cased.stdout
+    );
+    // Before the first sync, the reason is that nothing is imported yet.
+    let fresh = TestVault::new();
+    fresh.write("a.md", "# A\n");
+    let unsynced = fresh.ok(&["batch", "set", "a=b", "--where", "type:note"]);
+    assert!(
+        unsynced
+            .stdout
+            .contains("no note is imported into the store yet: run `brain sync`"),
+        "{}",
+        unsynced.stdout
     );
     let none = v
         .ok(&["--json", "batch", "rm", "--where", "tag:nothing"])
