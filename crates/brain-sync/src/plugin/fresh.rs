@@ -237,7 +237,15 @@ impl VaultSync {
 
     /// The first of `paths` whose file is not what the store last synced, described.
     fn changed_files(&self, paths: &[&str]) -> Option<String> {
+        let opts = ScanOptions {
+            skip_logseq_dir: crate::scan::skips_logseq_dir(&self.root, self.config.vault.format),
+            threads: 1,
+        };
         for path in paths {
+            // A file sync excludes is never imported: "run `brain sync`" would never help.
+            if crate::scan::is_ignored(&self.root, path, &opts) {
+                continue;
+            }
             match self.disk_version(path) {
                 Ok(None) => {}
                 Ok(Some(DiskVersion::Gone)) => return Some(format!("{path} was removed")),

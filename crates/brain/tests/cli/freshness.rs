@@ -268,6 +268,10 @@ fn issue13_a_one_shot_read_never_says_stale_for_files_that_are_not_notes() {
         let r = v.ok(args);
         assert_eq!(stale_lines(&r), Vec::<String>::new(), "{args:?}");
     }
+    // Asked for by name, the excluded note is not there, and no sync would bring it.
+    let excluded = v.run(&["get", "note/drafts/secret"]);
+    assert_eq!(excluded.code, 4, "{}", excluded.stderr);
+    assert_eq!(stale_lines(&excluded), Vec::<String>::new());
 
     // A real note, in a folder new to the store, is named with the fix.
     v.write("new/deeper/c.md", "# C\n\nwombatword\n");
