@@ -204,6 +204,17 @@ pub fn run(vault: &Vault, cmd: &JobsCommand, json: bool) -> Result<u8> {
             for line in describe(&j, batch.as_ref()) {
                 output::line(line)?;
             }
+            // A batch's job is its marker: it ends `succeeded` once its children are queued,
+            // whatever they did to the notes. The batch's own outcome is said beside it.
+            if j.job_type == brain_api::batch::BATCH
+                && let Ok(r) = brain.batch_report(j.id)
+            {
+                output::line(format!(
+                    "  This job only marks batch {id}: the batch is {} ({} changed, {} \
+                     unchanged, {} failed); `brain batch status {id}` says which notes and why.",
+                    r.state, r.changed, r.unchanged, r.failed
+                ))?;
+            }
             if j.state == JobState::Queued
                 && !brain.queue().registry().names().any(|t| t == j.job_type)
             {

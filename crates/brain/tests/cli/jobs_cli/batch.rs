@@ -84,6 +84,15 @@ fn a_batch_is_previewed_queued_watched_and_rolled_back_from_the_command_line() {
             "p{i} right after --wait:\n{file}"
         );
     }
+    // The batch's job says it only marks the batch, and what the batch did.
+    let shown = v.ok(&["jobs", "show", &id.to_string()]);
+    assert!(
+        shown.stdout.contains(&format!(
+            "This job only marks batch {id}: the batch is succeeded (3 changed, 0 unchanged, 0 failed)"
+        )),
+        "{}",
+        shown.stdout
+    );
     let found = v
         .ok(&["--json", "search", "meta.status:done path:projects"])
         .json();
