@@ -154,8 +154,8 @@ impl BatchOp {
                 ))
             }
             BatchOp::Set { key, .. } if key.eq_ignore_ascii_case("tags") => Some(format!(
-                "`{}` is a key of its own beside `tags`: the notes' tags stay as they are (`set \
-                 tags=...` replaces them; {ONE_TAG})",
+                "`{}` is a key of its own beside `tags`: the notes' tags stay as they are; `set \
+                 tags=...` replaces them, and {ONE_TAG}",
                 clip(key)
             )),
             BatchOp::Set {
@@ -534,7 +534,9 @@ impl Brain {
             .to_ref(&format!("{}/NOTE.md", to.trim_matches('/')))
             .map_err(|e| refused(e.to_string()))?;
         match self.entity_from(&target, b"#\n") {
-            Err(BrainError::Invalid { reason, .. }) => Err(refused(reason)),
+            Err(BrainError::Invalid { reason, .. }) => Err(refused(
+                reason.replace("; pick another id", "; choose another folder"),
+            )),
             _ => Ok(()),
         }
     }
@@ -598,10 +600,10 @@ impl Brain {
                     None => {
                         let hint = self
                             .empty_selection_hint(query)
-                            .map(|h| format!(" {h}."))
+                            .map(|h| format!("; {h}"))
                             .unwrap_or_default();
                         format!(
-                            "No note matches `{query}`: nothing was queued ({described}).{hint}"
+                            "No note matches `{query}`: nothing was queued ({described}){hint}."
                         )
                     }
                 },
