@@ -66,6 +66,15 @@ pub fn work(vault: &Vault, args: &WorkArgs) -> Result<u8> {
                 // the jobs' own retries wait it out: this worker is what finishes a batch no
                 // daemon runs. Away for longer, the next command or `brain serve` takes over.
                 Err(e) => {
+                    // A vault whose `.brain/` is gone (the folder deleted or moved) has nothing
+                    // to wait for: its store will not come back here.
+                    if !vault.paths.state.is_dir() {
+                        pool.shutdown();
+                        return Err(e.context(format!(
+                            "{} is gone, so this worker stops",
+                            vault.paths.state.display()
+                        )));
+                    }
                     let since = *away_since.get_or_insert_with(std::time::Instant::now);
                     if since.elapsed() >= STORE_AWAY_LIMIT {
                         pool.shutdown();

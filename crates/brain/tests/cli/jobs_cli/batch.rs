@@ -276,3 +276,41 @@ fn a_batch_rm_of_most_of_the_vault_exits_5_unless_allowed() {
     let done = v.ok(&["--json", "batch", "status", &id, "--wait"]).json();
     assert_eq!(done["changed"], 12, "{done}");
 }
+
+/// The process ids of `brain work` processes serving the vault at `root`, from /proc.
+fn workers_of(root: &std::path::Path) -> Vec<String> {
+    let wanted = root.to_string_lossy().into_owned();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let args: Vec<String> = cmdline
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            (args.contains(&wanted) && args.iter().any(|a| a == "work"))
+                .then(|| e.file_name().to_string_lossy().into_owned())
+        })
+        .collect()
+}
+
+/// A vault deleted while the background worker a batch started is running: the worker stops
+/// at once instead of waiting ten minutes for a store that will never come back.
+#[test]
+fn a_background_worker_stops_when_its_vault_is_deleted() {
+    // Enough notes that the worker is still at the batch when the vault goes.
+    let v = TestVault::generated(2000, false);
+    v.ok(&["sync"]);
+    v.ok(&["batch", "set", "status=done", "--where", "type:note"]);
+    let root = v.root().to_path_buf();
+    wait_for(GENEROUS, "the background worker to start", || {
+        (!workers_of(&root).is_empty()).then_some(())
+    });
+    drop(v);
+    wait_for(GENEROUS, "the worker to stop", || {
+        workers_of(&root).is_empty().then_some(())
+    });
+}
