@@ -92,3 +92,7 @@ async def test_a_folder_in_another_letter_case_and_a_whole_tag_list_are_said(ser
         await sess.ok("batch_status", {"id": rollback["batch_id"], "wait": True})
         msg = await sess.error("batch_rollback", {"id": queued["batch_id"]}, "refused")
         assert f"`batch_rollback` with id {rollback['batch_id']}" in msg, msg
+        # The batch's job says what the batch did, beside its own state.
+        job = await sess.ok("job_status", {"id": queued["batch_id"]})
+        assert job["batch_outcome"]["state"] == "succeeded", job
+        assert "batch_status" in job["batch_outcome"]["note"], job

@@ -226,17 +226,19 @@ impl BrainMcp {
         let query = args.query.clone();
         // What a person saved before the call is imported first, as for every other call: the
         // selection and each note's change are worked out on it.
+        let allow = args.allow_mass_delete.unwrap_or(false);
         if args.dry_run.unwrap_or(false) {
             let (offset, limit) = (args.offset.unwrap_or(0), args.limit.unwrap_or(PREVIEW_PAGE));
             let page = offset..offset.saturating_add(limit);
-            return match fresh_blocking(self, move |b| b.preview_batch_diffing(&op, &query, page))
-                .await
+            return match fresh_blocking(self, move |b| {
+                b.preview_batch_allowing(&op, &query, page, allow)
+            })
+            .await
             {
                 Ok((p, stale)) => ok_value(preview_page(p, offset, limit), stale),
                 Err(e) => fail_with(&e),
             };
         }
-        let allow = args.allow_mass_delete.unwrap_or(false);
         match fresh_blocking(self, move |b| b.start_batch_allowing(&op, &query, allow)).await {
             Ok((q, stale)) => ok_value(serde_json::to_value(q).unwrap_or(Value::Null), stale),
             Err(e) => fail_with(&e),

@@ -112,13 +112,27 @@ impl BrainMcp {
     }
 
     #[tool(
-        description = "One job by id: {id, type, state (queued, running, succeeded, failed, cancelled), progress {current, total, message}, result, error, times...}.",
+        description = "One job by id: {id, type, state (queued, running, succeeded, failed, cancelled), progress {current, total, message}, result, error, times...}. A batch's job only marks the batch: it also has batch_outcome {state, changed, unchanged, failed, note}, the batch's own state (batch_status has its notes).",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn job_status(&self, Parameters(args): Parameters<JobArgs>) -> CallToolResult {
         let id = args.id;
-        match blocking(&self.brain, move |b| b.job(id)).await {
-            Ok(job) => ok(job_json(&job)),
+        match blocking(&self.brain, move |b| {
+            b.job(id).map(|job| {
+                let outcome = b.batch_outcome(&job);
+                (job, outcome)
+            })
+        })
+        .await
+        {
+            Ok((job, outcome)) => {
+                let mut doc = job_json(&job);
+                // A batch's job is only its marker: its own state is not the batch's.
+                if let Some(o) = outcome {
+                    doc["batch_outcome"] = json!(o);
+                }
+                ok(doc)
+            }
             Err(e) => failed(&e),
         }
     }

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 pub use plan::Planned;
-pub use report::{BatchReport, ChildSummary, NoteFailure};
+pub use report::{BatchOutcome, BatchReport, ChildSummary, NoteFailure};
 pub use run::BatchPlugin;
 
 use crate::{Brain, BrainError, SearchRequest};
@@ -181,8 +181,11 @@ impl BatchOp {
     pub fn describe(&self) -> String {
         match self {
             BatchOp::Set { key, value } => match value {
-                // Told apart from `set KEY=` (a null).
-                Value::String(s) if s.is_empty() => format!("set {}=\"\"", clip(key)),
+                // Text that would read back as another value (`""` as a null, `"true"` as a
+                // boolean, `"3"` as a number) is shown quoted, as it must be typed.
+                Value::String(s) if reads_as_another_value(s) => {
+                    format!("set {}=\"{}\"", clip(key), clip(s))
+                }
                 _ => format!("set {}={}", clip(key), clip(&plan::shown(value))),
             },
             BatchOp::Unset { key } => format!("unset {}", clip(key)),
@@ -323,6 +326,12 @@ pub struct BatchQueued {
 pub(crate) struct ChildInput {
     pub op: BatchOp,
     pub notes: Vec<String>,
+}
+
+/// Whether text typed bare as a `set` value would be read as something else than that text
+/// (`brain_core::edit::value_of` reads YAML where YAML reads back what was typed).
+fn reads_as_another_value(s: &str) -> bool {
+    brain_core::edit::value_of(s, false) != Value::String(s.to_string())
 }
 
 /// "1 note", "312 notes".

@@ -24,6 +24,18 @@ impl Brain {
         query: &str,
         diffs: std::ops::Range<usize>,
     ) -> Result<BatchPreview, BrainError> {
+        self.preview_batch_allowing(op, query, diffs, false)
+    }
+
+    /// [`Brain::preview_batch_diffing`] of the run [`Brain::start_batch_allowing`] would make:
+    /// with `allow_mass_delete`, a `rm` of most of the vault is not said to be refused.
+    pub fn preview_batch_allowing(
+        &self,
+        op: &BatchOp,
+        query: &str,
+        diffs: std::ops::Range<usize>,
+        allow_mass_delete: bool,
+    ) -> Result<BatchPreview, BrainError> {
         self.check_batch_op(op)?;
         let op = op.normalized();
         self.check_move_target(&op)?;
@@ -97,14 +109,14 @@ impl Brain {
         };
         // The real run's refusal, said by its dry run too.
         let refused = match op {
-            BatchOp::Delete => self.mass_delete_refusal(hits.len() as u64)?,
+            BatchOp::Delete if !allow_mass_delete => self.mass_delete_refusal(hits.len() as u64)?,
             _ => None,
         }
         .and_then(|e| match e {
             BrainError::BatchMassDelete {
                 would_delete, live, ..
             } => Some(format!(
-                "the real run would be refused (exit 5): it deletes {would_delete} of the \
+                "the real run would be refused (exit 5; over MCP, kind mass_delete): it deletes {would_delete} of the \
                  vault's {live} notes, more than `sync.mass_delete_share` allows; allow it with \
                  `--allow-mass-delete` (over MCP, `allow_mass_delete`) if you mean it"
             )),

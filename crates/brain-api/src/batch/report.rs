@@ -87,7 +87,49 @@ impl BatchReport {
 /// The most failures and conflicts a report lists.
 const LISTED: usize = 100;
 
+/// What a batch's root job stands for: the job is a marker that ends `succeeded` once its
+/// children are queued and run, whatever they did to the notes, so an interface showing the
+/// job shows this beside its state.
+#[derive(Clone, Debug, Serialize)]
+pub struct BatchOutcome {
+    /// The batch's own state (`failed` when a note could not be changed).
+    pub state: &'static str,
+    /// Notes changed.
+    pub changed: u64,
+    /// Notes left as they were.
+    pub unchanged: u64,
+    /// Notes that could not be changed.
+    pub failed: u64,
+    /// What to read instead of the job's state.
+    pub note: String,
+}
+
 impl Brain {
+    /// For a job that is a batch's root, the batch's outcome ([`BatchOutcome`]); `None` for
+    /// any other job, or when the batch cannot be read.
+    pub fn batch_outcome(&self, job: &Job) -> Option<BatchOutcome> {
+        if job.job_type != BATCH {
+            return None;
+        }
+        let r = self.batch_report(job.id).ok()?;
+        Some(BatchOutcome {
+            state: r.state,
+            changed: r.changed,
+            unchanged: r.unchanged,
+            failed: r.failed,
+            note: format!(
+                "this job only marks batch {id}: the batch's state is {} ({} changed, {} \
+                 unchanged, {} failed); `brain batch status {id}` (over MCP, `batch_status`) \
+                 says which notes and why",
+                r.state,
+                r.changed,
+                r.unchanged,
+                r.failed,
+                id = job.id
+            ),
+        })
+    }
+
     /// The root job of batch `id`, or why there is none: no job, or a job that is not a batch.
     pub(crate) fn batch_root(&self, id: i64) -> Result<Job, BrainError> {
         let job = self.queue.job(id).map_err(|e| match e {

@@ -38,15 +38,15 @@ impl Brain {
         let said: Vec<String> = missing
             .into_iter()
             .filter_map(|folder| {
-                let spellings = spellings(files.iter(), folder);
+                let spellings: Vec<String> = spellings(files.iter(), folder).into_iter().collect();
                 (!spellings.is_empty()).then(|| {
                     let shown: Vec<String> =
                         spellings.iter().take(SHOWN).map(|s| filter(s)).collect();
                     format!(
-                        "{} names nothing in the vault, which spells it {} (path: counts letter \
-                         case)",
+                        "{} names nothing in the vault, which spells it {} ({})",
                         filter(folder),
-                        shown.join(" or ")
+                        shown.join(" or "),
+                        how_they_differ(folder, &spellings[0])
                     )
                 })
             })
@@ -88,10 +88,16 @@ impl Brain {
             }
         }
         let (typed, twin) = first_twin?;
+        // Names that differ only in letter case are one folder on macOS and Windows; other
+        // pairs (another Unicode form, ß for ss) only look alike.
+        let alike = if typed.to_lowercase() == twin.to_lowercase() {
+            "macOS and Windows show the two as one"
+        } else {
+            "the two look alike"
+        };
         Some(format!(
             "the vault spells `{typed}` as `{twin}`: these notes would go to a new folder `{to}` \
-             beside it (macOS and Windows show the two as one); to move them into the vault's \
-             folder, give it as `{}`",
+             beside it ({alike}); to move them into the vault's folder, give it as `{}`",
             spelt.join("/")
         ))
     }
@@ -142,6 +148,19 @@ fn caseless(segment: &str) -> String {
         .replace('\u{307}', "")
 }
 
+/// Why `typed` misses `spelt`, said in the hint: letter case, or the same letters stored in
+/// another Unicode form (macOS writes accents as separate marks), or both.
+fn how_they_differ(typed: &str, spelt: &str) -> &'static str {
+    if brain_core::path::differs_only_in_unicode_form(typed, spelt) {
+        "the same letters stored in another Unicode form, as macOS writes accents: copy the \
+         spelling from here"
+    } else if typed.to_lowercase() == spelt.to_lowercase() {
+        "path: counts letter case"
+    } else {
+        "path: compares letters exactly: letter case, ß and ss, accents"
+    }
+}
+
 /// `path:FOLDER` as it can be typed back: quoted when it holds a space.
 fn filter(folder: &str) -> String {
     if folder.chars().any(char::is_whitespace) {
@@ -159,7 +178,18 @@ fn in_folder(path: &str, folder: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{caseless, filter, in_folder};
+    use super::{caseless, filter, how_they_differ, in_folder};
+
+    #[test]
+    fn the_hint_says_whether_case_or_unicode_form_differs() {
+        assert_eq!(
+            how_they_differ("Projects", "projects"),
+            "path: counts letter case"
+        );
+        let nfd = "Re\u{301}sume\u{301}";
+        assert!(how_they_differ("Résumé", nfd).contains("another Unicode form, as macOS"));
+        assert!(how_they_differ("STRASSE", "Straße").contains("compares letters exactly"));
+    }
 
     #[test]
     fn a_folder_holds_its_notes_only() {

@@ -117,11 +117,35 @@ fn what_the_real_run_refuses_its_dry_run_says() {
         dry.warning
             .as_deref()
             .unwrap()
-            .contains("the real run would be refused (exit 5)"),
+            .contains("the real run would be refused (exit 5;"),
         "{dry:?}"
     );
     let few = brain
         .preview_batch(&BatchOp::Delete, "path:other.md")
         .unwrap();
     assert_eq!(few.warning, None);
+    // The dry run of the run that allows it says nothing of a refusal.
+    let allowed = brain
+        .preview_batch_allowing(&BatchOp::Delete, "path:projects", 0..usize::MAX, true)
+        .unwrap();
+    assert_eq!(allowed.warning, None, "{allowed:?}");
+}
+
+/// A value that would read back as another one when typed bare is described quoted, so the
+/// description of a batch is what to type to get it again.
+#[test]
+fn a_set_value_is_described_as_it_must_be_typed() {
+    let set = |value: serde_json::Value| {
+        BatchOp::Set {
+            key: "status".into(),
+            value,
+        }
+        .describe()
+    };
+    assert_eq!(set(serde_json::json!("done")), "set status=done");
+    assert_eq!(set(serde_json::json!("null")), "set status=\"null\"");
+    assert_eq!(set(serde_json::json!("")), "set status=\"\"");
+    assert_eq!(set(serde_json::json!("3")), "set status=\"3\"");
+    assert_eq!(set(serde_json::Value::Null), "set status=null");
+    assert_eq!(set(serde_json::json!(3)), "set status=3");
 }

@@ -62,14 +62,6 @@ fn op_of(c: &BatchCommand) -> Result<Option<(BatchOp, &BatchWhere)>> {
 pub fn run(vault: &Vault, c: &BatchCommand, json: bool) -> Result<u8> {
     let brain = vault.facade()?;
     if let Some((op, select)) = op_of(c)? {
-        if select.dry_run {
-            let preview = brain.preview_batch(&op, &select.query)?;
-            return if json {
-                output::json(&preview).map(|()| 0)
-            } else {
-                print_preview(&preview).map(|()| 0)
-            };
-        }
         let allow = matches!(
             c,
             BatchCommand::Rm {
@@ -77,6 +69,14 @@ pub fn run(vault: &Vault, c: &BatchCommand, json: bool) -> Result<u8> {
                 ..
             }
         );
+        if select.dry_run {
+            let preview = brain.preview_batch_allowing(&op, &select.query, 0..usize::MAX, allow)?;
+            return if json {
+                output::json(&preview).map(|()| 0)
+            } else {
+                print_preview(&preview).map(|()| 0)
+            };
+        }
         let queued = brain.start_batch_allowing(&op, &select.query, allow)?;
         return queued_said(vault, &queued, json);
     }

@@ -198,6 +198,10 @@ pub fn run(vault: &Vault, cmd: &JobsCommand, json: bool) -> Result<u8> {
             if let Some(b) = &batch {
                 doc["batch"] = json!(b);
             }
+            let outcome = brain.batch_outcome(&j);
+            if let Some(o) = &outcome {
+                doc["batch_outcome"] = json!(o);
+            }
             if json {
                 return output::json(&doc).map(|()| 0);
             }
@@ -206,14 +210,9 @@ pub fn run(vault: &Vault, cmd: &JobsCommand, json: bool) -> Result<u8> {
             }
             // A batch's job is its marker: it ends `succeeded` once its children are queued,
             // whatever they did to the notes. The batch's own outcome is said beside it.
-            if j.job_type == brain_api::batch::BATCH
-                && let Ok(r) = brain.batch_report(j.id)
-            {
-                output::line(format!(
-                    "  This job only marks batch {id}: the batch is {} ({} changed, {} \
-                     unchanged, {} failed); `brain batch status {id}` says which notes and why.",
-                    r.state, r.changed, r.unchanged, r.failed
-                ))?;
+            if let Some(o) = &outcome {
+                let note = o.note.strip_prefix("this").unwrap_or(&o.note);
+                output::line(format!("  This{note}."))?;
             }
             if j.state == JobState::Queued
                 && !brain.queue().registry().names().any(|t| t == j.job_type)

@@ -88,11 +88,14 @@ fn a_batch_is_previewed_queued_watched_and_rolled_back_from_the_command_line() {
     let shown = v.ok(&["jobs", "show", &id.to_string()]);
     assert!(
         shown.stdout.contains(&format!(
-            "This job only marks batch {id}: the batch is succeeded (3 changed, 0 unchanged, 0 failed)"
+            "This job only marks batch {id}: the batch's state is succeeded (3 changed, 0 unchanged, 0 failed)"
         )),
         "{}",
         shown.stdout
     );
+    let shown = v.ok(&["--json", "jobs", "show", &id.to_string()]).json();
+    assert_eq!(shown["batch_outcome"]["state"], "succeeded", "{shown}");
+    assert_eq!(shown["batch_outcome"]["changed"], 3, "{shown}");
     let found = v
         .ok(&["--json", "search", "meta.status:done path:projects"])
         .json();
