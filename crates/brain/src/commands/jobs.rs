@@ -136,24 +136,26 @@ fn describe(j: &Job, batch: Option<&BatchStatus>) -> Vec<String> {
             ),
         );
     }
-    field("input", input_text(&j.input));
+    field("input", cut_json(&j.input, "paths"));
     if let Some(r) = &j.result {
-        field("result", r.to_string());
+        // A batch child's result lists each of its notes.
+        field("result", cut_json(r, "notes"));
     }
     lines
 }
 
-/// A job's input for a person: whole when short; a long one (an import of 8,000 paths) cut,
-/// saying how much is left out and where to see it all.
-fn input_text(input: &Value) -> String {
+/// A job's input or result for a person: whole when short; a long one (an import of 8,000
+/// paths, a batch child's 100 notes) cut, saying how much is left out (how many items of its
+/// `list` field there are) and where to see it all.
+fn cut_json(value: &Value, list: &str) -> String {
     const SHOWN: usize = 300;
-    let text = input.to_string();
+    let text = value.to_string();
     if text.chars().count() <= SHOWN {
         return text;
     }
-    let paths = input["paths"]
+    let paths = value[list]
         .as_array()
-        .map(|p| format!(" of {} paths", p.len()))
+        .map(|p| format!(" of {} {list}", p.len()))
         .unwrap_or_default();
     let head: String = text.chars().take(SHOWN).collect();
     format!(
@@ -526,14 +528,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_long_input_is_cut_saying_what_is_left_out() {
-        assert_eq!(input_text(&json!({"mode": "full"})), r#"{"mode":"full"}"#);
+    fn a_long_input_or_result_is_cut_saying_what_is_left_out() {
+        assert_eq!(
+            cut_json(&json!({"mode": "full"}), "paths"),
+            r#"{"mode":"full"}"#
+        );
         let paths: Vec<String> = (0..8_000).map(|i| format!("notes/n{i}.md")).collect();
-        let text = input_text(&json!({ "paths": paths }));
+        let text = cut_json(&json!({ "paths": paths }), "paths");
         assert!(text.chars().count() < 450, "{}", text.len());
         assert!(
             text.ends_with("of 8000 paths; `brain --json jobs show ID` prints it all)"),
             "{text}"
         );
+        // A batch child's result: one entry per note.
+        let notes: Vec<Value> = (0..100)
+            .map(|i| json!({"outcome": "changed", "entity": format!("note/n{i}")}))
+            .collect();
+        let text = cut_json(&json!({ "notes": notes, "not_done": [] }), "notes");
+        assert!(text.chars().count() < 450, "{}", text.len());
+        assert!(text.contains("of 100 notes;"), "{text}");
     }
 }
