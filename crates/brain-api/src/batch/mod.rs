@@ -399,7 +399,11 @@ impl Brain {
         // Checked now, so a folder no note could move to is refused before anything is queued.
         self.check_move_target(&op)?;
         let hits = self.select_notes(query)?;
-        let moving: Vec<String> = hits.iter().map(|h| h.path.clone()).collect();
+        // The notes a move takes along (only a move's note reads them).
+        let moving: Vec<String> = match op {
+            BatchOp::Move { .. } => hits.iter().map(|h| h.path.clone()).collect(),
+            _ => Vec::new(),
+        };
         let refs: Vec<EntityRef> = hits.into_iter().map(|h| h.entity).collect();
         if op == BatchOp::Delete
             && !allow_mass_delete

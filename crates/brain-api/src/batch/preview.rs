@@ -102,7 +102,11 @@ impl Brain {
             .filter(|n| matches!(n.change, "edit" | "move" | "delete"))
             .count();
         // Selecting nothing, what the op would do matters less than why nothing was selected.
-        let moving: Vec<String> = hits.iter().map(|h| h.path.clone()).collect();
+        // The notes a move takes along (only a move's note reads them).
+        let moving: Vec<String> = match op {
+            BatchOp::Move { .. } => hits.iter().map(|h| h.path.clone()).collect(),
+            _ => Vec::new(),
+        };
         let note = match hits.is_empty() {
             true => self.empty_selection_hint(query).or_else(|| op.note(logseq)),
             false => self.batch_note(&op, &moving),

@@ -5,8 +5,8 @@
 //! folder as the vault spells it.
 //!
 //! Only on those answers, and only when a folder does not exist as typed (one ranged lookup of
-//! the path index per filter): then every live note's path is read once (no text), and
-//! compared segment by segment in a caseless, Unicode-normalized form.
+//! the path index per filter or `--to`): then every live note's path is read once (no text),
+//! and compared segment by segment in a caseless, Unicode-normalized form.
 
 use brain_core::path_key;
 use brain_store::{LiveFile, SearchQuery};
@@ -60,8 +60,17 @@ impl Brain {
     /// folder spelt otherwise holds only notes of the move (a case rename).
     pub fn move_case_hint(&self, to: &str, moving: &[String]) -> Option<String> {
         let to = to.trim_matches('/');
+        // The folder exists as typed, so every folder above it does: nothing to say, and no
+        // need to read every path (a batch move asks this before it is queued).
+        if self.holds_path(to) {
+            return None;
+        }
         let files = self.store.live_files().ok()?;
-        let others: Vec<&LiveFile> = files.iter().filter(|f| !moving.contains(&f.path)).collect();
+        let moving: std::collections::HashSet<&str> = moving.iter().map(String::as_str).collect();
+        let others: Vec<&LiveFile> = files
+            .iter()
+            .filter(|f| !moving.contains(f.path.as_str()))
+            .collect();
         let segments: Vec<&str> = to.split('/').collect();
         let mut spelt: Vec<String> = Vec::new();
         let mut first_twin = None;
